@@ -1,0 +1,678 @@
+/*
+ * brook — the application (Kafka Streams' KafkaStreams): validation,
+ * start-up checks and internal topics through the Admin API, threads,
+ * state, signals and shutdown.
+ */
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "app_int.h"
+
+brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
+                           size_t errstr_size)
+{
+        brook_app_t *app;
+        const char *v;
+
+        if (!b || !conf) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_app_new: a builder and a conf are "
+                              "required");
+                return NULL;
+        }
+        if ((v = brook__conf_error(conf))) {
+                brook__seterr(errstr, errstr_size, "%s", v);
+                return NULL;
+        }
+        if (!(v = brook_conf_get(conf, "application.id")) || !*v) {
+                brook__seterr(errstr, errstr_size,
+                              "Missing required configuration property "
+                              "\"application.id\"");
+                return NULL;
+        }
+        if (!(v = brook_conf_get(conf, "bootstrap.servers")) || !*v) {
+                brook__seterr(errstr, errstr_size,
+                              "Missing required configuration property "
+                              "\"bootstrap.servers\"");
+                return NULL;
+        }
+        if (brook__conf_guarantee(conf) != BROOK__GUARANTEE_AT_LEAST_ONCE) {
+                brook__seterr(errstr, errstr_size,
+                              "Invalid value \"exactly_once_v2\" for "
+                              "configuration property "
+                              "\"processing.guarantee\": this build of brook "
+                              "runs at_least_once only");
+                return NULL;
+        }
+
+        app = brook__xcalloc(1, sizeof *app);
+        if (brook__topology_build(&app->topo, b, conf, errstr, errstr_size)) {
+                free(app);
+                return NULL;
+        }
+        app->b = b;
+        app->conf = conf;
+        app->app_id = brook__xstrdup(brook_conf_get(conf, "application.id"));
+        app->client_id = brook__xstrdup(brook_conf_get(conf, "client.id"));
+        app->state = BROOK_APP_CREATED;
+        pthread_mutex_init(&app->lock, NULL);
+        pthread_cond_init(&app->cond, NULL);
+        atomic_init(&app->stopping, false);
+        return app;
+}
+
+/* ------------------------------------------------------------- start-up */
+
+/* The partition count of @p topic in @p md, or -1 if it does not exist. */
+static int32_t brook__md_partitions(const struct rd_kafka_metadata *md,
+                                    const char *topic)
+{
+        int i;
+        for (i = 0; i < md->topic_cnt; i++)
+                if (!strcmp(md->topics[i].topic, topic))
+                        return md->topics[i].err ? -1
+                                                 : md->topics[i].partition_cnt;
+        return -1;
+}
+
+/* Partition counts of sub-topologies fed by external topics; checks that
+ * topics read together are co-partitioned (Kafka Streams'
+ * CopartitionedTopicsEnforcer). */
+static brook_err_t brook__resolve_external(brook_app_t *app,
+                                           const struct rd_kafka_metadata *md,
+                                           char *errstr, size_t errstr_size)
+{
+        size_t s, i, j;
+        int t;
+        for (s = 0; s < app->topo.sub_cnt; s++) {
+                brook__subtopo_t *sub = &app->topo.subs[s];
+                const char *first = NULL;
+                sub->partitions = 0;
+                for (i = 0; i < sub->sources.cnt; i++) {
+                        brook__node_t *src = sub->sources.v[i];
+                        if (src->internal)
+                                continue;
+                        for (j = 0; j < src->topic_cnt; j++) {
+                                int32_t n = brook__md_partitions(
+                                        md, src->topics[j]);
+                                if (n < 0) {
+                                        brook__seterr(
+                                                errstr, errstr_size,
+                                                "source topic \"%s\" (source "
+                                                "\"%s\") does not exist",
+                                                src->topics[j], src->name);
+                                        return BROOK_ERR_TOPOLOGY;
+                                }
+                                if (sub->partitions && n != sub->partitions) {
+                                        brook__seterr(
+                                                errstr, errstr_size,
+                                                "topics \"%s\" (%" PRId32
+                                                " partitions) and \"%s\" "
+                                                "(%" PRId32
+                                                " partitions) are read by "
+                                                "sub-topology %d and must be "
+                                                "co-partitioned: give them "
+                                                "the same partition count",
+                                                first, sub->partitions,
+                                                src->topics[j], n, sub->id);
+                                        return BROOK_ERR_TOPOLOGY;
+                                }
+                                sub->partitions = n;
+                                first = src->topics[j];
+                        }
+                        if (!src->pattern)
+                                continue;
+                        for (t = 0; t < md->topic_cnt; t++) {
+                                int32_t n = md->topics[t].partition_cnt;
+                                if (md->topics[t].err ||
+                                    regexec(&src->regex, md->topics[t].topic, 0,
+                                            NULL, 0))
+                                        continue;
+                                if (n > sub->partitions)
+                                        sub->partitions = n;
+                        }
+                }
+        }
+        return BROOK_OK;
+}
+
+/* The sink that writes the repartition topic @p suffix. */
+static brook__node_t *brook__internal_sink(brook_app_t *app, const char *suffix)
+{
+        size_t i;
+        for (i = 0; i < app->b->nodes.cnt; i++) {
+                brook__node_t *n = app->b->nodes.v[i];
+                if (n->kind == BROOK__NODE_SINK && n->sink_internal &&
+                    !strcmp(n->topic, suffix))
+                        return n;
+        }
+        return NULL;
+}
+
+/* Partition counts of sub-topologies fed by repartition topics: the
+ * configured number, else the writer's (to a fixed point, for chains). */
+static void brook__resolve_internal(brook_app_t *app)
+{
+        bool changed = true;
+        size_t s, i;
+        while (changed) {
+                changed = false;
+                for (s = 0; s < app->topo.sub_cnt; s++) {
+                        brook__subtopo_t *sub = &app->topo.subs[s];
+                        for (i = 0; i < sub->sources.cnt; i++) {
+                                brook__node_t *src = sub->sources.v[i];
+                                brook__node_t *sink;
+                                int32_t n;
+                                if (!src->internal)
+                                        continue;
+                                sink = brook__internal_sink(app,
+                                                            src->topics[0]);
+                                if (!sink)
+                                        continue;
+                                n = sink->repartition_num_partitions
+                                            ? sink->repartition_num_partitions
+                                            : app->topo.subs[sink->subtopology]
+                                                      .partitions;
+                                if (n > sub->partitions) {
+                                        sub->partitions = n;
+                                        changed = true;
+                                }
+                        }
+                }
+        }
+}
+
+/* Topics brook creates, with their partition counts and configs. */
+typedef struct brook__newtopic {
+        char *name;
+        int32_t partitions;
+        const char *cleanup_policy;
+} brook__newtopic_t;
+
+static brook_err_t brook__create_topics(rd_kafka_t *rk,
+                                        const struct rd_kafka_metadata *md,
+                                        brook__newtopic_t *want, size_t cnt,
+                                        int replication, char *errstr,
+                                        size_t errstr_size)
+{
+        rd_kafka_NewTopic_t **nts = brook__xcalloc(cnt, sizeof *nts);
+        rd_kafka_queue_t *rkqu = rd_kafka_queue_new(rk);
+        rd_kafka_event_t *ev;
+        const rd_kafka_CreateTopics_result_t *res;
+        const rd_kafka_topic_result_t **tres;
+        size_t i, n = 0, tcnt;
+        brook_err_t err = BROOK_OK;
+        char why[512];
+
+        for (i = 0; i < cnt; i++) {
+                int32_t have = brook__md_partitions(md, want[i].name);
+                if (have >= 0) {
+                        if (have != want[i].partitions) {
+                                brook__seterr(errstr, errstr_size,
+                                              "internal topic \"%s\" exists "
+                                              "with %" PRId32
+                                              " partitions, but %" PRId32
+                                              " are needed: delete it (brook "
+                                              "reset) or fix the topology",
+                                              want[i].name, have,
+                                              want[i].partitions);
+                                err = BROOK_ERR_TOPOLOGY;
+                                goto out;
+                        }
+                        continue;
+                }
+                nts[n] = rd_kafka_NewTopic_new(want[i].name, want[i].partitions,
+                                               replication, why, sizeof why);
+                if (!nts[n]) {
+                        brook__seterr(errstr, errstr_size,
+                                      "cannot create topic \"%s\": %s",
+                                      want[i].name, why);
+                        err = BROOK_ERR_KAFKA;
+                        goto out;
+                }
+                rd_kafka_NewTopic_set_config(nts[n], "cleanup.policy",
+                                             want[i].cleanup_policy);
+                n++;
+        }
+        if (!n)
+                goto out;
+        rd_kafka_CreateTopics(rk, nts, n, NULL, rkqu);
+        ev = rd_kafka_queue_poll(rkqu, 60000);
+        if (!ev) {
+                brook__seterr(errstr, errstr_size,
+                              "creating internal topics timed out");
+                err = BROOK_ERR_TIMED_OUT;
+                goto out;
+        }
+        if (rd_kafka_event_error(ev)) {
+                brook__seterr(errstr, errstr_size,
+                              "creating internal topics failed: %s",
+                              rd_kafka_event_error_string(ev));
+                err = BROOK_ERR_KAFKA;
+                rd_kafka_event_destroy(ev);
+                goto out;
+        }
+        res = rd_kafka_event_CreateTopics_result(ev);
+        tres = rd_kafka_CreateTopics_result_topics(res, &tcnt);
+        for (i = 0; i < tcnt; i++) {
+                rd_kafka_resp_err_t e = rd_kafka_topic_result_error(tres[i]);
+                /* Another instance may have created it first. */
+                if (e && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                        brook__seterr(
+                                errstr, errstr_size,
+                                "creating topic \"%s\" failed: %s",
+                                rd_kafka_topic_result_name(tres[i]),
+                                rd_kafka_topic_result_error_string(tres[i]));
+                        err = BROOK_ERR_KAFKA;
+                        break;
+                }
+        }
+        rd_kafka_event_destroy(ev);
+out:
+        for (i = 0; i < n; i++)
+                rd_kafka_NewTopic_destroy(nts[i]);
+        free(nts);
+        rd_kafka_queue_destroy(rkqu);
+        return err;
+}
+
+static bool brook__uses_dead_letter(const brook_conf_t *conf)
+{
+        return brook__conf_handler(conf,
+                                   "default.deserialization.exception."
+                                   "handler") == BROOK__HANDLER_DEAD_LETTER ||
+               brook__conf_handler(conf,
+                                   "default.processing.exception."
+                                   "handler") == BROOK__HANDLER_DEAD_LETTER;
+}
+
+/* Checks sources, creates internal topics, builds the subscription. */
+static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
+                                      size_t errstr_size)
+{
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        rd_kafka_t *rk;
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t kerr;
+        brook__newtopic_t *want = NULL;
+        size_t want_cnt = 0, i, j;
+        brook_err_t err;
+        char why[512];
+
+        if ((err = brook__conf_apply_rdkafka(app->conf, "admin", c, errstr,
+                                             errstr_size))) {
+                rd_kafka_conf_destroy(c);
+                return err;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, why, sizeof why))) {
+                rd_kafka_conf_destroy(c);
+                brook__seterr(errstr, errstr_size, "admin client: %s", why);
+                return BROOK_ERR_KAFKA;
+        }
+        kerr = rd_kafka_metadata(rk, 1, NULL, &md, 30000);
+        if (kerr) {
+                brook__seterr(errstr, errstr_size,
+                              "cannot reach the Kafka cluster at \"%s\": %s",
+                              brook_conf_get(app->conf, "bootstrap.servers"),
+                              rd_kafka_err2str(kerr));
+                rd_kafka_destroy(rk);
+                return BROOK_ERR_KAFKA;
+        }
+        if ((err = brook__resolve_external(app, md, errstr, errstr_size)))
+                goto out;
+        brook__resolve_internal(app);
+
+        want = brook__xcalloc(app->b->nodes.cnt + 1, sizeof *want);
+        for (i = 0; i < app->b->nodes.cnt; i++) {
+                brook__node_t *n = app->b->nodes.v[i];
+                if (n->kind != BROOK__NODE_SOURCE || !n->internal)
+                        continue;
+                want[want_cnt].name = brook__topology_internal_topic(
+                        &app->topo, n->topics[0]);
+                want[want_cnt].partitions =
+                        app->topo.subs[n->subtopology].partitions;
+                want[want_cnt].cleanup_policy = "delete";
+                if (want[want_cnt].partitions < 1) {
+                        brook__seterr(errstr, errstr_size,
+                                      "cannot tell how many partitions "
+                                      "repartition topic \"%s\" needs: set "
+                                      "brook_repartitioned_t.num_partitions",
+                                      want[want_cnt].name);
+                        free(want[want_cnt].name);
+                        err = BROOK_ERR_TOPOLOGY;
+                        goto out;
+                }
+                want_cnt++;
+        }
+        if (brook__uses_dead_letter(app->conf)) {
+                const char *dlq = brook_conf_get(
+                        app->conf, "errors.deadletterqueue.topic.name");
+                int32_t have = brook__md_partitions(md, dlq);
+                /* A user's existing DLQ topic is used as it is. */
+                if (have < 0) {
+                        want[want_cnt].name = brook__xstrdup(dlq);
+                        want[want_cnt].partitions = (int32_t)brook__conf_int(
+                                app->conf,
+                                "errors.deadletterqueue.topic.partitions");
+                        want[want_cnt].cleanup_policy = "delete";
+                        want_cnt++;
+                }
+        }
+        if ((err = brook__create_topics(
+                     rk, md, want, want_cnt,
+                     (int)brook__conf_int(app->conf, "replication.factor"),
+                     errstr, errstr_size)))
+                goto out;
+
+        app->subscription = rd_kafka_topic_partition_list_new(8);
+        for (i = 0; i < app->b->nodes.cnt; i++) {
+                brook__node_t *n = app->b->nodes.v[i];
+                if (n->kind != BROOK__NODE_SOURCE)
+                        continue;
+                if (n->pattern) {
+                        char *re = brook__xmalloc(strlen(n->pattern) + 5);
+                        sprintf(re, "^(%s)$", n->pattern);
+                        rd_kafka_topic_partition_list_add(
+                                app->subscription, re, RD_KAFKA_PARTITION_UA);
+                        free(re);
+                } else if (n->internal) {
+                        char *t = brook__topology_internal_topic(&app->topo,
+                                                                 n->topics[0]);
+                        rd_kafka_topic_partition_list_add(
+                                app->subscription, t, RD_KAFKA_PARTITION_UA);
+                        free(t);
+                } else {
+                        for (j = 0; j < n->topic_cnt; j++)
+                                rd_kafka_topic_partition_list_add(
+                                        app->subscription, n->topics[j],
+                                        RD_KAFKA_PARTITION_UA);
+                }
+        }
+out:
+        for (i = 0; i < want_cnt; i++)
+                free(want[i].name);
+        free(want);
+        rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        return err;
+}
+
+brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        int i, n;
+
+        pthread_mutex_lock(&app->lock);
+        if (app->started) {
+                pthread_mutex_unlock(&app->lock);
+                brook__seterr(errstr, errstr_size,
+                              "the app was already started");
+                return BROOK_ERR_STATE;
+        }
+        app->started = true;
+        pthread_mutex_unlock(&app->lock);
+
+        if ((err = brook__app_prepare(app, errstr, errstr_size))) {
+                brook__app_fail(app, errstr);
+                pthread_mutex_lock(&app->lock);
+                app->state = BROOK_APP_ERROR;
+                pthread_mutex_unlock(&app->lock);
+                return err;
+        }
+        n = (int)brook__conf_int(app->conf, "num.stream.threads");
+        app->threads = brook__xcalloc((size_t)n, sizeof *app->threads);
+        for (i = 0; i < n; i++) {
+                if (!(app->threads[i] =
+                              brook__thread_new(app, i, errstr, errstr_size)))
+                        goto fail;
+                app->thread_cnt++;
+        }
+        pthread_mutex_lock(&app->lock);
+        app->state = BROOK_APP_REBALANCING;
+        pthread_mutex_unlock(&app->lock);
+        for (i = 0; i < n; i++) {
+                pthread_mutex_lock(&app->lock);
+                app->threads_running++;
+                pthread_mutex_unlock(&app->lock);
+                if (brook__thread_start(app->threads[i], errstr, errstr_size)) {
+                        pthread_mutex_lock(&app->lock);
+                        app->threads_running--;
+                        pthread_mutex_unlock(&app->lock);
+                        goto fail;
+                }
+        }
+        return BROOK_OK;
+fail:
+        brook__app_fail(app, errstr);
+        brook_app_close(app, -1);
+        return BROOK_ERR_FATAL;
+}
+
+/* ----------------------------------------------------------------- state */
+
+void brook__app_fail(brook_app_t *app, const char *msg)
+{
+        pthread_mutex_lock(&app->lock);
+        if (!app->error[0]) {
+                snprintf(app->error, sizeof app->error, "%s", msg);
+                brook__log("ERROR", "%s: %s", app->app_id, msg);
+        }
+        if (app->state != BROOK_APP_ERROR)
+                app->state = BROOK_APP_PENDING_ERROR;
+        atomic_store(&app->stopping, true);
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+}
+
+void brook__app_thread_exited(brook_app_t *app)
+{
+        pthread_mutex_lock(&app->lock);
+        if (--app->threads_running == 0) {
+                if (app->error[0])
+                        app->state = BROOK_APP_ERROR;
+                else if (atomic_load(&app->stopping))
+                        app->state = BROOK_APP_NOT_RUNNING;
+        }
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+}
+
+void brook__app_notify(brook_app_t *app)
+{
+        int i;
+        bool all = true;
+        pthread_mutex_lock(&app->lock);
+        for (i = 0; i < app->thread_cnt; i++)
+                if (!atomic_load(&app->threads[i]->assigned))
+                        all = false;
+        if (app->state == BROOK_APP_REBALANCING ||
+            app->state == BROOK_APP_RUNNING)
+                app->state = all ? BROOK_APP_RUNNING : BROOK_APP_REBALANCING;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+}
+
+brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
+                                  size_t errstr_size)
+{
+        brook_app_state_t st;
+        pthread_mutex_lock(&app->lock);
+        st = app->state;
+        if (app->error[0])
+                brook__seterr(errstr, errstr_size, "%s", app->error);
+        else
+                brook__seterr(errstr, errstr_size, "%s", "");
+        pthread_mutex_unlock(&app->lock);
+        return st;
+}
+
+static bool brook__state_final(brook_app_state_t st)
+{
+        return st == BROOK_APP_NOT_RUNNING || st == BROOK_APP_ERROR;
+}
+
+/* Waits (lock held) until pred or the absolute deadline. */
+static void brook__deadline(struct timespec *ts, int64_t timeout_ms)
+{
+        clock_gettime(CLOCK_REALTIME, ts);
+        ts->tv_sec += timeout_ms / 1000;
+        ts->tv_nsec += (timeout_ms % 1000) * 1000000;
+        if (ts->tv_nsec >= 1000000000) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000;
+        }
+}
+
+brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms)
+{
+        struct timespec ts;
+        brook_app_state_t st;
+        brook__deadline(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+        pthread_mutex_lock(&app->lock);
+        while (!brook__state_final(app->state) &&
+               !(app->started && app->threads_running == 0 && app->error[0])) {
+                if (timeout_ms < 0)
+                        pthread_cond_wait(&app->cond, &app->lock);
+                else if (pthread_cond_timedwait(&app->cond, &app->lock, &ts))
+                        break;
+        }
+        st = app->state;
+        pthread_mutex_unlock(&app->lock);
+        return st;
+}
+
+void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
+{
+        int i;
+        memset(stats, 0, sizeof *stats);
+        pthread_mutex_lock(&app->lock);
+        for (i = 0; i < app->thread_cnt; i++) {
+                brook__thread_t *thr = app->threads[i];
+                stats->records_processed += atomic_load(&thr->stat_processed);
+                stats->records_produced += atomic_load(&thr->stat_produced);
+                stats->records_dropped += atomic_load(&thr->stat_dropped);
+                stats->records_dead_lettered += atomic_load(&thr->stat_dlq);
+                stats->commits += atomic_load(&thr->stat_commits);
+                stats->rebalances += atomic_load(&thr->stat_rebalances);
+        }
+        pthread_mutex_unlock(&app->lock);
+}
+
+/* ------------------------------------------------------------- shutdown */
+
+brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
+{
+        struct timespec ts;
+        bool timed_out = false;
+        int i;
+
+        if (timeout_ms < 0)
+                timeout_ms = brook__conf_int(app->conf, "shutdown.timeout.ms");
+        brook__deadline(&ts, timeout_ms);
+        atomic_store(&app->stopping, true);
+        pthread_mutex_lock(&app->lock);
+        if (app->closed) {
+                pthread_mutex_unlock(&app->lock);
+                return BROOK_OK;
+        }
+        if (app->state != BROOK_APP_ERROR &&
+            app->state != BROOK_APP_PENDING_ERROR &&
+            app->state != BROOK_APP_NOT_RUNNING)
+                app->state = app->threads_running ? BROOK_APP_PENDING_SHUTDOWN
+                                                  : BROOK_APP_NOT_RUNNING;
+        while (app->threads_running > 0) {
+                if (pthread_cond_timedwait(&app->cond, &app->lock, &ts)) {
+                        timed_out = true;
+                        break;
+                }
+        }
+        if (timed_out) {
+                pthread_mutex_unlock(&app->lock);
+                return BROOK_ERR_TIMED_OUT;
+        }
+        app->closed = true;
+        pthread_mutex_unlock(&app->lock);
+
+        for (i = 0; i < app->thread_cnt; i++) {
+                brook__thread_destroy(app->threads[i]);
+                app->threads[i] = NULL;
+        }
+        pthread_mutex_lock(&app->lock);
+        app->thread_cnt = 0;
+        app->state = app->error[0] ? BROOK_APP_ERROR : BROOK_APP_NOT_RUNNING;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+        return BROOK_OK;
+}
+
+void brook_app_destroy(brook_app_t *app)
+{
+        if (!app)
+                return;
+        while (brook_app_close(app, -1) == BROOK_ERR_TIMED_OUT)
+                brook__log("WARN", "%s: still waiting for stream threads",
+                           app->app_id);
+        free(app->threads);
+        if (app->subscription)
+                rd_kafka_topic_partition_list_destroy(app->subscription);
+        brook__topology_free(&app->topo);
+        brook_builder_destroy(app->b);
+        brook_conf_destroy(app->conf);
+        pthread_mutex_destroy(&app->lock);
+        pthread_cond_destroy(&app->cond);
+        free(app->app_id);
+        free(app->client_id);
+        free(app);
+}
+
+/* --------------------------------------------------------------- signals */
+
+static volatile sig_atomic_t brook__signals;
+
+static void brook__on_signal(int sig)
+{
+        /* A second signal means "now": the state is consistent at any
+         * point (offsets commit only after output is flushed). */
+        if (brook__signals++)
+                _exit(128 + sig);
+}
+
+int brook_app_run(brook_app_t *app)
+{
+        struct sigaction sa, old_int, old_term;
+        char errstr[1024];
+        brook_app_state_t st;
+
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = brook__on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        brook__signals = 0;
+
+        if (brook_app_start(app, errstr, sizeof errstr)) {
+                fprintf(stderr, "brook: %s\n", errstr);
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+                return 1;
+        }
+        while (!brook__signals) {
+                st = brook_app_wait(app, 100);
+                if (brook__state_final(st) || st == BROOK_APP_PENDING_ERROR)
+                        break;
+        }
+        brook_app_close(app, -1);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        st = brook_app_state(app, errstr, sizeof errstr);
+        if (st == BROOK_APP_ERROR) {
+                fprintf(stderr, "brook: stopped on an error: %s\n", errstr);
+                return 1;
+        }
+        return 0;
+}

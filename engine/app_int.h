@@ -1,0 +1,87 @@
+/*
+ * brook — the application and its stream threads (internal).
+ */
+#ifndef BROOK_APP_INT_H
+#define BROOK_APP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "brook_int.h"
+
+typedef struct brook__thread brook__thread_t;
+
+struct brook_app_s {
+        brook_builder_t *b;
+        brook_conf_t *conf;
+        brook__topology_t topo;
+        char *app_id;
+        char *client_id;
+
+        pthread_mutex_t lock; /**< Guards state, error, threads_running. */
+        pthread_cond_t cond;  /**< Signalled when state changes. */
+        brook_app_state_t state;
+        char error[1024]; /**< The first fatal error. */
+        int threads_running;
+        bool started, closed;
+
+        atomic_bool stopping; /**< Threads leave their loop when set. */
+        brook__thread_t **threads;
+        int thread_cnt;
+
+        /** Topics each thread subscribes to (concrete names and
+         *  "^(pattern)$" regexes). */
+        rd_kafka_topic_partition_list_t *subscription;
+};
+
+/** One stream thread: a consumer and a producer, owning the tasks of the
+ *  partitions the group gave its consumer. */
+struct brook__thread {
+        brook__collector_t collector; /* First: the collector is the thread. */
+        brook_app_t *app;
+        int idx;
+        pthread_t tid;
+        bool tid_valid;
+        rd_kafka_t *consumer, *producer;
+        brook__runtime_t rt;
+        brook__ptrvec_t tasks; /**< brook__task_t * */
+        /** (rkt, partition) -> queue, for routing consumed messages
+         *  without string compares. */
+        struct brook__route {
+                rd_kafka_topic_t *rkt;
+                int32_t partition;
+                brook__task_t *task;
+                brook__pqueue_t *q;
+        } * routes;
+        size_t route_cnt, route_cap;
+        /** Producer topic handles by name. */
+        struct brook__ptopic {
+                char *name;
+                rd_kafka_topic_t *rkt;
+                int32_t partition_cnt;
+        } * ptopics;
+        size_t ptopic_cnt, ptopic_cap;
+        int64_t last_commit;
+        atomic_bool assigned; /**< Has an assignment (possibly empty). */
+        bool failed;
+        char delivery_error[512]; /**< First failed delivery, or "". */
+
+        /* Counters published for brook_app_stats(). */
+        atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,
+                stat_commits, stat_rebalances;
+};
+
+brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
+                                   size_t errstr_size);
+brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
+                                size_t errstr_size);
+void brook__thread_destroy(brook__thread_t *thr);
+
+/** Records the app's first fatal error and asks every thread to stop. */
+void brook__app_fail(brook_app_t *app, const char *msg);
+/** Called by a thread as it exits its loop. */
+void brook__app_thread_exited(brook_app_t *app);
+/** Wakes waiters after a thread's assignment changed. */
+void brook__app_notify(brook_app_t *app);
+
+#endif

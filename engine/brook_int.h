@@ -1,0 +1,365 @@
+/*
+ * brook — internal declarations shared by engine/, operators/ and tests.
+ *
+ * Internal non-static symbols carry the `brook__` prefix. Nothing here is
+ * public API.
+ */
+#ifndef BROOK_INT_H
+#define BROOK_INT_H
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "brook/brook.h"
+
+/* ------------------------------------------------------------------ util */
+
+void *brook__xmalloc(size_t size);
+void *brook__xcalloc(size_t n, size_t size);
+void *brook__xrealloc(void *ptr, size_t size);
+char *brook__xstrdup(const char *s);
+/** snprintf into errstr, tolerating a NULL or zero-sized buffer. */
+void brook__seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/** Milliseconds of the monotonic clock / the wall clock. */
+int64_t brook__now_mono_ms(void);
+int64_t brook__now_wall_ms(void);
+/** Logs one line to stderr with a level and the app id. */
+void brook__log(const char *level, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+/* A growable array of pointers. */
+typedef struct brook__ptrvec {
+        void **v;
+        size_t cnt, cap;
+} brook__ptrvec_t;
+void brook__ptrvec_push(brook__ptrvec_t *pv, void *p);
+void brook__ptrvec_free(brook__ptrvec_t *pv);
+
+/* ------------------------------------------------------------------ conf */
+
+typedef enum {
+        BROOK__GUARANTEE_AT_LEAST_ONCE,
+        BROOK__GUARANTEE_EXACTLY_ONCE_V2,
+} brook__guarantee_t;
+
+typedef enum {
+        BROOK__HANDLER_FAIL,
+        BROOK__HANDLER_LOG_AND_CONTINUE,
+        BROOK__HANDLER_DEAD_LETTER,
+} brook__handler_t;
+
+/** The first error brook_conf_set() returned on @p conf, or NULL. */
+const char *brook__conf_error(const brook_conf_t *conf);
+/** Integer value of an owned numeric property (validated at set time). */
+int64_t brook__conf_int(const brook_conf_t *conf, const char *name);
+brook__guarantee_t brook__conf_guarantee(const brook_conf_t *conf);
+/** @p name is one of the three default.*.exception.handler properties. */
+brook__handler_t brook__conf_handler(const brook_conf_t *conf,
+                                     const char *name);
+/** Serde of default.key.serde / default.value.serde, or NULL if unset. */
+const brook_serde_t *brook__conf_serde(const brook_conf_t *conf,
+                                       const char *name);
+/**
+ * Applies to @p rkconf every pass-through property for client @p client
+ * ("consumer", "producer" or "admin"): unprefixed librdkafka properties
+ * first, then "<client>."-prefixed ones (prefix removed), so a prefixed
+ * property wins. bootstrap.servers is applied too.
+ */
+brook_err_t brook__conf_apply_rdkafka(const brook_conf_t *conf,
+                                      const char *client,
+                                      rd_kafka_conf_t *rkconf, char *errstr,
+                                      size_t errstr_size);
+
+/* ----------------------------------------------------------------- serde */
+
+struct brook_serde_s {
+        const char *name;
+        brook_serialize_fn serialize;
+        brook_deserialize_fn deserialize;
+        void *opaque;
+        void (*opaque_destroy)(void *);
+        int refcnt; /**< 0 for built-ins: never freed. */
+};
+
+const brook_serde_t *brook__serde_ref(const brook_serde_t *serde);
+void brook__serde_unref(const brook_serde_t *serde);
+
+/* ------------------------------------------------------------------- buf */
+
+struct brook_buf_s {
+        unsigned char *data;
+        size_t len, cap;
+};
+
+/* --------------------------------------------------------------- headers */
+
+typedef struct brook__header {
+        const char *name;
+        const void *value;
+        size_t size;
+} brook__header_t;
+
+/** Headers of an input record: parsed from Kafka's on first use. */
+typedef struct brook__headers {
+        rd_kafka_headers_t *raw; /**< The input's, owned elsewhere; or NULL. */
+        bool parsed;             /**< hdrs holds the truth once set. */
+        bool changed;            /**< hdrs differs from raw. */
+        brook__header_t *hdrs;   /**< In the arena. */
+        size_t cnt, cap;
+} brook__headers_t;
+
+/* ---------------------------------------------------------------- record */
+
+/** Metadata shared by every record derived from one input record. */
+typedef struct brook__recmeta {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        brook__headers_t headers;
+        /** The input's raw key and value (for dead-lettering). */
+        const void *raw_key, *raw_value;
+        size_t raw_key_size, raw_value_size;
+} brook__recmeta_t;
+
+struct brook_record_s {
+        void *key;
+        void *value;
+        int64_t timestamp;
+        brook__recmeta_t *meta;
+        brook_arena_t *arena;
+};
+
+/** Converts parsed headers to a new rd_kafka_headers_t for producing (the
+ *  caller owns it), or NULL when there are none. */
+rd_kafka_headers_t *brook__headers_to_kafka(const brook__recmeta_t *meta);
+
+/* -------------------------------------------------------------- topology */
+
+typedef enum {
+        BROOK__NODE_SOURCE,
+        BROOK__NODE_PROCESSOR,
+        BROOK__NODE_SINK,
+} brook__node_kind_t;
+
+typedef struct brook__node {
+        char *name;
+        brook__node_kind_t kind;
+        int idx;         /**< Position in the builder's node list. */
+        int subtopology; /**< Set by brook__topology_build(). */
+        int *parents, *children;
+        size_t parent_cnt, child_cnt;
+
+        /* Source. */
+        char **topics;
+        size_t topic_cnt;
+        char *pattern; /**< As given; NULL for a topic list. */
+        regex_t regex; /**< "^(pattern)$" compiled. */
+        bool internal; /**< Reads a repartition topic (name without the
+                        *   application.id prefix in topics[0]). */
+        brook_timestamp_extractor_fn ts_extractor;
+        void *ts_extractor_opaque;
+
+        /* Source and sink. */
+        const brook_serde_t *key_serde, *value_serde;
+
+        /* Processor. */
+        brook_processor_def_t def;
+
+        /* Sink. */
+        char *topic;        /**< Fixed topic (repartition: the suffix). */
+        bool sink_internal; /**< Writes a repartition topic. */
+        int32_t repartition_num_partitions; /**< 0: inherit. */
+        brook_topic_chooser_fn chooser;
+        void *chooser_opaque;
+        brook_partitioner_fn partitioner;
+        void *partitioner_opaque;
+} brook__node_t;
+
+struct brook_builder_s {
+        brook__ptrvec_t nodes;   /**< brook__node_t *, in creation order. */
+        brook__ptrvec_t handles; /**< DSL handles freed with the builder. */
+        int next_index;          /**< For generated names. */
+        char *error;             /**< First error, or NULL. */
+};
+
+/** Records @p b's first error (later ones are dropped) and writes it to
+ *  @p errstr as well. */
+void brook__builder_fail(brook_builder_t *b, char *errstr, size_t errstr_size,
+                         const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/** The next generated name: "<prefix>-%010d". Allocated; caller frees. */
+char *brook__builder_new_name(brook_builder_t *b, const char *prefix);
+brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name);
+/** Registers a DSL handle to be freed (free()) with @p b. */
+void brook__builder_keep(brook_builder_t *b, void *handle);
+
+/** A built topology: sub-topologies over the builder's nodes, resolved
+ *  with a configuration. */
+typedef struct brook__subtopo {
+        int id;
+        brook__ptrvec_t nodes;   /**< brook__node_t *, in creation order. */
+        brook__ptrvec_t sources; /**< Source nodes. */
+        int32_t partitions;      /**< Resolved at start-up; 1 in the driver. */
+} brook__subtopo_t;
+
+typedef struct brook__topology {
+        brook_builder_t *b;
+        brook__subtopo_t *subs;
+        size_t sub_cnt;
+        char *app_id;
+        /** Default serdes from the conf (may be NULL). */
+        const brook_serde_t *default_key_serde, *default_value_serde;
+} brook__topology_t;
+
+/**
+ * Splits @p b into sub-topologies, checks it (serdes present, every
+ * processor reachable from a source, sinks have a topic), and fills in the
+ * default serdes. Full repartition topic names are "<app_id>-<suffix>".
+ * With a NULL @p conf only the structure is built and checked (describe).
+ */
+brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
+                                  const brook_conf_t *conf, char *errstr,
+                                  size_t errstr_size);
+void brook__topology_free(brook__topology_t *topo);
+/** The source node that reads @p topic (full name), or NULL. */
+brook__node_t *brook__topology_source_for(const brook__topology_t *topo,
+                                          const char *topic);
+/** Full topic name of an internal (repartition) topic suffix, allocated. */
+char *brook__topology_internal_topic(const brook__topology_t *topo,
+                                     const char *suffix);
+
+/* ------------------------------------------------------------------ task */
+
+/**
+ * Where sinks send records: the Kafka producer in an app, in-memory topics
+ * in the test driver.
+ */
+typedef struct brook__collector {
+        /** Takes @p hdrs (may be NULL) in all cases. @p partition is -1 for
+         *  the default partitioner. */
+        brook_err_t (*send)(struct brook__collector *col, const char *topic,
+                            int32_t partition, const void *key, size_t key_size,
+                            const void *value, size_t value_size,
+                            int64_t timestamp, rd_kafka_headers_t *hdrs,
+                            char *errstr, size_t errstr_size);
+        /** Partition count of @p topic, or -1 if unknown. */
+        int32_t (*partition_cnt)(struct brook__collector *col,
+                                 const char *topic);
+} brook__collector_t;
+
+/** One input record waiting in a task's queue. */
+typedef struct brook__inrec {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+        int64_t timestamp;
+        const void *key, *value;
+        size_t key_size, value_size;
+        rd_kafka_headers_t *headers; /**< Owned by @p owner; may be NULL. */
+        void *owner;                 /**< rd_kafka_message_t *, or driver's. */
+} brook__inrec_t;
+
+/** A FIFO of input records of one topic-partition. */
+typedef struct brook__pqueue {
+        char *topic;
+        int32_t partition;
+        brook__node_t *source;
+        brook__inrec_t *ring;
+        size_t head, cnt, cap;
+        int64_t next_offset;    /**< Offset to commit: last processed + 1;
+                                 *   -1 if nothing processed. */
+        int64_t committed;      /**< Last committed next_offset. */
+        int64_t partition_time; /**< Largest timestamp seen, -1. */
+} brook__pqueue_t;
+
+typedef struct brook__punctuator {
+        int id;
+        int node_idx;
+        brook_punctuation_type_t type;
+        int64_t interval;
+        int64_t next; /**< Due time; -1 until the first stream time. */
+        brook_punctuate_fn fn;
+        void *opaque;
+        bool cancelled;
+} brook__punctuator_t;
+
+typedef struct brook__task brook__task_t;
+
+struct brook_ctx_s {
+        brook__task_t *task;
+        brook__node_t *node;
+        void *state;
+        bool inited;
+        char *sink_topic; /**< Sinks: the resolved fixed topic. */
+};
+
+/** What the runtime (app thread or driver) lends a task. */
+typedef struct brook__runtime {
+        brook__collector_t *collector;
+        const brook__topology_t *topo;
+        const brook_conf_t *conf;
+        brook__handler_t deser_handler, proc_handler, prod_handler;
+        char *dlq_topic;
+        /** Wall clock for punctuation: real or mocked. */
+        int64_t (*wall_clock)(struct brook__runtime *rt);
+        brook_buf_t *keybuf, *valbuf; /**< Scratch for sinks. */
+        brook_arena_t *arena;         /**< Per input record; reset after. */
+        /* Counters (only the owning thread writes them). */
+        int64_t processed, produced, dropped, dead_lettered;
+} brook__runtime_t;
+
+struct brook__task {
+        char id[32];
+        int sub_id;
+        int32_t partition;
+        brook__subtopo_t *sub;
+        brook__runtime_t *rt;
+        brook_ctx_t *ctxs; /**< Indexed by node idx (builder-wide);
+                            *   only this sub-topology's are set. */
+        size_t ctx_cnt;
+        brook__ptrvec_t queues; /**< brook__pqueue_t * */
+        int64_t stream_time;
+        brook__punctuator_t *puncs;
+        size_t punc_cnt, punc_cap;
+        int next_punc_id;
+        size_t queued; /**< Records across queues. */
+        /** The message of the last brook_ctx_errorf() (or of a failed sink)
+         *  and the node it came from. */
+        char errbuf[512];
+        const char *err_node;
+};
+
+brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
+                               int32_t partition);
+/** Runs init() of every processor; on failure returns the error. */
+brook_err_t brook__task_init(brook__task_t *task, char *errstr,
+                             size_t errstr_size);
+/** Runs close() of every processor and frees the task. Queued records
+ *  are released with @p release. */
+void brook__task_destroy(brook__task_t *task,
+                         void (*release)(brook__inrec_t *));
+/** The queue of (topic, partition), created if needed. */
+brook__pqueue_t *brook__task_queue(brook__task_t *task, const char *topic,
+                                   brook__node_t *source);
+void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in);
+
+/**
+ * Processes the queued record with the lowest timestamp, then releases it
+ * with @p release. Returns BROOK_OK (also when the record was dropped or
+ * dead-lettered by a handler), or BROOK_ERR_FATAL with @p errstr naming
+ * topic, partition, offset and the cause; on fatal error the record is not
+ * counted as processed (its offset is not committed).
+ */
+brook_err_t brook__task_process_one(brook__task_t *task,
+                                    void (*release)(brook__inrec_t *),
+                                    char *errstr, size_t errstr_size);
+/** Fires due wall-clock punctuators. */
+void brook__task_punctuate_wall(brook__task_t *task, int64_t now);
+
+#endif

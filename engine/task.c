@@ -1,0 +1,585 @@
+/*
+ * brook — tasks: one per (sub-topology, partition). A task owns the record
+ * queues of its partitions, its stream time, its processor instances and
+ * their punctuators, and pushes each record depth-first through the
+ * sub-topology (Kafka Streams' StreamTask).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook_int.h"
+
+brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
+                               int32_t partition)
+{
+        brook__task_t *task = brook__xcalloc(1, sizeof *task);
+        const brook_builder_t *b = rt->topo->b;
+        size_t i;
+
+        snprintf(task->id, sizeof task->id, "%d_%" PRId32, sub->id, partition);
+        task->sub_id = sub->id;
+        task->partition = partition;
+        task->sub = sub;
+        task->rt = rt;
+        task->stream_time = -1;
+        task->ctx_cnt = b->nodes.cnt;
+        task->ctxs = brook__xcalloc(task->ctx_cnt, sizeof *task->ctxs);
+        for (i = 0; i < sub->nodes.cnt; i++) {
+                brook__node_t *node = sub->nodes.v[i];
+                brook_ctx_t *ctx = &task->ctxs[node->idx];
+                ctx->task = task;
+                ctx->node = node;
+                if (node->kind == BROOK__NODE_SINK && node->topic)
+                        ctx->sink_topic =
+                                node->sink_internal
+                                        ? brook__topology_internal_topic(
+                                                  rt->topo, node->topic)
+                                        : brook__xstrdup(node->topic);
+        }
+        return task;
+}
+
+brook_err_t brook__task_init(brook__task_t *task, char *errstr,
+                             size_t errstr_size)
+{
+        size_t i;
+        for (i = 0; i < task->sub->nodes.cnt; i++) {
+                brook__node_t *node = task->sub->nodes.v[i];
+                brook_ctx_t *ctx = &task->ctxs[node->idx];
+                char why[512] = "";
+                if (node->kind != BROOK__NODE_PROCESSOR)
+                        continue;
+                if (!node->def.init) {
+                        ctx->state = node->def.opaque;
+                } else if (node->def.init(ctx, node->def.opaque, &ctx->state,
+                                          why, sizeof why)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: processor \"%s\" failed to "
+                                      "initialize: %s",
+                                      task->id, node->name,
+                                      *why ? why : "no reason given");
+                        return BROOK_ERR_PROCESSING;
+                }
+                ctx->inited = true;
+        }
+        return BROOK_OK;
+}
+
+void brook__task_destroy(brook__task_t *task, void (*release)(brook__inrec_t *))
+{
+        size_t i;
+        if (!task)
+                return;
+        for (i = 0; i < task->sub->nodes.cnt; i++) {
+                brook__node_t *node = task->sub->nodes.v[i];
+                brook_ctx_t *ctx = &task->ctxs[node->idx];
+                if (ctx->inited && node->def.close)
+                        node->def.close(ctx, ctx->state);
+                /* Records a close() forwarded are gone with the arena. */
+                brook_arena_reset(task->rt->arena);
+                free(ctx->sink_topic);
+        }
+        for (i = 0; i < task->queues.cnt; i++) {
+                brook__pqueue_t *q = task->queues.v[i];
+                while (q->cnt) {
+                        if (release)
+                                release(&q->ring[q->head]);
+                        q->head = (q->head + 1) % q->cap;
+                        q->cnt--;
+                }
+                free(q->ring);
+                free(q->topic);
+                free(q);
+        }
+        brook__ptrvec_free(&task->queues);
+        free(task->puncs);
+        free(task->ctxs);
+        free(task);
+}
+
+brook__pqueue_t *brook__task_queue(brook__task_t *task, const char *topic,
+                                   brook__node_t *source)
+{
+        brook__pqueue_t *q;
+        size_t i;
+        for (i = 0; i < task->queues.cnt; i++) {
+                q = task->queues.v[i];
+                if (!strcmp(q->topic, topic))
+                        return q;
+        }
+        q = brook__xcalloc(1, sizeof *q);
+        q->topic = brook__xstrdup(topic);
+        q->partition = task->partition;
+        q->source = source;
+        q->next_offset = -1;
+        q->committed = -1;
+        q->partition_time = -1;
+        brook__ptrvec_push(&task->queues, q);
+        return q;
+}
+
+void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in)
+{
+        if (q->cnt == q->cap) {
+                size_t cap = q->cap ? q->cap * 2 : 64, i;
+                brook__inrec_t *ring = brook__xmalloc(cap * sizeof *ring);
+                for (i = 0; i < q->cnt; i++)
+                        ring[i] = q->ring[(q->head + i) % q->cap];
+                free(q->ring);
+                q->ring = ring;
+                q->cap = cap;
+                q->head = 0;
+        }
+        q->ring[(q->head + q->cnt) % q->cap] = *in;
+        q->cnt++;
+}
+
+/* ------------------------------------------------------------ the context */
+
+static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
+                                   brook_record_t *rec);
+
+brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec)
+{
+        brook__node_t *node = ctx->node;
+        brook__task_t *task = ctx->task;
+        const brook_builder_t *b = task->rt->topo->b;
+        size_t i;
+        for (i = 0; i < node->child_cnt; i++) {
+                brook_err_t err = brook__dispatch(
+                        task, b->nodes.v[node->children[i]], rec);
+                if (err)
+                        return err;
+        }
+        return BROOK_OK;
+}
+
+brook_err_t brook_ctx_forward_to(brook_ctx_t *ctx, brook_record_t *rec,
+                                 const char *child)
+{
+        brook__node_t *node = ctx->node;
+        brook__task_t *task = ctx->task;
+        const brook_builder_t *b = task->rt->topo->b;
+        size_t i;
+        for (i = 0; i < node->child_cnt; i++) {
+                brook__node_t *c = b->nodes.v[node->children[i]];
+                if (!strcmp(c->name, child))
+                        return brook__dispatch(task, c, rec);
+        }
+        brook_ctx_errorf(ctx, "node \"%s\" has no child named \"%s\"",
+                         node->name, child);
+        return BROOK_ERR_NOT_FOUND;
+}
+
+static brook__recmeta_t *brook__meta_empty(brook_arena_t *arena)
+{
+        brook__recmeta_t *meta = brook_arena_alloc(arena, sizeof *meta);
+        memset(meta, 0, sizeof *meta);
+        meta->partition = -1;
+        meta->offset = -1;
+        meta->headers.parsed = true;
+        return meta;
+}
+
+brook_record_t *brook_ctx_record_new(brook_ctx_t *ctx,
+                                     const brook_record_t *parent, void *key,
+                                     void *value, int64_t timestamp)
+{
+        brook_arena_t *arena = ctx->task->rt->arena;
+        brook_record_t *rec = brook_arena_alloc(arena, sizeof *rec);
+        rec->key = key;
+        rec->value = value;
+        rec->timestamp = timestamp;
+        rec->arena = arena;
+        rec->meta = parent ? parent->meta : brook__meta_empty(arena);
+        return rec;
+}
+
+void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ctx->task->errbuf, sizeof ctx->task->errbuf, fmt, ap);
+        va_end(ap);
+        ctx->task->err_node = ctx->node->name;
+}
+
+const char *brook_ctx_task_id(const brook_ctx_t *ctx)
+{
+        return ctx->task->id;
+}
+
+int32_t brook_ctx_partition(const brook_ctx_t *ctx)
+{
+        return ctx->task->partition;
+}
+
+const char *brook_ctx_application_id(const brook_ctx_t *ctx)
+{
+        return ctx->task->rt->topo->app_id;
+}
+
+const char *brook_ctx_node_name(const brook_ctx_t *ctx)
+{
+        return ctx->node->name;
+}
+
+int64_t brook_ctx_stream_time(const brook_ctx_t *ctx)
+{
+        return ctx->task->stream_time;
+}
+
+int64_t brook_ctx_wall_clock(const brook_ctx_t *ctx)
+{
+        brook__runtime_t *rt = ctx->task->rt;
+        return rt->wall_clock(rt);
+}
+
+int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
+                       brook_punctuation_type_t type, brook_punctuate_fn fn,
+                       void *opaque)
+{
+        brook__task_t *task = ctx->task;
+        brook__punctuator_t *p;
+
+        if (interval_ms < 1 || !fn ||
+            (type != BROOK_PUNCTUATE_STREAM_TIME &&
+             type != BROOK_PUNCTUATE_WALL_CLOCK))
+                return -1;
+        if (task->punc_cnt == task->punc_cap) {
+                task->punc_cap = task->punc_cap ? task->punc_cap * 2 : 4;
+                task->puncs = brook__xrealloc(
+                        task->puncs, task->punc_cap * sizeof *task->puncs);
+        }
+        p = &task->puncs[task->punc_cnt++];
+        memset(p, 0, sizeof *p);
+        p->id = task->next_punc_id++;
+        p->node_idx = ctx->node->idx;
+        p->type = type;
+        p->interval = interval_ms;
+        p->fn = fn;
+        p->opaque = opaque;
+        /* As Kafka Streams: stream time is aligned to 0 and punctuates as
+         * soon as there is data; wall clock fires one interval from now. */
+        p->next = type == BROOK_PUNCTUATE_STREAM_TIME
+                          ? 0
+                          : brook_ctx_wall_clock(ctx) + interval_ms;
+        return p->id;
+}
+
+void brook_ctx_cancel(brook_ctx_t *ctx, int id)
+{
+        size_t i;
+        for (i = 0; i < ctx->task->punc_cnt; i++)
+                if (ctx->task->puncs[i].id == id &&
+                    ctx->task->puncs[i].node_idx == ctx->node->idx)
+                        ctx->task->puncs[i].cancelled = true;
+}
+
+/* Fires every due punctuator of @p type at time @p now. */
+static void brook__task_punctuate(brook__task_t *task,
+                                  brook_punctuation_type_t type, int64_t now)
+{
+        size_t i;
+        /* Index loop: a punctuator may schedule another (realloc). */
+        for (i = 0; i < task->punc_cnt; i++) {
+                brook__punctuator_t *p = &task->puncs[i];
+                brook_ctx_t *ctx;
+                int64_t missed;
+                if (p->cancelled || p->type != type || now < p->next)
+                        continue;
+                /* Skip missed intervals rather than firing a burst. */
+                missed = (now - p->next) / p->interval;
+                p->next += (missed + 1) * p->interval;
+                ctx = &task->ctxs[p->node_idx];
+                task->puncs[i].fn(ctx, now, task->puncs[i].opaque);
+                brook_arena_reset(task->rt->arena);
+        }
+}
+
+void brook__task_punctuate_wall(brook__task_t *task, int64_t now)
+{
+        brook__task_punctuate(task, BROOK_PUNCTUATE_WALL_CLOCK, now);
+}
+
+/* ----------------------------------------------------------------- sinks */
+
+static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
+                                    brook_record_t *rec)
+{
+        brook__runtime_t *rt = task->rt;
+        brook_ctx_t *ctx = &task->ctxs[node->idx];
+        const char *topic = ctx->sink_topic;
+        char why[512];
+        int32_t partition = -1;
+        brook_err_t err;
+
+        if (node->chooser) {
+                topic = node->chooser(rec, node->chooser_opaque);
+                if (!topic) {
+                        brook_ctx_errorf(ctx,
+                                         "sink \"%s\": the topic chooser "
+                                         "returned no topic",
+                                         node->name);
+                        return BROOK_ERR_PROCESSING;
+                }
+        }
+        brook_buf_clear(rt->keybuf);
+        brook_buf_clear(rt->valbuf);
+        if ((err = brook_serde_serialize(node->key_serde, rec->key, rt->keybuf,
+                                         why, sizeof why)) ||
+            (err = brook_serde_serialize(node->value_serde, rec->value,
+                                         rt->valbuf, why, sizeof why))) {
+                brook_ctx_errorf(ctx, "sink \"%s\": %s", node->name, why);
+                return err;
+        }
+        if (node->partitioner) {
+                int32_t cnt =
+                        rt->collector->partition_cnt(rt->collector, topic);
+                if (cnt < 1) {
+                        brook_ctx_errorf(ctx,
+                                         "sink \"%s\": the partition count "
+                                         "of topic \"%s\" is unknown",
+                                         node->name, topic);
+                        return BROOK_ERR_KAFKA;
+                }
+                partition = node->partitioner(
+                        topic, rec->key ? brook_buf_data(rt->keybuf) : NULL,
+                        brook_buf_len(rt->keybuf), rec, cnt,
+                        node->partitioner_opaque);
+                if (partition >= cnt || partition < -1) {
+                        brook_ctx_errorf(ctx,
+                                         "sink \"%s\": the partitioner chose "
+                                         "partition %" PRId32
+                                         " of topic \"%s\", which has %" PRId32,
+                                         node->name, partition, topic, cnt);
+                        return BROOK_ERR_PROCESSING;
+                }
+        }
+        err = rt->collector->send(
+                rt->collector, topic, partition,
+                rec->key ? brook_buf_data(rt->keybuf) : NULL,
+                brook_buf_len(rt->keybuf),
+                rec->value ? brook_buf_data(rt->valbuf) : NULL,
+                brook_buf_len(rt->valbuf), rec->timestamp,
+                brook__headers_to_kafka(rec->meta), why, sizeof why);
+        if (err) {
+                brook_ctx_errorf(ctx, "sink \"%s\": %s", node->name, why);
+                return err;
+        }
+        rt->produced++;
+        return BROOK_OK;
+}
+
+static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
+                                   brook_record_t *rec)
+{
+        brook_ctx_t *ctx = &task->ctxs[node->idx];
+        brook_err_t err;
+        switch (node->kind) {
+        case BROOK__NODE_PROCESSOR:
+                err = node->def.process(ctx, rec, ctx->state);
+                if (err && !task->err_node)
+                        brook_ctx_errorf(ctx, "processor \"%s\" failed: %s",
+                                         node->name, brook_err2str(err));
+                return err;
+        case BROOK__NODE_SINK:
+                return brook__sink_send(task, node, rec);
+        case BROOK__NODE_SOURCE:
+                break;
+        }
+        return BROOK_ERR_TOPOLOGY;
+}
+
+/* ------------------------------------------------------------- handlers */
+
+static void brook__u64str(char *buf, size_t size, int64_t v)
+{
+        snprintf(buf, size, "%" PRId64, v);
+}
+
+/* Sends the input record, untouched, to the dead-letter topic with headers
+ * saying what failed and where (KIP-1034's names). */
+static brook_err_t brook__dead_letter(brook__task_t *task,
+                                      const brook__inrec_t *in,
+                                      const char *exception, const char *msg,
+                                      char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        rd_kafka_headers_t *hdrs = in->headers
+                                           ? rd_kafka_headers_copy(in->headers)
+                                           : rd_kafka_headers_new(6);
+        char num[32];
+
+        rd_kafka_header_add(hdrs, "__streams.errors.exception", -1, exception,
+                            -1);
+        rd_kafka_header_add(hdrs, "__streams.errors.message", -1, msg, -1);
+        rd_kafka_header_add(hdrs, "__streams.errors.topic", -1, in->topic, -1);
+        brook__u64str(num, sizeof num, in->partition);
+        rd_kafka_header_add(hdrs, "__streams.errors.partition", -1, num, -1);
+        brook__u64str(num, sizeof num, in->offset);
+        rd_kafka_header_add(hdrs, "__streams.errors.offset", -1, num, -1);
+        rd_kafka_header_add(hdrs, "__streams.errors.task", -1, task->id, -1);
+        if (rt->collector->send(rt->collector, rt->dlq_topic, -1, in->key,
+                                in->key_size, in->value, in->value_size,
+                                in->timestamp, hdrs, errstr, errstr_size))
+                return BROOK_ERR_KAFKA;
+        rt->dead_lettered++;
+        return BROOK_OK;
+}
+
+/* Applies @p handler to a record that failed with @p msg. Returns BROOK_OK
+ * when the record is dealt with (skipped or dead-lettered). */
+static brook_err_t brook__handle(brook__task_t *task, brook__handler_t handler,
+                                 const brook__inrec_t *in, const char *what,
+                                 const char *exception, const char *msg,
+                                 char *errstr, size_t errstr_size)
+{
+        char why[512];
+        switch (handler) {
+        case BROOK__HANDLER_LOG_AND_CONTINUE:
+                brook__log("WARN",
+                           "task %s: skipping record at topic \"%s\" "
+                           "partition %" PRId32 " offset %" PRId64
+                           " after a %s error: %s",
+                           task->id, in->topic, in->partition, in->offset, what,
+                           msg);
+                task->rt->dropped++;
+                return BROOK_OK;
+        case BROOK__HANDLER_DEAD_LETTER:
+                if (!brook__dead_letter(task, in, exception, msg, why,
+                                        sizeof why))
+                        return BROOK_OK;
+                brook__seterr(errstr, errstr_size,
+                              "%s error at topic \"%s\" partition %" PRId32
+                              " offset %" PRId64
+                              " could not be dead-lettered to \"%s\": %s "
+                              "(the error was: %s)",
+                              what, in->topic, in->partition, in->offset,
+                              task->rt->dlq_topic, why, msg);
+                return BROOK_ERR_FATAL;
+        case BROOK__HANDLER_FAIL:
+                break;
+        }
+        brook__seterr(errstr, errstr_size,
+                      "%s error at topic \"%s\" partition %" PRId32
+                      " offset %" PRId64 " (task %s): %s",
+                      what, in->topic, in->partition, in->offset, task->id,
+                      msg);
+        return BROOK_ERR_FATAL;
+}
+
+/* ------------------------------------------------------------ processing */
+
+static brook__pqueue_t *brook__task_pick(brook__task_t *task)
+{
+        brook__pqueue_t *best = NULL;
+        size_t i;
+        for (i = 0; i < task->queues.cnt; i++) {
+                brook__pqueue_t *q = task->queues.v[i];
+                if (!q->cnt)
+                        continue;
+                if (!best || q->ring[q->head].timestamp <
+                                     best->ring[best->head].timestamp)
+                        best = q;
+        }
+        return best;
+}
+
+brook_err_t brook__task_process_one(brook__task_t *task,
+                                    void (*release)(brook__inrec_t *),
+                                    char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        brook__pqueue_t *q = brook__task_pick(task);
+        brook__inrec_t in;
+        brook__node_t *src;
+        brook_record_t *rec;
+        brook__recmeta_t *meta;
+        brook_err_t err = BROOK_OK;
+        char why[512];
+        void *key = NULL, *value = NULL;
+        int64_t ts;
+
+        if (!q)
+                return BROOK_OK;
+        in = q->ring[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->cnt--;
+        task->queued--;
+        src = q->source;
+
+        meta = brook_arena_alloc(rt->arena, sizeof *meta);
+        memset(meta, 0, sizeof *meta);
+        meta->topic = in.topic;
+        meta->partition = in.partition;
+        meta->offset = in.offset;
+        meta->headers.raw = in.headers;
+        meta->raw_key = in.key;
+        meta->raw_key_size = in.key_size;
+        meta->raw_value = in.value;
+        meta->raw_value_size = in.value_size;
+
+        if (brook_serde_deserialize(src->key_serde, in.key, in.key_size,
+                                    rt->arena, &key, why, sizeof why) ||
+            brook_serde_deserialize(src->value_serde, in.value, in.value_size,
+                                    rt->arena, &value, why, sizeof why)) {
+                err = brook__handle(task, rt->deser_handler, &in,
+                                    "deserialization",
+                                    "brook.SerializationException", why, errstr,
+                                    errstr_size);
+                goto done;
+        }
+
+        rec = brook_arena_alloc(rt->arena, sizeof *rec);
+        rec->key = key;
+        rec->value = value;
+        rec->timestamp = in.timestamp;
+        rec->meta = meta;
+        rec->arena = rt->arena;
+        ts = src->ts_extractor ? src->ts_extractor(rec, q->partition_time,
+                                                   src->ts_extractor_opaque)
+                               : in.timestamp;
+        if (ts < 0) {
+                brook__log("WARN",
+                           "task %s: dropping record at topic \"%s\" "
+                           "partition %" PRId32 " offset %" PRId64
+                           ": invalid timestamp %" PRId64,
+                           task->id, in.topic, in.partition, in.offset, ts);
+                rt->dropped++;
+                goto done;
+        }
+        rec->timestamp = ts;
+        if (ts > q->partition_time)
+                q->partition_time = ts;
+        if (ts > task->stream_time)
+                task->stream_time = ts;
+
+        task->errbuf[0] = '\0';
+        task->err_node = NULL;
+        if (brook_ctx_forward(&task->ctxs[src->idx], rec)) {
+                char msg[768];
+                snprintf(msg, sizeof msg, "in node \"%s\": %s",
+                         task->err_node ? task->err_node : src->name,
+                         task->errbuf[0] ? task->errbuf : "unknown error");
+                err = brook__handle(task, rt->proc_handler, &in, "processing",
+                                    "brook.ProcessingException", msg, errstr,
+                                    errstr_size);
+        }
+        if (!err)
+                brook__task_punctuate(task, BROOK_PUNCTUATE_STREAM_TIME,
+                                      task->stream_time);
+
+done:
+        if (!err) {
+                /* Handled records count as done: their offset commits. */
+                q->next_offset = in.offset + 1;
+                rt->processed++;
+        }
+        brook_arena_reset(rt->arena);
+        if (release)
+                release(&in);
+        return err;
+}

@@ -1,0 +1,562 @@
+/*
+ * brook — stream threads (Kafka Streams' StreamThread): poll records,
+ * route them to task queues, process, punctuate, and commit every
+ * commit.interval.ms (producer flushed first, so a committed offset never
+ * runs ahead of the output it caused: at-least-once).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+/* How many messages one poll takes from the consumer before processing. */
+#define BROOK__POLL_BATCH 4096
+
+static void brook__release_msg(brook__inrec_t *in)
+{
+        rd_kafka_message_destroy(in->owner);
+}
+
+static int64_t brook__real_wall_clock(brook__runtime_t *rt)
+{
+        return brook__now_wall_ms();
+}
+
+/* ------------------------------------------------------------- producing */
+
+static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
+                                           const char *topic)
+{
+        size_t i;
+        struct brook__ptopic *pt;
+        for (i = 0; i < thr->ptopic_cnt; i++)
+                if (!strcmp(thr->ptopics[i].name, topic))
+                        return &thr->ptopics[i];
+        if (thr->ptopic_cnt == thr->ptopic_cap) {
+                thr->ptopic_cap = thr->ptopic_cap ? thr->ptopic_cap * 2 : 8;
+                thr->ptopics = brook__xrealloc(
+                        thr->ptopics, thr->ptopic_cap * sizeof *thr->ptopics);
+        }
+        pt = &thr->ptopics[thr->ptopic_cnt++];
+        pt->name = brook__xstrdup(topic);
+        pt->rkt = rd_kafka_topic_new(thr->producer, topic, NULL);
+        pt->partition_cnt = -1;
+        return pt;
+}
+
+static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
+                                   int32_t partition, const void *key,
+                                   size_t key_size, const void *value,
+                                   size_t value_size, int64_t timestamp,
+                                   rd_kafka_headers_t *hdrs, char *errstr,
+                                   size_t errstr_size)
+{
+        brook__thread_t *thr = (brook__thread_t *)col;
+        struct brook__ptopic *pt = brook__ptopic(thr, topic);
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                err = rd_kafka_producev(
+                        thr->producer, RD_KAFKA_V_RKT(pt->rkt),
+                        RD_KAFKA_V_PARTITION(partition < 0
+                                                     ? RD_KAFKA_PARTITION_UA
+                                                     : partition),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(key, key_size),
+                        RD_KAFKA_V_VALUE((void *)value, value_size),
+                        RD_KAFKA_V_TIMESTAMP(timestamp),
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                /* Back-pressure: wait for deliveries to make room. */
+                rd_kafka_poll(thr->producer, 10);
+        }
+        if (err) {
+                /* producev takes the headers only on success. */
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                brook__seterr(errstr, errstr_size,
+                              "producing to topic \"%s\" failed: %s", topic,
+                              rd_kafka_err2str(err));
+                return BROOK_ERR_KAFKA;
+        }
+        return BROOK_OK;
+}
+
+static int32_t brook__thr_partition_cnt(brook__collector_t *col,
+                                        const char *topic)
+{
+        brook__thread_t *thr = (brook__thread_t *)col;
+        struct brook__ptopic *pt = brook__ptopic(thr, topic);
+        const struct rd_kafka_metadata *md;
+
+        if (pt->partition_cnt > 0)
+                return pt->partition_cnt;
+        if (rd_kafka_metadata(thr->producer, 0, pt->rkt, &md, 10000))
+                return -1;
+        if (md->topic_cnt == 1 && !md->topics[0].err)
+                pt->partition_cnt = md->topics[0].partition_cnt;
+        rd_kafka_metadata_destroy(md);
+        return pt->partition_cnt;
+}
+
+static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
+                         void *opaque)
+{
+        brook__thread_t *thr = opaque;
+        if (!rkm->err)
+                return;
+        if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
+                brook__log("WARN",
+                           "thread %d: a record to topic \"%s\" was not "
+                           "delivered and is skipped: %s",
+                           thr->idx, rd_kafka_topic_name(rkm->rkt),
+                           rd_kafka_err2str(rkm->err));
+                thr->rt.dropped++;
+                return;
+        }
+        if (!thr->delivery_error[0])
+                snprintf(thr->delivery_error, sizeof thr->delivery_error,
+                         "production error: a record to topic \"%s\" "
+                         "partition %" PRId32 " was not delivered: %s",
+                         rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                         rd_kafka_err2str(rkm->err));
+}
+
+/* --------------------------------------------------------------- commits */
+
+/**
+ * Flushes the producer and commits the processed offsets of every task.
+ * Returns false (and fails the thread) if a record was not delivered: its
+ * input must not be committed.
+ */
+static bool brook__thr_commit(brook__thread_t *thr)
+{
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_resp_err_t err;
+        size_t i, j;
+        int64_t flush_timeout =
+                brook__conf_int(thr->app->conf, "shutdown.timeout.ms");
+
+        thr->last_commit = brook__now_mono_ms();
+        err = rd_kafka_flush(thr->producer, (int)flush_timeout);
+        if (err) {
+                brook__app_fail(thr->app,
+                                "commit failed: the producer could not "
+                                "deliver its records in time");
+                thr->failed = true;
+                return false;
+        }
+        if (thr->delivery_error[0]) {
+                brook__app_fail(thr->app, thr->delivery_error);
+                thr->failed = true;
+                return false;
+        }
+        offsets = rd_kafka_topic_partition_list_new(8);
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                for (j = 0; j < task->queues.cnt; j++) {
+                        brook__pqueue_t *q = task->queues.v[j];
+                        if (q->next_offset < 0 ||
+                            q->next_offset == q->committed)
+                                continue;
+                        rd_kafka_topic_partition_list_add(offsets, q->topic,
+                                                          q->partition)
+                                ->offset = q->next_offset;
+                }
+        }
+        if (offsets->cnt) {
+                err = rd_kafka_commit(thr->consumer, offsets, 0);
+                if (err) {
+                        /* Not fatal: the records will be processed again by
+                         * whoever owns the partitions next (at-least-once). */
+                        brook__log("WARN", "thread %d: commit failed: %s",
+                                   thr->idx, rd_kafka_err2str(err));
+                } else {
+                        for (i = 0; i < thr->tasks.cnt; i++) {
+                                brook__task_t *task = thr->tasks.v[i];
+                                for (j = 0; j < task->queues.cnt; j++) {
+                                        brook__pqueue_t *q = task->queues.v[j];
+                                        if (q->next_offset >= 0)
+                                                q->committed = q->next_offset;
+                                }
+                        }
+                        atomic_fetch_add(&thr->stat_commits, 1);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(offsets);
+        return true;
+}
+
+/* ------------------------------------------------------------- rebalance */
+
+static void brook__thr_close_tasks(brook__thread_t *thr)
+{
+        size_t i;
+        for (i = 0; i < thr->tasks.cnt; i++)
+                brook__task_destroy(thr->tasks.v[i], brook__release_msg);
+        brook__ptrvec_free(&thr->tasks);
+        thr->route_cnt = 0;
+}
+
+static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
+                                      int32_t partition)
+{
+        size_t i;
+        brook__task_t *task;
+        char errstr[1024];
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                task = thr->tasks.v[i];
+                if (task->sub_id == sub_id && task->partition == partition)
+                        return task;
+        }
+        task = brook__task_new(&thr->rt, &thr->app->topo.subs[sub_id],
+                               partition);
+        brook__ptrvec_push(&thr->tasks, task);
+        if (brook__task_init(task, errstr, sizeof errstr)) {
+                brook__app_fail(thr->app, errstr);
+                thr->failed = true;
+        }
+        return task;
+}
+
+static void brook__thr_assign(brook__thread_t *thr,
+                              rd_kafka_topic_partition_list_t *parts)
+{
+        int i;
+        for (i = 0; i < parts->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &parts->elems[i];
+                brook__node_t *src =
+                        brook__topology_source_for(&thr->app->topo, tp->topic);
+                brook__task_t *task;
+                struct brook__route *r;
+                if (!src)
+                        continue;
+                task = brook__thr_task(thr, src->subtopology, tp->partition);
+                if (thr->route_cnt == thr->route_cap) {
+                        thr->route_cap =
+                                thr->route_cap ? thr->route_cap * 2 : 16;
+                        thr->routes = brook__xrealloc(
+                                thr->routes,
+                                thr->route_cap * sizeof *thr->routes);
+                }
+                r = &thr->routes[thr->route_cnt++];
+                r->rkt = NULL; /* Learnt from the first message. */
+                r->partition = tp->partition;
+                r->task = task;
+                r->q = brook__task_queue(task, tp->topic, src);
+        }
+}
+
+static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                rd_kafka_topic_partition_list_t *parts,
+                                void *opaque)
+{
+        brook__thread_t *thr = opaque;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                brook__thr_assign(thr, parts);
+                rd_kafka_assign(rk, parts);
+                thr->assigned = true;
+                atomic_fetch_add(&thr->stat_rebalances, 1);
+        } else {
+                /* Commit before giving the partitions away, so their next
+                 * owner starts exactly where this thread stopped. */
+                if (!thr->failed)
+                        brook__thr_commit(thr);
+                brook__thr_close_tasks(thr);
+                rd_kafka_assign(rk, NULL);
+                thr->assigned = false;
+        }
+        brook__app_notify(thr->app);
+}
+
+/* ------------------------------------------------------------- main loop */
+
+static struct brook__route *brook__thr_route(brook__thread_t *thr,
+                                             rd_kafka_message_t *rkm)
+{
+        size_t i;
+        const char *name = NULL;
+        for (i = 0; i < thr->route_cnt; i++) {
+                struct brook__route *r = &thr->routes[i];
+                if (r->partition != rkm->partition)
+                        continue;
+                if (r->rkt == rkm->rkt)
+                        return r;
+                if (!r->rkt) {
+                        if (!name)
+                                name = rd_kafka_topic_name(rkm->rkt);
+                        if (!strcmp(name, r->q->topic)) {
+                                r->rkt = rkm->rkt;
+                                return r;
+                        }
+                }
+        }
+        return NULL;
+}
+
+static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
+{
+        struct brook__route *r;
+        brook__inrec_t in;
+        rd_kafka_headers_t *hdrs = NULL;
+        rd_kafka_timestamp_type_t tstype;
+
+        if (rkm->err) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        brook__log("WARN", "thread %d: consumer: %s", thr->idx,
+                                   rd_kafka_message_errstr(rkm));
+                rd_kafka_message_destroy(rkm);
+                return;
+        }
+        if (!(r = brook__thr_route(thr, rkm))) {
+                /* A late message of a partition this thread gave away. */
+                rd_kafka_message_destroy(rkm);
+                return;
+        }
+        rd_kafka_message_headers(rkm, &hdrs);
+        in.topic = r->q->topic;
+        in.partition = rkm->partition;
+        in.offset = rkm->offset;
+        in.timestamp = rd_kafka_message_timestamp(rkm, &tstype);
+        in.key = rkm->key;
+        in.key_size = rkm->key_len;
+        in.value = rkm->payload;
+        in.value_size = rkm->len;
+        in.headers = hdrs;
+        in.owner = rkm;
+        brook__pqueue_push(r->q, &in);
+        r->task->queued++;
+}
+
+static void brook__thr_publish(brook__thread_t *thr)
+{
+        atomic_store(&thr->stat_processed, thr->rt.processed);
+        atomic_store(&thr->stat_produced, thr->rt.produced);
+        atomic_store(&thr->stat_dropped, thr->rt.dropped);
+        atomic_store(&thr->stat_dlq, thr->rt.dead_lettered);
+}
+
+/* Processes everything queued; returns false on a fatal error. */
+static bool brook__thr_process(brook__thread_t *thr)
+{
+        size_t i;
+        char errstr[1024];
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                while (task->queued) {
+                        if (brook__task_process_one(task, brook__release_msg,
+                                                    errstr, sizeof errstr)) {
+                                brook__app_fail(thr->app, errstr);
+                                thr->failed = true;
+                                return false;
+                        }
+                }
+        }
+        return true;
+}
+
+static void *brook__thread_main(void *arg)
+{
+        brook__thread_t *thr = arg;
+        brook_app_t *app = thr->app;
+        rd_kafka_message_t *rkm;
+        int64_t commit_interval =
+                brook__conf_int(app->conf, "commit.interval.ms");
+        int poll_ms = (int)brook__conf_int(app->conf, "poll.ms");
+        size_t i, n;
+        rd_kafka_resp_err_t err;
+
+        err = rd_kafka_subscribe(thr->consumer, app->subscription);
+        if (err) {
+                char msg[512];
+                snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s",
+                         thr->idx, rd_kafka_err2str(err));
+                brook__app_fail(app, msg);
+                thr->failed = true;
+        }
+        thr->last_commit = brook__now_mono_ms();
+
+        while (!thr->failed && !atomic_load(&app->stopping)) {
+                /* Block only when idle; then drain what is ready. */
+                for (n = 0; n < BROOK__POLL_BATCH; n++) {
+                        rkm = rd_kafka_consumer_poll(thr->consumer,
+                                                     n == 0 ? poll_ms : 0);
+                        if (!rkm)
+                                break;
+                        brook__thr_enqueue(thr, rkm);
+                        if (thr->failed)
+                                break;
+                }
+                if (thr->failed || !brook__thr_process(thr))
+                        break;
+                rd_kafka_poll(thr->producer, 0);
+                if (thr->delivery_error[0]) {
+                        brook__app_fail(app, thr->delivery_error);
+                        thr->failed = true;
+                        break;
+                }
+                for (i = 0; i < thr->tasks.cnt; i++)
+                        brook__task_punctuate_wall(thr->tasks.v[i],
+                                                   brook__now_wall_ms());
+                if (brook__now_mono_ms() - thr->last_commit >= commit_interval)
+                        brook__thr_commit(thr);
+                brook__thr_publish(thr);
+        }
+
+        /* Commit what was processed (on a fatal error too: everything
+         * before the failed record is done), unless output was lost. */
+        if (!thr->delivery_error[0])
+                brook__thr_commit(thr);
+        brook__thr_publish(thr);
+        /* Close leaves the group; the revoke callback runs in it. */
+        rd_kafka_consumer_close(thr->consumer);
+        brook__thr_close_tasks(thr);
+        rd_kafka_flush(thr->producer,
+                       (int)brook__conf_int(app->conf, "shutdown.timeout.ms"));
+        brook__thr_publish(thr);
+        brook__app_thread_exited(app);
+        return NULL;
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
+                                           const char *suffix, int idx,
+                                           char *errstr, size_t errstr_size)
+{
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        char cid[512];
+        snprintf(cid, sizeof cid, "%s-StreamThread-%d-%s", app->client_id,
+                 idx + 1, suffix);
+        /* brook's defaults first, so that user settings override them. */
+        rd_kafka_conf_set(c, "client.id", cid, NULL, 0);
+        if (!strcmp(client, "consumer")) {
+                rd_kafka_conf_set(c, "auto.offset.reset", "earliest", NULL, 0);
+                /* Bounds prefetched data (librdkafka's default is 64 MiB). */
+                rd_kafka_conf_set(c, "queued.max.messages.kbytes", "16384",
+                                  NULL, 0);
+        } else {
+                rd_kafka_conf_set(c, "linger.ms", "5", NULL, 0);
+                /* Java's partitioner, so keys land where Kafka Streams
+                 * would put them. */
+                rd_kafka_conf_set(c, "partitioner", "murmur2_random", NULL, 0);
+                rd_kafka_conf_set(c, "queue.buffering.max.kbytes", "16384",
+                                  NULL, 0);
+        }
+        if (brook__conf_apply_rdkafka(app->conf, client, c, errstr,
+                                      errstr_size)) {
+                rd_kafka_conf_destroy(c);
+                return NULL;
+        }
+        return c;
+}
+
+brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
+                                   size_t errstr_size)
+{
+        brook__thread_t *thr = brook__xcalloc(1, sizeof *thr);
+        rd_kafka_conf_t *cc, *pc;
+        char why[512];
+
+        thr->app = app;
+        thr->idx = idx;
+        thr->collector.send = brook__thr_send;
+        thr->collector.partition_cnt = brook__thr_partition_cnt;
+        thr->rt.collector = &thr->collector;
+        thr->rt.topo = &app->topo;
+        thr->rt.conf = app->conf;
+        thr->rt.deser_handler = brook__conf_handler(
+                app->conf, "default.deserialization.exception.handler");
+        thr->rt.proc_handler = brook__conf_handler(
+                app->conf, "default.processing.exception.handler");
+        thr->rt.prod_handler = brook__conf_handler(
+                app->conf, "default.production.exception.handler");
+        thr->rt.dlq_topic = brook__xstrdup(
+                brook_conf_get(app->conf, "errors.deadletterqueue.topic.name"));
+        thr->rt.wall_clock = brook__real_wall_clock;
+        thr->rt.keybuf = brook_buf_new();
+        thr->rt.valbuf = brook_buf_new();
+        thr->rt.arena = brook_arena_new();
+
+        if (!(cc = brook__client_conf(app, "consumer", "consumer", idx, errstr,
+                                      errstr_size)))
+                goto fail;
+        /* brook owns these: the group is the application. */
+        if (rd_kafka_conf_set(cc, "group.id", app->app_id, why, sizeof why) ||
+            rd_kafka_conf_set(cc, "enable.auto.commit", "false", why,
+                              sizeof why) ||
+            rd_kafka_conf_set(cc, "enable.auto.offset.store", "false", why,
+                              sizeof why) ||
+            rd_kafka_conf_set(cc, "partition.assignment.strategy", "range", why,
+                              sizeof why)) {
+                brook__seterr(errstr, errstr_size, "consumer config: %s", why);
+                rd_kafka_conf_destroy(cc);
+                goto fail;
+        }
+        rd_kafka_conf_set_rebalance_cb(cc, brook__rebalance_cb);
+        rd_kafka_conf_set_opaque(cc, thr);
+        if (!(thr->consumer =
+                      rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof why))) {
+                brook__seterr(errstr, errstr_size, "consumer: %s", why);
+                rd_kafka_conf_destroy(cc);
+                goto fail;
+        }
+        rd_kafka_poll_set_consumer(thr->consumer);
+
+        if (!(pc = brook__client_conf(app, "producer", "producer", idx, errstr,
+                                      errstr_size)))
+                goto fail;
+        rd_kafka_conf_set_dr_msg_cb(pc, brook__dr_cb);
+        rd_kafka_conf_set_opaque(pc, thr);
+        if (!(thr->producer =
+                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
+                brook__seterr(errstr, errstr_size, "producer: %s", why);
+                rd_kafka_conf_destroy(pc);
+                goto fail;
+        }
+        return thr;
+fail:
+        brook__thread_destroy(thr);
+        return NULL;
+}
+
+brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
+                                size_t errstr_size)
+{
+        if (pthread_create(&thr->tid, NULL, brook__thread_main, thr)) {
+                brook__seterr(errstr, errstr_size,
+                              "could not start stream thread %d", thr->idx);
+                return BROOK_ERR_FATAL;
+        }
+        thr->tid_valid = true;
+        return BROOK_OK;
+}
+
+void brook__thread_destroy(brook__thread_t *thr)
+{
+        size_t i;
+        if (!thr)
+                return;
+        if (thr->tid_valid)
+                pthread_join(thr->tid, NULL);
+        brook__thr_close_tasks(thr);
+        for (i = 0; i < thr->ptopic_cnt; i++) {
+                rd_kafka_topic_destroy(thr->ptopics[i].rkt);
+                free(thr->ptopics[i].name);
+        }
+        free(thr->ptopics);
+        free(thr->routes);
+        if (thr->consumer)
+                rd_kafka_destroy(thr->consumer);
+        if (thr->producer)
+                rd_kafka_destroy(thr->producer);
+        brook_arena_destroy(thr->rt.arena);
+        brook_buf_destroy(thr->rt.keybuf);
+        brook_buf_destroy(thr->rt.valbuf);
+        free(thr->rt.dlq_topic);
+        free(thr);
+}

@@ -1,0 +1,678 @@
+/*
+ * brook — the topology builder (Kafka Streams' Topology /
+ * InternalTopologyBuilder): named nodes, their wiring, sub-topologies, and
+ * the description Kafka Streams users know.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook_int.h"
+
+brook_builder_t *brook_builder_new(void)
+{
+        return brook__xcalloc(1, sizeof(brook_builder_t));
+}
+
+static void brook__node_free(brook__node_t *node)
+{
+        size_t i;
+        free(node->name);
+        free(node->parents);
+        free(node->children);
+        for (i = 0; i < node->topic_cnt; i++)
+                free(node->topics[i]);
+        free(node->topics);
+        if (node->pattern) {
+                regfree(&node->regex);
+                free(node->pattern);
+        }
+        brook__serde_unref(node->key_serde);
+        brook__serde_unref(node->value_serde);
+        if (node->def.opaque_destroy)
+                node->def.opaque_destroy(node->def.opaque);
+        free(node->topic);
+        free(node);
+}
+
+void brook_builder_destroy(brook_builder_t *b)
+{
+        size_t i;
+        if (!b)
+                return;
+        for (i = 0; i < b->nodes.cnt; i++)
+                brook__node_free(b->nodes.v[i]);
+        brook__ptrvec_free(&b->nodes);
+        for (i = 0; i < b->handles.cnt; i++)
+                free(b->handles.v[i]);
+        brook__ptrvec_free(&b->handles);
+        free(b->error);
+        free(b);
+}
+
+const char *brook_builder_error(const brook_builder_t *b)
+{
+        return b->error;
+}
+
+void brook__builder_fail(brook_builder_t *b, char *errstr, size_t errstr_size,
+                         const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (!b->error)
+                b->error = brook__xstrdup(msg);
+        brook__seterr(errstr, errstr_size, "%s", msg);
+}
+
+char *brook__builder_new_name(brook_builder_t *b, const char *prefix)
+{
+        char *name = brook__xmalloc(strlen(prefix) + 16);
+        sprintf(name, "%s-%010d", prefix, b->next_index++);
+        return name;
+}
+
+brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name)
+{
+        size_t i;
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *node = b->nodes.v[i];
+                if (!strcmp(node->name, name))
+                        return node;
+        }
+        return NULL;
+}
+
+void brook__builder_keep(brook_builder_t *b, void *handle)
+{
+        brook__ptrvec_push(&b->handles, handle);
+}
+
+/* Checks the name is free and the parents exist; makes the node. */
+static brook__node_t *brook__node_add(brook_builder_t *b, const char *name,
+                                      brook__node_kind_t kind,
+                                      const char *const *parents,
+                                      size_t parent_cnt, const char *what,
+                                      char *errstr, size_t errstr_size)
+{
+        brook__node_t *node;
+        size_t i;
+
+        if (!name || !*name) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "%s: a node name is required", what);
+                return NULL;
+        }
+        if (brook__builder_node(b, name)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "%s: node name \"%s\" is already used",
+                                    what, name);
+                return NULL;
+        }
+        if (kind != BROOK__NODE_SOURCE && parent_cnt == 0) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "%s \"%s\": at least one parent is needed",
+                                    what, name);
+                return NULL;
+        }
+        for (i = 0; i < parent_cnt; i++) {
+                brook__node_t *p = brook__builder_node(b, parents[i]);
+                if (!p) {
+                        brook__builder_fail(
+                                b, errstr, errstr_size,
+                                "%s \"%s\": parent \"%s\" does not exist", what,
+                                name, parents[i]);
+                        return NULL;
+                }
+                if (p->kind == BROOK__NODE_SINK) {
+                        brook__builder_fail(
+                                b, errstr, errstr_size,
+                                "%s \"%s\": parent \"%s\" is a sink, and "
+                                "sinks have no children",
+                                what, name, parents[i]);
+                        return NULL;
+                }
+        }
+
+        node = brook__xcalloc(1, sizeof *node);
+        node->name = brook__xstrdup(name);
+        node->kind = kind;
+        node->idx = (int)b->nodes.cnt;
+        node->subtopology = -1;
+        if (parent_cnt) {
+                node->parents = brook__xmalloc(parent_cnt * sizeof(int));
+                for (i = 0; i < parent_cnt; i++) {
+                        brook__node_t *p = brook__builder_node(b, parents[i]);
+                        node->parents[node->parent_cnt++] = p->idx;
+                        p->children = brook__xrealloc(
+                                p->children, (p->child_cnt + 1) * sizeof(int));
+                        p->children[p->child_cnt++] = node->idx;
+                }
+        }
+        brook__ptrvec_push(&b->nodes, node);
+        return node;
+}
+
+/* The source already reading @p topic, or NULL. */
+static brook__node_t *brook__topic_owner(const brook_builder_t *b,
+                                         const char *topic)
+{
+        size_t i, j;
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n->kind != BROOK__NODE_SOURCE)
+                        continue;
+                for (j = 0; j < n->topic_cnt; j++)
+                        if (!strcmp(n->topics[j], topic))
+                                return n;
+        }
+        return NULL;
+}
+
+brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
+                                     const char *const *topics,
+                                     size_t topic_cnt, const char *pattern,
+                                     const brook_consumed_t *consumed,
+                                     char *errstr, size_t errstr_size)
+{
+        brook__node_t *node;
+        size_t i;
+
+        if (!pattern && topic_cnt == 0) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "source \"%s\": no topics and no pattern",
+                                    name ? name : "");
+                return BROOK_ERR_TOPOLOGY;
+        }
+        if (pattern && topic_cnt) {
+                brook__builder_fail(
+                        b, errstr, errstr_size,
+                        "source \"%s\": give topics or a pattern, not both",
+                        name ? name : "");
+                return BROOK_ERR_TOPOLOGY;
+        }
+        for (i = 0; i < topic_cnt; i++) {
+                brook__node_t *owner;
+                if (!topics[i] || !*topics[i]) {
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "source \"%s\": empty topic name",
+                                            name ? name : "");
+                        return BROOK_ERR_TOPOLOGY;
+                }
+                if ((owner = brook__topic_owner(b, topics[i]))) {
+                        brook__builder_fail(
+                                b, errstr, errstr_size,
+                                "source \"%s\": topic \"%s\" is already read "
+                                "by source \"%s\"",
+                                name ? name : "", topics[i], owner->name);
+                        return BROOK_ERR_TOPOLOGY;
+                }
+        }
+
+        node = brook__node_add(b, name, BROOK__NODE_SOURCE, NULL, 0, "source",
+                               errstr, errstr_size);
+        if (!node)
+                return BROOK_ERR_TOPOLOGY;
+        if (pattern) {
+                char *anchored = brook__xmalloc(strlen(pattern) + 5);
+                int rc;
+                sprintf(anchored, "^(%s)$", pattern);
+                rc = regcomp(&node->regex, anchored, REG_EXTENDED | REG_NOSUB);
+                free(anchored);
+                if (rc) {
+                        char why[256];
+                        regerror(rc, &node->regex, why, sizeof why);
+                        brook__builder_fail(
+                                b, errstr, errstr_size,
+                                "source \"%s\": bad topic pattern \"%s\": %s",
+                                name, pattern, why);
+                        /* The node stays, without a pattern, so the builder
+                         * frees it; the builder is failed anyway. */
+                        return BROOK_ERR_TOPOLOGY;
+                }
+                node->pattern = brook__xstrdup(pattern);
+        }
+        if (topic_cnt) {
+                node->topics = brook__xmalloc(topic_cnt * sizeof(char *));
+                for (i = 0; i < topic_cnt; i++)
+                        node->topics[i] = brook__xstrdup(topics[i]);
+                node->topic_cnt = topic_cnt;
+        }
+        if (consumed) {
+                node->key_serde = brook__serde_ref(consumed->key_serde);
+                node->value_serde = brook__serde_ref(consumed->value_serde);
+                node->ts_extractor = consumed->timestamp_extractor;
+                node->ts_extractor_opaque =
+                        consumed->timestamp_extractor_opaque;
+        }
+        return BROOK_OK;
+}
+
+brook_err_t brook_builder_add_processor(brook_builder_t *b, const char *name,
+                                        const brook_processor_def_t *def,
+                                        const char *const *parents,
+                                        size_t parent_cnt, char *errstr,
+                                        size_t errstr_size)
+{
+        brook__node_t *node;
+
+        if (!def || !def->process) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "processor \"%s\": process() is required",
+                                    name ? name : "");
+                if (def && def->opaque_destroy)
+                        def->opaque_destroy(def->opaque);
+                return BROOK_ERR_TOPOLOGY;
+        }
+        node = brook__node_add(b, name, BROOK__NODE_PROCESSOR, parents,
+                               parent_cnt, "processor", errstr, errstr_size);
+        if (!node) {
+                if (def->opaque_destroy)
+                        def->opaque_destroy(def->opaque);
+                return BROOK_ERR_TOPOLOGY;
+        }
+        node->def = *def;
+        return BROOK_OK;
+}
+
+brook_err_t
+brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
+                       brook_topic_chooser_fn chooser, void *chooser_opaque,
+                       const brook_produced_t *produced,
+                       const char *const *parents, size_t parent_cnt,
+                       char *errstr, size_t errstr_size)
+{
+        brook__node_t *node;
+
+        if (!chooser && (!topic || !*topic)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "sink \"%s\": no topic and no topic "
+                                    "chooser",
+                                    name ? name : "");
+                return BROOK_ERR_TOPOLOGY;
+        }
+        node = brook__node_add(b, name, BROOK__NODE_SINK, parents, parent_cnt,
+                               "sink", errstr, errstr_size);
+        if (!node)
+                return BROOK_ERR_TOPOLOGY;
+        if (!chooser)
+                node->topic = brook__xstrdup(topic);
+        node->chooser = chooser;
+        node->chooser_opaque = chooser_opaque;
+        if (produced) {
+                node->key_serde = brook__serde_ref(produced->key_serde);
+                node->value_serde = brook__serde_ref(produced->value_serde);
+                node->partitioner = produced->partitioner;
+                node->partitioner_opaque = produced->partitioner_opaque;
+        }
+        return BROOK_OK;
+}
+
+/* ------------------------------------------------------- sub-topologies */
+
+static int brook__uf_find(int *uf, int i)
+{
+        while (uf[i] != i)
+                i = uf[i] = uf[uf[i]];
+        return i;
+}
+
+char *brook__topology_internal_topic(const brook__topology_t *topo,
+                                     const char *suffix)
+{
+        char *t = brook__xmalloc(strlen(topo->app_id) + strlen(suffix) + 2);
+        sprintf(t, "%s-%s", topo->app_id, suffix);
+        return t;
+}
+
+/* Fills a node's missing serdes from the defaults, or fails naming it. */
+static brook_err_t brook__node_serdes(brook__topology_t *topo,
+                                      brook__node_t *node, char *errstr,
+                                      size_t errstr_size)
+{
+        const char *kind = node->kind == BROOK__NODE_SOURCE ? "source" : "sink";
+        if (!node->key_serde && topo->default_key_serde)
+                node->key_serde = brook__serde_ref(topo->default_key_serde);
+        if (!node->value_serde && topo->default_value_serde)
+                node->value_serde = brook__serde_ref(topo->default_value_serde);
+        if (!node->key_serde || !node->value_serde) {
+                brook__seterr(
+                        errstr, errstr_size,
+                        "%s \"%s\" has no %s serde: set it in the "
+                        "%s options or set %s",
+                        kind, node->name, node->key_serde ? "value" : "key",
+                        node->kind == BROOK__NODE_SOURCE ? "brook_consumed_t"
+                                                         : "brook_produced_t",
+                        node->key_serde ? "default.value.serde"
+                                        : "default.key.serde");
+                return BROOK_ERR_TOPOLOGY;
+        }
+        return BROOK_OK;
+}
+
+brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
+                                  const brook_conf_t *conf, char *errstr,
+                                  size_t errstr_size)
+{
+        size_t n = b->nodes.cnt, i;
+        int *uf, *sub_of_root;
+        int sub_cnt = 0;
+        const char *app_id =
+                conf ? brook_conf_get(conf, "application.id") : NULL;
+
+        memset(topo, 0, sizeof *topo);
+        if (b->error) {
+                brook__seterr(errstr, errstr_size, "topology error: %s",
+                              b->error);
+                return BROOK_ERR_TOPOLOGY;
+        }
+        if (n == 0) {
+                brook__seterr(errstr, errstr_size,
+                              "topology error: the topology has no nodes");
+                return BROOK_ERR_TOPOLOGY;
+        }
+        topo->b = b;
+        topo->app_id = brook__xstrdup(app_id ? app_id : "");
+        if (conf) {
+                topo->default_key_serde =
+                        brook__conf_serde(conf, "default.key.serde");
+                topo->default_value_serde =
+                        brook__conf_serde(conf, "default.value.serde");
+        }
+
+        /* Nodes joined by an edge share a sub-topology. */
+        uf = brook__xmalloc(n * sizeof *uf);
+        for (i = 0; i < n; i++)
+                uf[i] = (int)i;
+        for (i = 0; i < n; i++) {
+                brook__node_t *node = b->nodes.v[i];
+                size_t j;
+                for (j = 0; j < node->parent_cnt; j++) {
+                        int a = brook__uf_find(uf, (int)i);
+                        int c = brook__uf_find(uf, node->parents[j]);
+                        /* The smaller index becomes the root, so numbering
+                         * follows creation order. */
+                        if (a < c)
+                                uf[c] = a;
+                        else
+                                uf[a] = c;
+                }
+        }
+        sub_of_root = brook__xmalloc(n * sizeof *sub_of_root);
+        for (i = 0; i < n; i++)
+                sub_of_root[i] = -1;
+        for (i = 0; i < n; i++) {
+                int root = brook__uf_find(uf, (int)i);
+                if (sub_of_root[root] < 0)
+                        sub_of_root[root] = sub_cnt++;
+        }
+        topo->sub_cnt = (size_t)sub_cnt;
+        topo->subs = brook__xcalloc((size_t)sub_cnt, sizeof *topo->subs);
+        for (i = 0; i < (size_t)sub_cnt; i++)
+                topo->subs[i].id = (int)i;
+        for (i = 0; i < n; i++) {
+                brook__node_t *node = b->nodes.v[i];
+                brook__subtopo_t *sub =
+                        &topo->subs[sub_of_root[brook__uf_find(uf, (int)i)]];
+                node->subtopology = sub->id;
+                brook__ptrvec_push(&sub->nodes, node);
+                if (node->kind == BROOK__NODE_SOURCE)
+                        brook__ptrvec_push(&sub->sources, node);
+        }
+        free(uf);
+        free(sub_of_root);
+
+        for (i = 0; i < topo->sub_cnt; i++) {
+                if (topo->subs[i].sources.cnt == 0) {
+                        brook__node_t *first = topo->subs[i].nodes.v[0];
+                        brook__seterr(errstr, errstr_size,
+                                      "topology error: node \"%s\" is not "
+                                      "connected to any source",
+                                      first->name);
+                        brook__topology_free(topo);
+                        return BROOK_ERR_TOPOLOGY;
+                }
+        }
+        for (i = 0; conf && i < n; i++) {
+                brook__node_t *node = b->nodes.v[i];
+                brook_err_t err;
+                if (node->kind == BROOK__NODE_PROCESSOR)
+                        continue;
+                if ((err = brook__node_serdes(topo, node, errstr,
+                                              errstr_size))) {
+                        brook__topology_free(topo);
+                        return err;
+                }
+        }
+        return BROOK_OK;
+}
+
+void brook__topology_free(brook__topology_t *topo)
+{
+        size_t i;
+        for (i = 0; i < topo->sub_cnt; i++) {
+                brook__ptrvec_free(&topo->subs[i].nodes);
+                brook__ptrvec_free(&topo->subs[i].sources);
+        }
+        free(topo->subs);
+        free(topo->app_id);
+        memset(topo, 0, sizeof *topo);
+}
+
+brook__node_t *brook__topology_source_for(const brook__topology_t *topo,
+                                          const char *topic)
+{
+        const brook_builder_t *b = topo->b;
+        size_t i, j, plen = strlen(topo->app_id);
+
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n->kind != BROOK__NODE_SOURCE)
+                        continue;
+                if (n->internal) {
+                        /* "<app_id>-<suffix>" */
+                        if (!strncmp(topic, topo->app_id, plen) &&
+                            topic[plen] == '-' &&
+                            !strcmp(topic + plen + 1, n->topics[0]))
+                                return n;
+                        continue;
+                }
+                for (j = 0; j < n->topic_cnt; j++)
+                        if (!strcmp(n->topics[j], topic))
+                                return n;
+        }
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n->kind == BROOK__NODE_SOURCE && n->pattern &&
+                    !regexec(&n->regex, topic, 0, NULL, 0))
+                        return n;
+        }
+        return NULL;
+}
+
+/* -------------------------------------------------------------- describe */
+
+typedef struct brook__sb {
+        char *s;
+        size_t len, cap;
+} brook__sb_t;
+
+static void brook__sb_printf(brook__sb_t *sb, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void brook__sb_printf(brook__sb_t *sb, const char *fmt, ...)
+{
+        va_list ap;
+        int need;
+        va_start(ap, fmt);
+        need = vsnprintf(NULL, 0, fmt, ap);
+        va_end(ap);
+        if (sb->cap - sb->len < (size_t)need + 1) {
+                sb->cap = (sb->cap + (size_t)need + 1) * 2;
+                sb->s = brook__xrealloc(sb->s, sb->cap);
+        }
+        va_start(ap, fmt);
+        vsnprintf(sb->s + sb->len, (size_t)need + 1, fmt, ap);
+        va_end(ap);
+        sb->len += (size_t)need;
+}
+
+static void brook__describe_names(brook__sb_t *sb, const brook_builder_t *b,
+                                  const int *idx, size_t cnt)
+{
+        size_t i;
+        if (!cnt) {
+                brook__sb_printf(sb, "none");
+                return;
+        }
+        for (i = 0; i < cnt; i++) {
+                const brook__node_t *n = b->nodes.v[idx[i]];
+                brook__sb_printf(sb, "%s%s", i ? ", " : "", n->name);
+        }
+}
+
+static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
+                                 const brook__topology_t *topo)
+{
+        size_t s, i, j;
+        brook__sb_printf(sb, "Topologies:\n");
+        for (s = 0; s < topo->sub_cnt; s++) {
+                const brook__subtopo_t *sub = &topo->subs[s];
+                brook__sb_printf(sb, "%sSub-topology: %d\n", s ? "  " : "   ",
+                                 sub->id);
+                for (i = 0; i < sub->nodes.cnt; i++) {
+                        const brook__node_t *n = sub->nodes.v[i];
+                        switch (n->kind) {
+                        case BROOK__NODE_SOURCE:
+                                if (n->pattern) {
+                                        brook__sb_printf(
+                                                sb,
+                                                "    Source: %s (topic "
+                                                "pattern: %s)\n",
+                                                n->name, n->pattern);
+                                        break;
+                                }
+                                brook__sb_printf(sb,
+                                                 "    Source: %s (topics: [",
+                                                 n->name);
+                                for (j = 0; j < n->topic_cnt; j++)
+                                        brook__sb_printf(sb, "%s%s",
+                                                         j ? ", " : "",
+                                                         n->topics[j]);
+                                brook__sb_printf(sb, "])\n");
+                                break;
+                        case BROOK__NODE_PROCESSOR:
+                                brook__sb_printf(sb,
+                                                 "    Processor: %s (stores: "
+                                                 "[])\n",
+                                                 n->name);
+                                break;
+                        case BROOK__NODE_SINK:
+                                if (n->chooser)
+                                        brook__sb_printf(
+                                                sb,
+                                                "    Sink: %s (extractor "
+                                                "class: topic chooser)\n",
+                                                n->name);
+                                else
+                                        brook__sb_printf(
+                                                sb,
+                                                "    Sink: %s (topic: %s)\n",
+                                                n->name, n->topic);
+                                break;
+                        }
+                        if (n->kind != BROOK__NODE_SINK) {
+                                brook__sb_printf(sb, "      --> ");
+                                brook__describe_names(sb, b, n->children,
+                                                      n->child_cnt);
+                                brook__sb_printf(sb, "\n");
+                        }
+                        if (n->kind != BROOK__NODE_SOURCE) {
+                                brook__sb_printf(sb, "      <-- ");
+                                brook__describe_names(sb, b, n->parents,
+                                                      n->parent_cnt);
+                                brook__sb_printf(sb, "\n");
+                        }
+                }
+                brook__sb_printf(sb, "\n");
+        }
+}
+
+static void brook__describe_dot(brook__sb_t *sb, const brook_builder_t *b,
+                                const brook__topology_t *topo)
+{
+        size_t s, i, j;
+        brook__sb_printf(sb, "digraph brook {\n  rankdir=LR;\n"
+                             "  node [fontname=\"Helvetica\"];\n");
+        for (s = 0; s < topo->sub_cnt; s++) {
+                const brook__subtopo_t *sub = &topo->subs[s];
+                brook__sb_printf(sb,
+                                 "  subgraph cluster_%d {\n    label=\"Sub-"
+                                 "topology %d\";\n",
+                                 sub->id, sub->id);
+                for (i = 0; i < sub->nodes.cnt; i++) {
+                        const brook__node_t *n = sub->nodes.v[i];
+                        brook__sb_printf(
+                                sb, "    \"%s\" [shape=%s];\n", n->name,
+                                n->kind == BROOK__NODE_PROCESSOR ? "box"
+                                                                 : "invhouse");
+                }
+                brook__sb_printf(sb, "  }\n");
+        }
+        for (i = 0; i < b->nodes.cnt; i++) {
+                const brook__node_t *n = b->nodes.v[i];
+                for (j = 0; j < n->child_cnt; j++) {
+                        const brook__node_t *c = b->nodes.v[n->children[j]];
+                        brook__sb_printf(sb, "  \"%s\" -> \"%s\";\n", n->name,
+                                         c->name);
+                }
+                if (n->kind == BROOK__NODE_SOURCE) {
+                        if (n->pattern)
+                                brook__sb_printf(sb,
+                                                 "  \"topic /%s/\" "
+                                                 "[shape=ellipse];\n  \"topic "
+                                                 "/%s/\" -> \"%s\";\n",
+                                                 n->pattern, n->pattern,
+                                                 n->name);
+                        for (j = 0; j < n->topic_cnt; j++)
+                                brook__sb_printf(sb,
+                                                 "  \"%s\" [shape=ellipse];\n"
+                                                 "  \"%s\" -> \"%s\";\n",
+                                                 n->topics[j], n->topics[j],
+                                                 n->name);
+                } else if (n->kind == BROOK__NODE_SINK && n->topic) {
+                        brook__sb_printf(sb,
+                                         "  \"%s\" [shape=ellipse];\n"
+                                         "  \"%s\" -> \"%s\";\n",
+                                         n->topic, n->name, n->topic);
+                }
+        }
+        brook__sb_printf(sb, "}\n");
+}
+
+char *brook_topology_describe(const brook_builder_t *b,
+                              brook_describe_format_t format)
+{
+        brook__topology_t topo;
+        brook__sb_t sb = {0};
+        char errstr[256];
+        brook_err_t err;
+
+        if (!b || b->error)
+                return NULL;
+        /* Without a conf the build checks structure only and leaves serdes
+         * alone: describing must not change the builder. */
+        err = brook__topology_build(&topo, (brook_builder_t *)b, NULL, errstr,
+                                    sizeof errstr);
+        if (err)
+                return NULL;
+        if (format == BROOK_DESCRIBE_DOT)
+                brook__describe_dot(&sb, b, &topo);
+        else
+                brook__describe_text(&sb, b, &topo);
+        brook__topology_free(&topo);
+        return sb.s;
+}

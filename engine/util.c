@@ -1,0 +1,116 @@
+/*
+ * brook — small helpers: allocation that aborts on exhaustion, error
+ * strings, clocks, logging, pointer vectors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "brook_int.h"
+
+static void brook__oom(size_t size)
+{
+        /* A stream processor that cannot allocate cannot make progress or
+         * keep its guarantees; stopping loudly is the only safe answer. */
+        fprintf(stderr, "brook: out of memory allocating %zu bytes\n", size);
+        abort();
+}
+
+void *brook__xmalloc(size_t size)
+{
+        void *p = malloc(size ? size : 1);
+        if (!p)
+                brook__oom(size);
+        return p;
+}
+
+void *brook__xcalloc(size_t n, size_t size)
+{
+        void *p = calloc(n ? n : 1, size ? size : 1);
+        if (!p)
+                brook__oom(n * size);
+        return p;
+}
+
+void *brook__xrealloc(void *ptr, size_t size)
+{
+        void *p = realloc(ptr, size ? size : 1);
+        if (!p)
+                brook__oom(size);
+        return p;
+}
+
+char *brook__xstrdup(const char *s)
+{
+        size_t n = strlen(s) + 1;
+        return memcpy(brook__xmalloc(n), s, n);
+}
+
+void brook__seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
+{
+        va_list ap;
+        if (!errstr || !errstr_size)
+                return;
+        va_start(ap, fmt);
+        vsnprintf(errstr, errstr_size, fmt, ap);
+        va_end(ap);
+}
+
+int64_t brook__now_mono_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t brook__now_wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void brook__log(const char *level, const char *fmt, ...)
+{
+        char line[2048];
+        va_list ap;
+        struct timespec ts;
+        struct tm tm;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        va_start(ap, fmt);
+        vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        /* One fprintf per line so lines of concurrent threads do not mix. */
+        fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ brook %s %s\n",
+                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, level, line);
+}
+
+void brook__ptrvec_push(brook__ptrvec_t *pv, void *p)
+{
+        if (pv->cnt == pv->cap) {
+                pv->cap = pv->cap ? pv->cap * 2 : 8;
+                pv->v = brook__xrealloc(pv->v, pv->cap * sizeof *pv->v);
+        }
+        pv->v[pv->cnt++] = p;
+}
+
+void brook__ptrvec_free(brook__ptrvec_t *pv)
+{
+        free(pv->v);
+        pv->v = NULL;
+        pv->cnt = pv->cap = 0;
+}
+
+void brook_free(void *ptr)
+{
+        free(ptr);
+}
+
+const char *brook_version(void)
+{
+        return BROOK_VERSION_STR;
+}

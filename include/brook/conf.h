@@ -1,0 +1,91 @@
+/*
+ * brook — configuration.
+ *
+ * Configuration is a set of string properties with Kafka Streams' names
+ * (StreamsConfig). Properties brook owns are validated when set; properties
+ * prefixed `consumer.`, `producer.` or `admin.` pass through to the matching
+ * librdkafka client with the prefix removed, and are validated by librdkafka
+ * when set. An unprefixed property that brook does not own but librdkafka
+ * knows (e.g. `security.protocol`) goes to every client.
+ *
+ * Properties brook owns (default in brackets):
+ *   application.id                       (required) consumer group id and the
+ *                                        prefix of every internal topic.
+ *   bootstrap.servers                    (required) host:port[,host:port...]
+ *   num.stream.threads                   [1] 1..256
+ *   commit.interval.ms                   [30000; 100 under exactly_once_v2]
+ *   processing.guarantee                 [at_least_once] at_least_once
+ *   state.dir                            [/tmp/brook]
+ *   client.id                            [<application.id>]
+ *   replication.factor                   [-1: the broker's default] for
+ *                                        internal topics
+ *   default.key.serde, default.value.serde
+ *                                        [none] bytes|string|int32|int64|
+ *                                        double|json
+ *   default.deserialization.exception.handler
+ *                                        [fail] fail|log_and_continue|
+ *                                        dead_letter
+ *   default.processing.exception.handler [fail] same values
+ *   default.production.exception.handler [fail] fail|log_and_continue
+ *   errors.deadletterqueue.topic.name    [<application.id>-dlq]
+ *   errors.deadletterqueue.topic.partitions
+ *                                        [1] partitions of the dead-letter
+ *                                        topic when brook creates it
+ *   poll.ms                              [100] how long a thread blocks
+ *                                        waiting for records
+ *   buffered.records.per.partition       [1000] records a thread takes from
+ *                                        the consumer per poll, per partition
+ *   shutdown.timeout.ms                  [30000] how long close waits for
+ *                                        in-flight records
+ *
+ * Kafka Streams' Java class names for handlers and serdes are accepted too
+ * (e.g. org.apache.kafka.streams.errors.LogAndContinueExceptionHandler).
+ *
+ * Thread-safety: a conf is not thread-safe; set it up on one thread.
+ */
+#ifndef BROOK_CONF_H
+#define BROOK_CONF_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct brook_conf_s brook_conf_t;
+
+/** A new configuration with every property at its default. */
+brook_conf_t *brook_conf_new(void);
+
+/** A deep copy of @p conf. */
+brook_conf_t *brook_conf_dup(const brook_conf_t *conf);
+
+/** Frees @p conf. NULL is a no-op. */
+void brook_conf_destroy(brook_conf_t *conf);
+
+/**
+ * Sets property @p name to @p value.
+ *
+ * @returns BROOK_OK; BROOK_ERR_CONF_UNKNOWN when no such property exists;
+ *          BROOK_ERR_CONF_INVALID when @p value is not accepted. On error
+ *          @p errstr names the property and what it accepts, the conf keeps
+ *          its previous value, and the conf remembers the error so that
+ *          brook_app_new() on it fails with the same message (a set-up that
+ *          ignores return codes still cannot start with a bad config).
+ */
+brook_err_t brook_conf_set(brook_conf_t *conf, const char *name,
+                           const char *value, char *errstr, size_t errstr_size);
+
+/**
+ * The value of property @p name, or NULL if it is unset and has no default.
+ * The string is owned by @p conf and valid until the property is set again
+ * or the conf is destroyed.
+ */
+const char *brook_conf_get(const brook_conf_t *conf, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

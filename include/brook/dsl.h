@@ -1,0 +1,164 @@
+/*
+ * brook — the streams DSL (Kafka Streams' KStream), stateless half.
+ *
+ * Every operator adds processor nodes through the Processor API
+ * (processor.h) and returns a new stream handle. Handles belong to the
+ * builder and are freed with it; never free them yourself.
+ *
+ * A call on a NULL stream returns NULL: the call that first returned NULL
+ * recorded its error in the builder, and brook_app_new() reports it. So a
+ * chain of calls may be checked once, at the end.
+ *
+ * Node names are generated as Kafka Streams does (KSTREAM-FILTER-0000000001,
+ * numbered in the order operators are added, so they are stable for the
+ * same program); brook_stream_as() names the node that made a stream.
+ *
+ * User functions receive the record being processed; objects they return
+ * must live at least as long as that record: allocate them with
+ * brook_record_alloc(), or hand them to brook_arena_defer(), or return
+ * static data or parts of the input.
+ */
+#ifndef BROOK_DSL_H
+#define BROOK_DSL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "processor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct brook_stream_s brook_stream_t;
+typedef struct brook_split_s brook_split_t;
+typedef struct brook_emitter_s brook_emitter_t;
+
+/* ---------------------------------------------------------------- sources */
+
+/** A stream of @p topic. @p consumed may be NULL. */
+brook_stream_t *brook_stream(brook_builder_t *b, const char *topic,
+                             const brook_consumed_t *consumed);
+/** A stream of several topics (one source node). */
+brook_stream_t *brook_stream_topics(brook_builder_t *b,
+                                    const char *const *topics, size_t topic_cnt,
+                                    const brook_consumed_t *consumed);
+/** A stream of every topic whose whole name matches the POSIX extended
+ *  regular expression @p pattern, including topics created later. */
+brook_stream_t *brook_stream_pattern(brook_builder_t *b, const char *pattern,
+                                     const brook_consumed_t *consumed);
+
+/** Names the node that made @p s (before anything is attached to it).
+ *  Returns @p s, or NULL if the name is taken or @p s already has
+ *  children. */
+brook_stream_t *brook_stream_as(brook_stream_t *s, const char *name);
+
+/* ------------------------------------------------------------- functions */
+
+typedef bool (*brook_predicate_fn)(const brook_record_t *rec, void *opaque);
+/** Returns the new value. */
+typedef void *(*brook_value_mapper_fn)(const brook_record_t *rec, void *opaque);
+/** Returns the new key. */
+typedef void *(*brook_key_selector_fn)(const brook_record_t *rec, void *opaque);
+/** Sets the new key and value; *keyp and *valuep start as the record's. */
+typedef void (*brook_kv_mapper_fn)(const brook_record_t *rec, void **keyp,
+                                   void **valuep, void *opaque);
+/** Emits zero or more records with brook_emit(). */
+typedef void (*brook_flat_mapper_fn)(const brook_record_t *rec,
+                                     brook_emitter_t *out, void *opaque);
+typedef void (*brook_action_fn)(const brook_record_t *rec, void *opaque);
+
+/** Emits one record from a flat mapper. In flat_map_values @p key is
+ *  ignored and the input's key kept. */
+void brook_emit(brook_emitter_t *out, void *key, void *value);
+
+/* -------------------------------------------------------------- operators */
+
+/** Records for which @p pred is true (KStream.filter). */
+brook_stream_t *brook_stream_filter(brook_stream_t *s, brook_predicate_fn pred,
+                                    void *opaque);
+/** Records for which @p pred is false (KStream.filterNot). */
+brook_stream_t *brook_stream_filter_not(brook_stream_t *s,
+                                        brook_predicate_fn pred, void *opaque);
+/** New key and value per record. The key changes, so a later stateful
+ *  operation repartitions. The result's serdes are the defaults unless set
+ *  at the sink. */
+brook_stream_t *brook_stream_map(brook_stream_t *s, brook_kv_mapper_fn fn,
+                                 void *opaque);
+/** New value per record; key and key serde kept. */
+brook_stream_t *brook_stream_map_values(brook_stream_t *s,
+                                        brook_value_mapper_fn fn, void *opaque);
+/** Zero or more records per record, new keys allowed. */
+brook_stream_t *brook_stream_flat_map(brook_stream_t *s,
+                                      brook_flat_mapper_fn fn, void *opaque);
+/** Zero or more values per record, key kept. */
+brook_stream_t *brook_stream_flat_map_values(brook_stream_t *s,
+                                             brook_flat_mapper_fn fn,
+                                             void *opaque);
+/** New key per record, value kept. */
+brook_stream_t *brook_stream_select_key(brook_stream_t *s,
+                                        brook_key_selector_fn fn, void *opaque);
+/** Calls @p fn for each record and passes the record on unchanged. */
+brook_stream_t *brook_stream_peek(brook_stream_t *s, brook_action_fn fn,
+                                  void *opaque);
+/** Calls @p fn for each record; a terminal operation. */
+void brook_stream_foreach(brook_stream_t *s, brook_action_fn fn, void *opaque);
+
+/**
+ * Splits @p s into branches (KStream.split): each record goes to the first
+ * branch whose predicate holds, else to the default branch, else nowhere.
+ * Branch node names are @p prefix (or "KSTREAM-BRANCH-<n>-") followed by the
+ * branch name (or its 1-based number).
+ */
+brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix);
+/** Adds a branch; returns its stream. */
+brook_stream_t *brook_split_branch(brook_split_t *sp, brook_predicate_fn pred,
+                                   void *opaque, const char *name);
+/** The branch of records no predicate took; call last, at most once. */
+brook_stream_t *brook_split_default(brook_split_t *sp, const char *name);
+
+/** Records of both streams (KStream.merge). */
+brook_stream_t *brook_stream_merge(brook_stream_t *a, brook_stream_t *b);
+
+/** Runs a custom processor (KStream.process); its forwards form the
+ *  result. @p name may be NULL. */
+brook_stream_t *brook_stream_process(brook_stream_t *s,
+                                     const brook_processor_def_t *def,
+                                     const char *name);
+
+/* ------------------------------------------------------------------ sinks */
+
+/** Writes @p s to @p topic (KStream.to). @p produced may be NULL. */
+void brook_stream_to(brook_stream_t *s, const char *topic,
+                     const brook_produced_t *produced);
+/** Writes each record to the topic @p chooser picks. */
+void brook_stream_to_chooser(brook_stream_t *s, brook_topic_chooser_fn chooser,
+                             void *opaque, const brook_produced_t *produced);
+
+/** How brook_stream_repartition() writes its topic. */
+typedef struct brook_repartitioned_s {
+        /** Topic is "<application.id>-<name>-repartition"; NULL generates
+         *  a name from the node number. */
+        const char *name;
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+        /** 0: as many partitions as the upstream sub-topology's input. */
+        int32_t num_partitions;
+        brook_partitioner_fn partitioner;
+        void *partitioner_opaque;
+} brook_repartitioned_t;
+
+/**
+ * Writes @p s through an internal repartition topic that brook creates at
+ * start-up, and reads it back as a new sub-topology (KStream.repartition).
+ * @p repartitioned may be NULL.
+ */
+brook_stream_t *
+brook_stream_repartition(brook_stream_t *s,
+                         const brook_repartitioned_t *repartitioned);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,206 @@
+/*
+ * brook — the Processor API and the topology builder.
+ *
+ * A topology is a graph of named nodes: sources (read topics), processors
+ * (user code with init / process / close) and sinks (write topics). Nodes
+ * joined without a Kafka topic in between form a sub-topology; each runs as
+ * one task per input partition. The DSL (dsl.h) builds on these calls only.
+ *
+ * Builder calls that fail return an error (or NULL) and also record the
+ * first error in the builder, so brook_app_new() and
+ * brook_test_driver_new() refuse a builder that had any failed call.
+ */
+#ifndef BROOK_PROCESSOR_H
+#define BROOK_PROCESSOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "record.h"
+#include "serde.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct brook_builder_s brook_builder_t;
+/** A processor's view of its task: forward records, read metadata,
+ *  schedule punctuators. One per processor node per task. */
+typedef struct brook_ctx_s brook_ctx_t;
+
+/** A new, empty topology builder. */
+brook_builder_t *brook_builder_new(void);
+/** Frees @p b and every stream handle made from it. NULL is a no-op. */
+void brook_builder_destroy(brook_builder_t *b);
+/** The builder's first error, or NULL. Valid until @p b is destroyed. */
+const char *brook_builder_error(const brook_builder_t *b);
+
+/* --------------------------------------------------------------- sources */
+
+/**
+ * Picks a record's timestamp (Kafka Streams' TimestampExtractor). Called
+ * after the key and value are decoded; @p partition_time is the largest
+ * timestamp seen so far on the record's partition (-1 before the first).
+ * A negative result drops the record (counted, logged), as Kafka Streams'
+ * default extractor does.
+ */
+typedef int64_t (*brook_timestamp_extractor_fn)(const brook_record_t *rec,
+                                                int64_t partition_time,
+                                                void *opaque);
+
+/** How a source reads its topics. NULL members take the defaults
+ *  (default.key.serde / default.value.serde, the Kafka record timestamp). */
+typedef struct brook_consumed_s {
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+        brook_timestamp_extractor_fn timestamp_extractor;
+        void *timestamp_extractor_opaque;
+        const char *name; /**< Source node name; NULL to generate one. */
+} brook_consumed_t;
+
+/**
+ * Adds a source node reading @p topics (@p topic_cnt of them), or, if
+ * @p pattern is non-NULL (and @p topic_cnt is 0), every topic whose whole
+ * name matches the POSIX extended regular expression @p pattern.
+ */
+brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
+                                     const char *const *topics,
+                                     size_t topic_cnt, const char *pattern,
+                                     const brook_consumed_t *consumed,
+                                     char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ processors */
+
+/**
+ * A processor, as Kafka Streams' processor.api.Processor. For each task
+ * that runs the node, init() makes the instance's state, process() is
+ * called for each record, close() frees the state when the task closes.
+ * init and close may be NULL; without init the state is @p opaque itself.
+ *
+ * process() forwards records with brook_ctx_forward(). It returns BROOK_OK,
+ * or an error after calling brook_ctx_errorf(); the processing exception
+ * handler then fails the app, skips the record, or dead-letters it.
+ * Records forwarded downstream are processed depth-first before forward
+ * returns; a downstream error is returned by forward, and process() should
+ * return it.
+ */
+typedef struct brook_processor_def_s {
+        brook_err_t (*init)(brook_ctx_t *ctx, void *opaque, void **statep,
+                            char *errstr, size_t errstr_size);
+        brook_err_t (*process)(brook_ctx_t *ctx, brook_record_t *rec,
+                               void *state);
+        void (*close)(brook_ctx_t *ctx, void *state);
+        void *opaque;
+        /** Frees @p opaque when the builder (and everything built from it)
+         *  is gone; may be NULL. */
+        void (*opaque_destroy)(void *opaque);
+} brook_processor_def_t;
+
+/** Adds processor @p name (a copy of @p def is kept) as a child of
+ *  @p parents. On failure @p def->opaque_destroy is called, so the caller
+ *  never frees the opaque itself. */
+brook_err_t brook_builder_add_processor(brook_builder_t *b, const char *name,
+                                        const brook_processor_def_t *def,
+                                        const char *const *parents,
+                                        size_t parent_cnt, char *errstr,
+                                        size_t errstr_size);
+
+/* ----------------------------------------------------------------- sinks */
+
+/** Picks a partition from the encoded key (Kafka's StreamPartitioner).
+ *  Return -1 for the producer's default (murmur2 of the key, as Java). */
+typedef int32_t (*brook_partitioner_fn)(const char *topic, const void *key,
+                                        size_t key_size,
+                                        const brook_record_t *rec,
+                                        int32_t partition_cnt, void *opaque);
+
+/** Picks a record's output topic (Kafka's TopicNameExtractor). The string
+ *  must live as long as the record (e.g. in its arena, or static). NULL
+ *  fails the record as a processing error. */
+typedef const char *(*brook_topic_chooser_fn)(const brook_record_t *rec,
+                                              void *opaque);
+
+/** How a sink writes. NULL members take the defaults. */
+typedef struct brook_produced_s {
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+        brook_partitioner_fn partitioner;
+        void *partitioner_opaque;
+        const char *name; /**< Sink node name; NULL to generate one. */
+} brook_produced_t;
+
+/** Adds a sink writing to @p topic, or, if @p chooser is non-NULL, to the
+ *  topic it picks per record. */
+brook_err_t
+brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
+                       brook_topic_chooser_fn chooser, void *chooser_opaque,
+                       const brook_produced_t *produced,
+                       const char *const *parents, size_t parent_cnt,
+                       char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------ the context */
+
+/** Forwards @p rec to every child of this node. */
+brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec);
+/** Forwards @p rec to the child named @p child only. BROOK_ERR_NOT_FOUND if
+ *  this node has no such child. */
+brook_err_t brook_ctx_forward_to(brook_ctx_t *ctx, brook_record_t *rec,
+                                 const char *child);
+
+/**
+ * A new record with @p key, @p value and @p timestamp that shares the
+ * metadata and headers of @p parent. With a NULL @p parent (in a
+ * punctuator) it has no source metadata and empty headers. Lives in the
+ * arena of the record being processed (or of the punctuation).
+ */
+brook_record_t *brook_ctx_record_new(brook_ctx_t *ctx,
+                                     const brook_record_t *parent, void *key,
+                                     void *value, int64_t timestamp);
+
+/** Sets the message reported when process() returns an error. */
+void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+        __attribute__((format(printf, 2, 3)))
+#endif
+        ;
+
+/** "<sub-topology>_<partition>", e.g. "0_3". */
+const char *brook_ctx_task_id(const brook_ctx_t *ctx);
+int32_t brook_ctx_partition(const brook_ctx_t *ctx);
+const char *brook_ctx_application_id(const brook_ctx_t *ctx);
+/** The name of this processor node. */
+const char *brook_ctx_node_name(const brook_ctx_t *ctx);
+/** The task's stream time: the largest timestamp it has processed, or -1. */
+int64_t brook_ctx_stream_time(const brook_ctx_t *ctx);
+/** Wall-clock milliseconds (the test driver's mocked clock under test). */
+int64_t brook_ctx_wall_clock(const brook_ctx_t *ctx);
+
+typedef enum brook_punctuation_type_e {
+        BROOK_PUNCTUATE_STREAM_TIME, /**< Fires as stream time advances. */
+        BROOK_PUNCTUATE_WALL_CLOCK,  /**< Fires as wall-clock time passes. */
+} brook_punctuation_type_t;
+
+/** A punctuator: @p timestamp is the stream or wall-clock time it fires
+ *  for. Records it makes use brook_ctx_record_new(ctx, NULL, ...). */
+typedef void (*brook_punctuate_fn)(brook_ctx_t *ctx, int64_t timestamp,
+                                   void *opaque);
+
+/**
+ * Schedules @p fn every @p interval_ms (>= 1) of @p type time, as Kafka
+ * Streams' ProcessorContext.schedule(). Stream-time punctuators fire once
+ * per interval crossed (not once per missed interval), on the first record
+ * whose timestamp reaches the next due time. Call from init() or process().
+ * @returns an id for brook_ctx_cancel(), or -1 on a bad argument.
+ */
+int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
+                       brook_punctuation_type_t type, brook_punctuate_fn fn,
+                       void *opaque);
+/** Cancels punctuator @p id of this node. */
+void brook_ctx_cancel(brook_ctx_t *ctx, int id);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
