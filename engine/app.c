@@ -546,20 +546,24 @@ brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms)
         return st;
 }
 
+static void brook__stats_add(brook_app_stats_t *stats,
+                             const brook__thread_t *thr)
+{
+        stats->records_processed += atomic_load(&thr->stat_processed);
+        stats->records_produced += atomic_load(&thr->stat_produced);
+        stats->records_dropped += atomic_load(&thr->stat_dropped);
+        stats->records_dead_lettered += atomic_load(&thr->stat_dlq);
+        stats->commits += atomic_load(&thr->stat_commits);
+        stats->rebalances += atomic_load(&thr->stat_rebalances);
+}
+
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
 {
         int i;
-        memset(stats, 0, sizeof *stats);
         pthread_mutex_lock(&app->lock);
-        for (i = 0; i < app->thread_cnt; i++) {
-                brook__thread_t *thr = app->threads[i];
-                stats->records_processed += atomic_load(&thr->stat_processed);
-                stats->records_produced += atomic_load(&thr->stat_produced);
-                stats->records_dropped += atomic_load(&thr->stat_dropped);
-                stats->records_dead_lettered += atomic_load(&thr->stat_dlq);
-                stats->commits += atomic_load(&thr->stat_commits);
-                stats->rebalances += atomic_load(&thr->stat_rebalances);
-        }
+        *stats = app->closed_stats;
+        for (i = 0; i < app->thread_cnt; i++)
+                brook__stats_add(stats, app->threads[i]);
         pthread_mutex_unlock(&app->lock);
 }
 
@@ -598,11 +602,14 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         app->closed = true;
         pthread_mutex_unlock(&app->lock);
 
-        for (i = 0; i < app->thread_cnt; i++) {
+        for (i = 0; i < app->thread_cnt; i++)
                 brook__thread_destroy(app->threads[i]);
+        pthread_mutex_lock(&app->lock);
+        for (i = 0; i < app->thread_cnt; i++) {
+                brook__stats_add(&app->closed_stats, app->threads[i]);
+                free(app->threads[i]);
                 app->threads[i] = NULL;
         }
-        pthread_mutex_lock(&app->lock);
         app->thread_cnt = 0;
         app->state = app->error[0] ? BROOK_APP_ERROR : BROOK_APP_NOT_RUNNING;
         pthread_cond_broadcast(&app->cond);

@@ -28,6 +28,8 @@ struct brook_app_s {
         atomic_bool stopping; /**< Threads leave their loop when set. */
         brook__thread_t **threads;
         int thread_cnt;
+        /** Counters of threads already destroyed by close. */
+        brook_app_stats_t closed_stats;
 
         /** Topics each thread subscribes to (concrete names and
          *  "^(pattern)$" regexes). */
@@ -75,6 +77,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                    size_t errstr_size);
 brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
                                 size_t errstr_size);
+/** Joins the thread and frees its clients and tasks; the struct stays,
+ *  for its counters, until the caller free()s it. */
 void brook__thread_destroy(brook__thread_t *thr);
 
 /** Records the app's first fatal error and asks every thread to stop. */

@@ -172,7 +172,9 @@ void brook_buf_clear(brook_buf_t *buf)
 
 const void *brook_buf_data(const brook_buf_t *buf)
 {
-        return buf->data;
+        /* Never NULL: callers tell an empty encoding from Kafka's null by
+         * the pointer, and an empty buffer may not have memory yet. */
+        return buf->data ? buf->data : (const void *)"";
 }
 
 size_t brook_buf_len(const brook_buf_t *buf)

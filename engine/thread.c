@@ -521,6 +521,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         return thr;
 fail:
         brook__thread_destroy(thr);
+        free(thr);
         return NULL;
 }
 
@@ -558,5 +559,8 @@ void brook__thread_destroy(brook__thread_t *thr)
         brook_buf_destroy(thr->rt.keybuf);
         brook_buf_destroy(thr->rt.valbuf);
         free(thr->rt.dlq_topic);
-        free(thr);
+        thr->consumer = thr->producer = NULL;
+        thr->tid_valid = false;
+        /* The struct itself stays for the app to read its counters; the
+         * app frees it (see brook__thread_destroy() in app_int.h). */
 }

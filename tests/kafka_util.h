@@ -1,0 +1,54 @@
+/*
+ * Helpers for integration tests against the real broker that ctest's
+ * kafka fixture starts (tools/kafka/broker): topics, producing, reading a
+ * topic whole, committed offsets, and running app processes.
+ */
+#ifndef BROOK_TESTS_KAFKA_UTIL_H
+#define BROOK_TESTS_KAFKA_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+/** The broker's bootstrap address (from $BROOK_KAFKA_DIR/bootstrap);
+ *  fails the test if the broker is not running. */
+const char *kt_bootstrap(void);
+/** A name unique to this process and call: "<prefix>-<pid>-<n>". */
+char *kt_unique(const char *prefix);
+/** Creates @p topic; fails the test on error. */
+void kt_create_topic(const char *topic, int partitions);
+/** An idempotent producer (acks=all); deliveries are counted. */
+rd_kafka_t *kt_producer(void);
+/** Flushes and destroys; fails the test if any delivery failed. */
+void kt_producer_close(rd_kafka_t *rk);
+/** Produces one record (partition -1: by key). If @p where is non-NULL,
+ *  the delivery writes the record's partition and offset there (valid
+ *  after kt_producer_close()). */
+void kt_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
+                const char *key, const void *value, size_t value_size,
+                int64_t where[2]);
+/** Sum of the high watermarks of @p topic's partitions. */
+int64_t kt_count(const char *topic);
+/** Calls @p cb for every record of @p topic (read_committed), partition by
+ *  partition, in offset order. */
+void kt_consume_all(const char *topic,
+                    void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
+                    void *opaque);
+/** The group's committed offset of (topic, partition), or -1. */
+int64_t kt_committed(const char *group, const char *topic, int32_t partition);
+/** Waits until kt_count(@p topic) >= @p want or @p timeout_ms passes;
+ *  returns the last count. */
+int64_t kt_wait_count(const char *topic, int64_t want, int timeout_ms);
+
+/** Starts @p argv[0] with stdout and stderr to files named after
+ *  @p log_prefix (".out", ".err"). */
+pid_t kt_spawn(char *const argv[], const char *log_prefix);
+/** Waits up to @p timeout_ms for @p pid; returns its exit code, 128+signal,
+ *  or -1 on timeout (the process is then killed). */
+int kt_wait(pid_t pid, int timeout_ms);
+/** The contents of a file (malloc'd, NUL-terminated), or NULL. */
+char *kt_slurp(const char *path);
+
+#endif

@@ -1,0 +1,485 @@
+/*
+ * Integration: the stateless pipe (filter -> map_values -> to) on the real
+ * broker, run as separate app processes (tests/apps/json_pipe.c).
+ *
+ * Input record i: key "p<i % 500>", value
+ *   {"id": i, "key": "p<i % 500>", "seq": i / 500, "amount": i % 1000}
+ * The pipe keeps amount % 3 != 0 and adds "doubled" and "by".
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "kafka_util.h"
+
+#define KEYS 500
+
+static bool kept(int64_t id)
+{
+        return (id % 1000) % 3 != 0;
+}
+
+static void produce_range(rd_kafka_t *rk, const char *topic, int64_t from,
+                          int64_t to)
+{
+        char key[32], value[256];
+        int64_t i;
+        for (i = from; i < to; i++) {
+                int n;
+                snprintf(key, sizeof key, "p%" PRId64, i % KEYS);
+                n = snprintf(value, sizeof value,
+                             "{\"id\":%" PRId64
+                             ",\"key\":\"%s\",\"seq\":%" PRId64
+                             ",\"amount\":%" PRId64 "}",
+                             i, key, i / KEYS, i % 1000);
+                kt_produce(rk, topic, -1, key, value, (size_t)n, NULL);
+        }
+}
+
+static int64_t expected_between(int64_t from, int64_t to)
+{
+        int64_t i, n = 0;
+        for (i = from; i < to; i++)
+                n += kept(i);
+        return n;
+}
+
+/* What the output holds, checked record by record. */
+typedef struct check {
+        int64_t records;
+        uint8_t *seen; /* Times each id was seen. */
+        int64_t max_id;
+        int64_t last_seq[KEYS];
+        int64_t order_violations;
+        int64_t bad_values;
+        int64_t by_a, by_b;
+} check_t;
+
+static void check_record(const rd_kafka_message_t *rkm, void *opaque)
+{
+        check_t *c = opaque;
+        json_error_t jerr;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, &jerr);
+        int64_t id, seq, amount, k;
+        const char *key, *by;
+        char want_key[32];
+
+        c->records++;
+        if (!v) {
+                c->bad_values++;
+                return;
+        }
+        id = json_integer_value(json_object_get(v, "id"));
+        seq = json_integer_value(json_object_get(v, "seq"));
+        amount = json_integer_value(json_object_get(v, "amount"));
+        key = json_string_value(json_object_get(v, "key"));
+        by = json_string_value(json_object_get(v, "by"));
+        k = id % KEYS;
+        snprintf(want_key, sizeof want_key, "p%" PRId64, k);
+        if (id < 0 || id > c->max_id || !key || strcmp(key, want_key) ||
+            rkm->key_len != strlen(want_key) ||
+            memcmp(rkm->key, want_key, rkm->key_len) || !kept(id) ||
+            amount != id % 1000 ||
+            json_integer_value(json_object_get(v, "doubled")) != 2 * amount ||
+            !by) {
+                c->bad_values++;
+                json_decref(v);
+                return;
+        }
+        c->seen[id]++;
+        /* A key's records share an output partition, read in offset order:
+         * their sequence numbers must rise. */
+        if (seq <= c->last_seq[k])
+                c->order_violations++;
+        c->last_seq[k] = seq;
+        if (!strcmp(by, "a"))
+                c->by_a++;
+        else if (!strcmp(by, "b"))
+                c->by_b++;
+        json_decref(v);
+}
+
+static void check_output(const char *topic, int64_t n_ids, check_t *c)
+{
+        int64_t i;
+        memset(c, 0, sizeof *c);
+        c->max_id = n_ids - 1;
+        c->seen = calloc((size_t)n_ids, 1);
+        for (i = 0; i < KEYS; i++)
+                c->last_seq[i] = -1;
+        kt_consume_all(topic, check_record, c);
+}
+
+/* Counts ids of kept records seen zero times and more than once. */
+static void count_missing_dups(const check_t *c, int64_t n_ids,
+                               int64_t *missing, int64_t *dups)
+{
+        int64_t i;
+        *missing = *dups = 0;
+        for (i = 0; i < n_ids; i++) {
+                if (!kept(i))
+                        continue;
+                if (c->seen[i] == 0)
+                        (*missing)++;
+                else if (c->seen[i] > 1)
+                        *dups += c->seen[i] - 1;
+        }
+}
+
+static pid_t start_instance(const char *name, const char *app_id,
+                            const char *in, const char *out, const char *extra1,
+                            const char *extra2)
+{
+        char log[512];
+        char *argv[10] = {
+                JSON_PIPE_PATH, (char *)name,   (char *)kt_bootstrap(),
+                (char *)app_id, (char *)in,     (char *)out,
+                (char *)extra1, (char *)extra2, NULL};
+        snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, app_id, name);
+        return kt_spawn(argv, log);
+}
+
+static int64_t instance_processed(const char *app_id, const char *name)
+{
+        char path[512];
+        char *text, *p;
+        int64_t n = -1;
+        snprintf(path, sizeof path, "%s/%s-%s.out", LOG_DIR, app_id, name);
+        text = kt_slurp(path);
+        if (text && (p = strstr(text, "processed=")))
+                n = strtoll(p + strlen("processed="), NULL, 10);
+        free(text);
+        return n;
+}
+
+static char *instance_stderr(const char *app_id, const char *name)
+{
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s-%s.err", LOG_DIR, app_id, name);
+        return kt_slurp(path);
+}
+
+/* Two instances share 200,000 records; the output is exactly the expected
+ * records, once each, in per-key order. */
+static void test_two_instances_clean_run(void **state)
+{
+        const int64_t N = 200000;
+        char *in = kt_unique("pipe-in"), *out = kt_unique("pipe-out");
+        char *app_id = kt_unique("pipe-app");
+        int64_t want = expected_between(0, N), missing, dups;
+        rd_kafka_t *rk;
+        pid_t a, b;
+        check_t c;
+
+        kt_create_topic(in, 4);
+        kt_create_topic(out, 4);
+        rk = kt_producer();
+        produce_range(rk, in, 0, N);
+        kt_producer_close(rk);
+        assert_int_equal(kt_count(in), N);
+
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        b = start_instance("b", app_id, in, out, NULL, NULL);
+        assert_int_equal(kt_wait_count(out, want, 180000), want);
+        kill(a, SIGTERM);
+        kill(b, SIGTERM);
+        assert_int_equal(kt_wait(a, 60000), 0);
+        assert_int_equal(kt_wait(b, 60000), 0);
+
+        check_output(out, N, &c);
+        count_missing_dups(&c, N, &missing, &dups);
+        assert_int_equal(c.bad_values, 0);
+        assert_int_equal(missing, 0);
+        assert_int_equal(dups, 0);
+        assert_int_equal(c.records, want);
+        assert_int_equal(c.order_violations, 0);
+        /* Both instances did part of the work, and together read every
+         * input record exactly once. */
+        assert_true(c.by_a > 0);
+        assert_true(c.by_b > 0);
+        assert_int_equal(c.by_a + c.by_b, want);
+        assert_int_equal(instance_processed(app_id, "a") +
+                                 instance_processed(app_id, "b"),
+                         N);
+        assert_int_equal(kt_committed(app_id, in, 0) +
+                                 kt_committed(app_id, in, 1) +
+                                 kt_committed(app_id, in, 2) +
+                                 kt_committed(app_id, in, 3),
+                         N);
+        free(c.seen);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
+/* One instance stops between two halves of the input; the other takes
+ * over its partitions and the output is complete. */
+static void test_failover(void **state)
+{
+        const int64_t N = 200000, HALF = 100000;
+        char *in = kt_unique("fo-in"), *out = kt_unique("fo-out");
+        char *app_id = kt_unique("fo-app");
+        int64_t want = expected_between(0, N), missing, dups;
+        rd_kafka_t *rk;
+        pid_t a, b;
+        check_t c;
+
+        kt_create_topic(in, 4);
+        kt_create_topic(out, 4);
+        rk = kt_producer();
+        produce_range(rk, in, 0, HALF);
+        kt_producer_close(rk);
+
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        b = start_instance("b", app_id, in, out, NULL, NULL);
+        assert_int_equal(kt_wait_count(out, expected_between(0, HALF), 180000),
+                         expected_between(0, HALF));
+        kill(a, SIGTERM);
+        assert_int_equal(kt_wait(a, 60000), 0);
+
+        rk = kt_producer();
+        produce_range(rk, in, HALF, N);
+        kt_producer_close(rk);
+        assert_int_equal(kt_wait_count(out, want, 180000), want);
+        kill(b, SIGTERM);
+        assert_int_equal(kt_wait(b, 60000), 0);
+
+        check_output(out, N, &c);
+        count_missing_dups(&c, N, &missing, &dups);
+        assert_int_equal(c.bad_values, 0);
+        assert_int_equal(missing, 0);
+        /* a committed before leaving, so b started where a stopped. */
+        assert_int_equal(dups, 0);
+        assert_int_equal(c.order_violations, 0);
+        /* The second half was all b's, a's former partitions included. */
+        assert_int_equal(c.by_b, want - c.by_a);
+        assert_true(c.by_b >= expected_between(HALF, N));
+        free(c.seen);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
+/* dead_letter: 1,000 malformed records go to the DLQ with headers naming
+ * where they came from; every good record is processed. */
+typedef struct dlq_check {
+        int64_t (*where)[2]; /* Partition and offset of bad record j. */
+        int64_t records, matched, header_errors;
+        const char *in_topic;
+} dlq_check_t;
+
+static bool header_is(rd_kafka_headers_t *h, const char *name, const char *want)
+{
+        const void *v;
+        size_t size;
+        return !rd_kafka_header_get_last(h, name, &v, &size) &&
+               size == strlen(want) && !memcmp(v, want, size);
+}
+
+static void check_dlq_record(const rd_kafka_message_t *rkm, void *opaque)
+{
+        dlq_check_t *c = opaque;
+        rd_kafka_headers_t *h = NULL;
+        char buf[64];
+        int j;
+
+        c->records++;
+        /* Bad values are "not json <j>". */
+        if (rkm->len < 10 || memcmp(rkm->payload, "not json ", 9)) {
+                c->header_errors++;
+                return;
+        }
+        snprintf(buf, sizeof buf, "%.*s", (int)rkm->len - 9,
+                 (const char *)rkm->payload + 9);
+        j = atoi(buf);
+        if (rd_kafka_message_headers((rd_kafka_message_t *)rkm, &h) ||
+            !header_is(h, "__streams.errors.topic", c->in_topic) ||
+            !header_is(h, "__streams.errors.exception",
+                       "brook.SerializationException")) {
+                c->header_errors++;
+                return;
+        }
+        snprintf(buf, sizeof buf, "%" PRId64, c->where[j][0]);
+        if (!header_is(h, "__streams.errors.partition", buf)) {
+                c->header_errors++;
+                return;
+        }
+        snprintf(buf, sizeof buf, "%" PRId64, c->where[j][1]);
+        if (!header_is(h, "__streams.errors.offset", buf)) {
+                c->header_errors++;
+                return;
+        }
+        /* The original key travels with it. */
+        snprintf(buf, sizeof buf, "bad%d", j);
+        if (rkm->key_len != strlen(buf) || memcmp(rkm->key, buf, rkm->key_len))
+                c->header_errors++;
+        else
+                c->matched++;
+}
+
+static void test_dead_letter(void **state)
+{
+        const int64_t GOOD = 20000, BAD = 1000;
+        char *in = kt_unique("dlq-in"), *out = kt_unique("dlq-out");
+        char *dlq = kt_unique("dlq-dlq"), *app_id = kt_unique("dlq-app");
+        char dlq_prop[256];
+        int64_t(*where)[2] = calloc((size_t)BAD, sizeof *where);
+        int64_t want = expected_between(0, GOOD), missing, dups, g = 0, j;
+        rd_kafka_t *rk;
+        dlq_check_t dc = {0};
+        check_t c;
+        pid_t a;
+
+        kt_create_topic(in, 4);
+        kt_create_topic(out, 4);
+        rk = kt_producer();
+        /* A bad record after every 20 good ones. */
+        for (j = 0; j < BAD; j++) {
+                char key[32], value[64];
+                int n;
+                produce_range(rk, in, g, g + GOOD / BAD);
+                g += GOOD / BAD;
+                snprintf(key, sizeof key, "bad%" PRId64, j);
+                n = snprintf(value, sizeof value, "not json %" PRId64, j);
+                kt_produce(rk, in, -1, key, value, (size_t)n, where[j]);
+        }
+        kt_producer_close(rk);
+        assert_int_equal(kt_count(in), GOOD + BAD);
+
+        snprintf(dlq_prop, sizeof dlq_prop,
+                 "errors.deadletterqueue.topic.name=%s", dlq);
+        a = start_instance("a", app_id, in, out,
+                           "default.deserialization.exception.handler="
+                           "dead_letter",
+                           dlq_prop);
+        assert_int_equal(kt_wait_count(out, want, 180000), want);
+        assert_int_equal(kt_wait_count(dlq, BAD, 60000), BAD);
+        kill(a, SIGTERM);
+        assert_int_equal(kt_wait(a, 60000), 0);
+
+        check_output(out, GOOD, &c);
+        count_missing_dups(&c, GOOD, &missing, &dups);
+        assert_int_equal(missing, 0);
+        assert_int_equal(dups, 0);
+        assert_int_equal(c.bad_values, 0);
+        free(c.seen);
+
+        dc.where = where;
+        dc.in_topic = in;
+        kt_consume_all(dlq, check_dlq_record, &dc);
+        assert_int_equal(dc.records, BAD);
+        assert_int_equal(dc.header_errors, 0);
+        assert_int_equal(dc.matched, BAD);
+        /* Every input record, good or bad, is committed. */
+        assert_int_equal(kt_committed(app_id, in, 0) +
+                                 kt_committed(app_id, in, 1) +
+                                 kt_committed(app_id, in, 2) +
+                                 kt_committed(app_id, in, 3),
+                         GOOD + BAD);
+        free(where);
+        free(in);
+        free(out);
+        free(dlq);
+        free(app_id);
+}
+
+/* fail (the default): the app stops naming topic, partition and offset,
+ * and commits nothing past the bad record. */
+typedef struct fail_check {
+        int64_t p0_ids;   /* Output records from partition 0's input. */
+        int64_t p0_after; /* ... of which from after the bad record. */
+} fail_check_t;
+
+static void check_fail_record(const rd_kafka_message_t *rkm, void *opaque)
+{
+        fail_check_t *c = opaque;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, NULL);
+        int64_t id = json_integer_value(json_object_get(v, "id"));
+        if (id < 1000) {
+                c->p0_ids++;
+                if (id > 100)
+                        c->p0_after++;
+        }
+        json_decref(v);
+}
+
+static void test_fail_stops_at_bad_record(void **state)
+{
+        char *in = kt_unique("fail-in"), *out = kt_unique("fail-out");
+        char *app_id = kt_unique("fail-app");
+        char want_msg[512], *err;
+        int64_t where[2] = {-1, -1}, i;
+        fail_check_t fc = {0};
+        rd_kafka_t *rk;
+        pid_t a;
+
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        rk = kt_producer();
+        /* Partition 0: ids 0..99, a bad record at offset 100, ids 101..200.
+         * Partition 1: ids 1000..1199. */
+        for (i = 0; i <= 200; i++) {
+                char value[128];
+                int n;
+                if (i == 100) {
+                        kt_produce(rk, in, 0, "k", "{oops", 5, where);
+                        continue;
+                }
+                n = snprintf(value, sizeof value,
+                             "{\"id\":%" PRId64 ",\"amount\":%" PRId64 "}", i,
+                             i);
+                kt_produce(rk, in, 0, "k", value, (size_t)n, NULL);
+        }
+        for (i = 1000; i < 1200; i++) {
+                char value[128];
+                int n = snprintf(value, sizeof value,
+                                 "{\"id\":%" PRId64 ",\"amount\":%" PRId64 "}",
+                                 i, i);
+                kt_produce(rk, in, 1, "k", value, (size_t)n, NULL);
+        }
+        kt_producer_close(rk);
+        assert_int_equal(where[0], 0);
+        assert_int_equal(where[1], 100);
+
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        /* The app stops by itself, with an error. */
+        assert_int_equal(kt_wait(a, 120000), 1);
+        err = instance_stderr(app_id, "a");
+        assert_non_null(err);
+        snprintf(want_msg, sizeof want_msg,
+                 "deserialization error at topic \"%s\" partition 0 offset "
+                 "100",
+                 in);
+        if (!strstr(err, want_msg))
+                fail_msg("stderr lacks \"%s\":\n%s", want_msg, err);
+        free(err);
+
+        /* Everything before the bad record is committed; nothing after. */
+        assert_int_equal(kt_committed(app_id, in, 0), 100);
+        kt_consume_all(out, check_fail_record, &fc);
+        assert_int_equal(fc.p0_after, 0);
+        assert_int_equal(fc.p0_ids, 66); /* ids 0..99 with id % 3 != 0 */
+        free(in);
+        free(out);
+        free(app_id);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_two_instances_clean_run),
+                cmocka_unit_test(test_failover),
+                cmocka_unit_test(test_dead_letter),
+                cmocka_unit_test(test_fail_stops_at_bad_record),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
