@@ -18,7 +18,7 @@
 static const struct {
         const char *name;
         const char *why;
-} brook__conf_reserved[] = {
+} brook__rkprop_reserved[] = {
         {"group.id", "the consumer group id is application.id"},
         {"enable.auto.commit",
          "offsets are committed only after the output is flushed"},
@@ -198,15 +198,15 @@ static brook_err_t brook__rkprop_check_reserved(const char *name,
 {
         size_t i;
 
-        for (i = 0;
-             i < sizeof brook__conf_reserved / sizeof brook__conf_reserved[0];
+        for (i = 0; i < sizeof brook__rkprop_reserved /
+                                sizeof brook__rkprop_reserved[0];
              i++) {
-                if (strcmp(brook__conf_reserved[i].name, rkname))
+                if (strcmp(brook__rkprop_reserved[i].name, rkname))
                         continue;
                 brook__seterr(errstr, errstr_size,
                               "Configuration property \"%s\" cannot be set: "
                               "brook sets %s itself (%s)",
-                              name, rkname, brook__conf_reserved[i].why);
+                              name, rkname, brook__rkprop_reserved[i].why);
                 return BROOK_ERR_CONF_INVALID;
         }
         return BROOK_OK;

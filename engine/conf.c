@@ -1,0 +1,878 @@
+/*
+ * brook — configuration.
+ *
+ * Properties brook owns are described by one static table (name, type,
+ * accepted values, default); everything about them — validation, error
+ * messages, defaults — follows from that table. Other properties are
+ * librdkafka's: they are validated by librdkafka itself when set (see
+ * conf_rdkafka.c), kept in the order they were set, and applied to the real
+ * clients by brook__conf_apply_rdkafka().
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf_int.h"
+
+/* ---------------------------------------------------------- owned table */
+
+typedef enum {
+        BROOK__CONF_STRING,
+        BROOK__CONF_INT,
+        BROOK__CONF_ENUM,
+        BROOK__CONF_SERDE,
+} brook__conf_type_t;
+
+/* String properties: the empty string is not accepted. */
+#define BROOK__CONF_F_NONEMPTY 0x1
+/* String properties: the value becomes (part of) a Kafka topic name, so it
+ * must use the characters Kafka allows there. */
+#define BROOK__CONF_F_TOPIC 0x2
+/* Integer properties: 0 is not accepted although it lies in [min, max]
+ * (replication.factor: -1 means the broker's default, 0 means nothing). */
+#define BROOK__CONF_F_NOT_ZERO 0x4
+
+/* Kafka's limit on topic names. */
+#define BROOK__TOPIC_MAX 249
+
+/* One accepted (or deliberately refused) spelling of an enum property. */
+typedef struct brook__conf_enum {
+        const char *name;  /**< What the user writes. */
+        const char *value; /**< Canonical value stored; NULL: refused. */
+        const char *hint;  /**< Why a refused spelling is refused. */
+} brook__conf_enum_t;
+
+typedef struct brook__conf_prop {
+        const char *name;
+        brook__conf_type_t type;
+        int flags;
+        int64_t min, max;                /**< Integers. */
+        const brook__conf_enum_t *enums; /**< Enums; ends with a NULL name. */
+        const char *expect;              /**< What strings must look like. */
+        const char *def;                 /**< Default, or NULL. */
+        /** Default computed from application.id (printf format with one
+         *  %s), used when def is NULL. */
+        const char *def_from_app_id;
+        /** Default under processing.guarantee=exactly_once_v2. */
+        const char *def_eos;
+        const char *doc;
+} brook__conf_prop_t;
+
+typedef enum {
+        BROOK__P_APPLICATION_ID,
+        BROOK__P_BOOTSTRAP_SERVERS,
+        BROOK__P_NUM_STREAM_THREADS,
+        BROOK__P_COMMIT_INTERVAL_MS,
+        BROOK__P_PROCESSING_GUARANTEE,
+        BROOK__P_STATE_DIR,
+        BROOK__P_CLIENT_ID,
+        BROOK__P_REPLICATION_FACTOR,
+        BROOK__P_DEFAULT_KEY_SERDE,
+        BROOK__P_DEFAULT_VALUE_SERDE,
+        BROOK__P_DESER_HANDLER,
+        BROOK__P_PROC_HANDLER,
+        BROOK__P_PROD_HANDLER,
+        BROOK__P_DLQ_TOPIC_NAME,
+        BROOK__P_DLQ_TOPIC_PARTITIONS,
+        BROOK__P_POLL_MS,
+        BROOK__P_BUFFERED_RECORDS,
+        BROOK__P_SHUTDOWN_TIMEOUT_MS,
+        BROOK__P_CNT
+} brook__conf_idx_t;
+
+#define BROOK__INT32_MAX 2147483647
+
+static const brook__conf_enum_t brook__conf_guarantees[] = {
+        {"at_least_once", "at_least_once", NULL},
+        {"exactly_once_v2", "exactly_once_v2", NULL},
+        {"exactly_once", NULL,
+         "exactly_once (EOS v1) is not supported, as in Kafka Streams 4.0; "
+         "use exactly_once_v2"},
+        {"exactly_once_beta", NULL,
+         "exactly_once_beta is the deprecated name of exactly_once_v2; use "
+         "exactly_once_v2"},
+        {NULL, NULL, NULL},
+};
+
+#define BROOK__KS_ERRORS "org.apache.kafka.streams.errors."
+
+static const brook__conf_enum_t brook__conf_handlers[] = {
+        {"fail", "fail", NULL},
+        {"log_and_continue", "log_and_continue", NULL},
+        {"dead_letter", "dead_letter", NULL},
+        {BROOK__KS_ERRORS "LogAndFailExceptionHandler", "fail", NULL},
+        {BROOK__KS_ERRORS "LogAndContinueExceptionHandler", "log_and_continue",
+         NULL},
+        {NULL, NULL, NULL},
+};
+
+/* Kafka Streams 3.9 (KIP-1033) has processing-specific class names. */
+static const brook__conf_enum_t brook__conf_proc_handlers[] = {
+        {"fail", "fail", NULL},
+        {"log_and_continue", "log_and_continue", NULL},
+        {"dead_letter", "dead_letter", NULL},
+        {BROOK__KS_ERRORS "LogAndFailExceptionHandler", "fail", NULL},
+        {BROOK__KS_ERRORS "LogAndContinueExceptionHandler", "log_and_continue",
+         NULL},
+        {BROOK__KS_ERRORS "LogAndFailProcessingExceptionHandler", "fail", NULL},
+        {BROOK__KS_ERRORS "LogAndContinueProcessingExceptionHandler",
+         "log_and_continue", NULL},
+        {NULL, NULL, NULL},
+};
+
+/* A record that could not be produced has no dead-letter topic to go to:
+ * producing there can fail for the same reason. */
+static const brook__conf_enum_t brook__conf_prod_handlers[] = {
+        {"fail", "fail", NULL},
+        {"log_and_continue", "log_and_continue", NULL},
+        {BROOK__KS_ERRORS "DefaultProductionExceptionHandler", "fail", NULL},
+        {BROOK__KS_ERRORS "LogAndFailExceptionHandler", "fail", NULL},
+        {BROOK__KS_ERRORS "LogAndContinueExceptionHandler", "log_and_continue",
+         NULL},
+        {"dead_letter", NULL,
+         "dead_letter is not available for production errors, since the "
+         "dead-letter topic is written by the same producer; use fail or "
+         "log_and_continue"},
+        {NULL, NULL, NULL},
+};
+
+#define BROOK__TOPIC_EXPECT                                                    \
+        "a name of 1 to 249 characters from a-z, A-Z, 0-9, '.', '_' and '-' "  \
+        "(it is used in Kafka topic names)"
+
+static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
+        [BROOK__P_APPLICATION_ID] =
+                {"application.id", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY | BROOK__CONF_F_TOPIC, 0, 0, NULL,
+                 BROOK__TOPIC_EXPECT, NULL, NULL, NULL,
+                 "The consumer group id and the prefix of every internal "
+                 "topic. Required."},
+        [BROOK__P_BOOTSTRAP_SERVERS] =
+                {"bootstrap.servers", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY, 0, 0, NULL,
+                 "a non-empty list of host:port pairs separated by commas",
+                 NULL, NULL, NULL,
+                 "The Kafka brokers to connect to. Required."},
+        [BROOK__P_NUM_STREAM_THREADS] =
+                {"num.stream.threads", BROOK__CONF_INT, 0, 1, 256, NULL, NULL,
+                 "1", NULL, NULL,
+                 "Stream threads, each with its own consumer and producer."},
+        [BROOK__P_COMMIT_INTERVAL_MS] =
+                {"commit.interval.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
+                 NULL, NULL, "30000", NULL, "100",
+                 "How often progress is committed; 100 under "
+                 "exactly_once_v2 unless set, as in Kafka Streams."},
+        [BROOK__P_PROCESSING_GUARANTEE] =
+                {"processing.guarantee", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_guarantees, NULL, "at_least_once", NULL, NULL,
+                 "at_least_once or exactly_once_v2 (transactions)."},
+        [BROOK__P_STATE_DIR] = {"state.dir", BROOK__CONF_STRING,
+                                BROOK__CONF_F_NONEMPTY, 0, 0, NULL,
+                                "a non-empty directory path", "/tmp/brook",
+                                NULL, NULL,
+                                "Where state stores keep their data."},
+        [BROOK__P_CLIENT_ID] = {"client.id", BROOK__CONF_STRING, 0, 0, 0, NULL,
+                                NULL, NULL, "%s", NULL,
+                                "Prefix of the client.id of every Kafka "
+                                "client; defaults to application.id."},
+        [BROOK__P_REPLICATION_FACTOR] =
+                {"replication.factor", BROOK__CONF_INT, BROOK__CONF_F_NOT_ZERO,
+                 -1, 32767, NULL, NULL, "-1", NULL, NULL,
+                 "Replication factor of internal topics; -1 for the "
+                 "broker's default."},
+        [BROOK__P_DEFAULT_KEY_SERDE] = {"default.key.serde", BROOK__CONF_SERDE,
+                                        0, 0, 0, NULL, NULL, NULL, NULL, NULL,
+                                        "Key serde where none is given."},
+        [BROOK__P_DEFAULT_VALUE_SERDE] = {"default.value.serde",
+                                          BROOK__CONF_SERDE, 0, 0, 0, NULL,
+                                          NULL, NULL, NULL, NULL,
+                                          "Value serde where none is given."},
+        [BROOK__P_DESER_HANDLER] =
+                {"default.deserialization.exception.handler", BROOK__CONF_ENUM,
+                 0, 0, 0, brook__conf_handlers, NULL, "fail", NULL, NULL,
+                 "What happens to a record that fails to deserialize."},
+        [BROOK__P_PROC_HANDLER] = {"default.processing.exception.handler",
+                                   BROOK__CONF_ENUM, 0, 0, 0,
+                                   brook__conf_proc_handlers, NULL, "fail",
+                                   NULL, NULL,
+                                   "What happens to a record that a "
+                                   "processor fails on."},
+        [BROOK__P_PROD_HANDLER] = {"default.production.exception.handler",
+                                   BROOK__CONF_ENUM, 0, 0, 0,
+                                   brook__conf_prod_handlers, NULL, "fail",
+                                   NULL, NULL,
+                                   "What happens to a record that cannot "
+                                   "be produced."},
+        [BROOK__P_DLQ_TOPIC_NAME] = {"errors.deadletterqueue.topic.name",
+                                     BROOK__CONF_STRING,
+                                     BROOK__CONF_F_NONEMPTY |
+                                             BROOK__CONF_F_TOPIC,
+                                     0, 0, NULL, BROOK__TOPIC_EXPECT, NULL,
+                                     "%s-dlq", NULL, "The dead-letter topic."},
+        [BROOK__P_DLQ_TOPIC_PARTITIONS] =
+                {"errors.deadletterqueue.topic.partitions", BROOK__CONF_INT, 0,
+                 1, BROOK__INT32_MAX, NULL, NULL, "1", NULL, NULL,
+                 "Partitions of the dead-letter topic when brook creates "
+                 "it."},
+        [BROOK__P_POLL_MS] = {"poll.ms", BROOK__CONF_INT, 0, 0,
+                              BROOK__INT32_MAX, NULL, NULL, "100", NULL, NULL,
+                              "How long a thread blocks waiting for "
+                              "records."},
+        [BROOK__P_BUFFERED_RECORDS] =
+                {"buffered.records.per.partition", BROOK__CONF_INT, 0, 1,
+                 BROOK__INT32_MAX, NULL, NULL, "1000", NULL, NULL,
+                 "Records a thread takes from the consumer per poll, per "
+                 "partition."},
+        [BROOK__P_SHUTDOWN_TIMEOUT_MS] =
+                {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
+                 NULL, NULL, "30000", NULL, NULL,
+                 "How long close waits for in-flight records."},
+};
+
+/* ----------------------------------------------------------------- conf */
+
+static const char *const brook__client_names[] = {
+        [BROOK__CLIENT_ALL] = NULL,
+        [BROOK__CLIENT_CONSUMER] = "consumer",
+        [BROOK__CLIENT_PRODUCER] = "producer",
+        [BROOK__CLIENT_ADMIN] = "admin",
+};
+
+/** A pass-through (librdkafka) property. */
+typedef struct brook__conf_kv {
+        char *name; /**< As set, prefix included. */
+        char *value;
+        brook__client_t client;
+        size_t rkname_off; /**< Where librdkafka's name starts in name. */
+} brook__conf_kv_t;
+
+struct brook_conf_s {
+        char *vals[BROOK__P_CNT]; /**< Owned properties as set; NULL: unset. */
+        /** Defaults computed from application.id. */
+        char *derived[BROOK__P_CNT];
+        /** Derived strings replaced by a later application.id: callers may
+         *  still hold them, since the property they got them for was not
+         *  set again. Freed with the conf. */
+        brook__ptrvec_t retired;
+        brook__conf_kv_t *kvs; /**< Pass-through, in the order last set. */
+        size_t kv_cnt, kv_cap;
+        char *error; /**< First error of brook_conf_set(), or NULL. */
+};
+
+static int brook__conf_find(const char *name)
+{
+        int i;
+        for (i = 0; i < BROOK__P_CNT; i++)
+                if (!strcmp(brook__conf_props[i].name, name))
+                        return i;
+        return -1;
+}
+
+brook_conf_t *brook_conf_new(void)
+{
+        return brook__xcalloc(1, sizeof(brook_conf_t));
+}
+
+static char *brook__strdup_null(const char *s)
+{
+        return s ? brook__xstrdup(s) : NULL;
+}
+
+brook_conf_t *brook_conf_dup(const brook_conf_t *conf)
+{
+        brook_conf_t *dup;
+        size_t i;
+
+        if (!conf)
+                return NULL;
+        dup = brook_conf_new();
+        for (i = 0; i < BROOK__P_CNT; i++) {
+                dup->vals[i] = brook__strdup_null(conf->vals[i]);
+                dup->derived[i] = brook__strdup_null(conf->derived[i]);
+        }
+        if (conf->kv_cnt) {
+                dup->kvs = brook__xmalloc(conf->kv_cnt * sizeof *dup->kvs);
+                dup->kv_cap = dup->kv_cnt = conf->kv_cnt;
+                for (i = 0; i < conf->kv_cnt; i++) {
+                        dup->kvs[i] = conf->kvs[i];
+                        dup->kvs[i].name = brook__xstrdup(conf->kvs[i].name);
+                        dup->kvs[i].value = brook__xstrdup(conf->kvs[i].value);
+                }
+        }
+        dup->error = brook__strdup_null(conf->error);
+        return dup;
+}
+
+void brook_conf_destroy(brook_conf_t *conf)
+{
+        size_t i;
+
+        if (!conf)
+                return;
+        for (i = 0; i < BROOK__P_CNT; i++) {
+                free(conf->vals[i]);
+                free(conf->derived[i]);
+        }
+        for (i = 0; i < conf->retired.cnt; i++)
+                free(conf->retired.v[i]);
+        brook__ptrvec_free(&conf->retired);
+        for (i = 0; i < conf->kv_cnt; i++) {
+                free(conf->kvs[i].name);
+                free(conf->kvs[i].value);
+        }
+        free(conf->kvs);
+        free(conf->error);
+        free(conf);
+}
+
+/* ------------------------------------------------------------ validation */
+
+/* The edit distance between @p a and @p b, capped at 9 (only small ones
+ * matter for suggestions). */
+static int brook__distance(const char *a, const char *b)
+{
+        int row[64], i, j, la = (int)strlen(a), lb = (int)strlen(b);
+
+        if (la >= 63 || lb >= 63)
+                return 9;
+        for (j = 0; j <= lb; j++)
+                row[j] = j;
+        for (i = 1; i <= la; i++) {
+                int diag = row[0], tmp;
+                row[0] = i;
+                for (j = 1; j <= lb; j++) {
+                        int best = diag + (a[i - 1] != b[j - 1]);
+                        if (row[j] + 1 < best)
+                                best = row[j] + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        tmp = row[j];
+                        row[j] = best;
+                        diag = tmp;
+                }
+        }
+        return row[lb] > 9 ? 9 : row[lb];
+}
+
+/* The owned property a misspelt @p name most likely meant, or NULL. */
+static const char *brook__conf_suggest(const char *name)
+{
+        const char *best = NULL;
+        int i, best_d = 3;
+
+        for (i = 0; i < BROOK__P_CNT; i++) {
+                int d = brook__distance(name, brook__conf_props[i].name);
+                if (d < best_d) {
+                        best_d = d;
+                        best = brook__conf_props[i].name;
+                }
+        }
+        return best;
+}
+
+/* Strict integer parsing: Java's Integer.parseInt syntax (optional sign,
+ * decimal digits), nothing else. */
+static bool brook__parse_int(const char *s, int64_t *vp)
+{
+        char *end;
+        long long v;
+        const char *d = s + (*s == '-' || *s == '+');
+
+        if (*d < '0' || *d > '9')
+                return false;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || *end)
+                return false;
+        *vp = v;
+        return true;
+}
+
+static bool brook__topic_name_ok(const char *s)
+{
+        size_t n = strlen(s), i;
+
+        if (n == 0 || n > BROOK__TOPIC_MAX || !strcmp(s, ".") ||
+            !strcmp(s, ".."))
+                return false;
+        for (i = 0; i < n; i++) {
+                char c = s[i];
+                if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+                      c == '-'))
+                        return false;
+        }
+        return true;
+}
+
+/* "a, b or c", then ", or one of Kafka Streams' class names x, y". */
+static void brook__enum_expect(const brook__conf_enum_t *enums, char *buf,
+                               size_t size)
+{
+        const brook__conf_enum_t *e;
+        size_t len = 0, n = 0, cnt = 0, classes = 0;
+
+        for (e = enums; e->name; e++) {
+                if (!e->value)
+                        continue;
+                if (strchr(e->name, '.'))
+                        classes++;
+                else
+                        cnt++;
+        }
+        buf[0] = '\0';
+        for (e = enums; e->name && len < size; e++) {
+                const char *sep = ", ";
+                if (!e->value || strchr(e->name, '.'))
+                        continue;
+                if (++n == 1)
+                        sep = "";
+                else if (n == cnt)
+                        sep = " or ";
+                len += snprintf(buf + len, size - len, "%s%s", sep, e->name);
+        }
+        n = 0;
+        for (e = enums; e->name && len < size; e++) {
+                const char *sep = ", ";
+                if (!e->value || !strchr(e->name, '.'))
+                        continue;
+                if (++n == 1)
+                        sep = classes == 1 ? ", or Kafka Streams' class name "
+                                           : ", or one of Kafka Streams' class "
+                                             "names ";
+                len += snprintf(buf + len, size - len, "%s%s", sep, e->name);
+        }
+}
+
+/* Validates @p value for owned property @p prop; on success *@p storep is
+ * the string to store (allocated). */
+static brook_err_t brook__conf_validate(const brook__conf_prop_t *prop,
+                                        const char *value, char **storep,
+                                        char *errstr, size_t errstr_size)
+{
+        char expect[1024];
+        const brook__conf_enum_t *e;
+        const brook_serde_t *serde;
+        int64_t v;
+
+        switch (prop->type) {
+        case BROOK__CONF_STRING:
+                if (((prop->flags & BROOK__CONF_F_NONEMPTY) && !*value) ||
+                    ((prop->flags & BROOK__CONF_F_TOPIC) &&
+                     !brook__topic_name_ok(value)))
+                        break;
+                *storep = brook__xstrdup(value);
+                return BROOK_OK;
+
+        case BROOK__CONF_INT:
+                if (brook__parse_int(value, &v) && v >= prop->min &&
+                    v <= prop->max &&
+                    !(v == 0 && (prop->flags & BROOK__CONF_F_NOT_ZERO))) {
+                        snprintf(expect, sizeof expect, "%lld", (long long)v);
+                        *storep = brook__xstrdup(expect);
+                        return BROOK_OK;
+                }
+                break;
+
+        case BROOK__CONF_ENUM:
+                for (e = prop->enums; e->name; e++) {
+                        if (strcmp(e->name, value))
+                                continue;
+                        if (!e->value) {
+                                brook__seterr(errstr, errstr_size,
+                                              "Invalid value \"%s\" for "
+                                              "configuration property "
+                                              "\"%s\": %s",
+                                              value, prop->name, e->hint);
+                                return BROOK_ERR_CONF_INVALID;
+                        }
+                        /* The canonical spelling is stored, so readers
+                         * of the conf compare against one name. */
+                        *storep = brook__xstrdup(e->value);
+                        return BROOK_OK;
+                }
+                break;
+
+        case BROOK__CONF_SERDE:
+                if ((serde = brook_serde_by_name(value))) {
+                        *storep = brook__xstrdup(brook_serde_name(serde));
+                        return BROOK_OK;
+                }
+                break;
+        }
+
+        switch (prop->type) {
+        case BROOK__CONF_STRING:
+                snprintf(expect, sizeof expect, "%s", prop->expect);
+                break;
+        case BROOK__CONF_INT:
+                if (prop->flags & BROOK__CONF_F_NOT_ZERO)
+                        snprintf(expect, sizeof expect,
+                                 "-1 (the broker's default) or an integer "
+                                 "from 1 to %lld",
+                                 (long long)prop->max);
+                else
+                        snprintf(expect, sizeof expect,
+                                 "an integer from %lld to %lld",
+                                 (long long)prop->min, (long long)prop->max);
+                break;
+        case BROOK__CONF_ENUM:
+                brook__enum_expect(prop->enums, expect, sizeof expect);
+                break;
+        case BROOK__CONF_SERDE:
+                snprintf(expect, sizeof expect,
+                         "bytes, string, int32, int64, double or json, or a "
+                         "Kafka serde class name such as "
+                         "org.apache.kafka.common.serialization."
+                         "Serdes$StringSerde");
+                break;
+        }
+        brook__seterr(errstr, errstr_size,
+                      "Invalid value \"%s\" for configuration property "
+                      "\"%s\": expected %s",
+                      value, prop->name, expect);
+        return BROOK_ERR_CONF_INVALID;
+}
+
+/* ------------------------------------------------------------------ set */
+
+static void brook__conf_derive(brook_conf_t *conf)
+{
+        const char *app_id = conf->vals[BROOK__P_APPLICATION_ID];
+        int i;
+
+        for (i = 0; i < BROOK__P_CNT; i++) {
+                const char *fmt = brook__conf_props[i].def_from_app_id;
+                char *s;
+                int n;
+
+                if (!fmt)
+                        continue;
+                if (conf->derived[i])
+                        brook__ptrvec_push(&conf->retired, conf->derived[i]);
+                conf->derived[i] = NULL;
+                if (!app_id)
+                        continue;
+                n = snprintf(NULL, 0, fmt, app_id);
+                s = brook__xmalloc((size_t)n + 1);
+                snprintf(s, (size_t)n + 1, fmt, app_id);
+                conf->derived[i] = s;
+        }
+}
+
+static brook_err_t brook__conf_set_owned(brook_conf_t *conf, int idx,
+                                         const char *value, char *errstr,
+                                         size_t errstr_size)
+{
+        char *store = NULL;
+        brook_err_t err = brook__conf_validate(&brook__conf_props[idx], value,
+                                               &store, errstr, errstr_size);
+        if (err)
+                return err;
+        free(conf->vals[idx]);
+        conf->vals[idx] = store;
+        /* Derived defaults are made here rather than in brook_conf_get(), so
+         * that get never writes to the conf and threads may read it. */
+        if (idx == BROOK__P_APPLICATION_ID)
+                brook__conf_derive(conf);
+        return BROOK_OK;
+}
+
+static brook_err_t brook__conf_set_passthrough(brook_conf_t *conf,
+                                               const char *name,
+                                               const char *value, char *errstr,
+                                               size_t errstr_size)
+{
+        brook__client_t client = BROOK__CLIENT_ALL;
+        const char *rkname = name;
+        brook__conf_kv_t *kv;
+        brook_err_t err;
+        size_t i;
+        int c;
+
+        for (c = BROOK__CLIENT_CONSUMER; c <= BROOK__CLIENT_ADMIN; c++) {
+                size_t plen = strlen(brook__client_names[c]);
+                if (!strncmp(name, brook__client_names[c], plen) &&
+                    name[plen] == '.') {
+                        client = (brook__client_t)c;
+                        rkname = name + plen + 1;
+                        break;
+                }
+        }
+
+        if (client != BROOK__CLIENT_ALL && !*rkname) {
+                brook__seterr(errstr, errstr_size,
+                              "Unknown configuration property \"%s\": a "
+                              "librdkafka property name must follow the "
+                              "\"%s.\" prefix",
+                              name, brook__client_names[client]);
+                return BROOK_ERR_CONF_UNKNOWN;
+        }
+        if ((err = brook__rkprop_check(name, rkname, value, errstr,
+                                       errstr_size))) {
+                const char *suggest;
+                /* A near miss of a brook property is likelier than a new
+                 * librdkafka one. */
+                if (err == BROOK_ERR_CONF_UNKNOWN &&
+                    client == BROOK__CLIENT_ALL &&
+                    (suggest = brook__conf_suggest(name)))
+                        brook__seterr(errstr, errstr_size,
+                                      "Unknown configuration property "
+                                      "\"%s\" (did you mean \"%s\"?)",
+                                      name, suggest);
+                return err;
+        }
+
+        /* Setting a property again moves it to the end: applying the list
+         * then replays the sets in the order librdkafka would have seen
+         * them, so that of two aliases (linger.ms, queue.buffering.max.ms)
+         * the one set last wins, as it would on an rd_kafka_conf_t. */
+        for (i = 0; i < conf->kv_cnt; i++) {
+                brook__conf_kv_t moved;
+                if (strcmp(conf->kvs[i].name, name))
+                        continue;
+                moved = conf->kvs[i];
+                memmove(&conf->kvs[i], &conf->kvs[i + 1],
+                        (conf->kv_cnt - i - 1) * sizeof *conf->kvs);
+                free(moved.value);
+                moved.value = brook__xstrdup(value);
+                conf->kvs[conf->kv_cnt - 1] = moved;
+                return BROOK_OK;
+        }
+        if (conf->kv_cnt == conf->kv_cap) {
+                conf->kv_cap = conf->kv_cap ? conf->kv_cap * 2 : 8;
+                conf->kvs = brook__xrealloc(conf->kvs,
+                                            conf->kv_cap * sizeof *conf->kvs);
+        }
+        kv = &conf->kvs[conf->kv_cnt++];
+        kv->name = brook__xstrdup(name);
+        kv->value = brook__xstrdup(value);
+        kv->client = client;
+        kv->rkname_off = (size_t)(rkname - name);
+        return BROOK_OK;
+}
+
+static brook_err_t brook__conf_set0(brook_conf_t *conf, const char *name,
+                                    const char *value, char *errstr,
+                                    size_t errstr_size)
+{
+        int idx;
+
+        if (!name) {
+                brook__seterr(errstr, errstr_size,
+                              "Configuration property name is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (!value) {
+                brook__seterr(errstr, errstr_size,
+                              "Invalid value NULL for configuration property "
+                              "\"%s\"",
+                              name);
+                return BROOK_ERR_CONF_INVALID;
+        }
+        if ((idx = brook__conf_find(name)) >= 0)
+                return brook__conf_set_owned(conf, idx, value, errstr,
+                                             errstr_size);
+        return brook__conf_set_passthrough(conf, name, value, errstr,
+                                           errstr_size);
+}
+
+brook_err_t brook_conf_set(brook_conf_t *conf, const char *name,
+                           const char *value, char *errstr, size_t errstr_size)
+{
+        /* Formatted locally so the conf can remember the error even when
+         * the caller passes no buffer. */
+        char err_buf[1024];
+        brook_err_t err;
+
+        if (!conf) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_conf_set: conf is "
+                              "NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        err_buf[0] = '\0';
+        err = brook__conf_set0(conf, name, value, err_buf, sizeof err_buf);
+        if (err) {
+                brook__seterr(errstr, errstr_size, "%s", err_buf);
+                if (!conf->error)
+                        conf->error = brook__xstrdup(err_buf);
+        }
+        return err;
+}
+
+/* ------------------------------------------------------------------ get */
+
+brook__guarantee_t brook__conf_guarantee(const brook_conf_t *conf)
+{
+        const char *v = conf->vals[BROOK__P_PROCESSING_GUARANTEE];
+        return v && !strcmp(v, "exactly_once_v2")
+                       ? BROOK__GUARANTEE_EXACTLY_ONCE_V2
+                       : BROOK__GUARANTEE_AT_LEAST_ONCE;
+}
+
+static const char *brook__conf_value(const brook_conf_t *conf, int idx)
+{
+        const brook__conf_prop_t *prop = &brook__conf_props[idx];
+
+        if (conf->vals[idx])
+                return conf->vals[idx];
+        if (prop->def_from_app_id)
+                return conf->derived[idx];
+        if (prop->def_eos &&
+            brook__conf_guarantee(conf) == BROOK__GUARANTEE_EXACTLY_ONCE_V2)
+                return prop->def_eos;
+        return prop->def;
+}
+
+const char *brook_conf_get(const brook_conf_t *conf, const char *name)
+{
+        int idx;
+        size_t i;
+
+        if (!conf || !name)
+                return NULL;
+        if ((idx = brook__conf_find(name)) >= 0)
+                return brook__conf_value(conf, idx);
+        for (i = 0; i < conf->kv_cnt; i++)
+                if (!strcmp(conf->kvs[i].name, name))
+                        return conf->kvs[i].value;
+        return NULL;
+}
+
+const char *brook__conf_error(const brook_conf_t *conf)
+{
+        return conf ? conf->error : NULL;
+}
+
+int64_t brook__conf_int(const brook_conf_t *conf, const char *name)
+{
+        int idx = brook__conf_find(name);
+        const char *v;
+        int64_t n;
+
+        /* Asking for a property that is not an owned integer is a bug in
+         * brook; -1 is as good an answer as any and aborting a running
+         * app over it would be worse. */
+        if (idx < 0 || brook__conf_props[idx].type != BROOK__CONF_INT) {
+                brook__log("ERROR",
+                           "brook__conf_int: \"%s\" is not an "
+                           "integer property",
+                           name);
+                return -1;
+        }
+        v = brook__conf_value(conf, idx);
+        return v && brook__parse_int(v, &n) ? n : -1;
+}
+
+brook__handler_t brook__conf_handler(const brook_conf_t *conf, const char *name)
+{
+        int idx = brook__conf_find(name);
+        const char *v;
+
+        if (idx < 0 || brook__conf_props[idx].type != BROOK__CONF_ENUM ||
+            idx == BROOK__P_PROCESSING_GUARANTEE) {
+                brook__log("ERROR",
+                           "brook__conf_handler: \"%s\" is not a "
+                           "handler property",
+                           name);
+                return BROOK__HANDLER_FAIL;
+        }
+        v = brook__conf_value(conf, idx);
+        if (!strcmp(v, "log_and_continue"))
+                return BROOK__HANDLER_LOG_AND_CONTINUE;
+        if (!strcmp(v, "dead_letter"))
+                return BROOK__HANDLER_DEAD_LETTER;
+        return BROOK__HANDLER_FAIL;
+}
+
+const brook_serde_t *brook__conf_serde(const brook_conf_t *conf,
+                                       const char *name)
+{
+        int idx = brook__conf_find(name);
+
+        if (idx < 0 || brook__conf_props[idx].type != BROOK__CONF_SERDE)
+                return NULL;
+        return brook_serde_by_name(brook__conf_value(conf, idx));
+}
+
+/* ---------------------------------------------------------------- apply */
+
+static brook_err_t brook__conf_apply1(rd_kafka_conf_t *rkconf,
+                                      const char *client, const char *name,
+                                      const char *rkname, const char *value,
+                                      char *errstr, size_t errstr_size)
+{
+        char rkerr[512] = "";
+
+        if (rd_kafka_conf_set(rkconf, rkname, value, rkerr, sizeof rkerr) ==
+            RD_KAFKA_CONF_OK)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "Configuration property \"%s\" cannot be applied to the "
+                      "%s: %s",
+                      name, client, rkerr);
+        return BROOK_ERR_CONF_INVALID;
+}
+
+brook_err_t brook__conf_apply_rdkafka(const brook_conf_t *conf,
+                                      const char *client,
+                                      rd_kafka_conf_t *rkconf, char *errstr,
+                                      size_t errstr_size)
+{
+        brook__client_t c;
+        const char *bootstrap;
+        brook_err_t err;
+        size_t i;
+
+        if (!conf || !client || !rkconf) {
+                brook__seterr(errstr, errstr_size,
+                              "brook__conf_apply_rdkafka: NULL argument");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (!strcmp(client, "consumer"))
+                c = BROOK__CLIENT_CONSUMER;
+        else if (!strcmp(client, "producer"))
+                c = BROOK__CLIENT_PRODUCER;
+        else if (!strcmp(client, "admin"))
+                c = BROOK__CLIENT_ADMIN;
+        else {
+                brook__seterr(errstr, errstr_size,
+                              "brook__conf_apply_rdkafka: unknown client "
+                              "\"%s\" (expected consumer, producer or admin)",
+                              client);
+                return BROOK_ERR_INVALID_ARG;
+        }
+
+        /* Unset is left to the caller: the test driver needs no brokers
+         * and brook_app_new() reports the missing property by name. */
+        if ((bootstrap = conf->vals[BROOK__P_BOOTSTRAP_SERVERS]) &&
+            (err = brook__conf_apply1(rkconf, client, "bootstrap.servers",
+                                      "bootstrap.servers", bootstrap, errstr,
+                                      errstr_size)))
+                return err;
+
+        /* Two passes so that a client's own setting wins over a general
+         * one, whatever order they were set in. */
+        for (i = 0; i < conf->kv_cnt; i++) {
+                const brook__conf_kv_t *kv = &conf->kvs[i];
+                if (kv->client != BROOK__CLIENT_ALL ||
+                    !brook__rkprop_applies(kv->name, c))
+                        continue;
+                if ((err = brook__conf_apply1(rkconf, client, kv->name,
+                                              kv->name, kv->value, errstr,
+                                              errstr_size)))
+                        return err;
+        }
+        for (i = 0; i < conf->kv_cnt; i++) {
+                const brook__conf_kv_t *kv = &conf->kvs[i];
+                if (kv->client != c)
+                        continue;
+                if ((err = brook__conf_apply1(rkconf, client, kv->name,
+                                              kv->name + kv->rkname_off,
+                                              kv->value, errstr, errstr_size)))
+                        return err;
+        }
+        return BROOK_OK;
+}
