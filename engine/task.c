@@ -522,10 +522,20 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         meta->raw_value = in.value;
         meta->raw_value_size = in.value_size;
 
+        /* The message says which side failed: "key: ..." or "value: ...". */
         if (brook_serde_deserialize(src->key_serde, in.key, in.key_size,
-                                    rt->arena, &key, why, sizeof why) ||
-            brook_serde_deserialize(src->value_serde, in.value, in.value_size,
-                                    rt->arena, &value, why, sizeof why)) {
+                                    rt->arena, &key, why + 5, sizeof why - 5)) {
+                memcpy(why, "key: ", 5);
+                err = brook__handle(task, rt->deser_handler, &in,
+                                    "deserialization",
+                                    "brook.SerializationException", why, errstr,
+                                    errstr_size);
+                goto done;
+        }
+        if (brook_serde_deserialize(src->value_serde, in.value, in.value_size,
+                                    rt->arena, &value, why + 7,
+                                    sizeof why - 7)) {
+                memcpy(why, "value: ", 7);
                 err = brook__handle(task, rt->deser_handler, &in,
                                     "deserialization",
                                     "brook.SerializationException", why, errstr,

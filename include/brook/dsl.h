@@ -108,8 +108,9 @@ void brook_stream_foreach(brook_stream_t *s, brook_action_fn fn, void *opaque);
 /**
  * Splits @p s into branches (KStream.split): each record goes to the first
  * branch whose predicate holds, else to the default branch, else nowhere.
- * Branch node names are @p prefix (or "KSTREAM-BRANCH-<n>-") followed by the
- * branch name (or its 1-based number).
+ * As in Kafka Streams, the split node is named @p prefix (or
+ * "KSTREAM-BRANCH-<n>"), and each branch node that name followed by the
+ * branch name (or its 1-based number; "0" for an unnamed default branch).
  */
 brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix);
 /** Adds a branch; returns its stream. */

@@ -1,0 +1,165 @@
+/*
+ * Unit tests of brook_app_new: a bad set-up fails before anything talks to
+ * Kafka, with a message naming what is wrong, and leaves the builder and
+ * conf to the caller.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "brook_int.h"
+
+static void pipe_topology(brook_builder_t *b, bool serdes)
+{
+        brook_consumed_t c = {.key_serde = brook_serde_string(),
+                              .value_serde = brook_serde_json()};
+        brook_stream_to(brook_stream(b, "in", serdes ? &c : NULL), "out",
+                        NULL);
+}
+
+/* Builds an app from @p props ("name", "value", ..., NULL); expects
+ * brook_app_new to fail with a message containing @p want. */
+static void expect_app_new_fails(const char *want, bool serdes, ...)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        const char *name, *value;
+        va_list ap;
+
+        va_start(ap, serdes);
+        while ((name = va_arg(ap, const char *))) {
+                value = va_arg(ap, const char *);
+                /* Return codes ignored on purpose: a bad property must still
+                 * stop brook_app_new. */
+                (void)brook_conf_set(conf, name, value, NULL, 0);
+        }
+        va_end(ap);
+        pipe_topology(b, serdes);
+
+        assert_null(brook_app_new(b, conf, errstr, sizeof errstr));
+        if (!strstr(errstr, want))
+                fail_msg("\"%s\" lacks \"%s\"", errstr, want);
+        /* Failure leaves both to the caller. */
+        brook_builder_destroy(b);
+        brook_conf_destroy(conf);
+}
+
+static void test_missing_application_id(void **state)
+{
+        expect_app_new_fails("Missing required configuration property "
+                             "\"application.id\"",
+                             true, "bootstrap.servers", "127.0.0.1:9092",
+                             NULL);
+}
+
+static void test_missing_bootstrap_servers(void **state)
+{
+        expect_app_new_fails("Missing required configuration property "
+                             "\"bootstrap.servers\"",
+                             true, "application.id", "x", NULL);
+}
+
+static void test_unknown_property(void **state)
+{
+        expect_app_new_fails("Unknown configuration property "
+                             "\"num.stream.thread\"",
+                             true, "application.id", "x", "bootstrap.servers",
+                             "127.0.0.1:9092", "num.stream.thread", "2", NULL);
+}
+
+static void test_number_not_a_number(void **state)
+{
+        expect_app_new_fails("\"commit.interval.ms\"", true, "application.id",
+                             "x", "bootstrap.servers", "127.0.0.1:9092",
+                             "commit.interval.ms", "soon", NULL);
+        expect_app_new_fails("\"soon\"", true, "application.id", "x",
+                             "bootstrap.servers", "127.0.0.1:9092",
+                             "commit.interval.ms", "soon", NULL);
+}
+
+static void test_bad_client_property(void **state)
+{
+        expect_app_new_fails("\"consumer.fetch.wait.max.ms\"", true,
+                             "application.id", "x", "bootstrap.servers",
+                             "127.0.0.1:9092", "consumer.fetch.wait.max.ms",
+                             "forever", NULL);
+}
+
+static void test_missing_serde(void **state)
+{
+        expect_app_new_fails("source \"KSTREAM-SOURCE-0000000000\" has no key "
+                             "serde",
+                             false, "application.id", "x",
+                             "bootstrap.servers", "127.0.0.1:9092", NULL);
+}
+
+static void test_exactly_once_refused(void **state)
+{
+        /* This build runs at_least_once only and says so, rather than
+         * pretending. */
+        expect_app_new_fails("\"processing.guarantee\"", true,
+                             "application.id", "x", "bootstrap.servers",
+                             "127.0.0.1:9092", "processing.guarantee",
+                             "exactly_once_v2", NULL);
+}
+
+static void test_builder_error_reported(void **state)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        brook_conf_set(conf, "application.id", "x", NULL, 0);
+        brook_conf_set(conf, "bootstrap.servers", "127.0.0.1:9092", NULL, 0);
+        pipe_topology(b, true);
+        /* The same topic read twice is a topology error. */
+        assert_null(brook_stream(b, "in", NULL));
+        assert_null(brook_app_new(b, conf, errstr, sizeof errstr));
+        assert_non_null(strstr(errstr, "topic \"in\" is already read by "
+                                       "source \"KSTREAM-SOURCE-0000000000\""));
+        brook_builder_destroy(b);
+        brook_conf_destroy(conf);
+}
+
+static void test_good_config_then_destroy(void **state)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        brook_app_t *app;
+        assert_int_equal(brook_conf_set(conf, "application.id", "x", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "bootstrap.servers",
+                                        "127.0.0.1:9092", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        pipe_topology(b, true);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_CREATED);
+        /* Destroying an app that never started takes the builder and conf
+         * with it (ASan checks nothing leaks). */
+        brook_app_destroy(app);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_missing_application_id),
+                cmocka_unit_test(test_missing_bootstrap_servers),
+                cmocka_unit_test(test_unknown_property),
+                cmocka_unit_test(test_number_not_a_number),
+                cmocka_unit_test(test_bad_client_property),
+                cmocka_unit_test(test_missing_serde),
+                cmocka_unit_test(test_exactly_once_refused),
+                cmocka_unit_test(test_builder_error_reported),
+                cmocka_unit_test(test_good_config_then_destroy),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
