@@ -106,7 +106,10 @@ static brook_err_t brook__resolve_external(brook_app_t *app,
                                                 "source topic \"%s\" (source "
                                                 "\"%s\") does not exist",
                                                 src->topics[j], src->name);
-                                        return BROOK_ERR_TOPOLOGY;
+                                        /* Callers retry: a topic just
+                                         * created may not be in metadata
+                                         * yet. */
+                                        return BROOK_ERR_NOT_FOUND;
                                 }
                                 if (sub->partitions && n != sub->partitions) {
                                         brook__seterr(
@@ -217,8 +220,8 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
                                               "internal topic \"%s\" exists "
                                               "with %" PRId32
                                               " partitions, but %" PRId32
-                                              " are needed: delete it (brook "
-                                              "reset) or fix the topology",
+                                              " are needed: delete it or fix "
+                                              "the topology",
                                               want[i].name, have,
                                               want[i].partitions);
                                 err = BROOK_ERR_TOPOLOGY;
@@ -303,6 +306,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         size_t want_cnt = 0, i, j;
         brook_err_t err;
         char why[512];
+        int attempt;
 
         if ((err = brook__conf_apply_rdkafka(app->conf, "admin", c, errstr,
                                              errstr_size))) {
@@ -314,16 +318,31 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 brook__seterr(errstr, errstr_size, "admin client: %s", why);
                 return BROOK_ERR_KAFKA;
         }
-        kerr = rd_kafka_metadata(rk, 1, NULL, &md, 30000);
-        if (kerr) {
-                brook__seterr(errstr, errstr_size,
-                              "cannot reach the Kafka cluster at \"%s\": %s",
-                              brook_conf_get(app->conf, "bootstrap.servers"),
-                              rd_kafka_err2str(kerr));
-                rd_kafka_destroy(rk);
-                return BROOK_ERR_KAFKA;
+        /* A source topic missing from metadata is retried for a few
+         * seconds: topics created just before start-up take a moment to
+         * reach every broker's metadata cache. */
+        for (attempt = 0;; attempt++) {
+                kerr = rd_kafka_metadata(rk, 1, NULL, &md, 30000);
+                if (kerr) {
+                        brook__seterr(
+                                errstr, errstr_size,
+                                "cannot reach the Kafka cluster at "
+                                "\"%s\": %s",
+                                brook_conf_get(app->conf, "bootstrap.servers"),
+                                rd_kafka_err2str(kerr));
+                        rd_kafka_destroy(rk);
+                        return BROOK_ERR_KAFKA;
+                }
+                err = brook__resolve_external(app, md, errstr, errstr_size);
+                if (err != BROOK_ERR_NOT_FOUND || attempt == 10)
+                        break;
+                rd_kafka_metadata_destroy(md);
+                md = NULL;
+                usleep(500 * 1000);
         }
-        if ((err = brook__resolve_external(app, md, errstr, errstr_size)))
+        if (err == BROOK_ERR_NOT_FOUND)
+                err = BROOK_ERR_TOPOLOGY;
+        if (err)
                 goto out;
         brook__resolve_internal(app);
 

@@ -83,6 +83,7 @@ void kt_create_topic(const char *topic, int partitions)
         rd_kafka_event_t *ev;
         const rd_kafka_topic_result_t **res;
         size_t cnt;
+        int i;
 
         assert_non_null(nt);
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
@@ -98,6 +99,27 @@ void kt_create_topic(const char *topic, int partitions)
         rd_kafka_event_destroy(ev);
         rd_kafka_NewTopic_destroy(nt);
         rd_kafka_queue_destroy(q);
+        /* Creation returns before every partition has a leader in the
+         * metadata; tests start once the topic is fully usable. */
+        for (i = 0; i < 100; i++) {
+                const struct rd_kafka_metadata *md;
+                rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+                bool ready = false;
+                if (!rd_kafka_metadata(rk, 0, rkt, &md, 5000)) {
+                        int p;
+                        ready = md->topic_cnt == 1 && !md->topics[0].err &&
+                                md->topics[0].partition_cnt == partitions;
+                        for (p = 0; ready && p < partitions; p++)
+                                if (md->topics[0].partitions[p].leader < 0)
+                                        ready = false;
+                        rd_kafka_metadata_destroy(md);
+                }
+                rd_kafka_topic_destroy(rkt);
+                if (ready)
+                        break;
+                usleep(100 * 1000);
+        }
+        assert_true(i < 100);
         rd_kafka_destroy(rk);
 }
 

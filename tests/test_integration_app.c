@@ -1,0 +1,283 @@
+/*
+ * Integration: an app run in this process against the real broker —
+ * start-up checks (missing topics, co-partitioning, internal topics),
+ * repartitioning through a topic brook creates, pattern subscriptions and
+ * several stream threads. Run under ASan, it also shows that nothing leaks
+ * when an app that processed records is closed and destroyed.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "brook_int.h"
+#include "kafka_util.h"
+
+static brook_conf_t *conf_for(const char *app_id, const char *threads)
+{
+        brook_conf_t *conf = brook_conf_new();
+        char errstr[512];
+        if (brook_conf_set(conf, "application.id", app_id, errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "bootstrap.servers", kt_bootstrap(), errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "num.stream.threads", threads, errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "commit.interval.ms", "200", errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "default.key.serde", "string", errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "default.value.serde", "string", errstr,
+                           sizeof errstr))
+                fail_msg("%s", errstr);
+        return conf;
+}
+
+/* Expects brook_app_start to fail with a message containing @p want. */
+static void expect_start_fails(brook_builder_t *b, const char *app_id,
+                               const char *want)
+{
+        char errstr[1024] = "";
+        brook_app_t *app =
+                brook_app_new(b, conf_for(app_id, "1"), errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_not_equal(brook_app_start(app, errstr, sizeof errstr),
+                             BROOK_OK);
+        if (!strstr(errstr, want))
+                fail_msg("\"%s\" lacks \"%s\"", errstr, want);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_ERROR);
+        brook_app_destroy(app);
+}
+
+static void test_missing_source_topic(void **state)
+{
+        char *app_id = kt_unique("missing-app");
+        char *topic = kt_unique("no-such-topic");
+        char want[512];
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_to(brook_stream(b, topic, NULL), "out", NULL);
+        snprintf(want, sizeof want,
+                 "source topic \"%s\" (source "
+                 "\"KSTREAM-SOURCE-0000000000\") does not exist",
+                 topic);
+        expect_start_fails(b, app_id, want);
+        free(app_id);
+        free(topic);
+}
+
+static void test_copartition_mismatch(void **state)
+{
+        char *app_id = kt_unique("copart-app");
+        char *t2 = kt_unique("copart-2"), *t4 = kt_unique("copart-4");
+        const char *topics[2] = {t2, t4};
+        char want[512];
+        brook_builder_t *b = brook_builder_new();
+        kt_create_topic(t2, 2);
+        kt_create_topic(t4, 4);
+        brook_stream_to(brook_stream_topics(b, topics, 2, NULL), "out", NULL);
+        snprintf(want, sizeof want,
+                 "topics \"%s\" (2 partitions) and \"%s\" (4 partitions) are "
+                 "read by sub-topology 0 and must be co-partitioned",
+                 t2, t4);
+        expect_start_fails(b, app_id, want);
+        free(app_id);
+        free(t2);
+        free(t4);
+}
+
+static void *first_char_key(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        char *k = brook_record_alloc(rec, 2);
+        k[0] = v[0];
+        k[1] = '\0';
+        return k;
+}
+
+static void test_internal_topic_wrong_partitions(void **state)
+{
+        char *app_id = kt_unique("wrongpart-app");
+        char *in = kt_unique("wrongpart-in");
+        char internal[512], want[1024];
+        brook_builder_t *b = brook_builder_new();
+        kt_create_topic(in, 3);
+        /* A leftover repartition topic with 1 partition, where 3 are
+         * needed. */
+        snprintf(internal, sizeof internal, "%s-rekey-repartition", app_id);
+        kt_create_topic(internal, 1);
+        brook_stream_to(
+                brook_stream_repartition(
+                        brook_stream_select_key(brook_stream(b, in, NULL),
+                                                first_char_key, NULL),
+                        &(brook_repartitioned_t){.name = "rekey"}),
+                "out", NULL);
+        snprintf(want, sizeof want,
+                 "internal topic \"%s\" exists with 1 partitions, but 3 are "
+                 "needed",
+                 internal);
+        expect_start_fails(b, app_id, want);
+        free(app_id);
+        free(in);
+}
+
+/* Runs @p app until @p out holds @p want records, then closes it; the
+ * app's sinks sent @p produced records in all. */
+static void run_until(brook_app_t *app, const char *out, int64_t want,
+                      int64_t produced)
+{
+        char errstr[1024];
+        brook_app_stats_t st;
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(kt_wait_count(out, want, 120000), want);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        assert_int_equal(brook_app_state(app, errstr, sizeof errstr),
+                         BROOK_APP_NOT_RUNNING);
+        brook_app_stats(app, &st);
+        assert_int_equal(st.records_produced, produced);
+}
+
+/* Output check: each key must sit in exactly one partition. */
+typedef struct keyparts {
+        int32_t part_of[128];
+        int64_t records, split_keys, bad;
+} keyparts_t;
+
+static void check_keypart(const rd_kafka_message_t *rkm, void *opaque)
+{
+        keyparts_t *kp = opaque;
+        unsigned char k;
+        kp->records++;
+        if (rkm->key_len != 1) {
+                kp->bad++;
+                return;
+        }
+        k = *(const unsigned char *)rkm->key;
+        if (k >= 128 || rkm->len < 1 || ((const char *)rkm->payload)[0] != k) {
+                kp->bad++;
+                return;
+        }
+        if (kp->part_of[k] < 0)
+                kp->part_of[k] = rkm->partition;
+        else if (kp->part_of[k] != rkm->partition)
+                kp->split_keys++;
+}
+
+static void test_repartition_two_threads(void **state)
+{
+        const int N = 10000;
+        char *app_id = kt_unique("repart-app");
+        char *in = kt_unique("repart-in"), *out = kt_unique("repart-out");
+        char internal[512];
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512];
+        brook_app_t *app;
+        keyparts_t kp;
+        rd_kafka_t *rk;
+        int i;
+
+        kt_create_topic(in, 3);
+        kt_create_topic(out, 2);
+        rk = kt_producer();
+        for (i = 0; i < N; i++) {
+                char v[32];
+                /* Values start with one of 26 letters: the new key. */
+                int n = snprintf(v, sizeof v, "%c-%d", 'a' + i % 26, i);
+                kt_produce(rk, in, i % 3, NULL, v, (size_t)n, NULL);
+        }
+        kt_producer_close(rk);
+
+        brook_stream_to(
+                brook_stream_repartition(
+                        brook_stream_select_key(brook_stream(b, in, NULL),
+                                                first_char_key, NULL),
+                        &(brook_repartitioned_t){.name = "rekey",
+                                                 .num_partitions = 5}),
+                out, NULL);
+        app = brook_app_new(b, conf_for(app_id, "2"), errstr, sizeof errstr);
+        assert_non_null(app);
+        /* Each record is produced twice: to the repartition topic, then
+         * to the output. */
+        run_until(app, out, N, 2 * N);
+        brook_app_destroy(app);
+
+        /* brook created the repartition topic with the partitions asked
+         * for, and every record went through it. */
+        snprintf(internal, sizeof internal, "%s-rekey-repartition", app_id);
+        assert_int_equal(kt_count(internal), N);
+        memset(&kp, 0, sizeof kp);
+        for (i = 0; i < 128; i++)
+                kp.part_of[i] = -1;
+        kt_consume_all(internal, check_keypart, &kp);
+        assert_int_equal(kp.records, N);
+        assert_int_equal(kp.bad, 0);
+        assert_int_equal(kp.split_keys, 0);
+        for (i = 0; i < 26; i++)
+                assert_in_range(kp.part_of['a' + i], 0, 4);
+        memset(&kp, 0, sizeof kp);
+        for (i = 0; i < 128; i++)
+                kp.part_of[i] = -1;
+        kt_consume_all(out, check_keypart, &kp);
+        assert_int_equal(kp.records, N);
+        assert_int_equal(kp.bad, 0);
+        assert_int_equal(kp.split_keys, 0);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+static void test_pattern_subscription(void **state)
+{
+        char *app_id = kt_unique("pattern-app");
+        char *base = kt_unique("pattern");
+        char a[256], bt[256], other[256], pattern[300];
+        char *out = kt_unique("pattern-out");
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512];
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        int i;
+
+        snprintf(a, sizeof a, "%s-events-a", base);
+        snprintf(bt, sizeof bt, "%s-events-b", base);
+        snprintf(other, sizeof other, "%s-other", base);
+        snprintf(pattern, sizeof pattern, "%s-events-.*", base);
+        kt_create_topic(a, 2);
+        kt_create_topic(bt, 2);
+        kt_create_topic(other, 2);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        for (i = 0; i < 100; i++) {
+                kt_produce(rk, a, i % 2, "k", "a", 1, NULL);
+                kt_produce(rk, bt, i % 2, "k", "b", 1, NULL);
+                kt_produce(rk, other, i % 2, "k", "x", 1, NULL);
+        }
+        kt_producer_close(rk);
+
+        brook_stream_to(brook_stream_pattern(b, pattern, NULL), out, NULL);
+        app = brook_app_new(b, conf_for(app_id, "1"), errstr, sizeof errstr);
+        assert_non_null(app);
+        run_until(app, out, 200, 200);
+        brook_app_destroy(app);
+        /* Nothing of the topic that does not match came through. */
+        assert_int_equal(kt_count(out), 200);
+        free(app_id);
+        free(base);
+        free(out);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_missing_source_topic),
+                cmocka_unit_test(test_copartition_mismatch),
+                cmocka_unit_test(test_internal_topic_wrong_partitions),
+                cmocka_unit_test(test_repartition_two_threads),
+                cmocka_unit_test(test_pattern_subscription),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
