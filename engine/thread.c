@@ -436,8 +436,20 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
         rd_kafka_conf_set(c, "client.id", cid, NULL, 0);
         if (!strcmp(client, "consumer")) {
                 rd_kafka_conf_set(c, "auto.offset.reset", "earliest", NULL, 0);
-                /* Bounds prefetched data (librdkafka's default is 64 MiB). */
+                /* Bound prefetched data (librdkafka's defaults allow 64 MiB
+                 * and 100,000 records). */
                 rd_kafka_conf_set(c, "queued.max.messages.kbytes", "16384",
+                                  NULL, 0);
+                rd_kafka_conf_set(c, "queued.min.messages", "50000", NULL, 0);
+                /* librdkafka before 2.2 stops fetching while the consumer
+                 * queue is over those bounds and looks again only when its
+                 * broker thread next wakes, up to a second later: a busy
+                 * consumer stalls every second (about 6x slower here). A
+                 * frequent metadata refresh wakes a broker thread every
+                 * 20 ms; with N brokers each wakes about every N x 20 ms.
+                 * With librdkafka >= 2.2, fetch.queue.backoff.ms is the
+                 * real fix. */
+                rd_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "20",
                                   NULL, 0);
         } else {
                 rd_kafka_conf_set(c, "linger.ms", "5", NULL, 0);
@@ -446,6 +458,11 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                 rd_kafka_conf_set(c, "partitioner", "murmur2_random", NULL, 0);
                 rd_kafka_conf_set(c, "queue.buffering.max.kbytes", "16384",
                                   NULL, 0);
+                rd_kafka_conf_set(c, "queue.buffering.max.messages", "20000",
+                                  NULL, 0);
+                /* No reordering or duplicates on retries (Kafka's producer
+                 * default since 3.0). */
+                rd_kafka_conf_set(c, "enable.idempotence", "true", NULL, 0);
         }
         if (brook__conf_apply_rdkafka(app->conf, client, c, errstr,
                                       errstr_size)) {

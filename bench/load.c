@@ -1,0 +1,607 @@
+/*
+ * brook-bench-load — writes the benchmark's input topic, and the small topic
+ * chores the harness needs (create, count, delete, expected counts).
+ *
+ *   brook-bench-load --bootstrap B --topic T --partitions P --records N
+ *                    --value-size V [--keys K] [--format binary|json]
+ *       Creates T (fails if it exists: every run uses fresh topic names, so
+ *       an existing topic means a mistake, not something to overwrite) and
+ *       writes N records as described in records.h. N = 0 only creates T.
+ *   brook-bench-load --bootstrap B --count T
+ *       Prints how many records T holds (sum over partitions of high - low
+ *       watermark).
+ *   brook-bench-load --bootstrap B --delete T
+ *       Deletes T.
+ *   brook-bench-load --expect passthrough|filter-map --records N
+ *       Prints how many records the workload writes for N input records.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "clients.h"
+#include "records.h"
+
+#define ADMIN_TIMEOUT_MS   30000
+#define METADATA_TIMEOUT_S 30
+
+static const char *prog = "brook-bench-load";
+
+typedef struct load_stats_s {
+        uint64_t delivered;
+        uint64_t failed;
+        rd_kafka_resp_err_t first_err;
+} load_stats_t;
+
+static void usage(FILE *out)
+{
+        fprintf(out,
+                "usage: %s --bootstrap B --topic T --partitions P --records N"
+                " --value-size V\n"
+                "          [--keys K] [--format binary|json]\n"
+                "       %s --bootstrap B --count T\n"
+                "       %s --bootstrap B --delete T\n"
+                "       %s --expect passthrough|filter-map --records N\n",
+                prog, prog, prog, prog);
+}
+
+static int parse_u64(const char *opt, const char *s, uint64_t *vp)
+{
+        char *end;
+
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-') {
+                fprintf(stderr,
+                        "%s: %s wants a non-negative integer, not '%s'\n", prog,
+                        opt, s);
+                return -1;
+        }
+        *vp = v;
+        return 0;
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
+                      void *opaque)
+{
+        load_stats_t *stats = opaque;
+
+        (void)rk;
+        if (msg->err) {
+                if (!stats->failed++) {
+                        stats->first_err = msg->err;
+                        fprintf(stderr, "%s: delivery failed: %s\n", prog,
+                                rd_kafka_err2str(msg->err));
+                }
+        } else {
+                stats->delivered++;
+        }
+}
+
+static rd_kafka_t *client_new(const char *bootstrap, load_stats_t *stats)
+{
+        char errstr[512];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "client.id", "brook-bench-load", errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK ||
+            bench_client_conf_apply(conf, BENCH_CLIENT_PRODUCER, errstr,
+                                    sizeof errstr)) {
+                fprintf(stderr, "%s: %s\n", prog, errstr);
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+        rd_kafka_conf_set_opaque(conf, stats);
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+
+        rd_kafka_t *rk =
+                rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
+        if (!rk) {
+                fprintf(stderr, "%s: cannot create a Kafka client: %s\n", prog,
+                        errstr);
+                rd_kafka_conf_destroy(conf);
+        }
+        return rk;
+}
+
+/* Waits for one admin result event on @p queue; NULL after printing why. */
+static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *queue, const char *what)
+{
+        rd_kafka_event_t *ev =
+                rd_kafka_queue_poll(queue, ADMIN_TIMEOUT_MS + 5000);
+
+        if (!ev) {
+                fprintf(stderr,
+                        "%s: %s: no answer from the broker within %d s\n", prog,
+                        what, ADMIN_TIMEOUT_MS / 1000 + 5);
+                return NULL;
+        }
+        if (rd_kafka_event_error(ev)) {
+                fprintf(stderr, "%s: %s: %s\n", prog, what,
+                        rd_kafka_event_error_string(ev));
+                rd_kafka_event_destroy(ev);
+                return NULL;
+        }
+        return ev;
+}
+
+/* Partition count of @p topic, 0 if it does not exist, -1 on error. */
+static int topic_partitions(rd_kafka_t *rk, const char *topic)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        const struct rd_kafka_metadata *md;
+        int cnt = -1;
+
+        if (!rkt) {
+                fprintf(stderr, "%s: topic '%s': %s\n", prog, topic,
+                        rd_kafka_err2str(rd_kafka_last_error()));
+                return -1;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, 10000);
+        if (err) {
+                fprintf(stderr, "%s: cannot read metadata of '%s': %s\n", prog,
+                        topic, rd_kafka_err2str(err));
+        } else if (md->topic_cnt != 1) {
+                fprintf(stderr, "%s: metadata of '%s' has %d topics\n", prog,
+                        topic, md->topic_cnt);
+        } else if (md->topics[0].err ==
+                           RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                   md->topics[0].err ==
+                           RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+                cnt = 0;
+        } else if (md->topics[0].err) {
+                fprintf(stderr, "%s: metadata of '%s': %s\n", prog, topic,
+                        rd_kafka_err2str(md->topics[0].err));
+        } else {
+                cnt = md->topics[0].partition_cnt;
+                /* A partition without a leader cannot be written yet. */
+                for (int i = 0; i < md->topics[0].partition_cnt; i++)
+                        if (md->topics[0].partitions[i].leader < 0)
+                                cnt = 0;
+        }
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+                rd_kafka_metadata_destroy(md);
+        rd_kafka_topic_destroy(rkt);
+        return cnt;
+}
+
+static int create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+{
+        char errstr[512];
+        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *opts =
+                rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+        rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1,
+                                                        errstr, sizeof errstr);
+        int ret = -1;
+
+        if (!nt) {
+                fprintf(stderr, "%s: topic '%s': %s\n", prog, topic, errstr);
+                goto out;
+        }
+        if (rd_kafka_AdminOptions_set_operation_timeout(
+                    opts, ADMIN_TIMEOUT_MS, errstr, sizeof errstr)) {
+                fprintf(stderr, "%s: %s\n", prog, errstr);
+                goto out;
+        }
+        rd_kafka_CreateTopics(rk, &nt, 1, opts, queue);
+
+        rd_kafka_event_t *ev = admin_wait(queue, "creating the topic");
+        if (!ev)
+                goto out;
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+                rd_kafka_CreateTopics_result_topics(
+                        rd_kafka_event_CreateTopics_result(ev), &cnt);
+        if (cnt != 1) {
+                fprintf(stderr, "%s: creating '%s': %zu results, expected 1\n",
+                        prog, topic, cnt);
+        } else if (rd_kafka_topic_result_error(res[0]) ==
+                   RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+                fprintf(stderr,
+                        "%s: topic '%s' already exists; each run must use a "
+                        "new topic name (or delete it with --delete)\n",
+                        prog, topic);
+        } else if (rd_kafka_topic_result_error(res[0])) {
+                const char *msg = rd_kafka_topic_result_error_string(res[0]);
+                fprintf(stderr, "%s: cannot create '%s': %s\n", prog, topic,
+                        msg ? msg
+                            : rd_kafka_err2str(
+                                      rd_kafka_topic_result_error(res[0])));
+        } else {
+                ret = 0;
+        }
+        rd_kafka_event_destroy(ev);
+        if (ret)
+                goto out;
+
+        /* Creation returns before every partition has a leader; producers
+         * and consumers started right away would see an unknown topic. */
+        ret = -1;
+        for (int i = 0; i < METADATA_TIMEOUT_S * 10; i++) {
+                int n = topic_partitions(rk, topic);
+                if (n < 0)
+                        goto out;
+                if (n == partitions) {
+                        ret = 0;
+                        goto out;
+                }
+                usleep(100 * 1000);
+        }
+        fprintf(stderr,
+                "%s: topic '%s' was created but its %d partitions "
+                "had no leader after %d s\n",
+                prog, topic, partitions, METADATA_TIMEOUT_S);
+out:
+        rd_kafka_NewTopic_destroy(nt);
+        rd_kafka_AdminOptions_destroy(opts);
+        rd_kafka_queue_destroy(queue);
+        return ret;
+}
+
+static int delete_topic(rd_kafka_t *rk, const char *topic)
+{
+        char errstr[512];
+        rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *opts =
+                rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
+        rd_kafka_DeleteTopic_t *dt = rd_kafka_DeleteTopic_new(topic);
+        int ret = -1;
+
+        if (rd_kafka_AdminOptions_set_operation_timeout(
+                    opts, ADMIN_TIMEOUT_MS, errstr, sizeof errstr)) {
+                fprintf(stderr, "%s: %s\n", prog, errstr);
+                goto out;
+        }
+        rd_kafka_DeleteTopics(rk, &dt, 1, opts, queue);
+
+        rd_kafka_event_t *ev = admin_wait(queue, "deleting the topic");
+        if (!ev)
+                goto out;
+        size_t cnt;
+        const rd_kafka_topic_result_t **res =
+                rd_kafka_DeleteTopics_result_topics(
+                        rd_kafka_event_DeleteTopics_result(ev), &cnt);
+        if (cnt != 1) {
+                fprintf(stderr, "%s: deleting '%s': %zu results, expected 1\n",
+                        prog, topic, cnt);
+        } else if (rd_kafka_topic_result_error(res[0])) {
+                const char *msg = rd_kafka_topic_result_error_string(res[0]);
+                fprintf(stderr, "%s: cannot delete '%s': %s\n", prog, topic,
+                        msg ? msg
+                            : rd_kafka_err2str(
+                                      rd_kafka_topic_result_error(res[0])));
+        } else {
+                ret = 0;
+        }
+        rd_kafka_event_destroy(ev);
+out:
+        rd_kafka_DeleteTopic_destroy(dt);
+        rd_kafka_AdminOptions_destroy(opts);
+        rd_kafka_queue_destroy(queue);
+        return ret;
+}
+
+static int count_topic(rd_kafka_t *rk, const char *topic)
+{
+        int partitions = topic_partitions(rk, topic);
+        int64_t total = 0;
+
+        if (partitions < 0)
+                return -1;
+        if (partitions == 0) {
+                fprintf(stderr, "%s: topic '%s' does not exist\n", prog, topic);
+                return -1;
+        }
+        for (int32_t p = 0; p < partitions; p++) {
+                int64_t low, high;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        rk, topic, p, &low, &high, 10000);
+                if (err) {
+                        fprintf(stderr,
+                                "%s: cannot read the offsets of %s [%" PRId32
+                                "]: %s\n",
+                                prog, topic, p, rd_kafka_err2str(err));
+                        return -1;
+                }
+                total += high - low;
+        }
+        printf("%" PRId64 "\n", total);
+        return 0;
+}
+
+static int64_t wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void progress(uint64_t done, uint64_t total, double began, bool final)
+{
+        double secs = bench_now() - began;
+
+        fprintf(stderr,
+                "\r%s: %" PRIu64 "/%" PRIu64
+                " records (%3.0f%%), %.0f records/s%s",
+                prog, done, total,
+                total ? 100.0 * (double)done / (double)total : 100.0,
+                secs > 0 ? (double)done / secs : 0.0, final ? "\n" : "  ");
+}
+
+static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
+                uint64_t records, size_t value_size, uint64_t keys,
+                bench_format_t format)
+{
+        rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+        char key[32];
+        char *value = malloc(value_size ? value_size : 1);
+        bool tty = isatty(STDERR_FILENO);
+        int64_t t0 = wall_ms() - (int64_t)records;
+        double began = bench_now(), last_progress = began;
+        int ret = -1;
+
+        if (!rkt || !value) {
+                fprintf(stderr, "%s: out of memory or bad topic '%s'\n", prog,
+                        topic);
+                goto out;
+        }
+
+        for (uint64_t seq = 0; seq < records; seq++) {
+                size_t key_len = bench_key(seq, keys, key, sizeof key);
+                bench_value(format, seq, keys, value, value_size);
+
+                rd_kafka_resp_err_t err;
+                while ((err = rd_kafka_producev(
+                                rk, RD_KAFKA_V_RKT(rkt),
+                                RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE(value, value_size),
+                                RD_KAFKA_V_TIMESTAMP(t0 + (int64_t)seq),
+                                RD_KAFKA_V_END)) ==
+                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(rk, 10);
+                if (err) {
+                        fprintf(stderr,
+                                "%s: cannot produce record %" PRIu64 ": %s\n",
+                                prog, seq, rd_kafka_err2str(err));
+                        goto out;
+                }
+                if (stats->failed)
+                        goto out;
+
+                if (seq % 1024 == 0) {
+                        rd_kafka_poll(rk, 0);
+                        double now = bench_now();
+                        if (tty && now - last_progress >= 0.5) {
+                                progress(seq, records, began, false);
+                                last_progress = now;
+                        }
+                }
+        }
+
+        rd_kafka_resp_err_t err;
+        while ((err = rd_kafka_flush(rk, 1000)) ==
+               RD_KAFKA_RESP_ERR__TIMED_OUT) {
+                if (stats->failed)
+                        break;
+                if (tty)
+                        progress(stats->delivered, records, began, false);
+        }
+        if (stats->failed) {
+                fprintf(stderr, "%s: %" PRIu64 " records failed (first: %s)\n",
+                        prog, stats->failed,
+                        rd_kafka_err2str(stats->first_err));
+                goto out;
+        }
+        if (err) {
+                fprintf(stderr, "%s: flush failed: %s\n", prog,
+                        rd_kafka_err2str(err));
+                goto out;
+        }
+        if (stats->delivered != records) {
+                fprintf(stderr,
+                        "%s: %" PRIu64 " of %" PRIu64 " records delivered\n",
+                        prog, stats->delivered, records);
+                goto out;
+        }
+
+        double secs = bench_now() - began;
+        if (tty)
+                progress(records, records, began, true);
+        fprintf(stderr,
+                "%s: loaded %" PRIu64 " records of %zu bytes into %s in %.2f s:"
+                " %.0f records/s\n",
+                prog, records, value_size, topic, secs,
+                secs > 0 ? (double)records / secs : 0.0);
+        ret = 0;
+out:
+        free(value);
+        if (rkt)
+                rd_kafka_topic_destroy(rkt);
+        return ret;
+}
+
+int main(int argc, char **argv)
+{
+        enum {
+                OPT_BOOTSTRAP = 1,
+                OPT_TOPIC,
+                OPT_PARTITIONS,
+                OPT_RECORDS,
+                OPT_VALUE_SIZE,
+                OPT_KEYS,
+                OPT_FORMAT,
+                OPT_COUNT,
+                OPT_DELETE,
+                OPT_EXPECT,
+                OPT_HELP
+        };
+        static const struct option longopts[] = {
+                {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+                {"topic", required_argument, NULL, OPT_TOPIC},
+                {"partitions", required_argument, NULL, OPT_PARTITIONS},
+                {"records", required_argument, NULL, OPT_RECORDS},
+                {"value-size", required_argument, NULL, OPT_VALUE_SIZE},
+                {"keys", required_argument, NULL, OPT_KEYS},
+                {"format", required_argument, NULL, OPT_FORMAT},
+                {"count", required_argument, NULL, OPT_COUNT},
+                {"delete", required_argument, NULL, OPT_DELETE},
+                {"expect", required_argument, NULL, OPT_EXPECT},
+                {"help", no_argument, NULL, OPT_HELP},
+                {NULL, 0, NULL, 0},
+        };
+        const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
+                   *expect = NULL;
+        uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000;
+        bool have_records = false;
+        bench_format_t format = BENCH_FORMAT_BINARY;
+        int opt;
+
+        while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+                switch (opt) {
+                case OPT_BOOTSTRAP:
+                        bootstrap = optarg;
+                        break;
+                case OPT_TOPIC:
+                        topic = optarg;
+                        break;
+                case OPT_PARTITIONS:
+                        if (parse_u64("--partitions", optarg, &partitions))
+                                return 2;
+                        break;
+                case OPT_RECORDS:
+                        if (parse_u64("--records", optarg, &records))
+                                return 2;
+                        have_records = true;
+                        break;
+                case OPT_VALUE_SIZE:
+                        if (parse_u64("--value-size", optarg, &value_size))
+                                return 2;
+                        break;
+                case OPT_KEYS:
+                        if (parse_u64("--keys", optarg, &keys))
+                                return 2;
+                        break;
+                case OPT_FORMAT:
+                        if (!strcmp(optarg, "binary"))
+                                format = BENCH_FORMAT_BINARY;
+                        else if (!strcmp(optarg, "json"))
+                                format = BENCH_FORMAT_JSON;
+                        else {
+                                fprintf(stderr,
+                                        "%s: --format is binary or json, not "
+                                        "'%s'\n",
+                                        prog, optarg);
+                                return 2;
+                        }
+                        break;
+                case OPT_COUNT:
+                        count = optarg;
+                        break;
+                case OPT_DELETE:
+                        del = optarg;
+                        break;
+                case OPT_EXPECT:
+                        expect = optarg;
+                        break;
+                case OPT_HELP:
+                        usage(stdout);
+                        return 0;
+                default:
+                        usage(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
+                        argv[optind]);
+                usage(stderr);
+                return 2;
+        }
+
+        if (expect) {
+                bench_workload_t workload;
+                if (bench_workload_parse(expect, &workload)) {
+                        fprintf(stderr,
+                                "%s: unknown workload '%s' (passthrough, "
+                                "filter-map)\n",
+                                prog, expect);
+                        return 2;
+                }
+                if (!have_records) {
+                        fprintf(stderr, "%s: --expect needs --records\n", prog);
+                        return 2;
+                }
+                printf("%" PRIu64 "\n",
+                       bench_expected_count(workload, records));
+                return 0;
+        }
+
+        if (!bootstrap) {
+                fprintf(stderr, "%s: --bootstrap is required\n", prog);
+                usage(stderr);
+                return 2;
+        }
+        if (!count && !del) {
+                if (!topic || !partitions || !have_records ||
+                    (records && !value_size)) {
+                        fprintf(stderr,
+                                "%s: loading needs --topic, --partitions, "
+                                "--records and --value-size\n",
+                                prog);
+                        usage(stderr);
+                        return 2;
+                }
+                if (partitions > INT32_MAX || keys == 0) {
+                        fprintf(stderr,
+                                "%s: --partitions must fit an int32 and "
+                                "--keys must be at least 1\n",
+                                prog);
+                        return 2;
+                }
+                /* JSON grows with the sequence number, so the last record
+                 * is the largest minimum. */
+                size_t min = bench_value_min_size(
+                        format, records ? records - 1 : 0, keys);
+                if (records && value_size < min) {
+                        fprintf(stderr,
+                                "%s: --value-size %" PRIu64
+                                " is too small for the %s format"
+                                " (at least %zu bytes)\n",
+                                prog, value_size,
+                                format == BENCH_FORMAT_JSON ? "json" : "binary",
+                                min);
+                        return 2;
+                }
+        }
+
+        load_stats_t stats = {0};
+        rd_kafka_t *rk = client_new(bootstrap, &stats);
+        if (!rk)
+                return 1;
+        int ret;
+        if (count)
+                ret = count_topic(rk, count);
+        else if (del)
+                ret = delete_topic(rk, del);
+        else {
+                ret = create_topic(rk, topic, (int)partitions);
+                if (!ret && records)
+                        ret = load(rk, &stats, topic, records,
+                                   (size_t)value_size, keys, format);
+        }
+        rd_kafka_destroy(rk);
+        return ret ? 1 : 0;
+}
