@@ -18,8 +18,7 @@ static void pipe_topology(brook_builder_t *b, bool serdes)
 {
         brook_consumed_t c = {.key_serde = brook_serde_string(),
                               .value_serde = brook_serde_json()};
-        brook_stream_to(brook_stream(b, "in", serdes ? &c : NULL), "out",
-                        NULL);
+        brook_stream_to(brook_stream(b, "in", serdes ? &c : NULL), "out", NULL);
 }
 
 /* Builds an app from @p props ("name", "value", ..., NULL); expects
@@ -54,8 +53,7 @@ static void test_missing_application_id(void **state)
 {
         expect_app_new_fails("Missing required configuration property "
                              "\"application.id\"",
-                             true, "bootstrap.servers", "127.0.0.1:9092",
-                             NULL);
+                             true, "bootstrap.servers", "127.0.0.1:9092", NULL);
 }
 
 static void test_missing_bootstrap_servers(void **state)
@@ -95,18 +93,17 @@ static void test_missing_serde(void **state)
 {
         expect_app_new_fails("source \"KSTREAM-SOURCE-0000000000\" has no key "
                              "serde",
-                             false, "application.id", "x",
-                             "bootstrap.servers", "127.0.0.1:9092", NULL);
+                             false, "application.id", "x", "bootstrap.servers",
+                             "127.0.0.1:9092", NULL);
 }
 
 static void test_exactly_once_refused(void **state)
 {
         /* This build runs at_least_once only and says so, rather than
          * pretending. */
-        expect_app_new_fails("\"processing.guarantee\"", true,
-                             "application.id", "x", "bootstrap.servers",
-                             "127.0.0.1:9092", "processing.guarantee",
-                             "exactly_once_v2", NULL);
+        expect_app_new_fails("\"processing.guarantee\"", true, "application.id",
+                             "x", "bootstrap.servers", "127.0.0.1:9092",
+                             "processing.guarantee", "exactly_once_v2", NULL);
 }
 
 static void test_builder_error_reported(void **state)
