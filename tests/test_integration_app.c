@@ -270,6 +270,68 @@ static void test_pattern_subscription(void **state)
         free(out);
 }
 
+/* Sends every record to the last partition; records the count it saw. */
+static int32_t last_partition(const char *topic, const void *key,
+                              size_t key_size, const brook_record_t *rec,
+                              int32_t partition_cnt, void *opaque)
+{
+        *(int32_t *)opaque = partition_cnt;
+        return partition_cnt - 1;
+}
+
+typedef struct part_count {
+        int64_t per_partition[4];
+} part_count_t;
+
+static void count_partition(const rd_kafka_message_t *rkm, void *opaque)
+{
+        part_count_t *pc = opaque;
+        if (rkm->partition >= 0 && rkm->partition < 4)
+                pc->per_partition[rkm->partition]++;
+}
+
+/* A custom partitioner learns the output topic's partition count from the
+ * broker and its choice is where the records land. */
+static void test_custom_partitioner(void **state)
+{
+        char *app_id = kt_unique("partitioner-app");
+        char *in = kt_unique("partitioner-in"),
+             *out = kt_unique("partitioner-out");
+        brook_builder_t *b = brook_builder_new();
+        int32_t seen_cnt = -1;
+        part_count_t pc = {{0}};
+        char errstr[512];
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        int i;
+
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 3);
+        rk = kt_producer();
+        for (i = 0; i < 500; i++) {
+                char key[16];
+                snprintf(key, sizeof key, "k%d", i);
+                kt_produce(rk, in, -1, key, "v", 1, NULL);
+        }
+        kt_producer_close(rk);
+
+        brook_stream_to(brook_stream(b, in, NULL), out,
+                        &(brook_produced_t){.partitioner = last_partition,
+                                            .partitioner_opaque = &seen_cnt});
+        app = brook_app_new(b, conf_for(app_id, "1"), errstr, sizeof errstr);
+        assert_non_null(app);
+        run_until(app, out, 500, 500);
+        brook_app_destroy(app);
+        assert_int_equal(seen_cnt, 3);
+        kt_consume_all(out, count_partition, &pc);
+        assert_int_equal(pc.per_partition[0], 0);
+        assert_int_equal(pc.per_partition[1], 0);
+        assert_int_equal(pc.per_partition[2], 500);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -278,6 +340,7 @@ int main(void)
                 cmocka_unit_test(test_internal_topic_wrong_partitions),
                 cmocka_unit_test(test_repartition_two_threads),
                 cmocka_unit_test(test_pattern_subscription),
+                cmocka_unit_test(test_custom_partitioner),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
