@@ -18,4 +18,11 @@ struct brook_stream_s {
         bool key_changed;
 };
 
+/** A new stream handle for the output of @p node, kept by (and freed with)
+ *  @p b. */
+brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
+                                  const brook_serde_t *key_serde,
+                                  const brook_serde_t *value_serde,
+                                  bool key_changed);
+
 #endif

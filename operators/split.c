@@ -42,35 +42,6 @@ struct brook_split_s {
         char name[]; /**< The split node's name: the branches' prefix. */
 };
 
-/* The handle and its node name are one allocation, because the builder
- * frees every handle it keeps with a single free(). */
-static brook_stream_t *stream_new(brook_builder_t *b, const char *node,
-                                  const brook_serde_t *key_serde,
-                                  const brook_serde_t *value_serde,
-                                  bool key_changed)
-{
-        size_t len = strlen(node) + 1;
-        brook_stream_t *s = brook__xmalloc(sizeof *s + len);
-
-        s->b = b;
-        s->node = memcpy((char *)(s + 1), node, len);
-        s->key_serde = key_serde;
-        s->value_serde = value_serde;
-        s->key_changed = key_changed;
-        brook__builder_keep(b, s);
-        return s;
-}
-
-static brook_err_t opaque_init(brook_ctx_t *ctx, void *opaque, void **statep,
-                               char *errstr, size_t errstr_size)
-{
-        (void)ctx;
-        (void)errstr;
-        (void)errstr_size;
-        *statep = opaque;
-        return BROOK_OK;
-}
-
 static void split_op_destroy(void *opaque)
 {
         split_op_t *op = opaque;
@@ -107,8 +78,7 @@ static brook_err_t branch_process(brook_ctx_t *ctx, brook_record_t *rec,
 
 brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix)
 {
-        brook_processor_def_t def = {.init = opaque_init,
-                                     .process = split_process,
+        brook_processor_def_t def = {.process = split_process,
                                      .opaque_destroy = split_op_destroy};
         brook_split_t *sp = NULL;
         split_op_t *op;
@@ -147,8 +117,7 @@ brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix)
 /* Adds branch node "<split name><suffix>"; returns its stream or NULL. */
 static brook_stream_t *branch_add(brook_split_t *sp, const char *suffix)
 {
-        brook_processor_def_t def = {.init = opaque_init,
-                                     .process = branch_process};
+        brook_processor_def_t def = {.process = branch_process};
         const char *parent = sp->name;
         brook_stream_t *out = NULL;
         char *name;
@@ -160,8 +129,8 @@ static brook_stream_t *branch_add(brook_split_t *sp, const char *suffix)
         free(brook__builder_new_name(sp->b, name));
         if (brook_builder_add_processor(sp->b, name, &def, &parent, 1, NULL,
                                         0) == BROOK_OK)
-                out = stream_new(sp->b, name, sp->key_serde, sp->value_serde,
-                                 sp->key_changed);
+                out = brook__stream_new(sp->b, name, sp->key_serde,
+                                        sp->value_serde, sp->key_changed);
         free(name);
         return out;
 }

@@ -13,7 +13,7 @@
 #include "dsl_int.h"
 
 /* A user function and its opaque: a processor's definition opaque and,
- * through init(), its state. */
+ * with no init(), its state as well. */
 typedef struct stateless_op {
         union {
                 brook_predicate_fn pred;
@@ -38,36 +38,6 @@ struct brook_emitter_s {
         brook_err_t err; /**< The first error a forward returned. */
 };
 
-/* The handle and its node name are one allocation, because the builder
- * frees every handle it keeps with a single free(). */
-static brook_stream_t *stream_new(brook_builder_t *b, const char *node,
-                                  const brook_serde_t *key_serde,
-                                  const brook_serde_t *value_serde,
-                                  bool key_changed)
-{
-        size_t len = strlen(node) + 1;
-        brook_stream_t *s = brook__xmalloc(sizeof *s + len);
-
-        s->b = b;
-        s->node = memcpy((char *)(s + 1), node, len);
-        s->key_serde = key_serde;
-        s->value_serde = value_serde;
-        s->key_changed = key_changed;
-        brook__builder_keep(b, s);
-        return s;
-}
-
-/* process() receives only the state, so the state is the opaque. */
-static brook_err_t op_init(brook_ctx_t *ctx, void *opaque, void **statep,
-                           char *errstr, size_t errstr_size)
-{
-        (void)ctx;
-        (void)errstr;
-        (void)errstr_size;
-        *statep = opaque;
-        return BROOK_OK;
-}
-
 /*
  * Adds processor node "<prefix>-<n>" running @p process under @p s, with a
  * copy of @p op as its state. Returns the node's name (free it), or NULL
@@ -76,8 +46,8 @@ static brook_err_t op_init(brook_ctx_t *ctx, void *opaque, void **statep,
 static char *op_add_node(brook_stream_t *s, const char *prefix,
                          process_fn process, const stateless_op_t *op)
 {
-        brook_processor_def_t def = {
-                .init = op_init, .process = process, .opaque_destroy = free};
+        brook_processor_def_t def = {.process = process,
+                                     .opaque_destroy = free};
         char *name;
 
         def.opaque = brook__xmalloc(sizeof *op);
@@ -104,7 +74,8 @@ static brook_stream_t *op_add(brook_stream_t *s, const char *prefix,
 
         if (!name)
                 return NULL;
-        out = stream_new(s->b, name, key_serde, value_serde, key_changed);
+        out = brook__stream_new(s->b, name, key_serde, value_serde,
+                                key_changed);
         free(name);
         return out;
 }

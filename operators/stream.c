@@ -14,7 +14,7 @@
 
 /* The handle and its node name are one allocation, because the builder
  * frees every handle it keeps with a single free(). */
-static brook_stream_t *stream_new(brook_builder_t *b, const char *node,
+brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
                                   const brook_serde_t *key_serde,
                                   const brook_serde_t *value_serde,
                                   bool key_changed)
@@ -29,18 +29,6 @@ static brook_stream_t *stream_new(brook_builder_t *b, const char *node,
         s->key_changed = key_changed;
         brook__builder_keep(b, s);
         return s;
-}
-
-/* Every DSL processor here keeps its definition's opaque as its state:
- * process() receives only the state. */
-static brook_err_t opaque_init(brook_ctx_t *ctx, void *opaque, void **statep,
-                               char *errstr, size_t errstr_size)
-{
-        (void)ctx;
-        (void)errstr;
-        (void)errstr_size;
-        *statep = opaque;
-        return BROOK_OK;
 }
 
 /* Merge does not change records, so it forwards the input itself. */
@@ -67,8 +55,9 @@ static brook_stream_t *source_new(brook_builder_t *b, const char *const *topics,
                 name = gen = brook__builder_new_name(b, "KSTREAM-SOURCE");
         if (brook_builder_add_source(b, name, topics, topic_cnt, pattern,
                                      consumed, NULL, 0) == BROOK_OK)
-                s = stream_new(b, name, consumed ? consumed->key_serde : NULL,
-                               consumed ? consumed->value_serde : NULL, false);
+                s = brook__stream_new(
+                        b, name, consumed ? consumed->key_serde : NULL,
+                        consumed ? consumed->value_serde : NULL, false);
         free(gen);
         return s;
 }
@@ -166,8 +155,7 @@ brook_stream_t *brook_stream_as(brook_stream_t *s, const char *name)
 
 brook_stream_t *brook_stream_merge(brook_stream_t *a, brook_stream_t *b)
 {
-        brook_processor_def_t def = {.init = opaque_init,
-                                     .process = passthrough_process};
+        brook_processor_def_t def = {.process = passthrough_process};
         const char *parents[2];
         brook_stream_t *s = NULL;
         char *name;
@@ -188,12 +176,12 @@ brook_stream_t *brook_stream_merge(brook_stream_t *a, brook_stream_t *b)
         name = brook__builder_new_name(a->b, "KSTREAM-MERGE");
         if (brook_builder_add_processor(a->b, name, &def, parents, 2, NULL,
                                         0) == BROOK_OK)
-                s = stream_new(a->b, name,
-                               a->key_serde == b->key_serde ? a->key_serde
-                                                            : NULL,
-                               a->value_serde == b->value_serde ? a->value_serde
-                                                                : NULL,
-                               a->key_changed || b->key_changed);
+                s = brook__stream_new(
+                        a->b, name,
+                        a->key_serde == b->key_serde ? a->key_serde : NULL,
+                        a->value_serde == b->value_serde ? a->value_serde
+                                                         : NULL,
+                        a->key_changed || b->key_changed);
         free(name);
         return s;
 }
@@ -226,7 +214,7 @@ brook_stream_t *brook_stream_process(brook_stream_t *s,
         if (brook_builder_add_processor(s->b, name, def,
                                         (const char *const *)&s->node, 1, NULL,
                                         0) == BROOK_OK)
-                out = stream_new(s->b, name, NULL, NULL, true);
+                out = brook__stream_new(s->b, name, NULL, NULL, true);
         free(gen);
         return out;
 }
@@ -329,8 +317,7 @@ brook_stream_repartition(brook_stream_t *s,
                          const brook_repartitioned_t *repartitioned)
 {
         brook_repartitioned_t r = {0};
-        brook_processor_def_t def = {.init = opaque_init,
-                                     .process = nonnull_key_process};
+        brook_processor_def_t def = {.process = nonnull_key_process};
         brook_produced_t produced = {0};
         brook_consumed_t consumed = {0};
         brook_builder_t *b;
@@ -408,8 +395,8 @@ brook_stream_repartition(brook_stream_t *s,
         /* Kafka Streams' repartition() hands on the repartitioned serdes
          * and, since the data is now partitioned by its key, no longer
          * requires repartitioning. */
-        out = stream_new(b, source, produced.key_serde, produced.value_serde,
-                         false);
+        out = brook__stream_new(b, source, produced.key_serde,
+                                produced.value_serde, false);
 done:
         free(gen_name);
         free(topic);
