@@ -58,22 +58,6 @@ static void usage(FILE *out)
                 prog);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t *vp)
-{
-        char *end;
-
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-') {
-                fprintf(stderr,
-                        "%s: %s wants a non-negative integer, not '%s'\n", prog,
-                        opt, s);
-                return -1;
-        }
-        *vp = v;
-        return 0;
-}
-
 static void sleep_ms(long ms)
 {
         struct timespec ts = {.tv_sec = ms / 1000,
@@ -236,7 +220,8 @@ int main(int argc, char **argv)
                         output = optarg;
                         break;
                 case OPT_RECORDS:
-                        if (parse_u64("--records", optarg, &records))
+                        if (bench_parse_u64(prog, "--records", optarg,
+                                            &records))
                                 return 2;
                         have_records = true;
                         break;
@@ -251,7 +236,8 @@ int main(int argc, char **argv)
                         }
                         break;
                 case OPT_THREADS:
-                        if (parse_u64("--threads", optarg, &n) || n < 1)
+                        if (bench_parse_u64(prog, "--threads", optarg, &n) ||
+                            n < 1)
                                 return 2;
                         threads = optarg;
                         break;
@@ -259,7 +245,8 @@ int main(int argc, char **argv)
                         snprintf(app_id, sizeof app_id, "%s", optarg);
                         break;
                 case OPT_TIMEOUT:
-                        if (parse_u64("--timeout", optarg, &timeout_s))
+                        if (bench_parse_u64(prog, "--timeout", optarg,
+                                            &timeout_s))
                                 return 2;
                         break;
                 case OPT_BROOK_DEFAULTS:

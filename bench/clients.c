@@ -8,7 +8,9 @@
  */
 #include "clients.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 const bench_client_setting_t bench_client_settings[] = {
@@ -99,4 +101,21 @@ double bench_now(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int bench_parse_u64(const char *prog, const char *opt, const char *s,
+                    uint64_t *vp)
+{
+        char *end;
+
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || end == s || *end || s[0] == '-') {
+                fprintf(stderr,
+                        "%s: %s wants a non-negative integer, not '%s'\n", prog,
+                        opt, s);
+                return -1;
+        }
+        *vp = v;
+        return 0;
 }

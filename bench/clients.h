@@ -12,6 +12,7 @@
 #ifndef BROOK_BENCH_CLIENTS_H
 #define BROOK_BENCH_CLIENTS_H
 
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -47,5 +48,10 @@ int bench_client_conf_apply(rd_kafka_conf_t *conf, bench_client_t client,
 
 /** Monotonic seconds, for rates. */
 double bench_now(void);
+
+/** Parses option @p opt's value @p s as a non-negative integer into *@p vp;
+ *  on error prints why (as @p prog) and returns -1. */
+int bench_parse_u64(const char *prog, const char *opt, const char *s,
+                    uint64_t *vp);
 
 #endif

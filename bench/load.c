@@ -52,22 +52,6 @@ static void usage(FILE *out)
                 prog, prog, prog, prog);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t *vp)
-{
-        char *end;
-
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-') {
-                fprintf(stderr,
-                        "%s: %s wants a non-negative integer, not '%s'\n", prog,
-                        opt, s);
-                return -1;
-        }
-        *vp = v;
-        return 0;
-}
-
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                       void *opaque)
 {
@@ -478,20 +462,23 @@ int main(int argc, char **argv)
                         topic = optarg;
                         break;
                 case OPT_PARTITIONS:
-                        if (parse_u64("--partitions", optarg, &partitions))
+                        if (bench_parse_u64(prog, "--partitions", optarg,
+                                            &partitions))
                                 return 2;
                         break;
                 case OPT_RECORDS:
-                        if (parse_u64("--records", optarg, &records))
+                        if (bench_parse_u64(prog, "--records", optarg,
+                                            &records))
                                 return 2;
                         have_records = true;
                         break;
                 case OPT_VALUE_SIZE:
-                        if (parse_u64("--value-size", optarg, &value_size))
+                        if (bench_parse_u64(prog, "--value-size", optarg,
+                                            &value_size))
                                 return 2;
                         break;
                 case OPT_KEYS:
-                        if (parse_u64("--keys", optarg, &keys))
+                        if (bench_parse_u64(prog, "--keys", optarg, &keys))
                                 return 2;
                         break;
                 case OPT_FORMAT:

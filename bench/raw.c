@@ -50,22 +50,6 @@ static void usage(FILE *out)
                 prog);
 }
 
-static int parse_u64(const char *opt, const char *s, uint64_t *vp)
-{
-        char *end;
-
-        errno = 0;
-        unsigned long long v = strtoull(s, &end, 10);
-        if (errno || end == s || *end || s[0] == '-') {
-                fprintf(stderr,
-                        "%s: %s wants a non-negative integer, not '%s'\n", prog,
-                        opt, s);
-                return -1;
-        }
-        *vp = v;
-        return 0;
-}
-
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                       void *opaque)
 {
@@ -324,7 +308,8 @@ int main(int argc, char **argv)
                         output = optarg;
                         break;
                 case OPT_RECORDS:
-                        if (parse_u64("--records", optarg, &records))
+                        if (bench_parse_u64(prog, "--records", optarg,
+                                            &records))
                                 return 2;
                         have_records = true;
                         break;
@@ -332,11 +317,12 @@ int main(int argc, char **argv)
                         snprintf(group, sizeof group, "%s", optarg);
                         break;
                 case OPT_BATCH:
-                        if (parse_u64("--batch", optarg, &batch))
+                        if (bench_parse_u64(prog, "--batch", optarg, &batch))
                                 return 2;
                         break;
                 case OPT_TIMEOUT:
-                        if (parse_u64("--timeout", optarg, &timeout_s))
+                        if (bench_parse_u64(prog, "--timeout", optarg,
+                                            &timeout_s))
                                 return 2;
                         break;
                 case OPT_HELP:
