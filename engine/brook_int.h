@@ -333,6 +333,9 @@ struct brook__task {
          *  and the node it came from. */
         char errbuf[512];
         const char *err_node;
+        /** The error errbuf explains, or BROOK_OK for a user's message,
+         *  which explains whatever the processor returns. */
+        brook_err_t err_code;
 };
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,

@@ -170,6 +170,7 @@ brook_err_t brook_ctx_forward_to(brook_ctx_t *ctx, brook_record_t *rec,
         }
         brook_ctx_errorf(ctx, "node \"%s\" has no child named \"%s\"",
                          node->name, child);
+        task->err_code = BROOK_ERR_NOT_FOUND;
         return BROOK_ERR_NOT_FOUND;
 }
 
@@ -204,6 +205,7 @@ void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
         vsnprintf(ctx->task->errbuf, sizeof ctx->task->errbuf, fmt, ap);
         va_end(ap);
         ctx->task->err_node = ctx->node->name;
+        ctx->task->err_code = BROOK_OK;
 }
 
 const char *brook_ctx_task_id(const brook_ctx_t *ctx)
@@ -381,9 +383,15 @@ static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
         switch (node->kind) {
         case BROOK__NODE_PROCESSOR:
                 err = node->def.process(ctx, rec, ctx->state);
-                if (err && !task->err_node)
+                if (!err) {
+                        /* A message of an error this processor dealt with
+                         * must not name a later, unrelated failure. */
+                        task->err_node = NULL;
+                } else if (!task->err_node ||
+                           (task->err_code && task->err_code != err)) {
                         brook_ctx_errorf(ctx, "processor \"%s\" failed: %s",
                                          node->name, brook_err2str(err));
+                }
                 return err;
         case BROOK__NODE_SINK:
                 return brook__sink_send(task, node, rec);

@@ -1327,6 +1327,42 @@ static void test_error_fail(void **state)
         brook_test_driver_destroy(td);
 }
 
+/* Ignores a failed forward_to, then fails without a message of its own. */
+static brook_err_t shrug_then_fail(brook_ctx_t *ctx, brook_record_t *rec,
+                                   void *state)
+{
+        (void)state;
+        assert_int_equal(brook_ctx_forward_to(ctx, rec, "nope"),
+                         BROOK_ERR_NOT_FOUND);
+        return BROOK_ERR_PROCESSING;
+}
+
+static void test_error_message_not_stale(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        char err[512] = "";
+        (void)state;
+
+        brook_stream_to(
+                brook_stream_process(
+                        brook_stream(b, "in", NULL),
+                        &(brook_processor_def_t){.process = shrug_then_fail},
+                        "shrug"),
+                "out", NULL);
+        td = td_new(b, conf_new(NULL));
+        assert_int_equal(
+                pipe_h(td, "in", "k", "v", 1, NULL, 0, err, sizeof err),
+                BROOK_ERR_FATAL);
+        /* The failure is reported as the processor's own, not as the
+         * "no child" message of the error it had already dealt with. */
+        assert_string_equal(err, "processing error at topic \"in\" partition "
+                                 "0 offset 0 (task 0_0): in node \"shrug\": "
+                                 "processor \"shrug\" failed: Processing "
+                                 "error");
+        brook_test_driver_destroy(td);
+}
+
 static void test_error_log_and_continue(void **state)
 {
         brook_test_driver_t *td = boom_driver("log_and_continue", false);
@@ -1518,6 +1554,7 @@ int main(void)
                 cmocka_unit_test(test_describe),
                 cmocka_unit_test(test_describe_repartition_split),
                 cmocka_unit_test(test_error_fail),
+                cmocka_unit_test(test_error_message_not_stale),
                 cmocka_unit_test(test_error_log_and_continue),
                 cmocka_unit_test(test_error_dead_letter),
                 cmocka_unit_test(test_punctuators),
