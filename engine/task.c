@@ -496,6 +496,24 @@ static brook__pqueue_t *brook__task_pick(brook__task_t *task)
         return best;
 }
 
+/* Decodes one side of an input record. On failure @p why reads
+ * "<side>: <serde's message>"; the prefix is written only then, to keep
+ * formatting off the per-record path. */
+static brook_err_t brook__deserialize(const brook_serde_t *serde,
+                                      const char *side, const void *data,
+                                      size_t size, brook_arena_t *arena,
+                                      void **objp, char *why, size_t why_size)
+{
+        size_t n = strlen(side) + 2;
+        brook_err_t err = brook_serde_deserialize(serde, data, size, arena,
+                                                  objp, why + n, why_size - n);
+        if (err) {
+                memcpy(why, side, n - 2);
+                memcpy(why + n - 2, ": ", 2);
+        }
+        return err;
+}
+
 brook_err_t brook__task_process_one(brook__task_t *task,
                                     void (*release)(brook__inrec_t *),
                                     char *errstr, size_t errstr_size)
@@ -530,20 +548,11 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         meta->raw_value = in.value;
         meta->raw_value_size = in.value_size;
 
-        /* The message says which side failed: "key: ..." or "value: ...". */
-        if (brook_serde_deserialize(src->key_serde, in.key, in.key_size,
-                                    rt->arena, &key, why + 5, sizeof why - 5)) {
-                memcpy(why, "key: ", 5);
-                err = brook__handle(task, rt->deser_handler, &in,
-                                    "deserialization",
-                                    "brook.SerializationException", why, errstr,
-                                    errstr_size);
-                goto done;
-        }
-        if (brook_serde_deserialize(src->value_serde, in.value, in.value_size,
-                                    rt->arena, &value, why + 7,
-                                    sizeof why - 7)) {
-                memcpy(why, "value: ", 7);
+        if (brook__deserialize(src->key_serde, "key", in.key, in.key_size,
+                               rt->arena, &key, why, sizeof why) ||
+            brook__deserialize(src->value_serde, "value", in.value,
+                               in.value_size, rt->arena, &value, why,
+                               sizeof why)) {
                 err = brook__handle(task, rt->deser_handler, &in,
                                     "deserialization",
                                     "brook.SerializationException", why, errstr,
