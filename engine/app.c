@@ -12,6 +12,10 @@
 #include <unistd.h>
 
 #include "app_int.h"
+#include "store_int.h"
+
+static brook_err_t brook__app_open_state(brook_app_t *app, char *errstr,
+                                         size_t errstr_size);
 
 brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
                            size_t errstr_size)
@@ -62,6 +66,7 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
         app->state = BROOK_APP_CREATED;
         pthread_mutex_init(&app->lock, NULL);
         pthread_cond_init(&app->cond, NULL);
+        pthread_rwlock_init(&app->iq_lock, NULL);
         atomic_init(&app->stopping, false);
         return app;
 }
@@ -195,6 +200,7 @@ typedef struct brook__newtopic {
         char *name;
         int32_t partitions;
         const char *cleanup_policy;
+        brook__storedef_t *store; /**< The changelog's store, or NULL. */
 } brook__newtopic_t;
 
 static brook_err_t brook__create_topics(rd_kafka_t *rk,
@@ -216,14 +222,20 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
                 int32_t have = brook__md_partitions(md, want[i].name);
                 if (have >= 0) {
                         if (have != want[i].partitions) {
-                                brook__seterr(errstr, errstr_size,
-                                              "internal topic \"%s\" exists "
-                                              "with %" PRId32
-                                              " partitions, but %" PRId32
-                                              " are needed: delete it or fix "
-                                              "the topology",
-                                              want[i].name, have,
-                                              want[i].partitions);
+                                brook__seterr(
+                                        errstr, errstr_size,
+                                        "internal topic \"%s\" exists "
+                                        "with %" PRId32
+                                        " partitions, but %" PRId32
+                                        " are needed%s%s%s: delete it "
+                                        "or fix the topology",
+                                        want[i].name, have, want[i].partitions,
+                                        want[i].store ? " (one per task of "
+                                                        "store \""
+                                                      : "",
+                                        want[i].store ? want[i].store->name
+                                                      : "",
+                                        want[i].store ? "\")" : "");
                                 err = BROOK_ERR_TOPOLOGY;
                                 goto out;
                         }
@@ -346,7 +358,24 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 goto out;
         brook__resolve_internal(app);
 
-        want = brook__xcalloc(app->b->nodes.cnt + 1, sizeof *want);
+        want = brook__xcalloc(app->b->nodes.cnt + app->b->stores.cnt + 1,
+                              sizeof *want);
+        /* Changelogs: compacted, a partition per task of the store's
+         * sub-topology. */
+        for (i = 0; i < app->b->stores.cnt; i++) {
+                brook__storedef_t *def = app->b->stores.v[i];
+                size_t len;
+                if (!def->logging)
+                        continue;
+                len = strlen(app->app_id) + strlen(def->name) + 12;
+                want[want_cnt].name = brook__xmalloc(len);
+                snprintf(want[want_cnt].name, len, "%s-%s-changelog",
+                         app->app_id, def->name);
+                want[want_cnt].partitions = 0; /* Set below. */
+                want[want_cnt].cleanup_policy = "compact";
+                want[want_cnt].store = def;
+                want_cnt++;
+        }
         for (i = 0; i < app->b->nodes.cnt; i++) {
                 brook__node_t *n = app->b->nodes.v[i];
                 if (n->kind != BROOK__NODE_SOURCE || !n->internal)
@@ -368,6 +397,11 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 }
                 want_cnt++;
         }
+        for (i = 0; i < want_cnt; i++)
+                if (want[i].store)
+                        want[i].partitions =
+                                app->topo.subs[want[i].store->subtopology]
+                                        .partitions;
         if (brook__uses_dead_letter(app->conf)) {
                 const char *dlq = brook_conf_get(
                         app->conf, "errors.deadletterqueue.topic.name");
@@ -436,7 +470,8 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         app->started = true;
         pthread_mutex_unlock(&app->lock);
 
-        if ((err = brook__app_prepare(app, errstr, errstr_size))) {
+        if ((err = brook__app_prepare(app, errstr, errstr_size)) ||
+            (err = brook__app_open_state(app, errstr, errstr_size))) {
                 brook__app_fail(app, errstr);
                 pthread_mutex_lock(&app->lock);
                 app->state = BROOK_APP_ERROR;
@@ -574,6 +609,52 @@ static void brook__stats_add(brook_app_stats_t *stats,
         stats->records_dead_lettered += atomic_load(&thr->stat_dlq);
         stats->commits += atomic_load(&thr->stat_commits);
         stats->rebalances += atomic_load(&thr->stat_rebalances);
+        stats->records_restored += atomic_load(&thr->stat_restored);
+        stats->restore_remaining += atomic_load(&thr->stat_restore_remaining);
+        stats->stores_restoring += atomic_load(&thr->stat_stores_restoring);
+}
+
+void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
+{
+        pthread_rwlock_wrlock(&app->iq_lock);
+        brook__ptrvec_push(&app->iq_stores, st);
+        pthread_rwlock_unlock(&app->iq_lock);
+}
+
+void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st)
+{
+        size_t i;
+        pthread_rwlock_wrlock(&app->iq_lock);
+        for (i = 0; i < app->iq_stores.cnt; i++) {
+                if (app->iq_stores.v[i] == st) {
+                        app->iq_stores.v[i] =
+                                app->iq_stores.v[--app->iq_stores.cnt];
+                        break;
+                }
+        }
+        pthread_rwlock_unlock(&app->iq_lock);
+}
+
+/* Opens state.dir/<application.id>/rocksdb, creating directories. */
+static brook_err_t brook__app_open_state(brook_app_t *app, char *errstr,
+                                         size_t errstr_size)
+{
+        const char *base = brook_conf_get(app->conf, "state.dir");
+        size_t n = strlen(base) + strlen(app->app_id) + 16;
+        char *dbdir;
+        brook_err_t err;
+
+        if (!app->b->stores.cnt)
+                return BROOK_OK;
+        app->state_dir = brook__xmalloc(n);
+        snprintf(app->state_dir, n, "%s/%s", base, app->app_id);
+        dbdir = brook__xmalloc(n + 8);
+        snprintf(dbdir, n + 8, "%s/rocksdb", app->state_dir);
+        err = brook__statedb_open(
+                dbdir, brook__conf_int(app->conf, "rocksdb.memory.bytes"),
+                &app->statedb, errstr, errstr_size);
+        free(dbdir);
+        return err;
 }
 
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
@@ -649,6 +730,10 @@ void brook_app_destroy(brook_app_t *app)
         brook__topology_free(&app->topo);
         brook_builder_destroy(app->b);
         brook_conf_destroy(app->conf);
+        brook__statedb_close(app->statedb);
+        free(app->state_dir);
+        brook__ptrvec_free(&app->iq_stores);
+        pthread_rwlock_destroy(&app->iq_lock);
         pthread_mutex_destroy(&app->lock);
         pthread_cond_destroy(&app->cond);
         free(app->app_id);

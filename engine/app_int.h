@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "brook_int.h"
+#include "store_int.h"
 
 typedef struct brook__thread brook__thread_t;
 
@@ -34,6 +35,16 @@ struct brook_app_s {
         /** Topics each thread subscribes to (concrete names and
          *  "^(pattern)$" regexes). */
         rd_kafka_topic_partition_list_t *subscription;
+
+        /** State: state.dir/<application.id>, and its RocksDB (NULL when
+         *  the topology has no stores). */
+        char *state_dir;
+        brook__statedb_t *statedb;
+        /** Store instances open on this instance (brook_kvstore_t *), for
+         *  interactive queries. Writers: threads opening and closing
+         *  tasks; readers: queries. */
+        pthread_rwlock_t iq_lock;
+        brook__ptrvec_t iq_stores;
 };
 
 /** One stream thread: a consumer and a producer, owning the tasks of the
@@ -68,9 +79,25 @@ struct brook__thread {
         bool failed;
         char delivery_error[512]; /**< First failed delivery, or "". */
 
+        /* State: this thread's write batch over the app's RocksDB, its
+         * record cache, a consumer that reads changelogs to restore, and
+         * the changelog ends of the stores it has had (never freed before
+         * the thread, as deliveries write them). */
+        brook__stateenv_t env;
+        rd_kafka_t *restorer;
+        struct brook__clslot {
+                char *topic;
+                int32_t partition;
+                int64_t end;
+        } * *slots;
+        size_t slot_cnt, slot_cap;
+        /** Uncommitted batch bytes that trigger an early commit. */
+        size_t batch_limit;
+
         /* Counters published for brook_app_stats(). */
         atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,
-                stat_commits, stat_rebalances;
+                stat_commits, stat_rebalances, stat_restored,
+                stat_restore_remaining, stat_stores_restoring;
 };
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
@@ -80,6 +107,20 @@ brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
 /** Joins the thread and frees its clients and tasks; the struct stays,
  *  for its counters, until the caller free()s it. */
 void brook__thread_destroy(brook__thread_t *thr);
+
+/**
+ * Restores every store of @p tasks (just opened, RESTORING) from its
+ * changelog: from the offset the store recorded (or the start) to the
+ * changelog's end, in batches, with progress on stderr when it is a
+ * terminal. Stores end ACTIVE. Returns an error only for failures the app
+ * cannot continue from.
+ */
+brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
+                                  char *errstr, size_t errstr_size);
+
+/** Makes @p st visible to / hides it from interactive queries. */
+void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st);
+void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st);
 
 /** Records the app's first fatal error and asks every thread to stop. */
 void brook__app_fail(brook_app_t *app, const char *msg);

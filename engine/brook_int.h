@@ -183,6 +183,8 @@ typedef struct brook__node {
 
 struct brook_builder_s {
         brook__ptrvec_t nodes;   /**< brook__node_t *, in creation order. */
+        brook__ptrvec_t stores;  /**< brook__storedef_t *, in creation
+                                  *   order (statestore/store_int.h). */
         brook__ptrvec_t handles; /**< DSL handles freed with the builder. */
         int next_index;          /**< For generated names. */
         char *error;             /**< First error, or NULL. */
@@ -251,6 +253,19 @@ typedef struct brook__collector {
         /** Partition count of @p topic, or -1 if unknown. */
         int32_t (*partition_cnt)(struct brook__collector *col,
                                  const char *topic);
+        /** Sends a changelog record (@p value NULL: a tombstone) to
+         *  @p topic / @p partition; once it is delivered, *@p endp becomes
+         *  its offset + 1 (if larger). @p endp must outlive the delivery. */
+        brook_err_t (*send_changelog)(struct brook__collector *col,
+                                      const char *topic, int32_t partition,
+                                      const void *key, size_t key_size,
+                                      const void *value, size_t value_size,
+                                      int64_t timestamp, int64_t *endp,
+                                      char *errstr, size_t errstr_size);
+        /** A slot for the changelog end of @p topic / @p partition that
+         *  lives as long as the collector; starts at -1. */
+        int64_t *(*changelog_slot)(struct brook__collector *col,
+                                   const char *topic, int32_t partition);
 } brook__collector_t;
 
 /** One input record waiting in a task's queue. */
@@ -299,6 +314,9 @@ struct brook_ctx_s {
         char *sink_topic; /**< Sinks: the resolved fixed topic. */
 };
 
+struct brook__stateenv;
+struct brook__cache;
+
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {
         brook__collector_t *collector;
@@ -310,6 +328,11 @@ typedef struct brook__runtime {
         int64_t (*wall_clock)(struct brook__runtime *rt);
         brook_buf_t *keybuf, *valbuf; /**< Scratch for sinks. */
         brook_arena_t *arena;         /**< Per input record; reset after. */
+        /** State: the db and this thread's batch, its record cache (NULL:
+         *  statestore.cache.max.bytes is 0), state.dir/<application.id>. */
+        struct brook__stateenv *env;
+        struct brook__cache *cache;
+        char *state_dir;
         /* Counters (only the owning thread writes them). */
         int64_t processed, produced, dropped, dead_lettered;
 } brook__runtime_t;
@@ -329,6 +352,11 @@ struct brook__task {
         size_t punc_cnt, punc_cap;
         int next_punc_id;
         size_t queued; /**< Records across queues. */
+        /** Store instances (brook_kvstore_t *), in the builder's order. */
+        brook__ptrvec_t stores;
+        /** Timestamp of the record (or punctuation) being processed: what
+         *  a cache entry written now remembers. */
+        int64_t cur_ts;
         /** The message of the last brook_ctx_errorf() (or of a failed sink)
          *  and the node it came from. */
         char errbuf[512];
@@ -340,6 +368,17 @@ struct brook__task {
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
                                int32_t partition);
+/** Opens the task's instance of every store of its sub-topology (they
+ *  start RESTORING; the runtime restores them, then calls init). */
+brook_err_t brook__task_open_stores(brook__task_t *task, char *errstr,
+                                    size_t errstr_size);
+/** Commit, step 1: caching stores write down and forward dirty entries. */
+brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
+                                     size_t errstr_size);
+/** Commit, step 2 (after the producer flushed): each store stages its
+ *  changelog offset with its data. */
+brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
+                                     size_t errstr_size);
 /** Runs init() of every processor; on failure returns the error. */
 brook_err_t brook__task_init(brook__task_t *task, char *errstr,
                              size_t errstr_size);

@@ -78,6 +78,8 @@ typedef enum {
         BROOK__P_POLL_MS,
         BROOK__P_BUFFERED_RECORDS,
         BROOK__P_SHUTDOWN_TIMEOUT_MS,
+        BROOK__P_CACHE_MAX_BYTES,
+        BROOK__P_ROCKSDB_MEMORY_BYTES,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -228,6 +230,17 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                 {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
                  NULL, NULL, "30000", NULL, NULL,
                  "How long close waits for in-flight records."},
+        [BROOK__P_CACHE_MAX_BYTES] =
+                {"statestore.cache.max.bytes", BROOK__CONF_INT, 0, 0,
+                 (int64_t)1 << 40, NULL, NULL, "10485760", NULL, NULL,
+                 "Bytes of record cache for all stores, split evenly "
+                 "between threads; 0 turns caching off."},
+        [BROOK__P_ROCKSDB_MEMORY_BYTES] =
+                {"rocksdb.memory.bytes", BROOK__CONF_INT, 0, 4 << 20,
+                 (int64_t)1 << 40, NULL, NULL, "67108864", NULL, NULL,
+                 "Bound on RocksDB's memory for the whole app: block cache "
+                 "(3/4) plus write buffers (1/4), whatever the number of "
+                 "tasks and stores."},
 };
 
 /* ----------------------------------------------------------------- conf */

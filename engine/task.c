@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "brook_int.h"
+#include "store_int.h"
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
                                int32_t partition)
@@ -39,6 +40,70 @@ brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
                                         : brook__xstrdup(node->topic);
         }
         return task;
+}
+
+brook_err_t brook__task_open_stores(brook__task_t *task, char *errstr,
+                                    size_t errstr_size)
+{
+        const brook_builder_t *b = task->rt->topo->b;
+        size_t i;
+        for (i = 0; i < b->stores.cnt; i++) {
+                brook__storedef_t *def = b->stores.v[i];
+                brook_kvstore_t *st;
+                brook_err_t err;
+                if (def->subtopology != task->sub_id)
+                        continue;
+                if ((err = brook__kvstore_open(
+                             def, task, task->rt->env, task->rt->cache,
+                             task->rt->state_dir, &st, errstr, errstr_size)))
+                        return err;
+                brook__ptrvec_push(&task->stores, st);
+        }
+        return BROOK_OK;
+}
+
+brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
+                                     size_t errstr_size)
+{
+        size_t i;
+        brook_err_t err = BROOK_OK;
+        for (i = 0; i < task->stores.cnt && !err; i++) {
+                err = brook__kvstore_flush_cache(task->stores.v[i], errstr,
+                                                 errstr_size);
+                /* Records the flush forwarded are done with. */
+                brook_arena_reset(task->rt->arena);
+        }
+        return err;
+}
+
+brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
+                                     size_t errstr_size)
+{
+        size_t i;
+        brook_err_t err;
+        for (i = 0; i < task->stores.cnt; i++)
+                if ((err = brook__kvstore_flush_inner(task->stores.v[i], errstr,
+                                                      errstr_size)))
+                        return err;
+        return BROOK_OK;
+}
+
+brook_kvstore_t *brook_ctx_kvstore(brook_ctx_t *ctx, const char *name)
+{
+        brook__task_t *task = ctx->task;
+        size_t i, j;
+        if (!name)
+                return NULL;
+        for (i = 0; i < task->stores.cnt; i++) {
+                brook_kvstore_t *st = task->stores.v[i];
+                if (strcmp(st->def->name, name))
+                        continue;
+                for (j = 0; j < st->def->proc_cnt; j++)
+                        if (st->def->procs[j] == ctx->node->idx)
+                                return st;
+                return NULL;
+        }
+        return NULL;
 }
 
 brook_err_t brook__task_init(brook__task_t *task, char *errstr,
@@ -81,6 +146,9 @@ void brook__task_destroy(brook__task_t *task, void (*release)(brook__inrec_t *))
                 brook_arena_reset(task->rt->arena);
                 free(ctx->sink_topic);
         }
+        for (i = 0; i < task->stores.cnt; i++)
+                brook__kvstore_close(task->stores.v[i]);
+        brook__ptrvec_free(&task->stores);
         for (i = 0; i < task->queues.cnt; i++) {
                 brook__pqueue_t *q = task->queues.v[i];
                 while (q->cnt) {
@@ -296,6 +364,7 @@ static void brook__task_punctuate(brook__task_t *task,
                 missed = (now - p->next) / p->interval;
                 p->next += (missed + 1) * p->interval;
                 ctx = &task->ctxs[p->node_idx];
+                task->cur_ts = now;
                 task->puncs[i].fn(ctx, now, task->puncs[i].opaque);
                 brook_arena_reset(task->rt->arena);
         }
@@ -579,6 +648,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                 goto done;
         }
         rec->timestamp = ts;
+        task->cur_ts = ts;
         if (ts > q->partition_time)
                 q->partition_time = ts;
         if (ts > task->stream_time)

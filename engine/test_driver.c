@@ -3,11 +3,17 @@
  * (Kafka Streams' TopologyTestDriver). It shares the task code with the
  * real runtime; only the collector (in-memory topics) and the clock differ.
  */
+#define _GNU_SOURCE /* nftw's FTW_DEPTH / FTW_PHYS */
+#include <errno.h>
+#include <ftw.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "brook_int.h"
+#include "store_int.h"
 
 /* A record a sink wrote (or a piped input), kept until the driver goes. */
 typedef struct brook__tdrec {
@@ -37,6 +43,16 @@ struct brook_test_driver_s {
         size_t pending_head;
         int64_t wall_clock;
         bool failed;
+        bool auto_commit;
+        /* State: a RocksDB in a directory of its own, removed at destroy. */
+        char *state_dir;
+        brook__stateenv_t env;
+        /** Changelog ends, one per changelog topic (one partition). */
+        struct brook__tdslot {
+                char *topic;
+                int64_t end;
+        } * slots;
+        size_t slot_cnt;
 };
 
 static brook__tdtopic_t *brook__td_topic(brook_test_driver_t *td,
@@ -148,12 +164,107 @@ static int32_t brook__td_partition_cnt(brook__collector_t *col,
         return 1;
 }
 
+static brook_err_t brook__td_send_changelog(
+        brook__collector_t *col, const char *topic, int32_t partition,
+        const void *key, size_t key_size, const void *value, size_t value_size,
+        int64_t timestamp, int64_t *endp, char *errstr, size_t errstr_size)
+{
+        brook_test_driver_t *td = (brook_test_driver_t *)col;
+        brook__tdtopic_t *t = brook__td_topic(td, topic);
+        brook__tdrec_t *r = brook__tdrec_new(t, key, key_size, value,
+                                             value_size, timestamp);
+        brook__ptrvec_push(&t->written, r);
+        if (endp && r->pub.offset + 1 > *endp)
+                *endp = r->pub.offset + 1;
+        return BROOK_OK;
+}
+
+static int64_t *brook__td_changelog_slot(brook__collector_t *col,
+                                         const char *topic, int32_t partition)
+{
+        brook_test_driver_t *td = (brook_test_driver_t *)col;
+        size_t i;
+        for (i = 0; i < td->slot_cnt; i++)
+                if (!strcmp(td->slots[i].topic, topic))
+                        return &td->slots[i].end;
+        /* Slots must not move: they are allocated once, generously, when
+         * the driver is made (one per store). */
+        if (i == td->slot_cnt) {
+                td->slots[i].topic = brook__xstrdup(topic);
+                td->slots[i].end = -1;
+                td->slot_cnt++;
+        }
+        return &td->slots[i].end;
+}
+
 static int64_t brook__td_wall_clock(brook__runtime_t *rt)
 {
         brook_test_driver_t *td =
                 (brook_test_driver_t *)((char *)rt -
                                         offsetof(brook_test_driver_t, rt));
         return td->wall_clock;
+}
+
+static int brook__rm_one(const char *path, const struct stat *sb, int flag,
+                         struct FTW *ftw)
+{
+        (void)sb;
+        (void)flag;
+        (void)ftw;
+        return remove(path);
+}
+
+/* Removes @p dir and everything under it. */
+static void brook__rmtree(const char *dir)
+{
+        nftw(dir, brook__rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A fresh state directory under state.dir and the RocksDB in it, when the
+ * topology has stores. */
+static brook_err_t brook__td_open_state(brook_test_driver_t *td, char *errstr,
+                                        size_t errstr_size)
+{
+        const char *base = brook_conf_get(td->conf, "state.dir");
+        int64_t cache_bytes =
+                brook__conf_int(td->conf, "statestore.cache.max.bytes");
+        size_t n = strlen(base) + 32;
+        char *dbdir;
+        brook_err_t err;
+
+        td->slots = brook__xcalloc(td->b->stores.cnt + 1, sizeof *td->slots);
+        if (!td->b->stores.cnt)
+                return BROOK_OK;
+        if (mkdir(base, 0755) && errno != EEXIST) {
+                brook__seterr(errstr, errstr_size,
+                              "state.dir \"%s\" could not be created: %s", base,
+                              strerror(errno));
+                return BROOK_ERR_STATE;
+        }
+        td->state_dir = brook__xmalloc(n);
+        snprintf(td->state_dir, n, "%s/test-driver-XXXXXX", base);
+        if (!mkdtemp(td->state_dir)) {
+                brook__seterr(errstr, errstr_size,
+                              "could not make a state directory in \"%s\": %s",
+                              base, strerror(errno));
+                free(td->state_dir);
+                td->state_dir = NULL;
+                return BROOK_ERR_STATE;
+        }
+        dbdir = brook__xmalloc(n + 8);
+        snprintf(dbdir, n + 8, "%s/rocksdb", td->state_dir);
+        err = brook__statedb_open(
+                dbdir, brook__conf_int(td->conf, "rocksdb.memory.bytes"),
+                &td->env.db, errstr, errstr_size);
+        free(dbdir);
+        if (err)
+                return err;
+        td->env.batch = brook__statebatch_new(td->env.db);
+        td->rt.env = &td->env;
+        td->rt.state_dir = td->state_dir;
+        if (cache_bytes > 0)
+                td->rt.cache = brook__cache_new((size_t)cache_bytes);
+        return BROOK_OK;
 }
 
 void brook_test_driver_destroy(brook_test_driver_t *td)
@@ -177,6 +288,16 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
                 brook__tdrec_free(td->inputs.v[i]);
         brook__ptrvec_free(&td->inputs);
         brook__ptrvec_free(&td->pending);
+        for (i = 0; i < td->slot_cnt; i++)
+                free(td->slots[i].topic);
+        free(td->slots);
+        brook__cache_destroy(td->rt.cache);
+        brook__statebatch_destroy(td->env.batch);
+        brook__statedb_close(td->env.db);
+        if (td->state_dir) {
+                brook__rmtree(td->state_dir);
+                free(td->state_dir);
+        }
         brook_arena_destroy(td->rt.arena);
         brook_buf_destroy(td->rt.keybuf);
         brook_buf_destroy(td->rt.valbuf);
@@ -223,8 +344,11 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
         td->b = b;
         td->conf = conf;
         td->wall_clock = wall_clock_ms;
+        td->auto_commit = true;
         td->collector.send = brook__td_send;
         td->collector.partition_cnt = brook__td_partition_cnt;
+        td->collector.send_changelog = brook__td_send_changelog;
+        td->collector.changelog_slot = brook__td_changelog_slot;
         td->rt.collector = &td->collector;
         td->rt.topo = &td->topo;
         td->rt.conf = conf;
@@ -241,13 +365,28 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
         td->rt.valbuf = brook_buf_new();
         td->rt.arena = brook_arena_new();
 
+        if (brook__td_open_state(td, errstr, errstr_size)) {
+                td->b = NULL;
+                td->conf = NULL;
+                brook_test_driver_destroy(td);
+                brook_conf_destroy(own);
+                return NULL;
+        }
         for (i = 0; i < td->topo.sub_cnt; i++) {
                 brook__subtopo_t *sub = &td->topo.subs[i];
                 brook__task_t *task;
+                size_t j;
+                bool ok;
                 sub->partitions = 1;
                 task = brook__task_new(&td->rt, sub, 0);
                 brook__ptrvec_push(&td->tasks, task);
-                if (brook__task_init(task, errstr, errstr_size)) {
+                /* Stores start empty here: nothing to restore. */
+                ok = !brook__task_open_stores(task, errstr, errstr_size);
+                for (j = 0; ok && j < task->stores.cnt; j++) {
+                        brook_kvstore_t *st = task->stores.v[j];
+                        atomic_store(&st->state, BROOK__STORE_ACTIVE);
+                }
+                if (!ok || brook__task_init(task, errstr, errstr_size)) {
                         /* The caller keeps b and conf on failure. */
                         td->b = NULL;
                         td->conf = NULL;
@@ -291,6 +430,22 @@ static brook_err_t brook__td_process(brook_test_driver_t *td, brook__tdrec_t *r,
         return BROOK_OK;
 }
 
+/* Processes records written to topics the topology reads, in write order.
+ */
+static brook_err_t brook__td_drain(brook_test_driver_t *td, char *errstr,
+                                   size_t errstr_size)
+{
+        brook_err_t err;
+        while (td->pending_head < td->pending.cnt) {
+                brook__tdrec_t *p = td->pending.v[td->pending_head++];
+                brook__node_t *src =
+                        brook__topology_source_for(&td->topo, p->topic);
+                if ((err = brook__td_process(td, p, src, errstr, errstr_size)))
+                        return err;
+        }
+        return BROOK_OK;
+}
+
 brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
                                    const void *key, size_t key_size,
                                    const void *value, size_t value_size,
@@ -328,16 +483,71 @@ brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
         }
         brook__ptrvec_push(&td->inputs, r);
 
-        if ((err = brook__td_process(td, r, src, errstr, errstr_size)))
+        if ((err = brook__td_process(td, r, src, errstr, errstr_size)) ||
+            (err = brook__td_drain(td, errstr, errstr_size)))
                 return err;
-        /* Records written to topics the topology reads, in write order. */
-        while (td->pending_head < td->pending.cnt) {
-                brook__tdrec_t *p = td->pending.v[td->pending_head++];
-                src = brook__topology_source_for(&td->topo, p->topic);
-                if ((err = brook__td_process(td, p, src, errstr, errstr_size)))
-                        return err;
-        }
+        if (td->auto_commit)
+                return brook_test_driver_commit(td, errstr, errstr_size);
         return BROOK_OK;
+}
+
+brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
+                                     size_t errstr_size)
+{
+        size_t i;
+        brook_err_t err;
+
+        if (td->failed) {
+                brook__seterr(errstr, errstr_size,
+                              "the test driver stopped on an earlier error");
+                return BROOK_ERR_FATAL;
+        }
+        /* Flushing a cache forwards records, which may land in a topic the
+         * topology reads (a repartition topic) and dirty caches further
+         * down: flush again until nothing moves. */
+        do {
+                for (i = 0; i < td->tasks.cnt; i++) {
+                        if ((err = brook__task_flush_caches(
+                                     td->tasks.v[i], errstr, errstr_size))) {
+                                td->failed = true;
+                                return err;
+                        }
+                }
+        } while (td->pending_head < td->pending.cnt &&
+                 !(err = brook__td_drain(td, errstr, errstr_size)));
+        if (err)
+                return err;
+        for (i = 0; i < td->tasks.cnt; i++)
+                if ((err = brook__task_flush_stores(td->tasks.v[i], errstr,
+                                                    errstr_size)))
+                        goto fail;
+        if (td->env.batch &&
+            (err = brook__statebatch_write(td->env.batch, errstr, errstr_size)))
+                goto fail;
+        return BROOK_OK;
+fail:
+        td->failed = true;
+        return err;
+}
+
+void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on)
+{
+        td->auto_commit = on;
+}
+
+brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
+                                           const char *name)
+{
+        size_t i, j;
+        for (i = 0; i < td->tasks.cnt; i++) {
+                brook__task_t *task = td->tasks.v[i];
+                for (j = 0; j < task->stores.cnt; j++) {
+                        brook_kvstore_t *st = task->stores.v[j];
+                        if (!strcmp(st->def->name, name))
+                                return st;
+                }
+        }
+        return NULL;
 }
 
 void brook_test_driver_advance_wall_clock(brook_test_driver_t *td,

@@ -102,12 +102,84 @@ static int32_t brook__thr_partition_cnt(brook__collector_t *col,
         return pt->partition_cnt;
 }
 
+static brook_err_t brook__thr_send_changelog(
+        brook__collector_t *col, const char *topic, int32_t partition,
+        const void *key, size_t key_size, const void *value, size_t value_size,
+        int64_t timestamp, int64_t *endp, char *errstr, size_t errstr_size)
+{
+        brook__thread_t *thr = (brook__thread_t *)col;
+        struct brook__ptopic *pt = brook__ptopic(thr, topic);
+        rd_kafka_resp_err_t err;
+
+        for (;;) {
+                err = rd_kafka_producev(
+                        thr->producer, RD_KAFKA_V_RKT(pt->rkt),
+                        RD_KAFKA_V_PARTITION(partition),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(key, key_size),
+                        RD_KAFKA_V_VALUE((void *)value, value_size),
+                        RD_KAFKA_V_TIMESTAMP(timestamp),
+                        RD_KAFKA_V_OPAQUE(endp), RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        break;
+                rd_kafka_poll(thr->producer, 10);
+        }
+        if (err) {
+                brook__seterr(errstr, errstr_size,
+                              "producing to changelog \"%s\" failed: %s", topic,
+                              rd_kafka_err2str(err));
+                return BROOK_ERR_KAFKA;
+        }
+        return BROOK_OK;
+}
+
+static int64_t *brook__thr_changelog_slot(brook__collector_t *col,
+                                          const char *topic, int32_t partition)
+{
+        brook__thread_t *thr = (brook__thread_t *)col;
+        struct brook__clslot *slot;
+        size_t i;
+        for (i = 0; i < thr->slot_cnt; i++)
+                if (thr->slots[i]->partition == partition &&
+                    !strcmp(thr->slots[i]->topic, topic))
+                        return &thr->slots[i]->end;
+        if (thr->slot_cnt == thr->slot_cap) {
+                thr->slot_cap = thr->slot_cap ? thr->slot_cap * 2 : 16;
+                thr->slots = brook__xrealloc(
+                        thr->slots, thr->slot_cap * sizeof *thr->slots);
+        }
+        /* Each slot is its own allocation: deliveries hold its address. */
+        slot = brook__xmalloc(sizeof *slot);
+        slot->topic = brook__xstrdup(topic);
+        slot->partition = partition;
+        slot->end = -1;
+        thr->slots[thr->slot_cnt++] = slot;
+        return &slot->end;
+}
+
 static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                          void *opaque)
 {
         brook__thread_t *thr = opaque;
-        if (!rkm->err)
+        int64_t *endp = rkm->_private;
+        if (!rkm->err) {
+                /* A changelog record: its store's data now reaches here. */
+                if (endp && rkm->offset + 1 > *endp)
+                        *endp = rkm->offset + 1;
                 return;
+        }
+        /* A lost changelog record would leave a store that its changelog
+         * cannot rebuild: always fatal. */
+        if (endp) {
+                if (!thr->delivery_error[0])
+                        snprintf(thr->delivery_error,
+                                 sizeof thr->delivery_error,
+                                 "a changelog record to topic \"%s\" "
+                                 "partition %" PRId32 " was not delivered: %s",
+                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                                 rd_kafka_err2str(rkm->err));
+                return;
+        }
         if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
                 brook__log("WARN",
                            "thread %d: a record to topic \"%s\" was not "
@@ -140,7 +212,19 @@ static bool brook__thr_commit(brook__thread_t *thr)
         int64_t flush_timeout =
                 brook__conf_int(thr->app->conf, "shutdown.timeout.ms");
 
+        char why[1024];
+
         thr->last_commit = brook__now_mono_ms();
+        /* Caches write down (and forward) their dirty entries first: what
+         * they send must be delivered before the offsets commit. */
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                if (brook__task_flush_caches(thr->tasks.v[i], why,
+                                             sizeof why)) {
+                        brook__app_fail(thr->app, why);
+                        thr->failed = true;
+                        return false;
+                }
+        }
         err = rd_kafka_flush(thr->producer, (int)flush_timeout);
         if (err) {
                 brook__app_fail(thr->app,
@@ -153,6 +237,22 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 brook__app_fail(thr->app, thr->delivery_error);
                 thr->failed = true;
                 return false;
+        }
+        /* Every changelog record is delivered: each store records the
+         * changelog offset its data matches, in one batch with the data. */
+        if (thr->env.batch) {
+                brook_err_t serr = BROOK_OK;
+                for (i = 0; i < thr->tasks.cnt && !serr; i++)
+                        serr = brook__task_flush_stores(thr->tasks.v[i], why,
+                                                        sizeof why);
+                if (!serr)
+                        serr = brook__statebatch_write(thr->env.batch, why,
+                                                       sizeof why);
+                if (serr) {
+                        brook__app_fail(thr->app, why);
+                        thr->failed = true;
+                        return false;
+                }
         }
         offsets = rd_kafka_topic_partition_list_new(8);
         for (i = 0; i < thr->tasks.cnt; i++) {
@@ -192,11 +292,19 @@ static bool brook__thr_commit(brook__thread_t *thr)
 
 /* ------------------------------------------------------------- rebalance */
 
+static void brook__thr_close_task(brook__thread_t *thr, brook__task_t *task)
+{
+        size_t i;
+        for (i = 0; i < task->stores.cnt; i++)
+                brook__app_unregister_store(thr->app, task->stores.v[i]);
+        brook__task_destroy(task, brook__release_msg);
+}
+
 static void brook__thr_close_tasks(brook__thread_t *thr)
 {
         size_t i;
         for (i = 0; i < thr->tasks.cnt; i++)
-                brook__task_destroy(thr->tasks.v[i], brook__release_msg);
+                brook__thr_close_task(thr, thr->tasks.v[i]);
         brook__ptrvec_free(&thr->tasks);
         thr->route_cnt = 0;
 }
@@ -215,16 +323,23 @@ static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
         task = brook__task_new(&thr->rt, &thr->app->topo.subs[sub_id],
                                partition);
         brook__ptrvec_push(&thr->tasks, task);
-        if (brook__task_init(task, errstr, sizeof errstr)) {
+        /* Processors start once the stores are restored (see assign). */
+        if (brook__task_open_stores(task, errstr, sizeof errstr)) {
                 brook__app_fail(thr->app, errstr);
                 thr->failed = true;
+                return task;
         }
+        for (i = 0; i < task->stores.cnt; i++)
+                brook__app_register_store(thr->app, task->stores.v[i]);
         return task;
 }
 
 static void brook__thr_assign(brook__thread_t *thr,
                               rd_kafka_topic_partition_list_t *parts)
 {
+        size_t first_new = thr->tasks.cnt, k;
+        brook__ptrvec_t fresh = {0};
+        char errstr[1024];
         int i;
         for (i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -248,6 +363,23 @@ static void brook__thr_assign(brook__thread_t *thr,
                 r->task = task;
                 r->q = brook__task_queue(task, tp->topic, src);
         }
+        if (thr->failed)
+                return;
+        /* Bring the new tasks' stores up to date, then start them. */
+        for (k = first_new; k < thr->tasks.cnt; k++)
+                brook__ptrvec_push(&fresh, thr->tasks.v[k]);
+        if (fresh.cnt &&
+            brook__thread_restore(thr, &fresh, errstr, sizeof errstr)) {
+                brook__app_fail(thr->app, errstr);
+                thr->failed = true;
+        }
+        for (k = 0; !thr->failed && k < fresh.cnt; k++) {
+                if (brook__task_init(fresh.v[k], errstr, sizeof errstr)) {
+                        brook__app_fail(thr->app, errstr);
+                        thr->failed = true;
+                }
+        }
+        brook__ptrvec_free(&fresh);
 }
 
 static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -410,7 +542,10 @@ static void *brook__thread_main(void *arg)
                 for (i = 0; i < thr->tasks.cnt; i++)
                         brook__task_punctuate_wall(thr->tasks.v[i],
                                                    brook__now_wall_ms());
-                if (brook__now_mono_ms() - thr->last_commit >= commit_interval)
+                if (brook__now_mono_ms() - thr->last_commit >=
+                            commit_interval ||
+                    (thr->env.batch &&
+                     brook__statebatch_size(thr->env.batch) > thr->batch_limit))
                         brook__thr_commit(thr);
                 brook__thr_publish(thr);
         }
@@ -482,6 +617,36 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
         return c;
 }
 
+/* A consumer outside the group that reads changelogs from given offsets
+ * (Kafka Streams' restore consumer). */
+static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
+                                       size_t errstr_size)
+{
+        rd_kafka_conf_t *c = brook__client_conf(
+                app, "consumer", "restore-consumer", idx, errstr, errstr_size);
+        rd_kafka_t *rk;
+        char why[512];
+        if (!c)
+                return NULL;
+        if (rd_kafka_conf_set(c, "enable.auto.commit", "false", why,
+                              sizeof why) ||
+            rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
+                              sizeof why) ||
+            /* Restoration wants big fetches, not low latency. */
+            rd_kafka_conf_set(c, "fetch.max.bytes", "52428800", why,
+                              sizeof why)) {
+                brook__seterr(errstr, errstr_size, "restore consumer: %s", why);
+                rd_kafka_conf_destroy(c);
+                return NULL;
+        }
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why))) {
+                brook__seterr(errstr, errstr_size, "restore consumer: %s", why);
+                rd_kafka_conf_destroy(c);
+                return NULL;
+        }
+        return rk;
+}
+
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                    size_t errstr_size)
 {
@@ -493,6 +658,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->idx = idx;
         thr->collector.send = brook__thr_send;
         thr->collector.partition_cnt = brook__thr_partition_cnt;
+        thr->collector.send_changelog = brook__thr_send_changelog;
+        thr->collector.changelog_slot = brook__thr_changelog_slot;
         thr->rt.collector = &thr->collector;
         thr->rt.topo = &app->topo;
         thr->rt.conf = app->conf;
@@ -508,6 +675,31 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->rt.keybuf = brook_buf_new();
         thr->rt.valbuf = brook_buf_new();
         thr->rt.arena = brook_arena_new();
+        if (app->statedb) {
+                int64_t cache_bytes = brook__conf_int(
+                        app->conf, "statestore.cache.max.bytes");
+                int64_t threads =
+                        brook__conf_int(app->conf, "num.stream.threads");
+                int64_t mem =
+                        brook__conf_int(app->conf, "rocksdb.memory.bytes");
+                thr->env.db = app->statedb;
+                thr->env.batch = brook__statebatch_new(app->statedb);
+                thr->rt.env = &thr->env;
+                thr->rt.state_dir = app->state_dir;
+                /* As Kafka Streams: the cache is split between threads. */
+                if (cache_bytes / threads > 0)
+                        thr->rt.cache = brook__cache_new(
+                                (size_t)(cache_bytes / threads));
+                /* Uncommitted writes live in the batch, outside RocksDB's
+                 * bounded memtables: commit early rather than let them
+                 * grow past an eighth of the bound. */
+                thr->batch_limit = (size_t)(mem / 8 / threads);
+                if (thr->batch_limit < (1u << 20))
+                        thr->batch_limit = 1u << 20;
+                if (!(thr->restorer = brook__restorer_new(app, idx, errstr,
+                                                          errstr_size)))
+                        goto fail;
+        }
 
         if (!(cc = brook__client_conf(app, "consumer", "consumer", idx, errstr,
                                       errstr_size)))
@@ -572,6 +764,20 @@ void brook__thread_destroy(brook__thread_t *thr)
         if (thr->tid_valid)
                 pthread_join(thr->tid, NULL);
         brook__thr_close_tasks(thr);
+        for (i = 0; i < thr->slot_cnt; i++) {
+                free(thr->slots[i]->topic);
+                free(thr->slots[i]);
+        }
+        free(thr->slots);
+        thr->slots = NULL;
+        thr->slot_cnt = thr->slot_cap = 0;
+        if (thr->restorer)
+                rd_kafka_destroy(thr->restorer);
+        thr->restorer = NULL;
+        brook__statebatch_destroy(thr->env.batch);
+        thr->env.batch = NULL;
+        brook__cache_destroy(thr->rt.cache);
+        thr->rt.cache = NULL;
         for (i = 0; i < thr->ptopic_cnt; i++) {
                 rd_kafka_topic_destroy(thr->ptopics[i].rkt);
                 free(thr->ptopics[i].name);

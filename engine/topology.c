@@ -3,11 +3,13 @@
  * InternalTopologyBuilder): named nodes, their wiring, sub-topologies, and
  * the description Kafka Streams users know.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "brook_int.h"
+#include "store_int.h"
 
 brook_builder_t *brook_builder_new(void)
 {
@@ -43,6 +45,9 @@ void brook_builder_destroy(brook_builder_t *b)
         for (i = 0; i < b->nodes.cnt; i++)
                 brook__node_free(b->nodes.v[i]);
         brook__ptrvec_free(&b->nodes);
+        for (i = 0; i < b->stores.cnt; i++)
+                brook__storedef_free(b->stores.v[i]);
+        brook__ptrvec_free(&b->stores);
         for (i = 0; i < b->handles.cnt; i++)
                 free(b->handles.v[i]);
         brook__ptrvec_free(&b->handles);
@@ -89,6 +94,188 @@ brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name)
 void brook__builder_keep(brook_builder_t *b, void *handle)
 {
         brook__ptrvec_push(&b->handles, handle);
+}
+
+/* ---------------------------------------------------------------- stores */
+
+void brook__storedef_free(brook__storedef_t *def)
+{
+        if (!def)
+                return;
+        free(def->name);
+        brook__serde_unref(def->key_serde);
+        brook__serde_unref(def->value_serde);
+        free(def->procs);
+        free(def);
+}
+
+brook__storedef_t *brook__builder_store(const brook_builder_t *b,
+                                        const char *name)
+{
+        size_t i;
+        for (i = 0; i < b->stores.cnt; i++) {
+                brook__storedef_t *def = b->stores.v[i];
+                if (!strcmp(def->name, name))
+                        return def;
+        }
+        return NULL;
+}
+
+/* Store names become topic names ("<app>-<store>-changelog"). */
+static bool brook__store_name_ok(const char *name)
+{
+        size_t i, n = strlen(name);
+        if (n == 0 || n > 200)
+                return false;
+        for (i = 0; i < n; i++)
+                if (!isalnum((unsigned char)name[i]) && name[i] != '.' &&
+                    name[i] != '_' && name[i] != '-')
+                        return false;
+        return true;
+}
+
+brook_err_t brook_builder_connect_store(brook_builder_t *b,
+                                        const char *processor,
+                                        const char *store, char *errstr,
+                                        size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook__node_t *node;
+        size_t i;
+
+        if (!b || !processor || !store) {
+                if (b)
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "brook_builder_connect_store: "
+                                            "processor or store is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (!(def = brook__builder_store(b, store))) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\" does not exist", store);
+                return BROOK_ERR_NOT_FOUND;
+        }
+        node = brook__builder_node(b, processor);
+        if (!node || node->kind != BROOK__NODE_PROCESSOR) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": \"%s\" is not a "
+                                    "processor of the topology",
+                                    store, processor);
+                return BROOK_ERR_NOT_FOUND;
+        }
+        for (i = 0; i < def->proc_cnt; i++)
+                if (def->procs[i] == node->idx)
+                        return BROOK_OK;
+        def->procs = brook__xrealloc(def->procs,
+                                     (def->proc_cnt + 1) * sizeof *def->procs);
+        def->procs[def->proc_cnt++] = node->idx;
+        return BROOK_OK;
+}
+
+brook_err_t brook_builder_add_store(brook_builder_t *b,
+                                    const brook_materialized_t *m,
+                                    const char *const *processors,
+                                    size_t processor_cnt, char *errstr,
+                                    size_t errstr_size)
+{
+        brook__storedef_t *def;
+        size_t i;
+        brook_err_t err;
+
+        if (!b)
+                return BROOK_ERR_INVALID_ARG;
+        if (!m || !m->name) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "brook_builder_add_store: a store name "
+                                    "is required");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (!brook__store_name_ok(m->name)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store name \"%s\" is not valid: use 1 to "
+                                    "200 characters from a-z, A-Z, 0-9, '.', "
+                                    "'_' and '-' (it names a changelog topic)",
+                                    m->name);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (brook__builder_store(b, m->name)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store name \"%s\" is used twice: every "
+                                    "store needs its own name",
+                                    m->name);
+                return BROOK_ERR_TOPOLOGY;
+        }
+        def = brook__xcalloc(1, sizeof *def);
+        def->name = brook__xstrdup(m->name);
+        def->key_serde = brook__serde_ref(m->key_serde);
+        def->value_serde = brook__serde_ref(m->value_serde);
+        def->supplier = m->supplier ? *m->supplier : *brook_kvstore_rocksdb();
+        def->logging = !m->logging_disabled;
+        def->caching = !m->caching_disabled;
+        def->subtopology = -1;
+        brook__ptrvec_push(&b->stores, def);
+        for (i = 0; i < processor_cnt; i++)
+                if ((err = brook_builder_connect_store(
+                             b, processors[i], m->name, errstr, errstr_size)))
+                        return err;
+        return BROOK_OK;
+}
+
+/* Places each store in the sub-topology of its processors and fills in
+ * default serdes. */
+static brook_err_t brook__stores_build(brook__topology_t *topo, bool with_conf,
+                                       char *errstr, size_t errstr_size)
+{
+        const brook_builder_t *b = topo->b;
+        size_t i, j;
+
+        for (i = 0; i < b->stores.cnt; i++) {
+                brook__storedef_t *def = b->stores.v[i];
+                if (def->proc_cnt == 0) {
+                        brook__seterr(errstr, errstr_size,
+                                      "topology error: store \"%s\" is not "
+                                      "connected to any processor",
+                                      def->name);
+                        return BROOK_ERR_TOPOLOGY;
+                }
+                def->subtopology = -1;
+                for (j = 0; j < def->proc_cnt; j++) {
+                        brook__node_t *n = b->nodes.v[def->procs[j]];
+                        if (def->subtopology >= 0 &&
+                            def->subtopology != n->subtopology) {
+                                brook__seterr(
+                                        errstr, errstr_size,
+                                        "topology error: store \"%s\" is "
+                                        "used by processors of two "
+                                        "sub-topologies (%d and %d); a store "
+                                        "belongs to one task",
+                                        def->name, def->subtopology,
+                                        n->subtopology);
+                                return BROOK_ERR_TOPOLOGY;
+                        }
+                        def->subtopology = n->subtopology;
+                }
+                if (!with_conf)
+                        continue;
+                if (!def->key_serde)
+                        def->key_serde =
+                                brook__serde_ref(topo->default_key_serde);
+                if (!def->value_serde)
+                        def->value_serde =
+                                brook__serde_ref(topo->default_value_serde);
+                if (!def->key_serde || !def->value_serde) {
+                        bool key = !def->key_serde;
+                        brook__seterr(errstr, errstr_size,
+                                      "topology error: store \"%s\" has no "
+                                      "%s serde: give one in its "
+                                      "brook_materialized_t or set %s",
+                                      def->name, key ? "key" : "value",
+                                      key ? "default.key.serde"
+                                          : "default.value.serde");
+                        return BROOK_ERR_TOPOLOGY;
+                }
+        }
+        return BROOK_OK;
 }
 
 /* Checks the name is free and the parents exist; makes the node. */
@@ -447,6 +634,14 @@ brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
                         return err;
                 }
         }
+        {
+                brook_err_t err = brook__stores_build(topo, conf != NULL,
+                                                      errstr, errstr_size);
+                if (err) {
+                        brook__topology_free(topo);
+                        return err;
+                }
+        }
         return BROOK_OK;
 }
 
@@ -520,6 +715,24 @@ static void brook__sb_printf(brook__sb_t *sb, const char *fmt, ...)
         sb->len += (size_t)need;
 }
 
+/* The names of the stores connected to processor @p n, comma-separated. */
+static void brook__describe_stores(brook__sb_t *sb, const brook_builder_t *b,
+                                   const brook__node_t *n)
+{
+        size_t i, j;
+        bool first = true;
+        for (i = 0; i < b->stores.cnt; i++) {
+                const brook__storedef_t *def = b->stores.v[i];
+                for (j = 0; j < def->proc_cnt; j++) {
+                        if (def->procs[j] != n->idx)
+                                continue;
+                        brook__sb_printf(sb, "%s%s", first ? "" : ", ",
+                                         def->name);
+                        first = false;
+                }
+        }
+}
+
 static void brook__describe_names(brook__sb_t *sb, const brook_builder_t *b,
                                   const int *idx, size_t cnt)
 {
@@ -566,9 +779,10 @@ static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
                                 break;
                         case BROOK__NODE_PROCESSOR:
                                 brook__sb_printf(sb,
-                                                 "    Processor: %s (stores: "
-                                                 "[])\n",
+                                                 "    Processor: %s (stores: [",
                                                  n->name);
+                                brook__describe_stores(sb, b, n);
+                                brook__sb_printf(sb, "])\n");
                                 break;
                         case BROOK__NODE_SINK:
                                 if (n->chooser)

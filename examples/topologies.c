@@ -94,6 +94,38 @@ static void build_claims_router(brook_builder_t *b)
         brook_stream_to(other, "claims-other", &json_out);
 }
 
+static bool at_least_three(const brook_record_t *rec, void *opaque)
+{
+        const int64_t *n = brook_record_value(rec);
+        return *n >= 3;
+}
+
+/* claims -> denied ones counted per member (group_by repartitions by
+ * member id) -> members with 3 or more denials. The count is a queryable
+ * store, "denials-per-member"; a member whose count is corrected below 3
+ * would leave the output as a tombstone. */
+static void build_denials_per_member(brook_builder_t *b)
+{
+        brook_stream_t *claims = brook_stream(
+                b, "claims",
+                &(brook_consumed_t){.key_serde = brook_serde_string(),
+                                    .value_serde = brook_serde_json()});
+        brook_table_t *counts = brook_grouped_count(
+                brook_stream_group_by(
+                        brook_stream_filter(claims, is_denied, NULL),
+                        member_key, NULL,
+                        &(brook_grouping_t){.key_serde = brook_serde_string(),
+                                            .value_serde = brook_serde_json()}),
+                &(brook_materialized_t){.name = "denials-per-member",
+                                        .key_serde = brook_serde_string()});
+        brook_stream_to(
+                brook_table_to_stream(
+                        brook_table_filter(counts, at_least_three, NULL, NULL)),
+                "members-flagged",
+                &(brook_produced_t){.key_serde = brook_serde_string(),
+                                    .value_serde = brook_serde_int64()});
+}
+
 const brook_example_t brook_examples[] = {
         {"vitals-alerts",
          "vitals (JSON by patient) -> filter heart_rate > 120 -> alert -> "
@@ -103,6 +135,10 @@ const brook_example_t brook_examples[] = {
          "claims (JSON) -> split by status; denied re-keyed by member "
          "through a repartition topic",
          build_claims_router},
+        {"denials-per-member",
+         "claims (JSON) -> denied ones counted per member (repartitioned) "
+         "-> members with 3 or more denials",
+         build_denials_per_member},
         {0},
 };
 

@@ -25,4 +25,74 @@ brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
                                   const brook_serde_t *value_serde,
                                   bool key_changed);
 
+/* ------------------------------------------------------------ stateful */
+
+/** A grouped stream: what the aggregation needs to build its input. The
+ *  repartition, if any, is added by the aggregation, because its topic is
+ *  named after the aggregation's store (as in Kafka Streams). Freed with
+ *  the builder. */
+struct brook_grouped_s {
+        brook_builder_t *b;
+        /** The stream to aggregate: after group_by's key selector. */
+        brook_stream_t *s;
+        /** Whether the aggregation reads @p s through a repartition topic. */
+        bool repartition;
+        /** The caller's grouping, with name copied (into this allocation). */
+        brook_grouping_t grouping;
+};
+
+/** A table handle: the node whose forwards are the table's updates, the
+ *  serdes known for its keys and values (NULL: unknown), and the store that
+ *  materializes it (NULL: none). Freed with the builder. */
+struct brook_table_s {
+        brook_builder_t *b;
+        char *node;
+        const brook_serde_t *key_serde, *value_serde;
+        char *store;
+};
+
+/** A new table handle, kept by (and freed with) @p b; @p store may be
+ *  NULL. */
+brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
+                                const brook_serde_t *key_serde,
+                                const brook_serde_t *value_serde,
+                                const char *store);
+
+/**
+ * How a table processor reaches the store materializing its output, and
+ * sends its updates on (Kafka Streams' TimestampedTupleForwarder): when
+ * the store caches, updates go downstream as the cache writes them down
+ * (on commit and eviction); otherwise at once. One per processor per task.
+ */
+typedef struct brook__tfwd {
+        brook_ctx_t *ctx;
+        brook_kvstore_t *st; /**< NULL: the table is not materialized. */
+} brook__tfwd_t;
+
+/** Looks up store @p store (NULL: none) for the processor of @p ctx and,
+ *  if it caches, has it forward through @p fwd. @p fwd must stay put until
+ *  the task closes. */
+brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
+                             const char *store, char *errstr,
+                             size_t errstr_size);
+/** Stops forwarding through @p fwd (from the processor's close(), while the
+ *  store is still open): entries the cache writes down later, as the task
+ *  closes, no longer go downstream. */
+void brook__tfwd_close(brook__tfwd_t *fwd);
+/** Puts (@p key, @p value) into the store, if any (NULL @p value deletes),
+ *  and forwards it now unless the store caches. The record goes out with
+ *  @p parent's metadata and timestamp. */
+brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
+                            void *key, void *value);
+
+/**
+ * Adds the store @p m describes (NULL: defaults) for processor @p proc,
+ * named @p name, with the serdes given where @p m leaves them NULL. Returns
+ * BROOK_OK or the builder's error.
+ */
+brook_err_t
+brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
+                     const char *name, const brook_serde_t *key_serde,
+                     const brook_serde_t *value_serde, const char *proc);
+
 #endif

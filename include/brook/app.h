@@ -4,12 +4,14 @@
 #ifndef BROOK_APP_H
 #define BROOK_APP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "conf.h"
 #include "error.h"
 #include "processor.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -92,9 +94,71 @@ typedef struct brook_app_stats_s {
         int64_t records_dead_lettered;
         int64_t commits;
         int64_t rebalances;
+        /** Changelog records applied to stores while restoring. */
+        int64_t records_restored;
+        /** Changelog records still to restore (0 when none is restoring). */
+        int64_t restore_remaining;
+        /** Store instances restoring now. */
+        int64_t stores_restoring;
 } brook_app_stats_t;
 
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
+
+/* ----------------------------------------------------- interactive queries */
+
+/*
+ * Reads of a store across this instance's tasks, from any thread while the
+ * app runs (Kafka Streams' interactive queries on the local instance).
+ * They see what the stores hold as of the tasks' last commit (RocksDB
+ * stores) or now (in-memory stores); keys of partitions this instance does
+ * not own are not here (see brook_app_store_key_metadata()).
+ *
+ * Errors: BROOK_ERR_NOT_FOUND for no such store (or key); BROOK_ERR_STATE
+ * when the partition that holds the key is still restoring (so the answer
+ * would be stale), is not on this instance, or the app is not running.
+ */
+
+/** Where @p key of @p store lives. */
+typedef struct brook_key_metadata_s {
+        int32_t partition; /**< The key's partition. */
+        bool local;        /**< This instance has the partition's task. */
+        bool restoring;    /**< ... and it is still restoring. */
+        char task_id[32];  /**< "<sub-topology>_<partition>" */
+} brook_key_metadata_t;
+
+/** Which partition @p key of @p store belongs to (the default
+ *  partitioner's choice for the encoded key) and whether it is here. */
+brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
+                                         const void *key,
+                                         brook_key_metadata_t *md, char *errstr,
+                                         size_t errstr_size);
+/** The value of @p key, decoded into @p arena. */
+brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
+                                const void *key, brook_arena_t *arena,
+                                void **valuep, char *errstr,
+                                size_t errstr_size);
+/**
+ * Entries in [@p from, @p to] (NULL bounds are open) of every local task's
+ * instance, task by task, each in key order; keys and values decode into
+ * @p arena. Fails with BROOK_ERR_STATE if any local instance is
+ * restoring. The iterator holds off rebalances until destroyed: destroy
+ * it promptly.
+ */
+brook_err_t brook_app_store_range(brook_app_t *app, const char *store,
+                                  const void *from, const void *to,
+                                  brook_arena_t *arena, brook_kviter_t **itp,
+                                  char *errstr, size_t errstr_size);
+/** Entries whose encoded key starts with @p prefix encoded by
+ *  @p prefix_serde (NULL: the store's key serde). */
+brook_err_t brook_app_store_prefix(brook_app_t *app, const char *store,
+                                   const void *prefix,
+                                   const brook_serde_t *prefix_serde,
+                                   brook_arena_t *arena, brook_kviter_t **itp,
+                                   char *errstr, size_t errstr_size);
+/** Every entry of every local instance. */
+brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
+                                brook_arena_t *arena, brook_kviter_t **itp,
+                                char *errstr, size_t errstr_size);
 
 /* --------------------------------------------------------------- describe */
 

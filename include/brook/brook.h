@@ -13,6 +13,7 @@
 #include "processor.h"
 #include "record.h"
 #include "serde.h"
+#include "store.h"
 #include "test_driver.h"
 
 #define BROOK_SECONDS 1000LL

@@ -40,6 +40,12 @@
  *                                        the consumer per poll, per partition
  *   shutdown.timeout.ms                  [30000] how long close waits for
  *                                        in-flight records
+ *   statestore.cache.max.bytes           [10485760] record cache for all
+ *                                        stores, split between threads; 0
+ *                                        turns caching off
+ *   rocksdb.memory.bytes                 [67108864] RocksDB memory for the
+ *                                        whole app (block cache 3/4, write
+ *                                        buffers 1/4), at least 4 MiB
  *
  * Kafka Streams' Java class names for handlers and serdes are accepted too
  * (e.g. org.apache.kafka.streams.errors.LogAndContinueExceptionHandler).

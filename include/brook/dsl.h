@@ -1,5 +1,5 @@
 /*
- * brook — the streams DSL (Kafka Streams' KStream), stateless half.
+ * brook — the streams DSL (Kafka Streams' KStream, KGroupedStream, KTable).
  *
  * Every operator adds processor nodes through the Processor API
  * (processor.h) and returns a new stream handle. Handles belong to the
@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "processor.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -158,6 +159,102 @@ typedef struct brook_repartitioned_s {
 brook_stream_t *
 brook_stream_repartition(brook_stream_t *s,
                          const brook_repartitioned_t *repartitioned);
+
+/* ============================================================ stateful */
+
+/** A stream grouped by key, ready to aggregate (KGroupedStream). */
+typedef struct brook_grouped_s brook_grouped_t;
+/** A changelog stream: the latest value per key (KTable). Its records
+ *  carry a NULL value for a deleted key (a tombstone). */
+typedef struct brook_table_s brook_table_t;
+
+/** How to group (Kafka Streams' Grouped). NULL members take defaults. */
+typedef struct brook_grouping_s {
+        /** Names the repartition topic, when one is needed:
+         *  "<application.id>-<name>-repartition". NULL: the store's name. */
+        const char *name;
+        /** Serdes of the repartition topic; NULL: what the stream knows,
+         *  else the defaults. */
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+} brook_grouping_t;
+
+/**
+ * Groups by the current key (KStream.groupByKey). If an operator before
+ * may have changed the key (map, select_key, flat_map), the aggregation
+ * reads the stream back through a repartition topic, so that each key is
+ * aggregated by exactly one task. @p grouping may be NULL.
+ */
+brook_grouped_t *brook_stream_group_by_key(brook_stream_t *s,
+                                           const brook_grouping_t *grouping);
+/** Groups by the key @p fn selects (KStream.groupBy); always repartitions.
+ */
+brook_grouped_t *brook_stream_group_by(brook_stream_t *s,
+                                       brook_key_selector_fn fn, void *opaque,
+                                       const brook_grouping_t *grouping);
+
+/** The aggregate's first value for a key, allocated in @p rec's arena. */
+typedef void *(*brook_initializer_fn)(const brook_record_t *rec, void *opaque);
+/** The new aggregate from @p agg and the record (its key and value). */
+typedef void *(*brook_aggregator_fn)(const brook_record_t *rec, void *agg,
+                                     void *opaque);
+/** The new aggregate from @p agg and the record's value (KS Reducer); the
+ *  first value of a key is taken as is. */
+typedef void *(*brook_reducer_fn)(const brook_record_t *rec, void *agg,
+                                  void *opaque);
+
+/**
+ * Counts records per key (KGroupedStream.count) into an int64 store (value
+ * serde int64 unless @p m says otherwise). Records with a NULL key or value
+ * are dropped, as in Kafka Streams. The table's updates go downstream as
+ * they happen, or, if the store caches, once per key per commit (and on
+ * eviction). @p m may be NULL.
+ */
+brook_table_t *brook_grouped_count(brook_grouped_t *g,
+                                   const brook_materialized_t *m);
+/** Combines values per key (KGroupedStream.reduce). */
+brook_table_t *brook_grouped_reduce(brook_grouped_t *g, brook_reducer_fn fn,
+                                    void *opaque,
+                                    const brook_materialized_t *m);
+/** Folds values per key, from @p init (KGroupedStream.aggregate). The
+ *  aggregate's serde comes from @p m or default.value.serde. */
+brook_table_t *brook_grouped_aggregate(brook_grouped_t *g,
+                                       brook_initializer_fn init,
+                                       brook_aggregator_fn fn, void *opaque,
+                                       const brook_materialized_t *m);
+
+/**
+ * A table of @p topic (StreamsBuilder.table): each record sets its key's
+ * value; a NULL value deletes the key. Always materialized (in the store
+ * @p m names, or a generated one).
+ */
+brook_table_t *brook_table(brook_builder_t *b, const char *topic,
+                           const brook_consumed_t *consumed,
+                           const brook_materialized_t *m);
+
+/**
+ * Keys whose value passes @p pred (KTable.filter). As in Kafka Streams, an
+ * update that does not pass (and a tombstone) goes downstream as a
+ * tombstone, so a key that no longer passes is deleted downstream. With
+ * @p m the result is materialized (and queryable) too.
+ */
+brook_table_t *brook_table_filter(brook_table_t *t, brook_predicate_fn pred,
+                                  void *opaque, const brook_materialized_t *m);
+/** Keys whose value does not pass @p pred (KTable.filterNot). */
+brook_table_t *brook_table_filter_not(brook_table_t *t, brook_predicate_fn pred,
+                                      void *opaque,
+                                      const brook_materialized_t *m);
+/** A new value per key (KTable.mapValues); tombstones stay tombstones and
+ *  @p fn is not called for them. */
+brook_table_t *brook_table_map_values(brook_table_t *t,
+                                      brook_value_mapper_fn fn, void *opaque,
+                                      const brook_materialized_t *m);
+/** The table's updates as a stream (KTable.toStream); tombstones are
+ *  records with a NULL value. */
+brook_stream_t *brook_table_to_stream(brook_table_t *t);
+/** The name of the store that materializes @p t, or NULL if it is not
+ *  materialized. Valid as long as the builder. */
+const char *brook_table_store_name(const brook_table_t *t);
 
 #ifdef __cplusplus
 }

@@ -20,6 +20,7 @@
 #include "error.h"
 #include "record.h"
 #include "serde.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -140,6 +141,26 @@ brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
                        const char *const *parents, size_t parent_cnt,
                        char *errstr, size_t errstr_size);
 
+/* ---------------------------------------------------------------- stores */
+
+/**
+ * Adds the store @p m describes (m->name is required and must be unique)
+ * and connects it to the processors named in @p processors, which must
+ * exist and belong to one sub-topology; each task of it gets its own
+ * instance (Topology.addStateStore). Serdes left NULL take
+ * default.key.serde / default.value.serde when the app starts.
+ */
+brook_err_t brook_builder_add_store(brook_builder_t *b,
+                                    const brook_materialized_t *m,
+                                    const char *const *processors,
+                                    size_t processor_cnt, char *errstr,
+                                    size_t errstr_size);
+/** Connects an existing store to one more processor. */
+brook_err_t brook_builder_connect_store(brook_builder_t *b,
+                                        const char *processor,
+                                        const char *store, char *errstr,
+                                        size_t errstr_size);
+
 /* ------------------------------------------------------------ the context */
 
 /** Forwards @p rec to every child of this node. */
@@ -165,6 +186,10 @@ void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)))
 #endif
         ;
+
+/** This task's instance of store @p name, which must be connected to this
+ *  processor; NULL otherwise. Valid from init() to close(). */
+brook_kvstore_t *brook_ctx_kvstore(brook_ctx_t *ctx, const char *name);
 
 /** "<sub-topology>_<partition>", e.g. "0_3". */
 const char *brook_ctx_task_id(const brook_ctx_t *ctx);

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "processor.h"
 #include "record.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,6 +70,23 @@ brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
                                    const brook_header_t *headers,
                                    size_t header_cnt, char *errstr,
                                    size_t errstr_size);
+
+/**
+ * Commits, as an app does every commit.interval.ms: caching stores write
+ * down their dirty entries (and DSL tables forward them downstream), the
+ * changelog records go out, and the stores record their changelog offsets.
+ * @returns BROOK_OK, or the error that stopped it.
+ */
+brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
+                                     size_t errstr_size);
+/** Whether every brook_test_driver_pipe() ends with a commit. On by
+ *  default, as Kafka Streams' TopologyTestDriver; turn it off to see a
+ *  cache collapse updates between explicit commits. */
+void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on);
+/** The driver's instance of store @p name (its one task), or NULL. Values
+ *  read through it are valid until the next call on the driver. */
+brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
+                                           const char *name);
 
 /** Moves the mocked wall clock forward and fires due wall-clock
  *  punctuators. */

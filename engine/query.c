@@ -1,0 +1,340 @@
+/*
+ * brook — interactive queries on the local instance: read-only views of a
+ * store across this instance's tasks, safe from any thread (Kafka Streams'
+ * KafkaStreams.store() and queryMetadataForKey()).
+ *
+ * Queries read through the inner stores' query_* calls, which are
+ * thread-safe; the app's iq_lock keeps an instance from closing while a
+ * query uses it.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+/* The store's definition, or NULL with @p errstr set. */
+static brook__storedef_t *brook__iq_def(brook_app_t *app, const char *store,
+                                        char *errstr, size_t errstr_size)
+{
+        brook__storedef_t *def =
+                store ? brook__builder_store(app->b, store) : NULL;
+        if (!def)
+                brook__seterr(errstr, errstr_size,
+                              "no store named \"%s\" in the topology",
+                              store ? store : "(null)");
+        return def;
+}
+
+static bool brook__iq_running(brook_app_t *app, char *errstr,
+                              size_t errstr_size)
+{
+        brook_app_state_t st = brook_app_state(app, NULL, 0);
+        if (st == BROOK_APP_RUNNING || st == BROOK_APP_REBALANCING)
+                return true;
+        brook__seterr(errstr, errstr_size,
+                      "the app is not running: queries need a started app");
+        return false;
+}
+
+/* This instance's open instance of @p def for @p partition, or NULL.
+ * Call with iq_lock held. */
+static brook_kvstore_t *brook__iq_local(brook_app_t *app,
+                                        const brook__storedef_t *def,
+                                        int32_t partition)
+{
+        size_t i;
+        for (i = 0; i < app->iq_stores.cnt; i++) {
+                brook_kvstore_t *st = app->iq_stores.v[i];
+                if (st->def == def && st->task->partition == partition)
+                        return st;
+        }
+        return NULL;
+}
+
+/* Encodes @p key into @p buf and picks its partition. */
+static brook_err_t brook__iq_partition(brook_app_t *app,
+                                       const brook__storedef_t *def,
+                                       const void *key, brook_buf_t *buf,
+                                       int32_t *partitionp, char *errstr,
+                                       size_t errstr_size)
+{
+        int32_t cnt = app->topo.subs[def->subtopology].partitions;
+        char why[512];
+        brook_err_t err;
+
+        if (!key) {
+                brook__seterr(errstr, errstr_size, "the key is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if ((err = brook_serde_serialize(def->key_serde, key, buf, why,
+                                         sizeof why))) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the key does not serialize: %s",
+                              def->name, why);
+                return err;
+        }
+        if (cnt < 1) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": its partition count is not "
+                              "known yet",
+                              def->name);
+                return BROOK_ERR_STATE;
+        }
+        /* The default partitioner (Java's murmur2), as Kafka Streams'
+         * queryMetadataForKey assumes. */
+        *partitionp = rd_kafka_msg_partitioner_murmur2(
+                NULL, brook_buf_data(buf), brook_buf_len(buf), cnt, NULL, NULL);
+        return BROOK_OK;
+}
+
+brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
+                                         const void *key,
+                                         brook_key_metadata_t *md, char *errstr,
+                                         size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook_kvstore_t *st;
+        brook_buf_t *buf;
+        brook_err_t err;
+
+        memset(md, 0, sizeof *md);
+        md->partition = -1;
+        if (!(def = brook__iq_def(app, store, errstr, errstr_size)))
+                return BROOK_ERR_NOT_FOUND;
+        if (!brook__iq_running(app, errstr, errstr_size))
+                return BROOK_ERR_STATE;
+        buf = brook_buf_new();
+        err = brook__iq_partition(app, def, key, buf, &md->partition, errstr,
+                                  errstr_size);
+        brook_buf_destroy(buf);
+        if (err)
+                return err;
+        snprintf(md->task_id, sizeof md->task_id, "%d_%" PRId32,
+                 def->subtopology, md->partition);
+        pthread_rwlock_rdlock(&app->iq_lock);
+        if ((st = brook__iq_local(app, def, md->partition))) {
+                md->local = true;
+                md->restoring =
+                        atomic_load(&st->state) == BROOK__STORE_RESTORING;
+        }
+        pthread_rwlock_unlock(&app->iq_lock);
+        return BROOK_OK;
+}
+
+brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
+                                const void *key, brook_arena_t *arena,
+                                void **valuep, char *errstr, size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook_kvstore_t *st;
+        brook_buf_t *kbuf, *vbuf;
+        int32_t partition;
+        char why[512];
+        brook_err_t err;
+
+        *valuep = NULL;
+        if (!(def = brook__iq_def(app, store, errstr, errstr_size)))
+                return BROOK_ERR_NOT_FOUND;
+        if (!brook__iq_running(app, errstr, errstr_size))
+                return BROOK_ERR_STATE;
+        kbuf = brook_buf_new();
+        vbuf = brook_buf_new();
+        if ((err = brook__iq_partition(app, def, key, kbuf, &partition, errstr,
+                                       errstr_size)))
+                goto out;
+        pthread_rwlock_rdlock(&app->iq_lock);
+        st = brook__iq_local(app, def, partition);
+        if (!st) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the key's partition %" PRId32
+                              " is not on this instance",
+                              def->name, partition);
+                err = BROOK_ERR_STATE;
+        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s is still restoring, so "
+                              "its answer would be stale",
+                              def->name, st->task->id);
+                err = BROOK_ERR_STATE;
+        } else if (!st->ops->query_get) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": its %s store cannot be queried "
+                              "while the app runs",
+                              def->name, st->ops->kind);
+                err = BROOK_ERR_STATE;
+        } else {
+                err = st->ops->query_get(st->inner, brook_buf_data(kbuf),
+                                         brook_buf_len(kbuf), vbuf);
+                if (err == BROOK_ERR_NOT_FOUND)
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\" has no such key",
+                                      def->name);
+                else if (err)
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": read failed: %s",
+                                      def->name, brook_err2str(err));
+        }
+        pthread_rwlock_unlock(&app->iq_lock);
+        if (!err &&
+            (err = brook_serde_deserialize(
+                     def->value_serde,
+                     brook_buf_len(vbuf) ? brook_buf_data(vbuf) : "",
+                     brook_buf_len(vbuf), arena, valuep, why, sizeof why)))
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the value does not "
+                              "deserialize: %s",
+                              def->name, why);
+out:
+        brook_buf_destroy(kbuf);
+        brook_buf_destroy(vbuf);
+        return err;
+}
+
+static void brook__iq_unlock(void *opaque)
+{
+        brook_app_t *app = opaque;
+        pthread_rwlock_unlock(&app->iq_lock);
+}
+
+static int brook__iq_cmp_partition(const void *a, const void *b)
+{
+        const brook_kvstore_t *x = *(brook_kvstore_t *const *)a;
+        const brook_kvstore_t *y = *(brook_kvstore_t *const *)b;
+        return (x->task->partition > y->task->partition) -
+               (x->task->partition < y->task->partition);
+}
+
+/* Scans every local instance of @p store: [from, to] of encoded keys, or
+ * keys starting with @p prefix. */
+static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
+                                  const void *from, const void *to,
+                                  const void *prefix,
+                                  const brook_serde_t *prefix_serde,
+                                  brook_arena_t *arena, brook_kviter_t **itp,
+                                  char *errstr, size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook__ptrvec_t local = {0};
+        brook_buf_t *fb = brook_buf_new(), *tb = brook_buf_new(),
+                    *pb = brook_buf_new();
+        char why[512];
+        brook_err_t err = BROOK_OK;
+        size_t i;
+
+        *itp = NULL;
+        if (!(def = brook__iq_def(app, store, errstr, errstr_size))) {
+                err = BROOK_ERR_NOT_FOUND;
+                goto out;
+        }
+        if (!brook__iq_running(app, errstr, errstr_size)) {
+                err = BROOK_ERR_STATE;
+                goto out;
+        }
+        if ((from && (err = brook_serde_serialize(def->key_serde, from, fb, why,
+                                                  sizeof why))) ||
+            (to && (err = brook_serde_serialize(def->key_serde, to, tb, why,
+                                                sizeof why))) ||
+            (prefix && (err = brook_serde_serialize(
+                                prefix_serde ? prefix_serde : def->key_serde,
+                                prefix, pb, why, sizeof why)))) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": a bound does not serialize: %s",
+                              def->name, why);
+                goto out;
+        }
+        if (prefix) {
+                from = prefix;
+                brook_buf_append(fb, brook_buf_data(pb), brook_buf_len(pb));
+        }
+
+        pthread_rwlock_rdlock(&app->iq_lock);
+        for (i = 0; i < app->iq_stores.cnt; i++) {
+                brook_kvstore_t *st = app->iq_stores.v[i];
+                if (st->def != def)
+                        continue;
+                if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": task %s is still "
+                                      "restoring, so the answer would be "
+                                      "stale",
+                                      def->name, st->task->id);
+                        err = BROOK_ERR_STATE;
+                        break;
+                }
+                if (!st->ops->query_range) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": its %s store cannot be "
+                                      "queried while the app runs",
+                                      def->name, st->ops->kind);
+                        err = BROOK_ERR_STATE;
+                        break;
+                }
+                brook__ptrvec_push(&local, st);
+        }
+        if (err) {
+                pthread_rwlock_unlock(&app->iq_lock);
+                goto out;
+        }
+        qsort(local.v, local.cnt, sizeof *local.v, brook__iq_cmp_partition);
+        /* The read lock stays until the iterator is destroyed. */
+        *itp = brook__kviter_new(def->key_serde, def->value_serde, arena,
+                                 prefix ? brook_buf_data(pb) : NULL,
+                                 brook_buf_len(pb), brook__iq_unlock, app);
+        for (i = 0; i < local.cnt; i++) {
+                brook_kvstore_t *st = local.v[i];
+                brook_kvbytes_iter_t *bit = NULL;
+                if ((err = st->ops->query_range(
+                             st->inner, from ? brook_buf_data(fb) : NULL,
+                             brook_buf_len(fb), to ? brook_buf_data(tb) : NULL,
+                             brook_buf_len(tb), &bit))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": task %s: range failed: "
+                                      "%s",
+                                      def->name, st->task->id,
+                                      brook_err2str(err));
+                        brook_kviter_destroy(*itp);
+                        *itp = NULL;
+                        goto out;
+                }
+                brook__kviter_add(*itp, bit);
+        }
+out:
+        brook__ptrvec_free(&local);
+        brook_buf_destroy(fb);
+        brook_buf_destroy(tb);
+        brook_buf_destroy(pb);
+        return err;
+}
+
+brook_err_t brook_app_store_range(brook_app_t *app, const char *store,
+                                  const void *from, const void *to,
+                                  brook_arena_t *arena, brook_kviter_t **itp,
+                                  char *errstr, size_t errstr_size)
+{
+        return brook__iq_scan(app, store, from, to, NULL, NULL, arena, itp,
+                              errstr, errstr_size);
+}
+
+brook_err_t brook_app_store_prefix(brook_app_t *app, const char *store,
+                                   const void *prefix,
+                                   const brook_serde_t *prefix_serde,
+                                   brook_arena_t *arena, brook_kviter_t **itp,
+                                   char *errstr, size_t errstr_size)
+{
+        if (!prefix) {
+                brook__seterr(errstr, errstr_size, "the prefix is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        return brook__iq_scan(app, store, NULL, NULL, prefix, prefix_serde,
+                              arena, itp, errstr, errstr_size);
+}
+
+brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
+                                brook_arena_t *arena, brook_kviter_t **itp,
+                                char *errstr, size_t errstr_size)
+{
+        return brook__iq_scan(app, store, NULL, NULL, NULL, NULL, arena, itp,
+                              errstr, errstr_size);
+}

@@ -1,0 +1,308 @@
+/*
+ * brook — grouping and aggregation (Kafka Streams' groupByKey, groupBy and
+ * KGroupedStream's count, reduce and aggregate).
+ *
+ * Grouping only remembers what to aggregate; each aggregation then adds, in
+ * Kafka Streams' order, its store name, its processor name and (when the
+ * key may have changed) a repartition topic named after the grouping or the
+ * store, read back as a new sub-topology. The aggregation processor keeps
+ * one aggregate per key in its store and forwards each new aggregate as a
+ * table update (table.c's forwarding: at once, or as the cache writes it
+ * down).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl_int.h"
+#include "store_int.h"
+
+/* ---------------------------------------------------------------- grouping */
+
+/* The handle and the grouping's name are one allocation, because the
+ * builder frees every handle it keeps with a single free(). */
+static brook_grouped_t *grouped_new(brook_stream_t *s, bool repartition,
+                                    const brook_grouping_t *grouping)
+{
+        size_t len =
+                grouping && grouping->name ? strlen(grouping->name) + 1 : 0;
+        brook_grouped_t *g = brook__xcalloc(1, sizeof *g + len);
+
+        g->b = s->b;
+        g->s = s;
+        g->repartition = repartition;
+        if (grouping)
+                g->grouping = *grouping;
+        if (len)
+                g->grouping.name = memcpy((char *)(g + 1), grouping->name, len);
+        brook__builder_keep(s->b, g);
+        return g;
+}
+
+static bool grouping_bad(brook_stream_t *s, const brook_grouping_t *grouping,
+                         const char *func)
+{
+        if (grouping && grouping->name && !*grouping->name) {
+                brook__builder_fail(s->b, NULL, 0,
+                                    "%s: the grouping name is empty", func);
+                return true;
+        }
+        return false;
+}
+
+brook_grouped_t *brook_stream_group_by_key(brook_stream_t *s,
+                                           const brook_grouping_t *grouping)
+{
+        if (!s || grouping_bad(s, grouping, "brook_stream_group_by_key"))
+                return NULL;
+        return grouped_new(s, s->key_changed, grouping);
+}
+
+brook_grouped_t *brook_stream_group_by(brook_stream_t *s,
+                                       brook_key_selector_fn fn, void *opaque,
+                                       const brook_grouping_t *grouping)
+{
+        brook_stream_t *sk;
+
+        if (!s || grouping_bad(s, grouping, "brook_stream_group_by"))
+                return NULL;
+        if (!fn) {
+                brook__builder_fail(s->b, NULL, 0,
+                                    "brook_stream_group_by: key selector is "
+                                    "NULL");
+                return NULL;
+        }
+        /* Kafka Streams adds the key selector at groupBy() and always
+         * repartitions after it, even if the key happens not to change. */
+        sk = brook_stream_select_key(s, fn, opaque);
+        if (!sk)
+                return NULL;
+        return grouped_new(sk, true, grouping);
+}
+
+/* ------------------------------------------------------------- aggregation */
+
+typedef enum {
+        AGG_COUNT,
+        AGG_REDUCE,
+        AGG_AGGREGATE,
+} agg_kind_t;
+
+/* What an aggregation node does: its definition opaque, shared by its
+ * tasks. */
+typedef struct agg_op {
+        agg_kind_t kind;
+        brook_initializer_fn init;
+        brook_reducer_fn reducer;
+        brook_aggregator_fn aggregator;
+        void *opaque;
+        char *store; /**< In this allocation. */
+} agg_op_t;
+
+/* A node's state in one task. */
+typedef struct agg_proc {
+        const agg_op_t *op;
+        brook__tfwd_t fwd;
+} agg_proc_t;
+
+static brook_err_t agg_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                            char *errstr, size_t errstr_size)
+{
+        const agg_op_t *op = opaque;
+        agg_proc_t *p = brook__xcalloc(1, sizeof *p);
+        brook_err_t err;
+
+        p->op = op;
+        err = brook__tfwd_init(&p->fwd, ctx, op->store, errstr, errstr_size);
+        if (err) {
+                free(p);
+                return err;
+        }
+        *statep = p;
+        return BROOK_OK;
+}
+
+static void agg_close(brook_ctx_t *ctx, void *state)
+{
+        agg_proc_t *p = state;
+
+        (void)ctx;
+        brook__tfwd_close(&p->fwd);
+        free(p);
+}
+
+static brook_err_t agg_null(brook_ctx_t *ctx, const agg_op_t *op,
+                            const char *what)
+{
+        /* The runtime's message names the node. */
+        brook_ctx_errorf(ctx,
+                         "the %s returned NULL for store \"%s\"; an "
+                         "aggregate cannot be NULL",
+                         what, op->store);
+        return BROOK_ERR_PROCESSING;
+}
+
+static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
+                               void *state)
+{
+        agg_proc_t *p = state;
+        const agg_op_t *op = p->op;
+        void *key = brook_record_key(rec);
+        void *value = brook_record_value(rec);
+        void *agg = NULL, *out = NULL;
+        const int64_t *cnt;
+        brook_err_t err;
+
+        /* As Kafka Streams: "Skipping record due to null key or value". */
+        if (!key || !value)
+                return BROOK_OK;
+        err = brook_kvstore_get(p->fwd.st, key, &agg);
+        if (err == BROOK_ERR_NOT_FOUND) {
+                agg = NULL;
+        } else if (err) {
+                /* The store's own message, if it left one, says more. */
+                if (!ctx->task->err_node)
+                        brook_ctx_errorf(ctx, "cannot read store \"%s\": %s",
+                                         op->store, brook_err2str(err));
+                return err;
+        }
+        switch (op->kind) {
+        case AGG_COUNT:
+                cnt = agg;
+                out = brook_int64_new(brook_record_arena(rec),
+                                      (cnt ? *cnt : 0) + 1);
+                break;
+        case AGG_REDUCE:
+                out = agg ? op->reducer(rec, agg, op->opaque) : value;
+                if (!out)
+                        return agg_null(ctx, op, "reducer");
+                break;
+        case AGG_AGGREGATE:
+                if (!agg && !(agg = op->init(rec, op->opaque)))
+                        return agg_null(ctx, op, "initializer");
+                out = op->aggregator(rec, agg, op->opaque);
+                if (!out)
+                        return agg_null(ctx, op, "aggregator");
+                break;
+        }
+        return brook__tfwd_put(&p->fwd, rec, key, out);
+}
+
+/*
+ * Adds the aggregation @p op over @p g: store, processor and, if needed,
+ * the repartition before it. @p value_serde is the store's value serde
+ * unless m->value_serde is set (NULL: default.value.serde).
+ */
+static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
+                              const brook_serde_t *value_serde,
+                              const brook_materialized_t *m, const char *func)
+{
+        brook_builder_t *b = g->b;
+        brook_stream_t *s = g->s;
+        const brook_serde_t *key_serde;
+        brook_table_t *t = NULL;
+        agg_op_t *copy;
+        brook_processor_def_t def = {.init = agg_init,
+                                     .process = agg_process,
+                                     .close = agg_close,
+                                     .opaque_destroy = free};
+        char *gen_store = NULL, *name;
+        const char *store, *parent;
+        size_t slen;
+
+        if (m && m->name && !*m->name) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: the materialized store name is empty",
+                                    func);
+                return NULL;
+        }
+        /* Kafka Streams' order: the store name, the processor name, then
+         * the repartition nodes. */
+        if (m && m->name)
+                store = m->name;
+        else
+                store = gen_store = brook__builder_new_name(
+                        b, "KSTREAM-AGGREGATE-STATE-STORE");
+        name = brook__builder_new_name(b, "KSTREAM-AGGREGATE");
+
+        if (g->repartition) {
+                brook_repartitioned_t r = {
+                        .name = g->grouping.name ? g->grouping.name : store,
+                        .key_serde = g->grouping.key_serde,
+                        .value_serde = g->grouping.value_serde};
+                s = brook_stream_repartition(s, &r);
+                if (!s)
+                        goto done;
+        }
+        key_serde =
+                g->grouping.key_serde ? g->grouping.key_serde : s->key_serde;
+        if (m && m->key_serde)
+                key_serde = m->key_serde;
+        if (m && m->value_serde)
+                value_serde = m->value_serde;
+
+        slen = strlen(store) + 1;
+        copy = brook__xmalloc(sizeof *copy + slen);
+        *copy = *op;
+        copy->store = memcpy((char *)(copy + 1), store, slen);
+        def.opaque = copy;
+        parent = s->node;
+        if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0) ||
+            brook__dsl_store_add(b, m, store, key_serde, value_serde, name))
+                goto done;
+        t = brook__table_new(b, name, key_serde, value_serde, store);
+done:
+        free(gen_store);
+        free(name);
+        return t;
+}
+
+brook_table_t *brook_grouped_count(brook_grouped_t *g,
+                                   const brook_materialized_t *m)
+{
+        agg_op_t op = {.kind = AGG_COUNT};
+
+        if (!g)
+                return NULL;
+        return agg_add(g, &op, brook_serde_int64(), m, "brook_grouped_count");
+}
+
+brook_table_t *brook_grouped_reduce(brook_grouped_t *g, brook_reducer_fn fn,
+                                    void *opaque, const brook_materialized_t *m)
+{
+        agg_op_t op = {.kind = AGG_REDUCE, .reducer = fn, .opaque = opaque};
+
+        if (!g)
+                return NULL;
+        if (!fn) {
+                brook__builder_fail(g->b, NULL, 0,
+                                    "brook_grouped_reduce: reducer is NULL");
+                return NULL;
+        }
+        /* The aggregate is a value: the values' serde, as the repartition
+         * topic (if any) carries them. */
+        return agg_add(g, &op,
+                       g->grouping.value_serde ? g->grouping.value_serde
+                                               : g->s->value_serde,
+                       m, "brook_grouped_reduce");
+}
+
+brook_table_t *brook_grouped_aggregate(brook_grouped_t *g,
+                                       brook_initializer_fn init,
+                                       brook_aggregator_fn fn, void *opaque,
+                                       const brook_materialized_t *m)
+{
+        agg_op_t op = {.kind = AGG_AGGREGATE,
+                       .init = init,
+                       .aggregator = fn,
+                       .opaque = opaque};
+
+        if (!g)
+                return NULL;
+        if (!init || !fn) {
+                brook__builder_fail(g->b, NULL, 0,
+                                    "brook_grouped_aggregate: %s is NULL",
+                                    !init ? "initializer" : "aggregator");
+                return NULL;
+        }
+        return agg_add(g, &op, NULL, m, "brook_grouped_aggregate");
+}

@@ -1,0 +1,533 @@
+/*
+ * brook — a task's key-value store: the metered layer (serdes, counters)
+ * over the thread's cache, the changelog logging and the inner bytes store
+ * (Kafka Streams' MeteredKeyValueStore, CachingKeyValueStore and
+ * ChangeLoggingKeyValueBytesStore, stacked as KeyValueStoreBuilder
+ * stacks them).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* A non-NULL pointer for values that encode to no bytes: NULL below the
+ * metered layer means a tombstone, an empty string is not one. */
+static const char brook__empty[1];
+
+static const void *brook__bytes(const brook_buf_t *buf)
+{
+        return brook_buf_len(buf) ? brook_buf_data(buf) : brook__empty;
+}
+
+/* Records a store failure where the task reports processing errors. */
+static brook_err_t brook__kvstore_fail(brook_kvstore_t *st, brook_err_t err,
+                                       const char *what, const char *why)
+{
+        if (st->task) {
+                brook__seterr(st->task->errbuf, sizeof st->task->errbuf,
+                              "store \"%s\": %s: %s", st->def->name, what, why);
+                st->task->err_node = st->def->name;
+                st->task->err_code = err;
+        }
+        return err;
+}
+
+static brook_arena_t *brook__kvstore_arena(brook_kvstore_t *st)
+{
+        return st->task->rt->arena;
+}
+
+/* ---------------------------------------------------------- open / close */
+
+brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
+                                brook__stateenv_t *env, brook__cache_t *cache,
+                                const char *state_dir, brook_kvstore_t **stp,
+                                char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        brook_kvstore_t *st = brook__xcalloc(1, sizeof *st);
+        brook_kvstore_open_t info = {
+                .store = def->name,
+                .task_id = task->id,
+                .partition = task->partition,
+                .app_id = rt->topo->app_id,
+                .state_dir = state_dir,
+                .internal = env,
+        };
+        char why[512] = "";
+
+        st->def = def;
+        st->task = task;
+        if (def->supplier.open(&info, def->supplier.opaque, &st->inner,
+                               &st->ops, why, sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" failed to open: %s",
+                              task->id, def->name,
+                              *why ? why : "no reason given");
+                free(st);
+                return BROOK_ERR_STATE;
+        }
+        st->cache = def->caching ? cache : NULL;
+        if (def->logging) {
+                size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
+                st->changelog = brook__xmalloc(n);
+                snprintf(st->changelog, n, "%s-%s-changelog", rt->topo->app_id,
+                         def->name);
+                st->changelog_end = rt->collector->changelog_slot(
+                        rt->collector, st->changelog, task->partition);
+        }
+        atomic_init(&st->state, BROOK__STORE_RESTORING);
+        st->kbuf = brook_buf_new();
+        st->vbuf = brook_buf_new();
+        st->tmp = brook_buf_new();
+        *stp = st;
+        return BROOK_OK;
+}
+
+void brook__kvstore_close(brook_kvstore_t *st)
+{
+        if (!st)
+                return;
+        if (st->cache)
+                brook__cache_drop(st->cache, st);
+        st->ops->close(st->inner);
+        free(st->changelog);
+        brook_buf_destroy(st->kbuf);
+        brook_buf_destroy(st->vbuf);
+        brook_buf_destroy(st->tmp);
+        free(st);
+}
+
+void brook__kvstore_set_emit(brook_kvstore_t *st, brook__kvstore_emit_fn fn,
+                             void *opaque)
+{
+        st->emit = fn;
+        st->emit_opaque = opaque;
+}
+
+bool brook__kvstore_caching(const brook_kvstore_t *st)
+{
+        return st->cache != NULL;
+}
+
+const char *brook_kvstore_name(const brook_kvstore_t *st)
+{
+        return st->def->name;
+}
+
+brook_err_t brook__kvstore_decode(brook_kvstore_t *st, const void *key,
+                                  size_t key_size, const void *value,
+                                  size_t value_size, brook_arena_t *arena,
+                                  void **keyp, void **valuep, char *errstr,
+                                  size_t errstr_size)
+{
+        brook_err_t err;
+        *keyp = *valuep = NULL;
+        if ((err = brook_serde_deserialize(st->def->key_serde, key, key_size,
+                                           arena, keyp, errstr, errstr_size)))
+                return err;
+        return brook_serde_deserialize(st->def->value_serde, value, value_size,
+                                       arena, valuep, errstr, errstr_size);
+}
+
+/* ------------------------------------------------------- below the cache */
+
+brook_err_t brook__kvstore_write_down(brook_kvstore_t *st, const void *key,
+                                      size_t key_size, const void *value,
+                                      size_t value_size, int64_t ts)
+{
+        brook_err_t err;
+        if (st->changelog) {
+                brook__collector_t *col = st->task->rt->collector;
+                char why[512];
+                if ((err = col->send_changelog(
+                             col, st->changelog, st->task->partition, key,
+                             key_size, value, value_size, ts, st->changelog_end,
+                             why, sizeof why)))
+                        return brook__kvstore_fail(st, err, "changelog", why);
+        }
+        if ((err = st->ops->put(st->inner, key, key_size, value, value_size))) {
+                if (st->def)
+                        return brook__kvstore_fail(st, err, "write",
+                                                   brook_err2str(err));
+                return err;
+        }
+        return BROOK_OK;
+}
+
+bool brook__kvstore_tombstone_absent(brook_kvstore_t *st, const void *key,
+                                     size_t key_size)
+{
+        brook_buf_t *probe;
+        bool absent;
+        if (!st->emit)
+                return false;
+        /* Its own buffer: this may run in the middle of a read that holds
+         * the store's buffers. Tombstones are rare enough to afford it. */
+        probe = brook_buf_new();
+        absent = st->ops->get(st->inner, key, key_size, probe) ==
+                 BROOK_ERR_NOT_FOUND;
+        brook_buf_destroy(probe);
+        return absent;
+}
+
+brook_err_t brook__kvstore_emit(brook_kvstore_t *st, const void *key,
+                                size_t key_size, const void *value,
+                                size_t value_size, int64_t ts)
+{
+        if (!st->emit)
+                return BROOK_OK;
+        return st->emit(st, key, key_size, value, value_size, ts,
+                        st->emit_opaque);
+}
+
+brook_err_t brook__kvstore_flush_cache(brook_kvstore_t *st, char *errstr,
+                                       size_t errstr_size)
+{
+        brook_err_t err;
+        if (!st->cache)
+                return BROOK_OK;
+        if (st->task)
+                st->task->errbuf[0] = '\0';
+        if ((err = brook__cache_flush(st->cache, st)))
+                brook__seterr(errstr, errstr_size,
+                              "task %s: flushing store \"%s\" failed: %s",
+                              st->task->id, st->def->name,
+                              st->task->errbuf[0] ? st->task->errbuf
+                                                  : brook_err2str(err));
+        return err;
+}
+
+brook_err_t brook__kvstore_flush_inner(brook_kvstore_t *st, char *errstr,
+                                       size_t errstr_size)
+{
+        int64_t end = st->changelog_end ? *st->changelog_end : -1;
+        brook_err_t err = st->ops->flush(st->inner, end);
+        if (err)
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" failed to record its "
+                              "changelog offset %" PRId64 ": %s",
+                              st->task->id, st->def->name, end,
+                              brook_err2str(err));
+        return err;
+}
+
+brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
+                                       size_t key_size, const void *value,
+                                       size_t value_size)
+{
+        return st->ops->put(st->inner, key, key_size, value, value_size);
+}
+
+/* --------------------------------------------------------- metered layer */
+
+static brook_err_t brook__kvstore_enc_key(brook_kvstore_t *st, const void *key,
+                                          brook_buf_t *buf)
+{
+        char why[512];
+        brook_err_t err;
+        brook_buf_clear(buf);
+        if (!key)
+                return brook__kvstore_fail(st, BROOK_ERR_INVALID_ARG, "key",
+                                           "the key is NULL");
+        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
+                                         sizeof why)))
+                return brook__kvstore_fail(st, err, "key", why);
+        return BROOK_OK;
+}
+
+/* Reads the encoded key in st->kbuf: the cache first, then the inner
+ * store (caching what it finds). On BROOK_OK, *valp / *sizep hold the
+ * value's bytes (valid until the next call on @p st). */
+static brook_err_t brook__kvstore_read(brook_kvstore_t *st, const void **valp,
+                                       size_t *sizep)
+{
+        const void *key = brook__bytes(st->kbuf);
+        size_t key_size = brook_buf_len(st->kbuf);
+        brook_err_t err;
+
+        if (st->cache &&
+            brook__cache_get(st->cache, st, key, key_size, valp, sizep))
+                return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
+        err = st->ops->get(st->inner, key, key_size, st->vbuf);
+        if (err == BROOK_ERR_NOT_FOUND)
+                return err;
+        if (err)
+                return brook__kvstore_fail(st, err, "read", brook_err2str(err));
+        *valp = brook__bytes(st->vbuf);
+        *sizep = brook_buf_len(st->vbuf);
+        if (st->cache &&
+            (err = brook__cache_put(st->cache, st, key, key_size, *valp, *sizep,
+                                    st->task->cur_ts, false)))
+                return err;
+        return BROOK_OK;
+}
+
+brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
+                              void **valuep)
+{
+        const void *val;
+        size_t size;
+        char why[512];
+        brook_err_t err;
+
+        *valuep = NULL;
+        if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
+                return err;
+        st->gets++;
+        if ((err = brook__kvstore_read(st, &val, &size)))
+                return err;
+        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
+                                           brook__kvstore_arena(st), valuep,
+                                           why, sizeof why)))
+                return brook__kvstore_fail(st, err, "value", why);
+        return BROOK_OK;
+}
+
+/* Writes the encoded key in st->kbuf with @p value (NULL: delete). */
+static brook_err_t brook__kvstore_write(brook_kvstore_t *st, const void *value)
+{
+        const void *key = brook__bytes(st->kbuf);
+        size_t key_size = brook_buf_len(st->kbuf);
+        const void *vbytes = NULL;
+        size_t vsize = 0;
+        char why[512];
+        brook_err_t err;
+
+        if (value) {
+                brook_buf_clear(st->tmp);
+                if ((err = brook_serde_serialize(st->def->value_serde, value,
+                                                 st->tmp, why, sizeof why)))
+                        return brook__kvstore_fail(st, err, "value", why);
+                vbytes = brook__bytes(st->tmp);
+                vsize = brook_buf_len(st->tmp);
+                st->puts++;
+        } else {
+                st->deletes++;
+        }
+        if (st->cache)
+                return brook__cache_put(st->cache, st, key, key_size, vbytes,
+                                        vsize, st->task->cur_ts, true);
+        return brook__kvstore_write_down(st, key, key_size, vbytes, vsize,
+                                         st->task->cur_ts);
+}
+
+brook_err_t brook_kvstore_put(brook_kvstore_t *st, const void *key,
+                              const void *value)
+{
+        brook_err_t err;
+        if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
+                return err;
+        return brook__kvstore_write(st, value);
+}
+
+brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *st, const void *key,
+                                        const void *value, void **oldp)
+{
+        void *old = NULL;
+        brook_err_t err = brook_kvstore_get(st, key, &old);
+        if (oldp)
+                *oldp = old;
+        if (!err)
+                return BROOK_OK;
+        if (err != BROOK_ERR_NOT_FOUND)
+                return err;
+        /* get left the encoded key in kbuf. */
+        return brook__kvstore_write(st, value);
+}
+
+brook_err_t brook_kvstore_delete(brook_kvstore_t *st, const void *key,
+                                 void **oldp)
+{
+        void *old = NULL;
+        brook_err_t err = brook_kvstore_get(st, key, &old);
+        if (oldp)
+                *oldp = old;
+        if (err == BROOK_ERR_NOT_FOUND)
+                return BROOK_OK;
+        if (err)
+                return err;
+        return brook__kvstore_write(st, NULL);
+}
+
+uint64_t brook_kvstore_approximate_count(brook_kvstore_t *st)
+{
+        return st->ops->approximate_count(st->inner);
+}
+
+/* ------------------------------------------------------------- iterators */
+
+struct brook_kviter_s {
+        brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
+        size_t cur;
+        const brook_serde_t *key_serde, *value_serde;
+        brook_arena_t *arena;
+        /** Only keys starting with these bytes (prefix scans). */
+        unsigned char *prefix;
+        size_t prefix_size;
+        brook_err_t err;
+        char errstr[512];
+        void (*on_destroy)(void *opaque);
+        void *opaque;
+};
+
+brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
+                                  const brook_serde_t *value_serde,
+                                  brook_arena_t *arena, const void *prefix,
+                                  size_t prefix_size,
+                                  void (*on_destroy)(void *opaque),
+                                  void *opaque)
+{
+        brook_kviter_t *it = brook__xcalloc(1, sizeof *it);
+        it->key_serde = key_serde;
+        it->value_serde = value_serde;
+        it->arena = arena;
+        if (prefix) {
+                it->prefix = brook__xmalloc(prefix_size ? prefix_size : 1);
+                memcpy(it->prefix, prefix, prefix_size);
+                it->prefix_size = prefix_size;
+        }
+        it->on_destroy = on_destroy;
+        it->opaque = opaque;
+        return it;
+}
+
+void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit)
+{
+        brook__ptrvec_push(&it->its, bit);
+}
+
+bool brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep)
+{
+        *keyp = *valuep = NULL;
+        while (!it->err && it->cur < it->its.cnt) {
+                brook_kvbytes_iter_t *bit = it->its.v[it->cur];
+                const void *k, *v;
+                size_t ksz, vsz;
+                if (!bit->next(bit, &k, &ksz, &v, &vsz)) {
+                        if (bit->error &&
+                            (it->err = bit->error(bit, it->errstr,
+                                                  sizeof it->errstr)))
+                                return false;
+                        it->cur++;
+                        continue;
+                }
+                if (it->prefix) {
+                        /* Keys are ordered: the first one past the prefix
+                         * ends this iterator's share. */
+                        if (ksz < it->prefix_size ||
+                            memcmp(k, it->prefix, it->prefix_size)) {
+                                it->cur++;
+                                continue;
+                        }
+                }
+                if ((it->err = brook_serde_deserialize(
+                             it->key_serde, k, ksz, it->arena, keyp, it->errstr,
+                             sizeof it->errstr)) ||
+                    (it->err = brook_serde_deserialize(
+                             it->value_serde, v, vsz, it->arena, valuep,
+                             it->errstr, sizeof it->errstr)))
+                        return false;
+                return true;
+        }
+        return false;
+}
+
+brook_err_t brook_kviter_error(const brook_kviter_t *it, char *errstr,
+                               size_t errstr_size)
+{
+        if (it->err)
+                brook__seterr(errstr, errstr_size, "%s", it->errstr);
+        return it->err;
+}
+
+void brook_kviter_destroy(brook_kviter_t *it)
+{
+        size_t i;
+        if (!it)
+                return;
+        for (i = 0; i < it->its.cnt; i++) {
+                brook_kvbytes_iter_t *bit = it->its.v[i];
+                bit->destroy(bit);
+        }
+        brook__ptrvec_free(&it->its);
+        free(it->prefix);
+        if (it->on_destroy)
+                it->on_destroy(it->opaque);
+        free(it);
+}
+
+/* A range over the inner store, after the cache wrote its pending entries
+ * down so that the inner store holds everything. */
+static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
+                                       size_t from_size, const void *to,
+                                       size_t to_size, const void *prefix,
+                                       size_t prefix_size, brook_kviter_t **itp)
+{
+        brook_kvbytes_iter_t *bit = NULL;
+        brook_err_t err;
+
+        *itp = NULL;
+        if (st->cache && (err = brook__cache_write_pending(st->cache, st)))
+                return err;
+        st->scans++;
+        if ((err = st->ops->range(st->inner, from, from_size, to, to_size,
+                                  &bit)))
+                return brook__kvstore_fail(st, err, "range",
+                                           brook_err2str(err));
+        *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
+                                 brook__kvstore_arena(st), prefix, prefix_size,
+                                 NULL, NULL);
+        brook__kviter_add(*itp, bit);
+        return BROOK_OK;
+}
+
+brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
+                                const void *to, brook_kviter_t **itp)
+{
+        brook_buf_t *fb = NULL;
+        brook_err_t err;
+
+        *itp = NULL;
+        /* kbuf holds the lower bound, tmp the upper. */
+        if (from) {
+                if ((err = brook__kvstore_enc_key(st, from, st->kbuf)))
+                        return err;
+                fb = st->kbuf;
+        }
+        if (to && (err = brook__kvstore_enc_key(st, to, st->tmp)))
+                return err;
+        return brook__kvstore_scan(
+                st, fb ? brook__bytes(fb) : NULL, fb ? brook_buf_len(fb) : 0,
+                to ? brook__bytes(st->tmp) : NULL,
+                to ? brook_buf_len(st->tmp) : 0, NULL, 0, itp);
+}
+
+brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
+                                      const brook_serde_t *prefix_serde,
+                                      brook_kviter_t **itp)
+{
+        char why[512];
+        brook_err_t err;
+
+        *itp = NULL;
+        brook_buf_clear(st->kbuf);
+        if (!prefix)
+                return brook__kvstore_fail(st, BROOK_ERR_INVALID_ARG, "prefix",
+                                           "the prefix is NULL");
+        if ((err = brook_serde_serialize(prefix_serde ? prefix_serde
+                                                      : st->def->key_serde,
+                                         prefix, st->kbuf, why, sizeof why)))
+                return brook__kvstore_fail(st, err, "prefix", why);
+        /* Nothing below touches kbuf; the iterator copies the prefix. */
+        return brook__kvstore_scan(
+                st, brook__bytes(st->kbuf), brook_buf_len(st->kbuf), NULL, 0,
+                brook__bytes(st->kbuf), brook_buf_len(st->kbuf), itp);
+}
+
+brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp)
+{
+        return brook__kvstore_scan(st, NULL, 0, NULL, 0, NULL, 0, itp);
+}

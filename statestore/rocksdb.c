@@ -1,0 +1,930 @@
+/*
+ * brook — the state db and the RocksDB inner store.
+ *
+ * Layout: ONE RocksDB per application, in state.dir/<application.id>/rocksdb,
+ * with a column family per task and store named "<task_id>/<store>", plus a
+ * column family "brook-offsets" whose keys are those names and whose values
+ * are the 8-byte big-endian changelog offset the store's data corresponds
+ * to.
+ *
+ * Why not Kafka Streams' layout (one RocksDB per store and task)? RocksDB
+ * 7.8.3's C API has no WriteBufferManager, so separate DBs cannot share a
+ * memtable budget: memory would grow with the number of tasks. One DB bounds
+ * every memtable with db_write_buffer_size, shares one LRU block cache, and
+ * lets one write batch commit every store of a thread together with their
+ * offsets, atomically (the WAL makes a batch atomic across column families).
+ *
+ * A thread's uncommitted writes live in its brook__statebatch_t, a
+ * WriteBatchWithIndex: the owner's reads (get, range) merge it over the DB,
+ * interactive queries (query_get, query_range) read only the DB, i.e. what
+ * was committed. flush(offset) only stages the offset in that batch; the
+ * runtime writes the batch right after flushing every store of the thread.
+ *
+ * Column family handles live as long as the db (a store's close() leaves
+ * its handle there), so a handle never dangles under a concurrent query.
+ *
+ * Costs to know: each column family has a fixed footprint in RocksDB (about
+ * 80 KiB: table cache, stats, memtable) and creating one rewrites the
+ * OPTIONS file, which lists every column family, so creating N of them is
+ * O(N^2): measured 1 s for the first 100, 18 s for the first 400. That is
+ * paid once, when a task first runs on an instance; reopening 400 takes
+ * 2 s.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <rocksdb/c.h>
+
+#include "store_int.h"
+
+#define OFFSETS_CF "brook-offsets"
+#define DEFAULT_CF "default"
+
+#define KIB ((int64_t)1024)
+#define MIB (1024 * KIB)
+
+/* ---------------------------------------------------------------- db */
+
+typedef struct cfent {
+        char *name;
+        rocksdb_column_family_handle_t *h;
+} cfent_t;
+
+struct brook__statedb {
+        rocksdb_t *rdb;
+        char *dir;
+        bool readonly;
+        rocksdb_options_t *opts; /* DB options; also every CF's. */
+        rocksdb_cache_t *cache;
+        rocksdb_readoptions_t *ropts;
+        rocksdb_writeoptions_t *wopts;
+        rocksdb_column_family_handle_t *offsets_cf;
+        /* Every column family, sorted by name; grows only. */
+        pthread_mutex_t lock;
+        cfent_t *cfs;
+        size_t cf_cnt, cf_cap;
+};
+
+struct brook__statebatch {
+        brook__statedb_t *db;
+        rocksdb_writebatch_wi_t *wb;
+};
+
+void brook__statedb_cf_name(char *buf, size_t size, const char *task_id,
+                            const char *store)
+{
+        snprintf(buf, size, "%s/%s", task_id, store);
+}
+
+static char *cf_name_new(const char *task_id, const char *store)
+{
+        size_t n = strlen(task_id) + strlen(store) + 2;
+        char *name = brook__xmalloc(n);
+        brook__statedb_cf_name(name, n, task_id, store);
+        return name;
+}
+
+/* Index of @p name in db->cfs, or where it would go (*foundp false).
+ * Requires db->lock. */
+static size_t cf_find(brook__statedb_t *db, const char *name, bool *foundp)
+{
+        size_t lo = 0, hi = db->cf_cnt;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(db->cfs[mid].name, name);
+                if (!c) {
+                        *foundp = true;
+                        return mid;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        *foundp = false;
+        return lo;
+}
+
+/* Requires db->lock. */
+static void cf_insert(brook__statedb_t *db, size_t at, const char *name,
+                      rocksdb_column_family_handle_t *h)
+{
+        if (db->cf_cnt == db->cf_cap) {
+                db->cf_cap = db->cf_cap ? db->cf_cap * 2 : 16;
+                db->cfs =
+                        brook__xrealloc(db->cfs, db->cf_cap * sizeof *db->cfs);
+        }
+        memmove(db->cfs + at + 1, db->cfs + at,
+                (db->cf_cnt - at) * sizeof *db->cfs);
+        db->cfs[at].name = brook__xstrdup(name);
+        db->cfs[at].h = h;
+        db->cf_cnt++;
+}
+
+/* The handle of column family @p name, created if @p create (and the db is
+ * writable), else NULL with BROOK_ERR_NOT_FOUND. */
+static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
+                          rocksdb_column_family_handle_t **hp, char *errstr,
+                          size_t errstr_size)
+{
+        brook_err_t err = BROOK_OK;
+        char *rerr = NULL;
+        bool found;
+        size_t at;
+
+        pthread_mutex_lock(&db->lock);
+        at = cf_find(db, name, &found);
+        if (found) {
+                *hp = db->cfs[at].h;
+        } else if (!create || db->readonly) {
+                brook__seterr(errstr, errstr_size,
+                              "no column family \"%s\" in state db \"%s\"",
+                              name, db->dir);
+                err = BROOK_ERR_NOT_FOUND;
+        } else {
+                rocksdb_column_family_handle_t *h =
+                        rocksdb_create_column_family(db->rdb, db->opts, name,
+                                                     &rerr);
+                if (rerr) {
+                        brook__seterr(errstr, errstr_size,
+                                      "creating column family \"%s\" in "
+                                      "state db \"%s\": %s",
+                                      name, db->dir, rerr);
+                        rocksdb_free(rerr);
+                        err = BROOK_ERR_STATE;
+                } else {
+                        cf_insert(db, at, name, h);
+                        *hp = h;
+                }
+        }
+        pthread_mutex_unlock(&db->lock);
+        return err;
+}
+
+/* mkdir -p */
+static int mkdirs(const char *dir)
+{
+        char *p, *path = brook__xstrdup(dir);
+        int r = 0;
+
+        for (p = path + 1; *p && !r; p++) {
+                if (*p != '/')
+                        continue;
+                *p = '\0';
+                if (mkdir(path, 0755) && errno != EEXIST)
+                        r = -1;
+                *p = '/';
+        }
+        if (!r && mkdir(path, 0755) && errno != EEXIST)
+                r = -1;
+        free(path);
+        return r;
+}
+
+static bool db_exists(const char *dir)
+{
+        char path[PATH_MAX];
+        snprintf(path, sizeof path, "%s/CURRENT", dir);
+        return access(path, F_OK) == 0;
+}
+
+/*
+ * The options every column family and the DB share. Memory: a block cache
+ * of 3/4 of @p memory_bytes (data, index and filter blocks all charge it)
+ * and memtables within the remaining quarter (db_write_buffer_size, which
+ * flushes the largest memtable when the total goes over).
+ */
+static rocksdb_options_t *make_options(brook__statedb_t *db,
+                                       int64_t memory_bytes, int compression)
+{
+        rocksdb_options_t *opts = rocksdb_options_create();
+        rocksdb_block_based_table_options_t *bbto =
+                rocksdb_block_based_options_create();
+        int64_t cache_bytes, db_wbs, wbs, arena;
+
+        /* Below this RocksDB thrashes; it is also the test driver's size. */
+        if (memory_bytes < 8 * MIB)
+                memory_bytes = 8 * MIB;
+        cache_bytes = (memory_bytes * 3 / 4 + MIB - 1) / MIB * MIB;
+        db_wbs = memory_bytes / 4;
+        wbs = db_wbs / 2;
+        if (wbs > 16 * MIB)
+                wbs = 16 * MIB;
+        if (wbs < 256 * KIB)
+                wbs = 256 * KIB;
+        /* A memtable reserves its arena a block at a time and
+         * db_write_buffer_size counts reserved blocks: with RocksDB's
+         * default block (wbs / 8), 100 barely used memtables would count
+         * as 50 MB against an 8 MiB budget and be flushed early, as many
+         * tiny files. 1/64 keeps an idle memtable's reservation small. */
+        arena = wbs / 64;
+        if (arena < 16 * KIB)
+                arena = 16 * KIB;
+        if (arena > MIB)
+                arena = MIB;
+
+        db->cache = rocksdb_cache_create_lru((size_t)cache_bytes);
+        rocksdb_block_based_options_set_block_cache(bbto, db->cache);
+        rocksdb_block_based_options_set_cache_index_and_filter_blocks(bbto, 1);
+        rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(
+                bbto, 0);
+        /* The table options take the policy. */
+        rocksdb_block_based_options_set_filter_policy(
+                bbto, rocksdb_filterpolicy_create_bloom_full(10));
+        rocksdb_options_set_block_based_table_factory(opts, bbto);
+        rocksdb_block_based_options_destroy(bbto);
+
+        rocksdb_options_set_db_write_buffer_size(opts, (size_t)db_wbs);
+        rocksdb_options_set_write_buffer_size(opts, (size_t)wbs);
+        rocksdb_options_set_max_write_buffer_number(opts, 2);
+        rocksdb_options_set_arena_block_size(opts, (size_t)arena);
+        /* Column families that are written rarely would otherwise pin old
+         * WAL files forever; past this size RocksDB flushes them. */
+        rocksdb_options_set_max_total_wal_size(opts, (uint64_t)db_wbs * 2);
+        rocksdb_options_set_compression(opts, compression);
+        rocksdb_options_set_create_if_missing(opts, 1);
+        rocksdb_options_set_create_missing_column_families(opts, 1);
+        rocksdb_options_set_max_open_files(opts, -1);
+        rocksdb_options_set_max_background_jobs(opts, 2);
+        rocksdb_options_set_keep_log_file_num(opts, 5);
+        rocksdb_options_set_max_log_file_size(opts, 8 * MIB);
+        return opts;
+}
+
+static void db_free(brook__statedb_t *db)
+{
+        size_t i;
+
+        for (i = 0; i < db->cf_cnt; i++) {
+                if (db->cfs[i].h)
+                        rocksdb_column_family_handle_destroy(db->cfs[i].h);
+                free(db->cfs[i].name);
+        }
+        free(db->cfs);
+        if (db->rdb)
+                rocksdb_close(db->rdb);
+        if (db->opts)
+                rocksdb_options_destroy(db->opts);
+        if (db->cache)
+                rocksdb_cache_destroy(db->cache);
+        if (db->ropts)
+                rocksdb_readoptions_destroy(db->ropts);
+        if (db->wopts)
+                rocksdb_writeoptions_destroy(db->wopts);
+        pthread_mutex_destroy(&db->lock);
+        free(db->dir);
+        free(db);
+}
+
+/* Opens db->dir with every column family it has (plus OFFSETS_CF). On
+ * failure returns RocksDB's message (free with rocksdb_free()). */
+static char *db_open_cfs(brook__statedb_t *db)
+{
+        const rocksdb_options_t **cfopts;
+        rocksdb_column_family_handle_t **hs;
+        char **names, *rerr = NULL;
+        const char **all;
+        size_t n = 0, i, cnt;
+        bool have_offsets = false;
+
+        if (db_exists(db->dir)) {
+                names = rocksdb_list_column_families(db->opts, db->dir, &n,
+                                                     &rerr);
+                if (rerr)
+                        return rerr;
+        } else {
+                names = NULL;
+        }
+
+        all = brook__xcalloc(n + 2, sizeof *all);
+        cnt = 0;
+        for (i = 0; i < n; i++) {
+                all[cnt++] = names[i];
+                if (!strcmp(names[i], OFFSETS_CF))
+                        have_offsets = true;
+        }
+        if (!n)
+                all[cnt++] = DEFAULT_CF;
+        if (!have_offsets && !db->readonly)
+                all[cnt++] = OFFSETS_CF;
+
+        cfopts = brook__xcalloc(cnt, sizeof *cfopts);
+        hs = brook__xcalloc(cnt, sizeof *hs);
+        for (i = 0; i < cnt; i++)
+                cfopts[i] = db->opts;
+        if (db->readonly)
+                db->rdb = rocksdb_open_for_read_only_column_families(
+                        db->opts, db->dir, (int)cnt, all, cfopts, hs, 0, &rerr);
+        else
+                db->rdb = rocksdb_open_column_families(
+                        db->opts, db->dir, (int)cnt, all, cfopts, hs, &rerr);
+        if (!rerr) {
+                for (i = 0; i < cnt; i++) {
+                        bool found;
+                        size_t at = cf_find(db, all[i], &found);
+                        cf_insert(db, at, all[i], hs[i]);
+                        if (!strcmp(all[i], OFFSETS_CF))
+                                db->offsets_cf = hs[i];
+                }
+        }
+        free(hs);
+        free(cfopts);
+        free(all);
+        if (names)
+                rocksdb_list_column_families_destroy(names, n);
+        return rerr;
+}
+
+static brook_err_t db_open(const char *dir, int64_t memory_bytes, bool readonly,
+                           brook__statedb_t **dbp, char *errstr,
+                           size_t errstr_size)
+{
+        brook__statedb_t *db;
+        char *rerr;
+
+        *dbp = NULL;
+        if (readonly && !db_exists(dir)) {
+                brook__seterr(errstr, errstr_size,
+                              "no state db in \"%s\" (no CURRENT file)", dir);
+                return BROOK_ERR_NOT_FOUND;
+        }
+        if (!readonly && mkdirs(dir)) {
+                brook__seterr(errstr, errstr_size,
+                              "cannot create state directory \"%s\": %s", dir,
+                              strerror(errno));
+                return BROOK_ERR_STATE;
+        }
+
+        db = brook__xcalloc(1, sizeof *db);
+        pthread_mutex_init(&db->lock, NULL);
+        db->dir = brook__xstrdup(dir);
+        db->readonly = readonly;
+        db->ropts = rocksdb_readoptions_create();
+        db->wopts = rocksdb_writeoptions_create();
+        /* WAL on, no fsync per batch: a process crash loses nothing
+         * written; a machine crash may lose the last batches, but always
+         * data and offset together, so restoration replays the rest. */
+        rocksdb_writeoptions_set_sync(db->wopts, 0);
+        rocksdb_writeoptions_disable_WAL(db->wopts, 0);
+
+        db->opts = make_options(db, memory_bytes, rocksdb_lz4_compression);
+        rerr = db_open_cfs(db);
+        if (rerr && strstr(rerr, "not linked with the binary")) {
+                /* A RocksDB built without LZ4: store uncompressed. */
+                rocksdb_free(rerr);
+                rocksdb_options_destroy(db->opts);
+                rocksdb_cache_destroy(db->cache);
+                db->opts =
+                        make_options(db, memory_bytes, rocksdb_no_compression);
+                rerr = db_open_cfs(db);
+        }
+        if (rerr) {
+                brook_err_t err = BROOK_ERR_STATE;
+                if (strstr(rerr, "/LOCK:") &&
+                    strstr(rerr, "by current process"))
+                        brook__seterr(errstr, errstr_size,
+                                      "state directory \"%s\" is already "
+                                      "open in this process (RocksDB lock "
+                                      "held); give each instance its own "
+                                      "state.dir: %s",
+                                      dir, rerr);
+                else if (strstr(rerr, "/LOCK:"))
+                        brook__seterr(errstr, errstr_size,
+                                      "state directory \"%s\" is in use by "
+                                      "another process (RocksDB lock held); "
+                                      "give each instance its own "
+                                      "state.dir: %s",
+                                      dir, rerr);
+                else
+                        brook__seterr(errstr, errstr_size,
+                                      "cannot open state db \"%s\": %s", dir,
+                                      rerr);
+                rocksdb_free(rerr);
+                db_free(db);
+                return err;
+        }
+        *dbp = db;
+        return BROOK_OK;
+}
+
+brook_err_t brook__statedb_open(const char *dir, int64_t memory_bytes,
+                                brook__statedb_t **dbp, char *errstr,
+                                size_t errstr_size)
+{
+        return db_open(dir, memory_bytes, false, dbp, errstr, errstr_size);
+}
+
+brook_err_t brook__statedb_open_readonly(const char *dir,
+                                         brook__statedb_t **dbp, char *errstr,
+                                         size_t errstr_size)
+{
+        /* Reading needs little memory: a small cache; the WAL replay of a
+         * read-only open fills memtables of at most the writer's size. */
+        return db_open(dir, 32 * MIB, true, dbp, errstr, errstr_size);
+}
+
+void brook__statedb_close(brook__statedb_t *db)
+{
+        if (db)
+                db_free(db);
+}
+
+char **brook__statedb_names(brook__statedb_t *db, size_t *cntp)
+{
+        char **names;
+        size_t i, cnt = 0;
+
+        pthread_mutex_lock(&db->lock);
+        names = brook__xcalloc(db->cf_cnt + 1, sizeof *names);
+        for (i = 0; i < db->cf_cnt; i++) {
+                const char *n = db->cfs[i].name;
+                if (strcmp(n, DEFAULT_CF) && strcmp(n, OFFSETS_CF))
+                        names[cnt++] = brook__xstrdup(n);
+        }
+        pthread_mutex_unlock(&db->lock);
+        *cntp = cnt;
+        return names;
+}
+
+void brook__statedb_names_free(char **names, size_t cnt)
+{
+        size_t i;
+        if (!names)
+                return;
+        for (i = 0; i < cnt; i++)
+                free(names[i]);
+        free(names);
+}
+
+/* ------------------------------------------------------------- batch */
+
+brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
+{
+        brook__statebatch_t *batch = brook__xmalloc(sizeof *batch);
+        batch->db = db;
+        /* overwrite_key: a key written twice holds one entry, so reads
+         * through the batch and its size track the latest value only. */
+        batch->wb = rocksdb_writebatch_wi_create(0, 1);
+        return batch;
+}
+
+void brook__statebatch_destroy(brook__statebatch_t *batch)
+{
+        if (!batch)
+                return;
+        rocksdb_writebatch_wi_destroy(batch->wb);
+        free(batch);
+}
+
+brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
+                                    size_t errstr_size)
+{
+        char *rerr = NULL;
+
+        if (!rocksdb_writebatch_wi_count(batch->wb))
+                return BROOK_OK;
+        rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,
+                                    &rerr);
+        if (rerr) {
+                /* The batch keeps its writes: the caller decides. */
+                brook__seterr(errstr, errstr_size,
+                              "writing to state db \"%s\": %s", batch->db->dir,
+                              rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
+        }
+        rocksdb_writebatch_wi_clear(batch->wb);
+        return BROOK_OK;
+}
+
+size_t brook__statebatch_size(brook__statebatch_t *batch)
+{
+        size_t size = 0;
+
+        /* An empty batch still has RocksDB's 12-byte header: report 0. */
+        if (!rocksdb_writebatch_wi_count(batch->wb))
+                return 0;
+        rocksdb_writebatch_wi_data(batch->wb, &size);
+        return size;
+}
+
+/* ------------------------------------------------------------- store */
+
+typedef struct rdbstore {
+        brook__statedb_t *db;
+        brook__statebatch_t *batch; /* NULL: read-only. */
+        rocksdb_column_family_handle_t *cf;
+        char *cf_name;
+} rdbstore_t;
+
+typedef struct rdbiter {
+        brook_kvbytes_iter_t base;
+        rocksdb_iterator_t *it;
+        char *to; /* NULL: open. */
+        size_t to_size;
+        bool started;
+        bool done;
+} rdbiter_t;
+
+/* Writes to a store opened by brook__rocksdb_open_readonly(). */
+static brook_err_t ro_fail(const rdbstore_t *s)
+{
+        return BROOK_ERR_STATE;
+}
+
+/* Copies a pinned value into @p out. */
+static brook_err_t get_db(rdbstore_t *s, rocksdb_column_family_handle_t *cf,
+                          const void *key, size_t key_size, brook_buf_t *out)
+{
+        rocksdb_pinnableslice_t *ps;
+        char *rerr = NULL;
+        const char *v;
+        size_t vlen;
+
+        brook_buf_clear(out);
+        ps = rocksdb_get_pinned_cf(s->db->rdb, s->db->ropts, cf, key, key_size,
+                                   &rerr);
+        if (rerr) {
+                brook__log("ERROR", "rocksdb get in \"%s\": %s", s->cf_name,
+                           rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
+        }
+        if (!ps)
+                return BROOK_ERR_NOT_FOUND;
+        v = rocksdb_pinnableslice_value(ps, &vlen);
+        brook_buf_append(out, v, vlen);
+        rocksdb_pinnableslice_destroy(ps);
+        return BROOK_OK;
+}
+
+static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
+                           brook_buf_t *out)
+{
+        rdbstore_t *s = self;
+        char *rerr = NULL, *v;
+        size_t vlen = 0;
+
+        if (!s->batch)
+                return get_db(s, s->cf, key, key_size, out);
+        brook_buf_clear(out);
+        /* Allocates the value; glibc's malloc(0) is non-NULL, so an empty
+         * value is told apart from an absent key. */
+        v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
+                s->batch->wb, s->db->rdb, s->db->ropts, s->cf, key, key_size,
+                &vlen, &rerr);
+        if (rerr) {
+                brook__log("ERROR", "rocksdb get in \"%s\": %s", s->cf_name,
+                           rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
+        }
+        if (!v)
+                return BROOK_ERR_NOT_FOUND;
+        brook_buf_append(out, v, vlen);
+        rocksdb_free(v);
+        return BROOK_OK;
+}
+
+static brook_err_t rdb_put(void *self, const void *key, size_t key_size,
+                           const void *value, size_t value_size)
+{
+        rdbstore_t *s = self;
+
+        if (!s->batch)
+                return ro_fail(s);
+        if (value)
+                rocksdb_writebatch_wi_put_cf(s->batch->wb, s->cf, key, key_size,
+                                             value, value_size);
+        else
+                rocksdb_writebatch_wi_delete_cf(s->batch->wb, s->cf, key,
+                                                key_size);
+        return BROOK_OK;
+}
+
+static int keycmp(const void *a, size_t an, const void *b, size_t bn)
+{
+        int c = memcmp(a, b, an < bn ? an : bn);
+        if (c)
+                return c;
+        return an < bn ? -1 : an > bn;
+}
+
+static bool iter_next(brook_kvbytes_iter_t *base, const void **key,
+                      size_t *key_size, const void **value, size_t *value_size)
+{
+        rdbiter_t *it = (rdbiter_t *)base;
+        const char *k;
+        size_t klen;
+
+        if (it->done)
+                return false;
+        if (it->started)
+                rocksdb_iter_next(it->it);
+        it->started = true;
+        if (!rocksdb_iter_valid(it->it)) {
+                it->done = true;
+                return false;
+        }
+        k = rocksdb_iter_key(it->it, &klen);
+        if (it->to && keycmp(k, klen, it->to, it->to_size) > 0) {
+                it->done = true;
+                return false;
+        }
+        *key = k;
+        *key_size = klen;
+        *value = rocksdb_iter_value(it->it, value_size);
+        return true;
+}
+
+static brook_err_t iter_error(brook_kvbytes_iter_t *base, char *errstr,
+                              size_t errstr_size)
+{
+        rdbiter_t *it = (rdbiter_t *)base;
+        char *rerr = NULL;
+
+        rocksdb_iter_get_error(it->it, &rerr);
+        if (!rerr)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size, "rocksdb iterator: %s", rerr);
+        rocksdb_free(rerr);
+        return BROOK_ERR_STATE;
+}
+
+static void iter_destroy(brook_kvbytes_iter_t *base)
+{
+        rdbiter_t *it = (rdbiter_t *)base;
+        if (!it)
+                return;
+        rocksdb_iter_destroy(it->it);
+        free(it->to);
+        free(it);
+}
+
+/* An iterator over [from, to] of the DB's column family, merged with the
+ * batch if @p batch. */
+static brook_err_t iter_new(rdbstore_t *s, bool batch, const void *from,
+                            size_t from_size, const void *to, size_t to_size,
+                            brook_kvbytes_iter_t **itp)
+{
+        rdbiter_t *it = brook__xcalloc(1, sizeof *it);
+        rocksdb_iterator_t *ri =
+                rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
+
+        if (batch)
+                /* Takes the base iterator. */
+                ri = rocksdb_writebatch_wi_create_iterator_with_base_cf(
+                        s->batch->wb, ri, s->cf);
+        it->base.next = iter_next;
+        it->base.error = iter_error;
+        it->base.destroy = iter_destroy;
+        it->it = ri;
+        if (to) {
+                it->to = brook__xmalloc(to_size);
+                memcpy(it->to, to, to_size);
+                it->to_size = to_size;
+        }
+        if (from)
+                rocksdb_iter_seek(ri, from, from_size);
+        else
+                rocksdb_iter_seek_to_first(ri);
+        *itp = &it->base;
+        return BROOK_OK;
+}
+
+/* Writing the batch while the iterator is open (a put of the current key
+ * in particular) is not safe: RocksDB's WriteBatchWithIndex rule. */
+static brook_err_t rdb_range(void *self, const void *from, size_t from_size,
+                             const void *to, size_t to_size,
+                             brook_kvbytes_iter_t **itp)
+{
+        rdbstore_t *s = self;
+        return iter_new(s, s->batch != NULL, from, from_size, to, to_size, itp);
+}
+
+static uint64_t rdb_approximate_count(void *self)
+{
+        rdbstore_t *s = self;
+        char *v = rocksdb_property_value_cf(s->db->rdb, s->cf,
+                                            "rocksdb.estimate-num-keys");
+        uint64_t n = 0;
+
+        if (v) {
+                n = strtoull(v, NULL, 10);
+                rocksdb_free(v);
+        }
+        return n;
+}
+
+static brook_err_t rdb_flush(void *self, int64_t changelog_offset)
+{
+        rdbstore_t *s = self;
+        unsigned char be[8];
+        int i;
+
+        if (!s->batch)
+                return ro_fail(s);
+        if (changelog_offset < 0)
+                return BROOK_OK;
+        for (i = 0; i < 8; i++)
+                be[i] = (unsigned char)((uint64_t)changelog_offset >>
+                                        (56 - 8 * i));
+        /* Staged in the thread's batch with the data: the runtime writes
+         * the batch after every store flushed, so both land at once. */
+        rocksdb_writebatch_wi_put_cf(s->batch->wb, s->db->offsets_cf,
+                                     s->cf_name, strlen(s->cf_name),
+                                     (const char *)be, sizeof be);
+        return BROOK_OK;
+}
+
+static int64_t rdb_stored_offset(void *self)
+{
+        rdbstore_t *s = self;
+        brook_buf_t *buf;
+        int64_t off = -1;
+
+        if (!s->db->offsets_cf)
+                return -1; /* A read-only db that never stored one. */
+        buf = brook_buf_new();
+        if (get_db(s, s->db->offsets_cf, s->cf_name, strlen(s->cf_name), buf) ==
+            BROOK_OK) {
+                const unsigned char *p = brook_buf_data(buf);
+                if (brook_buf_len(buf) == 8) {
+                        uint64_t v = 0;
+                        int i;
+                        for (i = 0; i < 8; i++)
+                                v = v << 8 | p[i];
+                        off = (int64_t)v;
+                } else {
+                        brook__log("WARN",
+                                   "stored offset of \"%s\" has %zu bytes, "
+                                   "not 8: ignored",
+                                   s->cf_name, brook_buf_len(buf));
+                }
+        }
+        brook_buf_destroy(buf);
+        return off;
+}
+
+/*
+ * Deletes every committed key and the stored offset in one write: a range
+ * tombstone from "" (the smallest key) to just past the largest key (that
+ * key plus a 0 byte, its bytewise successor), and the offset key. One
+ * atomic write, so a crash never leaves half-cleared data behind an
+ * offset-less store (a replay from the changelog's start could not remove
+ * keys whose tombstones compaction dropped).
+ *
+ * The thread's batch is not touched: the runtime calls clear() only when it
+ * holds nothing for this store (before restoration starts).
+ */
+static brook_err_t rdb_clear(void *self)
+{
+        rdbstore_t *s = self;
+        rocksdb_iterator_t *ri;
+        rocksdb_writebatch_t *wb;
+        char *rerr = NULL;
+
+        if (!s->batch)
+                return ro_fail(s);
+        wb = rocksdb_writebatch_create();
+        ri = rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
+        rocksdb_iter_seek_to_last(ri);
+        if (rocksdb_iter_valid(ri)) {
+                size_t klen;
+                const char *k = rocksdb_iter_key(ri, &klen);
+                char *end = brook__xmalloc(klen + 1);
+                memcpy(end, k, klen);
+                end[klen] = '\0';
+                rocksdb_writebatch_delete_range_cf(wb, s->cf, "", 0, end,
+                                                   klen + 1);
+                free(end);
+        }
+        rocksdb_iter_get_error(ri, &rerr);
+        rocksdb_iter_destroy(ri);
+        if (!rerr) {
+                rocksdb_writebatch_delete_cf(wb, s->db->offsets_cf, s->cf_name,
+                                             strlen(s->cf_name));
+                rocksdb_write(s->db->rdb, s->db->wopts, wb, &rerr);
+        }
+        rocksdb_writebatch_destroy(wb);
+        if (rerr) {
+                brook__log("ERROR", "clearing rocksdb store \"%s\": %s",
+                           s->cf_name, rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
+        }
+        return BROOK_OK;
+}
+
+static brook_err_t rdb_query_get(void *self, const void *key, size_t key_size,
+                                 brook_buf_t *out)
+{
+        rdbstore_t *s = self;
+        return get_db(s, s->cf, key, key_size, out);
+}
+
+static brook_err_t rdb_query_range(void *self, const void *from,
+                                   size_t from_size, const void *to,
+                                   size_t to_size, brook_kvbytes_iter_t **itp)
+{
+        return iter_new(self, false, from, from_size, to, to_size, itp);
+}
+
+static void rdb_close(void *self)
+{
+        rdbstore_t *s = self;
+        if (!s)
+                return;
+        /* The column family handle stays with the db. */
+        free(s->cf_name);
+        free(s);
+}
+
+static const brook_kvstore_ops_t rdb_ops = {
+        .kind = "rocksdb",
+        .persistent = true,
+        .get = rdb_get,
+        .put = rdb_put,
+        .range = rdb_range,
+        .approximate_count = rdb_approximate_count,
+        .flush = rdb_flush,
+        .stored_offset = rdb_stored_offset,
+        .clear = rdb_clear,
+        .query_get = rdb_query_get,
+        .query_range = rdb_query_range,
+        .close = rdb_close,
+};
+
+static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,
+                              const char *cf_name, bool create, void **selfp,
+                              const brook_kvstore_ops_t **opsp, char *errstr,
+                              size_t errstr_size)
+{
+        rocksdb_column_family_handle_t *cf;
+        rdbstore_t *s;
+        brook_err_t err;
+
+        err = cf_get(db, cf_name, create, &cf, errstr, errstr_size);
+        if (err)
+                return err;
+        s = brook__xcalloc(1, sizeof *s);
+        s->db = db;
+        s->batch = batch;
+        s->cf = cf;
+        s->cf_name = brook__xstrdup(cf_name);
+        *selfp = s;
+        *opsp = &rdb_ops;
+        return BROOK_OK;
+}
+
+static brook_err_t rdb_supplier_open(const brook_kvstore_open_t *info,
+                                     void *opaque, void **selfp,
+                                     const brook_kvstore_ops_t **opsp,
+                                     char *errstr, size_t errstr_size)
+{
+        const brook__stateenv_t *env = info->internal;
+        brook_err_t err;
+        char *name;
+
+        if (!env || !env->db || !env->batch) {
+                brook__seterr(errstr, errstr_size,
+                              "rocksdb store \"%s\" of task %s: no state db",
+                              info->store, info->task_id);
+                return BROOK_ERR_STATE;
+        }
+        if (env->db->readonly) {
+                brook__seterr(errstr, errstr_size,
+                              "rocksdb store \"%s\" of task %s: the state db "
+                              "is open read-only",
+                              info->store, info->task_id);
+                return BROOK_ERR_STATE;
+        }
+        name = cf_name_new(info->task_id, info->store);
+        err = store_open(env->db, env->batch, name, true, selfp, opsp, errstr,
+                         errstr_size);
+        free(name);
+        return err;
+}
+
+const brook_kvstore_supplier_t *brook_kvstore_rocksdb(void)
+{
+        static const brook_kvstore_supplier_t supplier = {
+                .open = rdb_supplier_open,
+        };
+        return &supplier;
+}
+
+brook_err_t brook__rocksdb_open_readonly(brook__statedb_t *db,
+                                         const char *cf_name, void **selfp,
+                                         const brook_kvstore_ops_t **opsp,
+                                         char *errstr, size_t errstr_size)
+{
+        return store_open(db, NULL, cf_name, false, selfp, opsp, errstr,
+                          errstr_size);
+}

@@ -1,0 +1,698 @@
+/*
+ * Unit tests of the thread record cache: collapsing of updates, LRU
+ * eviction across stores, tombstones, write_pending, per-store flush and
+ * drop, and callbacks that re-enter the cache while it flushes or evicts.
+ *
+ * The stores are bare struct brook_kvstore_s with no changelog, so writing
+ * down is just a put on the inner store: an in-memory store behind an ops
+ * table that counts the puts. Emitted entries are recorded in order.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store_int.h"
+
+/* cache.c's fixed cost of an entry beyond its key and value. */
+#define OVERHEAD 64
+
+/* -------------------------------------------------- a counting store */
+
+typedef struct tstore {
+        struct brook_kvstore_s st; /* First: &tstore->st is the store. */
+        void *mem;
+        const brook_kvstore_ops_t *mem_ops;
+        int puts;
+} tstore_t;
+
+static brook_err_t count_get(void *self, const void *key, size_t key_size,
+                             brook_buf_t *out)
+{
+        tstore_t *ts = self;
+        return ts->mem_ops->get(ts->mem, key, key_size, out);
+}
+
+static brook_err_t count_put(void *self, const void *key, size_t key_size,
+                             const void *value, size_t value_size)
+{
+        tstore_t *ts = self;
+        ts->puts++;
+        return ts->mem_ops->put(ts->mem, key, key_size, value, value_size);
+}
+
+static const brook_kvstore_ops_t count_ops = {
+        .kind = "counting",
+        .get = count_get,
+        .put = count_put,
+};
+
+/* ------------------------------------------------------- emit records */
+
+typedef struct rec {
+        brook_kvstore_t *st;
+        char key[16];
+        char value[256];
+        bool tombstone;
+        int64_t ts;
+} rec_t;
+
+typedef struct recorder {
+        rec_t recs[64];
+        int cnt;
+        /* Called after recording, to re-enter the cache. */
+        void (*then)(struct recorder *r, brook_kvstore_t *st, const char *key);
+        brook__cache_t *cache;
+        tstore_t *other;
+} recorder_t;
+
+static brook_err_t record_emit(brook_kvstore_t *st, const void *key,
+                               size_t key_size, const void *value,
+                               size_t value_size, int64_t ts, void *opaque)
+{
+        recorder_t *r = opaque;
+        rec_t *rec;
+
+        assert_true(r->cnt < 64);
+        rec = &r->recs[r->cnt++];
+        assert_true(key_size < sizeof rec->key);
+        assert_true(value_size < sizeof rec->value);
+        rec->st = st;
+        memcpy(rec->key, key, key_size);
+        rec->key[key_size] = '\0';
+        rec->tombstone = !value;
+        if (value)
+                memcpy(rec->value, value, value_size);
+        rec->value[value_size] = '\0';
+        rec->ts = ts;
+        if (r->then)
+                r->then(r, st, rec->key);
+        return BROOK_OK;
+}
+
+static tstore_t *tstore_new(brook__cache_t *c, recorder_t *r)
+{
+        const brook_kvstore_supplier_t *sup = brook_kvstore_in_memory();
+        brook_kvstore_open_t info = {.store = "s", .task_id = "0_0"};
+        tstore_t *ts = calloc(1, sizeof *ts);
+        char errstr[128];
+
+        assert_non_null(ts);
+        assert_int_equal(sup->open(&info, sup->opaque, &ts->mem, &ts->mem_ops,
+                                   errstr, sizeof errstr),
+                         BROOK_OK);
+        ts->st.inner = ts;
+        ts->st.ops = &count_ops;
+        ts->st.cache = c;
+        ts->st.changelog = NULL;
+        ts->st.emit = record_emit;
+        ts->st.emit_opaque = r;
+        return ts;
+}
+
+static void tstore_destroy(tstore_t *ts)
+{
+        ts->mem_ops->close(ts->mem);
+        free(ts);
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static void put(brook__cache_t *c, tstore_t *ts, const char *key,
+                const char *value, int64_t t)
+{
+        assert_int_equal(brook__cache_put(c, &ts->st, key, strlen(key), value,
+                                          value ? strlen(value) : 0, t, true),
+                         BROOK_OK);
+}
+
+static void put_clean(brook__cache_t *c, tstore_t *ts, const char *key,
+                      const char *value)
+{
+        assert_int_equal(brook__cache_put(c, &ts->st, key, strlen(key), value,
+                                          value ? strlen(value) : 0, 0, false),
+                         BROOK_OK);
+}
+
+/* Checks the cache holds @p value for @p key (NULL: a tombstone). */
+static void check_cached(brook__cache_t *c, tstore_t *ts, const char *key,
+                         const char *value)
+{
+        const void *v = (void *)1;
+        size_t vs = 99;
+
+        assert_true(brook__cache_get(c, &ts->st, key, strlen(key), &v, &vs));
+        if (!value) {
+                assert_null(v);
+                assert_int_equal(vs, 0);
+        } else {
+                assert_non_null(v);
+                assert_int_equal(vs, strlen(value));
+                assert_memory_equal(v, value, vs);
+        }
+}
+
+static void check_not_cached(brook__cache_t *c, tstore_t *ts, const char *key)
+{
+        const void *v;
+        size_t vs;
+        assert_false(brook__cache_get(c, &ts->st, key, strlen(key), &v, &vs));
+}
+
+/* Checks the inner store holds @p value for @p key (NULL: absent). */
+static void check_inner(tstore_t *ts, const char *key, const char *value)
+{
+        brook_buf_t *out = brook_buf_new();
+        brook_err_t err = ts->mem_ops->get(ts->mem, key, strlen(key), out);
+
+        if (!value) {
+                assert_int_equal(err, BROOK_ERR_NOT_FOUND);
+        } else {
+                assert_int_equal(err, BROOK_OK);
+                assert_int_equal(brook_buf_len(out), strlen(value));
+                assert_memory_equal(brook_buf_data(out), value, strlen(value));
+        }
+        brook_buf_destroy(out);
+}
+
+/* Checks record @p i of @p r. */
+static void check_rec(const recorder_t *r, int i, tstore_t *ts, const char *key,
+                      const char *value, int64_t t)
+{
+        assert_true(i < r->cnt);
+        assert_ptr_equal(r->recs[i].st, &ts->st);
+        assert_string_equal(r->recs[i].key, key);
+        if (!value) {
+                assert_true(r->recs[i].tombstone);
+        } else {
+                assert_false(r->recs[i].tombstone);
+                assert_string_equal(r->recs[i].value, value);
+        }
+        assert_int_equal(r->recs[i].ts, t);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_collapse(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        put(c, ts, "k", "v1", 1);
+        put(c, ts, "k", "v22", 2);
+        put(c, ts, "k", "v3", 3);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(ts->puts, 0);
+        check_cached(c, ts, "k", "v3");
+        check_inner(ts, "k", NULL);
+        assert_int_equal(brook__cache_bytes(c), 1 + 2 + OVERHEAD);
+
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, ts, "k", "v3", 3);
+        assert_int_equal(ts->puts, 1);
+        check_inner(ts, "k", "v3");
+
+        /* Clean now: a second flush does nothing, the entry stays. */
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        assert_int_equal(ts->puts, 1);
+        check_cached(c, ts, "k", "v3");
+        assert_int_equal(brook__cache_evictions(c), 0);
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_get_and_clean_put(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        check_not_cached(c, ts, "k");
+
+        /* A value read from below is cached clean: nothing to flush. */
+        put_clean(c, ts, "k", "below");
+        check_cached(c, ts, "k", "below");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(ts->puts, 0);
+
+        /* A clean put replaces a clean entry... */
+        put_clean(c, ts, "k", "below2");
+        check_cached(c, ts, "k", "below2");
+        /* ...but not a dirty one: the write is newer than what is below. */
+        put(c, ts, "k", "mine", 7);
+        put_clean(c, ts, "k", "stale");
+        check_cached(c, ts, "k", "mine");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, ts, "k", "mine", 7);
+
+        /* An empty value is a value, not a tombstone. */
+        put(c, ts, "e", "", 8);
+        check_cached(c, ts, "e", "");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 1, ts, "e", "", 8);
+        check_inner(ts, "e", "");
+
+        assert_int_equal(brook__cache_bytes(c),
+                         (1 + 4 + OVERHEAD) + (1 + 0 + OVERHEAD));
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_eviction_order(void **state)
+{
+        /* Room for three entries of a 1-byte key and a 1-byte value. */
+        const size_t esz = 1 + 1 + OVERHEAD;
+        brook__cache_t *c = brook__cache_new(3 * esz);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        put(c, ts, "a", "1", 10);
+        put(c, ts, "b", "2", 20);
+        put(c, ts, "c", "3", 30);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(brook__cache_bytes(c), 3 * esz);
+
+        /* A get makes "a" the most recently used: "b" goes first. */
+        check_cached(c, ts, "a", "1");
+        put(c, ts, "d", "4", 40);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, ts, "b", "2", 20);
+        assert_int_equal(ts->puts, 1);
+        check_inner(ts, "b", "2");
+        check_not_cached(c, ts, "b");
+
+        put(c, ts, "e", "5", 50);
+        put(c, ts, "f", "6", 60);
+        assert_int_equal(r.cnt, 3);
+        check_rec(&r, 1, ts, "c", "3", 30);
+        check_rec(&r, 2, ts, "a", "1", 10);
+        assert_int_equal(ts->puts, 3);
+        assert_int_equal(brook__cache_evictions(c), 3);
+
+        /* Evicting a clean entry neither writes nor forwards. */
+        put_clean(c, ts, "x", "9"); /* evicts d */
+        put(c, ts, "y", "7", 70);   /* evicts e */
+        put(c, ts, "z", "8", 80);   /* evicts f */
+        put(c, ts, "w", "0", 90);   /* evicts x: silently */
+        assert_int_equal(r.cnt, 6);
+        check_rec(&r, 3, ts, "d", "4", 40);
+        check_rec(&r, 4, ts, "e", "5", 50);
+        check_rec(&r, 5, ts, "f", "6", 60);
+        assert_int_equal(ts->puts, 6);
+        check_inner(ts, "x", NULL);
+        assert_int_equal(brook__cache_evictions(c), 7);
+        assert_int_equal(brook__cache_bytes(c), 3 * esz);
+
+        /* An entry too big for the budget on its own evicts everything,
+         * then goes down and out itself. */
+        {
+                char big[3 * 66];
+                memset(big, 'B', sizeof big - 1);
+                big[sizeof big - 1] = '\0';
+                put(c, ts, "g", big, 100);
+        }
+        assert_int_equal(r.cnt, 10);
+        check_rec(&r, 6, ts, "y", "7", 70);
+        check_rec(&r, 7, ts, "z", "8", 80);
+        check_rec(&r, 8, ts, "w", "0", 90);
+        assert_string_equal(r.recs[9].key, "g");
+        assert_int_equal(strlen(r.recs[9].value), 3 * 66 - 1);
+        assert_int_equal(ts->puts, 10);
+        assert_int_equal(brook__cache_bytes(c), 0);
+        assert_int_equal(brook__cache_evictions(c), 11);
+        check_not_cached(c, ts, "g");
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_zero_budget(void **state)
+{
+        brook__cache_t *c = brook__cache_new(0);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        put(c, ts, "a", "1", 1);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, ts, "a", "1", 1);
+        check_inner(ts, "a", "1");
+        put(c, ts, "a", NULL, 2);
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 1, ts, "a", NULL, 2);
+        check_inner(ts, "a", NULL);
+        assert_int_equal(ts->puts, 2);
+        assert_int_equal(brook__cache_bytes(c), 0);
+        check_not_cached(c, ts, "a");
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_tombstones(void **state)
+{
+        const size_t esz = 1 + 1 + OVERHEAD;
+        brook__cache_t *c = brook__cache_new(2 * esz);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        put(c, ts, "k", "v", 1);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        check_inner(ts, "k", "v");
+
+        put(c, ts, "k", NULL, 2);
+        check_cached(c, ts, "k", NULL);
+        assert_int_equal(brook__cache_bytes(c), 1 + OVERHEAD);
+        check_inner(ts, "k", "v");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 1, ts, "k", NULL, 2);
+        check_inner(ts, "k", NULL);
+        /* The flushed tombstone stays cached: reads need not go below. */
+        check_cached(c, ts, "k", NULL);
+
+        /* An evicted tombstone goes down and out too. */
+        put(c, ts, "a", "1", 3);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        put(c, ts, "a", NULL, 4);
+        put(c, ts, "b", "2", 5); /* evicts clean "k" */
+        put(c, ts, "c", "3", 6); /* evicts "a" */
+        assert_int_equal(r.cnt, 4);
+        check_rec(&r, 3, ts, "a", NULL, 4);
+        check_inner(ts, "a", NULL);
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_write_pending(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        put(c, ts, "a", "1", 1);
+        put(c, ts, "b", "2", 2);
+        assert_int_equal(brook__cache_write_pending(c, &ts->st), BROOK_OK);
+        assert_int_equal(ts->puts, 2);
+        assert_int_equal(r.cnt, 0);
+        check_inner(ts, "a", "1");
+        check_inner(ts, "b", "2");
+        /* Nothing left to write. */
+        assert_int_equal(brook__cache_write_pending(c, &ts->st), BROOK_OK);
+        assert_int_equal(ts->puts, 2);
+
+        put(c, ts, "c", "3", 3);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        check_rec(&r, 0, ts, "a", "1", 1);
+        check_rec(&r, 1, ts, "b", "2", 2);
+        check_rec(&r, 2, ts, "c", "3", 3);
+        /* Only "c" was written at the flush. */
+        assert_int_equal(ts->puts, 3);
+
+        /* Flush order is the order of the last writes: rewriting "a" after
+         * write_pending makes it the newest, and unwritten again. */
+        put(c, ts, "a", "4", 4);
+        put(c, ts, "b", "5", 5);
+        assert_int_equal(brook__cache_write_pending(c, &ts->st), BROOK_OK);
+        assert_int_equal(ts->puts, 5);
+        put(c, ts, "a", "6", 6);
+        put(c, ts, "c", "7", 7);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 6);
+        check_rec(&r, 3, ts, "b", "5", 5);
+        check_rec(&r, 4, ts, "a", "6", 6);
+        check_rec(&r, 5, ts, "c", "7", 7);
+        assert_int_equal(ts->puts, 7);
+        check_inner(ts, "a", "6");
+        check_inner(ts, "b", "5");
+        check_inner(ts, "c", "7");
+
+        /* An entry written by write_pending and then evicted is forwarded,
+         * not written again. */
+        {
+                brook__cache_t *c2 = brook__cache_new(2 * (1 + 1 + OVERHEAD));
+                tstore_t *t2 = tstore_new(c2, &r);
+                put(c2, t2, "p", "1", 8);
+                assert_int_equal(brook__cache_write_pending(c2, &t2->st),
+                                 BROOK_OK);
+                put(c2, t2, "q", "2", 9);
+                put(c2, t2, "s", "3", 10); /* evicts "p" */
+                assert_int_equal(r.cnt, 7);
+                check_rec(&r, 6, t2, "p", "1", 8);
+                assert_int_equal(t2->puts, 1);
+                brook__cache_destroy(c2);
+                tstore_destroy(t2);
+        }
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_two_stores(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *s1 = tstore_new(c, &r), *s2 = tstore_new(c, &r);
+
+        /* The same key in two stores is two entries. */
+        put(c, s1, "k", "one", 1);
+        put(c, s2, "k", "two", 2);
+        put(c, s2, "m", "2m", 3);
+        check_cached(c, s1, "k", "one");
+        check_cached(c, s2, "k", "two");
+        check_not_cached(c, s1, "m");
+
+        assert_int_equal(brook__cache_flush(c, &s1->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, s1, "k", "one", 1);
+        assert_int_equal(s1->puts, 1);
+        assert_int_equal(s2->puts, 0);
+        check_inner(s2, "k", NULL);
+
+        assert_int_equal(brook__cache_write_pending(c, &s1->st), BROOK_OK);
+        assert_int_equal(s2->puts, 0);
+
+        assert_int_equal(brook__cache_flush(c, &s2->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        check_rec(&r, 1, s2, "k", "two", 2);
+        check_rec(&r, 2, s2, "m", "2m", 3);
+        assert_int_equal(s1->puts, 1);
+        assert_int_equal(s2->puts, 2);
+
+        brook__cache_destroy(c);
+        tstore_destroy(s1);
+        tstore_destroy(s2);
+}
+
+static void test_drop(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *s1 = tstore_new(c, &r), *s2 = tstore_new(c, &r);
+
+        put(c, s1, "a", "1", 1);
+        put_clean(c, s1, "b", "2");
+        put(c, s1, "c", "3", 3);
+        assert_int_equal(brook__cache_write_pending(c, &s1->st), BROOK_OK);
+        put(c, s1, "d", "4", 4);
+        put(c, s2, "a", "5", 5);
+        assert_int_equal(s1->puts, 2);
+
+        /* Dropping forgets clean, written and unwritten entries alike,
+         * without writing or forwarding. */
+        brook__cache_drop(c, &s1->st);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(s1->puts, 2);
+        check_not_cached(c, s1, "a");
+        check_not_cached(c, s1, "b");
+        check_not_cached(c, s1, "d");
+        assert_int_equal(brook__cache_bytes(c), 1 + 1 + OVERHEAD);
+        assert_int_equal(brook__cache_flush(c, &s1->st), BROOK_OK);
+        assert_int_equal(r.cnt, 0);
+        /* Dropping a store with nothing cached is fine. */
+        brook__cache_drop(c, &s1->st);
+
+        check_cached(c, s2, "a", "5");
+        assert_int_equal(brook__cache_flush(c, &s2->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, s2, "a", "5", 5);
+
+        /* The store can cache again after a drop. */
+        put(c, s1, "a", "6", 6);
+        assert_int_equal(brook__cache_flush(c, &s1->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 1, s1, "a", "6", 6);
+
+        brook__cache_drop(c, &s1->st);
+        brook__cache_drop(c, &s2->st);
+        assert_int_equal(brook__cache_bytes(c), 0);
+        brook__cache_destroy(c);
+        tstore_destroy(s1);
+        tstore_destroy(s2);
+}
+
+/* Forwarding an entry of the first store writes two entries into the other
+ * store of the same cache ("a" -> "A", "B"; "b" -> "C", "D"; ...), as a
+ * downstream aggregation would. */
+static void put_two_into_other(recorder_t *r, brook_kvstore_t *st,
+                               const char *key)
+{
+        char k[2] = {0};
+
+        if (st == &r->other->st)
+                return;
+        k[0] = (char)('A' + 2 * (key[0] - 'a'));
+        put(r->cache, r->other, k, "x", 100 + k[0]);
+        k[0]++;
+        put(r->cache, r->other, k, "x", 100 + k[0]);
+}
+
+static void test_reentrant_flush(void **state)
+{
+        /* Room for three entries: every write from a callback evicts. */
+        brook__cache_t *c = brook__cache_new(3 * (1 + 1 + OVERHEAD));
+        recorder_t r = {0};
+        tstore_t *s1 = tstore_new(c, &r), *s2 = tstore_new(c, &r);
+
+        r.cache = c;
+        r.other = s2;
+        put(c, s1, "a", "1", 1);
+        put(c, s1, "b", "2", 2);
+        put(c, s1, "c", "3", 3);
+        r.then = put_two_into_other;
+
+        /*
+         * Flushing "a" puts "A" (evicting clean "a") and "B", which evicts
+         * dirty "b" mid-flush: "b" goes down and out, and its callback puts
+         * "C", evicting "c" (down and out; its "E" and "F" evict "A" and
+         * "B"), then "D", evicting "C". The flush then finds nothing left
+         * of the first store.
+         */
+        assert_int_equal(brook__cache_flush(c, &s1->st), BROOK_OK);
+        assert_int_equal(r.cnt, 6);
+        check_rec(&r, 0, s1, "a", "1", 1);
+        check_rec(&r, 1, s1, "b", "2", 2);
+        check_rec(&r, 2, s1, "c", "3", 3);
+        check_rec(&r, 3, s2, "A", "x", 100 + 'A');
+        check_rec(&r, 4, s2, "B", "x", 100 + 'B');
+        check_rec(&r, 5, s2, "C", "x", 100 + 'C');
+        assert_int_equal(s1->puts, 3);
+        check_inner(s1, "a", "1");
+        check_inner(s1, "b", "2");
+        check_inner(s1, "c", "3");
+        assert_int_equal(brook__cache_evictions(c), 6);
+        assert_int_equal(brook__cache_bytes(c), 3 * (1 + 1 + OVERHEAD));
+
+        /* What is left is the other store's, in the order written. */
+        assert_int_equal(brook__cache_flush(c, &s1->st), BROOK_OK);
+        assert_int_equal(r.cnt, 6);
+        assert_int_equal(brook__cache_flush(c, &s2->st), BROOK_OK);
+        assert_int_equal(r.cnt, 9);
+        check_rec(&r, 6, s2, "E", "x", 100 + 'E');
+        check_rec(&r, 7, s2, "F", "x", 100 + 'F');
+        check_rec(&r, 8, s2, "D", "x", 100 + 'D');
+        assert_int_equal(s2->puts, 6);
+
+        brook__cache_destroy(c);
+        tstore_destroy(s1);
+        tstore_destroy(s2);
+}
+
+/* Forwarding an entry writes a new key into the same store, once. */
+static void put_into_same(recorder_t *r, brook_kvstore_t *st, const char *key)
+{
+        if (strcmp(key, "a") == 0)
+                put(r->cache, (tstore_t *)st, "z", "new", 9);
+}
+
+static void test_reentrant_same_store(void **state)
+{
+        brook__cache_t *c = brook__cache_new(10000);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+
+        r.cache = c;
+        put(c, ts, "a", "1", 1);
+        put(c, ts, "b", "2", 2);
+        r.then = put_into_same;
+
+        /* A flush takes only what was dirty when it started; "b", written
+         * earlier, is still flushed, and a rewrite of "b" from the callback
+         * would wait too. */
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 0, ts, "a", "1", 1);
+        check_rec(&r, 1, ts, "b", "2", 2);
+        check_cached(c, ts, "z", "new");
+        check_inner(ts, "z", NULL);
+
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        check_rec(&r, 2, ts, "z", "new", 9);
+        check_inner(ts, "z", "new");
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+/* Many keys across stores: the tables grow, and the bytes add up. */
+static void test_many(void **state)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *s[3];
+        char key[16];
+        size_t expect = 0;
+
+        for (int i = 0; i < 3; i++)
+                s[i] = tstore_new(c, &r);
+        for (int i = 0; i < 3000; i++) {
+                snprintf(key, sizeof key, "key%d", i);
+                put_clean(c, s[i % 3], key, key);
+                expect += 2 * strlen(key) + OVERHEAD;
+        }
+        assert_int_equal(brook__cache_bytes(c), expect);
+        for (int i = 0; i < 3000; i++) {
+                snprintf(key, sizeof key, "key%d", i);
+                check_cached(c, s[i % 3], key, key);
+                check_not_cached(c, s[(i + 1) % 3], key);
+        }
+        brook__cache_drop(c, &s[1]->st);
+        assert_int_equal(brook__cache_evictions(c), 0);
+        assert_int_equal(r.cnt, 0);
+        brook__cache_destroy(c);
+        brook__cache_destroy(NULL);
+        for (int i = 0; i < 3; i++)
+                tstore_destroy(s[i]);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_collapse),
+                cmocka_unit_test(test_get_and_clean_put),
+                cmocka_unit_test(test_eviction_order),
+                cmocka_unit_test(test_zero_budget),
+                cmocka_unit_test(test_tombstones),
+                cmocka_unit_test(test_write_pending),
+                cmocka_unit_test(test_two_stores),
+                cmocka_unit_test(test_drop),
+                cmocka_unit_test(test_reentrant_flush),
+                cmocka_unit_test(test_reentrant_same_store),
+                cmocka_unit_test(test_many),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
