@@ -3,17 +3,24 @@
  *
  *   brook describe EXAMPLE [--dot]   print an example's topology
  *   brook examples                   list the examples
+ *   brook inspect --state-dir DIR --store NAME [...]
+ *                                    print a store's entries per task
  *   brook version
  */
 #include <stdio.h>
 #include <string.h>
 
+#include "inspect.h"
 #include "topologies.h"
 
 static int usage(void)
 {
         fprintf(stderr, "usage: brook describe EXAMPLE [--dot]\n"
                         "       brook examples\n"
+                        "       brook inspect --state-dir DIR --store NAME "
+                        "[--application-id ID]\n"
+                        "                     [--key-serde S] [--value-serde "
+                        "S] [--limit N]\n"
                         "       brook version\n");
         return 2;
 }
@@ -61,6 +68,8 @@ int main(int argc, char **argv)
                         printf("%-16s %s\n", ex->name, ex->summary);
                 return 0;
         }
+        if (!strcmp(argv[1], "inspect"))
+                return brook_cli_inspect(argc - 1, argv + 1);
         if (!strcmp(argv[1], "version")) {
                 printf("brook %s\n", brook_version());
                 return 0;
