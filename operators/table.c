@@ -8,6 +8,7 @@
  * for a deleted key. Without old values (Kafka Streams' sendOldValues) each
  * operator maps one update to one update.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -264,11 +265,16 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
                 return NULL;
         /* Kafka Streams names the store first, then the source and the
          * table source nodes. */
-        if (m && m->name)
+        if (m && m->name) {
                 store = m->name;
-        else
-                store = gen_store =
-                        brook__builder_new_name(b, "KTABLE-SOURCE-STATE-STORE");
+        } else {
+                /* Kafka Streams' name: "<topic>-STATE-STORE-<n>". */
+                char *prefix =
+                        brook__xmalloc(strlen(topic) + sizeof "-STATE-STORE");
+                sprintf(prefix, "%s-STATE-STORE", topic);
+                store = gen_store = brook__builder_new_name(b, prefix);
+                free(prefix);
+        }
         s = brook_stream(b, topic, consumed);
         if (!s)
                 goto done;

@@ -897,13 +897,13 @@ static void test_table_cache_collapses(void **state)
         brook_builder_t *b = brook_builder_new();
         brook_test_driver_t *td;
         brook_table_t *t;
-        const char *log = "test-driver-KTABLE-SOURCE-STATE-STORE-0000000000-"
+        const char *log = "test-driver-tin-STATE-STORE-0000000000-"
                           "changelog";
         (void)state;
 
         t = brook_table(b, "tin", NULL, NULL);
         assert_string_equal(brook_table_store_name(t),
-                            "KTABLE-SOURCE-STATE-STORE-0000000000");
+                            "tin-STATE-STORE-0000000000");
         assert_string_equal(t->node, "KTABLE-SOURCE-0000000002");
         brook_stream_to(brook_table_to_stream(t), "out", NULL);
         td = td_new(b, NULL);
@@ -925,8 +925,7 @@ static void test_table_cache_collapses(void **state)
         expect_rec(td, "out", "k2", "w", 5);
         expect_rec(td, "out", "k3", "v3", 6);
         expect_none(td, "out");
-        expect_store(td, "KTABLE-SOURCE-STATE-STORE-0000000000", false,
-                     "k2=w,k3=v3");
+        expect_store(td, "tin-STATE-STORE-0000000000", false, "k2=w,k3=v3");
         expect_rec(td, log, "k1", "v1", 1);
         expect_rec(td, log, "k2", "v2", 2);
         expect_tomb(td, log, "k1", 4);
