@@ -625,10 +625,14 @@ static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
         rd_kafka_conf_t *c = brook__client_conf(
                 app, "consumer", "restore-consumer", idx, errstr, errstr_size);
         rd_kafka_t *rk;
-        char why[512];
+        char why[512], gid[512];
         if (!c)
                 return NULL;
-        if (rd_kafka_conf_set(c, "enable.auto.commit", "false", why,
+        /* librdkafka 2.0 refuses assign() without a group.id; this group
+         * is never joined and nothing is committed to it. */
+        snprintf(gid, sizeof gid, "%s-restore-consumer", app->app_id);
+        if (rd_kafka_conf_set(c, "group.id", gid, why, sizeof why) ||
+            rd_kafka_conf_set(c, "enable.auto.commit", "false", why,
                               sizeof why) ||
             rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
                               sizeof why) ||
