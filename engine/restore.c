@@ -173,6 +173,9 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                         ->offset = rss[i].start;
                 pending++;
         }
+        /* Restored writes need no index: nothing reads them before the
+         * batch is written. */
+        brook__statebatch_set_bulk(thr->env.batch, true);
         atomic_store(&thr->stat_restore_remaining, total);
         atomic_store(&thr->stat_stores_restoring, (long long)pending);
         if (pending) {
@@ -283,6 +286,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                 atomic_store(&rss[i].st->state, BROOK__STORE_ACTIVE);
         }
 out:
+        brook__statebatch_set_bulk(thr->env.batch, false);
         if (q)
                 rd_kafka_queue_destroy(q);
         if (parts) {

@@ -74,6 +74,10 @@ struct brook__statedb {
 struct brook__statebatch {
         brook__statedb_t *db;
         rocksdb_writebatch_wi_t *wb;
+        /** Bulk mode (restoration): writes go to this plain batch, which
+         *  costs no index, and reads do not see them until written. */
+        rocksdb_writebatch_t *plain;
+        bool bulk;
 };
 
 void brook__statedb_cf_name(char *buf, size_t size, const char *task_id,
@@ -471,7 +475,14 @@ brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
         /* overwrite_key: a key written twice holds one entry, so reads
          * through the batch and its size track the latest value only. */
         batch->wb = rocksdb_writebatch_wi_create(0, 1);
+        batch->plain = rocksdb_writebatch_create();
+        batch->bulk = false;
         return batch;
+}
+
+void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk)
+{
+        batch->bulk = bulk;
 }
 
 void brook__statebatch_destroy(brook__statebatch_t *batch)
@@ -479,6 +490,7 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
         if (!batch)
                 return;
         rocksdb_writebatch_wi_destroy(batch->wb);
+        rocksdb_writebatch_destroy(batch->plain);
         free(batch);
 }
 
@@ -487,6 +499,18 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
 {
         char *rerr = NULL;
 
+        if (rocksdb_writebatch_count(batch->plain)) {
+                rocksdb_write(batch->db->rdb, batch->db->wopts, batch->plain,
+                              &rerr);
+                if (rerr) {
+                        brook__seterr(errstr, errstr_size,
+                                      "writing to state db \"%s\": %s",
+                                      batch->db->dir, rerr);
+                        rocksdb_free(rerr);
+                        return BROOK_ERR_STATE;
+                }
+                rocksdb_writebatch_clear(batch->plain);
+        }
         if (!rocksdb_writebatch_wi_count(batch->wb))
                 return BROOK_OK;
         rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,
@@ -599,6 +623,15 @@ static brook_err_t rdb_put(void *self, const void *key, size_t key_size,
 
         if (!s->batch)
                 return ro_fail(s);
+        if (s->batch->bulk) {
+                if (value)
+                        rocksdb_writebatch_put_cf(s->batch->plain, s->cf, key,
+                                                  key_size, value, value_size);
+                else
+                        rocksdb_writebatch_delete_cf(s->batch->plain, s->cf,
+                                                     key, key_size);
+                return BROOK_OK;
+        }
         if (value)
                 rocksdb_writebatch_wi_put_cf(s->batch->wb, s->cf, key, key_size,
                                              value, value_size);
@@ -737,9 +770,14 @@ static brook_err_t rdb_flush(void *self, int64_t changelog_offset)
                                         (56 - 8 * i));
         /* Staged in the thread's batch with the data: the runtime writes
          * the batch after every store flushed, so both land at once. */
-        rocksdb_writebatch_wi_put_cf(s->batch->wb, s->db->offsets_cf,
-                                     s->cf_name, strlen(s->cf_name),
-                                     (const char *)be, sizeof be);
+        if (s->batch->bulk)
+                rocksdb_writebatch_put_cf(s->batch->plain, s->db->offsets_cf,
+                                          s->cf_name, strlen(s->cf_name),
+                                          (const char *)be, sizeof be);
+        else
+                rocksdb_writebatch_wi_put_cf(s->batch->wb, s->db->offsets_cf,
+                                             s->cf_name, strlen(s->cf_name),
+                                             (const char *)be, sizeof be);
         return BROOK_OK;
 }
 

@@ -78,6 +78,9 @@ void brook__statebatch_destroy(brook__statebatch_t *batch);
 /** Writes the batch atomically (WAL on) and empties it. */
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size);
+/** Bulk mode, for restoration: writes skip the batch's index (so reads
+ *  through it do not see them until brook__statebatch_write()). */
+void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk);
 /** Bytes the batch holds. */
 size_t brook__statebatch_size(brook__statebatch_t *batch);
 
