@@ -596,6 +596,10 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * real fix. */
                 rd_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "20",
                                   NULL, 0);
+                /* A fetch response's buffer lives until its last record is
+                 * processed; librdkafka's 50 MB responses would let 100
+                 * partitions pin far more than the queue bound above. */
+                rd_kafka_conf_set(c, "fetch.max.bytes", "8388608", NULL, 0);
         } else {
                 rd_kafka_conf_set(c, "linger.ms", "5", NULL, 0);
                 /* Java's partitioner, so keys land where Kafka Streams
@@ -636,8 +640,8 @@ static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
                               sizeof why) ||
             rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
                               sizeof why) ||
-            /* Restoration wants big fetches, not low latency. */
-            rd_kafka_conf_set(c, "fetch.max.bytes", "52428800", why,
+            /* Restoration wants big fetches, but bounded ones. */
+            rd_kafka_conf_set(c, "fetch.max.bytes", "16777216", why,
                               sizeof why)) {
                 brook__seterr(errstr, errstr_size, "restore consumer: %s", why);
                 rd_kafka_conf_destroy(c);
