@@ -3,10 +3,17 @@
  * chores the harness needs (create, count, delete, expected counts).
  *
  *   brook-bench-load --bootstrap B --topic T --partitions P --records N
- *                    --value-size V [--keys K] [--format binary|json]
+ *                    --value-size V [--keys K] [--key-format F]
+ *                    [--format binary|json|count] [--compact]
  *       Creates T (fails if it exists: every run uses fresh topic names, so
  *       an existing topic means a mistake, not something to overwrite) and
  *       writes N records as described in records.h. N = 0 only creates T.
+ *       --key-format writes keys with a pattern such as "key-%05d" instead
+ *       of records.h's "k<n>", and --format count writes 8-byte big-endian
+ *       counts instead of records.h's values (no --value-size); state.h
+ *       describes both. --compact creates T with cleanup.policy=compact, as
+ *       brook creates changelogs, so that a changelog can be loaded before
+ *       the app that restores from it starts.
  *   brook-bench-load --bootstrap B --count T
  *       Prints how many records T holds (sum over partitions of high - low
  *       watermark).
@@ -14,6 +21,12 @@
  *       Deletes T.
  *   brook-bench-load --expect passthrough|filter-map --records N
  *       Prints how many records the workload writes for N input records.
+ *   brook-bench-load --bootstrap B --verify-counts T --records N --keys K
+ *                    [--key-format F]
+ *       Reads T (the count app's output: string keys, 8-byte counts) up to
+ *       its end and checks that the last count of every key is what N
+ *       records over K keys give (state.h); prints the number of records
+ *       read and ten sample keys to stderr. Exits 1 on any difference.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -28,6 +41,7 @@
 
 #include "clients.h"
 #include "records.h"
+#include "state.h"
 
 #define ADMIN_TIMEOUT_MS   30000
 #define METADATA_TIMEOUT_S 30
@@ -45,11 +59,14 @@ static void usage(FILE *out)
         fprintf(out,
                 "usage: %s --bootstrap B --topic T --partitions P --records N"
                 " --value-size V\n"
-                "          [--keys K] [--format binary|json]\n"
+                "          [--keys K] [--key-format F]"
+                " [--format binary|json|count] [--compact]\n"
                 "       %s --bootstrap B --count T\n"
                 "       %s --bootstrap B --delete T\n"
-                "       %s --expect passthrough|filter-map --records N\n",
-                prog, prog, prog, prog);
+                "       %s --expect passthrough|filter-map --records N\n"
+                "       %s --bootstrap B --verify-counts T --records N"
+                " --keys K [--key-format F]\n",
+                prog, prog, prog, prog, prog);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -158,7 +175,8 @@ static int topic_partitions(rd_kafka_t *rk, const char *topic)
         return cnt;
 }
 
-static int create_topic(rd_kafka_t *rk, const char *topic, int partitions)
+static int create_topic(rd_kafka_t *rk, const char *topic, int partitions,
+                        bool compact)
 {
         char errstr[512];
         rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -170,6 +188,12 @@ static int create_topic(rd_kafka_t *rk, const char *topic, int partitions)
 
         if (!nt) {
                 fprintf(stderr, "%s: topic '%s': %s\n", prog, topic, errstr);
+                goto out;
+        }
+        if (compact &&
+            rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
+                fprintf(stderr, "%s: topic '%s': cannot set cleanup.policy\n",
+                        prog, topic);
                 goto out;
         }
         if (rd_kafka_AdminOptions_set_operation_timeout(
@@ -303,6 +327,197 @@ static int count_topic(rd_kafka_t *rk, const char *topic)
         return 0;
 }
 
+/* A consumer for --verify-counts. It only ever assigns partitions, so the
+ * group id is never joined and nothing is committed. */
+static rd_kafka_t *consumer_new(const char *bootstrap)
+{
+        char errstr[512], group[64];
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+
+        snprintf(group, sizeof group, "brook-bench-load-verify-%ld",
+                 (long)getpid());
+        if (rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "client.id", "brook-bench-load", errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK ||
+            rd_kafka_conf_set(conf, "group.id", group, errstr, sizeof errstr) !=
+                    RD_KAFKA_CONF_OK ||
+            bench_client_conf_apply(conf, BENCH_CLIENT_CONSUMER, errstr,
+                                    sizeof errstr) ||
+            rd_kafka_conf_set(conf, "enable.partition.eof", "true", errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
+                fprintf(stderr, "%s: %s\n", prog, errstr);
+                rd_kafka_conf_destroy(conf);
+                return NULL;
+        }
+
+        rd_kafka_t *rk =
+                rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+        if (!rk) {
+                fprintf(stderr, "%s: cannot create a Kafka consumer: %s\n",
+                        prog, errstr);
+                rd_kafka_conf_destroy(conf);
+        }
+        return rk;
+}
+
+/*
+ * --verify-counts: reads @p topic from its start to the end it had when
+ * the check began, keeps the last count of every key and compares each
+ * with state.h's expectation for @p records records over @p keys keys.
+ */
+static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
+                         const char *topic, uint64_t records, uint64_t keys,
+                         const bench_keyfmt_t *kf)
+{
+        int partitions = topic_partitions(rk, topic);
+        int64_t *last = NULL, *high = NULL;
+        rd_kafka_t *consumer = NULL;
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        uint64_t read = 0, foreign = 0, missing = 0, wrong = 0;
+        int pending = 0, ret = -1;
+        char key[sizeof kf->prefix + sizeof kf->suffix + 24];
+
+        if (partitions <= 0) {
+                if (partitions == 0)
+                        fprintf(stderr, "%s: topic '%s' does not exist\n", prog,
+                                topic);
+                return -1;
+        }
+        last = calloc(keys, sizeof *last);
+        high = calloc((size_t)partitions, sizeof *high);
+        parts = rd_kafka_topic_partition_list_new(partitions);
+        if (!last || !high) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                goto out;
+        }
+        for (int32_t p = 0; p < partitions; p++) {
+                int64_t low;
+                rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+                        rk, topic, p, &low, &high[p], 10000);
+                if (err) {
+                        fprintf(stderr,
+                                "%s: cannot read the offsets of %s [%" PRId32
+                                "]: %s\n",
+                                prog, topic, p, rd_kafka_err2str(err));
+                        goto out;
+                }
+                if (high[p] > low) {
+                        rd_kafka_topic_partition_list_add(parts, topic, p)
+                                ->offset = low;
+                        pending++;
+                }
+        }
+        if (pending) {
+                if (!(consumer = consumer_new(bootstrap)))
+                        goto out;
+                rd_kafka_resp_err_t err = rd_kafka_assign(consumer, parts);
+                if (err) {
+                        fprintf(stderr, "%s: cannot assign %s: %s\n", prog,
+                                topic, rd_kafka_err2str(err));
+                        goto out;
+                }
+        }
+
+        double last_read = bench_now();
+        while (pending) {
+                rd_kafka_message_t *msg = rd_kafka_consumer_poll(consumer, 500);
+                if (!msg) {
+                        if (bench_now() - last_read > 30) {
+                                fprintf(stderr,
+                                        "%s: %s: nothing read for 30 s, "
+                                        "%d partitions short of their end\n",
+                                        prog, topic, pending);
+                                goto out;
+                        }
+                        continue;
+                }
+                last_read = bench_now();
+                int32_t p = msg->partition;
+                if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        /* Compaction may have removed the last offsets. */
+                        if (high[p] >= 0) {
+                                high[p] = -1;
+                                pending--;
+                        }
+                        rd_kafka_message_destroy(msg);
+                        continue;
+                }
+                if (msg->err) {
+                        fprintf(stderr, "%s: reading %s: %s\n", prog, topic,
+                                rd_kafka_message_errstr(msg));
+                        rd_kafka_message_destroy(msg);
+                        goto out;
+                }
+                if (p < 0 || p >= partitions || high[p] < 0 ||
+                    msg->offset >= high[p]) {
+                        rd_kafka_message_destroy(msg);
+                        continue;
+                }
+                uint64_t k;
+                read++;
+                if (bench_keyfmt_number(kf, msg->key, msg->key_len, &k) ||
+                    k >= keys || msg->len != BENCH_COUNT_SIZE) {
+                        if (!foreign++)
+                                fprintf(stderr,
+                                        "%s: %s [%" PRId32 "] offset %" PRId64
+                                        ": a key of %zu bytes and a value of "
+                                        "%zu bytes are not a count of one of "
+                                        "the %" PRIu64 " keys\n",
+                                        prog, topic, p, msg->offset,
+                                        msg->key_len, msg->len, keys);
+                } else {
+                        last[k] = bench_count_decode(msg->payload);
+                }
+                if (msg->offset + 1 >= high[p]) {
+                        high[p] = -1;
+                        pending--;
+                }
+                rd_kafka_message_destroy(msg);
+        }
+
+        for (uint64_t k = 0; k < keys; k++) {
+                int64_t want = bench_key_count(records, keys, k);
+                if (last[k] == want)
+                        continue;
+                if (!last[k])
+                        missing++;
+                else
+                        wrong++;
+                if (missing + wrong <= 5) {
+                        bench_keyfmt_key(kf, k, key, sizeof key);
+                        fprintf(stderr,
+                                "%s: %s: key %s: last count %" PRId64
+                                ", expected %" PRId64 "\n",
+                                prog, topic, key, last[k], want);
+                }
+        }
+        fprintf(stderr, "%s: %s: sample:", prog, topic);
+        for (uint64_t i = 0; i < 10; i++) {
+                uint64_t k = (i * keys / 10 + i) % keys;
+                bench_keyfmt_key(kf, k, key, sizeof key);
+                fprintf(stderr, " %s=%" PRId64 "/%" PRId64, key, last[k],
+                        bench_key_count(records, keys, k));
+        }
+        fprintf(stderr, " (last count / expected)\n");
+        fprintf(stderr,
+                "%s: %s: %" PRIu64 " records read; of %" PRIu64 " keys %" PRIu64
+                " missing, %" PRIu64 " wrong; %" PRIu64
+                " records of no such key\n",
+                prog, topic, read, keys, missing, wrong, foreign);
+        printf("%" PRIu64 "\n", read);
+        ret = missing || wrong || foreign ? -1 : 0;
+out:
+        if (consumer) {
+                rd_kafka_consumer_close(consumer);
+                rd_kafka_destroy(consumer);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        free(high);
+        free(last);
+        return ret;
+}
+
 static int64_t wall_ms(void)
 {
         struct timespec ts;
@@ -323,12 +538,16 @@ static void progress(uint64_t done, uint64_t total, double began, bool final)
                 secs > 0 ? (double)done / secs : 0.0, final ? "\n" : "  ");
 }
 
+/*
+ * Writes @p records records to @p topic: keys from @p kf (NULL: records.h's
+ * keys), values of @p format, or counts (state.h) if @p counts.
+ */
 static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 uint64_t records, size_t value_size, uint64_t keys,
-                bench_format_t format)
+                const bench_keyfmt_t *kf, bench_format_t format, bool counts)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-        char key[32];
+        char key[sizeof kf->prefix + sizeof kf->suffix + 24];
         char *value = malloc(value_size ? value_size : 1);
         bool tty = isatty(STDERR_FILENO);
         int64_t t0 = wall_ms() - (int64_t)records;
@@ -342,8 +561,14 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
         }
 
         for (uint64_t seq = 0; seq < records; seq++) {
-                size_t key_len = bench_key(seq, keys, key, sizeof key);
-                bench_value(format, seq, keys, value, value_size);
+                size_t key_len =
+                        kf ? bench_keyfmt_key(kf, seq % keys, key, sizeof key)
+                           : bench_key(seq, keys, key, sizeof key);
+                if (counts)
+                        bench_count_encode((int64_t)(seq / keys + 1),
+                                           (unsigned char *)value);
+                else
+                        bench_value(format, seq, keys, value, value_size);
 
                 rd_kafka_resp_err_t err;
                 while ((err = rd_kafka_producev(
@@ -426,10 +651,13 @@ int main(int argc, char **argv)
                 OPT_RECORDS,
                 OPT_VALUE_SIZE,
                 OPT_KEYS,
+                OPT_KEY_FORMAT,
                 OPT_FORMAT,
+                OPT_COMPACT,
                 OPT_COUNT,
                 OPT_DELETE,
                 OPT_EXPECT,
+                OPT_VERIFY_COUNTS,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -439,18 +667,24 @@ int main(int argc, char **argv)
                 {"records", required_argument, NULL, OPT_RECORDS},
                 {"value-size", required_argument, NULL, OPT_VALUE_SIZE},
                 {"keys", required_argument, NULL, OPT_KEYS},
+                {"key-format", required_argument, NULL, OPT_KEY_FORMAT},
                 {"format", required_argument, NULL, OPT_FORMAT},
+                {"compact", no_argument, NULL, OPT_COMPACT},
                 {"count", required_argument, NULL, OPT_COUNT},
                 {"delete", required_argument, NULL, OPT_DELETE},
                 {"expect", required_argument, NULL, OPT_EXPECT},
+                {"verify-counts", required_argument, NULL, OPT_VERIFY_COUNTS},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
-                   *expect = NULL;
+                   *expect = NULL, *verify = NULL, *key_format = NULL;
         uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000;
-        bool have_records = false;
+        bool have_records = false, have_value_size = false, counts = false,
+             compact = false;
         bench_format_t format = BENCH_FORMAT_BINARY;
+        bench_keyfmt_t kf;
+        char errstr[512];
         int opt;
 
         while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -476,23 +710,33 @@ int main(int argc, char **argv)
                         if (bench_parse_u64(prog, "--value-size", optarg,
                                             &value_size))
                                 return 2;
+                        have_value_size = true;
                         break;
                 case OPT_KEYS:
                         if (bench_parse_u64(prog, "--keys", optarg, &keys))
                                 return 2;
                         break;
+                case OPT_KEY_FORMAT:
+                        key_format = optarg;
+                        break;
                 case OPT_FORMAT:
+                        counts = false;
                         if (!strcmp(optarg, "binary"))
                                 format = BENCH_FORMAT_BINARY;
                         else if (!strcmp(optarg, "json"))
                                 format = BENCH_FORMAT_JSON;
+                        else if (!strcmp(optarg, "count"))
+                                counts = true;
                         else {
                                 fprintf(stderr,
-                                        "%s: --format is binary or json, not "
-                                        "'%s'\n",
+                                        "%s: --format is binary, json or "
+                                        "count, not '%s'\n",
                                         prog, optarg);
                                 return 2;
                         }
+                        break;
+                case OPT_COMPACT:
+                        compact = true;
                         break;
                 case OPT_COUNT:
                         count = optarg;
@@ -502,6 +746,9 @@ int main(int argc, char **argv)
                         break;
                 case OPT_EXPECT:
                         expect = optarg;
+                        break;
+                case OPT_VERIFY_COUNTS:
+                        verify = optarg;
                         break;
                 case OPT_HELP:
                         usage(stdout);
@@ -515,6 +762,18 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
                         argv[optind]);
                 usage(stderr);
+                return 2;
+        }
+
+        /* records.h's keys are this pattern's keys, so that --verify-counts
+         * reads either. */
+        if (bench_keyfmt_parse(key_format ? key_format : "k%u", &kf, errstr,
+                               sizeof errstr)) {
+                fprintf(stderr, "%s: --key-format: %s\n", prog, errstr);
+                return 2;
+        }
+        if (keys == 0) {
+                fprintf(stderr, "%s: --keys must be at least 1\n", prog);
                 return 2;
         }
 
@@ -541,7 +800,21 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
-        if (!count && !del) {
+        if (verify && !have_records) {
+                fprintf(stderr, "%s: --verify-counts needs --records\n", prog);
+                return 2;
+        }
+        if (counts) {
+                if (have_value_size && value_size != BENCH_COUNT_SIZE) {
+                        fprintf(stderr,
+                                "%s: --format count writes %d-byte values; "
+                                "leave --value-size out\n",
+                                prog, BENCH_COUNT_SIZE);
+                        return 2;
+                }
+                value_size = BENCH_COUNT_SIZE;
+        }
+        if (!count && !del && !verify) {
                 if (!topic || !partitions || !have_records ||
                     (records && !value_size)) {
                         fprintf(stderr,
@@ -551,10 +824,8 @@ int main(int argc, char **argv)
                         usage(stderr);
                         return 2;
                 }
-                if (partitions > INT32_MAX || keys == 0) {
-                        fprintf(stderr,
-                                "%s: --partitions must fit an int32 and "
-                                "--keys must be at least 1\n",
+                if (partitions > INT32_MAX) {
+                        fprintf(stderr, "%s: --partitions must fit an int32\n",
                                 prog);
                         return 2;
                 }
@@ -562,7 +833,7 @@ int main(int argc, char **argv)
                  * is the largest minimum. */
                 size_t min = bench_value_min_size(
                         format, records ? records - 1 : 0, keys);
-                if (records && value_size < min) {
+                if (records && !counts && value_size < min) {
                         fprintf(stderr,
                                 "%s: --value-size %" PRIu64
                                 " is too small for the %s format"
@@ -583,11 +854,14 @@ int main(int argc, char **argv)
                 ret = count_topic(rk, count);
         else if (del)
                 ret = delete_topic(rk, del);
+        else if (verify)
+                ret = verify_counts(rk, bootstrap, verify, records, keys, &kf);
         else {
-                ret = create_topic(rk, topic, (int)partitions);
+                ret = create_topic(rk, topic, (int)partitions, compact);
                 if (!ret && records)
                         ret = load(rk, &stats, topic, records,
-                                   (size_t)value_size, keys, format);
+                                   (size_t)value_size, keys,
+                                   key_format ? &kf : NULL, format, counts);
         }
         rd_kafka_destroy(rk);
         return ret ? 1 : 0;
