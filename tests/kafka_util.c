@@ -293,6 +293,52 @@ int64_t kt_wait_count(const char *topic, int64_t want, int timeout_ms)
         return n;
 }
 
+void kt_watermarks(const char *topic, int32_t partition, int64_t *lo,
+                   int64_t *hi)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, partition,
+                                                          lo, hi, 10000),
+                         0);
+        rd_kafka_destroy(rk);
+}
+
+int64_t kt_committed_sum(const char *group, const char *topic, int partitions)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_CONSUMER, group);
+        rd_kafka_topic_partition_list_t *tp =
+                rd_kafka_topic_partition_list_new(partitions);
+        int64_t sum = 0;
+        int p;
+        for (p = 0; p < partitions; p++)
+                rd_kafka_topic_partition_list_add(tp, topic, p);
+        assert_int_equal(rd_kafka_committed(rk, tp, 10000), 0);
+        for (p = 0; p < tp->cnt; p++)
+                if (tp->elems[p].offset > 0)
+                        sum += tp->elems[p].offset;
+        rd_kafka_topic_partition_list_destroy(tp);
+        rd_kafka_destroy(rk);
+        return sum;
+}
+
+int64_t kt_wait_committed(const char *group, const char *topic, int partitions,
+                          int64_t want, int timeout_ms)
+{
+        struct timespec ts = {0, 250 * 1000000L}, t0, t1;
+        int64_t n;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (;;) {
+                if ((n = kt_committed_sum(group, topic, partitions)) >= want)
+                        return n;
+                clock_gettime(CLOCK_MONOTONIC, &t1);
+                if ((t1.tv_sec - t0.tv_sec) * 1000 +
+                            (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
+                    timeout_ms)
+                        return n;
+                nanosleep(&ts, NULL);
+        }
+}
+
 pid_t kt_spawn(char *const argv[], const char *log_prefix)
 {
         char out[512], err[512];

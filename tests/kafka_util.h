@@ -41,6 +41,16 @@ int64_t kt_committed(const char *group, const char *topic, int32_t partition);
 /** Waits until kt_count(@p topic) >= @p want or @p timeout_ms passes;
  *  returns the last count. */
 int64_t kt_wait_count(const char *topic, int64_t want, int timeout_ms);
+/** The low and high watermarks of (@p topic, @p partition). */
+void kt_watermarks(const char *topic, int32_t partition, int64_t *lo,
+                   int64_t *hi);
+/** Sum of the group's committed offsets of @p topic's partitions 0 ..
+ *  @p partitions - 1 (a partition without one counts 0). */
+int64_t kt_committed_sum(const char *group, const char *topic, int partitions);
+/** Waits until kt_committed_sum() >= @p want or @p timeout_ms passes;
+ *  returns the last sum. */
+int64_t kt_wait_committed(const char *group, const char *topic, int partitions,
+                          int64_t want, int timeout_ms);
 
 /** Starts @p argv[0] with stdout and stderr to files named after
  *  @p log_prefix (".out", ".err"). */
