@@ -90,45 +90,13 @@ typedef enum {
 /* What an aggregation node does: its definition opaque, shared by its
  * tasks. */
 typedef struct agg_op {
+        brook__tnode_t hdr; /* First: see brook__tproc_init(). */
         agg_kind_t kind;
         brook_initializer_fn init;
         brook_reducer_fn reducer;
         brook_aggregator_fn aggregator;
         void *opaque;
-        char *store; /**< In this allocation. */
 } agg_op_t;
-
-/* A node's state in one task. */
-typedef struct agg_proc {
-        const agg_op_t *op;
-        brook__tfwd_t fwd;
-} agg_proc_t;
-
-static brook_err_t agg_init(brook_ctx_t *ctx, void *opaque, void **statep,
-                            char *errstr, size_t errstr_size)
-{
-        const agg_op_t *op = opaque;
-        agg_proc_t *p = brook__xcalloc(1, sizeof *p);
-        brook_err_t err;
-
-        p->op = op;
-        err = brook__tfwd_init(&p->fwd, ctx, op->store, errstr, errstr_size);
-        if (err) {
-                free(p);
-                return err;
-        }
-        *statep = p;
-        return BROOK_OK;
-}
-
-static void agg_close(brook_ctx_t *ctx, void *state)
-{
-        agg_proc_t *p = state;
-
-        (void)ctx;
-        brook__tfwd_close(&p->fwd);
-        free(p);
-}
 
 static brook_err_t agg_null(brook_ctx_t *ctx, const agg_op_t *op,
                             const char *what)
@@ -137,15 +105,15 @@ static brook_err_t agg_null(brook_ctx_t *ctx, const agg_op_t *op,
         brook_ctx_errorf(ctx,
                          "the %s returned NULL for store \"%s\"; an "
                          "aggregate cannot be NULL",
-                         what, op->store);
+                         what, op->hdr.store);
         return BROOK_ERR_PROCESSING;
 }
 
 static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                                void *state)
 {
-        agg_proc_t *p = state;
-        const agg_op_t *op = p->op;
+        brook__tfwd_t *fwd = state;
+        const agg_op_t *op = fwd->op;
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
         void *agg = NULL, *out = NULL;
@@ -155,14 +123,14 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
         /* As Kafka Streams: "Skipping record due to null key or value". */
         if (!key || !value)
                 return BROOK_OK;
-        err = brook_kvstore_get(p->fwd.st, key, &agg);
+        err = brook_kvstore_get(fwd->st, key, &agg);
         if (err == BROOK_ERR_NOT_FOUND) {
                 agg = NULL;
         } else if (err) {
                 /* The store's own message, if it left one, says more. */
                 if (!ctx->task->err_node)
                         brook_ctx_errorf(ctx, "cannot read store \"%s\": %s",
-                                         op->store, brook_err2str(err));
+                                         op->hdr.store, brook_err2str(err));
                 return err;
         }
         switch (op->kind) {
@@ -184,7 +152,7 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                         return agg_null(ctx, op, "aggregator");
                 break;
         }
-        return brook__tfwd_put(&p->fwd, rec, key, out);
+        return brook__tfwd_put(fwd, rec, key, out);
 }
 
 /*
@@ -201,9 +169,9 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
         const brook_serde_t *key_serde;
         brook_table_t *t = NULL;
         agg_op_t *copy;
-        brook_processor_def_t def = {.init = agg_init,
+        brook_processor_def_t def = {.init = brook__tproc_init,
                                      .process = agg_process,
-                                     .close = agg_close,
+                                     .close = brook__tproc_close,
                                      .opaque_destroy = free};
         char *gen_store = NULL, *name;
         const char *store, *parent;
@@ -243,7 +211,7 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
         slen = strlen(store) + 1;
         copy = brook__xmalloc(sizeof *copy + slen);
         *copy = *op;
-        copy->store = memcpy((char *)(copy + 1), store, slen);
+        copy->hdr.store = memcpy((char *)(copy + 1), store, slen);
         def.opaque = copy;
         parent = s->node;
         if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0) ||

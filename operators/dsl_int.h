@@ -67,7 +67,20 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
 typedef struct brook__tfwd {
         brook_ctx_t *ctx;
         brook_kvstore_t *st; /**< NULL: the table is not materialized. */
+        const void *op;      /**< The node's definition (its opaque). */
 } brook__tfwd_t;
+
+/** What the definition opaque of every table-making node starts with. */
+typedef struct brook__tnode {
+        char *store; /**< The store materializing its output, or NULL. */
+} brook__tnode_t;
+
+/** init() and close() of table-making processors: the state is a
+ *  brook__tfwd_t whose op is the opaque, which starts with a
+ *  brook__tnode_t. */
+brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                              char *errstr, size_t errstr_size);
+void brook__tproc_close(brook_ctx_t *ctx, void *state);
 
 /** Looks up store @p store (NULL: none) for the processor of @p ctx and,
  *  if it caches, has it forward through @p fwd. @p fwd must stay put until

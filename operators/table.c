@@ -77,6 +77,31 @@ static brook_err_t tfwd_emit(brook_kvstore_t *st, const void *key,
         return brook_ctx_forward(fwd->ctx, rec);
 }
 
+brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                              char *errstr, size_t errstr_size)
+{
+        const brook__tnode_t *node = opaque;
+        brook__tfwd_t *fwd = brook__xcalloc(1, sizeof *fwd);
+        brook_err_t err;
+
+        fwd->op = opaque;
+        err = brook__tfwd_init(fwd, ctx, node->store, errstr, errstr_size);
+        if (err) {
+                free(fwd);
+                return err;
+        }
+        *statep = fwd;
+        return BROOK_OK;
+}
+
+void brook__tproc_close(brook_ctx_t *ctx, void *state)
+{
+        brook__tfwd_t *fwd = state;
+        (void)ctx;
+        brook__tfwd_close(fwd);
+        free(fwd);
+}
+
 brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                              const char *store, char *errstr,
                              size_t errstr_size)
@@ -141,51 +166,19 @@ typedef enum {
 
 /* What a table node does: its definition opaque, shared by its tasks. */
 typedef struct table_op {
+        brook__tnode_t hdr; /* First: see brook__tproc_init(). */
         table_kind_t kind;
         brook_predicate_fn pred;
         brook_value_mapper_fn mapper;
         void *opaque;
         bool negate; /**< filter_not. */
-        char *store; /**< In this allocation; NULL: not materialized. */
 } table_op_t;
-
-/* A node's state in one task. */
-typedef struct table_proc {
-        const table_op_t *op;
-        brook__tfwd_t fwd;
-} table_proc_t;
-
-static brook_err_t table_init(brook_ctx_t *ctx, void *opaque, void **statep,
-                              char *errstr, size_t errstr_size)
-{
-        const table_op_t *op = opaque;
-        table_proc_t *p = brook__xcalloc(1, sizeof *p);
-        brook_err_t err;
-
-        p->op = op;
-        err = brook__tfwd_init(&p->fwd, ctx, op->store, errstr, errstr_size);
-        if (err) {
-                free(p);
-                return err;
-        }
-        *statep = p;
-        return BROOK_OK;
-}
-
-static void table_close(brook_ctx_t *ctx, void *state)
-{
-        table_proc_t *p = state;
-
-        (void)ctx;
-        brook__tfwd_close(&p->fwd);
-        free(p);
-}
 
 static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                                  void *state)
 {
-        table_proc_t *p = state;
-        const table_op_t *op = p->op;
+        brook__tfwd_t *fwd = state;
+        const table_op_t *op = fwd->op;
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
 
@@ -206,7 +199,7 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                         value = op->mapper(rec, op->opaque);
                 break;
         }
-        return brook__tfwd_put(&p->fwd, rec, key, value);
+        return brook__tfwd_put(fwd, rec, key, value);
 }
 
 /* Adds table node @p name under @p parent, with a copy of @p op whose store
@@ -217,14 +210,15 @@ static brook_err_t table_node_add(brook_builder_t *b, const char *name,
 {
         size_t slen = store ? strlen(store) + 1 : 0;
         table_op_t *copy = brook__xmalloc(sizeof *copy + slen);
-        brook_processor_def_t def = {.init = table_init,
+        brook_processor_def_t def = {.init = brook__tproc_init,
                                      .process = table_process,
-                                     .close = table_close,
+                                     .close = brook__tproc_close,
                                      .opaque = copy,
                                      .opaque_destroy = free};
 
         *copy = *op;
-        copy->store = store ? memcpy((char *)(copy + 1), store, slen) : NULL;
+        copy->hdr.store =
+                store ? memcpy((char *)(copy + 1), store, slen) : NULL;
         return brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0);
 }
 
