@@ -46,14 +46,16 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         return pt;
 }
 
-static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
-                                   int32_t partition, const void *key,
-                                   size_t key_size, const void *value,
-                                   size_t value_size, int64_t timestamp,
-                                   rd_kafka_headers_t *hdrs, char *errstr,
-                                   size_t errstr_size)
+/* Produces one record, waiting for room when the queue is full. Takes
+ * @p hdrs (may be NULL) in all cases. @p endp goes with a changelog
+ * record to its delivery report. */
+static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
+                                      int32_t partition, const void *key,
+                                      size_t key_size, const void *value,
+                                      size_t value_size, int64_t timestamp,
+                                      rd_kafka_headers_t *hdrs, int64_t *endp,
+                                      char *errstr, size_t errstr_size)
 {
-        brook__thread_t *thr = (brook__thread_t *)col;
         struct brook__ptopic *pt = brook__ptopic(thr, topic);
         rd_kafka_resp_err_t err;
 
@@ -67,7 +69,8 @@ static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                         RD_KAFKA_V_KEY(key, key_size),
                         RD_KAFKA_V_VALUE((void *)value, value_size),
                         RD_KAFKA_V_TIMESTAMP(timestamp),
-                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+                        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(endp),
+                        RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
                 /* Back-pressure: wait for deliveries to make room. */
@@ -83,6 +86,18 @@ static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                 return BROOK_ERR_KAFKA;
         }
         return BROOK_OK;
+}
+
+static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
+                                   int32_t partition, const void *key,
+                                   size_t key_size, const void *value,
+                                   size_t value_size, int64_t timestamp,
+                                   rd_kafka_headers_t *hdrs, char *errstr,
+                                   size_t errstr_size)
+{
+        return brook__thr_produce((brook__thread_t *)col, topic, partition, key,
+                                  key_size, value, value_size, timestamp, hdrs,
+                                  NULL, errstr, errstr_size);
 }
 
 static int32_t brook__thr_partition_cnt(brook__collector_t *col,
@@ -107,30 +122,9 @@ static brook_err_t brook__thr_send_changelog(
         const void *key, size_t key_size, const void *value, size_t value_size,
         int64_t timestamp, int64_t *endp, char *errstr, size_t errstr_size)
 {
-        brook__thread_t *thr = (brook__thread_t *)col;
-        struct brook__ptopic *pt = brook__ptopic(thr, topic);
-        rd_kafka_resp_err_t err;
-
-        for (;;) {
-                err = rd_kafka_producev(
-                        thr->producer, RD_KAFKA_V_RKT(pt->rkt),
-                        RD_KAFKA_V_PARTITION(partition),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_KEY(key, key_size),
-                        RD_KAFKA_V_VALUE((void *)value, value_size),
-                        RD_KAFKA_V_TIMESTAMP(timestamp),
-                        RD_KAFKA_V_OPAQUE(endp), RD_KAFKA_V_END);
-                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                        break;
-                rd_kafka_poll(thr->producer, 10);
-        }
-        if (err) {
-                brook__seterr(errstr, errstr_size,
-                              "producing to changelog \"%s\" failed: %s", topic,
-                              rd_kafka_err2str(err));
-                return BROOK_ERR_KAFKA;
-        }
-        return BROOK_OK;
+        return brook__thr_produce((brook__thread_t *)col, topic, partition, key,
+                                  key_size, value, value_size, timestamp, NULL,
+                                  endp, errstr, errstr_size);
 }
 
 static int64_t *brook__thr_changelog_slot(brook__collector_t *col,
@@ -368,7 +362,7 @@ static void brook__thr_assign(brook__thread_t *thr,
         /* Bring the new tasks' stores up to date, then start them. */
         for (k = first_new; k < thr->tasks.cnt; k++)
                 brook__ptrvec_push(&fresh, thr->tasks.v[k]);
-        if (fresh.cnt &&
+        if (fresh.cnt && thr->env.batch &&
             brook__thread_restore(thr, &fresh, errstr, sizeof errstr)) {
                 brook__app_fail(thr->app, errstr);
                 thr->failed = true;
