@@ -760,6 +760,41 @@ static int64_t collect_all(brook_app_t *app, int who, int *owner,
         return n;
 }
 
+/* Marks in @p seen each key a range (@p prefix NULL) or prefix query of
+ * @p app returns, checking its value against @p expected; returns how
+ * many entries came back. */
+static int64_t scan_keys(brook_app_t *app, const char *from, const char *to,
+                         const char *prefix, int *seen, const int64_t *expected)
+{
+        brook_arena_t *arena = brook_arena_new();
+        brook_kviter_t *it = NULL;
+        char errstr[512];
+        void *key, *value;
+        int64_t n = 0;
+        brook_err_t err;
+
+        if (prefix)
+                err = brook_app_store_prefix(app, "counts", prefix, NULL, arena,
+                                             &it, errstr, sizeof errstr);
+        else
+                err = brook_app_store_range(app, "counts", from, to, arena, &it,
+                                            errstr, sizeof errstr);
+        if (err)
+                fail_msg("query: %s", errstr);
+        while (brook_kviter_next(it, &key, &value)) {
+                int k = key_index(key, strlen(key));
+                assert_true(k >= 0);
+                assert_int_equal(*(int64_t *)value, expected[k]);
+                seen[k]++;
+                n++;
+        }
+        assert_int_equal(brook_kviter_error(it, errstr, sizeof errstr),
+                         BROOK_OK);
+        brook_kviter_destroy(it);
+        brook_arena_destroy(arena);
+        return n;
+}
+
 /* Interactive queries over @p apps (1 or 2): together they hold every key
  * once, each on the instance that owns its partition (@p mask0: the
  * partitions of apps[0]), with its exact count. */
@@ -909,6 +944,34 @@ static void test_scale_out_iq(void **state)
                                  BROOK_ERR_NOT_FOUND);
                 assert_non_null(strstr(errstr, "no-such-store"));
                 brook_arena_destroy(arena);
+        }
+
+        /* Range and prefix queries: across both instances, exactly the
+         * keys asked for, each once. */
+        {
+                int *seen = calloc(KEYS, sizeof *seen);
+                int64_t got = 0, want = 0;
+                got += scan_keys(a, NULL, NULL, "patient-0012", seen, expected);
+                got += scan_keys(b, NULL, NULL, "patient-0012", seen, expected);
+                for (k = 0; k < KEYS; k++) {
+                        int in = k >= 120 && k < 130 && expected[k] > 0;
+                        assert_int_equal(seen[k], in);
+                        want += in;
+                }
+                assert_int_equal(got, want);
+                memset(seen, 0, KEYS * sizeof *seen);
+                got = want = 0;
+                got += scan_keys(a, "patient-00200", "patient-00299", NULL,
+                                 seen, expected);
+                got += scan_keys(b, "patient-00200", "patient-00299", NULL,
+                                 seen, expected);
+                for (k = 0; k < KEYS; k++) {
+                        int in = k >= 200 && k <= 299 && expected[k] > 0;
+                        assert_int_equal(seen[k], in);
+                        want += in;
+                }
+                assert_int_equal(got, want);
+                free(seen);
         }
 
         /* B leaves: A takes its tasks back and restores exactly what B
