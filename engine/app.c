@@ -665,6 +665,8 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
         for (i = 0; i < app->thread_cnt; i++)
                 brook__stats_add(stats, app->threads[i]);
         pthread_mutex_unlock(&app->lock);
+        stats->rocksdb_memory_bytes =
+                app->statedb ? brook__statedb_memory(app->statedb) : 0;
 }
 
 /* ------------------------------------------------------------- shutdown */

@@ -468,6 +468,20 @@ void brook__statedb_names_free(char **names, size_t cnt)
 
 /* ------------------------------------------------------------- batch */
 
+int64_t brook__statedb_memory(brook__statedb_t *db)
+{
+        uint64_t total = rocksdb_cache_get_usage(db->cache), v;
+        size_t i;
+
+        pthread_mutex_lock(&db->lock);
+        for (i = 0; i < db->cf_cnt; i++)
+                if (!rocksdb_property_int_cf(db->rdb, db->cfs[i].h,
+                                             "rocksdb.size-all-mem-tables", &v))
+                        total += v;
+        pthread_mutex_unlock(&db->lock);
+        return (int64_t)total;
+}
+
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
 {
         brook__statebatch_t *batch = brook__xmalloc(sizeof *batch);

@@ -73,6 +73,10 @@ void brook__statedb_close(brook__statedb_t *db);
 char **brook__statedb_names(brook__statedb_t *db, size_t *cntp);
 void brook__statedb_names_free(char **names, size_t cnt);
 
+/** Bytes RocksDB holds now in its block cache and memtables (active,
+ *  immutable and pinned), the memory rocksdb.memory.bytes bounds. */
+int64_t brook__statedb_memory(brook__statedb_t *db);
+
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db);
 void brook__statebatch_destroy(brook__statebatch_t *batch);
 /** Writes the batch atomically (WAL on) and empties it. */

@@ -100,6 +100,9 @@ typedef struct brook_app_stats_s {
         int64_t restore_remaining;
         /** Store instances restoring now. */
         int64_t stores_restoring;
+        /** Bytes RocksDB holds now in its block cache and memtables: what
+         *  rocksdb.memory.bytes bounds (0 without RocksDB stores). */
+        int64_t rocksdb_memory_bytes;
 } brook_app_stats_t;
 
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
