@@ -14,6 +14,16 @@
  *       describes both. --compact creates T with cleanup.policy=compact, as
  *       brook creates changelogs, so that a changelog can be loaded before
  *       the app that restores from it starts.
+ *   brook-bench-load --bootstrap B --topic T --partitions P --rate R
+ *                    --duration S --value-size V [--keys K] [--key-format F]
+ *       The latency benchmark's input: R x S records of records.h, paced at
+ *       R records/s for S seconds (a tight loop that checks the clock and,
+ *       once on schedule, sleeps to the next millisecond, so records go out
+ *       in per-millisecond batches), each with its timestamp (CreateTime)
+ *       set to the wall clock when it was handed to the producer. T may
+ *       already exist with P partitions (the engine under test subscribes
+ *       before the load starts); otherwise it is created. Prints how far
+ *       behind the schedule the loop fell at most.
  *   brook-bench-load --bootstrap B --count T
  *       Prints how many records T holds (sum over partitions of high - low
  *       watermark).
@@ -61,12 +71,15 @@ static void usage(FILE *out)
                 " --value-size V\n"
                 "          [--keys K] [--key-format F]"
                 " [--format binary|json|count] [--compact]\n"
+                "       %s --bootstrap B --topic T --partitions P --rate R"
+                " --duration S\n"
+                "          --value-size V [--keys K] [--key-format F]\n"
                 "       %s --bootstrap B --count T\n"
                 "       %s --bootstrap B --delete T\n"
                 "       %s --expect passthrough|filter-map --records N\n"
                 "       %s --bootstrap B --verify-counts T --records N"
                 " --keys K [--key-format F]\n",
-                prog, prog, prog, prog, prog);
+                prog, prog, prog, prog, prog, prog);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -538,13 +551,31 @@ static void progress(uint64_t done, uint64_t total, double began, bool final)
                 secs > 0 ? (double)done / secs : 0.0, final ? "\n" : "  ");
 }
 
+/* Sleeps until @p deadline on bench_now()'s clock (monotonic seconds). */
+static void sleep_until(double deadline)
+{
+        double left = deadline - bench_now();
+
+        if (left <= 0)
+                return;
+        struct timespec ts = {
+                .tv_sec = (time_t)left,
+                .tv_nsec = (long)((left - (double)(time_t)left) * 1e9)};
+        while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+                ;
+}
+
 /*
  * Writes @p records records to @p topic: keys from @p kf (NULL: records.h's
- * keys), values of @p format, or counts (state.h) if @p counts.
+ * keys), values of @p format, or counts (state.h) if @p counts. With @p rate
+ * > 0, record seq is sent no sooner than seq / rate seconds after the start
+ * and stamped with the wall clock at send; otherwise as fast as the producer
+ * takes them, stamped t0 + seq ms.
  */
 static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 uint64_t records, size_t value_size, uint64_t keys,
-                const bench_keyfmt_t *kf, bench_format_t format, bool counts)
+                const bench_keyfmt_t *kf, bench_format_t format, bool counts,
+                double rate)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         char key[sizeof kf->prefix + sizeof kf->suffix + 24];
@@ -552,6 +583,9 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
         bool tty = isatty(STDERR_FILENO);
         int64_t t0 = wall_ms() - (int64_t)records;
         double began = bench_now(), last_progress = began;
+        /* Rate mode: records due by now, and the worst lag behind them. */
+        uint64_t due = 0;
+        double behind_max = 0;
         int ret = -1;
 
         if (!rkt || !value) {
@@ -570,6 +604,29 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 else
                         bench_value(format, seq, keys, value, value_size);
 
+                if (rate > 0 && seq >= due) {
+                        /* On schedule: serve delivery reports, then wait
+                         * for the next millisecond's batch. */
+                        rd_kafka_poll(rk, 0);
+                        for (;;) {
+                                double now = bench_now();
+                                due = (uint64_t)((now - began) * rate) + 1;
+                                if (due > seq)
+                                        break;
+                                /* The next millisecond since the start. */
+                                double ms = (double)(uint64_t)((now - began) *
+                                                               1000) +
+                                            1;
+                                sleep_until(began + ms / 1000);
+                        }
+                }
+                if (rate > 0) {
+                        double behind =
+                                bench_now() - began - (double)seq / rate;
+                        if (behind > behind_max)
+                                behind_max = behind;
+                }
+
                 rd_kafka_resp_err_t err;
                 while ((err = rd_kafka_producev(
                                 rk, RD_KAFKA_V_RKT(rkt),
@@ -577,7 +634,9 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_VALUE(value, value_size),
-                                RD_KAFKA_V_TIMESTAMP(t0 + (int64_t)seq),
+                                RD_KAFKA_V_TIMESTAMP(
+                                        rate > 0 ? wall_ms()
+                                                 : t0 + (int64_t)seq),
                                 RD_KAFKA_V_END)) ==
                        RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         rd_kafka_poll(rk, 10);
@@ -634,6 +693,11 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 " %.0f records/s\n",
                 prog, records, value_size, topic, secs,
                 secs > 0 ? (double)records / secs : 0.0);
+        if (rate > 0)
+                fprintf(stderr,
+                        "%s: paced at %.0f records/s; at most %.1f ms behind "
+                        "the schedule\n",
+                        prog, rate, behind_max * 1000);
         ret = 0;
 out:
         free(value);
@@ -658,6 +722,8 @@ int main(int argc, char **argv)
                 OPT_DELETE,
                 OPT_EXPECT,
                 OPT_VERIFY_COUNTS,
+                OPT_RATE,
+                OPT_DURATION,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -674,12 +740,15 @@ int main(int argc, char **argv)
                 {"delete", required_argument, NULL, OPT_DELETE},
                 {"expect", required_argument, NULL, OPT_EXPECT},
                 {"verify-counts", required_argument, NULL, OPT_VERIFY_COUNTS},
+                {"rate", required_argument, NULL, OPT_RATE},
+                {"duration", required_argument, NULL, OPT_DURATION},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
                    *expect = NULL, *verify = NULL, *key_format = NULL;
-        uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000;
+        uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000,
+                 rate = 0, duration = 0;
         bool have_records = false, have_value_size = false, counts = false,
              compact = false;
         bench_format_t format = BENCH_FORMAT_BINARY;
@@ -750,6 +819,15 @@ int main(int argc, char **argv)
                 case OPT_VERIFY_COUNTS:
                         verify = optarg;
                         break;
+                case OPT_RATE:
+                        if (bench_parse_u64(prog, "--rate", optarg, &rate))
+                                return 2;
+                        break;
+                case OPT_DURATION:
+                        if (bench_parse_u64(prog, "--duration", optarg,
+                                            &duration))
+                                return 2;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -814,6 +892,19 @@ int main(int argc, char **argv)
                 }
                 value_size = BENCH_COUNT_SIZE;
         }
+        if (rate || duration) {
+                if (!rate || !duration || have_records || counts || compact ||
+                    count || del || verify || expect) {
+                        fprintf(stderr,
+                                "%s: --rate and --duration go together, "
+                                "without --records, --format count, "
+                                "--compact or another mode\n",
+                                prog);
+                        return 2;
+                }
+                records = rate * duration;
+                have_records = true;
+        }
         if (!count && !del && !verify) {
                 if (!topic || !partitions || !have_records ||
                     (records && !value_size)) {
@@ -857,11 +948,26 @@ int main(int argc, char **argv)
         else if (verify)
                 ret = verify_counts(rk, bootstrap, verify, records, keys, &kf);
         else {
-                ret = create_topic(rk, topic, (int)partitions, compact);
+                /* Rate mode writes into the topic the engine already
+                 * reads, if the harness created it. */
+                int have = rate ? topic_partitions(rk, topic) : 0;
+                if (have < 0)
+                        ret = -1;
+                else if (have && (uint64_t)have != partitions) {
+                        fprintf(stderr,
+                                "%s: topic '%s' exists with %d partitions, "
+                                "not %" PRIu64 "\n",
+                                prog, topic, have, partitions);
+                        ret = -1;
+                } else
+                        ret = have ? 0
+                                   : create_topic(rk, topic, (int)partitions,
+                                                  compact);
                 if (!ret && records)
                         ret = load(rk, &stats, topic, records,
                                    (size_t)value_size, keys,
-                                   key_format ? &kf : NULL, format, counts);
+                                   key_format ? &kf : NULL, format, counts,
+                                   (double)rate);
         }
         rd_kafka_destroy(rk);
         return ret ? 1 : 0;
