@@ -284,31 +284,6 @@ out:
         return ret;
 }
 
-/* The sequence number of a value whose hex header may be upper-cased
- * (filter-map's map upper-cases the whole value). */
-static int value_seq(const unsigned char *p, size_t size, uint64_t *seqp)
-{
-        uint64_t seq = 0;
-
-        if (size < BENCH_BINARY_HEADER_SIZE || p[16] != '|')
-                return -1;
-        for (int i = 0; i < 16; i++) {
-                unsigned char c = p[i];
-                int d;
-                if (c >= '0' && c <= '9')
-                        d = c - '0';
-                else if (c >= 'a' && c <= 'f')
-                        d = c - 'a' + 10;
-                else if (c >= 'A' && c <= 'F')
-                        d = c - 'A' + 10;
-                else
-                        return -1;
-                seq = (seq << 4) | (uint64_t)d;
-        }
-        *seqp = seq;
-        return 0;
-}
-
 static int check(rd_kafka_t *rk, const char *topic, bench_workload_t workload,
                  uint64_t sample, size_t value_size, uint64_t keys)
 {
@@ -357,7 +332,7 @@ static int check(rd_kafka_t *rk, const char *topic, bench_workload_t workload,
                 }
                 const char *why = NULL;
                 uint64_t seq = 0;
-                if (value_seq(msg->payload, msg->len, &seq))
+                if (bench_value_seq(msg->payload, msg->len, &seq))
                         why = "no sequence number in the value";
                 else if (msg->len != value_size)
                         why = "wrong value size";

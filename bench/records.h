@@ -130,7 +130,8 @@ static inline int bench_value(bench_format_t format, uint64_t seq,
 
 /*
  * The sequence number of a value of either format, as a consumer that only
- * has the bytes would read it. Returns -1 when the value is neither.
+ * has the bytes would read it; a binary value's hex header may be
+ * upper-cased (filter-map's output). Returns -1 when the value is neither.
  */
 static inline int bench_value_seq(const void *data, size_t size, uint64_t *seqp)
 {
@@ -156,6 +157,8 @@ static inline int bench_value_seq(const void *data, size_t size, uint64_t *seqp)
                         d = c - '0';
                 else if (c >= 'a' && c <= 'f')
                         d = c - 'a' + 10;
+                else if (c >= 'A' && c <= 'F')
+                        d = c - 'A' + 10; /* filter-map upper-cases it. */
                 else
                         return -1;
                 seq = (seq << 4) | (uint64_t)d;
