@@ -141,6 +141,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
         int64_t total = 0, done = 0, started = brook__now_mono_ms();
         int64_t last_progress = started, last_print = 0;
         bool tty = isatty(STDERR_FILENO);
+        int64_t restored_before = atomic_load(&thr->stat_restored);
         brook_err_t err = BROOK_OK;
 
         for (i = 0; i < tasks->cnt; i++) {
@@ -233,7 +234,6 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                                 rs->next = rkm->offset + 1;
                                 rs->unflushed++;
                                 done++;
-                                atomic_fetch_add(&thr->stat_restored, 1);
                         }
                         rd_kafka_message_destroy(rkm);
                         if (rs->next >= rs->end ||
@@ -250,6 +250,8 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                         }
                         last_progress = now;
                 }
+                /* Published once per batch, not per record. */
+                atomic_store(&thr->stat_restored, restored_before + done);
                 atomic_store(&thr->stat_restore_remaining, total - done);
                 if (tty && now - last_print >= 500) {
                         brook__restore_progress(done, total, cnt, started,
@@ -286,6 +288,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                 atomic_store(&rss[i].st->state, BROOK__STORE_ACTIVE);
         }
 out:
+        atomic_store(&thr->stat_restored, restored_before + done);
         brook__statebatch_set_bulk(thr->env.batch, false);
         if (q)
                 rd_kafka_queue_destroy(q);

@@ -187,13 +187,11 @@ static int64_t *brook__td_changelog_slot(brook__collector_t *col,
         for (i = 0; i < td->slot_cnt; i++)
                 if (!strcmp(td->slots[i].topic, topic))
                         return &td->slots[i].end;
-        /* Slots must not move: they are allocated once, generously, when
-         * the driver is made (one per store). */
-        if (i == td->slot_cnt) {
-                td->slots[i].topic = brook__xstrdup(topic);
-                td->slots[i].end = -1;
-                td->slot_cnt++;
-        }
+        /* Slots must not move: they are allocated once, when the driver is
+         * made, one per store (each store has its own changelog). */
+        td->slots[i].topic = brook__xstrdup(topic);
+        td->slots[i].end = -1;
+        td->slot_cnt++;
         return &td->slots[i].end;
 }
 
