@@ -898,6 +898,14 @@ static void test_scale_out_iq(void **state)
         apps[0] = a;
         apps[1] = b;
         assert_queries(apps, 2, mask_a, expected);
+        /* The stores' data sits in RocksDB's memtables now: the stats see
+         * it, within rocksdb.memory.bytes (64 MiB by default). */
+        for (i = 0; i < 2; i++) {
+                brook_app_stats_t st;
+                brook_app_stats(apps[i], &st);
+                assert_true(st.rocksdb_memory_bytes > 0);
+                assert_true(st.rocksdb_memory_bytes <= 64 << 20);
+        }
 
         for (i = 0; i < 100; i++) {
                 brook_key_metadata_t ma, mb;
