@@ -357,13 +357,13 @@ struct brook__task {
         /** Timestamp of the record (or punctuation) being processed: what
          *  a cache entry written now remembers. */
         int64_t cur_ts;
-        /** The message of the last brook_ctx_errorf() (or of a failed sink)
-         *  and the node it came from. */
-        char errbuf[512];
-        const char *err_node;
-        /** The error errbuf explains, or BROOK_OK for a user's message,
-         *  which explains whatever the processor returns. */
-        brook_err_t err_code;
+        /** The reason of the last node that failed below a forward (already
+         *  naming that node) and its code, while fwd_failed: a processor
+         *  that returns it unchanged passes that failure on rather than
+         *  failing itself. Cleared by every node that succeeds. */
+        char fwd_errbuf[512];
+        brook_err_t fwd_err;
+        bool fwd_failed;
 };
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
@@ -402,6 +402,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                                     void (*release)(brook__inrec_t *),
                                     char *errstr, size_t errstr_size);
 /** Fires due wall-clock punctuators. */
-void brook__task_punctuate_wall(brook__task_t *task, int64_t now);
+brook_err_t brook__task_punctuate_wall(brook__task_t *task, int64_t now,
+                                       char *errstr, size_t errstr_size);
 
 #endif

@@ -508,7 +508,7 @@ static brook_err_t brook__conf_validate(const brook__conf_prop_t *prop,
                 break;
 
         case BROOK__CONF_SERDE:
-                if ((serde = brook_serde_by_name(value))) {
+                if ((serde = brook_serde_by_name(value, NULL, 0))) {
                         *storep = brook__xstrdup(brook_serde_name(serde));
                         return BROOK_OK;
                 }
@@ -807,7 +807,7 @@ const brook_serde_t *brook__conf_serde(const brook_conf_t *conf,
 
         if (idx < 0 || brook__conf_props[idx].type != BROOK__CONF_SERDE)
                 return NULL;
-        return brook_serde_by_name(brook__conf_value(conf, idx));
+        return brook_serde_by_name(brook__conf_value(conf, idx), NULL, 0);
 }
 
 /* ---------------------------------------------------------------- apply */

@@ -33,6 +33,8 @@ const char *brook_err2str(brook_err_t err)
                 return "Timed out";
         case BROOK_ERR_FATAL:
                 return "Fatal error";
+        case BROOK_ERR_END:
+                return "No more entries";
         }
         return "Unknown error";
 }

@@ -165,8 +165,10 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                               def->name, st->ops->kind);
                 err = BROOK_ERR_STATE;
         } else {
+                char why[512];
                 err = st->ops->query_get(st->inner, brook_buf_data(kbuf),
-                                         brook_buf_len(kbuf), vbuf);
+                                         brook_buf_len(kbuf), vbuf, why,
+                                         sizeof why);
                 if (err == BROOK_ERR_NOT_FOUND)
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\" has no such key",
@@ -174,7 +176,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                 else if (err)
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": read failed: %s",
-                                      def->name, brook_err2str(err));
+                                      def->name, why);
         }
         pthread_rwlock_unlock(&app->iq_lock);
         if (!err &&
@@ -285,15 +287,15 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         for (i = 0; i < local.cnt; i++) {
                 brook_kvstore_t *st = local.v[i];
                 brook_kvbytes_iter_t *bit = NULL;
+                char why[512];
                 if ((err = st->ops->query_range(
                              st->inner, from ? brook_buf_data(fb) : NULL,
                              brook_buf_len(fb), to ? brook_buf_data(tb) : NULL,
-                             brook_buf_len(tb), &bit))) {
+                             brook_buf_len(tb), &bit, why, sizeof why))) {
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": task %s: range failed: "
                                       "%s",
-                                      def->name, st->task->id,
-                                      brook_err2str(err));
+                                      def->name, st->task->id, why);
                         brook_kviter_destroy(*itp);
                         *itp = NULL;
                         goto out;

@@ -34,13 +34,15 @@ static brook_err_t brook__restore_flush(brook__thread_t *thr,
                                         brook__rstore_t *rs, char *errstr,
                                         size_t errstr_size)
 {
+        char why[512];
         brook_err_t err;
-        if ((err = rs->st->ops->flush(rs->st->inner, rs->next))) {
+        if ((err = rs->st->ops->flush(rs->st->inner, rs->next, why,
+                                      sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" failed to record "
                               "restored offset %" PRId64 ": %s",
                               rs->st->task->id, rs->st->def->name, rs->next,
-                              brook_err2str(err));
+                              why);
                 return err;
         }
         rs->unflushed = 0;
@@ -56,6 +58,7 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         brook_kvstore_t *st = rs->st;
         int64_t lo, hi, stored = -1;
         rd_kafka_resp_err_t kerr;
+        char why[512];
         brook_err_t err;
 
         if (st->ops->persistent && st->ops->stored_offset)
@@ -79,11 +82,12 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
                            st->task->id, st->def->name, stored, lo, hi);
                 stored = -1;
         }
-        if (stored < 0 && st->ops->clear && (err = st->ops->clear(st->inner))) {
+        if (stored < 0 && st->ops->clear &&
+            (err = st->ops->clear(st->inner, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" could not be cleared "
                               "for restoration: %s",
-                              st->task->id, st->def->name, brook_err2str(err));
+                              st->task->id, st->def->name, why);
                 return err;
         }
         rs->start = rs->next = stored < 0 ? lo : stored;

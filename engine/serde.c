@@ -234,7 +234,8 @@ const brook_serde_t *brook_serde_double(void)
         return &brook__serde_double_s;
 }
 
-const brook_serde_t *brook_serde_by_name(const char *name)
+const brook_serde_t *brook_serde_by_name(const char *name, char *errstr,
+                                         size_t errstr_size)
 {
         /* Kafka's class names are accepted so that a Kafka Streams
          * properties file (default.key.serde=...) works unchanged. Bytes
@@ -267,11 +268,15 @@ const brook_serde_t *brook_serde_by_name(const char *name)
         };
         size_t i;
 
-        if (!name)
-                return NULL;
-        for (i = 0; i < sizeof names / sizeof names[0]; i++)
+        for (i = 0; name && i < sizeof names / sizeof names[0]; i++)
                 if (!strcmp(names[i].name, name))
                         return names[i].serde();
+        brook__seterr(errstr, errstr_size,
+                      "unknown serde \"%s\": expected bytes, string, int32, "
+                      "int64, double, json, or a Kafka "
+                      "org.apache.kafka.common.serialization.Serdes class "
+                      "name",
+                      name ? name : "(null)");
         return NULL;
 }
 
@@ -279,9 +284,18 @@ const brook_serde_t *brook_serde_by_name(const char *name)
 
 brook_serde_t *brook_serde_new(const char *name, brook_serialize_fn serialize,
                                brook_deserialize_fn deserialize, void *opaque,
-                               void (*opaque_destroy)(void *))
+                               void (*opaque_destroy)(void *), char *errstr,
+                               size_t errstr_size)
 {
-        brook_serde_t *serde = brook__xcalloc(1, sizeof *serde);
+        brook_serde_t *serde;
+        if (!serialize && !deserialize) {
+                brook__seterr(errstr, errstr_size,
+                              "serde \"%s\" has neither a serializer nor a "
+                              "deserializer",
+                              name ? name : "custom");
+                return NULL;
+        }
+        serde = brook__xcalloc(1, sizeof *serde);
         serde->name = brook__xstrdup(name ? name : "custom");
         serde->serialize = serialize;
         serde->deserialize = deserialize;

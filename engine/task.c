@@ -88,22 +88,32 @@ brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
         return BROOK_OK;
 }
 
-brook_kvstore_t *brook_ctx_kvstore(brook_ctx_t *ctx, const char *name)
+brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
+                              brook_kvstore_t **stp, char *errstr,
+                              size_t errstr_size)
 {
         brook__task_t *task = ctx->task;
         size_t i, j;
-        if (!name)
-                return NULL;
-        for (i = 0; i < task->stores.cnt; i++) {
+        *stp = NULL;
+        for (i = 0; name && i < task->stores.cnt; i++) {
                 brook_kvstore_t *st = task->stores.v[i];
                 if (strcmp(st->def->name, name))
                         continue;
                 for (j = 0; j < st->def->proc_cnt; j++)
-                        if (st->def->procs[j] == ctx->node->idx)
-                                return st;
-                return NULL;
+                        if (st->def->procs[j] == ctx->node->idx) {
+                                *stp = st;
+                                return BROOK_OK;
+                        }
+                break;
         }
-        return NULL;
+        /* Kafka Streams' getStateStore() message, in substance. */
+        brook__seterr(errstr, errstr_size,
+                      "processor \"%s\" has no access to store \"%s\": it "
+                      "is not connected to the processor (connect it with "
+                      "brook_builder_add_store() or "
+                      "brook_builder_connect_store())",
+                      ctx->node->name, name ? name : "(null)");
+        return BROOK_ERR_NOT_FOUND;
 }
 
 brook_err_t brook__task_init(brook__task_t *task, char *errstr,
@@ -207,17 +217,20 @@ void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in)
 /* ------------------------------------------------------------ the context */
 
 static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
-                                   brook_record_t *rec);
+                                   brook_record_t *rec, char *errstr,
+                                   size_t errstr_size);
 
-brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec)
+brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec,
+                              char *errstr, size_t errstr_size)
 {
         brook__node_t *node = ctx->node;
         brook__task_t *task = ctx->task;
         const brook_builder_t *b = task->rt->topo->b;
         size_t i;
         for (i = 0; i < node->child_cnt; i++) {
-                brook_err_t err = brook__dispatch(
-                        task, b->nodes.v[node->children[i]], rec);
+                brook_err_t err =
+                        brook__dispatch(task, b->nodes.v[node->children[i]],
+                                        rec, errstr, errstr_size);
                 if (err)
                         return err;
         }
@@ -225,20 +238,21 @@ brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec)
 }
 
 brook_err_t brook_ctx_forward_to(brook_ctx_t *ctx, brook_record_t *rec,
-                                 const char *child)
+                                 const char *child, char *errstr,
+                                 size_t errstr_size)
 {
         brook__node_t *node = ctx->node;
         brook__task_t *task = ctx->task;
         const brook_builder_t *b = task->rt->topo->b;
         size_t i;
-        for (i = 0; i < node->child_cnt; i++) {
+        for (i = 0; child && i < node->child_cnt; i++) {
                 brook__node_t *c = b->nodes.v[node->children[i]];
                 if (!strcmp(c->name, child))
-                        return brook__dispatch(task, c, rec);
+                        return brook__dispatch(task, c, rec, errstr,
+                                               errstr_size);
         }
-        brook_ctx_errorf(ctx, "node \"%s\" has no child named \"%s\"",
-                         node->name, child);
-        task->err_code = BROOK_ERR_NOT_FOUND;
+        brook__seterr(errstr, errstr_size, "no child named \"%s\"",
+                      child ? child : "(null)");
         return BROOK_ERR_NOT_FOUND;
 }
 
@@ -264,16 +278,6 @@ brook_record_t *brook_ctx_record_new(brook_ctx_t *ctx,
         rec->arena = arena;
         rec->meta = parent ? parent->meta : brook__meta_empty(arena);
         return rec;
-}
-
-void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
-{
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(ctx->task->errbuf, sizeof ctx->task->errbuf, fmt, ap);
-        va_end(ap);
-        ctx->task->err_node = ctx->node->name;
-        ctx->task->err_code = BROOK_OK;
 }
 
 const char *brook_ctx_task_id(const brook_ctx_t *ctx)
@@ -307,17 +311,28 @@ int64_t brook_ctx_wall_clock(const brook_ctx_t *ctx)
         return rt->wall_clock(rt);
 }
 
-int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
-                       brook_punctuation_type_t type, brook_punctuate_fn fn,
-                       void *opaque)
+brook_err_t brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
+                               brook_punctuation_type_t type,
+                               brook_punctuate_fn fn, void *opaque, int *idp,
+                               char *errstr, size_t errstr_size)
 {
         brook__task_t *task = ctx->task;
         brook__punctuator_t *p;
 
+        if (idp)
+                *idp = -1;
         if (interval_ms < 1 || !fn ||
             (type != BROOK_PUNCTUATE_STREAM_TIME &&
-             type != BROOK_PUNCTUATE_WALL_CLOCK))
-                return -1;
+             type != BROOK_PUNCTUATE_WALL_CLOCK)) {
+                brook__seterr(errstr, errstr_size,
+                              "node \"%s\": cannot schedule a punctuator %s",
+                              ctx->node->name,
+                              !fn ? "without a function"
+                              : interval_ms < 1
+                                      ? "with an interval below 1 ms"
+                                      : "of an unknown punctuation type");
+                return BROOK_ERR_INVALID_ARG;
+        }
         if (task->punc_cnt == task->punc_cap) {
                 task->punc_cap = task->punc_cap ? task->punc_cap * 2 : 4;
                 task->puncs = brook__xrealloc(
@@ -336,7 +351,9 @@ int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
         p->next = type == BROOK_PUNCTUATE_STREAM_TIME
                           ? 0
                           : brook_ctx_wall_clock(ctx) + interval_ms;
-        return p->id;
+        if (idp)
+                *idp = p->id;
+        return BROOK_OK;
 }
 
 void brook_ctx_cancel(brook_ctx_t *ctx, int id)
@@ -348,15 +365,25 @@ void brook_ctx_cancel(brook_ctx_t *ctx, int id)
                         ctx->task->puncs[i].cancelled = true;
 }
 
-/* Fires every due punctuator of @p type at time @p now. */
-static void brook__task_punctuate(brook__task_t *task,
-                                  brook_punctuation_type_t type, int64_t now)
+/*
+ * Fires every due punctuator of @p type at time @p now. A punctuator's
+ * failure goes to the processing exception handler, as in Kafka Streams
+ * (KIP-1033): `fail` returns it (naming the node, the time and the reason);
+ * the other handlers log it and go on, since there is no record to skip or
+ * dead-letter.
+ */
+static brook_err_t brook__task_punctuate(brook__task_t *task,
+                                         brook_punctuation_type_t type,
+                                         int64_t now, char *errstr,
+                                         size_t errstr_size)
 {
         size_t i;
         /* Index loop: a punctuator may schedule another (realloc). */
         for (i = 0; i < task->punc_cnt; i++) {
                 brook__punctuator_t *p = &task->puncs[i];
                 brook_ctx_t *ctx;
+                brook_err_t err;
+                char why[512] = "";
                 int64_t missed;
                 if (p->cancelled || p->type != type || now < p->next)
                         continue;
@@ -365,55 +392,77 @@ static void brook__task_punctuate(brook__task_t *task,
                 p->next += (missed + 1) * p->interval;
                 ctx = &task->ctxs[p->node_idx];
                 task->cur_ts = now;
-                task->puncs[i].fn(ctx, now, task->puncs[i].opaque);
+                task->fwd_failed = false;
+                err = task->puncs[i].fn(ctx, now, task->puncs[i].opaque, why,
+                                        sizeof why);
                 brook_arena_reset(task->rt->arena);
+                if (!err)
+                        continue;
+                if (task->rt->proc_handler == BROOK__HANDLER_FAIL) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: punctuator of node \"%s\" at "
+                                      "%s time %" PRId64 " failed: %s",
+                                      task->id, ctx->node->name,
+                                      type == BROOK_PUNCTUATE_STREAM_TIME
+                                              ? "stream"
+                                              : "wall-clock",
+                                      now, *why ? why : brook_err2str(err));
+                        return err;
+                }
+                brook__log("WARN",
+                           "task %s: punctuator of node \"%s\" at %s time "
+                           "%" PRId64 " failed, going on: %s",
+                           task->id, ctx->node->name,
+                           type == BROOK_PUNCTUATE_STREAM_TIME ? "stream"
+                                                               : "wall-clock",
+                           now, *why ? why : brook_err2str(err));
         }
+        return BROOK_OK;
 }
 
-void brook__task_punctuate_wall(brook__task_t *task, int64_t now)
+brook_err_t brook__task_punctuate_wall(brook__task_t *task, int64_t now,
+                                       char *errstr, size_t errstr_size)
 {
-        brook__task_punctuate(task, BROOK_PUNCTUATE_WALL_CLOCK, now);
+        return brook__task_punctuate(task, BROOK_PUNCTUATE_WALL_CLOCK, now,
+                                     errstr, errstr_size);
 }
 
 /* ----------------------------------------------------------------- sinks */
 
+/* Sends @p rec; a failure's reason goes to @p why. */
 static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
-                                    brook_record_t *rec)
+                                    brook_record_t *rec, char *why,
+                                    size_t why_size)
 {
         brook__runtime_t *rt = task->rt;
         brook_ctx_t *ctx = &task->ctxs[node->idx];
         const char *topic = ctx->sink_topic;
-        char why[512];
         int32_t partition = -1;
         brook_err_t err;
 
         if (node->chooser) {
                 topic = node->chooser(rec, node->chooser_opaque);
                 if (!topic) {
-                        brook_ctx_errorf(ctx,
-                                         "sink \"%s\": the topic chooser "
-                                         "returned no topic",
-                                         node->name);
+                        brook__seterr(why, why_size,
+                                      "the topic chooser returned no topic");
                         return BROOK_ERR_PROCESSING;
                 }
         }
         brook_buf_clear(rt->keybuf);
         brook_buf_clear(rt->valbuf);
         if ((err = brook_serde_serialize(node->key_serde, rec->key, rt->keybuf,
-                                         why, sizeof why)) ||
+                                         why, why_size)) ||
             (err = brook_serde_serialize(node->value_serde, rec->value,
-                                         rt->valbuf, why, sizeof why))) {
-                brook_ctx_errorf(ctx, "sink \"%s\": %s", node->name, why);
+                                         rt->valbuf, why, why_size)))
                 return err;
-        }
         if (node->partitioner) {
                 int32_t cnt =
                         rt->collector->partition_cnt(rt->collector, topic);
                 if (cnt < 1) {
-                        brook_ctx_errorf(ctx,
-                                         "sink \"%s\": the partition count "
-                                         "of topic \"%s\" is unknown",
-                                         node->name, topic);
+                        brook__seterr(why, why_size,
+                                      "the partition count of topic \"%s\" is "
+                                      "unknown",
+                                      topic);
                         return BROOK_ERR_KAFKA;
                 }
                 partition = node->partitioner(
@@ -421,11 +470,10 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
                         brook_buf_len(rt->keybuf), rec, cnt,
                         node->partitioner_opaque);
                 if (partition >= cnt || partition < -1) {
-                        brook_ctx_errorf(ctx,
-                                         "sink \"%s\": the partitioner chose "
-                                         "partition %" PRId32
-                                         " of topic \"%s\", which has %" PRId32,
-                                         node->name, partition, topic, cnt);
+                        brook__seterr(why, why_size,
+                                      "the partitioner chose partition %" PRId32
+                                      " of topic \"%s\", which has %" PRId32,
+                                      partition, topic, cnt);
                         return BROOK_ERR_PROCESSING;
                 }
         }
@@ -435,39 +483,62 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
                 brook_buf_len(rt->keybuf),
                 rec->value ? brook_buf_data(rt->valbuf) : NULL,
                 brook_buf_len(rt->valbuf), rec->timestamp,
-                brook__headers_to_kafka(rec->meta), why, sizeof why);
-        if (err) {
-                brook_ctx_errorf(ctx, "sink \"%s\": %s", node->name, why);
+                brook__headers_to_kafka(rec->meta), why, why_size);
+        if (err)
                 return err;
-        }
         rt->produced++;
         return BROOK_OK;
 }
 
+/*
+ * Runs @p node on @p rec. A failure's reason goes to @p errstr as
+ * `in node "<name>": <reason>`, naming the node that failed: a processor
+ * that returns a failure from below it (the reason its forward wrote,
+ * unchanged, or none) passes that failure on as it is.
+ */
 static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
-                                   brook_record_t *rec)
+                                   brook_record_t *rec, char *errstr,
+                                   size_t errstr_size)
 {
         brook_ctx_t *ctx = &task->ctxs[node->idx];
+        char why[512] = "";
         brook_err_t err;
+
         switch (node->kind) {
         case BROOK__NODE_PROCESSOR:
-                err = node->def.process(ctx, rec, ctx->state);
+                task->fwd_failed = false;
+                err = node->def.process(ctx, rec, ctx->state, why, sizeof why);
                 if (!err) {
-                        /* A message of an error this processor dealt with
-                         * must not name a later, unrelated failure. */
-                        task->err_node = NULL;
-                } else if (!task->err_node ||
-                           (task->err_code && task->err_code != err)) {
-                        brook_ctx_errorf(ctx, "processor \"%s\" failed: %s",
-                                         node->name, brook_err2str(err));
+                        /* A failure below that this processor dealt with
+                         * must not be taken for a later one's cause. */
+                        task->fwd_failed = false;
+                        return BROOK_OK;
                 }
-                return err;
+                if (task->fwd_failed && err == task->fwd_err &&
+                    (!*why || !strcmp(why, task->fwd_errbuf))) {
+                        brook__seterr(errstr, errstr_size, "%s",
+                                      task->fwd_errbuf);
+                        return err;
+                }
+                if (!*why)
+                        brook__seterr(why, sizeof why, "%s (no reason given)",
+                                      brook_err2str(err));
+                break;
         case BROOK__NODE_SINK:
-                return brook__sink_send(task, node, rec);
-        case BROOK__NODE_SOURCE:
+                if (!(err = brook__sink_send(task, node, rec, why, sizeof why)))
+                        return BROOK_OK;
+                break;
+        default:
+                brook__seterr(why, sizeof why, "not a processor or a sink");
+                err = BROOK_ERR_TOPOLOGY;
                 break;
         }
-        return BROOK_ERR_TOPOLOGY;
+        brook__seterr(task->fwd_errbuf, sizeof task->fwd_errbuf,
+                      "in node \"%s\": %s", node->name, why);
+        task->fwd_err = err;
+        task->fwd_failed = true;
+        brook__seterr(errstr, errstr_size, "%s", task->fwd_errbuf);
+        return err;
 }
 
 /* ------------------------------------------------------------- handlers */
@@ -654,20 +725,15 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         if (ts > task->stream_time)
                 task->stream_time = ts;
 
-        task->errbuf[0] = '\0';
-        task->err_node = NULL;
-        if (brook_ctx_forward(&task->ctxs[src->idx], rec)) {
-                char msg[768];
-                snprintf(msg, sizeof msg, "in node \"%s\": %s",
-                         task->err_node ? task->err_node : src->name,
-                         task->errbuf[0] ? task->errbuf : "unknown error");
+        task->fwd_failed = false;
+        if (brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why))
                 err = brook__handle(task, rt->proc_handler, &in, "processing",
-                                    "brook.ProcessingException", msg, errstr,
+                                    "brook.ProcessingException", why, errstr,
                                     errstr_size);
-        }
         if (!err)
-                brook__task_punctuate(task, BROOK_PUNCTUATE_STREAM_TIME,
-                                      task->stream_time);
+                err = brook__task_punctuate(task, BROOK_PUNCTUATE_STREAM_TIME,
+                                            task->stream_time, errstr,
+                                            errstr_size);
 
 done:
         if (!err) {

@@ -548,13 +548,44 @@ brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
         return NULL;
 }
 
-void brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
-                                          int64_t advance_ms)
+brook_err_t brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
+                                                 int64_t advance_ms,
+                                                 char *errstr,
+                                                 size_t errstr_size)
 {
+        brook_err_t err;
         size_t i;
-        td->wall_clock += advance_ms;
-        for (i = 0; i < td->tasks.cnt; i++)
-                brook__task_punctuate_wall(td->tasks.v[i], td->wall_clock);
+
+        if (td->failed) {
+                brook__seterr(errstr, errstr_size,
+                              "the test driver stopped on an earlier error");
+                return BROOK_ERR_FATAL;
+        }
+        if (advance_ms < 0) {
+                brook__seterr(errstr, errstr_size,
+                              "the wall clock cannot go back (advance %" PRId64
+                              " ms)",
+                              advance_ms);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        td->wall_clock = advance_ms > INT64_MAX - td->wall_clock
+                                 ? INT64_MAX
+                                 : td->wall_clock + advance_ms;
+        for (i = 0; i < td->tasks.cnt; i++) {
+                if ((err = brook__task_punctuate_wall(td->tasks.v[i],
+                                                      td->wall_clock, errstr,
+                                                      errstr_size))) {
+                        td->failed = true;
+                        return err;
+                }
+        }
+        /* What the punctuators wrote to topics the topology reads is
+         * processed now, as after a pipe. */
+        if ((err = brook__td_drain(td, errstr, errstr_size)))
+                return err;
+        if (td->auto_commit)
+                return brook_test_driver_commit(td, errstr, errstr_size);
+        return BROOK_OK;
 }
 
 bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,

@@ -533,9 +533,17 @@ static void *brook__thread_main(void *arg)
                         thr->failed = true;
                         break;
                 }
-                for (i = 0; i < thr->tasks.cnt; i++)
-                        brook__task_punctuate_wall(thr->tasks.v[i],
-                                                   brook__now_wall_ms());
+                for (i = 0; !thr->failed && i < thr->tasks.cnt; i++) {
+                        char errstr[1024];
+                        if (brook__task_punctuate_wall(thr->tasks.v[i],
+                                                       brook__now_wall_ms(),
+                                                       errstr, sizeof errstr)) {
+                                brook__app_fail(app, errstr);
+                                thr->failed = true;
+                        }
+                }
+                if (thr->failed)
+                        break;
                 if (brook__now_mono_ms() - thr->last_commit >=
                             commit_interval ||
                     (thr->env.batch &&

@@ -98,19 +98,19 @@ typedef struct agg_op {
         void *opaque;
 } agg_op_t;
 
-static brook_err_t agg_null(brook_ctx_t *ctx, const agg_op_t *op,
-                            const char *what)
+static brook_err_t agg_null(const agg_op_t *op, const char *what, char *errstr,
+                            size_t errstr_size)
 {
         /* The runtime's message names the node. */
-        brook_ctx_errorf(ctx,
-                         "the %s returned NULL for store \"%s\"; an "
-                         "aggregate cannot be NULL",
-                         what, op->hdr.store);
+        brook__seterr(errstr, errstr_size,
+                      "the %s returned NULL for store \"%s\"; an aggregate "
+                      "cannot be NULL",
+                      what, op->hdr.store);
         return BROOK_ERR_PROCESSING;
 }
 
 static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
-                               void *state)
+                               void *state, char *errstr, size_t errstr_size)
 {
         brook__tfwd_t *fwd = state;
         const agg_op_t *op = fwd->op;
@@ -123,16 +123,11 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
         /* As Kafka Streams: "Skipping record due to null key or value". */
         if (!key || !value)
                 return BROOK_OK;
-        err = brook_kvstore_get(fwd->st, key, &agg);
-        if (err == BROOK_ERR_NOT_FOUND) {
+        err = brook_kvstore_get(fwd->st, key, &agg, errstr, errstr_size);
+        if (err == BROOK_ERR_NOT_FOUND)
                 agg = NULL;
-        } else if (err) {
-                /* The store's own message, if it left one, says more. */
-                if (!ctx->task->err_node)
-                        brook_ctx_errorf(ctx, "cannot read store \"%s\": %s",
-                                         op->hdr.store, brook_err2str(err));
+        else if (err)
                 return err;
-        }
         switch (op->kind) {
         case AGG_COUNT:
                 cnt = agg;
@@ -142,17 +137,17 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
         case AGG_REDUCE:
                 out = agg ? op->reducer(rec, agg, op->opaque) : value;
                 if (!out)
-                        return agg_null(ctx, op, "reducer");
+                        return agg_null(op, "reducer", errstr, errstr_size);
                 break;
         case AGG_AGGREGATE:
                 if (!agg && !(agg = op->init(rec, op->opaque)))
-                        return agg_null(ctx, op, "initializer");
+                        return agg_null(op, "initializer", errstr, errstr_size);
                 out = op->aggregator(rec, agg, op->opaque);
                 if (!out)
-                        return agg_null(ctx, op, "aggregator");
+                        return agg_null(op, "aggregator", errstr, errstr_size);
                 break;
         }
-        return brook__tfwd_put(fwd, rec, key, out);
+        return brook__tfwd_put(fwd, rec, key, out, errstr, errstr_size);
 }
 
 /*

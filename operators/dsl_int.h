@@ -94,9 +94,11 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
 void brook__tfwd_close(brook__tfwd_t *fwd);
 /** Puts (@p key, @p value) into the store, if any (NULL @p value deletes),
  *  and forwards it now unless the store caches. The record goes out with
- *  @p parent's metadata and timestamp. */
+ *  @p parent's metadata and timestamp. A failure's reason goes to
+ *  @p errstr. */
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
-                            void *key, void *value);
+                            void *key, void *value, char *errstr,
+                            size_t errstr_size);
 
 /**
  * Adds the store @p m describes (NULL: defaults) for processor @p proc,

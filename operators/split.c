@@ -51,7 +51,7 @@ static void split_op_destroy(void *opaque)
 }
 
 static brook_err_t split_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                 void *state)
+                                 void *state, char *errstr, size_t errstr_size)
 {
         const split_op_t *op = state;
         size_t i;
@@ -61,19 +61,21 @@ static brook_err_t split_process(brook_ctx_t *ctx, brook_record_t *rec,
         for (i = 0; i < op->cnt; i++) {
                 const split_branch_t *br = &op->branches[i];
                 if (br->pred(rec, br->opaque))
-                        return brook_ctx_forward_to(ctx, rec, br->stream->node);
+                        return brook_ctx_forward_to(ctx, rec, br->stream->node,
+                                                    errstr, errstr_size);
         }
         if (op->dflt)
-                return brook_ctx_forward_to(ctx, rec, op->dflt->node);
+                return brook_ctx_forward_to(ctx, rec, op->dflt->node, errstr,
+                                            errstr_size);
         return BROOK_OK;
 }
 
 /* A branch node only gives the branch a name. */
 static brook_err_t branch_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                  void *state)
+                                  void *state, char *errstr, size_t errstr_size)
 {
         (void)state;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix)

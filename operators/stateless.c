@@ -29,13 +29,16 @@ typedef struct stateless_op {
 } stateless_op_t;
 
 typedef brook_err_t (*process_fn)(brook_ctx_t *ctx, brook_record_t *rec,
-                                  void *state);
+                                  void *state, char *errstr,
+                                  size_t errstr_size);
 
 struct brook_emitter_s {
         brook_ctx_t *ctx;
         const brook_record_t *rec;
         bool values_only;
-        brook_err_t err; /**< The first error a forward returned. */
+        brook_err_t err; /**< The first error a forward returned, */
+        char *errstr;    /**< ... and where its reason went. */
+        size_t errstr_size;
 };
 
 /*
@@ -94,13 +97,13 @@ static bool fn_missing(brook_stream_t *s, bool missing, const char *func,
 
 /* A filter passes the input on untouched, so it forwards it as is. */
 static brook_err_t filter_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                  void *state)
+                                  void *state, char *errstr, size_t errstr_size)
 {
         const stateless_op_t *op = state;
 
         if (op->fn.pred(rec, op->opaque) == op->negate)
                 return BROOK_OK;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 brook_stream_t *brook_stream_filter(brook_stream_t *s, brook_predicate_fn pred,
@@ -129,7 +132,7 @@ brook_stream_t *brook_stream_filter_not(brook_stream_t *s,
 /* -------------------------------------------------------------------- map */
 
 static brook_err_t map_process(brook_ctx_t *ctx, brook_record_t *rec,
-                               void *state)
+                               void *state, char *errstr, size_t errstr_size)
 {
         const stateless_op_t *op = state;
         void *key = brook_record_key(rec);
@@ -137,8 +140,10 @@ static brook_err_t map_process(brook_ctx_t *ctx, brook_record_t *rec,
 
         op->fn.kv_mapper(rec, &key, &value, op->opaque);
         return brook_ctx_forward(
-                ctx, brook_ctx_record_new(ctx, rec, key, value,
-                                          brook_record_timestamp(rec)));
+                ctx,
+                brook_ctx_record_new(ctx, rec, key, value,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
 }
 
 brook_stream_t *brook_stream_map(brook_stream_t *s, brook_kv_mapper_fn fn,
@@ -152,14 +157,17 @@ brook_stream_t *brook_stream_map(brook_stream_t *s, brook_kv_mapper_fn fn,
 }
 
 static brook_err_t map_values_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                      void *state)
+                                      void *state, char *errstr,
+                                      size_t errstr_size)
 {
         const stateless_op_t *op = state;
         void *value = op->fn.value_mapper(rec, op->opaque);
 
         return brook_ctx_forward(
-                ctx, brook_ctx_record_new(ctx, rec, brook_record_key(rec),
-                                          value, brook_record_timestamp(rec)));
+                ctx,
+                brook_ctx_record_new(ctx, rec, brook_record_key(rec), value,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
 }
 
 brook_stream_t *brook_stream_map_values(brook_stream_t *s,
@@ -186,17 +194,21 @@ void brook_emit(brook_emitter_t *out, void *key, void *value)
         out->err = brook_ctx_forward(
                 out->ctx,
                 brook_ctx_record_new(out->ctx, out->rec, key, value,
-                                     brook_record_timestamp(out->rec)));
+                                     brook_record_timestamp(out->rec)),
+                out->errstr, out->errstr_size);
 }
 
 static brook_err_t flat_map_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                    void *state)
+                                    void *state, char *errstr,
+                                    size_t errstr_size)
 {
         const stateless_op_t *op = state;
         brook_emitter_t out = {.ctx = ctx,
                                .rec = rec,
                                .values_only = op->values_only,
-                               .err = BROOK_OK};
+                               .err = BROOK_OK,
+                               .errstr = errstr,
+                               .errstr_size = errstr_size};
 
         op->fn.flat_mapper(rec, &out, op->opaque);
         return out.err;
@@ -229,7 +241,8 @@ brook_stream_t *brook_stream_flat_map_values(brook_stream_t *s,
 /* ------------------------------------------------------------- select key */
 
 static brook_err_t select_key_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                      void *state)
+                                      void *state, char *errstr,
+                                      size_t errstr_size)
 {
         const stateless_op_t *op = state;
         void *key = op->fn.key_selector(rec, op->opaque);
@@ -237,7 +250,8 @@ static brook_err_t select_key_process(brook_ctx_t *ctx, brook_record_t *rec,
         return brook_ctx_forward(
                 ctx,
                 brook_ctx_record_new(ctx, rec, key, brook_record_value(rec),
-                                     brook_record_timestamp(rec)));
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
 }
 
 brook_stream_t *brook_stream_select_key(brook_stream_t *s,
@@ -254,12 +268,12 @@ brook_stream_t *brook_stream_select_key(brook_stream_t *s,
 /* ---------------------------------------------------------- peek, foreach */
 
 static brook_err_t peek_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                void *state)
+                                void *state, char *errstr, size_t errstr_size)
 {
         const stateless_op_t *op = state;
 
         op->fn.action(rec, op->opaque);
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 brook_stream_t *brook_stream_peek(brook_stream_t *s, brook_action_fn fn,
@@ -274,7 +288,8 @@ brook_stream_t *brook_stream_peek(brook_stream_t *s, brook_action_fn fn,
 }
 
 static brook_err_t foreach_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                   void *state)
+                                   void *state, char *errstr,
+                                   size_t errstr_size)
 {
         const stateless_op_t *op = state;
 

@@ -33,10 +33,11 @@ brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
 
 /* Merge does not change records, so it forwards the input itself. */
 static brook_err_t passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                       void *state)
+                                       void *state, char *errstr,
+                                       size_t errstr_size)
 {
         (void)state;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 /* ---------------------------------------------------------------- sources */
@@ -278,12 +279,13 @@ void brook_stream_to_chooser(brook_stream_t *s, brook_topic_chooser_fn chooser,
 /* Drops null keys before the repartition topic: a null key has no
  * partition to go to (Kafka Streams' null-key filter). */
 static brook_err_t nonnull_key_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                       void *state)
+                                       void *state, char *errstr,
+                                       size_t errstr_size)
 {
         (void)state;
         if (!brook_record_key(rec))
                 return BROOK_OK;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 /* Whether @p name is one Kafka Streams treats as generated: the whole name

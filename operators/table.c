@@ -57,24 +57,20 @@ brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
  * as the table's update, with the timestamp of the entry's last write. */
 static brook_err_t tfwd_emit(brook_kvstore_t *st, const void *key,
                              size_t key_size, const void *value,
-                             size_t value_size, int64_t ts, void *opaque)
+                             size_t value_size, int64_t ts, void *opaque,
+                             char *errstr, size_t errstr_size)
 {
         brook__tfwd_t *fwd = opaque;
         brook_record_t *rec =
                 brook_ctx_record_new(fwd->ctx, NULL, NULL, NULL, ts);
-        char why[256];
         brook_err_t err;
 
         err = brook__kvstore_decode(st, key, key_size, value, value_size,
                                     brook_record_arena(rec), &rec->key,
-                                    &rec->value, why, sizeof why);
-        if (err) {
-                brook_ctx_errorf(fwd->ctx,
-                                 "cannot decode an entry of store \"%s\": %s",
-                                 brook_kvstore_name(st), why);
+                                    &rec->value, errstr, errstr_size);
+        if (err)
                 return err;
-        }
-        return brook_ctx_forward(fwd->ctx, rec);
+        return brook_ctx_forward(fwd->ctx, rec, errstr, errstr_size);
 }
 
 brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
@@ -110,14 +106,8 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
         fwd->st = NULL;
         if (!store)
                 return BROOK_OK;
-        fwd->st = brook_ctx_kvstore(ctx, store);
-        if (!fwd->st) {
-                brook__seterr(errstr, errstr_size,
-                              "processor \"%s\": store \"%s\" is not "
-                              "connected to it",
-                              brook_ctx_node_name(ctx), store);
+        if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
-        }
         if (brook__kvstore_caching(fwd->st))
                 brook__kvstore_set_emit(fwd->st, tfwd_emit, fwd);
         return BROOK_OK;
@@ -130,30 +120,26 @@ void brook__tfwd_close(brook__tfwd_t *fwd)
 }
 
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
-                            void *key, void *value)
+                            void *key, void *value, char *errstr,
+                            size_t errstr_size)
 {
         brook_err_t err;
 
         if (fwd->st) {
-                err = brook_kvstore_put(fwd->st, key, value);
-                if (err) {
-                        /* The store's own message, or that of a node
-                         * downstream (a write may evict and forward a dirty
-                         * entry), says more. */
-                        if (!fwd->ctx->task->err_node)
-                                brook_ctx_errorf(fwd->ctx,
-                                                 "cannot write store \"%s\": "
-                                                 "%s",
-                                                 brook_kvstore_name(fwd->st),
-                                                 brook_err2str(err));
+                /* A write may evict and forward a dirty entry: the reason
+                 * then names the node downstream that failed. */
+                err = brook_kvstore_put(fwd->st, key, value, errstr,
+                                        errstr_size);
+                if (err)
                         return err;
-                }
                 if (brook__kvstore_caching(fwd->st))
                         return BROOK_OK;
         }
         return brook_ctx_forward(
-                fwd->ctx, brook_ctx_record_new(fwd->ctx, parent, key, value,
-                                               brook_record_timestamp(parent)));
+                fwd->ctx,
+                brook_ctx_record_new(fwd->ctx, parent, key, value,
+                                     brook_record_timestamp(parent)),
+                errstr, errstr_size);
 }
 
 /* ------------------------------------------------------ table processors */
@@ -175,7 +161,7 @@ typedef struct table_op {
 } table_op_t;
 
 static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                 void *state)
+                                 void *state, char *errstr, size_t errstr_size)
 {
         brook__tfwd_t *fwd = state;
         const table_op_t *op = fwd->op;
@@ -199,7 +185,7 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                         value = op->mapper(rec, op->opaque);
                 break;
         }
-        return brook__tfwd_put(fwd, rec, key, value);
+        return brook__tfwd_put(fwd, rec, key, value, errstr, errstr_size);
 }
 
 /* Adds table node @p name under @p parent, with a copy of @p op whose store
@@ -394,10 +380,11 @@ brook_table_t *brook_table_map_values(brook_table_t *t,
 /* ------------------------------------------------------------- to stream */
 
 static brook_err_t to_stream_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                     void *state)
+                                     void *state, char *errstr,
+                                     size_t errstr_size)
 {
         (void)state;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 brook_stream_t *brook_table_to_stream(brook_table_t *t)

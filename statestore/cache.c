@@ -397,8 +397,10 @@ static brook_err_t cache_snap_emit(const cache_snap_t *sn)
 }
 
 /* Evicts the least recently used entry, writing it down and forwarding it
- * first if it is dirty. */
-static brook_err_t cache_evict_one(brook__cache_t *c)
+ * first if it is dirty. A failure's reason is in the evicted entry's store;
+ * it is copied to @p caller, the store whose put made room, which reports
+ * it. */
+static brook_err_t cache_evict_one(brook__cache_t *c, brook_kvstore_t *caller)
 {
         cache_entry_t *e = c->lru.head;
         brook_kvstore_t *st = e->cs->st;
@@ -420,16 +422,20 @@ static brook_err_t cache_evict_one(brook__cache_t *c)
                 err = brook__kvstore_emit(st, e->key, e->key_size, value,
                                           e->value_size, e->ts);
         cache_entry_free(e);
+        if (err && st != caller)
+                brook__seterr(caller->errbuf, sizeof caller->errbuf,
+                              "evicting from store \"%s\": %s", st->def->name,
+                              st->errbuf);
         return err;
 }
 
-static brook_err_t cache_evict(brook__cache_t *c)
+static brook_err_t cache_evict(brook__cache_t *c, brook_kvstore_t *caller)
 {
         /* The entry just put is the most recently used, so it goes last:
          * only when it alone is over the budget. A nested put (from a call
          * out) runs this loop itself, so the condition is read afresh. */
         while (c->bytes > c->max_bytes && c->lru.head) {
-                brook_err_t err = cache_evict_one(c);
+                brook_err_t err = cache_evict_one(c, caller);
                 if (err)
                         return err;
         }
@@ -514,7 +520,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
                         e->seq = ++c->seq;
                         cache_set_state(e, CACHE_UNWRITTEN);
                 }
-                return cache_evict(c);
+                return cache_evict(c, st);
         }
 
         if (c->cnt >= c->bucket_cnt)
@@ -536,7 +542,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
                 e->seq = ++c->seq;
         cache_st_append(e, dirty ? CACHE_UNWRITTEN : CACHE_CLEAN);
         c->bytes += cache_entry_size(e);
-        return cache_evict(c);
+        return cache_evict(c, st);
 }
 
 /*

@@ -21,16 +21,22 @@ static const void *brook__bytes(const brook_buf_t *buf)
         return brook_buf_len(buf) ? brook_buf_data(buf) : brook__empty;
 }
 
-/* Records a store failure where the task reports processing errors. */
+/* Records a store failure's reason in the store: the public calls copy it
+ * to their caller, and the commit's cache flush reports it. */
 static brook_err_t brook__kvstore_fail(brook_kvstore_t *st, brook_err_t err,
                                        const char *what, const char *why)
 {
-        if (st->task) {
-                brook__seterr(st->task->errbuf, sizeof st->task->errbuf,
-                              "store \"%s\": %s: %s", st->def->name, what, why);
-                st->task->err_node = st->def->name;
-                st->task->err_code = err;
-        }
+        brook__seterr(st->errbuf, sizeof st->errbuf, "store \"%s\": %s: %s",
+                      st->def->name, what, why);
+        return err;
+}
+
+/* The public calls' exit: a failure's reason goes to the caller. */
+static brook_err_t brook__kvstore_ret(brook_kvstore_t *st, brook_err_t err,
+                                      char *errstr, size_t errstr_size)
+{
+        if (err && err != BROOK_ERR_NOT_FOUND)
+                brook__seterr(errstr, errstr_size, "%s", st->errbuf);
         return err;
 }
 
@@ -138,22 +144,19 @@ brook_err_t brook__kvstore_write_down(brook_kvstore_t *st, const void *key,
                                       size_t key_size, const void *value,
                                       size_t value_size, int64_t ts)
 {
+        char why[512];
         brook_err_t err;
         if (st->changelog) {
                 brook__collector_t *col = st->task->rt->collector;
-                char why[512];
                 if ((err = col->send_changelog(
                              col, st->changelog, st->task->partition, key,
                              key_size, value, value_size, ts, st->changelog_end,
                              why, sizeof why)))
                         return brook__kvstore_fail(st, err, "changelog", why);
         }
-        if ((err = st->ops->put(st->inner, key, key_size, value, value_size))) {
-                if (st->def)
-                        return brook__kvstore_fail(st, err, "write",
-                                                   brook_err2str(err));
-                return err;
-        }
+        if ((err = st->ops->put(st->inner, key, key_size, value, value_size,
+                                why, sizeof why)))
+                return brook__kvstore_fail(st, err, "write", why);
         return BROOK_OK;
 }
 
@@ -161,14 +164,15 @@ bool brook__kvstore_tombstone_absent(brook_kvstore_t *st, const void *key,
                                      size_t key_size)
 {
         brook_buf_t *probe;
+        char why[512];
         bool absent;
         if (!st->emit)
                 return false;
         /* Its own buffer: this may run in the middle of a read that holds
          * the store's buffers. Tombstones are rare enough to afford it. */
         probe = brook_buf_new();
-        absent = st->ops->get(st->inner, key, key_size, probe) ==
-                 BROOK_ERR_NOT_FOUND;
+        absent = st->ops->get(st->inner, key, key_size, probe, why,
+                              sizeof why) == BROOK_ERR_NOT_FOUND;
         brook_buf_destroy(probe);
         return absent;
 }
@@ -177,10 +181,15 @@ brook_err_t brook__kvstore_emit(brook_kvstore_t *st, const void *key,
                                 size_t key_size, const void *value,
                                 size_t value_size, int64_t ts)
 {
+        char why[512] = "";
+        brook_err_t err;
         if (!st->emit)
                 return BROOK_OK;
-        return st->emit(st, key, key_size, value, value_size, ts,
-                        st->emit_opaque);
+        if ((err = st->emit(st, key, key_size, value, value_size, ts,
+                            st->emit_opaque, why, sizeof why)))
+                return brook__kvstore_fail(st, err, "forwarding",
+                                           *why ? why : brook_err2str(err));
+        return BROOK_OK;
 }
 
 brook_err_t brook__kvstore_flush_cache(brook_kvstore_t *st, char *errstr,
@@ -189,14 +198,12 @@ brook_err_t brook__kvstore_flush_cache(brook_kvstore_t *st, char *errstr,
         brook_err_t err;
         if (!st->cache)
                 return BROOK_OK;
-        if (st->task)
-                st->task->errbuf[0] = '\0';
+        st->errbuf[0] = '\0';
         if ((err = brook__cache_flush(st->cache, st)))
                 brook__seterr(errstr, errstr_size,
                               "task %s: flushing store \"%s\" failed: %s",
                               st->task->id, st->def->name,
-                              st->task->errbuf[0] ? st->task->errbuf
-                                                  : brook_err2str(err));
+                              st->errbuf[0] ? st->errbuf : brook_err2str(err));
         return err;
 }
 
@@ -204,13 +211,13 @@ brook_err_t brook__kvstore_flush_inner(brook_kvstore_t *st, char *errstr,
                                        size_t errstr_size)
 {
         int64_t end = st->changelog_end ? *st->changelog_end : -1;
-        brook_err_t err = st->ops->flush(st->inner, end);
+        char why[512];
+        brook_err_t err = st->ops->flush(st->inner, end, why, sizeof why);
         if (err)
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" failed to record its "
                               "changelog offset %" PRId64 ": %s",
-                              st->task->id, st->def->name, end,
-                              brook_err2str(err));
+                              st->task->id, st->def->name, end, why);
         return err;
 }
 
@@ -218,7 +225,12 @@ brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
                                        size_t key_size, const void *value,
                                        size_t value_size)
 {
-        return st->ops->put(st->inner, key, key_size, value, value_size);
+        char why[512];
+        brook_err_t err = st->ops->put(st->inner, key, key_size, value,
+                                       value_size, why, sizeof why);
+        if (err)
+                return brook__kvstore_fail(st, err, "restore", why);
+        return BROOK_OK;
 }
 
 /* --------------------------------------------------------- metered layer */
@@ -246,16 +258,17 @@ static brook_err_t brook__kvstore_read(brook_kvstore_t *st, const void **valp,
 {
         const void *key = brook__bytes(st->kbuf);
         size_t key_size = brook_buf_len(st->kbuf);
+        char why[512];
         brook_err_t err;
 
         if (st->cache &&
             brook__cache_get(st->cache, st, key, key_size, valp, sizep))
                 return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
-        err = st->ops->get(st->inner, key, key_size, st->vbuf);
+        err = st->ops->get(st->inner, key, key_size, st->vbuf, why, sizeof why);
         if (err == BROOK_ERR_NOT_FOUND)
                 return err;
         if (err)
-                return brook__kvstore_fail(st, err, "read", brook_err2str(err));
+                return brook__kvstore_fail(st, err, "read", why);
         *valp = brook__bytes(st->vbuf);
         *sizep = brook_buf_len(st->vbuf);
         if (st->cache &&
@@ -265,8 +278,8 @@ static brook_err_t brook__kvstore_read(brook_kvstore_t *st, const void **valp,
         return BROOK_OK;
 }
 
-brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
-                              void **valuep)
+static brook_err_t brook__kvstore_get(brook_kvstore_t *st, const void *key,
+                                      void **valuep)
 {
         const void *val;
         size_t size;
@@ -284,6 +297,13 @@ brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
                                            why, sizeof why)))
                 return brook__kvstore_fail(st, err, "value", why);
         return BROOK_OK;
+}
+
+brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
+                              void **valuep, char *errstr, size_t errstr_size)
+{
+        return brook__kvstore_ret(st, brook__kvstore_get(st, key, valuep),
+                                  errstr, errstr_size);
 }
 
 /* Writes the encoded key in st->kbuf with @p value (NULL: delete). */
@@ -315,41 +335,40 @@ static brook_err_t brook__kvstore_write(brook_kvstore_t *st, const void *value)
 }
 
 brook_err_t brook_kvstore_put(brook_kvstore_t *st, const void *key,
-                              const void *value)
+                              const void *value, char *errstr,
+                              size_t errstr_size)
 {
-        brook_err_t err;
-        if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
-                return err;
-        return brook__kvstore_write(st, value);
+        brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
+        if (!err)
+                err = brook__kvstore_write(st, value);
+        return brook__kvstore_ret(st, err, errstr, errstr_size);
 }
 
 brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *st, const void *key,
-                                        const void *value, void **oldp)
+                                        const void *value, void **oldp,
+                                        char *errstr, size_t errstr_size)
 {
         void *old = NULL;
-        brook_err_t err = brook_kvstore_get(st, key, &old);
+        brook_err_t err = brook__kvstore_get(st, key, &old);
         if (oldp)
                 *oldp = old;
-        if (!err)
-                return BROOK_OK;
-        if (err != BROOK_ERR_NOT_FOUND)
-                return err;
-        /* get left the encoded key in kbuf. */
-        return brook__kvstore_write(st, value);
+        if (err == BROOK_ERR_NOT_FOUND) /* get left the key in kbuf */
+                err = brook__kvstore_write(st, value);
+        return brook__kvstore_ret(st, err, errstr, errstr_size);
 }
 
 brook_err_t brook_kvstore_delete(brook_kvstore_t *st, const void *key,
-                                 void **oldp)
+                                 void **oldp, char *errstr, size_t errstr_size)
 {
         void *old = NULL;
-        brook_err_t err = brook_kvstore_get(st, key, &old);
+        brook_err_t err = brook__kvstore_get(st, key, &old);
         if (oldp)
                 *oldp = old;
         if (err == BROOK_ERR_NOT_FOUND)
                 return BROOK_OK;
-        if (err)
-                return err;
-        return brook__kvstore_write(st, NULL);
+        if (!err)
+                err = brook__kvstore_write(st, NULL);
+        return brook__kvstore_ret(st, err, errstr, errstr_size);
 }
 
 uint64_t brook_kvstore_approximate_count(brook_kvstore_t *st)
@@ -399,20 +418,23 @@ void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit)
         brook__ptrvec_push(&it->its, bit);
 }
 
-bool brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep)
+brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
+                              char *errstr, size_t errstr_size)
 {
         *keyp = *valuep = NULL;
         while (!it->err && it->cur < it->its.cnt) {
                 brook_kvbytes_iter_t *bit = it->its.v[it->cur];
                 const void *k, *v;
                 size_t ksz, vsz;
-                if (!bit->next(bit, &k, &ksz, &v, &vsz)) {
-                        if (bit->error &&
-                            (it->err = bit->error(bit, it->errstr,
-                                                  sizeof it->errstr)))
-                                return false;
+                brook_err_t err = bit->next(bit, &k, &ksz, &v, &vsz, it->errstr,
+                                            sizeof it->errstr);
+                if (err == BROOK_ERR_END) {
                         it->cur++;
                         continue;
+                }
+                if (err) {
+                        it->err = err;
+                        break;
                 }
                 if (it->prefix) {
                         /* Keys are ordered: the first one past the prefix
@@ -428,18 +450,15 @@ bool brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep)
                              sizeof it->errstr)) ||
                     (it->err = brook_serde_deserialize(
                              it->value_serde, v, vsz, it->arena, valuep,
-                             it->errstr, sizeof it->errstr)))
-                        return false;
-                return true;
+                             it->errstr, sizeof it->errstr))) {
+                        *keyp = *valuep = NULL;
+                        break;
+                }
+                return BROOK_OK;
         }
-        return false;
-}
-
-brook_err_t brook_kviter_error(const brook_kviter_t *it, char *errstr,
-                               size_t errstr_size)
-{
-        if (it->err)
-                brook__seterr(errstr, errstr_size, "%s", it->errstr);
+        if (!it->err)
+                return BROOK_ERR_END;
+        brook__seterr(errstr, errstr_size, "%s", it->errstr);
         return it->err;
 }
 
@@ -467,16 +486,16 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
                                        size_t prefix_size, brook_kviter_t **itp)
 {
         brook_kvbytes_iter_t *bit = NULL;
+        char why[512];
         brook_err_t err;
 
         *itp = NULL;
         if (st->cache && (err = brook__cache_write_pending(st->cache, st)))
                 return err;
         st->scans++;
-        if ((err = st->ops->range(st->inner, from, from_size, to, to_size,
-                                  &bit)))
-                return brook__kvstore_fail(st, err, "range",
-                                           brook_err2str(err));
+        if ((err = st->ops->range(st->inner, from, from_size, to, to_size, &bit,
+                                  why, sizeof why)))
+                return brook__kvstore_fail(st, err, "range", why);
         *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
                                  brook__kvstore_arena(st), prefix, prefix_size,
                                  NULL, NULL);
@@ -484,13 +503,12 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
         return BROOK_OK;
 }
 
-brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
-                                const void *to, brook_kviter_t **itp)
+static brook_err_t brook__kvstore_range(brook_kvstore_t *st, const void *from,
+                                        const void *to, brook_kviter_t **itp)
 {
         brook_buf_t *fb = NULL;
         brook_err_t err;
 
-        *itp = NULL;
         /* kbuf holds the lower bound, tmp the upper. */
         if (from) {
                 if ((err = brook__kvstore_enc_key(st, from, st->kbuf)))
@@ -505,14 +523,23 @@ brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
                 to ? brook_buf_len(st->tmp) : 0, NULL, 0, itp);
 }
 
-brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
-                                      const brook_serde_t *prefix_serde,
-                                      brook_kviter_t **itp)
+brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
+                                const void *to, brook_kviter_t **itp,
+                                char *errstr, size_t errstr_size)
+{
+        *itp = NULL;
+        return brook__kvstore_ret(st, brook__kvstore_range(st, from, to, itp),
+                                  errstr, errstr_size);
+}
+
+static brook_err_t brook__kvstore_prefix_scan(brook_kvstore_t *st,
+                                              const void *prefix,
+                                              const brook_serde_t *prefix_serde,
+                                              brook_kviter_t **itp)
 {
         char why[512];
         brook_err_t err;
 
-        *itp = NULL;
         brook_buf_clear(st->kbuf);
         if (!prefix)
                 return brook__kvstore_fail(st, BROOK_ERR_INVALID_ARG, "prefix",
@@ -527,7 +554,21 @@ brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
                 brook__bytes(st->kbuf), brook_buf_len(st->kbuf), itp);
 }
 
-brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp)
+brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
+                                      const brook_serde_t *prefix_serde,
+                                      brook_kviter_t **itp, char *errstr,
+                                      size_t errstr_size)
 {
-        return brook__kvstore_scan(st, NULL, 0, NULL, 0, NULL, 0, itp);
+        *itp = NULL;
+        return brook__kvstore_ret(
+                st, brook__kvstore_prefix_scan(st, prefix, prefix_serde, itp),
+                errstr, errstr_size);
+}
+
+brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp,
+                              char *errstr, size_t errstr_size)
+{
+        return brook__kvstore_ret(
+                st, brook__kvstore_scan(st, NULL, 0, NULL, 0, NULL, 0, itp),
+                errstr, errstr_size);
 }

@@ -128,7 +128,7 @@ static void mem_free_nodes(mem_store_t *s)
 }
 
 static brook_err_t mem_get(void *self, const void *key, size_t key_size,
-                           brook_buf_t *out)
+                           brook_buf_t *out, char *errstr, size_t errstr_size)
 {
         mem_store_t *s = self;
         brook_err_t err = BROOK_ERR_NOT_FOUND;
@@ -183,7 +183,8 @@ static void mem_insert_locked(mem_store_t *s, const void *key, size_t key_size,
 }
 
 static brook_err_t mem_put(void *self, const void *key, size_t key_size,
-                           const void *value, size_t value_size)
+                           const void *value, size_t value_size, char *errstr,
+                           size_t errstr_size)
 {
         mem_store_t *s = self;
         mem_node_t *update[MEM_MAX_LEVEL];
@@ -248,29 +249,22 @@ static void mem_iter_add(mem_iter_t *mi, const mem_node_t *n)
         mem_iter_append(mi, n->value, n->value_size, &e->value_off);
 }
 
-static bool mem_iter_next(brook_kvbytes_iter_t *it, const void **key,
-                          size_t *key_size, const void **value,
-                          size_t *value_size)
+/* A snapshot in memory cannot fail half way: it ends or gives an entry. */
+static brook_err_t mem_iter_next(brook_kvbytes_iter_t *it, const void **key,
+                                 size_t *key_size, const void **value,
+                                 size_t *value_size, char *errstr,
+                                 size_t errstr_size)
 {
         mem_iter_t *mi = (mem_iter_t *)it;
         const mem_entry_t *e;
 
         if (mi->pos == mi->cnt)
-                return false;
+                return BROOK_ERR_END;
         e = &mi->ents[mi->pos++];
         *key = mi->blob + e->key_off;
         *key_size = e->key_size;
         *value = mi->blob + e->value_off;
         *value_size = e->value_size;
-        return true;
-}
-
-static brook_err_t mem_iter_error(brook_kvbytes_iter_t *it, char *errstr,
-                                  size_t errstr_size)
-{
-        /* A snapshot in memory cannot fail half way. */
-        if (errstr && errstr_size)
-                errstr[0] = '\0';
         return BROOK_OK;
 }
 
@@ -287,14 +281,14 @@ static void mem_iter_destroy(brook_kvbytes_iter_t *it)
 
 static brook_err_t mem_range(void *self, const void *from, size_t from_size,
                              const void *to, size_t to_size,
-                             brook_kvbytes_iter_t **itp)
+                             brook_kvbytes_iter_t **itp, char *errstr,
+                             size_t errstr_size)
 {
         mem_store_t *s = self;
         mem_iter_t *mi = brook__xcalloc(1, sizeof *mi);
         mem_node_t *n;
 
         mi->it.next = mem_iter_next;
-        mi->it.error = mem_iter_error;
         mi->it.destroy = mem_iter_destroy;
         mi->blob_cap = 256;
         mi->blob = brook__xmalloc(mi->blob_cap);
@@ -333,14 +327,15 @@ static uint64_t mem_approximate_count(void *self)
         return cnt;
 }
 
-static brook_err_t mem_flush(void *self, int64_t changelog_offset)
+static brook_err_t mem_flush(void *self, int64_t changelog_offset, char *errstr,
+                             size_t errstr_size)
 {
         /* Nothing to make durable: the changelog is the only copy that
          * survives the process. */
         return BROOK_OK;
 }
 
-static brook_err_t mem_clear(void *self)
+static brook_err_t mem_clear(void *self, char *errstr, size_t errstr_size)
 {
         mem_store_t *s = self;
 

@@ -571,14 +571,19 @@ typedef struct rdbiter {
 } rdbiter_t;
 
 /* Writes to a store opened by brook__rocksdb_open_readonly(). */
-static brook_err_t ro_fail(const rdbstore_t *s)
+static brook_err_t ro_fail(const rdbstore_t *s, char *errstr,
+                           size_t errstr_size)
 {
+        brook__seterr(errstr, errstr_size,
+                      "rocksdb column family \"%s\" is open read-only",
+                      s->cf_name);
         return BROOK_ERR_STATE;
 }
 
 /* Copies a pinned value into @p out. */
 static brook_err_t get_db(rdbstore_t *s, rocksdb_column_family_handle_t *cf,
-                          const void *key, size_t key_size, brook_buf_t *out)
+                          const void *key, size_t key_size, brook_buf_t *out,
+                          char *errstr, size_t errstr_size)
 {
         rocksdb_pinnableslice_t *ps;
         char *rerr = NULL;
@@ -589,8 +594,8 @@ static brook_err_t get_db(rdbstore_t *s, rocksdb_column_family_handle_t *cf,
         ps = rocksdb_get_pinned_cf(s->db->rdb, s->db->ropts, cf, key, key_size,
                                    &rerr);
         if (rerr) {
-                brook__log("ERROR", "rocksdb get in \"%s\": %s", s->cf_name,
-                           rerr);
+                brook__seterr(errstr, errstr_size, "rocksdb get in \"%s\": %s",
+                              s->cf_name, rerr);
                 rocksdb_free(rerr);
                 return BROOK_ERR_STATE;
         }
@@ -603,14 +608,15 @@ static brook_err_t get_db(rdbstore_t *s, rocksdb_column_family_handle_t *cf,
 }
 
 static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
-                           brook_buf_t *out)
+                           brook_buf_t *out, char *errstr, size_t errstr_size)
 {
         rdbstore_t *s = self;
         char *rerr = NULL, *v;
         size_t vlen = 0;
 
         if (!s->batch)
-                return get_db(s, s->cf, key, key_size, out);
+                return get_db(s, s->cf, key, key_size, out, errstr,
+                              errstr_size);
         brook_buf_clear(out);
         /* Allocates the value; glibc's malloc(0) is non-NULL, so an empty
          * value is told apart from an absent key. */
@@ -618,8 +624,8 @@ static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
                 s->batch->wb, s->db->rdb, s->db->ropts, s->cf, key, key_size,
                 &vlen, &rerr);
         if (rerr) {
-                brook__log("ERROR", "rocksdb get in \"%s\": %s", s->cf_name,
-                           rerr);
+                brook__seterr(errstr, errstr_size, "rocksdb get in \"%s\": %s",
+                              s->cf_name, rerr);
                 rocksdb_free(rerr);
                 return BROOK_ERR_STATE;
         }
@@ -631,12 +637,13 @@ static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
 }
 
 static brook_err_t rdb_put(void *self, const void *key, size_t key_size,
-                           const void *value, size_t value_size)
+                           const void *value, size_t value_size, char *errstr,
+                           size_t errstr_size)
 {
         rdbstore_t *s = self;
 
         if (!s->batch)
-                return ro_fail(s);
+                return ro_fail(s, errstr, errstr_size);
         if (s->batch->bulk) {
                 if (value)
                         rocksdb_writebatch_put_cf(s->batch->plain, s->cf, key,
@@ -663,45 +670,41 @@ static int keycmp(const void *a, size_t an, const void *b, size_t bn)
         return an < bn ? -1 : an > bn;
 }
 
-static bool iter_next(brook_kvbytes_iter_t *base, const void **key,
-                      size_t *key_size, const void **value, size_t *value_size)
+static brook_err_t iter_next(brook_kvbytes_iter_t *base, const void **key,
+                             size_t *key_size, const void **value,
+                             size_t *value_size, char *errstr,
+                             size_t errstr_size)
 {
         rdbiter_t *it = (rdbiter_t *)base;
         const char *k;
+        char *rerr = NULL;
         size_t klen;
 
         if (it->done)
-                return false;
+                return BROOK_ERR_END;
         if (it->started)
                 rocksdb_iter_next(it->it);
         it->started = true;
         if (!rocksdb_iter_valid(it->it)) {
                 it->done = true;
-                return false;
+                /* Invalid means the end, or an I/O error: tell them apart. */
+                rocksdb_iter_get_error(it->it, &rerr);
+                if (!rerr)
+                        return BROOK_ERR_END;
+                brook__seterr(errstr, errstr_size, "rocksdb iterator: %s",
+                              rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
         }
         k = rocksdb_iter_key(it->it, &klen);
         if (it->to && keycmp(k, klen, it->to, it->to_size) > 0) {
                 it->done = true;
-                return false;
+                return BROOK_ERR_END;
         }
         *key = k;
         *key_size = klen;
         *value = rocksdb_iter_value(it->it, value_size);
-        return true;
-}
-
-static brook_err_t iter_error(brook_kvbytes_iter_t *base, char *errstr,
-                              size_t errstr_size)
-{
-        rdbiter_t *it = (rdbiter_t *)base;
-        char *rerr = NULL;
-
-        rocksdb_iter_get_error(it->it, &rerr);
-        if (!rerr)
-                return BROOK_OK;
-        brook__seterr(errstr, errstr_size, "rocksdb iterator: %s", rerr);
-        rocksdb_free(rerr);
-        return BROOK_ERR_STATE;
+        return BROOK_OK;
 }
 
 static void iter_destroy(brook_kvbytes_iter_t *base)
@@ -729,7 +732,6 @@ static brook_err_t iter_new(rdbstore_t *s, bool batch, const void *from,
                 ri = rocksdb_writebatch_wi_create_iterator_with_base_cf(
                         s->batch->wb, ri, s->cf);
         it->base.next = iter_next;
-        it->base.error = iter_error;
         it->base.destroy = iter_destroy;
         it->it = ri;
         if (to) {
@@ -749,7 +751,8 @@ static brook_err_t iter_new(rdbstore_t *s, bool batch, const void *from,
  * in particular) is not safe: RocksDB's WriteBatchWithIndex rule. */
 static brook_err_t rdb_range(void *self, const void *from, size_t from_size,
                              const void *to, size_t to_size,
-                             brook_kvbytes_iter_t **itp)
+                             brook_kvbytes_iter_t **itp, char *errstr,
+                             size_t errstr_size)
 {
         rdbstore_t *s = self;
         return iter_new(s, s->batch != NULL, from, from_size, to, to_size, itp);
@@ -769,14 +772,15 @@ static uint64_t rdb_approximate_count(void *self)
         return n;
 }
 
-static brook_err_t rdb_flush(void *self, int64_t changelog_offset)
+static brook_err_t rdb_flush(void *self, int64_t changelog_offset, char *errstr,
+                             size_t errstr_size)
 {
         rdbstore_t *s = self;
         unsigned char be[8];
         int i;
 
         if (!s->batch)
-                return ro_fail(s);
+                return ro_fail(s, errstr, errstr_size);
         if (changelog_offset < 0)
                 return BROOK_OK;
         for (i = 0; i < 8; i++)
@@ -799,13 +803,20 @@ static int64_t rdb_stored_offset(void *self)
 {
         rdbstore_t *s = self;
         brook_buf_t *buf;
+        char why[512];
+        brook_err_t err;
         int64_t off = -1;
 
         if (!s->db->offsets_cf)
                 return -1; /* A read-only db that never stored one. */
         buf = brook_buf_new();
-        if (get_db(s, s->db->offsets_cf, s->cf_name, strlen(s->cf_name), buf) ==
-            BROOK_OK) {
+        err = get_db(s, s->db->offsets_cf, s->cf_name, strlen(s->cf_name), buf,
+                     why, sizeof why);
+        if (err && err != BROOK_ERR_NOT_FOUND)
+                /* Restoring from the changelog's start is always correct. */
+                brook__log("WARN", "%s: restoring \"%s\" from the start", why,
+                           s->cf_name);
+        if (!err) {
                 const unsigned char *p = brook_buf_data(buf);
                 if (brook_buf_len(buf) == 8) {
                         uint64_t v = 0;
@@ -835,7 +846,7 @@ static int64_t rdb_stored_offset(void *self)
  * The thread's batch is not touched: the runtime calls clear() only when it
  * holds nothing for this store (before restoration starts).
  */
-static brook_err_t rdb_clear(void *self)
+static brook_err_t rdb_clear(void *self, char *errstr, size_t errstr_size)
 {
         rdbstore_t *s = self;
         rocksdb_iterator_t *ri;
@@ -843,7 +854,7 @@ static brook_err_t rdb_clear(void *self)
         char *rerr = NULL;
 
         if (!s->batch)
-                return ro_fail(s);
+                return ro_fail(s, errstr, errstr_size);
         wb = rocksdb_writebatch_create();
         ri = rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
         rocksdb_iter_seek_to_last(ri);
@@ -866,8 +877,9 @@ static brook_err_t rdb_clear(void *self)
         }
         rocksdb_writebatch_destroy(wb);
         if (rerr) {
-                brook__log("ERROR", "clearing rocksdb store \"%s\": %s",
-                           s->cf_name, rerr);
+                brook__seterr(errstr, errstr_size,
+                              "clearing rocksdb column family \"%s\": %s",
+                              s->cf_name, rerr);
                 rocksdb_free(rerr);
                 return BROOK_ERR_STATE;
         }
@@ -875,15 +887,17 @@ static brook_err_t rdb_clear(void *self)
 }
 
 static brook_err_t rdb_query_get(void *self, const void *key, size_t key_size,
-                                 brook_buf_t *out)
+                                 brook_buf_t *out, char *errstr,
+                                 size_t errstr_size)
 {
         rdbstore_t *s = self;
-        return get_db(s, s->cf, key, key_size, out);
+        return get_db(s, s->cf, key, key_size, out, errstr, errstr_size);
 }
 
 static brook_err_t rdb_query_range(void *self, const void *from,
                                    size_t from_size, const void *to,
-                                   size_t to_size, brook_kvbytes_iter_t **itp)
+                                   size_t to_size, brook_kvbytes_iter_t **itp,
+                                   char *errstr, size_t errstr_size)
 {
         return iter_new(self, false, from, from_size, to, to_size, itp);
 }

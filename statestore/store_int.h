@@ -163,12 +163,14 @@ typedef enum {
 } brook__store_state_t;
 
 /** Called with each entry a caching store writes down on flush or
- *  eviction (DSL stores forward it downstream). @p value NULL: tombstone. */
+ *  eviction (DSL stores forward it downstream). @p value NULL: tombstone.
+ *  A failure's reason goes to @p errstr. */
 typedef brook_err_t (*brook__kvstore_emit_fn)(brook_kvstore_t *st,
                                               const void *key, size_t key_size,
                                               const void *value,
                                               size_t value_size, int64_t ts,
-                                              void *opaque);
+                                              void *opaque, char *errstr,
+                                              size_t errstr_size);
 
 struct brook_kvstore_s {
         brook__storedef_t *def;
@@ -187,6 +189,9 @@ struct brook_kvstore_s {
         brook_buf_t *kbuf, *vbuf, *tmp;
         /** Operation counters (metered layer). */
         uint64_t gets, puts, deletes, scans;
+        /** The reason of the last failed call, "store \"<name>\": ...",
+         *  copied to the caller's errstr by the public calls. */
+        char errbuf[512];
 };
 
 /**

@@ -34,9 +34,9 @@ static int put_entry(brook__stateenv_t *env, const char *task,
                 fprintf(stderr, "inspect_fixture: %s\n", errstr);
                 return 1;
         }
-        ops->put(self, key, key_size, value, value_size);
+        ops->put(self, key, key_size, value, value_size, NULL, 0);
         if (offset >= 0)
-                ops->flush(self, offset);
+                ops->flush(self, offset, NULL, 0);
         ops->close(self);
         return 0;
 }

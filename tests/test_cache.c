@@ -32,18 +32,21 @@ typedef struct tstore {
 } tstore_t;
 
 static brook_err_t count_get(void *self, const void *key, size_t key_size,
-                             brook_buf_t *out)
+                             brook_buf_t *out, char *errstr, size_t errstr_size)
 {
         tstore_t *ts = self;
-        return ts->mem_ops->get(ts->mem, key, key_size, out);
+        return ts->mem_ops->get(ts->mem, key, key_size, out, errstr,
+                                errstr_size);
 }
 
 static brook_err_t count_put(void *self, const void *key, size_t key_size,
-                             const void *value, size_t value_size)
+                             const void *value, size_t value_size, char *errstr,
+                             size_t errstr_size)
 {
         tstore_t *ts = self;
         ts->puts++;
-        return ts->mem_ops->put(ts->mem, key, key_size, value, value_size);
+        return ts->mem_ops->put(ts->mem, key, key_size, value, value_size,
+                                errstr, errstr_size);
 }
 
 static const brook_kvstore_ops_t count_ops = {
@@ -73,7 +76,8 @@ typedef struct recorder {
 
 static brook_err_t record_emit(brook_kvstore_t *st, const void *key,
                                size_t key_size, const void *value,
-                               size_t value_size, int64_t ts, void *opaque)
+                               size_t value_size, int64_t ts, void *opaque,
+                               char *errstr, size_t errstr_size)
 {
         recorder_t *r = opaque;
         rec_t *rec;
@@ -168,7 +172,8 @@ static void check_not_cached(brook__cache_t *c, tstore_t *ts, const char *key)
 static void check_inner(tstore_t *ts, const char *key, const char *value)
 {
         brook_buf_t *out = brook_buf_new();
-        brook_err_t err = ts->mem_ops->get(ts->mem, key, strlen(key), out);
+        brook_err_t err =
+                ts->mem_ops->get(ts->mem, key, strlen(key), out, NULL, 0);
 
         if (!value) {
                 assert_int_equal(err, BROOK_ERR_NOT_FOUND);

@@ -824,7 +824,7 @@ static void test_stream_topics(void **state)
 /* ----------------------------------------------------------- process() */
 
 static brook_err_t router_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                  void *state)
+                                  void *state, char *errstr, size_t errstr_size)
 {
         const char *v = brook_record_value(rec);
         brook_record_t *out;
@@ -832,8 +832,8 @@ static brook_err_t router_process(brook_ctx_t *ctx, brook_record_t *rec,
 
         /* A missing child is an error the processor sees and may ignore. */
         if (v && !strcmp(v, "nowhere"))
-                return brook_ctx_forward_to(ctx, rec, "no-such-child") ==
-                                       BROOK_ERR_NOT_FOUND
+                return brook_ctx_forward_to(ctx, rec, "no-such-child", errstr,
+                                            errstr_size) == BROOK_ERR_NOT_FOUND
                                ? BROOK_OK
                                : BROOK_ERR_PROCESSING;
         out = brook_ctx_record_new(ctx, rec, brook_record_key(rec),
@@ -842,7 +842,8 @@ static brook_err_t router_process(brook_ctx_t *ctx, brook_record_t *rec,
                                                 brook_ctx_node_name(ctx)),
                                    brook_record_timestamp(rec) + 1);
         return brook_ctx_forward_to(
-                ctx, out, v && strlen(v) % 2 ? "odd-sink" : "even-sink");
+                ctx, out, v && strlen(v) % 2 ? "odd-sink" : "even-sink", errstr,
+                errstr_size);
 }
 
 static int router_destroyed;
@@ -1267,16 +1268,16 @@ static void test_describe_repartition_split(void **state)
 /* ------------------------------------------------------ processing errors */
 
 static brook_err_t boom_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                void *state)
+                                void *state, char *errstr, size_t errstr_size)
 {
         const char *v = brook_record_value(rec);
         (void)state;
 
         if (v && (!strcmp(v, "bad") || !strcmp(v, "v1"))) {
-                brook_ctx_errorf(ctx, "cannot handle value \"%s\"", v);
+                snprintf(errstr, errstr_size, "cannot handle value \"%s\"", v);
                 return BROOK_ERR_PROCESSING;
         }
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 
 static brook_test_driver_t *boom_driver(const char *handler, bool flat)
@@ -1329,11 +1330,15 @@ static void test_error_fail(void **state)
 
 /* Ignores a failed forward_to, then fails without a message of its own. */
 static brook_err_t shrug_then_fail(brook_ctx_t *ctx, brook_record_t *rec,
-                                   void *state)
+                                   void *state, char *errstr,
+                                   size_t errstr_size)
 {
         (void)state;
-        assert_int_equal(brook_ctx_forward_to(ctx, rec, "nope"),
-                         BROOK_ERR_NOT_FOUND);
+        char why[512] = "";
+        assert_int_equal(
+                brook_ctx_forward_to(ctx, rec, "nope", why, sizeof why),
+                BROOK_ERR_NOT_FOUND);
+        assert_string_equal(why, "no child named \"nope\"");
         return BROOK_ERR_PROCESSING;
 }
 
@@ -1358,8 +1363,7 @@ static void test_error_message_not_stale(void **state)
          * "no child" message of the error it had already dealt with. */
         assert_string_equal(err, "processing error at topic \"in\" partition "
                                  "0 offset 0 (task 0_0): in node \"shrug\": "
-                                 "processor \"shrug\" failed: Processing "
-                                 "error");
+                                 "Processing error (no reason given)");
         brook_test_driver_destroy(td);
 }
 
@@ -1417,7 +1421,8 @@ static void test_error_dead_letter(void **state)
 
 /* ------------------------------------------------------------ punctuation */
 
-static void punctuate(brook_ctx_t *ctx, int64_t ts, void *opaque)
+static brook_err_t punctuate(brook_ctx_t *ctx, int64_t ts, void *opaque,
+                             char *errstr, size_t errstr_size)
 {
         const char *kind = opaque;
         brook_record_t *tmp = brook_ctx_record_new(ctx, NULL, NULL, NULL, ts);
@@ -1425,32 +1430,56 @@ static void punctuate(brook_ctx_t *ctx, int64_t ts, void *opaque)
                                (long long)ts,
                                (long long)brook_ctx_stream_time(ctx));
 
-        brook_ctx_forward(ctx,
-                          brook_ctx_record_new(ctx, NULL, (void *)kind, v, ts));
+        return brook_ctx_forward(
+                ctx, brook_ctx_record_new(ctx, NULL, (void *)kind, v, ts),
+                errstr, errstr_size);
 }
 
 static brook_err_t punc_init(brook_ctx_t *ctx, void *opaque, void **statep,
                              char *errstr, size_t errstr_size)
 {
+        char why[512] = "";
+        int id = 7;
         (void)opaque;
         (void)statep;
         (void)errstr;
         (void)errstr_size;
         assert_int_equal(brook_ctx_schedule(ctx, 0, BROOK_PUNCTUATE_WALL_CLOCK,
-                                            punctuate, "x"),
-                         -1);
-        assert_true(brook_ctx_schedule(ctx, 10, BROOK_PUNCTUATE_STREAM_TIME,
-                                       punctuate, "stream") >= 0);
-        assert_true(brook_ctx_schedule(ctx, 100, BROOK_PUNCTUATE_WALL_CLOCK,
-                                       punctuate, "wall") >= 0);
+                                            punctuate, "x", &id, why,
+                                            sizeof why),
+                         BROOK_ERR_INVALID_ARG);
+        assert_int_equal(id, -1);
+        assert_string_equal(why, "node \"ticker\": cannot schedule a "
+                                 "punctuator with an interval below 1 ms");
+        assert_int_equal(brook_ctx_schedule(ctx, 5, BROOK_PUNCTUATE_WALL_CLOCK,
+                                            NULL, "x", &id, why, sizeof why),
+                         BROOK_ERR_INVALID_ARG);
+        assert_string_equal(why, "node \"ticker\": cannot schedule a "
+                                 "punctuator without a function");
+        assert_int_equal(brook_ctx_schedule(ctx, 10,
+                                            BROOK_PUNCTUATE_STREAM_TIME,
+                                            punctuate, "stream", &id, NULL, 0),
+                         BROOK_OK);
+        assert_true(id >= 0);
+        assert_int_equal(brook_ctx_schedule(ctx, 100,
+                                            BROOK_PUNCTUATE_WALL_CLOCK,
+                                            punctuate, "wall", NULL, NULL, 0),
+                         BROOK_OK);
         return BROOK_OK;
 }
 
 static brook_err_t punc_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                void *state)
+                                void *state, char *errstr, size_t errstr_size)
 {
         (void)state;
-        return brook_ctx_forward(ctx, rec);
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
+}
+
+static void advance_ok(brook_test_driver_t *td, int64_t ms)
+{
+        char err[512] = "";
+        if (brook_test_driver_advance_wall_clock(td, ms, err, sizeof err))
+                fail_msg("advance_wall_clock(%lld): %s", (long long)ms, err);
 }
 
 static void test_punctuators(void **state)
@@ -1493,19 +1522,89 @@ static void test_punctuators(void **state)
 
         /* Wall clock: one interval after scheduling, then once per
          * interval however far the clock jumps. */
-        brook_test_driver_advance_wall_clock(td, 50);
+        advance_ok(td, 50);
         expect_none(td, "out");
-        brook_test_driver_advance_wall_clock(td, 50);
+        advance_ok(td, 50);
         expect_rec(td, "out", "wall", "wall@1100 stream-time=39", 1100);
         expect_none(td, "out");
-        brook_test_driver_advance_wall_clock(td, 250);
+        advance_ok(td, 250);
         expect_rec(td, "out", "wall", "wall@1350 stream-time=39", 1350);
         expect_none(td, "out");
-        brook_test_driver_advance_wall_clock(td, 40);
+        advance_ok(td, 40);
         expect_none(td, "out");
-        brook_test_driver_advance_wall_clock(td, 10);
+        advance_ok(td, 10);
         expect_rec(td, "out", "wall", "wall@1400 stream-time=39", 1400);
         expect_none(td, "out");
+        brook_test_driver_destroy(td);
+}
+
+/* A punctuator that fails every time it fires. */
+static brook_err_t failing_punctuate(brook_ctx_t *ctx, int64_t ts, void *opaque,
+                                     char *errstr, size_t errstr_size)
+{
+        (void)ctx;
+        (void)opaque;
+        snprintf(errstr, errstr_size, "no downstream for tick %lld",
+                 (long long)ts);
+        return BROOK_ERR_PROCESSING;
+}
+
+static brook_err_t failing_punc_init(brook_ctx_t *ctx, void *opaque,
+                                     void **statep, char *errstr,
+                                     size_t errstr_size)
+{
+        (void)opaque;
+        (void)statep;
+        return brook_ctx_schedule(ctx, 10, BROOK_PUNCTUATE_WALL_CLOCK,
+                                  failing_punctuate, NULL, NULL, errstr,
+                                  errstr_size);
+}
+
+static brook_test_driver_t *failing_punc_driver(const char *handler)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_to(brook_stream_process(brook_stream(b, "in", NULL),
+                                             &(brook_processor_def_t){
+                                                     .init = failing_punc_init,
+                                                     .process = punc_process},
+                                             "ticker"),
+                        "out", NULL);
+        return td_new(b, conf_new(handler));
+}
+
+static void test_punctuator_failure(void **state)
+{
+        brook_test_driver_t *td = failing_punc_driver(NULL);
+        char err[512] = "";
+        (void)state;
+
+        /* `fail`: the driver stops, naming the task, node, time and why. */
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, 10, err, sizeof err),
+                BROOK_ERR_PROCESSING);
+        assert_string_equal(err, "task 0_0: punctuator of node \"ticker\" at "
+                                 "wall-clock time 1010 failed: no downstream "
+                                 "for tick 1010");
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, 10, err, sizeof err),
+                BROOK_ERR_FATAL);
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, -1, err, sizeof err),
+                BROOK_ERR_FATAL);
+        brook_test_driver_destroy(td);
+
+        /* log_and_continue: logged, and records still flow. */
+        td = failing_punc_driver("log_and_continue");
+        advance_ok(td, 10);
+        advance_ok(td, 10);
+        pipe_ok(td, "in", "k", "v", 1);
+        expect_rec(td, "out", "k", "v", 1);
+        expect_none(td, "out");
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, -1, err, sizeof err),
+                BROOK_ERR_INVALID_ARG);
+        assert_string_equal(err, "the wall clock cannot go back (advance -1 "
+                                 "ms)");
         brook_test_driver_destroy(td);
 }
 
@@ -1558,6 +1657,7 @@ int main(void)
                 cmocka_unit_test(test_error_log_and_continue),
                 cmocka_unit_test(test_error_dead_letter),
                 cmocka_unit_test(test_punctuators),
+                cmocka_unit_test(test_punctuator_failure),
                 cmocka_unit_test(test_empty_values),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -325,17 +325,33 @@ static void test_by_name(void **state)
         };
         size_t i;
 
+        char errstr[512] = "";
+
         for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-                const brook_serde_t *s = brook_serde_by_name(names[i].name);
+                const brook_serde_t *s =
+                        brook_serde_by_name(names[i].name, NULL, 0);
                 assert_non_null(s);
                 assert_string_equal(brook_serde_name(s), names[i].canonical);
         }
-        assert_ptr_equal(brook_serde_by_name("string"), brook_serde_string());
-        assert_ptr_equal(brook_serde_by_name("json"), brook_serde_json());
-        assert_null(brook_serde_by_name("String"));
-        assert_null(brook_serde_by_name("avro"));
-        assert_null(brook_serde_by_name(""));
-        assert_null(brook_serde_by_name(NULL));
+        assert_ptr_equal(brook_serde_by_name("string", errstr, sizeof errstr),
+                         brook_serde_string());
+        assert_string_equal(errstr, ""); /* untouched on success */
+        assert_ptr_equal(brook_serde_by_name("json", NULL, 0),
+                         brook_serde_json());
+        assert_null(brook_serde_by_name("String", NULL, 0));
+        assert_null(brook_serde_by_name("", NULL, 0));
+        assert_null(brook_serde_by_name(NULL, errstr, sizeof errstr));
+        assert_string_equal(errstr, "unknown serde \"(null)\": expected "
+                                    "bytes, string, int32, int64, double, "
+                                    "json, or a Kafka "
+                                    "org.apache.kafka.common.serialization."
+                                    "Serdes class name");
+        assert_null(brook_serde_by_name("avro", errstr, sizeof errstr));
+        assert_string_equal(errstr, "unknown serde \"avro\": expected "
+                                    "bytes, string, int32, int64, double, "
+                                    "json, or a Kafka "
+                                    "org.apache.kafka.common.serialization."
+                                    "Serdes class name");
 }
 
 /* ------------------------------------------------------------ user serde */
@@ -387,7 +403,7 @@ static void test_user_serde(void **state)
 {
         user_state_t st = {0};
         brook_serde_t *serde = brook_serde_new("byte", user_ser, user_deser,
-                                               &st, user_destroy);
+                                               &st, user_destroy, NULL, 0);
         brook_arena_t *arena = brook_arena_new();
         brook_buf_t *buf = brook_buf_new();
         char errstr[256] = "";
@@ -440,13 +456,26 @@ static void test_user_serde(void **state)
         brook_arena_destroy(arena);
 }
 
+static void test_user_serde_needs_a_function(void **state)
+{
+        user_state_t st = {0};
+        char errstr[512] = "";
+
+        assert_null(brook_serde_new("neither", NULL, NULL, &st, user_destroy,
+                                    errstr, sizeof errstr));
+        assert_string_equal(errstr, "serde \"neither\" has neither a "
+                                    "serializer nor a deserializer");
+        /* The caller keeps its opaque: the destructor never ran. */
+        assert_int_equal(st.destroyed, 0);
+}
+
 static void test_user_serde_partial(void **state)
 {
         /* A serde without a serializer can still deserialize, and a NULL
          * opaque_destroy is fine. */
         user_state_t st = {0};
         brook_serde_t *serde =
-                brook_serde_new(NULL, NULL, user_deser, &st, NULL);
+                brook_serde_new(NULL, NULL, user_deser, &st, NULL, NULL, 0);
         brook_buf_t *buf = brook_buf_new();
         brook_arena_t *arena = brook_arena_new();
         char errstr[256];
@@ -563,6 +592,7 @@ int main(void)
                 cmocka_unit_test(test_appends),
                 cmocka_unit_test(test_by_name),
                 cmocka_unit_test(test_user_serde),
+                cmocka_unit_test(test_user_serde_needs_a_function),
                 cmocka_unit_test(test_user_serde_partial),
                 cmocka_unit_test(test_builtin_refs),
                 cmocka_unit_test(test_bad_args),

@@ -27,41 +27,57 @@ static char *drain(const brook_record_t *rec, brook_kviter_t *it)
         char why[256];
         size_t n = 0;
 
+        brook_err_t err;
+
         out[0] = '\0';
-        while (brook_kviter_next(it, &k, &v))
+        while (!(err = brook_kviter_next(it, &k, &v, why, sizeof why)))
                 n += (size_t)snprintf(out + n, 1024 - n, "%s=%s,", (char *)k,
                                       (char *)v);
-        assert_int_equal(brook_kviter_error(it, why, sizeof why), BROOK_OK);
+        assert_int_equal(err, BROOK_ERR_END);
         brook_kviter_destroy(it);
         return out;
 }
 
 static brook_err_t ops_process(brook_ctx_t *ctx, brook_record_t *rec,
-                               void *state)
+                               void *state, char *errstr, size_t errstr_size)
 {
-        brook_kvstore_t *st = brook_ctx_kvstore(ctx, "kv");
+        brook_kvstore_t *st = NULL, *other = (brook_kvstore_t *)1;
         const char *cmd = brook_record_value(rec);
         void *key = brook_record_key(rec), *old = NULL, *val = NULL;
         brook_kviter_t *it = NULL;
-        char *out = brook_record_alloc(rec, 64);
+        char *out = brook_record_alloc(rec, 256);
+        char why[256] = "";
         brook_err_t err = BROOK_OK;
 
         (void)state;
+        assert_int_equal(brook_ctx_kvstore(ctx, "kv", &st, NULL, 0), BROOK_OK);
         assert_non_null(st);
+        assert_int_equal(
+                brook_ctx_kvstore(ctx, "elsewhere", &other, why, sizeof why),
+                BROOK_ERR_NOT_FOUND);
+        assert_null(other);
+        assert_string_equal(why, "processor \"ops\" has no access to store "
+                                 "\"elsewhere\": it is not connected to the "
+                                 "processor (connect it with "
+                                 "brook_builder_add_store() or "
+                                 "brook_builder_connect_store())");
+        why[0] = '\0';
         assert_string_equal(brook_kvstore_name(st), "kv");
         if (!strncmp(cmd, "put:", 4)) {
-                err = brook_kvstore_put(st, key, cmd + 4);
+                err = brook_kvstore_put(st, key, cmd + 4, errstr, errstr_size);
                 snprintf(out, 64, "put %s", brook_err2str(err));
         } else if (!strncmp(cmd, "pia:", 4)) {
-                err = brook_kvstore_put_if_absent(st, key, cmd + 4, &old);
+                err = brook_kvstore_put_if_absent(st, key, cmd + 4, &old,
+                                                  errstr, errstr_size);
                 snprintf(out, 64, "pia %s old=%s", brook_err2str(err),
                          old ? (char *)old : "(null)");
         } else if (!strcmp(cmd, "del")) {
-                err = brook_kvstore_delete(st, key, &old);
+                err = brook_kvstore_delete(st, key, &old, errstr, errstr_size);
                 snprintf(out, 64, "del %s old=%s", brook_err2str(err),
                          old ? (char *)old : "(null)");
         } else if (!strcmp(cmd, "get")) {
-                brook_err_t e = brook_kvstore_get(st, key, &val);
+                brook_err_t e =
+                        brook_kvstore_get(st, key, &val, errstr, errstr_size);
                 snprintf(out, 64, "get %s %s", brook_err2str(e),
                          val ? (char *)val : "(null)");
         } else if (!strncmp(cmd, "range:", 6)) {
@@ -70,14 +86,28 @@ static brook_err_t ops_process(brook_ctx_t *ctx, brook_record_t *rec,
                 char *to = strchr(from, ':');
                 *to++ = '\0';
                 err = brook_kvstore_range(st, *from ? from : NULL,
-                                          *to ? to : NULL, &it);
+                                          *to ? to : NULL, &it, errstr,
+                                          errstr_size);
                 out = err ? "range failed" : drain(rec, it);
         } else if (!strncmp(cmd, "prefix:", 7)) {
-                err = brook_kvstore_prefix_scan(st, cmd + 7, NULL, &it);
+                err = brook_kvstore_prefix_scan(st, cmd + 7, NULL, &it, errstr,
+                                                errstr_size);
                 out = err ? "prefix failed" : drain(rec, it);
         } else if (!strcmp(cmd, "all")) {
-                err = brook_kvstore_all(st, &it);
+                err = brook_kvstore_all(st, &it, errstr, errstr_size);
                 out = err ? "all failed" : drain(rec, it);
+        } else if (!strcmp(cmd, "badput")) {
+                /* Failures come back with the store's reason. */
+                snprintf(out, 256, "put %s: ",
+                         brook_err2str(brook_kvstore_put(st, NULL, "v", why,
+                                                         sizeof why)));
+                strcat(out, why);
+                strcat(out, "; prefix ");
+                strcat(out, brook_err2str(brook_kvstore_prefix_scan(
+                                    st, NULL, NULL, &it, why, sizeof why)));
+                strcat(out, ": ");
+                strcat(out, why);
+                assert_null(it);
         } else if (!strcmp(cmd, "count")) {
                 snprintf(out, 64, "count %llu",
                          (unsigned long long)brook_kvstore_approximate_count(
@@ -86,8 +116,10 @@ static brook_err_t ops_process(brook_ctx_t *ctx, brook_record_t *rec,
         if (err)
                 return err;
         return brook_ctx_forward(
-                ctx, brook_ctx_record_new(ctx, rec, key, out,
-                                          brook_record_timestamp(rec)));
+                ctx,
+                brook_ctx_record_new(ctx, rec, key, out,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
 }
 
 typedef struct params {
@@ -246,6 +278,10 @@ static void test_changelog(void **state)
          * memtable never flushed differently with and without a cache. */
         if (p->in_memory)
                 run(td, "x", "count", "count 1");
+        run(td, "x", "badput",
+            "put Invalid argument: store \"kv\": key: the key is NULL; "
+            "prefix Invalid argument: store \"kv\": prefix: the prefix is "
+            "NULL");
         brook_test_driver_destroy(td);
 }
 

@@ -49,8 +49,9 @@ static mem_t mem_open(void)
 
 static void put(mem_t *m, bytes_t k, const char *v)
 {
-        assert_int_equal(m->ops->put(m->self, k.p, k.n, v, v ? strlen(v) : 0),
-                         BROOK_OK);
+        assert_int_equal(
+                m->ops->put(m->self, k.p, k.n, v, v ? strlen(v) : 0, NULL, 0),
+                BROOK_OK);
 }
 
 /* Checks @p k holds exactly @p v (NULL: absent). */
@@ -60,7 +61,7 @@ static void check_get(mem_t *m, bytes_t k, const char *v)
         brook_err_t err;
 
         brook_buf_append(out, "junk", 4);
-        err = m->ops->get(m->self, k.p, k.n, out);
+        err = m->ops->get(m->self, k.p, k.n, out, NULL, 0);
         if (!v) {
                 assert_int_equal(err, BROOK_ERR_NOT_FOUND);
         } else {
@@ -76,6 +77,7 @@ static void check_get(mem_t *m, bytes_t k, const char *v)
 static void check_range(mem_t *m, const bytes_t *from, const bytes_t *to,
                         const bytes_t *keys, size_t cnt)
 {
+        brook_err_t ierr;
         brook_kvbytes_iter_t *it = NULL;
         const void *k, *v;
         size_t ks, vs, i = 0;
@@ -83,9 +85,10 @@ static void check_range(mem_t *m, const bytes_t *from, const bytes_t *to,
 
         assert_int_equal(m->ops->range(m->self, from ? from->p : NULL,
                                        from ? from->n : 0, to ? to->p : NULL,
-                                       to ? to->n : 0, &it),
+                                       to ? to->n : 0, &it, NULL, 0),
                          BROOK_OK);
-        while (it->next(it, &k, &ks, &v, &vs)) {
+        while (!(
+                ierr = it->next(it, &k, &ks, &v, &vs, errstr, sizeof errstr))) {
                 assert_true(i < cnt);
                 assert_int_equal(ks, keys[i].n);
                 if (ks)
@@ -94,7 +97,7 @@ static void check_range(mem_t *m, const bytes_t *from, const bytes_t *to,
                 i++;
         }
         assert_int_equal(i, cnt);
-        assert_int_equal(it->error(it, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(ierr, BROOK_ERR_END);
         it->destroy(it);
 }
 
@@ -129,15 +132,18 @@ static void test_get_put_delete(void **state)
         assert_int_equal(m.ops->approximate_count(m.self), 0);
 
         /* A zero-length value is a value, not a delete. */
-        assert_int_equal(m.ops->put(m.self, a.p, a.n, "", 0), BROOK_OK);
+        assert_int_equal(m.ops->put(m.self, a.p, a.n, "", 0, NULL, 0),
+                         BROOK_OK);
         check_get(&m, a, "");
         assert_int_equal(m.ops->approximate_count(m.self), 1);
-        assert_int_equal(m.ops->range(m.self, NULL, 0, NULL, 0, &it), BROOK_OK);
-        assert_true(it->next(it, &k, &ks, &v, &vs));
+        assert_int_equal(m.ops->range(m.self, NULL, 0, NULL, 0, &it, NULL, 0),
+                         BROOK_OK);
+        assert_int_equal(it->next(it, &k, &ks, &v, &vs, NULL, 0), BROOK_OK);
         assert_int_equal(ks, 1);
         assert_non_null(v);
         assert_int_equal(vs, 0);
-        assert_false(it->next(it, &k, &ks, &v, &vs));
+        assert_int_equal(it->next(it, &k, &ks, &v, &vs, NULL, 0),
+                         BROOK_ERR_END);
         it->destroy(it);
 
         /* So is the empty key. */
@@ -147,7 +153,7 @@ static void test_get_put_delete(void **state)
         put(&m, empty, NULL);
         check_get(&m, empty, NULL);
 
-        assert_int_equal(m.ops->flush(m.self, 42), BROOK_OK);
+        assert_int_equal(m.ops->flush(m.self, 42, NULL, 0), BROOK_OK);
         check_get(&m, a, "");
         m.ops->close(m.self);
 }
@@ -162,6 +168,8 @@ static const bytes_t sorted[] = {
 
 static void test_range_order(void **state)
 {
+        brook_err_t ierr;
+        char errstr[256];
         static const int order[] = {6, 9, 2, 0, 8, 4, 1, 7, 5, 3};
         mem_t m = mem_open();
         bytes_t from, to;
@@ -203,10 +211,11 @@ static void test_range_order(void **state)
                 brook_kvbytes_iter_t *it;
                 const void *k, *v;
                 size_t ks, vs, i = 0;
-                assert_int_equal(
-                        m.ops->query_range(m.self, NULL, 0, NULL, 0, &it),
-                        BROOK_OK);
-                while (it->next(it, &k, &ks, &v, &vs)) {
+                assert_int_equal(m.ops->query_range(m.self, NULL, 0, NULL, 0,
+                                                    &it, NULL, 0),
+                                 BROOK_OK);
+                while (!(ierr = it->next(it, &k, &ks, &v, &vs, errstr,
+                                         sizeof errstr))) {
                         assert_int_equal(ks, sorted[i].n);
                         if (ks)
                                 assert_memory_equal(k, sorted[i].p, ks);
@@ -240,7 +249,7 @@ static void test_count_clear(void **state)
         }
         assert_int_equal(m.ops->approximate_count(m.self), 750);
 
-        assert_int_equal(m.ops->clear(m.self), BROOK_OK);
+        assert_int_equal(m.ops->clear(m.self, NULL, 0), BROOK_OK);
         assert_int_equal(m.ops->approximate_count(m.self), 0);
         check_range(&m, NULL, NULL, NULL, 0);
         check_get(&m, (bytes_t)B("k0001"), NULL);
@@ -257,6 +266,8 @@ static void test_count_clear(void **state)
  * the store held when it was made. */
 static void test_iterator_snapshot(void **state)
 {
+        brook_err_t ierr;
+        char errstr[256];
         mem_t m = mem_open();
         brook_kvbytes_iter_t *it;
         const void *k, *v;
@@ -269,8 +280,10 @@ static void test_iterator_snapshot(void **state)
                 snprintf(val, sizeof val, "v%03d", j);
                 put(&m, (bytes_t){key, strlen(key)}, val);
         }
-        assert_int_equal(m.ops->range(m.self, NULL, 0, NULL, 0, &it), BROOK_OK);
-        while (it->next(it, &k, &ks, &v, &vs)) {
+        assert_int_equal(m.ops->range(m.self, NULL, 0, NULL, 0, &it, NULL, 0),
+                         BROOK_OK);
+        while (!(
+                ierr = it->next(it, &k, &ks, &v, &vs, errstr, sizeof errstr))) {
                 snprintf(key, sizeof key, "k%03d", i);
                 snprintf(val, sizeof val, "v%03d", i);
                 assert_int_equal(ks, strlen(key));
@@ -337,6 +350,8 @@ static bool value_ok(const void *k, const void *v, size_t vs)
 
 static void *conc_reader(void *arg)
 {
+        brook_err_t ierr;
+        char errstr[256];
         conc_t *cc = arg;
         unsigned seed = (unsigned)(uintptr_t)&seed;
         brook_buf_t *out = brook_buf_new();
@@ -351,7 +366,7 @@ static void *conc_reader(void *arg)
                 brook_err_t err;
 
                 enc_key(from, i);
-                err = cc->m.ops->query_get(cc->m.self, from, 8, out);
+                err = cc->m.ops->query_get(cc->m.self, from, 8, out, NULL, 0);
                 if ((err != BROOK_OK && err != BROOK_ERR_NOT_FOUND) ||
                     (err == BROOK_OK &&
                      !value_ok(from, brook_buf_data(out), brook_buf_len(out))))
@@ -359,11 +374,13 @@ static void *conc_reader(void *arg)
                 atomic_fetch_add(&cc->gets, 1);
 
                 enc_key(to, i + 50);
-                if (cc->m.ops->query_range(cc->m.self, from, 8, to, 8, &it)) {
+                if (cc->m.ops->query_range(cc->m.self, from, 8, to, 8, &it,
+                                           NULL, 0)) {
                         atomic_fetch_add(&cc->errors, 1);
                         continue;
                 }
-                while (it->next(it, &k, &ks, &v, &vs)) {
+                while (!(ierr = it->next(it, &k, &ks, &v, &vs, errstr,
+                                         sizeof errstr))) {
                         if (ks != 8 || memcmp(k, from, 8) < 0 ||
                             memcmp(k, to, 8) > 0 ||
                             (!first && memcmp(prev, k, 8) >= 0) ||
@@ -381,6 +398,8 @@ static void *conc_reader(void *arg)
 
 static void test_concurrent_queries(void **state)
 {
+        brook_err_t ierr;
+        char errstr[256];
         conc_t cc = {.m = mem_open()};
         pthread_t readers[2];
         unsigned char k[8], v[16];
@@ -398,22 +417,23 @@ static void test_concurrent_queries(void **state)
         for (uint64_t n = 0; n < CONC_KEYS; n++) {
                 uint64_t i = (n * 7919) % CONC_KEYS;
                 enc_key(k, i);
-                assert_int_equal(
-                        cc.m.ops->put(cc.m.self, k, 8, v, enc_value(v, i, 1)),
-                        BROOK_OK);
+                assert_int_equal(cc.m.ops->put(cc.m.self, k, 8, v,
+                                               enc_value(v, i, 1), NULL, 0),
+                                 BROOK_OK);
         }
         for (uint64_t i = 0; i < CONC_KEYS; i += 3) {
                 enc_key(k, i);
-                assert_int_equal(cc.m.ops->put(cc.m.self, k, 8, NULL, 0),
-                                 BROOK_OK);
+                assert_int_equal(
+                        cc.m.ops->put(cc.m.self, k, 8, NULL, 0, NULL, 0),
+                        BROOK_OK);
         }
         for (uint64_t i = 0; i < CONC_KEYS; i += 5) {
                 if (i % 3 == 0)
                         continue;
                 enc_key(k, i);
-                assert_int_equal(
-                        cc.m.ops->put(cc.m.self, k, 8, v, enc_value(v, i, 2)),
-                        BROOK_OK);
+                assert_int_equal(cc.m.ops->put(cc.m.self, k, 8, v,
+                                               enc_value(v, i, 2), NULL, 0),
+                                 BROOK_OK);
         }
 
         atomic_store(&cc.stop, true);
@@ -427,9 +447,11 @@ static void test_concurrent_queries(void **state)
          * where divisible by 5. */
         assert_int_equal(cc.m.ops->approximate_count(cc.m.self),
                          CONC_KEYS - (CONC_KEYS + 2) / 3);
-        assert_int_equal(cc.m.ops->range(cc.m.self, NULL, 0, NULL, 0, &it),
-                         BROOK_OK);
-        while (it->next(it, &kp, &ks, &vp, &vs)) {
+        assert_int_equal(
+                cc.m.ops->range(cc.m.self, NULL, 0, NULL, 0, &it, NULL, 0),
+                BROOK_OK);
+        while (!(ierr = it->next(it, &kp, &ks, &vp, &vs, errstr,
+                                 sizeof errstr))) {
                 if (expect % 3 == 0)
                         expect++;
                 assert_true(expect < CONC_KEYS);

@@ -121,16 +121,18 @@ static void store_close(store_t s)
 
 static void put(store_t s, const char *k, const char *v)
 {
-        assert_int_equal(s.ops->put(s.self, k, strlen(k), v, v ? strlen(v) : 0),
-                         BROOK_OK);
+        assert_int_equal(
+                s.ops->put(s.self, k, strlen(k), v, v ? strlen(v) : 0, NULL, 0),
+                BROOK_OK);
 }
 
 /* Checks @p k has value @p v (NULL: absent), through get or query_get. */
 static void expect_get(store_t s, bool query, const char *k, const char *v)
 {
         brook_buf_t *buf = brook_buf_new();
-        brook_err_t err = query ? s.ops->query_get(s.self, k, strlen(k), buf)
-                                : s.ops->get(s.self, k, strlen(k), buf);
+        brook_err_t err =
+                query ? s.ops->query_get(s.self, k, strlen(k), buf, NULL, 0)
+                      : s.ops->get(s.self, k, strlen(k), buf, NULL, 0);
         if (!v) {
                 assert_int_equal(err, BROOK_ERR_NOT_FOUND);
         } else {
@@ -157,6 +159,7 @@ typedef struct bkey {
 static void expect_range(store_t s, bool query, const bkey_t *from,
                          const bkey_t *to, const bkey_t *want, size_t cnt)
 {
+        brook_err_t ierr;
         brook_kvbytes_iter_t *it;
         const void *k, *v;
         size_t kn, vn, i = 0;
@@ -165,9 +168,10 @@ static void expect_range(store_t s, bool query, const bkey_t *from,
         assert_int_equal((query ? s.ops->query_range : s.ops->range)(
                                  s.self, from ? from->k : NULL,
                                  from ? from->n : 0, to ? to->k : NULL,
-                                 to ? to->n : 0, &it),
+                                 to ? to->n : 0, &it, errstr, sizeof errstr),
                          BROOK_OK);
-        while (it->next(it, &k, &kn, &v, &vn)) {
+        while (!(
+                ierr = it->next(it, &k, &kn, &v, &vn, errstr, sizeof errstr))) {
                 if (i >= cnt)
                         fail_msg("more than %zu entries", cnt);
                 assert_int_equal(kn, want[i].n);
@@ -177,7 +181,7 @@ static void expect_range(store_t s, bool query, const bkey_t *from,
                 assert_int_equal(((const char *)v)[kn], '!');
                 i++;
         }
-        assert_int_equal(it->error(it, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(ierr, BROOK_ERR_END);
         it->destroy(it);
         assert_int_equal(i, cnt);
 }
@@ -187,7 +191,8 @@ static void put_bkey(store_t s, bkey_t k)
         char v[64];
         memcpy(v, k.k, k.n);
         v[k.n] = '!';
-        assert_int_equal(s.ops->put(s.self, k.k, k.n, v, k.n + 1), BROOK_OK);
+        assert_int_equal(s.ops->put(s.self, k.k, k.n, v, k.n + 1, NULL, 0),
+                         BROOK_OK);
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -298,10 +303,12 @@ static void test_range(void **state)
         }
 
         /* Deletes in the batch hide committed keys from the owner. */
-        assert_int_equal(s.ops->put(s.self, sorted[1].k, sorted[1].n, NULL, 0),
-                         BROOK_OK);
-        assert_int_equal(s.ops->put(s.self, sorted[9].k, sorted[9].n, NULL, 0),
-                         BROOK_OK);
+        assert_int_equal(
+                s.ops->put(s.self, sorted[1].k, sorted[1].n, NULL, 0, NULL, 0),
+                BROOK_OK);
+        assert_int_equal(
+                s.ops->put(s.self, sorted[9].k, sorted[9].n, NULL, 0, NULL, 0),
+                BROOK_OK);
         for (i = 0, w = 0; i < n; i++)
                 if (i != 1 && i != 9)
                         want[w++] = sorted[i];
@@ -325,7 +332,7 @@ static void test_flush_reopen(void **state)
         assert_int_equal(s.ops->stored_offset(s.self), -1);
         for (i = 0; i < 3; i++)
                 put_bkey(s, keys[i]);
-        assert_int_equal(s.ops->flush(s.self, 12345), BROOK_OK);
+        assert_int_equal(s.ops->flush(s.self, 12345, NULL, 0), BROOK_OK);
         /* Staged, not yet written. */
         assert_int_equal(s.ops->stored_offset(s.self), -1);
         batch_write(f);
@@ -339,9 +346,9 @@ static void test_flush_reopen(void **state)
         expect_range(s, false, NULL, NULL, keys, 3);
 
         /* A crash: writes and a flush staged, the batch never written. */
-        s.ops->put(s.self, "k1", 2, NULL, 0);
+        s.ops->put(s.self, "k1", 2, NULL, 0, NULL, 0);
         put(s, "k9", "lost");
-        assert_int_equal(s.ops->flush(s.self, 20000), BROOK_OK);
+        assert_int_equal(s.ops->flush(s.self, 20000, NULL, 0), BROOK_OK);
         store_close(s);
         db_close(f);
 
@@ -352,11 +359,12 @@ static void test_flush_reopen(void **state)
         expect_get(s, false, "k9", NULL);
 
         /* flush(-1) stores nothing: the last offset stays. */
-        assert_int_equal(s.ops->flush(s.self, -1), BROOK_OK);
+        assert_int_equal(s.ops->flush(s.self, -1, NULL, 0), BROOK_OK);
         assert_int_equal(brook__statebatch_size(f->batch), 0);
         /* Large offsets round-trip exactly. */
-        assert_int_equal(s.ops->flush(s.self, INT64_C(0x0102030405060708)),
-                         BROOK_OK);
+        assert_int_equal(
+                s.ops->flush(s.self, INT64_C(0x0102030405060708), NULL, 0),
+                BROOK_OK);
         batch_write(f);
         assert_int_equal(s.ops->stored_offset(s.self),
                          INT64_C(0x0102030405060708));
@@ -377,11 +385,11 @@ static void test_clear(void **state)
                 put_bkey(s, keys[i]);
                 put_bkey(other, keys[i]);
         }
-        s.ops->flush(s.self, 7);
-        other.ops->flush(other.self, 8);
+        s.ops->flush(s.self, 7, NULL, 0);
+        other.ops->flush(other.self, 8, NULL, 0);
         batch_write(f);
 
-        assert_int_equal(s.ops->clear(s.self), BROOK_OK);
+        assert_int_equal(s.ops->clear(s.self, NULL, 0), BROOK_OK);
         expect_range(s, false, NULL, NULL, NULL, 0);
         expect_range(s, true, NULL, NULL, NULL, 0);
         expect_get(s, false, "a", NULL);
@@ -391,7 +399,7 @@ static void test_clear(void **state)
         assert_int_equal(other.ops->stored_offset(other.self), 8);
 
         /* Clearing an empty store works; writes after a clear land. */
-        assert_int_equal(s.ops->clear(s.self), BROOK_OK);
+        assert_int_equal(s.ops->clear(s.self, NULL, 0), BROOK_OK);
         put_bkey(s, keys[1]);
         batch_write(f);
         store_close(s);
@@ -421,8 +429,8 @@ static void test_stores_independent(void **state)
         expect_get(a, false, "k", "a");
         expect_get(b, false, "k", "b");
         expect_get(c, false, "k", NULL);
-        a.ops->flush(a.self, 1);
-        b.ops->flush(b.self, 2);
+        a.ops->flush(a.self, 1, NULL, 0);
+        b.ops->flush(b.self, 2, NULL, 0);
         batch_write(f);
         expect_get(a, true, "k", "a");
         expect_get(b, true, "k", "b");
@@ -544,6 +552,8 @@ static long rss_kib(void)
  */
 static void test_memory_many_cfs(void **state)
 {
+        brook_err_t ierr;
+        char errstr[256];
         fixture_t *f = *state;
         const int cfs = 100, keys = 1000;
         char task[16], key[32], value[101];
@@ -562,7 +572,7 @@ static void test_memory_many_cfs(void **state)
                         snprintf(key, sizeof key, "key-%06d", i);
                         put(s, key, value);
                 }
-                s.ops->flush(s.self, keys);
+                s.ops->flush(s.self, keys, NULL, 0);
                 batch_write(f);
                 store_close(s);
         }
@@ -577,10 +587,11 @@ static void test_memory_many_cfs(void **state)
 
                 snprintf(task, sizeof task, "%d_%d", t / 10, t % 10);
                 s = store_open(f, task, "counts");
-                assert_int_equal(
-                        s.ops->query_range(s.self, NULL, 0, NULL, 0, &it),
-                        BROOK_OK);
-                while (it->next(it, &k, &kn, &v, &vn)) {
+                assert_int_equal(s.ops->query_range(s.self, NULL, 0, NULL, 0,
+                                                    &it, NULL, 0),
+                                 BROOK_OK);
+                while (!(ierr = it->next(it, &k, &kn, &v, &vn, errstr,
+                                         sizeof errstr))) {
                         assert_int_equal(vn, 100);
                         n++;
                 }
@@ -620,7 +631,7 @@ static void test_readonly(void **state)
         db_open(f, 16 * MIB);
         s = store_open(f, "2_3", "counts");
         put(s, "committed", "1");
-        s.ops->flush(s.self, 99);
+        s.ops->flush(s.self, 99, NULL, 0);
         batch_write(f);
         put(s, "pending", "2");
 
@@ -642,22 +653,26 @@ static void test_readonly(void **state)
                          BROOK_OK);
         assert_int_equal(ops->stored_offset(self), 99);
         buf = brook_buf_new();
-        assert_int_equal(ops->get(self, "committed", 9, buf), BROOK_OK);
+        assert_int_equal(ops->get(self, "committed", 9, buf, NULL, 0),
+                         BROOK_OK);
         assert_int_equal(brook_buf_len(buf), 1);
-        assert_int_equal(ops->get(self, "pending", 7, buf),
+        assert_int_equal(ops->get(self, "pending", 7, buf, NULL, 0),
                          BROOK_ERR_NOT_FOUND);
         brook_buf_destroy(buf);
-        assert_int_equal(ops->range(self, NULL, 0, NULL, 0, &it), BROOK_OK);
-        assert_true(it->next(it, &k, &kn, &v, &vn));
+        assert_int_equal(ops->range(self, NULL, 0, NULL, 0, &it, NULL, 0),
+                         BROOK_OK);
+        assert_int_equal(it->next(it, &k, &kn, &v, &vn, NULL, 0), BROOK_OK);
         assert_int_equal(kn, 9);
         assert_memory_equal(k, "committed", 9);
-        assert_false(it->next(it, &k, &kn, &v, &vn));
+        assert_int_equal(it->next(it, &k, &kn, &v, &vn, NULL, 0),
+                         BROOK_ERR_END);
         it->destroy(it);
         assert_int_equal(ops->approximate_count(self), 1);
         /* Writes are refused. */
-        assert_int_equal(ops->put(self, "x", 1, "y", 1), BROOK_ERR_STATE);
-        assert_int_equal(ops->flush(self, 5), BROOK_ERR_STATE);
-        assert_int_equal(ops->clear(self), BROOK_ERR_STATE);
+        assert_int_equal(ops->put(self, "x", 1, "y", 1, NULL, 0),
+                         BROOK_ERR_STATE);
+        assert_int_equal(ops->flush(self, 5, NULL, 0), BROOK_ERR_STATE);
+        assert_int_equal(ops->clear(self, NULL, 0), BROOK_ERR_STATE);
         ops->close(self);
         brook__statedb_close(ro);
         store_close(s);

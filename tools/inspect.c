@@ -195,14 +195,14 @@ static brook_err_t count_entries(void *self, const brook_kvstore_ops_t *ops,
         brook_err_t err;
         uint64_t n = 0;
 
-        if ((err = ops->range(self, NULL, 0, NULL, 0, &it)))
+        if ((err = ops->range(self, NULL, 0, NULL, 0, &it, errstr,
+                              errstr_size)))
                 return err;
-        while (it->next(it, &k, &kn, &v, &vn))
+        while (!(err = it->next(it, &k, &kn, &v, &vn, errstr, errstr_size)))
                 n++;
-        err = it->error(it, errstr, errstr_size);
         it->destroy(it);
         *cntp = n;
-        return err;
+        return err == BROOK_ERR_END ? BROOK_OK : err;
 }
 
 /* Prints one task's header and entries; adds its count to *@p totalp. */
@@ -214,6 +214,7 @@ static int inspect_task(inspect_t *in, const char *cf_name, const char *task,
         const void *k, *v;
         size_t kn, vn;
         char errstr[512];
+        brook_err_t err = BROOK_OK;
         uint64_t cnt;
         int64_t off, shown = 0;
         void *self;
@@ -237,13 +238,13 @@ static int inspect_task(inspect_t *in, const char *cf_name, const char *task,
         printf("  entries %" PRIu64 "\n", cnt);
         *totalp += cnt;
 
-        if (ops->range(self, NULL, 0, NULL, 0, &it)) {
-                fprintf(stderr, "brook: reading task %s failed\n", task);
+        if (ops->range(self, NULL, 0, NULL, 0, &it, errstr, sizeof errstr)) {
+                fprintf(stderr, "brook: reading task %s: %s\n", task, errstr);
                 ops->close(self);
                 return 1;
         }
         while ((in->limit < 0 || shown < in->limit) &&
-               it->next(it, &k, &kn, &v, &vn)) {
+               !(err = it->next(it, &k, &kn, &v, &vn, errstr, sizeof errstr))) {
                 brook_arena_reset(in->arena);
                 if (!print_datum(stdout, in->key_serde, k, kn, in->arena,
                                  in->buf))
@@ -255,7 +256,7 @@ static int inspect_task(inspect_t *in, const char *cf_name, const char *task,
                 putchar('\n');
                 shown++;
         }
-        if (it->error(it, errstr, sizeof errstr)) {
+        if (err && err != BROOK_ERR_END) {
                 fprintf(stderr, "brook: reading task %s: %s\n", task, errstr);
                 it->destroy(it);
                 ops->close(self);
@@ -349,7 +350,7 @@ done:
 
 static const brook_serde_t *serde_arg(const char *name, const char *what)
 {
-        const brook_serde_t *serde = brook_serde_by_name(name);
+        const brook_serde_t *serde = brook_serde_by_name(name, NULL, 0);
         if (!serde)
                 fprintf(stderr,
                         "brook: unknown %s serde \"%s\" (bytes, string, "

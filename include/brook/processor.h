@@ -79,19 +79,23 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
  * that runs the node, init() makes the instance's state, process() is
  * called for each record, close() frees the state when the task closes.
  * init and close may be NULL; without init the state is @p opaque itself.
+ * All three run on the task's stream thread (one task at a time per
+ * instance, so an instance's state needs no lock).
  *
  * process() forwards records with brook_ctx_forward(). It returns BROOK_OK,
- * or an error after calling brook_ctx_errorf(); the processing exception
- * handler then fails the app, skips the record, or dead-letters it.
- * Records forwarded downstream are processed depth-first before forward
- * returns; a downstream error is returned by forward, and process() should
- * return it.
+ * or an error with its reason written to @p errstr (brook prefixes the node's
+ * name); the processing exception handler then fails the app, skips the
+ * record, or dead-letters it. Records forwarded downstream are processed
+ * depth-first before forward returns; a downstream failure is returned by
+ * forward with its reason (naming the node that failed) in the errstr
+ * passed to it, so process() passes its own @p errstr to forward and
+ * returns the error unchanged.
  */
 typedef struct brook_processor_def_s {
         brook_err_t (*init)(brook_ctx_t *ctx, void *opaque, void **statep,
                             char *errstr, size_t errstr_size);
         brook_err_t (*process)(brook_ctx_t *ctx, brook_record_t *rec,
-                               void *state);
+                               void *state, char *errstr, size_t errstr_size);
         void (*close)(brook_ctx_t *ctx, void *state);
         void *opaque;
         /** Frees @p opaque when the builder (and everything built from it)
@@ -163,33 +167,40 @@ brook_err_t brook_builder_connect_store(brook_builder_t *b,
 
 /* ------------------------------------------------------------ the context */
 
-/** Forwards @p rec to every child of this node. */
-brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec);
+/*
+ * A brook_ctx_t is valid from init() to close() of its processor instance and
+ * is used only on its task's stream thread, from that processor's init(),
+ * process(), punctuators and close().
+ */
+
+/** Forwards @p rec to every child of this node, depth-first. A child's
+ *  failure stops the forward: its code is returned and its reason, naming
+ *  the node that failed, is written to @p errstr (may be NULL). */
+brook_err_t brook_ctx_forward(brook_ctx_t *ctx, brook_record_t *rec,
+                              char *errstr, size_t errstr_size);
 /** Forwards @p rec to the child named @p child only. BROOK_ERR_NOT_FOUND if
  *  this node has no such child. */
 brook_err_t brook_ctx_forward_to(brook_ctx_t *ctx, brook_record_t *rec,
-                                 const char *child);
+                                 const char *child, char *errstr,
+                                 size_t errstr_size);
 
 /**
  * A new record with @p key, @p value and @p timestamp that shares the
  * metadata and headers of @p parent. With a NULL @p parent (in a
  * punctuator) it has no source metadata and empty headers. Lives in the
- * arena of the record being processed (or of the punctuation).
+ * arena of the record being processed (or of the punctuation). Never fails.
  */
 brook_record_t *brook_ctx_record_new(brook_ctx_t *ctx,
                                      const brook_record_t *parent, void *key,
                                      void *value, int64_t timestamp);
 
-/** Sets the message reported when process() returns an error. */
-void brook_ctx_errorf(brook_ctx_t *ctx, const char *fmt, ...)
-#if defined(__GNUC__)
-        __attribute__((format(printf, 2, 3)))
-#endif
-        ;
-
-/** This task's instance of store @p name, which must be connected to this
- *  processor; NULL otherwise. Valid from init() to close(). */
-brook_kvstore_t *brook_ctx_kvstore(brook_ctx_t *ctx, const char *name);
+/** Sets *@p stp to this task's instance of store @p name, valid from init()
+ *  to close(). BROOK_ERR_NOT_FOUND (*@p stp = NULL, and @p errstr naming the
+ *  store and this processor) when no such store is connected to this
+ *  processor (brook_builder_add_store() / brook_builder_connect_store()). */
+brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
+                              brook_kvstore_t **stp, char *errstr,
+                              size_t errstr_size);
 
 /** "<sub-topology>_<partition>", e.g. "0_3". */
 const char *brook_ctx_task_id(const brook_ctx_t *ctx);
@@ -207,22 +218,31 @@ typedef enum brook_punctuation_type_e {
         BROOK_PUNCTUATE_WALL_CLOCK,  /**< Fires as wall-clock time passes. */
 } brook_punctuation_type_t;
 
-/** A punctuator: @p timestamp is the stream or wall-clock time it fires
- *  for. Records it makes use brook_ctx_record_new(ctx, NULL, ...). */
-typedef void (*brook_punctuate_fn)(brook_ctx_t *ctx, int64_t timestamp,
-                                   void *opaque);
+/**
+ * A punctuator: @p timestamp is the stream or wall-clock time it fires for.
+ * Records it makes use brook_ctx_record_new(ctx, NULL, ...). It returns
+ * BROOK_OK, or an error with its reason in @p errstr: as in Kafka Streams
+ * (KIP-1033), the processing exception handler decides: `fail` stops the
+ * app with the reason, the others log it and go on.
+ */
+typedef brook_err_t (*brook_punctuate_fn)(brook_ctx_t *ctx, int64_t timestamp,
+                                          void *opaque, char *errstr,
+                                          size_t errstr_size);
 
 /**
  * Schedules @p fn every @p interval_ms (>= 1) of @p type time, as Kafka
  * Streams' ProcessorContext.schedule(). Stream-time punctuators fire once
  * per interval crossed (not once per missed interval), on the first record
  * whose timestamp reaches the next due time. Call from init() or process().
- * @returns an id for brook_ctx_cancel(), or -1 on a bad argument.
+ * @returns BROOK_OK with the punctuator's id in *@p idp (for
+ *          brook_ctx_cancel()), or BROOK_ERR_INVALID_ARG (an interval below
+ *          1, a NULL @p fn, an unknown @p type) with the reason in @p errstr.
  */
-int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
-                       brook_punctuation_type_t type, brook_punctuate_fn fn,
-                       void *opaque);
-/** Cancels punctuator @p id of this node. */
+brook_err_t brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
+                               brook_punctuation_type_t type,
+                               brook_punctuate_fn fn, void *opaque, int *idp,
+                               char *errstr, size_t errstr_size);
+/** Cancels punctuator @p id of this node; an unknown id is a no-op. */
 void brook_ctx_cancel(brook_ctx_t *ctx, int id);
 
 #ifdef __cplusplus

@@ -109,18 +109,28 @@ typedef brook_err_t (*brook_deserialize_fn)(const void *data, size_t size,
 typedef struct brook_serde_s brook_serde_t;
 
 /**
- * A user-defined serde. @p opaque is passed to both functions; if
- * @p opaque_destroy is non-NULL it runs when the last reference goes.
+ * A user-defined serde named @p name (NULL: "custom"; copied). Either
+ * function may be NULL for a serde used in one direction only; using the
+ * missing one fails with BROOK_ERR_SERDE. @p opaque is passed to both
+ * functions; if @p opaque_destroy is non-NULL it runs when the last
+ * reference goes.
+ *
  * The serde is reference-counted: builders and apps that use it hold a
  * reference, so the caller may brook_serde_destroy() it right after use.
+ * Its functions may be called from every stream thread at once.
+ *
+ * @returns the serde, or NULL with the reason in @p errstr when both
+ *          functions are NULL; then @p opaque_destroy is not called and
+ *          @p opaque stays the caller's.
  */
 brook_serde_t *brook_serde_new(const char *name, brook_serialize_fn serialize,
                                brook_deserialize_fn deserialize, void *opaque,
-                               void (*opaque_destroy)(void *));
+                               void (*opaque_destroy)(void *), char *errstr,
+                               size_t errstr_size);
 /** Drops the caller's reference. NULL and built-in serdes are no-ops. */
 void brook_serde_destroy(brook_serde_t *serde);
 
-/** Built-in serdes: static, never destroyed. */
+/** Built-in serdes: static, never destroyed, thread-safe. */
 const brook_serde_t *brook_serde_bytes(void);
 const brook_serde_t *brook_serde_string(void);
 const brook_serde_t *brook_serde_int32(void);
@@ -130,16 +140,21 @@ const brook_serde_t *brook_serde_json(void);
 
 /** A built-in serde by name ("bytes", "string", "int32", "int64",
  *  "double", "json", or Kafka's org.apache.kafka.common.serialization
- *  class names), or NULL. */
-const brook_serde_t *brook_serde_by_name(const char *name);
+ *  class names), or NULL with @p errstr naming the accepted names. */
+const brook_serde_t *brook_serde_by_name(const char *name, char *errstr,
+                                         size_t errstr_size);
 
+/** The serde's name; valid as long as the serde. */
 const char *brook_serde_name(const brook_serde_t *serde);
 
-/** Encodes @p obj (NULL encodes nothing and returns BROOK_OK). */
+/** Appends the encoding of @p obj to @p out (a NULL @p obj encodes nothing
+ *  and returns BROOK_OK). BROOK_ERR_SERDE with the reason in @p errstr. */
 brook_err_t brook_serde_serialize(const brook_serde_t *serde, const void *obj,
                                   brook_buf_t *out, char *errstr,
                                   size_t errstr_size);
-/** Decodes; a NULL @p data yields a NULL object. */
+/** Decodes @p size bytes at @p data into *@p objp, allocated in @p arena;
+ *  a NULL @p data yields a NULL object. BROOK_ERR_SERDE with the reason in
+ *  @p errstr (and *@p objp = NULL). */
 brook_err_t brook_serde_deserialize(const brook_serde_t *serde,
                                     const void *data, size_t size,
                                     brook_arena_t *arena, void **objp,

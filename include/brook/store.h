@@ -53,15 +53,18 @@ typedef struct brook_kviter_s brook_kviter_t;
 /* ------------------------------------------------- the bytes store API */
 
 /**
- * An iterator over a bytes store, in key order. next() returns false at the
- * end; the key and value it sets are valid until the next call on the
- * iterator. error() (may be NULL) reports why an iteration ended early.
+ * An iterator over a bytes store, in key order, as an inner store makes it.
+ *
+ * next() sets the next entry and returns BROOK_OK, returns BROOK_ERR_END
+ * after the last one, or returns another error with its reason in @p errstr
+ * (after which brook calls only destroy()). The key and value it sets are
+ * valid until the next call on the iterator. destroy() frees it.
  */
 typedef struct brook_kvbytes_iter_s {
-        bool (*next)(struct brook_kvbytes_iter_s *it, const void **key,
-                     size_t *key_size, const void **value, size_t *value_size);
-        brook_err_t (*error)(struct brook_kvbytes_iter_s *it, char *errstr,
-                             size_t errstr_size);
+        brook_err_t (*next)(struct brook_kvbytes_iter_s *it, const void **key,
+                            size_t *key_size, const void **value,
+                            size_t *value_size, char *errstr,
+                            size_t errstr_size);
         void (*destroy)(struct brook_kvbytes_iter_s *it);
 } brook_kvbytes_iter_t;
 
@@ -74,6 +77,11 @@ typedef struct brook_kvbytes_iter_s {
  * query_get and query_range may be called from any thread, concurrently
  * with the owner's writes; a store that cannot serve that leaves them NULL
  * and interactive queries on it fail with BROOK_ERR_STATE.
+ *
+ * Errors: every call that returns a brook_err_t writes its reason to
+ * @p errstr when it fails, as snprintf(errstr, errstr_size, ...) would
+ * (errstr_size may be 0 and errstr NULL); brook adds the store's name and
+ * task and reports it to the caller above.
  */
 typedef struct brook_kvstore_ops_s {
         /** "rocksdb", "in-memory", or the user's. */
@@ -82,16 +90,19 @@ typedef struct brook_kvstore_ops_s {
         bool persistent;
 
         /** Copies the value of @p key into @p out (cleared first).
-         *  @returns BROOK_OK, BROOK_ERR_NOT_FOUND, or another error. */
+         *  @returns BROOK_OK, BROOK_ERR_NOT_FOUND (errstr untouched), or
+         *  another error. */
         brook_err_t (*get)(void *self, const void *key, size_t key_size,
-                           brook_buf_t *out);
+                           brook_buf_t *out, char *errstr, size_t errstr_size);
         /** Sets @p key; a NULL @p value deletes it. */
         brook_err_t (*put)(void *self, const void *key, size_t key_size,
-                           const void *value, size_t value_size);
+                           const void *value, size_t value_size, char *errstr,
+                           size_t errstr_size);
         /** Keys in [from, to], both inclusive; a NULL bound is open. */
         brook_err_t (*range)(void *self, const void *from, size_t from_size,
                              const void *to, size_t to_size,
-                             brook_kvbytes_iter_t **itp);
+                             brook_kvbytes_iter_t **itp, char *errstr,
+                             size_t errstr_size);
         /** An estimate of the number of keys. */
         uint64_t (*approximate_count)(void *self);
         /**
@@ -100,19 +111,22 @@ typedef struct brook_kvstore_ops_s {
          * (-1: no changelog). Persistent stores must make both durable
          * atomically. Called at each commit and after each restore batch.
          */
-        brook_err_t (*flush)(void *self, int64_t changelog_offset);
+        brook_err_t (*flush)(void *self, int64_t changelog_offset, char *errstr,
+                             size_t errstr_size);
         /** The offset the last flush() stored, or -1 (restore from the
          *  changelog's start). Persistent stores only; may be NULL. */
         int64_t (*stored_offset)(void *self);
         /** Removes every key (the stored offset too). Used when the stored
          *  offset no longer fits the changelog. */
-        brook_err_t (*clear)(void *self);
+        brook_err_t (*clear)(void *self, char *errstr, size_t errstr_size);
         /** Thread-safe reads for interactive queries (see above). */
         brook_err_t (*query_get)(void *self, const void *key, size_t key_size,
-                                 brook_buf_t *out);
+                                 brook_buf_t *out, char *errstr,
+                                 size_t errstr_size);
         brook_err_t (*query_range)(void *self, const void *from,
                                    size_t from_size, const void *to,
-                                   size_t to_size, brook_kvbytes_iter_t **itp);
+                                   size_t to_size, brook_kvbytes_iter_t **itp,
+                                   char *errstr, size_t errstr_size);
         /** Closes the instance (its data stays, if persistent). */
         void (*close)(void *self);
 } brook_kvstore_ops_t;
@@ -172,50 +186,79 @@ typedef struct brook_materialized_s {
 
 /* --------------------------------------------------- using a store */
 
+/*
+ * These calls are made from the processors and punctuators of the task that
+ * owns @p st, on its stream thread, and never from another thread (queries
+ * from other threads use brook_app_store_*()). Keys and values passed in are
+ * borrowed for the call. Decoded values and iterator entries live in the
+ * arena of the record being processed (or of the punctuation): they are
+ * valid until it has been fully processed.
+ *
+ * Errors: BROOK_ERR_SERDE when a key or value fails to encode or decode,
+ * BROOK_ERR_INVALID_ARG for a NULL key, BROOK_ERR_STATE or BROOK_ERR_KAFKA
+ * when the store below or its changelog fails; @p errstr (may be NULL) then
+ * names the store and what failed. A processor returns the error from
+ * process() with that reason, and the processing exception handler takes it.
+ */
+
 /**
- * Copies into *@p valuep the value of @p key, decoded into the arena of the
- * record being processed (or of the punctuation).
+ * Decodes into *@p valuep the value of @p key.
  * @returns BROOK_OK; BROOK_ERR_NOT_FOUND (and *@p valuep = NULL) if absent;
- *          BROOK_ERR_SERDE or BROOK_ERR_STATE on failure.
+ *          another error as above.
  */
 brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
-                              void **valuep);
+                              void **valuep, char *errstr, size_t errstr_size);
 /** Sets @p key to @p value; a NULL @p value deletes @p key. */
 brook_err_t brook_kvstore_put(brook_kvstore_t *st, const void *key,
-                              const void *value);
+                              const void *value, char *errstr,
+                              size_t errstr_size);
 /** Sets @p key only if absent. *@p oldp (may be NULL) gets the existing
  *  value, or NULL if it was absent and @p value was put. */
 brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *st, const void *key,
-                                        const void *value, void **oldp);
-/** Deletes @p key; *@p oldp (may be NULL) gets the value it had. */
+                                        const void *value, void **oldp,
+                                        char *errstr, size_t errstr_size);
+/** Deletes @p key; *@p oldp (may be NULL) gets the value it had. Deleting
+ *  an absent key is BROOK_OK. */
 brook_err_t brook_kvstore_delete(brook_kvstore_t *st, const void *key,
-                                 void **oldp);
+                                 void **oldp, char *errstr, size_t errstr_size);
 /** Entries with keys in [@p from, @p to] (encoded order, both inclusive;
- *  a NULL bound is open). Destroy the iterator before process() returns. */
+ *  a NULL bound is open) into *@p itp (NULL on failure). Destroy the
+ *  iterator before process() (or the punctuator) returns. */
 brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
-                                const void *to, brook_kviter_t **itp);
+                                const void *to, brook_kviter_t **itp,
+                                char *errstr, size_t errstr_size);
 /** Entries whose encoded key starts with @p prefix encoded by
  *  @p prefix_serde (NULL: the store's key serde). */
 brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
                                       const brook_serde_t *prefix_serde,
-                                      brook_kviter_t **itp);
+                                      brook_kviter_t **itp, char *errstr,
+                                      size_t errstr_size);
 /** Every entry, in key order. */
-brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp);
-/** An estimate of the number of keys. */
+brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp,
+                              char *errstr, size_t errstr_size);
+/** An estimate of the number of keys; never fails. */
 uint64_t brook_kvstore_approximate_count(brook_kvstore_t *st);
-/** The store's name. */
+/** The store's name; valid as long as the store. */
 const char *brook_kvstore_name(const brook_kvstore_t *st);
 
 /**
  * The next entry: *@p keyp and *@p valuep are decoded into the iterator's
  * arena (the record's, for processors; the caller's, for queries).
- * @returns false at the end or on an error (see brook_kviter_error()).
+ * @returns BROOK_OK with an entry; BROOK_ERR_END after the last one (errstr
+ *          untouched); or the error that ended the iteration early (a store
+ *          that failed, an entry that failed to decode, a query iterator
+ *          whose task left this instance), with its reason in @p errstr
+ *          (may be NULL). After anything but BROOK_OK, next() returns the
+ *          same code again.
+ *
+ * Typical use:
+ *   while (!(err = brook_kviter_next(it, &k, &v, errstr, sizeof errstr)))
+ *           ...;
+ *   if (err != BROOK_ERR_END) ...failed...;
  */
-bool brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep);
-/** Why the iteration stopped early (BROOK_OK if it just ended). */
-brook_err_t brook_kviter_error(const brook_kviter_t *it, char *errstr,
-                               size_t errstr_size);
-/** NULL is a no-op. */
+brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
+                              char *errstr, size_t errstr_size);
+/** Frees @p it. NULL is a no-op. */
 void brook_kviter_destroy(brook_kviter_t *it);
 
 #ifdef __cplusplus

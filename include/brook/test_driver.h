@@ -88,10 +88,19 @@ void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on);
 brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
                                            const char *name);
 
-/** Moves the mocked wall clock forward and fires due wall-clock
- *  punctuators. */
-void brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
-                                          int64_t advance_ms);
+/**
+ * Moves the mocked wall clock forward by @p advance_ms (>= 0) and fires due
+ * wall-clock punctuators; records they write to topics the topology reads
+ * are processed before it returns, and with auto-commit on it commits.
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG for a negative advance; or the
+ *          error a punctuator (under the `fail` processing handler) or
+ *          what it led to stopped on, after which the driver refuses
+ *          further input with BROOK_ERR_FATAL.
+ */
+brook_err_t brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
+                                                 int64_t advance_ms,
+                                                 char *errstr,
+                                                 size_t errstr_size);
 
 /**
  * Takes the oldest unread record written to @p topic into @p out. Returns
