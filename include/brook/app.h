@@ -1,5 +1,10 @@
 /*
  * brook — running a topology: the application, and describing topologies.
+ *
+ * Threads: brook_app_new(), brook_app_start(), brook_app_run() and
+ * brook_app_destroy() are called from one thread, the app's owner, and never
+ * from a stream thread (a processor or a punctuator). The other calls here
+ * are thread-safe, as each says.
  */
 #ifndef BROOK_APP_H
 #define BROOK_APP_H
@@ -50,8 +55,10 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
  * and starts num.stream.threads threads. Returns once threads run.
  *
  * Fails with BROOK_ERR_TOPOLOGY when a source topic is missing or topics
- * that must be co-partitioned differ in partition count, and with
- * BROOK_ERR_KAFKA when the cluster cannot be reached.
+ * that must be co-partitioned differ in partition count, with
+ * BROOK_ERR_KAFKA when the cluster cannot be reached, and with
+ * BROOK_ERR_STATE when the app was started before; @p errstr says which.
+ * After a failure the app is in BROOK_APP_ERROR: destroy it.
  */
 brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size);
 
@@ -67,16 +74,21 @@ int brook_app_run(brook_app_t *app);
  * Stops the threads: each finishes the record it is on, flushes the
  * producer, commits processed offsets, closes its tasks and leaves the
  * group. Waits up to @p timeout_ms (-1: shutdown.timeout.ms).
- * Safe to call from any thread except a stream thread, and more than once.
+ * @returns BROOK_OK once every thread stopped; BROOK_ERR_TIMED_OUT if they
+ *          had not stopped by then (call again, or destroy).
+ * Safe to call from any thread except a stream thread, and more than once;
+ * on an app never started it is a no-op.
  */
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
-/** Closes (if needed) and frees @p app. NULL is a no-op. */
+/** Closes (if needed, with shutdown.timeout.ms) and frees @p app, with the
+ *  builder and conf it took. NULL is a no-op. Every query iterator of the
+ *  app must be destroyed first. */
 void brook_app_destroy(brook_app_t *app);
 
 /**
  * The app's state. In BROOK_APP_ERROR, the cause is written to @p errstr
- * (may be NULL).
+ * (may be NULL); otherwise @p errstr is untouched.
  * Thread-safe.
  */
 brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
@@ -105,6 +117,7 @@ typedef struct brook_app_stats_s {
         int64_t rocksdb_memory_bytes;
 } brook_app_stats_t;
 
+/** Fills *@p stats (overwriting it). Thread-safe; never fails. */
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
 
 /* ----------------------------------------------------- interactive queries */
@@ -118,7 +131,13 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
  *
  * Errors: BROOK_ERR_NOT_FOUND for no such store (or key); BROOK_ERR_STATE
  * when the partition that holds the key is still restoring (so the answer
- * would be stale), is not on this instance, or the app is not running.
+ * would be stale), is not on this instance, or the app is not running;
+ * BROOK_ERR_SERDE when a key fails to encode or a value to decode. @p errstr
+ * (may be NULL) names the store and the cause.
+ *
+ * Keys passed in are borrowed for the call. Values and iterator entries
+ * are decoded into the caller's @p arena: they live until the caller resets
+ * or destroys it. An arena is not thread-safe: one per querying thread.
  */
 
 /** Where @p key of @p store lives. */
@@ -130,12 +149,13 @@ typedef struct brook_key_metadata_s {
 } brook_key_metadata_t;
 
 /** Which partition @p key of @p store belongs to (the default
- *  partitioner's choice for the encoded key) and whether it is here. */
+ *  partitioner's choice for the encoded key) and whether it is here, into
+ *  *@p md. Thread-safe. */
 brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
                                          const void *key,
                                          brook_key_metadata_t *md, char *errstr,
                                          size_t errstr_size);
-/** The value of @p key, decoded into @p arena. */
+/** The value of @p key, decoded into @p arena. Thread-safe. */
 brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                 const void *key, brook_arena_t *arena,
                                 void **valuep, char *errstr,
@@ -144,21 +164,23 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
  * Entries in [@p from, @p to] (NULL bounds are open) of every local task's
  * instance, task by task, each in key order; keys and values decode into
  * @p arena. Fails with BROOK_ERR_STATE if any local instance is
- * restoring. The iterator holds off rebalances until destroyed: destroy
- * it promptly.
+ * restoring. Thread-safe; the iterator *@p itp belongs to the calling thread
+ * (read it with brook_kviter_next(), free it with brook_kviter_destroy()).
+ * It holds off rebalances until destroyed: destroy it promptly.
  */
 brook_err_t brook_app_store_range(brook_app_t *app, const char *store,
                                   const void *from, const void *to,
                                   brook_arena_t *arena, brook_kviter_t **itp,
                                   char *errstr, size_t errstr_size);
 /** Entries whose encoded key starts with @p prefix encoded by
- *  @p prefix_serde (NULL: the store's key serde). */
+ *  @p prefix_serde (NULL: the store's key serde). As brook_app_store_range().
+ */
 brook_err_t brook_app_store_prefix(brook_app_t *app, const char *store,
                                    const void *prefix,
                                    const brook_serde_t *prefix_serde,
                                    brook_arena_t *arena, brook_kviter_t **itp,
                                    char *errstr, size_t errstr_size);
-/** Every entry of every local instance. */
+/** Every entry of every local instance. As brook_app_store_range(). */
 brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
                                 brook_arena_t *arena, brook_kviter_t **itp,
                                 char *errstr, size_t errstr_size);
@@ -173,12 +195,14 @@ typedef enum brook_describe_format_e {
 /**
  * The topology of @p b, described. Returns a string to free with
  * brook_free(), or NULL if the builder had an error (see
- * brook_builder_error()).
+ * brook_builder_error(), the reason). @p b is only read: call it from the
+ * builder's thread, before brook_app_new() takes @p b.
  */
 char *brook_topology_describe(const brook_builder_t *b,
                               brook_describe_format_t format);
 
-/** Frees memory brook returned to the caller. */
+/** Frees memory brook returned to the caller ("free with brook_free()").
+ *  NULL is a no-op. Thread-safe. */
 void brook_free(void *ptr);
 
 /** The library version, e.g. "0.1.0". */

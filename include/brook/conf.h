@@ -65,10 +65,13 @@ extern "C" {
 
 typedef struct brook_conf_s brook_conf_t;
 
-/** A new configuration with every property at its default. */
+/** A new configuration with every property at its default; never NULL.
+ *  Free it with brook_conf_destroy() unless brook_app_new() or
+ *  brook_test_driver_new() took it. */
 brook_conf_t *brook_conf_new(void);
 
-/** A deep copy of @p conf. */
+/** A deep copy of @p conf (its remembered error too); never NULL. The caller
+ *  owns it. */
 brook_conf_t *brook_conf_dup(const brook_conf_t *conf);
 
 /** Frees @p conf. NULL is a no-op. */

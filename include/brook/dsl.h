@@ -2,12 +2,22 @@
  * brook — the streams DSL (Kafka Streams' KStream, KGroupedStream, KTable).
  *
  * Every operator adds processor nodes through the Processor API
- * (processor.h) and returns a new stream handle. Handles belong to the
- * builder and are freed with it; never free them yourself.
+ * (processor.h) and returns a new stream handle. Handles (streams, splits,
+ * grouped streams, tables) belong to the builder and are freed with it (or
+ * with the app or test driver that took it); never free them yourself. They
+ * are used on the builder's thread while the topology is built.
  *
- * A call on a NULL stream returns NULL: the call that first returned NULL
- * recorded its error in the builder, and brook_app_new() reports it. So a
- * chain of calls may be checked once, at the end.
+ * Errors: a call on a NULL handle returns NULL; the call that first failed
+ * returned NULL and recorded its reason in the builder. So a chain of calls
+ * is checked once, at the end, with brook_builder_error() (the one place to
+ * look), and brook_app_new() / brook_test_driver_new() refuse the builder
+ * with that reason.
+ *
+ * Threads: the functions passed to operators (predicates, mappers,
+ * aggregators...) run on the stream threads, for every task at once, with
+ * the same @p opaque: it must be immutable or thread-safe. They cannot
+ * fail; a function that can fails belongs in a processor
+ * (brook_stream_process()).
  *
  * Node names are generated as Kafka Streams does (KSTREAM-FILTER-0000000001,
  * numbered in the order operators are added, so they are stable for the

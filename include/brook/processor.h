@@ -6,9 +6,22 @@
  * joined without a Kafka topic in between form a sub-topology; each runs as
  * one task per input partition. The DSL (dsl.h) builds on these calls only.
  *
- * Builder calls that fail return an error (or NULL) and also record the
- * first error in the builder, so brook_app_new() and
- * brook_test_driver_new() refuse a builder that had any failed call.
+ * Builder calls that fail return an error (or NULL) with the reason in
+ * their errstr and also record the first error in the builder, so
+ * brook_app_new() and brook_test_driver_new() refuse a builder that had
+ * any failed call. The codes: BROOK_ERR_INVALID_ARG for a missing or empty
+ * argument, BROOK_ERR_NOT_FOUND for a named node or store that does not
+ * exist, BROOK_ERR_TOPOLOGY for a graph that cannot be (a name taken, a
+ * topic read twice, a bad pattern, stores across sub-topologies).
+ *
+ * Threads: a builder is built on one thread. Once an app or test driver
+ * has taken it, the topology is read-only and shared by every stream
+ * thread: each task gets its own processor instance (init()'s state), but
+ * a definition's @p opaque, and a DSL function's opaque, is shared by all
+ * tasks on all threads at once, so it must be immutable or thread-safe.
+ *
+ * Strings and structs passed to builder calls are copied (or, for serdes,
+ * referenced) before the call returns.
  */
 #ifndef BROOK_PROCESSOR_H
 #define BROOK_PROCESSOR_H
@@ -31,11 +44,14 @@ typedef struct brook_builder_s brook_builder_t;
  *  schedule punctuators. One per processor node per task. */
 typedef struct brook_ctx_s brook_ctx_t;
 
-/** A new, empty topology builder. */
+/** A new, empty topology builder; never NULL. Free it with
+ *  brook_builder_destroy() unless brook_app_new() or brook_test_driver_new()
+ *  took it. */
 brook_builder_t *brook_builder_new(void);
 /** Frees @p b and every stream handle made from it. NULL is a no-op. */
 void brook_builder_destroy(brook_builder_t *b);
-/** The builder's first error, or NULL. Valid until @p b is destroyed. */
+/** The reason of the builder's first failed call, or NULL: the one place to
+ *  look after a chain of DSL calls. Valid until @p b is destroyed. */
 const char *brook_builder_error(const brook_builder_t *b);
 
 /* --------------------------------------------------------------- sources */
@@ -65,6 +81,7 @@ typedef struct brook_consumed_s {
  * Adds a source node reading @p topics (@p topic_cnt of them), or, if
  * @p pattern is non-NULL (and @p topic_cnt is 0), every topic whose whole
  * name matches the POSIX extended regular expression @p pattern.
+ * @returns BROOK_OK, or an error (see above) with the reason in @p errstr.
  */
 brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                                      const char *const *topics,
@@ -104,8 +121,10 @@ typedef struct brook_processor_def_s {
 } brook_processor_def_t;
 
 /** Adds processor @p name (a copy of @p def is kept) as a child of
- *  @p parents. On failure @p def->opaque_destroy is called, so the caller
- *  never frees the opaque itself. */
+ *  @p parents. @returns BROOK_OK, or an error (see above) with the reason in
+ *  @p errstr. On
+ *  failure @p def->opaque_destroy is called, so the caller never frees the
+ *  opaque itself. */
 brook_err_t brook_builder_add_processor(brook_builder_t *b, const char *name,
                                         const brook_processor_def_t *def,
                                         const char *const *parents,
@@ -137,7 +156,9 @@ typedef struct brook_produced_s {
 } brook_produced_t;
 
 /** Adds a sink writing to @p topic, or, if @p chooser is non-NULL, to the
- *  topic it picks per record. */
+ *  topic it picks per record (called on stream threads, concurrently).
+ *  @returns BROOK_OK, or an error (see above) with the reason in
+ *  @p errstr. */
 brook_err_t
 brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
                        brook_topic_chooser_fn chooser, void *chooser_opaque,
@@ -153,13 +174,15 @@ brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
  * exist and belong to one sub-topology; each task of it gets its own
  * instance (Topology.addStateStore). Serdes left NULL take
  * default.key.serde / default.value.serde when the app starts.
+ * @returns BROOK_OK, or an error (see above) with the reason in @p errstr.
  */
 brook_err_t brook_builder_add_store(brook_builder_t *b,
                                     const brook_materialized_t *m,
                                     const char *const *processors,
                                     size_t processor_cnt, char *errstr,
                                     size_t errstr_size);
-/** Connects an existing store to one more processor. */
+/** Connects an existing store to one more processor. @returns BROOK_OK, or
+ *  an error (see above) with the reason in @p errstr. */
 brook_err_t brook_builder_connect_store(brook_builder_t *b,
                                         const char *processor,
                                         const char *store, char *errstr,
@@ -201,6 +224,9 @@ brook_record_t *brook_ctx_record_new(brook_ctx_t *ctx,
 brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
                               brook_kvstore_t **stp, char *errstr,
                               size_t errstr_size);
+
+/* The calls below never fail; strings they return live as long as the
+ * task (the context). */
 
 /** "<sub-topology>_<partition>", e.g. "0_3". */
 const char *brook_ctx_task_id(const brook_ctx_t *ctx);

@@ -8,7 +8,9 @@
  * processed; a processor that needs data beyond that copies it (or puts it in
  * a state store).
  *
- * Thread-safety: a record belongs to the stream thread processing it.
+ * Thread-safety: a record belongs to the stream thread processing it; these
+ * calls are made there, from processors, punctuators and DSL functions.
+ * None of them fails.
  */
 #ifndef BROOK_RECORD_H
 #define BROOK_RECORD_H
@@ -45,7 +47,8 @@ const char *brook_record_topic(const brook_record_t *rec);
 int32_t brook_record_partition(const brook_record_t *rec);
 int64_t brook_record_offset(const brook_record_t *rec);
 
-/** The record's arena, and a shorthand for allocating from it. */
+/** The record's arena, and a shorthand for allocating from it: memory that
+ *  lives until the input record has been fully processed. */
 brook_arena_t *brook_record_arena(const brook_record_t *rec);
 void *brook_record_alloc(const brook_record_t *rec, size_t size);
 
@@ -64,7 +67,8 @@ bool brook_record_header_at(const brook_record_t *rec, size_t idx,
 /** The last header named @p name (Kafka's Headers.lastHeader). */
 bool brook_record_header_last(const brook_record_t *rec, const char *name,
                               const void **valuep, size_t *sizep);
-/** Appends a header; name and value are copied. */
+/** Appends a header; name and value are copied into the record's arena
+ *  (a NULL @p value is a null header value). */
 void brook_record_header_add(brook_record_t *rec, const char *name,
                              const void *value, size_t size);
 /** Removes every header named @p name; returns how many. */

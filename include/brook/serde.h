@@ -33,10 +33,14 @@ extern "C" {
  * A region that objects are allocated from and freed with all at once.
  * Every record in flight has one (brook_record_arena()); the runtime resets
  * it when the input record has been fully processed, so user functions never
- * free per-record memory. Not thread-safe.
+ * free per-record memory. Not thread-safe: an arena is used by one thread
+ * at a time. None of these calls fails (brook aborts when memory is
+ * exhausted).
  */
 typedef struct brook_arena_s brook_arena_t;
 
+/** A new, empty arena; free it with brook_arena_destroy(). Arenas of
+ *  records are the runtime's: never destroy or reset those. */
 brook_arena_t *brook_arena_new(void);
 /** Frees everything in @p arena, runs its deferred destructors, frees it.
  *  NULL is a no-op. */
@@ -59,12 +63,16 @@ void brook_arena_defer(brook_arena_t *arena, void (*destructor)(void *),
 
 /* ------------------------------------------------------------------- buf */
 
-/** A growable byte buffer that serializers write into. */
+/** A growable byte buffer that serializers write into. Not thread-safe;
+ *  none of its calls fails (brook aborts when memory is exhausted). */
 typedef struct brook_buf_s brook_buf_t;
 
+/** A new, empty buffer; free it with brook_buf_destroy(). */
 brook_buf_t *brook_buf_new(void);
+/** Frees @p buf. NULL is a no-op. Buffers brook passes to a serializer are
+ *  brook's: never destroy those. */
 void brook_buf_destroy(brook_buf_t *buf);
-/** Appends @p size bytes. */
+/** Appends @p size bytes of @p data (copied). */
 void brook_buf_append(brook_buf_t *buf, const void *data, size_t size);
 /** Room for @p size more bytes at the end; write there, then call
  *  brook_buf_advance() with how many were written. The pointer is valid
@@ -160,7 +168,8 @@ brook_err_t brook_serde_deserialize(const brook_serde_t *serde,
                                     brook_arena_t *arena, void **objp,
                                     char *errstr, size_t errstr_size);
 
-/** Helpers that make built-in typed objects in an arena. */
+/** Helpers that make built-in typed objects in an arena (live until it is
+ *  reset); they never fail. */
 int32_t *brook_int32_new(brook_arena_t *arena, int32_t v);
 int64_t *brook_int64_new(brook_arena_t *arena, int64_t v);
 double *brook_double_new(brook_arena_t *arena, double v);
