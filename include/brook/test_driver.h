@@ -142,9 +142,10 @@ typedef struct brook_test_input_opts_s {
  * @p key_serde and @p value_serde. The input holds a reference to each
  * serde, so the caller may destroy its own right after.
  * @returns the input, owned by @p td (valid until the driver is destroyed),
- *          or NULL with a message in @p errstr: BROOK_ERR_INVALID_ARG
- *          causes (an argument is NULL, auto_advance_ms is negative) or no
- *          source of the topology reads @p topic.
+ *          or NULL with a message in @p errstr if an argument other than
+ *          @p opts is NULL, auto_advance_ms is negative, or no source of the
+ *          topology reads @p topic (checked here, where the test names the
+ *          topic, rather than at the first pipe).
  */
 brook_test_input_t *brook_test_driver_input(brook_test_driver_t *td,
                                             const char *topic,
@@ -162,10 +163,10 @@ brook_test_input_t *brook_test_driver_input(brook_test_driver_t *td,
  * and everything it leads to, before returning, as brook_test_driver_pipe().
  * Its timestamp is the input's clock, which then moves on by the input's
  * auto_advance_ms.
- * @returns BROOK_OK; BROOK_ERR_SERDE if a serde could not encode the key or
- *          value (with a message naming the topic and the serde; nothing is
- *          piped and the clock stays); or an error of
- *          brook_test_driver_pipe().
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if @p in is NULL;
+ *          BROOK_ERR_SERDE if a serde could not encode the key or value
+ *          (with a message naming the topic and the serde; nothing is piped
+ *          and the clock stays); or an error of brook_test_driver_pipe().
  */
 brook_err_t brook_test_input_pipe(brook_test_input_t *in, const void *key,
                                   const void *value, char *errstr,
@@ -176,7 +177,8 @@ brook_err_t brook_test_input_pipe_value(brook_test_input_t *in,
                                         const void *value, char *errstr,
                                         size_t errstr_size);
 /** brook_test_input_pipe() at @p timestamp; the input's clock does not
- *  move. */
+ *  move (unless @p timestamp is BROOK_TEST_TIMESTAMP_AUTO, which is
+ *  brook_test_input_pipe()). */
 brook_err_t brook_test_input_pipe_at(brook_test_input_t *in, const void *key,
                                      const void *value, int64_t timestamp,
                                      char *errstr, size_t errstr_size);
@@ -194,8 +196,8 @@ brook_err_t brook_test_input_pipe_headers(brook_test_input_t *in,
 /**
  * Moves the input's clock (the timestamp of the next record piped without
  * one) forward by @p advance_ms. The driver's wall clock does not move.
- * @returns BROOK_OK, or BROOK_ERR_INVALID_ARG if @p advance_ms is negative
- *          (the clock stays).
+ * @returns BROOK_OK, or BROOK_ERR_INVALID_ARG if @p in is NULL or
+ *          @p advance_ms is negative (the clock stays).
  */
 brook_err_t brook_test_input_advance_time(brook_test_input_t *in,
                                           int64_t advance_ms);
@@ -229,7 +231,8 @@ typedef struct brook_test_typed_record_s {
  * @p rec. Every pointer in @p rec (decoded objects included: they live in
  * the output's arena) stays valid until the driver is destroyed, so records
  * read earlier can still be compared.
- * @returns BROOK_OK; BROOK_ERR_NOT_FOUND if there is no unread record (as
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if @p out or @p rec is NULL;
+ *          BROOK_ERR_NOT_FOUND if there is no unread record (as
  *          Kafka Streams' NoSuchElementException; @p rec is untouched); or
  *          BROOK_ERR_SERDE if the key or value does not decode, with a
  *          message naming the topic, the offset and the serde. The record
@@ -241,9 +244,10 @@ brook_err_t brook_test_output_read(brook_test_output_t *out,
                                    size_t errstr_size);
 
 /** How many records of the output's topic are unread (Kafka Streams'
- *  getQueueSize()). */
+ *  getQueueSize()); 0 for a NULL @p out. */
 size_t brook_test_output_unread(const brook_test_output_t *out);
-/** Whether no record of the output's topic is unread. */
+/** Whether no record of the output's topic is unread; true for a NULL
+ *  @p out. */
 bool brook_test_output_is_empty(const brook_test_output_t *out);
 
 /** A key and its latest value (brook_test_output_read_map()). */
@@ -260,7 +264,8 @@ typedef struct brook_test_kv_s {
  * entry with a NULL value, as a Java map holds a null. The array and the
  * objects in it live in the output's arena, valid until the driver is
  * destroyed; with no unread record *@p kvsp is NULL and *@p cntp 0.
- * @returns BROOK_OK, or BROOK_ERR_SERDE as brook_test_output_read() (the
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if a pointer argument is NULL;
+ *          or BROOK_ERR_SERDE as brook_test_output_read() (the
  *          records up to the failing one, inclusive, count as read; *@p kvsp
  *          and *@p cntp are then NULL and 0).
  */
