@@ -8,6 +8,9 @@
  * next, in order. Everything sinks write (and the dead-letter topic) is kept
  * per topic for the test to read. Wall-clock time is mocked: it starts where
  * the test says and moves only with brook_test_driver_advance_wall_clock().
+ * Records go in and come out as bytes (brook_test_driver_pipe() and
+ * brook_test_driver_read()) or as objects through serdes (typed inputs and
+ * outputs, brook_test_driver_input() and brook_test_driver_output()).
  *
  * Not thread-safe.
  */
