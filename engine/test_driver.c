@@ -40,6 +40,8 @@ struct brook_test_driver_s {
         brook__ptrvec_t topics;  /**< brook__tdtopic_t * */
         brook__ptrvec_t inputs;  /**< Piped records, freed at destroy. */
         brook__ptrvec_t pending; /**< Written records a source reads. */
+        brook__ptrvec_t ins;     /**< brook_test_input_t *, freed at destroy. */
+        brook__ptrvec_t outs;    /**< brook_test_output_t *, likewise. */
         size_t pending_head;
         int64_t wall_clock;
         bool failed;
@@ -54,6 +56,45 @@ struct brook_test_driver_s {
         } * slots;
         size_t slot_cnt;
 };
+
+/* A typed input topic: its serdes, its clock and the buffers it encodes
+ * into (reused from record to record). */
+struct brook_test_input_s {
+        brook_test_driver_t *td;
+        char *topic;
+        const brook_serde_t *key_serde, *value_serde;
+        int64_t clock;
+        int64_t auto_advance;
+        brook_buf_t *keybuf, *valbuf;
+};
+
+/* A typed output topic. Its arena holds every object it has decoded, so
+ * that they live as long as the raw records they come from. */
+struct brook_test_output_s {
+        brook_test_driver_t *td;
+        char *topic;
+        const brook_serde_t *key_serde, *value_serde;
+        brook_arena_t *arena;
+};
+
+static void brook__td_input_free(brook_test_input_t *in)
+{
+        brook__serde_unref(in->key_serde);
+        brook__serde_unref(in->value_serde);
+        brook_buf_destroy(in->keybuf);
+        brook_buf_destroy(in->valbuf);
+        free(in->topic);
+        free(in);
+}
+
+static void brook__td_output_free(brook_test_output_t *out)
+{
+        brook__serde_unref(out->key_serde);
+        brook__serde_unref(out->value_serde);
+        brook_arena_destroy(out->arena);
+        free(out->topic);
+        free(out);
+}
 
 static brook__tdtopic_t *brook__td_topic(brook_test_driver_t *td,
                                          const char *name)
@@ -286,6 +327,12 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
                 brook__tdrec_free(td->inputs.v[i]);
         brook__ptrvec_free(&td->inputs);
         brook__ptrvec_free(&td->pending);
+        for (i = 0; i < td->ins.cnt; i++)
+                brook__td_input_free(td->ins.v[i]);
+        brook__ptrvec_free(&td->ins);
+        for (i = 0; i < td->outs.cnt; i++)
+                brook__td_output_free(td->outs.v[i]);
+        brook__ptrvec_free(&td->outs);
         for (i = 0; i < td->slot_cnt; i++)
                 free(td->slots[i].topic);
         free(td->slots);
@@ -613,4 +660,304 @@ size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic)
                         return t->written.cnt - t->read;
         }
         return 0;
+}
+
+/* ------------------------------------------------------- typed topics */
+
+brook_test_input_t *brook_test_driver_input(brook_test_driver_t *td,
+                                            const char *topic,
+                                            const brook_serde_t *key_serde,
+                                            const brook_serde_t *value_serde,
+                                            const brook_test_input_opts_t *opts,
+                                            char *errstr, size_t errstr_size)
+{
+        brook_test_input_t *in;
+
+        if (!td || !topic || !key_serde || !value_serde) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_test_driver_input: %s is NULL",
+                              !td          ? "td"
+                              : !topic     ? "topic"
+                              : !key_serde ? "key_serde"
+                                           : "value_serde");
+                return NULL;
+        }
+        if (opts && opts->auto_advance_ms < 0) {
+                brook__seterr(errstr, errstr_size,
+                              "input topic \"%s\": auto_advance_ms is "
+                              "negative (%" PRId64 ")",
+                              topic, opts->auto_advance_ms);
+                return NULL;
+        }
+        /* Checked here rather than at the first pipe, so that a misspelt
+         * topic fails where the test names it. */
+        if (!brook__topology_source_for(&td->topo, topic)) {
+                brook__seterr(errstr, errstr_size,
+                              "no source of the topology reads topic \"%s\"",
+                              topic);
+                return NULL;
+        }
+        in = brook__xcalloc(1, sizeof *in);
+        in->td = td;
+        in->topic = brook__xstrdup(topic);
+        in->key_serde = brook__serde_ref(key_serde);
+        in->value_serde = brook__serde_ref(value_serde);
+        in->clock = opts ? opts->start_timestamp : td->wall_clock;
+        in->auto_advance = opts ? opts->auto_advance_ms : 0;
+        in->keybuf = brook_buf_new();
+        in->valbuf = brook_buf_new();
+        brook__ptrvec_push(&td->ins, in);
+        return in;
+}
+
+/* Encodes @p obj into @p buf with @p serde; *@p datap is NULL for a NULL
+ * object (Kafka's null) and never NULL otherwise, even when the encoding is
+ * empty (brook_buf_data() promises that). */
+static brook_err_t brook__td_encode(brook_test_input_t *in, const char *what,
+                                    const brook_serde_t *serde, const void *obj,
+                                    brook_buf_t *buf, const void **datap,
+                                    size_t *sizep, char *errstr,
+                                    size_t errstr_size)
+{
+        char msg[512];
+
+        brook_buf_clear(buf);
+        *datap = NULL;
+        *sizep = 0;
+        if (!obj)
+                return BROOK_OK;
+        if (brook_serde_serialize(serde, obj, buf, msg, sizeof msg)) {
+                brook__seterr(errstr, errstr_size,
+                              "input topic \"%s\": the %s serde \"%s\" could "
+                              "not encode the %s: %s",
+                              in->topic, what, brook_serde_name(serde), what,
+                              msg);
+                return BROOK_ERR_SERDE;
+        }
+        *datap = brook_buf_data(buf);
+        *sizep = brook_buf_len(buf);
+        return BROOK_OK;
+}
+
+brook_err_t brook_test_input_pipe_headers(brook_test_input_t *in,
+                                          const void *key, const void *value,
+                                          int64_t timestamp,
+                                          const brook_header_t *headers,
+                                          size_t header_cnt, char *errstr,
+                                          size_t errstr_size)
+{
+        const void *kdata, *vdata;
+        size_t ksize, vsize;
+        brook_err_t err;
+
+        if (!in) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_test_input_pipe: in is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if ((err = brook__td_encode(in, "key", in->key_serde, key, in->keybuf,
+                                    &kdata, &ksize, errstr, errstr_size)) ||
+            (err = brook__td_encode(in, "value", in->value_serde, value,
+                                    in->valbuf, &vdata, &vsize, errstr,
+                                    errstr_size)))
+                return err;
+        /* The clock moves only for a record its serdes could encode, so
+         * that a test's deliberate serde failure leaves no gap in the
+         * timestamps that follow. */
+        if (timestamp == BROOK_TEST_TIMESTAMP_AUTO) {
+                timestamp = in->clock;
+                in->clock += in->auto_advance;
+        }
+        return brook_test_driver_pipe(in->td, in->topic, kdata, ksize, vdata,
+                                      vsize, timestamp, headers, header_cnt,
+                                      errstr, errstr_size);
+}
+
+brook_err_t brook_test_input_pipe(brook_test_input_t *in, const void *key,
+                                  const void *value, char *errstr,
+                                  size_t errstr_size)
+{
+        return brook_test_input_pipe_headers(in, key, value,
+                                             BROOK_TEST_TIMESTAMP_AUTO, NULL, 0,
+                                             errstr, errstr_size);
+}
+
+brook_err_t brook_test_input_pipe_value(brook_test_input_t *in,
+                                        const void *value, char *errstr,
+                                        size_t errstr_size)
+{
+        return brook_test_input_pipe_headers(in, NULL, value,
+                                             BROOK_TEST_TIMESTAMP_AUTO, NULL, 0,
+                                             errstr, errstr_size);
+}
+
+brook_err_t brook_test_input_pipe_at(brook_test_input_t *in, const void *key,
+                                     const void *value, int64_t timestamp,
+                                     char *errstr, size_t errstr_size)
+{
+        return brook_test_input_pipe_headers(in, key, value, timestamp, NULL, 0,
+                                             errstr, errstr_size);
+}
+
+brook_err_t brook_test_input_advance_time(brook_test_input_t *in,
+                                          int64_t advance_ms)
+{
+        if (!in || advance_ms < 0)
+                return BROOK_ERR_INVALID_ARG;
+        in->clock += advance_ms;
+        return BROOK_OK;
+}
+
+brook_test_output_t *brook_test_driver_output(brook_test_driver_t *td,
+                                              const char *topic,
+                                              const brook_serde_t *key_serde,
+                                              const brook_serde_t *value_serde)
+{
+        brook_test_output_t *out;
+
+        if (!td || !topic || !key_serde || !value_serde)
+                return NULL;
+        out = brook__xcalloc(1, sizeof *out);
+        out->td = td;
+        out->topic = brook__xstrdup(topic);
+        out->key_serde = brook__serde_ref(key_serde);
+        out->value_serde = brook__serde_ref(value_serde);
+        out->arena = brook_arena_new();
+        brook__ptrvec_push(&td->outs, out);
+        return out;
+}
+
+/* Decodes one part of @p raw (@p what: "key" or "value"). */
+static brook_err_t brook__td_decode(brook_test_output_t *out, const char *what,
+                                    const brook_serde_t *serde,
+                                    const brook_test_record_t *raw,
+                                    const void *data, size_t size, void **objp,
+                                    char *errstr, size_t errstr_size)
+{
+        char msg[512];
+
+        if (brook_serde_deserialize(serde, data, size, out->arena, objp, msg,
+                                    sizeof msg)) {
+                brook__seterr(errstr, errstr_size,
+                              "topic \"%s\" offset %" PRId64 ": the %s serde "
+                              "\"%s\" could not decode the %s: %s",
+                              out->topic, raw->offset, what,
+                              brook_serde_name(serde), what, msg);
+                return BROOK_ERR_SERDE;
+        }
+        return BROOK_OK;
+}
+
+/* Takes the next unread record of @p out's topic raw, decoded into
+ * *@p rec, or fails with BROOK_ERR_NOT_FOUND if there is none. */
+static brook_err_t brook__td_output_next(brook_test_output_t *out,
+                                         brook_test_record_t *raw,
+                                         brook_test_typed_record_t *rec,
+                                         char *errstr, size_t errstr_size)
+{
+        void *key, *value;
+        brook_err_t err;
+
+        if (!brook_test_driver_read(out->td, out->topic, raw)) {
+                brook__seterr(errstr, errstr_size,
+                              "topic \"%s\" has no unread record", out->topic);
+                return BROOK_ERR_NOT_FOUND;
+        }
+        /* The raw bytes live until the driver goes, as long as the arena,
+         * so a decoded object may point into them (the bytes serde's do). */
+        if ((err = brook__td_decode(out, "key", out->key_serde, raw, raw->key,
+                                    raw->key_size, &key, errstr,
+                                    errstr_size)) ||
+            (err = brook__td_decode(out, "value", out->value_serde, raw,
+                                    raw->value, raw->value_size, &value, errstr,
+                                    errstr_size)))
+                return err;
+        rec->topic = raw->topic;
+        rec->partition = raw->partition;
+        rec->offset = raw->offset;
+        rec->key = key;
+        rec->value = value;
+        rec->timestamp = raw->timestamp;
+        rec->headers = raw->headers;
+        rec->header_cnt = raw->header_cnt;
+        return BROOK_OK;
+}
+
+brook_err_t brook_test_output_read(brook_test_output_t *out,
+                                   brook_test_typed_record_t *rec, char *errstr,
+                                   size_t errstr_size)
+{
+        brook_test_record_t raw;
+
+        if (!out || !rec) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_test_output_read: %s is NULL",
+                              !out ? "out" : "rec");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        return brook__td_output_next(out, &raw, rec, errstr, errstr_size);
+}
+
+size_t brook_test_output_unread(const brook_test_output_t *out)
+{
+        return out ? brook_test_driver_unread(out->td, out->topic) : 0;
+}
+
+bool brook_test_output_is_empty(const brook_test_output_t *out)
+{
+        return brook_test_output_unread(out) == 0;
+}
+
+brook_err_t brook_test_output_read_map(brook_test_output_t *out,
+                                       brook_test_kv_t **kvsp, size_t *cntp,
+                                       char *errstr, size_t errstr_size)
+{
+        /* Keys compare by their encoded bytes (a decoded object has no
+         * equality), kept next to each entry while the map is built. */
+        brook_test_record_t *keys = NULL, raw;
+        brook_test_typed_record_t rec;
+        brook_test_kv_t *kvs = NULL;
+        size_t cnt = 0, cap = 0, i;
+        brook_err_t err = BROOK_OK;
+
+        if (!out || !kvsp || !cntp) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_test_output_read_map: %s is NULL",
+                              !out    ? "out"
+                              : !kvsp ? "kvsp"
+                                      : "cntp");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        *kvsp = NULL;
+        *cntp = 0;
+        while (!brook_test_output_is_empty(out)) {
+                if ((err = brook__td_output_next(out, &raw, &rec, errstr,
+                                                 errstr_size)))
+                        break;
+                for (i = 0; i < cnt; i++)
+                        if ((!keys[i].key) == (!raw.key) &&
+                            keys[i].key_size == raw.key_size &&
+                            (!raw.key ||
+                             !memcmp(keys[i].key, raw.key, raw.key_size)))
+                                break;
+                if (i == cnt) {
+                        if (cnt == cap) {
+                                cap = cap ? 2 * cap : 8;
+                                keys = brook__xrealloc(keys,
+                                                       cap * sizeof *keys);
+                                kvs = brook__xrealloc(kvs, cap * sizeof *kvs);
+                        }
+                        keys[cnt] = raw;
+                        kvs[cnt].key = rec.key;
+                        cnt++;
+                }
+                kvs[i].value = rec.value;
+        }
+        if (!err && cnt) {
+                *kvsp = brook_arena_memdup(out->arena, kvs, cnt * sizeof *kvs);
+                *cntp = cnt;
+        }
+        free(keys);
+        free(kvs);
+        return err;
 }

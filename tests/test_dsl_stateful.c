@@ -73,56 +73,65 @@ static void commit_ok(brook_test_driver_t *td)
                 fail_msg("commit failed: %s", err);
 }
 
-static void expect_bytes(const void *p, size_t size, const void *want,
-                         size_t want_size)
-{
-        if (!want) {
-                assert_null(p);
-                assert_int_equal(size, 0);
-                return;
-        }
-        assert_non_null(p);
-        assert_int_equal(size, want_size);
-        assert_memory_equal(p, want, size);
-}
-
+/* Reads the next record of @p topic, decoded with a string key serde and
+ * @p value_serde, and checks its topic, partition and key. The output is
+ * made for this one read; the driver frees it. */
 static void read_next(brook_test_driver_t *td, const char *topic,
-                      const char *key, const char *what, brook_test_record_t *r)
+                      const brook_serde_t *value_serde, const char *key,
+                      const char *what, brook_test_typed_record_t *r)
 {
-        if (!brook_test_driver_read(td, topic, r))
+        brook_test_output_t *out = brook_test_driver_output(
+                td, topic, brook_serde_string(), value_serde);
+        char err[512] = "";
+        brook_err_t e;
+
+        assert_non_null(out);
+        e = brook_test_output_read(out, r, err, sizeof err);
+        if (e == BROOK_ERR_NOT_FOUND)
                 fail_msg("no record on %s (expected %s=%s)", topic,
                          key ? key : "null", what);
+        if (e)
+                fail_msg("reading %s (expected %s=%s): %s", topic,
+                         key ? key : "null", what, err);
         assert_string_equal(r->topic, topic);
         assert_int_equal(r->partition, 0);
-        expect_bytes(r->key, r->key_size, key, key ? strlen(key) : 0);
+        if (key) {
+                assert_non_null(r->key);
+                assert_string_equal(r->key, key);
+        } else {
+                assert_null(r->key);
+        }
 }
 
 /* Reads the next record of @p topic: string key and value. */
 static void expect_rec(brook_test_driver_t *td, const char *topic,
                        const char *key, const char *value, int64_t ts)
 {
-        brook_test_record_t r;
+        brook_test_typed_record_t r;
 
-        read_next(td, topic, key, value ? value : "null", &r);
-        expect_bytes(r.value, r.value_size, value, value ? strlen(value) : 0);
+        read_next(td, topic, brook_serde_string(), key, value ? value : "null",
+                  &r);
+        if (value) {
+                assert_non_null(r.value);
+                assert_string_equal(r.value, value);
+        } else {
+                assert_null(r.value);
+        }
         assert_int_equal(r.timestamp, ts);
 }
 
-/* Reads the next record of @p topic: string key, int64 value (as Java's
- * LongSerializer writes it: 8 bytes big-endian). */
+/* Reads the next record of @p topic: string key, int64 value (the int64
+ * serde holds it to Java's 8 bytes, big-endian). */
 static void expect_i64(brook_test_driver_t *td, const char *topic,
                        const char *key, int64_t value, int64_t ts)
 {
-        brook_test_record_t r;
-        unsigned char be[8];
+        brook_test_typed_record_t r;
         char what[32];
-        int i;
 
-        for (i = 0; i < 8; i++)
-                be[i] = (unsigned char)((uint64_t)value >> (56 - 8 * i));
         snprintf(what, sizeof what, "%lld", (long long)value);
-        read_next(td, topic, key, what, &r);
-        expect_bytes(r.value, r.value_size, be, 8);
+        read_next(td, topic, brook_serde_int64(), key, what, &r);
+        assert_non_null(r.value);
+        assert_int_equal(*(int64_t *)r.value, value);
         assert_int_equal(r.timestamp, ts);
 }
 

@@ -1073,8 +1073,7 @@ static void test_serdes_follow_the_stream(void **state)
         brook_split_t *sp;
         brook__node_t *node;
         brook_test_driver_t *td;
-        brook_test_record_t rec;
-        static const unsigned char forty_two[8] = {0, 0, 0, 0, 0, 0, 0, 42};
+        brook_test_typed_record_t rec;
         char err[512] = "";
         (void)state;
 
@@ -1147,13 +1146,18 @@ static void test_serdes_follow_the_stream(void **state)
         /* No default serdes: everything must come from the streams. The
          * repartition sources are fed only by their sinks, left unused. */
         td = td_new(b, brook_conf_new());
-        assert_int_equal(brook_test_driver_pipe(td, "in", "k", 1, forty_two, 8,
-                                                77, NULL, 0, err, sizeof err),
+        assert_int_equal(brook_test_input_pipe_at(
+                                 brook_test_driver_input(td, "in", str, i64,
+                                                         NULL, err, sizeof err),
+                                 "k", &(int64_t){42}, 77, err, sizeof err),
                          BROOK_OK);
-        assert_true(brook_test_driver_read(td, "out", &rec));
-        expect_bytes(rec.key, rec.key_size, "k");
-        assert_int_equal(rec.value_size, 8);
-        assert_memory_equal(rec.value, forty_two, 8);
+        assert_int_equal(brook_test_output_read(
+                                 brook_test_driver_output(td, "out", str, i64),
+                                 &rec, err, sizeof err),
+                         BROOK_OK);
+        assert_string_equal(rec.key, "k");
+        assert_non_null(rec.value);
+        assert_int_equal(*(int64_t *)rec.value, 42);
         assert_int_equal(rec.timestamp, 77);
         expect_rec(td, "mv-out", "k", "n=42", 77);
         brook_test_driver_destroy(td);

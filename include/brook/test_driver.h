@@ -8,6 +8,9 @@
  * next, in order. Everything sinks write (and the dead-letter topic) is kept
  * per topic for the test to read. Wall-clock time is mocked: it starts where
  * the test says and moves only with brook_test_driver_advance_wall_clock().
+ * Records go in and come out as bytes (brook_test_driver_pipe() and
+ * brook_test_driver_read()) or as objects through serdes (typed inputs and
+ * outputs, brook_test_driver_input() and brook_test_driver_output()).
  *
  * Not thread-safe.
  */
@@ -112,6 +115,175 @@ bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,
 
 /** How many written records of @p topic are unread. */
 size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic);
+
+/* ------------------------------------------------------- typed topics */
+
+/*
+ * Typed input and output topics (Kafka Streams' TestInputTopic and
+ * TestOutputTopic): records go in and come out as objects, encoded and
+ * decoded with the serdes given (serde.h lists each built-in serde's object
+ * type), so a test of an int64 count reads int64s rather than 8 big-endian
+ * bytes. They are views of the driver's topics: records piped through an
+ * input are the same as brook_test_driver_pipe()'s, and an output reads the
+ * same unread records as brook_test_driver_read() (a record read by either
+ * is read for both).
+ *
+ * Inputs and outputs belong to the driver: there is no destroy call, and
+ * brook_test_driver_destroy() frees every one made on it. Each call makes a
+ * new one. Like the driver, they are not thread-safe: use them on the
+ * driver's thread.
+ */
+typedef struct brook_test_input_s brook_test_input_t;
+typedef struct brook_test_output_s brook_test_output_t;
+
+/** Options of an input topic; NULL takes the defaults noted. */
+typedef struct brook_test_input_opts_s {
+        /** The timestamp of the first record piped without one. Without
+         *  options: the driver's wall clock when the input is made (Kafka
+         *  Streams takes the system's clock; the driver's is mocked, which
+         *  keeps tests repeatable). */
+        int64_t start_timestamp;
+        /** Added to the input's clock after each record piped without a
+         *  timestamp; 0 (the default) gives them all the same one. Must not
+         *  be negative. */
+        int64_t auto_advance_ms;
+} brook_test_input_opts_t;
+
+/**
+ * An input topic of @p td: what is piped through it is encoded with
+ * @p key_serde and @p value_serde. The input holds a reference to each
+ * serde, so the caller may destroy its own right after.
+ * @returns the input, owned by @p td (valid until the driver is destroyed),
+ *          or NULL with a message in @p errstr if an argument other than
+ *          @p opts is NULL, auto_advance_ms is negative, or no source of the
+ *          topology reads @p topic (checked here, where the test names the
+ *          topic, rather than at the first pipe).
+ */
+brook_test_input_t *brook_test_driver_input(brook_test_driver_t *td,
+                                            const char *topic,
+                                            const brook_serde_t *key_serde,
+                                            const brook_serde_t *value_serde,
+                                            const brook_test_input_opts_t *opts,
+                                            char *errstr, size_t errstr_size);
+
+/** Passed as a timestamp: take the input's clock and advance it. */
+#define BROOK_TEST_TIMESTAMP_AUTO INT64_MIN
+
+/**
+ * Pipes a record with key @p key and value @p value (objects of the input's
+ * serdes, borrowed for the call; NULL is Kafka's null) and processes it,
+ * and everything it leads to, before returning, as brook_test_driver_pipe().
+ * Its timestamp is the input's clock, which then moves on by the input's
+ * auto_advance_ms.
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if @p in is NULL;
+ *          BROOK_ERR_SERDE if a serde could not encode the key or value
+ *          (with a message naming the topic and the serde; nothing is piped
+ *          and the clock stays); or an error of brook_test_driver_pipe().
+ */
+brook_err_t brook_test_input_pipe(brook_test_input_t *in, const void *key,
+                                  const void *value, char *errstr,
+                                  size_t errstr_size);
+/** brook_test_input_pipe() with a null key (Kafka Streams'
+ *  pipeInput(value)). */
+brook_err_t brook_test_input_pipe_value(brook_test_input_t *in,
+                                        const void *value, char *errstr,
+                                        size_t errstr_size);
+/** brook_test_input_pipe() at @p timestamp; the input's clock does not
+ *  move (unless @p timestamp is BROOK_TEST_TIMESTAMP_AUTO, which is
+ *  brook_test_input_pipe()). */
+brook_err_t brook_test_input_pipe_at(brook_test_input_t *in, const void *key,
+                                     const void *value, int64_t timestamp,
+                                     char *errstr, size_t errstr_size);
+/**
+ * brook_test_input_pipe() with @p header_cnt headers (copied; a header's
+ * NULL value is Kafka's null) at @p timestamp, or, if @p timestamp is
+ * BROOK_TEST_TIMESTAMP_AUTO, at the input's clock, which then advances.
+ */
+brook_err_t brook_test_input_pipe_headers(brook_test_input_t *in,
+                                          const void *key, const void *value,
+                                          int64_t timestamp,
+                                          const brook_header_t *headers,
+                                          size_t header_cnt, char *errstr,
+                                          size_t errstr_size);
+/**
+ * Moves the input's clock (the timestamp of the next record piped without
+ * one) forward by @p advance_ms. The driver's wall clock does not move.
+ * @returns BROOK_OK, or BROOK_ERR_INVALID_ARG if @p in is NULL or
+ *          @p advance_ms is negative (the clock stays).
+ */
+brook_err_t brook_test_input_advance_time(brook_test_input_t *in,
+                                          int64_t advance_ms);
+
+/**
+ * An output topic of @p td whose records are decoded with @p key_serde and
+ * @p value_serde (the output holds a reference to each). Any topic name is
+ * accepted: a topic nothing writes to reads as empty, as in Kafka Streams.
+ * @returns the output, owned by @p td (valid until the driver is
+ *          destroyed), or NULL if an argument is NULL.
+ */
+brook_test_output_t *brook_test_driver_output(brook_test_driver_t *td,
+                                              const char *topic,
+                                              const brook_serde_t *key_serde,
+                                              const brook_serde_t *value_serde);
+
+/** A record read from an output topic, decoded. */
+typedef struct brook_test_typed_record_s {
+        const char *topic;
+        int32_t partition; /**< Always 0 in the driver. */
+        int64_t offset;
+        void *key;   /**< The key serde's object; NULL for a null key. */
+        void *value; /**< The value serde's object; NULL for a tombstone. */
+        int64_t timestamp;
+        const brook_header_t *headers;
+        size_t header_cnt;
+} brook_test_typed_record_t;
+
+/**
+ * Takes the oldest unread record of the output's topic and decodes it into
+ * @p rec. Every pointer in @p rec (decoded objects included: they live in
+ * the output's arena) stays valid until the driver is destroyed, so records
+ * read earlier can still be compared.
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if @p out or @p rec is NULL;
+ *          BROOK_ERR_NOT_FOUND if there is no unread record (as
+ *          Kafka Streams' NoSuchElementException; @p rec is untouched); or
+ *          BROOK_ERR_SERDE if the key or value does not decode, with a
+ *          message naming the topic, the offset and the serde. The record
+ *          counts as read even so, as in Kafka Streams, so the next call
+ *          reads the one after.
+ */
+brook_err_t brook_test_output_read(brook_test_output_t *out,
+                                   brook_test_typed_record_t *rec, char *errstr,
+                                   size_t errstr_size);
+
+/** How many records of the output's topic are unread (Kafka Streams'
+ *  getQueueSize()); 0 for a NULL @p out. */
+size_t brook_test_output_unread(const brook_test_output_t *out);
+/** Whether no record of the output's topic is unread; true for a NULL
+ *  @p out. */
+bool brook_test_output_is_empty(const brook_test_output_t *out);
+
+/** A key and its latest value (brook_test_output_read_map()). */
+typedef struct brook_test_kv_s {
+        void *key;   /**< NULL for the null key. */
+        void *value; /**< NULL if the key's latest record is a tombstone. */
+} brook_test_kv_t;
+
+/**
+ * Reads every unread record and keeps the latest value of each key (Kafka
+ * Streams' readKeyValuesToMap()): *@p kvsp is set to *@p cntp entries, one
+ * per distinct key (keys compare by their encoded bytes), in the order each
+ * key first appeared. A key whose latest record is a tombstone keeps an
+ * entry with a NULL value, as a Java map holds a null. The array and the
+ * objects in it live in the output's arena, valid until the driver is
+ * destroyed; with no unread record *@p kvsp is NULL and *@p cntp 0.
+ * @returns BROOK_OK; BROOK_ERR_INVALID_ARG if a pointer argument is NULL;
+ *          or BROOK_ERR_SERDE as brook_test_output_read() (the
+ *          records up to the failing one, inclusive, count as read; *@p kvsp
+ *          and *@p cntp are then NULL and 0).
+ */
+brook_err_t brook_test_output_read_map(brook_test_output_t *out,
+                                       brook_test_kv_t **kvsp, size_t *cntp,
+                                       char *errstr, size_t errstr_size);
 
 #ifdef __cplusplus
 }
