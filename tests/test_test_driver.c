@@ -413,7 +413,9 @@ static void test_auto_advance(void **state)
         pipe_ok(in, "g", "7");
         pipe_ok(other, "o", "y");
         /* The driver's wall clock is not the inputs'. */
-        brook_test_driver_advance_wall_clock(td, 500);
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, 500, err, sizeof err),
+                BROOK_OK);
         pipe_ok(other, "o", "z");
 
         expect_str(out, "out", 0, "a", "1", 0);
@@ -532,8 +534,8 @@ static void test_serde_errors(void **state)
 {
         brook_test_driver_t *td = passthrough();
         const brook_serde_t *str = brook_serde_string();
-        brook_serde_t *picky =
-                brook_serde_new("picky", picky_ser, picky_deser, NULL, NULL);
+        brook_serde_t *picky = brook_serde_new("picky", picky_ser, picky_deser,
+                                               NULL, NULL, NULL, 0);
         brook_test_input_t *in, *raw_in;
         brook_test_output_t *out, *i64;
         brook_test_typed_record_t r = {.offset = 12345};
