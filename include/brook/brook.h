@@ -2,6 +2,20 @@
  * brook — a stream processing engine for Apache Kafka, in C.
  *
  * Include this header for the whole public API.
+ *
+ * Conventions every header follows:
+ *
+ * - Errors have one channel (error.h says it in full): a call that can fail
+ *   returns a brook_err_t (BROOK_OK is 0) and writes its reason to the
+ *   caller's `char *errstr, size_t errstr_size` (may be NULL); constructors
+ *   return NULL with the reason in errstr; chained DSL calls return NULL and
+ *   keep the first reason in the builder (brook_builder_error()).
+ * - Ownership: brook_x_new() is paired with brook_x_destroy(), and
+ *   destroy(NULL) is a no-op. A call that "takes" an object owns it only
+ *   when it succeeds. Bytes and strings passed in are borrowed for the call
+ *   (copied if kept). Every returned pointer says how long it lives.
+ * - Threads: each function says which thread may call it; "thread-safe"
+ *   means any thread, concurrently.
  */
 #ifndef BROOK_BROOK_H
 #define BROOK_BROOK_H
