@@ -61,7 +61,7 @@ static brook_err_t brook__iq_partition(brook_app_t *app,
                                        size_t errstr_size)
 {
         int32_t cnt = app->topo.subs[def->subtopology].partitions;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         if (!key) {
@@ -131,7 +131,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         brook_kvstore_t *st;
         brook_buf_t *kbuf, *vbuf;
         int32_t partition;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         *valuep = NULL;
@@ -165,7 +165,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                               def->name, st->ops->kind);
                 err = BROOK_ERR_STATE;
         } else {
-                char why[512];
+                char why[512] = "";
                 err = st->ops->query_get(st->inner, brook_buf_data(kbuf),
                                          brook_buf_len(kbuf), vbuf, why,
                                          sizeof why);
@@ -176,7 +176,8 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                 else if (err)
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": read failed: %s",
-                                      def->name, why);
+                                      def->name,
+                                      *why ? why : "no reason given");
         }
         pthread_rwlock_unlock(&app->iq_lock);
         if (!err &&
@@ -221,7 +222,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         brook__ptrvec_t local = {0};
         brook_buf_t *fb = brook_buf_new(), *tb = brook_buf_new(),
                     *pb = brook_buf_new();
-        char why[512];
+        char why[512] = "";
         brook_err_t err = BROOK_OK;
         size_t i;
 
@@ -287,7 +288,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         for (i = 0; i < local.cnt; i++) {
                 brook_kvstore_t *st = local.v[i];
                 brook_kvbytes_iter_t *bit = NULL;
-                char why[512];
+                char why[512] = "";
                 if ((err = st->ops->query_range(
                              st->inner, from ? brook_buf_data(fb) : NULL,
                              brook_buf_len(fb), to ? brook_buf_data(tb) : NULL,
@@ -295,7 +296,8 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": task %s: range failed: "
                                       "%s",
-                                      def->name, st->task->id, why);
+                                      def->name, st->task->id,
+                                      *why ? why : "no reason given");
                         brook_kviter_destroy(*itp);
                         *itp = NULL;
                         goto out;

@@ -34,7 +34,7 @@ static brook_err_t brook__restore_flush(brook__thread_t *thr,
                                         brook__rstore_t *rs, char *errstr,
                                         size_t errstr_size)
 {
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
         if ((err = rs->st->ops->flush(rs->st->inner, rs->next, why,
                                       sizeof why))) {
@@ -42,7 +42,7 @@ static brook_err_t brook__restore_flush(brook__thread_t *thr,
                               "task %s: store \"%s\" failed to record "
                               "restored offset %" PRId64 ": %s",
                               rs->st->task->id, rs->st->def->name, rs->next,
-                              why);
+                              *why ? why : "no reason given");
                 return err;
         }
         rs->unflushed = 0;
@@ -58,7 +58,7 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         brook_kvstore_t *st = rs->st;
         int64_t lo, hi, stored = -1;
         rd_kafka_resp_err_t kerr;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         if (st->ops->persistent && st->ops->stored_offset)
@@ -87,7 +87,8 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" could not be cleared "
                               "for restoration: %s",
-                              st->task->id, st->def->name, why);
+                              st->task->id, st->def->name,
+                              *why ? why : "no reason given");
                 return err;
         }
         rs->start = rs->next = stored < 0 ? lo : stored;
@@ -231,7 +232,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                                                 "failed at changelog offset "
                                                 "%" PRId64 ": %s",
                                                 rs->st->def->name, rkm->offset,
-                                                brook_err2str(err));
+                                                rs->st->errbuf);
                                         rd_kafka_message_destroy(rkm);
                                         goto out;
                                 }

@@ -348,6 +348,7 @@ brook_err_t brook_serde_serialize(const brook_serde_t *serde, const void *obj,
 {
         size_t len;
         brook_err_t err;
+        char first = 0;
 
         /* Kafka's null has no bytes; the caller knows it is null. Checked
          * first, as serde.h promises OK for it whatever the serde. */
@@ -366,9 +367,15 @@ brook_err_t brook_serde_serialize(const brook_serde_t *serde, const void *obj,
         }
 
         len = out->len;
-        if (errstr && errstr_size)
+        /* Cleared to see whether a failing serializer gave a reason; put
+         * back on success, since errstr is written only on failure. */
+        if (errstr && errstr_size) {
+                first = errstr[0];
                 errstr[0] = '\0';
+        }
         err = serde->serialize(obj, out, serde->opaque, errstr, errstr_size);
+        if (!err && errstr && errstr_size)
+                errstr[0] = first;
         if (err) {
                 /* A failed serializer may have written part of its output;
                  * dropping it keeps the buffer's earlier contents usable. */
@@ -388,6 +395,7 @@ brook_err_t brook_serde_deserialize(const brook_serde_t *serde,
                                     char *errstr, size_t errstr_size)
 {
         brook_err_t err;
+        char first = 0;
 
         if (!objp) {
                 brook__seterr(errstr, errstr_size,
@@ -410,10 +418,14 @@ brook_err_t brook_serde_deserialize(const brook_serde_t *serde,
                 return BROOK_ERR_SERDE;
         }
 
-        if (errstr && errstr_size)
+        if (errstr && errstr_size) { /* as in brook_serde_serialize() */
+                first = errstr[0];
                 errstr[0] = '\0';
+        }
         err = serde->deserialize(data, size, arena, objp, serde->opaque, errstr,
                                  errstr_size);
+        if (!err && errstr && errstr_size)
+                errstr[0] = first;
         if (err) {
                 *objp = NULL;
                 if (errstr && errstr_size && !errstr[0])

@@ -525,8 +525,11 @@ static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
                                       brook_err2str(err));
                 break;
         case BROOK__NODE_SINK:
-                if (!(err = brook__sink_send(task, node, rec, why, sizeof why)))
+                if (!(err = brook__sink_send(task, node, rec, why,
+                                             sizeof why))) {
+                        task->fwd_failed = false;
                         return BROOK_OK;
+                }
                 break;
         default:
                 brook__seterr(why, sizeof why, "not a processor or a sink");
@@ -667,6 +670,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         brook_err_t err = BROOK_OK;
         char why[512];
         void *key = NULL, *value = NULL;
+        bool counted = false;
         int64_t ts;
 
         if (!q)
@@ -730,14 +734,21 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                 err = brook__handle(task, rt->proc_handler, &in, "processing",
                                     "brook.ProcessingException", why, errstr,
                                     errstr_size);
-        if (!err)
+        if (!err) {
+                /* The record is done: its offset commits even if a
+                 * punctuator it triggers fails, since its effects are in
+                 * the stores already. */
+                q->next_offset = in.offset + 1;
+                rt->processed++;
+                counted = true;
                 err = brook__task_punctuate(task, BROOK_PUNCTUATE_STREAM_TIME,
                                             task->stream_time, errstr,
                                             errstr_size);
+        }
 
 done:
-        if (!err) {
-                /* Handled records count as done: their offset commits. */
+        if (!err && !counted) {
+                /* Handled and dropped records count as done too. */
                 q->next_offset = in.offset + 1;
                 rt->processed++;
         }

@@ -27,7 +27,7 @@ static brook_err_t brook__kvstore_fail(brook_kvstore_t *st, brook_err_t err,
                                        const char *what, const char *why)
 {
         brook__seterr(st->errbuf, sizeof st->errbuf, "store \"%s\": %s: %s",
-                      st->def->name, what, why);
+                      st->def->name, what, *why ? why : "no reason given");
         return err;
 }
 
@@ -144,7 +144,7 @@ brook_err_t brook__kvstore_write_down(brook_kvstore_t *st, const void *key,
                                       size_t key_size, const void *value,
                                       size_t value_size, int64_t ts)
 {
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
         if (st->changelog) {
                 brook__collector_t *col = st->task->rt->collector;
@@ -164,7 +164,7 @@ bool brook__kvstore_tombstone_absent(brook_kvstore_t *st, const void *key,
                                      size_t key_size)
 {
         brook_buf_t *probe;
-        char why[512];
+        char why[512] = "";
         bool absent;
         if (!st->emit)
                 return false;
@@ -186,9 +186,15 @@ brook_err_t brook__kvstore_emit(brook_kvstore_t *st, const void *key,
         if (!st->emit)
                 return BROOK_OK;
         if ((err = st->emit(st, key, key_size, value, value_size, ts,
-                            st->emit_opaque, why, sizeof why)))
+                            st->emit_opaque, why, sizeof why))) {
+                /* A node downstream failed. Its code must not read as "not
+                 * found" or "the end" to the store call that evicted the
+                 * entry (a get would take the key for absent). */
+                if (err == BROOK_ERR_NOT_FOUND || err == BROOK_ERR_END)
+                        err = BROOK_ERR_PROCESSING;
                 return brook__kvstore_fail(st, err, "forwarding",
                                            *why ? why : brook_err2str(err));
+        }
         return BROOK_OK;
 }
 
@@ -211,13 +217,14 @@ brook_err_t brook__kvstore_flush_inner(brook_kvstore_t *st, char *errstr,
                                        size_t errstr_size)
 {
         int64_t end = st->changelog_end ? *st->changelog_end : -1;
-        char why[512];
+        char why[512] = "";
         brook_err_t err = st->ops->flush(st->inner, end, why, sizeof why);
         if (err)
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" failed to record its "
                               "changelog offset %" PRId64 ": %s",
-                              st->task->id, st->def->name, end, why);
+                              st->task->id, st->def->name, end,
+                              *why ? why : "no reason given");
         return err;
 }
 
@@ -225,7 +232,7 @@ brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
                                        size_t key_size, const void *value,
                                        size_t value_size)
 {
-        char why[512];
+        char why[512] = "";
         brook_err_t err = st->ops->put(st->inner, key, key_size, value,
                                        value_size, why, sizeof why);
         if (err)
@@ -238,7 +245,7 @@ brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
 static brook_err_t brook__kvstore_enc_key(brook_kvstore_t *st, const void *key,
                                           brook_buf_t *buf)
 {
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
         brook_buf_clear(buf);
         if (!key)
@@ -258,7 +265,7 @@ static brook_err_t brook__kvstore_read(brook_kvstore_t *st, const void **valp,
 {
         const void *key = brook__bytes(st->kbuf);
         size_t key_size = brook_buf_len(st->kbuf);
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         if (st->cache &&
@@ -283,7 +290,7 @@ static brook_err_t brook__kvstore_get(brook_kvstore_t *st, const void *key,
 {
         const void *val;
         size_t size;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         *valuep = NULL;
@@ -313,7 +320,7 @@ static brook_err_t brook__kvstore_write(brook_kvstore_t *st, const void *value)
         size_t key_size = brook_buf_len(st->kbuf);
         const void *vbytes = NULL;
         size_t vsize = 0;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         if (value) {
@@ -458,7 +465,9 @@ brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
         }
         if (!it->err)
                 return BROOK_ERR_END;
-        brook__seterr(errstr, errstr_size, "%s", it->errstr);
+        brook__seterr(errstr, errstr_size, "%s",
+                      *it->errstr ? it->errstr
+                                  : "the store's iterator gave no reason");
         return it->err;
 }
 
@@ -486,7 +495,7 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
                                        size_t prefix_size, brook_kviter_t **itp)
 {
         brook_kvbytes_iter_t *bit = NULL;
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         *itp = NULL;
@@ -537,7 +546,7 @@ static brook_err_t brook__kvstore_prefix_scan(brook_kvstore_t *st,
                                               const brook_serde_t *prefix_serde,
                                               brook_kviter_t **itp)
 {
-        char why[512];
+        char why[512] = "";
         brook_err_t err;
 
         brook_buf_clear(st->kbuf);

@@ -1507,6 +1507,142 @@ static void test_null_arguments(void **state)
         brook_builder_destroy(b);
 }
 
+/* ------------------------------------------- failures below and downstream */
+
+static int lookup_fails;
+
+/* Fails with BROOK_ERR_NOT_FOUND while lookup_fails is set. */
+static brook_err_t lookup_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                  void *state, char *errstr, size_t errstr_size)
+{
+        (void)state;
+        if (lookup_fails) {
+                snprintf(errstr, errstr_size, "lookup missed");
+                return BROOK_ERR_NOT_FOUND;
+        }
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
+}
+
+/* A count's read that evicts a cached entry whose forward fails with
+ * BROOK_ERR_NOT_FOUND must fail the record, not read as "key absent" (which
+ * would restart the count). */
+static void test_eviction_failure_is_not_absence(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = conf_new(NULL, true);
+        brook_test_driver_t *td;
+        char err[1024] = "";
+        void *v = NULL;
+        (void)state;
+
+        assert_int_equal(brook_conf_set(conf, "statestore.cache.max.bytes",
+                                        "100", err, sizeof err),
+                         BROOK_OK);
+        brook_stream_to(
+                brook_stream_process(
+                        brook_table_to_stream(brook_grouped_count(
+                                brook_stream_group_by_key(
+                                        brook_stream(b, "in", NULL), NULL),
+                                &(brook_materialized_t){
+                                        .name = "counts",
+                                        .supplier = brook_kvstore_in_memory(),
+                                        .logging_disabled = true})),
+                        &(brook_processor_def_t){.process = lookup_process},
+                        "lookup"),
+                "out", NULL);
+        td = td_new(b, conf);
+        brook_test_driver_set_auto_commit(td, false);
+        pipe_ok(td, "in", "a", "v", 10);
+        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
+                         BROOK_OK);
+        pipe_ok(td, "in", "b", "v", 10);
+        lookup_fails = 1;
+        assert_int_equal(brook_test_driver_pipe(td, "in", "a", 1, "v", 1, 10,
+                                                NULL, 0, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        lookup_fails = 0;
+        assert_string_equal(
+                err, "processing error at topic \"in\" partition 0 offset 2 "
+                     "(task 0_0): in node \"KSTREAM-AGGREGATE-0000000001\": "
+                     "store \"counts\": forwarding: in node \"lookup\": "
+                     "lookup missed");
+        /* The count of "a" was not restarted from nothing. */
+        assert_int_equal(
+                brook_kvstore_get(brook_test_driver_kvstore(td, "counts"), "a",
+                                  &v, NULL, 0),
+                BROOK_OK);
+        assert_int_equal(*(int64_t *)v, 1);
+        brook_test_driver_destroy(td);
+}
+
+/* A user's inner store that fails without a reason. */
+static brook_err_t mute_get(void *self, const void *key, size_t key_size,
+                            brook_buf_t *out, char *errstr, size_t errstr_size)
+{
+        (void)self;
+        (void)key;
+        (void)key_size;
+        (void)out;
+        (void)errstr;
+        (void)errstr_size;
+        return BROOK_ERR_STATE;
+}
+
+static uint64_t mute_count(void *self)
+{
+        (void)self;
+        return 0;
+}
+
+static void mute_close(void *self)
+{
+        (void)self;
+}
+
+static const brook_kvstore_ops_t mute_ops = {.kind = "mute",
+                                             .get = mute_get,
+                                             .approximate_count = mute_count,
+                                             .close = mute_close};
+
+static brook_err_t mute_open(const brook_kvstore_open_t *info, void *opaque,
+                             void **selfp, const brook_kvstore_ops_t **opsp,
+                             char *errstr, size_t errstr_size)
+{
+        (void)info;
+        (void)opaque;
+        (void)errstr;
+        (void)errstr_size;
+        *selfp = NULL;
+        *opsp = &mute_ops;
+        return BROOK_OK;
+}
+
+static const brook_kvstore_supplier_t mute_supplier = {.open = mute_open};
+
+static void test_inner_store_without_reason(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        char err[1024] = "";
+        (void)state;
+
+        brook_grouped_count(
+                brook_stream_group_by_key(brook_stream(b, "in", NULL), NULL),
+                &(brook_materialized_t){.name = "mute",
+                                        .supplier = &mute_supplier,
+                                        .logging_disabled = true,
+                                        .caching_disabled = true});
+        td = td_new(b, NULL);
+        assert_int_equal(brook_test_driver_pipe(td, "in", "x", 1, "v", 1, 10,
+                                                NULL, 0, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        assert_string_equal(
+                err, "processing error at topic \"in\" partition 0 offset 0 "
+                     "(task 0_0): in node \"KSTREAM-AGGREGATE-0000000001\": "
+                     "store \"mute\": read: no reason given");
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1521,6 +1657,8 @@ int main(void)
                 cmocka_unit_test(test_aggregate_cache_off),
                 cmocka_unit_test(test_aggregate_cache_on),
                 cmocka_unit_test(test_aggregate_null_result),
+                cmocka_unit_test(test_eviction_failure_is_not_absence),
+                cmocka_unit_test(test_inner_store_without_reason),
                 cmocka_unit_test(test_group_by_repartition),
                 cmocka_unit_test(test_group_by_generated_names),
                 cmocka_unit_test(test_group_by_key_after_map),

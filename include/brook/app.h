@@ -65,8 +65,9 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size);
 /**
  * Starts the app and runs it until SIGINT or SIGTERM (which it handles
  * while it runs) or a fatal error, then closes it. A second signal exits the
- * process at once. Returns 0 after a clean stop, 1 after an error (the
- * cause is logged to stderr).
+ * process at once. Returns a process exit status for main(): 0 after a
+ * clean stop, 1 after an error (the cause is logged to stderr and
+ * brook_app_state() gives it).
  */
 int brook_app_run(brook_app_t *app);
 

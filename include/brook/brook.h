@@ -12,8 +12,11 @@
  *   keep the first reason in the builder (brook_builder_error()).
  * - Ownership: brook_x_new() is paired with brook_x_destroy(), and
  *   destroy(NULL) is a no-op. A call that "takes" an object owns it only
- *   when it succeeds. Bytes and strings passed in are borrowed for the call
- *   (copied if kept). Every returned pointer says how long it lives.
+ *   when it succeeds (one exception, said where it is declared:
+ *   brook_builder_add_processor() frees a definition's opaque even when it
+ *   fails, so that DSL calls never leak one). Bytes and strings passed in
+ *   are borrowed for the call (copied if kept). Every returned pointer says
+ *   how long it lives.
  * - Threads: each function says which thread may call it; "thread-safe"
  *   means any thread, concurrently.
  */

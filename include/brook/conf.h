@@ -91,7 +91,8 @@ brook_err_t brook_conf_set(brook_conf_t *conf, const char *name,
                            const char *value, char *errstr, size_t errstr_size);
 
 /**
- * The value of property @p name, or NULL if it is unset and has no default.
+ * The value of property @p name, or NULL if it is unset and has no default
+ * (or is no property at all: brook_conf_set() is where names are checked).
  * The string is owned by @p conf and valid until the property is set again
  * or the conf is destroyed.
  */

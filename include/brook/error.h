@@ -9,7 +9,8 @@
  *    parameters. The buffer may be NULL (or the size 0) when the caller does
  *    not want the reason; it is written only when the call fails, and is
  *    truncated (still NUL-terminated) when it is too small. 512 bytes hold
- *    every message brook writes.
+ *    nearly every message; 1024 hold reasons that nest (a handler's message
+ *    around a node's around a store's).
  * 3. Constructors that can fail (brook_app_new(), brook_serde_new(),
  *    brook_test_driver_new()) return NULL and write the reason to errstr.
  * 4. The DSL's chained calls (dsl.h) return NULL on failure and keep the

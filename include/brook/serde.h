@@ -156,13 +156,17 @@ const brook_serde_t *brook_serde_by_name(const char *name, char *errstr,
 const char *brook_serde_name(const brook_serde_t *serde);
 
 /** Appends the encoding of @p obj to @p out (a NULL @p obj encodes nothing
- *  and returns BROOK_OK). BROOK_ERR_SERDE with the reason in @p errstr. */
+ *  and returns BROOK_OK). BROOK_ERR_SERDE (the serde failed or has no
+ *  serializer) or BROOK_ERR_INVALID_ARG (a NULL @p serde or @p out), with
+ *  the reason in @p errstr. */
 brook_err_t brook_serde_serialize(const brook_serde_t *serde, const void *obj,
                                   brook_buf_t *out, char *errstr,
                                   size_t errstr_size);
 /** Decodes @p size bytes at @p data into *@p objp, allocated in @p arena;
- *  a NULL @p data yields a NULL object. BROOK_ERR_SERDE with the reason in
- *  @p errstr (and *@p objp = NULL). */
+ *  a NULL @p data yields a NULL object. BROOK_ERR_SERDE (the serde failed
+ *  or has no deserializer) or BROOK_ERR_INVALID_ARG (a NULL @p serde,
+ *  @p arena or @p objp), with the reason in @p errstr (and *@p objp =
+ *  NULL). */
 brook_err_t brook_serde_deserialize(const brook_serde_t *serde,
                                     const void *data, size_t size,
                                     brook_arena_t *arena, void **objp,

@@ -196,9 +196,12 @@ typedef struct brook_materialized_s {
  *
  * Errors: BROOK_ERR_SERDE when a key or value fails to encode or decode,
  * BROOK_ERR_INVALID_ARG for a NULL key, BROOK_ERR_STATE or BROOK_ERR_KAFKA
- * when the store below or its changelog fails; @p errstr (may be NULL) then
- * names the store and what failed. A processor returns the error from
- * process() with that reason, and the processing exception handler takes it.
+ * when the store below or its changelog fails; and, when a caching store's
+ * call evicts an entry that goes downstream (DSL tables), the code of the
+ * node there that failed (never BROOK_ERR_NOT_FOUND or BROOK_ERR_END, which
+ * keep their meaning). @p errstr (may be NULL) then names the store and
+ * what failed. A processor returns the error from process() with that
+ * reason, and the processing exception handler takes it.
  */
 
 /**
@@ -245,11 +248,10 @@ const char *brook_kvstore_name(const brook_kvstore_t *st);
  * The next entry: *@p keyp and *@p valuep are decoded into the iterator's
  * arena (the record's, for processors; the caller's, for queries).
  * @returns BROOK_OK with an entry; BROOK_ERR_END after the last one (errstr
- *          untouched); or the error that ended the iteration early (a store
- *          that failed, an entry that failed to decode, a query iterator
- *          whose task left this instance), with its reason in @p errstr
- *          (may be NULL). After anything but BROOK_OK, next() returns the
- *          same code again.
+ *          untouched); or the error that ended the iteration early (the
+ *          store below failed, or an entry failed to decode), with its
+ *          reason in @p errstr (may be NULL). After anything but BROOK_OK,
+ *          next() returns the same code again.
  *
  * Typical use:
  *   while (!(err = brook_kviter_next(it, &k, &v, errstr, sizeof errstr)))
