@@ -136,10 +136,9 @@ static void print_double(FILE *out, double v)
         fputs(buf, out);
 }
 
-/* Prints @p data decoded with @p serde (NULL: bytes). Returns false if it
- * does not decode; it is then printed as bytes. */
-static bool print_datum(FILE *out, const brook_serde_t *serde, const void *data,
-                        size_t size, brook_arena_t *arena, brook_buf_t *buf)
+bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
+                                const void *data, size_t size,
+                                brook_arena_t *arena, brook_buf_t *buf)
 {
         char errstr[256];
         void *obj;
@@ -245,12 +244,12 @@ static int inspect_task(inspect_t *in, const char *cf_name, const char *task,
         while ((in->limit < 0 || shown < in->limit) &&
                it->next(it, &k, &kn, &v, &vn)) {
                 brook_arena_reset(in->arena);
-                if (!print_datum(stdout, in->key_serde, k, kn, in->arena,
-                                 in->buf))
+                if (!brook__inspect_print_datum(stdout, in->key_serde, k, kn,
+                                                in->arena, in->buf))
                         in->undecodable++;
                 putchar('\t');
-                if (!print_datum(stdout, in->value_serde, v, vn, in->arena,
-                                 in->buf))
+                if (!brook__inspect_print_datum(stdout, in->value_serde, v, vn,
+                                                in->arena, in->buf))
                         in->undecodable++;
                 putchar('\n');
                 shown++;
@@ -291,6 +290,23 @@ static void print_stores(FILE *out, char **names, size_t cnt)
         free_strs(&stores);
 }
 
+void brook__inspect_tasks(char **names, size_t cnt, const char *store,
+                          brook__ptrvec_t *tasks)
+{
+        size_t i, slen = strlen(store);
+
+        for (i = 0; i < cnt; i++) {
+                const char *s = strchr(names[i], '/');
+                if (s && !strcmp(s + 1, store))
+                        brook__ptrvec_push(tasks, brook__xstrdup(names[i]));
+        }
+        /* Sort by task: compare the task parts ("/<store>" cut off). */
+        for (i = 0; i < tasks->cnt; i++)
+                ((char *)tasks->v[i])[strlen(tasks->v[i]) - slen - 1] = '\0';
+        if (tasks->cnt)
+                qsort(tasks->v, tasks->cnt, sizeof *tasks->v, task_cmp);
+}
+
 static int run(inspect_t *in, const char *dbdir, const char *store)
 {
         brook__ptrvec_t tasks = {0};
@@ -305,11 +321,7 @@ static int run(inspect_t *in, const char *dbdir, const char *store)
                 return 1;
         }
         names = brook__statedb_names(in->db, &cnt);
-        for (i = 0; i < cnt; i++) {
-                const char *s = strchr(names[i], '/');
-                if (s && !strcmp(s + 1, store))
-                        brook__ptrvec_push(&tasks, brook__xstrdup(names[i]));
-        }
+        brook__inspect_tasks(names, cnt, store, &tasks);
         if (!tasks.cnt) {
                 fprintf(stderr,
                         "brook: no store \"%s\" in \"%s\"; stores: ", store,
@@ -319,11 +331,6 @@ static int run(inspect_t *in, const char *dbdir, const char *store)
                 rc = 1;
                 goto done;
         }
-        /* Sort by task: compare the task parts ("<task>/" cut off). */
-        for (i = 0; i < tasks.cnt; i++)
-                ((char *)tasks.v[i])[strlen(tasks.v[i]) - slen - 1] = '\0';
-        qsort(tasks.v, tasks.cnt, sizeof *tasks.v, task_cmp);
-
         for (i = 0; i < tasks.cnt && !rc; i++) {
                 char *task = tasks.v[i];
                 char *cf = brook__xmalloc(strlen(task) + slen + 2);
