@@ -15,6 +15,8 @@
  *
  * Keys and values are decoded with the serdes if given, else shown as bytes:
  * printable ASCII as is, other bytes (and backslash) as \xNN escapes.
+ * Strings are shown the same way except that bytes from 0x80 up (UTF-8)
+ * pass as they are.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -108,13 +110,18 @@ static int task_cmp(const void *a, const void *b)
         return strcmp(x, y);
 }
 
-static void print_escaped(FILE *out, const void *data, size_t size)
+/* Printable ASCII as is, every other byte (and backslash) as \xNN; with
+ * @p utf8, bytes from 0x80 up pass as is too, so that text in any script
+ * stays readable. Control bytes are always escaped: a tab or newline in a
+ * key would break the KEY<TAB>VALUE lines, and others drive terminals. */
+static void print_escaped(FILE *out, const void *data, size_t size, bool utf8)
 {
         const unsigned char *p = data;
         size_t i;
 
         for (i = 0; i < size; i++) {
-                if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+                if ((p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') ||
+                    (utf8 && p[i] >= 0x80))
                         fputc(p[i], out);
                 else
                         fprintf(out, "\\x%02x", p[i]);
@@ -144,17 +151,19 @@ bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
         void *obj;
 
         if (!serde || serde == brook_serde_bytes()) {
-                print_escaped(out, data, size);
+                print_escaped(out, data, size, false);
                 return true;
         }
         if (brook_serde_deserialize(serde, data, size, arena, &obj, errstr,
                                     sizeof errstr) ||
             !obj) {
-                print_escaped(out, data, size);
+                print_escaped(out, data, size, false);
                 return false;
         }
         if (serde == brook_serde_string()) {
-                fputs(obj, out);
+                /* The bytes, not the decoded C string, which ends at the
+                 * first NUL byte. */
+                print_escaped(out, data, size, true);
         } else if (serde == brook_serde_int32()) {
                 fprintf(out, "%" PRId32, *(int32_t *)obj);
         } else if (serde == brook_serde_int64()) {
@@ -166,7 +175,7 @@ bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
                 brook_buf_clear(buf);
                 if (brook_serde_serialize(serde, obj, buf, errstr,
                                           sizeof errstr)) {
-                        print_escaped(out, data, size);
+                        print_escaped(out, data, size, false);
                         return false;
                 }
                 fwrite(brook_buf_data(buf), 1, brook_buf_len(buf), out);

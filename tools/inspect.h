@@ -35,7 +35,9 @@ void brook__inspect_tasks(char **names, size_t cnt, const char *store,
  * Prints @p size bytes at @p data decoded with @p serde (NULL: bytes) to
  * @p out, using @p arena and @p buf as scratch. Returns false if they do
  * not decode; they are then printed as bytes: printable ASCII as is, other
- * bytes and backslash as \xNN.
+ * bytes and backslash as \xNN. Strings print the same way, except that
+ * bytes from 0x80 up (UTF-8) pass as is; the output never holds a control
+ * byte.
  */
 bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
                                 const void *data, size_t size,
