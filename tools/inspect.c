@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,14 +95,38 @@ static void free_strs(brook__ptrvec_t *pv)
         brook__ptrvec_free(pv);
 }
 
+/* Whether @p s is a task id, "<n>_<n>" with decimal numbers that fit an
+ * int, and nothing else; the numbers go to *@p subp and *@p partp. Not
+ * sscanf: its "%d" skips spaces, takes signs, ignores what follows and
+ * has undefined behaviour when the number does not fit. */
+static bool task_numbers(const char *s, int *subp, int *partp)
+{
+        long v[2];
+        int i;
+
+        for (i = 0; i < 2; i++) {
+                char *end;
+                if (*s < '0' || *s > '9')
+                        return false;
+                errno = 0;
+                v[i] = strtol(s, &end, 10);
+                if (errno || v[i] > INT_MAX || *end != (i ? '\0' : '_'))
+                        return false;
+                s = end + 1;
+        }
+        *subp = (int)v[0];
+        *partp = (int)v[1];
+        return true;
+}
+
 /* Tasks order by sub-topology, then partition, numerically; names that are
  * not "<n>_<n>" after those, bytewise. */
 static int task_cmp(const void *a, const void *b)
 {
         const char *x = *(char *const *)a, *y = *(char *const *)b;
         int xs, xp, ys, yp;
-        bool xn = sscanf(x, "%d_%d", &xs, &xp) == 2;
-        bool yn = sscanf(y, "%d_%d", &ys, &yp) == 2;
+        bool xn = task_numbers(x, &xs, &xp);
+        bool yn = task_numbers(y, &ys, &yp);
 
         if (xn && yn && (xs != ys || xp != yp))
                 return xs != ys ? (xs < ys ? -1 : 1) : (xp < yp ? -1 : 1);
