@@ -153,6 +153,20 @@ static void print_escaped(FILE *out, const void *data, size_t size, bool utf8)
         }
 }
 
+/* Compact JSON as jansson wrote it, which escapes every control character
+ * but DEL inside strings; DEL (only ever inside a string) is written as
+ * \u007f, so the output is the same JSON value with no control byte. */
+static void print_json(FILE *out, const char *json, size_t len)
+{
+        size_t i;
+        for (i = 0; i < len; i++) {
+                if (json[i] == 0x7f)
+                        fputs("\\u007f", out);
+                else
+                        fputc(json[i], out);
+        }
+}
+
 /* The shortest form of @p v that reads back exactly. */
 static void print_double(FILE *out, double v)
 {
@@ -203,7 +217,7 @@ bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
                         print_escaped(out, data, size, false);
                         return false;
                 }
-                fwrite(brook_buf_data(buf), 1, brook_buf_len(buf), out);
+                print_json(out, brook_buf_data(buf), brook_buf_len(buf));
         }
         return true;
 }

@@ -16,10 +16,12 @@
  *   - a printed key or value is one field of a line: no tab, newline or
  *     other control byte (they would break "KEY<TAB>VALUE" lines or drive
  *     the terminal), and it reads back as what was stored: escaped bytes
- *     unescape to the data, numbers parse to the decoded number.
+ *     unescape to the data, numbers parse to the decoded number, JSON
+ *     parses to an equal value.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 
 #include "fuzz_input.h"
@@ -161,6 +163,14 @@ static void fuzz_print(const brook_serde_t *serde, fuzz_input_t *in)
                         want = (int32_t)(uint32_t)want;
                 errno = 0;
                 CHECK(strtoll(text, &end, 10) == want && !errno && !*end);
+        }
+        if (decoded && serde == brook_serde_json()) {
+                /* The printed JSON is the stored value. */
+                json_t *want = json_loadb(data, in->n, JSON_DECODE_ANY, NULL);
+                json_t *got = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+                CHECK(want && got && json_equal(want, got));
+                json_decref(want);
+                json_decref(got);
         }
         if (decoded && serde == brook_serde_double()) {
                 uint64_t bits = fuzz_uint(in, 8);
