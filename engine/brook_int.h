@@ -280,6 +280,17 @@ typedef struct brook__inrec {
         void *owner;                 /**< rd_kafka_message_t *, or driver's. */
 } brook__inrec_t;
 
+/**
+ * The headers of the dead-letter copy of input record @p in: the input's
+ * own, then KIP-1034's __streams.errors.* headers saying what failed
+ * (@p exception, @p msg) and where (topic, partition, offset, task
+ * @p task_id). The caller owns the result. Thread-safe.
+ */
+rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
+                                               const char *task_id,
+                                               const char *exception,
+                                               const char *msg);
+
 /** A FIFO of input records of one topic-partition. */
 typedef struct brook__pqueue {
         char *topic;

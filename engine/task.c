@@ -551,14 +551,11 @@ static void brook__u64str(char *buf, size_t size, int64_t v)
         snprintf(buf, size, "%" PRId64, v);
 }
 
-/* Sends the input record, untouched, to the dead-letter topic with headers
- * saying what failed and where (KIP-1034's names). */
-static brook_err_t brook__dead_letter(brook__task_t *task,
-                                      const brook__inrec_t *in,
-                                      const char *exception, const char *msg,
-                                      char *errstr, size_t errstr_size)
+rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
+                                               const char *task_id,
+                                               const char *exception,
+                                               const char *msg)
 {
-        brook__runtime_t *rt = task->rt;
         rd_kafka_headers_t *hdrs = in->headers
                                            ? rd_kafka_headers_copy(in->headers)
                                            : rd_kafka_headers_new(6);
@@ -572,7 +569,21 @@ static brook_err_t brook__dead_letter(brook__task_t *task,
         rd_kafka_header_add(hdrs, "__streams.errors.partition", -1, num, -1);
         brook__u64str(num, sizeof num, in->offset);
         rd_kafka_header_add(hdrs, "__streams.errors.offset", -1, num, -1);
-        rd_kafka_header_add(hdrs, "__streams.errors.task", -1, task->id, -1);
+        rd_kafka_header_add(hdrs, "__streams.errors.task", -1, task_id, -1);
+        return hdrs;
+}
+
+/* Sends the input record, untouched, to the dead-letter topic with headers
+ * saying what failed and where (KIP-1034's names). */
+static brook_err_t brook__dead_letter(brook__task_t *task,
+                                      const brook__inrec_t *in,
+                                      const char *exception, const char *msg,
+                                      char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        rd_kafka_headers_t *hdrs =
+                brook__dead_letter_headers(in, task->id, exception, msg);
+
         if (rt->collector->send(rt->collector, rt->dlq_topic, -1, in->key,
                                 in->key_size, in->value, in->value_size,
                                 in->timestamp, hdrs, errstr, errstr_size))

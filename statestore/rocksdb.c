@@ -772,20 +772,39 @@ static uint64_t rdb_approximate_count(void *self)
         return n;
 }
 
+void brook__statedb_offset_encode(unsigned char be[8], int64_t offset)
+{
+        int i;
+        for (i = 0; i < 8; i++)
+                be[i] = (unsigned char)((uint64_t)offset >> (56 - 8 * i));
+}
+
+bool brook__statedb_offset_decode(const void *data, size_t size,
+                                  int64_t *offsetp)
+{
+        const unsigned char *p = data;
+        uint64_t v = 0;
+        int i;
+
+        if (size != 8)
+                return false;
+        for (i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        *offsetp = (int64_t)v;
+        return true;
+}
+
 static brook_err_t rdb_flush(void *self, int64_t changelog_offset, char *errstr,
                              size_t errstr_size)
 {
         rdbstore_t *s = self;
         unsigned char be[8];
-        int i;
 
         if (!s->batch)
                 return ro_fail(s, errstr, errstr_size);
         if (changelog_offset < 0)
                 return BROOK_OK;
-        for (i = 0; i < 8; i++)
-                be[i] = (unsigned char)((uint64_t)changelog_offset >>
-                                        (56 - 8 * i));
+        brook__statedb_offset_encode(be, changelog_offset);
         /* Staged in the thread's batch with the data: the runtime writes
          * the batch after every store flushed, so both land at once. */
         if (s->batch->bulk)
@@ -817,14 +836,8 @@ static int64_t rdb_stored_offset(void *self)
                 brook__log("WARN", "%s: restoring \"%s\" from the start", why,
                            s->cf_name);
         if (!err) {
-                const unsigned char *p = brook_buf_data(buf);
-                if (brook_buf_len(buf) == 8) {
-                        uint64_t v = 0;
-                        int i;
-                        for (i = 0; i < 8; i++)
-                                v = v << 8 | p[i];
-                        off = (int64_t)v;
-                } else {
+                if (!brook__statedb_offset_decode(brook_buf_data(buf),
+                                                  brook_buf_len(buf), &off)) {
                         brook__log("WARN",
                                    "stored offset of \"%s\" has %zu bytes, "
                                    "not 8: ignored",

@@ -56,6 +56,15 @@ typedef struct brook__statebatch brook__statebatch_t;
 void brook__statedb_cf_name(char *buf, size_t size, const char *task_id,
                             const char *store);
 
+/** Writes changelog offset @p offset as the "brook-offsets" column family
+ *  stores it: 8 bytes, big-endian. */
+void brook__statedb_offset_encode(unsigned char be[8], int64_t offset);
+/** Reads a stored changelog offset into *@p offsetp. Returns false (and
+ *  leaves *@p offsetp alone) when @p size is not 8: the value is not one
+ *  brook wrote. */
+bool brook__statedb_offset_decode(const void *data, size_t size,
+                                  int64_t *offsetp);
+
 /** Opens (creating if needed) the state db in directory @p dir, with every
  *  column family it has. @p memory_bytes bounds block cache plus write
  *  buffers. Fails with a clear message if another process holds it. */

@@ -15,11 +15,14 @@
  *
  * Keys and values are decoded with the serdes if given, else shown as bytes:
  * printable ASCII as is, other bytes (and backslash) as \xNN escapes.
+ * Strings are shown the same way except that bytes from 0x80 up (UTF-8)
+ * pass as they are.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,14 +95,38 @@ static void free_strs(brook__ptrvec_t *pv)
         brook__ptrvec_free(pv);
 }
 
+/* Whether @p s is a task id, "<n>_<n>" with decimal numbers that fit an
+ * int, and nothing else; the numbers go to *@p subp and *@p partp. Not
+ * sscanf: its "%d" skips spaces, takes signs, ignores what follows and
+ * has undefined behaviour when the number does not fit. */
+static bool task_numbers(const char *s, int *subp, int *partp)
+{
+        long v[2];
+        int i;
+
+        for (i = 0; i < 2; i++) {
+                char *end;
+                if (*s < '0' || *s > '9')
+                        return false;
+                errno = 0;
+                v[i] = strtol(s, &end, 10);
+                if (errno || v[i] > INT_MAX || *end != (i ? '\0' : '_'))
+                        return false;
+                s = end + 1;
+        }
+        *subp = (int)v[0];
+        *partp = (int)v[1];
+        return true;
+}
+
 /* Tasks order by sub-topology, then partition, numerically; names that are
  * not "<n>_<n>" after those, bytewise. */
 static int task_cmp(const void *a, const void *b)
 {
         const char *x = *(char *const *)a, *y = *(char *const *)b;
         int xs, xp, ys, yp;
-        bool xn = sscanf(x, "%d_%d", &xs, &xp) == 2;
-        bool yn = sscanf(y, "%d_%d", &ys, &yp) == 2;
+        bool xn = task_numbers(x, &xs, &xp);
+        bool yn = task_numbers(y, &ys, &yp);
 
         if (xn && yn && (xs != ys || xp != yp))
                 return xs != ys ? (xs < ys ? -1 : 1) : (xp < yp ? -1 : 1);
@@ -108,16 +135,35 @@ static int task_cmp(const void *a, const void *b)
         return strcmp(x, y);
 }
 
-static void print_escaped(FILE *out, const void *data, size_t size)
+/* Printable ASCII as is, every other byte (and backslash) as \xNN; with
+ * @p utf8, bytes from 0x80 up pass as is too, so that text in any script
+ * stays readable. Control bytes are always escaped: a tab or newline in a
+ * key would break the KEY<TAB>VALUE lines, and others drive terminals. */
+static void print_escaped(FILE *out, const void *data, size_t size, bool utf8)
 {
         const unsigned char *p = data;
         size_t i;
 
         for (i = 0; i < size; i++) {
-                if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
+                if ((p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') ||
+                    (utf8 && p[i] >= 0x80))
                         fputc(p[i], out);
                 else
                         fprintf(out, "\\x%02x", p[i]);
+        }
+}
+
+/* Compact JSON as jansson wrote it, which escapes every control character
+ * but DEL inside strings; DEL (only ever inside a string) is written as
+ * \u007f, so the output is the same JSON value with no control byte. */
+static void print_json(FILE *out, const char *json, size_t len)
+{
+        size_t i;
+        for (i = 0; i < len; i++) {
+                if (json[i] == 0x7f)
+                        fputs("\\u007f", out);
+                else
+                        fputc(json[i], out);
         }
 }
 
@@ -136,26 +182,27 @@ static void print_double(FILE *out, double v)
         fputs(buf, out);
 }
 
-/* Prints @p data decoded with @p serde (NULL: bytes). Returns false if it
- * does not decode; it is then printed as bytes. */
-static bool print_datum(FILE *out, const brook_serde_t *serde, const void *data,
-                        size_t size, brook_arena_t *arena, brook_buf_t *buf)
+bool brook__inspect_print_datum(FILE *out, const brook_serde_t *serde,
+                                const void *data, size_t size,
+                                brook_arena_t *arena, brook_buf_t *buf)
 {
         char errstr[256];
         void *obj;
 
         if (!serde || serde == brook_serde_bytes()) {
-                print_escaped(out, data, size);
+                print_escaped(out, data, size, false);
                 return true;
         }
         if (brook_serde_deserialize(serde, data, size, arena, &obj, errstr,
                                     sizeof errstr) ||
             !obj) {
-                print_escaped(out, data, size);
+                print_escaped(out, data, size, false);
                 return false;
         }
         if (serde == brook_serde_string()) {
-                fputs(obj, out);
+                /* The bytes, not the decoded C string, which ends at the
+                 * first NUL byte. */
+                print_escaped(out, data, size, true);
         } else if (serde == brook_serde_int32()) {
                 fprintf(out, "%" PRId32, *(int32_t *)obj);
         } else if (serde == brook_serde_int64()) {
@@ -167,10 +214,10 @@ static bool print_datum(FILE *out, const brook_serde_t *serde, const void *data,
                 brook_buf_clear(buf);
                 if (brook_serde_serialize(serde, obj, buf, errstr,
                                           sizeof errstr)) {
-                        print_escaped(out, data, size);
+                        print_escaped(out, data, size, false);
                         return false;
                 }
-                fwrite(brook_buf_data(buf), 1, brook_buf_len(buf), out);
+                print_json(out, brook_buf_data(buf), brook_buf_len(buf));
         }
         return true;
 }
@@ -246,12 +293,12 @@ static int inspect_task(inspect_t *in, const char *cf_name, const char *task,
         while ((in->limit < 0 || shown < in->limit) &&
                !(err = it->next(it, &k, &kn, &v, &vn, errstr, sizeof errstr))) {
                 brook_arena_reset(in->arena);
-                if (!print_datum(stdout, in->key_serde, k, kn, in->arena,
-                                 in->buf))
+                if (!brook__inspect_print_datum(stdout, in->key_serde, k, kn,
+                                                in->arena, in->buf))
                         in->undecodable++;
                 putchar('\t');
-                if (!print_datum(stdout, in->value_serde, v, vn, in->arena,
-                                 in->buf))
+                if (!brook__inspect_print_datum(stdout, in->value_serde, v, vn,
+                                                in->arena, in->buf))
                         in->undecodable++;
                 putchar('\n');
                 shown++;
@@ -292,6 +339,23 @@ static void print_stores(FILE *out, char **names, size_t cnt)
         free_strs(&stores);
 }
 
+void brook__inspect_tasks(char **names, size_t cnt, const char *store,
+                          brook__ptrvec_t *tasks)
+{
+        size_t i, slen = strlen(store);
+
+        for (i = 0; i < cnt; i++) {
+                const char *s = strchr(names[i], '/');
+                if (s && !strcmp(s + 1, store))
+                        brook__ptrvec_push(tasks, brook__xstrdup(names[i]));
+        }
+        /* Sort by task: compare the task parts ("/<store>" cut off). */
+        for (i = 0; i < tasks->cnt; i++)
+                ((char *)tasks->v[i])[strlen(tasks->v[i]) - slen - 1] = '\0';
+        if (tasks->cnt)
+                qsort(tasks->v, tasks->cnt, sizeof *tasks->v, task_cmp);
+}
+
 static int run(inspect_t *in, const char *dbdir, const char *store)
 {
         brook__ptrvec_t tasks = {0};
@@ -306,11 +370,7 @@ static int run(inspect_t *in, const char *dbdir, const char *store)
                 return 1;
         }
         names = brook__statedb_names(in->db, &cnt);
-        for (i = 0; i < cnt; i++) {
-                const char *s = strchr(names[i], '/');
-                if (s && !strcmp(s + 1, store))
-                        brook__ptrvec_push(&tasks, brook__xstrdup(names[i]));
-        }
+        brook__inspect_tasks(names, cnt, store, &tasks);
         if (!tasks.cnt) {
                 fprintf(stderr,
                         "brook: no store \"%s\" in \"%s\"; stores: ", store,
@@ -320,11 +380,6 @@ static int run(inspect_t *in, const char *dbdir, const char *store)
                 rc = 1;
                 goto done;
         }
-        /* Sort by task: compare the task parts ("<task>/" cut off). */
-        for (i = 0; i < tasks.cnt; i++)
-                ((char *)tasks.v[i])[strlen(tasks.v[i]) - slen - 1] = '\0';
-        qsort(tasks.v, tasks.cnt, sizeof *tasks.v, task_cmp);
-
         for (i = 0; i < tasks.cnt && !rc; i++) {
                 char *task = tasks.v[i];
                 char *cf = brook__xmalloc(strlen(task) + slen + 2);
