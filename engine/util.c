@@ -110,7 +110,12 @@ void brook_free(void *ptr)
         free(ptr);
 }
 
-const char *brook_version(void)
+int brook_version(void)
+{
+        return BROOK_VERSION;
+}
+
+const char *brook_version_str(void)
 {
         return BROOK_VERSION_STR;
 }

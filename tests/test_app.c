@@ -145,6 +145,22 @@ static void test_good_config_then_destroy(void **state)
         brook_app_destroy(app);
 }
 
+static void test_version(void **state)
+{
+        char want[32];
+
+        /* The library runs at the version its headers say, and the integer
+         * and the string encode the same three numbers. */
+        assert_int_equal(brook_version(), BROOK_VERSION);
+        assert_int_equal(BROOK_VERSION, (BROOK_VERSION_MAJOR << 16) |
+                                                (BROOK_VERSION_MINOR << 8) |
+                                                BROOK_VERSION_PATCH);
+        snprintf(want, sizeof want, "%d.%d.%d", BROOK_VERSION_MAJOR,
+                 BROOK_VERSION_MINOR, BROOK_VERSION_PATCH);
+        assert_string_equal(BROOK_VERSION_STR, want);
+        assert_string_equal(brook_version_str(), want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -157,6 +173,7 @@ int main(void)
                 cmocka_unit_test(test_exactly_once_refused),
                 cmocka_unit_test(test_builder_error_reported),
                 cmocka_unit_test(test_good_config_then_destroy),
+                cmocka_unit_test(test_version),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

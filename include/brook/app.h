@@ -12,10 +12,12 @@
 #include "error.h"
 #include "processor.h"
 #include "store.h"
+#include "version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_app_s brook_app_t;
 
@@ -181,9 +183,7 @@ char *brook_topology_describe(const brook_builder_t *b,
 /** Frees memory brook returned to the caller. */
 void brook_free(void *ptr);
 
-/** The library version, e.g. "0.1.0". */
-const char *brook_version(void);
-
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

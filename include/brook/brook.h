@@ -15,6 +15,7 @@
 #include "serde.h"
 #include "store.h"
 #include "test_driver.h"
+#include "version.h"
 
 #define BROOK_SECONDS 1000LL
 #define BROOK_MINUTES (60LL * BROOK_SECONDS)

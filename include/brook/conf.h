@@ -62,6 +62,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_conf_s brook_conf_t;
 
@@ -94,6 +95,7 @@ brook_err_t brook_conf_set(brook_conf_t *conf, const char *name,
  */
 const char *brook_conf_get(const brook_conf_t *conf, const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

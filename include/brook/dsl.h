@@ -31,6 +31,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_stream_s brook_stream_t;
 typedef struct brook_split_s brook_split_t;
@@ -256,6 +257,7 @@ brook_stream_t *brook_table_to_stream(brook_table_t *t);
  *  materialized. Valid as long as the builder. */
 const char *brook_table_store_name(const brook_table_t *t);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum brook_err_e {
         BROOK_OK = 0,
@@ -30,6 +31,7 @@ typedef enum brook_err_e {
 /** A static, human-readable name for @p err; never NULL. */
 const char *brook_err2str(brook_err_t err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

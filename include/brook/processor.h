@@ -25,6 +25,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_builder_s brook_builder_t;
 /** A processor's view of its task: forward records, read metadata,
@@ -225,6 +226,7 @@ int brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
 /** Cancels punctuator @p id of this node. */
 void brook_ctx_cancel(brook_ctx_t *ctx, int id);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

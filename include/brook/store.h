@@ -46,6 +46,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_kvstore_s brook_kvstore_t;
 typedef struct brook_kviter_s brook_kviter_t;
@@ -218,6 +219,7 @@ brook_err_t brook_kviter_error(const brook_kviter_t *it, char *errstr,
 /** NULL is a no-op. */
 void brook_kviter_destroy(brook_kviter_t *it);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_test_driver_s brook_test_driver_t;
 
@@ -104,6 +105,7 @@ bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,
 /** How many written records of @p topic are unread. */
 size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
