@@ -69,6 +69,18 @@ brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
                 free(st);
                 return BROOK_ERR_STATE;
         }
+        if (!brook__version_ok(st->ops->version, BROOK_KVSTORE_OPS_VERSION,
+                               "brook_kvstore_ops_t", why, sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" (%s): %s", task->id,
+                              def->name, st->ops->kind ? st->ops->kind : "?",
+                              why);
+                /* close is a version-1 member: the instance can be closed
+                 * whatever version its store was built for. */
+                st->ops->close(st->inner);
+                free(st);
+                return BROOK_ERR_STATE;
+        }
         st->cache = def->caching ? cache : NULL;
         if (def->logging) {
                 size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
@@ -468,6 +480,7 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
 {
         brook_kvbytes_iter_t *bit = NULL;
         brook_err_t err;
+        char why[256];
 
         *itp = NULL;
         if (st->cache && (err = brook__cache_write_pending(st->cache, st)))
@@ -477,6 +490,11 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
                                   &bit)))
                 return brook__kvstore_fail(st, err, "range",
                                            brook_err2str(err));
+        if (!brook__version_ok(bit->version, BROOK_KVBYTES_ITER_VERSION,
+                               "brook_kvbytes_iter_t", why, sizeof why)) {
+                bit->destroy(bit);
+                return brook__kvstore_fail(st, BROOK_ERR_STATE, "range", why);
+        }
         *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
                                  brook__kvstore_arena(st), prefix, prefix_size,
                                  NULL, NULL);

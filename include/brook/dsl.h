@@ -150,7 +150,11 @@ typedef struct brook_repartitioned_s {
         int32_t num_partitions;
         brook_partitioner_fn partitioner;
         void *partitioner_opaque;
+        /** 0 or BROOK_REPARTITIONED_VERSION. See "Structs that grow" in
+         * brook.h. */
+        int version;
 } brook_repartitioned_t;
+#define BROOK_REPARTITIONED_VERSION 1
 
 /**
  * Writes @p s through an internal repartition topic that brook creates at
@@ -178,7 +182,10 @@ typedef struct brook_grouping_s {
          *  else the defaults. */
         const brook_serde_t *key_serde;
         const brook_serde_t *value_serde;
+        /** 0 or BROOK_GROUPING_VERSION. See "Structs that grow" in brook.h. */
+        int version;
 } brook_grouping_t;
+#define BROOK_GROUPING_VERSION 1
 
 /**
  * Groups by the current key (KStream.groupByKey). If an operator before
