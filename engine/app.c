@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -745,43 +746,68 @@ void brook_app_destroy(brook_app_t *app)
 
 /* --------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t brook__signals;
+/* Signals received since brook_app_run() installed its handlers. The
+ * handler increments it with one lock-free atomic read-modify-write, which
+ * is async-signal-safe (C11 7.14.1.1), so two signals arriving together
+ * (SIGINT and SIGTERM may interrupt each other's handler) still count two.
+ */
+static atomic_int brook__signals;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+               "the signal counter must be lock-free to be signal-safe");
 
 static void brook__on_signal(int sig)
 {
         /* A second signal means "now": the state is consistent at any
          * point (offsets commit only after output is flushed). */
-        if (brook__signals++)
+        if (atomic_fetch_add(&brook__signals, 1))
                 _exit(128 + sig);
 }
 
 int brook_app_run(brook_app_t *app)
 {
+        return brook_app_run_with(app, NULL);
+}
+
+int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts)
+{
         struct sigaction sa, old_int, old_term;
         char errstr[1024];
         brook_app_state_t st;
+        bool handlers = !(opts && opts->no_signal_handlers);
 
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = brook__on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        brook__signals = 0;
+        if (opts && !brook__version_ok(
+                            opts->version, BROOK_APP_RUN_OPTIONS_VERSION,
+                            "brook_app_run_options_t", errstr, sizeof errstr)) {
+                fprintf(stderr, "brook: %s\n", errstr);
+                return 1;
+        }
+        if (handlers) {
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = brook__on_signal;
+                sigemptyset(&sa.sa_mask);
+                atomic_store(&brook__signals, 0);
+                sigaction(SIGINT, &sa, &old_int);
+                sigaction(SIGTERM, &sa, &old_term);
+        }
 
         if (brook_app_start(app, errstr, sizeof errstr)) {
                 fprintf(stderr, "brook: %s\n", errstr);
-                sigaction(SIGINT, &old_int, NULL);
-                sigaction(SIGTERM, &old_term, NULL);
+                if (handlers) {
+                        sigaction(SIGINT, &old_int, NULL);
+                        sigaction(SIGTERM, &old_term, NULL);
+                }
                 return 1;
         }
-        while (!brook__signals) {
+        while (!handlers || !atomic_load(&brook__signals)) {
                 st = brook_app_wait(app, 100);
                 if (brook__state_final(st) || st == BROOK_APP_PENDING_ERROR)
                         break;
         }
         brook_app_close(app, -1);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        if (handlers) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+        }
         st = brook_app_state(app, errstr, sizeof errstr);
         if (st == BROOK_APP_ERROR) {
                 fprintf(stderr, "brook: stopped on an error: %s\n", errstr);
