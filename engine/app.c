@@ -217,6 +217,7 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
         const rd_kafka_topic_result_t **tres;
         size_t i, n = 0, tcnt;
         brook_err_t err = BROOK_OK;
+        rd_kafka_resp_err_t kerr;
         char why[512];
 
         for (i = 0; i < cnt; i++) {
@@ -251,8 +252,18 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
                         err = BROOK_ERR_KAFKA;
                         goto out;
                 }
-                rd_kafka_NewTopic_set_config(nts[n], "cleanup.policy",
-                                             want[i].cleanup_policy);
+                if ((kerr = rd_kafka_NewTopic_set_config(
+                             nts[n], "cleanup.policy",
+                             want[i].cleanup_policy))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "cannot create topic \"%s\": "
+                                      "cleanup.policy=%s: %s",
+                                      want[i].name, want[i].cleanup_policy,
+                                      rd_kafka_err2str(kerr));
+                        rd_kafka_NewTopic_destroy(nts[n]);
+                        err = BROOK_ERR_KAFKA;
+                        goto out;
+                }
                 n++;
         }
         if (!n)
