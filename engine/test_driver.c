@@ -552,7 +552,12 @@ void brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
                                           int64_t advance_ms)
 {
         size_t i;
-        td->wall_clock += advance_ms;
+        /* Saturates: the mocked clock stops at the end of int64 time
+         * rather than wrapping into the past. */
+        td->wall_clock =
+                advance_ms > 0 && td->wall_clock > INT64_MAX - advance_ms
+                        ? INT64_MAX
+                        : td->wall_clock + advance_ms;
         for (i = 0; i < td->tasks.cnt; i++)
                 brook__task_punctuate_wall(td->tasks.v[i], td->wall_clock);
 }

@@ -3,7 +3,9 @@
  * node names given in the options (brook_consumed_t.name,
  * brook_produced_t.name) name the node, and every struct a program fills
  * in is refused, with a message naming it, when its version is one this
- * brook does not know (see "Structs that grow" in brook.h).
+ * brook does not know (see "Structs that grow" in brook.h). And
+ * punctuators at the ends of int64 time: due times saturate rather than
+ * overflow (the UBSan build fails on an overflow).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -323,6 +325,109 @@ static void test_version_unknown_dsl(void **state)
         brook_builder_destroy(b);
 }
 
+/* ------------------------------------------ punctuators at INT64_MAX */
+
+static char punc_log[512];
+
+static void punc_log_fn(brook_ctx_t *ctx, int64_t ts, void *opaque)
+{
+        size_t n = strlen(punc_log);
+        (void)ctx;
+        /* Times near the end read as "MAX-<distance>". */
+        if (ts > INT64_MAX - 1000)
+                snprintf(punc_log + n, sizeof punc_log - n, "%s@MAX-%d;",
+                         (const char *)opaque, (int)(INT64_MAX - ts));
+        else
+                snprintf(punc_log + n, sizeof punc_log - n, "%s@%lld;",
+                         (const char *)opaque, (long long)ts);
+}
+
+static brook_err_t punc_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                             char *errstr, size_t errstr_size)
+{
+        (void)opaque;
+        (void)statep;
+        (void)errstr;
+        (void)errstr_size;
+        assert_true(brook_ctx_schedule(ctx, INT64_MAX,
+                                       BROOK_PUNCTUATE_STREAM_TIME, punc_log_fn,
+                                       "s-max") >= 0);
+        assert_true(brook_ctx_schedule(ctx, 10, BROOK_PUNCTUATE_STREAM_TIME,
+                                       punc_log_fn, "s-10") >= 0);
+        assert_true(brook_ctx_schedule(ctx, INT64_MAX,
+                                       BROOK_PUNCTUATE_WALL_CLOCK, punc_log_fn,
+                                       "w-max") >= 0);
+        assert_true(brook_ctx_schedule(ctx, 10, BROOK_PUNCTUATE_WALL_CLOCK,
+                                       punc_log_fn, "w-10") >= 0);
+        return BROOK_OK;
+}
+
+static void pipe_at(brook_test_driver_t *td, int64_t ts)
+{
+        char errstr[512];
+        assert_int_equal(brook_test_driver_pipe(td, "in", "k", 1, "v", 1, ts,
+                                                NULL, 0, errstr, sizeof errstr),
+                         BROOK_OK);
+}
+
+static void test_punctuate_at_int64_max(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_processor_def_t def = {.init = punc_init, .process = pass};
+        char errstr[512] = "";
+        brook_test_driver_t *td;
+        (void)state;
+
+        assert_int_equal(brook_builder_add_source(
+                                 b, "src", (const char *[]){"in"}, 1, NULL,
+                                 &(brook_consumed_t){
+                                         .key_serde = brook_serde_string(),
+                                         .value_serde = brook_serde_string()},
+                                 errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_processor(b, "p", &def,
+                                                     (const char *[]){"src"}, 1,
+                                                     errstr, sizeof errstr),
+                         BROOK_OK);
+        /* The wall clock starts 100 ms before the end of time: "w-max" is
+         * due at INT64_MAX (saturated), "w-10" at INT64_MAX - 90. */
+        td = brook_test_driver_new(b, NULL, INT64_MAX - 100, errstr,
+                                   sizeof errstr);
+        if (!td)
+                fail_msg("%s", errstr);
+
+        punc_log[0] = '\0';
+        /* Stream time is aligned to 0: both fire on the first record. */
+        pipe_at(td, 0);
+        assert_string_equal(punc_log, "s-max@0;s-10@0;");
+        /* "s-10" is due again at 10; after INT64_MAX - 5 its next multiple
+         * of 10 is past INT64_MAX, so it never fires again. "s-max" is due
+         * at INT64_MAX exactly. */
+        punc_log[0] = '\0';
+        pipe_at(td, INT64_MAX - 5);
+        assert_string_equal(punc_log, "s-10@MAX-5;");
+        punc_log[0] = '\0';
+        pipe_at(td, INT64_MAX);
+        assert_string_equal(punc_log, "s-max@MAX-0;");
+        punc_log[0] = '\0';
+        pipe_at(td, INT64_MAX);
+        assert_string_equal(punc_log, "");
+
+        /* "w-10" fires at INT64_MAX - 50 and is due again at - 40. */
+        punc_log[0] = '\0';
+        brook_test_driver_advance_wall_clock(td, 50);
+        assert_string_equal(punc_log, "w-10@MAX-50;");
+        /* Both are due by INT64_MAX; neither has a next due time after. */
+        punc_log[0] = '\0';
+        brook_test_driver_advance_wall_clock(td, 50);
+        assert_string_equal(punc_log, "w-max@MAX-0;w-10@MAX-0;");
+        punc_log[0] = '\0';
+        /* The mocked clock saturates too, and nothing fires twice. */
+        brook_test_driver_advance_wall_clock(td, INT64_MAX);
+        assert_string_equal(punc_log, "");
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -331,6 +436,7 @@ int main(void)
                 cmocka_unit_test(test_version_zero_and_current),
                 cmocka_unit_test(test_version_unknown_processor_api),
                 cmocka_unit_test(test_version_unknown_dsl),
+                cmocka_unit_test(test_punctuate_at_int64_max),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
