@@ -694,11 +694,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         brook__deadline(&ts, timeout_ms);
         atomic_store(&app->stopping, true);
         pthread_mutex_lock(&app->lock);
-        if (app->closed) {
-                pthread_mutex_unlock(&app->lock);
-                return BROOK_OK;
-        }
-        if (app->state != BROOK_APP_ERROR &&
+        if (!app->closed && app->state != BROOK_APP_ERROR &&
             app->state != BROOK_APP_PENDING_ERROR &&
             app->state != BROOK_APP_NOT_RUNNING)
                 app->state = app->threads_running ? BROOK_APP_PENDING_SHUTDOWN
@@ -709,9 +705,21 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                         break;
                 }
         }
+        /* Two callers (say brook_app_run()'s loop and a thread stopping
+         * it) can both wait above; only the first to get here destroys
+         * the threads. The other waits until that is done, so that either
+         * returns only once the app is closed, and may then destroy it. */
+        while (!timed_out && app->closed && app->thread_cnt > 0) {
+                if (pthread_cond_timedwait(&app->cond, &app->lock, &ts))
+                        timed_out = true;
+        }
         if (timed_out) {
                 pthread_mutex_unlock(&app->lock);
                 return BROOK_ERR_TIMED_OUT;
+        }
+        if (app->closed) {
+                pthread_mutex_unlock(&app->lock);
+                return BROOK_OK;
         }
         app->closed = true;
         pthread_mutex_unlock(&app->lock);
