@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -216,6 +217,7 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
         const rd_kafka_topic_result_t **tres;
         size_t i, n = 0, tcnt;
         brook_err_t err = BROOK_OK;
+        rd_kafka_resp_err_t kerr;
         char why[512];
 
         for (i = 0; i < cnt; i++) {
@@ -250,8 +252,18 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
                         err = BROOK_ERR_KAFKA;
                         goto out;
                 }
-                rd_kafka_NewTopic_set_config(nts[n], "cleanup.policy",
-                                             want[i].cleanup_policy);
+                if ((kerr = rd_kafka_NewTopic_set_config(
+                             nts[n], "cleanup.policy",
+                             want[i].cleanup_policy))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "cannot create topic \"%s\": "
+                                      "cleanup.policy=%s: %s",
+                                      want[i].name, want[i].cleanup_policy,
+                                      rd_kafka_err2str(kerr));
+                        rd_kafka_NewTopic_destroy(nts[n]);
+                        err = BROOK_ERR_KAFKA;
+                        goto out;
+                }
                 n++;
         }
         if (!n)
@@ -682,11 +694,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         brook__deadline(&ts, timeout_ms);
         atomic_store(&app->stopping, true);
         pthread_mutex_lock(&app->lock);
-        if (app->closed) {
-                pthread_mutex_unlock(&app->lock);
-                return BROOK_OK;
-        }
-        if (app->state != BROOK_APP_ERROR &&
+        if (!app->closed && app->state != BROOK_APP_ERROR &&
             app->state != BROOK_APP_PENDING_ERROR &&
             app->state != BROOK_APP_NOT_RUNNING)
                 app->state = app->threads_running ? BROOK_APP_PENDING_SHUTDOWN
@@ -697,9 +705,21 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                         break;
                 }
         }
+        /* Two callers (say brook_app_run()'s loop and a thread stopping
+         * it) can both wait above; only the first to get here destroys
+         * the threads. The other waits until that is done, so that either
+         * returns only once the app is closed, and may then destroy it. */
+        while (!timed_out && app->closed && app->thread_cnt > 0) {
+                if (pthread_cond_timedwait(&app->cond, &app->lock, &ts))
+                        timed_out = true;
+        }
         if (timed_out) {
                 pthread_mutex_unlock(&app->lock);
                 return BROOK_ERR_TIMED_OUT;
+        }
+        if (app->closed) {
+                pthread_mutex_unlock(&app->lock);
+                return BROOK_OK;
         }
         app->closed = true;
         pthread_mutex_unlock(&app->lock);
@@ -745,43 +765,68 @@ void brook_app_destroy(brook_app_t *app)
 
 /* --------------------------------------------------------------- signals */
 
-static volatile sig_atomic_t brook__signals;
+/* Signals received since brook_app_run() installed its handlers. The
+ * handler increments it with one lock-free atomic read-modify-write, which
+ * is async-signal-safe (C11 7.14.1.1), so two signals arriving together
+ * (SIGINT and SIGTERM may interrupt each other's handler) still count two.
+ */
+static atomic_int brook__signals;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+               "the signal counter must be lock-free to be signal-safe");
 
 static void brook__on_signal(int sig)
 {
         /* A second signal means "now": the state is consistent at any
          * point (offsets commit only after output is flushed). */
-        if (brook__signals++)
+        if (atomic_fetch_add(&brook__signals, 1))
                 _exit(128 + sig);
 }
 
 int brook_app_run(brook_app_t *app)
 {
+        return brook_app_run_with(app, NULL);
+}
+
+int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts)
+{
         struct sigaction sa, old_int, old_term;
         char errstr[1024];
         brook_app_state_t st;
+        bool handlers = !(opts && opts->no_signal_handlers);
 
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = brook__on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, &old_int);
-        sigaction(SIGTERM, &sa, &old_term);
-        brook__signals = 0;
+        if (opts && !brook__version_ok(
+                            opts->version, BROOK_APP_RUN_OPTIONS_VERSION,
+                            "brook_app_run_options_t", errstr, sizeof errstr)) {
+                fprintf(stderr, "brook: %s\n", errstr);
+                return 1;
+        }
+        if (handlers) {
+                memset(&sa, 0, sizeof sa);
+                sa.sa_handler = brook__on_signal;
+                sigemptyset(&sa.sa_mask);
+                atomic_store(&brook__signals, 0);
+                sigaction(SIGINT, &sa, &old_int);
+                sigaction(SIGTERM, &sa, &old_term);
+        }
 
         if (brook_app_start(app, errstr, sizeof errstr)) {
                 fprintf(stderr, "brook: %s\n", errstr);
-                sigaction(SIGINT, &old_int, NULL);
-                sigaction(SIGTERM, &old_term, NULL);
+                if (handlers) {
+                        sigaction(SIGINT, &old_int, NULL);
+                        sigaction(SIGTERM, &old_term, NULL);
+                }
                 return 1;
         }
-        while (!brook__signals) {
+        while (!handlers || !atomic_load(&brook__signals)) {
                 st = brook_app_wait(app, 100);
                 if (brook__state_final(st) || st == BROOK_APP_PENDING_ERROR)
                         break;
         }
         brook_app_close(app, -1);
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGTERM, &old_term, NULL);
+        if (handlers) {
+                sigaction(SIGINT, &old_int, NULL);
+                sigaction(SIGTERM, &old_term, NULL);
+        }
         st = brook_app_state(app, errstr, sizeof errstr);
         if (st == BROOK_APP_ERROR) {
                 fprintf(stderr, "brook: stopped on an error: %s\n", errstr);

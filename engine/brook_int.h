@@ -26,6 +26,14 @@ char *brook__xstrdup(const char *s);
 /** snprintf into errstr, tolerating a NULL or zero-sized buffer. */
 void brook__seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/**
+ * Whether @p version, the version member of a program's @p strct (e.g.
+ * "brook_consumed_t"), is one this brook reads: 0 (meaning 1) up to
+ * @p current (see "Structs that grow" in brook.h). If not, writes to
+ * @p errstr why, naming the struct.
+ */
+bool brook__version_ok(int version, int current, const char *strct,
+                       char *errstr, size_t errstr_size);
 /** Milliseconds of the monotonic clock / the wall clock. */
 int64_t brook__now_mono_ms(void);
 int64_t brook__now_wall_ms(void);

@@ -76,7 +76,6 @@ typedef enum {
         BROOK__P_DLQ_TOPIC_NAME,
         BROOK__P_DLQ_TOPIC_PARTITIONS,
         BROOK__P_POLL_MS,
-        BROOK__P_BUFFERED_RECORDS,
         BROOK__P_SHUTDOWN_TIMEOUT_MS,
         BROOK__P_CACHE_MAX_BYTES,
         BROOK__P_ROCKSDB_MEMORY_BYTES,
@@ -221,11 +220,6 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                               BROOK__INT32_MAX, NULL, NULL, "100", NULL, NULL,
                               "How long a thread blocks waiting for "
                               "records."},
-        [BROOK__P_BUFFERED_RECORDS] =
-                {"buffered.records.per.partition", BROOK__CONF_INT, 0, 1,
-                 BROOK__INT32_MAX, NULL, NULL, "1000", NULL, NULL,
-                 "Records a thread takes from the consumer per poll, per "
-                 "partition."},
         [BROOK__P_SHUTDOWN_TIMEOUT_MS] =
                 {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
                  NULL, NULL, "30000", NULL, NULL,
@@ -271,6 +265,20 @@ struct brook_conf_s {
         brook__conf_kv_t *kvs; /**< Pass-through, in the order last set. */
         size_t kv_cnt, kv_cap;
         char *error; /**< First error of brook_conf_set(), or NULL. */
+};
+
+/* Kafka Streams properties that brook does not implement. Setting one
+ * fails, rather than being accepted and ignored, so that a configuration
+ * ported from Kafka Streams does not silently lose what it asked for. */
+static const struct {
+        const char *name;
+        const char *why;
+} brook__conf_refused[] = {
+        {"buffered.records.per.partition",
+         "brook does not pause partitions by buffered record count: a stream "
+         "thread takes at most 4096 records per poll and processes them "
+         "before it polls again, and librdkafka bounds what it prefetches "
+         "(consumer.queued.max.messages.kbytes)"},
 };
 
 static int brook__conf_find(const char *name)
@@ -671,6 +679,7 @@ static brook_err_t brook__conf_set0(brook_conf_t *conf, const char *name,
                                     size_t errstr_size)
 {
         int idx;
+        size_t i;
 
         if (!name) {
                 brook__seterr(errstr, errstr_size,
@@ -683,6 +692,17 @@ static brook_err_t brook__conf_set0(brook_conf_t *conf, const char *name,
                               "\"%s\"",
                               name);
                 return BROOK_ERR_CONF_INVALID;
+        }
+        for (i = 0;
+             i < sizeof brook__conf_refused / sizeof brook__conf_refused[0];
+             i++) {
+                if (!strcmp(name, brook__conf_refused[i].name)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "Configuration property \"%s\" is not "
+                                      "supported: %s",
+                                      name, brook__conf_refused[i].why);
+                        return BROOK_ERR_CONF_UNKNOWN;
+                }
         }
         if ((idx = brook__conf_find(name)) >= 0)
                 return brook__conf_set_owned(conf, idx, value, errstr,

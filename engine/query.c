@@ -302,6 +302,18 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                         *itp = NULL;
                         goto out;
                 }
+                if (!brook__version_ok(bit->version, BROOK_KVBYTES_ITER_VERSION,
+                                       "brook_kvbytes_iter_t", why,
+                                       sizeof why)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": task %s: %s", def->name,
+                                      st->task->id, why);
+                        bit->destroy(bit);
+                        brook_kviter_destroy(*itp);
+                        *itp = NULL;
+                        err = BROOK_ERR_STATE;
+                        goto out;
+                }
                 brook__kviter_add(*itp, bit);
         }
 out:

@@ -221,7 +221,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                                               rd_kafka_message_errstr(rkm));
                                 rd_kafka_message_destroy(rkm);
                                 err = BROOK_ERR_KAFKA;
-                                goto out;
+                                break;
                         } else if (rkm->offset < rs->end) {
                                 if ((err = brook__kvstore_restore_put(
                                              rs->st, rkm->key, rkm->key_len,
@@ -234,7 +234,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                                                 rs->st->def->name, rkm->offset,
                                                 rs->st->errbuf);
                                         rd_kafka_message_destroy(rkm);
-                                        goto out;
+                                        break;
                                 }
                                 rs->next = rkm->offset + 1;
                                 rs->unflushed++;
@@ -245,7 +245,7 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                             rs->unflushed >= BROOK__RESTORE_BATCH) {
                                 if ((err = brook__restore_flush(thr, rs, errstr,
                                                                 errstr_size)))
-                                        goto out;
+                                        break;
                         }
                         if (rs->next >= rs->end) {
                                 rs->done = true;
@@ -254,6 +254,13 @@ brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
                                                  1);
                         }
                         last_progress = now;
+                }
+                /* An error stops the batch at message i, which is gone;
+                 * the messages after it are still ours to destroy. */
+                if (err) {
+                        for (i++; i < (size_t)got; i++)
+                                rd_kafka_message_destroy(batch[i]);
+                        goto out;
                 }
                 /* Published once per batch, not per record. */
                 atomic_store(&thr->stat_restored, restored_before + done);
@@ -298,8 +305,17 @@ out:
         if (q)
                 rd_kafka_queue_destroy(q);
         if (parts) {
+                rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
                 if (parts->cnt)
-                        rd_kafka_assign(thr->restorer, NULL);
+                        kerr = rd_kafka_assign(thr->restorer, NULL);
+                /* A restorer that still holds its partitions would fetch
+                 * them for nothing and confuse the next restoration. */
+                if (kerr && !err) {
+                        brook__seterr(errstr, errstr_size,
+                                      "restore consumer: unassign failed: %s",
+                                      rd_kafka_err2str(kerr));
+                        err = BROOK_ERR_KAFKA;
+                }
                 rd_kafka_topic_partition_list_destroy(parts);
         }
         atomic_store(&thr->stat_restore_remaining, 0);

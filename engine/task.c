@@ -311,6 +311,13 @@ int64_t brook_ctx_wall_clock(const brook_ctx_t *ctx)
         return rt->wall_clock(rt);
 }
 
+/* @p a + @p b for @p b >= 0, saturating at INT64_MAX: a due time past the
+ * end of int64 time is one that never comes. */
+static int64_t brook__add_sat(int64_t a, int64_t b)
+{
+        return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
 brook_err_t brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
                                brook_punctuation_type_t type,
                                brook_punctuate_fn fn, void *opaque, int *idp,
@@ -350,7 +357,8 @@ brook_err_t brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
          * soon as there is data; wall clock fires one interval from now. */
         p->next = type == BROOK_PUNCTUATE_STREAM_TIME
                           ? 0
-                          : brook_ctx_wall_clock(ctx) + interval_ms;
+                          : brook__add_sat(brook_ctx_wall_clock(ctx),
+                                           interval_ms);
         if (idp)
                 *idp = p->id;
         return BROOK_OK;
@@ -384,12 +392,24 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 brook_ctx_t *ctx;
                 brook_err_t err;
                 char why[512] = "";
-                int64_t missed;
+                uint64_t steps, room;
                 if (p->cancelled || p->type != type || now < p->next)
                         continue;
-                /* Skip missed intervals rather than firing a burst. */
-                missed = (now - p->next) / p->interval;
-                p->next += (missed + 1) * p->interval;
+                /* Skip missed intervals rather than firing a burst: the
+                 * next due time is the first p->next + k * interval
+                 * (k >= 1) after now. Unsigned, because now - p->next need
+                 * not fit an int64_t (times may be negative), and neither
+                 * may the product. A due time past INT64_MAX never comes,
+                 * so such a punctuator is done, as if cancelled. */
+                steps = ((uint64_t)now - (uint64_t)p->next) /
+                                (uint64_t)p->interval +
+                        1;
+                room = (uint64_t)INT64_MAX - (uint64_t)p->next;
+                if (steps > room / (uint64_t)p->interval)
+                        p->cancelled = true;
+                else
+                        p->next = (int64_t)((uint64_t)p->next +
+                                            steps * (uint64_t)p->interval);
                 ctx = &task->ctxs[p->node_idx];
                 task->cur_ts = now;
                 task->fwd_failed = false;

@@ -31,9 +31,13 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
 {
         size_t i;
         struct brook__ptopic *pt;
+        rd_kafka_topic_t *rkt;
         for (i = 0; i < thr->ptopic_cnt; i++)
                 if (!strcmp(thr->ptopics[i].name, topic))
                         return &thr->ptopics[i];
+        /* NULL (an invalid topic name, say) must not reach producev. */
+        if (!(rkt = rd_kafka_topic_new(thr->producer, topic, NULL)))
+                return NULL;
         if (thr->ptopic_cnt == thr->ptopic_cap) {
                 thr->ptopic_cap = thr->ptopic_cap ? thr->ptopic_cap * 2 : 8;
                 thr->ptopics = brook__xrealloc(
@@ -41,7 +45,7 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         }
         pt = &thr->ptopics[thr->ptopic_cnt++];
         pt->name = brook__xstrdup(topic);
-        pt->rkt = rd_kafka_topic_new(thr->producer, topic, NULL);
+        pt->rkt = rkt;
         pt->partition_cnt = -1;
         return pt;
 }
@@ -59,6 +63,14 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
         struct brook__ptopic *pt = brook__ptopic(thr, topic);
         rd_kafka_resp_err_t err;
 
+        if (!pt) {
+                brook__seterr(errstr, errstr_size,
+                              "cannot produce to topic \"%s\": %s", topic,
+                              rd_kafka_err2str(rd_kafka_last_error()));
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                return BROOK_ERR_KAFKA;
+        }
         for (;;) {
                 err = rd_kafka_producev(
                         thr->producer, RD_KAFKA_V_RKT(pt->rkt),
@@ -107,6 +119,8 @@ static int32_t brook__thr_partition_cnt(brook__collector_t *col,
         struct brook__ptopic *pt = brook__ptopic(thr, topic);
         const struct rd_kafka_metadata *md;
 
+        if (!pt)
+                return -1;
         if (pt->partition_cnt > 0)
                 return pt->partition_cnt;
         if (rd_kafka_metadata(thr->producer, 0, pt->rkt, &md, 10000))
@@ -382,9 +396,12 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
         brook__thread_t *thr = opaque;
 
+        rd_kafka_resp_err_t kerr;
+        char msg[512];
+
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 brook__thr_assign(thr, parts);
-                rd_kafka_assign(rk, parts);
+                kerr = rd_kafka_assign(rk, parts);
                 thr->assigned = true;
                 atomic_fetch_add(&thr->stat_rebalances, 1);
         } else {
@@ -393,8 +410,20 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 if (!thr->failed)
                         brook__thr_commit(thr);
                 brook__thr_close_tasks(thr);
-                rd_kafka_assign(rk, NULL);
+                kerr = rd_kafka_assign(rk, NULL);
                 thr->assigned = false;
+        }
+        /* A thread whose consumer did not take the assignment would sit
+         * idle on tasks it cannot feed (or keep fetching revoked
+         * partitions): stop the app with the cause instead. */
+        if (kerr && !thr->failed) {
+                snprintf(msg, sizeof msg, "thread %d: %s failed: %s", thr->idx,
+                         err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+                                 ? "assigning partitions"
+                                 : "revoking partitions",
+                         rd_kafka_err2str(kerr));
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
         }
         brook__app_notify(thr->app);
 }

@@ -181,6 +181,7 @@ brook_err_t brook_builder_add_store(brook_builder_t *b,
         brook__storedef_t *def;
         size_t i;
         brook_err_t err;
+        char why[256];
 
         if (!b)
                 return BROOK_ERR_INVALID_ARG;
@@ -188,6 +189,16 @@ brook_err_t brook_builder_add_store(brook_builder_t *b,
                 brook__builder_fail(b, errstr, errstr_size,
                                     "brook_builder_add_store: a store name "
                                     "is required");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (!brook__version_ok(m->version, BROOK_MATERIALIZED_VERSION,
+                               "brook_materialized_t", why, sizeof why) ||
+            (m->supplier &&
+             !brook__version_ok(m->supplier->version,
+                                BROOK_KVSTORE_SUPPLIER_VERSION,
+                                "brook_kvstore_supplier_t", why, sizeof why))) {
+                brook__builder_fail(b, errstr, errstr_size, "store \"%s\": %s",
+                                    m->name, why);
                 return BROOK_ERR_INVALID_ARG;
         }
         if (!brook__store_name_ok(m->name)) {
@@ -343,6 +354,23 @@ static brook__node_t *brook__node_add(brook_builder_t *b, const char *name,
         return node;
 }
 
+/* A node name given both as an argument and in the options struct must be
+ * the same name, else the call is ambiguous: fails @p b and returns true
+ * when they differ. */
+static bool brook__name_conflict(brook_builder_t *b, const char *name,
+                                 const char *opt_name, const char *what,
+                                 const char *strct, char *errstr,
+                                 size_t errstr_size)
+{
+        if (!name || !opt_name || !strcmp(name, opt_name))
+                return false;
+        brook__builder_fail(b, errstr, errstr_size,
+                            "%s \"%s\": %s.name is \"%s\"; give the node "
+                            "name once, or the same name twice",
+                            what, name, strct, opt_name);
+        return true;
+}
+
 /* The source already reading @p topic, or NULL. */
 static brook__node_t *brook__topic_owner(const brook_builder_t *b,
                                          const char *topic)
@@ -367,7 +395,24 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
 {
         brook__node_t *node;
         size_t i;
+        char why[256];
 
+        if (consumed) {
+                if (!brook__version_ok(consumed->version,
+                                       BROOK_CONSUMED_VERSION,
+                                       "brook_consumed_t", why, sizeof why)) {
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "source \"%s\": %s",
+                                            name ? name : "", why);
+                        return BROOK_ERR_INVALID_ARG;
+                }
+                if (brook__name_conflict(b, name, consumed->name, "source",
+                                         "brook_consumed_t", errstr,
+                                         errstr_size))
+                        return BROOK_ERR_INVALID_ARG;
+                if (!name)
+                        name = consumed->name;
+        }
         if (!pattern && topic_cnt == 0) {
                 brook__builder_fail(b, errstr, errstr_size,
                                     "source \"%s\": no topics and no pattern",
@@ -445,7 +490,20 @@ brook_err_t brook_builder_add_processor(brook_builder_t *b, const char *name,
                                         size_t errstr_size)
 {
         brook__node_t *node;
+        char why[256];
 
+        if (def &&
+            !brook__version_ok(def->version, BROOK_PROCESSOR_DEF_VERSION,
+                               "brook_processor_def_t", why, sizeof why)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "processor \"%s\": %s", name ? name : "",
+                                    why);
+                /* Its opaque_destroy is a version-1 member, so it is there
+                 * to call whatever version the program built against. */
+                if (def->opaque_destroy)
+                        def->opaque_destroy(def->opaque);
+                return BROOK_ERR_INVALID_ARG;
+        }
         if (!def || !def->process) {
                 brook__builder_fail(b, errstr, errstr_size,
                                     "processor \"%s\": process() is required",
@@ -473,7 +531,24 @@ brook_builder_add_sink(brook_builder_t *b, const char *name, const char *topic,
                        char *errstr, size_t errstr_size)
 {
         brook__node_t *node;
+        char why[256];
 
+        if (produced) {
+                if (!brook__version_ok(produced->version,
+                                       BROOK_PRODUCED_VERSION,
+                                       "brook_produced_t", why, sizeof why)) {
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "sink \"%s\": %s", name ? name : "",
+                                            why);
+                        return BROOK_ERR_INVALID_ARG;
+                }
+                if (brook__name_conflict(b, name, produced->name, "sink",
+                                         "brook_produced_t", errstr,
+                                         errstr_size))
+                        return BROOK_ERR_INVALID_ARG;
+                if (!name)
+                        name = produced->name;
+        }
         if (!chooser && (!topic || !*topic)) {
                 brook__builder_fail(b, errstr, errstr_size,
                                     "sink \"%s\": no topic and no topic "

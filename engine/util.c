@@ -110,7 +110,25 @@ void brook_free(void *ptr)
         free(ptr);
 }
 
-const char *brook_version(void)
+bool brook__version_ok(int version, int current, const char *strct,
+                       char *errstr, size_t errstr_size)
+{
+        if (version >= 0 && version <= current)
+                return true;
+        brook__seterr(errstr, errstr_size,
+                      "%s.version is %d, but this brook (%s) reads versions 1 "
+                      "to %d of it (0 means 1): build against the headers of "
+                      "the brook you run with",
+                      strct, version, BROOK_VERSION_STR, current);
+        return false;
+}
+
+int brook_version(void)
+{
+        return BROOK_VERSION;
+}
+
+const char *brook_version_str(void)
 {
         return BROOK_VERSION_STR;
 }

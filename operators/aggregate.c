@@ -41,6 +41,14 @@ static brook_grouped_t *grouped_new(brook_stream_t *s, bool repartition,
 static bool grouping_bad(brook_stream_t *s, const brook_grouping_t *grouping,
                          const char *func)
 {
+        char why[256];
+
+        if (grouping &&
+            !brook__version_ok(grouping->version, BROOK_GROUPING_VERSION,
+                               "brook_grouping_t", why, sizeof why)) {
+                brook__builder_fail(s->b, NULL, 0, "%s: %s", func, why);
+                return true;
+        }
         if (grouping && grouping->name && !*grouping->name) {
                 brook__builder_fail(s->b, NULL, 0,
                                     "%s: the grouping name is empty", func);

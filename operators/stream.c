@@ -329,10 +329,19 @@ brook_stream_repartition(brook_stream_t *s,
         char *gen_sink, *gen_filter, *gen_source;
         const char *name;
         const char *suffix;
+        char why[256];
 
         if (!s)
                 return NULL;
         b = s->b;
+        if (repartitioned &&
+            !brook__version_ok(repartitioned->version,
+                               BROOK_REPARTITIONED_VERSION,
+                               "brook_repartitioned_t", why, sizeof why)) {
+                brook__builder_fail(b, NULL, 0, "brook_stream_repartition: %s",
+                                    why);
+                return NULL;
+        }
         if (repartitioned)
                 r = *repartitioned;
         if (r.num_partitions < 0) {

@@ -75,6 +75,18 @@ brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
                 free(st);
                 return BROOK_ERR_STATE;
         }
+        if (!brook__version_ok(st->ops->version, BROOK_KVSTORE_OPS_VERSION,
+                               "brook_kvstore_ops_t", why, sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" (%s): %s", task->id,
+                              def->name, st->ops->kind ? st->ops->kind : "?",
+                              why);
+                /* close is a version-1 member: the instance can be closed
+                 * whatever version its store was built for. */
+                st->ops->close(st->inner);
+                free(st);
+                return BROOK_ERR_STATE;
+        }
         st->cache = def->caching ? cache : NULL;
         if (def->logging) {
                 size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
@@ -505,6 +517,11 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
         if ((err = st->ops->range(st->inner, from, from_size, to, to_size, &bit,
                                   why, sizeof why)))
                 return brook__kvstore_fail(st, err, "range", why);
+        if (!brook__version_ok(bit->version, BROOK_KVBYTES_ITER_VERSION,
+                               "brook_kvbytes_iter_t", why, sizeof why)) {
+                bit->destroy(bit);
+                return brook__kvstore_fail(st, BROOK_ERR_STATE, "range", why);
+        }
         *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
                                  brook__kvstore_arena(st), prefix, prefix_size,
                                  NULL, NULL);

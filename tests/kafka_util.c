@@ -105,6 +105,7 @@ void kt_create_topic(const char *topic, int partitions)
                 const struct rd_kafka_metadata *md;
                 rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
                 bool ready = false;
+                assert_non_null(rkt);
                 if (!rd_kafka_metadata(rk, 0, rkt, &md, 5000)) {
                         int p;
                         ready = md->topic_cnt == 1 && !md->topics[0].err &&
@@ -193,6 +194,7 @@ static int kt_partitions(rd_kafka_t *rk, const char *topic)
         const struct rd_kafka_metadata *md;
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         int n;
+        assert_non_null(rkt);
         assert_int_equal(rd_kafka_metadata(rk, 0, rkt, &md, 10000), 0);
         assert_int_equal(md->topic_cnt, 1);
         n = md->topics[0].err ? 0 : md->topics[0].partition_cnt;
@@ -255,7 +257,7 @@ void kt_consume_all(const char *topic,
                         }
                         rd_kafka_message_destroy(rkm);
                 }
-                rd_kafka_assign(rk, NULL);
+                assert_int_equal(rd_kafka_assign(rk, NULL), 0);
                 rd_kafka_topic_partition_list_destroy(tp);
         }
         rd_kafka_consumer_close(rk);

@@ -4,6 +4,7 @@
  * conf to the caller.
  */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -145,6 +146,55 @@ static void test_good_config_then_destroy(void **state)
         brook_app_destroy(app);
 }
 
+static void on_signal_noop(int sig)
+{
+        (void)sig;
+}
+
+static void test_run_options_version_unknown(void **state)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        struct sigaction sa, old, cur;
+        brook_app_t *app;
+
+        brook_conf_set(conf, "application.id", "x", NULL, 0);
+        brook_conf_set(conf, "bootstrap.servers", "127.0.0.1:9092", NULL, 0);
+        pipe_topology(b, true);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal_noop;
+        sigemptyset(&sa.sa_mask);
+        assert_int_equal(sigaction(SIGINT, &sa, &old), 0);
+        /* Options from a later brook are refused before anything starts
+         * or any handler changes. */
+        assert_int_equal(brook_app_run_with(
+                                 app, &(brook_app_run_options_t){.version = 2}),
+                         1);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_CREATED);
+        assert_int_equal(sigaction(SIGINT, &old, &cur), 0);
+        assert_true(cur.sa_handler == on_signal_noop);
+        brook_app_destroy(app);
+}
+
+static void test_version(void **state)
+{
+        char want[32];
+
+        /* The library runs at the version its headers say, and the integer
+         * and the string encode the same three numbers. */
+        assert_int_equal(brook_version(), BROOK_VERSION);
+        assert_int_equal(BROOK_VERSION, (BROOK_VERSION_MAJOR << 16) |
+                                                (BROOK_VERSION_MINOR << 8) |
+                                                BROOK_VERSION_PATCH);
+        snprintf(want, sizeof want, "%d.%d.%d", BROOK_VERSION_MAJOR,
+                 BROOK_VERSION_MINOR, BROOK_VERSION_PATCH);
+        assert_string_equal(BROOK_VERSION_STR, want);
+        assert_string_equal(brook_version_str(), want);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -157,6 +207,8 @@ int main(void)
                 cmocka_unit_test(test_exactly_once_refused),
                 cmocka_unit_test(test_builder_error_reported),
                 cmocka_unit_test(test_good_config_then_destroy),
+                cmocka_unit_test(test_version),
+                cmocka_unit_test(test_run_options_version_unknown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

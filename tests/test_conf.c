@@ -98,8 +98,7 @@ static void test_defaults(void **state)
                 brook_conf_get(conf, "errors.deadletterqueue.topic.partitions"),
                 "1");
         assert_string_equal(brook_conf_get(conf, "poll.ms"), "100");
-        assert_string_equal(
-                brook_conf_get(conf, "buffered.records.per.partition"), "1000");
+        assert_null(brook_conf_get(conf, "buffered.records.per.partition"));
         assert_string_equal(brook_conf_get(conf, "shutdown.timeout.ms"),
                             "30000");
 
@@ -111,8 +110,6 @@ static void test_defaults(void **state)
                                 "errors.deadletterqueue.topic.partitions"),
                 1);
         assert_int_equal(brook__conf_int(conf, "poll.ms"), 100);
-        assert_int_equal(
-                brook__conf_int(conf, "buffered.records.per.partition"), 1000);
         assert_int_equal(brook__conf_int(conf, "shutdown.timeout.ms"), 30000);
         assert_int_equal(brook__conf_guarantee(conf),
                          BROOK__GUARANTEE_AT_LEAST_ONCE);
@@ -163,6 +160,38 @@ static void test_unknown(void **state)
         brook_conf_destroy(conf);
 }
 
+static void test_refused(void **state)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_app_t *app;
+        brook_builder_t *b = brook_builder_new();
+        char app_err[1024] = "";
+        const char *want =
+                "Configuration property \"buffered.records.per.partition\" "
+                "is not supported: brook does not pause partitions by "
+                "buffered record count: a stream thread takes at most 4096 "
+                "records per poll and processes them before it polls again, "
+                "and librdkafka bounds what it prefetches "
+                "(consumer.queued.max.messages.kbytes)";
+
+        /* A Kafka Streams property brook does not implement is refused,
+         * not accepted and ignored, and the conf remembers it. */
+        assert_int_equal(set(conf, "buffered.records.per.partition", "1000"),
+                         BROOK_ERR_CONF_UNKNOWN);
+        assert_string_equal(errstr, want);
+        assert_null(brook_conf_get(conf, "buffered.records.per.partition"));
+        assert_int_equal(set(conf, "application.id", "x"), BROOK_OK);
+        assert_int_equal(set(conf, "bootstrap.servers", "127.0.0.1:9092"),
+                         BROOK_OK);
+        brook_stream_to(brook_stream(b, "in", NULL), "out",
+                        &(brook_produced_t){0});
+        app = brook_app_new(b, conf, app_err, sizeof app_err);
+        assert_null(app);
+        assert_string_equal(app_err, want);
+        brook_builder_destroy(b);
+        brook_conf_destroy(conf);
+}
+
 static void test_num_stream_threads(void **state)
 {
         brook_conf_t *conf = brook_conf_new();
@@ -200,8 +229,6 @@ static void test_int_properties(void **state)
                 {"errors.deadletterqueue.topic.partitions", "1", "2147483647",
                  "0", "2147483648"},
                 {"poll.ms", "0", "2147483647", "-1", "2147483648"},
-                {"buffered.records.per.partition", "1", "2147483647", "0",
-                 "2147483648"},
                 {"shutdown.timeout.ms", "0", "2147483647", "-1", "2147483648"},
                 {"replication.factor", "-1", "32767", "-2", "32768"},
         };
@@ -725,6 +752,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_unknown),
+                cmocka_unit_test(test_refused),
                 cmocka_unit_test(test_num_stream_threads),
                 cmocka_unit_test(test_int_properties),
                 cmocka_unit_test(test_string_properties),

@@ -285,6 +285,137 @@ static void test_changelog(void **state)
         brook_test_driver_destroy(td);
 }
 
+/* ------------------------------------------ store vtables that grow */
+
+/* A user store from a later brook: the in-memory store, whose ops (or
+ * whose range iterators) claim a version this brook does not know. */
+typedef struct future {
+        brook_kvstore_ops_t ops;
+        const brook_kvstore_ops_t *inner_ops;
+        int ops_version, iter_version;
+} future_t;
+
+static future_t future;
+
+static brook_err_t future_range(void *self, const void *from, size_t from_size,
+                                const void *to, size_t to_size,
+                                brook_kvbytes_iter_t **itp, char *errstr,
+                                size_t errstr_size)
+{
+        brook_err_t err = future.inner_ops->range(
+                self, from, from_size, to, to_size, itp, errstr, errstr_size);
+        if (!err)
+                (*itp)->version = future.iter_version;
+        return err;
+}
+
+static brook_err_t future_open(const brook_kvstore_open_t *info, void *opaque,
+                               void **selfp, const brook_kvstore_ops_t **opsp,
+                               char *errstr, size_t errstr_size)
+{
+        const brook_kvstore_supplier_t *mem = brook_kvstore_in_memory();
+        brook_err_t err;
+
+        (void)opaque;
+        if ((err = mem->open(info, mem->opaque, selfp, &future.inner_ops,
+                             errstr, errstr_size)))
+                return err;
+        future.ops = *future.inner_ops;
+        future.ops.range = future_range;
+        future.ops.version = future.ops_version;
+        *opsp = &future.ops;
+        return BROOK_OK;
+}
+
+/* A driver for ops_process over a store of future_open(); NULL (and the
+ * reason in @p errstr) if the driver refuses it. */
+static brook_test_driver_t *future_driver(char *errstr, size_t errstr_size)
+{
+        brook_builder_t *b = brook_builder_new();
+        const brook_serde_t *str = brook_serde_string();
+        brook_processor_def_t def = {.process = ops_process};
+        static const brook_kvstore_supplier_t sup = {.open = future_open};
+        brook_test_driver_t *td;
+
+        assert_int_equal(brook_builder_add_source(
+                                 b, "src", (const char *[]){"in"}, 1, NULL,
+                                 &(brook_consumed_t){.key_serde = str,
+                                                     .value_serde = str},
+                                 errstr, errstr_size),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_processor(b, "ops", &def,
+                                                     (const char *[]){"src"}, 1,
+                                                     errstr, errstr_size),
+                         BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_store(
+                        b,
+                        &(brook_materialized_t){.name = "kv",
+                                                .key_serde = str,
+                                                .value_serde = str,
+                                                .supplier = &sup,
+                                                .caching_disabled = true},
+                        (const char *[]){"ops"}, 1, errstr, errstr_size),
+                BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_sink(b, "sink", "out", NULL, NULL,
+                                       &(brook_produced_t){.key_serde = str,
+                                                           .value_serde = str},
+                                       (const char *[]){"ops"}, 1, errstr,
+                                       errstr_size),
+                BROOK_OK);
+        td = brook_test_driver_new(b, NULL, 0, errstr, errstr_size);
+        if (!td)
+                brook_builder_destroy(b);
+        return td;
+}
+
+static void test_ops_version_unknown(void **state)
+{
+        char errstr[512] = "", want[512];
+        (void)state;
+
+        future.ops_version = BROOK_KVSTORE_OPS_VERSION + 1;
+        future.iter_version = 0;
+        assert_null(future_driver(errstr, sizeof errstr));
+        snprintf(want, sizeof want,
+                 "brook_kvstore_ops_t.version is 2, but this brook (%s) "
+                 "reads versions 1 to 1 of it (0 means 1): build against the "
+                 "headers of the brook you run with",
+                 BROOK_VERSION_STR);
+        /* The task's open names the task and the store, then the reason. */
+        if (!strstr(errstr, "task 0_0: store \"kv\" (in-memory): ") ||
+            !strstr(errstr, want))
+                fail_msg("unexpected error: %s", errstr);
+}
+
+static void test_iter_version_unknown(void **state)
+{
+        char errstr[512] = "", want[512];
+        brook_test_driver_t *td;
+        (void)state;
+
+        /* The ops are as this brook knows them; only their iterators are
+         * from the future, so the store opens and writes work. */
+        future.ops_version = BROOK_KVSTORE_OPS_VERSION;
+        future.iter_version = BROOK_KVBYTES_ITER_VERSION + 1;
+        td = future_driver(errstr, sizeof errstr);
+        if (!td)
+                fail_msg("%s", errstr);
+        run(td, "a", "put:1", "put Success");
+        assert_int_not_equal(brook_test_driver_pipe(td, "in", "x", 1, "all", 3,
+                                                    2, NULL, 0, errstr,
+                                                    sizeof errstr),
+                             BROOK_OK);
+        snprintf(want, sizeof want,
+                 "store \"kv\": range: brook_kvbytes_iter_t.version is 2, but "
+                 "this brook (%s) reads versions 1 to 1 of it",
+                 BROOK_VERSION_STR);
+        if (!strstr(errstr, want))
+                fail_msg("unexpected error: %s", errstr);
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         static params_t rdb_cache = {false, true}, rdb_nocache = {false, false},
@@ -298,6 +429,8 @@ int main(void)
                 cmocka_unit_test_prestate(test_changelog, &rdb_nocache),
                 cmocka_unit_test_prestate(test_changelog, &mem_cache),
                 cmocka_unit_test_prestate(test_changelog, &mem_nocache),
+                cmocka_unit_test(test_ops_version_unknown),
+                cmocka_unit_test(test_iter_version_unknown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,7 +71,7 @@ int main(int argc, char **argv)
         if (!strcmp(argv[1], "inspect"))
                 return brook_cli_inspect(argc - 1, argv + 1);
         if (!strcmp(argv[1], "version")) {
-                printf("brook %s\n", brook_version());
+                printf("brook %s\n", brook_version_str());
                 return 0;
         }
         return usage();

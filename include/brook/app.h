@@ -17,10 +17,12 @@
 #include "error.h"
 #include "processor.h"
 #include "store.h"
+#include "version.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_app_s brook_app_t;
 
@@ -63,13 +65,40 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
 brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size);
 
 /**
- * Starts the app and runs it until SIGINT or SIGTERM (which it handles
- * while it runs) or a fatal error, then closes it. A second signal exits the
- * process at once. Returns a process exit status for main(): 0 after a
- * clean stop, 1 after an error (the cause is logged to stderr and
- * brook_app_state() gives it).
+ * Starts the app and runs it until SIGINT or SIGTERM or a fatal error, then
+ * closes it: brook_app_run_with(app, NULL).
+ *
+ * Signals: while it runs, brook_app_run() installs process-wide handlers
+ * for SIGINT and SIGTERM (sigaction) in place of the program's, and puts
+ * the program's back before it returns. The first signal stops the app
+ * cleanly; a second one exits the process at once (the state stays
+ * consistent). A program that handles signals itself, or runs brook inside
+ * a larger process, uses brook_app_run_with() and .no_signal_handlers.
+ *
+ * Returns a process exit status for main(): 0 after a clean stop, 1 after
+ * an error (the cause is logged to stderr and brook_app_state() gives it).
+ * Call it from one thread; not on an app that was started.
  */
 int brook_app_run(brook_app_t *app);
+
+/** Options of brook_app_run_with(). NULL or all zero: brook_app_run(). */
+typedef struct brook_app_run_options_s {
+        /** Do not touch signal handlers: the app runs until a fatal error
+         *  or until another thread calls brook_app_close(). */
+        bool no_signal_handlers;
+        /** 0 or BROOK_APP_RUN_OPTIONS_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_app_run_options_t;
+#define BROOK_APP_RUN_OPTIONS_VERSION 1
+
+/**
+ * brook_app_run() with options (@p opts may be NULL). With
+ * .no_signal_handlers the process's signal dispositions are left as they
+ * are. Returns 0 after a clean stop, 1 after an error, including options of
+ * a version this brook does not know (the cause is logged to stderr).
+ */
+int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts);
 
 /**
  * Stops the threads: each finishes the record it is on, flushes the
@@ -206,9 +235,7 @@ char *brook_topology_describe(const brook_builder_t *b,
  *  NULL is a no-op. Thread-safe. */
 void brook_free(void *ptr);
 
-/** The library version, e.g. "0.1.0". */
-const char *brook_version(void);
-
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -36,8 +36,6 @@
  *                                        topic when brook creates it
  *   poll.ms                              [100] how long a thread blocks
  *                                        waiting for records
- *   buffered.records.per.partition       [1000] records a thread takes from
- *                                        the consumer per poll, per partition
  *   shutdown.timeout.ms                  [30000] how long close waits for
  *                                        in-flight records
  *   statestore.cache.max.bytes           [10485760] record cache for all
@@ -46,6 +44,10 @@
  *   rocksdb.memory.bytes                 [67108864] RocksDB memory for the
  *                                        whole app (block cache 3/4, write
  *                                        buffers 1/4), at least 4 MiB
+ *
+ * Kafka Streams' buffered.records.per.partition is refused
+ * (BROOK_ERR_CONF_UNKNOWN, with a message saying why) rather than accepted
+ * and ignored: brook does not pause partitions by buffered record count.
  *
  * Kafka Streams' Java class names for handlers and serdes are accepted too
  * (e.g. org.apache.kafka.streams.errors.LogAndContinueExceptionHandler).
@@ -62,6 +64,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_conf_s brook_conf_t;
 
@@ -98,6 +101,7 @@ brook_err_t brook_conf_set(brook_conf_t *conf, const char *name,
  */
 const char *brook_conf_get(const brook_conf_t *conf, const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -41,6 +41,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_stream_s brook_stream_t;
 typedef struct brook_split_s brook_split_t;
@@ -159,7 +160,11 @@ typedef struct brook_repartitioned_s {
         int32_t num_partitions;
         brook_partitioner_fn partitioner;
         void *partitioner_opaque;
+        /** 0 or BROOK_REPARTITIONED_VERSION. See "Structs that grow" in
+         * brook.h. */
+        int version;
 } brook_repartitioned_t;
+#define BROOK_REPARTITIONED_VERSION 1
 
 /**
  * Writes @p s through an internal repartition topic that brook creates at
@@ -187,7 +192,10 @@ typedef struct brook_grouping_s {
          *  else the defaults. */
         const brook_serde_t *key_serde;
         const brook_serde_t *value_serde;
+        /** 0 or BROOK_GROUPING_VERSION. See "Structs that grow" in brook.h. */
+        int version;
 } brook_grouping_t;
+#define BROOK_GROUPING_VERSION 1
 
 /**
  * Groups by the current key (KStream.groupByKey). If an operator before
@@ -266,6 +274,7 @@ brook_stream_t *brook_table_to_stream(brook_table_t *t);
  *  materialized. Valid as long as the builder. */
 const char *brook_table_store_name(const brook_table_t *t);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

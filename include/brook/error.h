@@ -33,6 +33,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef enum brook_err_e {
         BROOK_OK = 0,
@@ -54,6 +55,7 @@ typedef enum brook_err_e {
  *  gives "Unknown error"). Thread-safe. */
 const char *brook_err2str(brook_err_t err);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -38,6 +38,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_builder_s brook_builder_t;
 /** A processor's view of its task: forward records, read metadata,
@@ -74,8 +75,14 @@ typedef struct brook_consumed_s {
         const brook_serde_t *value_serde;
         brook_timestamp_extractor_fn timestamp_extractor;
         void *timestamp_extractor_opaque;
-        const char *name; /**< Source node name; NULL to generate one. */
+        /** The source node's name: brook_builder_add_source() uses it when
+         *  its name argument is NULL (and fails if both are set and
+         *  differ); the DSL generates one when it is NULL. */
+        const char *name;
+        /** 0 or BROOK_CONSUMED_VERSION. See "Structs that grow" in brook.h. */
+        int version;
 } brook_consumed_t;
+#define BROOK_CONSUMED_VERSION 1
 
 /**
  * Adds a source node reading @p topics (@p topic_cnt of them), or, if
@@ -118,7 +125,11 @@ typedef struct brook_processor_def_s {
         /** Frees @p opaque when the builder (and everything built from it)
          *  is gone; may be NULL. */
         void (*opaque_destroy)(void *opaque);
+        /** 0 or BROOK_PROCESSOR_DEF_VERSION. See "Structs that grow" in
+         * brook.h. */
+        int version;
 } brook_processor_def_t;
+#define BROOK_PROCESSOR_DEF_VERSION 1
 
 /** Adds processor @p name (a copy of @p def is kept) as a child of
  *  @p parents. @returns BROOK_OK, or an error (see above) with the reason in
@@ -152,8 +163,14 @@ typedef struct brook_produced_s {
         const brook_serde_t *value_serde;
         brook_partitioner_fn partitioner;
         void *partitioner_opaque;
-        const char *name; /**< Sink node name; NULL to generate one. */
+        /** The sink node's name: brook_builder_add_sink() uses it when its
+         *  name argument is NULL (and fails if both are set and differ);
+         *  the DSL generates one when it is NULL. */
+        const char *name;
+        /** 0 or BROOK_PRODUCED_VERSION. See "Structs that grow" in brook.h. */
+        int version;
 } brook_produced_t;
+#define BROOK_PRODUCED_VERSION 1
 
 /** Adds a sink writing to @p topic, or, if @p chooser is non-NULL, to the
  *  topic it picks per record (called on stream threads, concurrently).
@@ -271,6 +288,7 @@ brook_err_t brook_ctx_schedule(brook_ctx_t *ctx, int64_t interval_ms,
 /** Cancels punctuator @p id of this node; an unknown id is a no-op. */
 void brook_ctx_cancel(brook_ctx_t *ctx, int id);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

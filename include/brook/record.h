@@ -24,6 +24,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_record_s brook_record_t;
 
@@ -74,6 +75,7 @@ void brook_record_header_add(brook_record_t *rec, const char *name,
 /** Removes every header named @p name; returns how many. */
 size_t brook_record_header_remove(brook_record_t *rec, const char *name);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

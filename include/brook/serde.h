@@ -26,6 +26,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 /* ------------------------------------------------------------------ arena */
 
@@ -180,6 +181,7 @@ double *brook_double_new(brook_arena_t *arena, double v);
 /** Registers json_decref for @p json with @p arena and returns @p json. */
 void *brook_json_own(brook_arena_t *arena, void *json);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_kvstore_s brook_kvstore_t;
 typedef struct brook_kviter_s brook_kviter_t;
@@ -66,7 +67,11 @@ typedef struct brook_kvbytes_iter_s {
                             size_t *value_size, char *errstr,
                             size_t errstr_size);
         void (*destroy)(struct brook_kvbytes_iter_s *it);
+        /** 0 or BROOK_KVBYTES_ITER_VERSION. See "Structs that grow" in brook.h.
+         */
+        int version;
 } brook_kvbytes_iter_t;
+#define BROOK_KVBYTES_ITER_VERSION 1
 
 /**
  * What an inner store implements (RocksDB's and the in-memory one do; a
@@ -129,7 +134,11 @@ typedef struct brook_kvstore_ops_s {
                                    char *errstr, size_t errstr_size);
         /** Closes the instance (its data stays, if persistent). */
         void (*close)(void *self);
+        /** 0 or BROOK_KVSTORE_OPS_VERSION. See "Structs that grow" in brook.h.
+         */
+        int version;
 } brook_kvstore_ops_t;
+#define BROOK_KVSTORE_OPS_VERSION 1
 
 /** What a supplier is told when a task opens its instance of a store. */
 typedef struct brook_kvstore_open_s {
@@ -151,7 +160,11 @@ typedef struct brook_kvstore_supplier_s {
                             void **selfp, const brook_kvstore_ops_t **opsp,
                             char *errstr, size_t errstr_size);
         void *opaque;
+        /** 0 or BROOK_KVSTORE_SUPPLIER_VERSION. See "Structs that grow" in
+         * brook.h. */
+        int version;
 } brook_kvstore_supplier_t;
+#define BROOK_KVSTORE_SUPPLIER_VERSION 1
 
 /** RocksDB (the default): persistent, in one RocksDB per app with a column
  *  family per task and store, memory bounded by rocksdb.memory.bytes. */
@@ -182,7 +195,11 @@ typedef struct brook_materialized_s {
         bool logging_disabled;
         /** Writes go straight down (and, for DSL stores, downstream). */
         bool caching_disabled;
+        /** 0 or BROOK_MATERIALIZED_VERSION. See "Structs that grow" in brook.h.
+         */
+        int version;
 } brook_materialized_t;
+#define BROOK_MATERIALIZED_VERSION 1
 
 /* --------------------------------------------------- using a store */
 
@@ -263,6 +280,7 @@ brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
 /** Frees @p it. NULL is a no-op. */
 void brook_kviter_destroy(brook_kviter_t *it);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif

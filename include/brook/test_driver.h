@@ -29,6 +29,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+#pragma GCC visibility push(default)
 
 typedef struct brook_test_driver_s brook_test_driver_t;
 
@@ -285,6 +286,7 @@ brook_err_t brook_test_output_read_map(brook_test_output_t *out,
                                        brook_test_kv_t **kvsp, size_t *cntp,
                                        char *errstr, size_t errstr_size);
 
+#pragma GCC visibility pop
 #ifdef __cplusplus
 }
 #endif
