@@ -1164,7 +1164,11 @@ static void test_rocksdb_memory_bound(void **state)
          * filter blocks RocksDB may hold over it while they are in use). */
         assert_true(read.rocksdb_memory_bytes - loaded.rocksdb_memory_bytes <=
                     cache_bytes + (1 << 20));
+#if !defined(__SANITIZE_ADDRESS__)
+        /* (Under ASan, its quarantine of freed blocks makes the process
+         * grow by every value read, so only the plain build checks this.) */
         assert_true(rss_read - rss_loaded <= cache_bytes + (16 << 20));
+#endif
 
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         untrack((void **)live_apps, app);
