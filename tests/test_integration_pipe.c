@@ -159,6 +159,10 @@ static void count_missing_dups(const check_t *c, int64_t n_ids,
         }
 }
 
+/* Instances a test started: a failed assertion leaves the test at once,
+ * and the teardown kills what it left running. */
+static pid_t live_pids[4];
+
 /* Starts json_pipe @p name with client.id "<app_id>-<name>", so the
  * group's description says which instance has which partitions. */
 static pid_t start_instance(const char *name, const char *app_id,
@@ -177,8 +181,37 @@ static pid_t start_instance(const char *name, const char *app_id,
                           (char *)extra2,
                           NULL};
         snprintf(client_id, sizeof client_id, "client.id=%s-%s", app_id, name);
+        pid_t pid;
+        int i;
         snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, app_id, name);
-        return kt_spawn(argv, log);
+        pid = kt_spawn(argv, log);
+        for (i = 0; i < 4 && live_pids[i]; i++)
+                ;
+        assert_true(i < 4);
+        live_pids[i] = pid;
+        return pid;
+}
+
+/* kt_wait() for an instance start_instance() started. */
+static int reap(pid_t pid, int timeout_ms)
+{
+        int i, rc = kt_wait(pid, timeout_ms);
+        for (i = 0; i < 4; i++)
+                if (live_pids[i] == pid)
+                        live_pids[i] = 0;
+        return rc;
+}
+
+static int teardown(void **state)
+{
+        int i;
+        for (i = 0; i < 4; i++) {
+                /* kt_wait() kills it if it is still running. */
+                if (live_pids[i])
+                        kt_wait(live_pids[i], 0);
+                live_pids[i] = 0;
+        }
+        return 0;
 }
 
 /* Waits until the group @p app_id is stable with @p members instances
@@ -275,8 +308,8 @@ static void test_two_instances_clean_run(void **state)
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         kill(a, SIGTERM);
         kill(b, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
-        assert_int_equal(kt_wait(b, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
+        assert_int_equal(reap(b, 60000), 0);
 
         check_output(out, N, &c);
         count_missing_dups(&c, N, &missing, &dups);
@@ -326,14 +359,14 @@ static void test_failover(void **state)
         assert_int_equal(kt_wait_count(out, expected_between(0, HALF), 180000),
                          expected_between(0, HALF));
         kill(a, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
 
         rk = kt_producer();
         produce_range(rk, in, HALF, N);
         kt_producer_close(rk);
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         kill(b, SIGTERM);
-        assert_int_equal(kt_wait(b, 60000), 0);
+        assert_int_equal(reap(b, 60000), 0);
 
         check_output(out, N, &c);
         count_missing_dups(&c, N, &missing, &dups);
@@ -455,7 +488,7 @@ static void test_dead_letter(void **state)
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         assert_int_equal(kt_wait_count(dlq, BAD, 60000), BAD);
         kill(a, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
 
         check_output(out, GOOD, &c);
         count_missing_dups(&c, GOOD, &missing, &dups);
@@ -539,7 +572,7 @@ static void test_fail_stops_at_bad_record(void **state)
 
         a = start_instance("a", app_id, in, out, NULL, NULL);
         /* The app stops by itself, with an error. */
-        assert_int_equal(kt_wait(a, 120000), 1);
+        assert_int_equal(reap(a, 120000), 1);
         err = instance_stderr(app_id, "a");
         assert_non_null(err);
         snprintf(want_msg, sizeof want_msg,
@@ -563,10 +596,12 @@ static void test_fail_stops_at_bad_record(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_two_instances_clean_run),
-                cmocka_unit_test(test_failover),
-                cmocka_unit_test(test_dead_letter),
-                cmocka_unit_test(test_fail_stops_at_bad_record),
+                cmocka_unit_test_teardown(test_two_instances_clean_run,
+                                          teardown),
+                cmocka_unit_test_teardown(test_failover, teardown),
+                cmocka_unit_test_teardown(test_dead_letter, teardown),
+                cmocka_unit_test_teardown(test_fail_stops_at_bad_record,
+                                          teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
