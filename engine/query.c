@@ -180,10 +180,16 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                       *why ? why : "no reason given");
         }
         pthread_rwlock_unlock(&app->iq_lock);
+        /* A decoded value may point into the bytes it was decoded from (the
+         * bytes serde's does), and it must live as long as @p arena: decode
+         * a copy in the arena, not vbuf, which is freed below. */
         if (!err &&
             (err = brook_serde_deserialize(
                      def->value_serde,
-                     brook_buf_len(vbuf) ? brook_buf_data(vbuf) : "",
+                     brook_buf_len(vbuf)
+                             ? brook_arena_memdup(arena, brook_buf_data(vbuf),
+                                                  brook_buf_len(vbuf))
+                             : "",
                      brook_buf_len(vbuf), arena, valuep, why, sizeof why)))
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": the value does not "

@@ -60,12 +60,24 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         rd_kafka_resp_err_t kerr;
         char why[512] = "";
         brook_err_t err;
+        int tries;
 
         if (st->ops->persistent && st->ops->stored_offset)
                 stored = st->ops->stored_offset(st->inner);
-        kerr = rd_kafka_query_watermark_offsets(thr->restorer, st->changelog,
-                                                st->task->partition, &lo, &hi,
-                                                30000);
+        /* A changelog brook created moments ago may not have a leader in
+         * the metadata yet (NOT_LEADER, LEADER_NOT_AVAILABLE): that passes
+         * within seconds, so ask again, for up to 30 s, before failing. */
+        for (tries = 0;; tries++) {
+                kerr = rd_kafka_query_watermark_offsets(
+                        thr->restorer, st->changelog, st->task->partition, &lo,
+                        &hi, 30000);
+                if ((kerr != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                     kerr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                     kerr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
+                    tries >= 300)
+                        break;
+                usleep(100 * 1000);
+        }
         if (kerr) {
                 brook__seterr(errstr, errstr_size,
                               "task %s: cannot read the offsets of changelog "

@@ -62,6 +62,10 @@ static rd_kafka_t *kt_client(rd_kafka_type_t type, const char *group)
                 rd_kafka_conf_set(c, "enable.auto.commit", "false", NULL, 0);
                 rd_kafka_conf_set(c, "isolation.level", "read_committed", NULL,
                                   0);
+                /* A transactional topic's last offset is a commit marker,
+                 * which a reader never sees: the end of a partition is
+                 * where reading stops. */
+                rd_kafka_conf_set(c, "enable.partition.eof", "true", NULL, 0);
         }
         if (type == RD_KAFKA_PRODUCER) {
                 rd_kafka_conf_set(c, "enable.idempotence", "true", NULL, 0);
@@ -229,7 +233,8 @@ void kt_consume_all(const char *topic,
                 rd_kafka_topic_partition_list_t *tp =
                         rd_kafka_topic_partition_list_new(1);
                 int64_t lo, hi, last = -1;
-                int64_t deadline = time(NULL) + 120;
+                int64_t deadline = kt_now_ms() + 120000;
+                bool eof = false;
                 assert_int_equal(rd_kafka_query_watermark_offsets(
                                          rk, topic, p, &lo, &hi, 10000),
                                  0);
@@ -240,10 +245,13 @@ void kt_consume_all(const char *topic,
                 rd_kafka_topic_partition_list_add(tp, topic, p)->offset =
                         RD_KAFKA_OFFSET_BEGINNING;
                 assert_int_equal(rd_kafka_assign(rk, tp), 0);
-                while (last < hi - 1 && time(NULL) < deadline) {
-                        rd_kafka_message_t *rkm =
-                                rd_kafka_consumer_poll(rk, 500);
-                        if (!rkm)
+                while (last < hi - 1 && !eof) {
+                        rd_kafka_message_t *rkm;
+                        if (kt_now_ms() >= deadline)
+                                fail_msg("reading %s [%d]: at offset %" PRId64
+                                         " of %" PRId64 " after 120 s",
+                                         topic, p, last + 1, hi);
+                        if (!(rkm = rd_kafka_consumer_poll(rk, 500)))
                                 continue;
                         if (!rkm->err) {
                                 cb(rkm, opaque);
@@ -252,8 +260,10 @@ void kt_consume_all(const char *topic,
                                    RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 /* Transaction markers may end a partition
                                  * before hi - 1. */
-                                rd_kafka_message_destroy(rkm);
-                                break;
+                                eof = true;
+                        } else {
+                                fail_msg("reading %s [%d]: %s", topic, p,
+                                         rd_kafka_message_errstr(rkm));
                         }
                         rd_kafka_message_destroy(rkm);
                 }
@@ -281,18 +291,12 @@ int64_t kt_committed(const char *group, const char *topic, int32_t partition)
 
 int64_t kt_wait_count(const char *topic, int64_t want, int timeout_ms)
 {
-        struct timespec ts;
-        int waited = 0;
-        int64_t n = 0;
-        while (waited < timeout_ms) {
-                if ((n = kt_count(topic)) >= want)
+        int64_t deadline = kt_now_ms() + timeout_ms, n;
+        for (;;) {
+                if ((n = kt_count(topic)) >= want || kt_now_ms() >= deadline)
                         return n;
-                ts.tv_sec = 0;
-                ts.tv_nsec = 250 * 1000000L;
-                nanosleep(&ts, NULL);
-                waited += 250;
+                kt_sleep_ms(250);
         }
-        return n;
 }
 
 void kt_watermarks(const char *topic, int32_t partition, int64_t *lo,
@@ -326,19 +330,182 @@ int64_t kt_committed_sum(const char *group, const char *topic, int partitions)
 int64_t kt_wait_committed(const char *group, const char *topic, int partitions,
                           int64_t want, int timeout_ms)
 {
-        struct timespec ts = {0, 250 * 1000000L}, t0, t1;
-        int64_t n;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t deadline = kt_now_ms() + timeout_ms, n;
         for (;;) {
-                if ((n = kt_committed_sum(group, topic, partitions)) >= want)
+                if ((n = kt_committed_sum(group, topic, partitions)) >= want ||
+                    kt_now_ms() >= deadline)
                         return n;
-                clock_gettime(CLOCK_MONOTONIC, &t1);
-                if ((t1.tv_sec - t0.tv_sec) * 1000 +
-                            (t1.tv_nsec - t0.tv_nsec) / 1000000 >=
-                    timeout_ms)
-                        return n;
-                nanosleep(&ts, NULL);
+                kt_sleep_ms(250);
         }
+}
+
+int64_t kt_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kt_sleep_ms(int ms)
+{
+        struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) && errno == EINTR)
+                ;
+}
+
+bool kt_wait_until(bool (*cond)(void *opaque), void *opaque, int interval_ms,
+                   int timeout_ms)
+{
+        int64_t deadline = kt_now_ms() + timeout_ms;
+        for (;;) {
+                if (cond(opaque))
+                        return true;
+                if (kt_now_ms() >= deadline)
+                        return false;
+                kt_sleep_ms(interval_ms);
+        }
+}
+
+/* Whether @p err only means "ask again": the group's coordinator is
+ * moving or loading, as it does for a while after the broker starts. */
+static bool kt_transient(rd_kafka_resp_err_t err)
+{
+        return err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+               err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+               err == RD_KAFKA_RESP_ERR__TIMED_OUT ||
+               err == RD_KAFKA_RESP_ERR__TRANSPORT;
+}
+
+/* Describes @p group into @p g (see kt_describe_group()). Returns the
+ * request's error; fails the test on errors that are not transient. */
+static rd_kafka_resp_err_t kt_describe(const char *group, const char *topic,
+                                       kt_group_t *g)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        const rd_kafka_ConsumerGroupDescription_t **descs, *d;
+        const rd_kafka_error_t *gerr;
+        rd_kafka_resp_err_t err;
+        rd_kafka_event_t *ev;
+        size_t cnt, m;
+
+        memset(g, 0, sizeof *g);
+        rd_kafka_DescribeConsumerGroups(rk, &group, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (!ev)
+                fail_msg("describe group %s: no answer in 30 s", group);
+        if ((err = rd_kafka_event_error(ev))) {
+                if (!kt_transient(err))
+                        fail_msg("describe group %s: %s", group,
+                                 rd_kafka_event_error_string(ev));
+                goto done;
+        }
+        descs = rd_kafka_DescribeConsumerGroups_result_groups(
+                rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+        assert_int_equal(cnt, 1);
+        d = descs[0];
+        gerr = rd_kafka_ConsumerGroupDescription_error(d);
+        err = gerr ? rd_kafka_error_code(gerr) : RD_KAFKA_RESP_ERR_NO_ERROR;
+        if (err == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+                g->state = RD_KAFKA_CONSUMER_GROUP_STATE_DEAD;
+                err = RD_KAFKA_RESP_ERR_NO_ERROR;
+                goto done;
+        }
+        if (err) {
+                if (!kt_transient(err))
+                        fail_msg("describe group %s: %s", group,
+                                 rd_kafka_error_string(gerr));
+                goto done;
+        }
+        g->state = rd_kafka_ConsumerGroupDescription_state(d);
+        g->members = (int)rd_kafka_ConsumerGroupDescription_member_count(d);
+        for (m = 0; m < (size_t)g->members; m++) {
+                const rd_kafka_MemberDescription_t *md =
+                        rd_kafka_ConsumerGroupDescription_member(d, m);
+                const rd_kafka_topic_partition_list_t *tp =
+                        rd_kafka_MemberAssignment_partitions(
+                                rd_kafka_MemberDescription_assignment(md));
+                int i;
+                if (tp && tp->cnt > 0)
+                        g->members_assigned++;
+                for (i = 0; topic && tp && i < tp->cnt; i++)
+                        if (!strcmp(tp->elems[i].topic, topic) &&
+                            tp->elems[i].partition >= 0 &&
+                            tp->elems[i].partition < KT_MAX_PARTITIONS)
+                                snprintf(g->owner[tp->elems[i].partition],
+                                         sizeof g->owner[0], "%s",
+                                         rd_kafka_MemberDescription_client_id(
+                                                 md));
+        }
+done:
+        rd_kafka_event_destroy(ev);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+        return err;
+}
+
+void kt_describe_group(const char *group, const char *topic, kt_group_t *g)
+{
+        int64_t deadline = kt_now_ms() + 60000;
+        rd_kafka_resp_err_t err;
+        while ((err = kt_describe(group, topic, g))) {
+                if (kt_now_ms() >= deadline)
+                        fail_msg("describe group %s: %s for 60 s", group,
+                                 rd_kafka_err2str(err));
+                kt_sleep_ms(100);
+        }
+}
+
+typedef struct kt_group_wait {
+        const char *group, *topic;
+        int partitions, members;
+        bool want_empty;
+        kt_group_t *g;
+} kt_group_wait_t;
+
+static bool kt_group_reached(void *opaque)
+{
+        kt_group_wait_t *w = opaque;
+        int p;
+        if (kt_describe(w->group, w->topic, w->g))
+                return false;
+        if (w->want_empty)
+                return w->g->members == 0 &&
+                       (w->g->state == RD_KAFKA_CONSUMER_GROUP_STATE_EMPTY ||
+                        w->g->state == RD_KAFKA_CONSUMER_GROUP_STATE_DEAD);
+        if (w->g->state != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
+            w->g->members != w->members)
+                return false;
+        for (p = 0; p < w->partitions; p++)
+                if (!w->g->owner[p][0])
+                        return false;
+        return true;
+}
+
+void kt_wait_group_stable(const char *group, const char *topic, int partitions,
+                          int members, kt_group_t *g, int timeout_ms)
+{
+        kt_group_wait_t w = {group, topic, partitions, members, false, g};
+        assert_in_range(partitions, 1, KT_MAX_PARTITIONS);
+        if (!kt_wait_until(kt_group_reached, &w, 100, timeout_ms))
+                fail_msg("group %s did not become stable with %d members "
+                         "owning the %d partitions of %s in %d ms (state "
+                         "%s, %d members)",
+                         group, members, partitions, topic, timeout_ms,
+                         rd_kafka_consumer_group_state_name(g->state),
+                         g->members);
+}
+
+void kt_wait_group_empty(const char *group, int timeout_ms)
+{
+        kt_group_t g;
+        kt_group_wait_t w = {group, NULL, 0, 0, true, &g};
+        if (!kt_wait_until(kt_group_reached, &w, 100, timeout_ms))
+                fail_msg("group %s still has %d members after %d ms (state "
+                         "%s)",
+                         group, g.members, timeout_ms,
+                         rd_kafka_consumer_group_state_name(g.state));
 }
 
 pid_t kt_spawn(char *const argv[], const char *log_prefix)
@@ -362,17 +529,18 @@ pid_t kt_spawn(char *const argv[], const char *log_prefix)
 
 int kt_wait(pid_t pid, int timeout_ms)
 {
-        int status, waited = 0;
-        struct timespec ts = {0, 50 * 1000000L};
-        while (waited < timeout_ms) {
+        int64_t deadline = kt_now_ms() + timeout_ms;
+        int status;
+        for (;;) {
                 pid_t r = waitpid(pid, &status, WNOHANG);
                 if (r == pid) {
                         if (WIFEXITED(status))
                                 return WEXITSTATUS(status);
                         return 128 + WTERMSIG(status);
                 }
-                nanosleep(&ts, NULL);
-                waited += 50;
+                if (kt_now_ms() >= deadline)
+                        break;
+                kt_sleep_ms(50);
         }
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);

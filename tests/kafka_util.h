@@ -52,6 +52,47 @@ int64_t kt_committed_sum(const char *group, const char *topic, int partitions);
 int64_t kt_wait_committed(const char *group, const char *topic, int partitions,
                           int64_t want, int timeout_ms);
 
+/** Milliseconds on the monotonic clock, for deadlines. */
+int64_t kt_now_ms(void);
+/** Sleeps @p ms milliseconds. Only for pacing and for polling a condition
+ *  (see kt_wait_until()), never before asserting something. */
+void kt_sleep_ms(int ms);
+/** Checks @p cond every @p interval_ms until it returns true or
+ *  @p timeout_ms have passed on the monotonic clock; returns whether it
+ *  did. @p cond may fail the test itself (to give up early). */
+bool kt_wait_until(bool (*cond)(void *opaque), void *opaque, int interval_ms,
+                   int timeout_ms);
+
+/** The most partitions kt_describe_group() reports owners for. */
+#define KT_MAX_PARTITIONS 16
+
+/** A consumer group as its coordinator describes it. */
+typedef struct kt_group {
+        rd_kafka_consumer_group_state_t state;
+        int members;
+        /** Members with at least one partition assigned. */
+        int members_assigned;
+        /** For partition p of the topic asked about: the client.id of the
+         *  member that has it, "" if none. */
+        char owner[KT_MAX_PARTITIONS][256];
+} kt_group_t;
+/** Describes @p group (DescribeConsumerGroups); the owners of the
+ *  partitions of @p topic (may be NULL) go to @p g->owner. Retries while
+ *  the group's coordinator is moving or loading (up to 60 s); fails the
+ *  test on any other error. A group that does not exist is DEAD with no
+ *  members. */
+void kt_describe_group(const char *group, const char *topic, kt_group_t *g);
+/** Waits up to @p timeout_ms until @p group is STABLE with @p members
+ *  members and every partition 0 .. @p partitions - 1 of @p topic has an
+ *  owner (transient coordinator errors count as "not yet"); fills @p g with
+ * that description. Fails the test otherwise. */
+void kt_wait_group_stable(const char *group, const char *topic, int partitions,
+                          int members, kt_group_t *g, int timeout_ms);
+/** Waits up to @p timeout_ms until @p group has no member left (EMPTY or
+ *  DEAD): from then on no member can commit offsets for it. Fails the
+ *  test otherwise. */
+void kt_wait_group_empty(const char *group, int timeout_ms);
+
 /** Starts @p argv[0] with stdout and stderr to files named after
  *  @p log_prefix (".out", ".err"). */
 pid_t kt_spawn(char *const argv[], const char *log_prefix);

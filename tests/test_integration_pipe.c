@@ -21,7 +21,8 @@
 
 #include "kafka_util.h"
 
-#define KEYS 500
+#define KEYS  500
+#define PARTS 4
 
 static bool kept(int64_t id)
 {
@@ -53,6 +54,15 @@ static int64_t expected_between(int64_t from, int64_t to)
         return n;
 }
 
+/* The partition of the input and output topics (PARTS partitions each)
+ * that the default partitioner (Java's murmur2, as the tests' producer and
+ * brook use) picks for @p key. */
+static int32_t key_partition(const char *key)
+{
+        return rd_kafka_msg_partitioner_murmur2(NULL, key, strlen(key), PARTS,
+                                                NULL, NULL);
+}
+
 /* What the output holds, checked record by record. */
 typedef struct check {
         int64_t records;
@@ -62,6 +72,13 @@ typedef struct check {
         int64_t order_violations;
         int64_t bad_values;
         int64_t by_a, by_b;
+        /* The instance that must have processed a record: owner[0][p] for
+         * ids below split, owner[1][p] from split on, where p is the
+         * record's partition (the same in input and output). NULL: not
+         * checked. */
+        int64_t split;
+        const char *owner[2][PARTS];
+        int64_t wrong_instance;
 } check_t;
 
 static void check_record(const rd_kafka_message_t *rkm, void *opaque)
@@ -70,7 +87,7 @@ static void check_record(const rd_kafka_message_t *rkm, void *opaque)
         json_error_t jerr;
         json_t *v = json_loadb(rkm->payload, rkm->len, 0, &jerr);
         int64_t id, seq, amount, k;
-        const char *key, *by;
+        const char *key, *by, *owner;
         char want_key[32];
 
         c->records++;
@@ -87,7 +104,8 @@ static void check_record(const rd_kafka_message_t *rkm, void *opaque)
         snprintf(want_key, sizeof want_key, "p%" PRId64, k);
         if (id < 0 || id > c->max_id || !key || strcmp(key, want_key) ||
             rkm->key_len != strlen(want_key) ||
-            memcmp(rkm->key, want_key, rkm->key_len) || !kept(id) ||
+            memcmp(rkm->key, want_key, rkm->key_len) ||
+            rkm->partition != key_partition(want_key) || !kept(id) ||
             amount != id % 1000 ||
             json_integer_value(json_object_get(v, "doubled")) != 2 * amount ||
             !by) {
@@ -101,6 +119,9 @@ static void check_record(const rd_kafka_message_t *rkm, void *opaque)
         if (seq <= c->last_seq[k])
                 c->order_violations++;
         c->last_seq[k] = seq;
+        owner = c->owner[id >= c->split][rkm->partition];
+        if (owner && strcmp(by, owner))
+                c->wrong_instance++;
         if (!strcmp(by, "a"))
                 c->by_a++;
         else if (!strcmp(by, "b"))
@@ -108,10 +129,13 @@ static void check_record(const rd_kafka_message_t *rkm, void *opaque)
         json_decref(v);
 }
 
+/* Reads @p topic into @p c; set c->split and c->owner before (zero them
+ * for no owner check). */
 static void check_output(const char *topic, int64_t n_ids, check_t *c)
 {
         int64_t i;
-        memset(c, 0, sizeof *c);
+        c->records = c->order_violations = c->bad_values = 0;
+        c->by_a = c->by_b = c->wrong_instance = 0;
         c->max_id = n_ids - 1;
         c->seen = calloc((size_t)n_ids, 1);
         for (i = 0; i < KEYS; i++)
@@ -135,17 +159,100 @@ static void count_missing_dups(const check_t *c, int64_t n_ids,
         }
 }
 
+/* Instances a test started: a failed assertion leaves the test at once,
+ * and the teardown kills what it left running. */
+static pid_t live_pids[4];
+
+/* Starts json_pipe @p name with client.id "<app_id>-<name>", so the
+ * group's description says which instance has which partitions. */
 static pid_t start_instance(const char *name, const char *app_id,
                             const char *in, const char *out, const char *extra1,
                             const char *extra2)
 {
-        char log[512];
-        char *argv[10] = {
-                JSON_PIPE_PATH, (char *)name,   (char *)kt_bootstrap(),
-                (char *)app_id, (char *)in,     (char *)out,
-                (char *)extra1, (char *)extra2, NULL};
+        char log[512], client_id[512];
+        char *argv[10] = {JSON_PIPE_PATH,
+                          (char *)name,
+                          (char *)kt_bootstrap(),
+                          (char *)app_id,
+                          (char *)in,
+                          (char *)out,
+                          client_id,
+                          (char *)extra1,
+                          (char *)extra2,
+                          NULL};
+        snprintf(client_id, sizeof client_id, "client.id=%s-%s", app_id, name);
+        pid_t pid;
+        int i;
         snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, app_id, name);
-        return kt_spawn(argv, log);
+        pid = kt_spawn(argv, log);
+        for (i = 0; i < 4 && live_pids[i]; i++)
+                ;
+        assert_true(i < 4);
+        live_pids[i] = pid;
+        return pid;
+}
+
+/* kt_wait() for an instance start_instance() started. */
+static int reap(pid_t pid, int timeout_ms)
+{
+        int i, rc = kt_wait(pid, timeout_ms);
+        for (i = 0; i < 4; i++)
+                if (live_pids[i] == pid)
+                        live_pids[i] = 0;
+        return rc;
+}
+
+static int teardown(void **state)
+{
+        int i;
+        for (i = 0; i < 4; i++) {
+                /* kt_wait() kills it if it is still running. */
+                if (live_pids[i])
+                        kt_wait(live_pids[i], 0);
+                live_pids[i] = 0;
+        }
+        return 0;
+}
+
+/* Waits until the group @p app_id is stable with @p members instances
+ * that own every partition of @p in between them, and sets owner[p] to
+ * the name ("a" or "b") of the instance that has partition p. */
+static void wait_owners(const char *app_id, const char *in, int members,
+                        const char *owner[PARTS])
+{
+        static const char *names[] = {"a", "b"};
+        kt_group_t g;
+        int p, i;
+        kt_wait_group_stable(app_id, in, PARTS, members, &g, 120000);
+        for (p = 0; p < PARTS; p++) {
+                owner[p] = NULL;
+                for (i = 0; i < 2; i++) {
+                        char prefix[512];
+                        snprintf(prefix, sizeof prefix, "%s-%s-", app_id,
+                                 names[i]);
+                        if (!strncmp(g.owner[p], prefix, strlen(prefix)))
+                                owner[p] = names[i];
+                }
+                if (!owner[p])
+                        fail_msg("partition %d of %s is owned by \"%s\", "
+                                 "not by instance a or b",
+                                 p, in, g.owner[p]);
+        }
+}
+
+/* How many of the input records [@p from, @p to) (@p kept_only: that the
+ * pipe keeps) sit in partitions that @p owner says are @p name's. */
+static int64_t records_of(const char *const owner[PARTS], const char *name,
+                          int64_t from, int64_t to, bool kept_only)
+{
+        char key[32];
+        int64_t i, n = 0;
+        for (i = from; i < to; i++) {
+                snprintf(key, sizeof key, "p%" PRId64, i % KEYS);
+                n += (!kept_only || kept(i)) &&
+                     !strcmp(owner[key_partition(key)], name);
+        }
+        return n;
 }
 
 static int64_t instance_processed(const char *app_id, const char *name)
@@ -169,7 +276,10 @@ static char *instance_stderr(const char *app_id, const char *name)
 }
 
 /* Two instances share 200,000 records; the output is exactly the expected
- * records, once each, in per-key order. */
+ * records, once each, in per-key order, each processed by the instance
+ * that owns its partition. The input is produced only once both
+ * instances have their partitions: records already there when the first
+ * instance joins could all be processed before the second one does. */
 static void test_two_instances_clean_run(void **state)
 {
         const int64_t N = 200000;
@@ -178,22 +288,28 @@ static void test_two_instances_clean_run(void **state)
         int64_t want = expected_between(0, N), missing, dups;
         rd_kafka_t *rk;
         pid_t a, b;
-        check_t c;
+        check_t c = {.split = N};
+        int p, parts_a = 0;
 
-        kt_create_topic(in, 4);
-        kt_create_topic(out, 4);
+        kt_create_topic(in, PARTS);
+        kt_create_topic(out, PARTS);
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        b = start_instance("b", app_id, in, out, NULL, NULL);
+        wait_owners(app_id, in, 2, c.owner[0]);
+        /* The range assignor splits 4 partitions 2 and 2. */
+        for (p = 0; p < PARTS; p++)
+                parts_a += !strcmp(c.owner[0][p], "a");
+        assert_int_equal(parts_a, 2);
+
         rk = kt_producer();
         produce_range(rk, in, 0, N);
         kt_producer_close(rk);
         assert_int_equal(kt_count(in), N);
-
-        a = start_instance("a", app_id, in, out, NULL, NULL);
-        b = start_instance("b", app_id, in, out, NULL, NULL);
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         kill(a, SIGTERM);
         kill(b, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
-        assert_int_equal(kt_wait(b, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
+        assert_int_equal(reap(b, 60000), 0);
 
         check_output(out, N, &c);
         count_missing_dups(&c, N, &missing, &dups);
@@ -202,19 +318,16 @@ static void test_two_instances_clean_run(void **state)
         assert_int_equal(dups, 0);
         assert_int_equal(c.records, want);
         assert_int_equal(c.order_violations, 0);
-        /* Both instances did part of the work, and together read every
-         * input record exactly once. */
-        assert_true(c.by_a > 0);
-        assert_true(c.by_b > 0);
+        /* Each instance processed exactly its partitions' records. */
+        assert_int_equal(c.wrong_instance, 0);
+        assert_int_equal(c.by_a, records_of(c.owner[0], "a", 0, N, true));
+        assert_int_equal(c.by_b, records_of(c.owner[0], "b", 0, N, true));
         assert_int_equal(c.by_a + c.by_b, want);
-        assert_int_equal(instance_processed(app_id, "a") +
-                                 instance_processed(app_id, "b"),
-                         N);
-        assert_int_equal(kt_committed(app_id, in, 0) +
-                                 kt_committed(app_id, in, 1) +
-                                 kt_committed(app_id, in, 2) +
-                                 kt_committed(app_id, in, 3),
-                         N);
+        assert_int_equal(instance_processed(app_id, "a"),
+                         records_of(c.owner[0], "a", 0, N, false));
+        assert_int_equal(instance_processed(app_id, "b"),
+                         records_of(c.owner[0], "b", 0, N, false));
+        assert_int_equal(kt_committed_sum(app_id, in, PARTS), N);
         free(c.seen);
         free(in);
         free(out);
@@ -231,27 +344,29 @@ static void test_failover(void **state)
         int64_t want = expected_between(0, N), missing, dups;
         rd_kafka_t *rk;
         pid_t a, b;
-        check_t c;
+        check_t c = {.split = HALF, .owner[1] = {"b", "b", "b", "b"}};
 
-        kt_create_topic(in, 4);
-        kt_create_topic(out, 4);
+        kt_create_topic(in, PARTS);
+        kt_create_topic(out, PARTS);
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        b = start_instance("b", app_id, in, out, NULL, NULL);
+        /* Both instances have their partitions before the first half is
+         * there, so each processes its own share of it. */
+        wait_owners(app_id, in, 2, c.owner[0]);
         rk = kt_producer();
         produce_range(rk, in, 0, HALF);
         kt_producer_close(rk);
-
-        a = start_instance("a", app_id, in, out, NULL, NULL);
-        b = start_instance("b", app_id, in, out, NULL, NULL);
         assert_int_equal(kt_wait_count(out, expected_between(0, HALF), 180000),
                          expected_between(0, HALF));
         kill(a, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
 
         rk = kt_producer();
         produce_range(rk, in, HALF, N);
         kt_producer_close(rk);
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         kill(b, SIGTERM);
-        assert_int_equal(kt_wait(b, 60000), 0);
+        assert_int_equal(reap(b, 60000), 0);
 
         check_output(out, N, &c);
         count_missing_dups(&c, N, &missing, &dups);
@@ -260,9 +375,18 @@ static void test_failover(void **state)
         /* a committed before leaving, so b started where a stopped. */
         assert_int_equal(dups, 0);
         assert_int_equal(c.order_violations, 0);
-        /* The second half was all b's, a's former partitions included. */
-        assert_int_equal(c.by_b, want - c.by_a);
-        assert_true(c.by_b >= expected_between(HALF, N));
+        /* The first half went to the partitions' first owners; the second
+         * half was all b's, a's former partitions included. */
+        assert_int_equal(c.wrong_instance, 0);
+        assert_int_equal(c.by_a, records_of(c.owner[0], "a", 0, HALF, true));
+        assert_int_equal(c.by_b, records_of(c.owner[0], "b", 0, HALF, true) +
+                                         expected_between(HALF, N));
+        assert_int_equal(instance_processed(app_id, "a"),
+                         records_of(c.owner[0], "a", 0, HALF, false));
+        assert_int_equal(instance_processed(app_id, "b"),
+                         records_of(c.owner[0], "b", 0, HALF, false) + N -
+                                 HALF);
+        assert_int_equal(kt_committed_sum(app_id, in, PARTS), N);
         free(c.seen);
         free(in);
         free(out);
@@ -336,7 +460,7 @@ static void test_dead_letter(void **state)
         int64_t want = expected_between(0, GOOD), missing, dups, g = 0, j;
         rd_kafka_t *rk;
         dlq_check_t dc = {0};
-        check_t c;
+        check_t c = {.split = GOOD, .owner[0] = {"a", "a", "a", "a"}};
         pid_t a;
 
         kt_create_topic(in, 4);
@@ -364,7 +488,7 @@ static void test_dead_letter(void **state)
         assert_int_equal(kt_wait_count(out, want, 180000), want);
         assert_int_equal(kt_wait_count(dlq, BAD, 60000), BAD);
         kill(a, SIGTERM);
-        assert_int_equal(kt_wait(a, 60000), 0);
+        assert_int_equal(reap(a, 60000), 0);
 
         check_output(out, GOOD, &c);
         count_missing_dups(&c, GOOD, &missing, &dups);
@@ -380,11 +504,7 @@ static void test_dead_letter(void **state)
         assert_int_equal(dc.header_errors, 0);
         assert_int_equal(dc.matched, BAD);
         /* Every input record, good or bad, is committed. */
-        assert_int_equal(kt_committed(app_id, in, 0) +
-                                 kt_committed(app_id, in, 1) +
-                                 kt_committed(app_id, in, 2) +
-                                 kt_committed(app_id, in, 3),
-                         GOOD + BAD);
+        assert_int_equal(kt_committed_sum(app_id, in, PARTS), GOOD + BAD);
         free(where);
         free(in);
         free(out);
@@ -452,7 +572,7 @@ static void test_fail_stops_at_bad_record(void **state)
 
         a = start_instance("a", app_id, in, out, NULL, NULL);
         /* The app stops by itself, with an error. */
-        assert_int_equal(kt_wait(a, 120000), 1);
+        assert_int_equal(reap(a, 120000), 1);
         err = instance_stderr(app_id, "a");
         assert_non_null(err);
         snprintf(want_msg, sizeof want_msg,
@@ -476,10 +596,12 @@ static void test_fail_stops_at_bad_record(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_two_instances_clean_run),
-                cmocka_unit_test(test_failover),
-                cmocka_unit_test(test_dead_letter),
-                cmocka_unit_test(test_fail_stops_at_bad_record),
+                cmocka_unit_test_teardown(test_two_instances_clean_run,
+                                          teardown),
+                cmocka_unit_test_teardown(test_failover, teardown),
+                cmocka_unit_test_teardown(test_dead_letter, teardown),
+                cmocka_unit_test_teardown(test_fail_stops_at_bad_record,
+                                          teardown),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <pthread.h>
@@ -315,6 +316,7 @@ static void test_iterator_snapshot(void **state)
 
 typedef struct conc {
         mem_t m;
+        pthread_barrier_t started; /* The two readers and the writer. */
         atomic_bool stop;
         atomic_long errors;
         atomic_long gets, ranges;
@@ -356,6 +358,7 @@ static void *conc_reader(void *arg)
         unsigned seed = (unsigned)(uintptr_t)&seed;
         brook_buf_t *out = brook_buf_new();
 
+        pthread_barrier_wait(&cc->started);
         while (!atomic_load(&cc->stop)) {
                 unsigned char from[8], to[8], prev[8];
                 uint64_t i = (uint64_t)rand_r(&seed) % CONC_KEYS;
@@ -396,6 +399,22 @@ static void *conc_reader(void *arg)
         return NULL;
 }
 
+/* Waits (up to 30 s) until the readers have completed two more gets and
+ * two more ranges than when called. */
+static void wait_for_readers(conc_t *cc)
+{
+        long gets = atomic_load(&cc->gets), ranges = atomic_load(&cc->ranges);
+        struct timespec t0, now, pause = {0, 100000};
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        while (atomic_load(&cc->gets) < gets + 2 ||
+               atomic_load(&cc->ranges) < ranges + 2) {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+                if (now.tv_sec - t0.tv_sec > 30)
+                        fail_msg("the readers made no progress in 30 s");
+                nanosleep(&pause, NULL);
+        }
+}
+
 static void test_concurrent_queries(void **state)
 {
         brook_err_t ierr;
@@ -408,18 +427,26 @@ static void test_concurrent_queries(void **state)
         size_t ks, vs;
         uint64_t expect = 0, seen = 0;
 
+        assert_int_equal(pthread_barrier_init(&cc.started, NULL, 3), 0);
         for (int t = 0; t < 2; t++)
                 assert_int_equal(
                         pthread_create(&readers[t], NULL, conc_reader, &cc), 0);
+        /* Both readers run before the first write. */
+        pthread_barrier_wait(&cc.started);
 
         /* Keys go in out of order (a stride coprime with the count), then
-         * a third are deleted and a fifth of the rest overwritten. */
+         * a third are deleted and a fifth of the rest overwritten. Every
+         * 10,000 puts the writer waits until the readers have completed
+         * two more gets and ranges, so reads provably overlap the writes
+         * however the threads are scheduled. */
         for (uint64_t n = 0; n < CONC_KEYS; n++) {
                 uint64_t i = (n * 7919) % CONC_KEYS;
                 enc_key(k, i);
                 assert_int_equal(cc.m.ops->put(cc.m.self, k, 8, v,
                                                enc_value(v, i, 1), NULL, 0),
                                  BROOK_OK);
+                if (n % 10000 == 9999)
+                        wait_for_readers(&cc);
         }
         for (uint64_t i = 0; i < CONC_KEYS; i += 3) {
                 enc_key(k, i);
@@ -427,6 +454,7 @@ static void test_concurrent_queries(void **state)
                         cc.m.ops->put(cc.m.self, k, 8, NULL, 0, NULL, 0),
                         BROOK_OK);
         }
+        wait_for_readers(&cc);
         for (uint64_t i = 0; i < CONC_KEYS; i += 5) {
                 if (i % 3 == 0)
                         continue;
@@ -435,13 +463,13 @@ static void test_concurrent_queries(void **state)
                                                enc_value(v, i, 2), NULL, 0),
                                  BROOK_OK);
         }
+        wait_for_readers(&cc);
 
         atomic_store(&cc.stop, true);
         for (int t = 0; t < 2; t++)
                 pthread_join(readers[t], NULL);
+        assert_int_equal(pthread_barrier_destroy(&cc.started), 0);
         assert_int_equal(atomic_load(&cc.errors), 0);
-        assert_true(atomic_load(&cc.gets) > 0);
-        assert_true(atomic_load(&cc.ranges) > 0);
 
         /* Exactly the keys not divisible by 3, in order, with version 2
          * where divisible by 5. */

@@ -31,17 +31,18 @@
 #include "inspect.h"
 #include "store_int.h"
 
-static int usage(void)
+/* Prints the usage to @p fp; returns 2, the exit code of a bad command
+ * line. */
+static int usage(FILE *fp)
 {
-        fprintf(stderr,
-                "usage: brook inspect --state-dir DIR --store NAME "
-                "[--application-id ID]\n"
-                "                     [--key-serde S] [--value-serde S] "
-                "[--limit N]\n"
-                "  DIR is the application's state.dir; its state db is "
-                "DIR/<application.id>/rocksdb.\n"
-                "  Serdes: bytes (default), string, int32, int64, double, "
-                "json.\n");
+        fprintf(fp, "usage: brook inspect --state-dir DIR --store NAME "
+                    "[--application-id ID]\n"
+                    "                     [--key-serde S] [--value-serde S] "
+                    "[--limit N]\n"
+                    "  DIR is the application's state.dir; its state db is "
+                    "DIR/<application.id>/rocksdb.\n"
+                    "  Serdes: bytes (default), string, int32, int64, double, "
+                    "json.\n");
         return 2;
 }
 
@@ -435,7 +436,7 @@ int brook_cli_inspect(int argc, char **argv)
 
         optind = 1;
         opterr = 0;
-        while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
                 char *end;
                 switch (c) {
                 case 'd':
@@ -461,27 +462,31 @@ int brook_cli_inspect(int argc, char **argv)
                                         "brook: --limit takes a number >= 0, "
                                         "not \"%s\"\n",
                                         optarg);
-                                return usage();
+                                return usage(stderr);
                         }
                         break;
                 case 'h':
-                        usage();
+                        usage(stdout);
                         return 0;
-                default:
-                        fprintf(stderr, "brook: bad option \"%s\"\n",
+                case ':':
+                        fprintf(stderr, "brook: option \"%s\" needs a value\n",
                                 argv[optind - 1]);
-                        return usage();
+                        return usage(stderr);
+                default:
+                        fprintf(stderr, "brook: unknown option \"%s\"\n",
+                                argv[optind - 1]);
+                        return usage(stderr);
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, "brook: unexpected argument \"%s\"\n",
                         argv[optind]);
-                return usage();
+                return usage(stderr);
         }
         if (!state_dir || !store) {
                 fprintf(stderr, "brook: --state-dir and --store are "
                                 "required\n");
-                return usage();
+                return usage(stderr);
         }
         if ((key_serde && !(in.key_serde = serde_arg(key_serde, "key"))) ||
             (value_serde &&
