@@ -2,8 +2,10 @@
  * brook — arenas (per-record memory) and byte buffers.
  *
  * An arena is a list of blocks; allocation bumps a pointer in the current
- * block. Reset keeps the first block (where almost every record's objects
- * fit) and frees the others, so steady-state processing does no malloc.
+ * block. Reset keeps the first block and frees the others. When a record
+ * needed more than the first block, reset replaces the first block by one
+ * big enough for all of it (up to BROOK__ARENA_KEEP_MAX), so a stream of
+ * records over 8 KiB also runs without a malloc per record.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +15,10 @@
 #include "brook_int.h"
 
 #define BROOK__ARENA_BLOCK 8192
+/* The largest first block reset keeps: one huge record must not pin its
+ * memory for the thread's life. Kafka's default message.max.bytes is about
+ * 1 MiB; a decoded record rarely needs more than a few times that. */
+#define BROOK__ARENA_KEEP_MAX (4u << 20)
 
 typedef struct brook__block {
         struct brook__block *next;
@@ -75,12 +81,32 @@ static void brook__arena_run_deferred(brook_arena_t *arena)
 void brook_arena_reset(brook_arena_t *arena)
 {
         brook__block_t *blk, *next;
+        size_t total = 0;
         if (!arena)
                 return;
         brook__arena_run_deferred(arena);
-        for (blk = arena->head; blk && blk != arena->first; blk = next) {
+        if (arena->head == arena->first) {
+                arena->first->used = 0;
+                return;
+        }
+        /* This generation overflowed the first block: free the extra
+         * blocks and, unless it was too big to keep, make the first block
+         * big enough for the whole generation, so that the next record
+         * like it needs no malloc. */
+        for (blk = arena->head; blk; blk = next) {
                 next = blk->next;
-                free(blk);
+                total += blk->used;
+                if (blk != arena->first)
+                        free(blk);
+        }
+        if (total > arena->first->size && total <= BROOK__ARENA_KEEP_MAX) {
+                size_t size = arena->first->size;
+                while (size < total)
+                        size *= 2;
+                if (size > BROOK__ARENA_KEEP_MAX)
+                        size = BROOK__ARENA_KEEP_MAX;
+                free(arena->first);
+                arena->first = brook__block_new(size);
         }
         arena->head = arena->first;
         arena->first->used = 0;
