@@ -26,14 +26,66 @@ static int64_t brook__real_wall_clock(brook__runtime_t *rt)
 
 /* ------------------------------------------------------------- producing */
 
+/* FNV-1a: topic names are short, and one pass over the name replaces a
+ * string compare against every topic the thread has produced to. */
+static uint64_t brook__topic_hash(const char *topic)
+{
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (; *topic; topic++) {
+                h ^= (unsigned char)*topic;
+                h *= 0x100000001b3ULL;
+        }
+        return h;
+}
+
+/* The slot of @p topic in thr->ptopic_slots: the one holding it, or the
+ * empty one where it goes. The table is never full. */
+static size_t *brook__ptopic_slot(brook__thread_t *thr, const char *topic,
+                                  uint64_t hash)
+{
+        size_t mask = thr->ptopic_slot_cnt - 1, i = hash & mask;
+        for (;; i = (i + 1) & mask) {
+                size_t *slot = &thr->ptopic_slots[i];
+                struct brook__ptopic *pt;
+                if (!*slot)
+                        return slot;
+                pt = &thr->ptopics[*slot - 1];
+                if (pt->hash == hash && !strcmp(pt->name, topic))
+                        return slot;
+        }
+}
+
+/* Doubles the table (it starts at 16 slots) and puts every topic back. */
+static void brook__ptopic_rehash(brook__thread_t *thr)
+{
+        size_t i;
+        free(thr->ptopic_slots);
+        thr->ptopic_slot_cnt =
+                thr->ptopic_slot_cnt ? thr->ptopic_slot_cnt * 2 : 16;
+        thr->ptopic_slots =
+                brook__xcalloc(thr->ptopic_slot_cnt, sizeof *thr->ptopic_slots);
+        for (i = 0; i < thr->ptopic_cnt; i++)
+                *brook__ptopic_slot(thr, thr->ptopics[i].name,
+                                    thr->ptopics[i].hash) = i + 1;
+}
+
+/* The producer's handle of @p topic, made on first use. Every produce
+ * comes through here: one hash of the name and, nearly always, one string
+ * compare. */
 static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
                                            const char *topic)
 {
-        size_t i;
+        uint64_t hash = brook__topic_hash(topic);
+        size_t *slot;
         struct brook__ptopic *pt;
-        for (i = 0; i < thr->ptopic_cnt; i++)
-                if (!strcmp(thr->ptopics[i].name, topic))
-                        return &thr->ptopics[i];
+        if (thr->ptopic_slot_cnt) {
+                slot = brook__ptopic_slot(thr, topic, hash);
+                if (*slot)
+                        return &thr->ptopics[*slot - 1];
+        }
+        if ((thr->ptopic_cnt + 1) * 2 > thr->ptopic_slot_cnt)
+                brook__ptopic_rehash(thr);
+        slot = brook__ptopic_slot(thr, topic, hash);
         if (thr->ptopic_cnt == thr->ptopic_cap) {
                 thr->ptopic_cap = thr->ptopic_cap ? thr->ptopic_cap * 2 : 8;
                 thr->ptopics = brook__xrealloc(
@@ -41,8 +93,11 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         }
         pt = &thr->ptopics[thr->ptopic_cnt++];
         pt->name = brook__xstrdup(topic);
+        pt->hash = hash;
         pt->rkt = rd_kafka_topic_new(thr->producer, topic, NULL);
         pt->partition_cnt = -1;
+        /* Findable only once complete. */
+        *slot = thr->ptopic_cnt;
         return pt;
 }
 
@@ -785,6 +840,7 @@ void brook__thread_destroy(brook__thread_t *thr)
                 free(thr->ptopics[i].name);
         }
         free(thr->ptopics);
+        free(thr->ptopic_slots);
         free(thr->routes);
         if (thr->consumer)
                 rd_kafka_destroy(thr->consumer);
