@@ -483,7 +483,6 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
 {
         struct brook__route *r;
         brook__inrec_t in;
-        rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_timestamp_type_t tstype;
 
         if (rkm->err) {
@@ -498,7 +497,6 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                 rd_kafka_message_destroy(rkm);
                 return;
         }
-        rd_kafka_message_headers(rkm, &hdrs);
         in.topic = r->q->topic;
         in.partition = rkm->partition;
         in.offset = rkm->offset;
@@ -507,7 +505,9 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
         in.key_size = rkm->key_len;
         in.value = rkm->payload;
         in.value_size = rkm->len;
-        in.headers = hdrs;
+        /* Parsed only if something asks (brook__headers_raw()). */
+        in.headers = NULL;
+        in.msg = rkm;
         in.owner = rkm;
         brook__pqueue_push(r->q, &in);
         r->task->queued++;
