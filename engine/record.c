@@ -2,10 +2,10 @@
  * brook — records in flight and their headers.
  *
  * Headers stay in the input message's bytes until something reads or
- * changes them: the consumer does not parse them, a record that a
- * processor never asks about has them parsed only by the sink that copies
- * them to the output (untouched), and a record whose sink drops it never
- * has them parsed at all.
+ * changes them: the consumer does not parse them, a record that no
+ * processor asks about has them parsed only by the sink that copies them
+ * to the output (untouched), and a record that never reaches a sink (a
+ * filter dropped it) never has them parsed at all.
  */
 #include <string.h>
 
