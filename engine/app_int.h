@@ -67,13 +67,21 @@ struct brook__thread {
                 brook__pqueue_t *q;
         } * routes;
         size_t route_cnt, route_cap;
-        /** Producer topic handles by name. */
+        /** Producer topic handles, found by name: first the last one
+         *  found, then through ptopic_slots, an open-addressing hash table
+         *  of indexes + 1 into ptopics (0: empty), a power of two in size,
+         *  at most half full. */
         struct brook__ptopic {
                 char *name;
+                size_t len;
+                uint64_t hash;
                 rd_kafka_topic_t *rkt;
                 int32_t partition_cnt;
         } * ptopics;
         size_t ptopic_cnt, ptopic_cap;
+        size_t *ptopic_slots;
+        size_t ptopic_slot_cnt;
+        size_t ptopic_last; /**< Index + 1 of the last one found; 0. */
         int64_t last_commit;
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;

@@ -2,15 +2,23 @@
  * brook — arenas (per-record memory) and byte buffers.
  *
  * An arena is a list of blocks; allocation bumps a pointer in the current
- * block. Reset keeps the first block (where almost every record's objects
- * fit) and frees the others, so steady-state processing does no malloc.
+ * block. Reset keeps the first block and frees the others. When a record
+ * needed more than the first block, reset replaces the first block by one
+ * big enough for all of it (up to BROOK__ARENA_KEEP_MAX), so a stream of
+ * records over 8 KiB also runs without a malloc per record.
  */
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "brook_int.h"
 
 #define BROOK__ARENA_BLOCK 8192
+/* The largest first block reset keeps: one huge record must not pin its
+ * memory for the thread's life. Kafka's default message.max.bytes is about
+ * 1 MiB; a decoded record rarely needs more than a few times that. */
+#define BROOK__ARENA_KEEP_MAX (4u << 20)
 
 typedef struct brook__block {
         struct brook__block *next;
@@ -30,10 +38,23 @@ struct brook_arena_s {
         size_t deferred_cnt, deferred_cap;
 };
 
+/* A size that cannot be represented is a caller's bug (a length read from
+ * untrusted input, say), not memory exhaustion; wrapping around would hand
+ * out a block smaller than asked for, so stop loudly instead. */
+static void brook__size_overflow(const char *what, size_t size)
+{
+        fprintf(stderr, "brook: %s of %zu bytes overflows size_t\n", what,
+                size);
+        abort();
+}
+
 static brook__block_t *brook__block_new(size_t min)
 {
         size_t size = min > BROOK__ARENA_BLOCK ? min : BROOK__ARENA_BLOCK;
-        brook__block_t *blk = brook__xmalloc(sizeof *blk + size);
+        brook__block_t *blk;
+        if (size > SIZE_MAX - sizeof *blk)
+                brook__size_overflow("arena block", size);
+        blk = brook__xmalloc(sizeof *blk + size);
         blk->next = NULL;
         blk->size = size;
         blk->used = 0;
@@ -60,12 +81,32 @@ static void brook__arena_run_deferred(brook_arena_t *arena)
 void brook_arena_reset(brook_arena_t *arena)
 {
         brook__block_t *blk, *next;
+        size_t total = 0;
         if (!arena)
                 return;
         brook__arena_run_deferred(arena);
-        for (blk = arena->head; blk && blk != arena->first; blk = next) {
+        if (arena->head == arena->first) {
+                arena->first->used = 0;
+                return;
+        }
+        /* This generation overflowed the first block: free the extra
+         * blocks and, unless it was too big to keep, make the first block
+         * big enough for the whole generation, so that the next record
+         * like it needs no malloc. */
+        for (blk = arena->head; blk; blk = next) {
                 next = blk->next;
-                free(blk);
+                total += blk->used;
+                if (blk != arena->first)
+                        free(blk);
+        }
+        if (total > arena->first->size && total <= BROOK__ARENA_KEEP_MAX) {
+                size_t size = arena->first->size;
+                while (size < total)
+                        size *= 2;
+                if (size > BROOK__ARENA_KEEP_MAX)
+                        size = BROOK__ARENA_KEEP_MAX;
+                free(arena->first);
+                arena->first = brook__block_new(size);
         }
         arena->head = arena->first;
         arena->first->used = 0;
@@ -84,8 +125,12 @@ void brook_arena_destroy(brook_arena_t *arena)
 void *brook_arena_alloc(brook_arena_t *arena, size_t size)
 {
         brook__block_t *blk = arena->head;
-        size_t aligned = (size + 15) & ~(size_t)15;
+        size_t aligned;
         void *p;
+
+        if (size > SIZE_MAX - 15)
+                brook__size_overflow("arena allocation", size);
+        aligned = (size + 15) & ~(size_t)15;
 
         if (blk->size - blk->used < aligned) {
                 brook__block_t *nb = brook__block_new(aligned);
@@ -114,6 +159,10 @@ void brook_arena_defer(brook_arena_t *arena, void (*destructor)(void *),
                        void *ptr)
 {
         if (arena->deferred_cnt == arena->deferred_cap) {
+                if (arena->deferred_cap >
+                    SIZE_MAX / 2 / sizeof *arena->deferred)
+                        brook__size_overflow("arena destructor list",
+                                             arena->deferred_cap);
                 arena->deferred_cap =
                         arena->deferred_cap ? arena->deferred_cap * 2 : 16;
                 arena->deferred = brook__xrealloc(
@@ -144,8 +193,12 @@ void *brook_buf_reserve(brook_buf_t *buf, size_t size)
 {
         if (buf->cap - buf->len < size) {
                 size_t cap = buf->cap ? buf->cap : 256;
+                if (size > SIZE_MAX - buf->len)
+                        brook__size_overflow("buffer", size);
+                /* Doubling, but never past what size_t holds: then
+                 * exactly what is needed. */
                 while (cap - buf->len < size)
-                        cap *= 2;
+                        cap = cap > SIZE_MAX / 2 ? buf->len + size : cap * 2;
                 buf->data = brook__xrealloc(buf->data, cap);
                 buf->cap = cap;
         }

@@ -115,6 +115,10 @@ typedef struct brook__header {
 
 /** Headers of an input record: parsed from Kafka's on first use. */
 typedef struct brook__headers {
+        /** The input message whose headers librdkafka has not parsed yet
+         *  (brook__headers_raw() does, once); NULL once parsed or for a
+         *  record that did not come from Kafka. */
+        const rd_kafka_message_t *msg;
         rd_kafka_headers_t *raw; /**< The input's, owned elsewhere; or NULL. */
         bool parsed;             /**< hdrs holds the truth once set. */
         bool changed;            /**< hdrs differs from raw. */
@@ -143,9 +147,13 @@ struct brook_record_s {
         brook_arena_t *arena;
 };
 
-/** Converts parsed headers to a new rd_kafka_headers_t for producing (the
- *  caller owns it), or NULL when there are none. */
-rd_kafka_headers_t *brook__headers_to_kafka(const brook__recmeta_t *meta);
+/** The input's headers in Kafka's form (owned by the input message), or
+ *  NULL when it has none; parses them the first time. */
+rd_kafka_headers_t *brook__headers_raw(brook__headers_t *h);
+/** The headers to produce with a record derived from @p meta, as a new
+ *  rd_kafka_headers_t (the caller owns it), or NULL when there are none.
+ *  Unread and unchanged headers are the input's, copied untouched. */
+rd_kafka_headers_t *brook__headers_to_kafka(brook__recmeta_t *meta);
 
 /* -------------------------------------------------------------- topology */
 
@@ -285,7 +293,11 @@ typedef struct brook__inrec {
         const void *key, *value;
         size_t key_size, value_size;
         rd_kafka_headers_t *headers; /**< Owned by @p owner; may be NULL. */
-        void *owner;                 /**< rd_kafka_message_t *, or driver's. */
+        /** If set, the headers are this message's, parsed only when
+         *  something asks for them (@p headers is then NULL): most records
+         *  pass through without anyone looking. */
+        const rd_kafka_message_t *msg;
+        void *owner; /**< rd_kafka_message_t *, or driver's. */
 } brook__inrec_t;
 
 /**

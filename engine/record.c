@@ -1,9 +1,11 @@
 /*
  * brook — records in flight and their headers.
  *
- * Headers stay in Kafka's form (rd_kafka_headers_t of the input message)
- * until something reads or changes them: most topologies never look, and a
- * passthrough then copies them to the output without parsing.
+ * Headers stay in the input message's bytes until something reads or
+ * changes them: the consumer does not parse them, a record that no
+ * processor asks about has them parsed only by the sink that copies them
+ * to the output (untouched), and a record that never reaches a sink (a
+ * filter dropped it) never has them parsed at all.
  */
 #include <string.h>
 
@@ -59,10 +61,23 @@ static void brook__headers_grow(brook__headers_t *h, brook_arena_t *arena)
         h->cap = cap;
 }
 
+rd_kafka_headers_t *brook__headers_raw(brook__headers_t *h)
+{
+        if (h->msg) {
+                /* librdkafka parses the message's header bytes here, not
+                 * when the message is consumed. */
+                if (rd_kafka_message_headers(h->msg, &h->raw))
+                        h->raw = NULL;
+                h->msg = NULL;
+        }
+        return h->raw;
+}
+
 /* Parses the Kafka headers into the arena array on first use. */
 static brook__headers_t *brook__headers_get(const brook_record_t *rec)
 {
         brook__headers_t *h = &rec->meta->headers;
+        rd_kafka_headers_t *raw;
         size_t i;
         const char *name;
         const void *value;
@@ -71,9 +86,9 @@ static brook__headers_t *brook__headers_get(const brook_record_t *rec)
         if (h->parsed)
                 return h;
         h->parsed = true;
-        if (!h->raw)
+        if (!(raw = brook__headers_raw(h)))
                 return h;
-        for (i = 0; !rd_kafka_header_get_all(h->raw, i, &name, &value, &size);
+        for (i = 0; !rd_kafka_header_get_all(raw, i, &name, &value, &size);
              i++) {
                 if (h->cnt == h->cap)
                         brook__headers_grow(h, rec->arena);
@@ -153,16 +168,18 @@ size_t brook_record_header_remove(brook_record_t *rec, const char *name)
         return removed;
 }
 
-rd_kafka_headers_t *brook__headers_to_kafka(const brook__recmeta_t *meta)
+rd_kafka_headers_t *brook__headers_to_kafka(brook__recmeta_t *meta)
 {
-        const brook__headers_t *h = &meta->headers;
-        rd_kafka_headers_t *out;
+        brook__headers_t *h = &meta->headers;
+        rd_kafka_headers_t *raw, *out;
         size_t i;
 
-        if (!h->changed)
-                return h->raw && rd_kafka_header_cnt(h->raw)
-                               ? rd_kafka_headers_copy(h->raw)
+        if (!h->changed) {
+                raw = brook__headers_raw(h);
+                return raw && rd_kafka_header_cnt(raw)
+                               ? rd_kafka_headers_copy(raw)
                                : NULL;
+        }
         if (!h->cnt)
                 return NULL;
         out = rd_kafka_headers_new(h->cnt);

@@ -24,33 +24,32 @@ static void brook__json_decref(void *json)
  * produce; ENCODE_ANY so that a bare number or string is a valid value. */
 #define BROOK__JSON_DUMP_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY)
 
+/* jansson hands the encoding over in pieces; they go straight to the
+ * end of the buffer. */
+static int brook__json_append(const char *buffer, size_t size, void *data)
+{
+        brook_buf_append(data, buffer, size);
+        return 0;
+}
+
 static brook_err_t brook__json_ser(const void *obj, brook_buf_t *out,
                                    void *opaque, char *errstr,
                                    size_t errstr_size)
 {
-        const json_t *json = obj;
-        size_t size, written;
-        void *p;
+        size_t start = out->len;
 
-        /* Measuring first lets jansson write straight into the buffer,
-         * with no intermediate string. */
-        size = json_dumpb(json, NULL, 0, BROOK__JSON_DUMP_FLAGS);
-        if (size == 0) {
+        /* One pass: json_dumpb() needs one pass to measure and a second to
+         * write, so every value was encoded twice. */
+        if (json_dump_callback(obj, brook__json_append, out,
+                               BROOK__JSON_DUMP_FLAGS) ||
+            out->len == start) {
+                /* Nothing of a failed encoding stays in the buffer. */
+                out->len = start;
                 brook__seterr(errstr, errstr_size,
                               "json serializer: cannot encode the value "
                               "(jansson could not dump it)");
                 return BROOK_ERR_SERDE;
         }
-        p = brook_buf_reserve(out, size);
-        written = json_dumpb(json, p, size, BROOK__JSON_DUMP_FLAGS);
-        if (written != size) {
-                brook__seterr(errstr, errstr_size,
-                              "json serializer: the value changed while it "
-                              "was encoded (%zu bytes, then %zu)",
-                              size, written);
-                return BROOK_ERR_SERDE;
-        }
-        brook_buf_advance(out, size);
         return BROOK_OK;
 }
 

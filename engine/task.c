@@ -576,10 +576,13 @@ rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
                                                const char *exception,
                                                const char *msg)
 {
-        rd_kafka_headers_t *hdrs = in->headers
-                                           ? rd_kafka_headers_copy(in->headers)
-                                           : rd_kafka_headers_new(6);
+        rd_kafka_headers_t *in_hdrs = in->headers, *hdrs;
         char num[32];
+
+        if (!in_hdrs && in->msg && rd_kafka_message_headers(in->msg, &in_hdrs))
+                in_hdrs = NULL;
+        hdrs = in_hdrs ? rd_kafka_headers_copy(in_hdrs)
+                       : rd_kafka_headers_new(6);
 
         rd_kafka_header_add(hdrs, "__streams.errors.exception", -1, exception,
                             -1);
@@ -718,6 +721,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         meta->partition = in.partition;
         meta->offset = in.offset;
         meta->headers.raw = in.headers;
+        meta->headers.msg = in.msg;
         meta->raw_key = in.key;
         meta->raw_key_size = in.key_size;
         meta->raw_value = in.value;

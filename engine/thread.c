@@ -26,18 +26,89 @@ static int64_t brook__real_wall_clock(brook__runtime_t *rt)
 
 /* ------------------------------------------------------------- producing */
 
+/* A hash of the name, 8 bytes at a time: it runs on every record
+ * produced, so it must cost no more than the one string compare a
+ * single-topic app used to do, while telling apart internal topic names
+ * that share the application id's prefix and a suffix. */
+static uint64_t brook__topic_hash(const char *topic, size_t len)
+{
+        uint64_t h = len * 0x9e3779b97f4a7c15ULL, w;
+        size_t i;
+        for (i = 0; i + 8 <= len; i += 8) {
+                memcpy(&w, topic + i, 8);
+                h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+                h ^= h >> 31;
+        }
+        w = 0;
+        memcpy(&w, topic + i, len - i);
+        h = (h ^ w) * 0x94d049bb133111ebULL;
+        return h ^ (h >> 29);
+}
+
+/* The slot of @p topic in thr->ptopic_slots: the one holding it, or the
+ * empty one where it goes. The table is never full. */
+static size_t *brook__ptopic_slot(brook__thread_t *thr, const char *topic,
+                                  size_t len, uint64_t hash)
+{
+        size_t mask = thr->ptopic_slot_cnt - 1, i = hash & mask;
+        for (;; i = (i + 1) & mask) {
+                size_t *slot = &thr->ptopic_slots[i];
+                struct brook__ptopic *pt;
+                if (!*slot)
+                        return slot;
+                pt = &thr->ptopics[*slot - 1];
+                if (pt->hash == hash && pt->len == len &&
+                    !memcmp(pt->name, topic, len))
+                        return slot;
+        }
+}
+
+/* Doubles the table (it starts at 16 slots) and puts every topic back. */
+static void brook__ptopic_rehash(brook__thread_t *thr)
+{
+        size_t i;
+        free(thr->ptopic_slots);
+        thr->ptopic_slot_cnt =
+                thr->ptopic_slot_cnt ? thr->ptopic_slot_cnt * 2 : 16;
+        thr->ptopic_slots =
+                brook__xcalloc(thr->ptopic_slot_cnt, sizeof *thr->ptopic_slots);
+        for (i = 0; i < thr->ptopic_cnt; i++)
+                *brook__ptopic_slot(thr, thr->ptopics[i].name,
+                                    thr->ptopics[i].len, thr->ptopics[i].hash) =
+                        i + 1;
+}
+
+/* The producer's handle of @p topic, made on first use. Every produce
+ * comes through here. Runs of records to one topic (a single-sink app, a
+ * batch of changelog writes) cost one string compare against the topic
+ * found last; any other topic costs one hash of the name and, nearly
+ * always, one compare. */
 static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
                                            const char *topic)
 {
-        size_t i;
+        size_t len, *slot;
+        uint64_t hash;
         struct brook__ptopic *pt;
         rd_kafka_topic_t *rkt;
-        for (i = 0; i < thr->ptopic_cnt; i++)
-                if (!strcmp(thr->ptopics[i].name, topic))
-                        return &thr->ptopics[i];
-        /* NULL (an invalid topic name, say) must not reach producev. */
+        if (thr->ptopic_last &&
+            !strcmp(thr->ptopics[thr->ptopic_last - 1].name, topic))
+                return &thr->ptopics[thr->ptopic_last - 1];
+        len = strlen(topic);
+        hash = brook__topic_hash(topic, len);
+        if (thr->ptopic_slot_cnt) {
+                slot = brook__ptopic_slot(thr, topic, len, hash);
+                if (*slot) {
+                        thr->ptopic_last = *slot;
+                        return &thr->ptopics[*slot - 1];
+                }
+        }
+        /* NULL (an invalid topic name, say) must not reach producev, and
+         * is not registered: the next record asks again. */
         if (!(rkt = rd_kafka_topic_new(thr->producer, topic, NULL)))
                 return NULL;
+        if ((thr->ptopic_cnt + 1) * 2 > thr->ptopic_slot_cnt)
+                brook__ptopic_rehash(thr);
+        slot = brook__ptopic_slot(thr, topic, len, hash);
         if (thr->ptopic_cnt == thr->ptopic_cap) {
                 thr->ptopic_cap = thr->ptopic_cap ? thr->ptopic_cap * 2 : 8;
                 thr->ptopics = brook__xrealloc(
@@ -45,8 +116,13 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         }
         pt = &thr->ptopics[thr->ptopic_cnt++];
         pt->name = brook__xstrdup(topic);
+        pt->hash = hash;
+        pt->len = len;
         pt->rkt = rkt;
         pt->partition_cnt = -1;
+        /* Findable only once complete. */
+        *slot = thr->ptopic_cnt;
+        thr->ptopic_last = thr->ptopic_cnt;
         return pt;
 }
 
@@ -457,7 +533,6 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
 {
         struct brook__route *r;
         brook__inrec_t in;
-        rd_kafka_headers_t *hdrs = NULL;
         rd_kafka_timestamp_type_t tstype;
 
         if (rkm->err) {
@@ -472,7 +547,6 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                 rd_kafka_message_destroy(rkm);
                 return;
         }
-        rd_kafka_message_headers(rkm, &hdrs);
         in.topic = r->q->topic;
         in.partition = rkm->partition;
         in.offset = rkm->offset;
@@ -481,7 +555,9 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
         in.key_size = rkm->key_len;
         in.value = rkm->payload;
         in.value_size = rkm->len;
-        in.headers = hdrs;
+        /* Parsed only if something asks (brook__headers_raw()). */
+        in.headers = NULL;
+        in.msg = rkm;
         in.owner = rkm;
         brook__pqueue_push(r->q, &in);
         r->task->queued++;
@@ -822,6 +898,7 @@ void brook__thread_destroy(brook__thread_t *thr)
                 free(thr->ptopics[i].name);
         }
         free(thr->ptopics);
+        free(thr->ptopic_slots);
         free(thr->routes);
         if (thr->consumer)
                 rd_kafka_destroy(thr->consumer);

@@ -27,6 +27,8 @@
  * that were dirty when it started, so a processor writing the store being
  * flushed cannot make it run forever.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,6 +66,13 @@ struct cache_entry {
                                * even for an empty value. */
         size_t value_size;
         size_t key_size;
+        /* Room for a value right after the key, in the entry's own
+         * allocation: the value the entry was made with goes there, so a
+         * read that misses allocates once, not twice. value points there
+         * while value_inline is set; a later value that does not fit goes
+         * to its own allocation. */
+        size_t inline_cap;
+        bool value_inline;
         cache_state_t state;
         unsigned char key[];
 };
@@ -304,14 +313,37 @@ static void cache_grow(brook__cache_t *c)
         c->bucket_cnt = cnt;
 }
 
+/* Frees the value if it has its own allocation. */
+static void cache_free_value(cache_entry_t *e)
+{
+        if (!e->value_inline)
+                free(e->value);
+        e->value = NULL;
+        e->value_inline = false;
+}
+
 static void cache_set_value(cache_entry_t *e, const void *value,
                             size_t value_size)
 {
         if (!value) {
-                free(e->value);
-                e->value = NULL;
+                cache_free_value(e);
                 e->value_size = 0;
                 return;
+        }
+        if (e->inline_cap && value_size <= e->inline_cap) {
+                /* The room after the key fits it (again). */
+                cache_free_value(e);
+                e->value = e->key + e->key_size;
+                e->value_inline = true;
+                if (value_size)
+                        memcpy(e->value, value, value_size);
+                e->value_size = value_size;
+                return;
+        }
+        if (e->value_inline) {
+                /* Outgrew the room after the key. */
+                e->value = NULL;
+                e->value_inline = false;
         }
         /* At least a byte: an empty value is not a tombstone (NULL). */
         if (!e->value || e->value_size != value_size)
@@ -341,7 +373,7 @@ static void cache_detach(brook__cache_t *c, cache_entry_t *e)
 
 static void cache_entry_free(cache_entry_t *e)
 {
-        free(e->value);
+        cache_free_value(e);
         free(e);
 }
 
@@ -506,6 +538,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
 {
         uint64_t hash = cache_hash(st, key, key_size);
         cache_entry_t *e = cache_find(c, st, key, key_size, hash);
+        size_t inline_cap;
 
         if (e) {
                 cache_lru_unlink(c, e);
@@ -525,9 +558,16 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
 
         if (c->cnt >= c->bucket_cnt)
                 cache_grow(c);
-        e = brook__xcalloc(1, sizeof *e + key_size);
+        /* One allocation for the entry, its key and its first value (at
+         * least a byte of it: an empty value is not a tombstone). */
+        inline_cap = value ? (value_size ? value_size : 1) : 0;
+        if (key_size > SIZE_MAX - sizeof *e - inline_cap)
+                return BROOK_ERR_INVALID_ARG;
+        e = brook__xmalloc(sizeof *e + key_size + inline_cap);
+        memset(e, 0, sizeof *e);
         e->hash = hash;
         e->key_size = key_size;
+        e->inline_cap = inline_cap;
         if (key_size)
                 memcpy(e->key, key, key_size);
         cache_set_value(e, value, value_size);

@@ -684,6 +684,64 @@ static void test_many(void **state)
                 tstore_destroy(s[i]);
 }
 
+/* An entry keeps the value it was made with in its own allocation, right
+ * after the key, and moves a later value out (and back in) as sizes
+ * change: every value reads back exactly, the budget counts key and value
+ * whatever their place, and a flush forwards the last value. */
+static void test_value_sizes_change(void **state)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *s = tstore_new(c, &r);
+        static const char *const seq[] = {
+                "mid-sized",
+                "a value longer than the first one",
+                "short",
+                NULL,
+                "",
+                "mid-sized",
+                "a value longer than the first one, again",
+                "x",
+                NULL,
+                "back",
+        };
+
+        (void)state;
+        /* A read that missed: cached clean, in the entry's allocation. */
+        put_clean(c, s, "k", "from below");
+        check_cached(c, s, "k", "from below");
+        assert_int_equal(brook__cache_bytes(c), 1 + 10 + OVERHEAD);
+        for (size_t i = 0; i < sizeof seq / sizeof *seq; i++) {
+                put(c, s, "k", seq[i], (int64_t)i);
+                check_cached(c, s, "k", seq[i]);
+                assert_int_equal(brook__cache_bytes(c),
+                                 1 + (seq[i] ? strlen(seq[i]) : 0) + OVERHEAD);
+        }
+        /* A tombstone first, then values of every size. */
+        put(c, s, "t", NULL, 1);
+        check_cached(c, s, "t", NULL);
+        put(c, s, "t", "", 2);
+        check_cached(c, s, "t", "");
+        put(c, s, "t", "grown", 3);
+        check_cached(c, s, "t", "grown");
+        /* An empty first value is a value, not a tombstone. */
+        put(c, s, "e", "", 4);
+        check_cached(c, s, "e", "");
+        put(c, s, "e", "now longer", 5);
+        check_cached(c, s, "e", "now longer");
+
+        assert_int_equal(brook__cache_flush(c, &s->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        check_inner(s, "k", "back");
+        check_inner(s, "t", "grown");
+        check_inner(s, "e", "now longer");
+        assert_string_equal(r.recs[0].key, "k");
+        assert_string_equal(r.recs[0].value, "back");
+        assert_int_equal(r.recs[0].ts, 9);
+        brook__cache_destroy(c);
+        tstore_destroy(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -698,6 +756,7 @@ int main(void)
                 cmocka_unit_test(test_reentrant_flush),
                 cmocka_unit_test(test_reentrant_same_store),
                 cmocka_unit_test(test_many),
+                cmocka_unit_test(test_value_sizes_change),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

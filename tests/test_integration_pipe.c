@@ -512,6 +512,140 @@ static void test_dead_letter(void **state)
         free(app_id);
 }
 
+/* headers: the pipe's processors never read headers, so each output
+ * record carries its input's headers exactly: names, order, duplicates,
+ * binary bytes, a null value apart from an empty one; and a record without
+ * headers gets none. */
+#define HDR_IDS 2000
+
+/* The headers of input record @p id (none for multiples of 4). */
+static rd_kafka_headers_t *input_headers(int64_t id)
+{
+        rd_kafka_headers_t *h;
+        char trace[32];
+        unsigned char bin[5] = {0x00, 0xff, (unsigned char)(id & 0xff),
+                                (unsigned char)(id >> 8), 0x00};
+        if (id % 4 == 0)
+                return NULL;
+        h = rd_kafka_headers_new(5);
+        snprintf(trace, sizeof trace, "t-%" PRId64, id);
+        rd_kafka_header_add(h, "trace", -1, trace, -1);
+        rd_kafka_header_add(h, "bin", -1, bin, sizeof bin);
+        rd_kafka_header_add(h, "null", -1, NULL, 0);
+        rd_kafka_header_add(h, "empty", -1, "", 0);
+        rd_kafka_header_add(h, "trace", -1, "again", -1);
+        return h;
+}
+
+typedef struct hdr_check {
+        int64_t records, with, without, mismatches;
+        uint8_t seen[HDR_IDS];
+} hdr_check_t;
+
+static void check_hdr_record(const rd_kafka_message_t *rkm, void *opaque)
+{
+        hdr_check_t *c = opaque;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, NULL);
+        int64_t id = v ? json_integer_value(json_object_get(v, "id")) : -1;
+        rd_kafka_headers_t *got = NULL, *want;
+        size_t i;
+
+        json_decref(v);
+        c->records++;
+        if (id < 0 || id >= HDR_IDS || !kept(id)) {
+                c->mismatches++;
+                return;
+        }
+        c->seen[id]++;
+        want = input_headers(id);
+        if (rd_kafka_message_headers(rkm, &got))
+                got = NULL;
+        if (!want) {
+                if (got && rd_kafka_header_cnt(got))
+                        c->mismatches++;
+                else
+                        c->without++;
+                return;
+        }
+        if (!got || rd_kafka_header_cnt(got) != rd_kafka_header_cnt(want)) {
+                c->mismatches++;
+                rd_kafka_headers_destroy(want);
+                return;
+        }
+        for (i = 0; i < rd_kafka_header_cnt(want); i++) {
+                const char *wn, *gn;
+                const void *wv, *gv;
+                size_t ws, gs;
+                if (rd_kafka_header_get_all(want, i, &wn, &wv, &ws) ||
+                    rd_kafka_header_get_all(got, i, &gn, &gv, &gs) ||
+                    strcmp(wn, gn) || !wv != !gv || ws != gs ||
+                    (ws && memcmp(wv, gv, ws))) {
+                        c->mismatches++;
+                        rd_kafka_headers_destroy(want);
+                        return;
+                }
+        }
+        c->with++;
+        rd_kafka_headers_destroy(want);
+}
+
+static void test_headers_pass_through(void **state)
+{
+        char *in = kt_unique("hdr-in"), *out = kt_unique("hdr-out");
+        char *app_id = kt_unique("hdr-app");
+        int64_t want = expected_between(0, HDR_IDS), want_without = 0, i;
+        hdr_check_t *c = calloc(1, sizeof *c);
+        rd_kafka_t *rk;
+        pid_t a;
+
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        rk = kt_producer();
+        for (i = 0; i < HDR_IDS; i++) {
+                char key[32], value[256];
+                rd_kafka_headers_t *h = input_headers(i);
+                rd_kafka_resp_err_t err;
+                int n;
+                snprintf(key, sizeof key, "p%" PRId64, i % KEYS);
+                n = snprintf(value, sizeof value,
+                             "{\"id\":%" PRId64
+                             ",\"key\":\"%s\",\"seq\":%" PRId64
+                             ",\"amount\":%" PRId64 "}",
+                             i, key, i / KEYS, i % 1000);
+                /* producev takes the headers only on success. */
+                err = rd_kafka_producev(
+                        rk, RD_KAFKA_V_TOPIC(in),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_KEY(key, strlen(key)),
+                        RD_KAFKA_V_VALUE(value, (size_t)n),
+                        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+                if (err && h)
+                        rd_kafka_headers_destroy(h);
+                assert_int_equal(err, RD_KAFKA_RESP_ERR_NO_ERROR);
+                if (kept(i) && i % 4 == 0)
+                        want_without++;
+        }
+        kt_producer_close(rk);
+        assert_int_equal(kt_count(in), HDR_IDS);
+
+        a = start_instance("a", app_id, in, out, NULL, NULL);
+        assert_int_equal(kt_wait_count(out, want, 180000), want);
+        kill(a, SIGTERM);
+        assert_int_equal(kt_wait(a, 60000), 0);
+
+        kt_consume_all(out, check_hdr_record, c);
+        assert_int_equal(c->records, want);
+        assert_int_equal(c->mismatches, 0);
+        assert_int_equal(c->without, want_without);
+        assert_int_equal(c->with, want - want_without);
+        for (i = 0; i < HDR_IDS; i++)
+                assert_int_equal(c->seen[i], kept(i) ? 1 : 0);
+        free(c);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
 /* fail (the default): the app stops naming topic, partition and offset,
  * and commits nothing past the bad record. */
 typedef struct fail_check {
@@ -600,6 +734,7 @@ int main(void)
                                           teardown),
                 cmocka_unit_test_teardown(test_failover, teardown),
                 cmocka_unit_test_teardown(test_dead_letter, teardown),
+                cmocka_unit_test_teardown(test_headers_pass_through, teardown),
                 cmocka_unit_test_teardown(test_fail_stops_at_bad_record,
                                           teardown),
         };

@@ -228,6 +228,68 @@ static void test_json(void **state)
         brook_arena_destroy(arena);
 }
 
+/* The encoder writes into the buffer as it goes: after what is there
+ * already, in as many pieces as jansson hands over, and leaving nothing
+ * behind when it fails. */
+static void test_json_encode_in_place(void **state)
+{
+        brook_buf_t *buf = brook_buf_new();
+        char errstr[256] = "";
+        size_t big = 100000;
+        char *s = malloc(big + 1);
+        json_t *obj, *arr, *loop;
+        const char *out;
+
+        /* Appends after existing bytes. */
+        brook_buf_append(buf, "head:", 5);
+        obj = json_pack("{s:[i,i]}", "k", 1, 2);
+        assert_int_equal(brook_serde_serialize(brook_serde_json(), obj, buf,
+                                               errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_buf_len(buf), 5 + 11);
+        assert_memory_equal(brook_buf_data(buf), "head:{\"k\":[1,2]}", 16);
+        json_decref(obj);
+
+        /* A value far bigger than jansson's internal pieces, after a
+         * buffer that already has room: exact, in order. */
+        for (size_t i = 0; i < big; i++)
+                s[i] = (char)('a' + i % 26);
+        s[big] = '\0';
+        arr = json_pack("[s,i]", s, 7);
+        brook_buf_clear(buf);
+        assert_int_equal(brook_serde_serialize(brook_serde_json(), arr, buf,
+                                               errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_buf_len(buf), big + 6);
+        out = brook_buf_data(buf);
+        assert_memory_equal(out, "[\"", 2);
+        assert_memory_equal(out + 2, s, big);
+        assert_memory_equal(out + 2 + big, "\",7]", 4);
+        json_decref(arr);
+
+        /* A cycle cannot be encoded: an error, and the buffer keeps only
+         * what it had. */
+        arr = json_array();
+        loop = json_object();
+        json_array_append(arr, loop);
+        json_object_set(loop, "back", arr);
+        brook_buf_clear(buf);
+        brook_buf_append(buf, "keep", 4);
+        assert_int_equal(brook_serde_serialize(brook_serde_json(), arr, buf,
+                                               errstr, sizeof errstr),
+                         BROOK_ERR_SERDE);
+        assert_non_null(strstr(errstr, "json serializer"));
+        assert_int_equal(brook_buf_len(buf), 4);
+        assert_memory_equal(brook_buf_data(buf), "keep", 4);
+        /* Break the cycle so that both are freed. */
+        json_object_clear(loop);
+        json_decref(loop);
+        json_decref(arr);
+
+        free(s);
+        brook_buf_destroy(buf);
+}
+
 static void test_json_own(void **state)
 {
         brook_arena_t *arena = brook_arena_new();
@@ -587,6 +649,7 @@ int main(void)
                 cmocka_unit_test(test_string),
                 cmocka_unit_test(test_bytes),
                 cmocka_unit_test(test_json),
+                cmocka_unit_test(test_json_encode_in_place),
                 cmocka_unit_test(test_json_own),
                 cmocka_unit_test(test_null),
                 cmocka_unit_test(test_appends),
