@@ -97,6 +97,15 @@ struct brook_serde_s {
 
 const brook_serde_t *brook__serde_ref(const brook_serde_t *serde);
 void brook__serde_unref(const brook_serde_t *serde);
+/**
+ * Whether objects @p serde decodes may point into the bytes they were
+ * decoded from (the bytes serde does; a user's serde may), so bytes that do
+ * not outlive the arena must be copied into it first. The other built-ins
+ * always copy. @p data is what to decode: returned as is, or as a copy in
+ * @p arena.
+ */
+const void *brook__serde_stable(const brook_serde_t *serde, const void *data,
+                                size_t size, brook_arena_t *arena);
 
 /* ------------------------------------------------------------------- buf */
 

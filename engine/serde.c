@@ -280,6 +280,15 @@ const brook_serde_t *brook_serde_by_name(const char *name, char *errstr,
         return NULL;
 }
 
+const void *brook__serde_stable(const brook_serde_t *serde, const void *data,
+                                size_t size, brook_arena_t *arena)
+{
+        if (!data || !serde ||
+            (serde->refcnt == 0 && serde != &brook__serde_bytes_s))
+                return data;
+        return brook_arena_memdup(arena, data, size);
+}
+
 /* ------------------------------------------------------------ user serdes */
 
 brook_serde_t *brook_serde_new(const char *name, brook_serialize_fn serialize,

@@ -311,6 +311,11 @@ static brook_err_t brook__kvstore_get(brook_kvstore_t *st, const void *key,
         st->gets++;
         if ((err = brook__kvstore_read(st, &val, &size)))
                 return err;
+        /* The bytes are the cache's or the store's, valid until the next
+         * call: what the value may point into must live as long as the
+         * record's arena. */
+        val = brook__serde_stable(st->def->value_serde, val, size,
+                                  brook__kvstore_arena(st));
         if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
                                            brook__kvstore_arena(st), valuep,
                                            why, sizeof why)))
@@ -464,6 +469,10 @@ brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
                                 continue;
                         }
                 }
+                /* The bytes live until the next call on the iterator; the
+                 * entry must live as long as the arena. */
+                k = brook__serde_stable(it->key_serde, k, ksz, it->arena);
+                v = brook__serde_stable(it->value_serde, v, vsz, it->arena);
                 if ((it->err = brook_serde_deserialize(
                              it->key_serde, k, ksz, it->arena, keyp, it->errstr,
                              sizeof it->errstr)) ||

@@ -416,6 +416,98 @@ static void test_iter_version_unknown(void **state)
         brook_test_driver_destroy(td);
 }
 
+/* ------------------------------------------------ bytes that must live */
+
+/* Puts "a"->"AAAA" and "b"->"BBBB" into a bytes store, then reads "a", then
+ * "b", then iterates: the first value must still read "AAAA" after the
+ * later reads reused the store's and the iterator's buffers. */
+static brook_err_t bytes_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                 void *state, char *errstr, size_t errstr_size)
+{
+        static const brook_bytes_t a = {"a", 1}, b = {"b", 1};
+        static const brook_bytes_t va = {"AAAA", 4}, vb = {"BBBB", 4};
+        brook_kvstore_t *st = NULL;
+        brook_kviter_t *it = NULL;
+        brook_bytes_t *got_a = NULL, *got_b = NULL, *k1, *v1, *k2, *v2, *k3,
+                      *v3;
+        brook_err_t err;
+        (void)state;
+        (void)rec;
+
+        if ((err = brook_ctx_kvstore(ctx, "bytes", &st, errstr, errstr_size)) ||
+            (err = brook_kvstore_put(st, &a, &va, errstr, errstr_size)) ||
+            (err = brook_kvstore_put(st, &b, &vb, errstr, errstr_size)) ||
+            (err = brook_kvstore_get(st, &a, (void **)&got_a, errstr,
+                                     errstr_size)) ||
+            (err = brook_kvstore_get(st, &b, (void **)&got_b, errstr,
+                                     errstr_size)))
+                return err;
+        assert_int_equal(got_a->size, 4);
+        assert_memory_equal(got_a->data, "AAAA", 4);
+        assert_memory_equal(got_b->data, "BBBB", 4);
+        assert_int_equal(brook_kvstore_all(st, &it, NULL, 0), BROOK_OK);
+        assert_int_equal(
+                brook_kviter_next(it, (void **)&k1, (void **)&v1, NULL, 0),
+                BROOK_OK);
+        assert_int_equal(
+                brook_kviter_next(it, (void **)&k2, (void **)&v2, NULL, 0),
+                BROOK_OK);
+        assert_int_equal(
+                brook_kviter_next(it, (void **)&k3, (void **)&v3, NULL, 0),
+                BROOK_ERR_END);
+        brook_kviter_destroy(it);
+        /* Every decoded object still holds what it was read as. */
+        assert_memory_equal(got_a->data, "AAAA", 4);
+        assert_memory_equal(got_b->data, "BBBB", 4);
+        assert_memory_equal(k1->data, "a", 1);
+        assert_memory_equal(v1->data, "AAAA", 4);
+        assert_memory_equal(k2->data, "b", 1);
+        assert_memory_equal(v2->data, "BBBB", 4);
+        return BROOK_OK;
+}
+
+static void test_bytes_values_live_with_the_record(void **state)
+{
+        const params_t *p = *state;
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        char errstr[512] = "";
+
+        assert_int_equal(
+                brook_builder_add_source(
+                        b, "src", (const char *[]){"in"}, 1, NULL,
+                        &(brook_consumed_t){.key_serde = brook_serde_bytes(),
+                                            .value_serde = brook_serde_bytes()},
+                        errstr, sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_processor(
+                        b, "p",
+                        &(brook_processor_def_t){.process = bytes_process},
+                        (const char *[]){"src"}, 1, errstr, sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_store(
+                        b,
+                        &(brook_materialized_t){
+                                .name = "bytes",
+                                .key_serde = brook_serde_bytes(),
+                                .value_serde = brook_serde_bytes(),
+                                .supplier = p->in_memory
+                                                    ? brook_kvstore_in_memory()
+                                                    : NULL,
+                                .caching_disabled = !p->caching},
+                        (const char *[]){"p"}, 1, errstr, sizeof errstr),
+                BROOK_OK);
+        td = brook_test_driver_new(b, NULL, 0, errstr, sizeof errstr);
+        if (!td)
+                fail_msg("%s", errstr);
+        assert_int_equal(brook_test_driver_pipe(td, "in", NULL, 0, NULL, 0, 1,
+                                                NULL, 0, errstr, sizeof errstr),
+                         BROOK_OK);
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         static params_t rdb_cache = {false, true}, rdb_nocache = {false, false},
@@ -429,6 +521,12 @@ int main(void)
                 cmocka_unit_test_prestate(test_changelog, &rdb_nocache),
                 cmocka_unit_test_prestate(test_changelog, &mem_cache),
                 cmocka_unit_test_prestate(test_changelog, &mem_nocache),
+                cmocka_unit_test_prestate(
+                        test_bytes_values_live_with_the_record, &rdb_cache),
+                cmocka_unit_test_prestate(
+                        test_bytes_values_live_with_the_record, &rdb_nocache),
+                cmocka_unit_test_prestate(
+                        test_bytes_values_live_with_the_record, &mem_nocache),
                 cmocka_unit_test(test_ops_version_unknown),
                 cmocka_unit_test(test_iter_version_unknown),
         };
