@@ -52,7 +52,7 @@ static const model_hdr_t *model_last(const model_t *m, const char *name)
 }
 
 /* Headers produced for the record equal @p m (names as C strings). */
-static void check_produced(const brook__recmeta_t *meta, const model_t *m)
+static void check_produced(brook__recmeta_t *meta, const model_t *m)
 {
         rd_kafka_headers_t *out = brook__headers_to_kafka(meta);
         size_t i;
