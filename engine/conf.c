@@ -216,14 +216,17 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  1, BROOK__INT32_MAX, NULL, NULL, "1", NULL, NULL,
                  "Partitions of the dead-letter topic when brook creates "
                  "it."},
-        [BROOK__P_POLL_MS] = {"poll.ms", BROOK__CONF_INT, 0, 0,
+        /* At least 1: 0 would make an idle thread spin a core. */
+        [BROOK__P_POLL_MS] = {"poll.ms", BROOK__CONF_INT, 0, 1,
                               BROOK__INT32_MAX, NULL, NULL, "100", NULL, NULL,
                               "How long a thread blocks waiting for "
                               "records."},
         [BROOK__P_SHUTDOWN_TIMEOUT_MS] =
-                {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
-                 NULL, NULL, "30000", NULL, NULL,
-                 "How long close waits for in-flight records."},
+                /* At least 1: it bounds the commit's producer flush, which
+                 * 0 would make fail every time. */
+        {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 1, BROOK__INT32_MAX, NULL,
+         NULL, "30000", NULL, NULL,
+         "How long close waits for in-flight records."},
         [BROOK__P_CACHE_MAX_BYTES] =
                 {"statestore.cache.max.bytes", BROOK__CONF_INT, 0, 0,
                  (int64_t)1 << 40, NULL, NULL, "10485760", NULL, NULL,
@@ -629,6 +632,22 @@ static brook_err_t brook__conf_set_passthrough(brook_conf_t *conf,
                               "\"%s.\" prefix",
                               name, brook__client_names[client]);
                 return BROOK_ERR_CONF_UNKNOWN;
+        }
+        /* Changelog offsets come from delivery reports and output must
+         * not be lost: brook's producer needs every write acknowledged by
+         * all in-sync replicas (Kafka's producer default since 3.0). */
+        if ((client == BROOK__CLIENT_ALL || client == BROOK__CLIENT_PRODUCER) &&
+            (!strcmp(rkname, "acks") ||
+             !strcmp(rkname, "request.required.acks")) &&
+            strcmp(value, "all") && strcmp(value, "-1")) {
+                brook__seterr(errstr, errstr_size,
+                              "Invalid value \"%s\" for configuration "
+                              "property \"%s\": brook's producer needs "
+                              "acks=all (or -1): with fewer acknowledgements "
+                              "a changelog offset or an output record can be "
+                              "lost",
+                              value, name);
+                return BROOK_ERR_CONF_INVALID;
         }
         if ((err = brook__rkprop_check(name, rkname, value, errstr,
                                        errstr_size))) {

@@ -286,7 +286,11 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                 pthread_rwlock_unlock(&app->iq_lock);
                 goto out;
         }
-        qsort(local.v, local.cnt, sizeof *local.v, brook__iq_cmp_partition);
+        /* Before any assignment there is nothing to sort, and local.v is
+         * NULL, which qsort() must not be given. */
+        if (local.cnt > 1)
+                qsort(local.v, local.cnt, sizeof *local.v,
+                      brook__iq_cmp_partition);
         /* The read lock stays until the iterator is destroyed. */
         *itp = brook__kviter_new(def->key_serde, def->value_serde, arena,
                                  prefix ? brook_buf_data(pb) : NULL,

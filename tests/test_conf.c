@@ -228,8 +228,9 @@ static void test_int_properties(void **state)
                 {"commit.interval.ms", "0", "2147483647", "-1", "2147483648"},
                 {"errors.deadletterqueue.topic.partitions", "1", "2147483647",
                  "0", "2147483648"},
-                {"poll.ms", "0", "2147483647", "-1", "2147483648"},
-                {"shutdown.timeout.ms", "0", "2147483647", "-1", "2147483648"},
+                /* 0 would spin an idle thread / fail every commit. */
+                {"poll.ms", "1", "2147483647", "0", "2147483648"},
+                {"shutdown.timeout.ms", "1", "2147483647", "0", "2147483648"},
                 {"replication.factor", "-1", "32767", "-2", "32768"},
         };
         brook_conf_t *conf = brook_conf_new();
@@ -481,6 +482,21 @@ static void test_passthrough(void **state)
         /* Topic-level properties are librdkafka's too. */
         set_ok(conf, "auto.offset.reset", "earliest", "earliest");
         set_ok(conf, "producer.acks", "all", "all");
+        set_ok(conf, "acks", "-1", "-1");
+        /* Fewer acknowledgements lose changelog offsets and output. */
+        set_bad(conf, "producer.acks", "1", BROOK_ERR_CONF_INVALID);
+        assert_string_equal(errstr,
+                            "Invalid value \"1\" for configuration property "
+                            "\"producer.acks\": brook's producer needs "
+                            "acks=all (or -1): with fewer acknowledgements a "
+                            "changelog offset or an output record can be "
+                            "lost");
+        set_bad(conf, "acks", "0", BROOK_ERR_CONF_INVALID);
+        set_bad(conf, "request.required.acks", "1", BROOK_ERR_CONF_INVALID);
+        set_bad(conf, "producer.request.required.acks", "0",
+                BROOK_ERR_CONF_INVALID);
+        /* The consumer has no acks; librdkafka ignores it there. */
+        assert_string_equal(brook_conf_get(conf, "producer.acks"), "all");
         /* Per-client bootstrap servers are the user's business. */
         set_ok(conf, "consumer.bootstrap.servers", "b:9092", "b:9092");
         brook_conf_destroy(conf);

@@ -1344,6 +1344,85 @@ static void test_bad_setups(void **state)
 }
 
 /* Undoes what a failed test left: processes, apps, state dirs. */
+/* Queries on an instance that runs with no task of the store (two
+ * instances, one input partition) answer "no entries", and do not hand
+ * qsort() the NULL array of an empty list (UBSan aborts on that). */
+static void test_query_without_local_tasks(void **state)
+{
+        char *in = kt_unique("state-in1"), *out = kt_unique("state-out1");
+        char *app_id = kt_unique("count-idle");
+        char *dir_a = state_dir_new(), *dir_b = state_dir_new();
+        int64_t deadline;
+        brook_app_t *a, *b, *idle = NULL, *owner = NULL;
+        brook_app_t *apps[2];
+        int i;
+
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        a = start_instance(app_id, in, out, dir_a);
+        b = start_instance(app_id, in, out, dir_b);
+        apps[0] = a;
+        apps[1] = b;
+        /* Until both run and exactly one owns the one partition. */
+        deadline = kt_now_ms() + 120000;
+        while (!idle && kt_now_ms() < deadline) {
+                brook_key_metadata_t md[2];
+                char errstr[512];
+                bool ok = true;
+                for (i = 0; i < 2; i++) {
+                        if (brook_app_state(apps[i], errstr, sizeof errstr) ==
+                            BROOK_APP_ERROR)
+                                fail_msg("an instance failed: %s", errstr);
+                        ok = ok &&
+                             brook_app_state(apps[i], NULL, 0) ==
+                                     BROOK_APP_RUNNING &&
+                             !brook_app_store_key_metadata(
+                                     apps[i], "counts", "k", &md[i], NULL, 0) &&
+                             !md[i].restoring;
+                }
+                if (ok && md[0].local != md[1].local) {
+                        owner = md[0].local ? a : b;
+                        idle = md[0].local ? b : a;
+                        break;
+                }
+                kt_sleep_ms(100);
+        }
+        if (!idle)
+                fail_msg("the two instances did not settle");
+        for (i = 0; i < 2; i++) {
+                brook_app_t *app = i ? owner : idle;
+                brook_arena_t *arena = brook_arena_new();
+                brook_kviter_t *it = NULL;
+                char errstr[512] = "";
+                void *k, *v;
+                assert_int_equal(brook_app_store_all(app, "counts", arena, &it,
+                                                     errstr, sizeof errstr),
+                                 BROOK_OK);
+                assert_int_equal(
+                        brook_kviter_next(it, &k, &v, errstr, sizeof errstr),
+                        BROOK_ERR_END);
+                brook_kviter_destroy(it);
+                assert_int_equal(brook_app_store_prefix(app, "counts", "k",
+                                                        NULL, arena, &it,
+                                                        errstr, sizeof errstr),
+                                 BROOK_OK);
+                assert_int_equal(brook_kviter_next(it, &k, &v, NULL, 0),
+                                 BROOK_ERR_END);
+                brook_kviter_destroy(it);
+                brook_arena_destroy(arena);
+        }
+        for (i = 0; i < 2; i++) {
+                assert_int_equal(brook_app_close(apps[i], -1), BROOK_OK);
+                untrack((void **)live_apps, apps[i]);
+                brook_app_destroy(apps[i]);
+        }
+        state_dir_remove(dir_a);
+        state_dir_remove(dir_b);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
 static int teardown(void **state)
 {
         int i;
@@ -1370,6 +1449,8 @@ int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_teardown(test_bad_setups, teardown),
+                cmocka_unit_test_teardown(test_query_without_local_tasks,
+                                          teardown),
                 cmocka_unit_test_teardown(test_count_million, teardown),
                 cmocka_unit_test_teardown(test_sigkill_restore_tail, teardown),
                 cmocka_unit_test_teardown(test_sigkill_restore_tail_uncached,

@@ -6,7 +6,10 @@
  * prefixed `consumer.`, `producer.` or `admin.` pass through to the matching
  * librdkafka client with the prefix removed, and are validated by librdkafka
  * when set. An unprefixed property that brook does not own but librdkafka
- * knows (e.g. `security.protocol`) goes to every client.
+ * knows (e.g. `security.protocol`) goes to every client. The producer's
+ * `acks` (alias `request.required.acks`) must stay `all` (or -1): fewer
+ * acknowledgements are refused, since they lose changelog offsets and
+ * output.
  *
  * Properties brook owns (default in brackets):
  *   application.id                       (required) consumer group id and the
@@ -34,10 +37,10 @@
  *   errors.deadletterqueue.topic.partitions
  *                                        [1] partitions of the dead-letter
  *                                        topic when brook creates it
- *   poll.ms                              [100] how long a thread blocks
- *                                        waiting for records
- *   shutdown.timeout.ms                  [30000] how long close waits for
- *                                        in-flight records
+ *   poll.ms                              [100] 1.. how long a thread
+ *                                        blocks waiting for records
+ *   shutdown.timeout.ms                  [30000] 1.. how long close waits
+ *                                        for in-flight records
  *   statestore.cache.max.bytes           [10485760] record cache for all
  *                                        stores, split between threads; 0
  *                                        turns caching off
