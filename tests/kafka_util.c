@@ -207,15 +207,39 @@ static int kt_partitions(rd_kafka_t *rk, const char *topic)
         return n;
 }
 
+/* The watermarks of @p topic partition @p p. A topic just created (or a
+ * broker still electing leaders) answers "not leader" or "unknown
+ * partition" for a moment: those are asked again until a 60 s deadline;
+ * any other error, or the deadline, fails the test. */
+static void kt_query_watermarks(rd_kafka_t *rk, const char *topic, int32_t p,
+                                int64_t *lo, int64_t *hi)
+{
+        int64_t deadline = kt_now_ms() + 60000;
+        rd_kafka_resp_err_t err;
+        for (;;) {
+                err = rd_kafka_query_watermark_offsets(rk, topic, p, lo, hi,
+                                                       10000);
+                if (!err)
+                        return;
+                if ((err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                     err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+                     err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART &&
+                     err != RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION &&
+                     err != RD_KAFKA_RESP_ERR__TRANSPORT) ||
+                    kt_now_ms() >= deadline)
+                        fail_msg("watermarks of %s [%d]: %s", topic, (int)p,
+                                 rd_kafka_err2str(err));
+                kt_sleep_ms(100);
+        }
+}
+
 int64_t kt_count(const char *topic)
 {
         rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
         int n = kt_partitions(rk, topic), p;
         int64_t sum = 0, lo, hi;
         for (p = 0; p < n; p++) {
-                assert_int_equal(rd_kafka_query_watermark_offsets(
-                                         rk, topic, p, &lo, &hi, 10000),
-                                 0);
+                kt_query_watermarks(rk, topic, p, &lo, &hi);
                 sum += hi - lo;
         }
         rd_kafka_destroy(rk);
@@ -235,9 +259,7 @@ void kt_consume_all(const char *topic,
                 int64_t lo, hi, last = -1;
                 int64_t deadline = kt_now_ms() + 120000;
                 bool eof = false;
-                assert_int_equal(rd_kafka_query_watermark_offsets(
-                                         rk, topic, p, &lo, &hi, 10000),
-                                 0);
+                kt_query_watermarks(rk, topic, p, &lo, &hi);
                 if (hi == lo) {
                         rd_kafka_topic_partition_list_destroy(tp);
                         continue;
@@ -303,9 +325,7 @@ void kt_watermarks(const char *topic, int32_t partition, int64_t *lo,
                    int64_t *hi)
 {
         rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
-        assert_int_equal(rd_kafka_query_watermark_offsets(rk, topic, partition,
-                                                          lo, hi, 10000),
-                         0);
+        kt_query_watermarks(rk, topic, partition, lo, hi);
         rd_kafka_destroy(rk);
 }
 
