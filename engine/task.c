@@ -385,6 +385,8 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                                          int64_t now, char *errstr,
                                          size_t errstr_size)
 {
+        const char *kind =
+                type == BROOK_PUNCTUATE_STREAM_TIME ? "stream" : "wall-clock";
         size_t i;
         /* Index loop: a punctuator may schedule another (realloc). */
         for (i = 0; i < task->punc_cnt; i++) {
@@ -418,24 +420,21 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 brook_arena_reset(task->rt->arena);
                 if (!err)
                         continue;
+                if (!*why)
+                        brook__seterr(why, sizeof why, "%s",
+                                      brook_err2str(err));
                 if (task->rt->proc_handler == BROOK__HANDLER_FAIL) {
                         brook__seterr(errstr, errstr_size,
                                       "task %s: punctuator of node \"%s\" at "
                                       "%s time %" PRId64 " failed: %s",
-                                      task->id, ctx->node->name,
-                                      type == BROOK_PUNCTUATE_STREAM_TIME
-                                              ? "stream"
-                                              : "wall-clock",
-                                      now, *why ? why : brook_err2str(err));
+                                      task->id, ctx->node->name, kind, now,
+                                      why);
                         return err;
                 }
                 brook__log("WARN",
                            "task %s: punctuator of node \"%s\" at %s time "
                            "%" PRId64 " failed, going on: %s",
-                           task->id, ctx->node->name,
-                           type == BROOK_PUNCTUATE_STREAM_TIME ? "stream"
-                                                               : "wall-clock",
-                           now, *why ? why : brook_err2str(err));
+                           task->id, ctx->node->name, kind, now, why);
         }
         return BROOK_OK;
 }
