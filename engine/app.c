@@ -553,8 +553,11 @@ void brook__app_notify(brook_app_t *app)
         int i;
         bool all = true;
         pthread_mutex_lock(&app->lock);
+        /* RUNNING once every thread has its tasks and none is restoring,
+         * as Kafka Streams stays REBALANCING while tasks restore. */
         for (i = 0; i < app->thread_cnt; i++)
-                if (!atomic_load(&app->threads[i]->assigned))
+                if (!atomic_load(&app->threads[i]->assigned) ||
+                    atomic_load(&app->threads[i]->tasks_restoring))
                         all = false;
         if (app->state == BROOK_APP_REBALANCING ||
             app->state == BROOK_APP_RUNNING)
@@ -679,6 +682,25 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
         pthread_mutex_unlock(&app->lock);
         stats->rocksdb_memory_bytes =
                 app->statedb ? brook__statedb_memory(app->statedb) : 0;
+}
+
+int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size)
+{
+        int64_t since = 0;
+        int i;
+        brook__seterr(cause, cause_size, "%s", "");
+        pthread_mutex_lock(&app->lock);
+        for (i = 0; i < app->thread_cnt; i++) {
+                brook__thread_t *thr = app->threads[i];
+                if (thr->stall_since_pub &&
+                    (!since || thr->stall_since_pub < since)) {
+                        since = thr->stall_since_pub;
+                        brook__seterr(cause, cause_size, "%s",
+                                      thr->stall_cause);
+                }
+        }
+        pthread_mutex_unlock(&app->lock);
+        return since ? brook__now_mono_ms() - since : 0;
 }
 
 /* ------------------------------------------------------------- shutdown */

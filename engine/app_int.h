@@ -93,6 +93,36 @@ struct brook__thread {
          * the thread, as deliveries write them). */
         brook__stateenv_t env;
         rd_kafka_t *restorer;
+        rd_kafka_queue_t *restore_q;
+        /** Logged stores of tasks still restoring (restore.c). */
+        struct brook__rstore *rstores;
+        size_t rstore_cnt, rstore_cap;
+        bool restorer_dirty; /**< Its assignment must be redone. */
+        /** Restoration in progress: when it started, last progress and
+         *  progress line (monotonic ms; started 0: none), records. */
+        int64_t restore_started, restore_progress, restore_print;
+        int64_t restore_total, restore_done;
+        char restore_why[512]; /**< Why the last plan must be retried. */
+        /** Input partitions paused while their task restores. */
+        rd_kafka_topic_partition_list_t *paused;
+        atomic_int tasks_restoring;
+
+        /* A commit that could not complete (the producer cannot deliver:
+         * the broker is away) is retried until task.timeout.ms. While it
+         * is, processing stops and the assigned partitions are paused. */
+        int64_t stall_since; /**< Monotonic ms; 0: not stalled. */
+        bool stall_paused;
+        /** The revoke callback's commit waits this long for the producer;
+         *  with close_dirty it does not commit (the final commit on the way
+         *  out could not complete). */
+        int revoke_flush_ms;
+        bool close_dirty;
+        /** Since when, for brook_app_stalled_ms() (0: not stalled), and
+         *  why; guarded by app->lock. */
+        int64_t stall_since_pub;
+        char stall_cause[512];
+        /** The producer's last error (its error callback). */
+        char last_kafka_error[512];
         struct brook__clslot {
                 char *topic;
                 int32_t partition;
@@ -116,15 +146,24 @@ brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
  *  for its counters, until the caller free()s it. */
 void brook__thread_destroy(brook__thread_t *thr);
 
+/** Queues the logged stores of @p task (just opened, RESTORING) for
+ *  restoration and marks the task restoring. Cheap: no I/O. */
+void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task);
+/** Forgets a restoring @p task that is closing (its progress so far is
+ *  written: the next owner resumes from it). */
+void brook__thread_restore_drop(brook__thread_t *thr, brook__task_t *task);
 /**
- * Restores every store of @p tasks (just opened, RESTORING) from its
- * changelog: from the offset the store recorded (or the start) to the
- * changelog's end, in batches, with progress on stderr when it is a
- * terminal. Stores end ACTIVE. Returns an error only for failures the app
- * cannot continue from.
+ * One step of restoration, from the poll loop: plans new stores (reads
+ * their changelog's offsets), then applies changelog records for up to
+ * about 100 ms (waiting up to @p wait_ms for the first), and writes them
+ * with each store's next offset. Tasks whose stores are all restored
+ * (stores ACTIVE) are appended to @p ready, no longer restoring. Fails for
+ * what the app cannot continue from, or when restoration made no progress
+ * for task.timeout.ms.
  */
-brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
-                                  char *errstr, size_t errstr_size);
+brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
+                                       brook__ptrvec_t *ready, char *errstr,
+                                       size_t errstr_size);
 
 /** Makes @p st visible to / hides it from interactive queries. */
 void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st);

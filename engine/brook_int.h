@@ -394,6 +394,9 @@ struct brook__task {
         size_t queued; /**< Records across queues. */
         /** Store instances (brook_kvstore_t *), in the builder's order. */
         brook__ptrvec_t stores;
+        /** Its stores are restoring (stream threads only): its processors
+         *  are not initialised yet and it processes nothing. */
+        bool restoring;
         /** Timestamp of the record (or punctuation) being processed: what
          *  a cache entry written now remembers. */
         int64_t cur_ts;

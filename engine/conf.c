@@ -77,6 +77,7 @@ typedef enum {
         BROOK__P_DLQ_TOPIC_PARTITIONS,
         BROOK__P_POLL_MS,
         BROOK__P_SHUTDOWN_TIMEOUT_MS,
+        BROOK__P_TASK_TIMEOUT_MS,
         BROOK__P_CACHE_MAX_BYTES,
         BROOK__P_ROCKSDB_MEMORY_BYTES,
         BROOK__P_CNT
@@ -227,6 +228,12 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
         {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 1, BROOK__INT32_MAX, NULL,
          NULL, "30000", NULL, NULL,
          "How long close waits for in-flight records."},
+        [BROOK__P_TASK_TIMEOUT_MS] =
+                {"task.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
+                 NULL, NULL, "300000", NULL, NULL,
+                 "How long a commit (or restoration) may fail to make "
+                 "progress, the broker unreachable, before the app stops "
+                 "with the cause, as in Kafka Streams."},
         [BROOK__P_CACHE_MAX_BYTES] =
                 {"statestore.cache.max.bytes", BROOK__CONF_INT, 0, 0,
                  (int64_t)1 << 40, NULL, NULL, "10485760", NULL, NULL,

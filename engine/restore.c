@@ -6,6 +6,16 @@
  * data matches; only the changelog after it is read. A store without a
  * usable offset (in memory, new, wiped, or an offset the changelog no
  * longer has) starts empty and reads the whole changelog.
+ *
+ * Restoration runs in the stream thread's poll loop, a step at a time,
+ * never inside the rebalance callback: the callback only opens the new
+ * tasks and pauses their input partitions (brook__thread_restore_add()).
+ * Between steps the thread keeps polling its consumer (so it stays in the
+ * group however long restoration takes) and processing the tasks that are
+ * ready; each task starts as soon as its own stores are restored, as in
+ * Kafka Streams. Every step writes what it applied together with each
+ * store's next changelog offset, so a restoration that is interrupted (a
+ * rebalance, a stop) resumes where it stopped.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,44 +25,29 @@
 
 #include "app_int.h"
 
-/* Changelog records applied between two writes of the batch. */
-#define BROOK__RESTORE_BATCH 20000
-/* Restoration that makes no progress this long has failed. */
-#define BROOK__RESTORE_STALL_MS 120000
+/* How long one step may apply records before the thread polls again. */
+#define BROOK__RESTORE_STEP_MS 100
+/* A watermark query that takes longer is retried at the next step. */
+#define BROOK__RESTORE_QUERY_MS 2000
+/* brook__restore_plan() returns it when the next step should ask again. */
+#define BROOK__RESTORE_RETRY BROOK_ERR_TIMED_OUT
 
-typedef struct brook__rstore {
+struct brook__rstore {
         brook_kvstore_t *st;
         rd_kafka_topic_t *rkt; /**< Learnt from the first message. */
+        bool planned;          /**< start/end are known. */
         int64_t start, end;    /**< [start, end) to read. */
         int64_t next;          /**< Next offset to apply. */
-        size_t unflushed;      /**< Applied since the last batch write. */
+        size_t unflushed;      /**< Applied since the last write. */
         bool done;
-} brook__rstore_t;
-
-/* Records next as the store's offset and writes the batch. */
-static brook_err_t brook__restore_flush(brook__thread_t *thr,
-                                        brook__rstore_t *rs, char *errstr,
-                                        size_t errstr_size)
-{
-        char why[512] = "";
-        brook_err_t err;
-        if ((err = rs->st->ops->flush(rs->st->inner, rs->next, why,
-                                      sizeof why))) {
-                brook__seterr(errstr, errstr_size,
-                              "task %s: store \"%s\" failed to record "
-                              "restored offset %" PRId64 ": %s",
-                              rs->st->task->id, rs->st->def->name, rs->next,
-                              *why ? why : "no reason given");
-                return err;
-        }
-        rs->unflushed = 0;
-        return brook__statebatch_write(thr->env.batch, errstr, errstr_size);
-}
+};
 
 /* Decides where @p rs starts reading; clears the store if its offset does
- * not fit the changelog. */
+ * not fit the changelog. Returns BROOK__RESTORE_RETRY when the changelog's
+ * offsets cannot be read yet (no leader, broker unreachable): the next
+ * step asks again. */
 static brook_err_t brook__restore_plan(brook__thread_t *thr,
-                                       brook__rstore_t *rs, char *errstr,
+                                       struct brook__rstore *rs, char *errstr,
                                        size_t errstr_size)
 {
         brook_kvstore_t *st = rs->st;
@@ -60,31 +55,21 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         rd_kafka_resp_err_t kerr;
         char why[512] = "";
         brook_err_t err;
-        int tries;
 
         if (st->ops->persistent && st->ops->stored_offset)
                 stored = st->ops->stored_offset(st->inner);
-        /* A changelog brook created moments ago may not have a leader in
-         * the metadata yet (NOT_LEADER, LEADER_NOT_AVAILABLE): that passes
-         * within seconds, so ask again, for up to 30 s, before failing. */
-        for (tries = 0;; tries++) {
-                kerr = rd_kafka_query_watermark_offsets(
-                        thr->restorer, st->changelog, st->task->partition, &lo,
-                        &hi, 30000);
-                if ((kerr != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
-                     kerr != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
-                     kerr != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) ||
-                    tries >= 300)
-                        break;
-                usleep(100 * 1000);
-        }
+        kerr = rd_kafka_query_watermark_offsets(thr->restorer, st->changelog,
+                                                st->task->partition, &lo, &hi,
+                                                BROOK__RESTORE_QUERY_MS);
         if (kerr) {
                 brook__seterr(errstr, errstr_size,
                               "task %s: cannot read the offsets of changelog "
                               "\"%s\" partition %" PRId32 ": %s",
                               st->task->id, st->changelog, st->task->partition,
                               rd_kafka_err2str(kerr));
-                return BROOK_ERR_KAFKA;
+                /* A changelog created moments ago may have no leader yet,
+                 * and a broker may be briefly away: both pass. */
+                return BROOK__RESTORE_RETRY;
         }
         if (stored >= 0 && (stored > hi || stored < lo)) {
                 brook__log("WARN",
@@ -105,17 +90,18 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         }
         rs->start = rs->next = stored < 0 ? lo : stored;
         rs->end = hi;
+        rs->planned = true;
         rs->done = rs->start >= rs->end;
         return BROOK_OK;
 }
 
-static brook__rstore_t *brook__restore_find(brook__rstore_t *rss, size_t cnt,
-                                            const rd_kafka_message_t *rkm)
+static struct brook__rstore *brook__restore_find(brook__thread_t *thr,
+                                                 const rd_kafka_message_t *rkm)
 {
         size_t i;
         const char *name = NULL;
-        for (i = 0; i < cnt; i++) {
-                brook__rstore_t *rs = &rss[i];
+        for (i = 0; i < thr->rstore_cnt; i++) {
+                struct brook__rstore *rs = &thr->rstores[i];
                 if (rs->st->task->partition != rkm->partition)
                         continue;
                 if (rs->rkt == rkm->rkt)
@@ -133,12 +119,14 @@ static brook__rstore_t *brook__restore_find(brook__rstore_t *rss, size_t cnt,
 }
 
 /* One line on a terminal, rewritten in place. */
-static void brook__restore_progress(int64_t done, int64_t total, size_t stores,
-                                    int64_t started, bool last)
+static void brook__restore_progress(brook__thread_t *thr, bool last)
 {
-        double secs = (double)(brook__now_mono_ms() - started) / 1000.0;
+        int64_t done = thr->restore_done, total = thr->restore_total;
+        double secs =
+                (double)(brook__now_mono_ms() - thr->restore_started) / 1000.0;
         double rate = secs > 0 ? (double)done / secs : 0;
         double eta = rate > 0 ? (double)(total - done) / rate : 0;
+        size_t stores = thr->rstore_cnt;
         fprintf(stderr,
                 "\rrestoring %zu store%s: %" PRId64 " / %" PRId64
                 " records, %.0f records/s, ETA %.1f s   %s",
@@ -147,191 +135,316 @@ static void brook__restore_progress(int64_t done, int64_t total, size_t stores,
         fflush(stderr);
 }
 
-brook_err_t brook__thread_restore(brook__thread_t *thr, brook__ptrvec_t *tasks,
-                                  char *errstr, size_t errstr_size)
+void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
 {
-        brook__rstore_t *rss = NULL;
-        size_t cnt = 0, cap = 0, i, j, pending = 0;
-        rd_kafka_topic_partition_list_t *parts = NULL;
-        rd_kafka_queue_t *q = NULL;
-        rd_kafka_message_t *batch[1024];
-        int64_t total = 0, done = 0, started = brook__now_mono_ms();
-        int64_t last_progress = started, last_print = 0;
-        bool tty = isatty(STDERR_FILENO);
-        int64_t restored_before = atomic_load(&thr->stat_restored);
-        brook_err_t err = BROOK_OK;
-
-        for (i = 0; i < tasks->cnt; i++) {
-                brook__task_t *task = tasks->v[i];
-                for (j = 0; j < task->stores.cnt; j++) {
-                        brook_kvstore_t *st = task->stores.v[j];
-                        if (!st->changelog) {
-                                atomic_store(&st->state, BROOK__STORE_ACTIVE);
-                                continue;
-                        }
-                        if (cnt == cap) {
-                                cap = cap ? cap * 2 : 16;
-                                rss = brook__xrealloc(rss, cap * sizeof *rss);
-                        }
-                        memset(&rss[cnt], 0, sizeof rss[cnt]);
-                        rss[cnt].st = st;
-                        if ((err = brook__restore_plan(thr, &rss[cnt], errstr,
-                                                       errstr_size)))
-                                goto out;
-                        total += rss[cnt].end - rss[cnt].start;
-                        cnt++;
-                }
-        }
-        parts = rd_kafka_topic_partition_list_new((int)cnt + 1);
-        for (i = 0; i < cnt; i++) {
-                if (rss[i].done)
+        size_t j;
+        for (j = 0; j < task->stores.cnt; j++) {
+                brook_kvstore_t *st = task->stores.v[j];
+                struct brook__rstore *rs;
+                if (!st->changelog) {
+                        atomic_store(&st->state, BROOK__STORE_ACTIVE);
                         continue;
-                rd_kafka_topic_partition_list_add(parts, rss[i].st->changelog,
-                                                  rss[i].st->task->partition)
-                        ->offset = rss[i].start;
-                pending++;
-        }
-        /* Restored writes need no index: nothing reads them before the
-         * batch is written. */
-        brook__statebatch_set_bulk(thr->env.batch, true);
-        atomic_store(&thr->stat_restore_remaining, total);
-        atomic_store(&thr->stat_stores_restoring, (long long)pending);
-        if (pending) {
-                rd_kafka_resp_err_t kerr =
-                        rd_kafka_assign(thr->restorer, parts);
-                if (kerr) {
-                        brook__seterr(errstr, errstr_size,
-                                      "restore consumer: assign failed: %s",
-                                      rd_kafka_err2str(kerr));
-                        err = BROOK_ERR_KAFKA;
-                        goto out;
                 }
-                q = rd_kafka_queue_get_consumer(thr->restorer);
+                if (thr->rstore_cnt == thr->rstore_cap) {
+                        thr->rstore_cap =
+                                thr->rstore_cap ? thr->rstore_cap * 2 : 16;
+                        thr->rstores = brook__xrealloc(
+                                thr->rstores,
+                                thr->rstore_cap * sizeof *thr->rstores);
+                }
+                rs = &thr->rstores[thr->rstore_cnt++];
+                memset(rs, 0, sizeof *rs);
+                rs->st = st;
         }
+        task->restoring = true;
+        if (!thr->restore_started) {
+                thr->restore_started = brook__now_mono_ms();
+                thr->restore_progress = thr->restore_started;
+                thr->restore_done = thr->restore_total = 0;
+        }
+        atomic_fetch_add(&thr->tasks_restoring, 1);
+        atomic_store(&thr->stat_stores_restoring, (long long)thr->rstore_cnt);
+}
+
+/* Removes entry @p i (the order of the others does not matter). */
+static void brook__restore_remove(brook__thread_t *thr, size_t i)
+{
+        struct brook__rstore *rs = &thr->rstores[i];
+        if (rs->planned && !rs->done)
+                thr->restore_total -= rs->end - rs->next;
+        thr->rstores[i] = thr->rstores[--thr->rstore_cnt];
+        thr->restorer_dirty = true;
+}
+
+void brook__thread_restore_drop(brook__thread_t *thr, brook__task_t *task)
+{
+        size_t i;
+        if (!task->restoring)
+                return;
+        /* Each step wrote what it applied, with the offsets: nothing of
+         * this task is pending in the batch. */
+        for (i = thr->rstore_cnt; i-- > 0;)
+                if (thr->rstores[i].st->task == task)
+                        brook__restore_remove(thr, i);
+        task->restoring = false;
+        atomic_fetch_sub(&thr->tasks_restoring, 1);
+        atomic_store(&thr->stat_stores_restoring, (long long)thr->rstore_cnt);
+        atomic_store(&thr->stat_restore_remaining,
+                     thr->restore_total - thr->restore_done);
+        if (!thr->rstore_cnt)
+                thr->restore_started = thr->restore_total = thr->restore_done =
+                        0;
+}
+
+/* Assigns the restore consumer every planned store still to read, from
+ * its next offset. */
+static brook_err_t brook__restore_reassign(brook__thread_t *thr, char *errstr,
+                                           size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *parts =
+                rd_kafka_topic_partition_list_new((int)thr->rstore_cnt + 1);
+        rd_kafka_resp_err_t kerr;
+        size_t i;
+        for (i = 0; i < thr->rstore_cnt; i++) {
+                struct brook__rstore *rs = &thr->rstores[i];
+                if (!rs->planned || rs->done)
+                        continue;
+                rd_kafka_topic_partition_list_add(parts, rs->st->changelog,
+                                                  rs->st->task->partition)
+                        ->offset = rs->next;
+        }
+        /* A restorer that kept partitions it no longer needs would fetch
+         * them for nothing. */
+        kerr = rd_kafka_assign(thr->restorer, parts->cnt ? parts : NULL);
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (kerr) {
+                brook__seterr(errstr, errstr_size,
+                              "restore consumer: assign failed: %s",
+                              rd_kafka_err2str(kerr));
+                return BROOK_ERR_KAFKA;
+        }
+        thr->restorer_dirty = false;
+        return BROOK_OK;
+}
+
+/* Writes what the step applied: each store's next offset with its data,
+ * in one write. Active tasks' uncommitted writes stay in the batch. */
+static brook_err_t brook__restore_write(brook__thread_t *thr, char *errstr,
+                                        size_t errstr_size)
+{
+        size_t i;
+        bool any = false;
+        for (i = 0; i < thr->rstore_cnt; i++) {
+                struct brook__rstore *rs = &thr->rstores[i];
+                char why[512] = "";
+                brook_err_t err;
+                if (!rs->unflushed && !(rs->done && rs->next != rs->start))
+                        continue;
+                if ((err = rs->st->ops->flush(rs->st->inner, rs->next, why,
+                                              sizeof why))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: store \"%s\" failed to record "
+                                      "restored offset %" PRId64 ": %s",
+                                      rs->st->task->id, rs->st->def->name,
+                                      rs->next, *why ? why : "no reason given");
+                        return err;
+                }
+                rs->unflushed = 0;
+                any = true;
+        }
+        return any ? brook__statebatch_write_bulk(thr->env.batch, errstr,
+                                                  errstr_size)
+                   : BROOK_OK;
+}
+
+/* Applies one message of the restore consumer. */
+static brook_err_t brook__restore_apply(brook__thread_t *thr,
+                                        rd_kafka_message_t *rkm, char *errstr,
+                                        size_t errstr_size)
+{
+        struct brook__rstore *rs = brook__restore_find(thr, rkm);
+        brook_err_t err;
+
+        /* Messages of an earlier assignment, or already applied. */
+        if (!rs || !rs->planned || rs->done)
+                return BROOK_OK;
+        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                /* At the end even if the last offsets were compacted away
+                 * or are transaction markers. */
+                if (rkm->offset >= rs->end) {
+                        thr->restore_done += rs->end - rs->next;
+                        rs->next = rs->end;
+                        rs->done = true;
+                }
+                return BROOK_OK;
+        }
+        if (rkm->err) {
+                brook__seterr(errstr, errstr_size,
+                              "restoring store \"%s\" from \"%s\" failed: %s",
+                              rs->st->def->name, rs->st->changelog,
+                              rd_kafka_message_errstr(rkm));
+                return BROOK_ERR_KAFKA;
+        }
+        if (rkm->offset < rs->next)
+                return BROOK_OK;
+        if (rkm->offset < rs->end) {
+                if ((err = brook__kvstore_restore_put(
+                             rs->st, rkm->key, rkm->key_len, rkm->payload,
+                             rkm->len))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "restoring store \"%s\" failed at "
+                                      "changelog offset %" PRId64 ": %s",
+                                      rs->st->def->name, rkm->offset,
+                                      rs->st->errbuf);
+                        return err;
+                }
+                rs->unflushed++;
+                thr->restore_done++;
+                atomic_fetch_add(&thr->stat_restored, 1);
+        }
+        /* Gaps (compaction) count as read. */
+        if (rkm->offset + 1 > rs->next) {
+                thr->restore_done += rkm->offset - rs->next;
+                rs->next = rkm->offset + 1;
+        }
+        if (rs->next >= rs->end)
+                rs->done = true;
+        return BROOK_OK;
+}
+
+/* Moves the tasks whose stores are all restored to @p ready. */
+static void brook__restore_collect(brook__thread_t *thr, brook__ptrvec_t *ready)
+{
+        size_t i, j;
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                bool all = true;
+                if (!task->restoring)
+                        continue;
+                for (j = 0; j < thr->rstore_cnt && all; j++)
+                        if (thr->rstores[j].st->task == task &&
+                            !thr->rstores[j].done)
+                                all = false;
+                if (!all)
+                        continue;
+                for (j = thr->rstore_cnt; j-- > 0;) {
+                        struct brook__rstore *rs = &thr->rstores[j];
+                        if (rs->st->task != task)
+                                continue;
+                        /* New changelog records follow what was
+                         * restored. */
+                        *rs->st->changelog_end = rs->end;
+                        atomic_store(&rs->st->state, BROOK__STORE_ACTIVE);
+                        brook__restore_remove(thr, j);
+                }
+                task->restoring = false;
+                atomic_fetch_sub(&thr->tasks_restoring, 1);
+                brook__ptrvec_push(ready, task);
+        }
+}
+
+brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
+                                       brook__ptrvec_t *ready, char *errstr,
+                                       size_t errstr_size)
+{
+        rd_kafka_message_t *batch[1024];
+        int64_t now = brook__now_mono_ms(), step_end;
+        int64_t task_timeout =
+                brook__conf_int(thr->app->conf, "task.timeout.ms");
+        bool tty = isatty(STDERR_FILENO);
+        brook_err_t err = BROOK_OK;
+        size_t i, pending = 0;
+        char why[512] = "";
+
+        for (i = 0; i < thr->rstore_cnt; i++) {
+                struct brook__rstore *rs = &thr->rstores[i];
+                if (rs->planned)
+                        continue;
+                err = brook__restore_plan(thr, rs, why, sizeof why);
+                if (err == BROOK__RESTORE_RETRY) {
+                        err = BROOK_OK;
+                        /* Planned later; a stall is caught below. */
+                        snprintf(thr->restore_why, sizeof thr->restore_why,
+                                 "%s", why);
+                        continue;
+                }
+                if (err) {
+                        brook__seterr(errstr, errstr_size, "%s", why);
+                        return err;
+                }
+                thr->restore_total += rs->end - rs->start;
+                thr->restore_progress = now;
+                thr->restorer_dirty = true;
+        }
+        for (i = 0; i < thr->rstore_cnt; i++)
+                if (thr->rstores[i].planned && !thr->rstores[i].done)
+                        pending++;
+        if (thr->restorer_dirty &&
+            (err = brook__restore_reassign(thr, errstr, errstr_size)))
+                return err;
+
+        /* Restored writes need no index: nothing reads them before the
+         * step writes them. */
+        brook__statebatch_set_bulk(thr->env.batch, true);
+        step_end = now + BROOK__RESTORE_STEP_MS;
         while (pending) {
                 ssize_t got = rd_kafka_consume_batch_queue(
-                        q, 200, batch, sizeof batch / sizeof *batch);
-                int64_t now = brook__now_mono_ms();
+                        thr->restore_q, wait_ms, batch,
+                        sizeof batch / sizeof *batch);
                 for (i = 0; got > 0 && i < (size_t)got; i++) {
-                        rd_kafka_message_t *rkm = batch[i];
-                        brook__rstore_t *rs =
-                                brook__restore_find(rss, cnt, rkm);
-                        if (!rs || rs->done) {
-                                rd_kafka_message_destroy(rkm);
-                                continue;
-                        }
-                        if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                                /* At the end even if the last offsets were
-                                 * compacted or are transaction markers. */
-                                rs->next = rs->end;
-                        } else if (rkm->err) {
-                                brook__seterr(errstr, errstr_size,
-                                              "restoring store \"%s\" from "
-                                              "\"%s\" failed: %s",
-                                              rs->st->def->name,
-                                              rs->st->changelog,
-                                              rd_kafka_message_errstr(rkm));
-                                rd_kafka_message_destroy(rkm);
-                                err = BROOK_ERR_KAFKA;
-                                break;
-                        } else if (rkm->offset < rs->end) {
-                                if ((err = brook__kvstore_restore_put(
-                                             rs->st, rkm->key, rkm->key_len,
-                                             rkm->payload, rkm->len))) {
-                                        brook__seterr(
-                                                errstr, errstr_size,
-                                                "restoring store \"%s\" "
-                                                "failed at changelog offset "
-                                                "%" PRId64 ": %s",
-                                                rs->st->def->name, rkm->offset,
-                                                rs->st->errbuf);
-                                        rd_kafka_message_destroy(rkm);
-                                        break;
-                                }
-                                rs->next = rkm->offset + 1;
-                                rs->unflushed++;
-                                done++;
-                        }
-                        rd_kafka_message_destroy(rkm);
-                        if (rs->next >= rs->end ||
-                            rs->unflushed >= BROOK__RESTORE_BATCH) {
-                                if ((err = brook__restore_flush(thr, rs, errstr,
-                                                                errstr_size)))
-                                        break;
-                        }
-                        if (rs->next >= rs->end) {
-                                rs->done = true;
-                                pending--;
-                                atomic_fetch_sub(&thr->stat_stores_restoring,
-                                                 1);
-                        }
-                        last_progress = now;
+                        if (!err)
+                                err = brook__restore_apply(thr, batch[i],
+                                                           errstr, errstr_size);
+                        rd_kafka_message_destroy(batch[i]);
                 }
-                /* An error stops the batch at message i, which is gone;
-                 * the messages after it are still ours to destroy. */
-                if (err) {
-                        for (i++; i < (size_t)got; i++)
-                                rd_kafka_message_destroy(batch[i]);
-                        goto out;
-                }
-                /* Published once per batch, not per record. */
-                atomic_store(&thr->stat_restored, restored_before + done);
-                atomic_store(&thr->stat_restore_remaining, total - done);
-                if (tty && now - last_print >= 500) {
-                        brook__restore_progress(done, total, cnt, started,
-                                                false);
-                        last_print = now;
-                }
-                if (atomic_load(&thr->app->stopping)) {
-                        brook__seterr(errstr, errstr_size,
-                                      "restoration interrupted: the app is "
-                                      "stopping");
-                        err = BROOK_ERR_STATE;
-                        goto out;
-                }
-                if (now - last_progress > BROOK__RESTORE_STALL_MS) {
-                        brook__seterr(errstr, errstr_size,
-                                      "restoration made no progress for %d "
-                                      "s (%zu changelog partitions left)",
-                                      BROOK__RESTORE_STALL_MS / 1000, pending);
-                        err = BROOK_ERR_TIMED_OUT;
-                        goto out;
-                }
+                if (err || got <= 0)
+                        break;
+                thr->restore_progress = brook__now_mono_ms();
+                wait_ms = 0;
+                if (thr->restore_progress >= step_end)
+                        break;
         }
-        if (tty && total > 0)
-                brook__restore_progress(done, total, cnt, started, true);
-        if (total > 0)
-                brook__log("INFO",
-                           "thread %d: restored %" PRId64
-                           " changelog records into %zu stores in %.1f s",
-                           thr->idx, done, cnt,
-                           (double)(brook__now_mono_ms() - started) / 1000.0);
-        for (i = 0; i < cnt; i++) {
-                /* New changelog records follow what was restored. */
-                *rss[i].st->changelog_end = rss[i].end;
-                atomic_store(&rss[i].st->state, BROOK__STORE_ACTIVE);
-        }
-out:
-        atomic_store(&thr->stat_restored, restored_before + done);
+        if (!err)
+                err = brook__restore_write(thr, errstr, errstr_size);
         brook__statebatch_set_bulk(thr->env.batch, false);
-        if (q)
-                rd_kafka_queue_destroy(q);
-        if (parts) {
-                rd_kafka_resp_err_t kerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-                if (parts->cnt)
-                        kerr = rd_kafka_assign(thr->restorer, NULL);
-                /* A restorer that still holds its partitions would fetch
-                 * them for nothing and confuse the next restoration. */
-                if (kerr && !err) {
-                        brook__seterr(errstr, errstr_size,
-                                      "restore consumer: unassign failed: %s",
-                                      rd_kafka_err2str(kerr));
-                        err = BROOK_ERR_KAFKA;
-                }
-                rd_kafka_topic_partition_list_destroy(parts);
+        if (err)
+                return err;
+
+        now = brook__now_mono_ms();
+        atomic_store(&thr->stat_restore_remaining,
+                     thr->restore_total - thr->restore_done);
+        if (tty && thr->restore_total > 0 && now - thr->restore_print >= 500) {
+                brook__restore_progress(thr, false);
+                thr->restore_print = now;
         }
-        atomic_store(&thr->stat_restore_remaining, 0);
-        atomic_store(&thr->stat_stores_restoring, 0);
-        free(rss);
-        return err;
+        brook__restore_collect(thr, ready);
+        atomic_store(&thr->stat_stores_restoring, (long long)thr->rstore_cnt);
+        if (!thr->rstore_cnt) {
+                if (thr->restore_started && thr->restore_total > 0) {
+                        if (tty)
+                                brook__restore_progress(thr, true);
+                        brook__log("INFO",
+                                   "thread %d: restored %" PRId64
+                                   " changelog records in %.1f s",
+                                   thr->idx, thr->restore_done,
+                                   (double)(now - thr->restore_started) /
+                                           1000.0);
+                }
+                thr->restore_started = 0;
+                atomic_store(&thr->stat_restore_remaining, 0);
+                if (thr->restorer_dirty &&
+                    (err = brook__restore_reassign(thr, errstr, errstr_size)))
+                        return err;
+                return BROOK_OK;
+        }
+        if (now - thr->restore_progress > task_timeout) {
+                brook__seterr(errstr, errstr_size,
+                              "restoration made no progress for %" PRId64
+                              " ms (task.timeout.ms; %zu changelog "
+                              "partitions left)%s%s",
+                              task_timeout, thr->rstore_cnt,
+                              *thr->restore_why ? ": " : "", thr->restore_why);
+                return BROOK_ERR_TIMED_OUT;
+        }
+        return BROOK_OK;
 }

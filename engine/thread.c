@@ -241,6 +241,17 @@ static int64_t *brook__thr_changelog_slot(brook__collector_t *col,
         return &slot->end;
 }
 
+/* The producer's errors (a broker unreachable, say): kept to say why a
+ * commit stalls; librdkafka retries them itself. Runs in rd_kafka_poll(),
+ * on the stream thread. */
+static void brook__producer_error_cb(rd_kafka_t *rk, int err,
+                                     const char *reason, void *opaque)
+{
+        brook__thread_t *thr = opaque;
+        snprintf(thr->last_kafka_error, sizeof thr->last_kafka_error, "%s",
+                 reason);
+}
+
 static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                          void *opaque)
 {
@@ -283,61 +294,162 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 
 /* --------------------------------------------------------------- commits */
 
+/* How long one attempt of a commit in the poll loop waits for the
+ * producer: a stalled commit is retried from the loop, which keeps
+ * polling, rather than waited for. */
+#define BROOK__COMMIT_FLUSH_MS 1000
+
+typedef enum {
+        BROOK__COMMIT_DONE,    /**< Output delivered, state written,
+                                *   offsets committed (or nothing to). */
+        BROOK__COMMIT_STALLED, /**< The producer could not deliver in time:
+                                *   nothing written or committed; retry. */
+        BROOK__COMMIT_FAILED,  /**< Fatal: the app is failing. */
+} brook__commit_t;
+
+/* Publishes the stall for brook_app_stalled_ms(). */
+static void brook__thr_publish_stall(brook__thread_t *thr, const char *cause)
+{
+        pthread_mutex_lock(&thr->app->lock);
+        thr->stall_since_pub = thr->stall_since;
+        snprintf(thr->stall_cause, sizeof thr->stall_cause, "%s",
+                 cause ? cause : "");
+        pthread_mutex_unlock(&thr->app->lock);
+}
+
+/* The assigned partitions, less those paused while their task restores. */
+static rd_kafka_topic_partition_list_t *
+brook__thr_resumable(brook__thread_t *thr)
+{
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        int i;
+        if (rd_kafka_assignment(thr->consumer, &parts) || !parts)
+                return NULL;
+        for (i = 0; thr->paused && i < thr->paused->cnt; i++)
+                rd_kafka_topic_partition_list_del(
+                        parts, thr->paused->elems[i].topic,
+                        thr->paused->elems[i].partition);
+        return parts;
+}
+
+/* A commit could not complete: stop processing (pause every partition)
+ * and retry from the loop, for up to task.timeout.ms. */
+static brook__commit_t brook__thr_stall(brook__thread_t *thr)
+{
+        int64_t now = brook__now_mono_ms();
+        int64_t limit = brook__conf_int(thr->app->conf, "task.timeout.ms");
+        char cause[1024];
+
+        snprintf(cause, sizeof cause,
+                 "the producer could not deliver %d records%s%s",
+                 rd_kafka_outq_len(thr->producer),
+                 thr->last_kafka_error[0] ? ": " : "", thr->last_kafka_error);
+        if (!thr->stall_since) {
+                thr->stall_since = now;
+                brook__log("WARN",
+                           "thread %d: commit stalled (%s); processing "
+                           "paused, retrying for up to task.timeout.ms "
+                           "(%" PRId64 " ms)",
+                           thr->idx, cause, limit);
+        }
+        brook__thr_publish_stall(thr, cause);
+        if (!thr->stall_paused) {
+                rd_kafka_topic_partition_list_t *parts =
+                        brook__thr_resumable(thr);
+                if (parts) {
+                        rd_kafka_pause_partitions(thr->consumer, parts);
+                        rd_kafka_topic_partition_list_destroy(parts);
+                }
+                thr->stall_paused = true;
+        }
+        if (now - thr->stall_since > limit) {
+                char msg[1200];
+                snprintf(msg, sizeof msg,
+                         "thread %d: commit failed for %" PRId64
+                         " ms, past task.timeout.ms (%" PRId64 " ms): %s",
+                         thr->idx, now - thr->stall_since, limit, cause);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+                return BROOK__COMMIT_FAILED;
+        }
+        return BROOK__COMMIT_STALLED;
+}
+
+/* A commit completed after a stall: processing resumes. */
+static void brook__thr_unstall(brook__thread_t *thr)
+{
+        rd_kafka_topic_partition_list_t *parts;
+        if (!thr->stall_since)
+                return;
+        brook__log("INFO", "thread %d: commits resumed after %" PRId64 " ms",
+                   thr->idx, brook__now_mono_ms() - thr->stall_since);
+        if (thr->stall_paused && (parts = brook__thr_resumable(thr))) {
+                rd_kafka_resume_partitions(thr->consumer, parts);
+                rd_kafka_topic_partition_list_destroy(parts);
+        }
+        thr->stall_paused = false;
+        thr->stall_since = 0;
+        brook__thr_publish_stall(thr, NULL);
+}
+
 /**
- * Flushes the producer and commits the processed offsets of every task.
- * Returns false (and fails the thread) if a record was not delivered: its
- * input must not be committed.
+ * Commits every running task: flushes the caches, waits up to @p flush_ms
+ * for the producer to deliver everything, writes the state batch with
+ * each store's changelog offset, then commits the processed offsets (so a
+ * committed offset never runs ahead of the output or the state it caused).
+ * A producer that cannot deliver in time makes the commit STALLED (and,
+ * past task.timeout.ms of stalling, FAILED); a lost record makes it
+ * FAILED: its input must not be committed.
  */
-static bool brook__thr_commit(brook__thread_t *thr)
+static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
 {
         rd_kafka_topic_partition_list_t *offsets;
         rd_kafka_resp_err_t err;
         size_t i, j;
-        int64_t flush_timeout =
-                brook__conf_int(thr->app->conf, "shutdown.timeout.ms");
 
         char why[1024];
 
         thr->last_commit = brook__now_mono_ms();
         /* Caches write down (and forward) their dirty entries first: what
-         * they send must be delivered before the offsets commit. */
+         * they send must be delivered before the offsets commit. Restoring
+         * tasks have nothing to commit, and their stores must not record
+         * an offset before they are restored. */
         for (i = 0; i < thr->tasks.cnt; i++) {
+                if (((brook__task_t *)thr->tasks.v[i])->restoring)
+                        continue;
                 if (brook__task_flush_caches(thr->tasks.v[i], why,
                                              sizeof why)) {
                         brook__app_fail(thr->app, why);
                         thr->failed = true;
-                        return false;
+                        return BROOK__COMMIT_FAILED;
                 }
         }
-        err = rd_kafka_flush(thr->producer, (int)flush_timeout);
-        if (err) {
-                brook__app_fail(thr->app,
-                                "commit failed: the producer could not "
-                                "deliver its records in time");
-                thr->failed = true;
-                return false;
-        }
+        err = rd_kafka_flush(thr->producer, flush_ms);
         if (thr->delivery_error[0]) {
                 brook__app_fail(thr->app, thr->delivery_error);
                 thr->failed = true;
-                return false;
+                return BROOK__COMMIT_FAILED;
         }
+        if (err)
+                return brook__thr_stall(thr);
         /* Every changelog record is delivered: each store records the
          * changelog offset its data matches, in one batch with the data. */
         if (thr->env.batch) {
                 brook_err_t serr = BROOK_OK;
                 for (i = 0; i < thr->tasks.cnt && !serr; i++)
-                        serr = brook__task_flush_stores(thr->tasks.v[i], why,
-                                                        sizeof why);
+                        if (!((brook__task_t *)thr->tasks.v[i])->restoring)
+                                serr = brook__task_flush_stores(
+                                        thr->tasks.v[i], why, sizeof why);
                 if (!serr)
                         serr = brook__statebatch_write(thr->env.batch, why,
                                                        sizeof why);
                 if (serr) {
                         brook__app_fail(thr->app, why);
                         thr->failed = true;
-                        return false;
+                        return BROOK__COMMIT_FAILED;
                 }
         }
+        brook__thr_unstall(thr);
         offsets = rd_kafka_topic_partition_list_new(8);
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
@@ -355,7 +467,8 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 err = rd_kafka_commit(thr->consumer, offsets, 0);
                 if (err) {
                         /* Not fatal: the records will be processed again by
-                         * whoever owns the partitions next (at-least-once). */
+                         * whoever owns the partitions next (at-least-once),
+                         * and the next commit includes them again. */
                         brook__log("WARN", "thread %d: commit failed: %s",
                                    thr->idx, rd_kafka_err2str(err));
                 } else {
@@ -371,7 +484,7 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
-        return true;
+        return BROOK__COMMIT_DONE;
 }
 
 /* ------------------------------------------------------------- rebalance */
@@ -379,6 +492,7 @@ static bool brook__thr_commit(brook__thread_t *thr)
 static void brook__thr_close_task(brook__thread_t *thr, brook__task_t *task)
 {
         size_t i;
+        brook__thread_restore_drop(thr, task);
         for (i = 0; i < task->stores.cnt; i++)
                 brook__app_unregister_store(thr->app, task->stores.v[i]);
         brook__task_destroy(task, brook__release_msg);
@@ -418,11 +532,26 @@ static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
         return task;
 }
 
-static void brook__thr_assign(brook__thread_t *thr,
-                              rd_kafka_topic_partition_list_t *parts)
+/* Whether the input partition @p tp feeds @p task. */
+static bool brook__thr_feeds(brook__thread_t *thr,
+                             const rd_kafka_topic_partition_t *tp,
+                             const brook__task_t *task)
 {
-        size_t first_new = thr->tasks.cnt, k;
-        brook__ptrvec_t fresh = {0};
+        brook__node_t *src =
+                brook__topology_source_for(&thr->app->topo, tp->topic);
+        return src && src->subtopology == task->sub_id &&
+               tp->partition == task->partition;
+}
+
+/* Opens the tasks of @p parts. Those with logged stores restore from the
+ * poll loop (brook__thread_restore_step()); their partitions go to
+ * @p pause, as Kafka Streams pauses a restoring task's input. The others
+ * start now. */
+static void brook__thr_assign(brook__thread_t *thr,
+                              rd_kafka_topic_partition_list_t *parts,
+                              rd_kafka_topic_partition_list_t *pause)
+{
+        size_t first_new = thr->tasks.cnt, k, j;
         char errstr[1024];
         int i;
         for (i = 0; i < parts->cnt; i++) {
@@ -449,21 +578,65 @@ static void brook__thr_assign(brook__thread_t *thr,
         }
         if (thr->failed)
                 return;
-        /* Bring the new tasks' stores up to date, then start them. */
-        for (k = first_new; k < thr->tasks.cnt; k++)
-                brook__ptrvec_push(&fresh, thr->tasks.v[k]);
-        if (fresh.cnt && thr->env.batch &&
-            brook__thread_restore(thr, &fresh, errstr, sizeof errstr)) {
-                brook__app_fail(thr->app, errstr);
-                thr->failed = true;
-        }
-        for (k = 0; !thr->failed && k < fresh.cnt; k++) {
-                if (brook__task_init(fresh.v[k], errstr, sizeof errstr)) {
+        for (k = first_new; !thr->failed && k < thr->tasks.cnt; k++) {
+                brook__task_t *task = thr->tasks.v[k];
+                bool logged = false;
+                for (j = 0; j < task->stores.cnt; j++)
+                        if (((brook_kvstore_t *)task->stores.v[j])->changelog)
+                                logged = true;
+                if (logged && thr->env.batch) {
+                        brook__thread_restore_add(thr, task);
+                        for (i = 0; i < parts->cnt; i++)
+                                if (brook__thr_feeds(thr, &parts->elems[i],
+                                                     task))
+                                        rd_kafka_topic_partition_list_add(
+                                                pause, parts->elems[i].topic,
+                                                parts->elems[i].partition);
+                        continue;
+                }
+                for (j = 0; j < task->stores.cnt; j++)
+                        atomic_store(
+                                &((brook_kvstore_t *)task->stores.v[j])->state,
+                                BROOK__STORE_ACTIVE);
+                if (brook__task_init(task, errstr, sizeof errstr)) {
                         brook__app_fail(thr->app, errstr);
                         thr->failed = true;
                 }
         }
-        brook__ptrvec_free(&fresh);
+}
+
+/* Starts the tasks restoration finished: processors' init(), then their
+ * partitions resume (unless a stalled commit keeps everything paused: it
+ * resumes them when it completes). */
+static void brook__thr_start_ready(brook__thread_t *thr, brook__ptrvec_t *ready)
+{
+        rd_kafka_topic_partition_list_t *resume =
+                rd_kafka_topic_partition_list_new(4);
+        char errstr[1024];
+        size_t k;
+        int i;
+        for (k = 0; k < ready->cnt; k++) {
+                brook__task_t *task = ready->v[k];
+                if (!thr->failed &&
+                    brook__task_init(task, errstr, sizeof errstr)) {
+                        brook__app_fail(thr->app, errstr);
+                        thr->failed = true;
+                }
+                for (i = thr->paused->cnt; i-- > 0;) {
+                        rd_kafka_topic_partition_t *tp = &thr->paused->elems[i];
+                        if (!brook__thr_feeds(thr, tp, task))
+                                continue;
+                        rd_kafka_topic_partition_list_add(resume, tp->topic,
+                                                          tp->partition);
+                        rd_kafka_topic_partition_list_del_by_idx(thr->paused,
+                                                                 i);
+                }
+        }
+        if (resume->cnt && !thr->stall_paused)
+                rd_kafka_resume_partitions(thr->consumer, resume);
+        rd_kafka_topic_partition_list_destroy(resume);
+        ready->cnt = 0;
+        brook__app_notify(thr->app);
 }
 
 static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -476,15 +649,62 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         char msg[512];
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                brook__thr_assign(thr, parts);
+                rd_kafka_topic_partition_list_t *pause =
+                        rd_kafka_topic_partition_list_new(parts->cnt + 1);
+                brook__thr_assign(thr, parts, pause);
                 kerr = rd_kafka_assign(rk, parts);
+                if (!kerr && pause->cnt) {
+                        rd_kafka_pause_partitions(rk, pause);
+                        for (int i = 0; i < pause->cnt; i++)
+                                rd_kafka_topic_partition_list_add(
+                                        thr->paused, pause->elems[i].topic,
+                                        pause->elems[i].partition);
+                }
+                rd_kafka_topic_partition_list_destroy(pause);
                 thr->assigned = true;
                 atomic_fetch_add(&thr->stat_rebalances, 1);
         } else {
                 /* Commit before giving the partitions away, so their next
-                 * owner starts exactly where this thread stopped. */
-                if (!thr->failed)
-                        brook__thr_commit(thr);
+                 * owner starts exactly where this thread stopped; unless
+                 * they are already lost (this member was dropped from the
+                 * group: another may own them now), or the commit cannot
+                 * complete. Then the tasks close without a commit, as
+                 * Kafka Streams closes them "dirty": what they processed
+                 * since the last commit is processed again. */
+                bool lost = rd_kafka_assignment_lost(rk);
+                bool clean = false;
+                if (!thr->failed && !lost && !thr->close_dirty)
+                        clean = brook__thr_commit(thr, thr->revoke_flush_ms) ==
+                                BROOK__COMMIT_DONE;
+                if (!clean) {
+                        if (!thr->failed && thr->tasks.cnt)
+                                brook__log("WARN",
+                                           "thread %d: closing %zu tasks "
+                                           "without a commit (%s): records "
+                                           "since the last commit will be "
+                                           "processed again",
+                                           thr->idx, thr->tasks.cnt,
+                                           lost ? "partitions lost"
+                                                : "commit could not "
+                                                  "complete");
+                        brook__statebatch_discard(thr->env.batch);
+                }
+                /* Nothing stays paused by this thread once unassigned. */
+                if (thr->paused->cnt)
+                        rd_kafka_resume_partitions(rk, thr->paused);
+                if (thr->stall_paused) {
+                        rd_kafka_topic_partition_list_t *all = NULL;
+                        if (!rd_kafka_assignment(rk, &all) && all) {
+                                rd_kafka_resume_partitions(rk, all);
+                                rd_kafka_topic_partition_list_destroy(all);
+                        }
+                }
+                rd_kafka_topic_partition_list_destroy(thr->paused);
+                thr->paused = rd_kafka_topic_partition_list_new(8);
+                /* A stall outlives the tasks: their records are still in
+                 * the producer, and the next assignment is paused by the
+                 * next attempt until a commit completes. */
+                thr->stall_paused = false;
                 brook__thr_close_tasks(thr);
                 kerr = rd_kafka_assign(rk, NULL);
                 thr->assigned = false;
@@ -578,6 +798,10 @@ static bool brook__thr_process(brook__thread_t *thr)
         char errstr[1024];
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
+                /* Records of a restoring task wait for it (its input is
+                 * paused: only what was fetched before is here). */
+                if (task->restoring)
+                        continue;
                 while (task->queued) {
                         if (brook__task_process_one(task, brook__release_msg,
                                                     errstr, sizeof errstr)) {
@@ -598,6 +822,9 @@ static void *brook__thread_main(void *arg)
         int64_t commit_interval =
                 brook__conf_int(app->conf, "commit.interval.ms");
         int poll_ms = (int)brook__conf_int(app->conf, "poll.ms");
+        int shutdown_ms =
+                (int)brook__conf_int(app->conf, "shutdown.timeout.ms");
+        brook__ptrvec_t ready = {0};
         size_t i;
         ssize_t got;
         rd_kafka_resp_err_t err;
@@ -617,10 +844,15 @@ static void *brook__thread_main(void *arg)
         thr->last_commit = brook__now_mono_ms();
 
         while (!thr->failed && !atomic_load(&app->stopping)) {
+                bool restoring = thr->rstore_cnt || thr->restorer_dirty;
+                bool busy = false;
                 /* Block for the first record only; then take what is ready
                  * in one batch call (per-message polls cost a lock and a
-                 * clock read each). Both serve rebalance callbacks. */
-                rkm = rd_kafka_consumer_poll(thr->consumer, poll_ms);
+                 * clock read each). Both serve rebalance callbacks. While
+                 * stores restore, the restore step below does the
+                 * waiting. */
+                rkm = rd_kafka_consumer_poll(thr->consumer,
+                                             restoring ? 0 : poll_ms);
                 if (rkm) {
                         brook__thr_enqueue(thr, rkm);
                         got = thr->failed ? 0
@@ -629,8 +861,12 @@ static void *brook__thread_main(void *arg)
                                                     BROOK__POLL_BATCH);
                         for (i = 0; got > 0 && i < (size_t)got; i++)
                                 brook__thr_enqueue(thr, batch[i]);
+                        busy = true;
                 }
-                if (thr->failed || !brook__thr_process(thr))
+                /* While a commit is stalled nothing is processed: its
+                 * output could not be delivered either. */
+                if (thr->failed ||
+                    (!thr->stall_since && !brook__thr_process(thr)))
                         break;
                 rd_kafka_poll(thr->producer, 0);
                 if (thr->delivery_error[0]) {
@@ -638,8 +874,12 @@ static void *brook__thread_main(void *arg)
                         thr->failed = true;
                         break;
                 }
-                for (i = 0; !thr->failed && i < thr->tasks.cnt; i++) {
+                for (i = 0;
+                     !thr->failed && !thr->stall_since && i < thr->tasks.cnt;
+                     i++) {
                         char errstr[1024];
+                        if (((brook__task_t *)thr->tasks.v[i])->restoring)
+                                continue;
                         if (brook__task_punctuate_wall(thr->tasks.v[i],
                                                        brook__now_wall_ms(),
                                                        errstr, sizeof errstr)) {
@@ -649,25 +889,45 @@ static void *brook__thread_main(void *arg)
                 }
                 if (thr->failed)
                         break;
-                if (brook__now_mono_ms() - thr->last_commit >=
+                if (restoring) {
+                        char errstr[1024];
+                        if (brook__thread_restore_step(
+                                    thr,
+                                    busy ? 0 : (poll_ms < 100 ? poll_ms : 100),
+                                    &ready, errstr, sizeof errstr)) {
+                                brook__app_fail(app, errstr);
+                                thr->failed = true;
+                                break;
+                        }
+                        if (ready.cnt)
+                                brook__thr_start_ready(thr, &ready);
+                }
+                /* A stalled commit is retried every round. */
+                if (thr->stall_since ||
+                    brook__now_mono_ms() - thr->last_commit >=
                             commit_interval ||
                     (thr->env.batch &&
                      brook__statebatch_size(thr->env.batch) > thr->batch_limit))
-                        brook__thr_commit(thr);
+                        brook__thr_commit(thr, BROOK__COMMIT_FLUSH_MS);
                 brook__thr_publish(thr);
         }
 
         /* Commit what was processed (on a fatal error too: everything
-         * before the failed record is done), unless output was lost. */
-        if (!thr->delivery_error[0])
-                brook__thr_commit(thr);
+         * before the failed record is done), unless output was lost. If
+         * the commit cannot complete, the tasks close without one: their
+         * records since the last commit are processed again later. */
+        if (thr->delivery_error[0] ||
+            brook__thr_commit(thr, shutdown_ms) != BROOK__COMMIT_DONE)
+                thr->close_dirty = true;
         brook__thr_publish(thr);
         /* Close leaves the group; the revoke callback runs in it. */
         rd_kafka_consumer_close(thr->consumer);
         brook__thr_close_tasks(thr);
-        rd_kafka_flush(thr->producer,
-                       (int)brook__conf_int(app->conf, "shutdown.timeout.ms"));
+        if (thr->close_dirty)
+                brook__statebatch_discard(thr->env.batch);
+        rd_kafka_flush(thr->producer, shutdown_ms);
         brook__thr_publish(thr);
+        brook__ptrvec_free(&ready);
         rd_kafka_queue_destroy(cq);
         free(batch);
         brook__app_thread_exited(app);
@@ -790,6 +1050,9 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->rt.keybuf = brook_buf_new();
         thr->rt.valbuf = brook_buf_new();
         thr->rt.arena = brook_arena_new();
+        thr->paused = rd_kafka_topic_partition_list_new(8);
+        thr->revoke_flush_ms =
+                (int)brook__conf_int(app->conf, "shutdown.timeout.ms");
         if (app->statedb) {
                 int64_t cache_bytes = brook__conf_int(
                         app->conf, "statestore.cache.max.bytes");
@@ -814,6 +1077,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 if (!(thr->restorer = brook__restorer_new(app, idx, errstr,
                                                           errstr_size)))
                         goto fail;
+                thr->restore_q = rd_kafka_queue_get_consumer(thr->restorer);
         }
 
         if (!(cc = brook__client_conf(app, "consumer", "consumer", idx, errstr,
@@ -845,6 +1109,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                       errstr_size)))
                 goto fail;
         rd_kafka_conf_set_dr_msg_cb(pc, brook__dr_cb);
+        rd_kafka_conf_set_error_cb(pc, brook__producer_error_cb);
         rd_kafka_conf_set_opaque(pc, thr);
         if (!(thr->producer =
                       rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
@@ -886,9 +1151,18 @@ void brook__thread_destroy(brook__thread_t *thr)
         free(thr->slots);
         thr->slots = NULL;
         thr->slot_cnt = thr->slot_cap = 0;
+        free(thr->rstores);
+        thr->rstores = NULL;
+        thr->rstore_cnt = thr->rstore_cap = 0;
+        if (thr->restore_q)
+                rd_kafka_queue_destroy(thr->restore_q);
+        thr->restore_q = NULL;
         if (thr->restorer)
                 rd_kafka_destroy(thr->restorer);
         thr->restorer = NULL;
+        if (thr->paused)
+                rd_kafka_topic_partition_list_destroy(thr->paused);
+        thr->paused = NULL;
         brook__statebatch_destroy(thr->env.batch);
         thr->env.batch = NULL;
         brook__cache_destroy(thr->rt.cache);

@@ -508,23 +508,41 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
         free(batch);
 }
 
+brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,
+                                         char *errstr, size_t errstr_size)
+{
+        char *rerr = NULL;
+
+        if (!rocksdb_writebatch_count(batch->plain))
+                return BROOK_OK;
+        rocksdb_write(batch->db->rdb, batch->db->wopts, batch->plain, &rerr);
+        if (rerr) {
+                brook__seterr(errstr, errstr_size,
+                              "writing to state db \"%s\": %s", batch->db->dir,
+                              rerr);
+                rocksdb_free(rerr);
+                return BROOK_ERR_STATE;
+        }
+        rocksdb_writebatch_clear(batch->plain);
+        return BROOK_OK;
+}
+
+void brook__statebatch_discard(brook__statebatch_t *batch)
+{
+        if (!batch)
+                return;
+        rocksdb_writebatch_clear(batch->plain);
+        rocksdb_writebatch_wi_clear(batch->wb);
+}
+
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size)
 {
         char *rerr = NULL;
+        brook_err_t err;
 
-        if (rocksdb_writebatch_count(batch->plain)) {
-                rocksdb_write(batch->db->rdb, batch->db->wopts, batch->plain,
-                              &rerr);
-                if (rerr) {
-                        brook__seterr(errstr, errstr_size,
-                                      "writing to state db \"%s\": %s",
-                                      batch->db->dir, rerr);
-                        rocksdb_free(rerr);
-                        return BROOK_ERR_STATE;
-                }
-                rocksdb_writebatch_clear(batch->plain);
-        }
+        if ((err = brook__statebatch_write_bulk(batch, errstr, errstr_size)))
+                return err;
         if (!rocksdb_writebatch_wi_count(batch->wb))
                 return BROOK_OK;
         rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,

@@ -91,6 +91,12 @@ void brook__statebatch_destroy(brook__statebatch_t *batch);
 /** Writes the batch atomically (WAL on) and empties it. */
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size);
+/** Writes only what was written in bulk mode (restoration), leaving the
+ *  uncommitted writes of active stores in the batch. */
+brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,
+                                         char *errstr, size_t errstr_size);
+/** Drops every write the batch holds (tasks closed without a commit). */
+void brook__statebatch_discard(brook__statebatch_t *batch);
 /** Bulk mode, for restoration: writes skip the batch's index (so reads
  *  through it do not see them until brook__statebatch_write()). */
 void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk);

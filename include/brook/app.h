@@ -150,6 +150,17 @@ typedef struct brook_app_stats_s {
 /** Fills *@p stats (overwriting it). Thread-safe; never fails. */
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
 
+/**
+ * How long this instance's commits have been stalled, in milliseconds (0:
+ * they are not). A stream thread whose commit cannot complete (its
+ * producer cannot deliver: the broker is unreachable, say) stops
+ * processing, pauses its partitions and retries the commit, for up to
+ * task.timeout.ms; then the app stops in BROOK_APP_ERROR with the cause.
+ * The state stays RUNNING meanwhile. When stalled, @p cause (may be NULL)
+ * gets why, e.g. the producer's last error; else "". Thread-safe.
+ */
+int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size);
+
 /* ----------------------------------------------------- interactive queries */
 
 /*

@@ -41,6 +41,10 @@
  *                                        blocks waiting for records
  *   shutdown.timeout.ms                  [30000] 1.. how long close waits
  *                                        for in-flight records
+ *   task.timeout.ms                      [300000] 0.. how long commits or
+ *                                        restoration may make no progress
+ *                                        (broker unreachable) before the
+ *                                        app stops with the cause
  *   statestore.cache.max.bytes           [10485760] record cache for all
  *                                        stores, split between threads; 0
  *                                        turns caching off

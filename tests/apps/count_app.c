@@ -7,13 +7,18 @@
  *   count_app NAME BOOTSTRAP APP_ID INPUT OUTPUT STATE_DIR [property=value ...]
  *
  * The property "store=in-memory" picks the in-memory store instead of
- * RocksDB. Runs until SIGTERM; on exit prints "NAME processed=N
- * restored=N produced=N" to stdout and returns brook_app_run()'s code.
+ * RocksDB; "store=slow:N" a RocksDB store whose puts take N microseconds
+ * each (tests/apps/slow_store.h), for slow restorations. Runs until SIGTERM; on
+ * exit prints "NAME processed=N restored=N produced=N" to stdout and returns
+ * brook_app_run()'s code.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <brook/brook.h>
+
+#include "slow_store.h"
 
 int main(int argc, char **argv)
 {
@@ -25,6 +30,7 @@ int main(int argc, char **argv)
                                   .value_serde = brook_serde_int64()};
         brook_app_t *app;
         brook_app_stats_t st;
+        brook_kvstore_supplier_t slow;
         int i, rc;
 
         if (argc < 7) {
@@ -52,6 +58,9 @@ int main(int argc, char **argv)
                 if (!strcmp(argv[i], "store")) {
                         if (!strcmp(eq + 1, "in-memory"))
                                 m.supplier = brook_kvstore_in_memory();
+                        else if (!strncmp(eq + 1, "slow:", 5))
+                                m.supplier = slow_store_supplier(
+                                        &slow, (unsigned)atoi(eq + 6));
                         continue;
                 }
                 if (brook_conf_set(conf, argv[i], eq + 1, errstr,
