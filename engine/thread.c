@@ -312,8 +312,8 @@ static void brook__thr_publish_stall(brook__thread_t *thr, const char *cause)
 {
         pthread_mutex_lock(&thr->app->lock);
         thr->stall_since_pub = thr->stall_since;
-        snprintf(thr->stall_cause, sizeof thr->stall_cause, "%s",
-                 cause ? cause : "");
+        brook__seterr(thr->stall_cause, sizeof thr->stall_cause, "%s",
+                      cause ? cause : "");
         pthread_mutex_unlock(&thr->app->lock);
 }
 
