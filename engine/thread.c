@@ -283,10 +283,26 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 
 /* --------------------------------------------------------------- commits */
 
+/* Whether every store of the thread's tasks has a changelog, i.e. Kafka
+ * holds what they hold once the producer has flushed. */
+static bool brook__thr_all_logged(brook__thread_t *thr)
+{
+        size_t i, j;
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                for (j = 0; j < task->stores.cnt; j++) {
+                        brook_kvstore_t *st = task->stores.v[j];
+                        if (!st->changelog)
+                                return false;
+                }
+        }
+        return true;
+}
+
 /**
  * Flushes the producer and commits the processed offsets of every task.
  * Returns false (and fails the thread) if a record was not delivered: its
- * input must not be committed.
+ * input must not be committed. A failed state write fails the thread too.
  */
 static bool brook__thr_commit(brook__thread_t *thr)
 {
@@ -295,7 +311,7 @@ static bool brook__thr_commit(brook__thread_t *thr)
         size_t i, j;
         int64_t flush_timeout =
                 brook__conf_int(thr->app->conf, "shutdown.timeout.ms");
-
+        bool state_failed = false;
         char why[1024];
 
         thr->last_commit = brook__now_mono_ms();
@@ -335,7 +351,17 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 if (serr) {
                         brook__app_fail(thr->app, why);
                         thr->failed = true;
-                        return false;
+                        /* The state db stays at the last commit (a write
+                         * is all or nothing), but every changelog record
+                         * is delivered. With a changelog for each store,
+                         * restoration replays them, so the input they came
+                         * from is committed: otherwise a restart would
+                         * restore those updates and apply them again (a
+                         * count counted twice). A store without one has
+                         * no other copy: its input stays uncommitted. */
+                        if (!brook__thr_all_logged(thr))
+                                return false;
+                        state_failed = true;
                 }
         }
         offsets = rd_kafka_topic_partition_list_new(8);
@@ -371,7 +397,7 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
-        return true;
+        return !state_failed;
 }
 
 /* ------------------------------------------------------------- rebalance */
