@@ -354,7 +354,8 @@ static void test_full_disk_stops_cleanly(void **state)
         char *app_id = kt_unique("disk");
         char *changelog = malloc(strlen(app_id) + 32);
         char *dir = state_dir_new();
-        char state_db[512];
+        char state_db[512], line[640];
+        char *err;
         const char *why =
                 use_mount ? "No space left on device" : "File too large";
         int64_t total, processed, committed;
@@ -372,6 +373,14 @@ static void test_full_disk_stops_cleanly(void **state)
         pid = start_count_app("a", app_id, in, out, dir, use_mount ? 0 : FSIZE);
         status = wait_exit(pid, 180000);
         assert_failed_on(app_id, "a", status, state_db, why);
+        /* brook_app_run() says so when the app ended in BROOK_APP_ERROR. */
+        err = app_stderr(app_id, "a");
+        snprintf(line, sizeof line,
+                 "brook: stopped on an error: writing to state db \"%s\"",
+                 state_db);
+        if (!strstr(err, line))
+                fail_msg("count_app a: no \"%s\" in its stderr: %s", line, err);
+        free(err);
         processed = app_field(app_id, "a", "processed");
         committed = kt_committed_sum(app_id, in, PARTS);
         printf("integration_disk: the first run processed %" PRId64
