@@ -17,7 +17,7 @@
  *
  * How the disk fills: state.dir is a 4 MiB tmpfs mounted for the test
  * (needs CAP_SYS_ADMIN); freeing space remounts it at 64 MiB, keeping its
- * files. Where mount(2) is refused, the app runs under RLIMIT_FSIZE (2 MiB,
+ * files. Where mount(2) is refused, the app runs under RLIMIT_FSIZE (1 MiB,
  * SIGXFSZ ignored), so its write-ahead log fails with EFBIG on the same
  * path a full disk takes; the open on a full disk is then not exercised.
  * BROOK_TEST_DISK_MODE=rlimit picks that mode where mount works. The test
@@ -54,7 +54,7 @@
 
 #define SMALL_FS "size=4m"
 #define BIG_FS   "size=64m"
-#define FSIZE    (2 * 1024 * 1024)
+#define FSIZE    (1024 * 1024)
 
 /* ------------------------------------------------------------ test data */
 
