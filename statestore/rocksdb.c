@@ -173,7 +173,7 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                           size_t errstr_size)
 {
         brook_err_t err = BROOK_OK;
-        char *rerr = NULL;
+        char *rerr = NULL, what[512];
         bool found;
         size_t at;
 
@@ -186,12 +186,14 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                               "no column family \"%s\" in state db \"%s\"",
                               name, db->dir);
                 err = BROOK_ERR_NOT_FOUND;
-        } else if (!(err = space_check(db->dir, SPACE_CF,
-                                       "creating a column family", errstr,
-                                       errstr_size))) {
-                rocksdb_column_family_handle_t *h =
-                        rocksdb_create_column_family(db->rdb, db->opts, name,
-                                                     &rerr);
+        } else {
+                rocksdb_column_family_handle_t *h = NULL;
+                snprintf(what, sizeof what, "creating column family \"%s\"",
+                         name);
+                err = space_check(db->dir, SPACE_CF, what, errstr, errstr_size);
+                if (!err)
+                        h = rocksdb_create_column_family(db->rdb, db->opts,
+                                                         name, &rerr);
                 if (rerr) {
                         brook__seterr(errstr, errstr_size,
                                       "creating column family \"%s\" in "
@@ -199,7 +201,7 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                                       name, db->dir, rerr);
                         rocksdb_free(rerr);
                         err = BROOK_ERR_STATE;
-                } else {
+                } else if (!err) {
                         cf_insert(db, at, name, h);
                         *hp = h;
                 }
@@ -293,13 +295,13 @@ static rocksdb_options_t *make_options(brook__statedb_t *db,
         rocksdb_options_set_create_missing_column_families(opts, 1);
         rocksdb_options_set_max_open_files(opts, -1);
         rocksdb_options_set_max_background_jobs(opts, 2);
-        /* RocksDB's LOG gets header lines only (the options, at open).
-         * It lives in the state directory, and once a write to it has
-         * failed (a full disk), RocksDB 7.8 built with assertions
-         * (Debian's package is) aborts the process on the next line it
-         * logs (WritableFileWriter::AssertFalseAndGetStatusForPrevError):
-         * a failed write logs its error at ERROR level. Errors reach brook
-         * through each call's status and are reported there. */
+        /* RocksDB's LOG, in the state directory, gets header lines only:
+         * the options, at open and when a column family is created. Once
+         * a write to it has failed (a full disk), RocksDB 7.8 built with
+         * assertions (Debian's package is) aborts the process on the next
+         * line it logs (in WritableFileWriter::
+         * AssertFalseAndGetStatusForPrevError), and a failed write logs
+         * its error. Errors reach brook through each call's status. */
         rocksdb_options_set_info_log_level(opts, 5 /* HEADER_LEVEL */);
         rocksdb_options_set_keep_log_file_num(opts, 5);
         rocksdb_options_set_max_log_file_size(opts, 8 * MIB);
