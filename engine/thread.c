@@ -392,6 +392,21 @@ static void brook__thr_unstall(brook__thread_t *thr)
         brook__thr_publish_stall(thr, NULL);
 }
 
+/* Whether every store of the thread's tasks has a changelog. */
+static bool brook__thr_all_logged(brook__thread_t *thr)
+{
+        size_t i, j;
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                for (j = 0; j < task->stores.cnt; j++) {
+                        brook_kvstore_t *st = task->stores.v[j];
+                        if (!st->changelog)
+                                return false;
+                }
+        }
+        return true;
+}
+
 /**
  * Commits every running task: flushes the caches, waits up to @p flush_ms
  * for the producer to deliver everything, writes the state batch with
@@ -399,14 +414,18 @@ static void brook__thr_unstall(brook__thread_t *thr)
  * committed offset never runs ahead of the output or the state it caused).
  * A producer that cannot deliver in time makes the commit STALLED (and,
  * past task.timeout.ms of stalling, FAILED); a lost record makes it
- * FAILED: its input must not be committed.
+ * FAILED: its input must not be committed. A state write that fails
+ * (a full disk) makes it FAILED too, but when every store has a changelog
+ * the offsets are committed all the same: the changelog already holds
+ * those updates and restoration replays them, so not committing would
+ * count the records twice after a restart.
  */
 static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
 {
         rd_kafka_topic_partition_list_t *offsets;
         rd_kafka_resp_err_t err;
         size_t i, j;
-
+        bool state_failed = false;
         char why[1024];
 
         thr->last_commit = brook__now_mono_ms();
@@ -446,7 +465,9 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 if (serr) {
                         brook__app_fail(thr->app, why);
                         thr->failed = true;
-                        return BROOK__COMMIT_FAILED;
+                        if (!brook__thr_all_logged(thr))
+                                return BROOK__COMMIT_FAILED;
+                        state_failed = true;
                 }
         }
         brook__thr_unstall(thr);
@@ -484,7 +505,7 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
-        return BROOK__COMMIT_DONE;
+        return state_failed ? BROOK__COMMIT_FAILED : BROOK__COMMIT_DONE;
 }
 
 /* ------------------------------------------------------------- rebalance */

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <rocksdb/c.h>
@@ -48,6 +49,17 @@
 
 #define KIB ((int64_t)1024)
 #define MIB (1024 * KIB)
+
+/* Free space brook asks for before it opens the db (SPACE_OPEN, plus
+ * SPACE_PER_CF per column family) or creates a column family (SPACE_CF).
+ * Both write header lines to RocksDB's LOG, about 11 KiB per column
+ * family, and a LOG write that fails aborts RocksDB 7.8 built with
+ * assertions (see make_options()). SPACE_CF is small because the WAL
+ * preallocates (up to 1.1 x write_buffer_size), which statvfs counts as
+ * used. */
+#define SPACE_OPEN   (1 * MIB)
+#define SPACE_PER_CF (16 * KIB)
+#define SPACE_CF     (128 * KIB)
 
 /* ---------------------------------------------------------------- db */
 
@@ -131,6 +143,29 @@ static void cf_insert(brook__statedb_t *db, size_t at, const char *name,
         db->cf_cnt++;
 }
 
+/* Fails, saying why, if the filesystem of @p dir has less than @p need
+ * bytes free for its user (@p what says what needs them). A filesystem
+ * that cannot say passes: RocksDB's own status still reports a full disk
+ * when it writes. */
+static brook_err_t space_check(const char *dir, uint64_t need, const char *what,
+                               char *errstr, size_t errstr_size)
+{
+        struct statvfs sv;
+        uint64_t avail;
+
+        if (statvfs(dir, &sv))
+                return BROOK_OK;
+        avail = (uint64_t)sv.f_bavail * (uint64_t)sv.f_frsize;
+        if (avail >= need)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "state directory \"%s\": %s needs %llu bytes free, its "
+                      "filesystem has %llu: no space left on device",
+                      dir, what, (unsigned long long)need,
+                      (unsigned long long)avail);
+        return BROOK_ERR_STATE;
+}
+
 /* The handle of column family @p name, created if @p create (and the db is
  * writable), else NULL with BROOK_ERR_NOT_FOUND. */
 static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
@@ -138,7 +173,7 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                           size_t errstr_size)
 {
         brook_err_t err = BROOK_OK;
-        char *rerr = NULL;
+        char *rerr = NULL, what[512];
         bool found;
         size_t at;
 
@@ -152,9 +187,13 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                               name, db->dir);
                 err = BROOK_ERR_NOT_FOUND;
         } else {
-                rocksdb_column_family_handle_t *h =
-                        rocksdb_create_column_family(db->rdb, db->opts, name,
-                                                     &rerr);
+                rocksdb_column_family_handle_t *h = NULL;
+                snprintf(what, sizeof what, "creating column family \"%s\"",
+                         name);
+                err = space_check(db->dir, SPACE_CF, what, errstr, errstr_size);
+                if (!err)
+                        h = rocksdb_create_column_family(db->rdb, db->opts,
+                                                         name, &rerr);
                 if (rerr) {
                         brook__seterr(errstr, errstr_size,
                                       "creating column family \"%s\" in "
@@ -162,7 +201,7 @@ static brook_err_t cf_get(brook__statedb_t *db, const char *name, bool create,
                                       name, db->dir, rerr);
                         rocksdb_free(rerr);
                         err = BROOK_ERR_STATE;
-                } else {
+                } else if (!err) {
                         cf_insert(db, at, name, h);
                         *hp = h;
                 }
@@ -256,6 +295,14 @@ static rocksdb_options_t *make_options(brook__statedb_t *db,
         rocksdb_options_set_create_missing_column_families(opts, 1);
         rocksdb_options_set_max_open_files(opts, -1);
         rocksdb_options_set_max_background_jobs(opts, 2);
+        /* RocksDB's LOG, in the state directory, gets header lines only:
+         * the options, at open and when a column family is created. Once
+         * a write to it has failed (a full disk), RocksDB 7.8 built with
+         * assertions (Debian's package is) aborts the process on the next
+         * line it logs (in WritableFileWriter::
+         * AssertFalseAndGetStatusForPrevError), and a failed write logs
+         * its error. Errors reach brook through each call's status. */
+        rocksdb_options_set_info_log_level(opts, 5 /* HEADER_LEVEL */);
         rocksdb_options_set_keep_log_file_num(opts, 5);
         rocksdb_options_set_max_log_file_size(opts, 8 * MIB);
         return opts;
@@ -345,6 +392,31 @@ static char *db_open_cfs(brook__statedb_t *db)
         return rerr;
 }
 
+/* Refuses to open the db for writing where its LOG's header (the options of
+ * every column family) might not fit. */
+static brook_err_t db_open_space_check(brook__statedb_t *db, char *errstr,
+                                       size_t errstr_size)
+{
+        size_t n = 0;
+        char *rerr = NULL, **names;
+
+        if (db_exists(db->dir)) {
+                names = rocksdb_list_column_families(db->opts, db->dir, &n,
+                                                     &rerr);
+                if (rerr) {
+                        /* Opening reports it. */
+                        rocksdb_free(rerr);
+                        n = 0;
+                } else if (names) {
+                        rocksdb_list_column_families_destroy(names, n);
+                }
+        }
+        return space_check(
+                db->dir,
+                (uint64_t)(SPACE_OPEN + (int64_t)(n + 2) * SPACE_PER_CF),
+                "opening its RocksDB", errstr, errstr_size);
+}
+
 static brook_err_t db_open(const char *dir, int64_t memory_bytes, bool readonly,
                            brook__statedb_t **dbp, char *errstr,
                            size_t errstr_size)
@@ -378,6 +450,13 @@ static brook_err_t db_open(const char *dir, int64_t memory_bytes, bool readonly,
         rocksdb_writeoptions_disable_WAL(db->wopts, 0);
 
         db->opts = make_options(db, memory_bytes, rocksdb_lz4_compression);
+        if (!readonly) {
+                brook_err_t err = db_open_space_check(db, errstr, errstr_size);
+                if (err) {
+                        db_free(db);
+                        return err;
+                }
+        }
         rerr = db_open_cfs(db);
         if (rerr && strstr(rerr, "not linked with the binary")) {
                 /* A RocksDB built without LZ4: store uncompressed. */
