@@ -113,10 +113,11 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
 /** Closes (if needed, with shutdown.timeout.ms) and frees @p app, with the
  *  builder and conf it took. NULL is a no-op. Every query iterator of the
- *  app must be destroyed first, and no query of it may be running: an
- *  iterator still open keeps its stores and the state db (its directory's
- *  lock) open until it is destroyed, and the store's serdes must outlive
- *  it (a warning is logged). */
+ *  app must be destroyed first, and no query of it may be running. (An
+ *  iterator still open is not freed under it: brook logs a warning, its
+ *  brook_kviter_next() fails with BROOK_ERR_STATE, and its stores and the
+ *  state db, with the lock on its state.dir, stay open until it is
+ *  destroyed; its store's serdes must still be alive then.) */
 void brook_app_destroy(brook_app_t *app);
 
 /**

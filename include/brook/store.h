@@ -82,8 +82,9 @@ typedef struct brook_kvbytes_iter_s {
  * query_get and query_range may be called from any thread, concurrently
  * with the owner's writes; a store that cannot serve that leaves them NULL
  * and interactive queries on it fail with BROOK_ERR_STATE. An iterator
- * query_range returned may be read after the task stopped writing the
- * instance (its task left), until it is destroyed.
+ * query_range returned may outlive the task's use of the instance: brook
+ * stops reading it once the task left, but destroys it later, and only
+ * then closes the instance (see close).
  *
  * Errors: every call that returns a brook_err_t writes its reason to
  * @p errstr when it fails, as snprintf(errstr, errstr_size, ...) would
