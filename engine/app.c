@@ -67,7 +67,7 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
         app->state = BROOK_APP_CREATED;
         pthread_mutex_init(&app->lock, NULL);
         pthread_cond_init(&app->cond, NULL);
-        pthread_rwlock_init(&app->iq_lock, NULL);
+        pthread_mutex_init(&app->iq_lock, NULL);
         atomic_init(&app->stopping, false);
         return app;
 }
@@ -631,15 +631,17 @@ static void brook__stats_add(brook_app_stats_t *stats,
 
 void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
 {
-        pthread_rwlock_wrlock(&app->iq_lock);
+        pthread_mutex_lock(&app->iq_lock);
         brook__ptrvec_push(&app->iq_stores, st);
-        pthread_rwlock_unlock(&app->iq_lock);
+        pthread_mutex_unlock(&app->iq_lock);
 }
 
+/* Never waits for queries: they hold references to st->iq, not the lock.
+ * Marking the handle left makes their open iterators over it fail. */
 void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st)
 {
         size_t i;
-        pthread_rwlock_wrlock(&app->iq_lock);
+        pthread_mutex_lock(&app->iq_lock);
         for (i = 0; i < app->iq_stores.cnt; i++) {
                 if (app->iq_stores.v[i] == st) {
                         app->iq_stores.v[i] =
@@ -647,7 +649,8 @@ void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st)
                         break;
                 }
         }
-        pthread_rwlock_unlock(&app->iq_lock);
+        atomic_store(&st->iq->left, true);
+        pthread_mutex_unlock(&app->iq_lock);
 }
 
 /* Opens state.dir/<application.id>/rocksdb, creating directories. */
@@ -774,10 +777,19 @@ void brook_app_destroy(brook_app_t *app)
         brook__topology_free(&app->topo);
         brook_builder_destroy(app->b);
         brook_conf_destroy(app->conf);
+        /* Every store is closed now but those a query iterator still
+         * holds (a user error: brook_app_destroy() documents it); they keep
+         * the db open until they are destroyed, and close it then. */
+        if (brook__statedb_refs(app->statedb) > 1)
+                brook__log("WARN",
+                           "%s: destroyed with query iterators still open: "
+                           "its state db stays open until they are "
+                           "destroyed",
+                           app->app_id);
         brook__statedb_close(app->statedb);
         free(app->state_dir);
         brook__ptrvec_free(&app->iq_stores);
-        pthread_rwlock_destroy(&app->iq_lock);
+        pthread_mutex_destroy(&app->iq_lock);
         pthread_mutex_destroy(&app->lock);
         pthread_cond_destroy(&app->cond);
         free(app->app_id);

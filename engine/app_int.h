@@ -42,8 +42,12 @@ struct brook_app_s {
         brook__statedb_t *statedb;
         /** Store instances open on this instance (brook_kvstore_t *), for
          *  interactive queries. Writers: threads opening and closing
-         *  tasks; readers: queries. */
-        pthread_rwlock_t iq_lock;
+         *  tasks; readers: queries. iq_lock is held only to look an
+         *  instance up and take a reference to its query handle (st->iq),
+         *  never across a store call, so a stream thread waits at most for
+         *  a short scan of this list. An instance in the list is alive:
+         *  its thread unregisters it before closing it. */
+        pthread_mutex_t iq_lock;
         brook__ptrvec_t iq_stores;
 };
 

@@ -4,8 +4,12 @@
  * KafkaStreams.store() and queryMetadataForKey()).
  *
  * Queries read through the inner stores' query_* calls, which are
- * thread-safe; the app's iq_lock keeps an instance from closing while a
- * query uses it.
+ * thread-safe. They never block a stream thread: under the app's iq_lock
+ * (a mutex held only to look instances up) a query takes references to
+ * the instances' query handles (brook__iqstore_t), releases the lock, and
+ * only then calls the store. A handle keeps its inner store open however
+ * long the query or its iterator lasts; a task that leaves marks its
+ * handle left, and iterators over it fail at their next step.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -39,7 +43,7 @@ static bool brook__iq_running(brook_app_t *app, char *errstr,
 }
 
 /* This instance's open instance of @p def for @p partition, or NULL.
- * Call with iq_lock held. */
+ * Call with iq_lock held; the instance is alive only while it is held. */
 static brook_kvstore_t *brook__iq_local(brook_app_t *app,
                                         const brook__storedef_t *def,
                                         int32_t partition)
@@ -113,13 +117,13 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
                 return err;
         snprintf(md->task_id, sizeof md->task_id, "%d_%" PRId32,
                  def->subtopology, md->partition);
-        pthread_rwlock_rdlock(&app->iq_lock);
+        pthread_mutex_lock(&app->iq_lock);
         if ((st = brook__iq_local(app, def, md->partition))) {
                 md->local = true;
                 md->restoring =
                         atomic_load(&st->state) == BROOK__STORE_RESTORING;
         }
-        pthread_rwlock_unlock(&app->iq_lock);
+        pthread_mutex_unlock(&app->iq_lock);
         return BROOK_OK;
 }
 
@@ -129,6 +133,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
 {
         brook__storedef_t *def;
         brook_kvstore_t *st;
+        brook__iqstore_t *h = NULL;
         brook_buf_t *kbuf, *vbuf;
         int32_t partition;
         char why[512] = "";
@@ -144,7 +149,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         if ((err = brook__iq_partition(app, def, key, kbuf, &partition, errstr,
                                        errstr_size)))
                 goto out;
-        pthread_rwlock_rdlock(&app->iq_lock);
+        pthread_mutex_lock(&app->iq_lock);
         st = brook__iq_local(app, def, partition);
         if (!st) {
                 brook__seterr(errstr, errstr_size,
@@ -165,10 +170,18 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                               def->name, st->ops->kind);
                 err = BROOK_ERR_STATE;
         } else {
+                h = st->iq;
+                brook__iqstore_ref(h);
+        }
+        pthread_mutex_unlock(&app->iq_lock);
+        /* Unlocked: the task may leave meanwhile; the reference keeps its
+         * inner store open until the read is done. */
+        if (h) {
                 char why[512] = "";
-                err = st->ops->query_get(st->inner, brook_buf_data(kbuf),
-                                         brook_buf_len(kbuf), vbuf, why,
-                                         sizeof why);
+                err = h->ops->query_get(h->inner, brook_buf_data(kbuf),
+                                        brook_buf_len(kbuf), vbuf, why,
+                                        sizeof why);
+                brook__iqstore_release(h);
                 if (err == BROOK_ERR_NOT_FOUND)
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\" has no such key",
@@ -179,7 +192,6 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                       def->name,
                                       *why ? why : "no reason given");
         }
-        pthread_rwlock_unlock(&app->iq_lock);
         /* A decoded value may point into the bytes it was decoded from (the
          * bytes serde's does), and it must live as long as @p arena: decode
          * a copy in the arena, not vbuf, which is freed below. */
@@ -201,18 +213,18 @@ out:
         return err;
 }
 
-static void brook__iq_unlock(void *opaque)
-{
-        brook_app_t *app = opaque;
-        pthread_rwlock_unlock(&app->iq_lock);
-}
-
 static int brook__iq_cmp_partition(const void *a, const void *b)
 {
-        const brook_kvstore_t *x = *(brook_kvstore_t *const *)a;
-        const brook_kvstore_t *y = *(brook_kvstore_t *const *)b;
-        return (x->task->partition > y->task->partition) -
-               (x->task->partition < y->task->partition);
+        const brook__iqstore_t *x = *(brook__iqstore_t *const *)a;
+        const brook__iqstore_t *y = *(brook__iqstore_t *const *)b;
+        return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+static void brook__iq_release_all(brook__ptrvec_t *hs, size_t from)
+{
+        size_t i;
+        for (i = from; i < hs->cnt; i++)
+                brook__iqstore_release(hs->v[i]);
 }
 
 /* Scans every local instance of @p store: [from, to] of encoded keys, or
@@ -258,7 +270,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                 brook_buf_append(fb, brook_buf_data(pb), brook_buf_len(pb));
         }
 
-        pthread_rwlock_rdlock(&app->iq_lock);
+        pthread_mutex_lock(&app->iq_lock);
         for (i = 0; i < app->iq_stores.cnt; i++) {
                 brook_kvstore_t *st = app->iq_stores.v[i];
                 if (st->def != def)
@@ -280,36 +292,41 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                         err = BROOK_ERR_STATE;
                         break;
                 }
-                brook__ptrvec_push(&local, st);
+                brook__ptrvec_push(&local, st->iq);
         }
-        if (err) {
-                pthread_rwlock_unlock(&app->iq_lock);
+        if (err)
+                local.cnt = 0;
+        for (i = 0; i < local.cnt; i++)
+                brook__iqstore_ref(local.v[i]);
+        pthread_mutex_unlock(&app->iq_lock);
+        if (err)
                 goto out;
-        }
         /* Before any assignment there is nothing to sort, and local.v is
          * NULL, which qsort() must not be given. */
         if (local.cnt > 1)
                 qsort(local.v, local.cnt, sizeof *local.v,
                       brook__iq_cmp_partition);
-        /* The read lock stays until the iterator is destroyed. */
+        /* The iterator holds references to the handles, no lock: each
+         * passes to it with its bytes iterator. */
         *itp = brook__kviter_new(def->key_serde, def->value_serde, arena,
                                  prefix ? brook_buf_data(pb) : NULL,
-                                 brook_buf_len(pb), brook__iq_unlock, app);
+                                 brook_buf_len(pb), NULL, NULL);
         for (i = 0; i < local.cnt; i++) {
-                brook_kvstore_t *st = local.v[i];
+                brook__iqstore_t *h = local.v[i];
                 brook_kvbytes_iter_t *bit = NULL;
                 char why[512] = "";
-                if ((err = st->ops->query_range(
-                             st->inner, from ? brook_buf_data(fb) : NULL,
+                if ((err = h->ops->query_range(
+                             h->inner, from ? brook_buf_data(fb) : NULL,
                              brook_buf_len(fb), to ? brook_buf_data(tb) : NULL,
                              brook_buf_len(tb), &bit, why, sizeof why))) {
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": task %s: range failed: "
                                       "%s",
-                                      def->name, st->task->id,
+                                      def->name, h->task_id,
                                       *why ? why : "no reason given");
                         brook_kviter_destroy(*itp);
                         *itp = NULL;
+                        brook__iq_release_all(&local, i);
                         goto out;
                 }
                 if (!brook__version_ok(bit->version, BROOK_KVBYTES_ITER_VERSION,
@@ -317,14 +334,15 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                                        sizeof why)) {
                         brook__seterr(errstr, errstr_size,
                                       "store \"%s\": task %s: %s", def->name,
-                                      st->task->id, why);
+                                      h->task_id, why);
                         bit->destroy(bit);
                         brook_kviter_destroy(*itp);
                         *itp = NULL;
+                        brook__iq_release_all(&local, i);
                         err = BROOK_ERR_STATE;
                         goto out;
                 }
-                brook__kviter_add(*itp, bit);
+                brook__kviter_add_iq(*itp, bit, h);
         }
 out:
         brook__ptrvec_free(&local);

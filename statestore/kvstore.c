@@ -97,6 +97,14 @@ brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
                         rt->collector, st->changelog, task->partition);
         }
         atomic_init(&st->state, BROOK__STORE_RESTORING);
+        st->iq = brook__xcalloc(1, sizeof *st->iq);
+        atomic_init(&st->iq->refs, 1);
+        atomic_init(&st->iq->left, false);
+        st->iq->store = brook__xstrdup(def->name);
+        st->iq->task_id = brook__xstrdup(task->id);
+        st->iq->partition = task->partition;
+        st->iq->inner = st->inner;
+        st->iq->ops = st->ops;
         st->kbuf = brook_buf_new();
         st->vbuf = brook_buf_new();
         st->tmp = brook_buf_new();
@@ -110,12 +118,30 @@ void brook__kvstore_close(brook_kvstore_t *st)
                 return;
         if (st->cache)
                 brook__cache_drop(st->cache, st);
-        st->ops->close(st->inner);
+        /* A query may still read the inner store through the handle: the
+         * last reference closes it. */
+        atomic_store(&st->iq->left, true);
+        brook__iqstore_release(st->iq);
         free(st->changelog);
         brook_buf_destroy(st->kbuf);
         brook_buf_destroy(st->vbuf);
         brook_buf_destroy(st->tmp);
         free(st);
+}
+
+void brook__iqstore_ref(brook__iqstore_t *h)
+{
+        atomic_fetch_add(&h->refs, 1);
+}
+
+void brook__iqstore_release(brook__iqstore_t *h)
+{
+        if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
+                return;
+        h->ops->close(h->inner);
+        free(h->store);
+        free(h->task_id);
+        free(h);
 }
 
 void brook__kvstore_set_emit(brook_kvstore_t *st, brook__kvstore_emit_fn fn,
@@ -404,6 +430,9 @@ uint64_t brook_kvstore_approximate_count(brook_kvstore_t *st)
 
 struct brook_kviter_s {
         brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
+        /** The query handle (brook__iqstore_t *, or NULL) of each of its,
+         *  a reference each; empty for an owner's iterator. */
+        brook__ptrvec_t iqs;
         size_t cur;
         const brook_serde_t *key_serde, *value_serde;
         brook_arena_t *arena;
@@ -440,12 +469,46 @@ brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
 void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit)
 {
         brook__ptrvec_push(&it->its, bit);
+        if (it->iqs.cnt)
+                brook__ptrvec_push(&it->iqs, NULL);
+}
+
+void brook__kviter_add_iq(brook_kviter_t *it, brook_kvbytes_iter_t *bit,
+                          brook__iqstore_t *h)
+{
+        while (it->iqs.cnt < it->its.cnt)
+                brook__ptrvec_push(&it->iqs, NULL);
+        brook__ptrvec_push(&it->its, bit);
+        brook__ptrvec_push(&it->iqs, h);
+}
+
+/* Fails @p it if a task whose entries it has not read to the end left
+ * this instance: its inner store is no longer the task's, and what the
+ * iterator would still return is incomplete or stale. */
+static bool brook__kviter_left(brook_kviter_t *it)
+{
+        size_t i;
+        for (i = it->cur; i < it->iqs.cnt; i++) {
+                brook__iqstore_t *h = it->iqs.v[i];
+                if (h && atomic_load(&h->left)) {
+                        snprintf(it->errstr, sizeof it->errstr,
+                                 "store \"%s\": task %s left this instance "
+                                 "(rebalance or shutdown) while the iterator "
+                                 "was open",
+                                 h->store, h->task_id);
+                        it->err = BROOK_ERR_STATE;
+                        return true;
+                }
+        }
+        return false;
 }
 
 brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
                               char *errstr, size_t errstr_size)
 {
         *keyp = *valuep = NULL;
+        if (!it->err && it->iqs.cnt)
+                brook__kviter_left(it);
         while (!it->err && it->cur < it->its.cnt) {
                 brook_kvbytes_iter_t *bit = it->its.v[it->cur];
                 const void *k, *v;
@@ -502,6 +565,10 @@ void brook_kviter_destroy(brook_kviter_t *it)
                 bit->destroy(bit);
         }
         brook__ptrvec_free(&it->its);
+        /* After the bytes iterators, which may use the inner stores. */
+        for (i = 0; i < it->iqs.cnt; i++)
+                brook__iqstore_release(it->iqs.v[i]);
+        brook__ptrvec_free(&it->iqs);
         free(it->prefix);
         if (it->on_destroy)
                 it->on_destroy(it->opaque);

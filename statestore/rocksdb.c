@@ -69,6 +69,10 @@ typedef struct cfent {
 } cfent_t;
 
 struct brook__statedb {
+        /** The opener's reference and one per open store: a query's
+         *  iterator keeps its store (and so the db) open past
+         *  brook__statedb_close(). */
+        atomic_int refs;
         rocksdb_t *rdb;
         char *dir;
         bool readonly;
@@ -438,6 +442,7 @@ static brook_err_t db_open(const char *dir, int64_t memory_bytes, bool readonly,
         }
 
         db = brook__xcalloc(1, sizeof *db);
+        atomic_init(&db->refs, 1);
         pthread_mutex_init(&db->lock, NULL);
         db->dir = brook__xstrdup(dir);
         db->readonly = readonly;
@@ -514,8 +519,13 @@ brook_err_t brook__statedb_open_readonly(const char *dir,
 
 void brook__statedb_close(brook__statedb_t *db)
 {
-        if (db)
+        if (db && atomic_fetch_sub(&db->refs, 1) == 1)
                 db_free(db);
+}
+
+int brook__statedb_refs(brook__statedb_t *db)
+{
+        return db ? atomic_load(&db->refs) : 0;
 }
 
 char **brook__statedb_names(brook__statedb_t *db, size_t *cntp)
@@ -1019,6 +1029,7 @@ static void rdb_close(void *self)
                 return;
         /* The column family handle stays with the db. */
         free(s->cf_name);
+        brook__statedb_close(s->db);
         free(s);
 }
 
@@ -1050,6 +1061,7 @@ static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,
         if (err)
                 return err;
         s = brook__xcalloc(1, sizeof *s);
+        atomic_fetch_add(&db->refs, 1);
         s->db = db;
         s->batch = batch;
         s->cf = cf;

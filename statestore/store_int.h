@@ -75,8 +75,12 @@ brook_err_t brook__statedb_open(const char *dir, int64_t memory_bytes,
 brook_err_t brook__statedb_open_readonly(const char *dir,
                                          brook__statedb_t **dbp, char *errstr,
                                          size_t errstr_size);
-/** NULL is a no-op. */
+/** Drops the opener's reference: the db closes once no store of it is
+ *  open either (a query iterator may hold one past its app's destroy).
+ *  Thread-safe. NULL is a no-op. */
 void brook__statedb_close(brook__statedb_t *db);
+/** References held on @p db: 1 (the opener's) plus its open stores. */
+int brook__statedb_refs(brook__statedb_t *db);
 /** Names of the column families other than "default" and "brook-offsets",
  *  sorted; free with brook__statedb_names_free(). */
 char **brook__statedb_names(brook__statedb_t *db, size_t *cntp);
@@ -187,6 +191,36 @@ typedef brook_err_t (*brook__kvstore_emit_fn)(brook_kvstore_t *st,
                                               void *opaque, char *errstr,
                                               size_t errstr_size);
 
+/**
+ * What an interactive query needs of a task's store instance, refcounted
+ * so that queries never hold a lock the stream thread needs: a query takes
+ * a reference under the app's registry mutex, releases the mutex, then
+ * reads through @c ops; an iterator keeps its references until destroyed.
+ *
+ * The instance's owner (brook_kvstore_t) holds one reference, the app's
+ * registry another while registered. The inner store is closed when the
+ * last reference goes, possibly on a query thread (a user's query_range
+ * iterator may still use the instance after its task closed). @c left is
+ * set when the task leaves this instance (unregister or close); iterators
+ * over it then fail. Nothing here points into the app or the task, so a
+ * handle outlives both.
+ */
+typedef struct brook__iqstore {
+        atomic_int refs;
+        atomic_bool left;
+        char *store;   /**< The store's name (a copy). */
+        char *task_id; /**< The task's id (a copy). */
+        int32_t partition;
+        void *inner;
+        const brook_kvstore_ops_t *ops;
+} brook__iqstore_t;
+
+/** Takes a reference. */
+void brook__iqstore_ref(brook__iqstore_t *h);
+/** Drops a reference; the last one closes the inner store and frees
+ *  @p h. NULL is a no-op. */
+void brook__iqstore_release(brook__iqstore_t *h);
+
 struct brook_kvstore_s {
         brook__storedef_t *def;
         brook__task_t *task;
@@ -201,6 +235,8 @@ struct brook_kvstore_s {
         brook__kvstore_emit_fn emit;
         void *emit_opaque;
         atomic_int state; /**< brook__store_state_t; read by queries. */
+        /** The query handle of this instance (one reference is ours). */
+        brook__iqstore_t *iq;
         brook_buf_t *kbuf, *vbuf, *tmp;
         /** Operation counters (metered layer). */
         uint64_t gets, puts, deletes, scans;
@@ -220,7 +256,9 @@ brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
                                 brook__stateenv_t *env, brook__cache_t *cache,
                                 const char *state_dir, brook_kvstore_t **stp,
                                 char *errstr, size_t errstr_size);
-/** Closes the inner store and frees @p st (flush first). NULL: no-op. */
+/** Frees @p st (flush first) and marks its query handle left; the inner
+ *  store closes now, or when the last query reading it lets go of its
+ *  handle. NULL: no-op. */
 void brook__kvstore_close(brook_kvstore_t *st);
 
 /** Sets the function caching stores call for each entry written down on
@@ -281,5 +319,11 @@ brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
                                   void *opaque);
 /** Appends @p bit, which the iterator now owns. */
 void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit);
+/** Appends @p bit, an iterator of the query handle @p h's inner store,
+ *  with a reference to @p h the iterator now owns: once @p h is left,
+ *  brook_kviter_next() fails with BROOK_ERR_STATE before reading @p bit
+ *  further. */
+void brook__kviter_add_iq(brook_kviter_t *it, brook_kvbytes_iter_t *bit,
+                          brook__iqstore_t *h);
 
 #endif

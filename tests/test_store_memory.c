@@ -497,6 +497,65 @@ static void test_concurrent_queries(void **state)
         cc.m.ops->close(cc.m.self);
 }
 
+/* A query's iterator over a task's instance (kvstore.c's query handle):
+ * it keeps the instance open after the task let go of it, and fails once
+ * the task left, naming the store and the task; the last reference, the
+ * iterator's, closes the instance (ASan sees a use after free or a leak
+ * if either is wrong). */
+static void test_query_handle(void **state)
+{
+        mem_t m = mem_open();
+        brook__iqstore_t *h = calloc(1, sizeof *h);
+        brook_arena_t *arena = brook_arena_new();
+        brook_kvbytes_iter_t *bit = NULL;
+        brook_kviter_t *it;
+        bytes_t a = B("a"), b = B("b"), c = B("c");
+        char errstr[256] = "";
+        void *k, *v;
+
+        put(&m, a, "1");
+        put(&m, b, "2");
+        put(&m, c, "3");
+        atomic_init(&h->refs, 1); /* The task's. */
+        atomic_init(&h->left, false);
+        h->store = strdup("counts");
+        h->task_id = strdup("0_1");
+        h->partition = 1;
+        h->inner = m.self;
+        h->ops = m.ops;
+
+        assert_int_equal(
+                m.ops->query_range(m.self, NULL, 0, NULL, 0, &bit, NULL, 0),
+                BROOK_OK);
+        it = brook__kviter_new(brook_serde_string(), brook_serde_string(),
+                               arena, NULL, 0, NULL, NULL);
+        brook__iqstore_ref(h);
+        brook__kviter_add_iq(it, bit, h);
+        assert_int_equal(brook_kviter_next(it, &k, &v, errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_string_equal(k, "a");
+        assert_string_equal(v, "1");
+
+        /* The task leaves: its reference goes, the instance stays open for
+         * the iterator, which now fails, and keeps failing. */
+        atomic_store(&h->left, true);
+        brook__iqstore_release(h);
+        assert_int_equal(atomic_load(&h->refs), 1);
+        assert_int_equal(brook_kviter_next(it, &k, &v, errstr, sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_null(k);
+        assert_null(v);
+        assert_string_equal(errstr,
+                            "store \"counts\": task 0_1 left this instance "
+                            "(rebalance or shutdown) while the iterator was "
+                            "open");
+        assert_int_equal(brook_kviter_next(it, &k, &v, NULL, 0),
+                         BROOK_ERR_STATE);
+        /* The last reference closes the instance. */
+        brook_kviter_destroy(it);
+        brook_arena_destroy(arena);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -505,6 +564,7 @@ int main(void)
                 cmocka_unit_test(test_count_clear),
                 cmocka_unit_test(test_iterator_snapshot),
                 cmocka_unit_test(test_concurrent_queries),
+                cmocka_unit_test(test_query_handle),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -455,6 +455,49 @@ static void test_stores_independent(void **state)
         store_close(c);
 }
 
+/* A store's instance keeps the db open: a query's iterator may outlive
+ * brook__statedb_close() (brook_app_destroy() with an iterator open), and
+ * the db closes, releasing its lock, when the last store closes. */
+static void test_store_keeps_db_open(void **state)
+{
+        fixture_t *f = *state;
+        brook__statedb_t *db2 = NULL;
+        brook_kvbytes_iter_t *it;
+        char errstr[1024] = "";
+        const void *k, *v;
+        size_t kn, vn;
+        store_t s;
+
+        db_open(f, 16 * MIB);
+        s = store_open(f, "0_0", "counts");
+        put(s, "a", "1");
+        batch_write(f);
+        assert_int_equal(brook__statedb_refs(f->db), 2);
+        assert_int_equal(
+                s.ops->query_range(s.self, NULL, 0, NULL, 0, &it, NULL, 0),
+                BROOK_OK);
+        brook__statebatch_destroy(f->batch);
+        brook__statedb_close(f->db);
+        f->batch = NULL;
+        f->db = NULL;
+        /* Still open: the iterator reads, and the lock is held. */
+        assert_int_equal(it->next(it, &k, &kn, &v, &vn, NULL, 0), BROOK_OK);
+        assert_int_equal(kn, 1);
+        assert_memory_equal(k, "a", 1);
+        assert_int_equal(brook__statedb_open(f->dir, 16 * MIB, &db2, errstr,
+                                             sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_int_equal(it->next(it, &k, &kn, &v, &vn, NULL, 0),
+                         BROOK_ERR_END);
+        it->destroy(it);
+        store_close(s);
+        /* Closed with its last store. */
+        assert_int_equal(brook__statedb_open(f->dir, 16 * MIB, &db2, errstr,
+                                             sizeof errstr),
+                         BROOK_OK);
+        brook__statedb_close(db2);
+}
+
 static void test_lock_same_process(void **state)
 {
         fixture_t *f = *state;
@@ -704,6 +747,8 @@ int main(int argc, char **argv)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_stores_independent, setup,
+                                                teardown),
+                cmocka_unit_test_setup_teardown(test_store_keeps_db_open, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_lock_same_process, setup,
                                                 teardown),

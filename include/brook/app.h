@@ -113,7 +113,11 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
 /** Closes (if needed, with shutdown.timeout.ms) and frees @p app, with the
  *  builder and conf it took. NULL is a no-op. Every query iterator of the
- *  app must be destroyed first. */
+ *  app must be destroyed first, and no query of it may be running. (An
+ *  iterator still open is not freed under it: brook logs a warning, its
+ *  brook_kviter_next() fails with BROOK_ERR_STATE, and its stores and the
+ *  state db, with the lock on its state.dir, stay open until it is
+ *  destroyed; its store's serdes must still be alive then.) */
 void brook_app_destroy(brook_app_t *app);
 
 /**
@@ -207,7 +211,14 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
  * @p arena. Fails with BROOK_ERR_STATE if any local instance is
  * restoring. Thread-safe; the iterator *@p itp belongs to the calling thread
  * (read it with brook_kviter_next(), free it with brook_kviter_destroy()).
- * It holds off rebalances until destroyed: destroy it promptly.
+ *
+ * Queries never block the stream threads, and an open iterator holds no
+ * lock: tasks may leave this instance (a rebalance, or close) while it is
+ * open. Once a task whose entries it has not read to the end has left,
+ * brook_kviter_next() fails with BROOK_ERR_STATE ("store \"counts\": task
+ * 0_1 left this instance (rebalance or shutdown) while the iterator was
+ * open"), and keeps failing: destroy it and query again, on the instance
+ * that now has the task.
  */
 brook_err_t brook_app_store_range(brook_app_t *app, const char *store,
                                   const void *from, const void *to,

@@ -81,7 +81,10 @@ typedef struct brook_kvbytes_iter_s {
  * Writes and owner reads (get, range) come from the task's thread only.
  * query_get and query_range may be called from any thread, concurrently
  * with the owner's writes; a store that cannot serve that leaves them NULL
- * and interactive queries on it fail with BROOK_ERR_STATE.
+ * and interactive queries on it fail with BROOK_ERR_STATE. An iterator
+ * query_range returned may outlive the task's use of the instance: brook
+ * stops reading it once the task left, but destroys it later, and only
+ * then closes the instance (see close).
  *
  * Errors: every call that returns a brook_err_t writes its reason to
  * @p errstr when it fails, as snprintf(errstr, errstr_size, ...) would
@@ -132,7 +135,17 @@ typedef struct brook_kvstore_ops_s {
                                    size_t from_size, const void *to,
                                    size_t to_size, brook_kvbytes_iter_t **itp,
                                    char *errstr, size_t errstr_size);
-        /** Closes the instance (its data stays, if persistent). */
+        /**
+         * Closes the instance (its data stays, if persistent). Called once
+         * the task closed the instance and no interactive query uses it:
+         * usually on the task's thread when the task closes, but if a
+         * query read or a query_range iterator of the instance is still
+         * going then, on the thread that finishes that read or destroys
+         * the last such iterator (possibly after brook_app_destroy()).
+         * The task may meanwhile have opened a new instance for the same
+         * task and store (the task came back), so a store must not rely on
+         * an exclusive resource (a file lock, say) being free by then.
+         */
         void (*close)(void *self);
         /** 0 or BROOK_KVSTORE_OPS_VERSION. See "Structs that grow" in brook.h.
          */
