@@ -171,7 +171,11 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                 brook__seterr(errstr, errstr_size,
                               "producing to topic \"%s\" failed: %s", topic,
                               rd_kafka_err2str(err));
-                return BROOK_ERR_KAFKA;
+                /* A producer that failed fatally fails every record: no
+                 * handler may skip that. A refused record (too large, an
+                 * unknown partition) is the production handler's. */
+                return err == RD_KAFKA_RESP_ERR__FATAL ? BROOK_ERR_FATAL
+                                                       : BROOK_ERR_KAFKA;
         }
         return BROOK_OK;
 }
@@ -264,13 +268,13 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_err2str(rkm->err));
                 return;
         }
-        if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
-                brook__log("WARN",
-                           "thread %d: a record to topic \"%s\" was not "
-                           "delivered and is skipped: %s",
-                           thr->idx, rd_kafka_topic_name(rkm->rkt),
-                           rd_kafka_err2str(rkm->err));
-                thr->rt.dropped++;
+        if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE &&
+            !rd_kafka_fatal_error(rk, NULL, 0)) {
+                brook__drop(&thr->rt, BROOK_DROP_PRODUCTION_ERROR,
+                            "thread %d: a record to topic \"%s\" partition "
+                            "%" PRId32 " was not delivered and is skipped: %s",
+                            thr->idx, rd_kafka_topic_name(rkm->rkt),
+                            rkm->partition, rd_kafka_err2str(rkm->err));
                 return;
         }
         if (!thr->delivery_error[0])
@@ -565,10 +569,13 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
 
 static void brook__thr_publish(brook__thread_t *thr)
 {
+        int r;
         atomic_store(&thr->stat_processed, thr->rt.processed);
         atomic_store(&thr->stat_produced, thr->rt.produced);
         atomic_store(&thr->stat_dropped, thr->rt.dropped);
         atomic_store(&thr->stat_dlq, thr->rt.dead_lettered);
+        for (r = 0; r < BROOK__DROP_CNT; r++)
+                atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
 }
 
 /* Processes everything queued; returns false on a fatal error. */
@@ -728,6 +735,17 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
         return c;
 }
 
+/* The producer's message.max.bytes: dead-letter records are cut to it. */
+static int64_t brook__producer_max_bytes(rd_kafka_t *producer)
+{
+        char buf[32];
+        size_t size = sizeof buf;
+        if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", buf,
+                              &size) != RD_KAFKA_CONF_OK)
+                return 0;
+        return strtoll(buf, NULL, 10);
+}
+
 /* A consumer outside the group that reads changelogs from given offsets
  * (Kafka Streams' restore consumer). */
 static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
@@ -852,6 +870,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 rd_kafka_conf_destroy(pc);
                 goto fail;
         }
+        thr->rt.max_record_bytes = brook__producer_max_bytes(thr->producer);
         return thr;
 fail:
         brook__thread_destroy(thr);

@@ -117,6 +117,11 @@ bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,
 /** How many written records of @p topic are unread. */
 size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic);
 
+/** Records the driver dropped for @p reason so far (see
+ *  brook_drop_reason_t); 0 for a value that is not a reason. */
+int64_t brook_test_driver_records_dropped(brook_test_driver_t *td,
+                                          brook_drop_reason_t reason);
+
 /* ------------------------------------------------------- typed topics */
 
 /*
