@@ -401,7 +401,7 @@ typedef struct brook__runtime {
         int64_t processed, produced, dropped, dead_lettered;
         int64_t drops[BROOK__DROP_CNT];
         /** Drop warnings' rate limit, per reason: when the next may be
-         *  logged (monotonic ms) and how many went unlogged since. */
+         *  logged (wall_clock ms) and how many went unlogged since. */
         int64_t drop_warn_next[BROOK__DROP_CNT];
         int64_t drop_unlogged[BROOK__DROP_CNT];
         /** The largest record the producer takes, as librdkafka measures

@@ -11,7 +11,8 @@
 
 #include "brook_int.h"
 
-/* One warning per reason per thread every this many ms, after the first. */
+/* One warning per reason per thread every this many ms (wall clock),
+ * after the first. */
 #define BROOK__DROP_WARN_MS 10000
 
 static const char *const brook__drop_names[BROOK__DROP_CNT] = {
@@ -39,7 +40,8 @@ void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
 
         rt->drops[reason]++;
         rt->dropped++;
-        now = brook__now_mono_ms();
+        /* The runtime's clock, so the test driver's mocked one rules. */
+        now = rt->wall_clock(rt);
         /* 0 is "never logged": the first drop of a reason always logs. */
         if (rt->drop_warn_next[reason] && now < rt->drop_warn_next[reason]) {
                 rt->drop_unlogged[reason]++;
