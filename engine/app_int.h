@@ -87,6 +87,9 @@ struct brook__thread {
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;
         char delivery_error[512]; /**< First failed delivery, or "". */
+        /** Dead-letter records the broker refused as too large, cut
+         *  smaller, to produce again (struct brook__redeliver *). */
+        brook__ptrvec_t redeliver;
 
         /* State: this thread's write batch over the app's RocksDB, its
          * record cache, a consumer that reads changelogs to restore, and

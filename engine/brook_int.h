@@ -332,9 +332,9 @@ rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
  * @p value, headers @p hdrs) within @p limit bytes as
  * brook__record_wire_size() counts them (0: no limit). If it is larger,
  * the value is cut first, then the key, to exactly what fits, and @p hdrs
- * gets the BROOK__DLQ_* headers; the sizes are updated. Returns false when
- * even an empty key and value would not fit (@p hdrs may then hold some of
- * the headers).
+ * gets the BROOK__DLQ_* headers (a record cut before keeps its original
+ * sizes); the sizes are updated. Returns false when even an empty key and
+ * value would not fit (@p hdrs may then hold some of the headers).
  */
 bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
                             const void *key, size_t *key_size,

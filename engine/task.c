@@ -663,20 +663,37 @@ bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
                             const void *key, size_t *key_size,
                             const void *value, size_t *value_size)
 {
-        size_t ks = key ? *key_size : 0, vs = value ? *value_size : 0, base;
+        size_t ks = key ? *key_size : 0, vs = value ? *value_size : 0, base, n,
+               orig_vs = vs;
         const char *cut;
+        const void *v;
         char num[32];
 
         if (limit <= 0 ||
             brook__record_wire_size(ks, vs, hdrs) <= (size_t)limit)
                 return true;
-        if (key) {
-                brook__u64str(num, sizeof num, (int64_t)ks);
-                rd_kafka_header_add(hdrs, BROOK__DLQ_KEY_SIZE, -1, num, -1);
-        }
-        if (value) {
-                brook__u64str(num, sizeof num, (int64_t)vs);
-                rd_kafka_header_add(hdrs, BROOK__DLQ_VALUE_SIZE, -1, num, -1);
+        /* A record cut before (and refused again) keeps its original
+         * sizes; only what was cut is said anew. */
+        if (!rd_kafka_header_get_last(hdrs, BROOK__DLQ_TRUNCATED, &v, &n)) {
+                rd_kafka_header_remove(hdrs, BROOK__DLQ_TRUNCATED);
+                if (!rd_kafka_header_get_last(hdrs, BROOK__DLQ_VALUE_SIZE, &v,
+                                              &n) &&
+                    n < sizeof num) {
+                        memcpy(num, v, n);
+                        num[n] = '\0';
+                        orig_vs = strtoull(num, NULL, 10);
+                }
+        } else {
+                if (key) {
+                        brook__u64str(num, sizeof num, (int64_t)ks);
+                        rd_kafka_header_add(hdrs, BROOK__DLQ_KEY_SIZE, -1, num,
+                                            -1);
+                }
+                if (value) {
+                        brook__u64str(num, sizeof num, (int64_t)vs);
+                        rd_kafka_header_add(hdrs, BROOK__DLQ_VALUE_SIZE, -1,
+                                            num, -1);
+                }
         }
         /* The value goes first: the key is what names the record. */
         base = brook__record_wire_size(0, 0, hdrs) + 10 +
@@ -685,7 +702,7 @@ bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
                 cut = "value";
                 vs = (size_t)limit - base - strlen(cut) - ks;
         } else {
-                cut = vs ? "key,value" : "key";
+                cut = orig_vs ? "key,value" : "key";
                 if (base + strlen(cut) > (size_t)limit)
                         return false;
                 ks = (size_t)limit - base - strlen(cut);

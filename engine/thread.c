@@ -180,6 +180,10 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
         return BROOK_OK;
 }
 
+/* The delivery opaque of a dead-letter record (a changelog record's is its
+ * end slot, an output record's NULL). */
+static int64_t brook__dlq_mark;
+
 static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                                    int32_t partition, const void *key,
                                    size_t key_size, const void *value,
@@ -187,9 +191,90 @@ static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                                    rd_kafka_headers_t *hdrs, char *errstr,
                                    size_t errstr_size)
 {
-        return brook__thr_produce((brook__thread_t *)col, topic, partition, key,
-                                  key_size, value, value_size, timestamp, hdrs,
-                                  NULL, errstr, errstr_size);
+        brook__thread_t *thr = (brook__thread_t *)col;
+        /* The task's dead-letter sends pass the runtime's own string. */
+        return brook__thr_produce(thr, topic, partition, key, key_size, value,
+                                  value_size, timestamp, hdrs,
+                                  topic == thr->rt.dlq_topic ? &brook__dlq_mark
+                                                             : NULL,
+                                  errstr, errstr_size);
+}
+
+/* A dead-letter record to produce again, cut to @p limit. */
+struct brook__redeliver {
+        char *topic;
+        void *key, *value; /**< Copies; NULL for Kafka's null. */
+        size_t key_size, value_size;
+        int64_t timestamp;
+        rd_kafka_headers_t *hdrs;
+};
+
+/* Keeps a copy of dead-letter record @p rkm, which the broker refused as
+ * too large for the topic (whose limit the producer does not know), cut to
+ * half its size, for brook__thr_redeliver(). Returns false if it cannot be
+ * cut that far (its headers alone are larger). */
+static bool brook__thr_redeliver_later(brook__thread_t *thr,
+                                       const rd_kafka_message_t *rkm)
+{
+        struct brook__redeliver *r = brook__xcalloc(1, sizeof *r);
+        rd_kafka_headers_t *h = NULL;
+        size_t wire;
+
+        if (rd_kafka_message_headers(rkm, &h))
+                h = NULL;
+        r->hdrs = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(4);
+        wire = brook__record_wire_size(rkm->key ? rkm->key_len : 0,
+                                       rkm->payload ? rkm->len : 0, r->hdrs);
+        if (rkm->key) {
+                r->key = brook__xmalloc(rkm->key_len + 1);
+                memcpy(r->key, rkm->key, rkm->key_len);
+                r->key_size = rkm->key_len;
+        }
+        if (rkm->payload) {
+                r->value = brook__xmalloc(rkm->len + 1);
+                memcpy(r->value, rkm->payload, rkm->len);
+                r->value_size = rkm->len;
+        }
+        r->timestamp = rd_kafka_message_timestamp(rkm, NULL);
+        r->topic = brook__xstrdup(rd_kafka_topic_name(rkm->rkt));
+        if (!brook__dead_letter_fit(r->hdrs, (int64_t)(wire / 2), r->key,
+                                    &r->key_size, r->value, &r->value_size)) {
+                rd_kafka_headers_destroy(r->hdrs);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+                return false;
+        }
+        brook__ptrvec_push(&thr->redeliver, r);
+        return true;
+}
+
+/* Produces the dead-letter records kept by brook__thr_redeliver_later().
+ * Returns how many it produced: their deliveries are still to wait for. */
+static size_t brook__thr_redeliver(brook__thread_t *thr)
+{
+        size_t i, cnt = thr->redeliver.cnt;
+        char why[400];
+        for (i = 0; i < cnt; i++) {
+                struct brook__redeliver *r = thr->redeliver.v[i];
+                if (brook__thr_produce(thr, r->topic, -1, r->key, r->key_size,
+                                       r->value, r->value_size, r->timestamp,
+                                       r->hdrs, &brook__dlq_mark, why,
+                                       sizeof why) &&
+                    !thr->delivery_error[0])
+                        snprintf(thr->delivery_error,
+                                 sizeof thr->delivery_error,
+                                 "production error: a dead-letter record cut "
+                                 "to fit could not be produced: %s",
+                                 why);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+        }
+        thr->redeliver.cnt = 0;
+        return cnt;
 }
 
 static int32_t brook__thr_partition_cnt(brook__collector_t *col,
@@ -250,6 +335,9 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 {
         brook__thread_t *thr = opaque;
         int64_t *endp = rkm->_private;
+        bool dlq = endp == &brook__dlq_mark;
+        if (dlq)
+                endp = NULL;
         if (!rkm->err) {
                 /* A changelog record: its store's data now reaches here. */
                 if (endp && rkm->offset + 1 > *endp)
@@ -268,8 +356,18 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_err2str(rkm->err));
                 return;
         }
+        /* A dead-letter record too large for its topic is cut smaller and
+         * sent again rather than lost. */
+        if (dlq &&
+            (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+             rkm->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
+            brook__thr_redeliver_later(thr, rkm))
+                return;
         if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE &&
             !rd_kafka_fatal_error(rk, NULL, 0)) {
+                /* It was counted as dead-lettered when sent. */
+                if (dlq)
+                        thr->rt.dead_lettered--;
                 brook__drop(&thr->rt, BROOK_DROP_PRODUCTION_ERROR,
                             "thread %d: a record to topic \"%s\" partition "
                             "%" PRId32 " was not delivered and is skipped: %s",
@@ -314,6 +412,9 @@ static bool brook__thr_commit(brook__thread_t *thr)
                 }
         }
         err = rd_kafka_flush(thr->producer, (int)flush_timeout);
+        /* Dead-letter records refused as too large go again, cut. */
+        while (!err && brook__thr_redeliver(thr))
+                err = rd_kafka_flush(thr->producer, (int)flush_timeout);
         if (err) {
                 brook__app_fail(thr->app,
                                 "commit failed: the producer could not "
@@ -640,6 +741,7 @@ static void *brook__thread_main(void *arg)
                 if (thr->failed || !brook__thr_process(thr))
                         break;
                 rd_kafka_poll(thr->producer, 0);
+                brook__thr_redeliver(thr);
                 if (thr->delivery_error[0]) {
                         brook__app_fail(app, thr->delivery_error);
                         thr->failed = true;
@@ -904,6 +1006,15 @@ void brook__thread_destroy(brook__thread_t *thr)
         }
         free(thr->slots);
         thr->slots = NULL;
+        for (i = 0; i < thr->redeliver.cnt; i++) {
+                struct brook__redeliver *r = thr->redeliver.v[i];
+                rd_kafka_headers_destroy(r->hdrs);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+        }
+        brook__ptrvec_free(&thr->redeliver);
         thr->slot_cnt = thr->slot_cap = 0;
         if (thr->restorer)
                 rd_kafka_destroy(thr->restorer);

@@ -439,6 +439,101 @@ static void test_dead_letter_truncated(void **state)
         free(out);
 }
 
+/* The dead-letter topic takes records of at most 3000 bytes, which the
+ * producer (message.max.bytes 1 MB) does not know: the broker refuses the
+ * copy, and brook sends it again, halving it until it fits. */
+struct dlq_broker_check {
+        const char *big;
+        int cnt;
+};
+
+static void dlq_broker_cb(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct dlq_broker_check *c = opaque;
+        rd_kafka_headers_t *h = NULL;
+        char buf[256];
+        size_t wire = 36 + rkm->key_len + rkm->len, i, n;
+        const char *name;
+        const void *v;
+
+        c->cnt++;
+        assert_int_equal(rd_kafka_message_headers(rkm, &h), 0);
+        assert_string_equal(
+                hdr(h, "__streams.errors.truncated", buf, sizeof buf), "value");
+        assert_string_equal(
+                hdr(h, "__streams.errors.original.key.size", buf, sizeof buf),
+                "5");
+        assert_string_equal(
+                hdr(h, "__streams.errors.original.value.size", buf, sizeof buf),
+                "20000");
+        /* Said once, however many times it was cut. */
+        for (i = 0, n = 0;
+             !rd_kafka_header_get(h, i, "__streams.errors.truncated", &v, &n);
+             i++)
+                ;
+        assert_int_equal(i, 1);
+        assert_int_equal(rkm->key_len, 5);
+        assert_memory_equal(rkm->key, "key-1", 5);
+        assert_memory_equal(rkm->payload, c->big, rkm->len);
+        for (i = 0; !rd_kafka_header_get_all(h, i, &name, &v, &n); i++)
+                wire += 10 + strlen(name) + n;
+        /* Halved until the broker took it: under its limit, over half. */
+        assert_true(wire <= 3000);
+        assert_true(wire > 1500);
+}
+
+static void test_dead_letter_refused_by_broker(void **state)
+{
+        char *app_id = kt_unique("rec-bdlq"), *in = kt_unique("rec-bdlq-in"),
+             *out = kt_unique("rec-bdlq-out"), dlq[512];
+        char *big = filled(20000, 'v');
+        brook_builder_t *b = brook_builder_new();
+        brook_app_t *app;
+        brook_app_stats_t st;
+        struct dlq_broker_check c = {big, 0};
+        char errstr[1024] = "";
+        unsigned char eight[8] = {0, 0, 0, 0, 0, 0, 0, 42};
+        rd_kafka_t *rk;
+        (void)state;
+
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        snprintf(dlq, sizeof dlq, "%s-dlq", app_id);
+        create_topic_max_bytes(dlq, "3000");
+        rk = kt_producer();
+        kt_produce(rk, in, 0, "key-1", big, 20000, NULL);
+        kt_produce(rk, in, 0, "key-2", eight, 8, NULL);
+        kt_producer_close(rk);
+        brook_stream_to(
+                brook_stream(b, in,
+                             &(brook_consumed_t){.value_serde =
+                                                         brook_serde_int64()}),
+                out, &(brook_produced_t){.value_serde = brook_serde_int64()});
+        app = brook_app_new(
+                b,
+                conf_for(app_id, "default.deserialization.exception.handler",
+                         "dead_letter", NULL),
+                errstr, sizeof errstr);
+        assert_non_null(app);
+        if (brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("start: %s", errstr);
+        assert_int_equal(kt_wait_count(dlq, 1, WAIT_MS), 1);
+        assert_int_equal(kt_wait_count(out, 1, WAIT_MS), 1);
+        assert_int_equal(kt_wait_committed(app_id, in, 1, 2, WAIT_MS), 2);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_RUNNING);
+        brook_app_stats(app, &st);
+        assert_int_equal(st.records_dead_lettered, 1);
+        expect_only_drops(app, BROOK_DROP_PRODUCTION_ERROR, 0);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        kt_consume_all(dlq, dlq_broker_cb, &c);
+        assert_int_equal(c.cnt, 1);
+        free(big);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -447,6 +542,7 @@ int main(void)
                 cmocka_unit_test(test_broker_too_large_continue),
                 cmocka_unit_test(test_broker_too_large_fail),
                 cmocka_unit_test(test_dead_letter_truncated),
+                cmocka_unit_test(test_dead_letter_refused_by_broker),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
