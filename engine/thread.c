@@ -200,7 +200,7 @@ static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                                   errstr, errstr_size);
 }
 
-/* A dead-letter record to produce again, cut to @p limit. */
+/* A dead-letter record to produce again, already cut smaller. */
 struct brook__redeliver {
         char *topic;
         void *key, *value; /**< Copies; NULL for Kafka's null. */
@@ -256,6 +256,8 @@ static size_t brook__thr_redeliver(brook__thread_t *thr)
 {
         size_t i, cnt = thr->redeliver.cnt;
         char why[400];
+        if (!cnt)
+                return 0;
         for (i = 0; i < cnt; i++) {
                 struct brook__redeliver *r = thr->redeliver.v[i];
                 if (brook__thr_produce(thr, r->topic, -1, r->key, r->key_size,
@@ -273,7 +275,11 @@ static size_t brook__thr_redeliver(brook__thread_t *thr)
                 free(r->topic);
                 free(r);
         }
-        thr->redeliver.cnt = 0;
+        /* Producing may poll (a full queue) and so refuse more: those stay
+         * for the next call. */
+        memmove(thr->redeliver.v, thr->redeliver.v + cnt,
+                (thr->redeliver.cnt - cnt) * sizeof *thr->redeliver.v);
+        thr->redeliver.cnt -= cnt;
         return cnt;
 }
 
