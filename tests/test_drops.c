@@ -660,6 +660,96 @@ static void test_dead_letter_cannot_fit(void **state)
         }
 }
 
+static const char *rk_header(rd_kafka_headers_t *h, const char *name)
+{
+        static char buf[64];
+        const void *v;
+        size_t n;
+        if (rd_kafka_header_get_last(h, name, &v, &n))
+                return NULL;
+        snprintf(buf, sizeof buf, "%.*s", (int)n, (const char *)v);
+        return buf;
+}
+
+static size_t rk_header_cnt(rd_kafka_headers_t *h, const char *name)
+{
+        const void *v;
+        size_t n, i = 0;
+        while (!rd_kafka_header_get(h, i, name, &v, &n))
+                i++;
+        return i;
+}
+
+/* Cutting again (the broker refused the cut record): the original sizes
+ * stay, what was cut is said once, and a value cut to nothing before still
+ * reads as cut when the key goes too. */
+static void test_dead_letter_fit_again(void **state)
+{
+        rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+        char *key = filled(400, 'k'), *value = filled(4000, 'v');
+        size_t ks = 400, vs = 4000;
+        (void)state;
+
+        rd_kafka_header_add(h, "__streams.errors.topic", -1, "in", -1);
+        /* Fits: untouched. */
+        assert_true(brook__dead_letter_fit(h, 10000, key, &ks, value, &vs));
+        assert_int_equal(ks, 400);
+        assert_int_equal(vs, 4000);
+        assert_null(rk_header(h, "__streams.errors.truncated"));
+        /* 0 is no limit. */
+        assert_true(brook__dead_letter_fit(h, 0, key, &ks, value, &vs));
+        assert_int_equal(vs, 4000);
+
+        assert_true(brook__dead_letter_fit(h, 2000, key, &ks, value, &vs));
+        assert_string_equal(rk_header(h, "__streams.errors.truncated"),
+                            "value");
+        assert_int_equal(ks, 400);
+        assert_int_equal(brook__record_wire_size(ks, vs, h), 2000);
+
+        assert_true(brook__dead_letter_fit(h, 1000, key, &ks, value, &vs));
+        assert_string_equal(rk_header(h, "__streams.errors.truncated"),
+                            "value");
+        assert_int_equal(ks, 400);
+        assert_int_equal(brook__record_wire_size(ks, vs, h), 1000);
+
+        assert_true(brook__dead_letter_fit(h, 300, key, &ks, value, &vs));
+        assert_string_equal(rk_header(h, "__streams.errors.truncated"),
+                            "key,value");
+        assert_int_equal(vs, 0);
+        assert_int_equal(brook__record_wire_size(ks, vs, h), 300);
+
+        /* The value is empty now, but it was cut: still "key,value". */
+        assert_true(brook__dead_letter_fit(h, 250, key, &ks, value, &vs));
+        assert_string_equal(rk_header(h, "__streams.errors.truncated"),
+                            "key,value");
+        assert_int_equal(brook__record_wire_size(ks, vs, h), 250);
+        assert_string_equal(rk_header(h, "__streams.errors.original.key.size"),
+                            "400");
+        assert_string_equal(
+                rk_header(h, "__streams.errors.original.value.size"), "4000");
+        assert_int_equal(rk_header_cnt(h, "__streams.errors.truncated"), 1);
+        assert_int_equal(rk_header_cnt(h, "__streams.errors.original.key.size"),
+                         1);
+        assert_int_equal(
+                rk_header_cnt(h, "__streams.errors.original.value.size"), 1);
+
+        /* Not even the headers fit. */
+        assert_false(brook__dead_letter_fit(h, 100, key, &ks, value, &vs));
+        rd_kafka_headers_destroy(h);
+
+        /* A null value: only the key can go. */
+        h = rd_kafka_headers_new(4);
+        ks = 400;
+        vs = 0;
+        assert_true(brook__dead_letter_fit(h, 300, key, &ks, NULL, &vs));
+        assert_string_equal(rk_header(h, "__streams.errors.truncated"), "key");
+        assert_null(rk_header(h, "__streams.errors.original.value.size"));
+        assert_int_equal(brook__record_wire_size(ks, 0, h), 300);
+        rd_kafka_headers_destroy(h);
+        free(key);
+        free(value);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -675,6 +765,7 @@ int main(void)
                 cmocka_unit_test(test_dead_letter_truncated_value),
                 cmocka_unit_test(test_dead_letter_truncated_key),
                 cmocka_unit_test(test_dead_letter_cannot_fit),
+                cmocka_unit_test(test_dead_letter_fit_again),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

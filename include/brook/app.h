@@ -154,7 +154,8 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
 
 /**
  * Records dropped for @p reason, summed over the app's threads (those
- * already stopped included). 0 for a value that is not a reason.
+ * already stopped included). 0 for a NULL @p app or a value that is not a
+ * reason. brook_app_stats()'s records_dropped is the sum over the reasons.
  * Thread-safe; never fails.
  */
 int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
