@@ -706,6 +706,20 @@ int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size)
         return since ? brook__now_mono_ms() - since : 0;
 }
 
+int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason)
+{
+        int64_t n;
+        int i;
+        if (!app || (int)reason < 0 || (int)reason >= BROOK__DROP_CNT)
+                return 0;
+        pthread_mutex_lock(&app->lock);
+        n = app->closed_drops[reason];
+        for (i = 0; i < app->thread_cnt; i++)
+                n += atomic_load(&app->threads[i]->stat_drops[reason]);
+        pthread_mutex_unlock(&app->lock);
+        return n;
+}
+
 /* ------------------------------------------------------------- shutdown */
 
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
@@ -753,7 +767,11 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                 brook__thread_destroy(app->threads[i]);
         pthread_mutex_lock(&app->lock);
         for (i = 0; i < app->thread_cnt; i++) {
+                int r;
                 brook__stats_add(&app->closed_stats, app->threads[i]);
+                for (r = 0; r < BROOK__DROP_CNT; r++)
+                        app->closed_drops[r] +=
+                                atomic_load(&app->threads[i]->stat_drops[r]);
                 free(app->threads[i]);
                 app->threads[i] = NULL;
         }

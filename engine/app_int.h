@@ -31,6 +31,7 @@ struct brook_app_s {
         int thread_cnt;
         /** Counters of threads already destroyed by close. */
         brook_app_stats_t closed_stats;
+        int64_t closed_drops[BROOK__DROP_CNT]; /**< Likewise, by reason. */
 
         /** Topics each thread subscribes to (concrete names and
          *  "^(pattern)$" regexes). */
@@ -90,6 +91,9 @@ struct brook__thread {
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;
         char delivery_error[512]; /**< First failed delivery, or "". */
+        /** Dead-letter records the broker refused as too large, cut
+         *  smaller, to produce again (struct brook__redeliver *). */
+        brook__ptrvec_t redeliver;
 
         /* State: this thread's write batch over the app's RocksDB, its
          * record cache, a consumer that reads changelogs to restore, and
@@ -140,6 +144,7 @@ struct brook__thread {
         atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,
                 stat_commits, stat_rebalances, stat_restored,
                 stat_restore_remaining, stat_stores_restoring;
+        atomic_llong stat_drops[BROOK__DROP_CNT]; /**< rt.drops[] */
 };
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,

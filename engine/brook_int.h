@@ -320,6 +320,26 @@ rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
                                                const char *exception,
                                                const char *msg);
 
+/* Headers of a dead-letter record cut to fit: what was cut ("value",
+ * "key" or "key,value") and the original sizes of the key and value
+ * (decimal; absent for a null one). */
+#define BROOK__DLQ_TRUNCATED  "__streams.errors.truncated"
+#define BROOK__DLQ_KEY_SIZE   "__streams.errors.original.key.size"
+#define BROOK__DLQ_VALUE_SIZE "__streams.errors.original.value.size"
+
+/**
+ * Fits a dead-letter record (key @p key of *@p key_size bytes, value
+ * @p value, headers @p hdrs) within @p limit bytes as
+ * brook__record_wire_size() counts them (0: no limit). If it is larger,
+ * the value is cut first, then the key, to exactly what fits, and @p hdrs
+ * gets the BROOK__DLQ_* headers (a record cut before keeps its original
+ * sizes); the sizes are updated. Returns false when even an empty key and
+ * value would not fit (@p hdrs may then hold some of the headers).
+ */
+bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
+                            const void *key, size_t *key_size,
+                            const void *value, size_t *value_size);
+
 /** A FIFO of input records of one topic-partition. */
 typedef struct brook__pqueue {
         char *topic;
@@ -357,6 +377,9 @@ struct brook_ctx_s {
 struct brook__stateenv;
 struct brook__cache;
 
+/** How many drop reasons there are (brook_drop_reason_t). */
+#define BROOK__DROP_CNT ((int)BROOK_DROP_NULL_VALUE + 1)
+
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {
         brook__collector_t *collector;
@@ -373,9 +396,42 @@ typedef struct brook__runtime {
         struct brook__stateenv *env;
         struct brook__cache *cache;
         char *state_dir;
-        /* Counters (only the owning thread writes them). */
+        /* Counters (only the owning thread writes them). dropped is the
+         * sum of drops[]: count drops with brook__drop() only. */
         int64_t processed, produced, dropped, dead_lettered;
+        int64_t drops[BROOK__DROP_CNT];
+        /** Drop warnings' rate limit, per reason: when the next may be
+         *  logged (wall_clock ms) and how many went unlogged since. */
+        int64_t drop_warn_next[BROOK__DROP_CNT];
+        int64_t drop_unlogged[BROOK__DROP_CNT];
+        /** The largest record the producer takes, as librdkafka measures
+         *  it (message.max.bytes); 0 for no limit. */
+        int64_t max_record_bytes;
 } brook__runtime_t;
+
+/**
+ * Counts a record dropped for @p reason in @p rt and logs why as a WARN
+ * (the message from @p fmt), rate-limited per reason: the first, then at
+ * most one every 10 s, saying how many drops went unlogged in between.
+ * Owning thread only.
+ */
+void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
+                 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** The context's record dropped for @p reason at node @p ctx: counted and
+ *  logged with its topic, partition and offset (Kafka Streams' "Skipping
+ *  record due to ..." warning). */
+void brook__ctx_drop(brook_ctx_t *ctx, const brook_record_t *rec,
+                     brook_drop_reason_t reason, const char *why);
+
+/**
+ * Wire size limit arithmetic for a record of librdkafka (its
+ * rd_kafka_msg_max_wire_size(), with header sizes counted at their
+ * largest): what a record of key @p key_size, value @p value_size and
+ * headers @p hdrs (may be NULL) counts against message.max.bytes, or more.
+ */
+size_t brook__record_wire_size(size_t key_size, size_t value_size,
+                               const rd_kafka_headers_t *hdrs);
 
 struct brook__task {
         char id[32];
@@ -407,6 +463,12 @@ struct brook__task {
         char fwd_errbuf[512];
         brook_err_t fwd_err;
         bool fwd_failed;
+        /** Set when a sink's record could not be produced and the
+         *  production handler is fail: the error (prod_errbuf, naming the
+         *  topic and the cause) stops the task whatever the processing
+         *  handler says. */
+        bool prod_failed;
+        char prod_errbuf[512];
 };
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,

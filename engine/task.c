@@ -67,11 +67,19 @@ brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
 {
         size_t i;
         brook_err_t err = BROOK_OK;
+        task->prod_failed = false;
         for (i = 0; i < task->stores.cnt && !err; i++) {
                 err = brook__kvstore_flush_cache(task->stores.v[i], errstr,
                                                  errstr_size);
                 /* Records the flush forwarded are done with. */
                 brook_arena_reset(task->rt->arena);
+                if (task->prod_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: flushing the record caches: "
+                                      "production error: %s",
+                                      task->id, task->prod_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
         }
         return err;
 }
@@ -415,9 +423,19 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 ctx = &task->ctxs[p->node_idx];
                 task->cur_ts = now;
                 task->fwd_failed = false;
+                task->prod_failed = false;
                 err = task->puncs[i].fn(ctx, now, task->puncs[i].opaque, why,
                                         sizeof why);
                 brook_arena_reset(task->rt->arena);
+                if (task->prod_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: punctuator of node \"%s\" at "
+                                      "%s time %" PRId64
+                                      ": production error: %s",
+                                      task->id, ctx->node->name, kind, now,
+                                      task->prod_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
                 if (!err)
                         continue;
                 if (!*why)
@@ -448,6 +466,50 @@ brook_err_t brook__task_punctuate_wall(brook__task_t *task, int64_t now,
 
 /* ----------------------------------------------------------------- sinks */
 
+/*
+ * A sink's record to @p topic could not be serialized (@p serializing) or
+ * produced, for reason @p why: the production handler decides, as Kafka
+ * Streams' RecordCollectorImpl does (KIP-210, KIP-399). log_and_continue
+ * drops the record (counted, logged) and the sink succeeds; fail marks the
+ * task so that the error stops it whatever the processing handler says.
+ * Only errors of the record (BROOK_ERR_KAFKA, BROOK_ERR_SERDE) are the
+ * handler's to skip: any other code (the producer is fatally broken, the
+ * app is stopping) always stops the task.
+ */
+static brook_err_t
+brook__production_error(brook__task_t *task, brook__node_t *node,
+                        const char *topic, const brook_record_t *rec,
+                        brook_err_t err, bool serializing, const char *why)
+{
+        brook__runtime_t *rt = task->rt;
+        const brook__recmeta_t *m = rec->meta;
+        char what[600];
+
+        if (serializing)
+                snprintf(what, sizeof what,
+                         "a record for topic \"%s\" could not be "
+                         "serialized: %s",
+                         topic, why);
+        else
+                snprintf(what, sizeof what, "%s", why);
+        if ((err == BROOK_ERR_KAFKA || err == BROOK_ERR_SERDE) &&
+            rt->prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
+                brook__drop(rt, BROOK_DROP_PRODUCTION_ERROR,
+                            "task %s: node \"%s\": skipping a record to "
+                            "topic \"%s\" (input topic=[%s] partition=[%" PRId32
+                            "] offset=[%" PRId64 "]) after a production "
+                            "error: %s",
+                            task->id, node->name, topic,
+                            m && m->topic ? m->topic : "",
+                            m ? m->partition : -1, m ? m->offset : -1, what);
+                return BROOK_OK;
+        }
+        task->prod_failed = true;
+        brook__seterr(task->prod_errbuf, sizeof task->prod_errbuf,
+                      "in node \"%s\": %s", node->name, what);
+        return err;
+}
+
 /* Sends @p rec; a failure's reason goes to @p why. */
 static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
                                     brook_record_t *rec, char *why,
@@ -473,7 +535,8 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
                                          why, why_size)) ||
             (err = brook_serde_serialize(node->value_serde, rec->value,
                                          rt->valbuf, why, why_size)))
-                return err;
+                return brook__production_error(task, node, topic, rec, err,
+                                               true, why);
         if (node->partitioner) {
                 int32_t cnt =
                         rt->collector->partition_cnt(rt->collector, topic);
@@ -504,7 +567,8 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
                 brook_buf_len(rt->valbuf), rec->timestamp,
                 brook__headers_to_kafka(rec->meta), why, why_size);
         if (err)
-                return err;
+                return brook__production_error(task, node, topic, rec, err,
+                                               false, why);
         rt->produced++;
         return BROOK_OK;
 }
@@ -595,8 +659,65 @@ rd_kafka_headers_t *brook__dead_letter_headers(const brook__inrec_t *in,
         return hdrs;
 }
 
-/* Sends the input record, untouched, to the dead-letter topic with headers
- * saying what failed and where (KIP-1034's names). */
+bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
+                            const void *key, size_t *key_size,
+                            const void *value, size_t *value_size)
+{
+        size_t ks = key ? *key_size : 0, vs = value ? *value_size : 0, base, n,
+               orig_vs = vs;
+        const char *cut;
+        const void *v;
+        char num[32];
+
+        if (limit <= 0 ||
+            brook__record_wire_size(ks, vs, hdrs) <= (size_t)limit)
+                return true;
+        /* A record cut before (and refused again) keeps its original
+         * sizes; only what was cut is said anew. */
+        if (!rd_kafka_header_get_last(hdrs, BROOK__DLQ_TRUNCATED, &v, &n)) {
+                rd_kafka_header_remove(hdrs, BROOK__DLQ_TRUNCATED);
+                if (!rd_kafka_header_get_last(hdrs, BROOK__DLQ_VALUE_SIZE, &v,
+                                              &n) &&
+                    n < sizeof num) {
+                        memcpy(num, v, n);
+                        num[n] = '\0';
+                        orig_vs = strtoull(num, NULL, 10);
+                }
+        } else {
+                if (key) {
+                        brook__u64str(num, sizeof num, (int64_t)ks);
+                        rd_kafka_header_add(hdrs, BROOK__DLQ_KEY_SIZE, -1, num,
+                                            -1);
+                }
+                if (value) {
+                        brook__u64str(num, sizeof num, (int64_t)vs);
+                        rd_kafka_header_add(hdrs, BROOK__DLQ_VALUE_SIZE, -1,
+                                            num, -1);
+                }
+        }
+        /* The value goes first: the key is what names the record. */
+        base = brook__record_wire_size(0, 0, hdrs) + 10 +
+               strlen(BROOK__DLQ_TRUNCATED);
+        if (vs && base + strlen("value") + ks <= (size_t)limit) {
+                cut = "value";
+                vs = (size_t)limit - base - strlen(cut) - ks;
+        } else {
+                cut = orig_vs ? "key,value" : "key";
+                if (base + strlen(cut) > (size_t)limit)
+                        return false;
+                ks = (size_t)limit - base - strlen(cut);
+                vs = 0;
+        }
+        rd_kafka_header_add(hdrs, BROOK__DLQ_TRUNCATED, -1, cut, -1);
+        *key_size = ks;
+        *value_size = vs;
+        return true;
+}
+
+/* Sends the input record to the dead-letter topic with headers saying what
+ * failed and where (KIP-1034's names). A copy larger than the producer
+ * takes (message.max.bytes) is cut to fit, value first, with headers
+ * saying what was cut and the original sizes, rather than lost. */
 static brook_err_t brook__dead_letter(brook__task_t *task,
                                       const brook__inrec_t *in,
                                       const char *exception, const char *msg,
@@ -605,18 +726,46 @@ static brook_err_t brook__dead_letter(brook__task_t *task,
         brook__runtime_t *rt = task->rt;
         rd_kafka_headers_t *hdrs =
                 brook__dead_letter_headers(in, task->id, exception, msg);
+        size_t key_size = in->key_size, value_size = in->value_size;
 
+        if (!brook__dead_letter_fit(hdrs, rt->max_record_bytes, in->key,
+                                    &key_size, in->value, &value_size)) {
+                brook__seterr(errstr, errstr_size,
+                              "its dead-letter record does not fit "
+                              "message.max.bytes (%" PRId64
+                              ") even with the key and value cut: the "
+                              "headers alone take more",
+                              rt->max_record_bytes);
+                rd_kafka_headers_destroy(hdrs);
+                return BROOK_ERR_KAFKA;
+        }
         if (rt->collector->send(rt->collector, rt->dlq_topic, -1, in->key,
-                                in->key_size, in->value, in->value_size,
-                                in->timestamp, hdrs, errstr, errstr_size))
+                                key_size, in->value, value_size, in->timestamp,
+                                hdrs, errstr, errstr_size))
                 return BROOK_ERR_KAFKA;
         rt->dead_lettered++;
         return BROOK_OK;
 }
 
-/* Applies @p handler to a record that failed with @p msg. Returns BROOK_OK
- * when the record is dealt with (skipped or dead-lettered). */
+/* The error that stops the task after a production failure under the
+ * `fail` production handler, naming the input record that caused it. */
+static brook_err_t brook__production_fatal(brook__task_t *task,
+                                           const brook__inrec_t *in,
+                                           char *errstr, size_t errstr_size)
+{
+        brook__seterr(errstr, errstr_size,
+                      "production error at topic \"%s\" partition %" PRId32
+                      " offset %" PRId64 " (task %s): %s",
+                      in->topic, in->partition, in->offset, task->id,
+                      task->prod_errbuf);
+        return BROOK_ERR_FATAL;
+}
+
+/* Applies @p handler to a record that failed with @p msg; a skip counts
+ * as a drop for @p reason. Returns BROOK_OK when the record is dealt with
+ * (skipped or dead-lettered). */
 static brook_err_t brook__handle(brook__task_t *task, brook__handler_t handler,
+                                 brook_drop_reason_t reason,
                                  const brook__inrec_t *in, const char *what,
                                  const char *exception, const char *msg,
                                  char *errstr, size_t errstr_size)
@@ -624,18 +773,30 @@ static brook_err_t brook__handle(brook__task_t *task, brook__handler_t handler,
         char why[512];
         switch (handler) {
         case BROOK__HANDLER_LOG_AND_CONTINUE:
-                brook__log("WARN",
-                           "task %s: skipping record at topic \"%s\" "
-                           "partition %" PRId32 " offset %" PRId64
-                           " after a %s error: %s",
-                           task->id, in->topic, in->partition, in->offset, what,
-                           msg);
-                task->rt->dropped++;
+                brook__drop(task->rt, reason,
+                            "task %s: skipping record at topic \"%s\" "
+                            "partition %" PRId32 " offset %" PRId64
+                            " after a %s error: %s",
+                            task->id, in->topic, in->partition, in->offset,
+                            what, msg);
                 return BROOK_OK;
         case BROOK__HANDLER_DEAD_LETTER:
                 if (!brook__dead_letter(task, in, exception, msg, why,
                                         sizeof why))
                         return BROOK_OK;
+                /* The dead-letter record itself is a production: its
+                 * failure is the production handler's. */
+                if (task->rt->prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
+                        brook__drop(task->rt, BROOK_DROP_PRODUCTION_ERROR,
+                                    "task %s: skipping record at topic \"%s\" "
+                                    "partition %" PRId32 " offset %" PRId64
+                                    " after a %s error (%s): it could not be "
+                                    "dead-lettered to \"%s\": %s",
+                                    task->id, in->topic, in->partition,
+                                    in->offset, what, msg, task->rt->dlq_topic,
+                                    why);
+                        return BROOK_OK;
+                }
                 brook__seterr(errstr, errstr_size,
                               "%s error at topic \"%s\" partition %" PRId32
                               " offset %" PRId64
@@ -700,7 +861,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         brook__node_t *src;
         brook_record_t *rec;
         brook__recmeta_t *meta;
-        brook_err_t err = BROOK_OK;
+        brook_err_t err = BROOK_OK, fwd_err;
         char why[512];
         void *key = NULL, *value = NULL;
         bool counted = false;
@@ -731,7 +892,8 @@ brook_err_t brook__task_process_one(brook__task_t *task,
             brook__deserialize(src->value_serde, "value", in.value,
                                in.value_size, rt->arena, &value, why,
                                sizeof why)) {
-                err = brook__handle(task, rt->deser_handler, &in,
+                err = brook__handle(task, rt->deser_handler,
+                                    BROOK_DROP_DESERIALIZATION_ERROR, &in,
                                     "deserialization",
                                     "brook.SerializationException", why, errstr,
                                     errstr_size);
@@ -748,12 +910,11 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                                                    src->ts_extractor_opaque)
                                : in.timestamp;
         if (ts < 0) {
-                brook__log("WARN",
-                           "task %s: dropping record at topic \"%s\" "
-                           "partition %" PRId32 " offset %" PRId64
-                           ": invalid timestamp %" PRId64,
-                           task->id, in.topic, in.partition, in.offset, ts);
-                rt->dropped++;
+                brook__drop(rt, BROOK_DROP_INVALID_TIMESTAMP,
+                            "task %s: dropping record at topic \"%s\" "
+                            "partition %" PRId32 " offset %" PRId64
+                            ": invalid timestamp %" PRId64,
+                            task->id, in.topic, in.partition, in.offset, ts);
                 goto done;
         }
         rec->timestamp = ts;
@@ -764,10 +925,18 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                 task->stream_time = ts;
 
         task->fwd_failed = false;
-        if (brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why))
-                err = brook__handle(task, rt->proc_handler, &in, "processing",
-                                    "brook.ProcessingException", why, errstr,
-                                    errstr_size);
+        task->prod_failed = false;
+        fwd_err =
+                brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
+        /* A production failure under `fail` stops the task even if a
+         * processor above the sink dealt with its error. */
+        if (task->prod_failed)
+                err = brook__production_fatal(task, &in, errstr, errstr_size);
+        else if (fwd_err)
+                err = brook__handle(task, rt->proc_handler,
+                                    BROOK_DROP_PROCESSING_ERROR, &in,
+                                    "processing", "brook.ProcessingException",
+                                    why, errstr, errstr_size);
         if (!err) {
                 /* The record is done: its offset commits even if a
                  * punctuator it triggers fails, since its effects are in

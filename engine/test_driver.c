@@ -189,6 +189,18 @@ static brook_err_t brook__td_send(brook__collector_t *col, const char *topic,
                               partition, topic);
                 return BROOK_ERR_KAFKA;
         }
+        /* As the producer refuses a record over message.max.bytes. */
+        if (td->rt.max_record_bytes > 0 &&
+            brook__record_wire_size(key ? key_size : 0, value ? value_size : 0,
+                                    hdrs) > (size_t)td->rt.max_record_bytes) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                brook__seterr(
+                        errstr, errstr_size,
+                        "producing to topic \"%s\" failed: %s", topic,
+                        rd_kafka_err2str(RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE));
+                return BROOK_ERR_KAFKA;
+        }
         r = brook__tdrec_new(t, key, key_size, value, value_size, timestamp);
         brook__tdrec_set_headers(r, hdrs);
         brook__ptrvec_push(&t->written, r);
@@ -197,6 +209,25 @@ static brook_err_t brook__td_send(brook__collector_t *col, const char *topic,
         if (brook__topology_source_for(&td->topo, topic))
                 brook__ptrvec_push(&td->pending, r);
         return BROOK_OK;
+}
+
+/* The producer's message.max.bytes as the conf sets it (the producer.
+ * prefixed one wins), or 0: the driver has no producer, and without the
+ * property set it takes records of any size. */
+static int64_t brook__td_max_record_bytes(const brook_conf_t *conf)
+{
+        const char *v = brook_conf_get(conf, "producer.message.max.bytes");
+        if (!v)
+                v = brook_conf_get(conf, "message.max.bytes");
+        return v ? strtoll(v, NULL, 10) : 0;
+}
+
+int64_t brook_test_driver_records_dropped(brook_test_driver_t *td,
+                                          brook_drop_reason_t reason)
+{
+        if (!td || (int)reason < 0 || (int)reason >= BROOK__DROP_CNT)
+                return 0;
+        return td->rt.drops[reason];
 }
 
 static int32_t brook__td_partition_cnt(brook__collector_t *col,
@@ -406,6 +437,7 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
         td->rt.dlq_topic = brook__xstrdup(
                 brook_conf_get(conf, "errors.deadletterqueue.topic.name"));
         td->rt.wall_clock = brook__td_wall_clock;
+        td->rt.max_record_bytes = brook__td_max_record_bytes(conf);
         td->rt.keybuf = brook_buf_new();
         td->rt.valbuf = brook_buf_new();
         td->rt.arena = brook_arena_new();

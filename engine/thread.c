@@ -171,10 +171,18 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                 brook__seterr(errstr, errstr_size,
                               "producing to topic \"%s\" failed: %s", topic,
                               rd_kafka_err2str(err));
-                return BROOK_ERR_KAFKA;
+                /* A producer that failed fatally fails every record: no
+                 * handler may skip that. A refused record (too large, an
+                 * unknown partition) is the production handler's. */
+                return err == RD_KAFKA_RESP_ERR__FATAL ? BROOK_ERR_FATAL
+                                                       : BROOK_ERR_KAFKA;
         }
         return BROOK_OK;
 }
+
+/* The delivery opaque of a dead-letter record (a changelog record's is its
+ * end slot, an output record's NULL). */
+static int64_t brook__dlq_mark;
 
 static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                                    int32_t partition, const void *key,
@@ -183,9 +191,96 @@ static brook_err_t brook__thr_send(brook__collector_t *col, const char *topic,
                                    rd_kafka_headers_t *hdrs, char *errstr,
                                    size_t errstr_size)
 {
-        return brook__thr_produce((brook__thread_t *)col, topic, partition, key,
-                                  key_size, value, value_size, timestamp, hdrs,
-                                  NULL, errstr, errstr_size);
+        brook__thread_t *thr = (brook__thread_t *)col;
+        /* The task's dead-letter sends pass the runtime's own string. */
+        return brook__thr_produce(thr, topic, partition, key, key_size, value,
+                                  value_size, timestamp, hdrs,
+                                  topic == thr->rt.dlq_topic ? &brook__dlq_mark
+                                                             : NULL,
+                                  errstr, errstr_size);
+}
+
+/* A dead-letter record to produce again, already cut smaller. */
+struct brook__redeliver {
+        char *topic;
+        void *key, *value; /**< Copies; NULL for Kafka's null. */
+        size_t key_size, value_size;
+        int64_t timestamp;
+        rd_kafka_headers_t *hdrs;
+};
+
+/* Keeps a copy of dead-letter record @p rkm, which the broker refused as
+ * too large for the topic (whose limit the producer does not know), cut to
+ * half its size, for brook__thr_redeliver(). Returns false if it cannot be
+ * cut that far (its headers alone are larger). */
+static bool brook__thr_redeliver_later(brook__thread_t *thr,
+                                       const rd_kafka_message_t *rkm)
+{
+        struct brook__redeliver *r = brook__xcalloc(1, sizeof *r);
+        rd_kafka_headers_t *h = NULL;
+        size_t wire;
+
+        if (rd_kafka_message_headers(rkm, &h))
+                h = NULL;
+        r->hdrs = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(4);
+        wire = brook__record_wire_size(rkm->key ? rkm->key_len : 0,
+                                       rkm->payload ? rkm->len : 0, r->hdrs);
+        if (rkm->key) {
+                r->key = brook__xmalloc(rkm->key_len + 1);
+                memcpy(r->key, rkm->key, rkm->key_len);
+                r->key_size = rkm->key_len;
+        }
+        if (rkm->payload) {
+                r->value = brook__xmalloc(rkm->len + 1);
+                memcpy(r->value, rkm->payload, rkm->len);
+                r->value_size = rkm->len;
+        }
+        r->timestamp = rd_kafka_message_timestamp(rkm, NULL);
+        r->topic = brook__xstrdup(rd_kafka_topic_name(rkm->rkt));
+        if (!brook__dead_letter_fit(r->hdrs, (int64_t)(wire / 2), r->key,
+                                    &r->key_size, r->value, &r->value_size)) {
+                rd_kafka_headers_destroy(r->hdrs);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+                return false;
+        }
+        brook__ptrvec_push(&thr->redeliver, r);
+        return true;
+}
+
+/* Produces the dead-letter records kept by brook__thr_redeliver_later().
+ * Returns how many it produced: their deliveries are still to wait for. */
+static size_t brook__thr_redeliver(brook__thread_t *thr)
+{
+        size_t i, cnt = thr->redeliver.cnt;
+        char why[400];
+        if (!cnt)
+                return 0;
+        for (i = 0; i < cnt; i++) {
+                struct brook__redeliver *r = thr->redeliver.v[i];
+                if (brook__thr_produce(thr, r->topic, -1, r->key, r->key_size,
+                                       r->value, r->value_size, r->timestamp,
+                                       r->hdrs, &brook__dlq_mark, why,
+                                       sizeof why) &&
+                    !thr->delivery_error[0])
+                        snprintf(thr->delivery_error,
+                                 sizeof thr->delivery_error,
+                                 "production error: a dead-letter record cut "
+                                 "to fit could not be produced: %s",
+                                 why);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+        }
+        /* Producing may poll (a full queue) and so refuse more: those stay
+         * for the next call. */
+        memmove(thr->redeliver.v, thr->redeliver.v + cnt,
+                (thr->redeliver.cnt - cnt) * sizeof *thr->redeliver.v);
+        thr->redeliver.cnt -= cnt;
+        return cnt;
 }
 
 static int32_t brook__thr_partition_cnt(brook__collector_t *col,
@@ -257,6 +352,9 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
 {
         brook__thread_t *thr = opaque;
         int64_t *endp = rkm->_private;
+        bool dlq = endp == &brook__dlq_mark;
+        if (dlq)
+                endp = NULL;
         if (!rkm->err) {
                 /* A changelog record: its store's data now reaches here. */
                 if (endp && rkm->offset + 1 > *endp)
@@ -275,13 +373,23 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                                  rd_kafka_err2str(rkm->err));
                 return;
         }
-        if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE) {
-                brook__log("WARN",
-                           "thread %d: a record to topic \"%s\" was not "
-                           "delivered and is skipped: %s",
-                           thr->idx, rd_kafka_topic_name(rkm->rkt),
-                           rd_kafka_err2str(rkm->err));
-                thr->rt.dropped++;
+        /* A dead-letter record too large for its topic is cut smaller and
+         * sent again rather than lost. */
+        if (dlq &&
+            (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+             rkm->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
+            brook__thr_redeliver_later(thr, rkm))
+                return;
+        if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE &&
+            !rd_kafka_fatal_error(rk, NULL, 0)) {
+                /* It was counted as dead-lettered when sent. */
+                if (dlq)
+                        thr->rt.dead_lettered--;
+                brook__drop(&thr->rt, BROOK_DROP_PRODUCTION_ERROR,
+                            "thread %d: a record to topic \"%s\" partition "
+                            "%" PRId32 " was not delivered and is skipped: %s",
+                            thr->idx, rd_kafka_topic_name(rkm->rkt),
+                            rkm->partition, rd_kafka_err2str(rkm->err));
                 return;
         }
         if (!thr->delivery_error[0])
@@ -444,6 +552,9 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 }
         }
         err = rd_kafka_flush(thr->producer, flush_ms);
+        /* Dead-letter records refused as too large go again, cut. */
+        while (!err && brook__thr_redeliver(thr))
+                err = rd_kafka_flush(thr->producer, flush_ms);
         if (thr->delivery_error[0]) {
                 brook__app_fail(thr->app, thr->delivery_error);
                 thr->failed = true;
@@ -806,10 +917,13 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
 
 static void brook__thr_publish(brook__thread_t *thr)
 {
+        int r;
         atomic_store(&thr->stat_processed, thr->rt.processed);
         atomic_store(&thr->stat_produced, thr->rt.produced);
         atomic_store(&thr->stat_dropped, thr->rt.dropped);
         atomic_store(&thr->stat_dlq, thr->rt.dead_lettered);
+        for (r = 0; r < BROOK__DROP_CNT; r++)
+                atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
 }
 
 /* Processes everything queued; returns false on a fatal error. */
@@ -890,6 +1004,7 @@ static void *brook__thread_main(void *arg)
                     (!thr->stall_since && !brook__thr_process(thr)))
                         break;
                 rd_kafka_poll(thr->producer, 0);
+                brook__thr_redeliver(thr);
                 if (thr->delivery_error[0]) {
                         brook__app_fail(app, thr->delivery_error);
                         thr->failed = true;
@@ -1007,6 +1122,17 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                 return NULL;
         }
         return c;
+}
+
+/* The producer's message.max.bytes: dead-letter records are cut to it. */
+static int64_t brook__producer_max_bytes(rd_kafka_t *producer)
+{
+        char buf[32];
+        size_t size = sizeof buf;
+        if (rd_kafka_conf_get(rd_kafka_conf(producer), "message.max.bytes", buf,
+                              &size) != RD_KAFKA_CONF_OK)
+                return 0;
+        return strtoll(buf, NULL, 10);
 }
 
 /* A consumer outside the group that reads changelogs from given offsets
@@ -1138,6 +1264,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 rd_kafka_conf_destroy(pc);
                 goto fail;
         }
+        thr->rt.max_record_bytes = brook__producer_max_bytes(thr->producer);
         return thr;
 fail:
         brook__thread_destroy(thr);
@@ -1171,6 +1298,15 @@ void brook__thread_destroy(brook__thread_t *thr)
         }
         free(thr->slots);
         thr->slots = NULL;
+        for (i = 0; i < thr->redeliver.cnt; i++) {
+                struct brook__redeliver *r = thr->redeliver.v[i];
+                rd_kafka_headers_destroy(r->hdrs);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+        }
+        brook__ptrvec_free(&thr->redeliver);
         thr->slot_cnt = thr->slot_cap = 0;
         free(thr->rstores);
         thr->rstores = NULL;

@@ -128,9 +128,15 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
         const int64_t *cnt;
         brook_err_t err;
 
-        /* As Kafka Streams: "Skipping record due to null key or value". */
-        if (!key || !value)
+        /* As Kafka Streams: "Skipping record due to null key or value",
+         * counted in dropped-records. */
+        if (!key || !value) {
+                brook__ctx_drop(ctx, rec,
+                                !key ? BROOK_DROP_NULL_KEY
+                                     : BROOK_DROP_NULL_VALUE,
+                                !key ? "null key" : "null value");
                 return BROOK_OK;
+        }
         err = brook_kvstore_get(fwd->st, key, &agg, errstr, errstr_size);
         if (err == BROOK_ERR_NOT_FOUND)
                 agg = NULL;

@@ -277,14 +277,18 @@ void brook_stream_to_chooser(brook_stream_t *s, brook_topic_chooser_fn chooser,
 /* ------------------------------------------------------------ repartition */
 
 /* Drops null keys before the repartition topic: a null key has no
- * partition to go to (Kafka Streams' null-key filter). */
+ * partition to go to (Kafka Streams' null-key filter, which drops them
+ * silently; brook counts and logs them as every drop). */
 static brook_err_t nonnull_key_process(brook_ctx_t *ctx, brook_record_t *rec,
                                        void *state, char *errstr,
                                        size_t errstr_size)
 {
         (void)state;
-        if (!brook_record_key(rec))
+        if (!brook_record_key(rec)) {
+                brook__ctx_drop(ctx, rec, BROOK_DROP_NULL_KEY,
+                                "null key before a repartition topic");
                 return BROOK_OK;
+        }
         return brook_ctx_forward(ctx, rec, errstr, errstr_size);
 }
 

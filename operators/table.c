@@ -168,13 +168,15 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
 
-        (void)ctx;
         switch (op->kind) {
         case TABLE_SOURCE:
                 /* A table has no row for a null key (Kafka Streams skips
-                 * the record and logs it). */
-                if (!key)
+                 * the record, logs it and counts it as dropped). */
+                if (!key) {
+                        brook__ctx_drop(ctx, rec, BROOK_DROP_NULL_KEY,
+                                        "null key");
                         return BROOK_OK;
+                }
                 break;
         case TABLE_FILTER:
                 if (value && op->pred(rec, op->opaque) == op->negate)

@@ -136,7 +136,9 @@ brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms);
 typedef struct brook_app_stats_s {
         int64_t records_processed; /**< Input records fully processed. */
         int64_t records_produced;  /**< Records sent by sinks. */
-        int64_t records_dropped;   /**< Skipped: handler or bad timestamp. */
+        /** Dropped, for any reason: the sum of
+         *  brook_app_records_dropped() over every reason. */
+        int64_t records_dropped;
         int64_t records_dead_lettered;
         int64_t commits;
         int64_t rebalances;
@@ -164,6 +166,14 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
  * gets why, e.g. the producer's last error; else "". Thread-safe.
  */
 int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size);
+
+/**
+ * Records dropped for @p reason, summed over the app's threads (those
+ * already stopped included). 0 for a NULL @p app or a value that is not a
+ * reason. brook_app_stats()'s records_dropped is the sum over the reasons.
+ * Thread-safe; never fails.
+ */
+int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
 
 /* ----------------------------------------------------- interactive queries */
 

@@ -40,6 +40,39 @@ extern "C" {
 #endif
 #pragma GCC visibility push(default)
 
+/**
+ * Why a record was dropped: skipped without the output it would have made
+ * (Kafka Streams' dropped-records metric, with its reason). Each drop is
+ * counted once, under one reason, and logged as a warning (rate-limited:
+ * the first of a reason, then at most one line per reason every 10 s per
+ * stream thread, saying how many were not logged). More reasons may be
+ * added: brook_drop_reason_name() returns NULL past the last one.
+ */
+typedef enum brook_drop_reason_e {
+        /** The timestamp extractor gave a negative timestamp. */
+        BROOK_DROP_INVALID_TIMESTAMP = 0,
+        /** The key or value did not deserialize and
+         *  default.deserialization.exception.handler is log_and_continue. */
+        BROOK_DROP_DESERIALIZATION_ERROR,
+        /** A processor failed and default.processing.exception.handler is
+         *  log_and_continue. */
+        BROOK_DROP_PROCESSING_ERROR,
+        /** A sink's record could not be serialized or produced (refused by
+         *  the producer, e.g. larger than message.max.bytes, or not
+         *  delivered) and default.production.exception.handler is
+         *  log_and_continue. Counts the output record, not the input. */
+        BROOK_DROP_PRODUCTION_ERROR,
+        /** A null key where one is needed: an aggregation, a table source,
+         *  a repartition. */
+        BROOK_DROP_NULL_KEY,
+        /** A null value where one is needed: an aggregation. */
+        BROOK_DROP_NULL_VALUE,
+} brook_drop_reason_t;
+
+/** A short lowercase name of @p reason ("null_key", ...), static; NULL for
+ *  a value that is not a reason. Thread-safe. */
+const char *brook_drop_reason_name(brook_drop_reason_t reason);
+
 typedef struct brook_builder_s brook_builder_t;
 /** A processor's view of its task: forward records, read metadata,
  *  schedule punctuators. One per processor node per task. */

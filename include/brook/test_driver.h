@@ -117,6 +117,14 @@ bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,
 /** How many written records of @p topic are unread. */
 size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic);
 
+/** Records the driver dropped for @p reason so far (see
+ *  brook_drop_reason_t); 0 for a NULL @p td or a value that is not a
+ *  reason. The driver takes producer.message.max.bytes (or
+ *  message.max.bytes) from its conf, if set, and refuses larger records as
+ *  the producer would, so tests can see production errors. */
+int64_t brook_test_driver_records_dropped(brook_test_driver_t *td,
+                                          brook_drop_reason_t reason);
+
 /* ------------------------------------------------------- typed topics */
 
 /*
