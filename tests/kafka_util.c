@@ -567,6 +567,29 @@ int kt_wait(pid_t pid, int timeout_ms)
         return -1;
 }
 
+void kt_broker(const char *cmd)
+{
+        pid_t pid;
+        int status;
+        fflush(NULL);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                /* stdout carries only the bootstrap address; the script's
+                 * progress goes to stderr, into the test's log. */
+                int null = open("/dev/null", O_WRONLY);
+                char *const argv[] = {(char *)BROKER_PATH, (char *)cmd, NULL};
+                if (null >= 0)
+                        dup2(null, 1);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        if (waitpid(pid, &status, 0) != pid)
+                fail_msg("broker %s: waitpid: %s", cmd, strerror(errno));
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                fail_msg("%s %s failed (status %d)", BROKER_PATH, cmd, status);
+}
+
 char *kt_slurp(const char *path)
 {
         FILE *fp = fopen(path, "r");

@@ -99,6 +99,14 @@ pid_t kt_spawn(char *const argv[], const char *log_prefix);
 /** Waits up to @p timeout_ms for @p pid; returns its exit code, 128+signal,
  *  or -1 on timeout (the process is then killed). */
 int kt_wait(pid_t pid, int timeout_ms);
+/** Runs tools/kafka/broker @p cmd ("kill", "restart", ...) on the test's
+ *  broker ($BROOK_KAFKA_DIR, as ctest's kafka fixture sets it) and waits
+ *  for it; fails the test if it fails. "kill" SIGKILLs the broker and
+ *  returns once it is gone; "restart" starts it again on the same address
+ *  with the same data and returns once it serves requests. A test that
+ *  kills the broker must restart it before it ends, even when failing:
+ *  the other integration tests share it. */
+void kt_broker(const char *cmd);
 /** The contents of a file (malloc'd, NUL-terminated), or NULL. */
 char *kt_slurp(const char *path);
 
