@@ -151,7 +151,10 @@ void brook_app_destroy(brook_app_t *app);
 
 /**
  * The app's state. In BROOK_APP_ERROR, the cause is written to @p errstr
- * (may be NULL); otherwise @p errstr is untouched.
+ * (may be NULL); otherwise @p errstr is untouched. Besides processing and
+ * commit failures, a source topic read by name that is deleted while the
+ * app runs ends it in ERROR, naming the topic (Kafka Streams'
+ * MissingSourceTopicException; see docs/shutdown.md).
  * Thread-safe.
  */
 brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
