@@ -634,7 +634,7 @@ void kt_broker(const char *cmd)
                         dup2(null, 1);
                 /* A loaded machine (the integration tests share it with
                  * builds) restarts a crashed broker slowly. */
-                setenv("BROOK_KAFKA_START_TIMEOUT", "300", 0);
+                setenv("BROOK_KAFKA_START_TIMEOUT", "600", 0);
                 execv(argv[0], argv);
                 _exit(127);
         }
