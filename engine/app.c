@@ -69,7 +69,63 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
         pthread_cond_init(&app->cond, NULL);
         pthread_mutex_init(&app->iq_lock, NULL);
         atomic_init(&app->stopping, false);
+        atomic_init(&app->stop_at, 0);
         return app;
+}
+
+/* ------------------------------------------------------------- stopping */
+
+/* Signals received since brook_app_run() installed its handlers. The
+ * handler increments it with one lock-free atomic read-modify-write, which
+ * is async-signal-safe (C11 7.14.1.1), so two signals arriving together
+ * (SIGINT and SIGTERM may interrupt each other's handler) still count two.
+ */
+static atomic_int brook__signals;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
+               "the signal counter must be lock-free to be signal-safe");
+
+void brook__app_request_stop(brook_app_t *app)
+{
+        long long zero = 0;
+        /* The clock starts once; later calls keep the first deadline. */
+        atomic_compare_exchange_strong(&app->stop_at, &zero,
+                                       (long long)brook__now_mono_ms());
+        atomic_store(&app->stopping, true);
+}
+
+bool brook__app_should_stop(brook_app_t *app)
+{
+        return atomic_load(&app->stopping) ||
+               (app->watch_signals && atomic_load(&brook__signals));
+}
+
+int64_t brook__app_stop_deadline(brook_app_t *app)
+{
+        int64_t at = (int64_t)atomic_load(&app->stop_at);
+        if (!at)
+                return INT64_MAX;
+        return at + brook__conf_int(app->conf, "shutdown.timeout.ms");
+}
+
+int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise)
+{
+        int64_t deadline = brook__app_stop_deadline(app), now;
+        if (deadline == INT64_MAX)
+                return otherwise;
+        now = brook__now_mono_ms();
+        return deadline > now ? deadline - now : 0;
+}
+
+/* Sleeps @p ms in short steps; returns false (early) if a stop is asked
+ * for meanwhile. */
+static bool brook__app_nap(brook_app_t *app, int ms)
+{
+        for (; ms > 0; ms -= 50) {
+                if (brook__app_should_stop(app))
+                        return false;
+                usleep((useconds_t)(ms < 50 ? ms : 50) * 1000);
+        }
+        return !brook__app_should_stop(app);
 }
 
 /* ------------------------------------------------------------- start-up */
@@ -204,7 +260,7 @@ typedef struct brook__newtopic {
         brook__storedef_t *store; /**< The changelog's store, or NULL. */
 } brook__newtopic_t;
 
-static brook_err_t brook__create_topics(rd_kafka_t *rk,
+static brook_err_t brook__create_topics(brook_app_t *app, rd_kafka_t *rk,
                                         const struct rd_kafka_metadata *md,
                                         brook__newtopic_t *want, size_t cnt,
                                         int replication, char *errstr,
@@ -219,6 +275,7 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
         brook_err_t err = BROOK_OK;
         rd_kafka_resp_err_t kerr;
         char why[512];
+        int waited;
 
         for (i = 0; i < cnt; i++) {
                 int32_t have = brook__md_partitions(md, want[i].name);
@@ -269,7 +326,17 @@ static brook_err_t brook__create_topics(rd_kafka_t *rk,
         if (!n)
                 goto out;
         rd_kafka_CreateTopics(rk, nts, n, NULL, rkqu);
-        ev = rd_kafka_queue_poll(rkqu, 60000);
+        /* In short steps, so that a stop asked for meanwhile (a signal
+         * during start-up) is not kept waiting. */
+        for (waited = 0, ev = NULL; !ev && waited < 60000; waited += 200) {
+                if (brook__app_should_stop(app)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "stopped during start-up");
+                        err = BROOK_ERR_STATE;
+                        goto out;
+                }
+                ev = rd_kafka_queue_poll(rkqu, 200);
+        }
         if (!ev) {
                 brook__seterr(errstr, errstr_size,
                               "creating internal topics timed out");
@@ -344,9 +411,29 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         }
         /* A source topic missing from metadata is retried for a few
          * seconds: topics created just before start-up take a moment to
-         * reach every broker's metadata cache. */
+         * reach every broker's metadata cache. Every wait is a short step
+         * that looks for a stop first (a signal during start-up). */
         for (attempt = 0;; attempt++) {
-                kerr = rd_kafka_metadata(rk, 1, NULL, &md, 30000);
+                int64_t began = brook__now_mono_ms();
+                int step = 500;
+                for (;;) {
+                        if (brook__app_should_stop(app)) {
+                                brook__seterr(errstr, errstr_size,
+                                              "stopped during start-up");
+                                rd_kafka_destroy(rk);
+                                return BROOK_ERR_STATE;
+                        }
+                        kerr = rd_kafka_metadata(rk, 1, NULL, &md, step);
+                        if (kerr != RD_KAFKA_RESP_ERR__TIMED_OUT &&
+                            kerr != RD_KAFKA_RESP_ERR__TRANSPORT)
+                                break;
+                        if (brook__now_mono_ms() - began >= 30000)
+                                break;
+                        /* A refused connection fails at once: pace it. */
+                        if (kerr == RD_KAFKA_RESP_ERR__TRANSPORT)
+                                brook__app_nap(app, 200);
+                        step = 1000;
+                }
                 if (kerr) {
                         brook__seterr(
                                 errstr, errstr_size,
@@ -362,7 +449,12 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                         break;
                 rd_kafka_metadata_destroy(md);
                 md = NULL;
-                usleep(500 * 1000);
+                if (!brook__app_nap(app, 500)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "stopped during start-up");
+                        err = BROOK_ERR_STATE;
+                        goto out;
+                }
         }
         if (err == BROOK_ERR_NOT_FOUND)
                 err = BROOK_ERR_TOPOLOGY;
@@ -429,7 +521,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 }
         }
         if ((err = brook__create_topics(
-                     rk, md, want, want_cnt,
+                     app, rk, md, want, want_cnt,
                      (int)brook__conf_int(app->conf, "replication.factor"),
                      errstr, errstr_size)))
                 goto out;
@@ -480,13 +572,29 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                 return BROOK_ERR_STATE;
         }
         app->started = true;
+        app->starting = true;
         pthread_mutex_unlock(&app->lock);
 
-        if ((err = brook__app_prepare(app, errstr, errstr_size)) ||
-            (err = brook__app_open_state(app, errstr, errstr_size))) {
+        err = brook__app_prepare(app, errstr, errstr_size);
+        if (!err && !brook__app_should_stop(app))
+                err = brook__app_open_state(app, errstr, errstr_size);
+        if (brook__app_should_stop(app)) {
+                /* A stop asked for during start-up (brook_app_close() or a
+                 * signal): a clean stop, whatever start-up was doing. */
+                pthread_mutex_lock(&app->lock);
+                app->starting = false;
+                app->state = BROOK_APP_NOT_RUNNING;
+                pthread_cond_broadcast(&app->cond);
+                pthread_mutex_unlock(&app->lock);
+                brook__log("INFO", "%s: stopped during start-up", app->app_id);
+                return BROOK_OK;
+        }
+        if (err) {
                 brook__app_fail(app, errstr);
                 pthread_mutex_lock(&app->lock);
+                app->starting = false;
                 app->state = BROOK_APP_ERROR;
+                pthread_cond_broadcast(&app->cond);
                 pthread_mutex_unlock(&app->lock);
                 return err;
         }
@@ -512,9 +620,17 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                         goto fail;
                 }
         }
+        pthread_mutex_lock(&app->lock);
+        app->starting = false;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
         return BROOK_OK;
 fail:
         brook__app_fail(app, errstr);
+        pthread_mutex_lock(&app->lock);
+        app->starting = false;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
         brook_app_close(app, -1);
         return BROOK_ERR_FATAL;
 }
@@ -530,7 +646,7 @@ void brook__app_fail(brook_app_t *app, const char *msg)
         }
         if (app->state != BROOK_APP_ERROR)
                 app->state = BROOK_APP_PENDING_ERROR;
-        atomic_store(&app->stopping, true);
+        brook__app_request_stop(app);
         pthread_cond_broadcast(&app->cond);
         pthread_mutex_unlock(&app->lock);
 }
@@ -731,8 +847,16 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         if (timeout_ms < 0)
                 timeout_ms = brook__conf_int(app->conf, "shutdown.timeout.ms");
         brook__deadline(&ts, timeout_ms);
-        atomic_store(&app->stopping, true);
+        brook__app_request_stop(app);
         pthread_mutex_lock(&app->lock);
+        /* Start-up (on another thread) gives up within a step of its
+         * waits once it sees the stop; the threads are only known after. */
+        while (app->starting) {
+                if (pthread_cond_timedwait(&app->cond, &app->lock, &ts)) {
+                        pthread_mutex_unlock(&app->lock);
+                        return BROOK_ERR_TIMED_OUT;
+                }
+        }
         if (!app->closed && app->state != BROOK_APP_ERROR &&
             app->state != BROOK_APP_PENDING_ERROR &&
             app->state != BROOK_APP_NOT_RUNNING)
@@ -817,15 +941,8 @@ void brook_app_destroy(brook_app_t *app)
 
 /* --------------------------------------------------------------- signals */
 
-/* Signals received since brook_app_run() installed its handlers. The
- * handler increments it with one lock-free atomic read-modify-write, which
- * is async-signal-safe (C11 7.14.1.1), so two signals arriving together
- * (SIGINT and SIGTERM may interrupt each other's handler) still count two.
- */
-static atomic_int brook__signals;
-_Static_assert(ATOMIC_INT_LOCK_FREE == 2,
-               "the signal counter must be lock-free to be signal-safe");
-
+/* (brook__signals is defined with the stopping helpers above: start-up
+ * looks at it too.) */
 static void brook__on_signal(int sig)
 {
         /* A second signal means "now": the state is consistent at any
@@ -859,6 +976,9 @@ int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts)
                 atomic_store(&brook__signals, 0);
                 sigaction(SIGINT, &sa, &old_int);
                 sigaction(SIGTERM, &sa, &old_term);
+                /* Start-up stops on a signal too (it looks at
+                 * brook__signals between its short waits). */
+                app->watch_signals = true;
         }
 
         if (brook_app_start(app, errstr, sizeof errstr)) {
@@ -866,6 +986,7 @@ int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts)
                 if (handlers) {
                         sigaction(SIGINT, &old_int, NULL);
                         sigaction(SIGTERM, &old_term, NULL);
+                        app->watch_signals = false;
                 }
                 return 1;
         }
@@ -874,13 +995,20 @@ int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts)
                 if (brook__state_final(st) || st == BROOK_APP_PENDING_ERROR)
                         break;
         }
-        brook_app_close(app, -1);
+        /* The threads' stop is bounded (shutdown.timeout.ms from when it
+         * was asked for, plus teardown): wait for its outcome, so that the
+         * exit status says how the app ended. */
+        while (brook_app_close(app, -1) == BROOK_ERR_TIMED_OUT)
+                brook__log("WARN", "%s: still waiting for stream threads",
+                           app->app_id);
         if (handlers) {
                 sigaction(SIGINT, &old_int, NULL);
                 sigaction(SIGTERM, &old_term, NULL);
+                app->watch_signals = false;
         }
         st = brook_app_state(app, errstr, sizeof errstr);
-        if (st == BROOK_APP_ERROR) {
+        if (st == BROOK_APP_ERROR || st == BROOK_APP_PENDING_ERROR ||
+            errstr[0]) {
                 fprintf(stderr, "brook: stopped on an error: %s\n", errstr);
                 return 1;
         }

@@ -27,6 +27,15 @@ struct brook_app_s {
         bool started, closed;
 
         atomic_bool stopping; /**< Threads leave their loop when set. */
+        /** Monotonic ms when the stop was first asked for (0: not yet):
+         *  every wait of the stop is bounded by shutdown.timeout.ms from
+         *  then (see brook__app_stop_deadline()). */
+        atomic_llong stop_at;
+        /** brook_app_run() handles signals: start-up stops on one. */
+        bool watch_signals;
+        /** brook_app_start() is setting up (guarded by lock): close waits
+         *  for it to give up before it looks at the threads. */
+        bool starting;
         brook__thread_t **threads;
         int thread_cnt;
         /** Counters of threads already destroyed by close. */
@@ -177,6 +186,18 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
 /** Makes @p st visible to / hides it from interactive queries. */
 void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st);
 void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st);
+
+/** Asks every thread to stop; the first call starts the stop's clock. */
+void brook__app_request_stop(brook_app_t *app);
+/** Whether a stop was asked for (by brook_app_close(), a fatal error, or a
+ *  signal brook_app_run() caught). */
+bool brook__app_should_stop(brook_app_t *app);
+/** Monotonic ms by which the stop must be done: shutdown.timeout.ms after
+ *  it was asked for; INT64_MAX while none was. */
+int64_t brook__app_stop_deadline(brook_app_t *app);
+/** Milliseconds left until brook__app_stop_deadline() (0 once passed), or
+ *  @p otherwise while no stop was asked for. */
+int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise);
 
 /** Records the app's first fatal error and asks every thread to stop. */
 void brook__app_fail(brook_app_t *app, const char *msg);

@@ -227,7 +227,8 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  * 0 would make fail every time. */
         {"shutdown.timeout.ms", BROOK__CONF_INT, 0, 1, BROOK__INT32_MAX, NULL,
          NULL, "30000", NULL, NULL,
-         "How long close waits for in-flight records."},
+         "How long a stop may take: the final flush and commit, leaving the "
+         "group and client teardown all end by then (docs/shutdown.md)."},
         [BROOK__P_TASK_TIMEOUT_MS] =
                 {"task.timeout.ms", BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX,
                  NULL, NULL, "300000", NULL, NULL,

@@ -5,9 +5,12 @@
  * runs ahead of the output it caused: at-least-once).
  */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "app_int.h"
 
@@ -161,7 +164,11 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                         RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         break;
-                /* Back-pressure: wait for deliveries to make room. */
+                /* Back-pressure: wait for deliveries to make room; while
+                 * the app stops, only until its stop deadline (with the
+                 * broker gone, room never comes). */
+                if (!brook__app_stop_left(thr->app, 1))
+                        break;
                 rd_kafka_poll(thr->producer, 10);
         }
         if (err) {
@@ -169,13 +176,20 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 brook__seterr(errstr, errstr_size,
-                              "producing to topic \"%s\" failed: %s", topic,
-                              rd_kafka_err2str(err));
+                              "producing to topic \"%s\" failed: %s%s", topic,
+                              rd_kafka_err2str(err),
+                              err == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                                      ? " (the app is stopping and "
+                                        "shutdown.timeout.ms has passed)"
+                                      : "");
                 /* A producer that failed fatally fails every record: no
                  * handler may skip that. A refused record (too large, an
-                 * unknown partition) is the production handler's. */
-                return err == RD_KAFKA_RESP_ERR__FATAL ? BROOK_ERR_FATAL
-                                                       : BROOK_ERR_KAFKA;
+                 * unknown partition) is the production handler's. A record
+                 * that a stop cut short is neither: it is not dropped, its
+                 * input is not committed. */
+                return err == RD_KAFKA_RESP_ERR__FATAL        ? BROOK_ERR_FATAL
+                       : err == RD_KAFKA_RESP_ERR__QUEUE_FULL ? BROOK_ERR_STATE
+                                                              : BROOK_ERR_KAFKA;
         }
         return BROOK_OK;
 }
@@ -515,6 +529,38 @@ static bool brook__thr_all_logged(brook__thread_t *thr)
         return true;
 }
 
+/* Commits @p offsets and waits for the answer; while the app stops, only
+ * until its stop deadline (rd_kafka_commit() waits as long as the group
+ * coordinator stays unreachable). */
+static rd_kafka_resp_err_t
+brook__thr_commit_offsets(brook__thread_t *thr,
+                          rd_kafka_topic_partition_list_t *offsets)
+{
+        rd_kafka_queue_t *q = rd_kafka_queue_new(thr->consumer);
+        rd_kafka_resp_err_t err =
+                rd_kafka_commit_queue(thr->consumer, offsets, q, NULL, NULL);
+        while (!err) {
+                int64_t left = brook__app_stop_left(thr->app, 100);
+                rd_kafka_event_t *ev;
+                if (!left) {
+                        err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+                        break;
+                }
+                ev = rd_kafka_queue_poll(q, left < 100 ? (int)left : 100);
+                if (!ev)
+                        continue;
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+                        err = rd_kafka_event_error(ev);
+                        rd_kafka_event_destroy(ev);
+                        break;
+                }
+                rd_kafka_event_destroy(ev);
+        }
+        /* An abandoned answer goes nowhere: the queue is disabled. */
+        rd_kafka_queue_destroy(q);
+        return err;
+}
+
 /**
  * Commits every running task: flushes the caches, waits up to @p flush_ms
  * for the producer to deliver everything, writes the state batch with
@@ -551,6 +597,10 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                         return BROOK__COMMIT_FAILED;
                 }
         }
+        /* While the app stops, no longer than what is left of its stop's
+         * time. */
+        if (brook__app_stop_left(thr->app, flush_ms) < flush_ms)
+                flush_ms = (int)brook__app_stop_left(thr->app, flush_ms);
         err = rd_kafka_flush(thr->producer, flush_ms);
         /* Dead-letter records refused as too large go again, cut. */
         while (!err && brook__thr_redeliver(thr))
@@ -596,7 +646,7 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 }
         }
         if (offsets->cnt) {
-                err = rd_kafka_commit(thr->consumer, offsets, 0);
+                err = brook__thr_commit_offsets(thr, offsets);
                 if (err) {
                         /* Not fatal: the records will be processed again by
                          * whoever owns the partitions next (at-least-once),
@@ -881,6 +931,32 @@ static struct brook__route *brook__thr_route(brook__thread_t *thr,
         return NULL;
 }
 
+/*
+ * Whether @p rkt, which the consumer just reported unknown, is a source
+ * topic that is really gone. Only a topic the app subscribes to by name
+ * counts (a pattern's topics come and go; a repartition topic is brook's):
+ * start-up checked that it existed, so now it was deleted. The consumer's
+ * word is checked against a fresh metadata request first, so that a
+ * metadata cache lagging behind a creation cannot stop the app; no answer
+ * (the broker down) is no proof.
+ */
+static bool brook__thr_source_gone(brook__thread_t *thr, rd_kafka_topic_t *rkt)
+{
+        const char *name = rd_kafka_topic_name(rkt);
+        brook__node_t *src = brook__topology_source_for(&thr->app->topo, name);
+        const struct rd_kafka_metadata *md;
+        bool gone;
+        if (!src || src->pattern || src->internal)
+                return false;
+        if (rd_kafka_metadata(thr->consumer, 0, rkt, &md, 5000))
+                return false;
+        gone = md->topic_cnt == 1 &&
+               (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                (!md->topics[0].err && !md->topics[0].partition_cnt));
+        rd_kafka_metadata_destroy(md);
+        return gone;
+}
+
 static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
 {
         struct brook__route *r;
@@ -888,7 +964,19 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
         rd_kafka_timestamp_type_t tstype;
 
         if (rkm->err) {
-                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                if ((rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+                     rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) &&
+                    rkm->rkt && brook__thr_source_gone(thr, rkm->rkt)) {
+                        char msg[768];
+                        snprintf(msg, sizeof msg,
+                                 "source topic \"%s\" is missing: it was "
+                                 "deleted while the app ran (Kafka Streams: "
+                                 "MissingSourceTopicException); recreate it "
+                                 "and restart the app",
+                                 rd_kafka_topic_name(rkm->rkt));
+                        brook__app_fail(thr->app, msg);
+                        thr->failed = true;
+                } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                         brook__log("WARN", "thread %d: consumer: %s", thr->idx,
                                    rd_kafka_message_errstr(rkm));
                 rd_kafka_message_destroy(rkm);
@@ -947,6 +1035,167 @@ static bool brook__thr_process(brook__thread_t *thr)
                 }
         }
         return true;
+}
+
+/*
+ * Leaves the group (the revoke callback commits nothing new and closes the
+ * tasks), but only until the stop's deadline: with the broker down,
+ * rd_kafka_consumer_close() waits for the coordinator for as long as
+ * session.timeout.ms and more. What is not done by then is abandoned;
+ * brook__thr_destroy_clients() does not try again.
+ */
+static void brook__thr_close_consumer(brook__thread_t *thr)
+{
+        rd_kafka_queue_t *q = rd_kafka_queue_new(thr->consumer);
+        rd_kafka_error_t *error =
+                rd_kafka_consumer_close_queue(thr->consumer, q);
+        if (error) {
+                brook__log("WARN", "thread %d: leaving the group: %s", thr->idx,
+                           rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        }
+        while (!error && !rd_kafka_consumer_closed(thr->consumer)) {
+                int64_t left = brook__app_stop_left(thr->app, 0);
+                rd_kafka_event_t *ev;
+                if (!left) {
+                        brook__log("WARN",
+                                   "thread %d: leaving the group did not "
+                                   "finish within shutdown.timeout.ms; the "
+                                   "group notices when the session times "
+                                   "out",
+                                   thr->idx);
+                        break;
+                }
+                ev = rd_kafka_queue_poll(q, left < 100 ? (int)left : 100);
+                if (!ev)
+                        continue;
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_REBALANCE)
+                        brook__rebalance_cb(
+                                thr->consumer, rd_kafka_event_error(ev),
+                                rd_kafka_event_topic_partition_list(ev), thr);
+                rd_kafka_event_destroy(ev);
+        }
+        rd_kafka_queue_destroy(q);
+}
+
+/* A thread that destroys librdkafka handles (see
+ * brook__thr_destroy_clients()); shared with the thread that waits for it,
+ * the last one to let go frees it. */
+struct brook__reaper {
+        pthread_mutex_t lock;
+        pthread_cond_t cond;
+        rd_kafka_t *rk[3];
+        int refs;
+        bool done;
+};
+
+static void brook__reaper_unref(struct brook__reaper *r)
+{
+        bool last;
+        pthread_mutex_lock(&r->lock);
+        last = --r->refs == 0;
+        pthread_mutex_unlock(&r->lock);
+        if (last) {
+                pthread_mutex_destroy(&r->lock);
+                pthread_cond_destroy(&r->cond);
+                free(r);
+        }
+}
+
+static void *brook__reaper_main(void *arg)
+{
+        struct brook__reaper *r = arg;
+        int i;
+        for (i = 0; i < 3; i++)
+                if (r->rk[i])
+                        /* The consumer left the group already, or gave up
+                         * on it: no consumer close, no callbacks. */
+                        rd_kafka_destroy_flags(
+                                r->rk[i], RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        pthread_mutex_lock(&r->lock);
+        r->done = true;
+        pthread_cond_broadcast(&r->cond);
+        pthread_mutex_unlock(&r->lock);
+        brook__reaper_unref(r);
+        return NULL;
+}
+
+/*
+ * Destroys the thread's Kafka clients (after its producer topic handles),
+ * waiting for that until the stop's deadline but at least @p min_wait_ms.
+ * rd_kafka_destroy() can block for long with the broker down: it waits for
+ * the consumer group to terminate (commits still waiting for the
+ * coordinator, up to session.timeout.ms; leaving the group), so it runs in
+ * a detached reaper thread, left to finish on its own if it takes longer.
+ * That is safe: nothing the handles call back into is touched by a destroy
+ * (callbacks run only from our polls), and the handles own everything else
+ * they use.
+ */
+static void brook__thr_destroy_clients(brook__thread_t *thr,
+                                       int64_t min_wait_ms)
+{
+        struct brook__reaper *r;
+        pthread_t tid;
+        pthread_attr_t attr;
+        struct timespec ts;
+        int64_t wait_ms;
+        size_t i;
+
+        for (i = 0; i < thr->ptopic_cnt; i++) {
+                rd_kafka_topic_destroy(thr->ptopics[i].rkt);
+                free(thr->ptopics[i].name);
+        }
+        free(thr->ptopics);
+        free(thr->ptopic_slots);
+        thr->ptopics = NULL;
+        thr->ptopic_slots = NULL;
+        thr->ptopic_cnt = thr->ptopic_cap = thr->ptopic_slot_cnt = 0;
+        thr->ptopic_last = 0;
+        /* The queue holds a reference on the restorer. */
+        if (thr->restore_q)
+                rd_kafka_queue_destroy(thr->restore_q);
+        thr->restore_q = NULL;
+        if (!thr->consumer && !thr->producer && !thr->restorer)
+                return;
+
+        r = brook__xcalloc(1, sizeof *r);
+        pthread_mutex_init(&r->lock, NULL);
+        pthread_cond_init(&r->cond, NULL);
+        r->rk[0] = thr->consumer;
+        r->rk[1] = thr->producer;
+        r->rk[2] = thr->restorer;
+        r->refs = 2;
+        thr->consumer = thr->producer = thr->restorer = NULL;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&tid, &attr, brook__reaper_main, r)) {
+                pthread_attr_destroy(&attr);
+                r->refs = 1;
+                brook__reaper_main(r); /* No thread: do it here. */
+                return;
+        }
+        pthread_attr_destroy(&attr);
+        wait_ms = brook__app_stop_left(thr->app, INT32_MAX);
+        if (wait_ms < min_wait_ms)
+                wait_ms = min_wait_ms;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(wait_ms / 1000);
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&r->lock);
+        while (!r->done)
+                if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))
+                        break;
+        if (!r->done)
+                brook__log("WARN",
+                           "thread %d: its Kafka clients did not shut down "
+                           "in time; they finish in the background",
+                           thr->idx);
+        pthread_mutex_unlock(&r->lock);
+        brook__reaper_unref(r);
 }
 
 static void *brook__thread_main(void *arg)
@@ -1048,6 +1297,10 @@ static void *brook__thread_main(void *arg)
                 brook__thr_publish(thr);
         }
 
+        /* Whatever ended the loop, the app stops: from here on every wait
+         * is bounded by the stop's deadline (shutdown.timeout.ms from when
+         * the stop was asked for). */
+        brook__app_request_stop(app);
         /* Commit what was processed (on a fatal error too: everything
          * before the failed record is done), unless output was lost. If
          * the commit cannot complete, the tasks close without one: their
@@ -1056,16 +1309,18 @@ static void *brook__thread_main(void *arg)
             brook__thr_commit(thr, shutdown_ms) != BROOK__COMMIT_DONE)
                 thr->close_dirty = true;
         brook__thr_publish(thr);
-        /* Close leaves the group; the revoke callback runs in it. */
-        rd_kafka_consumer_close(thr->consumer);
+        /* Leaving the group runs the revoke callback. */
+        brook__thr_close_consumer(thr);
         brook__thr_close_tasks(thr);
         if (thr->close_dirty)
                 brook__statebatch_discard(thr->env.batch);
-        rd_kafka_flush(thr->producer, shutdown_ms);
+        rd_kafka_flush(thr->producer,
+                       (int)brook__app_stop_left(app, INT32_MAX));
         brook__thr_publish(thr);
         brook__ptrvec_free(&ready);
         rd_kafka_queue_destroy(cq);
         free(batch);
+        brook__thr_destroy_clients(thr, 1000);
         brook__app_thread_exited(app);
         return NULL;
 }
@@ -1311,30 +1566,18 @@ void brook__thread_destroy(brook__thread_t *thr)
         free(thr->rstores);
         thr->rstores = NULL;
         thr->rstore_cnt = thr->rstore_cap = 0;
-        if (thr->restore_q)
-                rd_kafka_queue_destroy(thr->restore_q);
-        thr->restore_q = NULL;
-        if (thr->restorer)
-                rd_kafka_destroy(thr->restorer);
-        thr->restorer = NULL;
         if (thr->paused)
                 rd_kafka_topic_partition_list_destroy(thr->paused);
         thr->paused = NULL;
+        /* A started thread destroyed its clients as it ended; this is for
+         * one that never started. */
+        brook__thr_destroy_clients(thr, 1000);
         brook__statebatch_destroy(thr->env.batch);
         thr->env.batch = NULL;
         brook__cache_destroy(thr->rt.cache);
         thr->rt.cache = NULL;
-        for (i = 0; i < thr->ptopic_cnt; i++) {
-                rd_kafka_topic_destroy(thr->ptopics[i].rkt);
-                free(thr->ptopics[i].name);
-        }
-        free(thr->ptopics);
-        free(thr->ptopic_slots);
         free(thr->routes);
-        if (thr->consumer)
-                rd_kafka_destroy(thr->consumer);
-        if (thr->producer)
-                rd_kafka_destroy(thr->producer);
+        thr->routes = NULL;
         brook_arena_destroy(thr->rt.arena);
         brook_buf_destroy(thr->rt.keybuf);
         brook_buf_destroy(thr->rt.valbuf);

@@ -567,6 +567,57 @@ int kt_wait(pid_t pid, int timeout_ms)
         return -1;
 }
 
+/* A KRaft broker restarted after a crash answers requests before its
+ * controller has unfenced it; until then creating a topic fails ("All
+ * brokers are currently fenced"). Waits until one can be created. */
+static void kt_wait_broker_usable(void)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        char *topic = kt_unique("kt-restart-probe");
+        int64_t deadline = kt_now_ms() + 180000;
+        char err[512] = "";
+        for (;;) {
+                rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+                rd_kafka_NewTopic_t *nt =
+                        rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof err);
+                rd_kafka_event_t *ev;
+                bool ok = false;
+                assert_non_null(nt);
+                rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+                ev = rd_kafka_queue_poll(q, 30000);
+                if (ev && !rd_kafka_event_error(ev)) {
+                        size_t cnt;
+                        const rd_kafka_topic_result_t **res =
+                                rd_kafka_CreateTopics_result_topics(
+                                        rd_kafka_event_CreateTopics_result(ev),
+                                        &cnt);
+                        rd_kafka_resp_err_t e =
+                                cnt == 1 ? rd_kafka_topic_result_error(res[0])
+                                         : RD_KAFKA_RESP_ERR__FAIL;
+                        ok = !e || e == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
+                        if (!ok && cnt == 1)
+                                snprintf(err, sizeof err, "%s",
+                                         rd_kafka_topic_result_error_string(
+                                                 res[0]));
+                } else if (ev)
+                        snprintf(err, sizeof err, "%s",
+                                 rd_kafka_event_error_string(ev));
+                if (ev)
+                        rd_kafka_event_destroy(ev);
+                rd_kafka_NewTopic_destroy(nt);
+                rd_kafka_queue_destroy(q);
+                if (ok)
+                        break;
+                if (kt_now_ms() >= deadline)
+                        fail_msg("the restarted broker cannot create a "
+                                 "topic: %s",
+                                 err);
+                kt_sleep_ms(500);
+        }
+        free(topic);
+        rd_kafka_destroy(rk);
+}
+
 void kt_broker(const char *cmd)
 {
         pid_t pid;
@@ -581,6 +632,9 @@ void kt_broker(const char *cmd)
                 char *const argv[] = {(char *)BROKER_PATH, (char *)cmd, NULL};
                 if (null >= 0)
                         dup2(null, 1);
+                /* A loaded machine (the integration tests share it with
+                 * builds) restarts a crashed broker slowly. */
+                setenv("BROOK_KAFKA_START_TIMEOUT", "600", 0);
                 execv(argv[0], argv);
                 _exit(127);
         }
@@ -588,6 +642,8 @@ void kt_broker(const char *cmd)
                 fail_msg("broker %s: waitpid: %s", cmd, strerror(errno));
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
                 fail_msg("%s %s failed (status %d)", BROKER_PATH, cmd, status);
+        if (!strcmp(cmd, "restart"))
+                kt_wait_broker_usable();
 }
 
 char *kt_slurp(const char *path)

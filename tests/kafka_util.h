@@ -103,9 +103,9 @@ int kt_wait(pid_t pid, int timeout_ms);
  *  broker ($BROOK_KAFKA_DIR, as ctest's kafka fixture sets it) and waits
  *  for it; fails the test if it fails. "kill" SIGKILLs the broker and
  *  returns once it is gone; "restart" starts it again on the same address
- *  with the same data and returns once it serves requests. A test that
- *  kills the broker must restart it before it ends, even when failing:
- *  the other integration tests share it. */
+ *  with the same data and returns once a topic can be created on it. A test
+ * that kills the broker must restart it before it ends, even when failing: the
+ * other integration tests share it. */
 void kt_broker(const char *cmd);
 /** The contents of a file (malloc'd, NUL-terminated), or NULL. */
 char *kt_slurp(const char *path);

@@ -58,9 +58,15 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
  *
  * Fails with BROOK_ERR_TOPOLOGY when a source topic is missing or topics
  * that must be co-partitioned differ in partition count, with
- * BROOK_ERR_KAFKA when the cluster cannot be reached, and with
- * BROOK_ERR_STATE when the app was started before; @p errstr says which.
- * After a failure the app is in BROOK_APP_ERROR: destroy it.
+ * BROOK_ERR_KAFKA when the cluster cannot be reached (after trying for
+ * 30 s), and with BROOK_ERR_STATE when the app was started before;
+ * @p errstr says which. After a failure the app is in BROOK_APP_ERROR:
+ * destroy it.
+ *
+ * A stop asked for while it sets up (brook_app_close() from another
+ * thread, or SIGINT/SIGTERM under brook_app_run()) ends start-up within
+ * about a second, wherever it waits: it then returns BROOK_OK with the app
+ * NOT_RUNNING and no thread started (a clean stop).
  */
 brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size);
 
@@ -75,8 +81,15 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size);
  * consistent). A program that handles signals itself, or runs brook inside
  * a larger process, uses brook_app_run_with() and .no_signal_handlers.
  *
- * Returns a process exit status for main(): 0 after a clean stop, 1 after
- * an error (the cause is logged to stderr and brook_app_state() gives it).
+ * A signal during start-up stops it too (see brook_app_start()), and
+ * counts as a clean stop. After the stop, it waits for the stream threads
+ * to end, which takes at most shutdown.timeout.ms plus about a second (see
+ * brook_app_close()).
+ *
+ * Returns a process exit status for main(): 0 after a clean stop, 1 when
+ * the app ended in an error, however it stopped (a fatal error, whose
+ * final commit may not have finished either; a source topic deleted while
+ * it ran): the cause is logged to stderr and brook_app_state() gives it.
  * Call it from one thread; not on an app that was started.
  */
 int brook_app_run(brook_app_t *app);
@@ -101,28 +114,51 @@ typedef struct brook_app_run_options_s {
 int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts);
 
 /**
- * Stops the threads: each finishes the record it is on, flushes the
- * producer, commits processed offsets, closes its tasks and leaves the
- * group. Waits up to @p timeout_ms (-1: shutdown.timeout.ms).
+ * Stops the threads: each finishes the records it has taken from the
+ * consumer, flushes the producer, commits processed offsets, closes its
+ * tasks and leaves the group. Waits up to @p timeout_ms (-1:
+ * shutdown.timeout.ms), and returns by then whatever the threads do.
  * @returns BROOK_OK once every thread stopped; BROOK_ERR_TIMED_OUT if they
  *          had not stopped by then (call again, or destroy).
+ *
+ * The stop itself is bounded: from the moment it is first asked for (this
+ * call, a signal under brook_app_run(), or a fatal error), each thread
+ * gives its stop shutdown.timeout.ms: waiting for room in the producer's
+ * queue, the final flush and commit, leaving the group, the last flush and
+ * tearing down its Kafka clients all end by then (with the broker down
+ * they would wait for minutes). What did not finish is given up: if the
+ * output could not be flushed, the offsets are not committed (and the app
+ * ends in ERROR), so at-least-once holds; a group not left notices when
+ * the session times out; clients still shutting down finish in the
+ * background. So the threads end within shutdown.timeout.ms plus about a
+ * second after the stop began, provided the processor or punctuator call
+ * in progress returns.
+ *
  * Safe to call from any thread except a stream thread, and more than once;
- * on an app never started it is a no-op.
+ * on an app never started it is a no-op. During brook_app_start() on
+ * another thread, it makes start-up give up and waits for that.
  */
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
-/** Closes (if needed, with shutdown.timeout.ms) and frees @p app, with the
- *  builder and conf it took. NULL is a no-op. Every query iterator of the
- *  app must be destroyed first, and no query of it may be running. (An
- *  iterator still open is not freed under it: brook logs a warning, its
- *  brook_kviter_next() fails with BROOK_ERR_STATE, and its stores and the
- *  state db, with the lock on its state.dir, stay open until it is
- *  destroyed; its store's serdes must still be alive then.) */
+/** Closes (if needed) and frees @p app, with the builder and conf it took.
+ *  It waits for the stream threads to end, which is bounded (see
+ *  brook_app_close()): it returns within shutdown.timeout.ms plus about a
+ *  second after the stop began (the first brook_app_close(), signal or
+ *  fatal error; or this call), provided processors and punctuators return.
+ *  NULL is a no-op. Every query iterator of the app must be destroyed
+ *  first, and no query of it may be running. (An iterator still open is
+ *  not freed under it: brook logs a warning, its brook_kviter_next() fails
+ *  with BROOK_ERR_STATE, and its stores and the state db, with the lock on
+ *  its state.dir, stay open until it is destroyed; its store's serdes must
+ *  still be alive then.) */
 void brook_app_destroy(brook_app_t *app);
 
 /**
  * The app's state. In BROOK_APP_ERROR, the cause is written to @p errstr
- * (may be NULL); otherwise @p errstr is untouched.
+ * (may be NULL); otherwise @p errstr is untouched. Besides processing and
+ * commit failures, a source topic read by name that is deleted while the
+ * app runs ends it in ERROR, naming the topic (Kafka Streams'
+ * MissingSourceTopicException; see docs/shutdown.md).
  * Thread-safe.
  */
 brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
