@@ -597,6 +597,18 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
         free(batch);
 }
 
+/* A failed write of @p batch: says why (naming the state db, so a full
+ * disk names its directory) and frees RocksDB's @p rerr. The batch keeps
+ * its writes: the caller decides. */
+static brook_err_t batch_write_failed(brook__statebatch_t *batch, char *rerr,
+                                      char *errstr, size_t errstr_size)
+{
+        brook__seterr(errstr, errstr_size, "writing to state db \"%s\": %s",
+                      batch->db->dir, rerr);
+        rocksdb_free(rerr);
+        return BROOK_ERR_STATE;
+}
+
 brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,
                                          char *errstr, size_t errstr_size)
 {
@@ -605,13 +617,8 @@ brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,
         if (!rocksdb_writebatch_count(batch->plain))
                 return BROOK_OK;
         rocksdb_write(batch->db->rdb, batch->db->wopts, batch->plain, &rerr);
-        if (rerr) {
-                brook__seterr(errstr, errstr_size,
-                              "writing to state db \"%s\": %s", batch->db->dir,
-                              rerr);
-                rocksdb_free(rerr);
-                return BROOK_ERR_STATE;
-        }
+        if (rerr)
+                return batch_write_failed(batch, rerr, errstr, errstr_size);
         rocksdb_writebatch_clear(batch->plain);
         return BROOK_OK;
 }
@@ -636,14 +643,8 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                 return BROOK_OK;
         rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,
                                     &rerr);
-        if (rerr) {
-                /* The batch keeps its writes: the caller decides. */
-                brook__seterr(errstr, errstr_size,
-                              "writing to state db \"%s\": %s", batch->db->dir,
-                              rerr);
-                rocksdb_free(rerr);
-                return BROOK_ERR_STATE;
-        }
+        if (rerr)
+                return batch_write_failed(batch, rerr, errstr, errstr_size);
         rocksdb_writebatch_wi_clear(batch->wb);
         return BROOK_OK;
 }

@@ -36,6 +36,7 @@
 
 #include <cmocka.h>
 
+#include "apps/count_topology.h"
 #include "brook_int.h"
 #include "kafka_util.h"
 
@@ -72,24 +73,7 @@ static int key_index(const char *s)
 static brook_builder_t *count_topology(const char *in, const char *out)
 {
         brook_builder_t *b = brook_builder_new();
-        brook_stream_to(
-                brook_table_to_stream(brook_grouped_count(
-                        brook_stream_group_by_key(
-                                brook_stream(
-                                        b, in,
-                                        &(brook_consumed_t){
-                                                .key_serde =
-                                                        brook_serde_string(),
-                                                .value_serde =
-                                                        brook_serde_bytes()}),
-                                NULL),
-                        &(brook_materialized_t){
-                                .name = STORE,
-                                .key_serde = brook_serde_string(),
-                                .value_serde = brook_serde_int64()})),
-                out,
-                &(brook_produced_t){.key_serde = brook_serde_string(),
-                                    .value_serde = brook_serde_int64()});
+        count_topology_add(b, in, out, STORE, NULL);
         assert_null(brook_builder_error(b));
         return b;
 }

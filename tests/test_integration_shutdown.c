@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "apps/count_topology.h"
 #include "brook_int.h"
 #include "kafka_util.h"
 
@@ -89,17 +90,7 @@ static void rm_rf(const char *dir)
 /* count_app's topology: per-key counts of @p in, every update to @p out. */
 static void count_topology(brook_builder_t *b, const char *in, const char *out)
 {
-        brook_materialized_t m = {.name = "counts",
-                                  .key_serde = brook_serde_string(),
-                                  .value_serde = brook_serde_int64()};
-        brook_stream_to(
-                brook_table_to_stream(brook_grouped_count(
-                        brook_stream_group_by_key(brook_stream(b, in, NULL),
-                                                  NULL),
-                        &m)),
-                out,
-                &(brook_produced_t){.key_serde = brook_serde_string(),
-                                    .value_serde = brook_serde_int64()});
+        count_topology_add(b, in, out, "counts", NULL);
 }
 
 static void produce_many(const char *topic, int n)

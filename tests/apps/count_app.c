@@ -18,6 +18,7 @@
 
 #include <brook/brook.h>
 
+#include "count_topology.h"
 #include "slow_store.h"
 
 int main(int argc, char **argv)
@@ -25,9 +26,7 @@ int main(int argc, char **argv)
         char errstr[512];
         brook_conf_t *conf = brook_conf_new();
         brook_builder_t *b = brook_builder_new();
-        brook_materialized_t m = {.name = "counts",
-                                  .key_serde = brook_serde_string(),
-                                  .value_serde = brook_serde_int64()};
+        const brook_kvstore_supplier_t *sup = NULL;
         brook_app_t *app;
         brook_app_stats_t st;
         brook_kvstore_supplier_t slow;
@@ -57,9 +56,9 @@ int main(int argc, char **argv)
                 *eq = '\0';
                 if (!strcmp(argv[i], "store")) {
                         if (!strcmp(eq + 1, "in-memory"))
-                                m.supplier = brook_kvstore_in_memory();
+                                sup = brook_kvstore_in_memory();
                         else if (!strncmp(eq + 1, "slow:", 5))
-                                m.supplier = slow_store_supplier(
+                                sup = slow_store_supplier(
                                         &slow, (unsigned)atoi(eq + 6));
                         continue;
                 }
@@ -70,21 +69,7 @@ int main(int argc, char **argv)
                 }
         }
 
-        brook_stream_to(
-                brook_table_to_stream(brook_grouped_count(
-                        brook_stream_group_by_key(
-                                brook_stream(
-                                        b, argv[4],
-                                        &(brook_consumed_t){
-                                                .key_serde =
-                                                        brook_serde_string(),
-                                                .value_serde =
-                                                        brook_serde_bytes()}),
-                                NULL),
-                        &m)),
-                argv[5],
-                &(brook_produced_t){.key_serde = brook_serde_string(),
-                                    .value_serde = brook_serde_int64()});
+        count_topology_add(b, argv[4], argv[5], "counts", sup);
 
         if (!(app = brook_app_new(b, conf, errstr, sizeof errstr))) {
                 fprintf(stderr, "%s\n", errstr);
