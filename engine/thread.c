@@ -1305,9 +1305,26 @@ static void *brook__thread_main(void *arg)
          * before the failed record is done), unless output was lost. If
          * the commit cannot complete, the tasks close without one: their
          * records since the last commit are processed again later. */
-        if (thr->delivery_error[0] ||
-            brook__thr_commit(thr, shutdown_ms) != BROOK__COMMIT_DONE)
+        if (thr->delivery_error[0]) {
                 thr->close_dirty = true;
+        } else {
+                switch (brook__thr_commit(thr, shutdown_ms)) {
+                case BROOK__COMMIT_DONE:
+                        break;
+                case BROOK__COMMIT_STALLED:
+                        /* The stop's time is up: what was sent may be lost
+                         * with the producer, so say so. */
+                        brook__app_fail(app,
+                                        "commit failed: the producer could "
+                                        "not deliver its records in time "
+                                        "(shutdown.timeout.ms); their input "
+                                        "is not committed");
+                        thr->failed = true;
+                        /* fallthrough */
+                default:
+                        thr->close_dirty = true;
+                }
+        }
         brook__thr_publish(thr);
         /* Leaving the group runs the revoke callback. */
         brook__thr_close_consumer(thr);
