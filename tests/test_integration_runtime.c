@@ -242,6 +242,9 @@ static void test_restore_with_join(void **state)
          * not moved. */
         snprintf(cid_a, sizeof cid_a, "a-%s", app_id);
         snprintf(cid_b, sizeof cid_b, "b-%s", app_id);
+        /* Small poll and session bounds: a thread that did not poll for
+         * 6 s would be evicted. No cache: each record is an update
+         * downstream. */
         const char *props_a[] = {"client.id",
                                  cid_a,
                                  "statestore.cache.max.bytes",
@@ -255,19 +258,10 @@ static void test_restore_with_join(void **state)
                                  "state.dir",
                                  new_dir(),
                                  NULL};
-        const char *props_b[] = {"client.id",
-                                 cid_b,
-                                 "statestore.cache.max.bytes",
-                                 "0",
-                                 "consumer.max.poll.interval.ms",
-                                 "6000",
-                                 "consumer.session.timeout.ms",
-                                 "6000",
-                                 "consumer.heartbeat.interval.ms",
-                                 "500",
-                                 "state.dir",
-                                 new_dir(),
-                                 NULL};
+        const char *props_b[sizeof props_a / sizeof *props_a];
+        memcpy(props_b, props_a, sizeof props_a);
+        props_b[1] = cid_b;
+        props_b[11] = new_dir();
         pair.app[0] = start_app(app_id, in, out, &slow, props_a);
         assert_true(kt_wait_until(restoring_started, pair.app[0], 50, 60000));
         assert_int_equal(brook_app_state(pair.app[0], NULL, 0),
