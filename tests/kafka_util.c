@@ -79,6 +79,12 @@ static rd_kafka_t *kt_client(rd_kafka_type_t type, const char *group)
 
 void kt_create_topic(const char *topic, int partitions)
 {
+        kt_create_topic_with(topic, partitions, NULL, NULL);
+}
+
+void kt_create_topic_with(const char *topic, int partitions, const char *config,
+                          const char *value)
+{
         rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
         rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
         char err[512];
@@ -90,6 +96,9 @@ void kt_create_topic(const char *topic, int partitions)
         int i;
 
         assert_non_null(nt);
+        if (config)
+                assert_int_equal(
+                        rd_kafka_NewTopic_set_config(nt, config, value), 0);
         rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
         ev = rd_kafka_queue_poll(q, 30000);
         assert_non_null(ev);

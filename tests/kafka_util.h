@@ -19,6 +19,9 @@ const char *kt_bootstrap(void);
 char *kt_unique(const char *prefix);
 /** Creates @p topic; fails the test on error. */
 void kt_create_topic(const char *topic, int partitions);
+/** kt_create_topic() with one topic config set (@p config NULL: none). */
+void kt_create_topic_with(const char *topic, int partitions, const char *config,
+                          const char *value);
 /** An idempotent producer (acks=all); deliveries are counted. */
 rd_kafka_t *kt_producer(void);
 /** Flushes and destroys; fails the test if any delivery failed. */

@@ -50,44 +50,6 @@ static brook_conf_t *conf_for(const char *app_id, const char *name, ...)
         return conf;
 }
 
-/* Creates @p topic (one partition) whose max.message.bytes is @p max. */
-static void create_topic_max_bytes(const char *topic, const char *max)
-{
-        rd_kafka_conf_t *c = rd_kafka_conf_new();
-        rd_kafka_t *rk;
-        rd_kafka_queue_t *q;
-        rd_kafka_NewTopic_t *nt;
-        rd_kafka_event_t *ev;
-        const rd_kafka_topic_result_t **res;
-        size_t cnt;
-        char err[512];
-
-        rd_kafka_conf_set(c, "bootstrap.servers", kt_bootstrap(), NULL, 0);
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-        assert_non_null(rk);
-        q = rd_kafka_queue_new(rk);
-        nt = rd_kafka_NewTopic_new(topic, 1, 1, err, sizeof err);
-        assert_non_null(nt);
-        assert_int_equal(
-                rd_kafka_NewTopic_set_config(nt, "max.message.bytes", max), 0);
-        rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-        ev = rd_kafka_queue_poll(q, 30000);
-        assert_non_null(ev);
-        assert_int_equal(rd_kafka_event_error(ev), 0);
-        res = rd_kafka_CreateTopics_result_topics(
-                rd_kafka_event_CreateTopics_result(ev), &cnt);
-        assert_int_equal(cnt, 1);
-        if (rd_kafka_topic_result_error(res[0]))
-                fail_msg("create topic %s: %s", topic,
-                         rd_kafka_topic_result_error_string(res[0]));
-        rd_kafka_event_destroy(ev);
-        rd_kafka_NewTopic_destroy(nt);
-        rd_kafka_queue_destroy(q);
-        rd_kafka_destroy(rk);
-        /* Asks the watermarks until the partition has a leader. */
-        assert_int_equal(kt_count(topic), 0);
-}
-
 static void produce_one(const char *topic, const char *key, const void *value,
                         size_t value_size)
 {
@@ -279,7 +241,7 @@ static void test_broker_too_large_continue(void **state)
         (void)state;
 
         kt_create_topic(in, 1);
-        create_topic_max_bytes(out, "5000");
+        kt_create_topic_with(out, 1, "max.message.bytes", "5000");
         app = start_pipe(app_id, in, out,
                          conf_for(app_id,
                                   "default.production.exception.handler",
@@ -313,7 +275,7 @@ static void test_broker_too_large_fail(void **state)
         (void)state;
 
         kt_create_topic(in, 1);
-        create_topic_max_bytes(out, "5000");
+        kt_create_topic_with(out, 1, "max.message.bytes", "5000");
         app = start_pipe(app_id, in, out, conf_for(app_id, NULL));
         produce_one(in, "k", "first", 5);
         assert_int_equal(kt_wait_count(out, 1, WAIT_MS), 1);
@@ -499,7 +461,7 @@ static void test_dead_letter_refused_by_broker(void **state)
         kt_create_topic(in, 1);
         kt_create_topic(out, 1);
         snprintf(dlq, sizeof dlq, "%s-dlq", app_id);
-        create_topic_max_bytes(dlq, "3000");
+        kt_create_topic_with(dlq, 1, "max.message.bytes", "3000");
         rk = kt_producer();
         kt_produce(rk, in, 0, "key-1", big, 20000, NULL);
         kt_produce(rk, in, 0, "key-2", eight, 8, NULL);
