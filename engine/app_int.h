@@ -165,8 +165,10 @@ brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
 void brook__thread_destroy(brook__thread_t *thr);
 
 /** Queues the logged stores of @p task (just opened, RESTORING) for
- *  restoration and marks the task restoring. Cheap: no I/O. */
-void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task);
+ *  restoration and marks the task restoring; its other stores become
+ *  ACTIVE. Returns false when it has no logged store (nothing to restore:
+ *  every store is ACTIVE). Cheap: no I/O. */
+bool brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task);
 /** Forgets a restoring @p task that is closing (its progress so far is
  *  written: the next owner resumes from it). */
 void brook__thread_restore_drop(brook__thread_t *thr, brook__task_t *task);

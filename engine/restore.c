@@ -135,9 +135,9 @@ static void brook__restore_progress(brook__thread_t *thr, bool last)
         fflush(stderr);
 }
 
-void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
+bool brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
 {
-        size_t j;
+        size_t j, queued = 0;
         for (j = 0; j < task->stores.cnt; j++) {
                 brook_kvstore_t *st = task->stores.v[j];
                 struct brook__rstore *rs;
@@ -155,7 +155,10 @@ void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
                 rs = &thr->rstores[thr->rstore_cnt++];
                 memset(rs, 0, sizeof *rs);
                 rs->st = st;
+                queued++;
         }
+        if (!queued)
+                return false;
         task->restoring = true;
         if (!thr->restore_started) {
                 thr->restore_started = brook__now_mono_ms();
@@ -164,6 +167,7 @@ void brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
         }
         atomic_fetch_add(&thr->tasks_restoring, 1);
         atomic_store(&thr->stat_stores_restoring, (long long)thr->rstore_cnt);
+        return true;
 }
 
 /* Removes entry @p i (the order of the others does not matter). */

@@ -580,6 +580,7 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
         rd_kafka_resp_err_t err;
         size_t i, j;
         bool state_failed = false;
+        int64_t stop_left;
         char why[1024];
 
         thr->last_commit = brook__now_mono_ms();
@@ -599,8 +600,9 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
         }
         /* While the app stops, no longer than what is left of its stop's
          * time. */
-        if (brook__app_stop_left(thr->app, flush_ms) < flush_ms)
-                flush_ms = (int)brook__app_stop_left(thr->app, flush_ms);
+        stop_left = brook__app_stop_left(thr->app, flush_ms);
+        if (stop_left < flush_ms)
+                flush_ms = (int)stop_left;
         err = rd_kafka_flush(thr->producer, flush_ms);
         /* Dead-letter records refused as too large go again, cut. */
         while (!err && brook__thr_redeliver(thr))
@@ -733,7 +735,7 @@ static void brook__thr_assign(brook__thread_t *thr,
                               rd_kafka_topic_partition_list_t *parts,
                               rd_kafka_topic_partition_list_t *pause)
 {
-        size_t first_new = thr->tasks.cnt, k, j;
+        size_t first_new = thr->tasks.cnt, k;
         char errstr[1024];
         int i;
         for (i = 0; i < parts->cnt; i++) {
@@ -762,12 +764,9 @@ static void brook__thr_assign(brook__thread_t *thr,
                 return;
         for (k = first_new; !thr->failed && k < thr->tasks.cnt; k++) {
                 brook__task_t *task = thr->tasks.v[k];
-                bool logged = false;
-                for (j = 0; j < task->stores.cnt; j++)
-                        if (((brook_kvstore_t *)task->stores.v[j])->changelog)
-                                logged = true;
-                if (logged && thr->env.batch) {
-                        brook__thread_restore_add(thr, task);
+                /* Without a state db (no stores) there is nothing to
+                 * restore. */
+                if (thr->env.batch && brook__thread_restore_add(thr, task)) {
                         for (i = 0; i < parts->cnt; i++)
                                 if (brook__thr_feeds(thr, &parts->elems[i],
                                                      task))
@@ -776,10 +775,6 @@ static void brook__thr_assign(brook__thread_t *thr,
                                                 parts->elems[i].partition);
                         continue;
                 }
-                for (j = 0; j < task->stores.cnt; j++)
-                        atomic_store(
-                                &((brook_kvstore_t *)task->stores.v[j])->state,
-                                BROOK__STORE_ACTIVE);
                 if (brook__task_init(task, errstr, sizeof errstr)) {
                         brook__app_fail(thr->app, errstr);
                         thr->failed = true;
