@@ -745,7 +745,7 @@ static void brook__stats_add(brook_app_stats_t *stats,
         stats->stores_restoring += atomic_load(&thr->stat_stores_restoring);
 }
 
-void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
+void brook__app_register_store(brook_app_t *app, brook__store_t *st)
 {
         pthread_mutex_lock(&app->iq_lock);
         brook__ptrvec_push(&app->iq_stores, st);
@@ -754,7 +754,7 @@ void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
 
 /* Never waits for queries: they hold references to st->iq, not the lock.
  * Marking the handle left makes their open iterators over it fail. */
-void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st)
+void brook__app_unregister_store(brook_app_t *app, brook__store_t *st)
 {
         size_t i;
         pthread_mutex_lock(&app->iq_lock);

@@ -448,7 +448,7 @@ struct brook__task {
         size_t punc_cnt, punc_cap;
         int next_punc_id;
         size_t queued; /**< Records across queues. */
-        /** Store instances (brook_kvstore_t *), in the builder's order. */
+        /** Store instances (brook__store_t *), in the builder's order. */
         brook__ptrvec_t stores;
         /** Its stores are restoring (stream threads only): its processors
          *  are not initialised yet and it processes nothing. */

@@ -55,7 +55,7 @@ brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
 
 /* A caching store hands over each entry it writes down; it goes downstream
  * as the table's update, with the timestamp of the entry's last write. */
-static brook_err_t tfwd_emit(brook_kvstore_t *st, const void *key,
+static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
                              size_t key_size, const void *value,
                              size_t value_size, int64_t ts, void *opaque,
                              char *errstr, size_t errstr_size)
@@ -108,15 +108,15 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                 return BROOK_OK;
         if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
-        if (brook__kvstore_caching(fwd->st))
-                brook__kvstore_set_emit(fwd->st, tfwd_emit, fwd);
+        if (brook__store_caching(&fwd->st->s))
+                brook__store_set_emit(&fwd->st->s, tfwd_emit, fwd);
         return BROOK_OK;
 }
 
 void brook__tfwd_close(brook__tfwd_t *fwd)
 {
-        if (fwd->st && brook__kvstore_caching(fwd->st))
-                brook__kvstore_set_emit(fwd->st, NULL, NULL);
+        if (fwd->st && brook__store_caching(&fwd->st->s))
+                brook__store_set_emit(&fwd->st->s, NULL, NULL);
 }
 
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
@@ -132,7 +132,7 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                                         errstr_size);
                 if (err)
                         return err;
-                if (brook__kvstore_caching(fwd->st))
+                if (brook__store_caching(&fwd->st->s))
                         return BROOK_OK;
         }
         return brook_ctx_forward(
