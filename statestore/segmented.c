@@ -549,13 +549,17 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
         si->it.destroy = segiter_destroy;
         si->s = s;
         si->f = *f;
+        si->f.tfrom = tfrom;
         si->kfrom = seg_dup(f->kfrom, f->kfrom_size);
         si->kto = seg_dup(f->kto, f->kto_size);
         si->f.kfrom = si->kfrom;
         si->f.kto = si->kto;
         si->lo = brook_buf_new();
         si->hi = brook_buf_new();
-        if (f->tto >= f->tfrom && f->tto >= 0) {
+        /* An empty time range reads nothing (for sessions, an end before
+         * the latest start is a range like any other). */
+        if (f->tto >= 0 &&
+            (s->kind == BROOK__STORE_SESSION || f->tto >= f->tfrom)) {
                 pthread_mutex_lock(&s->lock);
                 si->segs = brook__xmalloc((s->seg_cnt ? s->seg_cnt : 1) *
                                           sizeof *si->segs);

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 
 #include "brook/store.h"
+#include "brook/window_store.h"
 #include "brook_int.h"
 
 /* --------------------------------------------------------- definitions */
@@ -261,6 +262,9 @@ struct brook__store {
         brook_buf_t *kbuf, *vbuf, *tmp;
         /** Operation counters (metered layer). */
         uint64_t gets, puts, deletes, scans;
+        /** Window stores that retain duplicates: the last sequence
+         *  number. */
+        uint32_t seqnum;
         /** The reason of the last failed call, "store \"<name>\": ...",
          *  copied to the caller's errstr by the public calls. */
         char errbuf[512];
@@ -424,6 +428,14 @@ void brook__skey_encode(brook_buf_t *out, const void *key, size_t key_size,
 bool brook__segkey_decode(brook__storekind_t kind, const void *bkey,
                           size_t bkey_size, size_t *key_sizep, int64_t *startp,
                           int64_t *endp);
+
+/** A window iterator over @p bit (which it owns) of a store of @p def,
+ *  decoding into @p arena; with @p iq (a reference it owns), it fails once
+ *  the task left that instance. */
+brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
+                                          brook_kvbytes_iter_t *bit,
+                                          brook__iqstore_t *iq,
+                                          brook_arena_t *arena);
 
 /** Decodes an emitted key-value store entry with the store's serdes into
  *  @p arena. */
