@@ -211,6 +211,8 @@ struct brook_builder_s {
         brook__ptrvec_t stores;  /**< brook__storedef_t *, in creation
                                   *   order (statestore/store_int.h). */
         brook__ptrvec_t handles; /**< DSL handles freed with the builder. */
+        brook__ptrvec_t serdes;  /**< Serdes the DSL made (a reference
+                                  *   each), dropped with the builder. */
         int next_index;          /**< For generated names. */
         char *error;             /**< First error, or NULL. */
 };
@@ -225,6 +227,10 @@ char *brook__builder_new_name(brook_builder_t *b, const char *prefix);
 brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name);
 /** Registers a DSL handle to be freed (free()) with @p b. */
 void brook__builder_keep(brook_builder_t *b, void *handle);
+/** Hands @p b the caller's reference to @p serde (one the DSL made):
+ *  dropped with the builder. Returns @p serde. */
+const brook_serde_t *brook__builder_keep_serde(brook_builder_t *b,
+                                               brook_serde_t *serde);
 
 /** A built topology: sub-topologies over the builder's nodes, resolved
  *  with a configuration. */
@@ -378,7 +384,7 @@ struct brook__stateenv;
 struct brook__cache;
 
 /** How many drop reasons there are (brook_drop_reason_t). */
-#define BROOK__DROP_CNT ((int)BROOK_DROP_NULL_VALUE + 1)
+#define BROOK__DROP_CNT ((int)BROOK_DROP_EXPIRED + 1)
 
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {

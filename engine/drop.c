@@ -22,6 +22,8 @@ static const char *const brook__drop_names[BROOK__DROP_CNT] = {
         [BROOK_DROP_PRODUCTION_ERROR] = "production_error",
         [BROOK_DROP_NULL_KEY] = "null_key",
         [BROOK_DROP_NULL_VALUE] = "null_value",
+        [BROOK_DROP_LATE] = "late",
+        [BROOK_DROP_EXPIRED] = "expired",
 };
 
 const char *brook_drop_reason_name(brook_drop_reason_t reason)

@@ -51,6 +51,9 @@ void brook_builder_destroy(brook_builder_t *b)
         for (i = 0; i < b->handles.cnt; i++)
                 free(b->handles.v[i]);
         brook__ptrvec_free(&b->handles);
+        for (i = 0; i < b->serdes.cnt; i++)
+                brook__serde_unref(b->serdes.v[i]);
+        brook__ptrvec_free(&b->serdes);
         free(b->error);
         free(b);
 }
@@ -94,6 +97,14 @@ brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name)
 void brook__builder_keep(brook_builder_t *b, void *handle)
 {
         brook__ptrvec_push(&b->handles, handle);
+}
+
+const brook_serde_t *brook__builder_keep_serde(brook_builder_t *b,
+                                               brook_serde_t *serde)
+{
+        if (serde)
+                brook__ptrvec_push(&b->serdes, serde);
+        return serde;
 }
 
 /* ---------------------------------------------------------------- stores */

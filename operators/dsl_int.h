@@ -41,6 +41,27 @@ struct brook_grouped_s {
         brook_grouping_t grouping;
 };
 
+/** What an aggregation over a grouped stream attaches to
+ *  (brook__grouped_prepare()). */
+typedef struct brook__grouped_prep {
+        const char *store; /**< m->name, or gen_store. */
+        char *gen_store;   /**< A generated store name, or NULL. */
+        char *name;        /**< The processor's generated name. */
+        brook_stream_t *s; /**< The stream to read: after the repartition. */
+        const brook_serde_t *key_serde; /**< The store's key serde. */
+} brook__grouped_prep_t;
+
+/**
+ * The first steps of every aggregation of @p g, in Kafka Streams' order:
+ * the store's name (m->name or generated), the processor's name, and the
+ * repartition when the key may have changed. BROOK_OK, or an error the
+ * builder keeps (naming @p func). Free with brook__grouped_prep_free().
+ */
+brook_err_t brook__grouped_prepare(brook_grouped_t *g,
+                                   const brook_materialized_t *m,
+                                   const char *func, brook__grouped_prep_t *p);
+void brook__grouped_prep_free(brook__grouped_prep_t *p);
+
 /** A table handle: the node whose forwards are the table's updates, the
  *  serdes known for its keys and values (NULL: unknown), and the store that
  *  materializes it (NULL: none). Freed with the builder. */

@@ -186,10 +186,28 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
                              why, sizeof why)))
                         return brook__store_fail(st, err, "changelog", why);
         }
-        if ((err = st->ops->put(st->inner, key, key_size, value, value_size,
-                                why, sizeof why)))
-                return brook__store_fail(st, err, "write", why);
-        return BROOK_OK;
+        if (st->def->kind == BROOK__STORE_KV) {
+                if ((err = st->ops->put(st->inner, key, key_size, value,
+                                        value_size, why, sizeof why)))
+                        return brook__store_fail(st, err, "write", why);
+                return BROOK_OK;
+        } else {
+                /* The segmented store ignores windows past retention:
+                 * counted as dropped, as Kafka Streams' expired-window
+                 * records. */
+                uint64_t expired = brook__segmented_expired(st->inner);
+                if ((err = st->ops->put(st->inner, key, key_size, value,
+                                        value_size, why, sizeof why)))
+                        return brook__store_fail(st, err, "write", why);
+                if (brook__segmented_expired(st->inner) != expired)
+                        brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
+                                    "task %s: store \"%s\": skipping a "
+                                    "write for a window older than the "
+                                    "retention (%" PRId64 " ms)",
+                                    st->task->id, st->def->name,
+                                    st->def->retention_ms);
+                return BROOK_OK;
+        }
 }
 
 bool brook__store_tombstone_absent(brook__store_t *st, const void *key,

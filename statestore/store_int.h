@@ -35,6 +35,11 @@ typedef struct brook__storedef {
          *  than the last per key and window. */
         int64_t retention_ms, segment_ms, window_ms;
         bool retain_duplicates;
+        /** Values carry the timestamp of their last update: stored as
+         *  8 bytes big-endian, then the value's bytes (Kafka Streams'
+         *  timestamped stores, ValueAndTimestampSerializer). The DSL's
+         *  windowed aggregations use it. */
+        bool timestamped;
         const brook_serde_t *key_serde, *value_serde; /**< Referenced. */
         brook_kvstore_supplier_t supplier;
         bool logging, caching;
@@ -436,6 +441,34 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
                                           brook_kvbytes_iter_t *bit,
                                           brook__iqstore_t *iq,
                                           brook_arena_t *arena);
+
+/** brook_windowstore_put() with the value's timestamp @p ts (timestamped
+ *  stores; others ignore it). */
+brook_err_t brook__windowstore_put_ts(brook_windowstore_t *ws, const void *key,
+                                      const void *value, int64_t window_start,
+                                      int64_t ts, char *errstr,
+                                      size_t errstr_size);
+/** brook_windowstore_fetch(), with the value's timestamp into *@p tsp (-1
+ *  for stores that are not timestamped). */
+brook_err_t brook__windowstore_fetch_ts(brook_windowstore_t *ws,
+                                        const void *key, int64_t window_start,
+                                        void **valuep, int64_t *tsp,
+                                        char *errstr, size_t errstr_size);
+/** brook_sessionstore_put() with timestamp @p ts. */
+brook_err_t brook__sessionstore_put_ts(brook_sessionstore_t *ss,
+                                       const void *key, int64_t start,
+                                       int64_t end, const void *value,
+                                       int64_t ts, char *errstr,
+                                       size_t errstr_size);
+/** brook_windowiter_next(), with the value's timestamp into *@p tsp. */
+brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
+                                      brook_window_t *window, void **valuep,
+                                      int64_t *tsp, char *errstr,
+                                      size_t errstr_size);
+/** Splits a timestamped store's value bytes: the timestamp, and the
+ *  value's bytes after it. False if there are fewer than 8 bytes. */
+bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
+                           const void **restp, size_t *rest_sizep);
 
 /** Decodes an emitted key-value store entry with the store's serdes into
  *  @p arena. */

@@ -18,6 +18,7 @@
 
 struct brook_windowiter_s {
         brook_kvbytes_iter_t *bit;
+        bool timestamped;
         brook__iqstore_t *iq; /**< A query's reference, or NULL. */
         brook__storekind_t kind;
         int64_t window_ms;
@@ -36,6 +37,7 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
         it->bit = bit;
         it->iq = iq;
         it->kind = def->kind;
+        it->timestamped = def->timestamped;
         it->window_ms = def->window_ms;
         it->key_serde = def->key_serde;
         it->value_serde = def->value_serde;
@@ -43,15 +45,42 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
         return it;
 }
 
+bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
+                           const void **restp, size_t *rest_sizep)
+{
+        const unsigned char *p = value;
+        uint64_t v = 0;
+        int i;
+        if (size < 8)
+                return false;
+        for (i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        *tsp = (int64_t)v;
+        *restp = p + 8;
+        *rest_sizep = size - 8;
+        return true;
+}
+
 brook_err_t brook_windowiter_next(brook_windowiter_t *it, void **keyp,
                                   brook_window_t *window, void **valuep,
                                   char *errstr, size_t errstr_size)
+{
+        int64_t ts;
+        return brook__windowiter_next_ts(it, keyp, window, valuep, &ts, errstr,
+                                         errstr_size);
+}
+
+brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
+                                      brook_window_t *window, void **valuep,
+                                      int64_t *tsp, char *errstr,
+                                      size_t errstr_size)
 {
         const void *k, *v;
         size_t ksz, vsz, n;
         int64_t start, end;
 
         *keyp = *valuep = NULL;
+        *tsp = -1;
         if (!it->err && it->iq && atomic_load(&it->iq->left)) {
                 snprintf(it->errstr, sizeof it->errstr,
                          "store \"%s\": task %s left this instance "
@@ -68,6 +97,14 @@ brook_err_t brook_windowiter_next(brook_windowiter_t *it, void **keyp,
                                  "an entry's key has %zu bytes, too few for "
                                  "its window",
                                  ksz);
+                        it->err = BROOK_ERR_STATE;
+                }
+                if (!it->err && it->timestamped &&
+                    !brook__ts_value_split(v, vsz, tsp, &v, &vsz)) {
+                        snprintf(it->errstr, sizeof it->errstr,
+                                 "an entry's value has %zu bytes, too few "
+                                 "for its timestamp",
+                                 vsz);
                         it->err = BROOK_ERR_STATE;
                 }
                 if (!it->err) {
@@ -125,8 +162,9 @@ static brook_err_t ws_enc_key(brook__store_t *st, const void *key,
         return BROOK_OK;
 }
 
-/* Writes @p value (NULL: a delete) under the bytes key in st->kbuf. */
-static brook_err_t ws_write(brook__store_t *st, const void *value)
+/* Writes @p value (NULL: a delete) under the bytes key in st->kbuf; a
+ * timestamped store keeps @p ts before it. */
+static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
 {
         const void *vbytes = NULL;
         size_t vsize = 0;
@@ -135,6 +173,14 @@ static brook_err_t ws_write(brook__store_t *st, const void *value)
 
         if (value) {
                 brook_buf_clear(st->tmp);
+                if (st->def->timestamped) {
+                        unsigned char t[8];
+                        int i;
+                        for (i = 0; i < 8; i++)
+                                t[i] = (unsigned char)((uint64_t)ts >>
+                                                       (56 - 8 * i));
+                        brook_buf_append(st->tmp, t, sizeof t);
+                }
                 if ((err = brook_serde_serialize(st->def->value_serde, value,
                                                  st->tmp, why, sizeof why)))
                         return brook__store_fail(st, err, "value", why);
@@ -145,13 +191,13 @@ static brook_err_t ws_write(brook__store_t *st, const void *value)
                 st->deletes++;
         }
         return brook__store_write(st, brook_buf_data(st->kbuf),
-                                  brook_buf_len(st->kbuf), vbytes, vsize,
-                                  st->task->cur_ts);
+                                  brook_buf_len(st->kbuf), vbytes, vsize, ts);
 }
 
 /* Reads the bytes key in st->kbuf, segmented by time @p ts, and decodes
  * its value. */
-static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep)
+static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep,
+                           int64_t *tsp)
 {
         int64_t observed = brook__segmented_observed(st->inner);
         const void *val;
@@ -160,6 +206,7 @@ static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep)
         brook_err_t err;
 
         *valuep = NULL;
+        *tsp = -1;
         st->gets++;
         /* Older than retention is gone, whether or not the cache still
          * has it (Kafka Streams' caching store would still return it). */
@@ -168,6 +215,10 @@ static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep)
         if ((err = brook__store_read(st, brook_buf_data(st->kbuf),
                                      brook_buf_len(st->kbuf), &val, &size)))
                 return err;
+        if (st->def->timestamped &&
+            !brook__ts_value_split(val, size, tsp, &val, &size))
+                return brook__store_fail(st, BROOK_ERR_STATE, "value",
+                                         "too short for its timestamp");
         val = brook__serde_stable(st->def->value_serde, val, size,
                                   brook__store_arena(st));
         if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
@@ -236,6 +287,16 @@ brook_err_t brook_windowstore_put(brook_windowstore_t *ws, const void *key,
                                   const void *value, int64_t window_start,
                                   char *errstr, size_t errstr_size)
 {
+        return brook__windowstore_put_ts(ws, key, value, window_start,
+                                         ws->s.task->cur_ts, errstr,
+                                         errstr_size);
+}
+
+brook_err_t brook__windowstore_put_ts(brook_windowstore_t *ws, const void *key,
+                                      const void *value, int64_t window_start,
+                                      int64_t ts, char *errstr,
+                                      size_t errstr_size)
+{
         brook__store_t *st = WS(ws);
         brook__storedef_t *def = st->def;
         uint32_t seq = 0;
@@ -257,7 +318,7 @@ brook_err_t brook_windowstore_put(brook_windowstore_t *ws, const void *key,
         if (!(err = ws_enc_key(st, key, st->vbuf))) {
                 brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
                                    brook_buf_len(st->vbuf), window_start, seq);
-                err = ws_write(st, value);
+                err = ws_write(st, value, ts);
         }
         return brook__store_ret(st, err, errstr, errstr_size);
 }
@@ -266,6 +327,16 @@ brook_err_t brook_windowstore_fetch(brook_windowstore_t *ws, const void *key,
                                     int64_t window_start, void **valuep,
                                     char *errstr, size_t errstr_size)
 {
+        int64_t ts;
+        return brook__windowstore_fetch_ts(ws, key, window_start, valuep, &ts,
+                                           errstr, errstr_size);
+}
+
+brook_err_t brook__windowstore_fetch_ts(brook_windowstore_t *ws,
+                                        const void *key, int64_t window_start,
+                                        void **valuep, int64_t *tsp,
+                                        char *errstr, size_t errstr_size)
+{
         brook__store_t *st = WS(ws);
         brook_err_t err;
 
@@ -273,7 +344,7 @@ brook_err_t brook_windowstore_fetch(brook_windowstore_t *ws, const void *key,
         if (!(err = ws_enc_key(st, key, st->vbuf))) {
                 brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
                                    brook_buf_len(st->vbuf), window_start, 0);
-                err = ws_read(st, window_start, valuep);
+                err = ws_read(st, window_start, valuep, tsp);
         }
         return brook__store_ret(st, err, errstr, errstr_size);
 }
@@ -365,10 +436,21 @@ brook_err_t brook_sessionstore_put(brook_sessionstore_t *ss, const void *key,
                                    const void *value, char *errstr,
                                    size_t errstr_size)
 {
+        return brook__sessionstore_put_ts(ss, key, start, end, value,
+                                          ss->s.task->cur_ts, errstr,
+                                          errstr_size);
+}
+
+brook_err_t brook__sessionstore_put_ts(brook_sessionstore_t *ss,
+                                       const void *key, int64_t start,
+                                       int64_t end, const void *value,
+                                       int64_t ts, char *errstr,
+                                       size_t errstr_size)
+{
         brook__store_t *st = &ss->s;
         brook_err_t err = ss_key(st, key, start, end);
         if (!err)
-                err = ws_write(st, value);
+                err = ws_write(st, value, ts);
         return brook__store_ret(st, err, errstr, errstr_size);
 }
 
@@ -379,9 +461,10 @@ brook_err_t brook_sessionstore_fetch_session(brook_sessionstore_t *ss,
 {
         brook__store_t *st = &ss->s;
         brook_err_t err = ss_key(st, key, start, end);
+        int64_t ts;
         *valuep = NULL;
         if (!err)
-                err = ws_read(st, end, valuep);
+                err = ws_read(st, end, valuep, &ts);
         return brook__store_ret(st, err, errstr, errstr_size);
 }
 

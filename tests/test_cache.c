@@ -99,6 +99,9 @@ static brook_err_t record_emit(brook__store_t *st, const void *key,
         return BROOK_OK;
 }
 
+/* What the cache's callers read of a store's definition. */
+static brook__storedef_t kv_def = {.name = "s", .kind = BROOK__STORE_KV};
+
 static tstore_t *tstore_new(brook__cache_t *c, recorder_t *r)
 {
         const brook_kvstore_supplier_t *sup = brook_kvstore_in_memory();
@@ -110,6 +113,7 @@ static tstore_t *tstore_new(brook__cache_t *c, recorder_t *r)
         assert_int_equal(sup->open(&info, sup->opaque, &ts->mem, &ts->mem_ops,
                                    errstr, sizeof errstr),
                          BROOK_OK);
+        ts->st.def = &kv_def;
         ts->st.inner = ts;
         ts->st.ops = &count_ops;
         ts->st.cache = c;

@@ -240,8 +240,12 @@ typedef struct brook_materialized_s {
         /** 0 or BROOK_MATERIALIZED_VERSION. See "Structs that grow" in brook.h.
          */
         int version;
+        /** Version 2. Window and session stores of windowed aggregations:
+         *  how long (ms of stream time) windows are kept; 0: the windows'
+         *  size + grace. */
+        int64_t retention_ms;
 } brook_materialized_t;
-#define BROOK_MATERIALIZED_VERSION 1
+#define BROOK_MATERIALIZED_VERSION 2
 
 /* --------------------------------------------------- using a store */
 

@@ -58,6 +58,31 @@ typedef struct brook_window_s {
         int64_t end;
 } brook_window_t;
 
+/** A key with its window: what windowed aggregations key their results
+ *  by (Kafka Streams' Windowed<K>). */
+typedef struct brook_windowed_key_s {
+        void *key;
+        brook_window_t window;
+} brook_windowed_key_t;
+
+/**
+ * The serde of time-windowed keys (brook_windowed_key_t *), byte for byte
+ * Kafka Streams' TimeWindowedSerializer / TimeWindowedDeserializer: the
+ * key's bytes by @p inner, then the window start (8 bytes, big-endian).
+ * Decoding sets end = start + @p window_size_ms (INT64_MAX if that
+ * overflows). Takes a reference to @p inner; free the result with
+ * brook_serde_destroy(). NULL if @p inner is NULL or the size is not
+ * positive, with the reason in @p errstr.
+ */
+brook_serde_t *brook_serde_time_windowed(const brook_serde_t *inner,
+                                         int64_t window_size_ms, char *errstr,
+                                         size_t errstr_size);
+/** The serde of session-windowed keys, as Kafka Streams'
+ *  SessionWindowedSerializer: the key's bytes, the session end, then its
+ *  start (8 bytes each, big-endian). */
+brook_serde_t *brook_serde_session_windowed(const brook_serde_t *inner,
+                                            char *errstr, size_t errstr_size);
+
 /* ------------------------------------------------- declaring a store */
 
 /** A window or session store's time settings. */
