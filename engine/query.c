@@ -45,8 +45,8 @@ static bool brook__iq_running(brook_app_t *app, char *errstr,
 /* This instance's open instance of @p def for @p partition, or NULL.
  * Call with iq_lock held; the instance is alive only while it is held. */
 static brook__store_t *brook__iq_local(brook_app_t *app,
-                                        const brook__storedef_t *def,
-                                        int32_t partition)
+                                       const brook__storedef_t *def,
+                                       int32_t partition)
 {
         size_t i;
         for (i = 0; i < app->iq_stores.cnt; i++) {
