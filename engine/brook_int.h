@@ -429,6 +429,12 @@ void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
  *  record due to ..." warning). */
 void brook__ctx_drop(brook_ctx_t *ctx, const brook_record_t *rec,
                      brook_drop_reason_t reason, const char *why);
+/** Fails the task of @p ctx past any exception handler (Kafka Streams'
+ *  StreamsException): the record, flush or punctuation that led here ends
+ *  the task with "in node \"<node>\": <message>". The caller then returns
+ *  an error from process(). */
+void brook__ctx_fatal(brook_ctx_t *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 /**
  * Wire size limit arithmetic for a record of librdkafka (its
@@ -475,6 +481,12 @@ struct brook__task {
          *  handler says. */
         bool prod_failed;
         char prod_errbuf[512];
+        /** Set by brook__ctx_fatal(): a processor's failure that stops the
+         *  task whatever the processing handler says (a full suppression
+         *  buffer that shuts down when full); fatal_errbuf names the node
+         *  and the cause. */
+        bool fatal_failed;
+        char fatal_errbuf[512];
 };
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,

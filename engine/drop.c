@@ -82,6 +82,20 @@ void brook__ctx_drop(brook_ctx_t *ctx, const brook_record_t *rec,
                     meta ? meta->partition : -1, meta ? meta->offset : -1);
 }
 
+void brook__ctx_fatal(brook_ctx_t *ctx, const char *fmt, ...)
+{
+        brook__task_t *task = ctx->task;
+        char msg[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        task->fatal_failed = true;
+        brook__seterr(task->fatal_errbuf, sizeof task->fatal_errbuf,
+                      "in node \"%s\": %s", ctx->node->name, msg);
+}
+
 /* librdkafka's RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD: length, attributes,
  * timestamp delta, offset delta, key length, value length and header count,
  * each varint at its largest. */

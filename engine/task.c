@@ -68,11 +68,19 @@ brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
         size_t i;
         brook_err_t err = BROOK_OK;
         task->prod_failed = false;
+        task->fatal_failed = false;
         for (i = 0; i < task->stores.cnt && !err; i++) {
                 err = brook__store_flush_cache(task->stores.v[i], errstr,
                                                errstr_size);
                 /* Records the flush forwarded are done with. */
                 brook_arena_reset(task->rt->arena);
+                if (task->fatal_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: flushing the record caches: "
+                                      "%s",
+                                      task->id, task->fatal_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
                 if (task->prod_failed) {
                         brook__seterr(errstr, errstr_size,
                                       "task %s: flushing the record caches: "
@@ -452,9 +460,18 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 task->cur_ts = now;
                 task->fwd_failed = false;
                 task->prod_failed = false;
+                task->fatal_failed = false;
                 err = task->puncs[i].fn(ctx, now, task->puncs[i].opaque, why,
                                         sizeof why);
                 brook_arena_reset(task->rt->arena);
+                if (task->fatal_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: punctuator of node \"%s\" at "
+                                      "%s time %" PRId64 ": %s",
+                                      task->id, ctx->node->name, kind, now,
+                                      task->fatal_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
                 if (task->prod_failed) {
                         brook__seterr(errstr, errstr_size,
                                       "task %s: punctuator of node \"%s\" at "
@@ -954,11 +971,20 @@ brook_err_t brook__task_process_one(brook__task_t *task,
 
         task->fwd_failed = false;
         task->prod_failed = false;
+        task->fatal_failed = false;
         fwd_err =
                 brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
         /* A production failure under `fail` stops the task even if a
-         * processor above the sink dealt with its error. */
-        if (task->prod_failed)
+         * processor above the sink dealt with its error; so does a
+         * processor's fatal failure. */
+        if (task->fatal_failed) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: at topic \"%s\" partition %" PRId32
+                              " offset %" PRId64 ": %s",
+                              task->id, in.topic, in.partition, in.offset,
+                              task->fatal_errbuf);
+                err = BROOK_ERR_FATAL;
+        } else if (task->prod_failed)
                 err = brook__production_fatal(task, &in, errstr, errstr_size);
         else if (fwd_err)
                 err = brook__handle(task, rt->proc_handler,

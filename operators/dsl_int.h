@@ -70,6 +70,11 @@ struct brook_table_s {
         char *node;
         const brook_serde_t *key_serde, *value_serde;
         char *store;
+        /** Made by a windowed aggregation (keys are brook_windowed_key_t):
+         *  its windows' grace, which suppress(until_window_closes) waits
+         *  for. */
+        bool windowed;
+        int64_t grace_ms;
 };
 
 /** A new table handle, kept by (and freed with) @p b; @p store may be

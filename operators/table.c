@@ -30,6 +30,8 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
         t->store = store ? memcpy(t->node + nlen, store, slen) : NULL;
         t->key_serde = key_serde;
         t->value_serde = value_serde;
+        t->windowed = false;
+        t->grace_ms = 0;
         brook__builder_keep(b, t);
         return t;
 }

@@ -695,6 +695,8 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
                                    : brook_serde_time_windowed(
                                              p.key_serde, w->size_ms, NULL, 0));
         t = brook__table_new(b, p.name, wkey_serde, value_serde, p.store);
+        t->windowed = true;
+        t->grace_ms = w->grace_ms;
 done:
         brook__grouped_prep_free(&p);
         return t;

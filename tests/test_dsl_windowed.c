@@ -70,6 +70,8 @@ typedef enum { AGG_COUNT, AGG_REDUCE, AGG_AGGREGATE } agg_t;
 
 /* The store's retention_ms for the next wtd_new() (0: the default). */
 static int64_t next_retention;
+/* A suppression after the aggregation, for the next wtd_new(). */
+static const brook_suppressed_t *next_suppress;
 
 /* in (string keys and values) -> group_by_key -> windowed_by(w) -> agg ->
  * to_stream -> out, with the cache on or off. */
@@ -107,6 +109,8 @@ static wtd_t wtd_new(brook_windows_t w, agg_t agg, bool caching,
                                              concat_merger, NULL, &m);
                 break;
         }
+        if (t && next_suppress)
+                t = brook_table_suppress(t, next_suppress);
         if (!t)
                 fail_msg("topology: %s", brook_builder_error(b));
         x.wserde = x.session
@@ -440,6 +444,131 @@ static void test_session_grace_boundary(void **state)
         wtd_free(&y);
 }
 
+/* --------------------------------------------------------------- suppress */
+
+static wtd_t wtd_suppressed(brook_windows_t w, const brook_suppressed_t *sup)
+{
+        wtd_t x;
+        next_suppress = sup;
+        x = wtd_new(w, AGG_COUNT, false, BROOK_EMIT_ON_WINDOW_UPDATE);
+        next_suppress = NULL;
+        return x;
+}
+
+/* Exactly one result per window and key, the final one, once stream time
+ * passes the window's end + grace; nothing for windows still open when the
+ * input ends; late records change nothing. */
+static void test_suppress_until_window_closes(void **state)
+{
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES};
+        wtd_t x = wtd_suppressed(brook_windows_tumbling(10, 5), &sup);
+        (void)state;
+        in(&x, "k", "a", 1);
+        in(&x, "j", "b", 2);
+        in(&x, "k", "c", 8);
+        in(&x, "k", "d", 3); /* out of order */
+        in(&x, "k", "e", 12);
+        in(&x, "j", "f", 14); /* [0,10) open until 15 */
+        expect_out(&x, true, "");
+        in(&x, "k", "g", 15); /* closes [0,10): by window end, then key */
+        expect_out(&x, true, "j@0/10=1@2;k@0/10=3@8;");
+        in(&x, "k", "h", 9); /* late: dropped by the aggregation */
+        in(&x, "k", "i", 30);
+        expect_out(&x, true, "j@10/20=1@14;k@10/20=2@15;");
+        assert_int_equal(late(&x), 1);
+        wtd_free(&x);
+}
+
+/* A buffer that shuts down when full stops the task, naming itself. */
+static void test_suppress_shut_down_when_full(void **state)
+{
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES,
+                                  .max_records = 2,
+                                  .name = "final"};
+        wtd_t x = wtd_suppressed(brook_windows_tumbling(10, 0), &sup);
+        char err[512] = "";
+        (void)state;
+        in(&x, "a", "1", 1);
+        in(&x, "b", "2", 2);
+        assert_int_equal(brook_test_driver_pipe(x.td, "in", "c", 1, "3", 1, 3,
+                                                NULL, 0, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        if (!strstr(err, "in node \"final\": suppression buffer "
+                         "\"final-store\" exceeded its max capacity. "
+                         "Currently [3/2] records and ["))
+                fail_msg("error: %s", err);
+        wtd_free(&x);
+}
+
+/* until_time_limit over a table: at most one update per key per 100 ms of
+ * stream time, the latest, stamped with its own time; a full buffer that
+ * emits early lets the oldest out. */
+static void test_suppress_until_time_limit(void **state)
+{
+        const brook_serde_t *str = brook_serde_string();
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_TIME_LIMIT,
+                                  .time_limit_ms = 100,
+                                  .max_records = 3,
+                                  .when_full =
+                                          BROOK_BUFFER_EMIT_EARLY_WHEN_FULL};
+        brook_table_t *t = brook_table_suppress(
+                brook_table(b, "in",
+                            &(brook_consumed_t){.key_serde = str,
+                                                .value_serde = str},
+                            NULL),
+                &sup);
+        char err[512] = "";
+        wtd_t x = {0};
+        brook_test_output_t *out;
+        brook_test_typed_record_t r;
+        char got[1024] = "";
+        size_t n = 0;
+        (void)state;
+
+        assert_non_null(t);
+        brook_stream_to(
+                brook_table_to_stream(t), "out",
+                &(brook_produced_t){.key_serde = str, .value_serde = str});
+        assert_int_equal(
+                brook_conf_set(conf, "application.id", "s", err, sizeof err),
+                BROOK_OK);
+        x.td = brook_test_driver_new(b, conf, 0, err, sizeof err);
+        assert_non_null(x.td);
+        in(&x, "a", "a1", 1);
+        in(&x, "b", "b1", 2);
+        in(&x, "b", "b2", 50); /* b keeps its buffer time 2 */
+        in(&x, "c", "c1", 60);
+        in(&x, "a", "a2", 70);
+        in(&x, "d", "d1", 80);  /* 4 > 3 records: a (oldest) out early */
+        in(&x, "c", NULL, 90);  /* a tombstone is buffered too */
+        in(&x, "e", "e1", 102); /* expiry 2: b out */
+        in(&x, "f", "f1", 300); /* expiry 200: c, d, e out */
+        out = brook_test_driver_output(x.td, "out", str, str);
+        while (!brook_test_output_read(out, &r, err, sizeof err))
+                n += (size_t)snprintf(got + n, sizeof got - n,
+                                      "%s=%s@%" PRId64 ";", (char *)r.key,
+                                      r.value ? (char *)r.value : "null",
+                                      r.timestamp);
+        assert_string_equal(got, "a=a2@70;b=b2@50;c=null@90;d=d1@80;e=e1@102;");
+        brook_test_driver_destroy(x.td);
+}
+
+static void test_suppress_invalid(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES};
+        brook_table_t *t = brook_table(b, "in", NULL, NULL);
+        (void)state;
+        assert_null(brook_table_suppress(t, &sup));
+        assert_string_equal(brook_builder_error(b),
+                            "brook_table_suppress: until window closes needs "
+                            "a windowed table (the result of a windowed "
+                            "aggregation)");
+        brook_builder_destroy(b);
+}
+
 /* ------------------------------------------------------------------ serdes */
 
 static void test_windowed_serdes_bytes(void **state)
@@ -549,6 +678,10 @@ int main(void)
                 cmocka_unit_test(test_session_merges),
                 cmocka_unit_test(test_session_aggregate_merger),
                 cmocka_unit_test(test_session_grace_boundary),
+                cmocka_unit_test(test_suppress_until_window_closes),
+                cmocka_unit_test(test_suppress_shut_down_when_full),
+                cmocka_unit_test(test_suppress_until_time_limit),
+                cmocka_unit_test(test_suppress_invalid),
                 cmocka_unit_test(test_windowed_serdes_bytes),
                 cmocka_unit_test(test_windows_invalid),
         };

@@ -376,6 +376,60 @@ brook_table_t *brook_windowed_aggregate(brook_windowed_stream_t *ws,
                                         brook_merger_fn merger, void *opaque,
                                         const brook_materialized_t *m);
 
+/* ============================================================ suppress */
+
+/*
+ * suppress (Kafka Streams' KTable.suppress()): holds a table's updates in a
+ * buffer and lets out only the last one per key, later. The buffer is a
+ * changelogged store ("<application.id>-<name>-changelog"), so what it
+ * holds survives a restart. See docs/windows.md.
+ */
+
+typedef enum brook_suppress_kind_e {
+        /** One final result per window and key, when stream time passes
+         *  the window's end + grace (Suppressed.untilWindowCloses). Windowed
+         *  tables only; tombstones are dropped. */
+        BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES,
+        /** At most one update per key per time_limit_ms of stream time,
+         *  the latest (Suppressed.untilTimeLimit). */
+        BROOK_SUPPRESS_UNTIL_TIME_LIMIT,
+} brook_suppress_kind_t;
+
+/** What a full buffer does (BufferConfig's strategies). */
+typedef enum brook_buffer_full_e {
+        /** Stop the app with an error naming the buffer and its bounds
+         *  (shutDownWhenFull). */
+        BROOK_BUFFER_SHUT_DOWN_WHEN_FULL,
+        /** Emit the oldest entries early until it fits again
+         *  (emitEarlyWhenFull); not with until_window_closes, as in Kafka
+         *  Streams. */
+        BROOK_BUFFER_EMIT_EARLY_WHEN_FULL,
+} brook_buffer_full_t;
+
+typedef struct brook_suppressed_s {
+        brook_suppress_kind_t kind;
+        /** until_time_limit: how long updates wait (ms, >= 0). */
+        int64_t time_limit_ms;
+        /** The buffer's bounds; 0: unbounded. Bytes count each entry's
+         *  serialized key and value plus 17 bytes of times and flags. */
+        int64_t max_records;
+        int64_t max_bytes;
+        brook_buffer_full_t when_full;
+        /** Names the node and its buffer store (and so the changelog);
+         *  NULL: generated ("KTABLE-SUPPRESS-<n>", store
+         *  "KTABLE-SUPPRESS-STATE-STORE-<n>"). */
+        const char *name;
+        /** 0 or BROOK_SUPPRESSED_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_suppressed_t;
+#define BROOK_SUPPRESSED_VERSION 1
+
+/** Suppresses @p t's updates as @p s says. NULL (the builder keeps why)
+ *  for settings that are not valid. */
+brook_table_t *brook_table_suppress(brook_table_t *t,
+                                    const brook_suppressed_t *s);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }
