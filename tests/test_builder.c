@@ -144,14 +144,17 @@ static void test_names_conflict(void **state)
 /* ------------------------------------------------------------- versions */
 
 /* The message brook gives for version @p v of @p strct. */
+/* brook_consumed_t is at version 2, the other structs at 1. */
 static const char *unknown_version(const char *strct, int v)
 {
         static char msg[512];
         snprintf(msg, sizeof msg,
                  "%s.version is %d, but this brook (%s) reads versions 1 to "
-                 "1 of it (0 means 1): build against the headers of the brook "
-                 "you run with",
-                 strct, v, BROOK_VERSION_STR);
+                 "%d of it (0 means 1): build against the headers of the "
+                 "brook you run with",
+                 strct, v, BROOK_VERSION_STR,
+                 strcmp(strct, "brook_consumed_t") ? 1
+                                                   : BROOK_CONSUMED_VERSION);
         return msg;
 }
 
@@ -207,11 +210,11 @@ static void test_version_unknown_processor_api(void **state)
         b = brook_builder_new();
         assert_int_equal(brook_builder_add_source(
                                  b, "src", (const char *[]){"in"}, 1, NULL,
-                                 &(brook_consumed_t){.version = 2}, errstr,
+                                 &(brook_consumed_t){.version = 3}, errstr,
                                  sizeof errstr),
                          BROOK_ERR_INVALID_ARG);
         snprintf(want, sizeof want, "source \"src\": %s",
-                 unknown_version("brook_consumed_t", 2));
+                 unknown_version("brook_consumed_t", 3));
         assert_string_equal(errstr, want);
         assert_builder_error(b, want);
         brook_builder_destroy(b);
@@ -273,9 +276,9 @@ static void test_version_unknown_dsl(void **state)
 
         /* The DSL reports through the builder's error. */
         b = brook_builder_new();
-        assert_null(brook_stream(b, "in", &(brook_consumed_t){.version = 2}));
+        assert_null(brook_stream(b, "in", &(brook_consumed_t){.version = 3}));
         snprintf(want, sizeof want, "source \"KSTREAM-SOURCE-0000000000\": %s",
-                 unknown_version("brook_consumed_t", 2));
+                 unknown_version("brook_consumed_t", 3));
         assert_builder_error(b, want);
         brook_builder_destroy(b);
 
