@@ -100,6 +100,9 @@ static const char *brook__iso_parse(const char *s, size_t len, int64_t *tsp)
                         if (!n)
                                 return "expected digits after the decimal "
                                        "point";
+                        /* Nanoseconds at most, as java.time reads them. */
+                        if (n > 9)
+                                return "more than nine digits of fraction";
                         for (; n < 3; n++)
                                 ms *= 10;
                 }

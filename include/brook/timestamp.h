@@ -87,9 +87,9 @@ brook_err_t brook_timestamp_from_json(const void *json, size_t size,
  * into milliseconds since the epoch, in *@p tsp. The form is RFC 3339's:
  * `YYYY-MM-DDTHH:MM[:SS[.fraction]]` followed by `Z` or an offset
  * `+HH:MM`, `-HH:MM`, `+HHMM` or `+HH` (the separator `T` may be `t` or a
- * space, `Z` may be `z`). Digits of the fraction past milliseconds are
- * dropped (truncated). A date-time without a zone is refused: its
- * instant is unknown. E.g. "2026-12-02T14:06:17.123Z" and
+ * space, `Z` may be `z`). The fraction has one to nine digits; those past
+ * milliseconds are dropped (truncated). A date-time without a zone is refused:
+ * its instant is unknown. E.g. "2026-12-02T14:06:17.123Z" and
  * "2026-12-02T15:06:17.123+01:00" are both 1796220377123.
  *
  * @returns BROOK_OK, or BROOK_ERR_SERDE (with the reason in @p errstr, may
