@@ -50,7 +50,8 @@ extern "C" {
  * added: brook_drop_reason_name() returns NULL past the last one.
  */
 typedef enum brook_drop_reason_e {
-        /** The timestamp extractor gave a negative timestamp. */
+        /** The timestamp extractor gave a negative timestamp and the
+         *  source's policy is LogAndSkipOnInvalidTimestamp (timestamp.h). */
         BROOK_DROP_INVALID_TIMESTAMP = 0,
         /** The key or value did not deserialize and
          *  default.deserialization.exception.handler is log_and_continue. */
