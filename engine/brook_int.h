@@ -70,6 +70,17 @@ brook__guarantee_t brook__conf_guarantee(const brook_conf_t *conf);
 /** @p name is one of the three default.*.exception.handler properties. */
 brook__handler_t brook__conf_handler(const brook_conf_t *conf,
                                      const char *name);
+/**
+ * A partition time as offset commit metadata, in Kafka Streams' form
+ * (TopicPartitionMetadata version 1: base64 of a version byte and the
+ * time, 8 bytes big-endian), so either reads the other's commits: 12
+ * characters and a NUL into @p out; returns 12. Thread-safe.
+ */
+size_t brook__ptime_encode(int64_t partition_time, char out[13]);
+/** The partition time in commit metadata @p metadata (@p size bytes:
+ *  Kafka Streams' version 1 or 2), or -1 if there is none or it is not
+ *  one. Thread-safe. */
+int64_t brook__ptime_decode(const void *metadata, size_t size);
 /** default.timestamp.extractor's policy (never _DEFAULT). */
 brook_invalid_timestamp_t brook__conf_ts_policy(const brook_conf_t *conf);
 /** Serde of default.key.serde / default.value.serde, or NULL if unset. */

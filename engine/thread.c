@@ -640,12 +640,20 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 brook__task_t *task = thr->tasks.v[i];
                 for (j = 0; j < task->queues.cnt; j++) {
                         brook__pqueue_t *q = task->queues.v[j];
+                        rd_kafka_topic_partition_t *tp;
                         if (q->next_offset < 0 ||
                             q->next_offset == q->committed)
                                 continue;
-                        rd_kafka_topic_partition_list_add(offsets, q->topic,
-                                                          q->partition)
-                                ->offset = q->next_offset;
+                        tp = rd_kafka_topic_partition_list_add(
+                                offsets, q->topic, q->partition);
+                        tp->offset = q->next_offset;
+                        /* As Kafka Streams: the partition time goes with
+                         * the offset, for whoever resumes from it. */
+                        if (q->partition_time >= 0) {
+                                tp->metadata = brook__xmalloc(13);
+                                tp->metadata_size = brook__ptime_encode(
+                                        q->partition_time, tp->metadata);
+                        }
                 }
         }
         if (offsets->cnt) {
@@ -728,6 +736,51 @@ static bool brook__thr_feeds(brook__thread_t *thr,
                tp->partition == task->partition;
 }
 
+/*
+ * Starts the partition time of each partition of @p parts (and so the
+ * stream time of its task) where the last commit left it, as Kafka
+ * Streams' StreamTask does from the committed offsets' metadata. It asks
+ * the group coordinator (at most 10 s, less if the app is stopping); a
+ * partition without a committed time, or an answer that does not come,
+ * starts unknown (-1), with a warning for the latter.
+ */
+static void brook__thr_committed_times(brook__thread_t *thr,
+                                       rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *c =
+                rd_kafka_topic_partition_list_copy(parts);
+        int64_t left = brook__app_stop_left(thr->app, 10000);
+        rd_kafka_resp_err_t err;
+        int i;
+        size_t j;
+        err = left ? rd_kafka_committed(thr->consumer, c, (int)left)
+                   : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (err)
+                brook__log("WARN",
+                           "thread %d: reading the committed partition times: "
+                           "%s; they start unknown (-1)",
+                           thr->idx, rd_kafka_err2str(err));
+        for (i = 0; !err && i < c->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &c->elems[i];
+                int64_t pt;
+                if (tp->err || (pt = brook__ptime_decode(
+                                        tp->metadata, tp->metadata_size)) < 0)
+                        continue;
+                for (j = 0; j < thr->route_cnt; j++) {
+                        struct brook__route *r = &thr->routes[j];
+                        if (r->partition != tp->partition ||
+                            strcmp(r->q->topic, tp->topic))
+                                continue;
+                        /* PartitionGroup.setPartitionTime(). */
+                        if (pt > r->q->partition_time)
+                                r->q->partition_time = pt;
+                        if (pt > r->task->stream_time)
+                                r->task->stream_time = pt;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* Opens the tasks of @p parts. Those with logged stores restore from the
  * poll loop (brook__thread_restore_step()); their partitions go to
  * @p pause, as Kafka Streams pauses a restoring task's input. The others
@@ -763,6 +816,7 @@ static void brook__thr_assign(brook__thread_t *thr,
         }
         if (thr->failed)
                 return;
+        brook__thr_committed_times(thr, parts);
         for (k = first_new; !thr->failed && k < thr->tasks.cnt; k++) {
                 brook__task_t *task = thr->tasks.v[k];
                 /* Without a state db (no stores) there is nothing to

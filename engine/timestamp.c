@@ -493,3 +493,65 @@ missing:
                       field);
         return BROOK_ERR_NOT_FOUND;
 }
+
+/* ------------------------------------------- committed partition time */
+
+static const char brook__b64[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+size_t brook__ptime_encode(int64_t partition_time, char out[13])
+{
+        unsigned char raw[9];
+        uint64_t v = (uint64_t)partition_time;
+        size_t i, n = 0;
+        raw[0] = 1;
+        for (i = 0; i < 8; i++)
+                raw[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+        /* 9 bytes are three groups of 3: 12 characters, no padding. */
+        for (i = 0; i < 9; i += 3) {
+                uint32_t g = (uint32_t)raw[i] << 16 |
+                             (uint32_t)raw[i + 1] << 8 | raw[i + 2];
+                out[n++] = brook__b64[g >> 18];
+                out[n++] = brook__b64[(g >> 12) & 63];
+                out[n++] = brook__b64[(g >> 6) & 63];
+                out[n++] = brook__b64[g & 63];
+        }
+        out[n] = '\0';
+        return n;
+}
+
+static int brook__b64_val(unsigned char c)
+{
+        const char *p;
+        if (!c || !(p = strchr(brook__b64, c)))
+                return -1;
+        return (int)(p - brook__b64);
+}
+
+int64_t brook__ptime_decode(const void *metadata, size_t size)
+{
+        const unsigned char *s = metadata;
+        unsigned char raw[9];
+        size_t n = 0, i;
+        uint64_t v = 0;
+        /* Only the first 12 characters matter: version and time. */
+        if (!s || size < 12)
+                return -1;
+        for (i = 0; i < 12; i += 4) {
+                int a = brook__b64_val(s[i]), b = brook__b64_val(s[i + 1]),
+                    c = brook__b64_val(s[i + 2]), d = brook__b64_val(s[i + 3]);
+                uint32_t g;
+                if (a < 0 || b < 0 || c < 0 || d < 0)
+                        return -1;
+                g = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
+                    (uint32_t)d;
+                raw[n++] = (unsigned char)(g >> 16);
+                raw[n++] = (unsigned char)(g >> 8);
+                raw[n++] = (unsigned char)g;
+        }
+        if (raw[0] != 1 && raw[0] != 2)
+                return -1;
+        for (i = 0; i < 8; i++)
+                v = v << 8 | raw[1 + i];
+        return (int64_t)v < 0 ? -1 : (int64_t)v;
+}

@@ -13,6 +13,8 @@
  *    it.
  *  - An invalid (negative) timestamp stops the app under the default
  *    FailOnInvalidTimestamp, naming the record.
+ *  - The partition time is committed with the offsets and a restarted app
+ *    starts from it.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -127,6 +129,22 @@ static void collect_cb(const rd_kafka_message_t *rkm, void *opaque)
                 fail_msg("unexpected output %s", value);
         snprintf(c->buf + strlen(c->buf), sizeof c->buf - strlen(c->buf),
                  "%s%.*s", c->cnt++ ? "," : "", (int)(end - (v + 5)), v + 5);
+}
+
+/* Likewise, "v@timestamp". */
+static void collect_ts_cb(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct collect *c = opaque;
+        collect_cb(rkm, opaque);
+        snprintf(c->buf + strlen(c->buf), sizeof c->buf - strlen(c->buf),
+                 "@%" PRId64, rd_kafka_message_timestamp(rkm, NULL));
+}
+
+static void expect_values_ts(const char *topic, const char *want)
+{
+        struct collect c = {.buf = "", .cnt = 0};
+        kt_consume_all(topic, collect_ts_cb, &c);
+        assert_string_equal(c.buf, want);
 }
 
 static void expect_values(const char *topic, const char *want)
@@ -246,12 +264,50 @@ static void test_invalid_timestamp_fails(void **state)
         free_all(app_id, a, b, out);
 }
 
+/* The partition time is committed with the offset and a new instance
+ * starts from it, as in Kafka Streams: a record with an invalid timestamp
+ * right after a restart gets the committed partition time under
+ * UsePartitionTimeOnInvalidTimestamp, where an unknown partition time
+ * would stop the app. */
+static void test_partition_time_committed(void **state)
+{
+        char *app_id = kt_unique("time-pt"), *a = kt_unique("time-pt-a"),
+             *b = kt_unique("time-pt-b"), *out = kt_unique("time-pt-out");
+        brook_app_t *app;
+        (void)state;
+
+        kt_create_topic(a, 1);
+        kt_create_topic(b, 1);
+        kt_create_topic(out, 1);
+        produce_ts(a, "a5000", 5000LL, "a4000", 4000LL, (char *)NULL);
+        app = start_merge(a, b, out,
+                          conf_for(app_id, "max.task.idle.ms", "-1",
+                                   "default.timestamp.extractor",
+                                   "UsePartitionTimeOnInvalidTimestamp", NULL));
+        assert_int_equal(kt_wait_committed(app_id, a, 1, 2, WAIT_MS), 2);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+
+        produce_ts(a, "bad", -1LL, (char *)NULL);
+        app = start_merge(a, b, out,
+                          conf_for(app_id, "max.task.idle.ms", "-1",
+                                   "default.timestamp.extractor",
+                                   "UsePartitionTimeOnInvalidTimestamp", NULL));
+        assert_int_equal(kt_wait_count(out, 3, WAIT_MS), 3);
+        expect_values_ts(out, "a5000@5000,a4000@4000,bad@5000");
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_RUNNING);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        free_all(app_id, a, b, out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_idle_zero_orders_fetched_data),
                 cmocka_unit_test(test_idle_waits_for_late_partition),
                 cmocka_unit_test(test_invalid_timestamp_fails),
+                cmocka_unit_test(test_partition_time_committed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -293,6 +293,25 @@ static void test_json_field(void **state)
         assert_string_equal(errstr, "brook_timestamp_from_json: field is NULL");
 }
 
+/* The committed partition time is Kafka Streams' offset metadata. */
+static void test_partition_time_metadata(void **state)
+{
+        char buf[13];
+        (void)state;
+        assert_int_equal(brook__ptime_encode(1796220377123LL, buf), 12);
+        assert_string_equal(buf, "AQAAAaI3E9gj");
+        assert_int_equal(brook__ptime_decode(buf, 12), 1796220377123LL);
+        assert_int_equal(brook__ptime_encode(0, buf), 12);
+        assert_int_equal(brook__ptime_decode(buf, 12), 0);
+        /* Version 2, with (empty) processor metadata after the time. */
+        assert_int_equal(brook__ptime_decode("AgAAAAAAABOIAAAAAA==", 20), 5000);
+        /* Not ours: another version, too short, not base64, none. */
+        assert_int_equal(brook__ptime_decode("AwAAAAAAABOI", 12), -1);
+        assert_int_equal(brook__ptime_decode("AQAAAaI3E9g", 11), -1);
+        assert_int_equal(brook__ptime_decode("AQAAAaI3E9g!", 12), -1);
+        assert_int_equal(brook__ptime_decode(NULL, 0), -1);
+}
+
 /* ------------------------------------------------- extraction and order */
 
 /* Queued records are taken across a task's partitions by their extracted
@@ -653,6 +672,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_iso8601),
                 cmocka_unit_test(test_json_field),
+                cmocka_unit_test(test_partition_time_metadata),
                 cmocka_unit_test(test_order_across_partitions),
                 cmocka_unit_test(test_user_extractor_partition_time),
                 cmocka_unit_test(test_idle_zero_and_disabled),

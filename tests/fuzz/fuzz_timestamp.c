@@ -11,7 +11,9 @@
  * NOT_FOUND, an integer gives that integer, a string gives exactly what
  *     brook_timestamp_parse_iso8601() gives for it, anything else SERDE;
  *   - an ISO-8601 string that parses gives a time that, printed back in
- *     UTC (gmtime_r), parses to the same time.
+ *     UTC (gmtime_r), parses to the same time;
+ *   - read as committed partition time metadata (brook__ptime_decode()),
+ *     it gives -1 or a time that encodes to metadata that decodes to it.
  */
 #include <jansson.h>
 #include <time.h>
@@ -89,5 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         json_decref(root);
         check_iso(doc, size);
+        /* As commit metadata: a time or -1, and a time encodes back to
+         * what decodes to it. */
+        ts = brook__ptime_decode(doc, size);
+        CHECK(ts >= -1);
+        if (ts >= 0) {
+                char md[13];
+                CHECK(brook__ptime_encode(ts, md) == 12);
+                CHECK(brook__ptime_decode(md, 12) == ts);
+        }
         return 0;
 }
