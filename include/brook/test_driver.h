@@ -63,11 +63,15 @@ typedef struct brook_test_record_s {
 
 /**
  * Pipes one record into @p topic and processes it, and everything it leads
- * to, before returning. The topic must be one the topology reads.
+ * to, before returning; with max.task.idle.ms > 0, a task that reads
+ * another topic with nothing queued keeps it (and what is queued behind
+ * it) until that topic gets a record or the wall clock passes the wait
+ * (docs/time.md). The topic must be one the topology reads.
  * @returns BROOK_OK; BROOK_ERR_NOT_FOUND if no source reads @p topic; or the
- *          error a `fail` exception handler stopped on, with the message
- *          naming topic, partition and offset (after which the driver
- *          refuses further input with BROOK_ERR_FATAL).
+ *          error a `fail` exception handler or FailOnInvalidTimestamp
+ *          stopped on, with the message naming topic, partition and offset
+ *          (after which the driver refuses further input with
+ *          BROOK_ERR_FATAL).
  */
 brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
                                    const void *key, size_t key_size,
