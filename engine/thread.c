@@ -753,6 +753,8 @@ static void brook__thr_committed_times(brook__thread_t *thr,
         rd_kafka_resp_err_t err;
         int i;
         size_t j;
+        if (left > 10000)
+                left = 10000;
         err = left ? rd_kafka_committed(thr->consumer, c, (int)left)
                    : RD_KAFKA_RESP_ERR__TIMED_OUT;
         if (err)
