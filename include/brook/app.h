@@ -211,6 +211,17 @@ int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size);
  */
 int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
 
+/**
+ * How many times a task processed a record although one of its input
+ * partitions had no data buffered, because max.task.idle.ms had passed
+ * waiting for it (Kafka Streams' enforced-processing metric): each such
+ * record may be out of timestamp order across the task's partitions.
+ * Counted per record; never under max.task.idle.ms -1. Summed over the
+ * app's threads (those already stopped included); 0 for a NULL @p app.
+ * See docs/time.md. Thread-safe; never fails.
+ */
+int64_t brook_app_enforced_processing(brook_app_t *app);
+
 /* ----------------------------------------------------- interactive queries */
 
 /*
