@@ -602,3 +602,31 @@ brook_err_t brook_app_session_find(brook_app_t *app, const char *store,
                                  earliest_end, latest_start, backward, arena,
                                  itp, errstr, errstr_size);
 }
+
+uint64_t brook_app_store_approximate_bytes(brook_app_t *app, const char *store)
+{
+        brook__ptrvec_t local = {0};
+        uint64_t bytes = 0;
+        size_t i;
+
+        if (!app || !store)
+                return 0;
+        pthread_mutex_lock(&app->iq_lock);
+        for (i = 0; i < app->iq_stores.cnt; i++) {
+                brook__store_t *st = app->iq_stores.v[i];
+                if (strcmp(st->def->name, store))
+                        continue;
+                brook__iqstore_ref(st->iq);
+                brook__ptrvec_push(&local, st->iq);
+        }
+        pthread_mutex_unlock(&app->iq_lock);
+        /* Outside the lock: RocksDB's properties take their own. */
+        for (i = 0; i < local.cnt; i++) {
+                brook__iqstore_t *h = local.v[i];
+                if (h->ops->version >= 2 && h->ops->approximate_bytes)
+                        bytes += h->ops->approximate_bytes(h->inner);
+                brook__iqstore_release(h);
+        }
+        brook__ptrvec_free(&local);
+        return bytes;
+}

@@ -656,6 +656,25 @@ void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on)
         td->auto_commit = on;
 }
 
+uint64_t brook_test_driver_store_approximate_bytes(brook_test_driver_t *td,
+                                                   const char *name)
+{
+        size_t i, j;
+        for (i = 0; i < td->tasks.cnt; i++) {
+                brook__task_t *task = td->tasks.v[i];
+                for (j = 0; j < task->stores.cnt; j++) {
+                        brook__store_t *st = task->stores.v[j];
+                        if (strcmp(st->def->name, name))
+                                continue;
+                        if (st->ops->version < 2 ||
+                            !st->ops->approximate_bytes)
+                                return 0;
+                        return st->ops->approximate_bytes(st->inner);
+                }
+        }
+        return 0;
+}
+
 brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
                                            const char *name)
 {

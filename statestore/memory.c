@@ -44,6 +44,7 @@ typedef struct mem_store {
         mem_node_t *head; /* MEM_MAX_LEVEL pointers, no key. */
         int level;        /* Levels in use, >= 1. */
         uint64_t count;
+        uint64_t bytes; /* keys and values */
         uint64_t rng; /* xorshift state; changed under the write lock. */
 } mem_store_t;
 
@@ -125,6 +126,7 @@ static void mem_free_nodes(mem_store_t *s)
                 s->head->next[i] = NULL;
         s->level = 1;
         s->count = 0;
+        s->bytes = 0;
 }
 
 static brook_err_t mem_get(void *self, const void *key, size_t key_size,
@@ -153,6 +155,7 @@ static void mem_delete_locked(mem_store_t *s, mem_node_t *n,
         while (s->level > 1 && !s->head->next[s->level - 1])
                 s->level--;
         s->count--;
+        s->bytes -= n->key_size + n->value_size;
         free(n->value);
         free(n);
 }
@@ -180,6 +183,7 @@ static void mem_insert_locked(mem_store_t *s, const void *key, size_t key_size,
                 update[i]->next[i] = n;
         }
         s->count++;
+        s->bytes += key_size + value_size;
 }
 
 static brook_err_t mem_put(void *self, const void *key, size_t key_size,
@@ -193,10 +197,13 @@ static brook_err_t mem_put(void *self, const void *key, size_t key_size,
         pthread_rwlock_wrlock(&s->lock);
         n = mem_seek(s, key, key_size, update);
         if (n && mem_node_cmp(n, key, key_size) == 0) {
-                if (value)
+                if (value) {
+                        s->bytes += value_size;
+                        s->bytes -= n->value_size;
                         mem_set_value(n, value, value_size);
-                else
+                } else {
                         mem_delete_locked(s, n, update);
+                }
         } else if (value) {
                 mem_insert_locked(s, key, key_size, value, value_size, update);
         }
@@ -356,6 +363,7 @@ static brook_err_t mem_delete_range(void *self, const void *from,
                 s->level--;
         while (n != end) {
                 mem_node_t *next = n->next[0];
+                s->bytes -= n->key_size + n->value_size;
                 free(n->value);
                 free(n);
                 s->count--;
@@ -376,6 +384,17 @@ static uint64_t mem_approximate_count(void *self)
         cnt = s->count;
         pthread_rwlock_unlock(&s->lock);
         return cnt;
+}
+
+static uint64_t mem_approximate_bytes(void *self)
+{
+        mem_store_t *s = self;
+        uint64_t bytes;
+
+        pthread_rwlock_rdlock(&s->lock);
+        bytes = s->bytes;
+        pthread_rwlock_unlock(&s->lock);
+        return bytes;
 }
 
 static brook_err_t mem_flush(void *self, int64_t changelog_offset, char *errstr,
@@ -427,6 +446,7 @@ static const brook_kvstore_ops_t mem_ops = {
         .range_reverse = mem_range_reverse,
         .query_range_reverse = mem_range_reverse,
         .delete_range = mem_delete_range,
+        .approximate_bytes = mem_approximate_bytes,
 };
 
 static brook_err_t mem_open(const brook_kvstore_open_t *info, void *opaque,

@@ -682,6 +682,30 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                 if (rerr)
                         return batch_write_failed(batch, rerr, errstr,
                                                   errstr_size);
+                /* The ranges are dead now: files wholly inside one go at
+                 * once, and compaction is asked to reclaim the rest. A
+                 * failure only delays the reclaim. */
+                for (i = 0; i < batch->range_cnt; i++) {
+                        struct pending_range *r = &batch->ranges[i];
+                        rocksdb_delete_file_in_range_cf(
+                                batch->db->rdb, r->cf, r->from, r->from_size,
+                                r->to, r->to_size, &rerr);
+                        if (rerr) {
+                                brook__log("WARN",
+                                           "state db \"%s\": dropping "
+                                           "expired files: %s",
+                                           batch->db->dir, rerr);
+                                rocksdb_free(rerr);
+                                rerr = NULL;
+                        }
+                        rocksdb_suggest_compact_range_cf(
+                                batch->db->rdb, r->cf, r->from, r->from_size,
+                                r->to, r->to_size, &rerr);
+                        if (rerr) {
+                                rocksdb_free(rerr);
+                                rerr = NULL;
+                        }
+                }
                 ranges_clear(batch);
                 rocksdb_writebatch_wi_clear(batch->wb);
                 return BROOK_OK;
@@ -1002,6 +1026,18 @@ static uint64_t rdb_approximate_count(void *self)
         return n;
 }
 
+static uint64_t rdb_approximate_bytes(void *self)
+{
+        rdbstore_t *s = self;
+        uint64_t live = 0, mem = 0;
+        /* Both are 0 when RocksDB has no figure yet. */
+        rocksdb_property_int_cf(s->db->rdb, s->cf,
+                                "rocksdb.estimate-live-data-size", &live);
+        rocksdb_property_int_cf(s->db->rdb, s->cf,
+                                "rocksdb.size-all-mem-tables", &mem);
+        return live + mem;
+}
+
 void brook__statedb_offset_encode(unsigned char be[8], int64_t offset)
 {
         int i;
@@ -1173,6 +1209,7 @@ static const brook_kvstore_ops_t rdb_ops = {
         .range_reverse = rdb_range_reverse,
         .query_range_reverse = rdb_query_range_reverse,
         .delete_range = rdb_delete_range,
+        .approximate_bytes = rdb_approximate_bytes,
 };
 
 static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,

@@ -712,6 +712,14 @@ static uint64_t seg_approximate_count(void *self)
         return s->ops->approximate_count(s->base);
 }
 
+static uint64_t seg_approximate_bytes(void *self)
+{
+        segstore_t *s = self;
+        if (s->ops->version < 2 || !s->ops->approximate_bytes)
+                return 0;
+        return s->ops->approximate_bytes(s->base);
+}
+
 static brook_err_t seg_flush(void *self, int64_t changelog_offset, char *errstr,
                              size_t errstr_size)
 {
@@ -774,6 +782,7 @@ static void seg_close(void *self)
                 .clear = seg_clear, .query_get = seg_query_get,                \
                 .query_range = seg_query_range, .close = seg_close,            \
                 .version = BROOK_KVSTORE_OPS_VERSION,                          \
+                .approximate_bytes = seg_approximate_bytes,                    \
         }
 static const brook_kvstore_ops_t seg_ops_persistent = SEG_OPS(true);
 static const brook_kvstore_ops_t seg_ops_volatile = SEG_OPS(false);

@@ -293,6 +293,13 @@ brook_err_t brook_app_store_prefix(brook_app_t *app, const char *store,
                                    const brook_serde_t *prefix_serde,
                                    brook_arena_t *arena, brook_kviter_t **itp,
                                    char *errstr, size_t errstr_size);
+/**
+ * An estimate of the bytes this instance's instances of @p store hold (for
+ * RocksDB: their live data and memtables, as RocksDB estimates them; in
+ * memory: keys and values), 0 for an unknown store or one whose inner
+ * store cannot tell. Thread-safe; never blocks a stream thread.
+ */
+uint64_t brook_app_store_approximate_bytes(brook_app_t *app, const char *store);
 /** Every entry of every local instance. As brook_app_store_range(). */
 brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
                                 brook_arena_t *arena, brook_kviter_t **itp,

@@ -179,6 +179,9 @@ typedef struct brook_kvstore_ops_s {
                                     size_t from_size, const void *to,
                                     size_t to_size, char *errstr,
                                     size_t errstr_size);
+        /** An estimate of the bytes the store holds (RocksDB's: its live
+         *  data and memtables). Thread-safe. Without it, brook reports 0. */
+        uint64_t (*approximate_bytes)(void *self);
 } brook_kvstore_ops_t;
 #define BROOK_KVSTORE_OPS_VERSION 2
 

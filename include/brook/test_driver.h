@@ -93,6 +93,10 @@ brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
  *  default, as Kafka Streams' TopologyTestDriver; turn it off to see a
  *  cache collapse updates between explicit commits. */
 void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on);
+/** brook_app_store_approximate_bytes() for the driver's store @p name (any
+ *  kind); 0 if there is none. */
+uint64_t brook_test_driver_store_approximate_bytes(brook_test_driver_t *td,
+                                                   const char *name);
 /** The driver's instance of store @p name (its one task), or NULL. Values
  *  read through it are valid until the next call on the driver. */
 brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
