@@ -93,6 +93,31 @@ static bool odd(const brook_record_t *rec, void *opaque)
         return rem(rec, 2) == 1;
 }
 
+static bool div3(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 3) == 0;
+}
+
+static bool div4(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 4) == 0;
+}
+
+static bool len_div4(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return strlen(brook_record_value(rec)) % 4 == 0;
+}
+
+static void *plus1(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)brook_record_value(rec) + 1);
+}
+
 static bool even(const brook_record_t *rec, void *opaque)
 {
         (void)opaque;
@@ -188,6 +213,65 @@ static void build_count_filter(brook_builder_t *b)
                 OUT, P_SL);
 }
 
+static brook_grouped_t *grouped(brook_builder_t *b,
+                                const brook_consumed_t *consumed)
+{
+        return brook_stream_group_by_key(brook_stream(b, IN, consumed), NULL);
+}
+
+static void build_count_filter_even(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_table_filter(
+                                brook_grouped_count(grouped(b, C_SS), NULL),
+                                even, NULL, NULL)),
+                        OUT, P_SL);
+}
+
+static void build_reduce_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as("sum", L);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter_not(
+                        brook_grouped_reduce(grouped(b, C_SL), sum, NULL, &m),
+                        div3, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_aggregate_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as(NULL, S);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_grouped_aggregate(grouped(b, C_SS), empty_string,
+                                                concat, NULL, &m),
+                        len_div4, NULL, NULL)),
+                OUT, P_SS);
+}
+
+static void build_table_filter_mat_filter(brook_builder_t *b)
+{
+        brook_materialized_t f1 = as("f1", L);
+        brook_table_t *t = brook_table(b, IN, C_SL, NULL);
+
+        t = brook_table_filter(t, even, NULL, &f1);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(t, div4, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_table_mapvalues_mat(brook_builder_t *b)
+{
+        brook_materialized_t src = as("src", L), mv = as("mv", L);
+        brook_table_t *t = brook_table(b, IN, C_SL, &src);
+
+        t = brook_table_map_values(t, plus1, NULL, &mv);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(t, even, NULL, NULL)),
+                OUT, P_SL);
+}
+
 static void build_table_filter(brook_builder_t *b)
 {
         brook_stream_to(
@@ -246,9 +330,16 @@ static const scenario_t scenarios[] = {
         {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat},
         {"groupby_count", V_STRING, V_LONG, true, build_groupby_count},
         {"count_filter", V_STRING, V_LONG, true, build_count_filter},
+        {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even},
+        {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter},
+        {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter},
         {"table_filter", V_LONG, V_LONG, true, build_table_filter},
         {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat},
         {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter},
+        {"table_filter_mat_filter", V_LONG, V_LONG, true,
+         build_table_filter_mat_filter},
+        {"table_mapvalues_mat", V_LONG, V_LONG, true,
+         build_table_mapvalues_mat},
         {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat},
 };
 

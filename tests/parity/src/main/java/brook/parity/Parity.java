@@ -92,6 +92,23 @@ public final class Parity {
             .count()
             .filter((k, v) -> v % 2 == 1)
             .toStream().to(OUT, Produced.with(S, L))));
+        // An aggregation sends a new key's old value as the initializer's
+        // (count's 0) without the cache, the store's (none) with it.
+        SCENARIOS.put("count_filter_even", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey()
+            .count()
+            .filter((k, v) -> v % 2 == 0)
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("reduce_filter", new Scenario(L, L, b -> b.stream(IN, Consumed.with(S, L))
+            .groupByKey()
+            .reduce(Long::sum, as("sum", L))
+            .filterNot((k, v) -> v % 3 == 0)
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("aggregate_filter", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey()
+            .aggregate(() -> "", (k, v, agg) -> agg + v, Materialized.with(S, S))
+            .filter((k, v) -> v.length() % 4 == 0)
+            .toStream().to(OUT, Produced.with(S, S))));
         SCENARIOS.put("table_filter", new Scenario(L, L, b -> b.table(IN, Consumed.with(S, L))
             .filter((k, v) -> v % 2 == 0)
             .toStream().to(OUT, Produced.with(S, L))));
@@ -101,6 +118,16 @@ public final class Parity {
         SCENARIOS.put("table_map_filter", new Scenario(L, L, b -> b.table(IN, Consumed.with(S, L))
             .mapValues(v -> v * 3)
             .filterNot((k, v) -> v % 2 == 0)
+            .toStream().to(OUT, Produced.with(S, L))));
+        // A materialized filter of a source that sends no old values: its
+        // child asks it for them, and it reads them from its own store.
+        SCENARIOS.put("table_filter_mat_filter", new Scenario(L, L, b -> b.table(IN, Consumed.with(S, L))
+            .filter((k, v) -> v % 2 == 0, as("f1", L))
+            .filter((k, v) -> v % 4 == 0)
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("table_mapvalues_mat", new Scenario(L, L, b -> b.table(IN, Consumed.with(S, L), as("src", L))
+            .mapValues(v -> v + 1, as("mv", L))
+            .filter((k, v) -> v % 2 == 0)
             .toStream().to(OUT, Produced.with(S, L))));
         SCENARIOS.put("table_chain_mat", new Scenario(L, L, b -> {
             final KTable<String, Long> t = b.table(IN, Consumed.with(S, L), as("src", L))
