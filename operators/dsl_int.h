@@ -128,8 +128,8 @@ brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
 void brook__tproc_close(brook_ctx_t *ctx, void *state);
 
 /** Looks up store @p store (NULL: none) for the processor of @p ctx and,
- *  if it caches, has it forward through @p fwd. @p fwd must stay put until
- *  the task closes. */
+ *  if it caches, has it forward through @p fwd, whose op must be set.
+ *  @p fwd must stay put until the task closes. */
 brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                              const char *store, char *errstr,
                              size_t errstr_size);

@@ -407,8 +407,13 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
         if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
         if (brook__kvstore_caching(fwd->st)) {
+                const brook__tnode_t *node = fwd->op;
                 brook__kvstore_set_emit(fwd->st, tfwd_emit, fwd);
-                fwd->pending = pend_new();
+                /* Only what the cache's entry does not know: an old value,
+                 * or an aggregate's timestamp (which may be later than
+                 * the entry's, its record's). */
+                if (node->send_old || node->agg)
+                        fwd->pending = pend_new();
         }
         return BROOK_OK;
 }
