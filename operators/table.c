@@ -257,14 +257,16 @@ static brook_err_t agg_ts_note(brook__tfwd_t *fwd, const void *key, int64_t ts,
         return BROOK_OK;
 }
 
-/* Notes a write of @p key: its timestamp @p ts and, if it is the first
- * since the key last went downstream, @p old (encoded, if sent). */
+/* Notes a write of @p value (NULL: a tombstone) for @p key: its
+ * timestamp @p ts and, if it is the first since the key last went
+ * downstream, @p old (encoded, if sent). */
 static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
-                             const void *old, int64_t ts, char *errstr,
-                             size_t errstr_size)
+                             const void *value, const void *old, int64_t ts,
+                             char *errstr, size_t errstr_size)
 {
         struct brook__pending *pd = fwd->pending;
         const brook_serde_t *vs = fwd->st->def->value_serde;
+        bool agg = ((const brook__tnode_t *)fwd->op)->agg;
         pend_t **pp, *e;
         uint64_t h;
         brook_err_t err;
@@ -272,6 +274,19 @@ static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
         if ((err = pend_lookup(pd, fwd->st->def->key_serde, key, &pp, &h,
                                errstr, errstr_size)))
                 return err;
+        /* A tombstone whose update would carry no old value needs no note:
+         * without one the update has no old value and the entry's
+         * timestamp, this write's. A note left would stay for good if the
+         * cache drops the tombstone (nothing below to delete). */
+        if (!value && !agg && (pp && *pp ? !(*pp)->old : !old)) {
+                if (pp && *pp) {
+                        e = *pp;
+                        *pp = e->next;
+                        pd->cnt--;
+                        free(e);
+                }
+                return BROOK_OK;
+        }
         if (pp && *pp) {
                 (*pp)->ts = ts;
                 return BROOK_OK;
@@ -439,8 +454,8 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
         if (fwd->st) {
                 /* Noted first: the write may evict this very key's entry
                  * and forward it. */
-                if (fwd->pending && (err = pend_note(fwd, key, stored, ts,
-                                                     errstr, errstr_size)))
+                if (fwd->pending && (err = pend_note(fwd, key, value, stored,
+                                                     ts, errstr, errstr_size)))
                         return err;
                 /* A write may evict and forward a dirty entry: the reason
                  * then names the node downstream that failed. */

@@ -1269,6 +1269,22 @@ static void test_table_filter_old_values_cached(void **state)
          * before, date now. */
         expect_tomb(td, "yes", "k1", 4);
         expect_none(td, "yes");
+        /* k5 is set, deleted and set again, then set and deleted: the
+         * update of each commit has no old value (nothing went down for
+         * k5 before). */
+        pipe_ok(td, "tin", "k5", "apricot", 8);
+        pipe_ok(td, "tin", "k5", NULL, 9);
+        pipe_ok(td, "tin", "k5", "banana", 10);
+        commit_ok(td);
+        expect_none(td, "yes");
+        pipe_ok(td, "tin", "k5", "acerola", 11);
+        pipe_ok(td, "tin", "k5", NULL, 12);
+        commit_ok(td);
+        expect_none(td, "yes");
+        pipe_ok(td, "tin", "k5", "avocado", 13);
+        commit_ok(td);
+        expect_rec(td, "yes", "k5", "avocado", 13);
+        expect_none(td, "yes");
         brook_test_driver_destroy(td);
 }
 
