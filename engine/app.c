@@ -257,6 +257,8 @@ typedef struct brook__newtopic {
         char *name;
         int32_t partitions;
         const char *cleanup_policy;
+        /** retention.ms, or -1: the broker's default. */
+        int64_t retention_ms;
         brook__storedef_t *store; /**< The changelog's store, or NULL. */
 } brook__newtopic_t;
 
@@ -320,6 +322,22 @@ static brook_err_t brook__create_topics(brook_app_t *app, rd_kafka_t *rk,
                         rd_kafka_NewTopic_destroy(nts[n]);
                         err = BROOK_ERR_KAFKA;
                         goto out;
+                }
+                if (want[i].retention_ms >= 0) {
+                        char ms[24];
+                        snprintf(ms, sizeof ms, "%" PRId64,
+                                 want[i].retention_ms);
+                        if ((kerr = rd_kafka_NewTopic_set_config(
+                                     nts[n], "retention.ms", ms))) {
+                                brook__seterr(errstr, errstr_size,
+                                              "cannot create topic \"%s\": "
+                                              "retention.ms=%s: %s",
+                                              want[i].name, ms,
+                                              rd_kafka_err2str(kerr));
+                                rd_kafka_NewTopic_destroy(nts[n]);
+                                err = BROOK_ERR_KAFKA;
+                                goto out;
+                        }
                 }
                 n++;
         }
@@ -477,6 +495,18 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                          app->app_id, def->name);
                 want[want_cnt].partitions = 0; /* Set below. */
                 want[want_cnt].cleanup_policy = "compact";
+                want[want_cnt].retention_ms = -1;
+                if (def->kind != BROOK__STORE_KV) {
+                        /* Kafka Streams' window changelogs: compacted, and
+                         * deleted past the store's retention plus a
+                         * margin. */
+                        want[want_cnt].cleanup_policy = "compact,delete";
+                        want[want_cnt].retention_ms =
+                                def->retention_ms +
+                                brook__conf_int(app->conf,
+                                                "windowstore.changelog."
+                                                "additional.retention.ms");
+                }
                 want[want_cnt].store = def;
                 want_cnt++;
         }
@@ -489,6 +519,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 want[want_cnt].partitions =
                         app->topo.subs[n->subtopology].partitions;
                 want[want_cnt].cleanup_policy = "delete";
+                want[want_cnt].retention_ms = -1;
                 if (want[want_cnt].partitions < 1) {
                         brook__seterr(errstr, errstr_size,
                                       "cannot tell how many partitions "
@@ -517,6 +548,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                                 app->conf,
                                 "errors.deadletterqueue.topic.partitions");
                         want[want_cnt].cleanup_policy = "delete";
+                        want[want_cnt].retention_ms = -1;
                         want_cnt++;
                 }
         }
@@ -745,7 +777,7 @@ static void brook__stats_add(brook_app_stats_t *stats,
         stats->stores_restoring += atomic_load(&thr->stat_stores_restoring);
 }
 
-void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
+void brook__app_register_store(brook_app_t *app, brook__store_t *st)
 {
         pthread_mutex_lock(&app->iq_lock);
         brook__ptrvec_push(&app->iq_stores, st);
@@ -754,7 +786,7 @@ void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st)
 
 /* Never waits for queries: they hold references to st->iq, not the lock.
  * Marking the handle left makes their open iterators over it fail. */
-void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st)
+void brook__app_unregister_store(brook_app_t *app, brook__store_t *st)
 {
         size_t i;
         pthread_mutex_lock(&app->iq_lock);

@@ -50,7 +50,7 @@ struct brook_app_s {
          *  the topology has no stores). */
         char *state_dir;
         brook__statedb_t *statedb;
-        /** Store instances open on this instance (brook_kvstore_t *), for
+        /** Store instances open on this instance (brook__store_t *), for
          *  interactive queries. Writers: threads opening and closing
          *  tasks; readers: queries. iq_lock is held only to look an
          *  instance up and take a reference to its query handle (st->iq),
@@ -186,8 +186,8 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
                                        size_t errstr_size);
 
 /** Makes @p st visible to / hides it from interactive queries. */
-void brook__app_register_store(brook_app_t *app, brook_kvstore_t *st);
-void brook__app_unregister_store(brook_app_t *app, brook_kvstore_t *st);
+void brook__app_register_store(brook_app_t *app, brook__store_t *st);
+void brook__app_unregister_store(brook_app_t *app, brook__store_t *st);
 
 /** Asks every thread to stop; the first call starts the stop's clock. */
 void brook__app_request_stop(brook_app_t *app);

@@ -211,6 +211,8 @@ struct brook_builder_s {
         brook__ptrvec_t stores;  /**< brook__storedef_t *, in creation
                                   *   order (statestore/store_int.h). */
         brook__ptrvec_t handles; /**< DSL handles freed with the builder. */
+        brook__ptrvec_t serdes;  /**< Serdes the DSL made (a reference
+                                  *   each), dropped with the builder. */
         int next_index;          /**< For generated names. */
         char *error;             /**< First error, or NULL. */
 };
@@ -225,6 +227,10 @@ char *brook__builder_new_name(brook_builder_t *b, const char *prefix);
 brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name);
 /** Registers a DSL handle to be freed (free()) with @p b. */
 void brook__builder_keep(brook_builder_t *b, void *handle);
+/** Hands @p b the caller's reference to @p serde (one the DSL made):
+ *  dropped with the builder. Returns @p serde. */
+const brook_serde_t *brook__builder_keep_serde(brook_builder_t *b,
+                                               brook_serde_t *serde);
 
 /** A built topology: sub-topologies over the builder's nodes, resolved
  *  with a configuration. */
@@ -378,7 +384,7 @@ struct brook__stateenv;
 struct brook__cache;
 
 /** How many drop reasons there are (brook_drop_reason_t). */
-#define BROOK__DROP_CNT ((int)BROOK_DROP_NULL_VALUE + 1)
+#define BROOK__DROP_CNT ((int)BROOK_DROP_EXPIRED + 1)
 
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {
@@ -423,6 +429,12 @@ void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
  *  record due to ..." warning). */
 void brook__ctx_drop(brook_ctx_t *ctx, const brook_record_t *rec,
                      brook_drop_reason_t reason, const char *why);
+/** Fails the task of @p ctx past any exception handler (Kafka Streams'
+ *  StreamsException): the record, flush or punctuation that led here ends
+ *  the task with "in node \"<node>\": <message>". The caller then returns
+ *  an error from process(). */
+void brook__ctx_fatal(brook_ctx_t *ctx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 /**
  * Wire size limit arithmetic for a record of librdkafka (its
@@ -448,7 +460,7 @@ struct brook__task {
         size_t punc_cnt, punc_cap;
         int next_punc_id;
         size_t queued; /**< Records across queues. */
-        /** Store instances (brook_kvstore_t *), in the builder's order. */
+        /** Store instances (brook__store_t *), in the builder's order. */
         brook__ptrvec_t stores;
         /** Its stores are restoring (stream threads only): its processors
          *  are not initialised yet and it processes nothing. */
@@ -469,6 +481,12 @@ struct brook__task {
          *  handler says. */
         bool prod_failed;
         char prod_errbuf[512];
+        /** Set by brook__ctx_fatal(): a processor's failure that stops the
+         *  task whatever the processing handler says (a full suppression
+         *  buffer that shuts down when full); fatal_errbuf names the node
+         *  and the cause. */
+        bool fatal_failed;
+        char fatal_errbuf[512];
 };
 
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,

@@ -80,6 +80,7 @@ typedef enum {
         BROOK__P_TASK_TIMEOUT_MS,
         BROOK__P_CACHE_MAX_BYTES,
         BROOK__P_ROCKSDB_MEMORY_BYTES,
+        BROOK__P_WINDOW_CHANGELOG_RETENTION,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -246,6 +247,14 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "Bound on RocksDB's memory for the whole app: block cache "
                  "(3/4) plus write buffers (1/4), whatever the number of "
                  "tasks and stores."},
+        [BROOK__P_WINDOW_CHANGELOG_RETENTION] =
+                {"windowstore.changelog.additional.retention.ms",
+                 BROOK__CONF_INT, 0, 0, INT64_MAX / 4, NULL, NULL, "86400000",
+                 NULL, NULL,
+                 "Added to a window or session store's retention for its "
+                 "changelog's retention.ms, as in Kafka Streams: clock "
+                 "drift between brokers and the app must not delete data "
+                 "the store still keeps."},
 };
 
 /* ----------------------------------------------------------------- conf */

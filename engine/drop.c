@@ -22,6 +22,8 @@ static const char *const brook__drop_names[BROOK__DROP_CNT] = {
         [BROOK_DROP_PRODUCTION_ERROR] = "production_error",
         [BROOK_DROP_NULL_KEY] = "null_key",
         [BROOK_DROP_NULL_VALUE] = "null_value",
+        [BROOK_DROP_LATE] = "late",
+        [BROOK_DROP_EXPIRED] = "expired",
 };
 
 const char *brook_drop_reason_name(brook_drop_reason_t reason)
@@ -78,6 +80,20 @@ void brook__ctx_drop(brook_ctx_t *ctx, const brook_record_t *rec,
                     ctx->task->id, ctx->node->name, why,
                     meta && meta->topic ? meta->topic : "",
                     meta ? meta->partition : -1, meta ? meta->offset : -1);
+}
+
+void brook__ctx_fatal(brook_ctx_t *ctx, const char *fmt, ...)
+{
+        brook__task_t *task = ctx->task;
+        char msg[400];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        task->fatal_failed = true;
+        brook__seterr(task->fatal_errbuf, sizeof task->fatal_errbuf,
+                      "in node \"%s\": %s", ctx->node->name, msg);
 }
 
 /* librdkafka's RD_KAFKAP_MESSAGE_V2_MAX_OVERHEAD: length, attributes,

@@ -44,13 +44,13 @@ static bool brook__iq_running(brook_app_t *app, char *errstr,
 
 /* This instance's open instance of @p def for @p partition, or NULL.
  * Call with iq_lock held; the instance is alive only while it is held. */
-static brook_kvstore_t *brook__iq_local(brook_app_t *app,
-                                        const brook__storedef_t *def,
-                                        int32_t partition)
+static brook__store_t *brook__iq_local(brook_app_t *app,
+                                       const brook__storedef_t *def,
+                                       int32_t partition)
 {
         size_t i;
         for (i = 0; i < app->iq_stores.cnt; i++) {
-                brook_kvstore_t *st = app->iq_stores.v[i];
+                brook__store_t *st = app->iq_stores.v[i];
                 if (st->def == def && st->task->partition == partition)
                         return st;
         }
@@ -99,7 +99,7 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
                                          size_t errstr_size)
 {
         brook__storedef_t *def;
-        brook_kvstore_t *st;
+        brook__store_t *st;
         brook_buf_t *buf;
         brook_err_t err;
 
@@ -132,7 +132,7 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                 void **valuep, char *errstr, size_t errstr_size)
 {
         brook__storedef_t *def;
-        brook_kvstore_t *st;
+        brook__store_t *st;
         brook__iqstore_t *h = NULL;
         brook_buf_t *kbuf, *vbuf;
         int32_t partition;
@@ -272,7 +272,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
 
         pthread_mutex_lock(&app->iq_lock);
         for (i = 0; i < app->iq_stores.cnt; i++) {
-                brook_kvstore_t *st = app->iq_stores.v[i];
+                brook__store_t *st = app->iq_stores.v[i];
                 if (st->def != def)
                         continue;
                 if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {

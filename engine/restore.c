@@ -33,7 +33,7 @@
 #define BROOK__RESTORE_RETRY BROOK_ERR_TIMED_OUT
 
 struct brook__rstore {
-        brook_kvstore_t *st;
+        brook__store_t *st;
         rd_kafka_topic_t *rkt; /**< Learnt from the first message. */
         bool planned;          /**< start/end are known. */
         int64_t start, end;    /**< [start, end) to read. */
@@ -50,7 +50,7 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
                                        struct brook__rstore *rs, char *errstr,
                                        size_t errstr_size)
 {
-        brook_kvstore_t *st = rs->st;
+        brook__store_t *st = rs->st;
         int64_t lo, hi, stored = -1;
         rd_kafka_resp_err_t kerr;
         char why[512] = "";
@@ -139,7 +139,7 @@ bool brook__thread_restore_add(brook__thread_t *thr, brook__task_t *task)
 {
         size_t j, queued = 0;
         for (j = 0; j < task->stores.cnt; j++) {
-                brook_kvstore_t *st = task->stores.v[j];
+                brook__store_t *st = task->stores.v[j];
                 struct brook__rstore *rs;
                 if (!st->changelog) {
                         atomic_store(&st->state, BROOK__STORE_ACTIVE);
@@ -292,9 +292,9 @@ static brook_err_t brook__restore_apply(brook__thread_t *thr,
         if (rkm->offset < rs->next)
                 return BROOK_OK;
         if (rkm->offset < rs->end) {
-                if ((err = brook__kvstore_restore_put(
-                             rs->st, rkm->key, rkm->key_len, rkm->payload,
-                             rkm->len))) {
+                if ((err = brook__store_restore_put(rs->st, rkm->key,
+                                                    rkm->key_len, rkm->payload,
+                                                    rkm->len))) {
                         brook__seterr(errstr, errstr_size,
                                       "restoring store \"%s\" failed at "
                                       "changelog offset %" PRId64 ": %s",

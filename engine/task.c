@@ -49,11 +49,11 @@ brook_err_t brook__task_open_stores(brook__task_t *task, char *errstr,
         size_t i;
         for (i = 0; i < b->stores.cnt; i++) {
                 brook__storedef_t *def = b->stores.v[i];
-                brook_kvstore_t *st;
+                brook__store_t *st;
                 brook_err_t err;
                 if (def->subtopology != task->sub_id)
                         continue;
-                if ((err = brook__kvstore_open(
+                if ((err = brook__store_open(
                              def, task, task->rt->env, task->rt->cache,
                              task->rt->state_dir, &st, errstr, errstr_size)))
                         return err;
@@ -68,11 +68,19 @@ brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
         size_t i;
         brook_err_t err = BROOK_OK;
         task->prod_failed = false;
+        task->fatal_failed = false;
         for (i = 0; i < task->stores.cnt && !err; i++) {
-                err = brook__kvstore_flush_cache(task->stores.v[i], errstr,
-                                                 errstr_size);
+                err = brook__store_flush_cache(task->stores.v[i], errstr,
+                                               errstr_size);
                 /* Records the flush forwarded are done with. */
                 brook_arena_reset(task->rt->arena);
+                if (task->fatal_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: flushing the record caches: "
+                                      "%s",
+                                      task->id, task->fatal_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
                 if (task->prod_failed) {
                         brook__seterr(errstr, errstr_size,
                                       "task %s: flushing the record caches: "
@@ -90,28 +98,45 @@ brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
         size_t i;
         brook_err_t err;
         for (i = 0; i < task->stores.cnt; i++)
-                if ((err = brook__kvstore_flush_inner(task->stores.v[i], errstr,
-                                                      errstr_size)))
+                if ((err = brook__store_flush_inner(task->stores.v[i], errstr,
+                                                    errstr_size)))
                         return err;
         return BROOK_OK;
 }
 
-brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
-                              brook_kvstore_t **stp, char *errstr,
-                              size_t errstr_size)
+static const char *const brook__store_kind_names[] = {
+        [BROOK__STORE_KV] = "a key-value store",
+        [BROOK__STORE_WINDOW] = "a window store",
+        [BROOK__STORE_SESSION] = "a session store",
+};
+
+brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
+                             brook__storekind_t kind, brook__store_t **stp,
+                             char *errstr, size_t errstr_size)
 {
         brook__task_t *task = ctx->task;
         size_t i, j;
         *stp = NULL;
         for (i = 0; name && i < task->stores.cnt; i++) {
-                brook_kvstore_t *st = task->stores.v[i];
+                brook__store_t *st = task->stores.v[i];
                 if (strcmp(st->def->name, name))
                         continue;
-                for (j = 0; j < st->def->proc_cnt; j++)
-                        if (st->def->procs[j] == ctx->node->idx) {
-                                *stp = st;
-                                return BROOK_OK;
+                for (j = 0; j < st->def->proc_cnt; j++) {
+                        if (st->def->procs[j] != ctx->node->idx)
+                                continue;
+                        if (st->def->kind != kind) {
+                                brook__seterr(
+                                        errstr, errstr_size,
+                                        "processor \"%s\": store \"%s\" is "
+                                        "%s, not %s",
+                                        ctx->node->name, name,
+                                        brook__store_kind_names[st->def->kind],
+                                        brook__store_kind_names[kind]);
+                                return BROOK_ERR_INVALID_ARG;
                         }
+                        *stp = st;
+                        return BROOK_OK;
+                }
                 break;
         }
         /* Kafka Streams' getStateStore() message, in substance. */
@@ -122,6 +147,17 @@ brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
                       "brook_builder_connect_store())",
                       ctx->node->name, name ? name : "(null)");
         return BROOK_ERR_NOT_FOUND;
+}
+
+brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
+                              brook_kvstore_t **stp, char *errstr,
+                              size_t errstr_size)
+{
+        brook__store_t *st;
+        brook_err_t err = brook__ctx_store(ctx, name, BROOK__STORE_KV, &st,
+                                           errstr, errstr_size);
+        *stp = err ? NULL : (brook_kvstore_t *)st;
+        return err;
 }
 
 brook_err_t brook__task_init(brook__task_t *task, char *errstr,
@@ -165,7 +201,7 @@ void brook__task_destroy(brook__task_t *task, void (*release)(brook__inrec_t *))
                 free(ctx->sink_topic);
         }
         for (i = 0; i < task->stores.cnt; i++)
-                brook__kvstore_close(task->stores.v[i]);
+                brook__store_close(task->stores.v[i]);
         brook__ptrvec_free(&task->stores);
         for (i = 0; i < task->queues.cnt; i++) {
                 brook__pqueue_t *q = task->queues.v[i];
@@ -424,9 +460,18 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 task->cur_ts = now;
                 task->fwd_failed = false;
                 task->prod_failed = false;
+                task->fatal_failed = false;
                 err = task->puncs[i].fn(ctx, now, task->puncs[i].opaque, why,
                                         sizeof why);
                 brook_arena_reset(task->rt->arena);
+                if (task->fatal_failed) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: punctuator of node \"%s\" at "
+                                      "%s time %" PRId64 ": %s",
+                                      task->id, ctx->node->name, kind, now,
+                                      task->fatal_errbuf);
+                        return BROOK_ERR_FATAL;
+                }
                 if (task->prod_failed) {
                         brook__seterr(errstr, errstr_size,
                                       "task %s: punctuator of node \"%s\" at "
@@ -926,11 +971,20 @@ brook_err_t brook__task_process_one(brook__task_t *task,
 
         task->fwd_failed = false;
         task->prod_failed = false;
+        task->fatal_failed = false;
         fwd_err =
                 brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
         /* A production failure under `fail` stops the task even if a
-         * processor above the sink dealt with its error. */
-        if (task->prod_failed)
+         * processor above the sink dealt with its error; so does a
+         * processor's fatal failure. */
+        if (task->fatal_failed) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: at topic \"%s\" partition %" PRId32
+                              " offset %" PRId64 ": %s",
+                              task->id, in.topic, in.partition, in.offset,
+                              task->fatal_errbuf);
+                err = BROOK_ERR_FATAL;
+        } else if (task->prod_failed)
                 err = brook__production_fatal(task, &in, errstr, errstr_size);
         else if (fwd_err)
                 err = brook__handle(task, rt->proc_handler,

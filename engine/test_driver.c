@@ -460,7 +460,7 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 /* Stores start empty here: nothing to restore. */
                 ok = !brook__task_open_stores(task, errstr, errstr_size);
                 for (j = 0; ok && j < task->stores.cnt; j++) {
-                        brook_kvstore_t *st = task->stores.v[j];
+                        brook__store_t *st = task->stores.v[j];
                         atomic_store(&st->state, BROOK__STORE_ACTIVE);
                 }
                 if (!ok || brook__task_init(task, errstr, errstr_size)) {
@@ -619,9 +619,10 @@ brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
         for (i = 0; i < td->tasks.cnt; i++) {
                 brook__task_t *task = td->tasks.v[i];
                 for (j = 0; j < task->stores.cnt; j++) {
-                        brook_kvstore_t *st = task->stores.v[j];
-                        if (!strcmp(st->def->name, name))
-                                return st;
+                        brook__store_t *st = task->stores.v[j];
+                        if (!strcmp(st->def->name, name) &&
+                            st->def->kind == BROOK__STORE_KV)
+                                return (brook_kvstore_t *)st;
                 }
         }
         return NULL;

@@ -521,7 +521,7 @@ static bool brook__thr_all_logged(brook__thread_t *thr)
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
                 for (j = 0; j < task->stores.cnt; j++) {
-                        brook_kvstore_t *st = task->stores.v[j];
+                        brook__store_t *st = task->stores.v[j];
                         if (!st->changelog)
                                 return false;
                 }

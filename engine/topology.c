@@ -51,6 +51,9 @@ void brook_builder_destroy(brook_builder_t *b)
         for (i = 0; i < b->handles.cnt; i++)
                 free(b->handles.v[i]);
         brook__ptrvec_free(&b->handles);
+        for (i = 0; i < b->serdes.cnt; i++)
+                brook__serde_unref(b->serdes.v[i]);
+        brook__ptrvec_free(&b->serdes);
         free(b->error);
         free(b);
 }
@@ -94,6 +97,14 @@ brook__node_t *brook__builder_node(const brook_builder_t *b, const char *name)
 void brook__builder_keep(brook_builder_t *b, void *handle)
 {
         brook__ptrvec_push(&b->handles, handle);
+}
+
+const brook_serde_t *brook__builder_keep_serde(brook_builder_t *b,
+                                               brook_serde_t *serde)
+{
+        if (serde)
+                brook__ptrvec_push(&b->serdes, serde);
+        return serde;
 }
 
 /* ---------------------------------------------------------------- stores */
@@ -172,11 +183,15 @@ brook_err_t brook_builder_connect_store(brook_builder_t *b,
         return BROOK_OK;
 }
 
-brook_err_t brook_builder_add_store(brook_builder_t *b,
-                                    const brook_materialized_t *m,
-                                    const char *const *processors,
-                                    size_t processor_cnt, char *errstr,
-                                    size_t errstr_size)
+/* Adds a store of @p kind; @p w holds the times of window and session
+ * stores (NULL for key-value stores). */
+static brook_err_t brook__builder_add_store(brook_builder_t *b,
+                                            const brook_materialized_t *m,
+                                            brook__storekind_t kind,
+                                            const brook_window_store_opts_t *w,
+                                            const char *const *processors,
+                                            size_t processor_cnt, char *errstr,
+                                            size_t errstr_size)
 {
         brook__storedef_t *def;
         size_t i;
@@ -216,8 +231,60 @@ brook_err_t brook_builder_add_store(brook_builder_t *b,
                                     m->name);
                 return BROOK_ERR_TOPOLOGY;
         }
+        if (w &&
+            !brook__version_ok(w->version, BROOK_WINDOW_STORE_OPTS_VERSION,
+                               "brook_window_store_opts_t", why, sizeof why)) {
+                brook__builder_fail(b, errstr, errstr_size, "store \"%s\": %s",
+                                    m->name, why);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (w && w->retention_ms <= 0) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": retention_ms is %" PRId64
+                                    ": it must be positive",
+                                    m->name, w->retention_ms);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (w && w->segment_ms < 0) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": segment_ms is %" PRId64
+                                    ": it must be 0 (the default) or positive",
+                                    m->name, w->segment_ms);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (kind == BROOK__STORE_WINDOW && w->window_size_ms <= 0) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": window_size_ms is %" PRId64
+                                    ": it must be positive",
+                                    m->name, w->window_size_ms);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        if (kind == BROOK__STORE_WINDOW &&
+            w->retention_ms < w->window_size_ms) {
+                /* Kafka Streams' Stores.persistentWindowStore() check. */
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": the retention (%" PRId64
+                                    " ms) cannot be smaller than the window "
+                                    "size (%" PRId64 " ms)",
+                                    m->name, w->retention_ms,
+                                    w->window_size_ms);
+                return BROOK_ERR_INVALID_ARG;
+        }
         def = brook__xcalloc(1, sizeof *def);
         def->name = brook__xstrdup(m->name);
+        def->kind = kind;
+        if (w) {
+                def->retention_ms = w->retention_ms;
+                /* Kafka Streams' default segment interval. */
+                def->segment_ms = w->segment_ms ? w->segment_ms
+                                                : (w->retention_ms / 2 > 60000
+                                                           ? w->retention_ms / 2
+                                                           : 60000);
+                if (kind == BROOK__STORE_WINDOW) {
+                        def->window_ms = w->window_size_ms;
+                        def->retain_duplicates = w->retain_duplicates;
+                }
+        }
         def->key_serde = brook__serde_ref(m->key_serde);
         def->value_serde = brook__serde_ref(m->value_serde);
         def->supplier = m->supplier ? *m->supplier : *brook_kvstore_rocksdb();
@@ -230,6 +297,42 @@ brook_err_t brook_builder_add_store(brook_builder_t *b,
                              b, processors[i], m->name, errstr, errstr_size)))
                         return err;
         return BROOK_OK;
+}
+
+brook_err_t brook_builder_add_store(brook_builder_t *b,
+                                    const brook_materialized_t *m,
+                                    const char *const *processors,
+                                    size_t processor_cnt, char *errstr,
+                                    size_t errstr_size)
+{
+        return brook__builder_add_store(b, m, BROOK__STORE_KV, NULL, processors,
+                                        processor_cnt, errstr, errstr_size);
+}
+
+brook_err_t brook_builder_add_window_store(brook_builder_t *b,
+                                           const brook_materialized_t *m,
+                                           const brook_window_store_opts_t *w,
+                                           const char *const *processors,
+                                           size_t processor_cnt, char *errstr,
+                                           size_t errstr_size)
+{
+        static const brook_window_store_opts_t none;
+        return brook__builder_add_store(b, m, BROOK__STORE_WINDOW,
+                                        w ? w : &none, processors,
+                                        processor_cnt, errstr, errstr_size);
+}
+
+brook_err_t brook_builder_add_session_store(brook_builder_t *b,
+                                            const brook_materialized_t *m,
+                                            const brook_window_store_opts_t *w,
+                                            const char *const *processors,
+                                            size_t processor_cnt, char *errstr,
+                                            size_t errstr_size)
+{
+        static const brook_window_store_opts_t none;
+        return brook__builder_add_store(b, m, BROOK__STORE_SESSION,
+                                        w ? w : &none, processors,
+                                        processor_cnt, errstr, errstr_size);
 }
 
 /* Places each store in the sub-topology of its processors and fills in

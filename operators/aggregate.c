@@ -179,6 +179,55 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                                errstr_size);
 }
 
+brook_err_t brook__grouped_prepare(brook_grouped_t *g,
+                                   const brook_materialized_t *m,
+                                   const char *func, brook__grouped_prep_t *p)
+{
+        brook_builder_t *b = g->b;
+        brook_stream_t *s = g->s;
+
+        memset(p, 0, sizeof *p);
+        if (m && m->name && !*m->name) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: the materialized store name is empty",
+                                    func);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        /* Kafka Streams' order: the store name, the processor name, then
+         * the repartition nodes. */
+        if (m && m->name)
+                p->store = m->name;
+        else
+                p->store = p->gen_store = brook__builder_new_name(
+                        b, "KSTREAM-AGGREGATE-STATE-STORE");
+        p->name = brook__builder_new_name(b, "KSTREAM-AGGREGATE");
+
+        if (g->repartition) {
+                brook_repartitioned_t r = {
+                        .name = g->grouping.name ? g->grouping.name : p->store,
+                        .key_serde = g->grouping.key_serde,
+                        .value_serde = g->grouping.value_serde};
+                s = brook_stream_repartition(s, &r);
+                if (!s) {
+                        brook__grouped_prep_free(p);
+                        return BROOK_ERR_TOPOLOGY;
+                }
+        }
+        p->s = s;
+        p->key_serde =
+                g->grouping.key_serde ? g->grouping.key_serde : s->key_serde;
+        if (m && m->key_serde)
+                p->key_serde = m->key_serde;
+        return BROOK_OK;
+}
+
+void brook__grouped_prep_free(brook__grouped_prep_t *p)
+{
+        free(p->gen_store);
+        free(p->name);
+        p->gen_store = p->name = NULL;
+}
+
 /*
  * Adds the aggregation @p op over @p g: store, processor and, if needed,
  * the repartition before it. @p value_serde is the store's value serde
@@ -189,64 +238,36 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
                               const brook_materialized_t *m, const char *func)
 {
         brook_builder_t *b = g->b;
-        brook_stream_t *s = g->s;
-        const brook_serde_t *key_serde;
+        brook__grouped_prep_t p;
         brook_table_t *t = NULL;
         agg_op_t *copy;
         brook_processor_def_t def = {.init = brook__tproc_init,
                                      .process = agg_process,
                                      .close = brook__tproc_close,
                                      .opaque_destroy = free};
-        char *gen_store = NULL, *name;
-        const char *store, *parent;
+        const char *parent;
         size_t slen;
 
-        if (m && m->name && !*m->name) {
-                brook__builder_fail(b, NULL, 0,
-                                    "%s: the materialized store name is empty",
-                                    func);
+        if (brook__grouped_prepare(g, m, func, &p))
                 return NULL;
-        }
-        /* Kafka Streams' order: the store name, the processor name, then
-         * the repartition nodes. */
-        if (m && m->name)
-                store = m->name;
-        else
-                store = gen_store = brook__builder_new_name(
-                        b, "KSTREAM-AGGREGATE-STATE-STORE");
-        name = brook__builder_new_name(b, "KSTREAM-AGGREGATE");
-
-        if (g->repartition) {
-                brook_repartitioned_t r = {
-                        .name = g->grouping.name ? g->grouping.name : store,
-                        .key_serde = g->grouping.key_serde,
-                        .value_serde = g->grouping.value_serde};
-                s = brook_stream_repartition(s, &r);
-                if (!s)
-                        goto done;
-        }
-        key_serde =
-                g->grouping.key_serde ? g->grouping.key_serde : s->key_serde;
-        if (m && m->key_serde)
-                key_serde = m->key_serde;
         if (m && m->value_serde)
                 value_serde = m->value_serde;
 
-        slen = strlen(store) + 1;
+        slen = strlen(p.store) + 1;
         copy = brook__xmalloc(sizeof *copy + slen);
         *copy = *op;
-        copy->hdr.store = memcpy((char *)(copy + 1), store, slen);
+        copy->hdr.store = memcpy((char *)(copy + 1), p.store, slen);
         copy->hdr.agg = true;
         def.opaque = copy;
-        parent = s->node;
-        if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0) ||
-            brook__dsl_store_add(b, m, store, key_serde, value_serde, name))
+        parent = p.s->node;
+        if (brook_builder_add_processor(b, p.name, &def, &parent, 1, NULL, 0) ||
+            brook__dsl_store_add(b, m, p.store, p.key_serde, value_serde,
+                                 p.name))
                 goto done;
-        t = brook__table_new(b, name, key_serde, value_serde, store,
+        t = brook__table_new(b, p.name, p.key_serde, value_serde, p.store,
                              BROOK__TABLE_AGGREGATE, true, &copy->hdr, NULL);
 done:
-        free(gen_store);
-        free(name);
+        brook__grouped_prep_free(&p);
         return t;
 }
 

@@ -60,7 +60,30 @@ typedef enum {
         BROOK__TABLE_SOURCE,    /**< brook_table(). */
         BROOK__TABLE_AGGREGATE, /**< count, reduce, aggregate. */
         BROOK__TABLE_DERIVED,   /**< filter, filter_not, map_values. */
+        /** Windowed aggregations and suppress: they send no old values
+         *  (yet; Kafka Streams' do), and their op is NULL. */
+        BROOK__TABLE_NO_OLD,
 } brook__table_kind_t;
+/** What an aggregation over a grouped stream attaches to
+ *  (brook__grouped_prepare()). */
+typedef struct brook__grouped_prep {
+        const char *store; /**< m->name, or gen_store. */
+        char *gen_store;   /**< A generated store name, or NULL. */
+        char *name;        /**< The processor's generated name. */
+        brook_stream_t *s; /**< The stream to read: after the repartition. */
+        const brook_serde_t *key_serde; /**< The store's key serde. */
+} brook__grouped_prep_t;
+
+/**
+ * The first steps of every aggregation of @p g, in Kafka Streams' order:
+ * the store's name (m->name or generated), the processor's name, and the
+ * repartition when the key may have changed. BROOK_OK, or an error the
+ * builder keeps (naming @p func). Free with brook__grouped_prep_free().
+ */
+brook_err_t brook__grouped_prepare(brook_grouped_t *g,
+                                   const brook_materialized_t *m,
+                                   const char *func, brook__grouped_prep_t *p);
+void brook__grouped_prep_free(brook__grouped_prep_t *p);
 
 /** A table handle: the node whose forwards are the table's updates, the
  *  serdes known for its keys and values (NULL: unknown), and the store that
@@ -78,6 +101,11 @@ struct brook_table_s {
         bool materialized;
         brook__tnode_t *op;    /**< The node's definition (its opaque). */
         brook_table_t *parent; /**< BROOK__TABLE_DERIVED: the table below. */
+        /** Made by a windowed aggregation (keys are brook_windowed_key_t):
+         *  its windows' grace, which suppress(until_window_closes) waits
+         *  for. */
+        bool windowed;
+        int64_t grace_ms;
 };
 
 /** A new table handle, kept by (and freed with) @p b; @p store may be

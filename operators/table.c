@@ -36,15 +36,21 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
         t->materialized = materialized;
         t->op = op;
         t->parent = parent;
+        t->windowed = false;
+        t->grace_ms = 0;
         brook__builder_keep(b, t);
         return t;
 }
 
 bool brook__table_send_old(brook_table_t *t)
 {
+        if (t->kind == BROOK__TABLE_NO_OLD)
+                return false;
         if (t->op->send_old)
                 return true;
         switch (t->kind) {
+        case BROOK__TABLE_NO_OLD:
+                return false;
         case BROOK__TABLE_SOURCE:
                 if (!t->materialized)
                         return false;
@@ -231,7 +237,7 @@ brook_err_t brook__tfwd_agg_ts(brook__tfwd_t *fwd, const void *key,
         *tsp = -1;
         if (!fwd->agg_ts)
                 return BROOK_OK;
-        if ((err = pend_lookup(fwd->agg_ts, fwd->st->def->key_serde, key, &pp,
+        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
                                &h, errstr, errstr_size)))
                 return err;
         if (pp && *pp)
@@ -247,7 +253,7 @@ static brook_err_t agg_ts_note(brook__tfwd_t *fwd, const void *key, int64_t ts,
         uint64_t h;
         brook_err_t err;
 
-        if ((err = pend_lookup(fwd->agg_ts, fwd->st->def->key_serde, key, &pp,
+        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
                                &h, errstr, errstr_size)))
                 return err;
         if (pp && *pp)
@@ -265,13 +271,13 @@ static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
                              char *errstr, size_t errstr_size)
 {
         struct brook__pending *pd = fwd->pending;
-        const brook_serde_t *vs = fwd->st->def->value_serde;
+        const brook_serde_t *vs = fwd->st->s.def->value_serde;
         bool agg = ((const brook__tnode_t *)fwd->op)->agg;
         pend_t **pp, *e;
         uint64_t h;
         brook_err_t err;
 
-        if ((err = pend_lookup(pd, fwd->st->def->key_serde, key, &pp, &h,
+        if ((err = pend_lookup(pd, fwd->st->s.def->key_serde, key, &pp, &h,
                                errstr, errstr_size)))
                 return err;
         /* A tombstone whose update would carry no old value needs no note:
@@ -347,7 +353,7 @@ brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
  * as the table's update, with the timestamp of the entry's last write (or
  * the one the node gave it) and, if the node sends them, the old value as
  * of the key's first write since it last went downstream. */
-static brook_err_t tfwd_emit(brook_kvstore_t *st, const void *key,
+static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
                              size_t key_size, const void *value,
                              size_t value_size, int64_t ts, void *opaque,
                              char *errstr, size_t errstr_size)
@@ -421,9 +427,9 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                 return BROOK_OK;
         if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
-        if (brook__kvstore_caching(fwd->st)) {
+        if (brook__store_caching(&fwd->st->s)) {
                 const brook__tnode_t *node = fwd->op;
-                brook__kvstore_set_emit(fwd->st, tfwd_emit, fwd);
+                brook__store_set_emit(&fwd->st->s, tfwd_emit, fwd);
                 /* Only what the cache's entry does not know: an old value,
                  * or an aggregate's timestamp (which may be later than
                  * the entry's, its record's). */
@@ -435,8 +441,8 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
 
 void brook__tfwd_close(brook__tfwd_t *fwd)
 {
-        if (fwd->st && brook__kvstore_caching(fwd->st))
-                brook__kvstore_set_emit(fwd->st, NULL, NULL);
+        if (fwd->st && brook__store_caching(&fwd->st->s))
+                brook__store_set_emit(&fwd->st->s, NULL, NULL);
         pend_free(fwd->pending);
         pend_free(fwd->agg_ts);
         fwd->pending = fwd->agg_ts = NULL;
@@ -463,7 +469,7 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                                         errstr_size);
                 if (err)
                         return err;
-                if (brook__kvstore_caching(fwd->st))
+                if (brook__store_caching(&fwd->st->s))
                         return BROOK_OK;
         }
         return brook_ctx_forward(

@@ -79,7 +79,7 @@ struct cache_entry {
 
 struct cache_store {
         cache_store_t *hnext;
-        brook_kvstore_t *st; /* Opaque here: only passed on. */
+        brook__store_t *st; /* Opaque here: only passed on. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
 };
@@ -109,7 +109,7 @@ static uint64_t cache_mix(uint64_t x)
         return x;
 }
 
-static uint64_t cache_hash(const brook_kvstore_t *st, const void *key,
+static uint64_t cache_hash(const brook__store_t *st, const void *key,
                            size_t key_size)
 {
         const unsigned char *p = key;
@@ -193,7 +193,7 @@ static void cache_set_state(cache_entry_t *e, cache_state_t state)
 /* ------------------------------------------------------ store records */
 
 static cache_store_t **cache_store_slot(brook__cache_t *c,
-                                        const brook_kvstore_t *st)
+                                        const brook__store_t *st)
 {
         cache_store_t **pp;
 
@@ -206,7 +206,7 @@ static cache_store_t **cache_store_slot(brook__cache_t *c,
 }
 
 static cache_store_t *cache_store_find(brook__cache_t *c,
-                                       const brook_kvstore_t *st)
+                                       const brook__store_t *st)
 {
         cache_store_t **pp = cache_store_slot(c, st);
         return pp ? *pp : NULL;
@@ -232,7 +232,7 @@ static void cache_store_grow(brook__cache_t *c)
         c->sbucket_cnt = cnt;
 }
 
-static cache_store_t *cache_store_get(brook__cache_t *c, brook_kvstore_t *st)
+static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
 {
         cache_store_t *cs = cache_store_find(c, st);
         size_t i;
@@ -266,7 +266,7 @@ static void cache_store_release(brook__cache_t *c, cache_store_t *cs)
 
 /* ----------------------------------------------------------- entries */
 
-static cache_entry_t **cache_slot(brook__cache_t *c, const brook_kvstore_t *st,
+static cache_entry_t **cache_slot(brook__cache_t *c, const brook__store_t *st,
                                   const void *key, size_t key_size,
                                   uint64_t hash)
 {
@@ -285,7 +285,7 @@ static cache_entry_t **cache_slot(brook__cache_t *c, const brook_kvstore_t *st,
         return pp;
 }
 
-static cache_entry_t *cache_find(brook__cache_t *c, const brook_kvstore_t *st,
+static cache_entry_t *cache_find(brook__cache_t *c, const brook__store_t *st,
                                  const void *key, size_t key_size,
                                  uint64_t hash)
 {
@@ -382,7 +382,7 @@ static void cache_entry_free(cache_entry_t *e)
 /* The bytes of an entry as they were when it was taken for writing down or
  * forwarding: a copy, since the call out may change or evict the entry. */
 typedef struct cache_snap {
-        brook_kvstore_t *st;
+        brook__store_t *st;
         unsigned char small[256];
         unsigned char *buf;
         size_t key_size, value_size;
@@ -414,28 +414,27 @@ static void cache_snap_release(cache_snap_t *sn)
 
 static brook_err_t cache_snap_write_down(const cache_snap_t *sn)
 {
-        return brook__kvstore_write_down(sn->st, sn->buf, sn->key_size,
-                                         sn->tombstone ? NULL
-                                                       : sn->buf + sn->key_size,
-                                         sn->value_size, sn->ts);
+        return brook__store_write_down(sn->st, sn->buf, sn->key_size,
+                                       sn->tombstone ? NULL
+                                                     : sn->buf + sn->key_size,
+                                       sn->value_size, sn->ts);
 }
 
 static brook_err_t cache_snap_emit(const cache_snap_t *sn)
 {
-        return brook__kvstore_emit(sn->st, sn->buf, sn->key_size,
-                                   sn->tombstone ? NULL
-                                                 : sn->buf + sn->key_size,
-                                   sn->value_size, sn->ts);
+        return brook__store_emit(sn->st, sn->buf, sn->key_size,
+                                 sn->tombstone ? NULL : sn->buf + sn->key_size,
+                                 sn->value_size, sn->ts);
 }
 
 /* Evicts the least recently used entry, writing it down and forwarding it
  * first if it is dirty. A failure's reason is in the evicted entry's store;
  * it is copied to @p caller, the store whose put made room, which reports
  * it. */
-static brook_err_t cache_evict_one(brook__cache_t *c, brook_kvstore_t *caller)
+static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
 {
         cache_entry_t *e = c->lru.head;
-        brook_kvstore_t *st = e->cs->st;
+        brook__store_t *st = e->cs->st;
         cache_state_t state = e->state;
         const void *value = e->value;
         brook_err_t err = BROOK_OK;
@@ -445,14 +444,14 @@ static brook_err_t cache_evict_one(brook__cache_t *c, brook_kvstore_t *caller)
         cache_detach(c, e);
         c->evictions++;
         if (state == CACHE_UNWRITTEN && !value &&
-            brook__kvstore_tombstone_absent(st, e->key, e->key_size))
+            brook__store_tombstone_absent(st, e->key, e->key_size))
                 state = CACHE_CLEAN; /* Nothing to delete or forward. */
         if (state == CACHE_UNWRITTEN)
-                err = brook__kvstore_write_down(st, e->key, e->key_size, value,
-                                                e->value_size, e->ts);
+                err = brook__store_write_down(st, e->key, e->key_size, value,
+                                              e->value_size, e->ts);
         if (!err && state != CACHE_CLEAN)
-                err = brook__kvstore_emit(st, e->key, e->key_size, value,
-                                          e->value_size, e->ts);
+                err = brook__store_emit(st, e->key, e->key_size, value,
+                                        e->value_size, e->ts);
         cache_entry_free(e);
         if (err && st != caller)
                 brook__seterr(caller->errbuf, sizeof caller->errbuf,
@@ -461,7 +460,7 @@ static brook_err_t cache_evict_one(brook__cache_t *c, brook_kvstore_t *caller)
         return err;
 }
 
-static brook_err_t cache_evict(brook__cache_t *c, brook_kvstore_t *caller)
+static brook_err_t cache_evict(brook__cache_t *c, brook__store_t *caller)
 {
         /* The entry just put is the most recently used, so it goes last:
          * only when it alone is over the budget. A nested put (from a call
@@ -509,7 +508,7 @@ void brook__cache_destroy(brook__cache_t *c)
         free(c);
 }
 
-bool brook__cache_get(brook__cache_t *c, brook_kvstore_t *st, const void *key,
+bool brook__cache_get(brook__cache_t *c, brook__store_t *st, const void *key,
                       size_t key_size, const void **value, size_t *value_size)
 {
         cache_entry_t *e =
@@ -531,7 +530,7 @@ bool brook__cache_get(brook__cache_t *c, brook_kvstore_t *st, const void *key,
  * rejects that case outright; the caching layer never does it, but a
  * reader racing its own write-back is harmless here.)
  */
-brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
+brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                              const void *key, size_t key_size,
                              const void *value, size_t value_size, int64_t ts,
                              bool dirty)
@@ -589,7 +588,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
  * On a failed write the entry stays marked written: the caller fails the
  * task, which drops the cache and rebuilds the store from its changelog.
  */
-brook_err_t brook__cache_write_pending(brook__cache_t *c, brook_kvstore_t *st)
+brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
 {
         uint64_t limit = c->seq;
 
@@ -602,7 +601,7 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook_kvstore_t *st)
                 if (!e || e->seq > limit)
                         return BROOK_OK;
                 if (!e->value &&
-                    brook__kvstore_tombstone_absent(st, e->key, e->key_size)) {
+                    brook__store_tombstone_absent(st, e->key, e->key_size)) {
                         /* Nothing to delete below, so nothing to forward
                          * at the flush either. */
                         cache_set_state(e, CACHE_CLEAN);
@@ -617,7 +616,7 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook_kvstore_t *st)
         }
 }
 
-brook_err_t brook__cache_flush(brook__cache_t *c, brook_kvstore_t *st)
+brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
 {
         uint64_t limit = c->seq;
 
@@ -640,7 +639,7 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook_kvstore_t *st)
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
                 if (state == CACHE_UNWRITTEN && !e->value &&
-                    brook__kvstore_tombstone_absent(st, e->key, e->key_size))
+                    brook__store_tombstone_absent(st, e->key, e->key_size))
                         continue; /* Nothing to delete or forward. */
                 cache_snap_take(&sn, e);
                 if (state == CACHE_UNWRITTEN)
@@ -653,7 +652,7 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook_kvstore_t *st)
         }
 }
 
-void brook__cache_drop(brook__cache_t *c, brook_kvstore_t *st)
+void brook__cache_drop(brook__cache_t *c, brook__store_t *st)
 {
         cache_store_t *cs = cache_store_find(c, st);
 

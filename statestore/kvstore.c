@@ -12,156 +12,15 @@
 
 #include "store_int.h"
 
-/* A non-NULL pointer for values that encode to no bytes: NULL below the
- * metered layer means a tombstone, an empty string is not one. */
-static const char brook__empty[1];
-
-static const void *brook__bytes(const brook_buf_t *buf)
-{
-        return brook_buf_len(buf) ? brook_buf_data(buf) : brook__empty;
-}
-
-/* Records a store failure's reason in the store: the public calls copy it
- * to their caller, and the commit's cache flush reports it. */
-static brook_err_t brook__kvstore_fail(brook_kvstore_t *st, brook_err_t err,
-                                       const char *what, const char *why)
-{
-        brook__seterr(st->errbuf, sizeof st->errbuf, "store \"%s\": %s: %s",
-                      st->def->name, what, *why ? why : "no reason given");
-        return err;
-}
-
-/* The public calls' exit: a failure's reason goes to the caller. */
-static brook_err_t brook__kvstore_ret(brook_kvstore_t *st, brook_err_t err,
-                                      char *errstr, size_t errstr_size)
-{
-        if (err && err != BROOK_ERR_NOT_FOUND)
-                brook__seterr(errstr, errstr_size, "%s", st->errbuf);
-        return err;
-}
-
-static brook_arena_t *brook__kvstore_arena(brook_kvstore_t *st)
-{
-        return st->task->rt->arena;
-}
-
-/* ---------------------------------------------------------- open / close */
-
-brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
-                                brook__stateenv_t *env, brook__cache_t *cache,
-                                const char *state_dir, brook_kvstore_t **stp,
-                                char *errstr, size_t errstr_size)
-{
-        brook__runtime_t *rt = task->rt;
-        brook_kvstore_t *st = brook__xcalloc(1, sizeof *st);
-        brook_kvstore_open_t info = {
-                .store = def->name,
-                .task_id = task->id,
-                .partition = task->partition,
-                .app_id = rt->topo->app_id,
-                .state_dir = state_dir,
-                .internal = env,
-        };
-        char why[512] = "";
-
-        st->def = def;
-        st->task = task;
-        if (def->supplier.open(&info, def->supplier.opaque, &st->inner,
-                               &st->ops, why, sizeof why)) {
-                brook__seterr(errstr, errstr_size,
-                              "task %s: store \"%s\" failed to open: %s",
-                              task->id, def->name,
-                              *why ? why : "no reason given");
-                free(st);
-                return BROOK_ERR_STATE;
-        }
-        if (!brook__version_ok(st->ops->version, BROOK_KVSTORE_OPS_VERSION,
-                               "brook_kvstore_ops_t", why, sizeof why)) {
-                brook__seterr(errstr, errstr_size,
-                              "task %s: store \"%s\" (%s): %s", task->id,
-                              def->name, st->ops->kind ? st->ops->kind : "?",
-                              why);
-                /* close is a version-1 member: the instance can be closed
-                 * whatever version its store was built for. */
-                st->ops->close(st->inner);
-                free(st);
-                return BROOK_ERR_STATE;
-        }
-        st->cache = def->caching ? cache : NULL;
-        if (def->logging) {
-                size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
-                st->changelog = brook__xmalloc(n);
-                snprintf(st->changelog, n, "%s-%s-changelog", rt->topo->app_id,
-                         def->name);
-                st->changelog_end = rt->collector->changelog_slot(
-                        rt->collector, st->changelog, task->partition);
-        }
-        atomic_init(&st->state, BROOK__STORE_RESTORING);
-        st->iq = brook__xcalloc(1, sizeof *st->iq);
-        atomic_init(&st->iq->refs, 1);
-        atomic_init(&st->iq->left, false);
-        st->iq->store = brook__xstrdup(def->name);
-        st->iq->task_id = brook__xstrdup(task->id);
-        st->iq->partition = task->partition;
-        st->iq->inner = st->inner;
-        st->iq->ops = st->ops;
-        st->kbuf = brook_buf_new();
-        st->vbuf = brook_buf_new();
-        st->tmp = brook_buf_new();
-        *stp = st;
-        return BROOK_OK;
-}
-
-void brook__kvstore_close(brook_kvstore_t *st)
-{
-        if (!st)
-                return;
-        if (st->cache)
-                brook__cache_drop(st->cache, st);
-        /* A query may still read the inner store through the handle: the
-         * last reference closes it. */
-        atomic_store(&st->iq->left, true);
-        brook__iqstore_release(st->iq);
-        free(st->changelog);
-        brook_buf_destroy(st->kbuf);
-        brook_buf_destroy(st->vbuf);
-        brook_buf_destroy(st->tmp);
-        free(st);
-}
-
-void brook__iqstore_ref(brook__iqstore_t *h)
-{
-        atomic_fetch_add(&h->refs, 1);
-}
-
-void brook__iqstore_release(brook__iqstore_t *h)
-{
-        if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
-                return;
-        h->ops->close(h->inner);
-        free(h->store);
-        free(h->task_id);
-        free(h);
-}
-
-void brook__kvstore_set_emit(brook_kvstore_t *st, brook__kvstore_emit_fn fn,
-                             void *opaque)
-{
-        st->emit = fn;
-        st->emit_opaque = opaque;
-}
-
-bool brook__kvstore_caching(const brook_kvstore_t *st)
-{
-        return st->cache != NULL;
-}
+/* The generic store below the façade. */
+#define S(st) (&(st)->s)
 
 const char *brook_kvstore_name(const brook_kvstore_t *st)
 {
-        return st->def->name;
+        return st->s.def->name;
 }
 
-brook_err_t brook__kvstore_decode(brook_kvstore_t *st, const void *key,
+brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
                                   size_t key_size, const void *value,
                                   size_t value_size, brook_arena_t *arena,
                                   void **keyp, void **valuep, char *errstr,
@@ -176,154 +35,24 @@ brook_err_t brook__kvstore_decode(brook_kvstore_t *st, const void *key,
                                        arena, valuep, errstr, errstr_size);
 }
 
-/* ------------------------------------------------------- below the cache */
-
-brook_err_t brook__kvstore_write_down(brook_kvstore_t *st, const void *key,
-                                      size_t key_size, const void *value,
-                                      size_t value_size, int64_t ts)
-{
-        char why[512] = "";
-        brook_err_t err;
-        if (st->changelog) {
-                brook__collector_t *col = st->task->rt->collector;
-                if ((err = col->send_changelog(
-                             col, st->changelog, st->task->partition, key,
-                             key_size, value, value_size, ts, st->changelog_end,
-                             why, sizeof why)))
-                        return brook__kvstore_fail(st, err, "changelog", why);
-        }
-        if ((err = st->ops->put(st->inner, key, key_size, value, value_size,
-                                why, sizeof why)))
-                return brook__kvstore_fail(st, err, "write", why);
-        return BROOK_OK;
-}
-
-bool brook__kvstore_tombstone_absent(brook_kvstore_t *st, const void *key,
-                                     size_t key_size)
-{
-        brook_buf_t *probe;
-        char why[512] = "";
-        bool absent;
-        if (!st->emit)
-                return false;
-        /* Its own buffer: this may run in the middle of a read that holds
-         * the store's buffers. Tombstones are rare enough to afford it. */
-        probe = brook_buf_new();
-        absent = st->ops->get(st->inner, key, key_size, probe, why,
-                              sizeof why) == BROOK_ERR_NOT_FOUND;
-        brook_buf_destroy(probe);
-        return absent;
-}
-
-brook_err_t brook__kvstore_emit(brook_kvstore_t *st, const void *key,
-                                size_t key_size, const void *value,
-                                size_t value_size, int64_t ts)
-{
-        char why[512] = "";
-        brook_err_t err;
-        if (!st->emit)
-                return BROOK_OK;
-        if ((err = st->emit(st, key, key_size, value, value_size, ts,
-                            st->emit_opaque, why, sizeof why))) {
-                /* A node downstream failed. Its code must not read as "not
-                 * found" or "the end" to the store call that evicted the
-                 * entry (a get would take the key for absent). */
-                if (err == BROOK_ERR_NOT_FOUND || err == BROOK_ERR_END)
-                        err = BROOK_ERR_PROCESSING;
-                return brook__kvstore_fail(st, err, "forwarding",
-                                           *why ? why : brook_err2str(err));
-        }
-        return BROOK_OK;
-}
-
-brook_err_t brook__kvstore_flush_cache(brook_kvstore_t *st, char *errstr,
-                                       size_t errstr_size)
-{
-        brook_err_t err;
-        if (!st->cache)
-                return BROOK_OK;
-        st->errbuf[0] = '\0';
-        if ((err = brook__cache_flush(st->cache, st)))
-                brook__seterr(errstr, errstr_size,
-                              "task %s: flushing store \"%s\" failed: %s",
-                              st->task->id, st->def->name,
-                              st->errbuf[0] ? st->errbuf : brook_err2str(err));
-        return err;
-}
-
-brook_err_t brook__kvstore_flush_inner(brook_kvstore_t *st, char *errstr,
-                                       size_t errstr_size)
-{
-        int64_t end = st->changelog_end ? *st->changelog_end : -1;
-        char why[512] = "";
-        brook_err_t err = st->ops->flush(st->inner, end, why, sizeof why);
-        if (err)
-                brook__seterr(errstr, errstr_size,
-                              "task %s: store \"%s\" failed to record its "
-                              "changelog offset %" PRId64 ": %s",
-                              st->task->id, st->def->name, end,
-                              *why ? why : "no reason given");
-        return err;
-}
-
-brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
-                                       size_t key_size, const void *value,
-                                       size_t value_size)
-{
-        char why[512] = "";
-        brook_err_t err = st->ops->put(st->inner, key, key_size, value,
-                                       value_size, why, sizeof why);
-        if (err)
-                return brook__kvstore_fail(st, err, "restore", why);
-        return BROOK_OK;
-}
-
 /* --------------------------------------------------------- metered layer */
 
-static brook_err_t brook__kvstore_enc_key(brook_kvstore_t *st, const void *key,
+static brook_err_t brook__kvstore_enc_key(brook__store_t *st, const void *key,
                                           brook_buf_t *buf)
 {
         char why[512] = "";
         brook_err_t err;
         brook_buf_clear(buf);
         if (!key)
-                return brook__kvstore_fail(st, BROOK_ERR_INVALID_ARG, "key",
-                                           "the key is NULL");
+                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
+                                         "the key is NULL");
         if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
                                          sizeof why)))
-                return brook__kvstore_fail(st, err, "key", why);
+                return brook__store_fail(st, err, "key", why);
         return BROOK_OK;
 }
 
-/* Reads the encoded key in st->kbuf: the cache first, then the inner
- * store (caching what it finds). On BROOK_OK, *valp / *sizep hold the
- * value's bytes (valid until the next call on @p st). */
-static brook_err_t brook__kvstore_read(brook_kvstore_t *st, const void **valp,
-                                       size_t *sizep)
-{
-        const void *key = brook__bytes(st->kbuf);
-        size_t key_size = brook_buf_len(st->kbuf);
-        char why[512] = "";
-        brook_err_t err;
-
-        if (st->cache &&
-            brook__cache_get(st->cache, st, key, key_size, valp, sizep))
-                return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
-        err = st->ops->get(st->inner, key, key_size, st->vbuf, why, sizeof why);
-        if (err == BROOK_ERR_NOT_FOUND)
-                return err;
-        if (err)
-                return brook__kvstore_fail(st, err, "read", why);
-        *valp = brook__bytes(st->vbuf);
-        *sizep = brook_buf_len(st->vbuf);
-        if (st->cache &&
-            (err = brook__cache_put(st->cache, st, key, key_size, *valp, *sizep,
-                                    st->task->cur_ts, false)))
-                return err;
-        return BROOK_OK;
-}
-
-static brook_err_t brook__kvstore_get(brook_kvstore_t *st, const void *key,
+static brook_err_t brook__kvstore_get(brook__store_t *st, const void *key,
                                       void **valuep)
 {
         const void *val;
@@ -335,31 +64,33 @@ static brook_err_t brook__kvstore_get(brook_kvstore_t *st, const void *key,
         if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
                 return err;
         st->gets++;
-        if ((err = brook__kvstore_read(st, &val, &size)))
+        if ((err = brook__store_read(st, brook__store_bytes(st->kbuf),
+                                     brook_buf_len(st->kbuf), &val, &size)))
                 return err;
         /* The bytes are the cache's or the store's, valid until the next
          * call: what the value may point into must live as long as the
          * record's arena. */
         val = brook__serde_stable(st->def->value_serde, val, size,
-                                  brook__kvstore_arena(st));
+                                  brook__store_arena(st));
         if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
-                                           brook__kvstore_arena(st), valuep,
-                                           why, sizeof why)))
-                return brook__kvstore_fail(st, err, "value", why);
+                                           brook__store_arena(st), valuep, why,
+                                           sizeof why)))
+                return brook__store_fail(st, err, "value", why);
         return BROOK_OK;
 }
 
-brook_err_t brook_kvstore_get(brook_kvstore_t *st, const void *key,
+brook_err_t brook_kvstore_get(brook_kvstore_t *kv, const void *key,
                               void **valuep, char *errstr, size_t errstr_size)
 {
-        return brook__kvstore_ret(st, brook__kvstore_get(st, key, valuep),
-                                  errstr, errstr_size);
+        brook__store_t *st = S(kv);
+        return brook__store_ret(st, brook__kvstore_get(st, key, valuep), errstr,
+                                errstr_size);
 }
 
 /* Writes the encoded key in st->kbuf with @p value (NULL: delete). */
-static brook_err_t brook__kvstore_write(brook_kvstore_t *st, const void *value)
+static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value)
 {
-        const void *key = brook__bytes(st->kbuf);
+        const void *key = brook__store_bytes(st->kbuf);
         size_t key_size = brook_buf_len(st->kbuf);
         const void *vbytes = NULL;
         size_t vsize = 0;
@@ -370,46 +101,46 @@ static brook_err_t brook__kvstore_write(brook_kvstore_t *st, const void *value)
                 brook_buf_clear(st->tmp);
                 if ((err = brook_serde_serialize(st->def->value_serde, value,
                                                  st->tmp, why, sizeof why)))
-                        return brook__kvstore_fail(st, err, "value", why);
-                vbytes = brook__bytes(st->tmp);
+                        return brook__store_fail(st, err, "value", why);
+                vbytes = brook__store_bytes(st->tmp);
                 vsize = brook_buf_len(st->tmp);
                 st->puts++;
         } else {
                 st->deletes++;
         }
-        if (st->cache)
-                return brook__cache_put(st->cache, st, key, key_size, vbytes,
-                                        vsize, st->task->cur_ts, true);
-        return brook__kvstore_write_down(st, key, key_size, vbytes, vsize,
-                                         st->task->cur_ts);
+        return brook__store_write(st, key, key_size, vbytes, vsize,
+                                  st->task->cur_ts);
 }
 
-brook_err_t brook_kvstore_put(brook_kvstore_t *st, const void *key,
+brook_err_t brook_kvstore_put(brook_kvstore_t *kv, const void *key,
                               const void *value, char *errstr,
                               size_t errstr_size)
 {
+        brook__store_t *st = S(kv);
         brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
         if (!err)
                 err = brook__kvstore_write(st, value);
-        return brook__kvstore_ret(st, err, errstr, errstr_size);
+        return brook__store_ret(st, err, errstr, errstr_size);
 }
 
-brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *st, const void *key,
+brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *kv, const void *key,
                                         const void *value, void **oldp,
                                         char *errstr, size_t errstr_size)
 {
+        brook__store_t *st = S(kv);
         void *old = NULL;
         brook_err_t err = brook__kvstore_get(st, key, &old);
         if (oldp)
                 *oldp = old;
         if (err == BROOK_ERR_NOT_FOUND) /* get left the key in kbuf */
                 err = brook__kvstore_write(st, value);
-        return brook__kvstore_ret(st, err, errstr, errstr_size);
+        return brook__store_ret(st, err, errstr, errstr_size);
 }
 
-brook_err_t brook_kvstore_delete(brook_kvstore_t *st, const void *key,
+brook_err_t brook_kvstore_delete(brook_kvstore_t *kv, const void *key,
                                  void **oldp, char *errstr, size_t errstr_size)
 {
+        brook__store_t *st = S(kv);
         void *old = NULL;
         brook_err_t err = brook__kvstore_get(st, key, &old);
         if (oldp)
@@ -418,11 +149,12 @@ brook_err_t brook_kvstore_delete(brook_kvstore_t *st, const void *key,
                 return BROOK_OK;
         if (!err)
                 err = brook__kvstore_write(st, NULL);
-        return brook__kvstore_ret(st, err, errstr, errstr_size);
+        return brook__store_ret(st, err, errstr, errstr_size);
 }
 
-uint64_t brook_kvstore_approximate_count(brook_kvstore_t *st)
+uint64_t brook_kvstore_approximate_count(brook_kvstore_t *kv)
 {
+        brook__store_t *st = S(kv);
         return st->ops->approximate_count(st->inner);
 }
 
@@ -577,7 +309,7 @@ void brook_kviter_destroy(brook_kviter_t *it)
 
 /* A range over the inner store, after the cache wrote its pending entries
  * down so that the inner store holds everything. */
-static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
+static brook_err_t brook__kvstore_scan(brook__store_t *st, const void *from,
                                        size_t from_size, const void *to,
                                        size_t to_size, const void *prefix,
                                        size_t prefix_size, brook_kviter_t **itp)
@@ -587,25 +319,25 @@ static brook_err_t brook__kvstore_scan(brook_kvstore_t *st, const void *from,
         brook_err_t err;
 
         *itp = NULL;
-        if (st->cache && (err = brook__cache_write_pending(st->cache, st)))
+        if ((err = brook__store_write_pending(st)))
                 return err;
         st->scans++;
         if ((err = st->ops->range(st->inner, from, from_size, to, to_size, &bit,
                                   why, sizeof why)))
-                return brook__kvstore_fail(st, err, "range", why);
+                return brook__store_fail(st, err, "range", why);
         if (!brook__version_ok(bit->version, BROOK_KVBYTES_ITER_VERSION,
                                "brook_kvbytes_iter_t", why, sizeof why)) {
                 bit->destroy(bit);
-                return brook__kvstore_fail(st, BROOK_ERR_STATE, "range", why);
+                return brook__store_fail(st, BROOK_ERR_STATE, "range", why);
         }
         *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
-                                 brook__kvstore_arena(st), prefix, prefix_size,
+                                 brook__store_arena(st), prefix, prefix_size,
                                  NULL, NULL);
         brook__kviter_add(*itp, bit);
         return BROOK_OK;
 }
 
-static brook_err_t brook__kvstore_range(brook_kvstore_t *st, const void *from,
+static brook_err_t brook__kvstore_range(brook__store_t *st, const void *from,
                                         const void *to, brook_kviter_t **itp)
 {
         brook_buf_t *fb = NULL;
@@ -619,22 +351,24 @@ static brook_err_t brook__kvstore_range(brook_kvstore_t *st, const void *from,
         }
         if (to && (err = brook__kvstore_enc_key(st, to, st->tmp)))
                 return err;
-        return brook__kvstore_scan(
-                st, fb ? brook__bytes(fb) : NULL, fb ? brook_buf_len(fb) : 0,
-                to ? brook__bytes(st->tmp) : NULL,
-                to ? brook_buf_len(st->tmp) : 0, NULL, 0, itp);
+        return brook__kvstore_scan(st, fb ? brook__store_bytes(fb) : NULL,
+                                   fb ? brook_buf_len(fb) : 0,
+                                   to ? brook__store_bytes(st->tmp) : NULL,
+                                   to ? brook_buf_len(st->tmp) : 0, NULL, 0,
+                                   itp);
 }
 
-brook_err_t brook_kvstore_range(brook_kvstore_t *st, const void *from,
+brook_err_t brook_kvstore_range(brook_kvstore_t *kv, const void *from,
                                 const void *to, brook_kviter_t **itp,
                                 char *errstr, size_t errstr_size)
 {
+        brook__store_t *st = S(kv);
         *itp = NULL;
-        return brook__kvstore_ret(st, brook__kvstore_range(st, from, to, itp),
-                                  errstr, errstr_size);
+        return brook__store_ret(st, brook__kvstore_range(st, from, to, itp),
+                                errstr, errstr_size);
 }
 
-static brook_err_t brook__kvstore_prefix_scan(brook_kvstore_t *st,
+static brook_err_t brook__kvstore_prefix_scan(brook__store_t *st,
                                               const void *prefix,
                                               const brook_serde_t *prefix_serde,
                                               brook_kviter_t **itp)
@@ -644,33 +378,35 @@ static brook_err_t brook__kvstore_prefix_scan(brook_kvstore_t *st,
 
         brook_buf_clear(st->kbuf);
         if (!prefix)
-                return brook__kvstore_fail(st, BROOK_ERR_INVALID_ARG, "prefix",
-                                           "the prefix is NULL");
+                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "prefix",
+                                         "the prefix is NULL");
         if ((err = brook_serde_serialize(prefix_serde ? prefix_serde
                                                       : st->def->key_serde,
                                          prefix, st->kbuf, why, sizeof why)))
-                return brook__kvstore_fail(st, err, "prefix", why);
+                return brook__store_fail(st, err, "prefix", why);
         /* Nothing below touches kbuf; the iterator copies the prefix. */
         return brook__kvstore_scan(
-                st, brook__bytes(st->kbuf), brook_buf_len(st->kbuf), NULL, 0,
-                brook__bytes(st->kbuf), brook_buf_len(st->kbuf), itp);
+                st, brook__store_bytes(st->kbuf), brook_buf_len(st->kbuf), NULL,
+                0, brook__store_bytes(st->kbuf), brook_buf_len(st->kbuf), itp);
 }
 
-brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *st, const void *prefix,
+brook_err_t brook_kvstore_prefix_scan(brook_kvstore_t *kv, const void *prefix,
                                       const brook_serde_t *prefix_serde,
                                       brook_kviter_t **itp, char *errstr,
                                       size_t errstr_size)
 {
+        brook__store_t *st = S(kv);
         *itp = NULL;
-        return brook__kvstore_ret(
+        return brook__store_ret(
                 st, brook__kvstore_prefix_scan(st, prefix, prefix_serde, itp),
                 errstr, errstr_size);
 }
 
-brook_err_t brook_kvstore_all(brook_kvstore_t *st, brook_kviter_t **itp,
+brook_err_t brook_kvstore_all(brook_kvstore_t *kv, brook_kviter_t **itp,
                               char *errstr, size_t errstr_size)
 {
-        return brook__kvstore_ret(
+        brook__store_t *st = S(kv);
+        return brook__store_ret(
                 st, brook__kvstore_scan(st, NULL, 0, NULL, 0, NULL, 0, itp),
                 errstr, errstr_size);
 }

@@ -218,6 +218,7 @@ typedef struct mem_iter {
         size_t blob_len, blob_cap;
         mem_entry_t *ents;
         size_t cnt, cap, pos;
+        bool reverse; /* Hand the entries out last first. */
 } mem_iter_t;
 
 static void mem_iter_append(mem_iter_t *mi, const void *data, size_t size,
@@ -260,7 +261,8 @@ static brook_err_t mem_iter_next(brook_kvbytes_iter_t *it, const void **key,
 
         if (mi->pos == mi->cnt)
                 return BROOK_ERR_END;
-        e = &mi->ents[mi->pos++];
+        e = &mi->ents[mi->reverse ? mi->cnt - 1 - mi->pos : mi->pos];
+        mi->pos++;
         *key = mi->blob + e->key_off;
         *key_size = e->key_size;
         *value = mi->blob + e->value_off;
@@ -279,15 +281,14 @@ static void mem_iter_destroy(brook_kvbytes_iter_t *it)
         free(mi);
 }
 
-static brook_err_t mem_range(void *self, const void *from, size_t from_size,
-                             const void *to, size_t to_size,
-                             brook_kvbytes_iter_t **itp, char *errstr,
-                             size_t errstr_size)
+static brook_err_t mem_scan(mem_store_t *s, const void *from, size_t from_size,
+                            const void *to, size_t to_size, bool reverse,
+                            brook_kvbytes_iter_t **itp)
 {
-        mem_store_t *s = self;
         mem_iter_t *mi = brook__xcalloc(1, sizeof *mi);
         mem_node_t *n;
 
+        mi->reverse = reverse;
         mi->it.next = mem_iter_next;
         mi->it.destroy = mem_iter_destroy;
         mi->blob_cap = 256;
@@ -311,6 +312,56 @@ static brook_err_t mem_range(void *self, const void *from, size_t from_size,
         }
         pthread_rwlock_unlock(&s->lock);
         *itp = &mi->it;
+        return BROOK_OK;
+}
+
+static brook_err_t mem_range(void *self, const void *from, size_t from_size,
+                             const void *to, size_t to_size,
+                             brook_kvbytes_iter_t **itp, char *errstr,
+                             size_t errstr_size)
+{
+        return mem_scan(self, from, from_size, to, to_size, false, itp);
+}
+
+/* The snapshot is taken in key order either way; only handing it out
+ * differs. */
+static brook_err_t mem_range_reverse(void *self, const void *from,
+                                     size_t from_size, const void *to,
+                                     size_t to_size, brook_kvbytes_iter_t **itp,
+                                     char *errstr, size_t errstr_size)
+{
+        return mem_scan(self, from, from_size, to, to_size, true, itp);
+}
+
+/* Unlinks the run of nodes in [from, to) on every level at once, then
+ * frees them: the run is found with two searches, not one per key. */
+static brook_err_t mem_delete_range(void *self, const void *from,
+                                    size_t from_size, const void *to,
+                                    size_t to_size, char *errstr,
+                                    size_t errstr_size)
+{
+        mem_store_t *s = self;
+        mem_node_t *before[MEM_MAX_LEVEL], *after[MEM_MAX_LEVEL];
+        mem_node_t *n, *end;
+        int i;
+
+        pthread_rwlock_wrlock(&s->lock);
+        n = mem_seek(s, from, from_size, before);
+        end = mem_seek(s, to, to_size, after);
+        for (i = 0; i < s->level; i++)
+                /* after[i] is the last node < to on level i: its
+                 * successor is the first one to keep. */
+                before[i]->next[i] = after[i]->next[i];
+        while (s->level > 1 && !s->head->next[s->level - 1])
+                s->level--;
+        while (n != end) {
+                mem_node_t *next = n->next[0];
+                free(n->value);
+                free(n);
+                s->count--;
+                n = next;
+        }
+        pthread_rwlock_unlock(&s->lock);
         return BROOK_OK;
 }
 
@@ -372,6 +423,10 @@ static const brook_kvstore_ops_t mem_ops = {
         .query_get = mem_get,
         .query_range = mem_range,
         .close = mem_close,
+        .version = BROOK_KVSTORE_OPS_VERSION,
+        .range_reverse = mem_range_reverse,
+        .query_range_reverse = mem_range_reverse,
+        .delete_range = mem_delete_range,
 };
 
 static brook_err_t mem_open(const brook_kvstore_open_t *info, void *opaque,

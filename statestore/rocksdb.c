@@ -93,6 +93,13 @@ struct brook__statebatch {
         /** Bulk mode (restoration): writes go to this plain batch, which
          *  costs no index, and reads do not see them until written. */
         rocksdb_writebatch_t *plain;
+        /** Range deletions waiting for the commit (see rdb_delete_range). */
+        struct pending_range {
+                rocksdb_column_family_handle_t *cf;
+                char *from, *to;
+                size_t from_size, to_size;
+        } * ranges;
+        size_t range_cnt;
         bool bulk;
 };
 
@@ -571,6 +578,18 @@ int64_t brook__statedb_memory(brook__statedb_t *db)
         return (int64_t)total;
 }
 
+static void ranges_clear(brook__statebatch_t *batch)
+{
+        size_t i;
+        for (i = 0; i < batch->range_cnt; i++) {
+                free(batch->ranges[i].from);
+                free(batch->ranges[i].to);
+        }
+        free(batch->ranges);
+        batch->ranges = NULL;
+        batch->range_cnt = 0;
+}
+
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
 {
         brook__statebatch_t *batch = brook__xmalloc(sizeof *batch);
@@ -579,6 +598,8 @@ brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
          * through the batch and its size track the latest value only. */
         batch->wb = rocksdb_writebatch_wi_create(0, 1);
         batch->plain = rocksdb_writebatch_create();
+        batch->ranges = NULL;
+        batch->range_cnt = 0;
         batch->bulk = false;
         return batch;
 }
@@ -594,6 +615,7 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
                 return;
         rocksdb_writebatch_wi_destroy(batch->wb);
         rocksdb_writebatch_destroy(batch->plain);
+        ranges_clear(batch);
         free(batch);
 }
 
@@ -628,6 +650,7 @@ void brook__statebatch_discard(brook__statebatch_t *batch)
         if (!batch)
                 return;
         rocksdb_writebatch_clear(batch->plain);
+        ranges_clear(batch);
         rocksdb_writebatch_wi_clear(batch->wb);
 }
 
@@ -639,6 +662,30 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
 
         if ((err = brook__statebatch_write_bulk(batch, errstr, errstr_size)))
                 return err;
+        if (batch->range_cnt) {
+                /* The batch's writes, then the range deletions, in one
+                 * write: a copy of the batch's bytes with the deletions
+                 * appended. */
+                size_t size;
+                const char *rep = rocksdb_writebatch_wi_data(batch->wb, &size);
+                rocksdb_writebatch_t *all =
+                        rocksdb_writebatch_create_from(rep, size);
+                size_t i;
+                for (i = 0; i < batch->range_cnt; i++) {
+                        struct pending_range *r = &batch->ranges[i];
+                        rocksdb_writebatch_delete_range_cf(all, r->cf, r->from,
+                                                           r->from_size, r->to,
+                                                           r->to_size);
+                }
+                rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
+                rocksdb_writebatch_destroy(all);
+                if (rerr)
+                        return batch_write_failed(batch, rerr, errstr,
+                                                  errstr_size);
+                ranges_clear(batch);
+                rocksdb_writebatch_wi_clear(batch->wb);
+                return BROOK_OK;
+        }
         if (!rocksdb_writebatch_wi_count(batch->wb))
                 return BROOK_OK;
         rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,
@@ -672,8 +719,11 @@ typedef struct rdbstore {
 typedef struct rdbiter {
         brook_kvbytes_iter_t base;
         rocksdb_iterator_t *it;
-        char *to; /* NULL: open. */
+        /* The bound iteration ends at (forward: to, backward: from);
+         * NULL: open. */
+        char *to;
         size_t to_size;
+        bool reverse;
         bool started;
         bool done;
 } rdbiter_t;
@@ -790,8 +840,12 @@ static brook_err_t iter_next(brook_kvbytes_iter_t *base, const void **key,
 
         if (it->done)
                 return BROOK_ERR_END;
-        if (it->started)
-                rocksdb_iter_next(it->it);
+        if (it->started) {
+                if (it->reverse)
+                        rocksdb_iter_prev(it->it);
+                else
+                        rocksdb_iter_next(it->it);
+        }
         it->started = true;
         if (!rocksdb_iter_valid(it->it)) {
                 it->done = true;
@@ -805,7 +859,9 @@ static brook_err_t iter_next(brook_kvbytes_iter_t *base, const void **key,
                 return BROOK_ERR_STATE;
         }
         k = rocksdb_iter_key(it->it, &klen);
-        if (it->to && keycmp(k, klen, it->to, it->to_size) > 0) {
+        if (it->to &&
+            (it->reverse ? keycmp(k, klen, it->to, it->to_size) < 0
+                         : keycmp(k, klen, it->to, it->to_size) > 0)) {
                 it->done = true;
                 return BROOK_ERR_END;
         }
@@ -827,11 +883,13 @@ static void iter_destroy(brook_kvbytes_iter_t *base)
 
 /* An iterator over [from, to] of the DB's column family, merged with the
  * batch if @p batch. */
-static brook_err_t iter_new(rdbstore_t *s, bool batch, const void *from,
-                            size_t from_size, const void *to, size_t to_size,
-                            brook_kvbytes_iter_t **itp)
+static brook_err_t iter_new(rdbstore_t *s, bool batch, bool reverse,
+                            const void *from, size_t from_size, const void *to,
+                            size_t to_size, brook_kvbytes_iter_t **itp)
 {
         rdbiter_t *it = brook__xcalloc(1, sizeof *it);
+        const void *stop;
+        size_t stop_size;
         rocksdb_iterator_t *ri =
                 rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
 
@@ -842,15 +900,26 @@ static brook_err_t iter_new(rdbstore_t *s, bool batch, const void *from,
         it->base.next = iter_next;
         it->base.destroy = iter_destroy;
         it->it = ri;
-        if (to) {
-                it->to = brook__xmalloc(to_size);
-                memcpy(it->to, to, to_size);
-                it->to_size = to_size;
+        it->reverse = reverse;
+        /* Iteration starts at one bound and stops past the other: forward
+         * from @p from to @p to, backward from @p to down to @p from. */
+        stop = reverse ? from : to;
+        stop_size = reverse ? from_size : to_size;
+        if (stop) {
+                it->to = brook__xmalloc(stop_size ? stop_size : 1);
+                memcpy(it->to, stop, stop_size);
+                it->to_size = stop_size;
         }
-        if (from)
+        if (reverse) {
+                if (to)
+                        rocksdb_iter_seek_for_prev(ri, to, to_size);
+                else
+                        rocksdb_iter_seek_to_last(ri);
+        } else if (from) {
                 rocksdb_iter_seek(ri, from, from_size);
-        else
+        } else {
                 rocksdb_iter_seek_to_first(ri);
+        }
         *itp = &it->base;
         return BROOK_OK;
 }
@@ -863,7 +932,60 @@ static brook_err_t rdb_range(void *self, const void *from, size_t from_size,
                              size_t errstr_size)
 {
         rdbstore_t *s = self;
-        return iter_new(s, s->batch != NULL, from, from_size, to, to_size, itp);
+        return iter_new(s, s->batch != NULL, false, from, from_size, to,
+                        to_size, itp);
+}
+
+static brook_err_t rdb_range_reverse(void *self, const void *from,
+                                     size_t from_size, const void *to,
+                                     size_t to_size, brook_kvbytes_iter_t **itp,
+                                     char *errstr, size_t errstr_size)
+{
+        rdbstore_t *s = self;
+        return iter_new(s, s->batch != NULL, true, from, from_size, to, to_size,
+                        itp);
+}
+
+static brook_err_t rdb_query_range_reverse(void *self, const void *from,
+                                           size_t from_size, const void *to,
+                                           size_t to_size,
+                                           brook_kvbytes_iter_t **itp,
+                                           char *errstr, size_t errstr_size)
+{
+        return iter_new(self, false, true, from, from_size, to, to_size, itp);
+}
+
+/* A range tombstone. RocksDB's WriteBatchWithIndex cannot hold one, so
+ * outside restoration it waits in the thread's batch until the commit
+ * writes the batch, and goes in the same atomic write, after the batch's
+ * own writes (which it then covers too). */
+static brook_err_t rdb_delete_range(void *self, const void *from,
+                                    size_t from_size, const void *to,
+                                    size_t to_size, char *errstr,
+                                    size_t errstr_size)
+{
+        rdbstore_t *s = self;
+
+        if (!s->batch)
+                return ro_fail(s, errstr, errstr_size);
+        if (s->batch->bulk)
+                rocksdb_writebatch_delete_range_cf(s->batch->plain, s->cf, from,
+                                                   from_size, to, to_size);
+        else {
+                brook__statebatch_t *b = s->batch;
+                struct pending_range *r;
+                b->ranges = brook__xrealloc(b->ranges,
+                                            (b->range_cnt + 1) * sizeof *r);
+                r = &b->ranges[b->range_cnt++];
+                r->cf = s->cf;
+                r->from = brook__xmalloc(from_size ? from_size : 1);
+                memcpy(r->from, from, from_size);
+                r->from_size = from_size;
+                r->to = brook__xmalloc(to_size ? to_size : 1);
+                memcpy(r->to, to, to_size);
+                r->to_size = to_size;
+        }
+        return BROOK_OK;
 }
 
 static uint64_t rdb_approximate_count(void *self)
@@ -1020,7 +1142,7 @@ static brook_err_t rdb_query_range(void *self, const void *from,
                                    size_t to_size, brook_kvbytes_iter_t **itp,
                                    char *errstr, size_t errstr_size)
 {
-        return iter_new(self, false, from, from_size, to, to_size, itp);
+        return iter_new(self, false, false, from, from_size, to, to_size, itp);
 }
 
 static void rdb_close(void *self)
@@ -1047,6 +1169,10 @@ static const brook_kvstore_ops_t rdb_ops = {
         .query_get = rdb_query_get,
         .query_range = rdb_query_range,
         .close = rdb_close,
+        .version = BROOK_KVSTORE_OPS_VERSION,
+        .range_reverse = rdb_range_reverse,
+        .query_range_reverse = rdb_query_range_reverse,
+        .delete_range = rdb_delete_range,
 };
 
 static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,

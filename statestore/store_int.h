@@ -13,13 +13,33 @@
 #include <stdatomic.h>
 
 #include "brook/store.h"
+#include "brook/window_store.h"
 #include "brook_int.h"
 
 /* --------------------------------------------------------- definitions */
 
+/** What a store holds: its typed façade and its bytes keys. */
+typedef enum {
+        BROOK__STORE_KV,      /**< brook_kvstore_t: keys. */
+        BROOK__STORE_WINDOW,  /**< brook_windowstore_t: key, window start. */
+        BROOK__STORE_SESSION, /**< brook_sessionstore_t: key, session. */
+} brook__storekind_t;
+
 /** A store as the topology declares it (brook_builder_add_store()). */
 typedef struct brook__storedef {
         char *name;
+        brook__storekind_t kind;
+        /** Window and session stores: stream time data is kept for, and
+         *  the length of a segment (both ms); window stores: the window
+         *  size, and whether every put is kept (stream-stream joins) rather
+         *  than the last per key and window. */
+        int64_t retention_ms, segment_ms, window_ms;
+        bool retain_duplicates;
+        /** Values carry the timestamp of their last update: stored as
+         *  8 bytes big-endian, then the value's bytes (Kafka Streams'
+         *  timestamped stores, ValueAndTimestampSerializer). The DSL's
+         *  windowed aggregations use it. */
+        bool timestamped;
         const brook_serde_t *key_serde, *value_serde; /**< Referenced. */
         brook_kvstore_supplier_t supplier;
         bool logging, caching;
@@ -126,14 +146,19 @@ brook_err_t brook__rocksdb_open_readonly(brook__statedb_t *db,
 
 /* -------------------------------------------------------------- cache */
 
+/** A task's instance of a store, whatever its kind: the generic layers
+ *  (caching, logging, the inner bytes store) under a kind's typed façade,
+ *  which embeds it first (see "a task's store" below). */
+typedef struct brook__store brook__store_t;
+
 /**
  * A thread's record cache (Kafka Streams' ThreadCache): up to max_bytes of
  * entries across the thread's caching stores, in one LRU order. An entry is
  * a store, a key, a value (or a tombstone), the timestamp of its last
  * write, and two flags: not yet written down, not yet forwarded.
  *
- * Evicting a dirty entry writes it down (brook__kvstore_write_down()) and
- * forwards it (brook__kvstore_emit()) first, in that order. Not
+ * Evicting a dirty entry writes it down (brook__store_write_down()) and
+ * forwards it (brook__store_emit()) first, in that order. Not
  * thread-safe: one per stream thread.
  */
 typedef struct brook__cache brook__cache_t;
@@ -146,7 +171,7 @@ void brook__cache_destroy(brook__cache_t *c);
  * value_size are set (NULL for a cached tombstone), valid until the next
  * call on @p c. Marks the entry most recently used.
  */
-bool brook__cache_get(brook__cache_t *c, brook_kvstore_t *st, const void *key,
+bool brook__cache_get(brook__cache_t *c, brook__store_t *st, const void *key,
                       size_t key_size, const void **value, size_t *value_size);
 /**
  * Caches @p value (NULL: a tombstone) for @p key of @p st with timestamp
@@ -155,7 +180,7 @@ bool brook__cache_get(brook__cache_t *c, brook_kvstore_t *st, const void *key,
  * (of any store) to stay within max_bytes; an eviction's failure is
  * returned.
  */
-brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
+brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                              const void *key, size_t key_size,
                              const void *value, size_t value_size, int64_t ts,
                              bool dirty);
@@ -164,12 +189,12 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook_kvstore_t *st,
  * (before a range scan reads the layer below). They are forwarded at the
  * next flush.
  */
-brook_err_t brook__cache_write_pending(brook__cache_t *c, brook_kvstore_t *st);
+brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st);
 /** Writes down and forwards every dirty entry of @p st, oldest first; they
  *  stay cached, clean. */
-brook_err_t brook__cache_flush(brook__cache_t *c, brook_kvstore_t *st);
+brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st);
 /** Forgets every entry of @p st (after a flush, when the task closes). */
-void brook__cache_drop(brook__cache_t *c, brook_kvstore_t *st);
+void brook__cache_drop(brook__cache_t *c, brook__store_t *st);
 /** Bytes cached now, and entries evicted so far (for stats and tests). */
 size_t brook__cache_bytes(const brook__cache_t *c);
 uint64_t brook__cache_evictions(const brook__cache_t *c);
@@ -182,14 +207,14 @@ typedef enum {
 } brook__store_state_t;
 
 /** Called with each entry a caching store writes down on flush or
- *  eviction (DSL stores forward it downstream). @p value NULL: tombstone.
- *  A failure's reason goes to @p errstr. */
-typedef brook_err_t (*brook__kvstore_emit_fn)(brook_kvstore_t *st,
-                                              const void *key, size_t key_size,
-                                              const void *value,
-                                              size_t value_size, int64_t ts,
-                                              void *opaque, char *errstr,
-                                              size_t errstr_size);
+ *  eviction (DSL stores forward it downstream). @p key is the bytes key
+ *  of the store's kind (a window store's carries the window), @p value
+ *  NULL: tombstone. A failure's reason goes to @p errstr. */
+typedef brook_err_t (*brook__store_emit_fn)(brook__store_t *st, const void *key,
+                                            size_t key_size, const void *value,
+                                            size_t value_size, int64_t ts,
+                                            void *opaque, char *errstr,
+                                            size_t errstr_size);
 
 /**
  * What an interactive query needs of a task's store instance, refcounted
@@ -197,7 +222,7 @@ typedef brook_err_t (*brook__kvstore_emit_fn)(brook_kvstore_t *st,
  * a reference under the app's registry mutex, releases the mutex, then
  * reads through @c ops; an iterator keeps its references until destroyed.
  *
- * The instance's owner (brook_kvstore_t) holds one reference, the app's
+ * The instance's owner (brook__store_t) holds one reference, the app's
  * registry another while registered. The inner store is closed when the
  * last reference goes, possibly on a query thread (a user's query_range
  * iterator may still use the instance after its task closed). @c left is
@@ -221,9 +246,11 @@ void brook__iqstore_ref(brook__iqstore_t *h);
  *  @p h. NULL is a no-op. */
 void brook__iqstore_release(brook__iqstore_t *h);
 
-struct brook_kvstore_s {
+struct brook__store {
         brook__storedef_t *def;
         brook__task_t *task;
+        /** The inner bytes store (for window and session stores, the
+         *  segmented store over the supplier's). */
         void *inner;
         const brook_kvstore_ops_t *ops;
         brook__cache_t *cache; /**< The thread's, or NULL: not caching. */
@@ -232,7 +259,7 @@ struct brook_kvstore_s {
         /** Offset after the last changelog record delivered (or restored);
          *  owned by the runtime, stable for the thread's life, -1 unknown. */
         int64_t *changelog_end;
-        brook__kvstore_emit_fn emit;
+        brook__store_emit_fn emit;
         void *emit_opaque;
         atomic_int state; /**< brook__store_state_t; read by queries. */
         /** The query handle of this instance (one reference is ours). */
@@ -240,71 +267,216 @@ struct brook_kvstore_s {
         brook_buf_t *kbuf, *vbuf, *tmp;
         /** Operation counters (metered layer). */
         uint64_t gets, puts, deletes, scans;
+        /** Window stores that retain duplicates: the last sequence
+         *  number. */
+        uint32_t seqnum;
         /** The reason of the last failed call, "store \"<name>\": ...",
          *  copied to the caller's errstr by the public calls. */
         char errbuf[512];
 };
 
+/* The typed façades: the generic store and nothing else, so that a
+ * brook__store_t of the right kind is one of them. */
+struct brook_kvstore_s {
+        brook__store_t s;
+};
+struct brook_windowstore_s {
+        brook__store_t s;
+};
+struct brook_sessionstore_s {
+        brook__store_t s;
+};
+
 /**
  * Opens @p def's instance for @p task: the inner store from the supplier
- * (with @p env as brook_kvstore_open_t.internal), caching with @p cache if
- * the store caches and @p cache is non-NULL, logging to
+ * (with @p env as brook_kvstore_open_t.internal; wrapped in a segmented
+ * store for window and session stores), caching with @p cache if the
+ * store caches and @p cache is non-NULL, logging to
  * "<app_id>-<name>-changelog" if the store logs. The state starts
  * RESTORING. @p state_dir is state.dir/<application.id>.
  */
-brook_err_t brook__kvstore_open(brook__storedef_t *def, brook__task_t *task,
-                                brook__stateenv_t *env, brook__cache_t *cache,
-                                const char *state_dir, brook_kvstore_t **stp,
-                                char *errstr, size_t errstr_size);
+brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
+                              brook__stateenv_t *env, brook__cache_t *cache,
+                              const char *state_dir, brook__store_t **stp,
+                              char *errstr, size_t errstr_size);
 /** Frees @p st (flush first) and marks its query handle left; the inner
  *  store closes now, or when the last query reading it lets go of its
  *  handle. NULL: no-op. */
-void brook__kvstore_close(brook_kvstore_t *st);
+void brook__store_close(brook__store_t *st);
 
 /** Sets the function caching stores call for each entry written down on
  *  flush or eviction. */
-void brook__kvstore_set_emit(brook_kvstore_t *st, brook__kvstore_emit_fn fn,
-                             void *opaque);
+void brook__store_set_emit(brook__store_t *st, brook__store_emit_fn fn,
+                           void *opaque);
 /** Whether writes are cached (forwarding then happens through emit). */
-bool brook__kvstore_caching(const brook_kvstore_t *st);
-/** Decodes an emitted entry with the store's serdes into @p arena. */
-brook_err_t brook__kvstore_decode(brook_kvstore_t *st, const void *key,
-                                  size_t key_size, const void *value,
-                                  size_t value_size, brook_arena_t *arena,
-                                  void **keyp, void **valuep, char *errstr,
-                                  size_t errstr_size);
+bool brook__store_caching(const brook__store_t *st);
+
+/** Records a failure's reason in @p st ("store \"<name>\": @p what: @p why")
+ *  and returns @p err. */
+brook_err_t brook__store_fail(brook__store_t *st, brook_err_t err,
+                              const char *what, const char *why);
+/** A public call's exit: a failure's reason (not NOT_FOUND's) goes to
+ *  @p errstr. */
+brook_err_t brook__store_ret(brook__store_t *st, brook_err_t err, char *errstr,
+                             size_t errstr_size);
+/** The arena decoded values go to (the record's or punctuation's). */
+brook_arena_t *brook__store_arena(brook__store_t *st);
+/** A non-NULL pointer to the bytes of @p buf (an empty value is not a
+ *  tombstone below the metered layer). */
+const void *brook__store_bytes(const brook_buf_t *buf);
+
+/** Reads bytes key @p key: the cache first, then the inner store (caching
+ *  what it finds). On BROOK_OK *@p valp / *@p sizep hold the value, valid
+ *  until the next call on @p st; BROOK_ERR_NOT_FOUND if absent. */
+brook_err_t brook__store_read(brook__store_t *st, const void *key,
+                              size_t key_size, const void **valp,
+                              size_t *sizep);
+/** Writes bytes key @p key (@p value NULL: delete) with timestamp @p ts:
+ *  into the cache if caching, else down. */
+brook_err_t brook__store_write(brook__store_t *st, const void *key,
+                               size_t key_size, const void *value,
+                               size_t value_size, int64_t ts);
+/** Before a range read of the inner store: the cache writes its pending
+ *  entries down, so the inner store holds everything. */
+brook_err_t brook__store_write_pending(brook__store_t *st);
 
 /** Below the cache: sends the changelog record (if logging) and writes the
  *  inner store. @p value NULL deletes. */
-brook_err_t brook__kvstore_write_down(brook_kvstore_t *st, const void *key,
-                                      size_t key_size, const void *value,
-                                      size_t value_size, int64_t ts);
+brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
+                                    size_t key_size, const void *value,
+                                    size_t value_size, int64_t ts);
 /**
  * Whether a dirty tombstone for @p key can be dropped: the store forwards
  * through an emit function and the key is not in the inner store, so
  * there is nothing to delete, log or forward (Kafka Streams' caching
  * store skips such entries too).
  */
-bool brook__kvstore_tombstone_absent(brook_kvstore_t *st, const void *key,
-                                     size_t key_size);
+bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
+                                   size_t key_size);
 /** Calls the emit function, if any. */
-brook_err_t brook__kvstore_emit(brook_kvstore_t *st, const void *key,
-                                size_t key_size, const void *value,
-                                size_t value_size, int64_t ts);
+brook_err_t brook__store_emit(brook__store_t *st, const void *key,
+                              size_t key_size, const void *value,
+                              size_t value_size, int64_t ts);
 
 /** Commit, step 1: writes down and forwards the cache's dirty entries. */
-brook_err_t brook__kvstore_flush_cache(brook_kvstore_t *st, char *errstr,
-                                       size_t errstr_size);
+brook_err_t brook__store_flush_cache(brook__store_t *st, char *errstr,
+                                     size_t errstr_size);
 /** Commit, step 2 (after the producer flushed): has the inner store record
  *  *changelog_end with its data (stage it, for RocksDB stores: the runtime
  *  then writes the thread's batch). */
-brook_err_t brook__kvstore_flush_inner(brook_kvstore_t *st, char *errstr,
-                                       size_t errstr_size);
+brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
+                                     size_t errstr_size);
 
 /** Restoration: applies one changelog record (NULL value deletes). */
-brook_err_t brook__kvstore_restore_put(brook_kvstore_t *st, const void *key,
-                                       size_t key_size, const void *value,
-                                       size_t value_size);
+brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
+                                     size_t key_size, const void *value,
+                                     size_t value_size);
+
+/** The store @p name of the task of @p ctx, if connected to its processor
+ *  and of @p kind; else an error saying why. */
+brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
+                             brook__storekind_t kind, brook__store_t **stp,
+                             char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------ segmented store */
+
+/**
+ * Wraps the inner store *@p innerp / *@p opsp of window or session store
+ * @p def in a segmented store (segmented.c), which then owns it: the
+ * wrapper's ops replace *@p opsp.
+ */
+brook_err_t brook__segmented_wrap(brook__storedef_t *def, void **innerp,
+                                  const brook_kvstore_ops_t **opsp,
+                                  char *errstr, size_t errstr_size);
+
+/** What a window or session fetch reads (segmented.c). */
+typedef struct brook__segfetch {
+        /** Serialized keys, both inclusive; NULL: open. A single key is
+         *  both bounds. */
+        const void *kfrom, *kto;
+        size_t kfrom_size, kto_size;
+        /** Window stores: window starts in [tfrom, tto]. Session stores:
+         *  sessions ending at or after tfrom that started by tto. */
+        int64_t tfrom, tto;
+        bool reverse; /**< Latest segment and largest key first. */
+        bool query;   /**< From an interactive query (any thread). */
+} brook__segfetch_t;
+
+/**
+ * The entries of segmented store @p self (an inner store a window or
+ * session store opened) that @p f wants, into *@p itp: keys are the kind's
+ * bytes keys (key and window), segment by segment, in key order within a
+ * segment (reversed if f->reverse). Nothing older than retention.
+ */
+brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
+                                   brook_kvbytes_iter_t **itp, char *errstr,
+                                   size_t errstr_size);
+/** Puts the segmented store refused because their segment had expired. */
+uint64_t brook__segmented_expired(void *self);
+/** The largest timestamp put into it (its stream time), or -1. */
+int64_t brook__segmented_observed(void *self);
+
+/** Bytes after the key in a window (12: start, sequence number) or session
+ *  (16: end, start) bytes key. */
+size_t brook__segkey_suffix(brook__storekind_t kind);
+/** A window store's bytes key, as Kafka Streams' WindowKeySchema writes
+ *  it: key, start (8 bytes BE), sequence number (4 bytes BE). */
+void brook__wkey_encode(brook_buf_t *out, const void *key, size_t key_size,
+                        int64_t start, uint32_t seq);
+/** A session store's bytes key, as Kafka Streams' SessionKeySchema: key,
+ *  end (8 bytes BE), start (8 bytes BE). */
+void brook__skey_encode(brook_buf_t *out, const void *key, size_t key_size,
+                        int64_t start, int64_t end);
+/** Splits a bytes key of @p kind: the key is its first *@p key_sizep
+ *  bytes; sets the start, and for sessions the end (else -1). False if
+ *  it is too short to be one. */
+bool brook__segkey_decode(brook__storekind_t kind, const void *bkey,
+                          size_t bkey_size, size_t *key_sizep, int64_t *startp,
+                          int64_t *endp);
+
+/** A window iterator over @p bit (which it owns) of a store of @p def,
+ *  decoding into @p arena; with @p iq (a reference it owns), it fails once
+ *  the task left that instance. */
+brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
+                                          brook_kvbytes_iter_t *bit,
+                                          brook__iqstore_t *iq,
+                                          brook_arena_t *arena);
+
+/** brook_windowstore_put() with the value's timestamp @p ts (timestamped
+ *  stores; others ignore it). */
+brook_err_t brook__windowstore_put_ts(brook_windowstore_t *ws, const void *key,
+                                      const void *value, int64_t window_start,
+                                      int64_t ts, char *errstr,
+                                      size_t errstr_size);
+/** brook_windowstore_fetch(), with the value's timestamp into *@p tsp (-1
+ *  for stores that are not timestamped). */
+brook_err_t brook__windowstore_fetch_ts(brook_windowstore_t *ws,
+                                        const void *key, int64_t window_start,
+                                        void **valuep, int64_t *tsp,
+                                        char *errstr, size_t errstr_size);
+/** brook_sessionstore_put() with timestamp @p ts. */
+brook_err_t brook__sessionstore_put_ts(brook_sessionstore_t *ss,
+                                       const void *key, int64_t start,
+                                       int64_t end, const void *value,
+                                       int64_t ts, char *errstr,
+                                       size_t errstr_size);
+/** brook_windowiter_next(), with the value's timestamp into *@p tsp. */
+brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
+                                      brook_window_t *window, void **valuep,
+                                      int64_t *tsp, char *errstr,
+                                      size_t errstr_size);
+/** Splits a timestamped store's value bytes: the timestamp, and the
+ *  value's bytes after it. False if there are fewer than 8 bytes. */
+bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
+                           const void **restp, size_t *rest_sizep);
+
+/** Decodes an emitted key-value store entry with the store's serdes into
+ *  @p arena. */
+brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
+                                  size_t key_size, const void *value,
+                                  size_t value_size, brook_arena_t *arena,
+                                  void **keyp, void **valuep, char *errstr,
+                                  size_t errstr_size);
 
 /* ------------------------------------------------------------ iterators */
 

@@ -144,15 +144,24 @@ static void test_names_conflict(void **state)
 /* ------------------------------------------------------------- versions */
 
 /* The message brook gives for version @p v of @p strct. */
-static const char *unknown_version(const char *strct, int v)
+/* The message for version @p v of @p strct, whose newest is @p current. */
+static const char *unknown_version_of(const char *strct, int v, int current)
 {
         static char msg[512];
         snprintf(msg, sizeof msg,
                  "%s.version is %d, but this brook (%s) reads versions 1 to "
-                 "1 of it (0 means 1): build against the headers of the brook "
-                 "you run with",
-                 strct, v, BROOK_VERSION_STR);
+                 "%d of it (0 means 1): build against the headers of the "
+                 "brook you run with",
+                 strct, v, BROOK_VERSION_STR, current);
         return msg;
+}
+
+static const char *unknown_version(const char *strct, int v)
+{
+        return unknown_version_of(strct, v,
+                                  !strcmp(strct, "brook_materialized_t")
+                                          ? BROOK_MATERIALIZED_VERSION
+                                          : 1);
 }
 
 static void test_version_zero_and_current(void **state)
@@ -309,9 +318,12 @@ static void test_version_unknown_dsl(void **state)
         s = brook_stream(b, "in", NULL);
         assert_null(brook_grouped_count(
                 brook_stream_group_by_key(s, NULL),
-                &(brook_materialized_t){.name = "counts", .version = 2}));
+                &(brook_materialized_t){.name = "counts",
+                                        .version = BROOK_MATERIALIZED_VERSION +
+                                                   1}));
         snprintf(want, sizeof want, "store \"counts\": %s",
-                 unknown_version("brook_materialized_t", 2));
+                 unknown_version("brook_materialized_t",
+                                 BROOK_MATERIALIZED_VERSION + 1));
         assert_builder_error(b, want);
         brook_builder_destroy(b);
 

@@ -3,7 +3,7 @@
  * eviction across stores, tombstones, write_pending, per-store flush and
  * drop, and callbacks that re-enter the cache while it flushes or evicts.
  *
- * The stores are bare struct brook_kvstore_s with no changelog, so writing
+ * The stores are bare brook__store_t with no changelog, so writing
  * down is just a put on the inner store: an in-memory store behind an ops
  * table that counts the puts. Emitted entries are recorded in order.
  */
@@ -25,7 +25,7 @@
 /* -------------------------------------------------- a counting store */
 
 typedef struct tstore {
-        struct brook_kvstore_s st; /* First: &tstore->st is the store. */
+        brook__store_t st; /* First: &tstore->st is the store. */
         void *mem;
         const brook_kvstore_ops_t *mem_ops;
         int puts;
@@ -58,7 +58,7 @@ static const brook_kvstore_ops_t count_ops = {
 /* ------------------------------------------------------- emit records */
 
 typedef struct rec {
-        brook_kvstore_t *st;
+        brook__store_t *st;
         char key[16];
         char value[256];
         bool tombstone;
@@ -69,12 +69,12 @@ typedef struct recorder {
         rec_t recs[64];
         int cnt;
         /* Called after recording, to re-enter the cache. */
-        void (*then)(struct recorder *r, brook_kvstore_t *st, const char *key);
+        void (*then)(struct recorder *r, brook__store_t *st, const char *key);
         brook__cache_t *cache;
         tstore_t *other;
 } recorder_t;
 
-static brook_err_t record_emit(brook_kvstore_t *st, const void *key,
+static brook_err_t record_emit(brook__store_t *st, const void *key,
                                size_t key_size, const void *value,
                                size_t value_size, int64_t ts, void *opaque,
                                char *errstr, size_t errstr_size)
@@ -99,6 +99,9 @@ static brook_err_t record_emit(brook_kvstore_t *st, const void *key,
         return BROOK_OK;
 }
 
+/* What the cache's callers read of a store's definition. */
+static brook__storedef_t kv_def = {.name = "s", .kind = BROOK__STORE_KV};
+
 static tstore_t *tstore_new(brook__cache_t *c, recorder_t *r)
 {
         const brook_kvstore_supplier_t *sup = brook_kvstore_in_memory();
@@ -110,6 +113,7 @@ static tstore_t *tstore_new(brook__cache_t *c, recorder_t *r)
         assert_int_equal(sup->open(&info, sup->opaque, &ts->mem, &ts->mem_ops,
                                    errstr, sizeof errstr),
                          BROOK_OK);
+        ts->st.def = &kv_def;
         ts->st.inner = ts;
         ts->st.ops = &count_ops;
         ts->st.cache = c;
@@ -552,7 +556,7 @@ static void test_drop(void **state)
 /* Forwarding an entry of the first store writes two entries into the other
  * store of the same cache ("a" -> "A", "B"; "b" -> "C", "D"; ...), as a
  * downstream aggregation would. */
-static void put_two_into_other(recorder_t *r, brook_kvstore_t *st,
+static void put_two_into_other(recorder_t *r, brook__store_t *st,
                                const char *key)
 {
         char k[2] = {0};
@@ -617,7 +621,7 @@ static void test_reentrant_flush(void **state)
 }
 
 /* Forwarding an entry writes a new key into the same store, once. */
-static void put_into_same(recorder_t *r, brook_kvstore_t *st, const char *key)
+static void put_into_same(recorder_t *r, brook__store_t *st, const char *key)
 {
         if (strcmp(key, "a") == 0)
                 put(r->cache, (tstore_t *)st, "z", "new", 9);

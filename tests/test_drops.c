@@ -202,7 +202,10 @@ static void test_reason_names(void **state)
                             "null_key");
         assert_string_equal(brook_drop_reason_name(BROOK_DROP_NULL_VALUE),
                             "null_value");
-        assert_null(brook_drop_reason_name((brook_drop_reason_t)6));
+        assert_string_equal(brook_drop_reason_name(BROOK_DROP_LATE), "late");
+        assert_string_equal(brook_drop_reason_name(BROOK_DROP_EXPIRED),
+                            "expired");
+        assert_null(brook_drop_reason_name((brook_drop_reason_t)8));
         assert_null(brook_drop_reason_name((brook_drop_reason_t)-1));
 }
 

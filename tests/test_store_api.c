@@ -379,10 +379,11 @@ static void test_ops_version_unknown(void **state)
         future.iter_version = 0;
         assert_null(future_driver(errstr, sizeof errstr));
         snprintf(want, sizeof want,
-                 "brook_kvstore_ops_t.version is 2, but this brook (%s) "
-                 "reads versions 1 to 1 of it (0 means 1): build against the "
+                 "brook_kvstore_ops_t.version is %d, but this brook (%s) "
+                 "reads versions 1 to %d of it (0 means 1): build against the "
                  "headers of the brook you run with",
-                 BROOK_VERSION_STR);
+                 BROOK_KVSTORE_OPS_VERSION + 1, BROOK_VERSION_STR,
+                 BROOK_KVSTORE_OPS_VERSION);
         /* The task's open names the task and the store, then the reason. */
         if (!strstr(errstr, "task 0_0: store \"kv\" (in-memory): ") ||
             !strstr(errstr, want))

@@ -33,6 +33,7 @@
 #include "store.h"
 #include "test_driver.h"
 #include "version.h"
+#include "window_store.h"
 
 /*
  * Structs that grow.

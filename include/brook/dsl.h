@@ -37,6 +37,7 @@
 
 #include "processor.h"
 #include "store.h"
+#include "window_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -293,6 +294,161 @@ brook_stream_t *brook_table_to_stream(brook_table_t *t);
 /** The name of the store that materializes @p t, or NULL if it is not
  *  materialized. Valid as long as the builder. */
 const char *brook_table_store_name(const brook_table_t *t);
+
+/* ============================================================= windows */
+
+/*
+ * Windowed aggregations (Kafka Streams' TimeWindowedKStream,
+ * SlidingWindowedKStream and SessionWindowedKStream): a grouped stream cut
+ * into windows by record timestamps, aggregated per key and window into a
+ * table keyed by brook_windowed_key_t (a key with its window). Windows
+ * close on stream time: a window [start, end) accepts records until the
+ * task's stream time reaches end + grace; a record for a closed window is
+ * dropped and counted (BROOK_DROP_LATE). Results carry the largest
+ * timestamp of the records aggregated so far, as Kafka Streams'. See
+ * docs/windows.md.
+ */
+
+typedef enum brook_windows_kind_e {
+        /** Fixed-size windows, every advance_ms (Kafka Streams'
+         *  TimeWindows): tumbling when advance = size, else hopping. */
+        BROOK_WINDOWS_TIME,
+        /** Windows of size_ms anchored at records (SlidingWindows,
+         *  KIP-450). */
+        BROOK_WINDOWS_SLIDING,
+        /** Sessions: records closer than size_ms (the inactivity gap)
+         *  share a window, which grows and merges (SessionWindows). */
+        BROOK_WINDOWS_SESSION,
+} brook_windows_kind_t;
+
+/** How a windowed stream is cut; make one with the constructors below. */
+typedef struct brook_windows_s {
+        brook_windows_kind_t kind;
+        /** Time: the window size; sliding: the time difference (window
+         *  size); session: the inactivity gap. Milliseconds, > 0. */
+        int64_t size_ms;
+        /** Time windows: how far each window starts after the last (0 <
+         *  advance <= size); ignored otherwise. */
+        int64_t advance_ms;
+        /** How long after a window's end records are still accepted (ms,
+         *  >= 0). */
+        int64_t grace_ms;
+        /** 0 or BROOK_WINDOWS_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_windows_t;
+#define BROOK_WINDOWS_VERSION 1
+
+/** Tumbling windows (TimeWindows.ofSizeAndGrace(size, grace)). */
+brook_windows_t brook_windows_tumbling(int64_t size_ms, int64_t grace_ms);
+/** Hopping windows (TimeWindows.ofSizeAndGrace(size, grace)
+ *  .advanceBy(advance)). */
+brook_windows_t brook_windows_hopping(int64_t size_ms, int64_t advance_ms,
+                                      int64_t grace_ms);
+/** Sliding windows (SlidingWindows.ofTimeDifferenceAndGrace()). */
+brook_windows_t brook_windows_sliding(int64_t time_difference_ms,
+                                      int64_t grace_ms);
+/** Session windows (SessionWindows.ofInactivityGapAndGrace()). */
+brook_windows_t brook_windows_session(int64_t inactivity_gap_ms,
+                                      int64_t grace_ms);
+
+/** When a windowed aggregation emits (Kafka Streams' EmitStrategy,
+ *  KIP-825). */
+typedef enum brook_emit_strategy_e {
+        /** Every update of a window's result (through the cache, if on). */
+        BROOK_EMIT_ON_WINDOW_UPDATE,
+        /** Once per window and key, when the window closes. */
+        BROOK_EMIT_ON_WINDOW_CLOSE,
+} brook_emit_strategy_t;
+
+typedef struct brook_windowed_stream_s brook_windowed_stream_t;
+
+/** Cuts @p g into windows @p w (copied). NULL (the builder keeps why) for
+ *  windows that are not valid. */
+brook_windowed_stream_t *brook_grouped_windowed_by(brook_grouped_t *g,
+                                                   const brook_windows_t *w);
+/** Sets the emit strategy (default: on window update). Returns @p ws. */
+brook_windowed_stream_t *
+brook_windowed_emit_strategy(brook_windowed_stream_t *ws,
+                             brook_emit_strategy_t strategy);
+
+/** Merges two session aggregates when a record joins their sessions. */
+typedef void *(*brook_merger_fn)(const brook_record_t *rec, void *agg1,
+                                 void *agg2, void *opaque);
+
+/*
+ * The aggregations. The store is a window store (session store for
+ * sessions) named m->name or generated; its retention is m->retention_ms,
+ * which must be at least size + grace (0: size + grace; for sliding
+ * windows, time difference + grace; for sessions, gap + grace). The table's
+ * key serde is brook_serde_time_windowed() (session_windowed()) over the
+ * key serde, when that is known.
+ */
+brook_table_t *brook_windowed_count(brook_windowed_stream_t *ws,
+                                    const brook_materialized_t *m);
+brook_table_t *brook_windowed_reduce(brook_windowed_stream_t *ws,
+                                     brook_reducer_fn fn, void *opaque,
+                                     const brook_materialized_t *m);
+/** @p merger: required for session windows, ignored otherwise. */
+brook_table_t *brook_windowed_aggregate(brook_windowed_stream_t *ws,
+                                        brook_initializer_fn init,
+                                        brook_aggregator_fn fn,
+                                        brook_merger_fn merger, void *opaque,
+                                        const brook_materialized_t *m);
+
+/* ============================================================ suppress */
+
+/*
+ * suppress (Kafka Streams' KTable.suppress()): holds a table's updates in a
+ * buffer and lets out only the last one per key, later. The buffer is a
+ * changelogged store ("<application.id>-<name>-changelog"), so what it
+ * holds survives a restart. See docs/windows.md.
+ */
+
+typedef enum brook_suppress_kind_e {
+        /** One final result per window and key, when stream time passes
+         *  the window's end + grace (Suppressed.untilWindowCloses). Windowed
+         *  tables only; tombstones are dropped. */
+        BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES,
+        /** At most one update per key per time_limit_ms of stream time,
+         *  the latest (Suppressed.untilTimeLimit). */
+        BROOK_SUPPRESS_UNTIL_TIME_LIMIT,
+} brook_suppress_kind_t;
+
+/** What a full buffer does (BufferConfig's strategies). */
+typedef enum brook_buffer_full_e {
+        /** Stop the app with an error naming the buffer and its bounds
+         *  (shutDownWhenFull). */
+        BROOK_BUFFER_SHUT_DOWN_WHEN_FULL,
+        /** Emit the oldest entries early until it fits again
+         *  (emitEarlyWhenFull); not with until_window_closes, as in Kafka
+         *  Streams. */
+        BROOK_BUFFER_EMIT_EARLY_WHEN_FULL,
+} brook_buffer_full_t;
+
+typedef struct brook_suppressed_s {
+        brook_suppress_kind_t kind;
+        /** until_time_limit: how long updates wait (ms, >= 0). */
+        int64_t time_limit_ms;
+        /** The buffer's bounds; 0: unbounded. Bytes count each entry's
+         *  serialized key and value plus 17 bytes of times and flags. */
+        int64_t max_records;
+        int64_t max_bytes;
+        brook_buffer_full_t when_full;
+        /** Names the node and its buffer store (and so the changelog);
+         *  NULL: generated ("KTABLE-SUPPRESS-<n>", store
+         *  "KTABLE-SUPPRESS-STATE-STORE-<n>"). */
+        const char *name;
+        /** 0 or BROOK_SUPPRESSED_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_suppressed_t;
+#define BROOK_SUPPRESSED_VERSION 1
+
+/** Suppresses @p t's updates as @p s says. NULL (the builder keeps why)
+ *  for settings that are not valid. */
+brook_table_t *brook_table_suppress(brook_table_t *t,
+                                    const brook_suppressed_t *s);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

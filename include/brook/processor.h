@@ -67,6 +67,12 @@ typedef enum brook_drop_reason_e {
         BROOK_DROP_NULL_KEY,
         /** A null value where one is needed: an aggregation. */
         BROOK_DROP_NULL_VALUE,
+        /** A windowed aggregation's record for a window already closed
+         *  (its end + grace at or before the stream time). */
+        BROOK_DROP_LATE,
+        /** A write to a window or session store older than the store's
+         *  retention (Kafka Streams' expired-window-record-drop). */
+        BROOK_DROP_EXPIRED,
 } brook_drop_reason_t;
 
 /** A short lowercase name of @p reason ("null_key", ...), static; NULL for

@@ -150,8 +150,37 @@ typedef struct brook_kvstore_ops_s {
         /** 0 or BROOK_KVSTORE_OPS_VERSION. See "Structs that grow" in brook.h.
          */
         int version;
+
+        /* Version 2. Optional (NULL): window and session stores, which
+         * brook builds over any bytes store, use them where present. */
+
+        /** Keys in [from, to] (a NULL bound is open) in descending order:
+         *  backward window fetches. Without it, brook reads forward and
+         *  reverses in memory. */
+        brook_err_t (*range_reverse)(void *self, const void *from,
+                                     size_t from_size, const void *to,
+                                     size_t to_size, brook_kvbytes_iter_t **itp,
+                                     char *errstr, size_t errstr_size);
+        /** range_reverse for interactive queries (thread-safe, as
+         *  query_range). */
+        brook_err_t (*query_range_reverse)(void *self, const void *from,
+                                           size_t from_size, const void *to,
+                                           size_t to_size,
+                                           brook_kvbytes_iter_t **itp,
+                                           char *errstr, size_t errstr_size);
+        /**
+         * Deletes every key in [from, to) (both bounds set, from < to) as
+         * one write where the store can (RocksDB's is a range tombstone),
+         * durable with the next flush like put. Window and session stores
+         * drop an expired segment with it; without it, brook deletes the
+         * segment's keys one by one.
+         */
+        brook_err_t (*delete_range)(void *self, const void *from,
+                                    size_t from_size, const void *to,
+                                    size_t to_size, char *errstr,
+                                    size_t errstr_size);
 } brook_kvstore_ops_t;
-#define BROOK_KVSTORE_OPS_VERSION 1
+#define BROOK_KVSTORE_OPS_VERSION 2
 
 /** What a supplier is told when a task opens its instance of a store. */
 typedef struct brook_kvstore_open_s {
@@ -211,8 +240,12 @@ typedef struct brook_materialized_s {
         /** 0 or BROOK_MATERIALIZED_VERSION. See "Structs that grow" in brook.h.
          */
         int version;
+        /** Version 2. Window and session stores of windowed aggregations:
+         *  how long (ms of stream time) windows are kept; 0: the windows'
+         *  size + grace. */
+        int64_t retention_ms;
 } brook_materialized_t;
-#define BROOK_MATERIALIZED_VERSION 1
+#define BROOK_MATERIALIZED_VERSION 2
 
 /* --------------------------------------------------- using a store */
 

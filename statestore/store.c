@@ -1,0 +1,332 @@
+/*
+ * brook — the generic layers of a task's store, whatever its kind (Kafka
+ * Streams' CachingKeyValueStore / CachingWindowStore, ChangeLogging*Store
+ * and the store lifecycle): bytes keys and values through the thread's
+ * cache, the changelog and the inner bytes store. The typed façades
+ * (kvstore.c, windowstore.c, sessionstore.c) sit on top; they only encode
+ * keys and values.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* A non-NULL pointer for values that encode to no bytes: NULL below the
+ * metered layer means a tombstone, an empty string is not one. */
+static const char brook__empty[1];
+
+const void *brook__store_bytes(const brook_buf_t *buf)
+{
+        return brook_buf_len(buf) ? brook_buf_data(buf) : brook__empty;
+}
+
+brook_err_t brook__store_fail(brook__store_t *st, brook_err_t err,
+                              const char *what, const char *why)
+{
+        brook__seterr(st->errbuf, sizeof st->errbuf, "store \"%s\": %s: %s",
+                      st->def->name, what, *why ? why : "no reason given");
+        return err;
+}
+
+brook_err_t brook__store_ret(brook__store_t *st, brook_err_t err, char *errstr,
+                             size_t errstr_size)
+{
+        if (err && err != BROOK_ERR_NOT_FOUND)
+                brook__seterr(errstr, errstr_size, "%s", st->errbuf);
+        return err;
+}
+
+brook_arena_t *brook__store_arena(brook__store_t *st)
+{
+        return st->task->rt->arena;
+}
+
+/* ---------------------------------------------------------- open / close */
+
+brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
+                              brook__stateenv_t *env, brook__cache_t *cache,
+                              const char *state_dir, brook__store_t **stp,
+                              char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        /* Every façade is the generic store and nothing more. */
+        _Static_assert(sizeof(struct brook_kvstore_s) ==
+                                       sizeof(brook__store_t) &&
+                               sizeof(struct brook_windowstore_s) ==
+                                       sizeof(brook__store_t) &&
+                               sizeof(struct brook_sessionstore_s) ==
+                                       sizeof(brook__store_t),
+                       "a façade is the generic store");
+        brook__store_t *st = brook__xcalloc(1, sizeof *st);
+        brook_kvstore_open_t info = {
+                .store = def->name,
+                .task_id = task->id,
+                .partition = task->partition,
+                .app_id = rt->topo->app_id,
+                .state_dir = state_dir,
+                .internal = env,
+        };
+        char why[512] = "";
+
+        st->def = def;
+        st->task = task;
+        if (def->supplier.open(&info, def->supplier.opaque, &st->inner,
+                               &st->ops, why, sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" failed to open: %s",
+                              task->id, def->name,
+                              *why ? why : "no reason given");
+                free(st);
+                return BROOK_ERR_STATE;
+        }
+        if (!brook__version_ok(st->ops->version, BROOK_KVSTORE_OPS_VERSION,
+                               "brook_kvstore_ops_t", why, sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" (%s): %s", task->id,
+                              def->name, st->ops->kind ? st->ops->kind : "?",
+                              why);
+                /* close is a version-1 member: the instance can be closed
+                 * whatever version its store was built for. */
+                st->ops->close(st->inner);
+                free(st);
+                return BROOK_ERR_STATE;
+        }
+        if (def->kind != BROOK__STORE_KV &&
+            brook__segmented_wrap(def, &st->inner, &st->ops, why, sizeof why)) {
+                brook__seterr(errstr, errstr_size, "task %s: store \"%s\": %s",
+                              task->id, def->name, why);
+                st->ops->close(st->inner);
+                free(st);
+                return BROOK_ERR_STATE;
+        }
+        st->cache = def->caching ? cache : NULL;
+        if (def->logging) {
+                size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
+                st->changelog = brook__xmalloc(n);
+                snprintf(st->changelog, n, "%s-%s-changelog", rt->topo->app_id,
+                         def->name);
+                st->changelog_end = rt->collector->changelog_slot(
+                        rt->collector, st->changelog, task->partition);
+        }
+        atomic_init(&st->state, BROOK__STORE_RESTORING);
+        st->iq = brook__xcalloc(1, sizeof *st->iq);
+        atomic_init(&st->iq->refs, 1);
+        atomic_init(&st->iq->left, false);
+        st->iq->store = brook__xstrdup(def->name);
+        st->iq->task_id = brook__xstrdup(task->id);
+        st->iq->partition = task->partition;
+        st->iq->inner = st->inner;
+        st->iq->ops = st->ops;
+        st->kbuf = brook_buf_new();
+        st->vbuf = brook_buf_new();
+        st->tmp = brook_buf_new();
+        *stp = st;
+        return BROOK_OK;
+}
+
+void brook__store_close(brook__store_t *st)
+{
+        if (!st)
+                return;
+        if (st->cache)
+                brook__cache_drop(st->cache, st);
+        /* A query may still read the inner store through the handle: the
+         * last reference closes it. */
+        atomic_store(&st->iq->left, true);
+        brook__iqstore_release(st->iq);
+        free(st->changelog);
+        brook_buf_destroy(st->kbuf);
+        brook_buf_destroy(st->vbuf);
+        brook_buf_destroy(st->tmp);
+        free(st);
+}
+
+void brook__iqstore_ref(brook__iqstore_t *h)
+{
+        atomic_fetch_add(&h->refs, 1);
+}
+
+void brook__iqstore_release(brook__iqstore_t *h)
+{
+        if (!h || atomic_fetch_sub(&h->refs, 1) != 1)
+                return;
+        h->ops->close(h->inner);
+        free(h->store);
+        free(h->task_id);
+        free(h);
+}
+
+void brook__store_set_emit(brook__store_t *st, brook__store_emit_fn fn,
+                           void *opaque)
+{
+        st->emit = fn;
+        st->emit_opaque = opaque;
+}
+
+bool brook__store_caching(const brook__store_t *st)
+{
+        return st->cache != NULL;
+}
+
+/* ------------------------------------------------------- below the cache */
+
+brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
+                                    size_t key_size, const void *value,
+                                    size_t value_size, int64_t ts)
+{
+        char why[512] = "";
+        brook_err_t err;
+        if (st->changelog) {
+                brook__collector_t *col = st->task->rt->collector;
+                if ((err = col->send_changelog(
+                             col, st->changelog, st->task->partition, key,
+                             key_size, value, value_size, ts, st->changelog_end,
+                             why, sizeof why)))
+                        return brook__store_fail(st, err, "changelog", why);
+        }
+        if (st->def->kind == BROOK__STORE_KV) {
+                if ((err = st->ops->put(st->inner, key, key_size, value,
+                                        value_size, why, sizeof why)))
+                        return brook__store_fail(st, err, "write", why);
+                return BROOK_OK;
+        } else {
+                /* The segmented store ignores windows past retention:
+                 * counted as dropped, as Kafka Streams' expired-window
+                 * records. */
+                uint64_t expired = brook__segmented_expired(st->inner);
+                if ((err = st->ops->put(st->inner, key, key_size, value,
+                                        value_size, why, sizeof why)))
+                        return brook__store_fail(st, err, "write", why);
+                if (brook__segmented_expired(st->inner) != expired)
+                        brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
+                                    "task %s: store \"%s\": skipping a "
+                                    "write for a window older than the "
+                                    "retention (%" PRId64 " ms)",
+                                    st->task->id, st->def->name,
+                                    st->def->retention_ms);
+                return BROOK_OK;
+        }
+}
+
+bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
+                                   size_t key_size)
+{
+        brook_buf_t *probe;
+        char why[512] = "";
+        bool absent;
+        if (!st->emit)
+                return false;
+        /* Its own buffer: this may run in the middle of a read that holds
+         * the store's buffers. Tombstones are rare enough to afford it. */
+        probe = brook_buf_new();
+        absent = st->ops->get(st->inner, key, key_size, probe, why,
+                              sizeof why) == BROOK_ERR_NOT_FOUND;
+        brook_buf_destroy(probe);
+        return absent;
+}
+
+brook_err_t brook__store_emit(brook__store_t *st, const void *key,
+                              size_t key_size, const void *value,
+                              size_t value_size, int64_t ts)
+{
+        char why[512] = "";
+        brook_err_t err;
+        if (!st->emit)
+                return BROOK_OK;
+        if ((err = st->emit(st, key, key_size, value, value_size, ts,
+                            st->emit_opaque, why, sizeof why))) {
+                /* A node downstream failed. Its code must not read as "not
+                 * found" or "the end" to the store call that evicted the
+                 * entry (a get would take the key for absent). */
+                if (err == BROOK_ERR_NOT_FOUND || err == BROOK_ERR_END)
+                        err = BROOK_ERR_PROCESSING;
+                return brook__store_fail(st, err, "forwarding",
+                                         *why ? why : brook_err2str(err));
+        }
+        return BROOK_OK;
+}
+
+brook_err_t brook__store_flush_cache(brook__store_t *st, char *errstr,
+                                     size_t errstr_size)
+{
+        brook_err_t err;
+        if (!st->cache)
+                return BROOK_OK;
+        st->errbuf[0] = '\0';
+        if ((err = brook__cache_flush(st->cache, st)))
+                brook__seterr(errstr, errstr_size,
+                              "task %s: flushing store \"%s\" failed: %s",
+                              st->task->id, st->def->name,
+                              st->errbuf[0] ? st->errbuf : brook_err2str(err));
+        return err;
+}
+
+brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
+                                     size_t errstr_size)
+{
+        int64_t end = st->changelog_end ? *st->changelog_end : -1;
+        char why[512] = "";
+        brook_err_t err = st->ops->flush(st->inner, end, why, sizeof why);
+        if (err)
+                brook__seterr(errstr, errstr_size,
+                              "task %s: store \"%s\" failed to record its "
+                              "changelog offset %" PRId64 ": %s",
+                              st->task->id, st->def->name, end,
+                              *why ? why : "no reason given");
+        return err;
+}
+
+brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
+                                     size_t key_size, const void *value,
+                                     size_t value_size)
+{
+        char why[512] = "";
+        brook_err_t err = st->ops->put(st->inner, key, key_size, value,
+                                       value_size, why, sizeof why);
+        if (err)
+                return brook__store_fail(st, err, "restore", why);
+        return BROOK_OK;
+}
+
+/* ---------------------------------------------------------- reads, writes */
+
+brook_err_t brook__store_read(brook__store_t *st, const void *key,
+                              size_t key_size, const void **valp, size_t *sizep)
+{
+        char why[512] = "";
+        brook_err_t err;
+
+        if (st->cache &&
+            brook__cache_get(st->cache, st, key, key_size, valp, sizep))
+                return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
+        err = st->ops->get(st->inner, key, key_size, st->vbuf, why, sizeof why);
+        if (err == BROOK_ERR_NOT_FOUND)
+                return err;
+        if (err)
+                return brook__store_fail(st, err, "read", why);
+        *valp = brook__store_bytes(st->vbuf);
+        *sizep = brook_buf_len(st->vbuf);
+        if (st->cache &&
+            (err = brook__cache_put(st->cache, st, key, key_size, *valp, *sizep,
+                                    st->task->cur_ts, false)))
+                return err;
+        return BROOK_OK;
+}
+
+brook_err_t brook__store_write(brook__store_t *st, const void *key,
+                               size_t key_size, const void *value,
+                               size_t value_size, int64_t ts)
+{
+        if (st->cache)
+                return brook__cache_put(st->cache, st, key, key_size, value,
+                                        value_size, ts, true);
+        return brook__store_write_down(st, key, key_size, value, value_size,
+                                       ts);
+}
+
+brook_err_t brook__store_write_pending(brook__store_t *st)
+{
+        return st->cache ? brook__cache_write_pending(st->cache, st) : BROOK_OK;
+}

@@ -1,0 +1,487 @@
+/*
+ * brook — the typed façades of window and session stores (Kafka Streams'
+ * MeteredWindowStore / MeteredSessionStore): serdes, and the bytes keys of
+ * the two key schemas (segmented.c). Everything below them — the cache,
+ * the changelog, the segmented inner store, restoration, flushes — is the
+ * generic store stack (store.c).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define WS(ws) (&(ws)->s)
+
+/* ------------------------------------------------------------ iterators */
+
+struct brook_windowiter_s {
+        brook_kvbytes_iter_t *bit;
+        bool timestamped;
+        brook__iqstore_t *iq; /**< A query's reference, or NULL. */
+        brook__storekind_t kind;
+        int64_t window_ms;
+        const brook_serde_t *key_serde, *value_serde;
+        brook_arena_t *arena;
+        brook_err_t err;
+        char errstr[512];
+};
+
+brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
+                                          brook_kvbytes_iter_t *bit,
+                                          brook__iqstore_t *iq,
+                                          brook_arena_t *arena)
+{
+        brook_windowiter_t *it = brook__xcalloc(1, sizeof *it);
+        it->bit = bit;
+        it->iq = iq;
+        it->kind = def->kind;
+        it->timestamped = def->timestamped;
+        it->window_ms = def->window_ms;
+        it->key_serde = def->key_serde;
+        it->value_serde = def->value_serde;
+        it->arena = arena;
+        return it;
+}
+
+bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
+                           const void **restp, size_t *rest_sizep)
+{
+        const unsigned char *p = value;
+        uint64_t v = 0;
+        int i;
+        if (size < 8)
+                return false;
+        for (i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        *tsp = (int64_t)v;
+        *restp = p + 8;
+        *rest_sizep = size - 8;
+        return true;
+}
+
+brook_err_t brook_windowiter_next(brook_windowiter_t *it, void **keyp,
+                                  brook_window_t *window, void **valuep,
+                                  char *errstr, size_t errstr_size)
+{
+        int64_t ts;
+        return brook__windowiter_next_ts(it, keyp, window, valuep, &ts, errstr,
+                                         errstr_size);
+}
+
+brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
+                                      brook_window_t *window, void **valuep,
+                                      int64_t *tsp, char *errstr,
+                                      size_t errstr_size)
+{
+        const void *k, *v;
+        size_t ksz, vsz, n;
+        int64_t start, end;
+
+        *keyp = *valuep = NULL;
+        *tsp = -1;
+        if (!it->err && it->iq && atomic_load(&it->iq->left)) {
+                snprintf(it->errstr, sizeof it->errstr,
+                         "store \"%s\": task %s left this instance "
+                         "(rebalance or shutdown) while the iterator was open",
+                         it->iq->store, it->iq->task_id);
+                it->err = BROOK_ERR_STATE;
+        }
+        if (!it->err) {
+                it->err = it->bit->next(it->bit, &k, &ksz, &v, &vsz, it->errstr,
+                                        sizeof it->errstr);
+                if (!it->err &&
+                    !brook__segkey_decode(it->kind, k, ksz, &n, &start, &end)) {
+                        snprintf(it->errstr, sizeof it->errstr,
+                                 "an entry's key has %zu bytes, too few for "
+                                 "its window",
+                                 ksz);
+                        it->err = BROOK_ERR_STATE;
+                }
+                if (!it->err && it->timestamped &&
+                    !brook__ts_value_split(v, vsz, tsp, &v, &vsz)) {
+                        snprintf(it->errstr, sizeof it->errstr,
+                                 "an entry's value has %zu bytes, too few "
+                                 "for its timestamp",
+                                 vsz);
+                        it->err = BROOK_ERR_STATE;
+                }
+                if (!it->err) {
+                        if (window) {
+                                window->start = start;
+                                window->end = it->kind == BROOK__STORE_SESSION
+                                                      ? end
+                                                      : start + it->window_ms;
+                        }
+                        k = brook__serde_stable(it->key_serde, k, n, it->arena);
+                        v = brook__serde_stable(it->value_serde, v, vsz,
+                                                it->arena);
+                        if (!(it->err = brook_serde_deserialize(
+                                      it->key_serde, k, n, it->arena, keyp,
+                                      it->errstr, sizeof it->errstr)) &&
+                            !(it->err = brook_serde_deserialize(
+                                      it->value_serde, v, vsz, it->arena,
+                                      valuep, it->errstr, sizeof it->errstr)))
+                                return BROOK_OK;
+                        *keyp = *valuep = NULL;
+                }
+        }
+        if (it->err == BROOK_ERR_END)
+                return BROOK_ERR_END;
+        brook__seterr(errstr, errstr_size, "%s",
+                      *it->errstr ? it->errstr
+                                  : "the store's iterator gave no reason");
+        return it->err;
+}
+
+void brook_windowiter_destroy(brook_windowiter_t *it)
+{
+        if (!it)
+                return;
+        it->bit->destroy(it->bit);
+        brook__iqstore_release(it->iq);
+        free(it);
+}
+
+/* ------------------------------------------------------------- shared */
+
+/* Encodes @p key with the store's key serde into @p buf. */
+static brook_err_t ws_enc_key(brook__store_t *st, const void *key,
+                              brook_buf_t *buf)
+{
+        char why[512] = "";
+        brook_err_t err;
+        brook_buf_clear(buf);
+        if (!key)
+                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
+                                         "the key is NULL");
+        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
+                                         sizeof why)))
+                return brook__store_fail(st, err, "key", why);
+        return BROOK_OK;
+}
+
+/* Writes @p value (NULL: a delete) under the bytes key in st->kbuf; a
+ * timestamped store keeps @p ts before it. */
+static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
+{
+        const void *vbytes = NULL;
+        size_t vsize = 0;
+        char why[512] = "";
+        brook_err_t err;
+
+        if (value) {
+                brook_buf_clear(st->tmp);
+                if (st->def->timestamped) {
+                        unsigned char t[8];
+                        int i;
+                        for (i = 0; i < 8; i++)
+                                t[i] = (unsigned char)((uint64_t)ts >>
+                                                       (56 - 8 * i));
+                        brook_buf_append(st->tmp, t, sizeof t);
+                }
+                if ((err = brook_serde_serialize(st->def->value_serde, value,
+                                                 st->tmp, why, sizeof why)))
+                        return brook__store_fail(st, err, "value", why);
+                vbytes = brook__store_bytes(st->tmp);
+                vsize = brook_buf_len(st->tmp);
+                st->puts++;
+        } else {
+                st->deletes++;
+        }
+        return brook__store_write(st, brook_buf_data(st->kbuf),
+                                  brook_buf_len(st->kbuf), vbytes, vsize, ts);
+}
+
+/* Reads the bytes key in st->kbuf, segmented by time @p ts, and decodes
+ * its value. */
+static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep,
+                           int64_t *tsp)
+{
+        int64_t observed = brook__segmented_observed(st->inner);
+        const void *val;
+        size_t size;
+        char why[512] = "";
+        brook_err_t err;
+
+        *valuep = NULL;
+        *tsp = -1;
+        st->gets++;
+        /* Older than retention is gone, whether or not the cache still
+         * has it (Kafka Streams' caching store would still return it). */
+        if (observed >= 0 && ts < observed - st->def->retention_ms + 1)
+                return BROOK_ERR_NOT_FOUND;
+        if ((err = brook__store_read(st, brook_buf_data(st->kbuf),
+                                     brook_buf_len(st->kbuf), &val, &size)))
+                return err;
+        if (st->def->timestamped &&
+            !brook__ts_value_split(val, size, tsp, &val, &size))
+                return brook__store_fail(st, BROOK_ERR_STATE, "value",
+                                         "too short for its timestamp");
+        val = brook__serde_stable(st->def->value_serde, val, size,
+                                  brook__store_arena(st));
+        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
+                                           brook__store_arena(st), valuep, why,
+                                           sizeof why)))
+                return brook__store_fail(st, err, "value", why);
+        return BROOK_OK;
+}
+
+/* A fetch by the owner: what the cache holds goes down first, so the
+ * segmented store has everything. @p kfrom / @p kto are encoded already
+ * (in st->kbuf / st->tmp) or NULL. */
+static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
+                            const brook_buf_t *kto, int64_t tfrom, int64_t tto,
+                            bool backward, brook_windowiter_t **itp)
+{
+        brook__segfetch_t f = {
+                .kfrom = kfrom ? brook__store_bytes(kfrom) : NULL,
+                .kfrom_size = kfrom ? brook_buf_len(kfrom) : 0,
+                .kto = kto ? brook__store_bytes(kto) : NULL,
+                .kto_size = kto ? brook_buf_len(kto) : 0,
+                .tfrom = tfrom,
+                .tto = tto,
+                .reverse = backward,
+        };
+        brook_kvbytes_iter_t *bit = NULL;
+        char why[512] = "";
+        brook_err_t err;
+
+        *itp = NULL;
+        if ((err = brook__store_write_pending(st)))
+                return err;
+        st->scans++;
+        if ((err = brook__segmented_fetch(st->inner, &f, &bit, why,
+                                          sizeof why)))
+                return brook__store_fail(st, err, "fetch", why);
+        *itp = brook__windowiter_new(st->def, bit, NULL,
+                                     brook__store_arena(st));
+        return BROOK_OK;
+}
+
+/* ------------------------------------------------------- window stores */
+
+brook_err_t brook_ctx_windowstore(brook_ctx_t *ctx, const char *name,
+                                  brook_windowstore_t **stp, char *errstr,
+                                  size_t errstr_size)
+{
+        brook__store_t *st;
+        brook_err_t err = brook__ctx_store(ctx, name, BROOK__STORE_WINDOW, &st,
+                                           errstr, errstr_size);
+        *stp = err ? NULL : (brook_windowstore_t *)st;
+        return err;
+}
+
+const char *brook_windowstore_name(const brook_windowstore_t *ws)
+{
+        return ws->s.def->name;
+}
+
+uint64_t brook_windowstore_expired(const brook_windowstore_t *ws)
+{
+        return brook__segmented_expired(ws->s.inner);
+}
+
+brook_err_t brook_windowstore_put(brook_windowstore_t *ws, const void *key,
+                                  const void *value, int64_t window_start,
+                                  char *errstr, size_t errstr_size)
+{
+        return brook__windowstore_put_ts(ws, key, value, window_start,
+                                         ws->s.task->cur_ts, errstr,
+                                         errstr_size);
+}
+
+brook_err_t brook__windowstore_put_ts(brook_windowstore_t *ws, const void *key,
+                                      const void *value, int64_t window_start,
+                                      int64_t ts, char *errstr,
+                                      size_t errstr_size)
+{
+        brook__store_t *st = WS(ws);
+        brook__storedef_t *def = st->def;
+        uint32_t seq = 0;
+        brook_err_t err;
+
+        if (def->retain_duplicates) {
+                /* Kafka Streams: a null is not a value to keep, and each
+                 * put of a duplicate gets the next sequence number. */
+                if (!value)
+                        return BROOK_OK;
+                st->seqnum = (st->seqnum + 1) & 0x7fffffff;
+                seq = st->seqnum;
+        }
+        if (window_start < 0) {
+                err = brook__store_fail(st, BROOK_ERR_INVALID_ARG, "put",
+                                        "the window start is negative");
+                return brook__store_ret(st, err, errstr, errstr_size);
+        }
+        if (!(err = ws_enc_key(st, key, st->vbuf))) {
+                brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
+                                   brook_buf_len(st->vbuf), window_start, seq);
+                err = ws_write(st, value, ts);
+        }
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t brook_windowstore_fetch(brook_windowstore_t *ws, const void *key,
+                                    int64_t window_start, void **valuep,
+                                    char *errstr, size_t errstr_size)
+{
+        int64_t ts;
+        return brook__windowstore_fetch_ts(ws, key, window_start, valuep, &ts,
+                                           errstr, errstr_size);
+}
+
+brook_err_t brook__windowstore_fetch_ts(brook_windowstore_t *ws,
+                                        const void *key, int64_t window_start,
+                                        void **valuep, int64_t *tsp,
+                                        char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = WS(ws);
+        brook_err_t err;
+
+        *valuep = NULL;
+        if (!(err = ws_enc_key(st, key, st->vbuf))) {
+                brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
+                                   brook_buf_len(st->vbuf), window_start, 0);
+                err = ws_read(st, window_start, valuep, tsp);
+        }
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t brook_windowstore_fetch_keys(brook_windowstore_t *ws,
+                                         const void *key_from,
+                                         const void *key_to, int64_t time_from,
+                                         int64_t time_to, bool backward,
+                                         brook_windowiter_t **itp, char *errstr,
+                                         size_t errstr_size)
+{
+        brook__store_t *st = WS(ws);
+        brook_err_t err = BROOK_OK;
+
+        *itp = NULL;
+        /* kbuf: the lower key, tmp: the upper (the fetch copies both). */
+        if (key_from)
+                err = ws_enc_key(st, key_from, st->kbuf);
+        if (!err && key_to)
+                err = ws_enc_key(st, key_to, st->tmp);
+        if (!err)
+                err = ws_fetch(st, key_from ? st->kbuf : NULL,
+                               key_to ? st->tmp : NULL, time_from, time_to,
+                               backward, itp);
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t brook_windowstore_fetch_range(brook_windowstore_t *ws,
+                                          const void *key, int64_t time_from,
+                                          int64_t time_to, bool backward,
+                                          brook_windowiter_t **itp,
+                                          char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = WS(ws);
+        brook_err_t err;
+
+        *itp = NULL;
+        if (!(err = ws_enc_key(st, key, st->kbuf)))
+                err = ws_fetch(st, st->kbuf, st->kbuf, time_from, time_to,
+                               backward, itp);
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t brook_windowstore_fetch_all(brook_windowstore_t *ws,
+                                        int64_t time_from, int64_t time_to,
+                                        bool backward, brook_windowiter_t **itp,
+                                        char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = WS(ws);
+        return brook__store_ret(
+                st, ws_fetch(st, NULL, NULL, time_from, time_to, backward, itp),
+                errstr, errstr_size);
+}
+
+/* ------------------------------------------------------ session stores */
+
+brook_err_t brook_ctx_sessionstore(brook_ctx_t *ctx, const char *name,
+                                   brook_sessionstore_t **stp, char *errstr,
+                                   size_t errstr_size)
+{
+        brook__store_t *st;
+        brook_err_t err = brook__ctx_store(ctx, name, BROOK__STORE_SESSION, &st,
+                                           errstr, errstr_size);
+        *stp = err ? NULL : (brook_sessionstore_t *)st;
+        return err;
+}
+
+const char *brook_sessionstore_name(const brook_sessionstore_t *ss)
+{
+        return ss->s.def->name;
+}
+
+static brook_err_t ss_key(brook__store_t *st, const void *key, int64_t start,
+                          int64_t end)
+{
+        brook_err_t err;
+        if (start < 0 || end < start)
+                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "session",
+                                         "a session needs 0 <= start <= end");
+        if ((err = ws_enc_key(st, key, st->vbuf)))
+                return err;
+        brook__skey_encode(st->kbuf, brook__store_bytes(st->vbuf),
+                           brook_buf_len(st->vbuf), start, end);
+        return BROOK_OK;
+}
+
+brook_err_t brook_sessionstore_put(brook_sessionstore_t *ss, const void *key,
+                                   int64_t start, int64_t end,
+                                   const void *value, char *errstr,
+                                   size_t errstr_size)
+{
+        return brook__sessionstore_put_ts(ss, key, start, end, value,
+                                          ss->s.task->cur_ts, errstr,
+                                          errstr_size);
+}
+
+brook_err_t brook__sessionstore_put_ts(brook_sessionstore_t *ss,
+                                       const void *key, int64_t start,
+                                       int64_t end, const void *value,
+                                       int64_t ts, char *errstr,
+                                       size_t errstr_size)
+{
+        brook__store_t *st = &ss->s;
+        brook_err_t err = ss_key(st, key, start, end);
+        if (!err)
+                err = ws_write(st, value, ts);
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t brook_sessionstore_fetch_session(brook_sessionstore_t *ss,
+                                             const void *key, int64_t start,
+                                             int64_t end, void **valuep,
+                                             char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = &ss->s;
+        brook_err_t err = ss_key(st, key, start, end);
+        int64_t ts;
+        *valuep = NULL;
+        if (!err)
+                err = ws_read(st, end, valuep, &ts);
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
+brook_err_t
+brook_sessionstore_find_sessions(brook_sessionstore_t *ss, const void *key,
+                                 int64_t earliest_end, int64_t latest_start,
+                                 bool backward, brook_windowiter_t **itp,
+                                 char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = &ss->s;
+        brook_err_t err = BROOK_OK;
+
+        *itp = NULL;
+        if (key)
+                err = ws_enc_key(st, key, st->kbuf);
+        if (!err)
+                err = ws_fetch(st, key ? st->kbuf : NULL, key ? st->kbuf : NULL,
+                               earliest_end, latest_start, backward, itp);
+        return brook__store_ret(st, err, errstr, errstr_size);
+}

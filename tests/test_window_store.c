@@ -1,0 +1,624 @@
+/*
+ * Window and session stores through the whole stack — metered façade,
+ * caching, changelog, segmented inner store over RocksDB and in-memory
+ * stores — as processors use them, and the segmented store's durability
+ * (its changelog offset, observed stream time and dropped segments across
+ * a reopen) on RocksDB directly.
+ *
+ * A processor reads commands from its input values and forwards what each
+ * returned as one string ("k@start-end=v,..."), so answers are exact.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ftw.h>
+#include <inttypes.h>
+
+#include <cmocka.h>
+
+#include "store_int.h"
+
+#define OUT_MAX 2048
+
+static char *drain(const brook_record_t *rec, brook_windowiter_t *it)
+{
+        char *out = brook_record_alloc(rec, OUT_MAX);
+        brook_window_t w;
+        void *k, *v;
+        char why[256];
+        size_t n = 0;
+        brook_err_t err;
+
+        out[0] = '\0';
+        while (!(err = brook_windowiter_next(it, &k, &w, &v, why, sizeof why)))
+                n += (size_t)snprintf(out + n, OUT_MAX - n,
+                                      "%s@%" PRId64 "-%" PRId64 "=%s,",
+                                      (char *)k, w.start, w.end, (char *)v);
+        if (err != BROOK_ERR_END)
+                fail_msg("iterator: %s", why);
+        brook_windowiter_destroy(it);
+        return out;
+}
+
+/* "a:b:c" -> fields; returns how many. */
+static int fields(char *s, char **f, int max)
+{
+        int n = 0;
+        while (n < max) {
+                f[n++] = s;
+                s = strchr(s, ':');
+                if (!s)
+                        break;
+                *s++ = '\0';
+        }
+        return n;
+}
+
+static int64_t num(const char *s)
+{
+        return *s ? strtoll(s, NULL, 10) : INT64_MAX;
+}
+
+static brook_err_t ops_process(brook_ctx_t *ctx, brook_record_t *rec,
+                               void *state, char *errstr, size_t errstr_size)
+{
+        brook_windowstore_t *ws = NULL;
+        brook_sessionstore_t *ss = NULL;
+        brook_kvstore_t *kv = (brook_kvstore_t *)1;
+        const char *value = brook_record_value(rec);
+        char *cmd = brook_record_alloc(rec, strlen(value) + 1);
+        char *key = brook_record_key(rec);
+        char *out = brook_record_alloc(rec, OUT_MAX);
+        brook_windowiter_t *it = NULL;
+        char why[256] = "";
+        char *f[6];
+        void *val = NULL;
+        brook_err_t err = BROOK_OK;
+        int n;
+
+        (void)state;
+        strcpy(cmd, value);
+        n = fields(cmd, f, 6);
+        assert_int_equal(brook_ctx_windowstore(ctx, "ws", &ws, NULL, 0),
+                         BROOK_OK);
+        assert_int_equal(brook_ctx_sessionstore(ctx, "ss", &ss, NULL, 0),
+                         BROOK_OK);
+        /* The wrong kind is refused with the reason. */
+        assert_int_equal(brook_ctx_kvstore(ctx, "ws", &kv, why, sizeof why),
+                         BROOK_ERR_INVALID_ARG);
+        assert_null(kv);
+        assert_string_equal(why, "processor \"ops\": store \"ws\" is a window "
+                                 "store, not a key-value store");
+        out[0] = '\0';
+        if (!strcmp(f[0], "put")) { /* put:start:value */
+                err = brook_windowstore_put(ws, key, n > 2 ? f[2] : NULL,
+                                            num(f[1]), why, sizeof why);
+                snprintf(out, OUT_MAX, "%s", brook_err2str(err));
+        } else if (!strcmp(f[0], "get")) { /* get:start */
+                err = brook_windowstore_fetch(ws, key, num(f[1]), &val, why,
+                                              sizeof why);
+                snprintf(out, OUT_MAX, "%s %s", brook_err2str(err),
+                         val ? (char *)val : "(null)");
+        } else if (!strcmp(f[0], "range")) { /* range:from:to[:b] */
+                err = brook_windowstore_fetch_range(ws, key, num(f[1]),
+                                                    num(f[2]), n > 3, &it, why,
+                                                    sizeof why);
+                if (!err)
+                        out = drain(rec, it);
+        } else if (!strcmp(f[0], "keys")) { /* keys:kfrom:kto:from:to[:b] */
+                err = brook_windowstore_fetch_keys(
+                        ws, *f[1] ? f[1] : NULL, *f[2] ? f[2] : NULL, num(f[3]),
+                        num(f[4]), n > 5, &it, why, sizeof why);
+                if (!err)
+                        out = drain(rec, it);
+        } else if (!strcmp(f[0], "all")) { /* all:from:to[:b] */
+                err = brook_windowstore_fetch_all(ws, num(f[1]), num(f[2]),
+                                                  n > 3, &it, why, sizeof why);
+                if (!err)
+                        out = drain(rec, it);
+        } else if (!strcmp(f[0], "expired")) {
+                snprintf(out, OUT_MAX, "%" PRIu64,
+                         brook_windowstore_expired(ws));
+        } else if (!strcmp(f[0], "sput")) { /* sput:start:end[:value] */
+                err = brook_sessionstore_put(ss, key, num(f[1]), num(f[2]),
+                                             n > 3 ? f[3] : NULL, why,
+                                             sizeof why);
+                snprintf(out, OUT_MAX, "%s", brook_err2str(err));
+        } else if (!strcmp(f[0], "sget")) { /* sget:start:end */
+                err = brook_sessionstore_fetch_session(
+                        ss, key, num(f[1]), num(f[2]), &val, why, sizeof why);
+                snprintf(out, OUT_MAX, "%s %s", brook_err2str(err),
+                         val ? (char *)val : "(null)");
+        } else if (!strcmp(f[0], "find") || !strcmp(f[0], "findall")) {
+                /* find:earliest_end:latest_start[:b] */
+                err = brook_sessionstore_find_sessions(
+                        ss, f[0][4] ? NULL : key, num(f[1]), num(f[2]), n > 3,
+                        &it, why, sizeof why);
+                if (!err)
+                        out = drain(rec, it);
+        } else {
+                fail_msg("unknown command %s", f[0]);
+        }
+        if (err && err != BROOK_ERR_NOT_FOUND)
+                snprintf(out, OUT_MAX, "%s: %s", brook_err2str(err), why);
+        return brook_ctx_forward(
+                ctx,
+                brook_ctx_record_new(ctx, rec, key, out,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
+}
+
+typedef struct params {
+        bool in_memory;
+        bool caching;
+        /** A user's store of version 1: no range_reverse, no delete_range,
+         *  so backward fetches and segment drops take brook's fallbacks. */
+        bool v1;
+} params_t;
+
+static brook_kvstore_ops_t v1_ops;
+
+static brook_err_t v1_open(const brook_kvstore_open_t *info, void *opaque,
+                           void **selfp, const brook_kvstore_ops_t **opsp,
+                           char *errstr, size_t errstr_size)
+{
+        const brook_kvstore_ops_t *mem;
+        brook_err_t err = brook_kvstore_in_memory()->open(
+                info, NULL, selfp, &mem, errstr, errstr_size);
+        if (err)
+                return err;
+        v1_ops = *mem;
+        v1_ops.version = 1;
+        v1_ops.range_reverse = NULL;
+        v1_ops.query_range_reverse = NULL;
+        v1_ops.delete_range = NULL;
+        *opsp = &v1_ops;
+        return BROOK_OK;
+}
+
+static const brook_kvstore_supplier_t v1_supplier = {.open = v1_open};
+
+static brook_test_driver_t *ops_driver(const params_t *p)
+{
+        char errstr[512];
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
+        const brook_serde_t *str = brook_serde_string();
+        brook_processor_def_t def = {.process = ops_process};
+        brook_materialized_t m = {
+                .key_serde = str,
+                .value_serde = str,
+                .supplier = p->v1          ? &v1_supplier
+                            : p->in_memory ? brook_kvstore_in_memory()
+                                           : NULL,
+                .caching_disabled = !p->caching,
+        };
+        brook_test_driver_t *td;
+
+        assert_int_equal(brook_builder_add_source(
+                                 b, "src", (const char *[]){"in"}, 1, NULL,
+                                 &(brook_consumed_t){.key_serde = str,
+                                                     .value_serde = str},
+                                 errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_processor(b, "ops", &def,
+                                                     (const char *[]){"src"}, 1,
+                                                     errstr, sizeof errstr),
+                         BROOK_OK);
+        /* Windows of 100 ms kept 10 s, in 1 s segments. */
+        m.name = "ws";
+        assert_int_equal(
+                brook_builder_add_window_store(
+                        b, &m,
+                        &(brook_window_store_opts_t){.retention_ms = 10000,
+                                                     .window_size_ms = 100,
+                                                     .segment_ms = 1000},
+                        (const char *[]){"ops"}, 1, errstr, sizeof errstr),
+                BROOK_OK);
+        m.name = "ss";
+        assert_int_equal(
+                brook_builder_add_session_store(
+                        b, &m,
+                        &(brook_window_store_opts_t){.retention_ms = 10000,
+                                                     .segment_ms = 1000},
+                        (const char *[]){"ops"}, 1, errstr, sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_sink(b, "sink", "out", NULL, NULL,
+                                       &(brook_produced_t){.key_serde = str,
+                                                           .value_serde = str},
+                                       (const char *[]){"ops"}, 1, errstr,
+                                       sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "application.id", "win", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        td = brook_test_driver_new(b, conf, 0, errstr, sizeof errstr);
+        if (!td)
+                fail_msg("%s", errstr);
+        brook_test_driver_set_auto_commit(td, false);
+        return td;
+}
+
+static void run(brook_test_driver_t *td, const char *key, const char *cmd,
+                const char *want)
+{
+        char errstr[512];
+        brook_test_record_t r;
+
+        assert_int_equal(brook_test_driver_pipe(td, "in", key, strlen(key), cmd,
+                                                strlen(cmd), 1, NULL, 0, errstr,
+                                                sizeof errstr),
+                         BROOK_OK);
+        assert_true(brook_test_driver_read(td, "out", &r));
+        if (r.value_size != strlen(want) || memcmp(r.value, want, r.value_size))
+                fail_msg("%s %s: got \"%.*s\", want \"%s\"", key, cmd,
+                         (int)r.value_size, (const char *)r.value, want);
+        assert_false(brook_test_driver_read(td, "out", &r));
+}
+
+static void commit(brook_test_driver_t *td)
+{
+        char errstr[512];
+        assert_int_equal(brook_test_driver_commit(td, errstr, sizeof errstr),
+                         BROOK_OK);
+}
+
+static void test_window_fetches(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "b", "get:0", "Not found (null)");
+        run(td, "b", "put:0:b0", "Success");
+        run(td, "b", "put:100:b1", "Success");
+        run(td, "a", "put:100:a1", "Success");
+        run(td, "a", "put:1500:a15", "Success"); /* the next segment */
+        run(td, "ab", "put:100:ab1", "Success");
+        run(td, "c", "put:200:c2", "Success");
+        run(td, "b", "get:100", "Success b1");
+        run(td, "b", "get:50", "Not found (null)");
+        /* Cached or not, fetches see every write. */
+        run(td, "b", "range:0:100", "b@0-100=b0,b@100-200=b1,");
+        run(td, "b", "range:0:100:b", "b@100-200=b1,b@0-100=b0,");
+        run(td, "b", "range:1:100", "b@100-200=b1,");
+        run(td, "a", "range:0:", "a@100-200=a1,a@1500-1600=a15,");
+        run(td, "a", "range:0::b", "a@1500-1600=a15,a@100-200=a1,");
+        /* A key that is a prefix of another is not mixed up with it. */
+        run(td, "a", "range:0:999", "a@100-200=a1,");
+        run(td, "x", "keys:a:b:0:999",
+            "a@100-200=a1,ab@100-200=ab1,b@0-100=b0,b@100-200=b1,");
+        commit(td);
+        run(td, "x", "all:0:",
+            "a@100-200=a1,ab@100-200=ab1,b@0-100=b0,b@100-200=b1,"
+            "c@200-300=c2,a@1500-1600=a15,");
+        run(td, "x", "all:0::b",
+            "a@1500-1600=a15,c@200-300=c2,b@100-200=b1,b@0-100=b0,"
+            "ab@100-200=ab1,a@100-200=a1,");
+        run(td, "x", "all:100:100",
+            "a@100-200=a1,ab@100-200=ab1,b@100-200=b1,");
+        /* Deletes. */
+        run(td, "b", "put:100", "Success");
+        run(td, "b", "get:100", "Not found (null)");
+        run(td, "b", "range:0:", "b@0-100=b0,");
+        commit(td);
+        run(td, "b", "range:0:", "b@0-100=b0,");
+        brook_test_driver_destroy(td);
+}
+
+static void test_window_keys_range_bounds(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "ab", "put:100:ab1", "Success");
+        run(td, "b", "put:100:b1", "Success");
+        run(td, "c", "put:200:c2", "Success");
+        /* keys [ab, +inf) at time 100 only: c's window starts at 200. */
+        run(td, "x", "keys:ab::100:100", "ab@100-200=ab1,b@100-200=b1,");
+        run(td, "x", "keys::b:0:", "ab@100-200=ab1,b@100-200=b1,");
+        run(td, "x", "keys:b:b:0::b", "b@100-200=b1,");
+        brook_test_driver_destroy(td);
+}
+
+/* Retention 10 s, segments of 1 s: once the store's stream time reaches
+ * 12000, segments 0 and 1 (windows starting before 2000) are gone, a put
+ * into them is ignored and counted, and reads stop at stream time -
+ * retention + 1 even inside a live segment. */
+static void test_window_retention(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "k", "put:0:w0", "Success");
+        run(td, "k", "put:1500:w15", "Success");
+        run(td, "k", "put:2000:w20", "Success");
+        run(td, "k", "put:2500:w25", "Success");
+        commit(td);
+        run(td, "k", "put:12000:w120", "Success");
+        commit(td);
+        run(td, "k", "get:0", "Not found (null)");
+        run(td, "k", "get:1500", "Not found (null)");
+        /* Segment 2 lives, but 2000 < 12000 - 10000 + 1. */
+        run(td, "k", "get:2000", "Not found (null)");
+        run(td, "k", "get:2500", "Success w25");
+        run(td, "k", "range:0:", "k@2500-2600=w25,k@12000-12100=w120,");
+        run(td, "x", "all:0:", "k@2500-2600=w25,k@12000-12100=w120,");
+        run(td, "x", "expired", "0");
+        run(td, "k", "put:500:late", "Success");
+        commit(td);
+        run(td, "x", "expired", "1");
+        run(td, "k", "range:0:", "k@2500-2600=w25,k@12000-12100=w120,");
+        /* A window just inside the first live segment is still taken. */
+        run(td, "k", "put:2100:w21", "Success");
+        commit(td);
+        run(td, "x", "expired", "1");
+        run(td, "k", "get:2100", "Success w21");
+        brook_test_driver_destroy(td);
+}
+
+/* Writes into a segment that expires before the commit are dropped with
+ * it, not resurrected by the commit (RocksDB writes its range delete after
+ * the batch). */
+static void test_window_expiry_within_commit(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "k", "put:500:w5", "Success");
+        run(td, "k", "put:20000:w200", "Success");
+        commit(td);
+        run(td, "x", "all:0:", "k@20000-20100=w200,");
+        run(td, "k", "put:25000:w250", "Success");
+        commit(td);
+        run(td, "x", "all:0:", "k@20000-20100=w200,k@25000-25100=w250,");
+        brook_test_driver_destroy(td);
+}
+
+static void test_window_changelog(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+        brook_test_record_t r;
+        static const unsigned char want_key[] = {'k',  0,    0, 0, 0, 0, 0,
+                                                 0x01, 0x2c, 0, 0, 0, 0};
+        static const unsigned char want_skey[] = {
+                'k', 0, 0, 0, 0, 0, 0, 0x01, 0x90, /* end 400 */
+                0,   0, 0, 0, 0, 0, 0, 0x64};      /* start 100 */
+
+        run(td, "k", "put:300:v", "Success");
+        run(td, "k", "sput:100:400:s", "Success");
+        commit(td);
+        /* Kafka Streams' bytes: key, start (8 BE), seqnum (4 BE). */
+        assert_true(brook_test_driver_read(td, "win-ws-changelog", &r));
+        assert_int_equal(r.key_size, sizeof want_key);
+        assert_memory_equal(r.key, want_key, sizeof want_key);
+        assert_int_equal(r.value_size, 1);
+        assert_memory_equal(r.value, "v", 1);
+        assert_false(brook_test_driver_read(td, "win-ws-changelog", &r));
+        /* Sessions: key, end, start. */
+        assert_true(brook_test_driver_read(td, "win-ss-changelog", &r));
+        assert_int_equal(r.key_size, sizeof want_skey);
+        assert_memory_equal(r.key, want_skey, sizeof want_skey);
+        assert_false(brook_test_driver_read(td, "win-ss-changelog", &r));
+        brook_test_driver_destroy(td);
+}
+
+static void test_sessions(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "k", "sput:0:100:s1", "Success");
+        run(td, "k", "sput:200:300:s2", "Success");
+        run(td, "k", "sput:1500:1700:s3", "Success"); /* next segment */
+        run(td, "j", "sput:50:250:j1", "Success");
+        run(td, "kk", "sput:0:0:kk", "Success");
+        run(td, "k", "sget:200:300", "Success s2");
+        run(td, "k", "sget:200:301", "Not found (null)");
+        run(td, "k", "sput:5:1:bad",
+            "Invalid argument: store \"ss\": session: a session needs 0 <= "
+            "start <= end");
+        /* Sessions ending at or after 100 that started by 200. */
+        run(td, "k", "find:100:200", "k@0-100=s1,k@200-300=s2,");
+        run(td, "k", "find:101:200", "k@200-300=s2,");
+        run(td, "k", "find:101:199", "");
+        run(td, "k", "find:0:", "k@0-100=s1,k@200-300=s2,k@1500-1700=s3,");
+        run(td, "k", "find:0::b", "k@1500-1700=s3,k@200-300=s2,k@0-100=s1,");
+        /* A session ending in a later segment that started in time. */
+        run(td, "k", "find:1600:1500", "k@1500-1700=s3,");
+        run(td, "x", "findall:100:200", "j@50-250=j1,k@0-100=s1,k@200-300=s2,");
+        commit(td);
+        run(td, "k", "sput:0:100", "Success"); /* remove */
+        run(td, "k", "find:0:", "k@200-300=s2,k@1500-1700=s3,");
+        run(td, "kk", "find:0:", "kk@0-0=kk,");
+        brook_test_driver_destroy(td);
+}
+
+/* --------------------------------------- the segmented store on RocksDB */
+
+typedef struct fixture {
+        char tmp[64];
+        char dir[128];
+        brook__statedb_t *db;
+        brook__statebatch_t *batch;
+        brook__stateenv_t env;
+} fixture_t;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+                    struct FTW *ftw)
+{
+        return remove(path);
+}
+
+static int setup(void **state)
+{
+        fixture_t *f = calloc(1, sizeof *f);
+        strcpy(f->tmp, "/tmp/brook-win-XXXXXX");
+        if (!mkdtemp(f->tmp))
+                return -1;
+        snprintf(f->dir, sizeof f->dir, "%s/app/rocksdb", f->tmp);
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture_t *f = *state;
+        nftw(f->tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(f);
+        return 0;
+}
+
+typedef struct segs {
+        void *self;
+        const brook_kvstore_ops_t *ops;
+} segs_t;
+
+static segs_t segs_open(fixture_t *f)
+{
+        brook__storedef_t def = {.kind = BROOK__STORE_WINDOW,
+                                 .retention_ms = 10000,
+                                 .segment_ms = 1000,
+                                 .window_ms = 100};
+        brook_kvstore_open_t info = {.store = "ws",
+                                     .task_id = "0_0",
+                                     .app_id = "app",
+                                     .state_dir = f->tmp,
+                                     .internal = &f->env};
+        char errstr[512] = "";
+        segs_t s;
+
+        if (brook__statedb_open(f->dir, 16 << 20, &f->db, errstr,
+                                sizeof errstr))
+                fail_msg("open: %s", errstr);
+        f->batch = brook__statebatch_new(f->db);
+        f->env.db = f->db;
+        f->env.batch = f->batch;
+        if (brook_kvstore_rocksdb()->open(&info, NULL, &s.self, &s.ops, errstr,
+                                          sizeof errstr) ||
+            brook__segmented_wrap(&def, &s.self, &s.ops, errstr, sizeof errstr))
+                fail_msg("store: %s", errstr);
+        return s;
+}
+
+static void segs_close(fixture_t *f, segs_t s)
+{
+        s.ops->close(s.self);
+        brook__statebatch_destroy(f->batch);
+        brook__statedb_close(f->db);
+}
+
+static void wput(segs_t s, const char *k, int64_t start, const char *v)
+{
+        brook_buf_t *b = brook_buf_new();
+        brook__wkey_encode(b, k, strlen(k), start, 0);
+        assert_int_equal(s.ops->put(s.self, brook_buf_data(b), brook_buf_len(b),
+                                    v, v ? strlen(v) : 0, NULL, 0),
+                         BROOK_OK);
+        brook_buf_destroy(b);
+}
+
+/* Every entry of @p s as "k@start=v,". */
+static void expect_all(segs_t s, const char *want)
+{
+        brook__segfetch_t fe = {.tfrom = 0, .tto = INT64_MAX};
+        brook_kvbytes_iter_t *it;
+        const void *k, *v;
+        size_t ksz, vsz, n, len = 0;
+        int64_t start, end;
+        char got[1024] = "";
+        brook_err_t err;
+
+        assert_int_equal(brook__segmented_fetch(s.self, &fe, &it, NULL, 0),
+                         BROOK_OK);
+        while (!(err = it->next(it, &k, &ksz, &v, &vsz, NULL, 0))) {
+                assert_true(brook__segkey_decode(BROOK__STORE_WINDOW, k, ksz,
+                                                 &n, &start, &end));
+                len += (size_t)snprintf(got + len, sizeof got - len,
+                                        "%.*s@%" PRId64 "=%.*s,", (int)n,
+                                        (const char *)k, start, (int)vsz,
+                                        (const char *)v);
+        }
+        assert_int_equal(err, BROOK_ERR_END);
+        it->destroy(it);
+        assert_string_equal(got, want);
+}
+
+static void test_segmented_reopen(void **state)
+{
+        fixture_t *f = *state;
+        char errstr[512];
+        segs_t s = segs_open(f);
+
+        assert_int_equal(s.ops->stored_offset(s.self), -1);
+        wput(s, "a", 100, "1");
+        wput(s, "b", 1100, "2");
+        wput(s, "a", 5000, "3");
+        assert_int_equal(s.ops->flush(s.self, 77, NULL, 0), BROOK_OK);
+        assert_int_equal(
+                brook__statebatch_write(f->batch, errstr, sizeof errstr),
+                BROOK_OK);
+        /* Uncommitted at the crash: lost, the offset stays 77. */
+        wput(s, "c", 5100, "lost");
+        segs_close(f, s);
+
+        s = segs_open(f);
+        assert_int_equal(s.ops->stored_offset(s.self), 77);
+        assert_int_equal(brook__segmented_observed(s.self), 5000);
+        expect_all(s, "a@100=1,b@1100=2,a@5000=3,");
+        /* Stream time 11500: segment 0 (a@100) goes; segment 1 stays, but
+         * reads stop at 11500 - 10000 + 1 (b@1100 is past retention). */
+        wput(s, "z", 11500, "4");
+        assert_int_equal(s.ops->flush(s.self, 80, NULL, 0), BROOK_OK);
+        assert_int_equal(
+                brook__statebatch_write(f->batch, errstr, sizeof errstr),
+                BROOK_OK);
+        expect_all(s, "a@5000=3,z@11500=4,");
+        segs_close(f, s);
+
+        /* The drop and the observed time were durable with the offset. */
+        s = segs_open(f);
+        assert_int_equal(s.ops->stored_offset(s.self), 80);
+        assert_int_equal(brook__segmented_observed(s.self), 11500);
+        expect_all(s, "a@5000=3,z@11500=4,");
+        wput(s, "y", 200, "expired");
+        assert_int_equal(brook__segmented_expired(s.self), 1);
+        /* Segment 1 is still live: a put there is kept, though reads do
+         * not return it (it is past retention), as in Kafka Streams. */
+        wput(s, "y", 1400, "kept");
+        assert_int_equal(brook__segmented_expired(s.self), 1);
+        expect_all(s, "a@5000=3,z@11500=4,");
+        segs_close(f, s);
+}
+
+int main(void)
+{
+        static params_t rdb = {false, false, false},
+                        rdb_cache = {false, true, false},
+                        mem = {true, false, false},
+                        mem_cache = {true, true, false},
+                        v1 = {true, false, true};
+#define ALL4(fn)                                                               \
+        cmocka_unit_test_prestate(fn, &rdb),                                   \
+                cmocka_unit_test_prestate(fn, &rdb_cache),                     \
+                cmocka_unit_test_prestate(fn, &mem),                           \
+                cmocka_unit_test_prestate(fn, &mem_cache),                     \
+                cmocka_unit_test_prestate(fn, &v1)
+        const struct CMUnitTest tests[] = {
+                ALL4(test_window_fetches),
+                ALL4(test_window_keys_range_bounds),
+                ALL4(test_window_retention),
+                ALL4(test_window_expiry_within_commit),
+                ALL4(test_window_changelog),
+                ALL4(test_sessions),
+                cmocka_unit_test_setup_teardown(test_segmented_reopen, setup,
+                                                teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
