@@ -868,6 +868,20 @@ int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason)
         return n;
 }
 
+int64_t brook_app_enforced_processing(brook_app_t *app)
+{
+        int64_t n;
+        int i;
+        if (!app)
+                return 0;
+        pthread_mutex_lock(&app->lock);
+        n = app->closed_enforced;
+        for (i = 0; i < app->thread_cnt; i++)
+                n += atomic_load(&app->threads[i]->stat_enforced);
+        pthread_mutex_unlock(&app->lock);
+        return n;
+}
+
 /* ------------------------------------------------------------- shutdown */
 
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
@@ -928,6 +942,8 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                 for (r = 0; r < BROOK__DROP_CNT; r++)
                         app->closed_drops[r] +=
                                 atomic_load(&app->threads[i]->stat_drops[r]);
+                app->closed_enforced +=
+                        atomic_load(&app->threads[i]->stat_enforced);
                 free(app->threads[i]);
                 app->threads[i] = NULL;
         }

@@ -41,6 +41,7 @@ struct brook_app_s {
         /** Counters of threads already destroyed by close. */
         brook_app_stats_t closed_stats;
         int64_t closed_drops[BROOK__DROP_CNT]; /**< Likewise, by reason. */
+        int64_t closed_enforced;               /**< Likewise. */
 
         /** Topics each thread subscribes to (concrete names and
          *  "^(pattern)$" regexes). */
@@ -154,6 +155,9 @@ struct brook__thread {
                 stat_commits, stat_rebalances, stat_restored,
                 stat_restore_remaining, stat_stores_restoring;
         atomic_llong stat_drops[BROOK__DROP_CNT]; /**< rt.drops[] */
+        atomic_llong stat_enforced;               /**< rt.enforced */
+        /** Under exactly_once_v2 its consumer reads committed records. */
+        bool read_committed;
 };
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,

@@ -70,6 +70,19 @@ brook__guarantee_t brook__conf_guarantee(const brook_conf_t *conf);
 /** @p name is one of the three default.*.exception.handler properties. */
 brook__handler_t brook__conf_handler(const brook_conf_t *conf,
                                      const char *name);
+/**
+ * A partition time as offset commit metadata, in Kafka Streams' form
+ * (TopicPartitionMetadata version 1: base64 of a version byte and the
+ * time, 8 bytes big-endian), so either reads the other's commits: 12
+ * characters and a NUL into @p out; returns 12. Thread-safe.
+ */
+size_t brook__ptime_encode(int64_t partition_time, char out[13]);
+/** The partition time in commit metadata @p metadata (@p size bytes:
+ *  Kafka Streams' version 1 or 2), or -1 if there is none or it is not
+ *  one. Thread-safe. */
+int64_t brook__ptime_decode(const void *metadata, size_t size);
+/** default.timestamp.extractor's policy (never _DEFAULT). */
+brook_invalid_timestamp_t brook__conf_ts_policy(const brook_conf_t *conf);
 /** Serde of default.key.serde / default.value.serde, or NULL if unset. */
 const brook_serde_t *brook__conf_serde(const brook_conf_t *conf,
                                        const char *name);
@@ -189,6 +202,9 @@ typedef struct brook__node {
                         *   application.id prefix in topics[0]). */
         brook_timestamp_extractor_fn ts_extractor;
         void *ts_extractor_opaque;
+        char *ts_field; /**< The JSON extractor's field, or NULL. */
+        brook_timestamp_fallback_t ts_fallback;
+        brook_invalid_timestamp_t ts_invalid; /**< 0: the runtime's. */
 
         /* Source and sink. */
         const brook_serde_t *key_serde, *value_serde;
@@ -346,17 +362,45 @@ bool brook__dead_letter_fit(rd_kafka_headers_t *hdrs, int64_t limit,
                             const void *key, size_t *key_size,
                             const void *value, size_t *value_size);
 
-/** A FIFO of input records of one topic-partition. */
+/** What a queue's head record is waiting for (brook__pqueue_t). Its
+ *  timestamp is extracted when it becomes the head (Kafka Streams'
+ *  RecordQueue.updateHead()); records behind it wait raw. */
+typedef enum {
+        BROOK__HEAD_NONE,  /**< Not extracted (or the queue is empty). */
+        BROOK__HEAD_READY, /**< head_ts is its timestamp. */
+        /** Its key or value did not decode (for a user extractor): the
+         *  deserialization handler has it next, whatever its time. */
+        BROOK__HEAD_DESER,
+        /** Its timestamp head_ts is invalid and the policy fails: the task
+         *  fails on it next. */
+        BROOK__HEAD_INVALID,
+        /** (Extraction result only) dropped under LogAndSkip. */
+        BROOK__HEAD_SKIP,
+} brook__head_t;
+
+/** A FIFO of input records of one topic-partition (Kafka Streams'
+ *  RecordQueue). */
 typedef struct brook__pqueue {
         char *topic;
         int32_t partition;
         brook__node_t *source;
         brook__inrec_t *ring;
         size_t head, cnt, cap;
-        int64_t next_offset;    /**< Offset to commit: last processed + 1;
-                                 *   -1 if nothing processed. */
-        int64_t committed;      /**< Last committed next_offset. */
-        int64_t partition_time; /**< Largest timestamp seen, -1. */
+        int64_t next_offset; /**< Offset to commit: last processed + 1;
+                              *   -1 if nothing processed. */
+        int64_t committed;   /**< Last committed next_offset. */
+        /** Partition time: the largest timestamp of the records taken
+         *  from this queue to be processed; -1 before the first. */
+        int64_t partition_time;
+        brook__head_t head_state;
+        int64_t head_ts; /**< READY: the head's timestamp. */
+        /** Stream threads, for the fetched lag: the offset after the last
+         *  message consumed, and where the consumer last reported the end
+         *  of the partition (-1: not yet). */
+        int64_t fetch_pos, eof_pos;
+        /** max.task.idle.ms: when waiting for this (empty) partition ends,
+         *  on the wall clock; -1 while not waiting. */
+        int64_t idle_deadline;
 } brook__pqueue_t;
 
 typedef struct brook__punctuator {
@@ -413,6 +457,20 @@ typedef struct brook__runtime {
         /** The largest record the producer takes, as librdkafka measures
          *  it (message.max.bytes); 0 for no limit. */
         int64_t max_record_bytes;
+        /** Event time: default.timestamp.extractor's policy,
+         *  max.task.idle.ms, and the scratch arena user extractors' records
+         *  are decoded into (made on first use, reset after each call). */
+        brook_invalid_timestamp_t ts_policy;
+        int64_t max_task_idle_ms;
+        brook_arena_t *ts_arena;
+        /** The fetched lag of @p q's partition: how many records the
+         *  broker is known to have past what was consumed, 0, or -1 when
+         *  unknown (Kafka Streams' consumer.currentLag()). */
+        int64_t (*fetched_lag)(struct brook__runtime *rt,
+                               const brook__pqueue_t *q);
+        /** Times a task processed while max.task.idle.ms gave up waiting
+         *  for an empty partition (Kafka Streams' enforced-processing). */
+        int64_t enforced;
 } brook__runtime_t;
 
 /**
@@ -512,14 +570,33 @@ void brook__task_destroy(brook__task_t *task,
 /** The queue of (topic, partition), created if needed. */
 brook__pqueue_t *brook__task_queue(brook__task_t *task, const char *topic,
                                    brook__node_t *source);
-void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in);
+/**
+ * Queues input record @p in in @p q of @p task. If it is the queue's head,
+ * its timestamp is extracted now (the source's extractor, with the
+ * invalid-timestamp policy; a record skipped under LogAndSkip is counted,
+ * done, and released with @p release, and the next one is taken).
+ */
+void brook__task_enqueue(brook__task_t *task, brook__pqueue_t *q,
+                         const brook__inrec_t *in,
+                         void (*release)(brook__inrec_t *));
+/**
+ * Whether @p task may process its next record at wall-clock time @p now
+ * (Kafka Streams' PartitionGroup.readyToProcess()): it has records and,
+ * unless max.task.idle.ms is -1, every empty partition is known to have
+ * nothing more on the broker (fetched lag 0) and has been waited for
+ * max.task.idle.ms. Processing with an empty partition counts in
+ * rt->enforced. A head that fails or goes to the deserialization handler
+ * needs no wait.
+ */
+bool brook__task_ready(brook__task_t *task, int64_t now);
 
 /**
  * Processes the queued record with the lowest timestamp, then releases it
- * with @p release. Returns BROOK_OK (also when the record was dropped or
- * dead-lettered by a handler), or BROOK_ERR_FATAL with @p errstr naming
- * topic, partition, offset and the cause; on fatal error the record is not
- * counted as processed (its offset is not committed).
+ * with @p release; the caller checked brook__task_ready(). Returns
+ * BROOK_OK (also when the record was dropped or dead-lettered by a
+ * handler), or BROOK_ERR_FATAL with @p errstr naming topic, partition,
+ * offset and the cause; on fatal error the record is not counted as
+ * processed (its offset is not committed).
  */
 brook_err_t brook__task_process_one(brook__task_t *task,
                                     void (*release)(brook__inrec_t *),

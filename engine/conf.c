@@ -81,6 +81,8 @@ typedef enum {
         BROOK__P_CACHE_MAX_BYTES,
         BROOK__P_ROCKSDB_MEMORY_BYTES,
         BROOK__P_WINDOW_CHANGELOG_RETENTION,
+        BROOK__P_TS_EXTRACTOR,
+        BROOK__P_MAX_TASK_IDLE_MS,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -137,6 +139,31 @@ static const brook__conf_enum_t brook__conf_prod_handlers[] = {
          "dead_letter is not available for production errors, since the "
          "dead-letter topic is written by the same producer; use fail or "
          "log_and_continue"},
+        {NULL, NULL, NULL},
+};
+
+#define BROOK__KS_PROCESSOR "org.apache.kafka.streams.processor."
+#define BROOK__WALLCLOCK_HINT                                                  \
+        "brook has no wall-clock extractor: give the source a timestamp "      \
+        "extractor function (brook_consumed_t) that returns the time it "      \
+        "wants"
+
+/* Kafka Streams' built-in extractors of the record timestamp, which
+ * differ in what they do with an invalid (negative) one. */
+static const brook__conf_enum_t brook__conf_ts_extractors[] = {
+        {"FailOnInvalidTimestamp", "FailOnInvalidTimestamp", NULL},
+        {"LogAndSkipOnInvalidTimestamp", "LogAndSkipOnInvalidTimestamp", NULL},
+        {"UsePartitionTimeOnInvalidTimestamp",
+         "UsePartitionTimeOnInvalidTimestamp", NULL},
+        {BROOK__KS_PROCESSOR "FailOnInvalidTimestamp", "FailOnInvalidTimestamp",
+         NULL},
+        {BROOK__KS_PROCESSOR "LogAndSkipOnInvalidTimestamp",
+         "LogAndSkipOnInvalidTimestamp", NULL},
+        {BROOK__KS_PROCESSOR "UsePartitionTimeOnInvalidTimestamp",
+         "UsePartitionTimeOnInvalidTimestamp", NULL},
+        {"WallclockTimestampExtractor", NULL, BROOK__WALLCLOCK_HINT},
+        {BROOK__KS_PROCESSOR "WallclockTimestampExtractor", NULL,
+         BROOK__WALLCLOCK_HINT},
         {NULL, NULL, NULL},
 };
 
@@ -255,6 +282,20 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "changelog's retention.ms, as in Kafka Streams: clock "
                  "drift between brokers and the app must not delete data "
                  "the store still keeps."},
+        [BROOK__P_TS_EXTRACTOR] =
+                {"default.timestamp.extractor", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_ts_extractors, NULL, "FailOnInvalidTimestamp",
+                 NULL, NULL,
+                 "What a source does with a record whose timestamp is "
+                 "negative: fail, skip it (counted) or give it the "
+                 "partition time (docs/time.md)."},
+        [BROOK__P_MAX_TASK_IDLE_MS] =
+                {"max.task.idle.ms", BROOK__CONF_INT, 0, -1, INT64_MAX, NULL,
+                 NULL, "0", NULL, NULL,
+                 "How long a task with several input partitions waits for "
+                 "data on an empty one before processing the others out of "
+                 "timestamp order; 0 waits only for data the broker is known "
+                 "to have, -1 never waits (docs/time.md)."},
 };
 
 /* ----------------------------------------------------------------- conf */
@@ -854,6 +895,16 @@ brook__handler_t brook__conf_handler(const brook_conf_t *conf, const char *name)
         if (!strcmp(v, "dead_letter"))
                 return BROOK__HANDLER_DEAD_LETTER;
         return BROOK__HANDLER_FAIL;
+}
+
+brook_invalid_timestamp_t brook__conf_ts_policy(const brook_conf_t *conf)
+{
+        const char *v = brook__conf_value(conf, BROOK__P_TS_EXTRACTOR);
+        if (!strcmp(v, "LogAndSkipOnInvalidTimestamp"))
+                return BROOK_INVALID_TIMESTAMP_LOG_AND_SKIP;
+        if (!strcmp(v, "UsePartitionTimeOnInvalidTimestamp"))
+                return BROOK_INVALID_TIMESTAMP_USE_PARTITION_TIME;
+        return BROOK_INVALID_TIMESTAMP_FAIL;
 }
 
 const brook_serde_t *brook__conf_serde(const brook_conf_t *conf,

@@ -31,6 +31,9 @@ static const struct {
         {"isolation.level", "it follows from processing.guarantee"},
         {"partition.assignment.strategy",
          "co-partitioning needs the range assignor"},
+        {"enable.partition.eof",
+         "max.task.idle.ms learns from the end-of-partition events that a "
+         "partition has no more data"},
 };
 
 /* What librdkafka says about one of its properties, from

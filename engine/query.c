@@ -31,6 +31,47 @@ static brook__storedef_t *brook__iq_def(brook_app_t *app, const char *store,
         return def;
 }
 
+static const char *brook__iq_kind_name(brook__storekind_t kind)
+{
+        switch (kind) {
+        case BROOK__STORE_KV:
+                return "key-value";
+        case BROOK__STORE_WINDOW:
+                return "window";
+        case BROOK__STORE_SESSION:
+                return "session";
+        }
+        return "unknown";
+}
+
+/* Whether @p def is a store of @p kind, which the query called needs;
+ * else BROOK_ERR_INVALID_ARG with @p errstr naming the store, its kind and
+ * the calls that read it. */
+static brook_err_t brook__iq_kind(const brook__storedef_t *def,
+                                  brook__storekind_t kind, char *errstr,
+                                  size_t errstr_size)
+{
+        static const char *const calls[] = {
+                [BROOK__STORE_KV] = "brook_app_store_get(), _range(), "
+                                    "_prefix() or _all()",
+                [BROOK__STORE_WINDOW] = "brook_app_window_fetch() or "
+                                        "brook_app_window_fetch_all()",
+                [BROOK__STORE_SESSION] = "brook_app_session_fetch() or "
+                                         "brook_app_session_find()",
+        };
+        if (def->kind == kind)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "store \"%s\" is a %s store, not a %s store: query it "
+                      "with %s",
+                      def->name, brook__iq_kind_name(def->kind),
+                      brook__iq_kind_name(kind),
+                      (unsigned)def->kind < sizeof calls / sizeof *calls
+                              ? calls[def->kind]
+                              : "nothing");
+        return BROOK_ERR_INVALID_ARG;
+}
+
 static bool brook__iq_running(brook_app_t *app, char *errstr,
                               size_t errstr_size)
 {
@@ -142,6 +183,8 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         *valuep = NULL;
         if (!(def = brook__iq_def(app, store, errstr, errstr_size)))
                 return BROOK_ERR_NOT_FOUND;
+        if ((err = brook__iq_kind(def, BROOK__STORE_KV, errstr, errstr_size)))
+                return err;
         if (!brook__iq_running(app, errstr, errstr_size))
                 return BROOK_ERR_STATE;
         kbuf = brook_buf_new();
@@ -249,6 +292,8 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                 err = BROOK_ERR_NOT_FOUND;
                 goto out;
         }
+        if ((err = brook__iq_kind(def, BROOK__STORE_KV, errstr, errstr_size)))
+                goto out;
         if (!brook__iq_running(app, errstr, errstr_size)) {
                 err = BROOK_ERR_STATE;
                 goto out;
@@ -381,4 +426,179 @@ brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
 {
         return brook__iq_scan(app, store, NULL, NULL, NULL, NULL, arena, itp,
                               errstr, errstr_size);
+}
+
+/* ------------------------------------------------- window and session */
+
+static int brook__iq_cmp_partition_desc(const void *a, const void *b)
+{
+        return brook__iq_cmp_partition(b, a);
+}
+
+/*
+ * A window or session query of store @p store, of kind @p kind: with
+ * @p key, the windows of that key on the one local instance that owns its
+ * partition; without, every key's on every local instance (task by task,
+ * in partition order; the reverse when backward, so that a backward read
+ * is the forward one reversed). @p tfrom / @p tto are as
+ * brook__segfetch_t's.
+ */
+static brook_err_t brook__iq_windows(brook_app_t *app, const char *store,
+                                     brook__storekind_t kind, const void *key,
+                                     int64_t tfrom, int64_t tto, bool backward,
+                                     brook_arena_t *arena,
+                                     brook_windowiter_t **itp, char *errstr,
+                                     size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook__ptrvec_t local = {0};
+        brook_buf_t *kbuf = brook_buf_new();
+        int32_t partition = -1;
+        brook_err_t err = BROOK_OK;
+        size_t i;
+
+        *itp = NULL;
+        if (!(def = brook__iq_def(app, store, errstr, errstr_size))) {
+                err = BROOK_ERR_NOT_FOUND;
+                goto out;
+        }
+        if ((err = brook__iq_kind(def, kind, errstr, errstr_size)))
+                goto out;
+        if (!brook__iq_running(app, errstr, errstr_size)) {
+                err = BROOK_ERR_STATE;
+                goto out;
+        }
+        if (key && (err = brook__iq_partition(app, def, key, kbuf, &partition,
+                                              errstr, errstr_size)))
+                goto out;
+
+        pthread_mutex_lock(&app->iq_lock);
+        for (i = 0; i < app->iq_stores.cnt; i++) {
+                brook__store_t *st = app->iq_stores.v[i];
+                if (st->def != def || (key && st->task->partition != partition))
+                        continue;
+                if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": task %s is still "
+                                      "restoring, so the answer would be "
+                                      "stale",
+                                      def->name, st->task->id);
+                        err = BROOK_ERR_STATE;
+                        break;
+                }
+                brook__ptrvec_push(&local, st->iq);
+        }
+        if (!err && key && !local.cnt) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the key's partition %" PRId32
+                              " is not on this instance",
+                              def->name, partition);
+                err = BROOK_ERR_STATE;
+        }
+        if (err)
+                local.cnt = 0;
+        for (i = 0; i < local.cnt; i++)
+                brook__iqstore_ref(local.v[i]);
+        pthread_mutex_unlock(&app->iq_lock);
+        if (err)
+                goto out;
+        /* local.v is NULL before any assignment: no qsort() then. */
+        if (local.cnt > 1)
+                qsort(local.v, local.cnt, sizeof *local.v,
+                      backward ? brook__iq_cmp_partition_desc
+                               : brook__iq_cmp_partition);
+
+        /* Unlocked: each handle passes to the iterator with its bytes
+         * iterator, and keeps its inner store (the segmented store of the
+         * task's instance) open however long the iterator lives. */
+        *itp = brook__windowiter_new(def, NULL, NULL, arena);
+        for (i = 0; i < local.cnt; i++) {
+                brook__iqstore_t *h = local.v[i];
+                brook_kvbytes_iter_t *bit = NULL;
+                char why[512] = "";
+                brook__segfetch_t f = {
+                        .kfrom = key ? brook__store_bytes(kbuf) : NULL,
+                        .kfrom_size = brook_buf_len(kbuf),
+                        .kto = key ? brook__store_bytes(kbuf) : NULL,
+                        .kto_size = brook_buf_len(kbuf),
+                        .tfrom = tfrom,
+                        .tto = tto,
+                        .reverse = backward,
+                        .query = true,
+                };
+                if ((err = brook__segmented_fetch(h->inner, &f, &bit, why,
+                                                  sizeof why))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": task %s: fetch failed: "
+                                      "%s",
+                                      def->name, h->task_id,
+                                      *why ? why : "no reason given");
+                        brook_windowiter_destroy(*itp);
+                        *itp = NULL;
+                        brook__iq_release_all(&local, i);
+                        goto out;
+                }
+                brook__windowiter_add_iq(*itp, bit, h);
+        }
+out:
+        brook__ptrvec_free(&local);
+        brook_buf_destroy(kbuf);
+        return err;
+}
+
+brook_err_t brook_app_window_fetch(brook_app_t *app, const char *store,
+                                   const void *key, int64_t time_from,
+                                   int64_t time_to, bool backward,
+                                   brook_arena_t *arena,
+                                   brook_windowiter_t **itp, char *errstr,
+                                   size_t errstr_size)
+{
+        if (!key) {
+                *itp = NULL;
+                brook__seterr(errstr, errstr_size, "the key is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        return brook__iq_windows(app, store, BROOK__STORE_WINDOW, key,
+                                 time_from, time_to, backward, arena, itp,
+                                 errstr, errstr_size);
+}
+
+brook_err_t brook_app_window_fetch_all(brook_app_t *app, const char *store,
+                                       int64_t time_from, int64_t time_to,
+                                       bool backward, brook_arena_t *arena,
+                                       brook_windowiter_t **itp, char *errstr,
+                                       size_t errstr_size)
+{
+        return brook__iq_windows(app, store, BROOK__STORE_WINDOW, NULL,
+                                 time_from, time_to, backward, arena, itp,
+                                 errstr, errstr_size);
+}
+
+brook_err_t brook_app_session_fetch(brook_app_t *app, const char *store,
+                                    const void *key, bool backward,
+                                    brook_arena_t *arena,
+                                    brook_windowiter_t **itp, char *errstr,
+                                    size_t errstr_size)
+{
+        if (!key) {
+                *itp = NULL;
+                brook__seterr(errstr, errstr_size, "the key is NULL");
+                return BROOK_ERR_INVALID_ARG;
+        }
+        /* Kafka Streams' fetch(key): findSessions(key, 0, Long.MAX_VALUE). */
+        return brook__iq_windows(app, store, BROOK__STORE_SESSION, key, 0,
+                                 INT64_MAX, backward, arena, itp, errstr,
+                                 errstr_size);
+}
+
+brook_err_t brook_app_session_find(brook_app_t *app, const char *store,
+                                   const void *key, int64_t earliest_end,
+                                   int64_t latest_start, bool backward,
+                                   brook_arena_t *arena,
+                                   brook_windowiter_t **itp, char *errstr,
+                                   size_t errstr_size)
+{
+        return brook__iq_windows(app, store, BROOK__STORE_SESSION, key,
+                                 earliest_end, latest_start, backward, arena,
+                                 itp, errstr, errstr_size);
 }

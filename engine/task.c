@@ -238,11 +238,14 @@ brook__pqueue_t *brook__task_queue(brook__task_t *task, const char *topic,
         q->next_offset = -1;
         q->committed = -1;
         q->partition_time = -1;
+        q->fetch_pos = -1;
+        q->eof_pos = -1;
+        q->idle_deadline = -1;
         brook__ptrvec_push(&task->queues, q);
         return q;
 }
 
-void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in)
+static void brook__pqueue_push(brook__pqueue_t *q, const brook__inrec_t *in)
 {
         if (q->cnt == q->cap) {
                 size_t cap = q->cap ? q->cap * 2 : 64, i;
@@ -861,21 +864,254 @@ static brook_err_t brook__handle(brook__task_t *task, brook__handler_t handler,
         return BROOK_ERR_FATAL;
 }
 
+/* ------------------------------------------------------------ event time */
+
+/* The metadata of input record @p in, in @p arena. */
+static brook__recmeta_t *brook__meta_in(brook_arena_t *arena,
+                                        const brook__inrec_t *in)
+{
+        brook__recmeta_t *meta = brook_arena_alloc(arena, sizeof *meta);
+        memset(meta, 0, sizeof *meta);
+        meta->topic = in->topic;
+        meta->partition = in->partition;
+        meta->offset = in->offset;
+        meta->headers.raw = in->headers;
+        meta->headers.msg = in->msg;
+        meta->raw_key = in->key;
+        meta->raw_key_size = in->key_size;
+        meta->raw_value = in->value;
+        meta->raw_value_size = in->value_size;
+        return meta;
+}
+
+static brook_invalid_timestamp_t brook__ts_policy(const brook__task_t *task,
+                                                  const brook__pqueue_t *q)
+{
+        return q->source->ts_invalid ? q->source->ts_invalid
+                                     : task->rt->ts_policy;
+}
+
+/* Applies the invalid-timestamp policy of @p q's source to *@p tsp. */
+static brook__head_t brook__ts_check(const brook__task_t *task,
+                                     const brook__pqueue_t *q, int64_t *tsp)
+{
+        if (*tsp >= 0)
+                return BROOK__HEAD_READY;
+        switch (brook__ts_policy(task, q)) {
+        case BROOK_INVALID_TIMESTAMP_LOG_AND_SKIP:
+                return BROOK__HEAD_SKIP;
+        case BROOK_INVALID_TIMESTAMP_USE_PARTITION_TIME:
+                /* Kafka Streams fails when there is no partition time. */
+                if (q->partition_time < 0)
+                        return BROOK__HEAD_INVALID;
+                *tsp = q->partition_time;
+                return BROOK__HEAD_READY;
+        default:
+                return BROOK__HEAD_INVALID;
+        }
+}
+
+/*
+ * The timestamp of @p in, the head of @p q, into *@p tsp: the source's
+ * extractor, then its invalid-timestamp policy. Only a user extractor
+ * needs the record decoded: into the runtime's scratch arena, reset when
+ * it returns (the record is decoded again, into the record arena, when it
+ * is processed: nothing decoded has to outlive the records processed in
+ * between). A record that does not decode is left to the
+ * deserialization handler, as processing would find it.
+ */
+static brook__head_t brook__extract(brook__task_t *task,
+                                    const brook__pqueue_t *q,
+                                    const brook__inrec_t *in, int64_t *tsp)
+{
+        brook__runtime_t *rt = task->rt;
+        const brook__node_t *src = q->source;
+
+        if (src->ts_extractor) {
+                brook_arena_t *arena = rt->ts_arena;
+                brook_record_t *rec;
+                void *key = NULL, *value = NULL;
+                if (!arena)
+                        arena = rt->ts_arena = brook_arena_new();
+                if (brook_serde_deserialize(src->key_serde, in->key,
+                                            in->key_size, arena, &key, NULL,
+                                            0) ||
+                    brook_serde_deserialize(src->value_serde, in->value,
+                                            in->value_size, arena, &value, NULL,
+                                            0)) {
+                        brook_arena_reset(arena);
+                        return BROOK__HEAD_DESER;
+                }
+                rec = brook_arena_alloc(arena, sizeof *rec);
+                rec->key = key;
+                rec->value = value;
+                rec->timestamp = in->timestamp;
+                rec->meta = brook__meta_in(arena, in);
+                rec->arena = arena;
+                *tsp = src->ts_extractor(rec, q->partition_time,
+                                         src->ts_extractor_opaque);
+                brook_arena_reset(arena);
+        } else if (src->ts_field) {
+                if (brook_timestamp_from_json(in->value, in->value_size,
+                                              src->ts_field, tsp, NULL, 0))
+                        *tsp = src->ts_fallback ==
+                                               BROOK_TIMESTAMP_FALLBACK_INVALID
+                                       ? -1
+                                       : in->timestamp;
+        } else {
+                *tsp = in->timestamp;
+        }
+        return brook__ts_check(task, q, tsp);
+}
+
+static void brook__pqueue_pop(brook__task_t *task, brook__pqueue_t *q)
+{
+        q->head = (q->head + 1) % q->cap;
+        q->cnt--;
+        task->queued--;
+        q->head_state = BROOK__HEAD_NONE;
+}
+
+/* Extracts the timestamp of @p q's head (Kafka Streams'
+ * RecordQueue.updateHead()): records skipped under LogAndSkip are done
+ * here (counted, their offset committable, released), until one stays. */
+static void brook__pqueue_head(brook__task_t *task, brook__pqueue_t *q,
+                               void (*release)(brook__inrec_t *))
+{
+        brook__runtime_t *rt = task->rt;
+        while (q->cnt && q->head_state == BROOK__HEAD_NONE) {
+                brook__inrec_t in = q->ring[q->head];
+                int64_t ts;
+                brook__head_t st = brook__extract(task, q, &in, &ts);
+                if (st != BROOK__HEAD_SKIP) {
+                        q->head_state = st;
+                        q->head_ts = ts;
+                        return;
+                }
+                brook__drop(rt, BROOK_DROP_INVALID_TIMESTAMP,
+                            "task %s: skipping record at topic \"%s\" "
+                            "partition %" PRId32 " offset %" PRId64
+                            ": invalid (negative) extracted timestamp "
+                            "%" PRId64 " (LogAndSkipOnInvalidTimestamp)",
+                            task->id, in.topic, in.partition, in.offset, ts);
+                brook__pqueue_pop(task, q);
+                q->next_offset = in.offset + 1;
+                rt->processed++;
+                if (release)
+                        release(&in);
+        }
+}
+
+void brook__task_enqueue(brook__task_t *task, brook__pqueue_t *q,
+                         const brook__inrec_t *in,
+                         void (*release)(brook__inrec_t *))
+{
+        brook__pqueue_push(q, in);
+        task->queued++;
+        if (q->cnt == 1)
+                brook__pqueue_head(task, q, release);
+}
+
+bool brook__task_ready(brook__task_t *task, int64_t now)
+{
+        brook__runtime_t *rt = task->rt;
+        bool queued = false, enforced = false;
+        size_t i;
+
+        if (!task->queued)
+                return false;
+        if (rt->max_task_idle_ms < 0)
+                return true;
+        for (i = 0; i < task->queues.cnt; i++) {
+                brook__pqueue_t *q = task->queues.v[i];
+                if (q->cnt && q->head_state != BROOK__HEAD_READY)
+                        return true;
+        }
+        /* Kafka Streams' PartitionGroup.readyToProcess() (KIP-695). */
+        for (i = 0; i < task->queues.cnt; i++) {
+                brook__pqueue_t *q = task->queues.v[i];
+                int64_t lag;
+                if (q->cnt) {
+                        q->idle_deadline = -1;
+                        queued = true;
+                        continue;
+                }
+                /* Unknown, or data on the broker not fetched yet: wait. */
+                if ((lag = rt->fetched_lag(rt, q)) != 0) {
+                        q->idle_deadline = -1;
+                        return false;
+                }
+                /* Known to be empty: wait max.task.idle.ms for data. */
+                if (q->idle_deadline < 0)
+                        q->idle_deadline =
+                                brook__add_sat(now, rt->max_task_idle_ms);
+                if (now < q->idle_deadline)
+                        return false;
+                enforced = true;
+        }
+        if (!enforced)
+                return true;
+        if (!queued)
+                return false;
+        rt->enforced++;
+        return true;
+}
+
 /* ------------------------------------------------------------ processing */
 
+/* The next queue to take a record from (Kafka Streams' PartitionGroup):
+ * a head that fails or goes to the deserialization handler first, as
+ * Kafka Streams handles those when they are queued; otherwise the head
+ * with the smallest timestamp, the first queue on a tie. */
 static brook__pqueue_t *brook__task_pick(brook__task_t *task)
 {
         brook__pqueue_t *best = NULL;
         size_t i;
         for (i = 0; i < task->queues.cnt; i++) {
                 brook__pqueue_t *q = task->queues.v[i];
-                if (!q->cnt)
+                if (!q->cnt || q->head_state == BROOK__HEAD_NONE)
                         continue;
-                if (!best || q->ring[q->head].timestamp <
-                                     best->ring[best->head].timestamp)
+                if (q->head_state != BROOK__HEAD_READY)
+                        return q;
+                if (!best || q->head_ts < best->head_ts)
                         best = q;
         }
         return best;
+}
+
+/* The error that stops the task on record @p in of @p q, whose timestamp
+ * @p ts is invalid under a failing policy. */
+static brook_err_t brook__invalid_ts(brook__task_t *task,
+                                     const brook__pqueue_t *q,
+                                     const brook__inrec_t *in, int64_t ts,
+                                     char *errstr, size_t errstr_size)
+{
+        if (brook__ts_policy(task, q) ==
+            BROOK_INVALID_TIMESTAMP_USE_PARTITION_TIME)
+                brook__seterr(errstr, errstr_size,
+                              "task %s: record at topic \"%s\" partition "
+                              "%" PRId32 " offset %" PRId64
+                              " has an invalid (negative) timestamp "
+                              "%" PRId64
+                              " and its partition time is unknown (nothing "
+                              "processed from the partition yet), so "
+                              "UsePartitionTimeOnInvalidTimestamp cannot "
+                              "replace it",
+                              task->id, in->topic, in->partition, in->offset,
+                              ts);
+        else
+                brook__seterr(errstr, errstr_size,
+                              "task %s: record at topic \"%s\" partition "
+                              "%" PRId32 " offset %" PRId64
+                              " has an invalid (negative) timestamp "
+                              "%" PRId64 " (FailOnInvalidTimestamp; set "
+                              "default.timestamp.extractor to "
+                              "LogAndSkipOnInvalidTimestamp or "
+                              "UsePartitionTimeOnInvalidTimestamp, or the "
+                              "source's invalid_timestamp, to go on)",
+                              task->id, in->topic, in->partition, in->offset,
+                              ts);
+        return BROOK_ERR_FATAL;
 }
 
 /* Decodes one side of an input record. On failure @p why reads
@@ -905,7 +1141,7 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         brook__inrec_t in;
         brook__node_t *src;
         brook_record_t *rec;
-        brook__recmeta_t *meta;
+        brook__head_t state;
         brook_err_t err = BROOK_OK, fwd_err;
         char why[512];
         void *key = NULL, *value = NULL;
@@ -915,23 +1151,15 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         if (!q)
                 return BROOK_OK;
         in = q->ring[q->head];
-        q->head = (q->head + 1) % q->cap;
-        q->cnt--;
-        task->queued--;
+        state = q->head_state;
+        ts = q->head_ts;
+        brook__pqueue_pop(task, q);
         src = q->source;
 
-        meta = brook_arena_alloc(rt->arena, sizeof *meta);
-        memset(meta, 0, sizeof *meta);
-        meta->topic = in.topic;
-        meta->partition = in.partition;
-        meta->offset = in.offset;
-        meta->headers.raw = in.headers;
-        meta->headers.msg = in.msg;
-        meta->raw_key = in.key;
-        meta->raw_key_size = in.key_size;
-        meta->raw_value = in.value;
-        meta->raw_value_size = in.value_size;
-
+        if (state == BROOK__HEAD_INVALID) {
+                err = brook__invalid_ts(task, q, &in, ts, errstr, errstr_size);
+                goto done;
+        }
         if (brook__deserialize(src->key_serde, "key", in.key, in.key_size,
                                rt->arena, &key, why, sizeof why) ||
             brook__deserialize(src->value_serde, "value", in.value,
@@ -949,19 +1177,33 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         rec->key = key;
         rec->value = value;
         rec->timestamp = in.timestamp;
-        rec->meta = meta;
+        rec->meta = brook__meta_in(rt->arena, &in);
         rec->arena = rt->arena;
-        ts = src->ts_extractor ? src->ts_extractor(rec, q->partition_time,
-                                                   src->ts_extractor_opaque)
-                               : in.timestamp;
-        if (ts < 0) {
-                brook__drop(rt, BROOK_DROP_INVALID_TIMESTAMP,
-                            "task %s: dropping record at topic \"%s\" "
-                            "partition %" PRId32 " offset %" PRId64
-                            ": invalid timestamp %" PRId64,
-                            task->id, in.topic, in.partition, in.offset, ts);
-                goto done;
+        if (state == BROOK__HEAD_DESER) {
+                /* It decoded after all (a serde that changed its mind):
+                 * extract its timestamp now. */
+                ts = src->ts_extractor(rec, q->partition_time,
+                                       src->ts_extractor_opaque);
+                state = brook__ts_check(task, q, &ts);
+                if (state == BROOK__HEAD_SKIP) {
+                        brook__drop(rt, BROOK_DROP_INVALID_TIMESTAMP,
+                                    "task %s: skipping record at topic \"%s\" "
+                                    "partition %" PRId32 " offset %" PRId64
+                                    ": invalid (negative) extracted "
+                                    "timestamp %" PRId64
+                                    " (LogAndSkipOnInvalidTimestamp)",
+                                    task->id, in.topic, in.partition, in.offset,
+                                    ts);
+                        goto done;
+                }
+                if (state == BROOK__HEAD_INVALID) {
+                        err = brook__invalid_ts(task, q, &in, ts, errstr,
+                                                errstr_size);
+                        goto done;
+                }
         }
+        /* Partition time and stream time move when a record is taken to
+         * be processed (RecordQueue.poll(), PartitionGroup.nextRecord()). */
         rec->timestamp = ts;
         task->cur_ts = ts;
         if (ts > q->partition_time)
@@ -1012,5 +1254,10 @@ done:
         brook_arena_reset(rt->arena);
         if (release)
                 release(&in);
+        /* The next head's timestamp, now that partition time has moved.
+         * Not after a fatal error: a record it skipped would be committed
+         * past the one that failed. */
+        if (!err)
+                brook__pqueue_head(task, q, release);
         return err;
 }

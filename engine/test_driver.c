@@ -275,6 +275,21 @@ static int64_t brook__td_wall_clock(brook__runtime_t *rt)
         return td->wall_clock;
 }
 
+/* Every record piped is queued at once: there is never more on a
+ * "broker" to wait for, so an empty partition is one to idle on. */
+static int64_t brook__td_fetched_lag(brook__runtime_t *rt,
+                                     const brook__pqueue_t *q)
+{
+        (void)rt;
+        (void)q;
+        return 0;
+}
+
+int64_t brook_test_driver_enforced_processing(brook_test_driver_t *td)
+{
+        return td ? td->rt.enforced : 0;
+}
+
 static int brook__rm_one(const char *path, const struct stat *sb, int flag,
                          struct FTW *ftw)
 {
@@ -375,6 +390,7 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
                 free(td->state_dir);
         }
         brook_arena_destroy(td->rt.arena);
+        brook_arena_destroy(td->rt.ts_arena);
         brook_buf_destroy(td->rt.keybuf);
         brook_buf_destroy(td->rt.valbuf);
         free(td->rt.dlq_topic);
@@ -438,6 +454,9 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 brook_conf_get(conf, "errors.deadletterqueue.topic.name"));
         td->rt.wall_clock = brook__td_wall_clock;
         td->rt.max_record_bytes = brook__td_max_record_bytes(conf);
+        td->rt.ts_policy = brook__conf_ts_policy(conf);
+        td->rt.max_task_idle_ms = brook__conf_int(conf, "max.task.idle.ms");
+        td->rt.fetched_lag = brook__td_fetched_lag;
         td->rt.keybuf = brook_buf_new();
         td->rt.valbuf = brook_buf_new();
         td->rt.arena = brook_arena_new();
@@ -457,6 +476,24 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 sub->partitions = 1;
                 task = brook__task_new(&td->rt, sub, 0);
                 brook__ptrvec_push(&td->tasks, task);
+                /* The task knows all its partitions from the start, as
+                 * after an assignment: an empty one is waited for
+                 * (max.task.idle.ms). A pattern's topics come as piped. */
+                for (j = 0; j < sub->sources.cnt; j++) {
+                        brook__node_t *src = sub->sources.v[j];
+                        size_t k;
+                        for (k = 0; k < src->topic_cnt; k++) {
+                                char *topic =
+                                        src->internal
+                                                ? brook__topology_internal_topic(
+                                                          &td->topo,
+                                                          src->topics[k])
+                                                : brook__xstrdup(
+                                                          src->topics[k]);
+                                brook__task_queue(task, topic, src);
+                                free(topic);
+                        }
+                }
                 /* Stores start empty here: nothing to restore. */
                 ok = !brook__task_open_stores(task, errstr, errstr_size);
                 for (j = 0; ok && j < task->stores.cnt; j++) {
@@ -473,6 +510,22 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 }
         }
         return td;
+}
+
+/* Processes what @p task is ready to (it may wait for an empty partition:
+ * max.task.idle.ms, on the driver's wall clock). */
+static brook_err_t brook__td_run(brook_test_driver_t *td, brook__task_t *task,
+                                 char *errstr, size_t errstr_size)
+{
+        while (brook__task_ready(task, td->wall_clock)) {
+                brook_err_t err = brook__task_process_one(task, NULL, errstr,
+                                                          errstr_size);
+                if (err) {
+                        td->failed = true;
+                        return err;
+                }
+        }
+        return BROOK_OK;
 }
 
 /* Queues @p r for its source's task and processes the task's queue. */
@@ -494,17 +547,8 @@ static brook_err_t brook__td_process(brook_test_driver_t *td, brook__tdrec_t *r,
                 .headers = r->rkhdrs,
                 .owner = r,
         };
-        brook__pqueue_push(q, &in);
-        task->queued++;
-        while (task->queued) {
-                brook_err_t err = brook__task_process_one(task, NULL, errstr,
-                                                          errstr_size);
-                if (err) {
-                        td->failed = true;
-                        return err;
-                }
-        }
-        return BROOK_OK;
+        brook__task_enqueue(task, q, &in, NULL);
+        return brook__td_run(td, task, errstr, errstr_size);
 }
 
 /* Processes records written to topics the topology reads, in write order.
@@ -659,8 +703,14 @@ brook_err_t brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
                         return err;
                 }
         }
-        /* What the punctuators wrote to topics the topology reads is
-         * processed now, as after a pipe. */
+        /* Records that waited for an empty partition may go now
+         * (max.task.idle.ms passed); what the punctuators and they wrote
+         * to topics the topology reads is processed now, as after a
+         * pipe. */
+        for (i = 0; i < td->tasks.cnt; i++)
+                if ((err = brook__td_run(td, td->tasks.v[i], errstr,
+                                         errstr_size)))
+                        return err;
         if ((err = brook__td_drain(td, errstr, errstr_size)))
                 return err;
         if (td->auto_commit)

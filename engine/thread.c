@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -639,12 +640,20 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 brook__task_t *task = thr->tasks.v[i];
                 for (j = 0; j < task->queues.cnt; j++) {
                         brook__pqueue_t *q = task->queues.v[j];
+                        rd_kafka_topic_partition_t *tp;
                         if (q->next_offset < 0 ||
                             q->next_offset == q->committed)
                                 continue;
-                        rd_kafka_topic_partition_list_add(offsets, q->topic,
-                                                          q->partition)
-                                ->offset = q->next_offset;
+                        tp = rd_kafka_topic_partition_list_add(
+                                offsets, q->topic, q->partition);
+                        tp->offset = q->next_offset;
+                        /* As Kafka Streams: the partition time goes with
+                         * the offset, for whoever resumes from it. */
+                        if (q->partition_time >= 0) {
+                                tp->metadata = brook__xmalloc(13);
+                                tp->metadata_size = brook__ptime_encode(
+                                        q->partition_time, tp->metadata);
+                        }
                 }
         }
         if (offsets->cnt) {
@@ -727,6 +736,53 @@ static bool brook__thr_feeds(brook__thread_t *thr,
                tp->partition == task->partition;
 }
 
+/*
+ * Starts the partition time of each partition of @p parts (and so the
+ * stream time of its task) where the last commit left it, as Kafka
+ * Streams' StreamTask does from the committed offsets' metadata. It asks
+ * the group coordinator (at most 10 s, less if the app is stopping); a
+ * partition without a committed time, or an answer that does not come,
+ * starts unknown (-1), with a warning for the latter.
+ */
+static void brook__thr_committed_times(brook__thread_t *thr,
+                                       rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *c =
+                rd_kafka_topic_partition_list_copy(parts);
+        int64_t left = brook__app_stop_left(thr->app, 10000);
+        rd_kafka_resp_err_t err;
+        int i;
+        size_t j;
+        if (left > 10000)
+                left = 10000;
+        err = left ? rd_kafka_committed(thr->consumer, c, (int)left)
+                   : RD_KAFKA_RESP_ERR__TIMED_OUT;
+        if (err)
+                brook__log("WARN",
+                           "thread %d: reading the committed partition times: "
+                           "%s; they start unknown (-1)",
+                           thr->idx, rd_kafka_err2str(err));
+        for (i = 0; !err && i < c->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &c->elems[i];
+                int64_t pt;
+                if (tp->err || (pt = brook__ptime_decode(
+                                        tp->metadata, tp->metadata_size)) < 0)
+                        continue;
+                for (j = 0; j < thr->route_cnt; j++) {
+                        struct brook__route *r = &thr->routes[j];
+                        if (r->partition != tp->partition ||
+                            strcmp(r->q->topic, tp->topic))
+                                continue;
+                        /* PartitionGroup.setPartitionTime(). */
+                        if (pt > r->q->partition_time)
+                                r->q->partition_time = pt;
+                        if (pt > r->task->stream_time)
+                                r->task->stream_time = pt;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* Opens the tasks of @p parts. Those with logged stores restore from the
  * poll loop (brook__thread_restore_step()); their partitions go to
  * @p pause, as Kafka Streams pauses a restoring task's input. The others
@@ -762,6 +818,7 @@ static void brook__thr_assign(brook__thread_t *thr,
         }
         if (thr->failed)
                 return;
+        brook__thr_committed_times(thr, parts);
         for (k = first_new; !thr->failed && k < thr->tasks.cnt; k++) {
                 brook__task_t *task = thr->tasks.v[k];
                 /* Without a state db (no stores) there is nothing to
@@ -971,7 +1028,11 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                                  rd_kafka_topic_name(rkm->rkt));
                         brook__app_fail(thr->app, msg);
                         thr->failed = true;
-                } else if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                        /* The partition's end, for max.task.idle.ms. */
+                        if (rkm->rkt && (r = brook__thr_route(thr, rkm)))
+                                r->q->eof_pos = rkm->offset;
+                } else
                         brook__log("WARN", "thread %d: consumer: %s", thr->idx,
                                    rd_kafka_message_errstr(rkm));
                 rd_kafka_message_destroy(rkm);
@@ -994,8 +1055,37 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
         in.headers = NULL;
         in.msg = rkm;
         in.owner = rkm;
-        brook__pqueue_push(r->q, &in);
-        r->task->queued++;
+        if (rkm->offset >= r->q->fetch_pos)
+                r->q->fetch_pos = rkm->offset + 1;
+        brook__task_enqueue(r->task, r->q, &in, brook__release_msg);
+}
+
+/*
+ * The fetched lag of @p q's partition for max.task.idle.ms (Kafka
+ * Streams' consumer.currentLag()): the high watermark of the consumer's
+ * last fetch (cached by librdkafka) past what it handed over, 0 when it
+ * last reported the partition's end and has handed over nothing since,
+ * -1 before either is known. Under read_committed the end the consumer
+ * reports is the last stable offset: the high watermark can be further
+ * (an open transaction), with nothing to wait for.
+ */
+static int64_t brook__thr_fetched_lag(brook__runtime_t *rt,
+                                      const brook__pqueue_t *q)
+{
+        brook__thread_t *thr =
+                (brook__thread_t *)(void *)((char *)rt -
+                                            offsetof(brook__thread_t, rt));
+        int64_t lo, hi;
+        bool known = !rd_kafka_get_watermark_offsets(thr->consumer, q->topic,
+                                                     q->partition, &lo, &hi) &&
+                     hi >= 0;
+        if (q->eof_pos >= 0 && q->eof_pos >= q->fetch_pos)
+                return !thr->read_committed && known && hi > q->eof_pos
+                               ? hi - q->eof_pos
+                               : 0;
+        if (q->fetch_pos < 0 || !known)
+                return -1;
+        return hi > q->fetch_pos ? hi - q->fetch_pos : 0;
 }
 
 static void brook__thr_publish(brook__thread_t *thr)
@@ -1005,22 +1095,26 @@ static void brook__thr_publish(brook__thread_t *thr)
         atomic_store(&thr->stat_produced, thr->rt.produced);
         atomic_store(&thr->stat_dropped, thr->rt.dropped);
         atomic_store(&thr->stat_dlq, thr->rt.dead_lettered);
+        atomic_store(&thr->stat_enforced, thr->rt.enforced);
         for (r = 0; r < BROOK__DROP_CNT; r++)
                 atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
 }
 
-/* Processes everything queued; returns false on a fatal error. */
+/* Processes what is queued, as far as each task is ready to (records
+ * may wait for an empty partition: max.task.idle.ms); returns false on a
+ * fatal error. */
 static bool brook__thr_process(brook__thread_t *thr)
 {
         size_t i;
         char errstr[1024];
+        int64_t now = brook__now_wall_ms();
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
                 /* Records of a restoring task wait for it (its input is
                  * paused: only what was fetched before is here). */
                 if (task->restoring)
                         continue;
-                while (task->queued) {
+                while (brook__task_ready(task, now)) {
                         if (brook__task_process_one(task, brook__release_msg,
                                                     errstr, sizeof errstr)) {
                                 brook__app_fail(thr->app, errstr);
@@ -1461,6 +1555,12 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->rt.dlq_topic = brook__xstrdup(
                 brook_conf_get(app->conf, "errors.deadletterqueue.topic.name"));
         thr->rt.wall_clock = brook__real_wall_clock;
+        thr->rt.ts_policy = brook__conf_ts_policy(app->conf);
+        thr->rt.max_task_idle_ms =
+                brook__conf_int(app->conf, "max.task.idle.ms");
+        thr->rt.fetched_lag = brook__thr_fetched_lag;
+        thr->read_committed = brook__conf_guarantee(app->conf) ==
+                              BROOK__GUARANTEE_EXACTLY_ONCE_V2;
         thr->rt.keybuf = brook_buf_new();
         thr->rt.valbuf = brook_buf_new();
         thr->rt.arena = brook_arena_new();
@@ -1504,6 +1604,9 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
             rd_kafka_conf_set(cc, "enable.auto.offset.store", "false", why,
                               sizeof why) ||
             rd_kafka_conf_set(cc, "partition.assignment.strategy", "range", why,
+                              sizeof why) ||
+            /* max.task.idle.ms learns from it that a partition is empty. */
+            rd_kafka_conf_set(cc, "enable.partition.eof", "true", why,
                               sizeof why)) {
                 brook__seterr(errstr, errstr_size, "consumer config: %s", why);
                 rd_kafka_conf_destroy(cc);
@@ -1591,6 +1694,8 @@ void brook__thread_destroy(brook__thread_t *thr)
         free(thr->routes);
         thr->routes = NULL;
         brook_arena_destroy(thr->rt.arena);
+        brook_arena_destroy(thr->rt.ts_arena);
+        thr->rt.arena = thr->rt.ts_arena = NULL;
         brook_buf_destroy(thr->rt.keybuf);
         brook_buf_destroy(thr->rt.valbuf);
         free(thr->rt.dlq_topic);

@@ -34,6 +34,7 @@ static void brook__node_free(brook__node_t *node)
         if (node->def.opaque_destroy)
                 node->def.opaque_destroy(node->def.opaque);
         free(node->topic);
+        free(node->ts_field);
         free(node);
 }
 
@@ -490,6 +491,35 @@ static brook__node_t *brook__topic_owner(const brook_builder_t *b,
         return NULL;
 }
 
+/* Whether @p c's timestamp members (version 2) make sense; if not, why. */
+static bool brook__consumed_time_ok(const brook_consumed_t *c, char *why,
+                                    size_t why_size)
+{
+        if (c->version < 2)
+                return true;
+        if (c->timestamp_field && c->timestamp_extractor)
+                snprintf(why, why_size,
+                         "timestamp_extractor and timestamp_field are both "
+                         "set; a source has one extractor");
+        else if (c->timestamp_field && !*c->timestamp_field)
+                snprintf(why, why_size, "timestamp_field is empty");
+        else if ((unsigned)c->timestamp_fallback >
+                 BROOK_TIMESTAMP_FALLBACK_INVALID)
+                snprintf(why, why_size,
+                         "timestamp_fallback %d is not a "
+                         "brook_timestamp_fallback_t",
+                         (int)c->timestamp_fallback);
+        else if ((unsigned)c->invalid_timestamp >
+                 BROOK_INVALID_TIMESTAMP_USE_PARTITION_TIME)
+                snprintf(why, why_size,
+                         "invalid_timestamp %d is not a "
+                         "brook_invalid_timestamp_t",
+                         (int)c->invalid_timestamp);
+        else
+                return true;
+        return false;
+}
+
 brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                                      const char *const *topics,
                                      size_t topic_cnt, const char *pattern,
@@ -515,6 +545,13 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                         return BROOK_ERR_INVALID_ARG;
                 if (!name)
                         name = consumed->name;
+                if (!brook__consumed_time_ok(consumed, why, sizeof why)) {
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "source \"%s\": brook_consumed_t: "
+                                            "%s",
+                                            name ? name : "", why);
+                        return BROOK_ERR_INVALID_ARG;
+                }
         }
         if (!pattern && topic_cnt == 0) {
                 brook__builder_fail(b, errstr, errstr_size,
@@ -582,6 +619,15 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                 node->ts_extractor = consumed->timestamp_extractor;
                 node->ts_extractor_opaque =
                         consumed->timestamp_extractor_opaque;
+                /* Version 2 members: an older program's struct ends
+                 * before them. */
+                if (consumed->version >= 2) {
+                        if (consumed->timestamp_field)
+                                node->ts_field = brook__xstrdup(
+                                        consumed->timestamp_field);
+                        node->ts_fallback = consumed->timestamp_fallback;
+                        node->ts_invalid = consumed->invalid_timestamp;
+                }
         }
         return BROOK_OK;
 }

@@ -389,6 +389,10 @@ brook_stream_repartition(brook_stream_t *s,
         produced.partitioner_opaque = r.partitioner_opaque;
         consumed.key_serde = produced.key_serde;
         consumed.value_serde = produced.value_serde;
+        /* As Kafka Streams' repartition source: its records carry the
+         * timestamps this task gave them, never invalid ones. */
+        consumed.version = BROOK_CONSUMED_VERSION;
+        consumed.invalid_timestamp = BROOK_INVALID_TIMESTAMP_FAIL;
         suffix = topic;
 
         if (brook_builder_add_processor(

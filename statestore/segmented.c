@@ -421,6 +421,13 @@ static brook_err_t segiter_open(segiter_t *si, int64_t seg, char *errstr,
                         goto out;
                 }
         }
+        if (f->query && !s->ops->query_range) {
+                brook__seterr(errstr, errstr_size,
+                              "its store (%s) cannot be queried while the "
+                              "app runs (it has no query_range)",
+                              s->ops->kind ? s->ops->kind : "?");
+                return BROOK_ERR_STATE;
+        }
         err = (f->query ? s->ops->query_range : s->ops->range)(
                 s->base, brook_buf_data(si->lo), brook_buf_len(si->lo),
                 brook_buf_data(si->hi), brook_buf_len(si->hi), &it, errstr,
@@ -592,6 +599,13 @@ static brook_err_t seg_get_with(segstore_t *s, bool query, brook_buf_t *kbuf,
          * even while its segment lives on. */
         if (observed >= 0 && ts < observed - s->retention + 1)
                 return BROOK_ERR_NOT_FOUND;
+        if (query && !s->ops->query_get) {
+                brook__seterr(errstr, errstr_size,
+                              "its store (%s) cannot be queried while the "
+                              "app runs (it has no query_get)",
+                              s->ops->kind ? s->ops->kind : "?");
+                return BROOK_ERR_STATE;
+        }
         seg_prefixed(kbuf, seg_id(s, ts), key, key_size);
         return (query ? s->ops->query_get : s->ops->get)(
                 s->base, brook_buf_data(kbuf), brook_buf_len(kbuf), out, errstr,

@@ -434,13 +434,21 @@ bool brook__segkey_decode(brook__storekind_t kind, const void *bkey,
                           size_t bkey_size, size_t *key_sizep, int64_t *startp,
                           int64_t *endp);
 
-/** A window iterator over @p bit (which it owns) of a store of @p def,
- *  decoding into @p arena; with @p iq (a reference it owns), it fails once
- *  the task left that instance. */
+/** A window iterator over @p bit (which it owns; NULL: none yet, see
+ *  brook__windowiter_add_iq()) of a store of @p def, decoding into
+ *  @p arena; with @p iq (a reference it owns), it fails once the task left
+ *  that instance. */
 brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
                                           brook_kvbytes_iter_t *bit,
                                           brook__iqstore_t *iq,
                                           brook_arena_t *arena);
+/** Appends @p bit, read after those before it, which the iterator now
+ *  owns; with @p h (NULL: none), an iterator of the query handle @p h's
+ *  inner store, with a reference to @p h the iterator now owns: once
+ *  @p h is left, brook_windowiter_next() fails with BROOK_ERR_STATE
+ *  before reading @p bit further (as brook__kviter_add_iq()). */
+void brook__windowiter_add_iq(brook_windowiter_t *it, brook_kvbytes_iter_t *bit,
+                              brook__iqstore_t *h);
 
 /** brook_windowstore_put() with the value's timestamp @p ts (timestamped
  *  stores; others ignore it). */

@@ -17,13 +17,17 @@
 /* ------------------------------------------------------------ iterators */
 
 struct brook_windowiter_s {
-        brook_kvbytes_iter_t *bit;
+        brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
+        /** The query handle (brook__iqstore_t *, or NULL) of each of its,
+         *  a reference each; empty for an owner's iterator. */
+        brook__ptrvec_t iqs;
+        size_t cur;
         bool timestamped;
-        brook__iqstore_t *iq; /**< A query's reference, or NULL. */
         brook__storekind_t kind;
         int64_t window_ms;
         const brook_serde_t *key_serde, *value_serde;
         brook_arena_t *arena;
+        int64_t ts; /**< The last entry's timestamp, or -1. */
         brook_err_t err;
         char errstr[512];
 };
@@ -34,15 +38,48 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
                                           brook_arena_t *arena)
 {
         brook_windowiter_t *it = brook__xcalloc(1, sizeof *it);
-        it->bit = bit;
-        it->iq = iq;
         it->kind = def->kind;
         it->timestamped = def->timestamped;
         it->window_ms = def->window_ms;
         it->key_serde = def->key_serde;
         it->value_serde = def->value_serde;
         it->arena = arena;
+        it->ts = -1;
+        if (bit)
+                brook__windowiter_add_iq(it, bit, iq);
         return it;
+}
+
+void brook__windowiter_add_iq(brook_windowiter_t *it, brook_kvbytes_iter_t *bit,
+                              brook__iqstore_t *h)
+{
+        if (h)
+                while (it->iqs.cnt < it->its.cnt)
+                        brook__ptrvec_push(&it->iqs, NULL);
+        brook__ptrvec_push(&it->its, bit);
+        if (h || it->iqs.cnt)
+                brook__ptrvec_push(&it->iqs, h);
+}
+
+/* Fails @p it if a task whose entries it has not read to the end left
+ * this instance: its inner store is no longer the task's, and what the
+ * iterator would still return is incomplete or stale. */
+static bool brook__windowiter_left(brook_windowiter_t *it)
+{
+        size_t i;
+        for (i = it->cur; i < it->iqs.cnt; i++) {
+                brook__iqstore_t *h = it->iqs.v[i];
+                if (h && atomic_load(&h->left)) {
+                        snprintf(it->errstr, sizeof it->errstr,
+                                 "store \"%s\": task %s left this instance "
+                                 "(rebalance or shutdown) while the iterator "
+                                 "was open",
+                                 h->store, h->task_id);
+                        it->err = BROOK_ERR_STATE;
+                        return true;
+                }
+        }
+        return false;
 }
 
 bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
@@ -75,59 +112,65 @@ brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
                                       int64_t *tsp, char *errstr,
                                       size_t errstr_size)
 {
-        const void *k, *v;
-        size_t ksz, vsz, n;
-        int64_t start, end;
-
         *keyp = *valuep = NULL;
-        *tsp = -1;
-        if (!it->err && it->iq && atomic_load(&it->iq->left)) {
-                snprintf(it->errstr, sizeof it->errstr,
-                         "store \"%s\": task %s left this instance "
-                         "(rebalance or shutdown) while the iterator was open",
-                         it->iq->store, it->iq->task_id);
-                it->err = BROOK_ERR_STATE;
-        }
-        if (!it->err) {
-                it->err = it->bit->next(it->bit, &k, &ksz, &v, &vsz, it->errstr,
-                                        sizeof it->errstr);
-                if (!it->err &&
-                    !brook__segkey_decode(it->kind, k, ksz, &n, &start, &end)) {
+        *tsp = it->ts = -1;
+        if (!it->err && it->iqs.cnt)
+                brook__windowiter_left(it);
+        while (!it->err && it->cur < it->its.cnt) {
+                brook_kvbytes_iter_t *bit = it->its.v[it->cur];
+                const void *k, *v;
+                size_t ksz, vsz, n;
+                int64_t start, end;
+                brook_err_t err = bit->next(bit, &k, &ksz, &v, &vsz, it->errstr,
+                                            sizeof it->errstr);
+                if (err == BROOK_ERR_END) {
+                        it->cur++;
+                        continue;
+                }
+                if (err) {
+                        it->err = err;
+                        break;
+                }
+                if (!brook__segkey_decode(it->kind, k, ksz, &n, &start, &end)) {
                         snprintf(it->errstr, sizeof it->errstr,
                                  "an entry's key has %zu bytes, too few for "
                                  "its window",
                                  ksz);
                         it->err = BROOK_ERR_STATE;
+                        break;
                 }
-                if (!it->err && it->timestamped &&
+                if (it->timestamped &&
                     !brook__ts_value_split(v, vsz, tsp, &v, &vsz)) {
                         snprintf(it->errstr, sizeof it->errstr,
                                  "an entry's value has %zu bytes, too few "
                                  "for its timestamp",
                                  vsz);
                         it->err = BROOK_ERR_STATE;
+                        break;
                 }
-                if (!it->err) {
-                        if (window) {
-                                window->start = start;
-                                window->end = it->kind == BROOK__STORE_SESSION
-                                                      ? end
-                                                      : start + it->window_ms;
-                        }
-                        k = brook__serde_stable(it->key_serde, k, n, it->arena);
-                        v = brook__serde_stable(it->value_serde, v, vsz,
-                                                it->arena);
-                        if (!(it->err = brook_serde_deserialize(
-                                      it->key_serde, k, n, it->arena, keyp,
-                                      it->errstr, sizeof it->errstr)) &&
-                            !(it->err = brook_serde_deserialize(
-                                      it->value_serde, v, vsz, it->arena,
-                                      valuep, it->errstr, sizeof it->errstr)))
-                                return BROOK_OK;
-                        *keyp = *valuep = NULL;
+                if (window) {
+                        window->start = start;
+                        window->end = it->kind == BROOK__STORE_SESSION
+                                              ? end
+                                              : start + it->window_ms;
                 }
+                /* The bytes live until the next call on the iterator; the
+                 * entry must live as long as the arena. */
+                k = brook__serde_stable(it->key_serde, k, n, it->arena);
+                v = brook__serde_stable(it->value_serde, v, vsz, it->arena);
+                if ((it->err = brook_serde_deserialize(
+                             it->key_serde, k, n, it->arena, keyp, it->errstr,
+                             sizeof it->errstr)) ||
+                    (it->err = brook_serde_deserialize(
+                             it->value_serde, v, vsz, it->arena, valuep,
+                             it->errstr, sizeof it->errstr)))
+                        break;
+                it->ts = *tsp;
+                return BROOK_OK;
         }
-        if (it->err == BROOK_ERR_END)
+        *keyp = *valuep = NULL;
+        *tsp = -1;
+        if (!it->err)
                 return BROOK_ERR_END;
         brook__seterr(errstr, errstr_size, "%s",
                       *it->errstr ? it->errstr
@@ -135,12 +178,25 @@ brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
         return it->err;
 }
 
+int64_t brook_windowiter_timestamp(const brook_windowiter_t *it)
+{
+        return it ? it->ts : -1;
+}
+
 void brook_windowiter_destroy(brook_windowiter_t *it)
 {
+        size_t i;
         if (!it)
                 return;
-        it->bit->destroy(it->bit);
-        brook__iqstore_release(it->iq);
+        for (i = 0; i < it->its.cnt; i++) {
+                brook_kvbytes_iter_t *bit = it->its.v[i];
+                bit->destroy(bit);
+        }
+        brook__ptrvec_free(&it->its);
+        /* After the bytes iterators, which may use the inner stores. */
+        for (i = 0; i < it->iqs.cnt; i++)
+                brook__iqstore_release(it->iqs.v[i]);
+        brook__ptrvec_free(&it->iqs);
         free(it);
 }
 

@@ -32,6 +32,11 @@ void kt_producer_close(rd_kafka_t *rk);
 void kt_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
                 const char *key, const void *value, size_t value_size,
                 int64_t where[2]);
+/** kt_produce() with the record timestamp @p timestamp (0: the
+ *  producer's clock). */
+void kt_produce_at(rd_kafka_t *rk, const char *topic, int32_t partition,
+                   const char *key, const void *value, size_t value_size,
+                   int64_t timestamp, int64_t where[2]);
 /** Sum of the high watermarks of @p topic's partitions. */
 int64_t kt_count(const char *topic);
 /** Calls @p cb for every record of @p topic (read_committed), partition by

@@ -143,7 +143,6 @@ static void test_names_conflict(void **state)
 
 /* ------------------------------------------------------------- versions */
 
-/* The message brook gives for version @p v of @p strct. */
 /* The message for version @p v of @p strct, whose newest is @p current. */
 static const char *unknown_version_of(const char *strct, int v, int current)
 {
@@ -158,10 +157,12 @@ static const char *unknown_version_of(const char *strct, int v, int current)
 
 static const char *unknown_version(const char *strct, int v)
 {
-        return unknown_version_of(strct, v,
-                                  !strcmp(strct, "brook_materialized_t")
-                                          ? BROOK_MATERIALIZED_VERSION
-                                          : 1);
+        int current = 1;
+        if (!strcmp(strct, "brook_materialized_t"))
+                current = BROOK_MATERIALIZED_VERSION;
+        else if (!strcmp(strct, "brook_consumed_t"))
+                current = BROOK_CONSUMED_VERSION;
+        return unknown_version_of(strct, v, current);
 }
 
 static void test_version_zero_and_current(void **state)
@@ -216,11 +217,11 @@ static void test_version_unknown_processor_api(void **state)
         b = brook_builder_new();
         assert_int_equal(brook_builder_add_source(
                                  b, "src", (const char *[]){"in"}, 1, NULL,
-                                 &(brook_consumed_t){.version = 2}, errstr,
+                                 &(brook_consumed_t){.version = 3}, errstr,
                                  sizeof errstr),
                          BROOK_ERR_INVALID_ARG);
         snprintf(want, sizeof want, "source \"src\": %s",
-                 unknown_version("brook_consumed_t", 2));
+                 unknown_version("brook_consumed_t", 3));
         assert_string_equal(errstr, want);
         assert_builder_error(b, want);
         brook_builder_destroy(b);
@@ -282,9 +283,9 @@ static void test_version_unknown_dsl(void **state)
 
         /* The DSL reports through the builder's error. */
         b = brook_builder_new();
-        assert_null(brook_stream(b, "in", &(brook_consumed_t){.version = 2}));
+        assert_null(brook_stream(b, "in", &(brook_consumed_t){.version = 3}));
         snprintf(want, sizeof want, "source \"KSTREAM-SOURCE-0000000000\": %s",
-                 unknown_version("brook_consumed_t", 2));
+                 unknown_version("brook_consumed_t", 3));
         assert_builder_error(b, want);
         brook_builder_destroy(b);
 

@@ -371,10 +371,12 @@ static void test_handler_drops(void **state)
                                                          brook_serde_int64()}),
                 "nums-out",
                 &(brook_produced_t){.value_serde = brook_serde_int64()});
-        td = td_new(b, conf_with("default.deserialization.exception.handler",
-                                 "log_and_continue",
-                                 "default.processing.exception.handler",
-                                 "log_and_continue", NULL));
+        td = td_new(b,
+                    conf_with("default.deserialization.exception.handler",
+                              "log_and_continue",
+                              "default.processing.exception.handler",
+                              "log_and_continue", "default.timestamp.extractor",
+                              "LogAndSkipOnInvalidTimestamp", NULL));
         capture_start();
         pipe_ok(td, "k", "ok", 1);
         pipe_ok(td, "k", "boom", 2);

@@ -597,6 +597,205 @@ static void test_segmented_reopen(void **state)
         segs_close(f, s);
 }
 
+/* ---------------------------------------------- a query's chained iterator
+ *
+ * brook__windowiter_add_iq(): bytes iterators of several task instances
+ * read one after another, each with its query handle; a handle left fails
+ * the iterator only if its entries were not read to the end. */
+
+typedef struct fake_bit {
+        brook_kvbytes_iter_t it;
+        brook_buf_t *ents[4][2];
+        int n, pos;
+        int *destroyed;
+} fake_bit_t;
+
+static brook_err_t fake_next(brook_kvbytes_iter_t *base, const void **key,
+                             size_t *key_size, const void **value,
+                             size_t *value_size, char *errstr,
+                             size_t errstr_size)
+{
+        fake_bit_t *f = (fake_bit_t *)base;
+        (void)errstr;
+        (void)errstr_size;
+        if (f->pos == f->n)
+                return BROOK_ERR_END;
+        *key = brook_buf_data(f->ents[f->pos][0]);
+        *key_size = brook_buf_len(f->ents[f->pos][0]);
+        *value = brook_buf_data(f->ents[f->pos][1]);
+        *value_size = brook_buf_len(f->ents[f->pos][1]);
+        f->pos++;
+        return BROOK_OK;
+}
+
+static void fake_destroy(brook_kvbytes_iter_t *base)
+{
+        fake_bit_t *f = (fake_bit_t *)base;
+        int i;
+        for (i = 0; i < f->n; i++) {
+                brook_buf_destroy(f->ents[i][0]);
+                brook_buf_destroy(f->ents[i][1]);
+        }
+        (*f->destroyed)++;
+        free(f);
+}
+
+/* A bytes iterator over windows of "key" starting at @p starts (ms), each
+ * valued "v<start>" with timestamp start + 1. */
+static brook_kvbytes_iter_t *fake_bit(const char *key, const int64_t *starts,
+                                      int n, int *destroyed)
+{
+        fake_bit_t *f = calloc(1, sizeof *f);
+        int i, b;
+        f->it.next = fake_next;
+        f->it.destroy = fake_destroy;
+        f->destroyed = destroyed;
+        for (i = 0; i < n; i++) {
+                unsigned char ts[8];
+                char v[32];
+                uint64_t t = (uint64_t)starts[i] + 1;
+                f->ents[i][0] = brook_buf_new();
+                f->ents[i][1] = brook_buf_new();
+                brook__wkey_encode(f->ents[i][0], key, strlen(key), starts[i],
+                                   0);
+                for (b = 0; b < 8; b++)
+                        ts[b] = (unsigned char)(t >> (56 - 8 * b));
+                brook_buf_append(f->ents[i][1], ts, sizeof ts);
+                snprintf(v, sizeof v, "v%" PRId64, starts[i]);
+                brook_buf_append(f->ents[i][1], v, strlen(v));
+        }
+        f->n = n;
+        return &f->it;
+}
+
+static int fake_closed;
+
+static void fake_close(void *self)
+{
+        (void)self;
+        fake_closed++;
+}
+
+static brook__iqstore_t *fake_handle(const char *task_id)
+{
+        static const brook_kvstore_ops_t ops = {.kind = "fake",
+                                                .close = fake_close};
+        brook__iqstore_t *h = calloc(1, sizeof *h);
+        atomic_init(&h->refs, 1);
+        atomic_init(&h->left, false);
+        h->store = strdup("w");
+        h->task_id = strdup(task_id);
+        h->ops = &ops;
+        return h;
+}
+
+/* The next entries of @p it, as "k@start-end=v/tts,". */
+static void expect_next(brook_windowiter_t *it, int n, const char *want)
+{
+        char got[256] = "", why[256];
+        size_t len = 0;
+        brook_window_t w;
+        void *k, *v;
+        int i;
+        for (i = 0; i < n; i++) {
+                assert_int_equal(
+                        brook_windowiter_next(it, &k, &w, &v, why, sizeof why),
+                        BROOK_OK);
+                len += (size_t)snprintf(got + len, sizeof got - len,
+                                        "%s@%" PRId64 "-%" PRId64
+                                        "=%s/t%" PRId64 ",",
+                                        (char *)k, w.start, w.end, (char *)v,
+                                        brook_windowiter_timestamp(it));
+        }
+        assert_string_equal(got, want);
+}
+
+static void expect_left(brook_windowiter_t *it, const char *task_id)
+{
+        char why[256] = "", want[256];
+        void *k, *v;
+        int i;
+        snprintf(want, sizeof want,
+                 "store \"w\": task %s left this instance (rebalance or "
+                 "shutdown) while the iterator was open",
+                 task_id);
+        for (i = 0; i < 2; i++) {
+                assert_int_equal(brook_windowiter_next(it, &k, NULL, &v, why,
+                                                       sizeof why),
+                                 BROOK_ERR_STATE);
+                assert_null(k);
+                assert_null(v);
+                assert_int_equal(brook_windowiter_timestamp(it), -1);
+                assert_string_equal(why, want);
+        }
+}
+
+static void test_windowiter_chain(void **state)
+{
+        brook__storedef_t def = {.name = "w",
+                                 .kind = BROOK__STORE_WINDOW,
+                                 .window_ms = 10,
+                                 .timestamped = true,
+                                 .key_serde = brook_serde_string(),
+                                 .value_serde = brook_serde_string()};
+        const int64_t s1[] = {0, 10}, s2[] = {20}, s3[] = {30, 40};
+        brook_arena_t *arena = brook_arena_new();
+        brook__iqstore_t *h1, *h2;
+        brook_windowiter_t *it;
+        int destroyed = 0;
+        char why[256];
+        void *k, *v;
+
+        (void)state;
+        fake_closed = 0;
+
+        /* Nothing chained: the end at once. */
+        it = brook__windowiter_new(&def, NULL, NULL, arena);
+        assert_int_equal(
+                brook_windowiter_next(it, &k, NULL, &v, why, sizeof why),
+                BROOK_ERR_END);
+        assert_int_equal(brook_windowiter_timestamp(it), -1);
+        brook_windowiter_destroy(it);
+
+        /* Three instances read in order; the first left after it was read
+         * to the end does not matter, the second left before does. */
+        h1 = fake_handle("0_0");
+        h2 = fake_handle("0_1");
+        it = brook__windowiter_new(&def, NULL, NULL, arena);
+        brook__windowiter_add_iq(it, fake_bit("a", s1, 2, &destroyed), h1);
+        brook__windowiter_add_iq(it, fake_bit("b", s2, 1, &destroyed), h2);
+        brook__windowiter_add_iq(it, fake_bit("c", s3, 2, &destroyed), NULL);
+        expect_next(it, 3, "a@0-10=v0/t1,a@10-20=v10/t11,b@20-30=v20/t21,");
+        atomic_store(&h1->left, true);
+        expect_next(it, 1, "c@30-40=v30/t31,");
+        brook_windowiter_destroy(it);
+        assert_int_equal(destroyed, 3);
+        assert_int_equal(fake_closed, 2);
+
+        h1 = fake_handle("0_0");
+        h2 = fake_handle("0_1");
+        it = brook__windowiter_new(&def, NULL, NULL, arena);
+        brook__windowiter_add_iq(it, fake_bit("a", s1, 2, &destroyed), h1);
+        brook__windowiter_add_iq(it, fake_bit("b", s2, 1, &destroyed), h2);
+        expect_next(it, 1, "a@0-10=v0/t1,");
+        atomic_store(&h2->left, true);
+        expect_left(it, "0_1");
+        brook_windowiter_destroy(it);
+        assert_int_equal(destroyed, 5);
+        assert_int_equal(fake_closed, 4);
+
+        /* An owner's iterator (no handle) reads to the end. */
+        it = brook__windowiter_new(&def, fake_bit("z", s2, 1, &destroyed), NULL,
+                                   arena);
+        expect_next(it, 1, "z@20-30=v20/t21,");
+        assert_int_equal(
+                brook_windowiter_next(it, &k, NULL, &v, why, sizeof why),
+                BROOK_ERR_END);
+        brook_windowiter_destroy(it);
+        assert_int_equal(destroyed, 6);
+        brook_arena_destroy(arena);
+}
+
 int main(void)
 {
         static params_t rdb = {false, false, false},
@@ -619,6 +818,7 @@ int main(void)
                 ALL4(test_sessions),
                 cmocka_unit_test_setup_teardown(test_segmented_reopen, setup,
                                                 teardown),
+                cmocka_unit_test(test_windowiter_chain),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,7 @@
 #include "processor.h"
 #include "store.h"
 #include "version.h"
+#include "window_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -147,7 +148,8 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
  *  fatal error; or this call), provided processors and punctuators return.
  *  NULL is a no-op. Every query iterator of the app must be destroyed
  *  first, and no query of it may be running. (An iterator still open is
- *  not freed under it: brook logs a warning, its brook_kviter_next() fails
+ *  not freed under it: brook logs a warning, its brook_kviter_next() (or
+ *  brook_windowiter_next()) fails
  *  with BROOK_ERR_STATE, and its stores and the state db, with the lock on
  *  its state.dir, stay open until it is destroyed; its store's serdes must
  *  still be alive then.) */
@@ -211,6 +213,17 @@ int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size);
  */
 int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
 
+/**
+ * How many times a task processed a record although one of its input
+ * partitions had no data buffered, because max.task.idle.ms had passed
+ * waiting for it (Kafka Streams' enforced-processing metric): each such
+ * record may be out of timestamp order across the task's partitions.
+ * Counted per record; never under max.task.idle.ms -1. Summed over the
+ * app's threads (those already stopped included); 0 for a NULL @p app.
+ * See docs/time.md. Thread-safe; never fails.
+ */
+int64_t brook_app_enforced_processing(brook_app_t *app);
+
 /* ----------------------------------------------------- interactive queries */
 
 /*
@@ -223,8 +236,10 @@ int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
  * Errors: BROOK_ERR_NOT_FOUND for no such store (or key); BROOK_ERR_STATE
  * when the partition that holds the key is still restoring (so the answer
  * would be stale), is not on this instance, or the app is not running;
- * BROOK_ERR_SERDE when a key fails to encode or a value to decode. @p errstr
- * (may be NULL) names the store and the cause.
+ * BROOK_ERR_SERDE when a key fails to encode or a value to decode;
+ * BROOK_ERR_INVALID_ARG for a NULL key, or a store of another kind than
+ * the call reads (key-value, window, session). @p errstr (may be NULL)
+ * names the store and the cause.
  *
  * Keys passed in are borrowed for the call. Values and iterator entries
  * are decoded into the caller's @p arena: they live until the caller resets
@@ -282,6 +297,72 @@ brook_err_t brook_app_store_prefix(brook_app_t *app, const char *store,
 brook_err_t brook_app_store_all(brook_app_t *app, const char *store,
                                 brook_arena_t *arena, brook_kviter_t **itp,
                                 char *errstr, size_t errstr_size);
+
+/*
+ * Window and session stores (Kafka Streams' ReadOnlyWindowStore and
+ * ReadOnlySessionStore on the local instance), as the calls above: from
+ * any thread while the app runs, with the same errors, and iterators that
+ * fail with BROOK_ERR_STATE once a task whose entries they have not read
+ * to the end left this instance (see brook_app_store_range()). Entries
+ * come as brook_windowiter_next() gives them: the key and the value
+ * decoded into @p arena, and the window (a session's start and end); for
+ * the DSL's time and sliding window aggregations,
+ * brook_windowiter_timestamp() gives a result's timestamp. The iterator
+ * *@p itp belongs to the calling thread; free it with
+ * brook_windowiter_destroy(), before brook_app_destroy().
+ *
+ * A query with a key reads the one local instance that owns the key's
+ * partition (BROOK_ERR_STATE if no local task has it, or it is still
+ * restoring); one without reads every local instance, task by task in
+ * partition order (the reverse when @p backward, so that a backward read
+ * is the forward one reversed), and fails with BROOK_ERR_STATE if any of
+ * them is restoring. Within an instance, results come in the store's
+ * order (see window_store.h): segment by segment, by key, then by window
+ * start (session end); @p backward reverses it. Time bounds are inclusive,
+ * in milliseconds; nothing older than the store's retention is returned.
+ *
+ * A window query on a key-value or session store, a session query on a
+ * window store, and brook_app_store_get/range/prefix/all() on a window or
+ * session store fail with BROOK_ERR_INVALID_ARG naming the store and its
+ * kind. brook_app_store_key_metadata() works on stores of every kind.
+ */
+
+/** @p key's windows of window store @p store that start in
+ *  [@p time_from, @p time_to], oldest first (@p backward: newest first)
+ *  (Kafka Streams' fetch(key, timeFrom, timeTo) / backwardFetch()).
+ *  Thread-safe. */
+brook_err_t brook_app_window_fetch(brook_app_t *app, const char *store,
+                                   const void *key, int64_t time_from,
+                                   int64_t time_to, bool backward,
+                                   brook_arena_t *arena,
+                                   brook_windowiter_t **itp, char *errstr,
+                                   size_t errstr_size);
+/** Every key's windows of @p store that start in [@p time_from,
+ *  @p time_to], on every local instance (Kafka Streams' fetchAll() /
+ *  backwardFetchAll()). Thread-safe. */
+brook_err_t brook_app_window_fetch_all(brook_app_t *app, const char *store,
+                                       int64_t time_from, int64_t time_to,
+                                       bool backward, brook_arena_t *arena,
+                                       brook_windowiter_t **itp, char *errstr,
+                                       size_t errstr_size);
+/** Every session of @p key in session store @p store, by end time
+ *  (@p backward: latest first) (Kafka Streams' fetch(key) /
+ *  backwardFetch(key)). Thread-safe. */
+brook_err_t brook_app_session_fetch(brook_app_t *app, const char *store,
+                                    const void *key, bool backward,
+                                    brook_arena_t *arena,
+                                    brook_windowiter_t **itp, char *errstr,
+                                    size_t errstr_size);
+/** @p key's sessions in @p store that end at or after @p earliest_end and
+ *  start at or before @p latest_start, by end time (@p backward: latest
+ *  first) (Kafka Streams' findSessions() / backwardFindSessions()). A NULL
+ *  @p key: every key's, on every local instance. Thread-safe. */
+brook_err_t brook_app_session_find(brook_app_t *app, const char *store,
+                                   const void *key, int64_t earliest_end,
+                                   int64_t latest_start, bool backward,
+                                   brook_arena_t *arena,
+                                   brook_windowiter_t **itp, char *errstr,
+                                   size_t errstr_size);
 
 /* --------------------------------------------------------------- describe */
 

@@ -32,6 +32,7 @@
 #include "serde.h"
 #include "store.h"
 #include "test_driver.h"
+#include "timestamp.h"
 #include "version.h"
 #include "window_store.h"
 

@@ -34,6 +34,7 @@
 #include "record.h"
 #include "serde.h"
 #include "store.h"
+#include "timestamp.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,7 +50,8 @@ extern "C" {
  * added: brook_drop_reason_name() returns NULL past the last one.
  */
 typedef enum brook_drop_reason_e {
-        /** The timestamp extractor gave a negative timestamp. */
+        /** The timestamp extractor gave a negative timestamp and the
+         *  source's policy is LogAndSkipOnInvalidTimestamp (timestamp.h). */
         BROOK_DROP_INVALID_TIMESTAMP = 0,
         /** The key or value did not deserialize and
          *  default.deserialization.exception.handler is log_and_continue. */
@@ -97,11 +99,31 @@ const char *brook_builder_error(const brook_builder_t *b);
 /* --------------------------------------------------------------- sources */
 
 /**
- * Picks a record's timestamp (Kafka Streams' TimestampExtractor). Called
- * after the key and value are decoded; @p partition_time is the largest
- * timestamp seen so far on the record's partition (-1 before the first).
- * A negative result drops the record (counted, logged), as Kafka Streams'
- * default extractor does.
+ * Picks a record's timestamp (Kafka Streams' TimestampExtractor).
+ *
+ * It runs when the record reaches the head of its partition's queue in
+ * its task (Kafka Streams' RecordQueue), before the record is processed:
+ * the task processes next the record with the smallest extracted
+ * timestamp across its partitions. @p partition_time is the record's
+ * partition time: the largest timestamp of the records processed so far
+ * from its partition (-1 before the first); see docs/time.md.
+ *
+ * @p rec is decoded for the call only: its key and value are decoded into
+ * a scratch arena that is reset when the extractor returns (so keep no
+ * pointer into them), and decoded again when the record is processed. A
+ * source without a user extractor decodes nothing ahead of processing. If
+ * the key or value fails to decode, the extractor is not called: the
+ * record is handed to default.deserialization.exception.handler next, as
+ * it would be when processed. rec's timestamp is the Kafka record
+ * timestamp; its topic, partition, offset and headers can be read.
+ *
+ * A negative result is an invalid timestamp: the source's
+ * brook_invalid_timestamp_t policy decides (default:
+ * default.timestamp.extractor, which defaults to failing the app, as
+ * Kafka Streams' FailOnInvalidTimestamp does).
+ *
+ * It runs on the task's stream thread, with @p opaque shared by every
+ * task (see "Threads" above).
  */
 typedef int64_t (*brook_timestamp_extractor_fn)(const brook_record_t *rec,
                                                 int64_t partition_time,
@@ -112,16 +134,36 @@ typedef int64_t (*brook_timestamp_extractor_fn)(const brook_record_t *rec,
 typedef struct brook_consumed_s {
         const brook_serde_t *key_serde;
         const brook_serde_t *value_serde;
+        /** A user extractor (NULL: none). At most one of it and
+         *  timestamp_field may be set. */
         brook_timestamp_extractor_fn timestamp_extractor;
         void *timestamp_extractor_opaque;
         /** The source node's name: brook_builder_add_source() uses it when
          *  its name argument is NULL (and fails if both are set and
          *  differ); the DSL generates one when it is NULL. */
         const char *name;
-        /** 0 or BROOK_CONSUMED_VERSION. See "Structs that grow" in brook.h. */
+        /** 0, 1, or BROOK_CONSUMED_VERSION (2) to set the members below.
+         *  See "Structs that grow" in brook.h. */
         int version;
+
+        /* Version 2. */
+
+        /** The built-in JSON extractor: the timestamp is the top-level
+         *  field of this name in the record's raw value, read as
+         *  brook_timestamp_from_json() reads it (epoch milliseconds or an
+         *  ISO-8601 string), with no decoding of the value. NULL: not used.
+         *  Copied. */
+        const char *timestamp_field;
+        /** When timestamp_field is missing, null or unreadable: the Kafka
+         *  record timestamp (BROOK_TIMESTAMP_FALLBACK_RECORD, the default)
+         *  or an invalid timestamp. */
+        brook_timestamp_fallback_t timestamp_fallback;
+        /** What a negative timestamp from this source does;
+         *  BROOK_INVALID_TIMESTAMP_DEFAULT (0) takes the property
+         *  default.timestamp.extractor's policy. */
+        brook_invalid_timestamp_t invalid_timestamp;
 } brook_consumed_t;
-#define BROOK_CONSUMED_VERSION 1
+#define BROOK_CONSUMED_VERSION 2
 
 /**
  * Adds a source node reading @p topics (@p topic_cnt of them), or, if

@@ -3,7 +3,9 @@
  *
  * Runs a topology in-process, with no broker: every topic has one
  * partition (0) and every sub-topology one task (<n>_0). Records piped into
- * a topic are processed at once, depth-first; records a sink writes to a
+ * a topic are processed at once, depth-first (unless max.task.idle.ms > 0
+ * holds them: see brook_test_driver_enforced_processing()); records a sink
+ * writes to a
  * topic the topology also reads (a repartition topic, say) are processed
  * next, in order. Everything sinks write (and the dead-letter topic) is kept
  * per topic for the test to read. Wall-clock time is mocked: it starts where
@@ -61,11 +63,15 @@ typedef struct brook_test_record_s {
 
 /**
  * Pipes one record into @p topic and processes it, and everything it leads
- * to, before returning. The topic must be one the topology reads.
+ * to, before returning; with max.task.idle.ms > 0, a task that reads
+ * another topic with nothing queued keeps it (and what is queued behind
+ * it) until that topic gets a record or the wall clock passes the wait
+ * (docs/time.md). The topic must be one the topology reads.
  * @returns BROOK_OK; BROOK_ERR_NOT_FOUND if no source reads @p topic; or the
- *          error a `fail` exception handler stopped on, with the message
- *          naming topic, partition and offset (after which the driver
- *          refuses further input with BROOK_ERR_FATAL).
+ *          error a `fail` exception handler or FailOnInvalidTimestamp
+ *          stopped on, with the message naming topic, partition and offset
+ *          (after which the driver refuses further input with
+ *          BROOK_ERR_FATAL).
  */
 brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
                                    const void *key, size_t key_size,
@@ -94,8 +100,10 @@ brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
 
 /**
  * Moves the mocked wall clock forward by @p advance_ms (>= 0) and fires due
- * wall-clock punctuators; records they write to topics the topology reads
- * are processed before it returns, and with auto-commit on it commits.
+ * wall-clock punctuators; records that waited for an empty partition past
+ * max.task.idle.ms are processed, and so are records they and the
+ * punctuators write to topics the topology reads, before it returns; with
+ * auto-commit on it commits.
  * @returns BROOK_OK; BROOK_ERR_INVALID_ARG for a negative advance; or the
  *          error a punctuator (under the `fail` processing handler) or
  *          what it led to stopped on, after which the driver refuses
@@ -124,6 +132,19 @@ size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic);
  *  the producer would, so tests can see production errors. */
 int64_t brook_test_driver_records_dropped(brook_test_driver_t *td,
                                           brook_drop_reason_t reason);
+
+/**
+ * How many records were processed although an input partition of their
+ * task was empty, max.task.idle.ms having passed (Kafka Streams'
+ * enforced-processing; see brook_app_enforced_processing()). In the
+ * driver an empty partition has nothing more to come, so with
+ * max.task.idle.ms 0 (the default) a task of several partitions processes
+ * at once and counts each record taken while one is empty; with more, its
+ * records wait until the other partitions have data or the wall clock
+ * (brook_test_driver_advance_wall_clock()) passes the wait; with -1 it
+ * never waits or counts. 0 for a NULL @p td.
+ */
+int64_t brook_test_driver_enforced_processing(brook_test_driver_t *td);
 
 /* ------------------------------------------------------- typed topics */
 

@@ -212,6 +212,14 @@ const char *brook_sessionstore_name(const brook_sessionstore_t *st);
 brook_err_t brook_windowiter_next(brook_windowiter_t *it, void **keyp,
                                   brook_window_t *window, void **valuep,
                                   char *errstr, size_t errstr_size);
+/**
+ * The timestamp of the entry the last brook_windowiter_next() returned:
+ * the largest timestamp of the records aggregated into it, for the DSL's
+ * time and sliding window aggregations (their stores are timestamped);
+ * -1 for other stores (a session's timestamp is its end), or when the last
+ * call returned no entry.
+ */
+int64_t brook_windowiter_timestamp(const brook_windowiter_t *it);
 /** Frees @p it. NULL is a no-op. */
 void brook_windowiter_destroy(brook_windowiter_t *it);
 

@@ -40,6 +40,7 @@ static const char *const int_props[] = {
         "shutdown.timeout.ms",
         "statestore.cache.max.bytes",
         "rocksdb.memory.bytes",
+        "max.task.idle.ms",
 };
 static const char *const handler_props[] = {
         "default.deserialization.exception.handler",
