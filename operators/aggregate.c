@@ -124,8 +124,8 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
         const agg_op_t *op = fwd->op;
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
-        void *agg = NULL, *out = NULL;
-        const int64_t *cnt;
+        void *stored = NULL, *agg, *out = NULL;
+        int64_t ts = brook_record_timestamp(rec), prev_ts;
         brook_err_t err;
 
         /* As Kafka Streams: "Skipping record due to null key or value",
@@ -137,16 +137,30 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 !key ? "null key" : "null value");
                 return BROOK_OK;
         }
-        err = brook_kvstore_get(fwd->st, key, &agg, errstr, errstr_size);
+        err = brook_kvstore_get(fwd->st, key, &stored, errstr, errstr_size);
         if (err == BROOK_ERR_NOT_FOUND)
-                agg = NULL;
+                stored = NULL;
         else if (err)
                 return err;
+        /* Kafka Streams' KStreamAggregate and KStreamReduce: a new key's
+         * aggregate has its record's timestamp; a later one the larger of
+         * that and the previous aggregate's. */
+        if (stored) {
+                if ((err = brook__tfwd_agg_ts(fwd, key, &prev_ts, errstr,
+                                              errstr_size)))
+                        return err;
+                if (prev_ts > ts)
+                        ts = prev_ts;
+        }
+        /* The old value sent downstream is the previous aggregate, or for
+         * a new key the initializer's (count's 0; reduce has none). */
+        agg = stored;
         switch (op->kind) {
         case AGG_COUNT:
-                cnt = agg;
+                if (!agg)
+                        agg = brook_int64_new(brook_record_arena(rec), 0);
                 out = brook_int64_new(brook_record_arena(rec),
-                                      (cnt ? *cnt : 0) + 1);
+                                      *(const int64_t *)agg + 1);
                 break;
         case AGG_REDUCE:
                 out = agg ? op->reducer(rec, agg, op->opaque) : value;
@@ -161,7 +175,8 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                         return agg_null(op, "aggregator", errstr, errstr_size);
                 break;
         }
-        return brook__tfwd_put(fwd, rec, key, out, errstr, errstr_size);
+        return brook__tfwd_put(fwd, rec, key, out, agg, stored, ts, errstr,
+                               errstr_size);
 }
 
 brook_err_t brook__grouped_prepare(brook_grouped_t *g,
@@ -242,13 +257,15 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
         copy = brook__xmalloc(sizeof *copy + slen);
         *copy = *op;
         copy->hdr.store = memcpy((char *)(copy + 1), p.store, slen);
+        copy->hdr.agg = true;
         def.opaque = copy;
         parent = p.s->node;
         if (brook_builder_add_processor(b, p.name, &def, &parent, 1, NULL, 0) ||
             brook__dsl_store_add(b, m, p.store, p.key_serde, value_serde,
                                  p.name))
                 goto done;
-        t = brook__table_new(b, p.name, p.key_serde, value_serde, p.store);
+        t = brook__table_new(b, p.name, p.key_serde, value_serde, p.store,
+                             BROOK__TABLE_AGGREGATE, true, &copy->hdr, NULL);
 done:
         brook__grouped_prep_free(&p);
         return t;

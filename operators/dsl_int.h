@@ -41,6 +41,29 @@ struct brook_grouped_s {
         brook_grouping_t grouping;
 };
 
+/** What the definition opaque of every table-making node starts with. */
+typedef struct brook__tnode {
+        char *store; /**< The store materializing its output, or NULL. */
+        /** Kafka Streams' sendOldValues: the node's updates carry the
+         *  key's previous value (brook__change_old()), and a filter drops
+         *  an update whose old and new values both fail. Set while the
+         *  topology is built (brook__table_send_old()), read by the tasks. */
+        bool send_old;
+        /** An aggregation: stamps each aggregate with the later of its
+         *  record's timestamp and the previous aggregate's
+         *  (brook__tfwd_agg_ts()). */
+        bool agg;
+} brook__tnode_t;
+
+/** What made a table: how it answers brook__table_send_old(). */
+typedef enum {
+        BROOK__TABLE_SOURCE,    /**< brook_table(). */
+        BROOK__TABLE_AGGREGATE, /**< count, reduce, aggregate. */
+        BROOK__TABLE_DERIVED,   /**< filter, filter_not, map_values. */
+        /** Windowed aggregations and suppress: they send no old values
+         *  (yet; Kafka Streams' do), and their op is NULL. */
+        BROOK__TABLE_NO_OLD,
+} brook__table_kind_t;
 /** What an aggregation over a grouped stream attaches to
  *  (brook__grouped_prepare()). */
 typedef struct brook__grouped_prep {
@@ -70,6 +93,14 @@ struct brook_table_s {
         char *node;
         const brook_serde_t *key_serde, *value_serde;
         char *store;
+        brook__table_kind_t kind;
+        /** Materialized as Kafka Streams counts it (queryableStoreName):
+         *  an aggregation, or a store the caller named. A source table
+         *  always has a store in brook, but without a name it is not
+         *  materialized in this sense, and its store does not cache. */
+        bool materialized;
+        brook__tnode_t *op;    /**< The node's definition (its opaque). */
+        brook_table_t *parent; /**< BROOK__TABLE_DERIVED: the table below. */
         /** Made by a windowed aggregation (keys are brook_windowed_key_t):
          *  its windows' grace, which suppress(until_window_closes) waits
          *  for. */
@@ -82,7 +113,21 @@ struct brook_table_s {
 brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
                                 const brook_serde_t *key_serde,
                                 const brook_serde_t *value_serde,
-                                const char *store);
+                                const char *store, brook__table_kind_t kind,
+                                bool materialized, brook__tnode_t *op,
+                                brook_table_t *parent);
+
+/**
+ * Kafka Streams' KTableImpl.enableSendingOldValues(false): asks @p t to
+ * send old values with its updates. A source table does if it is
+ * materialized, an aggregation always, a filter or map_values if it is
+ * materialized or its parent does. Returns whether @p t now sends them.
+ */
+bool brook__table_send_old(brook_table_t *t);
+
+/** A table update's previous value (NULL: none, or not sent): set on the
+ *  records a node whose send_old is set forwards. */
+void *brook__change_old(const brook_record_t *rec);
 
 /**
  * How a table processor reaches the store materializing its output, and
@@ -94,12 +139,14 @@ typedef struct brook__tfwd {
         brook_ctx_t *ctx;
         brook_kvstore_t *st; /**< NULL: the table is not materialized. */
         const void *op;      /**< The node's definition (its opaque). */
+        /** When the store caches: per key written since its entry last
+         *  went downstream, what the update sent then carries (the old
+         *  value as of the first write, the timestamp of the last). */
+        struct brook__pending *pending;
+        /** Aggregations: the timestamp of each key's aggregate (see
+         *  brook__tfwd_agg_ts()); NULL for other tables. */
+        struct brook__pending *agg_ts;
 } brook__tfwd_t;
-
-/** What the definition opaque of every table-making node starts with. */
-typedef struct brook__tnode {
-        char *store; /**< The store materializing its output, or NULL. */
-} brook__tnode_t;
 
 /** init() and close() of table-making processors: the state is a
  *  brook__tfwd_t whose op is the opaque, which starts with a
@@ -109,8 +156,8 @@ brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
 void brook__tproc_close(brook_ctx_t *ctx, void *state);
 
 /** Looks up store @p store (NULL: none) for the processor of @p ctx and,
- *  if it caches, has it forward through @p fwd. @p fwd must stay put until
- *  the task closes. */
+ *  if it caches, has it forward through @p fwd, whose op must be set.
+ *  @p fwd must stay put until the task closes. */
 brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                              const char *store, char *errstr,
                              size_t errstr_size);
@@ -119,12 +166,28 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
  *  closes, no longer go downstream. */
 void brook__tfwd_close(brook__tfwd_t *fwd);
 /** Puts (@p key, @p value) into the store, if any (NULL @p value deletes),
- *  and forwards it now unless the store caches. The record goes out with
- *  @p parent's metadata and timestamp. A failure's reason goes to
- *  @p errstr. */
+ *  and forwards it now unless the store caches (then as the cache writes
+ *  it down). The update goes out with @p parent's metadata, timestamp
+ *  @p ts and, if the node sends old values, the old value: @p old if it
+ *  goes now, else the store's value before the key's first write since it
+ *  last went downstream (@p stored: the store's value before this write;
+ *  @p old differs from it for a new key of an aggregation, which Kafka
+ *  Streams sends with the initializer's value as old). A failure's reason
+ *  goes to @p errstr. */
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
-                            void *key, void *value, char *errstr,
-                            size_t errstr_size);
+                            void *key, void *value, void *old, void *stored,
+                            int64_t ts, char *errstr, size_t errstr_size);
+/**
+ * An aggregation's timestamp for @p key: Kafka Streams stamps an aggregate
+ * with the larger of its record's timestamp and the previous aggregate's
+ * (KStreamAggregate, KStreamReduce). Sets *@p tsp to the timestamp
+ * brook__tfwd_put() last gave @p key's aggregate in this task, or -1 if
+ * none. Kafka Streams keeps it in the store (TimestampedKeyValueStore);
+ * brook's stores keep no timestamps yet, so the processor keeps them, in
+ * memory, from the task's start (docs/parity.md).
+ */
+brook_err_t brook__tfwd_agg_ts(brook__tfwd_t *fwd, const void *key,
+                               int64_t *tsp, char *errstr, size_t errstr_size);
 
 /**
  * Adds the store @p m describes (NULL: defaults) for processor @p proc,

@@ -480,7 +480,8 @@ brook_table_t *brook_table_suppress(brook_table_t *t,
         mat.caching_disabled = true;
         if (brook_builder_add_store(b, &mat, &name, 1, NULL, 0))
                 goto done;
-        out = brook__table_new(b, name, t->key_serde, t->value_serde, NULL);
+        out = brook__table_new(b, name, t->key_serde, t->value_serde, NULL,
+                               BROOK__TABLE_NO_OLD, false, NULL, NULL);
         out->windowed = t->windowed;
         out->grace_ms = t->grace_ms;
 done:

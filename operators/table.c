@@ -20,7 +20,9 @@
 brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
                                 const brook_serde_t *key_serde,
                                 const brook_serde_t *value_serde,
-                                const char *store)
+                                const char *store, brook__table_kind_t kind,
+                                bool materialized, brook__tnode_t *op,
+                                brook_table_t *parent)
 {
         size_t nlen = strlen(node) + 1, slen = store ? strlen(store) + 1 : 0;
         brook_table_t *t = brook__xmalloc(sizeof *t + nlen + slen);
@@ -30,10 +32,302 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
         t->store = store ? memcpy(t->node + nlen, store, slen) : NULL;
         t->key_serde = key_serde;
         t->value_serde = value_serde;
+        t->kind = kind;
+        t->materialized = materialized;
+        t->op = op;
+        t->parent = parent;
         t->windowed = false;
         t->grace_ms = 0;
         brook__builder_keep(b, t);
         return t;
+}
+
+bool brook__table_send_old(brook_table_t *t)
+{
+        if (t->kind == BROOK__TABLE_NO_OLD)
+                return false;
+        if (t->op->send_old)
+                return true;
+        switch (t->kind) {
+        case BROOK__TABLE_NO_OLD:
+                return false;
+        case BROOK__TABLE_SOURCE:
+                if (!t->materialized)
+                        return false;
+                break;
+        case BROOK__TABLE_AGGREGATE:
+                break;
+        case BROOK__TABLE_DERIVED:
+                /* Materialized, it reads its old values from its store. */
+                if (!t->materialized && !brook__table_send_old(t->parent))
+                        return false;
+                break;
+        }
+        t->op->send_old = true;
+        return true;
+}
+
+/* ------------------------------------------------------------ old values */
+
+/* An update that carries the key's previous value (Kafka Streams' Change):
+ * a record with room for it after, made only by nodes that send old values
+ * and read only by their children, which know that from the topology. */
+typedef struct change {
+        brook_record_t rec; /* First: the record forwarded. */
+        void *old;
+} change_t;
+
+void *brook__change_old(const brook_record_t *rec)
+{
+        return ((const change_t *)rec)->old;
+}
+
+/* A record for an update from @p ctx's node: a change_t if @p op sends old
+ * values. */
+static brook_record_t *update_new(brook_ctx_t *ctx, const brook__tnode_t *op,
+                                  const brook_record_t *parent, void *key,
+                                  void *value, void *old, int64_t ts)
+{
+        brook_record_t *rec = brook_ctx_record_new(ctx, parent, key, value, ts);
+        change_t *c;
+
+        if (!op->send_old)
+                return rec;
+        c = brook_arena_alloc(brook_record_arena(rec), sizeof *c);
+        c->rec = *rec;
+        c->old = old;
+        return &c->rec;
+}
+
+/* ------------------------------------------------------- pending updates */
+
+/* What a caching table remembers of each key written since its entry last
+ * went downstream: the key's value when it was first written (the old
+ * value of the update the cache will write down, as Kafka Streams' caching
+ * store reads it from below just before) and the timestamp of the last
+ * write (an aggregation's may be later than the record's). Keys are the
+ * store's encoded bytes. A chained hash table, grown as needed. */
+typedef struct pend {
+        struct pend *next;
+        uint64_t hash;
+        int64_t ts;
+        unsigned char *old; /* The encoded old value; NULL: none. */
+        size_t old_size;
+        size_t key_size;
+        unsigned char key[];
+} pend_t;
+
+struct brook__pending {
+        pend_t **slots;
+        size_t cap, cnt;
+        brook_buf_t *kbuf, *vbuf;
+};
+
+static uint64_t pend_hash(const void *key, size_t size)
+{
+        const unsigned char *p = key;
+        uint64_t h = 14695981039346656037ull; /* FNV-1a */
+
+        for (size_t i = 0; i < size; i++)
+                h = (h ^ p[i]) * 1099511628211ull;
+        return h;
+}
+
+static pend_t **pend_find(struct brook__pending *pd, const void *key,
+                          size_t size, uint64_t h)
+{
+        pend_t **pp = &pd->slots[h & (pd->cap - 1)];
+
+        while (*pp && ((*pp)->hash != h || (*pp)->key_size != size ||
+                       memcmp((*pp)->key, key, size)))
+                pp = &(*pp)->next;
+        return pp;
+}
+
+static void pend_grow(struct brook__pending *pd)
+{
+        size_t cap = pd->cap ? pd->cap * 2 : 64;
+        pend_t **slots = brook__xcalloc(cap, sizeof *slots);
+
+        for (size_t i = 0; i < pd->cap; i++) {
+                pend_t *e = pd->slots[i], *next;
+                for (; e; e = next) {
+                        next = e->next;
+                        e->next = slots[e->hash & (cap - 1)];
+                        slots[e->hash & (cap - 1)] = e;
+                }
+        }
+        free(pd->slots);
+        pd->slots = slots;
+        pd->cap = cap;
+}
+
+static void pend_free(struct brook__pending *pd)
+{
+        if (!pd)
+                return;
+        for (size_t i = 0; i < pd->cap; i++) {
+                pend_t *e = pd->slots[i], *next;
+                for (; e; e = next) {
+                        next = e->next;
+                        free(e->old);
+                        free(e);
+                }
+        }
+        free(pd->slots);
+        brook_buf_destroy(pd->kbuf);
+        brook_buf_destroy(pd->vbuf);
+        free(pd);
+}
+
+static struct brook__pending *pend_new(void)
+{
+        struct brook__pending *pd = brook__xcalloc(1, sizeof *pd);
+
+        pd->kbuf = brook_buf_new();
+        pd->vbuf = brook_buf_new();
+        return pd;
+}
+
+/* Encodes @p key into pd->kbuf and finds its entry: *@p ppp is where it is
+ * or goes (NULL while the table is empty). */
+static brook_err_t pend_lookup(struct brook__pending *pd,
+                               const brook_serde_t *ks, const void *key,
+                               pend_t ***ppp, uint64_t *hp, char *errstr,
+                               size_t errstr_size)
+{
+        brook_err_t err;
+
+        brook_buf_clear(pd->kbuf);
+        if ((err = brook_serde_serialize(ks, key, pd->kbuf, errstr,
+                                         errstr_size)))
+                return err;
+        *hp = pend_hash(brook_buf_data(pd->kbuf), brook_buf_len(pd->kbuf));
+        *ppp = pd->cap ? pend_find(pd, brook_buf_data(pd->kbuf),
+                                   brook_buf_len(pd->kbuf), *hp)
+                       : NULL;
+        return BROOK_OK;
+}
+
+/* Adds an entry for the key in pd->kbuf (not in the table) with hash @p h;
+ * returns it. */
+static pend_t *pend_add(struct brook__pending *pd, uint64_t h)
+{
+        size_t ksz = brook_buf_len(pd->kbuf);
+        pend_t *e = brook__xcalloc(1, sizeof *e + ksz);
+
+        e->hash = h;
+        e->key_size = ksz;
+        memcpy(e->key, brook_buf_data(pd->kbuf), ksz);
+        if (pd->cnt >= pd->cap / 2)
+                pend_grow(pd);
+        e->next = pd->slots[h & (pd->cap - 1)];
+        pd->slots[h & (pd->cap - 1)] = e;
+        pd->cnt++;
+        return e;
+}
+
+brook_err_t brook__tfwd_agg_ts(brook__tfwd_t *fwd, const void *key,
+                               int64_t *tsp, char *errstr, size_t errstr_size)
+{
+        pend_t **pp;
+        uint64_t h;
+        brook_err_t err;
+
+        *tsp = -1;
+        if (!fwd->agg_ts)
+                return BROOK_OK;
+        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
+                               &h, errstr, errstr_size)))
+                return err;
+        if (pp && *pp)
+                *tsp = (*pp)->ts;
+        return BROOK_OK;
+}
+
+/* Notes that @p key's aggregate now has timestamp @p ts. */
+static brook_err_t agg_ts_note(brook__tfwd_t *fwd, const void *key, int64_t ts,
+                               char *errstr, size_t errstr_size)
+{
+        pend_t **pp;
+        uint64_t h;
+        brook_err_t err;
+
+        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
+                               &h, errstr, errstr_size)))
+                return err;
+        if (pp && *pp)
+                (*pp)->ts = ts;
+        else
+                pend_add(fwd->agg_ts, h)->ts = ts;
+        return BROOK_OK;
+}
+
+/* Notes a write of @p value (NULL: a tombstone) for @p key: its
+ * timestamp @p ts and, if it is the first since the key last went
+ * downstream, @p old (encoded, if sent). */
+static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
+                             const void *value, const void *old, int64_t ts,
+                             char *errstr, size_t errstr_size)
+{
+        struct brook__pending *pd = fwd->pending;
+        const brook_serde_t *vs = fwd->st->s.def->value_serde;
+        bool agg = ((const brook__tnode_t *)fwd->op)->agg;
+        pend_t **pp, *e;
+        uint64_t h;
+        brook_err_t err;
+
+        if ((err = pend_lookup(pd, fwd->st->s.def->key_serde, key, &pp, &h,
+                               errstr, errstr_size)))
+                return err;
+        /* A tombstone whose update would carry no old value needs no note:
+         * without one the update has no old value and the entry's
+         * timestamp, this write's. A note left would stay for good if the
+         * cache drops the tombstone (nothing below to delete). */
+        if (!value && !agg && (pp && *pp ? !(*pp)->old : !old)) {
+                if (pp && *pp) {
+                        e = *pp;
+                        *pp = e->next;
+                        pd->cnt--;
+                        free(e);
+                }
+                return BROOK_OK;
+        }
+        if (pp && *pp) {
+                (*pp)->ts = ts;
+                return BROOK_OK;
+        }
+        if (old && ((const brook__tnode_t *)fwd->op)->send_old) {
+                brook_buf_clear(pd->vbuf);
+                if ((err = brook_serde_serialize(vs, old, pd->vbuf, errstr,
+                                                 errstr_size)))
+                        return err;
+        }
+        e = pend_add(pd, h);
+        e->ts = ts;
+        if (old && ((const brook__tnode_t *)fwd->op)->send_old) {
+                e->old_size = brook_buf_len(pd->vbuf);
+                e->old = brook__xmalloc(e->old_size ? e->old_size : 1);
+                memcpy(e->old, brook_buf_data(pd->vbuf), e->old_size);
+        }
+        return BROOK_OK;
+}
+
+/* Takes the entry of @p key out of the table (NULL: none); the caller
+ * frees it. */
+static pend_t *pend_take(struct brook__pending *pd, const void *key,
+                         size_t size)
+{
+        pend_t **pp, *e;
+
+        if (!pd || !pd->cap)
+                return NULL;
+        pp = pend_find(pd, key, size, pend_hash(key, size));
+        if (!(e = *pp))
+                return NULL;
+        *pp = e->next;
+        pd->cnt--;
+        return e;
 }
 
 brook_err_t
@@ -56,22 +350,43 @@ brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
 /* ------------------------------------------------------------ forwarding */
 
 /* A caching store hands over each entry it writes down; it goes downstream
- * as the table's update, with the timestamp of the entry's last write. */
+ * as the table's update, with the timestamp of the entry's last write (or
+ * the one the node gave it) and, if the node sends them, the old value as
+ * of the key's first write since it last went downstream. */
 static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
                              size_t key_size, const void *value,
                              size_t value_size, int64_t ts, void *opaque,
                              char *errstr, size_t errstr_size)
 {
         brook__tfwd_t *fwd = opaque;
-        brook_record_t *rec =
-                brook_ctx_record_new(fwd->ctx, NULL, NULL, NULL, ts);
+        pend_t *pe = pend_take(fwd->pending, key, key_size);
+        brook_record_t *rec;
+        void *old = NULL;
         brook_err_t err;
 
+        if (pe)
+                ts = pe->ts;
+        rec = update_new(fwd->ctx, fwd->op, NULL, NULL, NULL, NULL, ts);
         err = brook__kvstore_decode(st, key, key_size, value, value_size,
                                     brook_record_arena(rec), &rec->key,
                                     &rec->value, errstr, errstr_size);
+        if (!err && pe && pe->old) {
+                void *bytes =
+                        brook_arena_alloc(brook_record_arena(rec),
+                                          pe->old_size ? pe->old_size : 1);
+                memcpy(bytes, pe->old, pe->old_size);
+                err = brook_serde_deserialize(
+                        st->def->value_serde, bytes, pe->old_size,
+                        brook_record_arena(rec), &old, errstr, errstr_size);
+        }
+        if (pe) {
+                free(pe->old);
+                free(pe);
+        }
         if (err)
                 return err;
+        if (((const brook__tnode_t *)fwd->op)->send_old)
+                ((change_t *)rec)->old = old;
         return brook_ctx_forward(fwd->ctx, rec, errstr, errstr_size);
 }
 
@@ -88,6 +403,8 @@ brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
                 free(fwd);
                 return err;
         }
+        if (node->agg && fwd->st)
+                fwd->agg_ts = pend_new();
         *statep = fwd;
         return BROOK_OK;
 }
@@ -110,8 +427,15 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                 return BROOK_OK;
         if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
-        if (brook__store_caching(&fwd->st->s))
+        if (brook__store_caching(&fwd->st->s)) {
+                const brook__tnode_t *node = fwd->op;
                 brook__store_set_emit(&fwd->st->s, tfwd_emit, fwd);
+                /* Only what the cache's entry does not know: an old value,
+                 * or an aggregate's timestamp (which may be later than
+                 * the entry's, its record's). */
+                if (node->send_old || node->agg)
+                        fwd->pending = pend_new();
+        }
         return BROOK_OK;
 }
 
@@ -119,15 +443,26 @@ void brook__tfwd_close(brook__tfwd_t *fwd)
 {
         if (fwd->st && brook__store_caching(&fwd->st->s))
                 brook__store_set_emit(&fwd->st->s, NULL, NULL);
+        pend_free(fwd->pending);
+        pend_free(fwd->agg_ts);
+        fwd->pending = fwd->agg_ts = NULL;
 }
 
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
-                            void *key, void *value, char *errstr,
-                            size_t errstr_size)
+                            void *key, void *value, void *old, void *stored,
+                            int64_t ts, char *errstr, size_t errstr_size)
 {
         brook_err_t err;
 
+        if (fwd->agg_ts &&
+            (err = agg_ts_note(fwd, key, ts, errstr, errstr_size)))
+                return err;
         if (fwd->st) {
+                /* Noted first: the write may evict this very key's entry
+                 * and forward it. */
+                if (fwd->pending && (err = pend_note(fwd, key, value, stored,
+                                                     ts, errstr, errstr_size)))
+                        return err;
                 /* A write may evict and forward a dirty entry: the reason
                  * then names the node downstream that failed. */
                 err = brook_kvstore_put(fwd->st, key, value, errstr,
@@ -139,8 +474,7 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
         }
         return brook_ctx_forward(
                 fwd->ctx,
-                brook_ctx_record_new(fwd->ctx, parent, key, value,
-                                     brook_record_timestamp(parent)),
+                update_new(fwd->ctx, fwd->op, parent, key, value, old, ts),
                 errstr, errstr_size);
 }
 
@@ -162,6 +496,38 @@ typedef struct table_op {
         bool negate; /**< filter_not. */
 } table_op_t;
 
+/* The key's value in the node's own store before this update (NULL:
+ * none). */
+static brook_err_t own_old(brook__tfwd_t *fwd, void *key, void **oldp,
+                           char *errstr, size_t errstr_size)
+{
+        brook_err_t err =
+                brook_kvstore_get(fwd->st, key, oldp, errstr, errstr_size);
+
+        if (err == BROOK_ERR_NOT_FOUND) {
+                *oldp = NULL;
+                return BROOK_OK;
+        }
+        return err;
+}
+
+/* Filter or map @p value of @p rec's key as node @p op does (NULL stays
+ * NULL). A record is made for an old value, for the function to read. */
+static void *table_compute(brook_ctx_t *ctx, const table_op_t *op,
+                           brook_record_t *rec, void *value)
+{
+        brook_record_t *r = rec;
+
+        if (!value)
+                return NULL;
+        if (value != brook_record_value(rec))
+                r = brook_ctx_record_new(ctx, rec, brook_record_key(rec), value,
+                                         brook_record_timestamp(rec));
+        if (op->kind == TABLE_FILTER)
+                return op->pred(r, op->opaque) != op->negate ? value : NULL;
+        return op->mapper(r, op->opaque);
+}
+
 static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                                  void *state, char *errstr, size_t errstr_size)
 {
@@ -169,6 +535,8 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
         const table_op_t *op = fwd->op;
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
+        void *old = NULL;
+        brook_err_t err;
 
         switch (op->kind) {
         case TABLE_SOURCE:
@@ -179,24 +547,45 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                                         "null key");
                         return BROOK_OK;
                 }
+                if (op->hdr.send_old &&
+                    (err = own_old(fwd, key, &old, errstr, errstr_size)))
+                        return err;
                 break;
         case TABLE_FILTER:
-                if (value && op->pred(rec, op->opaque) == op->negate)
-                        value = NULL;
-                break;
         case TABLE_MAP_VALUES:
-                if (value)
-                        value = op->mapper(rec, op->opaque);
+                /* Kafka Streams' KTableFilter and KTableMapValues: the old
+                 * value is the node's own (its store's), or the parent's
+                 * old value filtered or mapped. */
+                if (op->hdr.send_old) {
+                        if (fwd->st)
+                                err = own_old(fwd, key, &old, errstr,
+                                              errstr_size);
+                        else
+                                old = table_compute(ctx, op, rec,
+                                                    brook__change_old(rec)),
+                                err = BROOK_OK;
+                        if (err)
+                                return err;
+                }
+                value = table_compute(ctx, op, rec, value);
+                /* Nothing to tell downstream: the key was not there and
+                 * still is not. */
+                if (op->kind == TABLE_FILTER && op->hdr.send_old && !old &&
+                    !value)
+                        return BROOK_OK;
                 break;
         }
-        return brook__tfwd_put(fwd, rec, key, value, errstr, errstr_size);
+        return brook__tfwd_put(fwd, rec, key, value, old, old,
+                               brook_record_timestamp(rec), errstr,
+                               errstr_size);
 }
 
 /* Adds table node @p name under @p parent, with a copy of @p op whose store
- * is @p store. Returns BROOK_OK or the builder's error. */
+ * is @p store (set *@p copyp to it, which the processor owns). Returns
+ * BROOK_OK or the builder's error. */
 static brook_err_t table_node_add(brook_builder_t *b, const char *name,
                                   const char *parent, const table_op_t *op,
-                                  const char *store)
+                                  const char *store, table_op_t **copyp)
 {
         size_t slen = store ? strlen(store) + 1 : 0;
         table_op_t *copy = brook__xmalloc(sizeof *copy + slen);
@@ -209,6 +598,7 @@ static brook_err_t table_node_add(brook_builder_t *b, const char *name,
         *copy = *op;
         copy->hdr.store =
                 store ? memcpy((char *)(copy + 1), store, slen) : NULL;
+        *copyp = copy;
         return brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0);
 }
 
@@ -231,7 +621,8 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
                            const brook_consumed_t *consumed,
                            const brook_materialized_t *m)
 {
-        table_op_t op = {.kind = TABLE_SOURCE};
+        table_op_t op = {.kind = TABLE_SOURCE}, *copy;
+        brook_materialized_t unnamed = {0};
         const brook_serde_t *ks, *vs;
         brook_table_t *t = NULL;
         brook_stream_t *s;
@@ -272,10 +663,21 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         }
         ks = m && m->key_serde ? m->key_serde : s->key_serde;
         vs = m && m->value_serde ? m->value_serde : s->value_serde;
-        if (table_node_add(b, name, s->node, &op, store) ||
+        /* Kafka Streams materializes a source table only when its store is
+         * named (or an operator downstream needs it); otherwise each record
+         * goes straight downstream. brook keeps the store, but without a
+         * cache, so that updates go downstream as in Kafka Streams. */
+        if (!(m && m->name)) {
+                if (m)
+                        unnamed = *m;
+                unnamed.caching_disabled = true;
+                m = &unnamed;
+        }
+        if (table_node_add(b, name, s->node, &op, store, &copy) ||
             brook__dsl_store_add(b, m, store, ks, vs, name))
                 goto done;
-        t = brook__table_new(b, name, ks, vs, store);
+        t = brook__table_new(b, name, ks, vs, store, BROOK__TABLE_SOURCE,
+                             m != &unnamed, &copy->hdr, NULL);
 done:
         free(gen_store);
         free(name);
@@ -295,6 +697,7 @@ static brook_table_t *table_op_add(brook_table_t *t, const char *prefix,
         brook_table_t *out = NULL;
         char *gen_store = NULL, *name, *store_prefix;
         const char *store = NULL;
+        table_op_t *copy;
         size_t len;
 
         if (materialized_bad(t->b, m, func))
@@ -315,14 +718,20 @@ static brook_table_t *table_op_add(brook_table_t *t, const char *prefix,
                 free(store_prefix);
         }
         name = brook__builder_new_name(t->b, prefix);
-        if (table_node_add(t->b, name, t->node, op, store))
+        if (table_node_add(t->b, name, t->node, op, store, &copy))
                 goto done;
         if (store && brook__dsl_store_add(t->b, m, store, t->key_serde,
                                           value_serde, name))
                 goto done;
         out = brook__table_new(t->b, name,
                                m && m->key_serde ? m->key_serde : t->key_serde,
-                               value_serde, store);
+                               value_serde, store, BROOK__TABLE_DERIVED,
+                               store != NULL, &copy->hdr, t);
+        /* Kafka Streams' KTableFilter asks its parent for old values at
+         * once, to drop updates that neither were nor are in the result;
+         * KTableMapValues only when a node below asks it. */
+        if (op->kind == TABLE_FILTER)
+                copy->hdr.send_old = brook__table_send_old(t);
 done:
         free(gen_store);
         free(name);

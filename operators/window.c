@@ -694,7 +694,8 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
                                                                   NULL, 0)
                                    : brook_serde_time_windowed(
                                              p.key_serde, w->size_ms, NULL, 0));
-        t = brook__table_new(b, p.name, wkey_serde, value_serde, p.store);
+        t = brook__table_new(b, p.name, wkey_serde, value_serde, p.store,
+                             BROOK__TABLE_NO_OLD, true, NULL, NULL);
         t->windowed = true;
         t->grace_ms = w->grace_ms;
 done:

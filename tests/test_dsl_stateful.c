@@ -526,8 +526,10 @@ static void test_count_drops_null_key_value(void **state)
         brook_test_driver_destroy(td);
 }
 
-/* Count as a table: a filter on int64 counts forwards a tombstone for
- * each update that does not pass. */
+/* Count as a table: an aggregation sends old values (Kafka Streams'
+ * KTableFilter asks for them), so the filter forwards only updates whose
+ * old or new count passes; without the cache a new key's old count is the
+ * initializer's 0. */
 static void test_count_table_filter(void **state)
 {
         brook_builder_t *b = brook_builder_new();
@@ -544,11 +546,133 @@ static void test_count_table_filter(void **state)
         brook_stream_to(brook_table_to_stream(t), "out", NULL);
         td = td_new(b, NULL);
         pipe_abaca(td);
-        expect_tomb(td, "out", "a", 10);
-        expect_tomb(td, "out", "b", 20);
         expect_i64(td, "out", "a", 2, 30);
-        expect_tomb(td, "out", "c", 40);
         expect_i64(td, "out", "a", 3, 50);
+        expect_none(td, "out");
+        brook_test_driver_destroy(td);
+}
+
+static bool is_even(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return *(int64_t *)brook_record_value(rec) % 2 == 0;
+}
+
+/* Kafka Streams' KStreamAggregate sends a new key's old value as the
+ * initializer's (count: 0), which an even-count filter passes: the first
+ * count of a key goes out as a tombstone. Through the cache the old value
+ * is the store's as the cache writes the entry down: none, so nothing
+ * goes out. */
+static void count_filter_even_run(bool caching)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        brook_table_t *t;
+
+        t = brook_grouped_count(
+                brook_stream_group_by_key(brook_stream(b, "in", NULL), NULL),
+                &(brook_materialized_t){.name = "counts",
+                                        .caching_disabled = !caching});
+        t = brook_table_filter(t, is_even, NULL, NULL);
+        brook_stream_to(brook_table_to_stream(t), "out", NULL);
+        td = td_new(b, NULL);
+        pipe_abaca(td);
+        if (!caching) {
+                expect_tomb(td, "out", "a", 10);
+                expect_tomb(td, "out", "b", 20);
+        }
+        expect_i64(td, "out", "a", 2, 30);
+        if (!caching)
+                expect_tomb(td, "out", "c", 40);
+        expect_tomb(td, "out", "a", 50);
+        expect_none(td, "out");
+        brook_test_driver_destroy(td);
+}
+
+static void test_count_filter_initializer_old_cache_off(void **state)
+{
+        (void)state;
+        count_filter_even_run(false);
+}
+
+static void test_count_filter_initializer_old_cache_on(void **state)
+{
+        (void)state;
+        count_filter_even_run(true);
+}
+
+/* Kafka Streams stamps an aggregate with the later of its record's
+ * timestamp and the previous aggregate's: a record out of order does not
+ * take a key's aggregate back in time. */
+static void aggregate_timestamps_run(bool caching)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+
+        count_topology(b,
+                       &(brook_materialized_t){.name = "counts",
+                                               .caching_disabled = !caching});
+        td = td_new(b, NULL);
+        brook_test_driver_set_auto_commit(td, false);
+        pipe_ok(td, "in", "a", "1", 10);
+        pipe_ok(td, "in", "a", "2", 5); /* Out of order. */
+        pipe_ok(td, "in", "b", "3", 3); /* A new key: its own. */
+        if (caching)
+                commit_ok(td);
+        pipe_ok(td, "in", "a", "4", 7);
+        pipe_ok(td, "in", "a", "5", 20);
+        pipe_ok(td, "in", "a", "6", 15);
+        if (caching) {
+                commit_ok(td);
+                expect_i64(td, "out", "a", 2, 10);
+                expect_i64(td, "out", "b", 1, 3);
+                expect_i64(td, "out", "a", 5, 20);
+        } else {
+                expect_i64(td, "out", "a", 1, 10);
+                expect_i64(td, "out", "a", 2, 10);
+                expect_i64(td, "out", "b", 1, 3);
+                expect_i64(td, "out", "a", 3, 10);
+                expect_i64(td, "out", "a", 4, 20);
+                expect_i64(td, "out", "a", 5, 20);
+        }
+        expect_none(td, "out");
+        brook_test_driver_destroy(td);
+}
+
+static void test_aggregate_timestamps_cache_off(void **state)
+{
+        (void)state;
+        aggregate_timestamps_run(false);
+}
+
+static void test_aggregate_timestamps_cache_on(void **state)
+{
+        (void)state;
+        aggregate_timestamps_run(true);
+}
+
+/* The same for reduce (Kafka Streams' KStreamReduce). */
+static void test_reduce_timestamps(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        brook_table_t *t;
+        int calls = 0;
+        (void)state;
+
+        t = brook_grouped_reduce(
+                brook_stream_group_by_key(brook_stream(b, "in", NULL), NULL),
+                concat_reducer, &calls,
+                &(brook_materialized_t){.name = "joined",
+                                        .caching_disabled = true});
+        brook_stream_to(brook_table_to_stream(t), "out", NULL);
+        td = td_new(b, NULL);
+        pipe_ok(td, "in", "k", "x", 100);
+        pipe_ok(td, "in", "k", "y", 40);
+        pipe_ok(td, "in", "k", "z", 140);
+        expect_rec(td, "out", "k", "x", 100);
+        expect_rec(td, "out", "k", "x+y", 100);
+        expect_rec(td, "out", "k", "x+y+z", 140);
         expect_none(td, "out");
         brook_test_driver_destroy(td);
 }
@@ -915,14 +1039,12 @@ static void test_table_cache_collapses(void **state)
         brook_builder_t *b = brook_builder_new();
         brook_test_driver_t *td;
         brook_table_t *t;
-        const char *log = "test-driver-tin-STATE-STORE-0000000000-"
-                          "changelog";
+        const char *log = "test-driver-tstore-changelog";
         (void)state;
 
-        t = brook_table(b, "tin", NULL, NULL);
-        assert_string_equal(brook_table_store_name(t),
-                            "tin-STATE-STORE-0000000000");
-        assert_string_equal(t->node, "KTABLE-SOURCE-0000000002");
+        t = brook_table(b, "tin", NULL,
+                        &(brook_materialized_t){.name = "tstore"});
+        assert_string_equal(t->node, "KTABLE-SOURCE-0000000001");
         brook_stream_to(brook_table_to_stream(t), "out", NULL);
         td = td_new(b, NULL);
         brook_test_driver_set_auto_commit(td, false);
@@ -943,13 +1065,42 @@ static void test_table_cache_collapses(void **state)
         expect_rec(td, "out", "k2", "w", 5);
         expect_rec(td, "out", "k3", "v3", 6);
         expect_none(td, "out");
-        expect_store(td, "tin-STATE-STORE-0000000000", false, "k2=w,k3=v3");
+        expect_store(td, "tstore", false, "k2=w,k3=v3");
         expect_rec(td, log, "k1", "v1", 1);
         expect_rec(td, log, "k2", "v2", 2);
         expect_tomb(td, log, "k1", 4);
         expect_rec(td, log, "k2", "w", 5);
         expect_rec(td, log, "k3", "v3", 6);
         expect_none(td, log);
+        brook_test_driver_destroy(td);
+}
+
+/* A source table whose store has no name is not materialized in Kafka
+ * Streams: no store, no cache, every record goes downstream at once
+ * (a tombstone of a key never seen too). brook keeps a store (under a
+ * generated name), without a cache. */
+static void test_table_unnamed_does_not_cache(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        brook_table_t *t;
+        (void)state;
+
+        t = brook_table(b, "tin", NULL, NULL);
+        assert_string_equal(brook_table_store_name(t),
+                            "tin-STATE-STORE-0000000000");
+        assert_string_equal(t->node, "KTABLE-SOURCE-0000000002");
+        brook_stream_to(brook_table_to_stream(t), "out", NULL);
+        td = td_new(b, NULL);
+        brook_test_driver_set_auto_commit(td, false);
+        pipe_ok(td, "tin", "k1", "v1", 1);
+        pipe_ok(td, "tin", "k1", "x", 2);
+        pipe_ok(td, "tin", "k2", NULL, 3);
+        expect_rec(td, "out", "k1", "v1", 1);
+        expect_rec(td, "out", "k1", "x", 2);
+        expect_tomb(td, "out", "k2", 3);
+        expect_none(td, "out");
+        expect_store(td, "tin-STATE-STORE-0000000000", false, "k1=x");
         brook_test_driver_destroy(td);
 }
 
@@ -996,6 +1147,9 @@ static void pipe_fruit(brook_test_driver_t *td)
         pipe_ok(td, "tin", "k2", NULL, 7);
 }
 
+/* A filter of a source table that is not materialized (no store name)
+ * gets no old values: as Kafka Streams' KTableFilter, it forwards every
+ * update that does not pass (and every tombstone) as a tombstone. */
 static void test_table_filter(void **state)
 {
         brook_builder_t *b = brook_builder_new();
@@ -1004,14 +1158,12 @@ static void test_table_filter(void **state)
         int calls = 0;
         (void)state;
 
-        t = brook_table(b, "tin", NULL,
-                        &(brook_materialized_t){.name = "fruit",
-                                                .caching_disabled = true});
+        t = brook_table(b, "tin", NULL, NULL);
         yes = brook_table_filter(t, starts_with_a, &calls, NULL);
         no = brook_table_filter_not(t, starts_with_a, NULL, NULL);
         assert_null(brook_table_store_name(yes));
-        assert_string_equal(yes->node, "KTABLE-FILTER-0000000002");
-        assert_string_equal(no->node, "KTABLE-FILTER-0000000003");
+        assert_string_equal(yes->node, "KTABLE-FILTER-0000000003");
+        assert_string_equal(no->node, "KTABLE-FILTER-0000000004");
         brook_stream_to(brook_table_to_stream(yes), "yes", NULL);
         brook_stream_to(brook_table_to_stream(no), "no", NULL);
         td = td_new(b, NULL);
@@ -1036,7 +1188,103 @@ static void test_table_filter(void **state)
         expect_tomb(td, "no", "k4", 6);
         expect_tomb(td, "no", "k2", 7);
         expect_none(td, "no");
+        expect_store(td, "tin-STATE-STORE-0000000000", false,
+                     "k1=berry,k4=apricot");
+        brook_test_driver_destroy(td);
+}
+
+/* A filter of a materialized source table (a named store) gets the old
+ * value with each update (Kafka Streams' KTableFilter enables
+ * sendOldValues on a materialized parent) and forwards nothing when
+ * neither the old nor the new value passes. The predicate sees old values
+ * too. */
+static void test_table_filter_old_values(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        brook_table_t *t, *yes, *no;
+        int calls = 0;
+        (void)state;
+
+        t = brook_table(b, "tin", NULL,
+                        &(brook_materialized_t){.name = "fruit",
+                                                .caching_disabled = true});
+        yes = brook_table_filter(t, starts_with_a, &calls, NULL);
+        no = brook_table_filter_not(t, starts_with_a, NULL, NULL);
+        assert_null(brook_table_store_name(yes));
+        assert_string_equal(yes->node, "KTABLE-FILTER-0000000002");
+        assert_string_equal(no->node, "KTABLE-FILTER-0000000003");
+        brook_stream_to(brook_table_to_stream(yes), "yes", NULL);
+        brook_stream_to(brook_table_to_stream(no), "no", NULL);
+        td = td_new(b, NULL);
+        pipe_fruit(td);
+        /* apple; banana; avocado, apple; berry, avocado; (k3: none);
+         * apricot; banana (old, of the tombstone). */
+        assert_int_equal(calls, 8);
+
+        expect_rec(td, "yes", "k1", "apple", 1);
+        expect_rec(td, "yes", "k1", "avocado", 3);
+        expect_tomb(td, "yes", "k1", 4);
+        expect_rec(td, "yes", "k4", "apricot", 6);
+        expect_none(td, "yes");
+
+        expect_rec(td, "no", "k2", "banana", 2);
+        expect_rec(td, "no", "k1", "berry", 4);
+        expect_tomb(td, "no", "k2", 7);
+        expect_none(td, "no");
         expect_store(td, "fruit", false, "k1=berry,k4=apricot");
+        brook_test_driver_destroy(td);
+}
+
+/* Through a caching parent, the old value is the one last sent downstream
+ * (Kafka Streams' caching store reads it from below as it writes the
+ * entry down), not the one before the last write: a key that passed, then
+ * was set twice to values that do not pass before a commit, goes out as a
+ * tombstone. */
+static void test_table_filter_old_values_cached(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_test_driver_t *td;
+        brook_table_t *t;
+        (void)state;
+
+        t = brook_table(b, "tin", NULL,
+                        &(brook_materialized_t){.name = "fruit"});
+        t = brook_table_filter(t, starts_with_a, NULL, NULL);
+        brook_stream_to(brook_table_to_stream(t), "yes", NULL);
+        td = td_new(b, NULL);
+        brook_test_driver_set_auto_commit(td, false);
+        pipe_ok(td, "tin", "k1", "apple", 1);
+        pipe_ok(td, "tin", "k2", "banana", 2);
+        commit_ok(td);
+        expect_rec(td, "yes", "k1", "apple", 1);
+        expect_none(td, "yes");
+        pipe_ok(td, "tin", "k1", "berry", 3);
+        pipe_ok(td, "tin", "k1", "cherry", 4);
+        pipe_ok(td, "tin", "k2", "blueberry", 5);
+        pipe_ok(td, "tin", "k3", "avocado", 6);
+        pipe_ok(td, "tin", "k3", "date", 7);
+        commit_ok(td);
+        /* k1: apple before, cherry now; k2: neither passes; k3: nothing
+         * before, date now. */
+        expect_tomb(td, "yes", "k1", 4);
+        expect_none(td, "yes");
+        /* k5 is set, deleted and set again, then set and deleted: the
+         * update of each commit has no old value (nothing went down for
+         * k5 before). */
+        pipe_ok(td, "tin", "k5", "apricot", 8);
+        pipe_ok(td, "tin", "k5", NULL, 9);
+        pipe_ok(td, "tin", "k5", "banana", 10);
+        commit_ok(td);
+        expect_none(td, "yes");
+        pipe_ok(td, "tin", "k5", "acerola", 11);
+        pipe_ok(td, "tin", "k5", NULL, 12);
+        commit_ok(td);
+        expect_none(td, "yes");
+        pipe_ok(td, "tin", "k5", "avocado", 13);
+        commit_ok(td);
+        expect_rec(td, "yes", "k5", "avocado", 13);
+        expect_none(td, "yes");
         brook_test_driver_destroy(td);
 }
 
@@ -1067,37 +1315,18 @@ static void table_filter_materialized_run(bool caching)
         td = td_new(b, NULL);
         pipe_fruit(td);
 
-        if (caching) {
-                /* Auto-commit flushes after each record; a tombstone of a
-                 * key the filter's store does not hold goes nowhere (see
-                 * test_cache_skips_absent_tombstones). */
-                expect_rec(td, "yes", "k1", "apple", 1);
-                expect_rec(td, "yes", "k1", "avocado", 3);
-                expect_tomb(td, "yes", "k1", 4);
-                expect_rec(td, "yes", "k4", "apricot", 6);
-                expect_none(td, "yes");
-                expect_rec(td, "no", "k2", "banana", 2);
-                expect_rec(td, "no", "k1", "berry", 4);
-                expect_tomb(td, "no", "k2", 7);
-                expect_none(td, "no");
-        } else {
-                expect_rec(td, "yes", "k1", "apple", 1);
-                expect_tomb(td, "yes", "k2", 2);
-                expect_rec(td, "yes", "k1", "avocado", 3);
-                expect_tomb(td, "yes", "k1", 4);
-                expect_tomb(td, "yes", "k3", 5);
-                expect_rec(td, "yes", "k4", "apricot", 6);
-                expect_tomb(td, "yes", "k2", 7);
-                expect_none(td, "yes");
-                expect_tomb(td, "no", "k1", 1);
-                expect_rec(td, "no", "k2", "banana", 2);
-                expect_tomb(td, "no", "k1", 3);
-                expect_rec(td, "no", "k1", "berry", 4);
-                expect_tomb(td, "no", "k3", 5);
-                expect_tomb(td, "no", "k4", 6);
-                expect_tomb(td, "no", "k2", 7);
-                expect_none(td, "no");
-        }
+        /* The parent sends old values (it is materialized); each filter
+         * takes its own from its store. Auto-commit flushes after each
+         * record, so the cache changes nothing. */
+        expect_rec(td, "yes", "k1", "apple", 1);
+        expect_rec(td, "yes", "k1", "avocado", 3);
+        expect_tomb(td, "yes", "k1", 4);
+        expect_rec(td, "yes", "k4", "apricot", 6);
+        expect_none(td, "yes");
+        expect_rec(td, "no", "k2", "banana", 2);
+        expect_rec(td, "no", "k1", "berry", 4);
+        expect_tomb(td, "no", "k2", 7);
+        expect_none(td, "no");
 
         /* Each store holds only the keys that pass. */
         expect_store(td, "a-fruit", false, "k4=apricot");
@@ -1652,6 +1881,11 @@ int main(void)
                 cmocka_unit_test(test_count_cache_on_auto_commit),
                 cmocka_unit_test(test_count_drops_null_key_value),
                 cmocka_unit_test(test_count_table_filter),
+                cmocka_unit_test(test_count_filter_initializer_old_cache_off),
+                cmocka_unit_test(test_count_filter_initializer_old_cache_on),
+                cmocka_unit_test(test_aggregate_timestamps_cache_off),
+                cmocka_unit_test(test_aggregate_timestamps_cache_on),
+                cmocka_unit_test(test_reduce_timestamps),
                 cmocka_unit_test(test_reduce_cache_off),
                 cmocka_unit_test(test_reduce_cache_on),
                 cmocka_unit_test(test_aggregate_cache_off),
@@ -1666,8 +1900,11 @@ int main(void)
                 cmocka_unit_test(test_table_tombstones_cache_off),
                 cmocka_unit_test(test_table_tombstones_cache_on),
                 cmocka_unit_test(test_table_cache_collapses),
+                cmocka_unit_test(test_table_unnamed_does_not_cache),
                 cmocka_unit_test(test_cache_skips_absent_tombstones),
                 cmocka_unit_test(test_table_filter),
+                cmocka_unit_test(test_table_filter_old_values),
+                cmocka_unit_test(test_table_filter_old_values_cached),
                 cmocka_unit_test(test_table_filter_materialized_cache_off),
                 cmocka_unit_test(test_table_filter_materialized_cache_on),
                 cmocka_unit_test(test_table_map_values),

@@ -212,6 +212,15 @@ brook_grouped_t *brook_stream_group_by(brook_stream_t *s,
                                        brook_key_selector_fn fn, void *opaque,
                                        const brook_grouping_t *grouping);
 
+/*
+ * Aggregations (count, reduce, aggregate) stamp each aggregate, as Kafka
+ * Streams does, with the later of its record's timestamp and the previous
+ * aggregate's of the key: a record out of order does not take an aggregate
+ * back in time. (brook keeps those timestamps in memory for the task's
+ * lifetime: after the task moves or restarts, a key's next aggregate has
+ * its record's timestamp; see docs/parity.md.)
+ */
+
 /** The aggregate's first value for a key, allocated in @p rec's arena. */
 typedef void *(*brook_initializer_fn)(const brook_record_t *rec, void *opaque);
 /** The new aggregate from @p agg and the record (its key and value). */
@@ -244,18 +253,27 @@ brook_table_t *brook_grouped_aggregate(brook_grouped_t *g,
 
 /**
  * A table of @p topic (StreamsBuilder.table): each record sets its key's
- * value; a NULL value deletes the key. Always materialized (in the store
- * @p m names, or a generated one).
+ * value; a NULL value deletes the key; records with a NULL key are dropped.
+ * brook always keeps a store (the one @p m names, or a generated one), but
+ * as in Kafka Streams the table counts as materialized only if @p m names
+ * its store: then the store caches (unless m->caching_disabled) and the
+ * table's updates carry old values to its filters (brook_table_filter()).
+ * Without a name the store does not cache, and every record goes
+ * downstream at once.
  */
 brook_table_t *brook_table(brook_builder_t *b, const char *topic,
                            const brook_consumed_t *consumed,
                            const brook_materialized_t *m);
 
 /**
- * Keys whose value passes @p pred (KTable.filter). As in Kafka Streams, an
- * update that does not pass (and a tombstone) goes downstream as a
- * tombstone, so a key that no longer passes is deleted downstream. With
- * @p m the result is materialized (and queryable) too.
+ * Keys whose value passes @p pred (KTable.filter). An update that does not
+ * pass (and a tombstone) goes downstream as a tombstone, so a key that no
+ * longer passes is deleted downstream. As in Kafka Streams, if @p t sends
+ * old values (it is an aggregation, a source table with a named store, or
+ * a filter or map_values that is materialized or whose parent sends them),
+ * @p pred is called for the old value too, and an update goes nowhere when
+ * neither its old nor its new value passes. With @p m the result is
+ * materialized (and queryable) too.
  */
 brook_table_t *brook_table_filter(brook_table_t *t, brook_predicate_fn pred,
                                   void *opaque, const brook_materialized_t *m);
@@ -264,7 +282,9 @@ brook_table_t *brook_table_filter_not(brook_table_t *t, brook_predicate_fn pred,
                                       void *opaque,
                                       const brook_materialized_t *m);
 /** A new value per key (KTable.mapValues); tombstones stay tombstones and
- *  @p fn is not called for them. */
+ *  @p fn is not called for them. If a filter below needs old values, @p fn
+ *  maps the old value too (unless the result is materialized: its store
+ *  has it). */
 brook_table_t *brook_table_map_values(brook_table_t *t,
                                       brook_value_mapper_fn fn, void *opaque,
                                       const brook_materialized_t *m);

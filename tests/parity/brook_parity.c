@@ -1,0 +1,560 @@
+/*
+ * The brook side of the parity test (docs/parity.md), and its input
+ * generator.
+ *
+ *   brook_parity gen SEED_FIRST SEED_COUNT SCENARIO...
+ *       writes, for each scenario, cache setting (0, then 1, where the
+ *       scenario allows it) and seed, one case of generated inputs to
+ *       stdout;
+ *   brook_parity run
+ *       reads cases from stdin and writes each case's outputs through
+ *       brook's test driver to stdout, in the format of
+ *       tests/parity/src/main/java/brook/parity/Parity.java (Kafka Streams'
+ *       side, which reads the same cases);
+ *   brook_parity list
+ *       prints the scenario names.
+ *
+ * A case is
+ *
+ *   case <scenario> <cache> <seed>
+ *   <topic> <key> <value> <timestamp>     one line per record
+ *   end
+ *
+ * and its output the same with output records. "~" is a null key or value.
+ *
+ * A scenario is one entry of scenarios[]: its input and output value types,
+ * whether the cache-on run is compared, and the function that builds its
+ * topology (which mirrors the Java side's).
+ */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "brook/brook.h"
+
+#define IN  "in"
+#define OUT "out"
+
+/* ------------------------------------------------------- user functions */
+
+static void *sum(const brook_record_t *rec, void *agg, void *opaque)
+{
+        (void)opaque;
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)agg +
+                                       *(int64_t *)brook_record_value(rec));
+}
+
+static void *empty_string(const brook_record_t *rec, void *opaque)
+{
+        (void)rec;
+        (void)opaque;
+        return "";
+}
+
+static void *concat(const brook_record_t *rec, void *agg, void *opaque)
+{
+        const char *a = agg, *v = brook_record_value(rec);
+        size_t al = strlen(a), vl = strlen(v);
+        char *s = brook_record_alloc(rec, al + vl + 1);
+
+        (void)opaque;
+        memcpy(s, a, al);
+        memcpy(s + al, v, vl + 1);
+        return s;
+}
+
+/* The value's first character (NULL for a null value). */
+static void *first_char(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        char *k;
+
+        (void)opaque;
+        if (!v)
+                return NULL;
+        k = brook_record_alloc(rec, 2);
+        k[0] = v[0];
+        k[1] = 0;
+        return k;
+}
+
+/* Java's remainder (sign of the dividend), as the Java side's v % n. */
+static int64_t rem(const brook_record_t *rec, int64_t n)
+{
+        return *(int64_t *)brook_record_value(rec) % n;
+}
+
+static bool odd(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 2) == 1;
+}
+
+static bool div3(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 3) == 0;
+}
+
+static bool div4(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 4) == 0;
+}
+
+static bool len_div4(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return strlen(brook_record_value(rec)) % 4 == 0;
+}
+
+static void *plus1(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)brook_record_value(rec) + 1);
+}
+
+static bool even(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 2) == 0;
+}
+
+static bool not_div3(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 3) != 0;
+}
+
+static bool div20(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return rem(rec, 20) == 0;
+}
+
+static void *times(const brook_record_t *rec, void *opaque)
+{
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)brook_record_value(rec) *
+                                       (int64_t)(intptr_t)opaque);
+}
+
+/* ------------------------------------------------------------ scenarios */
+
+#define S brook_serde_string()
+#define L brook_serde_int64()
+
+/* Consumed and produced with String keys and String or Long values. */
+#define C_SS (&(brook_consumed_t){.key_serde = S, .value_serde = S})
+#define C_SL (&(brook_consumed_t){.key_serde = S, .value_serde = L})
+#define P_SL (&(brook_produced_t){.key_serde = S, .value_serde = L})
+#define P_SS (&(brook_produced_t){.key_serde = S, .value_serde = S})
+
+static brook_materialized_t as(const char *name, const brook_serde_t *vs)
+{
+        brook_materialized_t m = {
+                .name = name, .key_serde = S, .value_serde = vs};
+        return m;
+}
+
+static void build_count(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_grouped_count(
+                                brook_stream_group_by_key(
+                                        brook_stream(b, IN, C_SS), NULL),
+                                NULL)),
+                        OUT, P_SL);
+}
+
+static void build_reduce_sum(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_grouped_reduce(
+                                brook_stream_group_by_key(
+                                        brook_stream(b, IN, C_SL), NULL),
+                                sum, NULL, NULL)),
+                        OUT, P_SL);
+}
+
+static void build_aggregate_concat(brook_builder_t *b)
+{
+        brook_materialized_t m = as(NULL, S);
+
+        brook_stream_to(brook_table_to_stream(brook_grouped_aggregate(
+                                brook_stream_group_by_key(
+                                        brook_stream(b, IN, C_SS), NULL),
+                                empty_string, concat, NULL, &m)),
+                        OUT, P_SS);
+}
+
+static void build_groupby_count(brook_builder_t *b)
+{
+        brook_grouping_t g = {.key_serde = S, .value_serde = S};
+
+        brook_stream_to(brook_table_to_stream(brook_grouped_count(
+                                brook_stream_group_by(brook_stream(b, IN, C_SS),
+                                                      first_char, NULL, &g),
+                                NULL)),
+                        OUT, P_SL);
+}
+
+static void build_count_filter(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_grouped_count(
+                                brook_stream_group_by_key(
+                                        brook_stream(b, IN, C_SS), NULL),
+                                NULL),
+                        odd, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static brook_grouped_t *grouped(brook_builder_t *b,
+                                const brook_consumed_t *consumed)
+{
+        return brook_stream_group_by_key(brook_stream(b, IN, consumed), NULL);
+}
+
+static void build_count_filter_even(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_table_filter(
+                                brook_grouped_count(grouped(b, C_SS), NULL),
+                                even, NULL, NULL)),
+                        OUT, P_SL);
+}
+
+static void build_reduce_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as("sum", L);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter_not(
+                        brook_grouped_reduce(grouped(b, C_SL), sum, NULL, &m),
+                        div3, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_aggregate_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as(NULL, S);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_grouped_aggregate(grouped(b, C_SS), empty_string,
+                                                concat, NULL, &m),
+                        len_div4, NULL, NULL)),
+                OUT, P_SS);
+}
+
+static void build_table_filter_mat_filter(brook_builder_t *b)
+{
+        brook_materialized_t f1 = as("f1", L);
+        brook_table_t *t = brook_table(b, IN, C_SL, NULL);
+
+        t = brook_table_filter(t, even, NULL, &f1);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(t, div4, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_table_mapvalues_mat(brook_builder_t *b)
+{
+        brook_materialized_t src = as("src", L), mv = as("mv", L);
+        brook_table_t *t = brook_table(b, IN, C_SL, &src);
+
+        t = brook_table_map_values(t, plus1, NULL, &mv);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(t, even, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_table_filter(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table(b, IN, C_SL, NULL), even, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_table_filter_mat(brook_builder_t *b)
+{
+        brook_materialized_t src = as("src", L);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table(b, IN, C_SL, &src), even, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_table_map_filter(brook_builder_t *b)
+{
+        brook_table_t *t = brook_table(b, IN, C_SL, NULL);
+
+        t = brook_table_map_values(t, times, (void *)(intptr_t)3, NULL);
+        brook_stream_to(brook_table_to_stream(
+                                brook_table_filter_not(t, even, NULL, NULL)),
+                        OUT, P_SL);
+}
+
+static void build_table_chain_mat(brook_builder_t *b)
+{
+        brook_materialized_t src = as("src", L), flt = as("flt", L);
+        brook_table_t *t = brook_table(b, IN, C_SL, &src);
+
+        t = brook_table_filter(t, not_div3, NULL, &flt);
+        t = brook_table_map_values(t, times, (void *)(intptr_t)10, NULL);
+        brook_stream_to(brook_table_to_stream(
+                                brook_table_filter_not(t, div20, NULL, NULL)),
+                        OUT, P_SL);
+}
+
+typedef enum { V_STRING, V_LONG } vtype_t;
+
+typedef struct scenario {
+        const char *name;
+        vtype_t in, out;
+        /** Whether the cache-on run is compared too (Kafka Streams' output
+         *  is deterministic with the cache on: its TopologyTestDriver
+         *  commits, and so flushes the caches, after every record). */
+        bool cache_on;
+        void (*build)(brook_builder_t *b);
+} scenario_t;
+
+static const scenario_t scenarios[] = {
+        {"count", V_STRING, V_LONG, true, build_count},
+        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum},
+        {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat},
+        {"groupby_count", V_STRING, V_LONG, true, build_groupby_count},
+        {"count_filter", V_STRING, V_LONG, true, build_count_filter},
+        {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even},
+        {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter},
+        {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter},
+        {"table_filter", V_LONG, V_LONG, true, build_table_filter},
+        {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat},
+        {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter},
+        {"table_filter_mat_filter", V_LONG, V_LONG, true,
+         build_table_filter_mat_filter},
+        {"table_mapvalues_mat", V_LONG, V_LONG, true,
+         build_table_mapvalues_mat},
+        {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat},
+};
+
+static const scenario_t *scenario_find(const char *name)
+{
+        for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios; i++)
+                if (!strcmp(scenarios[i].name, name))
+                        return &scenarios[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------ generator */
+
+/* splitmix64: small, and the same sequence everywhere. */
+static uint64_t rnd(uint64_t *s)
+{
+        uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+}
+
+static uint64_t below(uint64_t *s, uint64_t n)
+{
+        return rnd(s) % n;
+}
+
+/*
+ * One case's inputs: 20 to 200 records over a key space of 1 to 200 keys,
+ * some null keys and null values, timestamps that mostly move forward
+ * with records out of order (up to a second back) and repeated timestamps.
+ */
+static void gen_case(FILE *out, const scenario_t *sc, int cache, uint64_t seed)
+{
+        static const uint64_t key_spaces[] = {1, 3, 10, 50, 200};
+        uint64_t s = seed * 0x2545f4914f6cdd1dull + 1;
+        uint64_t n = 20 + below(&s, 181);
+        uint64_t keys = key_spaces[below(&s, 5)];
+        int64_t ts = (int64_t)below(&s, 1000), t;
+
+        fprintf(out, "case %s %d %" PRIu64 "\n", sc->name, cache, seed);
+        for (uint64_t i = 0; i < n; i++) {
+                uint64_t r = below(&s, 100);
+                char key[32], value[32];
+
+                if (r < 5)
+                        strcpy(key, "~");
+                else
+                        snprintf(key, sizeof key, "k%" PRIu64, below(&s, keys));
+                r = below(&s, 100);
+                if (r < 8)
+                        strcpy(value, "~");
+                else if (sc->in == V_LONG)
+                        snprintf(value, sizeof value, "%" PRId64,
+                                 (int64_t)below(&s, 100) - 10);
+                else
+                        snprintf(value, sizeof value, "%c%" PRIu64,
+                                 (char)('a' + below(&s, 5)), below(&s, 10));
+                r = below(&s, 100);
+                if (r < 20) { /* out of order */
+                        t = ts - (int64_t)below(&s, 1000);
+                        if (t < 0)
+                                t = 0;
+                } else if (r < 30) { /* same as the last */
+                        t = ts;
+                } else {
+                        t = ts += (int64_t)below(&s, 50);
+                }
+                fprintf(out, IN " %s %s %" PRId64 "\n", key, value, t);
+        }
+        fprintf(out, "end\n");
+}
+
+/* ---------------------------------------------------------------- runner */
+
+static void die(const char *fmt, const char *arg)
+{
+        fprintf(stderr, "brook_parity: ");
+        fprintf(stderr, fmt, arg);
+        fprintf(stderr, "\n");
+        exit(1);
+}
+
+static void print_value(FILE *out, vtype_t t, const void *v, size_t size)
+{
+        if (!v) {
+                fputs("~", out);
+        } else if (t == V_LONG) {
+                const unsigned char *p = v;
+                uint64_t u = 0;
+                if (size != 8)
+                        die("%s", "an int64 output value is not 8 bytes");
+                for (int i = 0; i < 8; i++)
+                        u = u << 8 | p[i];
+                fprintf(out, "%" PRId64, (int64_t)u);
+        } else {
+                fwrite(v, 1, size, out);
+        }
+}
+
+static void drain(brook_test_driver_t *td, const scenario_t *sc, FILE *out)
+{
+        brook_test_record_t r;
+
+        while (brook_test_driver_read(td, OUT, &r)) {
+                fputs(OUT " ", out);
+                if (r.key)
+                        fwrite(r.key, 1, r.key_size, out);
+                else
+                        fputs("~", out);
+                fputs(" ", out);
+                print_value(out, sc->out, r.value, r.value_size);
+                fprintf(out, " %" PRId64 "\n", r.timestamp);
+        }
+}
+
+/* Runs one case whose header is @p head; reads its records from @p in. */
+static void run_case(char *head, FILE *in, FILE *out)
+{
+        char name[64], line[1024], errstr[512];
+        int cache;
+        uint64_t seed;
+        const scenario_t *sc;
+        brook_builder_t *b;
+        brook_conf_t *conf;
+        brook_test_driver_t *td;
+
+        if (sscanf(head, "case %63s %d %" SCNu64, name, &cache, &seed) != 3)
+                die("bad case line: %s", head);
+        if (!(sc = scenario_find(name)))
+                die("unknown scenario \"%s\"", name);
+        b = brook_builder_new();
+        sc->build(b);
+        conf = brook_conf_new();
+        if (brook_conf_set(conf, "application.id", "parity", errstr,
+                           sizeof errstr) ||
+            (getenv("BROOK_PARITY_STATE_DIR") &&
+             brook_conf_set(conf, "state.dir", getenv("BROOK_PARITY_STATE_DIR"),
+                            errstr, sizeof errstr)) ||
+            brook_conf_set(conf, "statestore.cache.max.bytes",
+                           cache ? "10485760" : "0", errstr, sizeof errstr))
+                die("conf: %s", errstr);
+        td = brook_test_driver_new(b, conf, 0, errstr, sizeof errstr);
+        if (!td)
+                die("brook_test_driver_new: %s", errstr);
+        fprintf(out, "case %s %d %" PRIu64 "\n", name, cache, seed);
+        while (fgets(line, sizeof line, in)) {
+                char topic[64], key[256], value[256];
+                long long ts;
+                unsigned char vbuf[8];
+                const void *v = value;
+                size_t vsize;
+
+                if (!strcmp(line, "end\n"))
+                        break;
+                if (sscanf(line, "%63s %255s %255s %lld", topic, key, value,
+                           &ts) != 4)
+                        die("bad input line: %s", line);
+                vsize = strlen(value);
+                if (!strcmp(value, "~")) {
+                        v = NULL;
+                        vsize = 0;
+                } else if (sc->in == V_LONG) {
+                        uint64_t u = (uint64_t)strtoll(value, NULL, 10);
+                        for (int i = 7; i >= 0; i--, u >>= 8)
+                                vbuf[i] = (unsigned char)u;
+                        v = vbuf;
+                        vsize = 8;
+                }
+                if (brook_test_driver_pipe(
+                            td, topic, strcmp(key, "~") ? key : NULL,
+                            strcmp(key, "~") ? strlen(key) : 0, v, vsize, ts,
+                            NULL, 0, errstr, sizeof errstr))
+                        die("pipe: %s", errstr);
+                drain(td, sc, out);
+        }
+        fprintf(out, "end\n");
+        brook_test_driver_destroy(td);
+}
+
+int main(int argc, char **argv)
+{
+        char line[1024];
+
+        if (argc >= 2 && !strcmp(argv[1], "list")) {
+                for (size_t i = 0; i < sizeof scenarios / sizeof *scenarios;
+                     i++)
+                        printf("%s\n", scenarios[i].name);
+                return 0;
+        }
+        if (argc >= 5 && !strcmp(argv[1], "gen")) {
+                uint64_t first = strtoull(argv[2], NULL, 10);
+                uint64_t cnt = strtoull(argv[3], NULL, 10);
+                for (int a = 4; a < argc; a++) {
+                        const scenario_t *sc = scenario_find(argv[a]);
+                        if (!sc)
+                                die("unknown scenario \"%s\"", argv[a]);
+                        for (int cache = 0; cache <= (sc->cache_on ? 1 : 0);
+                             cache++)
+                                for (uint64_t i = 0; i < cnt; i++)
+                                        gen_case(stdout, sc, cache, first + i);
+                }
+                return 0;
+        }
+        if (argc == 2 && !strcmp(argv[1], "run")) {
+                while (fgets(line, sizeof line, stdin)) {
+                        if (strncmp(line, "case ", 5))
+                                die("expected a case line, got: %s", line);
+                        run_case(line, stdin, stdout);
+                }
+                return 0;
+        }
+        fprintf(stderr, "usage: brook_parity gen SEED_FIRST SEED_COUNT "
+                        "SCENARIO...\n"
+                        "       brook_parity run   < cases\n"
+                        "       brook_parity list\n");
+        return 2;
+}
