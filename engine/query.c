@@ -238,6 +238,26 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         /* A decoded value may point into the bytes it was decoded from (the
          * bytes serde's does), and it must live as long as @p arena: decode
          * a copy in the arena, not vbuf, which is freed below. */
+        /* A timestamped store's value starts with its timestamp. */
+        if (!err && def->timestamped) {
+                int64_t ts;
+                const void *rest;
+                size_t rest_size;
+                if (!brook__ts_value_split(brook_buf_data(vbuf),
+                                           brook_buf_len(vbuf), &ts, &rest,
+                                           &rest_size)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": a value has no "
+                                      "timestamp",
+                                      def->name);
+                        err = BROOK_ERR_STATE;
+                } else {
+                        brook_buf_t *v = brook_buf_new();
+                        brook_buf_append(v, rest, rest_size);
+                        brook_buf_destroy(vbuf);
+                        vbuf = v;
+                }
+        }
         if (!err &&
             (err = brook_serde_deserialize(
                      def->value_serde,
@@ -353,7 +373,8 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                       brook__iq_cmp_partition);
         /* The iterator holds references to the handles, no lock: each
          * passes to it with its bytes iterator. */
-        *itp = brook__kviter_new(def->key_serde, def->value_serde, arena,
+        *itp = brook__kviter_new(def->key_serde, def->value_serde,
+                                 def->timestamped, arena,
                                  prefix ? brook_buf_data(pb) : NULL,
                                  brook_buf_len(pb), NULL, NULL);
         for (i = 0; i < local.cnt; i++) {

@@ -292,9 +292,10 @@ static brook_err_t brook__restore_apply(brook__thread_t *thr,
         if (rkm->offset < rs->next)
                 return BROOK_OK;
         if (rkm->offset < rs->end) {
-                if ((err = brook__store_restore_put(rs->st, rkm->key,
-                                                    rkm->key_len, rkm->payload,
-                                                    rkm->len))) {
+                if ((err = brook__store_restore_put(
+                             rs->st, rkm->key, rkm->key_len, rkm->payload,
+                             rkm->len,
+                             rd_kafka_message_timestamp(rkm, NULL)))) {
                         brook__seterr(errstr, errstr_size,
                                       "restoring store \"%s\" failed at "
                                       "changelog offset %" PRId64 ": %s",

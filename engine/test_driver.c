@@ -666,8 +666,7 @@ uint64_t brook_test_driver_store_approximate_bytes(brook_test_driver_t *td,
                         brook__store_t *st = task->stores.v[j];
                         if (strcmp(st->def->name, name))
                                 continue;
-                        if (st->ops->version < 2 ||
-                            !st->ops->approximate_bytes)
+                        if (st->ops->version < 2 || !st->ops->approximate_bytes)
                                 return 0;
                         return st->ops->approximate_bytes(st->inner);
                 }

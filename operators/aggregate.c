@@ -137,21 +137,17 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 !key ? "null key" : "null value");
                 return BROOK_OK;
         }
-        err = brook_kvstore_get(fwd->st, key, &stored, errstr, errstr_size);
+        err = brook__kvstore_get_ts(fwd->st, key, &stored, &prev_ts, errstr,
+                                    errstr_size);
         if (err == BROOK_ERR_NOT_FOUND)
                 stored = NULL;
         else if (err)
                 return err;
         /* Kafka Streams' KStreamAggregate and KStreamReduce: a new key's
          * aggregate has its record's timestamp; a later one the larger of
-         * that and the previous aggregate's. */
-        if (stored) {
-                if ((err = brook__tfwd_agg_ts(fwd, key, &prev_ts, errstr,
-                                              errstr_size)))
-                        return err;
-                if (prev_ts > ts)
-                        ts = prev_ts;
-        }
+         * that and the previous aggregate's, which the store keeps. */
+        if (stored && prev_ts > ts)
+                ts = prev_ts;
         /* The old value sent downstream is the previous aggregate, or for
          * a new key the initializer's (count's 0; reduce has none). */
         agg = stored;
@@ -264,6 +260,9 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
             brook__dsl_store_add(b, m, p.store, p.key_serde, value_serde,
                                  p.name))
                 goto done;
+        /* Aggregates keep their timestamps (Kafka Streams'
+         * TimestampedKeyValueStore). */
+        brook__builder_store(b, p.store)->timestamped = true;
         t = brook__table_new(b, p.name, p.key_serde, value_serde, p.store,
                              BROOK__TABLE_AGGREGATE, true, &copy->hdr, NULL);
 done:

@@ -50,8 +50,8 @@ typedef struct brook__tnode {
          *  topology is built (brook__table_send_old()), read by the tasks. */
         bool send_old;
         /** An aggregation: stamps each aggregate with the later of its
-         *  record's timestamp and the previous aggregate's
-         *  (brook__tfwd_agg_ts()). */
+         *  record's timestamp and the previous aggregate's, which its
+         *  store keeps (a timestamped store). */
         bool agg;
 } brook__tnode_t;
 
@@ -143,9 +143,6 @@ typedef struct brook__tfwd {
          *  went downstream, what the update sent then carries (the old
          *  value as of the first write, the timestamp of the last). */
         struct brook__pending *pending;
-        /** Aggregations: the timestamp of each key's aggregate (see
-         *  brook__tfwd_agg_ts()); NULL for other tables. */
-        struct brook__pending *agg_ts;
 } brook__tfwd_t;
 
 /** init() and close() of table-making processors: the state is a
@@ -177,17 +174,6 @@ void brook__tfwd_close(brook__tfwd_t *fwd);
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                             void *key, void *value, void *old, void *stored,
                             int64_t ts, char *errstr, size_t errstr_size);
-/**
- * An aggregation's timestamp for @p key: Kafka Streams stamps an aggregate
- * with the larger of its record's timestamp and the previous aggregate's
- * (KStreamAggregate, KStreamReduce). Sets *@p tsp to the timestamp
- * brook__tfwd_put() last gave @p key's aggregate in this task, or -1 if
- * none. Kafka Streams keeps it in the store (TimestampedKeyValueStore);
- * brook's stores keep no timestamps yet, so the processor keeps them, in
- * memory, from the task's start (docs/parity.md).
- */
-brook_err_t brook__tfwd_agg_ts(brook__tfwd_t *fwd, const void *key,
-                               int64_t *tsp, char *errstr, size_t errstr_size);
 
 /**
  * Adds the store @p m describes (NULL: defaults) for processor @p proc,

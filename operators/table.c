@@ -227,42 +227,6 @@ static pend_t *pend_add(struct brook__pending *pd, uint64_t h)
         return e;
 }
 
-brook_err_t brook__tfwd_agg_ts(brook__tfwd_t *fwd, const void *key,
-                               int64_t *tsp, char *errstr, size_t errstr_size)
-{
-        pend_t **pp;
-        uint64_t h;
-        brook_err_t err;
-
-        *tsp = -1;
-        if (!fwd->agg_ts)
-                return BROOK_OK;
-        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
-                               &h, errstr, errstr_size)))
-                return err;
-        if (pp && *pp)
-                *tsp = (*pp)->ts;
-        return BROOK_OK;
-}
-
-/* Notes that @p key's aggregate now has timestamp @p ts. */
-static brook_err_t agg_ts_note(brook__tfwd_t *fwd, const void *key, int64_t ts,
-                               char *errstr, size_t errstr_size)
-{
-        pend_t **pp;
-        uint64_t h;
-        brook_err_t err;
-
-        if ((err = pend_lookup(fwd->agg_ts, fwd->st->s.def->key_serde, key, &pp,
-                               &h, errstr, errstr_size)))
-                return err;
-        if (pp && *pp)
-                (*pp)->ts = ts;
-        else
-                pend_add(fwd->agg_ts, h)->ts = ts;
-        return BROOK_OK;
-}
-
 /* Notes a write of @p value (NULL: a tombstone) for @p key: its
  * timestamp @p ts and, if it is the first since the key last went
  * downstream, @p old (encoded, if sent). */
@@ -364,12 +328,17 @@ static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
         void *old = NULL;
         brook_err_t err;
 
+        int64_t vts = -1;
+
         if (pe)
                 ts = pe->ts;
         rec = update_new(fwd->ctx, fwd->op, NULL, NULL, NULL, NULL, ts);
         err = brook__kvstore_decode(st, key, key_size, value, value_size,
                                     brook_record_arena(rec), &rec->key,
-                                    &rec->value, errstr, errstr_size);
+                                    &rec->value, &vts, errstr, errstr_size);
+        /* A timestamped store's value knows its own timestamp. */
+        if (vts >= 0)
+                rec->timestamp = vts;
         if (!err && pe && pe->old) {
                 void *bytes =
                         brook_arena_alloc(brook_record_arena(rec),
@@ -403,8 +372,6 @@ brook_err_t brook__tproc_init(brook_ctx_t *ctx, void *opaque, void **statep,
                 free(fwd);
                 return err;
         }
-        if (node->agg && fwd->st)
-                fwd->agg_ts = pend_new();
         *statep = fwd;
         return BROOK_OK;
 }
@@ -444,8 +411,7 @@ void brook__tfwd_close(brook__tfwd_t *fwd)
         if (fwd->st && brook__store_caching(&fwd->st->s))
                 brook__store_set_emit(&fwd->st->s, NULL, NULL);
         pend_free(fwd->pending);
-        pend_free(fwd->agg_ts);
-        fwd->pending = fwd->agg_ts = NULL;
+        fwd->pending = NULL;
 }
 
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
@@ -454,9 +420,6 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
 {
         brook_err_t err;
 
-        if (fwd->agg_ts &&
-            (err = agg_ts_note(fwd, key, ts, errstr, errstr_size)))
-                return err;
         if (fwd->st) {
                 /* Noted first: the write may evict this very key's entry
                  * and forward it. */
@@ -465,8 +428,9 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                         return err;
                 /* A write may evict and forward a dirty entry: the reason
                  * then names the node downstream that failed. */
-                err = brook_kvstore_put(fwd->st, key, value, errstr,
-                                        errstr_size);
+                /* An aggregation's store keeps its timestamp. */
+                err = brook__kvstore_put_ts(fwd->st, key, value, ts, errstr,
+                                            errstr_size);
                 if (err)
                         return err;
                 if (brook__store_caching(&fwd->st->s))

@@ -23,11 +23,23 @@ const char *brook_kvstore_name(const brook_kvstore_t *st)
 brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
                                   size_t key_size, const void *value,
                                   size_t value_size, brook_arena_t *arena,
-                                  void **keyp, void **valuep, char *errstr,
-                                  size_t errstr_size)
+                                  void **keyp, void **valuep, int64_t *tsp,
+                                  char *errstr, size_t errstr_size)
 {
         brook_err_t err;
+        int64_t ts = -1;
         *keyp = *valuep = NULL;
+        if (value && st->def->timestamped &&
+            !brook__ts_value_split(value, value_size, &ts, &value,
+                                   &value_size)) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": a value of %zu bytes has no "
+                              "timestamp",
+                              st->def->name, value_size);
+                return BROOK_ERR_STATE;
+        }
+        if (tsp)
+                *tsp = ts;
         if ((err = brook_serde_deserialize(st->def->key_serde, key, key_size,
                                            arena, keyp, errstr, errstr_size)))
                 return err;
@@ -52,8 +64,10 @@ static brook_err_t brook__kvstore_enc_key(brook__store_t *st, const void *key,
         return BROOK_OK;
 }
 
+/* Reads @p key into *@p valuep and (timestamped stores) its timestamp
+ * into *@p tsp (-1 otherwise). Leaves the encoded key in st->kbuf. */
 static brook_err_t brook__kvstore_get(brook__store_t *st, const void *key,
-                                      void **valuep)
+                                      void **valuep, int64_t *tsp)
 {
         const void *val;
         size_t size;
@@ -61,12 +75,17 @@ static brook_err_t brook__kvstore_get(brook__store_t *st, const void *key,
         brook_err_t err;
 
         *valuep = NULL;
+        *tsp = -1;
         if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
                 return err;
         st->gets++;
         if ((err = brook__store_read(st, brook__store_bytes(st->kbuf),
                                      brook_buf_len(st->kbuf), &val, &size)))
                 return err;
+        if (st->def->timestamped &&
+            !brook__ts_value_split(val, size, tsp, &val, &size))
+                return brook__store_fail(st, BROOK_ERR_STATE, "value",
+                                         "too short for its timestamp");
         /* The bytes are the cache's or the store's, valid until the next
          * call: what the value may point into must live as long as the
          * record's arena. */
@@ -83,12 +102,24 @@ brook_err_t brook_kvstore_get(brook_kvstore_t *kv, const void *key,
                               void **valuep, char *errstr, size_t errstr_size)
 {
         brook__store_t *st = S(kv);
-        return brook__store_ret(st, brook__kvstore_get(st, key, valuep), errstr,
-                                errstr_size);
+        int64_t ts;
+        return brook__store_ret(st, brook__kvstore_get(st, key, valuep, &ts),
+                                errstr, errstr_size);
 }
 
-/* Writes the encoded key in st->kbuf with @p value (NULL: delete). */
-static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value)
+brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
+                                  void **valuep, int64_t *tsp, char *errstr,
+                                  size_t errstr_size)
+{
+        brook__store_t *st = S(kv);
+        return brook__store_ret(st, brook__kvstore_get(st, key, valuep, tsp),
+                                errstr, errstr_size);
+}
+
+/* Writes the encoded key in st->kbuf with @p value (NULL: delete) and
+ * timestamp @p ts, which a timestamped store keeps before the value. */
+static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value,
+                                        int64_t ts)
 {
         const void *key = brook__store_bytes(st->kbuf);
         size_t key_size = brook_buf_len(st->kbuf);
@@ -99,6 +130,14 @@ static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value)
 
         if (value) {
                 brook_buf_clear(st->tmp);
+                if (st->def->timestamped) {
+                        unsigned char t[8];
+                        int i;
+                        for (i = 0; i < 8; i++)
+                                t[i] = (unsigned char)((uint64_t)ts >>
+                                                       (56 - 8 * i));
+                        brook_buf_append(st->tmp, t, sizeof t);
+                }
                 if ((err = brook_serde_serialize(st->def->value_serde, value,
                                                  st->tmp, why, sizeof why)))
                         return brook__store_fail(st, err, "value", why);
@@ -108,8 +147,18 @@ static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value)
         } else {
                 st->deletes++;
         }
-        return brook__store_write(st, key, key_size, vbytes, vsize,
-                                  st->task->cur_ts);
+        return brook__store_write(st, key, key_size, vbytes, vsize, ts);
+}
+
+brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
+                                  const void *value, int64_t ts, char *errstr,
+                                  size_t errstr_size)
+{
+        brook__store_t *st = S(kv);
+        brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
+        if (!err)
+                err = brook__kvstore_write(st, value, ts);
+        return brook__store_ret(st, err, errstr, errstr_size);
 }
 
 brook_err_t brook_kvstore_put(brook_kvstore_t *kv, const void *key,
@@ -119,7 +168,7 @@ brook_err_t brook_kvstore_put(brook_kvstore_t *kv, const void *key,
         brook__store_t *st = S(kv);
         brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
         if (!err)
-                err = brook__kvstore_write(st, value);
+                err = brook__kvstore_write(st, value, st->task->cur_ts);
         return brook__store_ret(st, err, errstr, errstr_size);
 }
 
@@ -129,11 +178,12 @@ brook_err_t brook_kvstore_put_if_absent(brook_kvstore_t *kv, const void *key,
 {
         brook__store_t *st = S(kv);
         void *old = NULL;
-        brook_err_t err = brook__kvstore_get(st, key, &old);
+        int64_t ts;
+        brook_err_t err = brook__kvstore_get(st, key, &old, &ts);
         if (oldp)
                 *oldp = old;
         if (err == BROOK_ERR_NOT_FOUND) /* get left the key in kbuf */
-                err = brook__kvstore_write(st, value);
+                err = brook__kvstore_write(st, value, st->task->cur_ts);
         return brook__store_ret(st, err, errstr, errstr_size);
 }
 
@@ -142,13 +192,14 @@ brook_err_t brook_kvstore_delete(brook_kvstore_t *kv, const void *key,
 {
         brook__store_t *st = S(kv);
         void *old = NULL;
-        brook_err_t err = brook__kvstore_get(st, key, &old);
+        int64_t ts;
+        brook_err_t err = brook__kvstore_get(st, key, &old, &ts);
         if (oldp)
                 *oldp = old;
         if (err == BROOK_ERR_NOT_FOUND)
                 return BROOK_OK;
         if (!err)
-                err = brook__kvstore_write(st, NULL);
+                err = brook__kvstore_write(st, NULL, st->task->cur_ts);
         return brook__store_ret(st, err, errstr, errstr_size);
 }
 
@@ -167,6 +218,8 @@ struct brook_kviter_s {
         brook__ptrvec_t iqs;
         size_t cur;
         const brook_serde_t *key_serde, *value_serde;
+        /* Values start with an 8-byte timestamp, skipped. */
+        bool timestamped;
         brook_arena_t *arena;
         /** Only keys starting with these bytes (prefix scans). */
         unsigned char *prefix;
@@ -179,14 +232,15 @@ struct brook_kviter_s {
 
 brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
                                   const brook_serde_t *value_serde,
-                                  brook_arena_t *arena, const void *prefix,
-                                  size_t prefix_size,
+                                  bool timestamped, brook_arena_t *arena,
+                                  const void *prefix, size_t prefix_size,
                                   void (*on_destroy)(void *opaque),
                                   void *opaque)
 {
         brook_kviter_t *it = brook__xcalloc(1, sizeof *it);
         it->key_serde = key_serde;
         it->value_serde = value_serde;
+        it->timestamped = timestamped;
         it->arena = arena;
         if (prefix) {
                 it->prefix = brook__xmalloc(prefix_size ? prefix_size : 1);
@@ -264,6 +318,17 @@ brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
                                 continue;
                         }
                 }
+                if (it->timestamped) {
+                        int64_t ts;
+                        if (!brook__ts_value_split(v, vsz, &ts, &v, &vsz)) {
+                                snprintf(it->errstr, sizeof it->errstr,
+                                         "an entry's value of %zu bytes has "
+                                         "no timestamp",
+                                         vsz);
+                                it->err = BROOK_ERR_STATE;
+                                break;
+                        }
+                }
                 /* The bytes live until the next call on the iterator; the
                  * entry must live as long as the arena. */
                 k = brook__serde_stable(it->key_serde, k, ksz, it->arena);
@@ -331,8 +396,8 @@ static brook_err_t brook__kvstore_scan(brook__store_t *st, const void *from,
                 return brook__store_fail(st, BROOK_ERR_STATE, "range", why);
         }
         *itp = brook__kviter_new(st->def->key_serde, st->def->value_serde,
-                                 brook__store_arena(st), prefix, prefix_size,
-                                 NULL, NULL);
+                                 st->def->timestamped, brook__store_arena(st),
+                                 prefix, prefix_size, NULL, NULL);
         brook__kviter_add(*itp, bit);
         return BROOK_OK;
 }

@@ -45,7 +45,7 @@ typedef struct mem_store {
         int level;        /* Levels in use, >= 1. */
         uint64_t count;
         uint64_t bytes; /* keys and values */
-        uint64_t rng; /* xorshift state; changed under the write lock. */
+        uint64_t rng;   /* xorshift state; changed under the write lock. */
 } mem_store_t;
 
 static unsigned char *mem_node_key(const mem_node_t *n)

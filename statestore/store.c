@@ -180,10 +180,26 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
         brook_err_t err;
         if (st->changelog) {
                 brook__collector_t *col = st->task->rt->collector;
+                const void *cv = value;
+                size_t cv_size = value_size;
+                /* As Kafka Streams' timestamped changelogs: the plain
+                 * value, stamped with its timestamp (restoration puts it
+                 * back in front). */
+                if (value && st->def->timestamped &&
+                    !brook__ts_value_split(value, value_size, &ts, &cv,
+                                           &cv_size))
+                        return brook__store_fail(st, BROOK_ERR_STATE,
+                                                 "changelog",
+                                                 "a value without its "
+                                                 "timestamp");
+                if (cv == value)
+                        ;
+                else if (!cv_size)
+                        cv = brook__store_bytes(st->tmp) /* non-NULL */;
                 if ((err = col->send_changelog(
                              col, st->changelog, st->task->partition, key,
-                             key_size, value, value_size, ts, st->changelog_end,
-                             why, sizeof why)))
+                             key_size, cv, cv_size, ts, st->changelog_end, why,
+                             sizeof why)))
                         return brook__store_fail(st, err, "changelog", why);
         }
         if (st->def->kind == BROOK__STORE_KV) {
@@ -280,11 +296,25 @@ brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
 
 brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
                                      size_t key_size, const void *value,
-                                     size_t value_size)
+                                     size_t value_size, int64_t ts)
 {
         char why[512] = "";
-        brook_err_t err = st->ops->put(st->inner, key, key_size, value,
-                                       value_size, why, sizeof why);
+        brook_err_t err;
+        if (value && st->def->timestamped) {
+                /* The changelog has the plain value and its timestamp as
+                 * the record's (see write_down). */
+                unsigned char t[8];
+                int i;
+                for (i = 0; i < 8; i++)
+                        t[i] = (unsigned char)((uint64_t)ts >> (56 - 8 * i));
+                brook_buf_clear(st->vbuf);
+                brook_buf_append(st->vbuf, t, sizeof t);
+                brook_buf_append(st->vbuf, value, value_size);
+                value = brook_buf_data(st->vbuf);
+                value_size = brook_buf_len(st->vbuf);
+        }
+        err = st->ops->put(st->inner, key, key_size, value, value_size, why,
+                           sizeof why);
         if (err)
                 return brook__store_fail(st, err, "restore", why);
         return BROOK_OK;

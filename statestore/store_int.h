@@ -367,10 +367,11 @@ brook_err_t brook__store_flush_cache(brook__store_t *st, char *errstr,
 brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
                                      size_t errstr_size);
 
-/** Restoration: applies one changelog record (NULL value deletes). */
+/** Restoration: applies one changelog record (NULL value deletes) whose
+ *  timestamp is @p ts. */
 brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
                                      size_t key_size, const void *value,
-                                     size_t value_size);
+                                     size_t value_size, int64_t ts);
 
 /** The store @p name of the task of @p ctx, if connected to its processor
  *  and of @p kind; else an error saying why. */
@@ -483,7 +484,17 @@ bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
 brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
                                   size_t key_size, const void *value,
                                   size_t value_size, brook_arena_t *arena,
-                                  void **keyp, void **valuep, char *errstr,
+                                  void **keyp, void **valuep, int64_t *tsp,
+                                  char *errstr, size_t errstr_size);
+/** brook_kvstore_get() with the value's timestamp into *@p tsp
+ *  (timestamped stores; -1 for others). */
+brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
+                                  void **valuep, int64_t *tsp, char *errstr,
+                                  size_t errstr_size);
+/** brook_kvstore_put() with the value's timestamp @p ts (kept by
+ *  timestamped stores, and the changelog record's timestamp). */
+brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
+                                  const void *value, int64_t ts, char *errstr,
                                   size_t errstr_size);
 
 /* ------------------------------------------------------------ iterators */
@@ -493,8 +504,8 @@ brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
  *  keys starting with it. @p on_destroy(@p opaque) runs at destroy. */
 brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
                                   const brook_serde_t *value_serde,
-                                  brook_arena_t *arena, const void *prefix,
-                                  size_t prefix_size,
+                                  bool timestamped, brook_arena_t *arena,
+                                  const void *prefix, size_t prefix_size,
                                   void (*on_destroy)(void *opaque),
                                   void *opaque);
 /** Appends @p bit, which the iterator now owns. */

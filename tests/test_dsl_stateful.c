@@ -452,10 +452,11 @@ static void test_count_cache_eviction(void **state)
         char err[512];
         (void)state;
 
-        /* An entry costs its key, its value and 64 bytes: two counts of
-         * one-letter keys (73 bytes each) fit, three do not. */
+        /* An entry costs its key, its value (with the aggregate's 8-byte
+         * timestamp) and 64 bytes: two counts of one-letter keys (81
+         * bytes each) fit, three do not. */
         assert_int_equal(brook_conf_set(conf, "statestore.cache.max.bytes",
-                                        "150", err, sizeof err),
+                                        "170", err, sizeof err),
                          BROOK_OK);
         count_topology(b, &(brook_materialized_t){.name = "counts"});
         td = td_new(b, conf);

@@ -528,7 +528,7 @@ static void test_query_handle(void **state)
                 m.ops->query_range(m.self, NULL, 0, NULL, 0, &bit, NULL, 0),
                 BROOK_OK);
         it = brook__kviter_new(brook_serde_string(), brook_serde_string(),
-                               arena, NULL, 0, NULL, NULL);
+                               false, arena, NULL, 0, NULL, NULL);
         brook__iqstore_ref(h);
         brook__kviter_add_iq(it, bit, h);
         assert_int_equal(brook_kviter_next(it, &k, &v, errstr, sizeof errstr),
