@@ -335,17 +335,17 @@ static int final_cmp(const void *a, const void *b)
         const final_ent_t *x = a, *y = b;
         size_t n = x->n < y->n ? x->n : y->n;
         int c;
-        /* Kafka Streams' time-ordered stores: window start (session end),
-         * then key bytes, then (sessions) start. */
+        /* Kafka Streams' time-ordered stores: window start, then key bytes;
+         * sessions by end, then start, then key bytes. */
         if (x->time != y->time)
                 return x->time < y->time ? -1 : 1;
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
         c = memcmp(x->key, y->key, n);
         if (c)
                 return c;
         if (x->n != y->n)
                 return x->n < y->n ? -1 : 1;
-        if (x->start != y->start)
-                return x->start < y->start ? -1 : 1;
         return 0;
 }
 
@@ -362,7 +362,8 @@ brook_err_t brook__win_emit_range(win_state_t *ws, const brook_record_t *rec,
         /* Sessions ending at or after lower (that started at any time);
          * those ending past upper are left out below. */
         brook__segfetch_t f = {.tfrom = lower,
-                               .tto = session ? INT64_MAX : upper};
+                               .tto = session ? INT64_MAX : upper,
+                               .time_ordered = true};
         brook_kvbytes_iter_t *it = NULL;
         final_ent_t *ents = NULL;
         size_t cnt = 0, cap = 0, i;
@@ -697,7 +698,12 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
         t = brook__table_new(b, p.name, wkey_serde, value_serde, p.store,
                              BROOK__TABLE_NO_OLD, true, NULL, NULL);
         t->windowed = true;
-        t->grace_ms = w->grace_ms;
+        /* What suppress(until_window_closes) waits past a window's end:
+         * the grace, and for sessions the gap too (Kafka Streams'
+         * GraphGraceSearchUtil), since a session can still grow until
+         * then. */
+        t->grace_ms = w->grace_ms +
+                      (w->kind == BROOK_WINDOWS_SESSION ? w->size_ms : 0);
 done:
         brook__grouped_prep_free(&p);
         return t;

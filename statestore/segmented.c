@@ -544,9 +544,17 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
         int64_t tfrom = f->tfrom, lo_seg, hi_seg;
         size_t i;
 
-        /* Kafka Streams' getActualFrom(): nothing older than retention. */
-        if (observed >= 0 && tfrom < observed - s->retention + 1)
-                tfrom = observed - s->retention + 1;
+        /* Kafka Streams' getActualFrom(): nothing older than retention;
+         * its time-ordered window stores keep one millisecond more, and
+         * its time-ordered session stores' findSessions by end times reads
+         * whatever the live segments hold. */
+        if (observed >= 0 &&
+            !(f->time_ordered && s->kind == BROOK__STORE_SESSION)) {
+                int64_t min =
+                        observed - s->retention + (f->time_ordered ? 0 : 1);
+                if (tfrom < min)
+                        tfrom = min;
+        }
         lo_seg = seg_id(s, tfrom);
         /* A session ending in a later segment may still have started by
          * tto: sessions search every segment from the first. */

@@ -401,6 +401,11 @@ typedef struct brook__segfetch {
         int64_t tfrom, tto;
         bool reverse; /**< Latest segment and largest key first. */
         bool query;   /**< From an interactive query (any thread). */
+        /** Kafka Streams' time-ordered stores' bounds (which emit on window
+         *  close reads): windows from the newest start - retention (the
+         *  others stop at newest - retention + 1); sessions whatever the
+         *  live segments hold. */
+        bool time_ordered;
 } brook__segfetch_t;
 
 /**

@@ -20,7 +20,8 @@
  *   <topic> <key> <value> <timestamp>     one line per record
  *   end
  *
- * and its output the same with output records. "~" is a null key or value.
+ * and its output the same with output records, each input's followed by
+ * "after <n>" (the input's number, from 1). "~" is a null key or value.
  *
  * A scenario is one entry of scenarios[]: its input and output value types,
  * whether the cache-on run is compared, and the function that builds its
@@ -141,6 +142,47 @@ static void *times(const brook_record_t *rec, void *opaque)
         return brook_int64_new(brook_record_arena(rec),
                                *(int64_t *)brook_record_value(rec) *
                                        (int64_t)(intptr_t)opaque);
+}
+
+/* Windowed: a sum that skips null values (Java: v == null ? a : a + v). */
+static void *sum_nullable(const brook_record_t *rec, void *agg, void *opaque)
+{
+        const int64_t *v = brook_record_value(rec);
+        (void)opaque;
+        if (!v)
+                return agg;
+        return brook_int64_new(brook_record_arena(rec), *(int64_t *)agg + *v);
+}
+
+/* Windowed aggregations see null values: "_" for them (Java: agg + (v ==
+ * null ? "_" : v)). */
+static void *concat_nullable(const brook_record_t *rec, void *agg, void *opaque)
+{
+        const char *a = agg, *v = brook_record_value(rec);
+        size_t al = strlen(a), vl;
+        char *s;
+
+        (void)opaque;
+        if (!v)
+                v = "_";
+        vl = strlen(v);
+        s = brook_record_alloc(rec, al + vl + 1);
+        memcpy(s, a, al);
+        memcpy(s + al, v, vl + 1);
+        return s;
+}
+
+/* Java: (k, a, b) -> a + "|" + b. */
+static void *merge_bar(const brook_record_t *rec, void *a, void *b,
+                       void *opaque)
+{
+        size_t al = strlen(a), bl = strlen(b);
+        char *s = brook_record_alloc(rec, al + bl + 2);
+        (void)opaque;
+        memcpy(s, a, al);
+        s[al] = '|';
+        memcpy(s + al + 1, b, bl + 1);
+        return s;
 }
 
 /* ------------------------------------------------------------ scenarios */
@@ -312,7 +354,172 @@ static void build_table_chain_mat(brook_builder_t *b)
                         OUT, P_SL);
 }
 
+/* ------------------------------------------------- windowed scenarios */
+
+/* The windows of each windowed scenario (the Java side has the same):
+ * small, so that the generated timestamps hit every boundary. */
+#define W_SIZE  10
+#define W_ADV   3
+#define W_GRACE 5
+#define W_GAP   5
+
+static brook_windowed_stream_t *
+wstream(brook_builder_t *b, const brook_consumed_t *c, brook_windows_t w)
+{
+        return brook_grouped_windowed_by(
+                brook_stream_group_by_key(brook_stream(b, IN, c), NULL), &w);
+}
+
+/* The windowed key serde of the case being run, destroyed with it. */
+static brook_serde_t *case_wserde;
+
+/* The output: windowed keys as Kafka Streams' bytes. */
+static void wto(brook_builder_t *b, brook_table_t *t, bool session,
+                int64_t size, const brook_serde_t *vs)
+{
+        const brook_serde_t *ks = case_wserde =
+                session ? brook_serde_session_windowed(S, NULL, 0)
+                        : brook_serde_time_windowed(S, size, NULL, 0);
+        brook_stream_to(
+                brook_table_to_stream(t), OUT,
+                &(brook_produced_t){.key_serde = ks, .value_serde = vs});
+}
+
+static void build_w_tumbling_count(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_tumbling(W_SIZE, W_GRACE);
+        wto(b, brook_windowed_count(wstream(b, C_SS, w), NULL), false, W_SIZE,
+            L);
+}
+
+static void build_w_hopping_count(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_hopping(W_SIZE, W_ADV, W_GRACE);
+        wto(b, brook_windowed_count(wstream(b, C_SS, w), NULL), false, W_SIZE,
+            L);
+}
+
+static void build_w_hopping_reduce(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_hopping(W_SIZE, W_ADV, W_GRACE);
+        wto(b,
+            brook_windowed_reduce(wstream(b, C_SL, w), sum_nullable, NULL,
+                                  NULL),
+            false, W_SIZE, L);
+}
+
+static void build_w_tumbling_aggregate(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_tumbling(W_SIZE, W_GRACE);
+        brook_materialized_t m = {.value_serde = S};
+        wto(b,
+            brook_windowed_aggregate(wstream(b, C_SS, w), empty_string,
+                                     concat_nullable, NULL, NULL, &m),
+            false, W_SIZE, S);
+}
+
+static void build_w_sliding_count(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_sliding(W_SIZE, W_GRACE);
+        wto(b, brook_windowed_count(wstream(b, C_SS, w), NULL), false, W_SIZE,
+            L);
+}
+
+static void build_w_sliding_aggregate(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_sliding(W_SIZE, W_GRACE);
+        brook_materialized_t m = {.value_serde = S};
+        wto(b,
+            brook_windowed_aggregate(wstream(b, C_SS, w), empty_string,
+                                     concat_nullable, NULL, NULL, &m),
+            false, W_SIZE, S);
+}
+
+static void build_w_session_count(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_session(W_GAP, W_GRACE);
+        wto(b, brook_windowed_count(wstream(b, C_SS, w), NULL), true, 0, L);
+}
+
+static void build_w_session_aggregate(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_session(W_GAP, W_GRACE);
+        brook_materialized_t m = {.value_serde = S};
+        wto(b,
+            brook_windowed_aggregate(wstream(b, C_SS, w), empty_string,
+                                     concat_nullable, merge_bar, NULL, &m),
+            true, 0, S);
+}
+
+static void build_w_tumbling_suppress(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_tumbling(W_SIZE, W_GRACE);
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES};
+        wto(b,
+            brook_table_suppress(
+                    brook_windowed_count(wstream(b, C_SS, w), NULL), &sup),
+            false, W_SIZE, L);
+}
+
+static void build_w_session_suppress(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_session(W_GAP, W_GRACE);
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES};
+        wto(b,
+            brook_table_suppress(
+                    brook_windowed_count(wstream(b, C_SS, w), NULL), &sup),
+            true, 0, L);
+}
+
+static void build_w_hopping_close(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_hopping(W_SIZE, W_ADV, W_GRACE);
+        wto(b,
+            brook_windowed_count(
+                    brook_windowed_emit_strategy(wstream(b, C_SS, w),
+                                                 BROOK_EMIT_ON_WINDOW_CLOSE),
+                    NULL),
+            false, W_SIZE, L);
+}
+
+static void build_w_tumbling_close(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_tumbling(W_SIZE, W_GRACE);
+        wto(b,
+            brook_windowed_count(
+                    brook_windowed_emit_strategy(wstream(b, C_SS, w),
+                                                 BROOK_EMIT_ON_WINDOW_CLOSE),
+                    NULL),
+            false, W_SIZE, L);
+}
+
+static void build_w_sliding_close(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_sliding(W_SIZE, W_GRACE);
+        wto(b,
+            brook_windowed_count(
+                    brook_windowed_emit_strategy(wstream(b, C_SS, w),
+                                                 BROOK_EMIT_ON_WINDOW_CLOSE),
+                    NULL),
+            false, W_SIZE, L);
+}
+
+static void build_w_session_close(brook_builder_t *b)
+{
+        brook_windows_t w = brook_windows_session(W_GAP, W_GRACE);
+        wto(b,
+            brook_windowed_count(
+                    brook_windowed_emit_strategy(wstream(b, C_SS, w),
+                                                 BROOK_EMIT_ON_WINDOW_CLOSE),
+                    NULL),
+            true, 0, L);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
+
+/* Output keys: plain, time-windowed (key, start), session-windowed (key,
+ * end, start). */
+typedef enum { K_PLAIN, K_TIME, K_SESSION } ktype_t;
 
 typedef struct scenario {
         const char *name;
@@ -322,25 +529,68 @@ typedef struct scenario {
          *  commits, and so flushes the caches, after every record). */
         bool cache_on;
         void (*build)(brook_builder_t *b);
+        /** Windowed scenarios: the output keys, and whether the wall clock
+         *  moves 1 s before each record (emit on window close checks at
+         *  most once per second of it). */
+        ktype_t keys;
+        bool tick;
 } scenario_t;
 
 static const scenario_t scenarios[] = {
-        {"count", V_STRING, V_LONG, true, build_count},
-        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum},
-        {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat},
-        {"groupby_count", V_STRING, V_LONG, true, build_groupby_count},
-        {"count_filter", V_STRING, V_LONG, true, build_count_filter},
-        {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even},
-        {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter},
-        {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter},
-        {"table_filter", V_LONG, V_LONG, true, build_table_filter},
-        {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat},
-        {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter},
+        {"count", V_STRING, V_LONG, true, build_count, K_PLAIN, false},
+        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum, K_PLAIN, false},
+        {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat,
+         K_PLAIN, false},
+        {"groupby_count", V_STRING, V_LONG, true, build_groupby_count, K_PLAIN,
+         false},
+        {"count_filter", V_STRING, V_LONG, true, build_count_filter, K_PLAIN,
+         false},
+        {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even,
+         K_PLAIN, false},
+        {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter, K_PLAIN,
+         false},
+        {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter,
+         K_PLAIN, false},
+        {"table_filter", V_LONG, V_LONG, true, build_table_filter, K_PLAIN,
+         false},
+        {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat,
+         K_PLAIN, false},
+        {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter,
+         K_PLAIN, false},
         {"table_filter_mat_filter", V_LONG, V_LONG, true,
-         build_table_filter_mat_filter},
-        {"table_mapvalues_mat", V_LONG, V_LONG, true,
-         build_table_mapvalues_mat},
-        {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat},
+         build_table_filter_mat_filter, K_PLAIN, false},
+        {"table_mapvalues_mat", V_LONG, V_LONG, true, build_table_mapvalues_mat,
+         K_PLAIN, false},
+        {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat,
+         K_PLAIN, false},
+        {"w_tumbling_count", V_STRING, V_LONG, true, build_w_tumbling_count,
+         K_TIME, false},
+        {"w_hopping_count", V_STRING, V_LONG, true, build_w_hopping_count,
+         K_TIME, false},
+        {"w_hopping_reduce", V_LONG, V_LONG, true, build_w_hopping_reduce,
+         K_TIME, false},
+        {"w_tumbling_aggregate", V_STRING, V_STRING, true,
+         build_w_tumbling_aggregate, K_TIME, false},
+        {"w_sliding_count", V_STRING, V_LONG, false, build_w_sliding_count,
+         K_TIME, false},
+        {"w_sliding_aggregate", V_STRING, V_STRING, false,
+         build_w_sliding_aggregate, K_TIME, false},
+        {"w_session_count", V_STRING, V_LONG, false, build_w_session_count,
+         K_SESSION, false},
+        {"w_session_aggregate", V_STRING, V_STRING, false,
+         build_w_session_aggregate, K_SESSION, false},
+        {"w_tumbling_suppress", V_STRING, V_LONG, true,
+         build_w_tumbling_suppress, K_TIME, false},
+        {"w_session_suppress", V_STRING, V_LONG, false,
+         build_w_session_suppress, K_SESSION, false},
+        {"w_hopping_close", V_STRING, V_LONG, false, build_w_hopping_close,
+         K_TIME, true},
+        {"w_tumbling_close", V_STRING, V_LONG, false, build_w_tumbling_close,
+         K_TIME, true},
+        {"w_sliding_close", V_STRING, V_LONG, false, build_w_sliding_close,
+         K_TIME, true},
+        {"w_session_close", V_STRING, V_LONG, false, build_w_session_close,
+         K_SESSION, true},
 };
 
 static const scenario_t *scenario_find(const char *name)
@@ -380,6 +630,12 @@ static void gen_case(FILE *out, const scenario_t *sc, int cache, uint64_t seed)
         uint64_t keys = key_spaces[below(&s, 5)];
         int64_t ts = (int64_t)below(&s, 1000), t;
 
+        /* Windowed scenarios: time moves a few ms per record (windows of
+         * 10 ms, grace 5, gap 5), often back by up to 25 ms, so records
+         * land exactly at and just past window end + grace, sessions merge
+         * and split, and some records come too late. */
+        bool windowed = sc->keys != K_PLAIN;
+
         fprintf(out, "case %s %d %" PRIu64 "\n", sc->name, cache, seed);
         for (uint64_t i = 0; i < n; i++) {
                 uint64_t r = below(&s, 100);
@@ -399,7 +655,17 @@ static void gen_case(FILE *out, const scenario_t *sc, int cache, uint64_t seed)
                         snprintf(value, sizeof value, "%c%" PRIu64,
                                  (char)('a' + below(&s, 5)), below(&s, 10));
                 r = below(&s, 100);
-                if (r < 20) { /* out of order */
+                if (windowed) {
+                        if (r < 25) {
+                                t = ts - (int64_t)below(&s, 26);
+                                if (t < 0)
+                                        t = 0;
+                        } else if (r < 35) {
+                                t = ts;
+                        } else {
+                                t = ts += (int64_t)below(&s, 7);
+                        }
+                } else if (r < 20) { /* out of order */
                         t = ts - (int64_t)below(&s, 1000);
                         if (t < 0)
                                 t = 0;
@@ -446,10 +712,31 @@ static void drain(brook_test_driver_t *td, const scenario_t *sc, FILE *out)
 
         while (brook_test_driver_read(td, OUT, &r)) {
                 fputs(OUT " ", out);
-                if (r.key)
-                        fwrite(r.key, 1, r.key_size, out);
-                else
+                if (!r.key) {
                         fputs("~", out);
+                } else if (sc->keys == K_PLAIN) {
+                        fwrite(r.key, 1, r.key_size, out);
+                } else {
+                        /* key@start/end, as the Java side prints them. */
+                        size_t sfx = sc->keys == K_SESSION ? 16 : 8;
+                        const unsigned char *k = r.key;
+                        int64_t a = 0, z = 0;
+                        if (r.key_size < sfx)
+                                die("%s", "a windowed key is too short");
+                        for (size_t i = 0; i < 8; i++)
+                                a = (int64_t)((uint64_t)a << 8 |
+                                              k[r.key_size - sfx + i]);
+                        if (sc->keys == K_SESSION)
+                                for (size_t i = 8; i < 16; i++)
+                                        z = (int64_t)((uint64_t)z << 8 |
+                                                      k[r.key_size - 16 + i]);
+                        fwrite(r.key, 1, r.key_size - sfx, out);
+                        if (sc->keys == K_SESSION) /* end, then start */
+                                fprintf(out, "@%" PRId64 "/%" PRId64, z, a);
+                        else
+                                fprintf(out, "@%" PRId64 "/%" PRId64, a,
+                                        a + W_SIZE);
+                }
                 fputs(" ", out);
                 print_value(out, sc->out, r.value, r.value_size);
                 fprintf(out, " %" PRId64 "\n", r.timestamp);
@@ -486,7 +773,7 @@ static void run_case(char *head, FILE *in, FILE *out)
         if (!td)
                 die("brook_test_driver_new: %s", errstr);
         fprintf(out, "case %s %d %" PRIu64 "\n", name, cache, seed);
-        while (fgets(line, sizeof line, in)) {
+        for (int idx = 1; fgets(line, sizeof line, in); idx++) {
                 char topic[64], key[256], value[256];
                 long long ts;
                 unsigned char vbuf[8];
@@ -509,15 +796,23 @@ static void run_case(char *head, FILE *in, FILE *out)
                         v = vbuf;
                         vsize = 8;
                 }
+                if (sc->tick && brook_test_driver_advance_wall_clock(
+                                        td, 1000, errstr, sizeof errstr))
+                        die("wall clock: %s", errstr);
                 if (brook_test_driver_pipe(
                             td, topic, strcmp(key, "~") ? key : NULL,
                             strcmp(key, "~") ? strlen(key) : 0, v, vsize, ts,
                             NULL, 0, errstr, sizeof errstr))
                         die("pipe: %s", errstr);
                 drain(td, sc, out);
+                /* Which input the outputs above came with: their timing is
+                 * compared too. */
+                fprintf(out, "after %d\n", idx);
         }
         fprintf(out, "end\n");
         brook_test_driver_destroy(td);
+        brook_serde_destroy(case_wserde);
+        case_wserde = NULL;
 }
 
 int main(int argc, char **argv)

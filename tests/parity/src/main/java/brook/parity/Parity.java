@@ -30,6 +30,7 @@ import java.io.BufferedWriter;
 import java.io.InputStreamReader;
 import java.io.OutputStreamWriter;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,7 +46,15 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.TopologyTestDriver;
+import org.apache.kafka.streams.kstream.Aggregator;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.SlidingWindows;
+import org.apache.kafka.streams.kstream.Suppressed;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
@@ -58,9 +67,32 @@ public final class Parity {
     static final String IN = "in";
     static final String OUT = "out";
 
-    /** A scenario: value types of its input and output, and its topology. */
-    record Scenario(Serde<?> inValue, Serde<?> outValue, Consumer<StreamsBuilder> build) {
+    /** Output keys: plain, time-windowed, session-windowed. */
+    enum Keys { PLAIN, TIME, SESSION }
+
+    /**
+     * A scenario: value types of its input and output, its topology, its
+     * output keys, and whether the wall clock moves 1 s before each record
+     * (emit on window close checks at most once per second of it).
+     */
+    record Scenario(Serde<?> inValue, Serde<?> outValue, Consumer<StreamsBuilder> build, Keys keys,
+                    boolean tick) {
+        Scenario(final Serde<?> inValue, final Serde<?> outValue, final Consumer<StreamsBuilder> build) {
+            this(inValue, outValue, build, Keys.PLAIN, false);
+        }
     }
+
+    // The windows of the windowed scenarios, as brook_parity.c's.
+    static final Duration W_SIZE = Duration.ofMillis(10);
+    static final Duration W_ADV = Duration.ofMillis(3);
+    static final Duration W_GRACE = Duration.ofMillis(5);
+    static final Duration W_GAP = Duration.ofMillis(5);
+    static final TimeWindows TUMBLING = TimeWindows.ofSizeAndGrace(W_SIZE, W_GRACE);
+    static final TimeWindows HOPPING = TimeWindows.ofSizeAndGrace(W_SIZE, W_GRACE).advanceBy(W_ADV);
+    static final SlidingWindows SLIDING = SlidingWindows.ofTimeDifferenceAndGrace(W_SIZE, W_GRACE);
+    static final SessionWindows SESSIONS = SessionWindows.ofInactivityGapAndGrace(W_GAP, W_GRACE);
+    static final Serde<Windowed<String>> TW = WindowedSerdes.timeWindowedSerdeFrom(String.class, W_SIZE.toMillis());
+    static final Serde<Windowed<String>> SW = WindowedSerdes.sessionWindowedSerdeFrom(String.class);
 
     static final Serde<String> S = Serdes.String();
     static final Serde<Long> L = Serdes.Long();
@@ -137,6 +169,61 @@ public final class Parity {
                 .filterNot((k, v) -> v % 20 == 0)
                 .toStream().to(OUT, Produced.with(S, L));
         }));
+
+        // Windowed aggregations see null values (sliding windows drop
+        // them): "_" in the concatenations, skipped in the sum.
+        final Aggregator<String, String, String> concat = (k, v, agg) -> agg + (v == null ? "_" : v);
+        SCENARIOS.put("w_tumbling_count", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(TUMBLING).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, false));
+        SCENARIOS.put("w_hopping_count", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(HOPPING).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, false));
+        SCENARIOS.put("w_hopping_reduce", new Scenario(L, L, b -> b.stream(IN, Consumed.with(S, L))
+            .groupByKey().windowedBy(HOPPING).reduce((a, v) -> v == null ? a : a + v)
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, false));
+        SCENARIOS.put("w_tumbling_aggregate", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(TUMBLING).aggregate(() -> "", concat, Materialized.with(S, S))
+            .toStream().to(OUT, Produced.with(TW, S)), Keys.TIME, false));
+        SCENARIOS.put("w_sliding_count", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SLIDING).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, false));
+        SCENARIOS.put("w_sliding_aggregate", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SLIDING).aggregate(() -> "", concat, Materialized.with(S, S))
+            .toStream().to(OUT, Produced.with(TW, S)), Keys.TIME, false));
+        SCENARIOS.put("w_session_count", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SESSIONS).count()
+            .toStream().to(OUT, Produced.with(SW, L)), Keys.SESSION, false));
+        SCENARIOS.put("w_session_aggregate", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SESSIONS)
+            .aggregate(() -> "", concat, (k, a, c) -> a + "|" + c, Materialized.with(S, S))
+            .toStream().to(OUT, Produced.with(SW, S)), Keys.SESSION, false));
+        SCENARIOS.put("w_tumbling_suppress", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(TUMBLING).count()
+            .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, false));
+        SCENARIOS.put("w_session_suppress", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SESSIONS).count()
+            .suppress(Suppressed.untilWindowCloses(Suppressed.BufferConfig.unbounded()))
+            .toStream().to(OUT, Produced.with(SW, L)), Keys.SESSION, false));
+        SCENARIOS.put("w_hopping_close", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(HOPPING).emitStrategy(EmitStrategy.onWindowClose()).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, true));
+        SCENARIOS.put("w_tumbling_close", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(TUMBLING).emitStrategy(EmitStrategy.onWindowClose()).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, true));
+        SCENARIOS.put("w_sliding_close", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SLIDING).emitStrategy(EmitStrategy.onWindowClose()).count()
+            .toStream().to(OUT, Produced.with(TW, L)), Keys.TIME, true));
+        SCENARIOS.put("w_session_close", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
+            .groupByKey().windowedBy(SESSIONS).emitStrategy(EmitStrategy.onWindowClose()).count()
+            .toStream().to(OUT, Produced.with(SW, L)), Keys.SESSION, true));
+    }
+
+    static String keyText(final Object k) {
+        if (k instanceof Windowed<?> w)
+            return w.key() + "@" + w.window().start() + "/" + w.window().end();
+        return text(k);
     }
 
     static String text(final Object o) {
@@ -160,10 +247,13 @@ public final class Parity {
         p.put(StreamsConfig.APPLICATION_ID_CONFIG, "parity");
         p.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "unused:9092");
         p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, head[2].equals("0") ? 0L : 10L * 1024 * 1024);
-        // In-memory stores: RocksDB's would cost every case a database for
-        // nothing (the semantics are the same); brook's test driver keeps
-        // its stores in RocksDB.
-        p.put(StreamsConfig.DSL_STORE_SUPPLIERS_CLASS_CONFIG, BuiltInDslStoreSuppliers.InMemoryDslStoreSuppliers.class);
+        // In-memory key-value stores: RocksDB's would cost every case a
+        // database for nothing (the semantics are the same); brook's test
+        // driver keeps its stores in RocksDB. Window and session stores
+        // stay RocksDB's, the default: their retention checks differ from
+        // the in-memory ones', and brook's follow RocksDB's.
+        if (sc.keys == Keys.PLAIN)
+            p.put(StreamsConfig.DSL_STORE_SUPPLIERS_CLASS_CONFIG, BuiltInDslStoreSuppliers.InMemoryDslStoreSuppliers.class);
         if (System.getenv("BROOK_PARITY_STATE_DIR") != null)
             p.put(StreamsConfig.STATE_DIR_CONFIG, System.getenv("BROOK_PARITY_STATE_DIR"));
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
@@ -173,18 +263,25 @@ public final class Parity {
             final Serde<Object> inV = (Serde<Object>) sc.inValue;
             final Serde<Object> outV = (Serde<Object>) sc.outValue;
             final TestInputTopic<String, Object> in = td.createInputTopic(IN, S.serializer(), inV.serializer());
-            final TestOutputTopic<String, Object> o = td.createOutputTopic(OUT, S.deserializer(), outV.deserializer());
+            final Serde<Object> outK = (Serde<Object>) (Serde<?>) (sc.keys == Keys.TIME ? TW
+                : sc.keys == Keys.SESSION ? SW : S);
+            final TestOutputTopic<Object, Object> o = td.createOutputTopic(OUT, outK.deserializer(), outV.deserializer());
+            int idx = 0;
             for (final String[] r : inputs) {
                 if (!r[0].equals(IN))
                     throw new IllegalArgumentException("unknown input topic \"" + r[0] + "\"");
+                if (sc.tick)
+                    td.advanceWallClockTime(Duration.ofMillis(1000));
                 in.pipeInput(new TestRecord<>((String) parse(S, r[1]), parse(sc.inValue, r[2]), null,
                     Long.parseLong(r[3])));
                 // Outputs as they come, so that their order across topics
                 // would show, once a scenario writes to several.
                 while (!o.isEmpty()) {
-                    final TestRecord<String, Object> rec = o.readRecord();
-                    out.write(OUT + " " + text(rec.key()) + " " + text(rec.value()) + " " + rec.timestamp() + "\n");
+                    final TestRecord<Object, Object> rec = o.readRecord();
+                    out.write(OUT + " " + keyText(rec.key()) + " " + text(rec.value()) + " " + rec.timestamp() + "\n");
                 }
+                // Which input the outputs above came with.
+                out.write("after " + ++idx + "\n");
             }
         }
         out.write("end\n");
