@@ -299,8 +299,11 @@ void kt_consume_all(const char *topic,
                         } else if (rkm->err ==
                                    RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                                 /* Transaction markers may end a partition
-                                 * before hi - 1. */
-                                eof = true;
+                                 * before hi - 1; an end reported before hi
+                                 * (a fetch that raced the records we know
+                                 * are there) is not the end. */
+                                if (rkm->offset >= hi)
+                                        eof = true;
                         } else {
                                 fail_msg("reading %s [%d]: %s", topic, p,
                                          rd_kafka_message_errstr(rkm));
