@@ -360,3 +360,66 @@ brook_err_t brook__store_write_pending(brook__store_t *st)
 {
         return st->cache ? brook__cache_write_pending(st->cache, st) : BROOK_OK;
 }
+
+/* ------------------------------------------- the metered layer's values */
+
+brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
+                                   int64_t *tsp)
+{
+        const void *val;
+        size_t size;
+        char why[512] = "";
+        brook_err_t err;
+
+        *valuep = NULL;
+        *tsp = -1;
+        st->gets++;
+        if ((err = brook__store_read(st, brook__store_bytes(st->kbuf),
+                                     brook_buf_len(st->kbuf), &val, &size)))
+                return err;
+        if (st->def->timestamped &&
+            !brook__ts_value_split(val, size, tsp, &val, &size))
+                return brook__store_fail(st, BROOK_ERR_STATE, "value",
+                                         "too short for its timestamp");
+        /* The bytes are the cache's or the store's, valid until the next
+         * call: what the value may point into must live as long as the
+         * record's arena. */
+        val = brook__serde_stable(st->def->value_serde, val, size,
+                                  brook__store_arena(st));
+        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
+                                           brook__store_arena(st), valuep, why,
+                                           sizeof why)))
+                return brook__store_fail(st, err, "value", why);
+        return BROOK_OK;
+}
+
+brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
+                                   int64_t ts)
+{
+        const void *vbytes = NULL;
+        size_t vsize = 0;
+        char why[512] = "";
+        brook_err_t err;
+
+        if (value) {
+                brook_buf_clear(st->tmp);
+                if (st->def->timestamped) {
+                        unsigned char t[8];
+                        int i;
+                        for (i = 0; i < 8; i++)
+                                t[i] = (unsigned char)((uint64_t)ts >>
+                                                       (56 - 8 * i));
+                        brook_buf_append(st->tmp, t, sizeof t);
+                }
+                if ((err = brook_serde_serialize(st->def->value_serde, value,
+                                                 st->tmp, why, sizeof why)))
+                        return brook__store_fail(st, err, "value", why);
+                vbytes = brook__store_bytes(st->tmp);
+                vsize = brook_buf_len(st->tmp);
+                st->puts++;
+        } else {
+                st->deletes++;
+        }
+        return brook__store_write(st, brook__store_bytes(st->kbuf),
+                                  brook_buf_len(st->kbuf), vbytes, vsize, ts);
+}

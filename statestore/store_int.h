@@ -336,6 +336,16 @@ brook_err_t brook__store_read(brook__store_t *st, const void *key,
 brook_err_t brook__store_write(brook__store_t *st, const void *key,
                                size_t key_size, const void *value,
                                size_t value_size, int64_t ts);
+/** The metered layer's read of the bytes key in st->kbuf: its value
+ *  decoded into the store's arena, and (timestamped stores) its timestamp
+ *  into *@p tsp (-1 otherwise). BROOK_ERR_NOT_FOUND if absent. */
+brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
+                                   int64_t *tsp);
+/** The metered layer's write of @p value (NULL: a delete) under the bytes
+ *  key in st->kbuf, encoded with the store's value serde, after @p ts for
+ *  timestamped stores, with @p ts as its timestamp. */
+brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
+                                   int64_t ts);
 /** Before a range read of the inner store: the cache writes its pending
  *  entries down, so the inner store holds everything. */
 brook_err_t brook__store_write_pending(brook__store_t *st);

@@ -222,32 +222,7 @@ static brook_err_t ws_enc_key(brook__store_t *st, const void *key,
  * timestamped store keeps @p ts before it. */
 static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
 {
-        const void *vbytes = NULL;
-        size_t vsize = 0;
-        char why[512] = "";
-        brook_err_t err;
-
-        if (value) {
-                brook_buf_clear(st->tmp);
-                if (st->def->timestamped) {
-                        unsigned char t[8];
-                        int i;
-                        for (i = 0; i < 8; i++)
-                                t[i] = (unsigned char)((uint64_t)ts >>
-                                                       (56 - 8 * i));
-                        brook_buf_append(st->tmp, t, sizeof t);
-                }
-                if ((err = brook_serde_serialize(st->def->value_serde, value,
-                                                 st->tmp, why, sizeof why)))
-                        return brook__store_fail(st, err, "value", why);
-                vbytes = brook__store_bytes(st->tmp);
-                vsize = brook_buf_len(st->tmp);
-                st->puts++;
-        } else {
-                st->deletes++;
-        }
-        return brook__store_write(st, brook_buf_data(st->kbuf),
-                                  brook_buf_len(st->kbuf), vbytes, vsize, ts);
+        return brook__store_put_value(st, value, ts);
 }
 
 /* Reads the bytes key in st->kbuf, segmented by time @p ts, and decodes
@@ -256,32 +231,16 @@ static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep,
                            int64_t *tsp)
 {
         int64_t observed = brook__segmented_observed(st->inner);
-        const void *val;
-        size_t size;
-        char why[512] = "";
-        brook_err_t err;
 
         *valuep = NULL;
         *tsp = -1;
-        st->gets++;
         /* Older than retention is gone, whether or not the cache still
          * has it (Kafka Streams' caching store would still return it). */
-        if (observed >= 0 && ts < observed - st->def->retention_ms + 1)
+        if (observed >= 0 && ts < observed - st->def->retention_ms + 1) {
+                st->gets++;
                 return BROOK_ERR_NOT_FOUND;
-        if ((err = brook__store_read(st, brook_buf_data(st->kbuf),
-                                     brook_buf_len(st->kbuf), &val, &size)))
-                return err;
-        if (st->def->timestamped &&
-            !brook__ts_value_split(val, size, tsp, &val, &size))
-                return brook__store_fail(st, BROOK_ERR_STATE, "value",
-                                         "too short for its timestamp");
-        val = brook__serde_stable(st->def->value_serde, val, size,
-                                  brook__store_arena(st));
-        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
-                                           brook__store_arena(st), valuep, why,
-                                           sizeof why)))
-                return brook__store_fail(st, err, "value", why);
-        return BROOK_OK;
+        }
+        return brook__store_get_value(st, valuep, tsp);
 }
 
 /* A fetch by the owner: what the cache holds goes down first, so the
