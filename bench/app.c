@@ -4,7 +4,8 @@
  * workload must do.
  *
  *   brook-bench-app --bootstrap B --input T --output O --records N
- *                   --workload passthrough|filter-map|count [--threads 1]
+ *                   --workload passthrough|filter-map|count|hopping-count|
+ *                              session-count [--threads 1]
  *                   [--app-id ID] [--timeout 600] [--brook-defaults]
  *                   [-X <brook property>=<value>]...
  *   brook-bench-app --bootstrap B --input T --output O --app-id ID
@@ -22,6 +23,16 @@
  *                input records are processed; close then flushes the
  *                cache, so the output holds every key's final count
  *                (brook-bench-load --verify-counts checks it).
+ *   hopping-count, session-count
+ *                source (string, bytes) → group_by_key → windowed_by
+ *                (hopping: 1 s windows every 500 ms, grace 1 s; session:
+ *                gap 5 s, grace 1 s; state.h) → count into the window
+ *                (session) store "counts" (RocksDB, cached) → to_stream →
+ *                sink (Kafka Streams' time- or session-windowed string key,
+ *                int64). Done, as count, when N input records are
+ *                processed; the output holds every window's (session's)
+ *                final count (brook-bench-load --verify-windows checks
+ *                it).
  *   restore      the count topology, started on an empty state dir with
  *                the changelog "<ID>-counts-changelog" already holding N
  *                records (brook-bench-load --format count --compact).
@@ -46,7 +57,7 @@
  * every record is delivered by then; it also commits and leaves the group,
  * which the raw loop's figure does not include), produced_seconds until the
  * sinks had sent the last record, and close_seconds is the close alone;
- * for count,
+ * for count, hopping-count and session-count,
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s>
  * where records is the input count, seconds runs from the first record
@@ -91,7 +102,15 @@ typedef enum app_workload_e {
         APP_PIPE,    /* passthrough, filter-map: records.h */
         APP_COUNT,   /* count by key */
         APP_RESTORE, /* count's store, restored from its changelog */
+        APP_HOPPING, /* count by key in hopping windows (state.h) */
+        APP_SESSION, /* count by key in session windows (state.h) */
 } app_workload_t;
+
+/* Counts every input record: the workloads that stop once N are. */
+static bool counts_input(app_workload_t w)
+{
+        return w == APP_COUNT || w == APP_HOPPING || w == APP_SESSION;
+}
 
 /* Values the filter could not read: the input is not the loader's. */
 static atomic_uint_fast64_t unreadable;
@@ -100,8 +119,9 @@ static void usage(FILE *out)
 {
         fprintf(out,
                 "usage: %s --bootstrap B --input T --output O --records N\n"
-                "          --workload passthrough|filter-map|count"
-                " [--threads 1]\n"
+                "          --workload passthrough|filter-map|count|"
+                "hopping-count|session-count\n"
+                "          [--threads 1]\n"
                 "          [--app-id ID] [--timeout 600] [--brook-defaults]\n"
                 "          [-X <brook property>=<value>]...\n"
                 "       %s --bootstrap B --input T --output O --app-id ID\n"
@@ -175,6 +195,51 @@ static brook_builder_t *topology(const char *input, const char *output,
                                 &(brook_produced_t){
                                         .key_serde = brook_serde_bytes(),
                                         .value_serde = brook_serde_bytes()});
+        } else if (app_workload == APP_HOPPING || app_workload == APP_SESSION) {
+                /* Kafka Streams' topology of KStreamsBench.java; the store
+                 * is a window (session) store, RocksDB and cached, as
+                 * count's, with the default retention (size + grace). */
+                bool session = app_workload == APP_SESSION;
+                brook_windows_t w =
+                        session ? brook_windows_session(BENCH_SESSION_GAP_MS,
+                                                        BENCH_SESSION_GRACE_MS)
+                                : brook_windows_hopping(BENCH_HOP_SIZE_MS,
+                                                        BENCH_HOP_ADVANCE_MS,
+                                                        BENCH_HOP_GRACE_MS);
+                char errstr[512];
+                brook_stream_t *s = brook_stream(
+                        b, input,
+                        &(brook_consumed_t){.key_serde = brook_serde_string(),
+                                            .value_serde =
+                                                    brook_serde_bytes()});
+                brook_table_t *counts = brook_windowed_count(
+                        brook_grouped_windowed_by(
+                                brook_stream_group_by_key(s, NULL), &w),
+                        &(brook_materialized_t){
+                                .name = COUNT_STORE,
+                                .key_serde = brook_serde_string(),
+                                .value_serde = brook_serde_int64()});
+                /* Kafka Streams' windowed key bytes, so that one check
+                 * reads both engines' output. */
+                brook_serde_t *wserde =
+                        session ? brook_serde_session_windowed(
+                                          brook_serde_string(), errstr,
+                                          sizeof errstr)
+                                : brook_serde_time_windowed(
+                                          brook_serde_string(),
+                                          BENCH_HOP_SIZE_MS, errstr,
+                                          sizeof errstr);
+                if (!wserde) {
+                        fprintf(stderr, "%s: the windowed serde: %s\n", prog,
+                                errstr);
+                        brook_builder_destroy(b);
+                        return NULL;
+                }
+                brook_stream_to(brook_table_to_stream(counts), output,
+                                &(brook_produced_t){
+                                        .key_serde = wserde,
+                                        .value_serde = brook_serde_int64()});
+                brook_serde_destroy(wserde);
         } else {
                 /* The store's supplier and caching are left to the
                  * defaults (RocksDB, cached): the benchmark measures them. */
@@ -370,6 +435,10 @@ int main(int argc, char **argv)
                         workload_name = optarg;
                         if (!strcmp(optarg, "count"))
                                 app_workload = APP_COUNT;
+                        else if (!strcmp(optarg, "hopping-count"))
+                                app_workload = APP_HOPPING;
+                        else if (!strcmp(optarg, "session-count"))
+                                app_workload = APP_SESSION;
                         else if (!strcmp(optarg, "restore"))
                                 app_workload = APP_RESTORE;
                         else if (!bench_workload_parse(optarg, &workload))
@@ -378,6 +447,7 @@ int main(int argc, char **argv)
                                 fprintf(stderr,
                                         "%s: unknown workload '%s' "
                                         "(passthrough, filter-map, count, "
+                                        "hopping-count, session-count, "
                                         "restore)\n",
                                         prog, optarg);
                                 return 2;
@@ -510,7 +580,7 @@ int main(int argc, char **argv)
                 if (app_workload == APP_PIPE)
                         done = (uint64_t)stats.records_produced >= expected &&
                                (uint64_t)stats.records_processed >= records;
-                else if (app_workload == APP_COUNT)
+                else if (counts_input(app_workload))
                         done = (uint64_t)stats.records_processed >= records;
                 else
                         done = (uint64_t)stats.records_restored >=
@@ -616,10 +686,11 @@ int main(int argc, char **argv)
                 prog, workload_name, stats.records_processed, records,
                 stats.records_produced, want, stats.records_dropped, bad,
                 first ? first - began : 0.0, closed_at - closing);
-        if (app_workload == APP_COUNT) {
+        if (counts_input(app_workload)) {
                 /* The output's counts are checked by the harness
-                 * (brook-bench-load --verify-counts); here only that every
-                 * input record was counted. */
+                 * (brook-bench-load --verify-counts, --verify-windows);
+                 * here only that every input record was counted (a late
+                 * record would be dropped). */
                 if ((uint64_t)stats.records_processed != records ||
                     stats.records_dropped || !stats.records_produced) {
                         fprintf(stderr,
@@ -642,7 +713,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %" PRIu64 " records in %.3f s (%.0f records/s)\n",
                 prog, records, seconds,
                 seconds > 0 ? (double)records / seconds : 0.0);
-        if (app_workload == APP_COUNT)
+        if (counts_input(app_workload))
                 printf("RESULT records=%" PRId64
                        " seconds=%.6f processed=%" PRId64 " produced=%" PRId64
                        " processed_seconds=%.6f close_seconds=%.6f"

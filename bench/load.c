@@ -13,7 +13,9 @@
  *       counts instead of records.h's values (no --value-size); state.h
  *       describes both. --compact creates T with cleanup.policy=compact, as
  *       brook creates changelogs, so that a changelog can be loaded before
- *       the app that restores from it starts.
+ *       the app that restores from it starts. --event-time windowed
+ *       --t0 MS stamps record i with state.h's bench_event_time(MS, i)
+ *       (the windowed benchmarks' input) instead of now - N + i ms.
  *   brook-bench-load --bootstrap B --topic T --partitions P --rate R
  *                    --duration S --value-size V [--keys K] [--key-format F]
  *       The latency benchmark's input: R x S records of records.h, paced at
@@ -37,6 +39,18 @@
  *       its end and checks that the last count of every key is what N
  *       records over K keys give (state.h); prints the number of records
  *       read and ten sample keys to stderr. Exits 1 on any difference.
+ *   brook-bench-load --bootstrap B --verify-windows T
+ *                    --windows hopping|session --records N --keys K
+ *                    --t0 MS [--key-format F]
+ *       Reads T (a windowed count's output: Kafka Streams' time-windowed
+ *       or session-windowed string keys, 8-byte counts or NULL) up to its
+ *       end, keeps the last value of every (key, window), a NULL removing
+ *       it, and checks what is left against the final counts that N
+ *       records loaded with --event-time windowed --t0 MS over K keys give
+ *       (state.h): every hopping window's count (sessions: every session,
+ *       start, end and count), none missing, none extra. Prints the number
+ *       of records read; five expected windows and the totals to stderr.
+ *       Exits 1 on any difference.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -71,6 +85,7 @@ static void usage(FILE *out)
                 " --value-size V\n"
                 "          [--keys K] [--key-format F]"
                 " [--format binary|json|count] [--compact]\n"
+                "          [--event-time windowed --t0 MS]\n"
                 "       %s --bootstrap B --topic T --partitions P --rate R"
                 " --duration S\n"
                 "          --value-size V [--keys K] [--key-format F]\n"
@@ -78,8 +93,11 @@ static void usage(FILE *out)
                 "       %s --bootstrap B --delete T\n"
                 "       %s --expect passthrough|filter-map --records N\n"
                 "       %s --bootstrap B --verify-counts T --records N"
-                " --keys K [--key-format F]\n",
-                prog, prog, prog, prog, prog, prog);
+                " --keys K [--key-format F]\n"
+                "       %s --bootstrap B --verify-windows T"
+                " --windows hopping|session --records N\n"
+                "          --keys K --t0 MS [--key-format F]\n",
+                prog, prog, prog, prog, prog, prog, prog);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -374,22 +392,25 @@ static rd_kafka_t *consumer_new(const char *bootstrap)
         return rk;
 }
 
+/* Called for each record read_to_end() reads, in offset order within a
+ * partition; @p seq numbers the records in the order read. */
+typedef void (*read_cb_t)(const rd_kafka_message_t *msg, uint64_t seq,
+                          void *opaque);
+
 /*
- * --verify-counts: reads @p topic from its start to the end it had when
- * the check began, keeps the last count of every key and compares each
- * with state.h's expectation for @p records records over @p keys keys.
+ * Reads @p topic from its start to the end it had when the read began and
+ * hands every record to @p cb; *@p readp is the number read. -1 after
+ * printing why.
  */
-static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
-                         const char *topic, uint64_t records, uint64_t keys,
-                         const bench_keyfmt_t *kf)
+static int read_to_end(rd_kafka_t *rk, const char *bootstrap, const char *topic,
+                       read_cb_t cb, void *opaque, uint64_t *readp)
 {
         int partitions = topic_partitions(rk, topic);
-        int64_t *last = NULL, *high = NULL;
+        int64_t *high = NULL;
         rd_kafka_t *consumer = NULL;
         rd_kafka_topic_partition_list_t *parts = NULL;
-        uint64_t read = 0, foreign = 0, missing = 0, wrong = 0;
+        uint64_t read = 0;
         int pending = 0, ret = -1;
-        char key[sizeof kf->prefix + sizeof kf->suffix + 24];
 
         if (partitions <= 0) {
                 if (partitions == 0)
@@ -397,10 +418,9 @@ static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
                                 topic);
                 return -1;
         }
-        last = calloc(keys, sizeof *last);
         high = calloc((size_t)partitions, sizeof *high);
         parts = rd_kafka_topic_partition_list_new(partitions);
-        if (!last || !high) {
+        if (!high) {
                 fprintf(stderr, "%s: out of memory\n", prog);
                 goto out;
         }
@@ -449,7 +469,7 @@ static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
                 int32_t p = msg->partition;
                 if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         /* Compaction may have removed the last offsets. */
-                        if (high[p] >= 0) {
+                        if (p >= 0 && p < partitions && high[p] >= 0) {
                                 high[p] = -1;
                                 pending--;
                         }
@@ -467,33 +487,82 @@ static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
                         rd_kafka_message_destroy(msg);
                         continue;
                 }
-                uint64_t k;
-                read++;
-                if (bench_keyfmt_number(kf, msg->key, msg->key_len, &k) ||
-                    k >= keys || msg->len != BENCH_COUNT_SIZE) {
-                        if (!foreign++)
-                                fprintf(stderr,
-                                        "%s: %s [%" PRId32 "] offset %" PRId64
-                                        ": a key of %zu bytes and a value of "
-                                        "%zu bytes are not a count of one of "
-                                        "the %" PRIu64 " keys\n",
-                                        prog, topic, p, msg->offset,
-                                        msg->key_len, msg->len, keys);
-                } else {
-                        last[k] = bench_count_decode(msg->payload);
-                }
+                cb(msg, read++, opaque);
                 if (msg->offset + 1 >= high[p]) {
                         high[p] = -1;
                         pending--;
                 }
                 rd_kafka_message_destroy(msg);
         }
+        ret = 0;
+out:
+        if (consumer) {
+                rd_kafka_consumer_close(consumer);
+                rd_kafka_destroy(consumer);
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        free(high);
+        *readp = read;
+        return ret;
+}
+
+typedef struct counts_read_s {
+        const char *topic;
+        const bench_keyfmt_t *kf;
+        uint64_t keys;
+        int64_t *last;
+        uint64_t foreign;
+} counts_read_t;
+
+static void counts_cb(const rd_kafka_message_t *msg, uint64_t seq, void *opaque)
+{
+        counts_read_t *c = opaque;
+        uint64_t k;
+
+        (void)seq;
+        if (bench_keyfmt_number(c->kf, msg->key, msg->key_len, &k) ||
+            k >= c->keys || msg->len != BENCH_COUNT_SIZE) {
+                if (!c->foreign++)
+                        fprintf(stderr,
+                                "%s: %s [%" PRId32 "] offset %" PRId64
+                                ": a key of %zu bytes and a value of "
+                                "%zu bytes are not a count of one of "
+                                "the %" PRIu64 " keys\n",
+                                prog, c->topic, msg->partition, msg->offset,
+                                msg->key_len, msg->len, c->keys);
+        } else {
+                c->last[k] = bench_count_decode(msg->payload);
+        }
+}
+
+/*
+ * --verify-counts: reads @p topic from its start to the end it had when
+ * the check began, keeps the last count of every key and compares each
+ * with state.h's expectation for @p records records over @p keys keys.
+ */
+static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
+                         const char *topic, uint64_t records, uint64_t keys,
+                         const bench_keyfmt_t *kf)
+{
+        counts_read_t c = {.topic = topic, .kf = kf, .keys = keys};
+        uint64_t read = 0, missing = 0, wrong = 0;
+        char key[sizeof kf->prefix + sizeof kf->suffix + 24];
+
+        c.last = calloc(keys, sizeof *c.last);
+        if (!c.last) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return -1;
+        }
+        if (read_to_end(rk, bootstrap, topic, counts_cb, &c, &read)) {
+                free(c.last);
+                return -1;
+        }
 
         for (uint64_t k = 0; k < keys; k++) {
                 int64_t want = bench_key_count(records, keys, k);
-                if (last[k] == want)
+                if (c.last[k] == want)
                         continue;
-                if (!last[k])
+                if (!c.last[k])
                         missing++;
                 else
                         wrong++;
@@ -502,14 +571,14 @@ static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
                         fprintf(stderr,
                                 "%s: %s: key %s: last count %" PRId64
                                 ", expected %" PRId64 "\n",
-                                prog, topic, key, last[k], want);
+                                prog, topic, key, c.last[k], want);
                 }
         }
         fprintf(stderr, "%s: %s: sample:", prog, topic);
         for (uint64_t i = 0; i < 10; i++) {
                 uint64_t k = (i * keys / 10 + i) % keys;
                 bench_keyfmt_key(kf, k, key, sizeof key);
-                fprintf(stderr, " %s=%" PRId64 "/%" PRId64, key, last[k],
+                fprintf(stderr, " %s=%" PRId64 "/%" PRId64, key, c.last[k],
                         bench_key_count(records, keys, k));
         }
         fprintf(stderr, " (last count / expected)\n");
@@ -517,17 +586,305 @@ static int verify_counts(rd_kafka_t *rk, const char *bootstrap,
                 "%s: %s: %" PRIu64 " records read; of %" PRIu64 " keys %" PRIu64
                 " missing, %" PRIu64 " wrong; %" PRIu64
                 " records of no such key\n",
-                prog, topic, read, keys, missing, wrong, foreign);
+                prog, topic, read, keys, missing, wrong, c.foreign);
         printf("%" PRIu64 "\n", read);
-        ret = missing || wrong || foreign ? -1 : 0;
-out:
-        if (consumer) {
-                rd_kafka_consumer_close(consumer);
-                rd_kafka_destroy(consumer);
+        free(c.last);
+        return missing || wrong || c.foreign ? -1 : 0;
+}
+
+/* ------------------------------------------------------ windowed checks */
+
+/* One (key, window) and its count: an output record as read, or an
+ * expected final result. */
+typedef struct win_entry_s {
+        uint64_t key;
+        int64_t start;
+        int64_t end;   /**< Time windows: start + size. */
+        int64_t count; /**< WIN_TOMBSTONE for a NULL value. */
+        uint64_t seq;  /**< Order read. */
+} win_entry_t;
+
+#define WIN_TOMBSTONE INT64_MIN
+
+typedef struct win_vec_s {
+        win_entry_t *v;
+        size_t cnt, cap;
+        bool oom;
+} win_vec_t;
+
+static win_entry_t *win_push(win_vec_t *w)
+{
+        if (w->cnt == w->cap) {
+                size_t cap = w->cap ? w->cap * 2 : 65536;
+                win_entry_t *v = realloc(w->v, cap * sizeof *v);
+                if (!v) {
+                        w->oom = true;
+                        return NULL;
+                }
+                w->v = v;
+                w->cap = cap;
         }
-        rd_kafka_topic_partition_list_destroy(parts);
-        free(high);
-        free(last);
+        return &w->v[w->cnt++];
+}
+
+static int win_cmp(const void *a, const void *b)
+{
+        const win_entry_t *x = a, *y = b;
+
+        if (x->key != y->key)
+                return x->key < y->key ? -1 : 1;
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        if (x->end != y->end)
+                return x->end < y->end ? -1 : 1;
+        if (x->seq != y->seq)
+                return x->seq < y->seq ? -1 : 1;
+        return 0;
+}
+
+static int64_t be64(const unsigned char *p)
+{
+        return bench_count_decode(p);
+}
+
+/*
+ * The final counts the generator gives (state.h): every hopping window,
+ * or every session, of every key, sorted by key, start and end.
+ */
+static int window_ref(bool session, uint64_t records, uint64_t keys, int64_t t0,
+                      win_vec_t *ref)
+{
+        for (uint64_t k = 0; k < keys && k < records; k++) {
+                size_t key_first = ref->cnt;
+                win_entry_t cur = {.key = k};
+                bool open = false;
+                for (uint64_t i = k; i < records; i += keys) {
+                        int64_t ts = bench_event_time(t0, i);
+                        if (session) {
+                                if (open &&
+                                    ts - cur.end <= BENCH_SESSION_GAP_MS) {
+                                        cur.end = ts;
+                                        cur.count++;
+                                        continue;
+                                }
+                                if (open) {
+                                        win_entry_t *e = win_push(ref);
+                                        if (!e)
+                                                return -1;
+                                        *e = cur;
+                                }
+                                cur = (win_entry_t){.key = k,
+                                                    .start = ts,
+                                                    .end = ts,
+                                                    .count = 1};
+                                open = true;
+                                continue;
+                        }
+                        for (int64_t s = bench_hop_first_start(ts); s <= ts;
+                             s += BENCH_HOP_ADVANCE_MS) {
+                                /* Starts grow with ts: a window of this
+                                 * key, if it has one, is among the last
+                                 * few. */
+                                win_entry_t *e = NULL;
+                                for (size_t j = ref->cnt;
+                                     j > key_first && j + 4 > ref->cnt; j--)
+                                        if (ref->v[j - 1].start == s) {
+                                                e = &ref->v[j - 1];
+                                                break;
+                                        }
+                                if (e) {
+                                        e->count++;
+                                        continue;
+                                }
+                                if (!(e = win_push(ref)))
+                                        return -1;
+                                *e = (win_entry_t){.key = k,
+                                                   .start = s,
+                                                   .end = s + BENCH_HOP_SIZE_MS,
+                                                   .count = 1};
+                        }
+                }
+                if (session && open) {
+                        win_entry_t *e = win_push(ref);
+                        if (!e)
+                                return -1;
+                        *e = cur;
+                }
+        }
+        return 0;
+}
+
+typedef struct windows_read_s {
+        const char *topic;
+        const bench_keyfmt_t *kf;
+        uint64_t keys;
+        bool session;
+        win_vec_t out;
+        uint64_t foreign;
+        uint64_t tombstones;
+} windows_read_t;
+
+/* Kafka Streams' windowed keys: the key, then the window start (time
+ * windows), or the session end and start (8 bytes each, big-endian). */
+static void windows_cb(const rd_kafka_message_t *msg, uint64_t seq,
+                       void *opaque)
+{
+        windows_read_t *c = opaque;
+        size_t tail = c->session ? 16 : 8;
+        const unsigned char *kb = msg->key;
+        uint64_t k;
+
+        if (!kb || msg->key_len <= tail ||
+            bench_keyfmt_number(c->kf, kb, msg->key_len - tail, &k) ||
+            k >= c->keys || (msg->len != 0 && msg->len != BENCH_COUNT_SIZE)) {
+                if (!c->foreign++)
+                        fprintf(stderr,
+                                "%s: %s [%" PRId32 "] offset %" PRId64
+                                ": a key of %zu bytes and a value of %zu "
+                                "bytes are not a %s count of one of the "
+                                "%" PRIu64 " keys\n",
+                                prog, c->topic, msg->partition, msg->offset,
+                                msg->key_len, msg->len,
+                                c->session ? "session" : "time-windowed",
+                                c->keys);
+                return;
+        }
+        win_entry_t *e = win_push(&c->out);
+        if (!e)
+                return;
+        const unsigned char *t = kb + msg->key_len - tail;
+        e->key = k;
+        e->seq = seq;
+        if (c->session) {
+                e->end = be64(t);
+                e->start = be64(t + 8);
+        } else {
+                e->start = be64(t);
+                e->end = e->start + BENCH_HOP_SIZE_MS;
+        }
+        if (msg->len == 0) {
+                e->count = WIN_TOMBSTONE;
+                c->tombstones++;
+        } else {
+                e->count = bench_count_decode(msg->payload);
+        }
+}
+
+static void win_print(const bench_keyfmt_t *kf, const win_entry_t *e,
+                      bool session, char *buf, size_t size)
+{
+        char key[sizeof kf->prefix + sizeof kf->suffix + 24];
+
+        bench_keyfmt_key(kf, e->key, key, sizeof key);
+        snprintf(buf, size, "%s@[%" PRId64 ",%" PRId64 "%s", key, e->start,
+                 e->end, session ? "]" : ")");
+}
+
+/*
+ * --verify-windows: reads @p topic (a windowed count's output) to its end,
+ * keeps the last value of every (key, window) (a NULL value removes it)
+ * and compares what is left with window_ref(): every window's count, no
+ * window missing, none extra.
+ */
+static int verify_windows(rd_kafka_t *rk, const char *bootstrap,
+                          const char *topic, bool session, uint64_t records,
+                          uint64_t keys, int64_t t0, const bench_keyfmt_t *kf)
+{
+        windows_read_t c = {
+                .topic = topic, .kf = kf, .keys = keys, .session = session};
+        win_vec_t ref = {0};
+        uint64_t read = 0, missing = 0, wrong = 0, extra = 0, shown = 0;
+        size_t live = 0;
+        char a[256];
+        int ret = -1;
+
+        if (window_ref(session, records, keys, t0, &ref)) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                goto out;
+        }
+        if (read_to_end(rk, bootstrap, topic, windows_cb, &c, &read))
+                goto out;
+        if (c.out.oom) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                goto out;
+        }
+
+        /* The last value of each (key, window), in the order read: a key's
+         * records are in one partition, so that is offset order. */
+        if (c.out.cnt)
+                qsort(c.out.v, c.out.cnt, sizeof *c.out.v, win_cmp);
+        for (size_t i = 0; i < c.out.cnt; i++) {
+                if (i + 1 < c.out.cnt && c.out.v[i + 1].key == c.out.v[i].key &&
+                    c.out.v[i + 1].start == c.out.v[i].start &&
+                    c.out.v[i + 1].end == c.out.v[i].end)
+                        continue;
+                if (c.out.v[i].count != WIN_TOMBSTONE)
+                        c.out.v[live++] = c.out.v[i];
+        }
+
+        size_t i = 0, j = 0;
+        while (i < ref.cnt || j < live) {
+                const win_entry_t *r = i < ref.cnt ? &ref.v[i] : NULL;
+                const win_entry_t *o = j < live ? &c.out.v[j] : NULL;
+                int cmp = !r   ? 1
+                          : !o ? -1
+                               : win_cmp(r, &(win_entry_t){.key = o->key,
+                                                           .start = o->start,
+                                                           .end = o->end,
+                                                           .seq = r->seq});
+                if (cmp == 0) {
+                        if (o->count != r->count && wrong++ < 5 &&
+                            shown++ < 10) {
+                                win_print(kf, r, session, a, sizeof a);
+                                fprintf(stderr,
+                                        "%s: %s: %s: last count %" PRId64
+                                        ", expected %" PRId64 "\n",
+                                        prog, topic, a, o->count, r->count);
+                        }
+                        i++;
+                        j++;
+                } else if (cmp < 0) {
+                        if (missing++ < 5 && shown++ < 10) {
+                                win_print(kf, r, session, a, sizeof a);
+                                fprintf(stderr,
+                                        "%s: %s: %s: missing, expected "
+                                        "%" PRId64 "\n",
+                                        prog, topic, a, r->count);
+                        }
+                        i++;
+                } else {
+                        if (extra++ < 5 && shown++ < 10) {
+                                win_print(kf, o, session, a, sizeof a);
+                                fprintf(stderr,
+                                        "%s: %s: %s: count %" PRId64
+                                        ", but no such %s\n",
+                                        prog, topic, a, o->count,
+                                        session ? "session" : "window");
+                        }
+                        j++;
+                }
+        }
+
+        fprintf(stderr, "%s: %s: sample:", prog, topic);
+        for (uint64_t s = 0; s < 5 && ref.cnt; s++) {
+                const win_entry_t *r = &ref.v[(s * ref.cnt / 5 + s) % ref.cnt];
+                win_print(kf, r, session, a, sizeof a);
+                fprintf(stderr, " %s=%" PRId64, a, r->count);
+        }
+        fprintf(stderr, " (expected)\n");
+        fprintf(stderr,
+                "%s: %s: %" PRIu64 " records read (%" PRIu64
+                " tombstones); of %zu expected %s %" PRIu64 " missing, %" PRIu64
+                " wrong; %" PRIu64 " extra; %" PRIu64
+                " records not a windowed count of the keys\n",
+                prog, topic, read, c.tombstones, ref.cnt,
+                session ? "sessions" : "windows", missing, wrong, extra,
+                c.foreign);
+        printf("%" PRIu64 "\n", read);
+        ret = missing || wrong || extra || c.foreign || !ref.cnt ? -1 : 0;
+out:
+        free(ref.v);
+        free(c.out.v);
         return ret;
 }
 
@@ -570,12 +927,13 @@ static void sleep_until(double deadline)
  * keys), values of @p format, or counts (state.h) if @p counts. With @p rate
  * > 0, record seq is sent no sooner than seq / rate seconds after the start
  * and stamped with the wall clock at send; otherwise as fast as the producer
- * takes them, stamped t0 + seq ms.
+ * takes them, stamped t0 + seq ms, or, with @p windowed, with state.h's
+ * bench_event_time(@p event_t0, seq).
  */
 static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 uint64_t records, size_t value_size, uint64_t keys,
                 const bench_keyfmt_t *kf, bench_format_t format, bool counts,
-                double rate)
+                double rate, bool windowed, int64_t event_t0)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         char key[sizeof kf->prefix + sizeof kf->suffix + 24];
@@ -635,8 +993,10 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                                 RD_KAFKA_V_KEY(key, key_len),
                                 RD_KAFKA_V_VALUE(value, value_size),
                                 RD_KAFKA_V_TIMESTAMP(
-                                        rate > 0 ? wall_ms()
-                                                 : t0 + (int64_t)seq),
+                                        rate > 0   ? wall_ms()
+                                        : windowed ? bench_event_time(event_t0,
+                                                                      seq)
+                                                   : t0 + (int64_t)seq),
                                 RD_KAFKA_V_END)) ==
                        RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         rd_kafka_poll(rk, 10);
@@ -724,6 +1084,10 @@ int main(int argc, char **argv)
                 OPT_VERIFY_COUNTS,
                 OPT_RATE,
                 OPT_DURATION,
+                OPT_EVENT_TIME,
+                OPT_T0,
+                OPT_VERIFY_WINDOWS,
+                OPT_WINDOWS,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -742,15 +1106,21 @@ int main(int argc, char **argv)
                 {"verify-counts", required_argument, NULL, OPT_VERIFY_COUNTS},
                 {"rate", required_argument, NULL, OPT_RATE},
                 {"duration", required_argument, NULL, OPT_DURATION},
+                {"event-time", required_argument, NULL, OPT_EVENT_TIME},
+                {"t0", required_argument, NULL, OPT_T0},
+                {"verify-windows", required_argument, NULL, OPT_VERIFY_WINDOWS},
+                {"windows", required_argument, NULL, OPT_WINDOWS},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
-                   *expect = NULL, *verify = NULL, *key_format = NULL;
+                   *expect = NULL, *verify = NULL, *key_format = NULL,
+                   *verify_win = NULL, *windows = NULL;
         uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000,
                  rate = 0, duration = 0;
         bool have_records = false, have_value_size = false, counts = false,
-             compact = false;
+             compact = false, windowed = false, have_t0 = false;
+        int64_t t0 = 0;
         bench_format_t format = BENCH_FORMAT_BINARY;
         bench_keyfmt_t kf;
         char errstr[512];
@@ -828,6 +1198,43 @@ int main(int argc, char **argv)
                                             &duration))
                                 return 2;
                         break;
+                case OPT_EVENT_TIME:
+                        if (strcmp(optarg, "windowed")) {
+                                fprintf(stderr,
+                                        "%s: --event-time is windowed, not "
+                                        "'%s'\n",
+                                        prog, optarg);
+                                return 2;
+                        }
+                        windowed = true;
+                        break;
+                case OPT_T0: {
+                        uint64_t v;
+                        if (bench_parse_u64(prog, "--t0", optarg, &v))
+                                return 2;
+                        if (v > (uint64_t)INT64_MAX / 2) {
+                                fprintf(stderr, "%s: --t0 is too large\n",
+                                        prog);
+                                return 2;
+                        }
+                        t0 = (int64_t)v;
+                        have_t0 = true;
+                        break;
+                }
+                case OPT_VERIFY_WINDOWS:
+                        verify_win = optarg;
+                        break;
+                case OPT_WINDOWS:
+                        if (strcmp(optarg, "hopping") &&
+                            strcmp(optarg, "session")) {
+                                fprintf(stderr,
+                                        "%s: --windows is hopping or "
+                                        "session, not '%s'\n",
+                                        prog, optarg);
+                                return 2;
+                        }
+                        windows = optarg;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -882,6 +1289,20 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: --verify-counts needs --records\n", prog);
                 return 2;
         }
+        if (verify_win && (!have_records || !windows || !have_t0)) {
+                fprintf(stderr,
+                        "%s: --verify-windows needs --records, --windows "
+                        "and --t0\n",
+                        prog);
+                return 2;
+        }
+        if (windowed && (!have_t0 || rate || duration)) {
+                fprintf(stderr,
+                        "%s: --event-time windowed needs --t0, and goes "
+                        "without --rate\n",
+                        prog);
+                return 2;
+        }
         if (counts) {
                 if (have_value_size && value_size != BENCH_COUNT_SIZE) {
                         fprintf(stderr,
@@ -894,7 +1315,7 @@ int main(int argc, char **argv)
         }
         if (rate || duration) {
                 if (!rate || !duration || have_records || counts || compact ||
-                    count || del || verify || expect) {
+                    count || del || verify || verify_win || expect) {
                         fprintf(stderr,
                                 "%s: --rate and --duration go together, "
                                 "without --records, --format count, "
@@ -905,7 +1326,7 @@ int main(int argc, char **argv)
                 records = rate * duration;
                 have_records = true;
         }
-        if (!count && !del && !verify) {
+        if (!count && !del && !verify && !verify_win) {
                 if (!topic || !partitions || !have_records ||
                     (records && !value_size)) {
                         fprintf(stderr,
@@ -947,6 +1368,10 @@ int main(int argc, char **argv)
                 ret = delete_topic(rk, del);
         else if (verify)
                 ret = verify_counts(rk, bootstrap, verify, records, keys, &kf);
+        else if (verify_win)
+                ret = verify_windows(rk, bootstrap, verify_win,
+                                     !strcmp(windows, "session"), records, keys,
+                                     t0, &kf);
         else {
                 /* Rate mode writes into the topic the engine already
                  * reads, if the harness created it. */
@@ -967,7 +1392,7 @@ int main(int argc, char **argv)
                         ret = load(rk, &stats, topic, records,
                                    (size_t)value_size, keys,
                                    key_format ? &kf : NULL, format, counts,
-                                   (double)rate);
+                                   (double)rate, windowed, t0);
         }
         rd_kafka_destroy(rk);
         return ret ? 1 : 0;

@@ -180,4 +180,57 @@ static inline int64_t bench_key_count(uint64_t records, uint64_t keys,
         return (int64_t)(records / keys + (k < records % keys));
 }
 
+/*
+ * The windowed benchmarks (bench/run's hopping-count and session-count).
+ *
+ * Windows, the same in brook (bench/app.c) and Kafka Streams
+ * (KStreamsBench.java):
+ *   hopping-count  TimeWindows.ofSizeAndGrace(1 s, 1 s).advanceBy(500 ms)
+ *   session-count  SessionWindows.ofInactivityGapAndGrace(5 s, 1 s)
+ *
+ * Event time. The loader's "windowed" timestamps put record i at
+ *
+ *   t0 + i * 25 / 1000 + (i / 195000) * 6000   (ms; integer division)
+ *
+ * so the input runs at 40 records per millisecond of event time, in bursts
+ * of 195,000 records (4,875 ms), each followed by 6 s without records.
+ * Record i has key number i % keys (as above), so with 10,000 keys a key
+ * has a record every 250 ms within a burst: 4 per 1 s window (each record
+ * falls in 2 hopping windows), and its records of one burst merge into one
+ * session (250 ms < the 5 s gap), while the pause splits them from the
+ * next burst's (over 6 s > 5 s). 195,000 is not a multiple of 10,000, so
+ * keys get 19 or 20 records per burst, and which ones varies from burst to
+ * burst. 2,000,000 records span 110 s of event time in 11 bursts:
+ * 1,165,000 (key, window) counts and 110,000 sessions (t0 is on a whole
+ * second, so these do not depend on it). Timestamps grow
+ * with i, so within a partition they are in order: no record is late, and
+ * every window's last count is exactly what the generator gives
+ * (brook-bench-load --verify-windows computes it).
+ */
+#define BENCH_WIN_STEP_US      25
+#define BENCH_WIN_BURST        195000
+#define BENCH_WIN_PAUSE_MS     6000
+#define BENCH_HOP_SIZE_MS      1000
+#define BENCH_HOP_ADVANCE_MS   500
+#define BENCH_HOP_GRACE_MS     1000
+#define BENCH_SESSION_GAP_MS   5000
+#define BENCH_SESSION_GRACE_MS 1000
+
+/* The event time (ms) of record @p i of the windowed input. */
+static inline int64_t bench_event_time(int64_t t0, uint64_t i)
+{
+        return t0 + (int64_t)(i * BENCH_WIN_STEP_US / 1000) +
+               (int64_t)(i / BENCH_WIN_BURST) * BENCH_WIN_PAUSE_MS;
+}
+
+/* Kafka Streams' TimeWindows.windowsFor(): the first hopping window start
+ * that holds @p ts (ts >= 0). */
+static inline int64_t bench_hop_first_start(int64_t ts)
+{
+        int64_t s = ts - BENCH_HOP_SIZE_MS + BENCH_HOP_ADVANCE_MS;
+        if (s < 0)
+                s = 0;
+        return s / BENCH_HOP_ADVANCE_MS * BENCH_HOP_ADVANCE_MS;
+}
+
 #endif

@@ -4,7 +4,8 @@
  * the Kafka Streams DSL, run until they have done what the workload must do.
  *
  *   bench-kstreams --bootstrap B --input T --output O --records N
- *                  --workload passthrough|filter-map|count [--threads 1]
+ *                  --workload passthrough|filter-map|count|hopping-count|
+ *                             session-count [--threads 1]
  *                  [--app-id ID] [--state-dir D] [--commit-ms N]
  *                  [--cache-bytes N]
  *                  [--guarantee at_least_once|exactly_once_v2]
@@ -19,6 +20,15 @@
  *   count        source (string, bytes) → groupByKey → count into the store
  *                "counts" (string, long; RocksDB, cached) → toStream →
  *                sink (string, long: 8 bytes big-endian, brook's int64).
+ *   hopping-count, session-count
+ *                source (string, bytes) → groupByKey → windowedBy
+ *                (TimeWindows.ofSizeAndGrace(1 s, 1 s).advanceBy(500 ms);
+ *                SessionWindows.ofInactivityGapAndGrace(5 s, 1 s);
+ *                bench/state.h) → count into the window (session) store
+ *                "counts" (RocksDB, cached) → toStream → sink
+ *                (WindowedSerdes' time- or session-windowed string key,
+ *                long). The input's timestamps are bench/state.h's
+ *                bench_event_time().
  *
  * Defaults are brook's (and Kafka Streams'): commit.interval.ms 30000 (100
  * under exactly_once_v2), statestore.cache.max.bytes 10485760, one thread,
@@ -31,13 +41,13 @@
  * processed, then every 50 ms. A pipe is done when the output count
  * reaches --expect-output (default: what records.h's
  * bench_expected_count() gives for N) and N records were processed; count
- * when N input records were processed. Then KafkaStreams.close() flushes
+ * and the windowed counts when N input records were processed. Then KafkaStreams.close() flushes
  * the producer, commits and (count) flushes the cache.
  *
  * Prints to stdout, for passthrough and filter-map,
  *   RESULT records=<n> seconds=<s> processed=<n> produced_seconds=<s>
  *          close_seconds=<s>
- * and for count
+ * and for count, hopping-count and session-count
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s> rocksdb_peak_bytes=<n>
  * with brook-bench-app's meanings: seconds from the first record processed
@@ -75,11 +85,22 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
+import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.SessionStore;
+import org.apache.kafka.streams.state.WindowStore;
 
 public final class KStreamsBench {
     private static final String PROG = "brook-kstreams-bench";
     private static final String COUNT_STORE = "counts";
+    /* bench/state.h's windows. */
+    private static final long HOP_SIZE_MS = 1000;
+    private static final long HOP_ADVANCE_MS = 500;
+    private static final long HOP_GRACE_MS = 1000;
+    private static final long SESSION_GAP_MS = 5000;
+    private static final long SESSION_GRACE_MS = 1000;
     /* records.h: 16 hex digits of the sequence number and a '|'. */
     private static final int BINARY_HEADER_SIZE = 17;
     private static final byte[] JSON_PREFIX = "{\"id\":".getBytes();
@@ -100,7 +121,8 @@ public final class KStreamsBench {
 
     private static void usage() {
         System.err.println("usage: bench-kstreams --bootstrap B --input T --output O --records N\n"
-                + "          --workload passthrough|filter-map|count [--threads 1]\n"
+                + "          --workload passthrough|filter-map|count|hopping-count|session-count\n"
+                + "          [--threads 1]\n"
                 + "          [--app-id ID] [--state-dir D] [--commit-ms N] [--cache-bytes N]\n"
                 + "          [--guarantee at_least_once|exactly_once_v2] [--timeout 600]\n"
                 + "          [--expect-output N]");
@@ -170,7 +192,37 @@ public final class KStreamsBench {
 
     private static Topology topology(String input, String output, String workload) {
         StreamsBuilder b = new StreamsBuilder();
-        if (!workload.equals("count")) {
+        if (workload.equals("hopping-count")) {
+            /* RocksDB with caching, retention size + grace: the defaults,
+             * as brook's. */
+            b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+                    .peek((k, v) -> processed.incrementAndGet())
+                    .groupByKey()
+                    .windowedBy(TimeWindows.ofSizeAndGrace(Duration.ofMillis(HOP_SIZE_MS),
+                            Duration.ofMillis(HOP_GRACE_MS)).advanceBy(Duration.ofMillis(HOP_ADVANCE_MS)))
+                    .count(Materialized.<String, Long, WindowStore<Bytes, byte[]>>as(COUNT_STORE)
+                            .withKeySerde(Serdes.String())
+                            .withValueSerde(Serdes.Long())
+                            .withCachingEnabled())
+                    .toStream()
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(WindowedSerdes.timeWindowedSerdeFrom(String.class, HOP_SIZE_MS),
+                            Serdes.Long()));
+        } else if (workload.equals("session-count")) {
+            b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
+                    .peek((k, v) -> processed.incrementAndGet())
+                    .groupByKey()
+                    .windowedBy(SessionWindows.ofInactivityGapAndGrace(Duration.ofMillis(SESSION_GAP_MS),
+                            Duration.ofMillis(SESSION_GRACE_MS)))
+                    .count(Materialized.<String, Long, SessionStore<Bytes, byte[]>>as(COUNT_STORE)
+                            .withKeySerde(Serdes.String())
+                            .withValueSerde(Serdes.Long())
+                            .withCachingEnabled())
+                    .toStream()
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(WindowedSerdes.sessionWindowedSerdeFrom(String.class),
+                            Serdes.Long()));
+        } else if (!workload.equals("count")) {
             KStream<byte[], byte[]> s = b.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
                     .peek((k, v) -> processed.incrementAndGet());
             if (workload.equals("filter-map")) {
@@ -296,14 +348,17 @@ public final class KStreamsBench {
         }
         if (bootstrap == null || input == null || output == null || workload == null || records < 0)
             throw new UsageException("--bootstrap, --input, --output, --records and --workload are needed");
-        if (!workload.equals("passthrough") && !workload.equals("filter-map") && !workload.equals("count"))
-            throw new UsageException("unknown workload '" + workload + "' (passthrough, filter-map, count)");
+        if (!workload.equals("passthrough") && !workload.equals("filter-map") && !workload.equals("count")
+                && !workload.equals("hopping-count") && !workload.equals("session-count"))
+            throw new UsageException("unknown workload '" + workload
+                    + "' (passthrough, filter-map, count, hopping-count, session-count)");
         if (!guarantee.equals(StreamsConfig.AT_LEAST_ONCE) && !guarantee.equals(StreamsConfig.EXACTLY_ONCE_V2))
             throw new UsageException("unknown guarantee '" + guarantee + "' (at_least_once, exactly_once_v2)");
         if (appId == null)
             appId = "brook-kstreams-bench-" + ProcessHandle.current().pid();
 
-        boolean count = workload.equals("count");
+        /* The workloads that stop once N input records are counted. */
+        boolean count = workload.equals("count") || workload.endsWith("-count");
         long target = count ? records : expectOutput >= 0 ? expectOutput : expectedCount(workload, records);
 
         Path tmpState = null;
