@@ -1,7 +1,8 @@
 /*
  * window_app: the windowed brook application the integration tests run as
  * separate processes (so they can SIGKILL it). Counts records per key of
- * INPUT in tumbling windows of 60 s with 10 s of grace (store "windows"),
+ * INPUT in tumbling windows of 60 s with 10 s of grace (store "windows",
+ * kept an hour),
  * suppresses all but the final count of each window (until the window
  * closes), and writes the finals to OUTPUT: Kafka Streams' time-windowed
  * key bytes (the key, then the window start, 8 bytes big-endian) and an
@@ -75,7 +76,13 @@ int main(int argc, char **argv)
                                                         .value_serde = str}),
                                         NULL),
                                 &w),
-                        &(brook_materialized_t){.name = "windows"}),
+                        /* An hour: longer than the changelog can run ahead
+                         * of the committed offsets (docs/windows.md,
+                         * "At-least-once"), so a restart loses no count. */
+                        &(brook_materialized_t){
+                                .name = "windows",
+                                .retention_ms = 3600000,
+                                .version = BROOK_MATERIALIZED_VERSION}),
                 &sup);
         brook_stream_to(
                 brook_table_to_stream(t), argv[5],
