@@ -49,21 +49,6 @@ brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
 
 /* --------------------------------------------------------- metered layer */
 
-static brook_err_t brook__kvstore_enc_key(brook__store_t *st, const void *key,
-                                          brook_buf_t *buf)
-{
-        char why[512] = "";
-        brook_err_t err;
-        brook_buf_clear(buf);
-        if (!key)
-                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
-                                         "the key is NULL");
-        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
-                                         sizeof why)))
-                return brook__store_fail(st, err, "key", why);
-        return BROOK_OK;
-}
-
 /* Reads @p key into *@p valuep and (timestamped stores) its timestamp
  * into *@p tsp (-1 otherwise). Leaves the encoded key in st->kbuf. */
 static brook_err_t brook__kvstore_get(brook__store_t *st, const void *key,
@@ -73,7 +58,7 @@ static brook_err_t brook__kvstore_get(brook__store_t *st, const void *key,
 
         *valuep = NULL;
         *tsp = -1;
-        if ((err = brook__kvstore_enc_key(st, key, st->kbuf)))
+        if ((err = brook__store_enc_key(st, key, st->kbuf)))
                 return err;
         return brook__store_get_value(st, valuep, tsp);
 }
@@ -109,7 +94,7 @@ brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
                                   size_t errstr_size)
 {
         brook__store_t *st = S(kv);
-        brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
+        brook_err_t err = brook__store_enc_key(st, key, st->kbuf);
         if (!err)
                 err = brook__kvstore_write(st, value, ts);
         return brook__store_ret(st, err, errstr, errstr_size);
@@ -120,7 +105,7 @@ brook_err_t brook_kvstore_put(brook_kvstore_t *kv, const void *key,
                               size_t errstr_size)
 {
         brook__store_t *st = S(kv);
-        brook_err_t err = brook__kvstore_enc_key(st, key, st->kbuf);
+        brook_err_t err = brook__store_enc_key(st, key, st->kbuf);
         if (!err)
                 err = brook__kvstore_write(st, value, st->task->cur_ts);
         return brook__store_ret(st, err, errstr, errstr_size);
@@ -166,11 +151,7 @@ uint64_t brook_kvstore_approximate_count(brook_kvstore_t *kv)
 /* ------------------------------------------------------------- iterators */
 
 struct brook_kviter_s {
-        brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
-        /** The query handle (brook__iqstore_t *, or NULL) of each of its,
-         *  a reference each; empty for an owner's iterator. */
-        brook__ptrvec_t iqs;
-        size_t cur;
+        brook__bitchain_t ch;
         const brook_serde_t *key_serde, *value_serde;
         /* Values start with an 8-byte timestamp, skipped. */
         bool timestamped;
@@ -178,8 +159,6 @@ struct brook_kviter_s {
         /** Only keys starting with these bytes (prefix scans). */
         unsigned char *prefix;
         size_t prefix_size;
-        brook_err_t err;
-        char errstr[512];
         void (*on_destroy)(void *opaque);
         void *opaque;
 };
@@ -208,78 +187,41 @@ brook_kviter_t *brook__kviter_new(const brook_serde_t *key_serde,
 
 void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit)
 {
-        brook__ptrvec_push(&it->its, bit);
-        if (it->iqs.cnt)
-                brook__ptrvec_push(&it->iqs, NULL);
+        brook__bitchain_add(&it->ch, bit, NULL);
 }
 
 void brook__kviter_add_iq(brook_kviter_t *it, brook_kvbytes_iter_t *bit,
                           brook__iqstore_t *h)
 {
-        while (it->iqs.cnt < it->its.cnt)
-                brook__ptrvec_push(&it->iqs, NULL);
-        brook__ptrvec_push(&it->its, bit);
-        brook__ptrvec_push(&it->iqs, h);
-}
-
-/* Fails @p it if a task whose entries it has not read to the end left
- * this instance: its inner store is no longer the task's, and what the
- * iterator would still return is incomplete or stale. */
-static bool brook__kviter_left(brook_kviter_t *it)
-{
-        size_t i;
-        for (i = it->cur; i < it->iqs.cnt; i++) {
-                brook__iqstore_t *h = it->iqs.v[i];
-                if (h && atomic_load(&h->left)) {
-                        snprintf(it->errstr, sizeof it->errstr,
-                                 "store \"%s\": task %s left this instance "
-                                 "(rebalance or shutdown) while the iterator "
-                                 "was open",
-                                 h->store, h->task_id);
-                        it->err = BROOK_ERR_STATE;
-                        return true;
-                }
-        }
-        return false;
+        brook__bitchain_add(&it->ch, bit, h);
 }
 
 brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
                               char *errstr, size_t errstr_size)
 {
+        brook__bitchain_t *ch = &it->ch;
+        const void *k, *v;
+        size_t ksz, vsz;
+
         *keyp = *valuep = NULL;
-        if (!it->err && it->iqs.cnt)
-                brook__kviter_left(it);
-        while (!it->err && it->cur < it->its.cnt) {
-                brook_kvbytes_iter_t *bit = it->its.v[it->cur];
-                const void *k, *v;
-                size_t ksz, vsz;
-                brook_err_t err = bit->next(bit, &k, &ksz, &v, &vsz, it->errstr,
-                                            sizeof it->errstr);
-                if (err == BROOK_ERR_END) {
-                        it->cur++;
-                        continue;
-                }
-                if (err) {
-                        it->err = err;
-                        break;
-                }
+        while (!brook__bitchain_next(ch, &k, &ksz, &v, &vsz)) {
                 if (it->prefix) {
                         /* Keys are ordered: the first one past the prefix
                          * ends this iterator's share. */
                         if (ksz < it->prefix_size ||
                             memcmp(k, it->prefix, it->prefix_size)) {
-                                it->cur++;
+                                brook__bitchain_skip(ch);
                                 continue;
                         }
                 }
                 if (it->timestamped) {
                         int64_t ts;
                         if (!brook__ts_value_split(v, vsz, &ts, &v, &vsz)) {
-                                snprintf(it->errstr, sizeof it->errstr,
-                                         "an entry's value of %zu bytes has "
-                                         "no timestamp",
-                                         vsz);
-                                it->err = BROOK_ERR_STATE;
+                                brook__bitchain_fail(
+                                        ch, BROOK_ERR_STATE,
+                                        "an entry's value of %zu bytes has "
+                                        "no timestamp",
+                                        vsz);
                                 break;
                         }
                 }
@@ -287,39 +229,25 @@ brook_err_t brook_kviter_next(brook_kviter_t *it, void **keyp, void **valuep,
                  * entry must live as long as the arena. */
                 k = brook__serde_stable(it->key_serde, k, ksz, it->arena);
                 v = brook__serde_stable(it->value_serde, v, vsz, it->arena);
-                if ((it->err = brook_serde_deserialize(
-                             it->key_serde, k, ksz, it->arena, keyp, it->errstr,
-                             sizeof it->errstr)) ||
-                    (it->err = brook_serde_deserialize(
+                if ((ch->err = brook_serde_deserialize(
+                             it->key_serde, k, ksz, it->arena, keyp, ch->errstr,
+                             sizeof ch->errstr)) ||
+                    (ch->err = brook_serde_deserialize(
                              it->value_serde, v, vsz, it->arena, valuep,
-                             it->errstr, sizeof it->errstr))) {
+                             ch->errstr, sizeof ch->errstr))) {
                         *keyp = *valuep = NULL;
                         break;
                 }
                 return BROOK_OK;
         }
-        if (!it->err)
-                return BROOK_ERR_END;
-        brook__seterr(errstr, errstr_size, "%s",
-                      *it->errstr ? it->errstr
-                                  : "the store's iterator gave no reason");
-        return it->err;
+        return brook__bitchain_ret(ch, errstr, errstr_size);
 }
 
 void brook_kviter_destroy(brook_kviter_t *it)
 {
-        size_t i;
         if (!it)
                 return;
-        for (i = 0; i < it->its.cnt; i++) {
-                brook_kvbytes_iter_t *bit = it->its.v[i];
-                bit->destroy(bit);
-        }
-        brook__ptrvec_free(&it->its);
-        /* After the bytes iterators, which may use the inner stores. */
-        for (i = 0; i < it->iqs.cnt; i++)
-                brook__iqstore_release(it->iqs.v[i]);
-        brook__ptrvec_free(&it->iqs);
+        brook__bitchain_free(&it->ch);
         free(it->prefix);
         if (it->on_destroy)
                 it->on_destroy(it->opaque);
@@ -364,11 +292,11 @@ static brook_err_t brook__kvstore_range(brook__store_t *st, const void *from,
 
         /* kbuf holds the lower bound, tmp the upper. */
         if (from) {
-                if ((err = brook__kvstore_enc_key(st, from, st->kbuf)))
+                if ((err = brook__store_enc_key(st, from, st->kbuf)))
                         return err;
                 fb = st->kbuf;
         }
-        if (to && (err = brook__kvstore_enc_key(st, to, st->tmp)))
+        if (to && (err = brook__store_enc_key(st, to, st->tmp)))
                 return err;
         return brook__kvstore_scan(st, fb ? brook__store_bytes(fb) : NULL,
                                    fb ? brook_buf_len(fb) : 0,

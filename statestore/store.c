@@ -7,6 +7,7 @@
  * keys and values.
  */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,6 +364,21 @@ brook_err_t brook__store_write_pending(brook__store_t *st)
 
 /* ------------------------------------------- the metered layer's values */
 
+brook_err_t brook__store_enc_key(brook__store_t *st, const void *key,
+                                 brook_buf_t *buf)
+{
+        char why[512] = "";
+        brook_err_t err;
+        brook_buf_clear(buf);
+        if (!key)
+                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
+                                         "the key is NULL");
+        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
+                                         sizeof why)))
+                return brook__store_fail(st, err, "key", why);
+        return BROOK_OK;
+}
+
 brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
                                    int64_t *tsp)
 {
@@ -422,4 +438,99 @@ brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
         }
         return brook__store_write(st, brook__store_bytes(st->kbuf),
                                   brook_buf_len(st->kbuf), vbytes, vsize, ts);
+}
+
+/* ------------------------------------------------------ iterator chains */
+
+void brook__bitchain_add(brook__bitchain_t *ch, brook_kvbytes_iter_t *bit,
+                         brook__iqstore_t *h)
+{
+        if (h)
+                while (ch->iqs.cnt < ch->its.cnt)
+                        brook__ptrvec_push(&ch->iqs, NULL);
+        brook__ptrvec_push(&ch->its, bit);
+        if (h || ch->iqs.cnt)
+                brook__ptrvec_push(&ch->iqs, h);
+}
+
+brook_err_t brook__bitchain_fail(brook__bitchain_t *ch, brook_err_t err,
+                                 const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(ch->errstr, sizeof ch->errstr, fmt, ap);
+        va_end(ap);
+        return ch->err = err;
+}
+
+/* Fails @p ch if a task whose entries it has not read to the end left
+ * this instance: its inner store is no longer the task's, and what the
+ * iterator would still return is incomplete or stale. */
+static bool brook__bitchain_left(brook__bitchain_t *ch)
+{
+        size_t i;
+        for (i = ch->cur; i < ch->iqs.cnt; i++) {
+                brook__iqstore_t *h = ch->iqs.v[i];
+                if (h && atomic_load(&h->left)) {
+                        brook__bitchain_fail(ch, BROOK_ERR_STATE,
+                                             "store \"%s\": task %s left this "
+                                             "instance (rebalance or "
+                                             "shutdown) while the iterator "
+                                             "was open",
+                                             h->store, h->task_id);
+                        return true;
+                }
+        }
+        return false;
+}
+
+brook_err_t brook__bitchain_next(brook__bitchain_t *ch, const void **k,
+                                 size_t *ksz, const void **v, size_t *vsz)
+{
+        if (!ch->err && ch->iqs.cnt)
+                brook__bitchain_left(ch);
+        while (!ch->err && ch->cur < ch->its.cnt) {
+                brook_kvbytes_iter_t *bit = ch->its.v[ch->cur];
+                brook_err_t err = bit->next(bit, k, ksz, v, vsz, ch->errstr,
+                                            sizeof ch->errstr);
+                if (err == BROOK_ERR_END) {
+                        ch->cur++;
+                        continue;
+                }
+                if (err)
+                        return ch->err = err;
+                return BROOK_OK;
+        }
+        return ch->err ? ch->err : BROOK_ERR_END;
+}
+
+void brook__bitchain_skip(brook__bitchain_t *ch)
+{
+        if (ch->cur < ch->its.cnt)
+                ch->cur++;
+}
+
+brook_err_t brook__bitchain_ret(const brook__bitchain_t *ch, char *errstr,
+                                size_t errstr_size)
+{
+        if (!ch->err)
+                return BROOK_ERR_END;
+        brook__seterr(errstr, errstr_size, "%s",
+                      *ch->errstr ? ch->errstr
+                                  : "the store's iterator gave no reason");
+        return ch->err;
+}
+
+void brook__bitchain_free(brook__bitchain_t *ch)
+{
+        size_t i;
+        for (i = 0; i < ch->its.cnt; i++) {
+                brook_kvbytes_iter_t *bit = ch->its.v[i];
+                bit->destroy(bit);
+        }
+        brook__ptrvec_free(&ch->its);
+        /* After the bytes iterators, which may use the inner stores. */
+        for (i = 0; i < ch->iqs.cnt; i++)
+                brook__iqstore_release(ch->iqs.v[i]);
+        brook__ptrvec_free(&ch->iqs);
 }

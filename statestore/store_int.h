@@ -336,6 +336,11 @@ brook_err_t brook__store_read(brook__store_t *st, const void *key,
 brook_err_t brook__store_write(brook__store_t *st, const void *key,
                                size_t key_size, const void *value,
                                size_t value_size, int64_t ts);
+/** Encodes @p key with the store's key serde into @p buf (cleared first);
+ *  a NULL key is BROOK_ERR_INVALID_ARG. A failure's reason goes to the
+ *  store. */
+brook_err_t brook__store_enc_key(brook__store_t *st, const void *key,
+                                 brook_buf_t *buf);
 /** The metered layer's read of the bytes key in st->kbuf: its value
  *  decoded into the store's arena, and (timestamped stores) its timestamp
  *  into *@p tsp (-1 otherwise). BROOK_ERR_NOT_FOUND if absent. */
@@ -513,6 +518,44 @@ brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
                                   size_t errstr_size);
 
 /* ------------------------------------------------------------ iterators */
+
+/**
+ * The bytes iterators a typed iterator reads one after another, each with
+ * the query handle (or NULL) of the instance it reads; key-value and
+ * window iterators are built on it. Once a task left an instance whose
+ * entries are not read to the end, the chain fails with BROOK_ERR_STATE.
+ * After any failure it keeps returning it (err, errstr).
+ */
+typedef struct brook__bitchain {
+        brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
+        /** The query handle (brook__iqstore_t *, or NULL) of each of its,
+         *  a reference each; empty while no iterator has one. */
+        brook__ptrvec_t iqs;
+        size_t cur;
+        brook_err_t err;
+        char errstr[512];
+} brook__bitchain_t;
+
+/** Appends @p bit (the chain owns it) with @p h (NULL, or a reference the
+ *  chain now owns). */
+void brook__bitchain_add(brook__bitchain_t *ch, brook_kvbytes_iter_t *bit,
+                         brook__iqstore_t *h);
+/** The next entry of the chain: BROOK_OK with *@p k, *@p v (valid until
+ *  the next call), BROOK_ERR_END after the last, or the chain's error. */
+brook_err_t brook__bitchain_next(brook__bitchain_t *ch, const void **k,
+                                 size_t *ksz, const void **v, size_t *vsz);
+/** Skips what is left of the current bytes iterator. */
+void brook__bitchain_skip(brook__bitchain_t *ch);
+/** Fails the chain with @p err and a message; returns @p err. */
+brook_err_t brook__bitchain_fail(brook__bitchain_t *ch, brook_err_t err,
+                                 const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+/** A typed next()'s exit for anything but an entry: BROOK_ERR_END, or the
+ *  chain's error with its reason in @p errstr. */
+brook_err_t brook__bitchain_ret(const brook__bitchain_t *ch, char *errstr,
+                                size_t errstr_size);
+/** Destroys the bytes iterators, then drops the handles. */
+void brook__bitchain_free(brook__bitchain_t *ch);
 
 /** A typed iterator over bytes iterators added with brook__kviter_add(),
  *  read one after another, decoding into @p arena; with a @p prefix, only

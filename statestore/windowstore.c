@@ -17,19 +17,13 @@
 /* ------------------------------------------------------------ iterators */
 
 struct brook_windowiter_s {
-        brook__ptrvec_t its; /**< brook_kvbytes_iter_t *, read in order. */
-        /** The query handle (brook__iqstore_t *, or NULL) of each of its,
-         *  a reference each; empty for an owner's iterator. */
-        brook__ptrvec_t iqs;
-        size_t cur;
+        brook__bitchain_t ch;
         bool timestamped;
         brook__storekind_t kind;
         int64_t window_ms;
         const brook_serde_t *key_serde, *value_serde;
         brook_arena_t *arena;
         int64_t ts; /**< The last entry's timestamp, or -1. */
-        brook_err_t err;
-        char errstr[512];
 };
 
 brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
@@ -53,33 +47,7 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
 void brook__windowiter_add_iq(brook_windowiter_t *it, brook_kvbytes_iter_t *bit,
                               brook__iqstore_t *h)
 {
-        if (h)
-                while (it->iqs.cnt < it->its.cnt)
-                        brook__ptrvec_push(&it->iqs, NULL);
-        brook__ptrvec_push(&it->its, bit);
-        if (h || it->iqs.cnt)
-                brook__ptrvec_push(&it->iqs, h);
-}
-
-/* Fails @p it if a task whose entries it has not read to the end left
- * this instance: its inner store is no longer the task's, and what the
- * iterator would still return is incomplete or stale. */
-static bool brook__windowiter_left(brook_windowiter_t *it)
-{
-        size_t i;
-        for (i = it->cur; i < it->iqs.cnt; i++) {
-                brook__iqstore_t *h = it->iqs.v[i];
-                if (h && atomic_load(&h->left)) {
-                        snprintf(it->errstr, sizeof it->errstr,
-                                 "store \"%s\": task %s left this instance "
-                                 "(rebalance or shutdown) while the iterator "
-                                 "was open",
-                                 h->store, h->task_id);
-                        it->err = BROOK_ERR_STATE;
-                        return true;
-                }
-        }
-        return false;
+        brook__bitchain_add(&it->ch, bit, h);
 }
 
 bool brook__ts_value_split(const void *value, size_t size, int64_t *tsp,
@@ -112,40 +80,27 @@ brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
                                       int64_t *tsp, char *errstr,
                                       size_t errstr_size)
 {
+        brook__bitchain_t *ch = &it->ch;
+        const void *k, *v;
+        size_t ksz, vsz, n;
+        int64_t start, end;
+
         *keyp = *valuep = NULL;
         *tsp = it->ts = -1;
-        if (!it->err && it->iqs.cnt)
-                brook__windowiter_left(it);
-        while (!it->err && it->cur < it->its.cnt) {
-                brook_kvbytes_iter_t *bit = it->its.v[it->cur];
-                const void *k, *v;
-                size_t ksz, vsz, n;
-                int64_t start, end;
-                brook_err_t err = bit->next(bit, &k, &ksz, &v, &vsz, it->errstr,
-                                            sizeof it->errstr);
-                if (err == BROOK_ERR_END) {
-                        it->cur++;
-                        continue;
-                }
-                if (err) {
-                        it->err = err;
-                        break;
-                }
+        while (!brook__bitchain_next(ch, &k, &ksz, &v, &vsz)) {
                 if (!brook__segkey_decode(it->kind, k, ksz, &n, &start, &end)) {
-                        snprintf(it->errstr, sizeof it->errstr,
-                                 "an entry's key has %zu bytes, too few for "
-                                 "its window",
-                                 ksz);
-                        it->err = BROOK_ERR_STATE;
+                        brook__bitchain_fail(ch, BROOK_ERR_STATE,
+                                             "an entry's key has %zu bytes, "
+                                             "too few for its window",
+                                             ksz);
                         break;
                 }
                 if (it->timestamped &&
                     !brook__ts_value_split(v, vsz, tsp, &v, &vsz)) {
-                        snprintf(it->errstr, sizeof it->errstr,
-                                 "an entry's value has %zu bytes, too few "
-                                 "for its timestamp",
-                                 vsz);
-                        it->err = BROOK_ERR_STATE;
+                        brook__bitchain_fail(ch, BROOK_ERR_STATE,
+                                             "an entry's value has %zu bytes, "
+                                             "too few for its timestamp",
+                                             vsz);
                         break;
                 }
                 if (window) {
@@ -158,24 +113,19 @@ brook_err_t brook__windowiter_next_ts(brook_windowiter_t *it, void **keyp,
                  * entry must live as long as the arena. */
                 k = brook__serde_stable(it->key_serde, k, n, it->arena);
                 v = brook__serde_stable(it->value_serde, v, vsz, it->arena);
-                if ((it->err = brook_serde_deserialize(
-                             it->key_serde, k, n, it->arena, keyp, it->errstr,
-                             sizeof it->errstr)) ||
-                    (it->err = brook_serde_deserialize(
+                if ((ch->err = brook_serde_deserialize(
+                             it->key_serde, k, n, it->arena, keyp, ch->errstr,
+                             sizeof ch->errstr)) ||
+                    (ch->err = brook_serde_deserialize(
                              it->value_serde, v, vsz, it->arena, valuep,
-                             it->errstr, sizeof it->errstr)))
+                             ch->errstr, sizeof ch->errstr)))
                         break;
                 it->ts = *tsp;
                 return BROOK_OK;
         }
         *keyp = *valuep = NULL;
         *tsp = -1;
-        if (!it->err)
-                return BROOK_ERR_END;
-        brook__seterr(errstr, errstr_size, "%s",
-                      *it->errstr ? it->errstr
-                                  : "the store's iterator gave no reason");
-        return it->err;
+        return brook__bitchain_ret(ch, errstr, errstr_size);
 }
 
 int64_t brook_windowiter_timestamp(const brook_windowiter_t *it)
@@ -185,38 +135,13 @@ int64_t brook_windowiter_timestamp(const brook_windowiter_t *it)
 
 void brook_windowiter_destroy(brook_windowiter_t *it)
 {
-        size_t i;
         if (!it)
                 return;
-        for (i = 0; i < it->its.cnt; i++) {
-                brook_kvbytes_iter_t *bit = it->its.v[i];
-                bit->destroy(bit);
-        }
-        brook__ptrvec_free(&it->its);
-        /* After the bytes iterators, which may use the inner stores. */
-        for (i = 0; i < it->iqs.cnt; i++)
-                brook__iqstore_release(it->iqs.v[i]);
-        brook__ptrvec_free(&it->iqs);
+        brook__bitchain_free(&it->ch);
         free(it);
 }
 
 /* ------------------------------------------------------------- shared */
-
-/* Encodes @p key with the store's key serde into @p buf. */
-static brook_err_t ws_enc_key(brook__store_t *st, const void *key,
-                              brook_buf_t *buf)
-{
-        char why[512] = "";
-        brook_err_t err;
-        brook_buf_clear(buf);
-        if (!key)
-                return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
-                                         "the key is NULL");
-        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
-                                         sizeof why)))
-                return brook__store_fail(st, err, "key", why);
-        return BROOK_OK;
-}
 
 /* Writes @p value (NULL: a delete) under the bytes key in st->kbuf; a
  * timestamped store keeps @p ts before it. */
@@ -330,7 +255,7 @@ brook_err_t brook__windowstore_put_ts(brook_windowstore_t *ws, const void *key,
                                         "the window start is negative");
                 return brook__store_ret(st, err, errstr, errstr_size);
         }
-        if (!(err = ws_enc_key(st, key, st->vbuf))) {
+        if (!(err = brook__store_enc_key(st, key, st->vbuf))) {
                 brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
                                    brook_buf_len(st->vbuf), window_start, seq);
                 err = ws_write(st, value, ts);
@@ -356,7 +281,7 @@ brook_err_t brook__windowstore_fetch_ts(brook_windowstore_t *ws,
         brook_err_t err;
 
         *valuep = NULL;
-        if (!(err = ws_enc_key(st, key, st->vbuf))) {
+        if (!(err = brook__store_enc_key(st, key, st->vbuf))) {
                 brook__wkey_encode(st->kbuf, brook__store_bytes(st->vbuf),
                                    brook_buf_len(st->vbuf), window_start, 0);
                 err = ws_read(st, window_start, valuep, tsp);
@@ -377,9 +302,9 @@ brook_err_t brook_windowstore_fetch_keys(brook_windowstore_t *ws,
         *itp = NULL;
         /* kbuf: the lower key, tmp: the upper (the fetch copies both). */
         if (key_from)
-                err = ws_enc_key(st, key_from, st->kbuf);
+                err = brook__store_enc_key(st, key_from, st->kbuf);
         if (!err && key_to)
-                err = ws_enc_key(st, key_to, st->tmp);
+                err = brook__store_enc_key(st, key_to, st->tmp);
         if (!err)
                 err = ws_fetch(st, key_from ? st->kbuf : NULL,
                                key_to ? st->tmp : NULL, time_from, time_to,
@@ -397,7 +322,7 @@ brook_err_t brook_windowstore_fetch_range(brook_windowstore_t *ws,
         brook_err_t err;
 
         *itp = NULL;
-        if (!(err = ws_enc_key(st, key, st->kbuf)))
+        if (!(err = brook__store_enc_key(st, key, st->kbuf)))
                 err = ws_fetch(st, st->kbuf, st->kbuf, time_from, time_to,
                                backward, itp);
         return brook__store_ret(st, err, errstr, errstr_size);
@@ -439,7 +364,7 @@ static brook_err_t ss_key(brook__store_t *st, const void *key, int64_t start,
         if (start < 0 || end < start)
                 return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "session",
                                          "a session needs 0 <= start <= end");
-        if ((err = ws_enc_key(st, key, st->vbuf)))
+        if ((err = brook__store_enc_key(st, key, st->vbuf)))
                 return err;
         brook__skey_encode(st->kbuf, brook__store_bytes(st->vbuf),
                            brook_buf_len(st->vbuf), start, end);
@@ -494,7 +419,7 @@ brook_sessionstore_find_sessions(brook_sessionstore_t *ss, const void *key,
 
         *itp = NULL;
         if (key)
-                err = ws_enc_key(st, key, st->kbuf);
+                err = brook__store_enc_key(st, key, st->kbuf);
         if (!err)
                 err = ws_fetch(st, key ? st->kbuf : NULL, key ? st->kbuf : NULL,
                                earliest_end, latest_start, backward, itp);
