@@ -83,6 +83,23 @@ static bool brook__iq_running(brook_app_t *app, char *errstr,
         return false;
 }
 
+/* What every query checks first: store @p store exists, is of @p kind
+ * (any, if negative) and the app runs. Sets *@p defp. */
+static brook_err_t brook__iq_begin(brook_app_t *app, const char *store,
+                                   int kind, brook__storedef_t **defp,
+                                   char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        if (!(*defp = brook__iq_def(app, store, errstr, errstr_size)))
+                return BROOK_ERR_NOT_FOUND;
+        if (kind >= 0 && (err = brook__iq_kind(*defp, (brook__storekind_t)kind,
+                                               errstr, errstr_size)))
+                return err;
+        if (!brook__iq_running(app, errstr, errstr_size))
+                return BROOK_ERR_STATE;
+        return BROOK_OK;
+}
+
 /* This instance's open instance of @p def for @p partition, or NULL.
  * Call with iq_lock held; the instance is alive only while it is held. */
 static brook__store_t *brook__iq_local(brook_app_t *app,
@@ -146,10 +163,8 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
 
         memset(md, 0, sizeof *md);
         md->partition = -1;
-        if (!(def = brook__iq_def(app, store, errstr, errstr_size)))
-                return BROOK_ERR_NOT_FOUND;
-        if (!brook__iq_running(app, errstr, errstr_size))
-                return BROOK_ERR_STATE;
+        if ((err = brook__iq_begin(app, store, -1, &def, errstr, errstr_size)))
+                return err;
         buf = brook_buf_new();
         err = brook__iq_partition(app, def, key, buf, &md->partition, errstr,
                                   errstr_size);
@@ -181,12 +196,9 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         brook_err_t err;
 
         *valuep = NULL;
-        if (!(def = brook__iq_def(app, store, errstr, errstr_size)))
-                return BROOK_ERR_NOT_FOUND;
-        if ((err = brook__iq_kind(def, BROOK__STORE_KV, errstr, errstr_size)))
+        if ((err = brook__iq_begin(app, store, BROOK__STORE_KV, &def, errstr,
+                                   errstr_size)))
                 return err;
-        if (!brook__iq_running(app, errstr, errstr_size))
-                return BROOK_ERR_STATE;
         kbuf = brook_buf_new();
         vbuf = brook_buf_new();
         if ((err = brook__iq_partition(app, def, key, kbuf, &partition, errstr,
@@ -308,16 +320,9 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         size_t i;
 
         *itp = NULL;
-        if (!(def = brook__iq_def(app, store, errstr, errstr_size))) {
-                err = BROOK_ERR_NOT_FOUND;
+        if ((err = brook__iq_begin(app, store, BROOK__STORE_KV, &def, errstr,
+                                   errstr_size)))
                 goto out;
-        }
-        if ((err = brook__iq_kind(def, BROOK__STORE_KV, errstr, errstr_size)))
-                goto out;
-        if (!brook__iq_running(app, errstr, errstr_size)) {
-                err = BROOK_ERR_STATE;
-                goto out;
-        }
         if ((from && (err = brook_serde_serialize(def->key_serde, from, fb, why,
                                                   sizeof why))) ||
             (to && (err = brook_serde_serialize(def->key_serde, to, tb, why,
@@ -479,16 +484,9 @@ static brook_err_t brook__iq_windows(brook_app_t *app, const char *store,
         size_t i;
 
         *itp = NULL;
-        if (!(def = brook__iq_def(app, store, errstr, errstr_size))) {
-                err = BROOK_ERR_NOT_FOUND;
+        if ((err = brook__iq_begin(app, store, (int)kind, &def, errstr,
+                                   errstr_size)))
                 goto out;
-        }
-        if ((err = brook__iq_kind(def, kind, errstr, errstr_size)))
-                goto out;
-        if (!brook__iq_running(app, errstr, errstr_size)) {
-                err = BROOK_ERR_STATE;
-                goto out;
-        }
         if (key && (err = brook__iq_partition(app, def, key, kbuf, &partition,
                                               errstr, errstr_size)))
                 goto out;
