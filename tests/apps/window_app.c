@@ -20,6 +20,8 @@
 
 #include <brook/brook.h>
 
+#include "app_args.h"
+
 int main(int argc, char **argv)
 {
         const brook_serde_t *str = brook_serde_string();
@@ -32,37 +34,10 @@ int main(int argc, char **argv)
         brook_serde_t *wserde;
         brook_table_t *t;
         brook_app_t *app;
-        brook_app_stats_t st;
-        int i, rc;
+        int rc;
 
-        if (argc < 7) {
-                fprintf(stderr,
-                        "usage: %s NAME BOOTSTRAP APP_ID INPUT OUTPUT "
-                        "STATE_DIR [property=value ...]\n",
-                        argv[0]);
-                return 2;
-        }
-        if (brook_conf_set(conf, "bootstrap.servers", argv[2], errstr,
-                           sizeof errstr) ||
-            brook_conf_set(conf, "application.id", argv[3], errstr,
-                           sizeof errstr) ||
-            brook_conf_set(conf, "state.dir", argv[6], errstr, sizeof errstr) ||
-            brook_conf_set(conf, "commit.interval.ms", "500", errstr,
-                           sizeof errstr)) {
-                fprintf(stderr, "%s\n", errstr);
-                return 1;
-        }
-        for (i = 7; i < argc; i++) {
-                char *eq = strchr(argv[i], '=');
-                if (!eq)
-                        return 2;
-                *eq = '\0';
-                if (brook_conf_set(conf, argv[i], eq + 1, errstr,
-                                   sizeof errstr)) {
-                        fprintf(stderr, "%s\n", errstr);
-                        return 1;
-                }
-        }
+        if ((rc = app_args(argc, argv, conf, NULL, NULL)))
+                return rc;
         wserde = brook_serde_time_windowed(str, w.size_ms, errstr,
                                            sizeof errstr);
         t = brook_table_suppress(
@@ -96,13 +71,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", errstr);
                 return 1;
         }
-        rc = brook_app_run(app);
-        brook_app_stats(app, &st);
-        printf("%s processed=%lld restored=%lld produced=%lld\n", argv[1],
-               (long long)st.records_processed, (long long)st.records_restored,
-               (long long)st.records_produced);
-        fflush(stdout);
-        brook_app_destroy(app);
+        rc = app_run(app, argv[1]);
         brook_serde_destroy(wserde);
         return rc;
 }
