@@ -65,7 +65,7 @@ static void pipe_ok(brook_test_driver_t *td, const char *topic,
 {
         char errstr[512] = "";
         if (pipe_ts(td, topic, value, ts, errstr, sizeof errstr))
-                fail_msg("pipe %s: %s", value, errstr);
+                fail_msg("pipe %s: %s", value ? value : "(null)", errstr);
 }
 
 /* Everything unread on "out" as "value/timestamp,...". */

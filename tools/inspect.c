@@ -125,7 +125,7 @@ static bool task_numbers(const char *s, int *subp, int *partp)
 static int task_cmp(const void *a, const void *b)
 {
         const char *x = *(char *const *)a, *y = *(char *const *)b;
-        int xs, xp, ys, yp;
+        int xs = 0, xp = 0, ys = 0, yp = 0;
         bool xn = task_numbers(x, &xs, &xp);
         bool yn = task_numbers(y, &ys, &yp);
 
