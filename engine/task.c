@@ -167,7 +167,8 @@ brook_err_t brook__task_init(brook__task_t *task, char *errstr,
         for (i = 0; i < task->sub->nodes.cnt; i++) {
                 brook__node_t *node = task->sub->nodes.v[i];
                 brook_ctx_t *ctx = &task->ctxs[node->idx];
-                char why[512] = "";
+                char why[512];
+                why[0] = '\0';
                 if (node->kind != BROOK__NODE_PROCESSOR)
                         continue;
                 if (!node->def.init) {
@@ -440,8 +441,9 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 brook__punctuator_t *p = &task->puncs[i];
                 brook_ctx_t *ctx;
                 brook_err_t err;
-                char why[512] = "";
+                char why[512];
                 uint64_t steps, room;
+                why[0] = '\0';
                 if (p->cancelled || p->type != type || now < p->next)
                         continue;
                 /* Skip missed intervals rather than firing a burst: the
@@ -632,8 +634,9 @@ static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
                                    size_t errstr_size)
 {
         brook_ctx_t *ctx = &task->ctxs[node->idx];
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         switch (node->kind) {
         case BROOK__NODE_PROCESSOR:

@@ -253,8 +253,9 @@ static brook_err_t sup_process(brook_ctx_t *ctx, brook_record_t *rec,
         unsigned char hdr[SUP_HDR];
         const void *old;
         size_t old_size;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
         (void)ctx;
 
         if (ts > ss->observed)
@@ -335,8 +336,9 @@ static brook_err_t sup_init(brook_ctx_t *ctx, void *opaque, void **statep,
 {
         const sup_op_t *op = opaque;
         sup_state_t *ss = brook__xcalloc(1, sizeof *ss);
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         ss->op = op;
         ss->ctx = ctx;

@@ -369,8 +369,9 @@ brook_err_t brook__win_emit_range(win_state_t *ws, const brook_record_t *rec,
         size_t cnt = 0, cap = 0, i;
         const void *k, *v;
         size_t ksz, vsz;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         if ((err = brook__store_write_pending(st))) {
                 brook__seterr(errstr, errstr_size, "%s", st->errbuf);

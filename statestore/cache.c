@@ -26,6 +26,22 @@
  * store record is held across a call out; and a flush takes only entries
  * that were dirty when it started, so a processor writing the store being
  * flushed cannot make it run forever.
+ *
+ * Window and session stores' entries are also grouped by record key (the
+ * bytes key without its time suffix; the suffix starts with the time the
+ * store segments by: a window's start, a session's end). A group knows
+ * from which time on it is complete: every entry of that record key at
+ * that time or later that exists below or is dirty is cached. A fetch of
+ * one key (a session lookup, a window read) is then answered from the
+ * cache alone, without reading the layer below and without writing the
+ * pending entries down first; an entry it put there knows it has nothing
+ * below, so a tombstone over it simply removes it. Completeness is set
+ * after the store read everything of the key from that time on into the
+ * cache (brook__cache_group_fill()), and narrowed when an entry with a
+ * value leaves the cache (an eviction: the group is then complete only
+ * after that entry's time). A tombstone leaving does not narrow it: what
+ * is below is then deleted too. A group without entries is kept while
+ * it knows something, and is the first thing freed when room is needed.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,6 +64,7 @@ typedef enum {
 
 typedef struct cache_entry cache_entry_t;
 typedef struct cache_store cache_store_t;
+typedef struct cache_group cache_group_t;
 
 typedef struct cache_list {
         cache_entry_t *head, *tail;
@@ -55,6 +72,7 @@ typedef struct cache_list {
 
 struct cache_entry {
         cache_entry_t *hnext;               /* Hash chain. */
+        cache_entry_t **hprevp; /* What points to it there. */
         cache_entry_t *lru_prev, *lru_next; /* Head: least recently used. */
         cache_entry_t *st_prev, *st_next;   /* In cs->lists[state]. */
         cache_store_t *cs;
@@ -73,7 +91,15 @@ struct cache_entry {
          * to its own allocation. */
         size_t inline_cap;
         bool value_inline;
+        /* The key may exist in the store below (read from there, written
+         * down, or not known otherwise). False only for an entry put
+         * while its group was complete at its time, never written
+         * down. */
+        bool below;
         cache_state_t state;
+        /* Grouped stores: the entry's group, and its links there. */
+        cache_group_t *g;
+        cache_entry_t *g_prev, *g_next;
         unsigned char key[];
 };
 
@@ -82,7 +108,35 @@ struct cache_store {
         brook__store_t *st; /* Opaque here: only passed on. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
+        /* Bytes of time suffix after the record key (0: not grouped), and
+         * the groups of the store. */
+        size_t suffix;
+        size_t gcnt;
 };
+
+/* The cached entries of one record key of a grouped store. */
+struct cache_group {
+        cache_group_t *hnext;
+        cache_group_t *idle_prev, *idle_next; /* While on c->idle. */
+        cache_store_t *cs;
+        uint64_t hash;
+        cache_entry_t *head; /* Its entries, in no order. */
+        size_t cnt;
+        /* Every entry at this time or later is cached (INT64_MAX: none
+         * known to be). */
+        int64_t complete_from;
+        /* Evictions that narrowed complete_from (see group_fill). */
+        uint64_t gen;
+        /* Held by a fill in progress: not freed even if empty. */
+        int pins;
+        bool idle;
+        size_t key_size;
+        unsigned char key[];
+};
+
+typedef struct cache_glist {
+        cache_group_t *head, *tail;
+} cache_glist_t;
 
 struct brook__cache {
         size_t max_bytes, bytes;
@@ -93,6 +147,10 @@ struct brook__cache {
         size_t bucket_cnt, cnt;
         cache_store_t **sbuckets; /* Power of two. */
         size_t sbucket_cnt, scnt;
+        cache_group_t **gbuckets; /* Power of two. */
+        size_t gbucket_cnt, gcnt;
+        /* Groups without entries, oldest first. */
+        cache_glist_t idle;
 };
 
 /* ----------------------------------------------------------- hashing */
@@ -113,12 +171,19 @@ static uint64_t cache_hash(const brook__store_t *st, const void *key,
                            size_t key_size)
 {
         const unsigned char *p = key;
-        uint64_t h = 0xcbf29ce484222325ULL ^ cache_mix((uintptr_t)st);
+        uint64_t h = cache_mix((uintptr_t)st) ^ key_size, w;
 
-        /* FNV-1a over the key, seeded with the store. */
-        for (size_t i = 0; i < key_size; i++) {
-                h ^= p[i];
-                h *= 0x100000001b3ULL;
+        /* Eight bytes at a time (every lookup hashes, so bytewise FNV
+         * showed), seeded with the store and the length. */
+        for (; key_size >= 8; p += 8, key_size -= 8) {
+                memcpy(&w, p, 8);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+                h ^= h >> 32;
+        }
+        if (key_size) {
+                w = 0;
+                memcpy(&w, p, key_size);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
         }
         return cache_mix(h);
 }
@@ -243,6 +308,7 @@ static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
                 cache_store_grow(c);
         cs = brook__xcalloc(1, sizeof *cs);
         cs->st = st;
+        cs->suffix = brook__store_cache_suffix(st);
         i = cache_mix((uintptr_t)st) & (c->sbucket_cnt - 1);
         cs->hnext = c->sbuckets[i];
         c->sbuckets[i] = cs;
@@ -250,18 +316,219 @@ static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
         return cs;
 }
 
-/* A store's record goes with its last entry, so records of closed stores
- * do not pile up even if nobody drops them. */
+/* A store's record goes with its last entry and group, so records of
+ * closed stores do not pile up even if nobody drops them. */
 static void cache_store_release(brook__cache_t *c, cache_store_t *cs)
 {
         cache_store_t **pp;
 
-        if (cs->cnt)
+        if (cs->cnt || cs->gcnt)
                 return;
         pp = cache_store_slot(c, cs->st);
         *pp = cs->hnext;
         c->scnt--;
         free(cs);
+}
+
+/* ------------------------------------------------------------ groups */
+
+static bool cache_grouped(const cache_store_t *cs, size_t key_size)
+{
+        return cs->suffix && key_size >= cs->suffix;
+}
+
+/* The time of a grouped store's key: its suffix's first 8 bytes. */
+static int64_t cache_key_time(const cache_store_t *cs, const void *key,
+                              size_t key_size)
+{
+        const unsigned char *p =
+                (const unsigned char *)key + key_size - cs->suffix;
+        uint64_t v = 0;
+        int i;
+        for (i = 0; i < 8; i++)
+                v = v << 8 | p[i];
+        return (int64_t)v;
+}
+
+static size_t cache_group_size(const cache_group_t *g)
+{
+        return sizeof *g + g->key_size;
+}
+
+static cache_group_t **cache_group_slot(brook__cache_t *c,
+                                        const cache_store_t *cs,
+                                        const void *gkey, size_t gkey_size,
+                                        uint64_t hash)
+{
+        cache_group_t **pp;
+
+        if (!c->gbucket_cnt)
+                return NULL;
+        pp = &c->gbuckets[hash & (c->gbucket_cnt - 1)];
+        for (; *pp; pp = &(*pp)->hnext) {
+                cache_group_t *g = *pp;
+                if (g->hash == hash && g->cs == cs &&
+                    g->key_size == gkey_size &&
+                    (!gkey_size || !memcmp(g->key, gkey, gkey_size)))
+                        break;
+        }
+        return pp;
+}
+
+static cache_group_t *cache_group_find(brook__cache_t *c,
+                                       const cache_store_t *cs,
+                                       const void *gkey, size_t gkey_size)
+{
+        cache_group_t **pp =
+                cache_group_slot(c, cs, gkey, gkey_size,
+                                 cache_hash(cs->st, gkey, gkey_size));
+        return pp ? *pp : NULL;
+}
+
+static void cache_group_grow(brook__cache_t *c)
+{
+        size_t cnt = c->gbucket_cnt ? c->gbucket_cnt * 2 : 64;
+        cache_group_t **b = brook__xcalloc(cnt, sizeof *b);
+
+        for (size_t i = 0; i < c->gbucket_cnt; i++) {
+                cache_group_t *g = c->gbuckets[i];
+                while (g) {
+                        cache_group_t *next = g->hnext;
+                        size_t j = g->hash & (cnt - 1);
+                        g->hnext = b[j];
+                        b[j] = g;
+                        g = next;
+                }
+        }
+        free(c->gbuckets);
+        c->gbuckets = b;
+        c->gbucket_cnt = cnt;
+}
+
+/* The group of record key @p gkey, made if there is none. */
+static cache_group_t *cache_group_get(brook__cache_t *c, cache_store_t *cs,
+                                      const void *gkey, size_t gkey_size)
+{
+        cache_group_t *g = cache_group_find(c, cs, gkey, gkey_size);
+        size_t i;
+
+        if (g)
+                return g;
+        if (c->gcnt >= c->gbucket_cnt)
+                cache_group_grow(c);
+        g = brook__xcalloc(1, sizeof *g + gkey_size);
+        g->cs = cs;
+        g->hash = cache_hash(cs->st, gkey, gkey_size);
+        g->complete_from = INT64_MAX;
+        g->key_size = gkey_size;
+        if (gkey_size)
+                memcpy(g->key, gkey, gkey_size);
+        i = g->hash & (c->gbucket_cnt - 1);
+        g->hnext = c->gbuckets[i];
+        c->gbuckets[i] = g;
+        c->gcnt++;
+        cs->gcnt++;
+        c->bytes += cache_group_size(g);
+        return g;
+}
+
+static void cache_idle_unlink(brook__cache_t *c, cache_group_t *g)
+{
+        if (!g->idle)
+                return;
+        if (g->idle_prev)
+                g->idle_prev->idle_next = g->idle_next;
+        else
+                c->idle.head = g->idle_next;
+        if (g->idle_next)
+                g->idle_next->idle_prev = g->idle_prev;
+        else
+                c->idle.tail = g->idle_prev;
+        g->idle_prev = g->idle_next = NULL;
+        g->idle = false;
+}
+
+static void cache_group_free(brook__cache_t *c, cache_group_t *g)
+{
+        cache_group_t **pp =
+                cache_group_slot(c, g->cs, g->key, g->key_size, g->hash);
+        cache_store_t *cs = g->cs;
+
+        cache_idle_unlink(c, g);
+        *pp = g->hnext;
+        c->gcnt--;
+        c->bytes -= cache_group_size(g);
+        cs->gcnt--;
+        free(g);
+        cache_store_release(c, cs);
+}
+
+/* A group without entries is kept while it knows something (on the idle
+ * list, freed first when room is needed), else freed. */
+static void cache_group_settle(brook__cache_t *c, cache_group_t *g)
+{
+        if (g->cnt || g->pins || g->idle)
+                return;
+        if (g->complete_from == INT64_MAX) {
+                cache_group_free(c, g);
+                return;
+        }
+        g->idle = true;
+        g->idle_next = NULL;
+        g->idle_prev = c->idle.tail;
+        if (c->idle.tail)
+                c->idle.tail->idle_next = g;
+        else
+                c->idle.head = g;
+        c->idle.tail = g;
+}
+
+static void cache_group_add(brook__cache_t *c, cache_group_t *g,
+                            cache_entry_t *e)
+{
+        cache_idle_unlink(c, g);
+        e->g = g;
+        e->g_prev = NULL;
+        e->g_next = g->head;
+        if (g->head)
+                g->head->g_prev = e;
+        g->head = e;
+        g->cnt++;
+}
+
+static void cache_group_remove(brook__cache_t *c, cache_entry_t *e)
+{
+        cache_group_t *g = e->g;
+
+        if (!g)
+                return;
+        if (e->g_prev)
+                e->g_prev->g_next = e->g_next;
+        else
+                g->head = e->g_next;
+        if (e->g_next)
+                e->g_next->g_prev = e->g_prev;
+        e->g = NULL;
+        e->g_prev = e->g_next = NULL;
+        g->cnt--;
+        cache_group_settle(c, g);
+}
+
+/* Entry @p e, with a value, leaves the cache: its group is complete only
+ * after its time from now on. */
+static void cache_group_narrow(cache_entry_t *e)
+{
+        cache_group_t *g = e->g;
+        int64_t t;
+
+        if (!g || !e->value)
+                return;
+        t = cache_key_time(g->cs, e->key, e->key_size);
+        if (t >= g->complete_from)
+                g->complete_from = t == INT64_MAX ? INT64_MAX : t + 1;
+        /* Even when the group knows nothing yet: a fill in progress must
+         * not claim what it read is all cached. */
+        g->gen++;
 }
 
 /* ----------------------------------------------------------- entries */
@@ -293,6 +560,16 @@ static cache_entry_t *cache_find(brook__cache_t *c, const brook__store_t *st,
         return pp ? *pp : NULL;
 }
 
+/* Links @p e first in the chain at @p head. */
+static void cache_chain_push(cache_entry_t **head, cache_entry_t *e)
+{
+        e->hnext = *head;
+        if (e->hnext)
+                e->hnext->hprevp = &e->hnext;
+        *head = e;
+        e->hprevp = head;
+}
+
 static void cache_grow(brook__cache_t *c)
 {
         size_t cnt = c->bucket_cnt ? c->bucket_cnt * 2 : 64;
@@ -302,9 +579,7 @@ static void cache_grow(brook__cache_t *c)
                 cache_entry_t *e = c->buckets[i];
                 while (e) {
                         cache_entry_t *next = e->hnext;
-                        size_t j = e->hash & (cnt - 1);
-                        e->hnext = b[j];
-                        b[j] = e;
+                        cache_chain_push(&b[e->hash & (cnt - 1)], e);
                         e = next;
                 }
         }
@@ -357,14 +632,17 @@ static void cache_set_value(cache_entry_t *e, const void *value,
 /* Unlinks @p e from everything; the caller owns it afterwards. */
 static void cache_detach(brook__cache_t *c, cache_entry_t *e)
 {
-        cache_entry_t **pp =
-                cache_slot(c, e->cs->st, e->key, e->key_size, e->hash);
         cache_store_t *cs = e->cs;
 
-        *pp = e->hnext;
+        /* Unlinked through what points to it, not by walking its chain
+         * (an evicted entry is cold, its chain colder). */
+        *e->hprevp = e->hnext;
+        if (e->hnext)
+                e->hnext->hprevp = e->hprevp;
         c->cnt--;
         cache_lru_unlink(c, e);
         cache_st_unlink(e);
+        cache_group_remove(c, e);
         cs->cnt--;
         cache_store_release(c, cs);
         e->cs = NULL;
@@ -427,6 +705,19 @@ static brook_err_t cache_snap_emit(const cache_snap_t *sn)
                                  sn->value_size, sn->ts);
 }
 
+/* Whether dirty tombstone @p e has nothing below to delete (and so
+ * nothing to write down or forward). */
+static bool cache_tombstone_absent(cache_entry_t *e)
+{
+        if (e->value)
+                return false;
+        if (e->below &&
+            !brook__store_tombstone_absent(e->cs->st, e->key, e->key_size))
+                return false;
+        e->below = false;
+        return true;
+}
+
 /* Evicts the least recently used entry, writing it down and forwarding it
  * first if it is dirty. A failure's reason is in the evicted entry's store;
  * it is copied to @p caller, the store whose put made room, which reports
@@ -439,13 +730,13 @@ static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
         const void *value = e->value;
         brook_err_t err = BROOK_OK;
 
+        if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
+                state = CACHE_CLEAN; /* Nothing to delete or forward. */
         /* Detached, the entry is ours alone: its bytes stay valid through
          * the calls out whatever they do to the cache. */
+        cache_group_narrow(e);
         cache_detach(c, e);
         c->evictions++;
-        if (state == CACHE_UNWRITTEN && !value &&
-            brook__store_tombstone_absent(st, e->key, e->key_size))
-                state = CACHE_CLEAN; /* Nothing to delete or forward. */
         if (state == CACHE_UNWRITTEN)
                 err = brook__store_write_down(st, e->key, e->key_size, value,
                                               e->value_size, e->ts);
@@ -465,9 +756,16 @@ static brook_err_t cache_evict(brook__cache_t *c, brook__store_t *caller)
         /* The entry just put is the most recently used, so it goes last:
          * only when it alone is over the budget. A nested put (from a call
          * out) runs this loop itself, so the condition is read afresh. */
-        while (c->bytes > c->max_bytes && c->lru.head) {
-                brook_err_t err = cache_evict_one(c, caller);
-                if (err)
+        while (c->bytes > c->max_bytes) {
+                brook_err_t err;
+                if (c->idle.head) {
+                        /* Only knowledge goes: no data, no call out. */
+                        cache_group_free(c, c->idle.head);
+                        continue;
+                }
+                if (!c->lru.head)
+                        break;
+                if ((err = cache_evict_one(c, caller)))
                         return err;
         }
         return BROOK_OK;
@@ -495,6 +793,14 @@ void brook__cache_destroy(brook__cache_t *c)
                 cache_entry_free(e);
                 e = next;
         }
+        for (size_t i = 0; i < c->gbucket_cnt; i++) {
+                cache_group_t *g = c->gbuckets[i];
+                while (g) {
+                        cache_group_t *next = g->hnext;
+                        free(g);
+                        g = next;
+                }
+        }
         for (size_t i = 0; i < c->sbucket_cnt; i++) {
                 cache_store_t *cs = c->sbuckets[i];
                 while (cs) {
@@ -505,22 +811,33 @@ void brook__cache_destroy(brook__cache_t *c)
         }
         free(c->buckets);
         free(c->sbuckets);
+        free(c->gbuckets);
         free(c);
 }
 
-bool brook__cache_get(brook__cache_t *c, brook__store_t *st, const void *key,
-                      size_t key_size, const void **value, size_t *value_size)
+brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
+                                       const void *key, size_t key_size,
+                                       const void **value, size_t *value_size)
 {
         cache_entry_t *e =
                 cache_find(c, st, key, key_size, cache_hash(st, key, key_size));
+        cache_store_t *cs;
+        cache_group_t *g;
 
-        if (!e)
-                return false;
+        if (!e) {
+                cs = cache_store_find(c, st);
+                if (!cs || !cache_grouped(cs, key_size))
+                        return BROOK__CACHE_MISS;
+                g = cache_group_find(c, cs, key, key_size - cs->suffix);
+                if (g && g->complete_from <= cache_key_time(cs, key, key_size))
+                        return BROOK__CACHE_ABSENT;
+                return BROOK__CACHE_MISS;
+        }
         cache_lru_unlink(c, e);
         cache_lru_append(c, e);
         *value = e->value;
         *value_size = e->value_size;
-        return true;
+        return BROOK__CACHE_HIT;
 }
 
 /*
@@ -537,13 +854,26 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
 {
         uint64_t hash = cache_hash(st, key, key_size);
         cache_entry_t *e = cache_find(c, st, key, key_size, hash);
+        cache_store_t *cs;
+        cache_group_t *g = NULL;
+        bool nothing_below = false;
         size_t inline_cap;
 
         if (e) {
                 cache_lru_unlink(c, e);
                 cache_lru_append(c, e);
-                if (!dirty && e->state != CACHE_CLEAN)
+                if (!dirty) {
+                        e->below = true; /* Just read from there. */
+                        if (e->state != CACHE_CLEAN)
+                                return BROOK_OK;
+                }
+                if (dirty && !value && !e->below) {
+                        /* Never below and never forwarded: the delete
+                         * leaves nothing to do. */
+                        cache_detach(c, e);
+                        cache_entry_free(e);
                         return BROOK_OK;
+                }
                 c->bytes -= cache_entry_size(e);
                 cache_set_value(e, value, value_size);
                 e->ts = ts;
@@ -555,13 +885,26 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                 return cache_evict(c, st);
         }
 
-        if (c->cnt >= c->bucket_cnt)
-                cache_grow(c);
         /* One allocation for the entry, its key and its first value (at
          * least a byte of it: an empty value is not a tombstone). */
         inline_cap = value ? (value_size ? value_size : 1) : 0;
         if (key_size > SIZE_MAX - sizeof *e - inline_cap)
                 return BROOK_ERR_INVALID_ARG;
+        cs = cache_store_get(c, st);
+        if (cache_grouped(cs, key_size)) {
+                size_t gsz = key_size - cs->suffix;
+                g = cache_group_find(c, cs, key, gsz);
+                /* Complete at its time: the key is not below. */
+                nothing_below =
+                        dirty && g &&
+                        g->complete_from <= cache_key_time(cs, key, key_size);
+                if (nothing_below && !value)
+                        return BROOK_OK; /* Deleting what is nowhere. */
+                if (!g)
+                        g = cache_group_get(c, cs, key, gsz);
+        }
+        if (c->cnt >= c->bucket_cnt)
+                cache_grow(c);
         e = brook__xmalloc(sizeof *e + key_size + inline_cap);
         memset(e, 0, sizeof *e);
         e->hash = hash;
@@ -571,12 +914,14 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                 memcpy(e->key, key, key_size);
         cache_set_value(e, value, value_size);
         e->ts = ts;
-        e->hnext = c->buckets[hash & (c->bucket_cnt - 1)];
-        c->buckets[hash & (c->bucket_cnt - 1)] = e;
+        cache_chain_push(&c->buckets[hash & (c->bucket_cnt - 1)], e);
         c->cnt++;
         cache_lru_append(c, e);
-        e->cs = cache_store_get(c, st);
-        e->cs->cnt++;
+        e->cs = cs;
+        cs->cnt++;
+        e->below = !nothing_below;
+        if (g)
+                cache_group_add(c, g, e);
         if (dirty)
                 e->seq = ++c->seq;
         cache_st_append(e, dirty ? CACHE_UNWRITTEN : CACHE_CLEAN);
@@ -600,14 +945,14 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
 
                 if (!e || e->seq > limit)
                         return BROOK_OK;
-                if (!e->value &&
-                    brook__store_tombstone_absent(st, e->key, e->key_size)) {
+                if (cache_tombstone_absent(e)) {
                         /* Nothing to delete below, so nothing to forward
                          * at the flush either. */
                         cache_set_state(e, CACHE_CLEAN);
                         continue;
                 }
                 cache_set_state(e, CACHE_WRITTEN);
+                e->below = true;
                 cache_snap_take(&sn, e);
                 err = cache_snap_write_down(&sn);
                 cache_snap_release(&sn);
@@ -638,9 +983,9 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                         return BROOK_OK;
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
-                if (state == CACHE_UNWRITTEN && !e->value &&
-                    brook__store_tombstone_absent(st, e->key, e->key_size))
+                if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
                         continue; /* Nothing to delete or forward. */
+                e->below = true;
                 cache_snap_take(&sn, e);
                 if (state == CACHE_UNWRITTEN)
                         err = cache_snap_write_down(&sn);
@@ -655,20 +1000,174 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
 void brook__cache_drop(brook__cache_t *c, brook__store_t *st)
 {
         cache_store_t *cs = cache_store_find(c, st);
+        cache_group_t *g;
 
-        /* No calls out here, so plain iteration is safe; the record goes
-         * with the last entry. */
-        while (cs) {
-                cache_entry_t *e = NULL;
-                for (int s = 0; s < CACHE_STATE_CNT && !e; s++)
-                        e = cs->lists[s].head;
-                if (!e)
-                        break;
-                if (cs->cnt == 1)
-                        cs = NULL;
-                cache_detach(c, e);
-                cache_entry_free(e);
+        if (!cs)
+                return;
+        /* No calls out here, so plain iteration is safe. The record is
+         * held until its idle groups are gone too. */
+        cs->gcnt++;
+        for (int s = 0; s < CACHE_STATE_CNT; s++)
+                while (cs->lists[s].head) {
+                        cache_entry_t *e = cs->lists[s].head;
+                        cache_detach(c, e);
+                        cache_entry_free(e);
+                }
+        /* Without entries, every group left is idle. */
+        g = c->idle.head;
+        while (g) {
+                cache_group_t *next = g->idle_next;
+                if (g->cs == cs)
+                        cache_group_free(c, g);
+                g = next;
         }
+        cs->gcnt--;
+        cache_store_release(c, cs);
+}
+
+/* ------------------------------------------------------ grouped reads */
+
+bool brook__cache_group_complete(brook__cache_t *c, brook__store_t *st,
+                                 const void *gkey, size_t gkey_size,
+                                 int64_t from)
+{
+        cache_store_t *cs = cache_store_find(c, st);
+        cache_group_t *g;
+
+        if (!cs || !cs->suffix)
+                return false;
+        g = cache_group_find(c, cs, gkey, gkey_size);
+        return g && g->complete_from <= from;
+}
+
+brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
+                                    const void *gkey, size_t gkey_size,
+                                    int64_t from, const brook__cache_kv_t *kvs,
+                                    size_t cnt, int64_t ts)
+{
+        cache_store_t *cs = cache_store_get(c, st);
+        cache_group_t *g;
+        brook_err_t err = BROOK_OK;
+        uint64_t gen;
+        size_t i;
+
+        if (!cs->suffix) {
+                cache_store_release(c, cs);
+                return BROOK_OK;
+        }
+        g = cache_group_get(c, cs, gkey, gkey_size);
+        /* Pinned, the group outlives the puts' evictions even if it is
+         * left without entries. */
+        cache_idle_unlink(c, g);
+        g->pins++;
+        gen = g->gen;
+        for (i = 0; i < cnt && !err; i++)
+                err = brook__cache_put(c, st, kvs[i].key, kvs[i].key_size,
+                                       kvs[i].value, kvs[i].value_size, ts,
+                                       false);
+        g->pins--;
+        /* An eviction from the group during the puts may have taken what
+         * was just read: then nothing more is known. */
+        if (!err && g->gen == gen && from < g->complete_from)
+                g->complete_from = from;
+        cache_group_settle(c, g);
+        return err;
+}
+
+/* A copy of a group's entries, in key order. */
+typedef struct cache_snapiter {
+        brook_kvbytes_iter_t it; /* First: the handle is this struct. */
+        struct cache_snapent {
+                const unsigned char *key; /* Into buf; the value follows. */
+                size_t key_size, value_size;
+        } *ents;
+        size_t cnt, pos;
+        bool reverse;
+        unsigned char *buf;
+} cache_snapiter_t;
+
+static int cache_snapent_cmp(const void *a, const void *b)
+{
+        const struct cache_snapent *x = a, *y = b;
+        size_t n = x->key_size < y->key_size ? x->key_size : y->key_size;
+        int r = memcmp(x->key, y->key, n);
+        if (r)
+                return r;
+        return x->key_size < y->key_size ? -1 : x->key_size > y->key_size;
+}
+
+static brook_err_t cache_snapiter_next(brook_kvbytes_iter_t *base,
+                                       const void **key, size_t *key_size,
+                                       const void **value, size_t *value_size,
+                                       char *errstr, size_t errstr_size)
+{
+        cache_snapiter_t *si = (cache_snapiter_t *)base;
+        const struct cache_snapent *se;
+
+        (void)errstr;
+        (void)errstr_size;
+        if (si->pos == si->cnt)
+                return BROOK_ERR_END;
+        se = &si->ents[si->reverse ? si->cnt - 1 - si->pos : si->pos];
+        si->pos++;
+        *key = se->key;
+        *key_size = se->key_size;
+        *value = se->key + se->key_size;
+        *value_size = se->value_size;
+        return BROOK_OK;
+}
+
+static void cache_snapiter_destroy(brook_kvbytes_iter_t *base)
+{
+        cache_snapiter_t *si = (cache_snapiter_t *)base;
+        free(si->ents);
+        free(si->buf);
+        free(si);
+}
+
+brook_kvbytes_iter_t *
+brook__cache_group_iter(brook__cache_t *c, brook__store_t *st,
+                        const void *gkey, size_t gkey_size, bool reverse,
+                        bool (*want)(const void *key, size_t key_size,
+                                     void *opaque),
+                        void *opaque)
+{
+        cache_store_t *cs = cache_store_find(c, st);
+        cache_group_t *g =
+                cs && cs->suffix ? cache_group_find(c, cs, gkey, gkey_size)
+                                 : NULL;
+        cache_snapiter_t *si = brook__xcalloc(1, sizeof *si);
+        size_t bytes = 0, n = 0, off = 0;
+        cache_entry_t *e;
+
+        si->it.next = cache_snapiter_next;
+        si->it.destroy = cache_snapiter_destroy;
+        si->reverse = reverse;
+        for (e = g ? g->head : NULL; e; e = e->g_next)
+                if (e->value && want(e->key, e->key_size, opaque)) {
+                        bytes += e->key_size + e->value_size;
+                        n++;
+                }
+        if (!n)
+                return &si->it;
+        si->ents = brook__xmalloc(n * sizeof *si->ents);
+        si->buf = brook__xmalloc(bytes ? bytes : 1);
+        for (e = g->head; e; e = e->g_next) {
+                struct cache_snapent *se;
+                if (!e->value || !want(e->key, e->key_size, opaque))
+                        continue;
+                se = &si->ents[si->cnt++];
+                se->key = si->buf + off;
+                se->key_size = e->key_size;
+                se->value_size = e->value_size;
+                memcpy(si->buf + off, e->key, e->key_size);
+                if (e->value_size)
+                        memcpy(si->buf + off + e->key_size, e->value,
+                               e->value_size);
+                off += e->key_size + e->value_size;
+        }
+        qsort(si->ents, si->cnt, sizeof *si->ents, cache_snapent_cmp);
+        return &si->it;
 }
 
 size_t brook__cache_bytes(const brook__cache_t *c)

@@ -262,8 +262,9 @@ static brook_err_t brook__kvstore_scan(brook__store_t *st, const void *from,
                                        size_t prefix_size, brook_kviter_t **itp)
 {
         brook_kvbytes_iter_t *bit = NULL;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         *itp = NULL;
         if ((err = brook__store_write_pending(st)))
@@ -320,8 +321,9 @@ static brook_err_t brook__kvstore_prefix_scan(brook__store_t *st,
                                               const brook_serde_t *prefix_serde,
                                               brook_kviter_t **itp)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         brook_buf_clear(st->kbuf);
         if (!prefix)

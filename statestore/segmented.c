@@ -130,6 +130,13 @@ bool brook__segkey_decode(brook__storekind_t kind, const void *bkey,
         return true;
 }
 
+int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
+                           size_t bkey_size)
+{
+        return (int64_t)be64_get((const unsigned char *)bkey + bkey_size -
+                                 brook__segkey_suffix(kind));
+}
+
 /* The time a key is segmented by: a window's start, a session's end. */
 static bool seg_key_time(const segstore_t *s, const void *key, size_t key_size,
                          int64_t *tsp)

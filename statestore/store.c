@@ -69,7 +69,8 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 .state_dir = state_dir,
                 .internal = env,
         };
-        char why[512] = "";
+        char why[512];
+        why[0] = '\0';
 
         st->def = def;
         st->task = task;
@@ -171,14 +172,22 @@ bool brook__store_caching(const brook__store_t *st)
         return st->cache != NULL;
 }
 
+size_t brook__store_cache_suffix(const brook__store_t *st)
+{
+        return st->def->kind == BROOK__STORE_KV
+                       ? 0
+                       : brook__segkey_suffix(st->def->kind);
+}
+
 /* ------------------------------------------------------- below the cache */
 
 brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
                                     size_t key_size, const void *value,
                                     size_t value_size, int64_t ts)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
         if (st->changelog) {
                 brook__collector_t *col = st->task->rt->collector;
                 const void *cv = value;
@@ -231,8 +240,9 @@ bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
                                    size_t key_size)
 {
         brook_buf_t *probe;
-        char why[512] = "";
+        char why[512];
         bool absent;
+        why[0] = '\0';
         if (!st->emit)
                 return false;
         /* Its own buffer: this may run in the middle of a read that holds
@@ -248,8 +258,9 @@ brook_err_t brook__store_emit(brook__store_t *st, const void *key,
                               size_t key_size, const void *value,
                               size_t value_size, int64_t ts)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
         if (!st->emit)
                 return BROOK_OK;
         if ((err = st->emit(st, key, key_size, value, value_size, ts,
@@ -284,8 +295,10 @@ brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
                                      size_t errstr_size)
 {
         int64_t end = st->changelog_end ? *st->changelog_end : -1;
-        char why[512] = "";
-        brook_err_t err = st->ops->flush(st->inner, end, why, sizeof why);
+        char why[512];
+        brook_err_t err;
+        why[0] = '\0';
+        err = st->ops->flush(st->inner, end, why, sizeof why);
         if (err)
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" failed to record its "
@@ -299,8 +312,9 @@ brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
                                      size_t key_size, const void *value,
                                      size_t value_size, int64_t ts)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
         if (value && st->def->timestamped) {
                 /* The changelog has the plain value and its timestamp as
                  * the record's (see write_down). */
@@ -326,12 +340,35 @@ brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
 brook_err_t brook__store_read(brook__store_t *st, const void *key,
                               size_t key_size, const void **valp, size_t *sizep)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
-        if (st->cache &&
-            brook__cache_get(st->cache, st, key, key_size, valp, sizep))
-                return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
+        if (st->cache) {
+                size_t sfx = brook__store_cache_suffix(st);
+                brook__cache_lookup_t l = brook__cache_get(
+                        st->cache, st, key, key_size, valp, sizep);
+                bool complete = false;
+                if (l == BROOK__CACHE_MISS && sfx && key_size >= sfx) {
+                        /* A window or session store: the key's entries
+                         * from this one's time on come into the cache, so
+                         * that reads of its later windows need nothing
+                         * from below. */
+                        if ((err = brook__ws_cache_group(
+                                     st, key, key_size - sfx,
+                                     brook__segkey_time(st->def->kind, key,
+                                                        key_size),
+                                     &complete)))
+                                return err;
+                        if (complete)
+                                l = brook__cache_get(st->cache, st, key,
+                                                     key_size, valp, sizep);
+                }
+                if (l == BROOK__CACHE_HIT)
+                        return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
+                if (l == BROOK__CACHE_ABSENT)
+                        return BROOK_ERR_NOT_FOUND;
+        }
         err = st->ops->get(st->inner, key, key_size, st->vbuf, why, sizeof why);
         if (err == BROOK_ERR_NOT_FOUND)
                 return err;
@@ -367,8 +404,9 @@ brook_err_t brook__store_write_pending(brook__store_t *st)
 brook_err_t brook__store_enc_key(brook__store_t *st, const void *key,
                                  brook_buf_t *buf)
 {
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
         brook_buf_clear(buf);
         if (!key)
                 return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
@@ -384,8 +422,9 @@ brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
 {
         const void *val;
         size_t size;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         *valuep = NULL;
         *tsp = -1;
@@ -414,8 +453,9 @@ brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
 {
         const void *vbytes = NULL;
         size_t vsize = 0;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         if (value) {
                 brook_buf_clear(st->tmp);

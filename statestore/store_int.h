@@ -166,13 +166,22 @@ typedef struct brook__cache brook__cache_t;
 brook__cache_t *brook__cache_new(size_t max_bytes);
 /** Frees @p c; entries are dropped (not written). NULL is a no-op. */
 void brook__cache_destroy(brook__cache_t *c);
+/** What the cache knows of a key. */
+typedef enum {
+        BROOK__CACHE_MISS,   /**< Nothing: read the layer below. */
+        BROOK__CACHE_HIT,    /**< Cached (a value or a tombstone). */
+        BROOK__CACHE_ABSENT, /**< Not cached, and not below either: its
+                              *   group is complete at its time. */
+} brook__cache_lookup_t;
+
 /**
- * Looks @p key of @p st up. Returns true if cached: *@p value / *@p
+ * Looks @p key of @p st up. On BROOK__CACHE_HIT *@p value / *@p
  * value_size are set (NULL for a cached tombstone), valid until the next
- * call on @p c. Marks the entry most recently used.
+ * call on @p c, and the entry is marked most recently used.
  */
-bool brook__cache_get(brook__cache_t *c, brook__store_t *st, const void *key,
-                      size_t key_size, const void **value, size_t *value_size);
+brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
+                                       const void *key, size_t key_size,
+                                       const void **value, size_t *value_size);
 /**
  * Caches @p value (NULL: a tombstone) for @p key of @p st with timestamp
  * @p ts. @p dirty is true for a write (to be written down and forwarded
@@ -195,6 +204,49 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st);
 brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st);
 /** Forgets every entry of @p st (after a flush, when the task closes). */
 void brook__cache_drop(brook__cache_t *c, brook__store_t *st);
+
+/*
+ * Groups (window and session stores: brook__store_cache_suffix() is not
+ * 0). Entries are grouped by record key, @p gkey: the bytes key without
+ * its time suffix. A group is complete from a time on when every entry of
+ * its key at that time or later that the store holds (below or dirty) is
+ * cached; see cache.c.
+ */
+
+/** Whether the group of @p gkey in @p st is complete from @p from on. */
+bool brook__cache_group_complete(brook__cache_t *c, brook__store_t *st,
+                                 const void *gkey, size_t gkey_size,
+                                 int64_t from);
+
+/** An entry read from below. */
+typedef struct brook__cache_kv {
+        const void *key, *value;
+        size_t key_size, value_size;
+} brook__cache_kv_t;
+
+/**
+ * Caches (clean) the @p cnt entries of record key @p gkey with times from
+ * @p from on that the store below holds, read just now, and marks the
+ * group complete from @p from unless an eviction meanwhile took one of
+ * its entries. Entries cached already keep their (newer) values. May
+ * evict; an eviction's failure is returned.
+ */
+brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
+                                    const void *gkey, size_t gkey_size,
+                                    int64_t from, const brook__cache_kv_t *kvs,
+                                    size_t cnt, int64_t ts);
+
+/**
+ * A bytes iterator over a copy of the cached values (no tombstones) of the
+ * group of @p gkey that @p want accepts, in key order (reversed with
+ * @p reverse). It reads nothing of the cache after this call.
+ */
+brook_kvbytes_iter_t *
+brook__cache_group_iter(brook__cache_t *c, brook__store_t *st,
+                        const void *gkey, size_t gkey_size, bool reverse,
+                        bool (*want)(const void *key, size_t key_size,
+                                     void *opaque),
+                        void *opaque);
 /** Bytes cached now, and entries evicted so far (for stats and tests). */
 size_t brook__cache_bytes(const brook__cache_t *c);
 uint64_t brook__cache_evictions(const brook__cache_t *c);
@@ -310,6 +362,9 @@ void brook__store_set_emit(brook__store_t *st, brook__store_emit_fn fn,
                            void *opaque);
 /** Whether writes are cached (forwarding then happens through emit). */
 bool brook__store_caching(const brook__store_t *st);
+/** Bytes of time suffix after the record key in @p st's bytes keys, by
+ *  which the cache groups them: 0 for key-value stores (not grouped). */
+size_t brook__store_cache_suffix(const brook__store_t *st);
 
 /** Records a failure's reason in @p st ("store \"<name>\": @p what: @p why")
  *  and returns @p err. */
@@ -437,6 +492,21 @@ uint64_t brook__segmented_expired(void *self);
 /** The largest timestamp put into it (its stream time), or -1. */
 int64_t brook__segmented_observed(void *self);
 
+/** The time a segmented store orders bytes key @p bkey by: a window's
+ *  start, a session's end (the suffix's first 8 bytes). @p bkey has at
+ *  least brook__segkey_suffix() bytes. */
+int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
+                           size_t bkey_size);
+/**
+ * A caching window or session store: has the cache hold every entry of
+ * record key @p gkey (bytes) from time @p from on, reading them from
+ * below unless it does already. *@p completep tells whether it does now
+ * (an eviction during the read can leave it short: the caller then reads
+ * below). A failure's reason is in @p st.
+ */
+brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
+                                  size_t gkey_size, int64_t from,
+                                  bool *completep);
 /** Bytes after the key in a window (12: start, sequence number) or session
  *  (16: end, start) bytes key. */
 size_t brook__segkey_suffix(brook__storekind_t kind);

@@ -150,27 +150,138 @@ static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
         return brook__store_put_value(st, value, ts);
 }
 
+/* One read of a key's live entries answers every later read of them from
+ * the cache, until the cache evicts one. */
+brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
+                                  size_t gkey_size, int64_t from,
+                                  bool *completep)
+{
+        brook__segfetch_t f = {
+                .kfrom_size = gkey_size,
+                .kto_size = gkey_size,
+                .tfrom = from,
+                .tto = INT64_MAX,
+        };
+        brook_kvbytes_iter_t *bit = NULL;
+        brook__cache_kv_t *kvs = NULL;
+        size_t *offs = NULL, cnt = 0, cap = 0, i;
+        brook_buf_t *buf = NULL;
+        unsigned char *g = NULL;
+        const void *k, *v;
+        size_t ksz, vsz;
+        char why[512];
+        brook_err_t err;
+        why[0] = '\0';
+
+        *completep = false;
+        if (!st->cache)
+                return BROOK_OK;
+        if (brook__cache_group_complete(st->cache, st, gkey, gkey_size,
+                                        from)) {
+                *completep = true;
+                return BROOK_OK;
+        }
+        /* Its own copy of the key: the cache's evictions call out, and a
+         * processor there may use this store's buffers. */
+        g = brook__xmalloc(gkey_size ? gkey_size : 1);
+        memcpy(g, gkey, gkey_size);
+        f.kfrom = f.kto = g;
+        if ((err = brook__segmented_fetch(st->inner, &f, &bit, why,
+                                          sizeof why)))
+                goto out;
+        buf = brook_buf_new();
+        /* Read it all before caching any: a put may evict, and writing
+         * down under an open iterator is not allowed. Offsets, since the
+         * buffer moves as it grows. */
+        while (!(err = bit->next(bit, &k, &ksz, &v, &vsz, why, sizeof why))) {
+                if (cnt == cap) {
+                        cap = cap ? 2 * cap : 8;
+                        offs = brook__xrealloc(offs, 3 * cap * sizeof *offs);
+                }
+                offs[3 * cnt] = brook_buf_len(buf);
+                offs[3 * cnt + 1] = ksz;
+                offs[3 * cnt + 2] = vsz;
+                brook_buf_append(buf, k, ksz);
+                brook_buf_append(buf, v, vsz);
+                cnt++;
+        }
+        bit->destroy(bit);
+        if (err != BROOK_ERR_END)
+                goto out;
+        kvs = brook__xmalloc((cnt ? cnt : 1) * sizeof *kvs);
+        for (i = 0; i < cnt; i++) {
+                const unsigned char *p =
+                        (const unsigned char *)brook__store_bytes(buf) +
+                        offs[3 * i];
+                kvs[i].key = p;
+                kvs[i].key_size = offs[3 * i + 1];
+                kvs[i].value = p + offs[3 * i + 1];
+                kvs[i].value_size = offs[3 * i + 2];
+        }
+        if ((err = brook__cache_group_fill(st->cache, st, g, gkey_size, from,
+                                           kvs, cnt, st->task->cur_ts)))
+                goto done; /* The eviction's reason is in st already. */
+        *completep = brook__cache_group_complete(st->cache, st, g, gkey_size,
+                                                 from);
+        goto done;
+out:
+        err = brook__store_fail(st, err, "read", why);
+done:
+        free(kvs);
+        free(offs);
+        brook_buf_destroy(buf);
+        free(g);
+        return err;
+}
+
+/* The earliest time the owner reads: nothing older than retention is
+ * (Kafka Streams' getActualFrom()). */
+static int64_t ws_live_from(brook__store_t *st, int64_t from)
+{
+        int64_t observed = brook__segmented_observed(st->inner);
+        if (observed >= 0 && from < observed - st->def->retention_ms + 1)
+                return observed - st->def->retention_ms + 1;
+        return from;
+}
+
 /* Reads the bytes key in st->kbuf, segmented by time @p ts, and decodes
  * its value. */
 static brook_err_t ws_read(brook__store_t *st, int64_t ts, void **valuep,
                            int64_t *tsp)
 {
-        int64_t observed = brook__segmented_observed(st->inner);
-
         *valuep = NULL;
         *tsp = -1;
         /* Older than retention is gone, whether or not the cache still
          * has it (Kafka Streams' caching store would still return it). */
-        if (observed >= 0 && ts < observed - st->def->retention_ms + 1) {
+        if (ws_live_from(st, ts) != ts) {
                 st->gets++;
                 return BROOK_ERR_NOT_FOUND;
         }
         return brook__store_get_value(st, valuep, tsp);
 }
 
-/* A fetch by the owner: what the cache holds goes down first, so the
- * segmented store has everything. @p kfrom / @p kto are encoded already
- * (in st->kbuf / st->tmp) or NULL. */
+/* What a fetch of one key from the cache keeps: the fetch's times. */
+typedef struct ws_want_arg {
+        brook__storekind_t kind;
+        int64_t tfrom, tto;
+} ws_want_arg_t;
+
+static bool ws_want(const void *key, size_t key_size, void *opaque)
+{
+        const ws_want_arg_t *a = opaque;
+        size_t n;
+        int64_t start, end;
+        if (!brook__segkey_decode(a->kind, key, key_size, &n, &start, &end))
+                return false;
+        if (a->kind == BROOK__STORE_SESSION)
+                return end >= a->tfrom && start <= a->tto;
+        return start >= a->tfrom && start <= a->tto;
+}
+
+/* A fetch by the owner. Of one key, with caching: from the cache, once it
+ * holds all of the key's entries in the time range. Otherwise what the
+ * cache holds goes down first, so the segmented store has everything.
+ * @p kfrom / @p kto are encoded already (in st->kbuf / st->tmp) or NULL. */
 static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                             const brook_buf_t *kto, int64_t tfrom, int64_t tto,
                             bool backward, brook_windowiter_t **itp)
@@ -185,10 +296,29 @@ static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                 .reverse = backward,
         };
         brook_kvbytes_iter_t *bit = NULL;
-        char why[512] = "";
+        char why[512];
         brook_err_t err;
+        why[0] = '\0';
 
         *itp = NULL;
+        if (st->cache && kfrom && kto && brook_buf_len(kfrom) == f.kto_size &&
+            !memcmp(f.kfrom, f.kto, f.kto_size)) {
+                ws_want_arg_t want = {st->def->kind, ws_live_from(st, tfrom),
+                                      tto};
+                bool complete;
+                if ((err = brook__ws_cache_group(st, f.kfrom, f.kfrom_size,
+                                          want.tfrom, &complete)))
+                        return err;
+                if (complete) {
+                        st->scans++;
+                        bit = brook__cache_group_iter(
+                                st->cache, st, f.kfrom, f.kfrom_size, backward,
+                                ws_want, &want);
+                        *itp = brook__windowiter_new(st->def, bit, NULL,
+                                                     brook__store_arena(st));
+                        return BROOK_OK;
+                }
+        }
         if ((err = brook__store_write_pending(st)))
                 return err;
         st->scans++;

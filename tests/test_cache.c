@@ -7,6 +7,7 @@
  * down is just a put on the inner store: an in-memory store behind an ops
  * table that counts the puts. Emitted entries are recorded in order.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -746,6 +747,354 @@ static void test_value_sizes_change(void **state)
         tstore_destroy(s);
 }
 
+/* ------------------------------------------------------------ groups */
+
+/* A window store's entries: the cache groups them by record key. */
+static brook__storedef_t win_def = {.name = "w", .kind = BROOK__STORE_WINDOW};
+
+/* Bytes entry size of a group test's key ("k" + 12 bytes of window)
+ * with a one-byte value. */
+#define GENTRY (1 + 12 + 1 + OVERHEAD)
+
+typedef struct gkey {
+        unsigned char b[32];
+        size_t n;
+} gkey_t;
+
+/* Record key @p k's window key at start @p t. */
+static gkey_t wk(const char *k, int64_t t)
+{
+        gkey_t g = {.n = strlen(k) + 12};
+        memcpy(g.b, k, strlen(k));
+        for (int i = 0; i < 8; i++)
+                g.b[strlen(k) + i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+        return g;
+}
+
+static tstore_t *wstore_new(brook__cache_t *c, recorder_t *r)
+{
+        tstore_t *ts = tstore_new(c, r);
+        ts->st.def = &win_def;
+        return ts;
+}
+
+static void gput(brook__cache_t *c, tstore_t *ts, const char *k, int64_t t,
+                 const char *value)
+{
+        gkey_t g = wk(k, t);
+        assert_int_equal(brook__cache_put(c, &ts->st, g.b, g.n, value,
+                                          value ? strlen(value) : 0, t, true),
+                         BROOK_OK);
+}
+
+/* What the cache says of @p k's window @p t: "miss", "absent", "(null)"
+ * for a cached tombstone, or the cached value. */
+static const char *gget(brook__cache_t *c, tstore_t *ts, const char *k,
+                        int64_t t)
+{
+        static char out[64];
+        gkey_t g = wk(k, t);
+        const void *v = NULL;
+        size_t vs = 0;
+        switch (brook__cache_get(c, &ts->st, g.b, g.n, &v, &vs)) {
+        case BROOK__CACHE_MISS:
+                return "miss";
+        case BROOK__CACHE_ABSENT:
+                return "absent";
+        case BROOK__CACHE_HIT:
+                break;
+        }
+        if (!v)
+                return "(null)";
+        snprintf(out, sizeof out, "%.*s", (int)vs, (const char *)v);
+        return out;
+}
+
+/* Fills @p k's group from @p from with windows "t=value", read from
+ * below (written there first). */
+static brook_err_t gfill(brook__cache_t *c, tstore_t *ts, const char *k,
+                         int64_t from, int cnt, const int64_t *t,
+                         const char *const *value)
+{
+        gkey_t g[8];
+        brook__cache_kv_t kvs[8];
+        assert_true(cnt <= 8);
+        for (int i = 0; i < cnt; i++) {
+                g[i] = wk(k, t[i]);
+                kvs[i] = (brook__cache_kv_t){g[i].b, value[i], g[i].n,
+                                             strlen(value[i])};
+                assert_int_equal(ts->mem_ops->put(ts->mem, g[i].b, g[i].n,
+                                                  value[i], strlen(value[i]),
+                                                  NULL, 0),
+                                 BROOK_OK);
+        }
+        return brook__cache_group_fill(c, &ts->st, k, strlen(k), from, kvs,
+                                       (size_t)cnt, 0);
+}
+
+static bool gcomplete(brook__cache_t *c, tstore_t *ts, const char *k,
+                      int64_t from)
+{
+        return brook__cache_group_complete(c, &ts->st, k, strlen(k), from);
+}
+
+/* The bytes a group record costs, measured on a cache of its own. */
+static size_t group_bytes(void)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        size_t n;
+        assert_int_equal(gfill(c, ts, "k", 0, 0, NULL, NULL), BROOK_OK);
+        n = brook__cache_bytes(c);
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+        assert_true(n > 1);
+        return n;
+}
+
+/* Once a key's windows from a time on are read into the cache, the cache
+ * answers for the key there: absent windows without a read below, and
+ * windows put since know nothing is below them, so deleting one leaves
+ * nothing to write or forward. */
+static void test_group_complete(void **state)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        (void)state;
+
+        assert_false(gcomplete(c, ts, "k", 0));
+        assert_string_equal(gget(c, ts, "k", 100), "miss");
+        assert_int_equal(gfill(c, ts, "k", 100, 2, (int64_t[]){100, 300},
+                               (const char *[]){"a", "c"}),
+                         BROOK_OK);
+        assert_true(gcomplete(c, ts, "k", 100));
+        assert_true(gcomplete(c, ts, "k", 5000));
+        assert_false(gcomplete(c, ts, "k", 99));
+        assert_false(gcomplete(c, ts, "kk", 100));
+        assert_string_equal(gget(c, ts, "k", 100), "a");
+        assert_string_equal(gget(c, ts, "k", 300), "c");
+        assert_string_equal(gget(c, ts, "k", 200), "absent");
+        assert_string_equal(gget(c, ts, "k", 99), "miss");
+        assert_string_equal(gget(c, ts, "j", 200), "miss");
+        /* What was read is clean. */
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(ts->puts, 0);
+
+        /* Put and deleted before a flush: nothing at all. */
+        gput(c, ts, "k", 400, "d");
+        assert_string_equal(gget(c, ts, "k", 400), "d");
+        gput(c, ts, "k", 400, NULL);
+        assert_string_equal(gget(c, ts, "k", 400), "absent");
+        assert_int_equal(brook__cache_bytes(c), group_bytes() + 2 * GENTRY);
+        /* A delete of what is nowhere makes no entry either. */
+        gput(c, ts, "k", 500, NULL);
+        assert_int_equal(brook__cache_bytes(c), group_bytes() + 2 * GENTRY);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(ts->puts, 0);
+
+        /* Written down, a window is below: its delete goes down and out. */
+        gput(c, ts, "k", 200, "b");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        assert_int_equal(ts->puts, 1);
+        gput(c, ts, "k", 200, NULL);
+        assert_string_equal(gget(c, ts, "k", 200), "(null)");
+        /* So does a delete over what was read from below. */
+        gput(c, ts, "k", 100, NULL);
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        assert_true(r.recs[1].tombstone);
+        assert_int_equal(r.recs[1].ts, 200);
+        assert_true(r.recs[2].tombstone);
+        assert_int_equal(r.recs[2].ts, 100);
+        assert_int_equal(ts->puts, 3);
+
+        /* A key not known complete keeps its deletes until a flush checks
+         * below (nothing there: nothing forwarded). */
+        gput(c, ts, "j", 100, "x");
+        gput(c, ts, "j", 100, NULL);
+        assert_string_equal(gget(c, ts, "j", 100), "(null)");
+        assert_int_equal(brook__cache_flush(c, &ts->st), BROOK_OK);
+        assert_int_equal(r.cnt, 3);
+        assert_int_equal(ts->puts, 3);
+
+        brook__cache_drop(c, &ts->st);
+        assert_false(gcomplete(c, ts, "k", 100));
+        assert_int_equal(brook__cache_bytes(c), 0);
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static bool want_from_150(const void *key, size_t key_size, void *opaque)
+{
+        const unsigned char *p = (const unsigned char *)key + key_size - 12;
+        int64_t t = 0;
+        (void)opaque;
+        for (int i = 0; i < 8; i++)
+                t = t << 8 | p[i];
+        return t >= 150;
+}
+
+static bool want_all(const void *key, size_t key_size, void *opaque)
+{
+        (void)key;
+        (void)key_size;
+        (void)opaque;
+        return true;
+}
+
+/* "t=value,..." of a group iterator (destroyed). */
+static const char *drain_group(brook_kvbytes_iter_t *it)
+{
+        static char out[256];
+        const void *k, *v;
+        size_t ks, vs, n = 0;
+        out[0] = '\0';
+        while (!it->next(it, &k, &ks, &v, &vs, NULL, 0)) {
+                const unsigned char *p = (const unsigned char *)k + ks - 12;
+                int64_t t = 0;
+                for (int i = 0; i < 8; i++)
+                        t = t << 8 | p[i];
+                n += (size_t)snprintf(out + n, sizeof out - n,
+                                      "%.*s@%" PRId64 "=%.*s,", (int)(ks - 12),
+                                      (const char *)k, t, (int)vs,
+                                      (const char *)v);
+        }
+        it->destroy(it);
+        return out;
+}
+
+/* A group's values in key order, without tombstones or other keys (even
+ * one the key is a prefix of), forward and backward, as selected. */
+static void test_group_iter(void **state)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        (void)state;
+
+        assert_int_equal(gfill(c, ts, "k", 0, 2, (int64_t[]){300, 100},
+                               (const char *[]){"c", "a"}),
+                         BROOK_OK);
+        gput(c, ts, "k", 200, "b");
+        gput(c, ts, "k", 300, NULL);
+        gput(c, ts, "kk", 150, "x");
+        assert_string_equal(
+                drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, false,
+                                                    want_all, NULL)),
+                "k@100=a,k@200=b,");
+        assert_string_equal(
+                drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, true,
+                                                    want_all, NULL)),
+                "k@200=b,k@100=a,");
+        assert_string_equal(
+                drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, false,
+                                                    want_from_150, NULL)),
+                "k@200=b,");
+        assert_string_equal(
+                drain_group(brook__cache_group_iter(c, &ts->st, "kk", 2, false,
+                                                    want_all, NULL)),
+                "kk@150=x,");
+        assert_string_equal(
+                drain_group(brook__cache_group_iter(c, &ts->st, "none", 4,
+                                                    false, want_all, NULL)),
+                "");
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+/* Evicting a window with a value narrows what its group knows to after
+ * that window; evicting a delete does not (below is deleted too). */
+static void test_group_eviction_narrows(void **state)
+{
+        size_t gb = group_bytes();
+        /* Room for the group and three windows. */
+        brook__cache_t *c = brook__cache_new(gb + 3 * GENTRY);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        (void)state;
+
+        assert_int_equal(gfill(c, ts, "k", 0, 2, (int64_t[]){100, 200},
+                               (const char *[]){"a", "b"}),
+                         BROOK_OK);
+        gput(c, ts, "k", 300, "c");
+        assert_true(gcomplete(c, ts, "k", 0));
+        /* The fourth window evicts the least recently used, window 100. */
+        gput(c, ts, "k", 400, "d");
+        assert_int_equal(brook__cache_evictions(c), 1);
+        assert_false(gcomplete(c, ts, "k", 100));
+        assert_true(gcomplete(c, ts, "k", 101));
+        assert_string_equal(gget(c, ts, "k", 100), "miss");
+        assert_string_equal(gget(c, ts, "k", 150), "absent");
+        assert_string_equal(gget(c, ts, "k", 200), "b");
+
+        /* Window 200 deleted (it is below), then the least recently used:
+         * evicting it writes the delete down and keeps what is known. */
+        gput(c, ts, "k", 200, NULL);
+        assert_string_equal(gget(c, ts, "k", 300), "c");
+        assert_string_equal(gget(c, ts, "k", 400), "d");
+        gput(c, ts, "k", 500, "e");
+        assert_int_equal(brook__cache_evictions(c), 2);
+        assert_int_equal(r.cnt, 1);
+        assert_true(r.recs[0].tombstone);
+        assert_true(gcomplete(c, ts, "k", 101));
+        assert_string_equal(gget(c, ts, "k", 200), "absent");
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+/* A group left without entries keeps what it knows, and is the first
+ * thing to go when room is needed: before any entry. */
+static void test_group_idle(void **state)
+{
+        size_t gb = group_bytes();
+        brook__cache_t *c = brook__cache_new(gb + GENTRY);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        (void)state;
+
+        assert_int_equal(gfill(c, ts, "k", 0, 0, NULL, NULL), BROOK_OK);
+        gput(c, ts, "k", 100, "a");
+        gput(c, ts, "k", 100, NULL);
+        assert_true(gcomplete(c, ts, "k", 0));
+        assert_int_equal(brook__cache_bytes(c), gb);
+        /* Another key's window needs room: the idle group goes, no entry
+         * is evicted. */
+        gput(c, ts, "j", 100, "x");
+        assert_false(gcomplete(c, ts, "k", 0));
+        assert_int_equal(brook__cache_evictions(c), 0);
+        assert_string_equal(gget(c, ts, "j", 100), "x");
+        assert_int_equal(brook__cache_bytes(c), gb + GENTRY);
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+/* A fill whose puts evict one of the group's own windows knows nothing:
+ * what it read is no longer all cached. */
+static void test_group_fill_evicted(void **state)
+{
+        size_t gb = group_bytes();
+        brook__cache_t *c = brook__cache_new(gb + GENTRY);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        (void)state;
+
+        assert_int_equal(gfill(c, ts, "k", 0, 2, (int64_t[]){100, 200},
+                               (const char *[]){"a", "b"}),
+                         BROOK_OK);
+        assert_int_equal(brook__cache_evictions(c), 1);
+        assert_false(gcomplete(c, ts, "k", 0));
+        assert_false(gcomplete(c, ts, "k", 101));
+        assert_string_equal(gget(c, ts, "k", 150), "miss");
+        assert_string_equal(gget(c, ts, "k", 200), "b");
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -761,6 +1110,11 @@ int main(void)
                 cmocka_unit_test(test_reentrant_same_store),
                 cmocka_unit_test(test_many),
                 cmocka_unit_test(test_value_sizes_change),
+                cmocka_unit_test(test_group_complete),
+                cmocka_unit_test(test_group_iter),
+                cmocka_unit_test(test_group_eviction_narrows),
+                cmocka_unit_test(test_group_idle),
+                cmocka_unit_test(test_group_fill_evicted),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,7 +159,75 @@ typedef struct params {
         /** A user's store of version 1: no range_reverse, no delete_range,
          *  so backward fetches and segment drops take brook's fallbacks. */
         bool v1;
+        /** The in-memory store, its reads and writes counted. */
+        bool counting;
 } params_t;
+
+/* ------------------------------------------ an inner store that counts */
+
+static brook_kvstore_ops_t counting_ops;
+static const brook_kvstore_ops_t *counted;
+static int inner_gets, inner_ranges, inner_puts;
+
+static brook_err_t counting_get(void *self, const void *key, size_t key_size,
+                                brook_buf_t *out, char *errstr,
+                                size_t errstr_size)
+{
+        inner_gets++;
+        return counted->get(self, key, key_size, out, errstr, errstr_size);
+}
+
+static brook_err_t counting_range(void *self, const void *from,
+                                  size_t from_size, const void *to,
+                                  size_t to_size, brook_kvbytes_iter_t **itp,
+                                  char *errstr, size_t errstr_size)
+{
+        inner_ranges++;
+        return counted->range(self, from, from_size, to, to_size, itp, errstr,
+                              errstr_size);
+}
+
+static brook_err_t counting_put(void *self, const void *key, size_t key_size,
+                                const void *value, size_t value_size,
+                                char *errstr, size_t errstr_size)
+{
+        inner_puts++;
+        return counted->put(self, key, key_size, value, value_size, errstr,
+                            errstr_size);
+}
+
+static brook_err_t counting_open(const brook_kvstore_open_t *info,
+                                 void *opaque, void **selfp,
+                                 const brook_kvstore_ops_t **opsp,
+                                 char *errstr, size_t errstr_size)
+{
+        brook_err_t err = brook_kvstore_in_memory()->open(
+                info, NULL, selfp, &counted, errstr, errstr_size);
+        (void)opaque;
+        if (err)
+                return err;
+        counting_ops = *counted;
+        counting_ops.get = counting_get;
+        counting_ops.range = counting_range;
+        counting_ops.put = counting_put;
+        *opsp = &counting_ops;
+        return BROOK_OK;
+}
+
+static const brook_kvstore_supplier_t counting_supplier = {.open =
+                                                                   counting_open};
+
+static void counts_reset(void)
+{
+        inner_gets = inner_ranges = inner_puts = 0;
+}
+
+#define assert_counts(gets, ranges, puts)                                      \
+        do {                                                                   \
+                assert_int_equal(inner_gets, gets);                            \
+                assert_int_equal(inner_ranges, ranges);                        \
+                assert_int_equal(inner_puts, puts);                            \
+        } while (0)
 
 static brook_kvstore_ops_t v1_ops;
 
@@ -194,6 +262,7 @@ static brook_test_driver_t *ops_driver(const params_t *p)
                 .key_serde = str,
                 .value_serde = str,
                 .supplier = p->v1          ? &v1_supplier
+                            : p->counting  ? &counting_supplier
                             : p->in_memory ? brook_kvstore_in_memory()
                                            : NULL,
                 .caching_disabled = !p->caching,
@@ -796,13 +865,81 @@ static void test_windowiter_chain(void **state)
         brook_arena_destroy(arena);
 }
 
+/*
+ * Through the cache, a key's windows are read from below once: from then
+ * on reads and fetches of that key are answered by the cache alone, also
+ * for windows that are nowhere, and a window put and deleted between
+ * commits is never written down.
+ */
+static void test_cached_key_reads(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+
+        run(td, "k", "put:100:a", "Success");
+        commit(td);
+        counts_reset();
+        /* The first read of k from window 200 on reads below once. */
+        run(td, "k", "get:200", "Not found (null)");
+        assert_counts(0, 1, 0);
+        run(td, "k", "get:300", "Not found (null)");
+        run(td, "k", "range:200:900", "");
+        assert_counts(0, 1, 0);
+        /* From an earlier time, once more; then never again. */
+        run(td, "k", "range:0:900", "k@100-200=a,");
+        assert_counts(0, 2, 0);
+        run(td, "k", "range:0:900:b", "k@100-200=a,");
+        run(td, "k", "get:100", "Success a");
+        run(td, "k", "get:50", "Not found (null)");
+        assert_counts(0, 2, 0);
+        /* Writes are read back from the cache, not below. */
+        run(td, "k", "put:400:d", "Success");
+        run(td, "k", "put:200:b", "Success");
+        run(td, "k", "range:0:900", "k@100-200=a,k@200-300=b,k@400-500=d,");
+        run(td, "k", "range:150:900:b", "k@400-500=d,k@200-300=b,");
+        run(td, "k", "put:400", "Success");
+        run(td, "k", "get:400", "Not found (null)");
+        assert_counts(0, 2, 0);
+        /* Window 400 came and went between commits: only 200 goes down. */
+        commit(td);
+        assert_counts(0, 2, 1);
+        run(td, "k", "range:0:900", "k@100-200=a,k@200-300=b,");
+        /* Another key is its own. */
+        run(td, "j", "get:100", "Not found (null)");
+        assert_counts(0, 3, 1);
+
+        /* Sessions alike. */
+        run(td, "k", "sput:0:10:s1", "Success");
+        commit(td);
+        counts_reset();
+        run(td, "k", "find:5:20", "k@0-10=s1,");
+        assert_counts(0, 1, 0);
+        run(td, "k", "find:5:20", "k@0-10=s1,");
+        run(td, "k", "sget:0:10", "Success s1");
+        run(td, "k", "sput:30:40:s2", "Success");
+        run(td, "k", "find:35:50", "k@30-40=s2,");
+        run(td, "k", "find:0:50:b", "k@30-40=s2,k@0-10=s1,");
+        assert_counts(0, 2, 0);
+        /* Merged away before a commit: s2 is never written down. */
+        run(td, "k", "sput:30:40", "Success");
+        run(td, "k", "sput:0:10", "Success");
+        run(td, "k", "sput:0:45:m", "Success");
+        commit(td);
+        /* The delete of s1 and the merged session. */
+        assert_counts(0, 2, 2);
+        run(td, "k", "find:0:50", "k@0-45=m,");
+        assert_counts(0, 2, 2);
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
-        static params_t rdb = {false, false, false},
-                        rdb_cache = {false, true, false},
-                        mem = {true, false, false},
-                        mem_cache = {true, true, false},
-                        v1 = {true, false, true};
+        static params_t rdb = {false, false, false, false},
+                        rdb_cache = {false, true, false, false},
+                        mem = {true, false, false, false},
+                        mem_cache = {true, true, false, false},
+                        v1 = {true, false, true, false},
+                        counting_cache = {true, true, false, true};
 #define ALL4(fn)                                                               \
         cmocka_unit_test_prestate(fn, &rdb),                                   \
                 cmocka_unit_test_prestate(fn, &rdb_cache),                     \
@@ -819,6 +956,8 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_segmented_reopen, setup,
                                                 teardown),
                 cmocka_unit_test(test_windowiter_chain),
+                cmocka_unit_test_prestate(test_cached_key_reads,
+                                          &counting_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
