@@ -21,6 +21,10 @@
  * Stream time here is the largest timestamp put (observed), as in Kafka
  * Streams: a put into a segment older than observed - retention is
  * refused (counted, as "expired"), and the segments before it are dropped.
+ * A caching store advances it as it caches (brook__segmented_observe()),
+ * so it is what it would be without the cache. A window older than
+ * observed - retention is not written even into a live segment: no read
+ * would return it.
  * The observed time is kept with the data (a key after every segment), so
  * a restart with local state expires as before the crash.
  */
@@ -665,6 +669,13 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
         if (seg < min_live) {
                 /* Kafka Streams: "Skipping record for expired segment". */
                 s->expired++;
+        } else if (s->kind == BROOK__STORE_WINDOW && observed >= 0 &&
+                   ts < observed - s->retention) {
+                /* Past retention, in a segment still live (a cache
+                 * writing a window down after it closed): every read
+                 * stops at observed - retention, so nothing would ever
+                 * return it. Not written (Kafka Streams writes it); its
+                 * changelog record went out all the same. */
         } else {
                 if (value)
                         seg_add(s, seg);
@@ -871,4 +882,16 @@ uint64_t brook__segmented_expired(void *self)
 int64_t brook__segmented_observed(void *self)
 {
         return atomic_load(&((segstore_t *)self)->observed);
+}
+
+bool brook__segmented_observe(void *self, int64_t ts)
+{
+        segstore_t *s = self;
+        int64_t observed = atomic_load(&s->observed);
+        if (ts > observed)
+                atomic_store(&s->observed, observed = ts);
+        if (seg_id(s, ts) >= seg_min_live(s, observed))
+                return true;
+        s->expired++;
+        return false;
 }

@@ -220,12 +220,15 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
         } else {
                 /* The segmented store ignores windows past retention:
                  * counted as dropped, as Kafka Streams' expired-window
-                 * records. */
+                 * records, when the put is the store's. A caching store
+                 * counted it as it was put (see ws_write): a cached window
+                 * expiring before it is written down was live when put. */
                 uint64_t expired = brook__segmented_expired(st->inner);
                 if ((err = st->ops->put(st->inner, key, key_size, value,
                                         value_size, why, sizeof why)))
                         return brook__store_fail(st, err, "write", why);
-                if (brook__segmented_expired(st->inner) != expired)
+                if (!st->cache &&
+                    brook__segmented_expired(st->inner) != expired)
                         brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
                                     "task %s: store \"%s\": skipping a "
                                     "write for a window older than the "

@@ -491,6 +491,11 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
 uint64_t brook__segmented_expired(void *self);
 /** The largest timestamp put into it (its stream time), or -1. */
 int64_t brook__segmented_observed(void *self);
+/** A caching store's put of a key with time @p ts (a window's start, a
+ *  session's end), before it is cached: advances the stream time as the
+ *  put would. False if @p ts's segment has expired: the put is to be
+ *  dropped (and is counted as expired). */
+bool brook__segmented_observe(void *self, int64_t ts);
 
 /** The time a segmented store orders bytes key @p bkey by: a window's
  *  start, a session's end (the suffix's first 8 bytes). @p bkey has at

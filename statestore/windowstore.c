@@ -147,6 +147,25 @@ void brook_windowiter_destroy(brook_windowiter_t *it)
  * timestamped store keeps @p ts before it. */
 static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
 {
+        size_t n;
+        int64_t start, end;
+        /* Through a cache, the store's stream time moves now, as it would
+         * without one (a put then reaches the segmented store at once);
+         * so does a put into an expired segment's dropping. */
+        if (st->cache &&
+            brook__segkey_decode(st->def->kind, brook__store_bytes(st->kbuf),
+                                 brook_buf_len(st->kbuf), &n, &start, &end) &&
+            !brook__segmented_observe(
+                    st->inner,
+                    st->def->kind == BROOK__STORE_SESSION ? end : start)) {
+                brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
+                            "task %s: store \"%s\": skipping a write for a "
+                            "window older than the retention (%" PRId64
+                            " ms)",
+                            st->task->id, st->def->name,
+                            st->def->retention_ms);
+                return BROOK_OK;
+        }
         return brook__store_put_value(st, value, ts);
 }
 

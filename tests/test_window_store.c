@@ -932,6 +932,44 @@ static void test_cached_key_reads(void **state)
         brook_test_driver_destroy(td);
 }
 
+/*
+ * The store's stream time moves as a cached write is put, as it would
+ * without a cache: older windows expire at once, a write into an expired
+ * segment is dropped and counted at once, and a window past retention
+ * that the cache writes down later is not written below (nothing could
+ * read it), while its changelog record still goes out.
+ */
+static void test_cached_stream_time(void **state)
+{
+        const params_t *p = *state;
+        brook_test_driver_t *td = ops_driver(p);
+        brook_test_record_t r;
+
+        run(td, "k", "put:2500:a", "Success");
+        run(td, "k", "get:2500", "Success a");
+        counts_reset();
+        run(td, "k", "put:12600:z", "Success");
+        /* 2500 < 12600 - 10000 + 1, before anything was written down. */
+        run(td, "k", "get:2500", "Not found (null)");
+        run(td, "k", "range:0:", "k@12600-12700=z,");
+        run(td, "x", "expired", "0");
+        run(td, "k", "put:500:late", "Success");
+        run(td, "x", "expired", "1");
+        commit(td);
+        /* Only window 12600 went into the store below... */
+        assert_counts(0, 0, 1);
+        run(td, "x", "expired", "1");
+        /* ...both into the changelog. */
+        assert_true(brook_test_driver_read(td, "win-ws-changelog", &r));
+        assert_int_equal(r.value_size, 1);
+        assert_memory_equal(r.value, "a", 1);
+        assert_true(brook_test_driver_read(td, "win-ws-changelog", &r));
+        assert_memory_equal(r.value, "z", 1);
+        assert_false(brook_test_driver_read(td, "win-ws-changelog", &r));
+        run(td, "k", "range:0:", "k@12600-12700=z,");
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         static params_t rdb = {false, false, false, false},
@@ -957,6 +995,8 @@ int main(void)
                                                 teardown),
                 cmocka_unit_test(test_windowiter_chain),
                 cmocka_unit_test_prestate(test_cached_key_reads,
+                                          &counting_cache),
+                cmocka_unit_test_prestate(test_cached_stream_time,
                                           &counting_cache),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
