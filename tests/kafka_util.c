@@ -500,6 +500,43 @@ done:
         return err;
 }
 
+char *kt_topic_config(const char *topic, const char *name)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_ConfigResource_t *res =
+                rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+        const rd_kafka_ConfigResource_t **rs;
+        const rd_kafka_ConfigEntry_t **entries;
+        rd_kafka_event_t *ev;
+        char *value = NULL;
+        size_t cnt, i;
+
+        rd_kafka_DescribeConfigs(rk, &res, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        if (!ev)
+                fail_msg("describe configs of %s: no answer in 30 s", topic);
+        if (rd_kafka_event_error(ev))
+                fail_msg("describe configs of %s: %s", topic,
+                         rd_kafka_event_error_string(ev));
+        rs = rd_kafka_DescribeConfigs_result_resources(
+                rd_kafka_event_DescribeConfigs_result(ev), &cnt);
+        assert_int_equal(cnt, 1);
+        if (rd_kafka_ConfigResource_error(rs[0]))
+                fail_msg("describe configs of %s: %s", topic,
+                         rd_kafka_ConfigResource_error_string(rs[0]));
+        entries = rd_kafka_ConfigResource_configs(rs[0], &cnt);
+        for (i = 0; i < cnt; i++)
+                if (!strcmp(rd_kafka_ConfigEntry_name(entries[i]), name) &&
+                    rd_kafka_ConfigEntry_value(entries[i]))
+                        value = strdup(rd_kafka_ConfigEntry_value(entries[i]));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_ConfigResource_destroy(res);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+        return value;
+}
+
 void kt_describe_group(const char *group, const char *topic, kt_group_t *g)
 {
         int64_t deadline = kt_now_ms() + 60000;

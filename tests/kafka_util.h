@@ -84,6 +84,10 @@ typedef struct kt_group {
          *  member that has it, "" if none. */
         char owner[KT_MAX_PARTITIONS][256];
 } kt_group_t;
+/** The value of config @p name of @p topic on the broker
+ *  (DescribeConfigs), malloc'd; NULL if the topic has no such config.
+ *  Fails the test on an error. */
+char *kt_topic_config(const char *topic, const char *name);
 /** Describes @p group (DescribeConsumerGroups); the owners of the
  *  partitions of @p topic (may be NULL) go to @p g->owner. Retries while
  *  the group's coordinator is moving or loading (up to 60 s); fails the

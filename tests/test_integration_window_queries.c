@@ -12,7 +12,9 @@
  *                                app fail with the documented errors, and
  *                                iterators open when the tasks leave fail
  *                                naming the task, even after the app is
- *                                destroyed.
+ *                                destroyed; the changelog topics have
+ *                                the cleanup policy and retention.ms
+ *                                Kafka Streams gives them.
  *
  * Input: keys "k0" .. "k5"; key i has, for w in 0..3 but not the w with
  * (i + w) % 4 == 3, c = 1 + (i + w) % 3 records at base + w * 10 s +
@@ -470,6 +472,35 @@ static void test_window_and_session_queries(void **state)
         if (brook_app_start(app, errstr, sizeof errstr))
                 fail_msg("brook_app_start: %s", errstr);
         assert_true(kt_wait_until(all_there, NULL, 100, 120000));
+
+        /* The changelogs brook created: window and session stores'
+         * compacted and deleted after retention plus a day
+         * (windowstore.changelog.additional.retention.ms), a key-value
+         * store's compacted. */
+        {
+                static const struct {
+                        const char *store, *policy, *retention;
+                } want[] = {
+                        {WSTORE, "compact,delete", "90000000"},
+                        {SSTORE, "compact,delete", "90000000"},
+                        {KSTORE, "compact", NULL},
+                };
+                for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+                        char topic[256], *v;
+                        snprintf(topic, sizeof topic, "%s-%s-changelog",
+                                 app_id, want[i].store);
+                        v = kt_topic_config(topic, "cleanup.policy");
+                        assert_non_null(v);
+                        assert_string_equal(v, want[i].policy);
+                        free(v);
+                        if (!want[i].retention)
+                                continue;
+                        v = kt_topic_config(topic, "retention.ms");
+                        assert_non_null(v);
+                        assert_string_equal(v, want[i].retention);
+                        free(v);
+                }
+        }
 
         /* Window fetch by key: bounds are window starts, inclusive. */
         {

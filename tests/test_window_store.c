@@ -422,11 +422,15 @@ static void test_window_retention(void **state)
         run(td, "k", "put:500:late", "Success");
         commit(td);
         run(td, "x", "expired", "1");
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_EXPIRED), 1);
         run(td, "k", "range:0:", "k@2500-2600=w25,k@12000-12100=w120,");
         /* A window just inside the first live segment is still taken. */
         run(td, "k", "put:2100:w21", "Success");
         commit(td);
         run(td, "x", "expired", "1");
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_EXPIRED), 1);
         run(td, "k", "get:2100", "Success w21");
         brook_test_driver_destroy(td);
 }
@@ -955,6 +959,8 @@ static void test_cached_stream_time(void **state)
         run(td, "x", "expired", "0");
         run(td, "k", "put:500:late", "Success");
         run(td, "x", "expired", "1");
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_EXPIRED), 1);
         commit(td);
         /* Only window 12600 went into the store below... */
         assert_counts(0, 0, 1);
