@@ -70,13 +70,26 @@ typedef struct cache_list {
         cache_entry_t *head, *tail;
 } cache_list_t;
 
+/* A node of one of the cache's hash tables (entries, stores, groups):
+ * the first member of each. */
+typedef struct cache_hnode {
+        struct cache_hnode *next;
+        /* What points to it: unlinked without walking its chain (an
+         * evicted entry is cold, its chain colder). */
+        struct cache_hnode **prevp;
+        uint64_t hash;
+} cache_hnode_t;
+
+typedef struct cache_htab {
+        cache_hnode_t **b; /* Power of two. */
+        size_t size, cnt;
+} cache_htab_t;
+
 struct cache_entry {
-        cache_entry_t *hnext;               /* Hash chain. */
-        cache_entry_t **hprevp; /* What points to it there. */
+        cache_hnode_t h;                    /* First. */
         cache_entry_t *lru_prev, *lru_next; /* Head: least recently used. */
         cache_entry_t *st_prev, *st_next;   /* In cs->lists[state]. */
         cache_store_t *cs;
-        uint64_t hash;
         /* When the entry last became dirty (the cache's counter). */
         uint64_t seq;
         int64_t ts;
@@ -104,7 +117,7 @@ struct cache_entry {
 };
 
 struct cache_store {
-        cache_store_t *hnext;
+        cache_hnode_t h; /* First; hashed by st. */
         brook__store_t *st; /* Opaque here: only passed on. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
@@ -116,16 +129,15 @@ struct cache_store {
 
 /* The cached entries of one record key of a grouped store. */
 struct cache_group {
-        cache_group_t *hnext;
+        cache_hnode_t h; /* First. */
         cache_group_t *idle_prev, *idle_next; /* While on c->idle. */
         cache_store_t *cs;
-        uint64_t hash;
         cache_entry_t *head; /* Its entries, in no order. */
         size_t cnt;
         /* Every entry at this time or later is cached (INT64_MAX: none
          * known to be). */
         int64_t complete_from;
-        /* Evictions that narrowed complete_from (see group_fill). */
+        /* Entries that left the group (see brook__cache_group_fill()). */
         uint64_t gen;
         /* Held by a fill in progress: not freed even if empty. */
         int pins;
@@ -143,12 +155,7 @@ struct brook__cache {
         uint64_t evictions;
         uint64_t seq;
         cache_list_t lru;
-        cache_entry_t **buckets; /* Power of two. */
-        size_t bucket_cnt, cnt;
-        cache_store_t **sbuckets; /* Power of two. */
-        size_t sbucket_cnt, scnt;
-        cache_group_t **gbuckets; /* Power of two. */
-        size_t gbucket_cnt, gcnt;
+        cache_htab_t entries, stores, groups;
         /* Groups without entries, oldest first. */
         cache_glist_t idle;
 };
@@ -191,6 +198,64 @@ static uint64_t cache_hash(const brook__store_t *st, const void *key,
 static size_t cache_entry_size(const cache_entry_t *e)
 {
         return e->key_size + e->value_size + CACHE_ENTRY_OVERHEAD;
+}
+
+/* ------------------------------------------------------- hash tables */
+
+static void htab_push(cache_hnode_t **head, cache_hnode_t *n)
+{
+        n->next = *head;
+        if (n->next)
+                n->next->prevp = &n->next;
+        *head = n;
+        n->prevp = head;
+}
+
+static void htab_add(cache_htab_t *t, cache_hnode_t *n)
+{
+        if (t->cnt >= t->size) {
+                size_t size = t->size ? t->size * 2 : 64;
+                cache_hnode_t **b = brook__xcalloc(size, sizeof *b);
+                for (size_t i = 0; i < t->size; i++)
+                        while (t->b[i]) {
+                                cache_hnode_t *m = t->b[i];
+                                t->b[i] = m->next;
+                                htab_push(&b[m->hash & (size - 1)], m);
+                        }
+                free(t->b);
+                t->b = b;
+                t->size = size;
+        }
+        htab_push(&t->b[n->hash & (t->size - 1)], n);
+        t->cnt++;
+}
+
+static void htab_del(cache_htab_t *t, cache_hnode_t *n)
+{
+        *n->prevp = n->next;
+        if (n->next)
+                n->next->prevp = n->prevp;
+        n->next = NULL;
+        n->prevp = NULL;
+        t->cnt--;
+}
+
+/* The chain @p hash falls in. */
+static cache_hnode_t *htab_chain(const cache_htab_t *t, uint64_t hash)
+{
+        return t->size ? t->b[hash & (t->size - 1)] : NULL;
+}
+
+/* Frees the table and, with @p nodes, every node in it. */
+static void htab_free(cache_htab_t *t, bool nodes)
+{
+        for (size_t i = 0; nodes && i < t->size; i++)
+                while (t->b[i]) {
+                        cache_hnode_t *m = t->b[i];
+                        t->b[i] = m->next;
+                        free(m);
+                }
+        free(t->b);
 }
 
 /* ------------------------------------------------------------- lists */
@@ -257,62 +322,29 @@ static void cache_set_state(cache_entry_t *e, cache_state_t state)
 
 /* ------------------------------------------------------ store records */
 
-static cache_store_t **cache_store_slot(brook__cache_t *c,
-                                        const brook__store_t *st)
-{
-        cache_store_t **pp;
-
-        if (!c->sbucket_cnt)
-                return NULL;
-        pp = &c->sbuckets[cache_mix((uintptr_t)st) & (c->sbucket_cnt - 1)];
-        while (*pp && (*pp)->st != st)
-                pp = &(*pp)->hnext;
-        return pp;
-}
-
 static cache_store_t *cache_store_find(brook__cache_t *c,
                                        const brook__store_t *st)
 {
-        cache_store_t **pp = cache_store_slot(c, st);
-        return pp ? *pp : NULL;
-}
+        uint64_t hash = cache_mix((uintptr_t)st);
+        cache_hnode_t *n;
 
-static void cache_store_grow(brook__cache_t *c)
-{
-        size_t cnt = c->sbucket_cnt ? c->sbucket_cnt * 2 : 16;
-        cache_store_t **b = brook__xcalloc(cnt, sizeof *b);
-
-        for (size_t i = 0; i < c->sbucket_cnt; i++) {
-                cache_store_t *cs = c->sbuckets[i];
-                while (cs) {
-                        cache_store_t *next = cs->hnext;
-                        size_t j = cache_mix((uintptr_t)cs->st) & (cnt - 1);
-                        cs->hnext = b[j];
-                        b[j] = cs;
-                        cs = next;
-                }
-        }
-        free(c->sbuckets);
-        c->sbuckets = b;
-        c->sbucket_cnt = cnt;
+        for (n = htab_chain(&c->stores, hash); n; n = n->next)
+                if (((cache_store_t *)n)->st == st)
+                        return (cache_store_t *)n;
+        return NULL;
 }
 
 static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
 {
         cache_store_t *cs = cache_store_find(c, st);
-        size_t i;
 
         if (cs)
                 return cs;
-        if (c->scnt >= c->sbucket_cnt)
-                cache_store_grow(c);
         cs = brook__xcalloc(1, sizeof *cs);
+        cs->h.hash = cache_mix((uintptr_t)st);
         cs->st = st;
         cs->suffix = brook__store_cache_suffix(st);
-        i = cache_mix((uintptr_t)st) & (c->sbucket_cnt - 1);
-        cs->hnext = c->sbuckets[i];
-        c->sbuckets[i] = cs;
-        c->scnt++;
+        htab_add(&c->stores, &cs->h);
         return cs;
 }
 
@@ -320,13 +352,9 @@ static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
  * closed stores do not pile up even if nobody drops them. */
 static void cache_store_release(brook__cache_t *c, cache_store_t *cs)
 {
-        cache_store_t **pp;
-
         if (cs->cnt || cs->gcnt)
                 return;
-        pp = cache_store_slot(c, cs->st);
-        *pp = cs->hnext;
-        c->scnt--;
+        htab_del(&c->stores, &cs->h);
         free(cs);
 }
 
@@ -355,54 +383,21 @@ static size_t cache_group_size(const cache_group_t *g)
         return sizeof *g + g->key_size;
 }
 
-static cache_group_t **cache_group_slot(brook__cache_t *c,
-                                        const cache_store_t *cs,
-                                        const void *gkey, size_t gkey_size,
-                                        uint64_t hash)
-{
-        cache_group_t **pp;
-
-        if (!c->gbucket_cnt)
-                return NULL;
-        pp = &c->gbuckets[hash & (c->gbucket_cnt - 1)];
-        for (; *pp; pp = &(*pp)->hnext) {
-                cache_group_t *g = *pp;
-                if (g->hash == hash && g->cs == cs &&
-                    g->key_size == gkey_size &&
-                    (!gkey_size || !memcmp(g->key, gkey, gkey_size)))
-                        break;
-        }
-        return pp;
-}
-
 static cache_group_t *cache_group_find(brook__cache_t *c,
                                        const cache_store_t *cs,
                                        const void *gkey, size_t gkey_size)
 {
-        cache_group_t **pp =
-                cache_group_slot(c, cs, gkey, gkey_size,
-                                 cache_hash(cs->st, gkey, gkey_size));
-        return pp ? *pp : NULL;
-}
+        uint64_t hash = cache_hash(cs->st, gkey, gkey_size);
+        cache_hnode_t *n;
 
-static void cache_group_grow(brook__cache_t *c)
-{
-        size_t cnt = c->gbucket_cnt ? c->gbucket_cnt * 2 : 64;
-        cache_group_t **b = brook__xcalloc(cnt, sizeof *b);
-
-        for (size_t i = 0; i < c->gbucket_cnt; i++) {
-                cache_group_t *g = c->gbuckets[i];
-                while (g) {
-                        cache_group_t *next = g->hnext;
-                        size_t j = g->hash & (cnt - 1);
-                        g->hnext = b[j];
-                        b[j] = g;
-                        g = next;
-                }
+        for (n = htab_chain(&c->groups, hash); n; n = n->next) {
+                cache_group_t *g = (cache_group_t *)n;
+                if (n->hash == hash && g->cs == cs &&
+                    g->key_size == gkey_size &&
+                    (!gkey_size || !memcmp(g->key, gkey, gkey_size)))
+                        return g;
         }
-        free(c->gbuckets);
-        c->gbuckets = b;
-        c->gbucket_cnt = cnt;
+        return NULL;
 }
 
 /* The group of record key @p gkey, made if there is none. */
@@ -410,23 +405,17 @@ static cache_group_t *cache_group_get(brook__cache_t *c, cache_store_t *cs,
                                       const void *gkey, size_t gkey_size)
 {
         cache_group_t *g = cache_group_find(c, cs, gkey, gkey_size);
-        size_t i;
 
         if (g)
                 return g;
-        if (c->gcnt >= c->gbucket_cnt)
-                cache_group_grow(c);
         g = brook__xcalloc(1, sizeof *g + gkey_size);
+        g->h.hash = cache_hash(cs->st, gkey, gkey_size);
         g->cs = cs;
-        g->hash = cache_hash(cs->st, gkey, gkey_size);
         g->complete_from = INT64_MAX;
         g->key_size = gkey_size;
         if (gkey_size)
                 memcpy(g->key, gkey, gkey_size);
-        i = g->hash & (c->gbucket_cnt - 1);
-        g->hnext = c->gbuckets[i];
-        c->gbuckets[i] = g;
-        c->gcnt++;
+        htab_add(&c->groups, &g->h);
         cs->gcnt++;
         c->bytes += cache_group_size(g);
         return g;
@@ -450,13 +439,10 @@ static void cache_idle_unlink(brook__cache_t *c, cache_group_t *g)
 
 static void cache_group_free(brook__cache_t *c, cache_group_t *g)
 {
-        cache_group_t **pp =
-                cache_group_slot(c, g->cs, g->key, g->key_size, g->hash);
         cache_store_t *cs = g->cs;
 
         cache_idle_unlink(c, g);
-        *pp = g->hnext;
-        c->gcnt--;
+        htab_del(&c->groups, &g->h);
         c->bytes -= cache_group_size(g);
         cs->gcnt--;
         free(g);
@@ -511,6 +497,7 @@ static void cache_group_remove(brook__cache_t *c, cache_entry_t *e)
         e->g = NULL;
         e->g_prev = e->g_next = NULL;
         g->cnt--;
+        g->gen++;
         cache_group_settle(c, g);
 }
 
@@ -526,66 +513,24 @@ static void cache_group_narrow(cache_entry_t *e)
         t = cache_key_time(g->cs, e->key, e->key_size);
         if (t >= g->complete_from)
                 g->complete_from = t == INT64_MAX ? INT64_MAX : t + 1;
-        /* Even when the group knows nothing yet: a fill in progress must
-         * not claim what it read is all cached. */
-        g->gen++;
 }
 
 /* ----------------------------------------------------------- entries */
-
-static cache_entry_t **cache_slot(brook__cache_t *c, const brook__store_t *st,
-                                  const void *key, size_t key_size,
-                                  uint64_t hash)
-{
-        cache_entry_t **pp;
-
-        if (!c->bucket_cnt)
-                return NULL;
-        pp = &c->buckets[hash & (c->bucket_cnt - 1)];
-        for (; *pp; pp = &(*pp)->hnext) {
-                cache_entry_t *e = *pp;
-                if (e->hash == hash && e->cs->st == st &&
-                    e->key_size == key_size &&
-                    (!key_size || !memcmp(e->key, key, key_size)))
-                        break;
-        }
-        return pp;
-}
 
 static cache_entry_t *cache_find(brook__cache_t *c, const brook__store_t *st,
                                  const void *key, size_t key_size,
                                  uint64_t hash)
 {
-        cache_entry_t **pp = cache_slot(c, st, key, key_size, hash);
-        return pp ? *pp : NULL;
-}
+        cache_hnode_t *n;
 
-/* Links @p e first in the chain at @p head. */
-static void cache_chain_push(cache_entry_t **head, cache_entry_t *e)
-{
-        e->hnext = *head;
-        if (e->hnext)
-                e->hnext->hprevp = &e->hnext;
-        *head = e;
-        e->hprevp = head;
-}
-
-static void cache_grow(brook__cache_t *c)
-{
-        size_t cnt = c->bucket_cnt ? c->bucket_cnt * 2 : 64;
-        cache_entry_t **b = brook__xcalloc(cnt, sizeof *b);
-
-        for (size_t i = 0; i < c->bucket_cnt; i++) {
-                cache_entry_t *e = c->buckets[i];
-                while (e) {
-                        cache_entry_t *next = e->hnext;
-                        cache_chain_push(&b[e->hash & (cnt - 1)], e);
-                        e = next;
-                }
+        for (n = htab_chain(&c->entries, hash); n; n = n->next) {
+                cache_entry_t *e = (cache_entry_t *)n;
+                if (n->hash == hash && e->cs->st == st &&
+                    e->key_size == key_size &&
+                    (!key_size || !memcmp(e->key, key, key_size)))
+                        return e;
         }
-        free(c->buckets);
-        c->buckets = b;
-        c->bucket_cnt = cnt;
+        return NULL;
 }
 
 /* Frees the value if it has its own allocation. */
@@ -634,12 +579,7 @@ static void cache_detach(brook__cache_t *c, cache_entry_t *e)
 {
         cache_store_t *cs = e->cs;
 
-        /* Unlinked through what points to it, not by walking its chain
-         * (an evicted entry is cold, its chain colder). */
-        *e->hprevp = e->hnext;
-        if (e->hnext)
-                e->hnext->hprevp = e->hprevp;
-        c->cnt--;
+        htab_del(&c->entries, &e->h);
         cache_lru_unlink(c, e);
         cache_st_unlink(e);
         cache_group_remove(c, e);
@@ -793,25 +733,9 @@ void brook__cache_destroy(brook__cache_t *c)
                 cache_entry_free(e);
                 e = next;
         }
-        for (size_t i = 0; i < c->gbucket_cnt; i++) {
-                cache_group_t *g = c->gbuckets[i];
-                while (g) {
-                        cache_group_t *next = g->hnext;
-                        free(g);
-                        g = next;
-                }
-        }
-        for (size_t i = 0; i < c->sbucket_cnt; i++) {
-                cache_store_t *cs = c->sbuckets[i];
-                while (cs) {
-                        cache_store_t *next = cs->hnext;
-                        free(cs);
-                        cs = next;
-                }
-        }
-        free(c->buckets);
-        free(c->sbuckets);
-        free(c->gbuckets);
+        htab_free(&c->entries, false); /* Freed above. */
+        htab_free(&c->groups, true);
+        htab_free(&c->stores, true);
         free(c);
 }
 
@@ -903,19 +827,16 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                 if (!g)
                         g = cache_group_get(c, cs, key, gsz);
         }
-        if (c->cnt >= c->bucket_cnt)
-                cache_grow(c);
         e = brook__xmalloc(sizeof *e + key_size + inline_cap);
         memset(e, 0, sizeof *e);
-        e->hash = hash;
+        e->h.hash = hash;
         e->key_size = key_size;
         e->inline_cap = inline_cap;
         if (key_size)
                 memcpy(e->key, key, key_size);
         cache_set_value(e, value, value_size);
         e->ts = ts;
-        cache_chain_push(&c->buckets[hash & (c->bucket_cnt - 1)], e);
-        c->cnt++;
+        htab_add(&c->entries, &e->h);
         cache_lru_append(c, e);
         e->cs = cs;
         cs->cnt++;
@@ -1061,13 +982,17 @@ brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
         cache_idle_unlink(c, g);
         g->pins++;
         gen = g->gen;
-        for (i = 0; i < cnt && !err; i++)
+        /* Once an entry of the key left the cache (an eviction the puts
+         * made, or a call out from one), what was read is stale for it: a
+         * dirty entry evicted is written down, and the value read before
+         * would come back over it. So the puts stop there, and nothing
+         * more is known. The entries put until then went in before
+         * anything left. */
+        for (i = 0; i < cnt && !err && g->gen == gen; i++)
                 err = brook__cache_put(c, st, kvs[i].key, kvs[i].key_size,
                                        kvs[i].value, kvs[i].value_size, ts,
                                        false);
         g->pins--;
-        /* An eviction from the group during the puts may have taken what
-         * was just read: then nothing more is known. */
         if (!err && g->gen == gen && from < g->complete_from)
                 g->complete_from = from;
         cache_group_settle(c, g);

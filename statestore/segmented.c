@@ -64,6 +64,9 @@ typedef struct segstore {
         pthread_mutex_t qlock;
         /** Puts refused because their segment had expired (owner). */
         uint64_t expired;
+        /** Puts come from a cache, which counted them as they were
+         *  cached (brook__segmented_observe()). */
+        bool cached;
 } segstore_t;
 
 /* ------------------------------------------------------------ key schemas */
@@ -272,7 +275,9 @@ static brook_err_t seg_drop_below(segstore_t *s, int64_t min_live, char *errstr,
         pthread_mutex_lock(&s->lock);
         while (n < s->seg_cnt && s->segs[n] < min_live)
                 n++;
-        memmove(s->segs, s->segs + n, (s->seg_cnt - n) * sizeof *s->segs);
+        if (n) /* Also: no segment ever held data (segs is NULL). */
+                memmove(s->segs, s->segs + n,
+                        (s->seg_cnt - n) * sizeof *s->segs);
         s->seg_cnt -= n;
         pthread_mutex_unlock(&s->lock);
         return BROOK_OK;
@@ -667,8 +672,10 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
         seg = seg_id(s, ts);
         min_live = seg_min_live(s, observed);
         if (seg < min_live) {
-                /* Kafka Streams: "Skipping record for expired segment". */
-                s->expired++;
+                /* Kafka Streams: "Skipping record for expired segment".
+                 * A cached write was live when cached: not counted. */
+                if (!s->cached)
+                        s->expired++;
         } else if (s->kind == BROOK__STORE_WINDOW && observed >= 0 &&
                    ts < observed - s->retention) {
                 /* Past retention, in a segment still live (a cache
@@ -882,6 +889,11 @@ uint64_t brook__segmented_expired(void *self)
 int64_t brook__segmented_observed(void *self)
 {
         return atomic_load(&((segstore_t *)self)->observed);
+}
+
+void brook__segmented_set_cached(void *self)
+{
+        ((segstore_t *)self)->cached = true;
 }
 
 bool brook__segmented_observe(void *self, int64_t ts)

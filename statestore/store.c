@@ -104,6 +104,8 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 return BROOK_ERR_STATE;
         }
         st->cache = def->caching ? cache : NULL;
+        if (st->cache && def->kind != BROOK__STORE_KV)
+                brook__segmented_set_cached(st->inner);
         if (def->logging) {
                 size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
                 st->changelog = brook__xmalloc(n);
@@ -212,7 +214,9 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
                              sizeof why)))
                         return brook__store_fail(st, err, "changelog", why);
         }
-        if (st->def->kind == BROOK__STORE_KV) {
+        if (st->def->kind == BROOK__STORE_KV || st->cache) {
+                /* A caching window store counted its expired writes as
+                 * they were cached (ws_write). */
                 if ((err = st->ops->put(st->inner, key, key_size, value,
                                         value_size, why, sizeof why)))
                         return brook__store_fail(st, err, "write", why);
@@ -220,15 +224,12 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
         } else {
                 /* The segmented store ignores windows past retention:
                  * counted as dropped, as Kafka Streams' expired-window
-                 * records, when the put is the store's. A caching store
-                 * counted it as it was put (see ws_write): a cached window
-                 * expiring before it is written down was live when put. */
+                 * records. */
                 uint64_t expired = brook__segmented_expired(st->inner);
                 if ((err = st->ops->put(st->inner, key, key_size, value,
                                         value_size, why, sizeof why)))
                         return brook__store_fail(st, err, "write", why);
-                if (!st->cache &&
-                    brook__segmented_expired(st->inner) != expired)
+                if (brook__segmented_expired(st->inner) != expired)
                         brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
                                     "task %s: store \"%s\": skipping a "
                                     "write for a window older than the "
@@ -343,6 +344,7 @@ brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
 brook_err_t brook__store_read(brook__store_t *st, const void *key,
                               size_t key_size, const void **valp, size_t *sizep)
 {
+        unsigned char small[128], *copy = NULL;
         char why[512];
         brook_err_t err;
         why[0] = '\0';
@@ -356,34 +358,48 @@ brook_err_t brook__store_read(brook__store_t *st, const void *key,
                         /* A window or session store: the key's entries
                          * from this one's time on come into the cache, so
                          * that reads of its later windows need nothing
-                         * from below. */
+                         * from below. Filling the cache may evict, and a
+                         * processor called from there may use this
+                         * store's buffers, the key's among them: the rest
+                         * reads a copy. */
+                        copy = key_size <= sizeof small
+                                       ? small
+                                       : brook__xmalloc(key_size);
+                        memcpy(copy, key, key_size);
+                        key = copy;
                         if ((err = brook__ws_cache_group(
                                      st, key, key_size - sfx,
                                      brook__segkey_time(st->def->kind, key,
                                                         key_size),
                                      &complete)))
-                                return err;
+                                goto out;
                         if (complete)
                                 l = brook__cache_get(st->cache, st, key,
                                                      key_size, valp, sizep);
                 }
-                if (l == BROOK__CACHE_HIT)
-                        return *valp ? BROOK_OK : BROOK_ERR_NOT_FOUND;
-                if (l == BROOK__CACHE_ABSENT)
-                        return BROOK_ERR_NOT_FOUND;
+                err = l == BROOK__CACHE_MISS     ? BROOK_OK
+                      : l == BROOK__CACHE_ABSENT ? BROOK_ERR_NOT_FOUND
+                      : *valp                    ? BROOK_OK
+                                                 : BROOK_ERR_NOT_FOUND;
+                if (l != BROOK__CACHE_MISS)
+                        goto out;
         }
         err = st->ops->get(st->inner, key, key_size, st->vbuf, why, sizeof why);
         if (err == BROOK_ERR_NOT_FOUND)
-                return err;
-        if (err)
-                return brook__store_fail(st, err, "read", why);
+                goto out;
+        if (err) {
+                err = brook__store_fail(st, err, "read", why);
+                goto out;
+        }
         *valp = brook__store_bytes(st->vbuf);
         *sizep = brook_buf_len(st->vbuf);
-        if (st->cache &&
-            (err = brook__cache_put(st->cache, st, key, key_size, *valp, *sizep,
-                                    st->task->cur_ts, false)))
-                return err;
-        return BROOK_OK;
+        if (st->cache)
+                err = brook__cache_put(st->cache, st, key, key_size, *valp,
+                                       *sizep, st->task->cur_ts, false);
+out:
+        if (copy != small)
+                free(copy);
+        return err;
 }
 
 brook_err_t brook__store_write(brook__store_t *st, const void *key,

@@ -227,9 +227,10 @@ typedef struct brook__cache_kv {
 /**
  * Caches (clean) the @p cnt entries of record key @p gkey with times from
  * @p from on that the store below holds, read just now, and marks the
- * group complete from @p from unless an eviction meanwhile took one of
- * its entries. Entries cached already keep their (newer) values. May
- * evict; an eviction's failure is returned.
+ * group complete from @p from. Entries cached already keep their (newer)
+ * values. If an entry of the key leaves the cache meanwhile (the puts
+ * evict), the rest is not cached and nothing is marked. May evict; an
+ * eviction's failure is returned.
  */
 brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
                                     const void *gkey, size_t gkey_size,
@@ -496,6 +497,10 @@ int64_t brook__segmented_observed(void *self);
  *  put would. False if @p ts's segment has expired: the put is to be
  *  dropped (and is counted as expired). */
 bool brook__segmented_observe(void *self, int64_t ts);
+/** The store's puts come through a cache (brook__segmented_observe()
+ *  counts the expired ones): a put into an expired segment is not
+ *  counted again. */
+void brook__segmented_set_cached(void *self);
 
 /** The time a segmented store orders bytes key @p bkey by: a window's
  *  start, a session's end (the suffix's first 8 bytes). @p bkey has at
@@ -504,8 +509,9 @@ int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
                            size_t bkey_size);
 /**
  * A caching window or session store: has the cache hold every entry of
- * record key @p gkey (bytes) from time @p from on, reading them from
- * below unless it does already. *@p completep tells whether it does now
+ * record key @p gkey (bytes, which must stay as they are through calls
+ * out from the cache's evictions: not the store's buffers) from time
+ * @p from on, reading them from below unless it does already. *@p completep tells whether it does now
  * (an eviction during the read can leave it short: the caller then reads
  * below). A failure's reason is in @p st.
  */

@@ -185,7 +185,6 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
         brook__cache_kv_t *kvs = NULL;
         size_t *offs = NULL, cnt = 0, cap = 0, i;
         brook_buf_t *buf = NULL;
-        unsigned char *g = NULL;
         const void *k, *v;
         size_t ksz, vsz;
         char why[512];
@@ -200,11 +199,7 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
                 *completep = true;
                 return BROOK_OK;
         }
-        /* Its own copy of the key: the cache's evictions call out, and a
-         * processor there may use this store's buffers. */
-        g = brook__xmalloc(gkey_size ? gkey_size : 1);
-        memcpy(g, gkey, gkey_size);
-        f.kfrom = f.kto = g;
+        f.kfrom = f.kto = gkey;
         if ((err = brook__segmented_fetch(st->inner, &f, &bit, why,
                                           sizeof why)))
                 goto out;
@@ -237,11 +232,11 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
                 kvs[i].value = p + offs[3 * i + 1];
                 kvs[i].value_size = offs[3 * i + 2];
         }
-        if ((err = brook__cache_group_fill(st->cache, st, g, gkey_size, from,
-                                           kvs, cnt, st->task->cur_ts)))
+        if ((err = brook__cache_group_fill(st->cache, st, gkey, gkey_size,
+                                           from, kvs, cnt, st->task->cur_ts)))
                 goto done; /* The eviction's reason is in st already. */
-        *completep = brook__cache_group_complete(st->cache, st, g, gkey_size,
-                                                 from);
+        *completep = brook__cache_group_complete(st->cache, st, gkey,
+                                                 gkey_size, from);
         goto done;
 out:
         err = brook__store_fail(st, err, "read", why);
@@ -249,7 +244,6 @@ done:
         free(kvs);
         free(offs);
         brook_buf_destroy(buf);
-        free(g);
         return err;
 }
 
@@ -315,6 +309,7 @@ static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                 .reverse = backward,
         };
         brook_kvbytes_iter_t *bit = NULL;
+        unsigned char *copy = NULL;
         char why[512];
         brook_err_t err;
         why[0] = '\0';
@@ -325,9 +320,15 @@ static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                 ws_want_arg_t want = {st->def->kind, ws_live_from(st, tfrom),
                                       tto};
                 bool complete;
+                /* The key is in this store's buffers, which a processor
+                 * called from the cache's evictions may use: the rest
+                 * reads a copy. */
+                copy = brook__xmalloc(f.kfrom_size ? f.kfrom_size : 1);
+                memcpy(copy, f.kfrom, f.kfrom_size);
+                f.kfrom = f.kto = copy;
                 if ((err = brook__ws_cache_group(st, f.kfrom, f.kfrom_size,
-                                          want.tfrom, &complete)))
-                        return err;
+                                                 want.tfrom, &complete)))
+                        goto out;
                 if (complete) {
                         st->scans++;
                         bit = brook__cache_group_iter(
@@ -335,18 +336,23 @@ static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                                 ws_want, &want);
                         *itp = brook__windowiter_new(st->def, bit, NULL,
                                                      brook__store_arena(st));
-                        return BROOK_OK;
+                        goto out;
                 }
         }
         if ((err = brook__store_write_pending(st)))
-                return err;
+                goto out;
         st->scans++;
+        /* The segmented fetch copies its bounds. */
         if ((err = brook__segmented_fetch(st->inner, &f, &bit, why,
-                                          sizeof why)))
-                return brook__store_fail(st, err, "fetch", why);
+                                          sizeof why))) {
+                err = brook__store_fail(st, err, "fetch", why);
+                goto out;
+        }
         *itp = brook__windowiter_new(st->def, bit, NULL,
                                      brook__store_arena(st));
-        return BROOK_OK;
+out:
+        free(copy);
+        return err;
 }
 
 /* ------------------------------------------------------- window stores */

@@ -1095,6 +1095,59 @@ static void test_group_fill_evicted(void **state)
         tstore_destroy(ts);
 }
 
+/* A fill's own puts evict a dirty window of the key (written down) before
+ * the fill reaches it: the value the fill read before is stale for it, so
+ * the fill stops there, caches nothing more and claims nothing; the
+ * window's reads go below, to what was written. For a delete and for a
+ * new value. */
+static void fill_stale(const char *dirty)
+{
+        size_t gb = group_bytes();
+        /* Room for two groups and two windows. */
+        brook__cache_t *c = brook__cache_new(2 * gb + 2 * GENTRY);
+        recorder_t r = {0};
+        tstore_t *ts = wstore_new(c, &r);
+        gkey_t k200 = wk("k", 200);
+        brook_buf_t *out = brook_buf_new();
+
+        assert_int_equal(ts->mem_ops->put(ts->mem, k200.b, k200.n, "o", 1,
+                                          NULL, 0),
+                         BROOK_OK);
+        gput(c, ts, "k", 200, dirty);
+        gput(c, ts, "j", 100, "x");
+        /* Read before the puts: k@100=a, k@200=o. Putting k@100 evicts the
+         * least recently used, dirty k@200. */
+        assert_int_equal(gfill(c, ts, "k", 100, 2, (int64_t[]){100, 200},
+                               (const char *[]){"a", "o"}),
+                         BROOK_OK);
+        assert_int_equal(brook__cache_evictions(c), 1);
+        assert_int_equal(r.cnt, 1);
+        assert_false(gcomplete(c, ts, "k", 100));
+        assert_string_equal(gget(c, ts, "k", 200), "miss");
+        assert_string_equal(gget(c, ts, "k", 100), "a");
+        if (dirty) {
+                assert_int_equal(ts->mem_ops->get(ts->mem, k200.b, k200.n, out,
+                                                  NULL, 0),
+                                 BROOK_OK);
+                assert_int_equal(brook_buf_len(out), strlen(dirty));
+                assert_memory_equal(brook_buf_data(out), dirty, strlen(dirty));
+        } else {
+                assert_int_equal(ts->mem_ops->get(ts->mem, k200.b, k200.n, out,
+                                                  NULL, 0),
+                                 BROOK_ERR_NOT_FOUND);
+        }
+        brook_buf_destroy(out);
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
+static void test_group_fill_stale(void **state)
+{
+        (void)state;
+        fill_stale(NULL);
+        fill_stale("n");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1115,6 +1168,7 @@ int main(void)
                 cmocka_unit_test(test_group_eviction_narrows),
                 cmocka_unit_test(test_group_idle),
                 cmocka_unit_test(test_group_fill_evicted),
+                cmocka_unit_test(test_group_fill_stale),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -973,6 +973,17 @@ static void test_cached_stream_time(void **state)
         assert_memory_equal(r.value, "z", 1);
         assert_false(brook_test_driver_read(td, "win-ws-changelog", &r));
         run(td, "k", "range:0:", "k@12600-12700=z,");
+
+        /* A cached window whose segment expires before it is written
+         * down was live when put: not counted (as without a cache). */
+        run(td, "k", "put:13500:y", "Success");
+        run(td, "k", "put:25000:w", "Success");
+        run(td, "x", "expired", "1");
+        commit(td);
+        run(td, "x", "expired", "1");
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_EXPIRED), 1);
+        run(td, "k", "range:0:", "k@25000-25100=w,");
         brook_test_driver_destroy(td);
 }
 
