@@ -117,7 +117,7 @@ struct cache_entry {
 };
 
 struct cache_store {
-        cache_hnode_t h; /* First; hashed by st. */
+        cache_hnode_t h;    /* First; hashed by st. */
         brook__store_t *st; /* Opaque here: only passed on. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
@@ -129,7 +129,7 @@ struct cache_store {
 
 /* The cached entries of one record key of a grouped store. */
 struct cache_group {
-        cache_hnode_t h; /* First. */
+        cache_hnode_t h;                      /* First. */
         cache_group_t *idle_prev, *idle_next; /* While on c->idle. */
         cache_store_t *cs;
         cache_entry_t *head; /* Its entries, in no order. */
@@ -1005,7 +1005,7 @@ typedef struct cache_snapiter {
         struct cache_snapent {
                 const unsigned char *key; /* Into buf; the value follows. */
                 size_t key_size, value_size;
-        } *ents;
+        } * ents;
         size_t cnt, pos;
         bool reverse;
         unsigned char *buf;
@@ -1050,17 +1050,16 @@ static void cache_snapiter_destroy(brook_kvbytes_iter_t *base)
         free(si);
 }
 
-brook_kvbytes_iter_t *
-brook__cache_group_iter(brook__cache_t *c, brook__store_t *st,
-                        const void *gkey, size_t gkey_size, bool reverse,
-                        bool (*want)(const void *key, size_t key_size,
-                                     void *opaque),
-                        void *opaque)
+brook_kvbytes_iter_t *brook__cache_group_iter(
+        brook__cache_t *c, brook__store_t *st, const void *gkey,
+        size_t gkey_size, bool reverse,
+        bool (*want)(const void *key, size_t key_size, void *opaque),
+        void *opaque)
 {
         cache_store_t *cs = cache_store_find(c, st);
-        cache_group_t *g =
-                cs && cs->suffix ? cache_group_find(c, cs, gkey, gkey_size)
-                                 : NULL;
+        cache_group_t *g = cs && cs->suffix
+                                   ? cache_group_find(c, cs, gkey, gkey_size)
+                                   : NULL;
         cache_snapiter_t *si = brook__xcalloc(1, sizeof *si);
         size_t bytes = 0, n = 0, off = 0;
         cache_entry_t *e;

@@ -242,12 +242,11 @@ brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
  * group of @p gkey that @p want accepts, in key order (reversed with
  * @p reverse). It reads nothing of the cache after this call.
  */
-brook_kvbytes_iter_t *
-brook__cache_group_iter(brook__cache_t *c, brook__store_t *st,
-                        const void *gkey, size_t gkey_size, bool reverse,
-                        bool (*want)(const void *key, size_t key_size,
-                                     void *opaque),
-                        void *opaque);
+brook_kvbytes_iter_t *brook__cache_group_iter(
+        brook__cache_t *c, brook__store_t *st, const void *gkey,
+        size_t gkey_size, bool reverse,
+        bool (*want)(const void *key, size_t key_size, void *opaque),
+        void *opaque);
 /** Bytes cached now, and entries evicted so far (for stats and tests). */
 size_t brook__cache_bytes(const brook__cache_t *c);
 uint64_t brook__cache_evictions(const brook__cache_t *c);
@@ -511,9 +510,9 @@ int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
  * A caching window or session store: has the cache hold every entry of
  * record key @p gkey (bytes, which must stay as they are through calls
  * out from the cache's evictions: not the store's buffers) from time
- * @p from on, reading them from below unless it does already. *@p completep tells whether it does now
- * (an eviction during the read can leave it short: the caller then reads
- * below). A failure's reason is in @p st.
+ * @p from on, reading them from below unless it does already. *@p completep
+ * tells whether it does now (an eviction during the read can leave it short:
+ * the caller then reads below). A failure's reason is in @p st.
  */
 brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
                                   size_t gkey_size, int64_t from,

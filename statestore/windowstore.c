@@ -160,10 +160,8 @@ static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
                     st->def->kind == BROOK__STORE_SESSION ? end : start)) {
                 brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
                             "task %s: store \"%s\": skipping a write for a "
-                            "window older than the retention (%" PRId64
-                            " ms)",
-                            st->task->id, st->def->name,
-                            st->def->retention_ms);
+                            "window older than the retention (%" PRId64 " ms)",
+                            st->task->id, st->def->name, st->def->retention_ms);
                 return BROOK_OK;
         }
         return brook__store_put_value(st, value, ts);
@@ -194,8 +192,7 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
         *completep = false;
         if (!st->cache)
                 return BROOK_OK;
-        if (brook__cache_group_complete(st->cache, st, gkey, gkey_size,
-                                        from)) {
+        if (brook__cache_group_complete(st->cache, st, gkey, gkey_size, from)) {
                 *completep = true;
                 return BROOK_OK;
         }
@@ -232,11 +229,11 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
                 kvs[i].value = p + offs[3 * i + 1];
                 kvs[i].value_size = offs[3 * i + 2];
         }
-        if ((err = brook__cache_group_fill(st->cache, st, gkey, gkey_size,
-                                           from, kvs, cnt, st->task->cur_ts)))
+        if ((err = brook__cache_group_fill(st->cache, st, gkey, gkey_size, from,
+                                           kvs, cnt, st->task->cur_ts)))
                 goto done; /* The eviction's reason is in st already. */
-        *completep = brook__cache_group_complete(st->cache, st, gkey,
-                                                 gkey_size, from);
+        *completep = brook__cache_group_complete(st->cache, st, gkey, gkey_size,
+                                                 from);
         goto done;
 out:
         err = brook__store_fail(st, err, "read", why);
@@ -331,9 +328,9 @@ static brook_err_t ws_fetch(brook__store_t *st, const brook_buf_t *kfrom,
                         goto out;
                 if (complete) {
                         st->scans++;
-                        bit = brook__cache_group_iter(
-                                st->cache, st, f.kfrom, f.kfrom_size, backward,
-                                ws_want, &want);
+                        bit = brook__cache_group_iter(st->cache, st, f.kfrom,
+                                                      f.kfrom_size, backward,
+                                                      ws_want, &want);
                         *itp = brook__windowiter_new(st->def, bit, NULL,
                                                      brook__store_arena(st));
                         goto out;

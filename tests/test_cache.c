@@ -767,7 +767,8 @@ static gkey_t wk(const char *k, int64_t t)
         gkey_t g = {.n = strlen(k) + 12};
         memcpy(g.b, k, strlen(k));
         for (int i = 0; i < 8; i++)
-                g.b[strlen(k) + i] = (unsigned char)((uint64_t)t >> (56 - 8 * i));
+                g.b[strlen(k) + i] =
+                        (unsigned char)((uint64_t)t >> (56 - 8 * i));
         return g;
 }
 
@@ -983,14 +984,12 @@ static void test_group_iter(void **state)
         gput(c, ts, "k", 200, "b");
         gput(c, ts, "k", 300, NULL);
         gput(c, ts, "kk", 150, "x");
-        assert_string_equal(
-                drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, false,
-                                                    want_all, NULL)),
-                "k@100=a,k@200=b,");
-        assert_string_equal(
-                drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, true,
-                                                    want_all, NULL)),
-                "k@200=b,k@100=a,");
+        assert_string_equal(drain_group(brook__cache_group_iter(
+                                    c, &ts->st, "k", 1, false, want_all, NULL)),
+                            "k@100=a,k@200=b,");
+        assert_string_equal(drain_group(brook__cache_group_iter(
+                                    c, &ts->st, "k", 1, true, want_all, NULL)),
+                            "k@200=b,k@100=a,");
         assert_string_equal(
                 drain_group(brook__cache_group_iter(c, &ts->st, "k", 1, false,
                                                     want_from_150, NULL)),
@@ -1110,9 +1109,9 @@ static void fill_stale(const char *dirty)
         gkey_t k200 = wk("k", 200);
         brook_buf_t *out = brook_buf_new();
 
-        assert_int_equal(ts->mem_ops->put(ts->mem, k200.b, k200.n, "o", 1,
-                                          NULL, 0),
-                         BROOK_OK);
+        assert_int_equal(
+                ts->mem_ops->put(ts->mem, k200.b, k200.n, "o", 1, NULL, 0),
+                BROOK_OK);
         gput(c, ts, "k", 200, dirty);
         gput(c, ts, "j", 100, "x");
         /* Read before the puts: k@100=a, k@200=o. Putting k@100 evicts the
@@ -1126,15 +1125,15 @@ static void fill_stale(const char *dirty)
         assert_string_equal(gget(c, ts, "k", 200), "miss");
         assert_string_equal(gget(c, ts, "k", 100), "a");
         if (dirty) {
-                assert_int_equal(ts->mem_ops->get(ts->mem, k200.b, k200.n, out,
-                                                  NULL, 0),
-                                 BROOK_OK);
+                assert_int_equal(
+                        ts->mem_ops->get(ts->mem, k200.b, k200.n, out, NULL, 0),
+                        BROOK_OK);
                 assert_int_equal(brook_buf_len(out), strlen(dirty));
                 assert_memory_equal(brook_buf_data(out), dirty, strlen(dirty));
         } else {
-                assert_int_equal(ts->mem_ops->get(ts->mem, k200.b, k200.n, out,
-                                                  NULL, 0),
-                                 BROOK_ERR_NOT_FOUND);
+                assert_int_equal(
+                        ts->mem_ops->get(ts->mem, k200.b, k200.n, out, NULL, 0),
+                        BROOK_ERR_NOT_FOUND);
         }
         brook_buf_destroy(out);
         brook__cache_destroy(c);

@@ -487,8 +487,8 @@ static void test_window_and_session_queries(void **state)
                 };
                 for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
                         char topic[256], *v;
-                        snprintf(topic, sizeof topic, "%s-%s-changelog",
-                                 app_id, want[i].store);
+                        snprintf(topic, sizeof topic, "%s-%s-changelog", app_id,
+                                 want[i].store);
                         v = kt_topic_config(topic, "cleanup.policy");
                         assert_non_null(v);
                         assert_string_equal(v, want[i].policy);

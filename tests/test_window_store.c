@@ -196,9 +196,8 @@ static brook_err_t counting_put(void *self, const void *key, size_t key_size,
                             errstr_size);
 }
 
-static brook_err_t counting_open(const brook_kvstore_open_t *info,
-                                 void *opaque, void **selfp,
-                                 const brook_kvstore_ops_t **opsp,
+static brook_err_t counting_open(const brook_kvstore_open_t *info, void *opaque,
+                                 void **selfp, const brook_kvstore_ops_t **opsp,
                                  char *errstr, size_t errstr_size)
 {
         brook_err_t err = brook_kvstore_in_memory()->open(
@@ -214,8 +213,8 @@ static brook_err_t counting_open(const brook_kvstore_open_t *info,
         return BROOK_OK;
 }
 
-static const brook_kvstore_supplier_t counting_supplier = {.open =
-                                                                   counting_open};
+static const brook_kvstore_supplier_t counting_supplier = {
+        .open = counting_open};
 
 static void counts_reset(void)
 {
