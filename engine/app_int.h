@@ -149,6 +149,12 @@ struct brook__thread {
         size_t slot_cnt, slot_cap;
         /** Uncommitted batch bytes that trigger an early commit. */
         size_t batch_limit;
+        /** Deleting committed records of repartition topics: when the
+         *  last request went (monotonic ms), the queue its answer comes
+         *  to, and whether one is under way. */
+        int64_t last_purge;
+        rd_kafka_queue_t *purge_q;
+        bool purging;
 
         /* Counters published for brook_app_stats(). */
         atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,

@@ -389,6 +389,9 @@ typedef struct brook__pqueue {
         int64_t next_offset; /**< Offset to commit: last processed + 1;
                               *   -1 if nothing processed. */
         int64_t committed;   /**< Last committed next_offset. */
+        /** Repartition topics: the offset records were last deleted up
+         *  to (-1: never). */
+        int64_t purged;
         /** Partition time: the largest timestamp of the records taken
          *  from this queue to be processed; -1 before the first. */
         int64_t partition_time;

@@ -83,6 +83,7 @@ typedef enum {
         BROOK__P_WINDOW_CHANGELOG_RETENTION,
         BROOK__P_TS_EXTRACTOR,
         BROOK__P_MAX_TASK_IDLE_MS,
+        BROOK__P_REPARTITION_PURGE_INTERVAL_MS,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -296,6 +297,13 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "data on an empty one before processing the others out of "
                  "timestamp order; 0 waits only for data the broker is known "
                  "to have, -1 never waits (docs/time.md)."},
+        [BROOK__P_REPARTITION_PURGE_INTERVAL_MS] =
+                {"repartition.purge.interval.ms", BROOK__CONF_INT, 0, 0,
+                 BROOK__INT32_MAX, NULL, NULL, "30000", NULL, NULL,
+                 "How often records of repartition topics that every task "
+                 "has committed are deleted (after a commit, at least this "
+                 "long after the last deletion), as in Kafka Streams; also "
+                 "under exactly_once_v2."},
 };
 
 /* ----------------------------------------------------------------- conf */

@@ -238,6 +238,7 @@ brook__pqueue_t *brook__task_queue(brook__task_t *task, const char *topic,
         q->source = source;
         q->next_offset = -1;
         q->committed = -1;
+        q->purged = -1;
         q->partition_time = -1;
         q->fetch_pos = -1;
         q->eof_pos = -1;

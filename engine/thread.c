@@ -562,6 +562,86 @@ brook__thr_commit_offsets(brook__thread_t *thr,
         return err;
 }
 
+/* ------------------------------------------------------ repartition purge */
+
+/*
+ * Deletes the records of repartition topics below the offsets the
+ * thread's tasks committed, as Kafka Streams does after a commit that
+ * committed something, at most every repartition.purge.interval.ms: each
+ * of them was processed, and whoever owns the partition next starts at
+ * the committed offset. Asynchronous, one request at a time; its answer
+ * is read by brook__thr_purge_poll().
+ */
+static void brook__thr_purge(brook__thread_t *thr)
+{
+        int64_t now = brook__now_mono_ms();
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_DeleteRecords_t *del;
+        size_t i, j;
+
+        if (thr->purging ||
+            now - thr->last_purge <
+                    brook__conf_int(thr->app->conf,
+                                    "repartition.purge.interval.ms"))
+                return;
+        offsets = rd_kafka_topic_partition_list_new(4);
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                for (j = 0; j < task->queues.cnt; j++) {
+                        brook__pqueue_t *q = task->queues.v[j];
+                        if (!q->source->internal || q->committed <= q->purged)
+                                continue;
+                        rd_kafka_topic_partition_list_add(offsets, q->topic,
+                                                          q->partition)
+                                ->offset = q->committed;
+                        q->purged = q->committed;
+                }
+        }
+        if (offsets->cnt) {
+                thr->last_purge = now;
+                if (!thr->purge_q)
+                        thr->purge_q = rd_kafka_queue_new(thr->producer);
+                del = rd_kafka_DeleteRecords_new(offsets);
+                rd_kafka_DeleteRecords(thr->producer, &del, 1, NULL,
+                                       thr->purge_q);
+                rd_kafka_DeleteRecords_destroy(del);
+                thr->purging = true;
+        }
+        rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+/* Reads the answer to a purge, if it came. A failure is only logged: the
+ * records are deleted by a later purge, or by the topic's retention. */
+static void brook__thr_purge_poll(brook__thread_t *thr)
+{
+        const rd_kafka_topic_partition_list_t *res;
+        rd_kafka_event_t *ev;
+        int i;
+
+        if (!thr->purging || !(ev = rd_kafka_queue_poll(thr->purge_q, 0)))
+                return;
+        thr->purging = false;
+        if (rd_kafka_event_error(ev)) {
+                brook__log("WARN",
+                           "thread %d: deleting committed records of "
+                           "repartition topics failed: %s",
+                           thr->idx, rd_kafka_event_error_string(ev));
+        } else if ((res = rd_kafka_DeleteRecords_result_offsets(
+                            rd_kafka_event_DeleteRecords_result(ev)))) {
+                for (i = 0; i < res->cnt; i++)
+                        if (res->elems[i].err)
+                                brook__log("WARN",
+                                           "thread %d: deleting records of "
+                                           "%s [%" PRId32 "] below offset "
+                                           "%" PRId64 " failed: %s",
+                                           thr->idx, res->elems[i].topic,
+                                           res->elems[i].partition,
+                                           res->elems[i].offset,
+                                           rd_kafka_err2str(res->elems[i].err));
+        }
+        rd_kafka_event_destroy(ev);
+}
+
 /**
  * Commits every running task: flushes the caches, waits up to @p flush_ms
  * for the producer to deliver everything, writes the state batch with
@@ -674,6 +754,7 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                                 }
                         }
                         atomic_fetch_add(&thr->stat_commits, 1);
+                        brook__thr_purge(thr);
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
@@ -1240,10 +1321,15 @@ static void brook__thr_destroy_clients(brook__thread_t *thr,
         thr->ptopic_slots = NULL;
         thr->ptopic_cnt = thr->ptopic_cap = thr->ptopic_slot_cnt = 0;
         thr->ptopic_last = 0;
-        /* The queue holds a reference on the restorer. */
+        /* The queues hold references on the restorer and the producer (a
+         * purge's answer still to come goes nowhere). */
         if (thr->restore_q)
                 rd_kafka_queue_destroy(thr->restore_q);
         thr->restore_q = NULL;
+        if (thr->purge_q)
+                rd_kafka_queue_destroy(thr->purge_q);
+        thr->purge_q = NULL;
+        thr->purging = false;
         if (!thr->consumer && !thr->producer && !thr->restorer)
                 return;
 
@@ -1314,7 +1400,7 @@ static void *brook__thread_main(void *arg)
                 brook__app_fail(app, msg);
                 thr->failed = true;
         }
-        thr->last_commit = brook__now_mono_ms();
+        thr->last_commit = thr->last_purge = brook__now_mono_ms();
 
         while (!thr->failed && !atomic_load(&app->stopping)) {
                 bool restoring = thr->rstore_cnt || thr->restorer_dirty;
@@ -1383,6 +1469,7 @@ static void *brook__thread_main(void *arg)
                     (thr->env.batch &&
                      brook__statebatch_size(thr->env.batch) > thr->batch_limit))
                         brook__thr_commit(thr, BROOK__COMMIT_FLUSH_MS);
+                brook__thr_purge_poll(thr);
                 brook__thr_publish(thr);
         }
 

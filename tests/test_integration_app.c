@@ -1,7 +1,8 @@
 /*
  * Integration: an app run in this process against the real broker —
  * start-up checks (missing topics, co-partitioning, internal topics),
- * repartitioning through a topic brook creates, pattern subscriptions and
+ * repartitioning through a topic brook creates (and the deletion of its
+ * committed records), pattern subscriptions and
  * several stream threads. Run under ASan, it also shows that nothing leaks
  * when an app that processed records is closed and destroyed.
  */
@@ -178,6 +179,7 @@ static void test_repartition_two_threads(void **state)
         char *in = kt_unique("repart-in"), *out = kt_unique("repart-out");
         char internal[512];
         brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf;
         char errstr[512];
         brook_app_t *app;
         keyparts_t kp;
@@ -202,7 +204,12 @@ static void test_repartition_two_threads(void **state)
                         &(brook_repartitioned_t){.name = "rekey",
                                                  .num_partitions = 5}),
                 out, NULL);
-        app = brook_app_new(b, conf_for(app_id, "2"), errstr, sizeof errstr);
+        conf = conf_for(app_id, "2");
+        /* The repartition topic is read back below: nothing deleted. */
+        assert_int_equal(brook_conf_set(conf, "repartition.purge.interval.ms",
+                                        "2147483647", errstr, sizeof errstr),
+                         BROOK_OK);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
         assert_non_null(app);
         /* Each record is produced twice: to the repartition topic, then
          * to the output. */
@@ -229,6 +236,85 @@ static void test_repartition_two_threads(void **state)
         assert_int_equal(kp.records, N);
         assert_int_equal(kp.bad, 0);
         assert_int_equal(kp.split_keys, 0);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+/* Every partition of a repartition topic holds nothing any more, and
+ * all of the input went through it. */
+typedef struct purged {
+        const char *topic;
+        int partitions;
+        int64_t total;
+} purged_t;
+
+static bool all_purged(void *opaque)
+{
+        const purged_t *w = opaque;
+        int64_t lo, hi, sum = 0;
+        int p;
+        for (p = 0; p < w->partitions; p++) {
+                kt_watermarks(w->topic, p, &lo, &hi);
+                if (lo != hi)
+                        return false;
+                sum += hi;
+        }
+        return sum == w->total;
+}
+
+/* Records of a repartition topic that the app committed are deleted
+ * (repartition.purge.interval.ms 0: after every commit), up to the
+ * committed offsets. */
+static void test_repartition_purge(void **state)
+{
+        const int N = 3000, P = 3;
+        char *app_id = kt_unique("purge-app");
+        char *in = kt_unique("purge-in"), *out = kt_unique("purge-out");
+        char internal[512], errstr[512];
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = conf_for(app_id, "1");
+        purged_t w = {internal, P, N};
+        brook_app_t *app;
+        int64_t lo, hi;
+        rd_kafka_t *rk;
+        int i;
+        (void)state;
+
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        rk = kt_producer();
+        for (i = 0; i < N; i++) {
+                char v[32];
+                int n = snprintf(v, sizeof v, "%c-%d", 'a' + i % 26, i);
+                kt_produce(rk, in, i % 2, NULL, v, (size_t)n, NULL);
+        }
+        kt_producer_close(rk);
+        brook_stream_to(
+                brook_stream_repartition(
+                        brook_stream_select_key(brook_stream(b, in, NULL),
+                                                first_char_key, NULL),
+                        &(brook_repartitioned_t){.name = "rekey",
+                                                 .num_partitions = P}),
+                out, NULL);
+        assert_int_equal(brook_conf_set(conf, "repartition.purge.interval.ms",
+                                        "0", errstr, sizeof errstr),
+                         BROOK_OK);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(kt_wait_count(out, N, 120000), N);
+        snprintf(internal, sizeof internal, "%s-rekey-repartition", app_id);
+        assert_true(kt_wait_until(all_purged, &w, 100, 60000));
+        /* Deleted up to what the app committed: everything, as it
+         * processed everything. */
+        for (i = 0; i < P; i++) {
+                kt_watermarks(internal, i, &lo, &hi);
+                assert_int_equal(kt_committed(app_id, internal, i), hi);
+        }
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        assert_int_equal(kt_count(out), N);
         free(app_id);
         free(in);
         free(out);
@@ -582,6 +668,7 @@ int main(void)
                 cmocka_unit_test(test_copartition_mismatch),
                 cmocka_unit_test(test_internal_topic_wrong_partitions),
                 cmocka_unit_test(test_repartition_two_threads),
+                cmocka_unit_test(test_repartition_purge),
                 cmocka_unit_test(test_pattern_subscription),
                 cmocka_unit_test(test_custom_partitioner),
                 cmocka_unit_test(test_run_handles_signals),
