@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -76,9 +77,10 @@ static int win_of(int64_t ts)
 
 /* Produces records [@p from, @p to) of the input (the same on every call,
  * by their number) and, with @p close, the records that close every
- * window; fills @p r with all N records' reference when @p from is 0. */
-static void produce_part(const char *in, ref_t *r, int64_t from, int64_t to,
-                         bool close)
+ * window; fills @p r with all N records' reference when @p from is 0.
+ * With @p pace, it pauses 100 ms after every @p pace records. */
+static void produce_paced(const char *in, ref_t *r, int64_t from, int64_t to,
+                          bool close, int64_t pace)
 {
         rd_kafka_t *rk = kt_producer();
         uint64_t s = 0x2545f4914f6cdd1dULL;
@@ -103,12 +105,34 @@ static void produce_part(const char *in, ref_t *r, int64_t from, int64_t to,
                         continue;
                 snprintf(key, sizeof key, "patient-%04d", k);
                 kt_produce_at(rk, in, -1, key, "v", 1, ts, NULL);
+                if (pace && (i - from + 1) % pace == 0)
+                        kt_sleep_ms(100);
         }
         /* An hour later on every partition: every window above closes. */
         for (p = 0; close && p < PARTS; p++)
                 kt_produce_at(rk, in, p, "zz-close", "v", 1,
                               BASE + SPAN + 60 * WIN, NULL);
         kt_producer_close(rk);
+}
+
+static void produce_part(const char *in, ref_t *r, int64_t from, int64_t to,
+                         bool close)
+{
+        produce_paced(in, r, from, to, close, 0);
+}
+
+/* The second half of the input, produced while the app runs (about
+ * 2.5 s), so that a kill lands while it is processing. */
+typedef struct rest {
+        const char *in;
+        ref_t *r;
+} rest_t;
+
+static void *produce_rest(void *arg)
+{
+        rest_t *a = arg;
+        produce_paced(a->in, a->r, N / 2, N, true, N / 50);
+        return NULL;
 }
 
 /* Produces the whole input and fills @p r. */
@@ -291,19 +315,29 @@ static void test_finals_after_sigkill(void **state)
         seen_t *sn = calloc(1, sizeof *sn);
         int64_t committed, excess = 0, missing = 0, below = 0, wrong = 0;
         int64_t repeats = 0;
+        pthread_t producer;
+        rest_t rest;
         pid_t pid;
         int k, w;
         (void)state;
 
         kt_create_topic(in, PARTS);
         kt_create_topic(out, PARTS);
-        produce_input(in, r);
+        /* Half of the input first; the rest goes in while the app runs,
+         * so that the kill lands while it processes, whatever its speed
+         * (it once processed all of the input between the wait below and
+         * the kill). */
+        produce_part(in, r, 0, N / 2, false);
         pid = start_app("a", app_id, in, out, dir);
+        rest = (rest_t){in, r};
+        assert_int_equal(pthread_create(&producer, NULL, produce_rest, &rest),
+                         0);
         kt_wait_committed(app_id, in, PARTS, N / 2, 300000);
         assert_int_equal(kill(pid, SIGKILL), 0);
         assert_int_equal(kt_wait(pid, 60000), 128 + SIGKILL);
         running = 0;
         committed = kt_committed_sum(app_id, in, PARTS);
+        assert_int_equal(pthread_join(producer, NULL), 0);
         assert_true(committed >= N / 2 && committed < N);
 
         pid = start_app("b", app_id, in, out, dir);
