@@ -1585,6 +1585,32 @@ static int64_t brook__producer_max_bytes(rd_kafka_t *producer)
 
 /* A consumer outside the group that reads changelogs from given offsets
  * (Kafka Streams' restore consumer). */
+/*
+ * Static membership (KIP-345), as Kafka Streams sets it up: with
+ * group.instance.id set, each stream thread's consumer is a static member
+ * of its own, "<group.instance.id>-<thread number>", so that an instance
+ * that stops and comes back within session.timeout.ms gets its partitions
+ * back without a rebalance (and its threads do not fence each other).
+ */
+static brook_err_t brook__thr_static_member(rd_kafka_conf_t *cc, int idx,
+                                            char *errstr, size_t errstr_size)
+{
+        char id[512], thread_id[600], why[512];
+        size_t n = sizeof id;
+        if (rd_kafka_conf_get(cc, "group.instance.id", id, &n) !=
+                    RD_KAFKA_CONF_OK ||
+            !id[0])
+                return BROOK_OK;
+        snprintf(thread_id, sizeof thread_id, "%s-%d", id, idx + 1);
+        if (rd_kafka_conf_set(cc, "group.instance.id", thread_id, why,
+                              sizeof why)) {
+                brook__seterr(errstr, errstr_size,
+                              "consumer config: group.instance.id: %s", why);
+                return BROOK_ERR_INVALID_ARG;
+        }
+        return BROOK_OK;
+}
+
 static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
                                        size_t errstr_size)
 {
@@ -1598,6 +1624,9 @@ static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
          * is never joined and nothing is committed to it. */
         snprintf(gid, sizeof gid, "%s-restore-consumer", app->app_id);
         if (rd_kafka_conf_set(c, "group.id", gid, why, sizeof why) ||
+            /* Static membership is the stream threads' (its group is
+             * never joined). */
+            rd_kafka_conf_set(c, "group.instance.id", NULL, why, sizeof why) ||
             rd_kafka_conf_set(c, "enable.auto.commit", "false", why,
                               sizeof why) ||
             rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
@@ -1696,6 +1725,10 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
             rd_kafka_conf_set(cc, "enable.partition.eof", "true", why,
                               sizeof why)) {
                 brook__seterr(errstr, errstr_size, "consumer config: %s", why);
+                rd_kafka_conf_destroy(cc);
+                goto fail;
+        }
+        if (brook__thr_static_member(cc, idx, errstr, errstr_size)) {
                 rd_kafka_conf_destroy(cc);
                 goto fail;
         }

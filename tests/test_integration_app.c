@@ -320,6 +320,95 @@ static void test_repartition_purge(void **state)
         free(out);
 }
 
+static void ignore_record(const brook_record_t *rec, void *opaque)
+{
+        (void)rec;
+        (void)opaque;
+}
+
+/* An instance of @p app_id reading @p in as static member @p instance
+ * (its consumer's client.id too, to tell the owners apart). */
+static brook_app_t *static_app(const char *app_id, const char *in,
+                               const char *instance)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = conf_for(app_id, "1");
+        char errstr[512];
+        brook_app_t *app;
+
+        brook_stream_foreach(brook_stream(b, in, NULL), ignore_record, NULL);
+        if (brook_conf_set(conf, "group.instance.id", instance, errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "client.id", instance, errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "consumer.session.timeout.ms", "60000", errstr,
+                           sizeof errstr))
+                fail_msg("%s", errstr);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        return app;
+}
+
+static bool has_assignment(void *opaque)
+{
+        brook_app_stats_t st;
+        brook_app_stats(opaque, &st);
+        return st.rebalances >= 1;
+}
+
+/*
+ * Static membership: with group.instance.id, an instance that stops and
+ * comes back within session.timeout.ms gets its partitions back without a
+ * rebalance: the other instance keeps its partitions throughout and is
+ * never called to give up or take any. Each thread is a static member of
+ * its own ("<id>-<thread number>", as Kafka Streams names them).
+ */
+static void test_static_membership(void **state)
+{
+        char *app_id = kt_unique("static-app"), *in = kt_unique("static-in");
+        char *ida = kt_unique("static-a"), *idb = kt_unique("static-b");
+        char before[4][256];
+        brook_app_stats_t st;
+        brook_app_t *a, *b;
+        int64_t b_rebalances;
+        kt_group_t g;
+        int p;
+        (void)state;
+
+        kt_create_topic(in, 4);
+        a = static_app(app_id, in, ida);
+        b = static_app(app_id, in, idb);
+        kt_wait_group_stable(app_id, in, 4, 2, &g, 60000);
+        for (p = 0; p < 4; p++) {
+                assert_true(strstr(g.owner[p], ida) || strstr(g.owner[p], idb));
+                snprintf(before[p], sizeof before[p], "%s", g.owner[p]);
+        }
+        assert_true(kt_wait_until(has_assignment, b, 50, 60000));
+        brook_app_stats(b, &st);
+        b_rebalances = st.rebalances;
+
+        /* a stops and comes back as the same static member. */
+        assert_int_equal(brook_app_close(a, -1), BROOK_OK);
+        brook_app_destroy(a);
+        a = static_app(app_id, in, ida);
+        assert_true(kt_wait_until(has_assignment, a, 50, 60000));
+        kt_wait_group_stable(app_id, in, 4, 2, &g, 60000);
+        for (p = 0; p < 4; p++)
+                assert_string_equal(g.owner[p], before[p]);
+        brook_app_stats(b, &st);
+        assert_int_equal(st.rebalances, b_rebalances);
+
+        assert_int_equal(brook_app_close(a, -1), BROOK_OK);
+        assert_int_equal(brook_app_close(b, -1), BROOK_OK);
+        brook_app_destroy(a);
+        brook_app_destroy(b);
+        free(app_id);
+        free(in);
+        free(ida);
+        free(idb);
+}
+
 typedef struct value_count {
         int64_t a, b, other;
 } value_count_t;
@@ -669,6 +758,7 @@ int main(void)
                 cmocka_unit_test(test_internal_topic_wrong_partitions),
                 cmocka_unit_test(test_repartition_two_threads),
                 cmocka_unit_test(test_repartition_purge),
+                cmocka_unit_test(test_static_membership),
                 cmocka_unit_test(test_pattern_subscription),
                 cmocka_unit_test(test_custom_partitioner),
                 cmocka_unit_test(test_run_handles_signals),
