@@ -172,6 +172,36 @@ static void check_keypart(const rd_kafka_message_t *rkm, void *opaque)
                 kp->split_keys++;
 }
 
+/* @p n records over the @p in_parts partitions of a new topic @p in,
+ * values "<letter>-<i>", and into @p b a topology that keys each by its
+ * letter, repartitions through "<app>-rekey-repartition" (@p rekey_parts
+ * partitions) and writes to a new topic @p out (2 partitions). */
+static void rekey_setup(brook_builder_t *b, const char *in, int in_parts,
+                        const char *out, int n, int32_t rekey_parts)
+{
+        rd_kafka_t *rk;
+        int i;
+
+        kt_create_topic(in, in_parts);
+        kt_create_topic(out, 2);
+        rk = kt_producer();
+        for (i = 0; i < n; i++) {
+                char v[32];
+                /* Values start with one of 26 letters: the new key. */
+                int len = snprintf(v, sizeof v, "%c-%d", 'a' + i % 26, i);
+                kt_produce(rk, in, i % in_parts, NULL, v, (size_t)len, NULL);
+        }
+        kt_producer_close(rk);
+        brook_stream_to(
+                brook_stream_repartition(
+                        brook_stream_select_key(brook_stream(b, in, NULL),
+                                                first_char_key, NULL),
+                        &(brook_repartitioned_t){.name = "rekey",
+                                                 .num_partitions =
+                                                         rekey_parts}),
+                out, NULL);
+}
+
 static void test_repartition_two_threads(void **state)
 {
         const int N = 10000;
@@ -183,27 +213,9 @@ static void test_repartition_two_threads(void **state)
         char errstr[512];
         brook_app_t *app;
         keyparts_t kp;
-        rd_kafka_t *rk;
         int i;
 
-        kt_create_topic(in, 3);
-        kt_create_topic(out, 2);
-        rk = kt_producer();
-        for (i = 0; i < N; i++) {
-                char v[32];
-                /* Values start with one of 26 letters: the new key. */
-                int n = snprintf(v, sizeof v, "%c-%d", 'a' + i % 26, i);
-                kt_produce(rk, in, i % 3, NULL, v, (size_t)n, NULL);
-        }
-        kt_producer_close(rk);
-
-        brook_stream_to(
-                brook_stream_repartition(
-                        brook_stream_select_key(brook_stream(b, in, NULL),
-                                                first_char_key, NULL),
-                        &(brook_repartitioned_t){.name = "rekey",
-                                                 .num_partitions = 5}),
-                out, NULL);
+        rekey_setup(b, in, 3, out, N, 5);
         conf = conf_for(app_id, "2");
         /* The repartition topic is read back below: nothing deleted. */
         assert_int_equal(brook_conf_set(conf, "repartition.purge.interval.ms",
@@ -277,26 +289,10 @@ static void test_repartition_purge(void **state)
         purged_t w = {internal, P, N};
         brook_app_t *app;
         int64_t lo, hi;
-        rd_kafka_t *rk;
         int i;
         (void)state;
 
-        kt_create_topic(in, 2);
-        kt_create_topic(out, 2);
-        rk = kt_producer();
-        for (i = 0; i < N; i++) {
-                char v[32];
-                int n = snprintf(v, sizeof v, "%c-%d", 'a' + i % 26, i);
-                kt_produce(rk, in, i % 2, NULL, v, (size_t)n, NULL);
-        }
-        kt_producer_close(rk);
-        brook_stream_to(
-                brook_stream_repartition(
-                        brook_stream_select_key(brook_stream(b, in, NULL),
-                                                first_char_key, NULL),
-                        &(brook_repartitioned_t){.name = "rekey",
-                                                 .num_partitions = P}),
-                out, NULL);
+        rekey_setup(b, in, 2, out, N, P);
         assert_int_equal(brook_conf_set(conf, "repartition.purge.interval.ms",
                                         "0", errstr, sizeof errstr),
                          BROOK_OK);
