@@ -963,9 +963,10 @@ bool brook__cache_group_complete(brook__cache_t *c, brook__store_t *st,
 
 brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
                                     const void *gkey, size_t gkey_size,
-                                    int64_t from, const brook__cache_kv_t *kvs,
-                                    size_t cnt, int64_t ts)
+                                    int64_t from, brook__kvsnap_t *read,
+                                    int64_t ts)
 {
+        size_t cnt = brook__kvsnap_cnt(read);
         cache_store_t *cs = cache_store_get(c, st);
         cache_group_t *g;
         brook_err_t err = BROOK_OK;
@@ -988,66 +989,17 @@ brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
          * would come back over it. So the puts stop there, and nothing
          * more is known. The entries put until then went in before
          * anything left. */
-        for (i = 0; i < cnt && !err && g->gen == gen; i++)
-                err = brook__cache_put(c, st, kvs[i].key, kvs[i].key_size,
-                                       kvs[i].value, kvs[i].value_size, ts,
-                                       false);
+        for (i = 0; i < cnt && !err && g->gen == gen; i++) {
+                const void *k, *v;
+                size_t ksz, vsz;
+                brook__kvsnap_get(read, i, &k, &ksz, &v, &vsz);
+                err = brook__cache_put(c, st, k, ksz, v, vsz, ts, false);
+        }
         g->pins--;
         if (!err && g->gen == gen && from < g->complete_from)
                 g->complete_from = from;
         cache_group_settle(c, g);
         return err;
-}
-
-/* A copy of a group's entries, in key order. */
-typedef struct cache_snapiter {
-        brook_kvbytes_iter_t it; /* First: the handle is this struct. */
-        struct cache_snapent {
-                const unsigned char *key; /* Into buf; the value follows. */
-                size_t key_size, value_size;
-        } * ents;
-        size_t cnt, pos;
-        bool reverse;
-        unsigned char *buf;
-} cache_snapiter_t;
-
-static int cache_snapent_cmp(const void *a, const void *b)
-{
-        const struct cache_snapent *x = a, *y = b;
-        size_t n = x->key_size < y->key_size ? x->key_size : y->key_size;
-        int r = memcmp(x->key, y->key, n);
-        if (r)
-                return r;
-        return x->key_size < y->key_size ? -1 : x->key_size > y->key_size;
-}
-
-static brook_err_t cache_snapiter_next(brook_kvbytes_iter_t *base,
-                                       const void **key, size_t *key_size,
-                                       const void **value, size_t *value_size,
-                                       char *errstr, size_t errstr_size)
-{
-        cache_snapiter_t *si = (cache_snapiter_t *)base;
-        const struct cache_snapent *se;
-
-        (void)errstr;
-        (void)errstr_size;
-        if (si->pos == si->cnt)
-                return BROOK_ERR_END;
-        se = &si->ents[si->reverse ? si->cnt - 1 - si->pos : si->pos];
-        si->pos++;
-        *key = se->key;
-        *key_size = se->key_size;
-        *value = se->key + se->key_size;
-        *value_size = se->value_size;
-        return BROOK_OK;
-}
-
-static void cache_snapiter_destroy(brook_kvbytes_iter_t *base)
-{
-        cache_snapiter_t *si = (cache_snapiter_t *)base;
-        free(si->ents);
-        free(si->buf);
-        free(si);
 }
 
 brook_kvbytes_iter_t *brook__cache_group_iter(
@@ -1060,38 +1012,15 @@ brook_kvbytes_iter_t *brook__cache_group_iter(
         cache_group_t *g = cs && cs->suffix
                                    ? cache_group_find(c, cs, gkey, gkey_size)
                                    : NULL;
-        cache_snapiter_t *si = brook__xcalloc(1, sizeof *si);
-        size_t bytes = 0, n = 0, off = 0;
+        brook__kvsnap_t *snap = brook__kvsnap_new();
         cache_entry_t *e;
 
-        si->it.next = cache_snapiter_next;
-        si->it.destroy = cache_snapiter_destroy;
-        si->reverse = reverse;
         for (e = g ? g->head : NULL; e; e = e->g_next)
-                if (e->value && want(e->key, e->key_size, opaque)) {
-                        bytes += e->key_size + e->value_size;
-                        n++;
-                }
-        if (!n)
-                return &si->it;
-        si->ents = brook__xmalloc(n * sizeof *si->ents);
-        si->buf = brook__xmalloc(bytes ? bytes : 1);
-        for (e = g->head; e; e = e->g_next) {
-                struct cache_snapent *se;
-                if (!e->value || !want(e->key, e->key_size, opaque))
-                        continue;
-                se = &si->ents[si->cnt++];
-                se->key = si->buf + off;
-                se->key_size = e->key_size;
-                se->value_size = e->value_size;
-                memcpy(si->buf + off, e->key, e->key_size);
-                if (e->value_size)
-                        memcpy(si->buf + off + e->key_size, e->value,
-                               e->value_size);
-                off += e->key_size + e->value_size;
-        }
-        qsort(si->ents, si->cnt, sizeof *si->ents, cache_snapent_cmp);
-        return &si->it;
+                if (e->value && want(e->key, e->key_size, opaque))
+                        brook__kvsnap_add(snap, e->key, e->key_size, e->value,
+                                          e->value_size);
+        brook__kvsnap_sort(snap);
+        return brook__kvsnap_iter(snap, reverse);
 }
 
 size_t brook__cache_bytes(const brook__cache_t *c)

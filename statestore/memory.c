@@ -213,112 +213,32 @@ static brook_err_t mem_put(void *self, const void *key, size_t key_size,
 
 /* ------------------------------------------------------------ iterator */
 
-typedef struct mem_entry {
-        size_t key_off, key_size, value_off, value_size;
-} mem_entry_t;
-
-typedef struct mem_iter {
-        brook_kvbytes_iter_t it; /* First: the handle is this struct. */
-        /* Every key and value of the snapshot, back to back. Allocated
-         * even when empty, so that an empty value's pointer is not NULL. */
-        unsigned char *blob;
-        size_t blob_len, blob_cap;
-        mem_entry_t *ents;
-        size_t cnt, cap, pos;
-        bool reverse; /* Hand the entries out last first. */
-} mem_iter_t;
-
-static void mem_iter_append(mem_iter_t *mi, const void *data, size_t size,
-                            size_t *offp)
-{
-        if (mi->blob_cap - mi->blob_len < size) {
-                while (mi->blob_cap - mi->blob_len < size)
-                        mi->blob_cap *= 2;
-                mi->blob = brook__xrealloc(mi->blob, mi->blob_cap);
-        }
-        if (size)
-                memcpy(mi->blob + mi->blob_len, data, size);
-        *offp = mi->blob_len;
-        mi->blob_len += size;
-}
-
-static void mem_iter_add(mem_iter_t *mi, const mem_node_t *n)
-{
-        mem_entry_t *e;
-
-        if (mi->cnt == mi->cap) {
-                mi->cap *= 2;
-                mi->ents = brook__xrealloc(mi->ents, mi->cap * sizeof *e);
-        }
-        e = &mi->ents[mi->cnt++];
-        e->key_size = n->key_size;
-        e->value_size = n->value_size;
-        mem_iter_append(mi, mem_node_key(n), n->key_size, &e->key_off);
-        mem_iter_append(mi, n->value, n->value_size, &e->value_off);
-}
-
-/* A snapshot in memory cannot fail half way: it ends or gives an entry. */
-static brook_err_t mem_iter_next(brook_kvbytes_iter_t *it, const void **key,
-                                 size_t *key_size, const void **value,
-                                 size_t *value_size, char *errstr,
-                                 size_t errstr_size)
-{
-        mem_iter_t *mi = (mem_iter_t *)it;
-        const mem_entry_t *e;
-
-        if (mi->pos == mi->cnt)
-                return BROOK_ERR_END;
-        e = &mi->ents[mi->reverse ? mi->cnt - 1 - mi->pos : mi->pos];
-        mi->pos++;
-        *key = mi->blob + e->key_off;
-        *key_size = e->key_size;
-        *value = mi->blob + e->value_off;
-        *value_size = e->value_size;
-        return BROOK_OK;
-}
-
-static void mem_iter_destroy(brook_kvbytes_iter_t *it)
-{
-        mem_iter_t *mi = (mem_iter_t *)it;
-
-        if (!mi)
-                return;
-        free(mi->blob);
-        free(mi->ents);
-        free(mi);
-}
-
 static brook_err_t mem_scan(mem_store_t *s, const void *from, size_t from_size,
                             const void *to, size_t to_size, bool reverse,
                             brook_kvbytes_iter_t **itp)
 {
-        mem_iter_t *mi = brook__xcalloc(1, sizeof *mi);
+        brook__kvsnap_t *snap = brook__kvsnap_new();
         mem_node_t *n;
-
-        mi->reverse = reverse;
-        mi->it.next = mem_iter_next;
-        mi->it.destroy = mem_iter_destroy;
-        mi->blob_cap = 256;
-        mi->blob = brook__xmalloc(mi->blob_cap);
-        mi->cap = 16;
-        mi->ents = brook__xmalloc(mi->cap * sizeof *mi->ents);
 
         /* from > to is an empty range, as in Kafka Streams (which also logs
          * a warning; the caller knows better whether that is a mistake). */
         if (from && to && mem_cmp(from, from_size, to, to_size) > 0) {
-                *itp = &mi->it;
+                *itp = brook__kvsnap_iter(snap, reverse);
                 return BROOK_OK;
         }
 
+        /* A snapshot, in key order either way: the lock is not held while
+         * the caller reads. */
         pthread_rwlock_rdlock(&s->lock);
         n = from ? mem_seek(s, from, from_size, NULL) : s->head->next[0];
         for (; n; n = n->next[0]) {
                 if (to && mem_node_cmp(n, to, to_size) > 0)
                         break;
-                mem_iter_add(mi, n);
+                brook__kvsnap_add(snap, mem_node_key(n), n->key_size, n->value,
+                                  n->value_size);
         }
         pthread_rwlock_unlock(&s->lock);
-        *itp = &mi->it;
+        *itp = brook__kvsnap_iter(snap, reverse);
         return BROOK_OK;
 }
 

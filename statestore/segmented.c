@@ -322,71 +322,23 @@ typedef struct segiter {
 
 /* A forward iterator read to the end, handed out last first: backward
  * reads of a store without range_reverse. */
-typedef struct reviter {
-        brook_kvbytes_iter_t it;
-        brook__ptrvec_t
-                ents; /* brook_buf_t *: key size (8 bytes), key, value */
-        size_t pos;
-} reviter_t;
-
-static brook_err_t rev_next(brook_kvbytes_iter_t *base, const void **key,
-                            size_t *key_size, const void **value,
-                            size_t *value_size, char *errstr,
-                            size_t errstr_size)
-{
-        reviter_t *r = (reviter_t *)base;
-        const unsigned char *p;
-        size_t ksz;
-        brook_buf_t *b;
-
-        if (r->pos == 0)
-                return BROOK_ERR_END;
-        b = r->ents.v[--r->pos];
-        p = brook_buf_data(b);
-        memcpy(&ksz, p, sizeof ksz);
-        *key = p + sizeof ksz;
-        *key_size = ksz;
-        *value = p + sizeof ksz + ksz;
-        *value_size = brook_buf_len(b) - sizeof ksz - ksz;
-        return BROOK_OK;
-}
-
-static void rev_destroy(brook_kvbytes_iter_t *base)
-{
-        reviter_t *r = (reviter_t *)base;
-        size_t i;
-        for (i = 0; i < r->ents.cnt; i++)
-                brook_buf_destroy(r->ents.v[i]);
-        brook__ptrvec_free(&r->ents);
-        free(r);
-}
-
 static brook_err_t rev_drain(brook_kvbytes_iter_t *fwd,
                              brook_kvbytes_iter_t **itp, char *errstr,
                              size_t errstr_size)
 {
-        reviter_t *r = brook__xcalloc(1, sizeof *r);
+        brook__kvsnap_t *snap = brook__kvsnap_new();
         const void *k, *v;
         size_t ksz, vsz;
         brook_err_t err;
 
-        r->it.next = rev_next;
-        r->it.destroy = rev_destroy;
-        while (!(err = fwd->next(fwd, &k, &ksz, &v, &vsz, errstr,
-                                 errstr_size))) {
-                brook_buf_t *b = brook_buf_new();
-                brook_buf_append(b, &ksz, sizeof ksz);
-                brook_buf_append(b, k, ksz);
-                brook_buf_append(b, v, vsz);
-                brook__ptrvec_push(&r->ents, b);
-        }
+        while (!(err = fwd->next(fwd, &k, &ksz, &v, &vsz, errstr, errstr_size)))
+                brook__kvsnap_add(snap, k, ksz, v, vsz);
         fwd->destroy(fwd);
         if (err != BROOK_ERR_END) {
-                rev_destroy(&r->it);
+                brook__kvsnap_free(snap);
                 return err;
         }
-        r->pos = r->ents.cnt;
-        *itp = &r->it;
+        *itp = brook__kvsnap_iter(snap, true);
         return BROOK_OK;
 }
 

@@ -218,14 +218,10 @@ bool brook__cache_group_complete(brook__cache_t *c, brook__store_t *st,
                                  const void *gkey, size_t gkey_size,
                                  int64_t from);
 
-/** An entry read from below. */
-typedef struct brook__cache_kv {
-        const void *key, *value;
-        size_t key_size, value_size;
-} brook__cache_kv_t;
+typedef struct brook__kvsnap brook__kvsnap_t;
 
 /**
- * Caches (clean) the @p cnt entries of record key @p gkey with times from
+ * Caches (clean) the entries in @p read of record key @p gkey with times from
  * @p from on that the store below holds, read just now, and marks the
  * group complete from @p from. Entries cached already keep their (newer)
  * values. If an entry of the key leaves the cache meanwhile (the puts
@@ -234,8 +230,8 @@ typedef struct brook__cache_kv {
  */
 brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
                                     const void *gkey, size_t gkey_size,
-                                    int64_t from, const brook__cache_kv_t *kvs,
-                                    size_t cnt, int64_t ts);
+                                    int64_t from, brook__kvsnap_t *read,
+                                    int64_t ts);
 
 /**
  * A bytes iterator over a copy of the cached values (no tombstones) of the
@@ -598,6 +594,30 @@ brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
                                   size_t errstr_size);
 
 /* ------------------------------------------------------------ iterators */
+
+/**
+ * A copy of key-value pairs (kvsnap.c), handed out as a bytes iterator:
+ * the in-memory store's range snapshots, a cache group's entries, a range
+ * read below before the cache takes it, a range reversed in memory.
+ */
+
+brook__kvsnap_t *brook__kvsnap_new(void);
+/** Copies a pair in (an empty value is a value: never NULL after). */
+void brook__kvsnap_add(brook__kvsnap_t *s, const void *key, size_t key_size,
+                       const void *value, size_t value_size);
+size_t brook__kvsnap_cnt(const brook__kvsnap_t *s);
+/** Pair @p i (in the order added, or sorted); once a pair is read, no more
+ *  can be added. */
+void brook__kvsnap_get(brook__kvsnap_t *s, size_t i, const void **key,
+                       size_t *key_size, const void **value,
+                       size_t *value_size);
+/** Orders the pairs by key bytes (a prefix first). No more adds. */
+void brook__kvsnap_sort(brook__kvsnap_t *s);
+/** @p s as an iterator over its pairs in their order (last first with
+ *  @p reverse); the iterator owns it. No more adds. */
+brook_kvbytes_iter_t *brook__kvsnap_iter(brook__kvsnap_t *s, bool reverse);
+/** Frees a snapshot that was not made an iterator. NULL is a no-op. */
+void brook__kvsnap_free(brook__kvsnap_t *s);
 
 /**
  * The bytes iterators a typed iterator reads one after another, each with

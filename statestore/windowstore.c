@@ -180,9 +180,7 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
                 .tto = INT64_MAX,
         };
         brook_kvbytes_iter_t *bit = NULL;
-        brook__cache_kv_t *kvs = NULL;
-        size_t *offs = NULL, cnt = 0, cap = 0, i;
-        brook_buf_t *buf = NULL;
+        brook__kvsnap_t *snap = NULL;
         const void *k, *v;
         size_t ksz, vsz;
         char why[512];
@@ -199,48 +197,21 @@ brook_err_t brook__ws_cache_group(brook__store_t *st, const void *gkey,
         f.kfrom = f.kto = gkey;
         if ((err = brook__segmented_fetch(st->inner, &f, &bit, why,
                                           sizeof why)))
-                goto out;
-        buf = brook_buf_new();
+                return brook__store_fail(st, err, "read", why);
         /* Read it all before caching any: a put may evict, and writing
-         * down under an open iterator is not allowed. Offsets, since the
-         * buffer moves as it grows. */
-        while (!(err = bit->next(bit, &k, &ksz, &v, &vsz, why, sizeof why))) {
-                if (cnt == cap) {
-                        cap = cap ? 2 * cap : 8;
-                        offs = brook__xrealloc(offs, 3 * cap * sizeof *offs);
-                }
-                offs[3 * cnt] = brook_buf_len(buf);
-                offs[3 * cnt + 1] = ksz;
-                offs[3 * cnt + 2] = vsz;
-                brook_buf_append(buf, k, ksz);
-                brook_buf_append(buf, v, vsz);
-                cnt++;
-        }
+         * down under an open iterator is not allowed. */
+        snap = brook__kvsnap_new();
+        while (!(err = bit->next(bit, &k, &ksz, &v, &vsz, why, sizeof why)))
+                brook__kvsnap_add(snap, k, ksz, v, vsz);
         bit->destroy(bit);
         if (err != BROOK_ERR_END)
-                goto out;
-        kvs = brook__xmalloc((cnt ? cnt : 1) * sizeof *kvs);
-        for (i = 0; i < cnt; i++) {
-                const unsigned char *p =
-                        (const unsigned char *)brook__store_bytes(buf) +
-                        offs[3 * i];
-                kvs[i].key = p;
-                kvs[i].key_size = offs[3 * i + 1];
-                kvs[i].value = p + offs[3 * i + 1];
-                kvs[i].value_size = offs[3 * i + 2];
-        }
-        if ((err = brook__cache_group_fill(st->cache, st, gkey, gkey_size, from,
-                                           kvs, cnt, st->task->cur_ts)))
-                goto done; /* The eviction's reason is in st already. */
-        *completep = brook__cache_group_complete(st->cache, st, gkey, gkey_size,
-                                                 from);
-        goto done;
-out:
-        err = brook__store_fail(st, err, "read", why);
-done:
-        free(kvs);
-        free(offs);
-        brook_buf_destroy(buf);
+                err = brook__store_fail(st, err, "read", why);
+        /* An eviction's reason is in st already. */
+        else if (!(err = brook__cache_group_fill(st->cache, st, gkey, gkey_size,
+                                                 from, snap, st->task->cur_ts)))
+                *completep = brook__cache_group_complete(st->cache, st, gkey,
+                                                         gkey_size, from);
+        brook__kvsnap_free(snap);
         return err;
 }
 

@@ -817,20 +817,18 @@ static brook_err_t gfill(brook__cache_t *c, tstore_t *ts, const char *k,
                          int64_t from, int cnt, const int64_t *t,
                          const char *const *value)
 {
-        gkey_t g[8];
-        brook__cache_kv_t kvs[8];
-        assert_true(cnt <= 8);
+        brook__kvsnap_t *read = brook__kvsnap_new();
+        brook_err_t err;
         for (int i = 0; i < cnt; i++) {
-                g[i] = wk(k, t[i]);
-                kvs[i] = (brook__cache_kv_t){g[i].b, value[i], g[i].n,
-                                             strlen(value[i])};
-                assert_int_equal(ts->mem_ops->put(ts->mem, g[i].b, g[i].n,
-                                                  value[i], strlen(value[i]),
-                                                  NULL, 0),
+                gkey_t g = wk(k, t[i]);
+                brook__kvsnap_add(read, g.b, g.n, value[i], strlen(value[i]));
+                assert_int_equal(ts->mem_ops->put(ts->mem, g.b, g.n, value[i],
+                                                  strlen(value[i]), NULL, 0),
                                  BROOK_OK);
         }
-        return brook__cache_group_fill(c, &ts->st, k, strlen(k), from, kvs,
-                                       (size_t)cnt, 0);
+        err = brook__cache_group_fill(c, &ts->st, k, strlen(k), from, read, 0);
+        brook__kvsnap_free(read);
+        return err;
 }
 
 static bool gcomplete(brook__cache_t *c, tstore_t *ts, const char *k,
