@@ -566,6 +566,47 @@ brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
 /** Runs init() of every processor; on failure returns the error. */
 brook_err_t brook__task_init(brook__task_t *task, char *errstr,
                              size_t errstr_size);
+
+/* ------------------------------------------------------------- commits */
+
+typedef enum {
+        BROOK__COMMIT_DONE,    /**< Output delivered, state written,
+                                *   offsets committed (or nothing to). */
+        BROOK__COMMIT_STALLED, /**< Records could not be delivered in time:
+                                *   nothing written or committed; retry. */
+        BROOK__COMMIT_FAILED,  /**< Fatal; the reason is in errstr. */
+} brook__commit_t;
+
+/** What a commit needs of whoever commits (a stream thread, the test
+ *  driver): see engine/commit.c. */
+typedef struct brook__commit_io {
+        /** Delivers everything sent so far: DONE, STALLED (nothing is
+         *  written or committed; the commit is tried again later) or
+         *  FAILED with the reason. Sets *@p again when the caches must be
+         *  flushed again (delivering made them dirty). */
+        brook__commit_t (*deliver)(void *opaque, bool *again, char *errstr,
+                                   size_t errstr_size);
+        /** Commits the input offsets of what was processed, after the
+         *  state is written (@p state_failed: its write failed, but every
+         *  store has a changelog). A failure it only logs is DONE. */
+        brook__commit_t (*commit_offsets)(void *opaque, bool state_failed,
+                                          char *errstr, size_t errstr_size);
+        void *opaque;
+} brook__commit_io_t;
+
+struct brook__statebatch;
+/**
+ * Commits @p tasks (brook__task_t *; restoring ones are left alone): the
+ * caches flush, @p io delivers, the stores stage their changelog offsets
+ * into @p batch (NULL: no RocksDB), the batch is written, then @p io
+ * commits the offsets. On FAILED the reason is in @p errstr, and the
+ * error of the flush or the write that failed in *@p errp (BROOK_OK when
+ * it was @p io's).
+ */
+brook__commit_t brook__commit(brook__ptrvec_t *tasks,
+                              struct brook__statebatch *batch,
+                              const brook__commit_io_t *io, brook_err_t *errp,
+                              char *errstr, size_t errstr_size);
 /** Runs close() of every processor and frees the task. Queued records
  *  are released with @p release. */
 void brook__task_destroy(brook__task_t *task,

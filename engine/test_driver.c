@@ -612,10 +612,48 @@ brook_err_t brook_test_driver_pipe(brook_test_driver_t *td, const char *topic,
         return BROOK_OK;
 }
 
+/* What the commit needs of the driver (engine/commit.c). Its records
+ * are taken as they are produced; delivering is processing those the
+ * caches' flushes sent to a topic the topology reads (a repartition
+ * topic), which may dirty caches further down: the caches then flush
+ * again, until nothing moves. */
+typedef struct brook__td_io {
+        brook_test_driver_t *td;
+        brook_err_t err; /**< The drain's failure, for the caller. */
+} brook__td_io_t;
+
+static brook__commit_t brook__td_deliver(void *opaque, bool *again,
+                                         char *errstr, size_t errstr_size)
+{
+        brook__td_io_t *io = opaque;
+        brook_test_driver_t *td = io->td;
+
+        if (td->pending_head >= td->pending.cnt)
+                return BROOK__COMMIT_DONE;
+        if ((io->err = brook__td_drain(td, errstr, errstr_size)))
+                return BROOK__COMMIT_FAILED;
+        *again = true;
+        return BROOK__COMMIT_DONE;
+}
+
+/* No group, no offsets to commit. */
+static brook__commit_t brook__td_commit_offsets(void *opaque, bool state_failed,
+                                                char *errstr,
+                                                size_t errstr_size)
+{
+        (void)opaque;
+        (void)state_failed;
+        (void)errstr;
+        (void)errstr_size;
+        return BROOK__COMMIT_DONE;
+}
+
 brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
                                      size_t errstr_size)
 {
-        size_t i;
+        brook__td_io_t tio = {td, BROOK_OK};
+        brook__commit_io_t io = {brook__td_deliver, brook__td_commit_offsets,
+                                 &tio};
         brook_err_t err;
 
         if (td->failed) {
@@ -623,32 +661,15 @@ brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
                               "the test driver stopped on an earlier error");
                 return BROOK_ERR_FATAL;
         }
-        /* Flushing a cache forwards records, which may land in a topic the
-         * topology reads (a repartition topic) and dirty caches further
-         * down: flush again until nothing moves. */
-        do {
-                for (i = 0; i < td->tasks.cnt; i++) {
-                        if ((err = brook__task_flush_caches(
-                                     td->tasks.v[i], errstr, errstr_size))) {
-                                td->failed = true;
-                                return err;
-                        }
-                }
-        } while (td->pending_head < td->pending.cnt &&
-                 !(err = brook__td_drain(td, errstr, errstr_size)));
-        if (err)
-                return err;
-        for (i = 0; i < td->tasks.cnt; i++)
-                if ((err = brook__task_flush_stores(td->tasks.v[i], errstr,
-                                                    errstr_size)))
-                        goto fail;
-        if (td->env.batch &&
-            (err = brook__statebatch_write(td->env.batch, errstr, errstr_size)))
-                goto fail;
-        return BROOK_OK;
-fail:
+        if (brook__commit(&td->tasks, td->env.batch, &io, &err, errstr,
+                          errstr_size) == BROOK__COMMIT_DONE)
+                return BROOK_OK;
+        /* A record that failed to process leaves the driver usable; a
+         * failed flush or state write does not. */
+        if (tio.err)
+                return tio.err;
         td->failed = true;
-        return err;
+        return err ? err : BROOK_ERR_FATAL;
 }
 
 void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on)

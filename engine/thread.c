@@ -422,14 +422,6 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
  * polling, rather than waited for. */
 #define BROOK__COMMIT_FLUSH_MS 1000
 
-typedef enum {
-        BROOK__COMMIT_DONE,    /**< Output delivered, state written,
-                                *   offsets committed (or nothing to). */
-        BROOK__COMMIT_STALLED, /**< The producer could not deliver in time:
-                                *   nothing written or committed; retry. */
-        BROOK__COMMIT_FAILED,  /**< Fatal: the app is failing. */
-} brook__commit_t;
-
 /* Publishes the stall for brook_app_stalled_ms(). */
 static void brook__thr_publish_stall(brook__thread_t *thr, const char *cause)
 {
@@ -513,21 +505,6 @@ static void brook__thr_unstall(brook__thread_t *thr)
         thr->stall_paused = false;
         thr->stall_since = 0;
         brook__thr_publish_stall(thr, NULL);
-}
-
-/* Whether every store of the thread's tasks has a changelog. */
-static bool brook__thr_all_logged(brook__thread_t *thr)
-{
-        size_t i, j;
-        for (i = 0; i < thr->tasks.cnt; i++) {
-                brook__task_t *task = thr->tasks.v[i];
-                for (j = 0; j < task->stores.cnt; j++) {
-                        brook__store_t *st = task->stores.v[j];
-                        if (!st->changelog)
-                                return false;
-                }
-        }
-        return true;
 }
 
 /* Commits @p offsets and waits for the answer; while the app stops, only
@@ -642,78 +619,62 @@ static void brook__thr_purge_poll(brook__thread_t *thr)
         rd_kafka_event_destroy(ev);
 }
 
-/**
- * Commits every running task: flushes the caches, waits up to @p flush_ms
- * for the producer to deliver everything, writes the state batch with
- * each store's changelog offset, then commits the processed offsets (so a
- * committed offset never runs ahead of the output or the state it caused).
- * A producer that cannot deliver in time makes the commit STALLED (and,
- * past task.timeout.ms of stalling, FAILED); a lost record makes it
- * FAILED: its input must not be committed. A state write that fails
- * (a full disk) makes it FAILED too, but when every store has a changelog
- * the offsets are committed all the same: the changelog already holds
- * those updates and restoration replays them, so not committing would
- * count the records twice after a restart.
- */
-static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
-{
-        rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_resp_err_t err;
-        size_t i, j;
-        bool state_failed = false;
-        int64_t stop_left;
-        char why[1024];
+/* What brook__thr_commit() gives the commit. */
+typedef struct brook__thr_io {
+        brook__thread_t *thr;
+        int flush_ms;
+} brook__thr_io_t;
 
-        thr->last_commit = brook__now_mono_ms();
-        /* Caches write down (and forward) their dirty entries first: what
-         * they send must be delivered before the offsets commit. Restoring
-         * tasks have nothing to commit, and their stores must not record
-         * an offset before they are restored. */
-        for (i = 0; i < thr->tasks.cnt; i++) {
-                if (((brook__task_t *)thr->tasks.v[i])->restoring)
-                        continue;
-                if (brook__task_flush_caches(thr->tasks.v[i], why,
-                                             sizeof why)) {
-                        brook__app_fail(thr->app, why);
-                        thr->failed = true;
-                        return BROOK__COMMIT_FAILED;
-                }
-        }
-        /* While the app stops, no longer than what is left of its stop's
-         * time. */
-        stop_left = brook__app_stop_left(thr->app, flush_ms);
-        if (stop_left < flush_ms)
-                flush_ms = (int)stop_left;
-        err = rd_kafka_flush(thr->producer, flush_ms);
+/* Delivery is the producer's flush, up to flush_ms (while the app stops,
+ * no longer than what is left of its stop's time). A record lost fails
+ * the commit (its input must not be committed); a producer that cannot
+ * deliver in time stalls it (and, past task.timeout.ms of stalling,
+ * fails it). */
+static brook__commit_t brook__thr_deliver(void *opaque, bool *again,
+                                          char *errstr, size_t errstr_size)
+{
+        brook__thr_io_t *io = opaque;
+        brook__thread_t *thr = io->thr;
+        int64_t stop_left = brook__app_stop_left(thr->app, io->flush_ms);
+        int flush_ms = stop_left < io->flush_ms ? (int)stop_left : io->flush_ms;
+        rd_kafka_resp_err_t err = rd_kafka_flush(thr->producer, flush_ms);
+
+        (void)again;
         /* Dead-letter records refused as too large go again, cut. */
         while (!err && brook__thr_redeliver(thr))
                 err = rd_kafka_flush(thr->producer, flush_ms);
         if (thr->delivery_error[0]) {
-                brook__app_fail(thr->app, thr->delivery_error);
-                thr->failed = true;
+                brook__seterr(errstr, errstr_size, "%s", thr->delivery_error);
                 return BROOK__COMMIT_FAILED;
         }
-        if (err)
-                return brook__thr_stall(thr);
-        /* Every changelog record is delivered: each store records the
-         * changelog offset its data matches, in one batch with the data. */
-        if (thr->env.batch) {
-                brook_err_t serr = BROOK_OK;
-                for (i = 0; i < thr->tasks.cnt && !serr; i++)
-                        if (!((brook__task_t *)thr->tasks.v[i])->restoring)
-                                serr = brook__task_flush_stores(
-                                        thr->tasks.v[i], why, sizeof why);
-                if (!serr)
-                        serr = brook__statebatch_write(thr->env.batch, why,
-                                                       sizeof why);
-                if (serr) {
-                        brook__app_fail(thr->app, why);
-                        thr->failed = true;
-                        if (!brook__thr_all_logged(thr))
-                                return BROOK__COMMIT_FAILED;
-                        state_failed = true;
-                }
+        if (err) {
+                if (brook__thr_stall(thr) == BROOK__COMMIT_STALLED)
+                        return BROOK__COMMIT_STALLED;
+                /* brook__thr_stall() failed the app already. */
+                errstr[0] = '\0';
+                return BROOK__COMMIT_FAILED;
         }
+        return BROOK__COMMIT_DONE;
+}
+
+/* Commits the processed offsets, each with its partition time. A failed
+ * commit is not fatal: the records will be processed again by whoever
+ * owns the partitions next (at-least-once), and the next commit includes
+ * them again. */
+static brook__commit_t brook__thr_commit_processed(void *opaque,
+                                                   bool state_failed,
+                                                   char *errstr,
+                                                   size_t errstr_size)
+{
+        brook__thr_io_t *io = opaque;
+        brook__thread_t *thr = io->thr;
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_resp_err_t err;
+        size_t i, j;
+
+        (void)state_failed;
+        (void)errstr;
+        (void)errstr_size;
         brook__thr_unstall(thr);
         offsets = rd_kafka_topic_partition_list_new(8);
         for (i = 0; i < thr->tasks.cnt; i++) {
@@ -739,9 +700,6 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
         if (offsets->cnt) {
                 err = brook__thr_commit_offsets(thr, offsets);
                 if (err) {
-                        /* Not fatal: the records will be processed again by
-                         * whoever owns the partitions next (at-least-once),
-                         * and the next commit includes them again. */
                         brook__log("WARN", "thread %d: commit failed: %s",
                                    thr->idx, rd_kafka_err2str(err));
                 } else {
@@ -758,7 +716,32 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                 }
         }
         rd_kafka_topic_partition_list_destroy(offsets);
-        return state_failed ? BROOK__COMMIT_FAILED : BROOK__COMMIT_DONE;
+        return BROOK__COMMIT_DONE;
+}
+
+/**
+ * Commits every running task (engine/commit.c), waiting up to @p flush_ms
+ * for the producer. A failure fails the app.
+ */
+static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
+{
+        brook__thr_io_t tio = {thr, flush_ms};
+        brook__commit_io_t io = {brook__thr_deliver,
+                                 brook__thr_commit_processed, &tio};
+        char why[1024];
+        brook__commit_t r;
+        brook_err_t err;
+
+        why[0] = '\0';
+        thr->last_commit = brook__now_mono_ms();
+        r = brook__commit(&thr->tasks, thr->env.batch, &io, &err, why,
+                          sizeof why);
+        if (r == BROOK__COMMIT_FAILED) {
+                if (why[0])
+                        brook__app_fail(thr->app, why);
+                thr->failed = true;
+        }
+        return r;
 }
 
 /* ------------------------------------------------------------- rebalance */
