@@ -587,10 +587,10 @@ typedef struct brook__commit_io {
         brook__commit_t (*deliver)(void *opaque, bool *again, char *errstr,
                                    size_t errstr_size);
         /** Commits the input offsets of what was processed, after the
-         *  state is written (@p state_failed: its write failed, but every
-         *  store has a changelog). A failure it only logs is DONE. */
-        brook__commit_t (*commit_offsets)(void *opaque, bool state_failed,
-                                          char *errstr, size_t errstr_size);
+         *  state is written (or its write failed while every store has a
+         *  changelog). A failure it only logs is DONE. */
+        brook__commit_t (*commit_offsets)(void *opaque, char *errstr,
+                                          size_t errstr_size);
         void *opaque;
 } brook__commit_io_t;
 

@@ -79,6 +79,6 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
         }
         /* The state's failure is the one to report; the offsets' is
          * reported by the io. */
-        r = io->commit_offsets(io->opaque, state_failed, errstr, errstr_size);
+        r = io->commit_offsets(io->opaque, errstr, errstr_size);
         return state_failed ? BROOK__COMMIT_FAILED : r;
 }

@@ -637,12 +637,10 @@ static brook__commit_t brook__td_deliver(void *opaque, bool *again,
 }
 
 /* No group, no offsets to commit. */
-static brook__commit_t brook__td_commit_offsets(void *opaque, bool state_failed,
-                                                char *errstr,
+static brook__commit_t brook__td_commit_offsets(void *opaque, char *errstr,
                                                 size_t errstr_size)
 {
         (void)opaque;
-        (void)state_failed;
         (void)errstr;
         (void)errstr_size;
         return BROOK__COMMIT_DONE;

@@ -661,9 +661,7 @@ static brook__commit_t brook__thr_deliver(void *opaque, bool *again,
  * commit is not fatal: the records will be processed again by whoever
  * owns the partitions next (at-least-once), and the next commit includes
  * them again. */
-static brook__commit_t brook__thr_commit_processed(void *opaque,
-                                                   bool state_failed,
-                                                   char *errstr,
+static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
                                                    size_t errstr_size)
 {
         brook__thr_io_t *io = opaque;
@@ -672,7 +670,6 @@ static brook__commit_t brook__thr_commit_processed(void *opaque,
         rd_kafka_resp_err_t err;
         size_t i, j;
 
-        (void)state_failed;
         (void)errstr;
         (void)errstr_size;
         brook__thr_unstall(thr);

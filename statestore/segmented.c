@@ -137,6 +137,14 @@ bool brook__segkey_decode(brook__storekind_t kind, const void *bkey,
         return true;
 }
 
+bool brook__segkey_in_time(brook__storekind_t kind, int64_t start, int64_t end,
+                           int64_t tfrom, int64_t tto)
+{
+        if (kind == BROOK__STORE_SESSION)
+                return end >= tfrom && start <= tto;
+        return start >= tfrom && start <= tto;
+}
+
 int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
                            size_t bkey_size)
 {
@@ -148,11 +156,9 @@ int64_t brook__segkey_time(brook__storekind_t kind, const void *bkey,
 static bool seg_key_time(const segstore_t *s, const void *key, size_t key_size,
                          int64_t *tsp)
 {
-        size_t n;
-        int64_t start, end;
-        if (!brook__segkey_decode(s->kind, key, key_size, &n, &start, &end))
+        if (key_size < brook__segkey_suffix(s->kind))
                 return false;
-        *tsp = s->kind == BROOK__STORE_SESSION ? end : start;
+        *tsp = brook__segkey_time(s->kind, key, key_size);
         return *tsp >= 0;
 }
 
@@ -431,9 +437,7 @@ static bool segiter_match(const segiter_t *si, const unsigned char *k,
                 if (c > 0 || (c == 0 && n > f->kto_size))
                         return false;
         }
-        if (si->s->kind == BROOK__STORE_SESSION)
-                return end >= f->tfrom && start <= f->tto;
-        return start >= f->tfrom && start <= f->tto;
+        return brook__segkey_in_time(si->s->kind, start, end, f->tfrom, f->tto);
 }
 
 static brook_err_t segiter_next(brook_kvbytes_iter_t *base, const void **key,

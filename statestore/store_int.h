@@ -497,6 +497,11 @@ bool brook__segmented_observe(void *self, int64_t ts);
  *  counted again. */
 void brook__segmented_set_cached(void *self);
 
+/** Whether a window starting at @p start (a session [@p start, @p end])
+ *  is one a fetch of times [@p tfrom, @p tto] returns: windows starting in
+ *  it; sessions ending at or after @p tfrom that started by @p tto. */
+bool brook__segkey_in_time(brook__storekind_t kind, int64_t start, int64_t end,
+                           int64_t tfrom, int64_t tto);
 /** The time a segmented store orders bytes key @p bkey by: a window's
  *  start, a session's end (the suffix's first 8 bytes). @p bkey has at
  *  least brook__segkey_suffix() bytes. */

@@ -147,17 +147,15 @@ void brook_windowiter_destroy(brook_windowiter_t *it)
  * timestamped store keeps @p ts before it. */
 static brook_err_t ws_write(brook__store_t *st, const void *value, int64_t ts)
 {
-        size_t n;
-        int64_t start, end;
         /* Through a cache, the store's stream time moves now, as it would
          * without one (a put then reaches the segmented store at once);
-         * so does a put into an expired segment's dropping. */
+         * so does a put into an expired segment's dropping. The key was
+         * just encoded with its window. */
         if (st->cache &&
-            brook__segkey_decode(st->def->kind, brook__store_bytes(st->kbuf),
-                                 brook_buf_len(st->kbuf), &n, &start, &end) &&
             !brook__segmented_observe(
-                    st->inner,
-                    st->def->kind == BROOK__STORE_SESSION ? end : start)) {
+                    st->inner, brook__segkey_time(st->def->kind,
+                                                  brook__store_bytes(st->kbuf),
+                                                  brook_buf_len(st->kbuf)))) {
                 brook__drop(st->task->rt, BROOK_DROP_EXPIRED,
                             "task %s: store \"%s\": skipping a write for a "
                             "window older than the retention (%" PRId64 " ms)",
@@ -252,11 +250,8 @@ static bool ws_want(const void *key, size_t key_size, void *opaque)
         const ws_want_arg_t *a = opaque;
         size_t n;
         int64_t start, end;
-        if (!brook__segkey_decode(a->kind, key, key_size, &n, &start, &end))
-                return false;
-        if (a->kind == BROOK__STORE_SESSION)
-                return end >= a->tfrom && start <= a->tto;
-        return start >= a->tfrom && start <= a->tto;
+        return brook__segkey_decode(a->kind, key, key_size, &n, &start, &end) &&
+               brook__segkey_in_time(a->kind, start, end, a->tfrom, a->tto);
 }
 
 /* A fetch by the owner. Of one key, with caching: from the cache, once it
