@@ -3,6 +3,7 @@
  * start-up checks and internal topics through the Admin API, threads,
  * state, signals and shutdown.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,14 +45,6 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
                 brook__seterr(errstr, errstr_size,
                               "Missing required configuration property "
                               "\"bootstrap.servers\"");
-                return NULL;
-        }
-        if (brook__conf_guarantee(conf) != BROOK__GUARANTEE_AT_LEAST_ONCE) {
-                brook__seterr(errstr, errstr_size,
-                              "Invalid value \"exactly_once_v2\" for "
-                              "configuration property "
-                              "\"processing.guarantee\": this build of brook "
-                              "runs at_least_once only");
                 return NULL;
         }
 
@@ -801,6 +794,90 @@ void brook__app_unregister_store(brook_app_t *app, brook__store_t *st)
         pthread_mutex_unlock(&app->iq_lock);
 }
 
+/* A random id in the form of a UUID (version 4). */
+static void brook__app_random_id(char *buf, size_t size)
+{
+        unsigned char b[16];
+        FILE *fp = fopen("/dev/urandom", "rb");
+        size_t i;
+        if (!fp || fread(b, 1, sizeof b, fp) != sizeof b) {
+                /* Unique enough among an app's instances. */
+                uint64_t x = (uint64_t)brook__now_wall_ms() ^
+                             ((uint64_t)getpid() << 40);
+                for (i = 0; i < sizeof b; i++) {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        b[i] = (unsigned char)x;
+                }
+        }
+        if (fp)
+                fclose(fp);
+        b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+        b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+        snprintf(buf, size,
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+                 "%02x%02x%02x%02x%02x%02x",
+                 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+                 b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+/*
+ * The instance's name in transactional.id (see app->instance_id). The
+ * process id is written once to state.dir/<application.id>/
+ * brook-process-id (as Kafka Streams keeps its process id in the state
+ * directory), so that a restart on the same state has the same
+ * transactional ids: its producers fence their former selves and end the
+ * transactions those left open, rather than leaving readers to wait for
+ * transaction.timeout.ms.
+ */
+static brook_err_t brook__app_instance_id(brook_app_t *app, char *errstr,
+                                          size_t errstr_size)
+{
+        const char *gid = brook_conf_get(app->conf, "group.instance.id");
+        char path[4096], tmp[4200], id[64];
+        FILE *fp;
+        size_t n;
+
+        if (gid && *gid) {
+                snprintf(app->instance_id, sizeof app->instance_id, "%s", gid);
+                return BROOK_OK;
+        }
+        if (!app->state_dir) {
+                brook__app_random_id(app->instance_id, sizeof app->instance_id);
+                return BROOK_OK;
+        }
+        snprintf(path, sizeof path, "%s/brook-process-id", app->state_dir);
+        if ((fp = fopen(path, "r"))) {
+                n = fread(id, 1, sizeof id - 1, fp);
+                fclose(fp);
+                while (n && (id[n - 1] == '\n' || id[n - 1] == ' '))
+                        n--;
+                id[n] = '\0';
+                if (n == 36) {
+                        snprintf(app->instance_id, sizeof app->instance_id,
+                                 "%s", id);
+                        return BROOK_OK;
+                }
+                brook__log("WARN",
+                           "%s: \"%s\" holds no process id; writing "
+                           "a new one",
+                           app->app_id, path);
+        }
+        brook__app_random_id(id, sizeof id);
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        if (!(fp = fopen(tmp, "w")) || fprintf(fp, "%s\n", id) < 0 ||
+            fflush(fp) || fsync(fileno(fp)) || fclose(fp) ||
+            rename(tmp, path)) {
+                brook__seterr(errstr, errstr_size,
+                              "writing the process id to \"%s\": %s", path,
+                              strerror(errno));
+                return BROOK_ERR_STATE;
+        }
+        snprintf(app->instance_id, sizeof app->instance_id, "%s", id);
+        return BROOK_OK;
+}
+
 /* Opens state.dir/<application.id>/rocksdb, creating directories. */
 static brook_err_t brook__app_open_state(brook_app_t *app, char *errstr,
                                          size_t errstr_size)
@@ -811,7 +888,7 @@ static brook_err_t brook__app_open_state(brook_app_t *app, char *errstr,
         brook_err_t err;
 
         if (!app->b->stores.cnt)
-                return BROOK_OK;
+                return brook__app_instance_id(app, errstr, errstr_size);
         app->state_dir = brook__xmalloc(n);
         snprintf(app->state_dir, n, "%s/%s", base, app->app_id);
         dbdir = brook__xmalloc(n + 8);
@@ -820,6 +897,9 @@ static brook_err_t brook__app_open_state(brook_app_t *app, char *errstr,
                 dbdir, brook__conf_int(app->conf, "rocksdb.memory.bytes"),
                 &app->statedb, errstr, errstr_size);
         free(dbdir);
+        /* After the db: its lock says the directory is this instance's. */
+        if (!err)
+                err = brook__app_instance_id(app, errstr, errstr_size);
         return err;
 }
 

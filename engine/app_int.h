@@ -18,6 +18,10 @@ struct brook_app_s {
         brook__topology_t topo;
         char *app_id;
         char *client_id;
+        /** Names this instance in transactional.id under exactly_once_v2:
+         *  group.instance.id if set, else a process id kept in the state
+         *  directory (random when the app has no state). */
+        char instance_id[256];
 
         pthread_mutex_t lock; /**< Guards state, error, threads_running. */
         pthread_cond_t cond;  /**< Signalled when state changes. */
@@ -164,7 +168,55 @@ struct brook__thread {
         atomic_llong stat_enforced;               /**< rt.enforced */
         /** Under exactly_once_v2 its consumer reads committed records. */
         bool read_committed;
+
+        /* exactly_once_v2 (see engine/txn.c): the producer is
+         * transactional; one transaction per commit. */
+        bool eos;
+        bool txn_open; /**< A transaction was begun and not ended. */
+        /** The offsets a commit's transaction sends and the group metadata
+         *  they go with, kept so that a retry sends the same (NULL: the
+         *  commit has not started), and whether they were sent. */
+        rd_kafka_topic_partition_list_t *txn_offsets;
+        rd_kafka_consumer_group_metadata_t *txn_cgmd;
+        bool txn_offsets_sent;
+        /** Why the open transaction must abort (a record that could not
+         *  be produced or delivered), or "". */
+        char txn_abort_why[512];
+        /** After an abort the tasks go back to their committed offsets
+         *  (brook__thr_reset_tasks()); set until they have. */
+        bool reset_pending;
+        /** The producer's configuration, to make it again after a fatal
+         *  error. */
+        rd_kafka_conf_t *producer_conf;
+        atomic_llong stat_aborts;
 };
+
+/* ------------------------------------------------- transactions (txn.c) */
+
+/** What a transactional call's error asks for, as librdkafka classifies
+ *  it. */
+typedef enum {
+        BROOK__TXN_OK,
+        BROOK__TXN_RETRY, /**< Retriable: the same call again. */
+        BROOK__TXN_ABORT, /**< The transaction must abort. */
+        BROOK__TXN_FATAL, /**< Fatal or fenced: a new producer. */
+} brook__txn_res_t;
+
+/** Classifies (and destroys) @p error of call @p what (NULL: OK), saying
+ *  why in @p errstr. */
+brook__txn_res_t brook__txn_result(rd_kafka_error_t *error, const char *what,
+                                   char *errstr, size_t errstr_size);
+/**
+ * rd_kafka_send_offsets_to_transaction(), guarded: it is waited for up to
+ * @p timeout_ms plus a grace. A call that does not return by then is
+ * abandoned with its producer (*@p abandonedp true, BROOK__TXN_FATAL):
+ * the caller must drop its topic handles and forget @p producer, which is
+ * destroyed when the call returns.
+ */
+brook__txn_res_t brook__txn_send_offsets(
+        rd_kafka_t *producer, const rd_kafka_topic_partition_list_t *offsets,
+        const rd_kafka_consumer_group_metadata_t *cgmd, int timeout_ms,
+        bool *abandonedp, char *errstr, size_t errstr_size);
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                    size_t errstr_size);

@@ -575,6 +575,10 @@ typedef enum {
         BROOK__COMMIT_STALLED, /**< Records could not be delivered in time:
                                 *   nothing written or committed; retry. */
         BROOK__COMMIT_FAILED,  /**< Fatal; the reason is in errstr. */
+        BROOK__COMMIT_ABORTED, /**< exactly_once_v2: the transaction was
+                                *   aborted; nothing of it is written or
+                                *   committed, and the tasks must go back
+                                *   to their committed offsets. */
 } brook__commit_t;
 
 /** What a commit needs of whoever commits (a stream thread, the test
@@ -586,12 +590,18 @@ typedef struct brook__commit_io {
          *  flushed again (delivering made them dirty). */
         brook__commit_t (*deliver)(void *opaque, bool *again, char *errstr,
                                    size_t errstr_size);
-        /** Commits the input offsets of what was processed, after the
-         *  state is written (or its write failed while every store has a
-         *  changelog). A failure it only logs is DONE. */
+        /** Commits the input offsets of what was processed: at least
+         *  once, after the state is written (or its write failed while
+         *  every store has a changelog), and a failure it only logs is
+         *  DONE; transactional, before the state is written, with
+         *  everything sent since the last commit, in one transaction. */
         brook__commit_t (*commit_offsets)(void *opaque, char *errstr,
                                           size_t errstr_size);
         void *opaque;
+        /** exactly_once_v2: the state is written only once the
+         *  transaction committed (what is written then matches what Kafka
+         *  holds). */
+        bool transactional;
 } brook__commit_io_t;
 
 struct brook__statebatch;
@@ -599,9 +609,10 @@ struct brook__statebatch;
  * Commits @p tasks (brook__task_t *; restoring ones are left alone): the
  * caches flush, @p io delivers, the stores stage their changelog offsets
  * into @p batch (NULL: no RocksDB), the batch is written, then @p io
- * commits the offsets. On FAILED the reason is in @p errstr, and the
- * error of the flush or the write that failed in *@p errp (BROOK_OK when
- * it was @p io's).
+ * commits the offsets (transactional: the other way round). On FAILED the
+ * reason is in @p errstr, and the error of the flush or the write that
+ * failed in *@p errp (BROOK_OK when it was @p io's). On ABORTED the batch
+ * still holds the aborted writes: the caller discards them.
  */
 brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                               struct brook__statebatch *batch,

@@ -13,8 +13,15 @@
  *      topics the topology reads, and the caches flush again);
  *   3. flush the stores: each stages, with its data, the changelog offset
  *      that data matches;
- *   4. apply the write batch (WAL on);
- *   5. commit the input offsets.
+ *   4. at least once: apply the write batch (WAL on), then commit the
+ *      input offsets;
+ *   5. exactly once: commit the transaction (the input offsets go in it
+ *      with everything sent since the last commit), then apply the write
+ *      batch. What RocksDB holds is then always what a committed
+ *      transaction wrote, with the changelog offset it ends at: a crash
+ *      between the two leaves the store behind its changelog, and
+ *      restoration replays the committed tail. An aborted transaction's
+ *      writes never reach RocksDB.
  *
  * Under at-least-once the batch is applied before the offsets commit, so
  * that a committed record's state is written even in a store without a
@@ -69,6 +76,21 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                 if (!((brook__task_t *)tasks->v[i])->restoring)
                         err = brook__task_flush_stores(tasks->v[i], errstr,
                                                        errstr_size);
+        if (io->transactional) {
+                if (err) {
+                        *errp = err;
+                        return BROOK__COMMIT_FAILED;
+                }
+                if ((r = io->commit_offsets(io->opaque, errstr, errstr_size)) !=
+                    BROOK__COMMIT_DONE)
+                        return r;
+                /* Kafka has it all now: a failed write leaves the stores
+                 * behind their changelogs, which restoration catches up. */
+                if (batch && (*errp = brook__statebatch_write(batch, errstr,
+                                                              errstr_size)))
+                        return BROOK__COMMIT_FAILED;
+                return BROOK__COMMIT_DONE;
+        }
         if (!err && batch)
                 err = brook__statebatch_write(batch, errstr, errstr_size);
         if (err) {

@@ -651,7 +651,7 @@ brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
 {
         brook__td_io_t tio = {td, BROOK_OK};
         brook__commit_io_t io = {brook__td_deliver, brook__td_commit_offsets,
-                                 &tio};
+                                 &tio, false};
         brook_err_t err;
 
         if (td->failed) {

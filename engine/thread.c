@@ -130,6 +130,20 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         return pt;
 }
 
+/* Begins a transaction unless one is open; on failure the transaction
+ * must abort (txn_abort_why says why). */
+static bool brook__thr_txn_begin(brook__thread_t *thr)
+{
+        if (thr->txn_open)
+                return true;
+        if (brook__txn_result(rd_kafka_begin_transaction(thr->producer),
+                              "beginning a transaction", thr->txn_abort_why,
+                              sizeof thr->txn_abort_why) != BROOK__TXN_OK)
+                return false;
+        thr->txn_open = true;
+        return true;
+}
+
 /* Produces one record, waiting for room when the queue is full. Takes
  * @p hdrs (may be NULL) in all cases. @p endp goes with a changelog
  * record to its delivery report. */
@@ -140,10 +154,18 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                                       rd_kafka_headers_t *hdrs, int64_t *endp,
                                       char *errstr, size_t errstr_size)
 {
-        struct brook__ptopic *pt = brook__ptopic(thr, topic);
+        struct brook__ptopic *pt;
         rd_kafka_resp_err_t err;
 
-        if (!pt) {
+        /* Under exactly_once_v2 a record goes in the open transaction. A
+         * transaction that must abort takes no more: the record is made
+         * again after the abort, from the input it came from. */
+        if (thr->eos && (thr->txn_abort_why[0] || !brook__thr_txn_begin(thr))) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                return BROOK_OK;
+        }
+        if (!(pt = brook__ptopic(thr, topic))) {
                 brook__seterr(errstr, errstr_size,
                               "cannot produce to topic \"%s\": %s", topic,
                               rd_kafka_err2str(rd_kafka_last_error()));
@@ -171,6 +193,16 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                 if (!brook__app_stop_left(thr->app, 1))
                         break;
                 rd_kafka_poll(thr->producer, 10);
+        }
+        if (err && thr->eos && err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+                /* The transaction cannot hold everything its input caused:
+                 * it aborts, and the input is processed again. */
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                snprintf(thr->txn_abort_why, sizeof thr->txn_abort_why,
+                         "producing to topic \"%s\" failed: %s", topic,
+                         rd_kafka_err2str(err));
+                return BROOK_OK;
         }
         if (err) {
                 /* producev takes the headers only on success. */
@@ -376,6 +408,20 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                         *endp = rkm->offset + 1;
                 return;
         }
+        /* Under exactly_once_v2 a record lost fails its transaction, not
+         * the app: the transaction aborts and its input is processed
+         * again. Records an abort purged are expected. */
+        if (thr->eos) {
+                if (rkm->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
+                    rkm->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
+                    thr->txn_open && !thr->txn_abort_why[0])
+                        snprintf(thr->txn_abort_why, sizeof thr->txn_abort_why,
+                                 "a record to topic \"%s\" partition "
+                                 "%" PRId32 " was not delivered: %s",
+                                 rd_kafka_topic_name(rkm->rkt), rkm->partition,
+                                 rd_kafka_err2str(rkm->err));
+                return;
+        }
         /* A lost changelog record would leave a store that its changelog
          * cannot rebuild: always fatal. */
         if (endp) {
@@ -447,18 +493,23 @@ brook__thr_resumable(brook__thread_t *thr)
         return parts;
 }
 
-/* A commit could not complete: stop processing (pause every partition)
- * and retry from the loop, for up to task.timeout.ms. */
-static brook__commit_t brook__thr_stall(brook__thread_t *thr)
+/* A commit could not complete, because the producer could not deliver
+ * (@p why NULL) or for @p why: stop processing (pause every partition) and
+ * retry from the loop, for up to task.timeout.ms. */
+static brook__commit_t brook__thr_stall(brook__thread_t *thr, const char *why)
 {
         int64_t now = brook__now_mono_ms();
         int64_t limit = brook__conf_int(thr->app->conf, "task.timeout.ms");
         char cause[1024];
 
-        snprintf(cause, sizeof cause,
-                 "the producer could not deliver %d records%s%s",
-                 rd_kafka_outq_len(thr->producer),
-                 thr->last_kafka_error[0] ? ": " : "", thr->last_kafka_error);
+        if (why)
+                snprintf(cause, sizeof cause, "%s", why);
+        else
+                snprintf(cause, sizeof cause,
+                         "the producer could not deliver %d records%s%s",
+                         rd_kafka_outq_len(thr->producer),
+                         thr->last_kafka_error[0] ? ": " : "",
+                         thr->last_kafka_error);
         if (!thr->stall_since) {
                 thr->stall_since = now;
                 brook__log("WARN",
@@ -625,6 +676,10 @@ typedef struct brook__thr_io {
         int flush_ms;
 } brook__thr_io_t;
 
+static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
+                                            const char *why, bool fatal,
+                                            bool given_away);
+
 /* Delivery is the producer's flush, up to flush_ms (while the app stops,
  * no longer than what is left of its stop's time). A record lost fails
  * the commit (its input must not be committed); a producer that cannot
@@ -643,12 +698,20 @@ static brook__commit_t brook__thr_deliver(void *opaque, bool *again,
         /* Dead-letter records refused as too large go again, cut. */
         while (!err && brook__thr_redeliver(thr))
                 err = rd_kafka_flush(thr->producer, flush_ms);
+        if (thr->eos && thr->txn_abort_why[0]) {
+                char why[sizeof thr->txn_abort_why];
+                snprintf(why, sizeof why, "%s", thr->txn_abort_why);
+                return brook__thr_txn_abort(
+                        thr, why,
+                        rd_kafka_fatal_error(thr->producer, NULL, 0) != 0,
+                        false);
+        }
         if (thr->delivery_error[0]) {
                 brook__seterr(errstr, errstr_size, "%s", thr->delivery_error);
                 return BROOK__COMMIT_FAILED;
         }
         if (err) {
-                if (brook__thr_stall(thr) == BROOK__COMMIT_STALLED)
+                if (brook__thr_stall(thr, NULL) == BROOK__COMMIT_STALLED)
                         return BROOK__COMMIT_STALLED;
                 /* brook__thr_stall() failed the app already. */
                 errstr[0] = '\0';
@@ -657,23 +720,14 @@ static brook__commit_t brook__thr_deliver(void *opaque, bool *again,
         return BROOK__COMMIT_DONE;
 }
 
-/* Commits the processed offsets, each with its partition time. A failed
- * commit is not fatal: the records will be processed again by whoever
- * owns the partitions next (at-least-once), and the next commit includes
- * them again. */
-static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
-                                                   size_t errstr_size)
+/* The offsets of what the thread's tasks processed since they last
+ * committed, each with its partition time (as Kafka Streams: for whoever
+ * resumes from it). */
+static rd_kafka_topic_partition_list_t *brook__thr_offsets(brook__thread_t *thr)
 {
-        brook__thr_io_t *io = opaque;
-        brook__thread_t *thr = io->thr;
-        rd_kafka_topic_partition_list_t *offsets;
-        rd_kafka_resp_err_t err;
+        rd_kafka_topic_partition_list_t *offsets =
+                rd_kafka_topic_partition_list_new(8);
         size_t i, j;
-
-        (void)errstr;
-        (void)errstr_size;
-        brook__thr_unstall(thr);
-        offsets = rd_kafka_topic_partition_list_new(8);
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
                 for (j = 0; j < task->queues.cnt; j++) {
@@ -685,8 +739,6 @@ static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
                         tp = rd_kafka_topic_partition_list_add(
                                 offsets, q->topic, q->partition);
                         tp->offset = q->next_offset;
-                        /* As Kafka Streams: the partition time goes with
-                         * the offset, for whoever resumes from it. */
                         if (q->partition_time >= 0) {
                                 tp->metadata = brook__xmalloc(13);
                                 tp->metadata_size = brook__ptime_encode(
@@ -694,41 +746,330 @@ static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
                         }
                 }
         }
+        return offsets;
+}
+
+/* @p offsets are committed: the queues remember it, and the repartition
+ * records below them may go. */
+static void brook__thr_committed(brook__thread_t *thr,
+                                 const rd_kafka_topic_partition_list_t *offsets)
+{
+        size_t i, j;
+        int k;
+        for (k = 0; k < offsets->cnt; k++) {
+                const rd_kafka_topic_partition_t *tp = &offsets->elems[k];
+                for (i = 0; i < thr->tasks.cnt; i++) {
+                        brook__task_t *task = thr->tasks.v[i];
+                        for (j = 0; j < task->queues.cnt; j++) {
+                                brook__pqueue_t *q = task->queues.v[j];
+                                if (q->partition == tp->partition &&
+                                    !strcmp(q->topic, tp->topic))
+                                        q->committed = tp->offset;
+                        }
+                }
+        }
+        atomic_fetch_add(&thr->stat_commits, 1);
+        brook__thr_purge(thr);
+}
+
+/* Commits the processed offsets. A failed commit is not fatal: the
+ * records will be processed again by whoever owns the partitions next
+ * (at-least-once), and the next commit includes them again. */
+static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
+                                                   size_t errstr_size)
+{
+        brook__thr_io_t *io = opaque;
+        brook__thread_t *thr = io->thr;
+        rd_kafka_topic_partition_list_t *offsets;
+        rd_kafka_resp_err_t err;
+
+        (void)errstr;
+        (void)errstr_size;
+        brook__thr_unstall(thr);
+        offsets = brook__thr_offsets(thr);
         if (offsets->cnt) {
                 err = brook__thr_commit_offsets(thr, offsets);
-                if (err) {
+                if (err)
                         brook__log("WARN", "thread %d: commit failed: %s",
                                    thr->idx, rd_kafka_err2str(err));
-                } else {
-                        for (i = 0; i < thr->tasks.cnt; i++) {
-                                brook__task_t *task = thr->tasks.v[i];
-                                for (j = 0; j < task->queues.cnt; j++) {
-                                        brook__pqueue_t *q = task->queues.v[j];
-                                        if (q->next_offset >= 0)
-                                                q->committed = q->next_offset;
-                                }
-                        }
-                        atomic_fetch_add(&thr->stat_commits, 1);
-                        brook__thr_purge(thr);
-                }
+                else
+                        brook__thr_committed(thr, offsets);
         }
         rd_kafka_topic_partition_list_destroy(offsets);
         return BROOK__COMMIT_DONE;
 }
 
+/* ---------------------------------------------------------- transactions */
+
+/* How long a transactional call may take (-1: what is left of the
+ * transaction's time, librdkafka's advice), no longer than what is left
+ * of a stop's time. */
+static int brook__thr_txn_timeout(brook__thread_t *thr)
+{
+        int64_t left = brook__app_stop_left(thr->app, -1);
+        return left < 0 ? -1 : left > INT32_MAX ? INT32_MAX : (int)(left + 1);
+}
+
+/* Forgets the commit's transaction state (the transaction ended). */
+static void brook__thr_txn_clear(brook__thread_t *thr)
+{
+        if (thr->txn_offsets)
+                rd_kafka_topic_partition_list_destroy(thr->txn_offsets);
+        if (thr->txn_cgmd)
+                rd_kafka_consumer_group_metadata_destroy(thr->txn_cgmd);
+        thr->txn_offsets = NULL;
+        thr->txn_cgmd = NULL;
+        thr->txn_offsets_sent = false;
+        thr->txn_open = false;
+        thr->txn_abort_why[0] = '\0';
+}
+
+/* Drops the producer's topic handles and purge queue (before the producer
+ * goes: they hold references on it). */
+static void brook__thr_drop_ptopics(brook__thread_t *thr)
+{
+        size_t i;
+        for (i = 0; i < thr->ptopic_cnt; i++) {
+                rd_kafka_topic_destroy(thr->ptopics[i].rkt);
+                free(thr->ptopics[i].name);
+        }
+        free(thr->ptopics);
+        free(thr->ptopic_slots);
+        thr->ptopics = NULL;
+        thr->ptopic_slots = NULL;
+        thr->ptopic_cnt = thr->ptopic_cap = thr->ptopic_slot_cnt = 0;
+        thr->ptopic_last = 0;
+        if (thr->purge_q)
+                rd_kafka_queue_destroy(thr->purge_q);
+        thr->purge_q = NULL;
+        thr->purging = false;
+}
+
+static void *brook__thr_reap_producer(void *arg)
+{
+        rd_kafka_destroy(arg);
+        return NULL;
+}
+
+/*
+ * Makes the transactional producer ready: init_transactions() (which
+ * fences a former producer of the same transactional.id and ends its open
+ * transaction), retried while its errors are retriable, until the app
+ * stops. Returns false, with the app failed, when it cannot be.
+ */
+static bool brook__thr_txn_init(brook__thread_t *thr)
+{
+        char why[512];
+        brook__txn_res_t r;
+        int64_t limit = brook__conf_int(thr->app->conf, "task.timeout.ms");
+        int64_t start = brook__now_mono_ms();
+
+        for (;;) {
+                int64_t left = brook__app_stop_left(thr->app, 10000);
+                r = brook__txn_result(
+                        rd_kafka_init_transactions(
+                                thr->producer,
+                                left > 10000 ? 10000 : (int)left + 1),
+                        "initializing transactions", why, sizeof why);
+                if (r == BROOK__TXN_OK)
+                        return true;
+                if (r != BROOK__TXN_RETRY || !left ||
+                    brook__now_mono_ms() - start > limit)
+                        break;
+                brook__log("WARN", "thread %d: %s; trying again", thr->idx,
+                           why);
+        }
+        if (!thr->failed) {
+                char msg[700];
+                snprintf(msg, sizeof msg, "thread %d: %s", thr->idx, why);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+        }
+        return false;
+}
+
+/*
+ * Replaces a producer that failed fatally (or was fenced, or was abandoned
+ * in a call that does not return: @p given_away) by a new one with the
+ * same transactional.id. The old one is destroyed in the background: its
+ * destroy may wait for the broker.
+ */
+static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
+{
+        char why[512];
+        rd_kafka_t *old = thr->producer;
+        pthread_attr_t attr;
+        pthread_t tid;
+
+        brook__thr_drop_ptopics(thr);
+        thr->producer = NULL;
+        if (!given_away) {
+                pthread_attr_init(&attr);
+                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+                if (pthread_create(&tid, &attr, brook__thr_reap_producer, old))
+                        rd_kafka_destroy(old);
+                pthread_attr_destroy(&attr);
+        }
+        thr->producer = rd_kafka_new(RD_KAFKA_PRODUCER,
+                                     rd_kafka_conf_dup(thr->producer_conf), why,
+                                     sizeof why);
+        if (!thr->producer) {
+                char msg[700];
+                snprintf(msg, sizeof msg,
+                         "thread %d: making a new producer: %s", thr->idx, why);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+                return false;
+        }
+        return brook__thr_txn_init(thr);
+}
+
+/*
+ * Aborts the open transaction for @p why: nothing it sent becomes
+ * visible to read_committed consumers, its offsets are not committed, and
+ * the thread's uncommitted state (write batch; the cache and the tasks go
+ * with brook__thr_reset_tasks(), pending now) is dropped. A producer that
+ * cannot abort (@p fatal: it cannot even try) is replaced. Returns
+ * ABORTED, or FAILED with the app failed.
+ */
+static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
+                                            const char *why, bool fatal,
+                                            bool given_away)
+{
+        char abort_why[512] = "";
+        brook__txn_res_t r = fatal ? BROOK__TXN_FATAL : BROOK__TXN_OK;
+        int attempts = 0;
+
+        brook__log("WARN",
+                   "thread %d: aborting the transaction (%s); the tasks go "
+                   "back to their last commit",
+                   thr->idx, why);
+        while (r == BROOK__TXN_OK && thr->txn_open) {
+                r = brook__txn_result(
+                        rd_kafka_abort_transaction(thr->producer,
+                                                   brook__thr_txn_timeout(thr)),
+                        "aborting the transaction", abort_why,
+                        sizeof abort_why);
+                if (r == BROOK__TXN_RETRY && ++attempts < 3 &&
+                    brook__app_stop_left(thr->app, 1))
+                        r = BROOK__TXN_OK;
+                else if (r == BROOK__TXN_OK)
+                        break;
+        }
+        if (r != BROOK__TXN_OK) {
+                /* A new producer's init ends the transaction instead. */
+                if (abort_why[0])
+                        brook__log("WARN",
+                                   "thread %d: %s; making a new "
+                                   "producer",
+                                   thr->idx, abort_why);
+                brook__thr_txn_clear(thr);
+                if (!brook__thr_txn_renew(thr, given_away))
+                        return BROOK__COMMIT_FAILED;
+        } else {
+                /* Serves the purged records' reports (ignored). */
+                rd_kafka_poll(thr->producer, 0);
+        }
+        brook__thr_txn_clear(thr);
+        if (thr->env.batch)
+                brook__statebatch_discard(thr->env.batch);
+        atomic_fetch_add(&thr->stat_aborts, 1);
+        thr->reset_pending = true;
+        return BROOK__COMMIT_ABORTED;
+}
+
+/*
+ * Commits the transaction (exactly_once_v2): the offsets of what was
+ * processed go in with send_offsets_to_transaction() and fresh group
+ * metadata (a member the group fenced cannot commit), then
+ * commit_transaction(). A retriable error stalls the commit, and the next
+ * attempt makes the same call with the same arguments; one that requires
+ * an abort aborts; a fatal one (fenced included) aborts with a new
+ * producer.
+ */
+static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
+                                             size_t errstr_size)
+{
+        brook__thr_io_t *io = opaque;
+        brook__thread_t *thr = io->thr;
+        brook__txn_res_t r = BROOK__TXN_OK;
+        bool abandoned = false;
+        char why[512];
+
+        (void)errstr;
+        (void)errstr_size;
+        if (!thr->txn_offsets) {
+                thr->txn_offsets = brook__thr_offsets(thr);
+                if (!thr->txn_offsets->cnt && !thr->txn_open) {
+                        brook__thr_txn_clear(thr);
+                        brook__thr_unstall(thr);
+                        return BROOK__COMMIT_DONE;
+                }
+                if (!brook__thr_txn_begin(thr))
+                        return brook__thr_txn_abort(thr, thr->txn_abort_why,
+                                                    false, false);
+                thr->txn_offsets_sent = !thr->txn_offsets->cnt;
+                if (thr->txn_offsets->cnt)
+                        thr->txn_cgmd =
+                                rd_kafka_consumer_group_metadata(thr->consumer);
+        }
+        if (!thr->txn_offsets_sent) {
+                int64_t left = brook__app_stop_left(thr->app, io->flush_ms);
+                r = brook__txn_send_offsets(
+                        thr->producer, thr->txn_offsets, thr->txn_cgmd,
+                        left < io->flush_ms ? (int)left + 1 : io->flush_ms,
+                        &abandoned, why, sizeof why);
+                if (abandoned) {
+                        /* The call's thread owns the producer now. */
+                        brook__thr_drop_ptopics(thr);
+                        thr->producer = NULL;
+                }
+                thr->txn_offsets_sent = r == BROOK__TXN_OK;
+        }
+        if (r == BROOK__TXN_OK)
+                r = brook__txn_result(
+                        rd_kafka_commit_transaction(
+                                thr->producer, brook__thr_txn_timeout(thr)),
+                        "committing the transaction", why, sizeof why);
+        switch (r) {
+        case BROOK__TXN_OK:
+                brook__thr_committed(thr, thr->txn_offsets);
+                brook__thr_txn_clear(thr);
+                brook__thr_unstall(thr);
+                return BROOK__COMMIT_DONE;
+        case BROOK__TXN_RETRY:
+                if (brook__thr_stall(thr, why) == BROOK__COMMIT_STALLED)
+                        return BROOK__COMMIT_STALLED;
+                /* Past task.timeout.ms: brook__thr_stall() failed the
+                 * app; the transaction is aborted on the way out. */
+                errstr[0] = '\0';
+                return BROOK__COMMIT_FAILED;
+        case BROOK__TXN_ABORT:
+                return brook__thr_txn_abort(thr, why, false, false);
+        default:
+                return brook__thr_txn_abort(thr, why, true, abandoned);
+        }
+}
+
 /**
  * Commits every running task (engine/commit.c), waiting up to @p flush_ms
- * for the producer. A failure fails the app.
+ * for the producer. A failure fails the app. An aborted transaction
+ * leaves the tasks to be reset (reset_pending).
  */
 static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
 {
         brook__thr_io_t tio = {thr, flush_ms};
         brook__commit_io_t io = {brook__thr_deliver,
-                                 brook__thr_commit_processed, &tio};
+                                 thr->eos ? brook__thr_commit_txn
+                                          : brook__thr_commit_processed,
+                                 &tio, thr->eos};
         char why[1024];
         brook__commit_t r;
         brook_err_t err;
 
+        /* A producer that could not be made again failed the app. */
+        if (!thr->producer)
+                return BROOK__COMMIT_FAILED;
         why[0] = '\0';
         thr->last_commit = brook__now_mono_ms();
         r = brook__commit(&thr->tasks, thr->env.batch, &io, &err, why,
@@ -759,6 +1100,7 @@ static void brook__thr_close_tasks(brook__thread_t *thr)
                 brook__thr_close_task(thr, thr->tasks.v[i]);
         brook__ptrvec_free(&thr->tasks);
         thr->route_cnt = 0;
+        thr->reset_pending = false;
 }
 
 static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
@@ -934,6 +1276,95 @@ static void brook__thr_start_ready(brook__thread_t *thr, brook__ptrvec_t *ready)
         brook__app_notify(thr->app);
 }
 
+/* Takes @p parts: opens their tasks (those that restore have their
+ * partitions paused) and assigns them to the consumer. */
+static rd_kafka_resp_err_t
+brook__thr_assign_all(brook__thread_t *thr,
+                      rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_topic_partition_list_t *pause =
+                rd_kafka_topic_partition_list_new(parts->cnt + 1);
+        rd_kafka_resp_err_t kerr;
+        int i;
+
+        brook__thr_assign(thr, parts, pause);
+        kerr = rd_kafka_assign(thr->consumer, parts);
+        if (!kerr && pause->cnt) {
+                rd_kafka_pause_partitions(thr->consumer, pause);
+                for (i = 0; i < pause->cnt; i++)
+                        rd_kafka_topic_partition_list_add(
+                                thr->paused, pause->elems[i].topic,
+                                pause->elems[i].partition);
+        }
+        rd_kafka_topic_partition_list_destroy(pause);
+        thr->assigned = true;
+        return kerr;
+}
+
+/* Gives up every task and partition; nothing stays paused by this
+ * thread. */
+static rd_kafka_resp_err_t brook__thr_unassign(brook__thread_t *thr)
+{
+        rd_kafka_resp_err_t kerr;
+        if (thr->paused->cnt)
+                rd_kafka_resume_partitions(thr->consumer, thr->paused);
+        if (thr->stall_paused) {
+                rd_kafka_topic_partition_list_t *all = NULL;
+                if (!rd_kafka_assignment(thr->consumer, &all) && all) {
+                        rd_kafka_resume_partitions(thr->consumer, all);
+                        rd_kafka_topic_partition_list_destroy(all);
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(thr->paused);
+        thr->paused = rd_kafka_topic_partition_list_new(8);
+        /* A stall outlives the tasks: their records are still in the
+         * producer, and the next assignment is paused by the next attempt
+         * until a commit completes. */
+        thr->stall_paused = false;
+        brook__thr_close_tasks(thr);
+        kerr = rd_kafka_assign(thr->consumer, NULL);
+        thr->assigned = false;
+        return kerr;
+}
+
+/*
+ * After an aborted transaction: every task goes back to its last commit,
+ * as if its partitions were revoked and assigned again (Kafka Streams
+ * closes them dirty and revives them). The stores keep what RocksDB holds
+ * (the last committed state; restoration adds what the changelog has
+ * past it), the cache and the queued records are dropped, and the
+ * consumer fetches again from the committed offsets.
+ */
+static void brook__thr_reset_tasks(brook__thread_t *thr)
+{
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_resp_err_t kerr;
+        int i;
+
+        thr->reset_pending = false;
+        if (!(kerr = rd_kafka_assignment(thr->consumer, &parts))) {
+                kerr = brook__thr_unassign(thr);
+                thr->stall_since = 0;
+                brook__thr_publish_stall(thr, NULL);
+                for (i = 0; i < parts->cnt; i++)
+                        parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID;
+                if (!kerr)
+                        kerr = brook__thr_assign_all(thr, parts);
+        }
+        if (parts)
+                rd_kafka_topic_partition_list_destroy(parts);
+        if (kerr && !thr->failed) {
+                char msg[512];
+                snprintf(msg, sizeof msg,
+                         "thread %d: going back to the last commit after an "
+                         "aborted transaction failed: %s",
+                         thr->idx, rd_kafka_err2str(kerr));
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+        }
+        brook__app_notify(thr->app);
+}
+
 static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t *parts,
                                 void *opaque)
@@ -944,19 +1375,7 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         char msg[512];
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-                rd_kafka_topic_partition_list_t *pause =
-                        rd_kafka_topic_partition_list_new(parts->cnt + 1);
-                brook__thr_assign(thr, parts, pause);
-                kerr = rd_kafka_assign(rk, parts);
-                if (!kerr && pause->cnt) {
-                        rd_kafka_pause_partitions(rk, pause);
-                        for (int i = 0; i < pause->cnt; i++)
-                                rd_kafka_topic_partition_list_add(
-                                        thr->paused, pause->elems[i].topic,
-                                        pause->elems[i].partition);
-                }
-                rd_kafka_topic_partition_list_destroy(pause);
-                thr->assigned = true;
+                kerr = brook__thr_assign_all(thr, parts);
                 atomic_fetch_add(&thr->stat_rebalances, 1);
         } else {
                 /* Commit before giving the partitions away, so their next
@@ -982,27 +1401,16 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                            lost ? "partitions lost"
                                                 : "commit could not "
                                                   "complete");
+                        /* Under exactly_once_v2 what they sent is
+                         * aborted: their next owner must not wait for it,
+                         * nor see it. */
+                        if (thr->eos && thr->txn_open && thr->producer)
+                                brook__thr_txn_abort(
+                                        thr, "the partitions are revoked",
+                                        false, false);
                         brook__statebatch_discard(thr->env.batch);
                 }
-                /* Nothing stays paused by this thread once unassigned. */
-                if (thr->paused->cnt)
-                        rd_kafka_resume_partitions(rk, thr->paused);
-                if (thr->stall_paused) {
-                        rd_kafka_topic_partition_list_t *all = NULL;
-                        if (!rd_kafka_assignment(rk, &all) && all) {
-                                rd_kafka_resume_partitions(rk, all);
-                                rd_kafka_topic_partition_list_destroy(all);
-                        }
-                }
-                rd_kafka_topic_partition_list_destroy(thr->paused);
-                thr->paused = rd_kafka_topic_partition_list_new(8);
-                /* A stall outlives the tasks: their records are still in
-                 * the producer, and the next assignment is paused by the
-                 * next attempt until a commit completes. */
-                thr->stall_paused = false;
-                brook__thr_close_tasks(thr);
-                kerr = rd_kafka_assign(rk, NULL);
-                thr->assigned = false;
+                kerr = brook__thr_unassign(thr);
         }
         /* A thread whose consumer did not take the assignment would sit
          * idle on tasks it cannot feed (or keep fetching revoked
@@ -1289,27 +1697,14 @@ static void brook__thr_destroy_clients(brook__thread_t *thr,
         pthread_attr_t attr;
         struct timespec ts;
         int64_t wait_ms;
-        size_t i;
 
-        for (i = 0; i < thr->ptopic_cnt; i++) {
-                rd_kafka_topic_destroy(thr->ptopics[i].rkt);
-                free(thr->ptopics[i].name);
-        }
-        free(thr->ptopics);
-        free(thr->ptopic_slots);
-        thr->ptopics = NULL;
-        thr->ptopic_slots = NULL;
-        thr->ptopic_cnt = thr->ptopic_cap = thr->ptopic_slot_cnt = 0;
-        thr->ptopic_last = 0;
-        /* The queues hold references on the restorer and the producer (a
-         * purge's answer still to come goes nowhere). */
+        /* The topic handles and queues hold references on the producer
+         * and the restorer (a purge's answer still to come goes
+         * nowhere). */
+        brook__thr_drop_ptopics(thr);
         if (thr->restore_q)
                 rd_kafka_queue_destroy(thr->restore_q);
         thr->restore_q = NULL;
-        if (thr->purge_q)
-                rd_kafka_queue_destroy(thr->purge_q);
-        thr->purge_q = NULL;
-        thr->purging = false;
         if (!thr->consumer && !thr->producer && !thr->restorer)
                 return;
 
@@ -1372,8 +1767,10 @@ static void *brook__thread_main(void *arg)
         rd_kafka_message_t **batch =
                 brook__xmalloc(BROOK__POLL_BATCH * sizeof *batch);
 
-        err = rd_kafka_subscribe(thr->consumer, app->subscription);
-        if (err) {
+        /* A transactional producer is ready before any partition is
+         * taken (brook__thr_txn_init() fails the app if it cannot be). */
+        if ((!thr->eos || brook__thr_txn_init(thr)) &&
+            (err = rd_kafka_subscribe(thr->consumer, app->subscription))) {
                 char msg[512];
                 snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s",
                          thr->idx, rd_kafka_err2str(err));
@@ -1442,13 +1839,17 @@ static void *brook__thread_main(void *arg)
                         if (ready.cnt)
                                 brook__thr_start_ready(thr, &ready);
                 }
-                /* A stalled commit is retried every round. */
+                /* A stalled commit is retried every round; a transaction
+                 * that must abort ends at once. */
                 if (thr->stall_since ||
                     brook__now_mono_ms() - thr->last_commit >=
                             commit_interval ||
-                    (thr->env.batch &&
-                     brook__statebatch_size(thr->env.batch) > thr->batch_limit))
+                    (thr->env.batch && brook__statebatch_size(thr->env.batch) >
+                                               thr->batch_limit) ||
+                    thr->txn_abort_why[0])
                         brook__thr_commit(thr, BROOK__COMMIT_FLUSH_MS);
+                if (thr->reset_pending && !thr->failed)
+                        brook__thr_reset_tasks(thr);
                 brook__thr_purge_poll(thr);
                 brook__thr_publish(thr);
         }
@@ -1487,8 +1888,21 @@ static void *brook__thread_main(void *arg)
         brook__thr_close_tasks(thr);
         if (thr->close_dirty)
                 brook__statebatch_discard(thr->env.batch);
-        rd_kafka_flush(thr->producer,
-                       (int)brook__app_stop_left(app, INT32_MAX));
+        /* A transaction left open (its commit could not complete) is
+         * aborted, so that no reader waits for it; failing that, the
+         * producer's next incarnation ends it. */
+        if (thr->eos && thr->txn_open && thr->producer) {
+                char why[512];
+                if (brook__txn_result(
+                            rd_kafka_abort_transaction(
+                                    thr->producer, brook__thr_txn_timeout(thr)),
+                            "aborting the transaction", why, sizeof why))
+                        brook__log("WARN", "thread %d: %s", thr->idx, why);
+                brook__thr_txn_clear(thr);
+        }
+        if (thr->producer)
+                rd_kafka_flush(thr->producer,
+                               (int)brook__app_stop_left(app, INT32_MAX));
         brook__thr_publish(thr);
         brook__ptrvec_free(&ready);
         rd_kafka_queue_destroy(cq);
@@ -1510,7 +1924,15 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  idx + 1, suffix);
         /* brook's defaults first, so that user settings override them. */
         rd_kafka_conf_set(c, "client.id", cid, NULL, 0);
+        bool eos = brook__conf_guarantee(app->conf) ==
+                   BROOK__GUARANTEE_EXACTLY_ONCE_V2;
         if (!strcmp(client, "consumer")) {
+                /* Output of aborted transactions is never input (the
+                 * restore consumer's included: a changelog holds aborted
+                 * records too). */
+                rd_kafka_conf_set(c, "isolation.level",
+                                  eos ? "read_committed" : "read_uncommitted",
+                                  NULL, 0);
                 rd_kafka_conf_set(c, "auto.offset.reset", "earliest", NULL, 0);
                 /* Bound prefetched data (librdkafka's defaults allow 64 MiB
                  * and 100,000 records). */
@@ -1543,6 +1965,12 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                 /* No reordering or duplicates on retries (Kafka's producer
                  * default since 3.0). */
                 rd_kafka_conf_set(c, "enable.idempotence", "true", NULL, 0);
+                /* Kafka Streams' default under exactly-once: a
+                 * transaction that a dead instance left open blocks its
+                 * partitions' readers for this long at most. */
+                if (eos)
+                        rd_kafka_conf_set(c, "transaction.timeout.ms", "10000",
+                                          NULL, 0);
         }
         if (brook__conf_apply_rdkafka(app->conf, client, c, errstr,
                                       errstr_size)) {
@@ -1657,6 +2085,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->rt.fetched_lag = brook__thr_fetched_lag;
         thr->read_committed = brook__conf_guarantee(app->conf) ==
                               BROOK__GUARANTEE_EXACTLY_ONCE_V2;
+        thr->eos = thr->read_committed;
         thr->rt.keybuf = brook_buf_new();
         thr->rt.valbuf = brook_buf_new();
         thr->rt.arena = brook_arena_new();
@@ -1728,6 +2157,24 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         rd_kafka_conf_set_dr_msg_cb(pc, brook__dr_cb);
         rd_kafka_conf_set_error_cb(pc, brook__producer_error_cb);
         rd_kafka_conf_set_opaque(pc, thr);
+        if (thr->eos) {
+                /* Stable across restarts (Kafka Streams' EOS v2 id), so
+                 * that a restarted instance fences its former self and
+                 * ends the transaction it left open at once. */
+                char tid[700];
+                snprintf(tid, sizeof tid, "%s-%s-%d", app->app_id,
+                         app->instance_id, idx + 1);
+                if (rd_kafka_conf_set(pc, "transactional.id", tid, why,
+                                      sizeof why)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "producer config: transactional.id: %s",
+                                      why);
+                        rd_kafka_conf_destroy(pc);
+                        goto fail;
+                }
+                /* Kept to make the producer again (fatal errors). */
+                thr->producer_conf = rd_kafka_conf_dup(pc);
+        }
         if (!(thr->producer =
                       rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size, "producer: %s", why);
@@ -1787,6 +2234,10 @@ void brook__thread_destroy(brook__thread_t *thr)
         /* A started thread destroyed its clients as it ended; this is for
          * one that never started. */
         brook__thr_destroy_clients(thr, 1000);
+        brook__thr_txn_clear(thr);
+        if (thr->producer_conf)
+                rd_kafka_conf_destroy(thr->producer_conf);
+        thr->producer_conf = NULL;
         brook__statebatch_destroy(thr->env.batch);
         thr->env.batch = NULL;
         brook__cache_destroy(thr->rt.cache);

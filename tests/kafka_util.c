@@ -733,3 +733,10 @@ char *kt_slurp(const char *path)
         fclose(fp);
         return buf;
 }
+
+void kt_test_filter(void)
+{
+        const char *f = getenv("BROOK_TEST_FILTER");
+        if (f && *f)
+                cmocka_set_test_filter(f);
+}

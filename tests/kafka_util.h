@@ -122,4 +122,9 @@ void kt_broker(const char *cmd);
 /** The contents of a file (malloc'd, NUL-terminated), or NULL. */
 char *kt_slurp(const char *path);
 
+/** Runs only the tests whose names match the environment's
+ *  BROOK_TEST_FILTER (a cmocka pattern, e.g. "test_sigkill*"), if set: for
+ *  running one test of a file by hand. */
+void kt_test_filter(void);
+
 #endif

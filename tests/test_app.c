@@ -98,15 +98,6 @@ static void test_missing_serde(void **state)
                              "127.0.0.1:9092", NULL);
 }
 
-static void test_exactly_once_refused(void **state)
-{
-        /* This build runs at_least_once only and says so, rather than
-         * pretending. */
-        expect_app_new_fails("\"processing.guarantee\"", true, "application.id",
-                             "x", "bootstrap.servers", "127.0.0.1:9092",
-                             "processing.guarantee", "exactly_once_v2", NULL);
-}
-
 static void test_builder_error_reported(void **state)
 {
         brook_conf_t *conf = brook_conf_new();
@@ -204,7 +195,6 @@ int main(void)
                 cmocka_unit_test(test_number_not_a_number),
                 cmocka_unit_test(test_bad_client_property),
                 cmocka_unit_test(test_missing_serde),
-                cmocka_unit_test(test_exactly_once_refused),
                 cmocka_unit_test(test_builder_error_reported),
                 cmocka_unit_test(test_good_config_then_destroy),
                 cmocka_unit_test(test_version),
