@@ -372,6 +372,17 @@ static brook_err_t brook__stores_build(brook__topology_t *topo, bool with_conf,
                 }
                 if (!with_conf)
                         continue;
+                if (!def->key_serde && def->windowed_key_ms &&
+                    topo->default_key_serde)
+                        def->key_serde =
+                                def->windowed_key_ms < 0
+                                        ? brook_serde_session_windowed(
+                                                  topo->default_key_serde, NULL,
+                                                  0)
+                                        : brook_serde_time_windowed(
+                                                  topo->default_key_serde,
+                                                  def->windowed_key_ms, NULL,
+                                                  0);
                 if (!def->key_serde)
                         def->key_serde =
                                 brook__serde_ref(topo->default_key_serde);

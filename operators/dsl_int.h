@@ -106,6 +106,8 @@ struct brook_table_s {
          *  for. */
         bool windowed;
         int64_t grace_ms;
+        /** Windowed: the windows' size (ms), -1 for session windows. */
+        int64_t window_ms;
 };
 
 /** A new table handle, kept by (and freed with) @p b; @p store may be

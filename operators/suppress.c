@@ -482,10 +482,15 @@ brook_table_t *brook_table_suppress(brook_table_t *t,
         mat.caching_disabled = true;
         if (brook_builder_add_store(b, &mat, &name, 1, NULL, 0))
                 goto done;
+        /* Windowed keys of an unknown serde: the topology wraps the
+         * default one, as the window store does. */
+        if (t->windowed)
+                brook__builder_store(b, store)->windowed_key_ms = t->window_ms;
         out = brook__table_new(b, name, t->key_serde, t->value_serde, NULL,
                                BROOK__TABLE_NO_OLD, false, NULL, NULL);
         out->windowed = t->windowed;
         out->grace_ms = t->grace_ms;
+        out->window_ms = t->window_ms;
 done:
         free(gen_name);
         free(gen_store);

@@ -699,6 +699,7 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
         t = brook__table_new(b, p.name, wkey_serde, value_serde, p.store,
                              BROOK__TABLE_NO_OLD, true, NULL, NULL);
         t->windowed = true;
+        t->window_ms = w->kind == BROOK_WINDOWS_SESSION ? -1 : w->size_ms;
         /* What suppress(until_window_closes) waits past a window's end:
          * the grace, and for sessions the gap too (Kafka Streams'
          * GraphGraceSearchUtil), since a session can still grow until

@@ -41,6 +41,11 @@ typedef struct brook__storedef {
          *  windowed aggregations use it. */
         bool timestamped;
         const brook_serde_t *key_serde, *value_serde; /**< Referenced. */
+        /** Keys are windowed keys (a suppression buffer over a windowed
+         *  table): when no key serde is given, the topology wraps
+         *  default.key.serde for the windows' size (ms), or for session
+         *  windows (-1). 0: plain keys. */
+        int64_t windowed_key_ms;
         brook_kvstore_supplier_t supplier;
         bool logging, caching;
         /** Processors (node idx) connected to it. */

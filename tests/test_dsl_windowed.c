@@ -72,6 +72,9 @@ typedef enum { AGG_COUNT, AGG_REDUCE, AGG_AGGREGATE } agg_t;
 static int64_t next_retention;
 /* A suppression after the aggregation, for the next wtd_new(). */
 static const brook_suppressed_t *next_suppress;
+/* The next wtd_new()'s input has no serdes of its own: the defaults
+ * (default.key.serde, default.value.serde: string) apply. */
+static bool next_default_serdes;
 
 /* in (string keys and values) -> group_by_key -> windowed_by(w) -> agg ->
  * to_stream -> out, with the cache on or off. */
@@ -87,7 +90,9 @@ static wtd_t wtd_new(brook_windows_t w, agg_t agg, bool caching,
                                   .retention_ms = next_retention};
         brook_stream_t *s = brook_stream(
                 b, "in",
-                &(brook_consumed_t){.key_serde = str, .value_serde = str});
+                next_default_serdes ? NULL
+                                    : &(brook_consumed_t){.key_serde = str,
+                                                          .value_serde = str});
         brook_windowed_stream_t *ws = brook_windowed_emit_strategy(
                 brook_grouped_windowed_by(brook_stream_group_by_key(s, NULL),
                                           &w),
@@ -128,6 +133,11 @@ static wtd_t wtd_new(brook_windows_t w, agg_t agg, bool caching,
         assert_int_equal(
                 brook_conf_set(conf, "application.id", "w", err, sizeof err),
                 BROOK_OK);
+        if (next_default_serdes)
+                assert_true(!brook_conf_set(conf, "default.key.serde", "string",
+                                            err, sizeof err) &&
+                            !brook_conf_set(conf, "default.value.serde",
+                                            "string", err, sizeof err));
         x.td = brook_test_driver_new(b, conf, 0, err, sizeof err);
         if (!x.td)
                 fail_msg("driver: %s", err);
@@ -566,6 +576,28 @@ static void test_suppress_until_window_closes(void **state)
         wtd_free(&x);
 }
 
+/* The same when the input's serdes are the defaults: the buffer's keys
+ * are windowed keys over default.key.serde (it once took them for plain
+ * strings, and emitted garbage keys and too few results). */
+static void test_suppress_until_window_closes_default_serdes(void **state)
+{
+        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES};
+        wtd_t x;
+        (void)state;
+        next_default_serdes = true;
+        x = wtd_suppressed(brook_windows_tumbling(10, 5), &sup);
+        next_default_serdes = false;
+        in(&x, "k", "a", 1);
+        in(&x, "j", "b", 2);
+        in(&x, "k", "c", 8);
+        in(&x, "k", "e", 12);
+        in(&x, "k", "g", 15);
+        expect_out(&x, true, "j@0/10=1@2;k@0/10=2@8;");
+        in(&x, "k", "i", 30);
+        expect_out(&x, true, "k@10/20=2@15;");
+        wtd_free(&x);
+}
+
 /* A buffer that shuts down when full stops the task, naming itself. */
 static void test_suppress_shut_down_when_full(void **state)
 {
@@ -767,6 +799,8 @@ int main(void)
                 cmocka_unit_test(test_session_grace_boundary),
                 cmocka_unit_test(test_memory_bound_in_memory),
                 cmocka_unit_test(test_suppress_until_window_closes),
+                cmocka_unit_test(
+                        test_suppress_until_window_closes_default_serdes),
                 cmocka_unit_test(test_suppress_shut_down_when_full),
                 cmocka_unit_test(test_suppress_until_time_limit),
                 cmocka_unit_test(test_suppress_invalid),
