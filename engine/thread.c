@@ -2101,6 +2101,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                         brook__conf_int(app->conf, "rocksdb.memory.bytes");
                 thr->env.db = app->statedb;
                 thr->env.batch = brook__statebatch_new(app->statedb);
+                brook__statebatch_set_transactional(thr->env.batch, thr->eos);
                 thr->rt.env = &thr->env;
                 thr->rt.state_dir = app->state_dir;
                 /* As Kafka Streams: the cache is split between threads. */

@@ -17,6 +17,14 @@
  * Streams' in-memory store copies its key set: the owner may then delete
  * or overwrite while iterating, and a query's iterator holds no lock
  * between next() calls.
+ *
+ * Under exactly_once_v2 the store keeps its uncommitted writes aside, as
+ * the RocksDB store keeps them in the thread's write batch: a second list,
+ * "pending", of values and tombstones. The owner's reads see pending over
+ * the committed list; queries see only the committed one. The store joins
+ * the thread's batch, which applies pending once the transaction committed
+ * and drops it when the transaction aborts. Restoration (bulk mode) writes
+ * committed data and goes straight to the committed list.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -35,17 +43,26 @@ typedef struct mem_node {
         size_t value_size;
         size_t key_size;
         int level;
+        bool tomb; /* Pending list only: a deletion (value unused). */
         /* level forward pointers, then the key's bytes. */
         struct mem_node *next[];
 } mem_node_t;
 
-typedef struct mem_store {
-        pthread_rwlock_t lock;
+/* A skip list. */
+typedef struct mem_list {
         mem_node_t *head; /* MEM_MAX_LEVEL pointers, no key. */
         int level;        /* Levels in use, >= 1. */
         uint64_t count;
         uint64_t bytes; /* keys and values */
         uint64_t rng;   /* xorshift state; changed under the write lock. */
+} mem_list_t;
+
+typedef struct mem_store {
+        pthread_rwlock_t lock;
+        mem_list_t base;    /* Committed. */
+        mem_list_t pending; /* Uncommitted (exactly_once_v2 only). */
+        /* The batch it joined (exactly_once_v2), or NULL. */
+        brook__statebatch_t *batch;
 } mem_store_t;
 
 static unsigned char *mem_node_key(const mem_node_t *n)
@@ -74,7 +91,7 @@ static int mem_node_cmp(const mem_node_t *n, const void *key, size_t key_size)
 
 /* The first node whose key is >= @p key (NULL: none). With @p update, also
  * the last node before it on every level, for linking and unlinking. */
-static mem_node_t *mem_seek(mem_store_t *s, const void *key, size_t key_size,
+static mem_node_t *mem_seek(mem_list_t *s, const void *key, size_t key_size,
                             mem_node_t **update)
 {
         mem_node_t *x = s->head;
@@ -89,7 +106,7 @@ static mem_node_t *mem_seek(mem_store_t *s, const void *key, size_t key_size,
         return x->next[0];
 }
 
-static int mem_random_level(mem_store_t *s)
+static int mem_random_level(mem_list_t *s)
 {
         int lvl = 1;
 
@@ -112,7 +129,7 @@ static void mem_set_value(mem_node_t *n, const void *value, size_t value_size)
         n->value_size = value_size;
 }
 
-static void mem_free_nodes(mem_store_t *s)
+static void mem_free_nodes(mem_list_t *s)
 {
         mem_node_t *n = s->head->next[0];
 
@@ -129,16 +146,20 @@ static void mem_free_nodes(mem_store_t *s)
         s->bytes = 0;
 }
 
-static brook_err_t mem_get(void *self, const void *key, size_t key_size,
-                           brook_buf_t *out, char *errstr, size_t errstr_size)
+/* Reads @p key from the committed list only (@p own false: a query) or
+ * through the pending one (the owner). */
+static brook_err_t mem_read(mem_store_t *s, bool own, const void *key,
+                            size_t key_size, brook_buf_t *out)
 {
-        mem_store_t *s = self;
         brook_err_t err = BROOK_ERR_NOT_FOUND;
-        mem_node_t *n;
+        mem_node_t *n = NULL;
 
         pthread_rwlock_rdlock(&s->lock);
-        n = mem_seek(s, key, key_size, NULL);
-        if (n && mem_node_cmp(n, key, key_size) == 0) {
+        if (own && s->pending.count)
+                n = mem_seek(&s->pending, key, key_size, NULL);
+        if (!n || mem_node_cmp(n, key, key_size) != 0)
+                n = mem_seek(&s->base, key, key_size, NULL);
+        if (n && mem_node_cmp(n, key, key_size) == 0 && !n->tomb) {
                 brook_buf_clear(out);
                 brook_buf_append(out, n->value, n->value_size);
                 err = BROOK_OK;
@@ -147,8 +168,20 @@ static brook_err_t mem_get(void *self, const void *key, size_t key_size,
         return err;
 }
 
-static void mem_delete_locked(mem_store_t *s, mem_node_t *n,
-                              mem_node_t **update)
+static brook_err_t mem_get(void *self, const void *key, size_t key_size,
+                           brook_buf_t *out, char *errstr, size_t errstr_size)
+{
+        return mem_read(self, true, key, key_size, out);
+}
+
+static brook_err_t mem_query_get(void *self, const void *key, size_t key_size,
+                                 brook_buf_t *out, char *errstr,
+                                 size_t errstr_size)
+{
+        return mem_read(self, false, key, key_size, out);
+}
+
+static void mem_delete_locked(mem_list_t *s, mem_node_t *n, mem_node_t **update)
 {
         for (int i = 0; i < n->level; i++)
                 update[i]->next[i] = n->next[i];
@@ -160,9 +193,9 @@ static void mem_delete_locked(mem_store_t *s, mem_node_t *n,
         free(n);
 }
 
-static void mem_insert_locked(mem_store_t *s, const void *key, size_t key_size,
-                              const void *value, size_t value_size,
-                              mem_node_t **update)
+static mem_node_t *mem_insert_locked(mem_list_t *s, const void *key,
+                                     size_t key_size, const void *value,
+                                     size_t value_size, mem_node_t **update)
 {
         int lvl = mem_random_level(s);
         mem_node_t *n =
@@ -171,6 +204,7 @@ static void mem_insert_locked(mem_store_t *s, const void *key, size_t key_size,
         n->value = NULL;
         n->key_size = key_size;
         n->level = lvl;
+        n->tomb = false;
         if (key_size)
                 memcpy(mem_node_key(n), key, key_size);
         mem_set_value(n, value, value_size);
@@ -184,6 +218,42 @@ static void mem_insert_locked(mem_store_t *s, const void *key, size_t key_size,
         }
         s->count++;
         s->bytes += key_size + value_size;
+        return n;
+}
+
+/* Writes @p value (NULL: deletes) for @p key into list @p l; in the
+ * pending list a deletion is a tombstone. Requires the write lock. */
+static void mem_write_locked(mem_list_t *l, bool pending, const void *key,
+                             size_t key_size, const void *value,
+                             size_t value_size)
+{
+        mem_node_t *update[MEM_MAX_LEVEL];
+        mem_node_t *n = mem_seek(l, key, key_size, update);
+
+        if (n && mem_node_cmp(n, key, key_size) == 0) {
+                if (value) {
+                        l->bytes += value_size;
+                        l->bytes -= n->tomb ? 0 : n->value_size;
+                        mem_set_value(n, value, value_size);
+                        n->tomb = false;
+                } else if (pending) {
+                        l->bytes -= n->tomb ? 0 : n->value_size;
+                        n->tomb = true;
+                } else {
+                        mem_delete_locked(l, n, update);
+                }
+        } else if (value) {
+                mem_insert_locked(l, key, key_size, value, value_size, update);
+        } else if (pending) {
+                n = mem_insert_locked(l, key, key_size, "", 0, update);
+                n->tomb = true;
+        }
+}
+
+/* Whether writes go to the pending list now. */
+static bool mem_pending_mode(const mem_store_t *s)
+{
+        return s->batch && !brook__statebatch_bulk(s->batch);
 }
 
 static brook_err_t mem_put(void *self, const void *key, size_t key_size,
@@ -191,34 +261,62 @@ static brook_err_t mem_put(void *self, const void *key, size_t key_size,
                            size_t errstr_size)
 {
         mem_store_t *s = self;
-        mem_node_t *update[MEM_MAX_LEVEL];
-        mem_node_t *n;
+        bool pending = mem_pending_mode(s);
 
         pthread_rwlock_wrlock(&s->lock);
-        n = mem_seek(s, key, key_size, update);
-        if (n && mem_node_cmp(n, key, key_size) == 0) {
-                if (value) {
-                        s->bytes += value_size;
-                        s->bytes -= n->value_size;
-                        mem_set_value(n, value, value_size);
-                } else {
-                        mem_delete_locked(s, n, update);
-                }
-        } else if (value) {
-                mem_insert_locked(s, key, key_size, value, value_size, update);
-        }
+        mem_write_locked(pending ? &s->pending : &s->base, pending, key,
+                         key_size, value, value_size);
         pthread_rwlock_unlock(&s->lock);
         return BROOK_OK;
 }
 
+/* The transaction committed: pending goes into the committed list. */
+static void mem_apply(void *self)
+{
+        mem_store_t *s = self;
+        mem_node_t *n;
+
+        if (!s->pending.count)
+                return;
+        pthread_rwlock_wrlock(&s->lock);
+        for (n = s->pending.head->next[0]; n; n = n->next[0])
+                mem_write_locked(&s->base, false, mem_node_key(n), n->key_size,
+                                 n->tomb ? NULL : n->value, n->value_size);
+        mem_free_nodes(&s->pending);
+        pthread_rwlock_unlock(&s->lock);
+}
+
+/* The transaction aborted: pending is dropped. */
+static void mem_discard(void *self)
+{
+        mem_store_t *s = self;
+
+        if (!s->pending.count)
+                return;
+        pthread_rwlock_wrlock(&s->lock);
+        mem_free_nodes(&s->pending);
+        pthread_rwlock_unlock(&s->lock);
+}
+
 /* ------------------------------------------------------------ iterator */
 
-static brook_err_t mem_scan(mem_store_t *s, const void *from, size_t from_size,
-                            const void *to, size_t to_size, bool reverse,
-                            brook_kvbytes_iter_t **itp)
+/* The first node of @p l in [from, ...) (from NULL: the first). */
+static mem_node_t *mem_first(mem_list_t *l, const void *from, size_t from_size)
+{
+        return from ? mem_seek(l, from, from_size, NULL) : l->head->next[0];
+}
+
+static bool mem_past(const mem_node_t *n, const void *to, size_t to_size)
+{
+        return !n || (to && mem_node_cmp(n, to, to_size) > 0);
+}
+
+static brook_err_t mem_scan(mem_store_t *s, bool own, const void *from,
+                            size_t from_size, const void *to, size_t to_size,
+                            bool reverse, brook_kvbytes_iter_t **itp)
 {
         brook__kvsnap_t *snap = brook__kvsnap_new();
-        mem_node_t *n;
+        mem_node_t *b, *p;
 
         /* from > to is an empty range, as in Kafka Streams (which also logs
          * a warning; the caller knows better whether that is a mistake). */
@@ -228,14 +326,35 @@ static brook_err_t mem_scan(mem_store_t *s, const void *from, size_t from_size,
         }
 
         /* A snapshot, in key order either way: the lock is not held while
-         * the caller reads. */
+         * the caller reads. The owner's merges pending over committed. */
         pthread_rwlock_rdlock(&s->lock);
-        n = from ? mem_seek(s, from, from_size, NULL) : s->head->next[0];
-        for (; n; n = n->next[0]) {
-                if (to && mem_node_cmp(n, to, to_size) > 0)
+        b = mem_first(&s->base, from, from_size);
+        p = own && s->pending.count ? mem_first(&s->pending, from, from_size)
+                                    : NULL;
+        for (;;) {
+                bool b_end = mem_past(b, to, to_size);
+                bool p_end = mem_past(p, to, to_size);
+                mem_node_t *n;
+                int c;
+                if (b_end && p_end)
                         break;
-                brook__kvsnap_add(snap, mem_node_key(n), n->key_size, n->value,
-                                  n->value_size);
+                c = b_end   ? 1
+                    : p_end ? -1
+                            : mem_cmp(mem_node_key(b), b->key_size,
+                                      mem_node_key(p), p->key_size);
+                if (c < 0) {
+                        n = b;
+                        b = b->next[0];
+                } else {
+                        /* The pending write wins over a committed one. */
+                        if (c == 0)
+                                b = b->next[0];
+                        n = p;
+                        p = p->next[0];
+                }
+                if (!n->tomb)
+                        brook__kvsnap_add(snap, mem_node_key(n), n->key_size,
+                                          n->value, n->value_size);
         }
         pthread_rwlock_unlock(&s->lock);
         *itp = brook__kvsnap_iter(snap, reverse);
@@ -247,7 +366,7 @@ static brook_err_t mem_range(void *self, const void *from, size_t from_size,
                              brook_kvbytes_iter_t **itp, char *errstr,
                              size_t errstr_size)
 {
-        return mem_scan(self, from, from_size, to, to_size, false, itp);
+        return mem_scan(self, true, from, from_size, to, to_size, false, itp);
 }
 
 /* The snapshot is taken in key order either way; only handing it out
@@ -257,7 +376,24 @@ static brook_err_t mem_range_reverse(void *self, const void *from,
                                      size_t to_size, brook_kvbytes_iter_t **itp,
                                      char *errstr, size_t errstr_size)
 {
-        return mem_scan(self, from, from_size, to, to_size, true, itp);
+        return mem_scan(self, true, from, from_size, to, to_size, true, itp);
+}
+
+static brook_err_t mem_query_range(void *self, const void *from,
+                                   size_t from_size, const void *to,
+                                   size_t to_size, brook_kvbytes_iter_t **itp,
+                                   char *errstr, size_t errstr_size)
+{
+        return mem_scan(self, false, from, from_size, to, to_size, false, itp);
+}
+
+static brook_err_t mem_query_range_reverse(void *self, const void *from,
+                                           size_t from_size, const void *to,
+                                           size_t to_size,
+                                           brook_kvbytes_iter_t **itp,
+                                           char *errstr, size_t errstr_size)
+{
+        return mem_scan(self, false, from, from_size, to, to_size, true, itp);
 }
 
 /* Unlinks the run of nodes in [from, to) on every level at once, then
@@ -267,12 +403,29 @@ static brook_err_t mem_delete_range(void *self, const void *from,
                                     size_t to_size, char *errstr,
                                     size_t errstr_size)
 {
-        mem_store_t *s = self;
+        mem_store_t *ms = self;
+        mem_list_t *s = &ms->base;
         mem_node_t *before[MEM_MAX_LEVEL], *after[MEM_MAX_LEVEL];
         mem_node_t *n, *end;
         int i;
 
-        pthread_rwlock_wrlock(&s->lock);
+        pthread_rwlock_wrlock(&ms->lock);
+        if (mem_pending_mode(ms)) {
+                /* Uncommitted: a tombstone for every key in the range,
+                 * committed or pending. */
+                for (n = mem_seek(s, from, from_size, NULL);
+                     n && mem_node_cmp(n, to, to_size) < 0; n = n->next[0])
+                        mem_write_locked(&ms->pending, true, mem_node_key(n),
+                                         n->key_size, NULL, 0);
+                for (n = mem_seek(&ms->pending, from, from_size, NULL);
+                     n && mem_node_cmp(n, to, to_size) < 0; n = n->next[0])
+                        if (!n->tomb) {
+                                ms->pending.bytes -= n->value_size;
+                                n->tomb = true;
+                        }
+                pthread_rwlock_unlock(&ms->lock);
+                return BROOK_OK;
+        }
         n = mem_seek(s, from, from_size, before);
         end = mem_seek(s, to, to_size, after);
         for (i = 0; i < s->level; i++)
@@ -289,7 +442,7 @@ static brook_err_t mem_delete_range(void *self, const void *from,
                 s->count--;
                 n = next;
         }
-        pthread_rwlock_unlock(&s->lock);
+        pthread_rwlock_unlock(&ms->lock);
         return BROOK_OK;
 }
 
@@ -301,7 +454,7 @@ static uint64_t mem_approximate_count(void *self)
         uint64_t cnt;
 
         pthread_rwlock_rdlock(&s->lock);
-        cnt = s->count;
+        cnt = s->base.count;
         pthread_rwlock_unlock(&s->lock);
         return cnt;
 }
@@ -312,7 +465,7 @@ static uint64_t mem_approximate_bytes(void *self)
         uint64_t bytes;
 
         pthread_rwlock_rdlock(&s->lock);
-        bytes = s->bytes;
+        bytes = s->base.bytes + s->pending.bytes;
         pthread_rwlock_unlock(&s->lock);
         return bytes;
 }
@@ -330,7 +483,8 @@ static brook_err_t mem_clear(void *self, char *errstr, size_t errstr_size)
         mem_store_t *s = self;
 
         pthread_rwlock_wrlock(&s->lock);
-        mem_free_nodes(s);
+        mem_free_nodes(&s->base);
+        mem_free_nodes(&s->pending);
         pthread_rwlock_unlock(&s->lock);
         return BROOK_OK;
 }
@@ -341,9 +495,13 @@ static void mem_close(void *self)
 
         if (!s)
                 return;
-        mem_free_nodes(s);
+        if (s->batch)
+                brook__statebatch_leave(s->batch, s);
+        mem_free_nodes(&s->base);
+        mem_free_nodes(&s->pending);
         pthread_rwlock_destroy(&s->lock);
-        free(s->head);
+        free(s->base.head);
+        free(s->pending.head);
         free(s);
 }
 
@@ -359,21 +517,32 @@ static const brook_kvstore_ops_t mem_ops = {
         .clear = mem_clear,
         /* Every read takes the read lock, so the owner's reads are already
          * safe from any thread. */
-        .query_get = mem_get,
-        .query_range = mem_range,
+        .query_get = mem_query_get,
+        .query_range = mem_query_range,
         .close = mem_close,
         .version = BROOK_KVSTORE_OPS_VERSION,
         .range_reverse = mem_range_reverse,
-        .query_range_reverse = mem_range_reverse,
+        .query_range_reverse = mem_query_range_reverse,
         .delete_range = mem_delete_range,
         .approximate_bytes = mem_approximate_bytes,
 };
+
+static void mem_list_init(mem_list_t *l)
+{
+        l->head = brook__xcalloc(
+                1, sizeof *l->head + MEM_MAX_LEVEL * sizeof l->head->next[0]);
+        l->head->level = MEM_MAX_LEVEL;
+        l->level = 1;
+        /* Any non-zero seed will do; a fixed one makes runs repeatable. */
+        l->rng = 0x9e3779b97f4a7c15ULL;
+}
 
 static brook_err_t mem_open(const brook_kvstore_open_t *info, void *opaque,
                             void **selfp, const brook_kvstore_ops_t **opsp,
                             char *errstr, size_t errstr_size)
 {
         mem_store_t *s = brook__xcalloc(1, sizeof *s);
+        const brook__stateenv_t *env;
         pthread_rwlockattr_t attr;
         int r;
 
@@ -393,12 +562,15 @@ static brook_err_t mem_open(const brook_kvstore_open_t *info, void *opaque,
                               strerror(r));
                 return BROOK_ERR_STATE;
         }
-        s->head = brook__xcalloc(
-                1, sizeof *s->head + MEM_MAX_LEVEL * sizeof s->head->next[0]);
-        s->head->level = MEM_MAX_LEVEL;
-        s->level = 1;
-        /* Any non-zero seed will do; a fixed one makes runs repeatable. */
-        s->rng = 0x9e3779b97f4a7c15ULL;
+        mem_list_init(&s->base);
+        mem_list_init(&s->pending);
+        /* brook's runtime under exactly_once_v2 (a user's store opened by
+         * a user's supplier has no env). */
+        env = info->internal;
+        if (env && env->batch && brook__statebatch_transactional(env->batch)) {
+                s->batch = env->batch;
+                brook__statebatch_join(s->batch, mem_apply, mem_discard, s);
+        }
         *selfp = s;
         *opsp = &mem_ops;
         return BROOK_OK;

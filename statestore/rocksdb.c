@@ -101,6 +101,17 @@ struct brook__statebatch {
         } * ranges;
         size_t range_cnt;
         bool bulk;
+        /** exactly_once_v2: stores outside RocksDB (in-memory ones) keep
+         *  their uncommitted writes aside too, and join the batch to apply
+         *  or drop them with it. */
+        bool transactional;
+        bool fail_next; /**< brook__statebatch_fail_next() */
+        struct batch_member {
+                void (*apply)(void *self);
+                void (*discard)(void *self);
+                void *self;
+        } * members;
+        size_t member_cnt, member_cap;
 };
 
 void brook__statedb_cf_name(char *buf, size_t size, const char *task_id,
@@ -592,7 +603,7 @@ static void ranges_clear(brook__statebatch_t *batch)
 
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
 {
-        brook__statebatch_t *batch = brook__xmalloc(sizeof *batch);
+        brook__statebatch_t *batch = brook__xcalloc(1, sizeof *batch);
         batch->db = db;
         /* overwrite_key: a key written twice holds one entry, so reads
          * through the batch and its size track the latest value only. */
@@ -609,6 +620,61 @@ void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk)
         batch->bulk = bulk;
 }
 
+bool brook__statebatch_bulk(const brook__statebatch_t *batch)
+{
+        return batch->bulk;
+}
+
+void brook__statebatch_set_transactional(brook__statebatch_t *batch, bool on)
+{
+        batch->transactional = on;
+}
+
+bool brook__statebatch_transactional(const brook__statebatch_t *batch)
+{
+        return batch->transactional;
+}
+
+void brook__statebatch_join(brook__statebatch_t *batch,
+                            void (*apply)(void *self),
+                            void (*discard)(void *self), void *self)
+{
+        if (batch->member_cnt == batch->member_cap) {
+                batch->member_cap =
+                        batch->member_cap ? batch->member_cap * 2 : 8;
+                batch->members = brook__xrealloc(
+                        batch->members,
+                        batch->member_cap * sizeof *batch->members);
+        }
+        batch->members[batch->member_cnt].apply = apply;
+        batch->members[batch->member_cnt].discard = discard;
+        batch->members[batch->member_cnt].self = self;
+        batch->member_cnt++;
+}
+
+void brook__statebatch_leave(brook__statebatch_t *batch, void *self)
+{
+        size_t i;
+        for (i = 0; i < batch->member_cnt; i++)
+                if (batch->members[i].self == self) {
+                        batch->members[i] = batch->members[--batch->member_cnt];
+                        return;
+                }
+}
+
+void brook__statebatch_fail_next(brook__statebatch_t *batch)
+{
+        batch->fail_next = true;
+}
+
+/* The batch was written: the members apply their writes too. */
+static void batch_members_apply(brook__statebatch_t *batch)
+{
+        size_t i;
+        for (i = 0; i < batch->member_cnt; i++)
+                batch->members[i].apply(batch->members[i].self);
+}
+
 void brook__statebatch_destroy(brook__statebatch_t *batch)
 {
         if (!batch)
@@ -616,6 +682,7 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
         rocksdb_writebatch_wi_destroy(batch->wb);
         rocksdb_writebatch_destroy(batch->plain);
         ranges_clear(batch);
+        free(batch->members);
         free(batch);
 }
 
@@ -649,9 +716,12 @@ void brook__statebatch_discard(brook__statebatch_t *batch)
 {
         if (!batch)
                 return;
+        size_t i;
         rocksdb_writebatch_clear(batch->plain);
         ranges_clear(batch);
         rocksdb_writebatch_wi_clear(batch->wb);
+        for (i = 0; i < batch->member_cnt; i++)
+                batch->members[i].discard(batch->members[i].self);
 }
 
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
@@ -660,6 +730,13 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
         char *rerr = NULL;
         brook_err_t err;
 
+        if (batch->fail_next) {
+                batch->fail_next = false;
+                brook__seterr(errstr, errstr_size,
+                              "writing to state db \"%s\": injected failure",
+                              batch->db->dir);
+                return BROOK_ERR_STATE;
+        }
         if ((err = brook__statebatch_write_bulk(batch, errstr, errstr_size)))
                 return err;
         if (batch->range_cnt) {
@@ -708,15 +785,18 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                 }
                 ranges_clear(batch);
                 rocksdb_writebatch_wi_clear(batch->wb);
+                batch_members_apply(batch);
                 return BROOK_OK;
         }
-        if (!rocksdb_writebatch_wi_count(batch->wb))
-                return BROOK_OK;
-        rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts, batch->wb,
-                                    &rerr);
-        if (rerr)
-                return batch_write_failed(batch, rerr, errstr, errstr_size);
-        rocksdb_writebatch_wi_clear(batch->wb);
+        if (rocksdb_writebatch_wi_count(batch->wb)) {
+                rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts,
+                                            batch->wb, &rerr);
+                if (rerr)
+                        return batch_write_failed(batch, rerr, errstr,
+                                                  errstr_size);
+                rocksdb_writebatch_wi_clear(batch->wb);
+        }
+        batch_members_apply(batch);
         return BROOK_OK;
 }
 

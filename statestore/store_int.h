@@ -129,8 +129,24 @@ void brook__statebatch_discard(brook__statebatch_t *batch);
 /** Bulk mode, for restoration: writes skip the batch's index (so reads
  *  through it do not see them until brook__statebatch_write()). */
 void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk);
+/** Whether the batch is in bulk mode. */
+bool brook__statebatch_bulk(const brook__statebatch_t *batch);
 /** Bytes the batch holds. */
 size_t brook__statebatch_size(brook__statebatch_t *batch);
+/** exactly_once_v2: every store's uncommitted writes wait for the batch's
+ *  write (after the transaction commits), in-memory stores' too. */
+void brook__statebatch_set_transactional(brook__statebatch_t *batch, bool on);
+bool brook__statebatch_transactional(const brook__statebatch_t *batch);
+/** A store outside RocksDB that keeps its uncommitted writes aside joins
+ *  the batch: @p apply runs once the batch is written, @p discard when it
+ *  is discarded. It leaves before it closes. */
+void brook__statebatch_join(brook__statebatch_t *batch,
+                            void (*apply)(void *self),
+                            void (*discard)(void *self), void *self);
+void brook__statebatch_leave(brook__statebatch_t *batch, void *self);
+/** Makes the next brook__statebatch_write() fail, keeping the batch as a
+ *  failed write does (tests of the commit sequence). */
+void brook__statebatch_fail_next(brook__statebatch_t *batch);
 
 /** What brook_kvstore_open_t.internal points to for brook's own suppliers:
  *  the thread's (or test driver's) state. */

@@ -556,6 +556,124 @@ static void test_query_handle(void **state)
         brook_arena_destroy(arena);
 }
 
+/* Checks what a query reads of @p k: exactly @p v (NULL: absent). */
+static void check_query_get(mem_t *m, bytes_t k, const char *v)
+{
+        brook_buf_t *out = brook_buf_new();
+        brook_err_t err = m->ops->query_get(m->self, k.p, k.n, out, NULL, 0);
+        if (!v) {
+                assert_int_equal(err, BROOK_ERR_NOT_FOUND);
+        } else {
+                assert_int_equal(err, BROOK_OK);
+                assert_int_equal(brook_buf_len(out), strlen(v));
+                assert_memory_equal(brook_buf_data(out), v, strlen(v));
+        }
+        brook_buf_destroy(out);
+}
+
+/* How many entries a query's range over everything sees. */
+static size_t query_count(mem_t *m)
+{
+        brook_kvbytes_iter_t *it = NULL;
+        const void *k, *v;
+        size_t ks, vs, n = 0;
+        assert_int_equal(
+                m->ops->query_range(m->self, NULL, 0, NULL, 0, &it, NULL, 0),
+                BROOK_OK);
+        while (!it->next(it, &k, &ks, &v, &vs, NULL, 0))
+                n++;
+        it->destroy(it);
+        return n;
+}
+
+/*
+ * Under exactly_once_v2 (a transactional batch) writes wait aside: the
+ * owner reads them over the committed entries, queries read only what is
+ * committed, a discarded batch drops them and a written one applies them.
+ * Restoration (bulk mode) writes committed data directly.
+ */
+static void test_transactional_pending(void **state)
+{
+        char dir[] = "/tmp/brook-memtxn-XXXXXX", errstr[512];
+        brook__statedb_t *db;
+        brook__stateenv_t env;
+        const brook_kvstore_supplier_t *sup = brook_kvstore_in_memory();
+        brook_kvstore_open_t info = {.store = "s", .task_id = "0_0"};
+        const bytes_t a = B("a"), b = B("b"), c = B("c"), d = B("d");
+        const bytes_t ab[] = {a, b}, acd[] = {a, c, d}, ad[] = {a, d};
+        mem_t m;
+        char cmd[64];
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(
+                brook__statedb_open(dir, 64 << 20, &db, errstr, sizeof errstr),
+                BROOK_OK);
+        env.db = db;
+        env.batch = brook__statebatch_new(db);
+        brook__statebatch_set_transactional(env.batch, true);
+        info.internal = &env;
+        assert_int_equal(sup->open(&info, sup->opaque, &m.self, &m.ops, errstr,
+                                   sizeof errstr),
+                         BROOK_OK);
+
+        /* Restored (bulk) writes are committed at once. */
+        brook__statebatch_set_bulk(env.batch, true);
+        put(&m, a, "1");
+        put(&m, b, "2");
+        brook__statebatch_set_bulk(env.batch, false);
+        check_query_get(&m, a, "1");
+        assert_int_equal(m.ops->approximate_count(m.self), 2);
+
+        /* An open transaction: overwrite a, delete b, add c and d. */
+        put(&m, a, "10");
+        put(&m, b, NULL);
+        put(&m, c, "3");
+        put(&m, d, "4");
+        check_get(&m, a, "10");
+        check_get(&m, b, NULL);
+        check_get(&m, c, "3");
+        check_range(&m, NULL, NULL, acd, 3);
+        check_query_get(&m, a, "1");
+        check_query_get(&m, b, "2");
+        check_query_get(&m, c, NULL);
+        assert_int_equal(query_count(&m), 2);
+
+        /* Aborted: the owner reads the committed entries again. */
+        brook__statebatch_discard(env.batch);
+        check_get(&m, a, "1");
+        check_get(&m, b, "2");
+        check_get(&m, c, NULL);
+        check_range(&m, NULL, NULL, ab, 2);
+
+        /* Committed: the same writes, plus a range deletion of [b, d). */
+        put(&m, a, "10");
+        put(&m, c, "3");
+        put(&m, d, "4");
+        assert_int_equal(m.ops->delete_range(m.self, "b", 1, "d", 1, NULL, 0),
+                         BROOK_OK);
+        check_range(&m, NULL, NULL, ad, 2);
+        check_query_get(&m, b, "2");
+        assert_int_equal(
+                brook__statebatch_write(env.batch, errstr, sizeof errstr),
+                BROOK_OK);
+        check_query_get(&m, a, "10");
+        check_query_get(&m, b, NULL);
+        check_query_get(&m, c, NULL);
+        check_query_get(&m, d, "4");
+        assert_int_equal(query_count(&m), 2);
+        check_range(&m, NULL, NULL, ad, 2);
+        /* Nothing is pending any more: a discard changes nothing. */
+        brook__statebatch_discard(env.batch);
+        check_get(&m, a, "10");
+        assert_int_equal(m.ops->approximate_count(m.self), 2);
+
+        m.ops->close(m.self);
+        brook__statebatch_destroy(env.batch);
+        brook__statedb_close(db);
+        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -565,6 +683,7 @@ int main(void)
                 cmocka_unit_test(test_iterator_snapshot),
                 cmocka_unit_test(test_concurrent_queries),
                 cmocka_unit_test(test_query_handle),
+                cmocka_unit_test(test_transactional_pending),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
