@@ -618,6 +618,27 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                               struct brook__statebatch *batch,
                               const brook__commit_io_t *io, brook_err_t *errp,
                               char *errstr, size_t errstr_size);
+/** Failures the test driver injects into its next commit, for tests of
+ *  the commit sequence (brook__td_fail_next()). */
+typedef enum {
+        BROOK__TD_FAIL_NONE,
+        /** A record is not delivered: under exactly_once_v2 the
+         *  transaction aborts; at least once the commit fails. */
+        BROOK__TD_FAIL_DELIVER,
+        /** Committing the transaction requires an abort. */
+        BROOK__TD_FAIL_COMMIT_ABORT,
+        /** Committing the transaction fails once, retriably. */
+        BROOK__TD_FAIL_COMMIT_RETRY,
+        /** Writing the state batch fails. */
+        BROOK__TD_FAIL_STATE_WRITE,
+} brook__td_fail_t;
+
+struct brook_test_driver_s;
+/** Makes the next commit of @p td fail as @p fail says. */
+void brook__td_fail_next(struct brook_test_driver_s *td, brook__td_fail_t fail);
+/** Transactions @p td aborted so far. */
+int64_t brook__td_aborts(const struct brook_test_driver_s *td);
+
 /** Runs close() of every processor and frees the task. Queued records
  *  are released with @p release. */
 void brook__task_destroy(brook__task_t *task,

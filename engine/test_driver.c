@@ -28,7 +28,17 @@ typedef struct brook__tdtopic {
         brook__ptrvec_t written; /**< brook__tdrec_t *, in order. */
         size_t read;             /**< How many the test has read. */
         int64_t next_offset;
+        /** exactly_once_v2: how many of written are committed (the rest
+         *  belong to the open transaction; readers do not see them). */
+        size_t committed;
 } brook__tdtopic_t;
+
+/* A task's times at the last commit, for its revival after an abort. */
+typedef struct brook__tdtimes {
+        int64_t stream_time;
+        brook__ptrvec_t topics; /**< char *, with ptimes */
+        int64_t *ptimes;
+} brook__tdtimes_t;
 
 struct brook_test_driver_s {
         brook__collector_t collector; /* First: the collector is the driver. */
@@ -46,6 +56,14 @@ struct brook_test_driver_s {
         int64_t wall_clock;
         bool failed;
         bool auto_commit;
+        /* exactly_once_v2: a commit is a transaction. What it covers
+         * starts where the last one ended: inputs from inputs_committed
+         * on, fed-back records from pending_committed on. */
+        bool eos;
+        size_t inputs_committed, pending_committed;
+        brook__tdtimes_t *times; /**< One per task, at the last commit. */
+        brook__td_fail_t fail;   /**< Injected into the next commit. */
+        int64_t aborts;
         /* State: a RocksDB in a directory of its own, removed at destroy. */
         char *state_dir;
         brook__stateenv_t env;
@@ -53,6 +71,7 @@ struct brook_test_driver_s {
         struct brook__tdslot {
                 char *topic;
                 int64_t end;
+                int64_t committed_end; /**< end at the last commit */
         } * slots;
         size_t slot_cnt;
 };
@@ -94,6 +113,14 @@ static void brook__td_output_free(brook_test_output_t *out)
         brook_arena_destroy(out->arena);
         free(out->topic);
         free(out);
+}
+
+/* How many of @p t's records a reader sees: under exactly_once_v2 only
+ * those of committed transactions (a read_committed consumer). */
+static size_t brook__td_visible(const brook_test_driver_t *td,
+                                const brook__tdtopic_t *t)
+{
+        return td->eos ? t->committed : t->written.cnt;
 }
 
 static brook__tdtopic_t *brook__td_topic(brook_test_driver_t *td,
@@ -360,6 +387,13 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
         for (i = 0; i < td->tasks.cnt; i++)
                 brook__task_destroy(td->tasks.v[i], NULL);
         brook__ptrvec_free(&td->tasks);
+        for (i = 0; td->times && i < td->topo.sub_cnt; i++) {
+                for (j = 0; j < td->times[i].topics.cnt; j++)
+                        free(td->times[i].topics.v[j]);
+                brook__ptrvec_free(&td->times[i].topics);
+                free(td->times[i].ptimes);
+        }
+        free(td->times);
         for (i = 0; i < td->topics.cnt; i++) {
                 brook__tdtopic_t *t = td->topics.v[i];
                 for (j = 0; j < t->written.cnt; j++)
@@ -398,6 +432,111 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
         brook_builder_destroy(td->b);
         brook_conf_destroy(td->conf);
         free(td);
+}
+
+/* Restores the logged stores of @p task from the driver's changelog
+ * topics: a persistent store from its stored offset, another from the
+ * start, up to what is committed (exactly_once_v2: a task revived after
+ * an abort). */
+static brook_err_t brook__td_restore(brook_test_driver_t *td,
+                                     brook__task_t *task, char *errstr,
+                                     size_t errstr_size)
+{
+        brook_err_t err = BROOK_OK;
+        size_t i, j;
+
+        brook__statebatch_set_bulk(td->env.batch, true);
+        for (i = 0; !err && i < task->stores.cnt; i++) {
+                brook__store_t *st = task->stores.v[i];
+                brook__tdtopic_t *t;
+                int64_t from = -1, end = 0;
+                char why[512] = "";
+                if (!st->changelog)
+                        continue;
+                t = brook__td_topic(td, st->changelog);
+                if (st->ops->persistent && st->ops->stored_offset)
+                        from = st->ops->stored_offset(st->inner);
+                if (from < 0 && st->ops->clear &&
+                    (err = st->ops->clear(st->inner, why, sizeof why)))
+                        break;
+                for (j = 0; !err && j < t->committed; j++) {
+                        brook__tdrec_t *r = t->written.v[j];
+                        end = r->pub.offset + 1;
+                        if (r->pub.offset < from)
+                                continue;
+                        err = brook__store_restore_put(
+                                st, r->pub.key, r->pub.key_size, r->pub.value,
+                                r->pub.value_size, r->pub.timestamp);
+                        if (err)
+                                snprintf(why, sizeof why, "%s", st->errbuf);
+                }
+                if (!err && end > from &&
+                    (err = st->ops->flush(st->inner, end, why, sizeof why)))
+                        break;
+                if (!err && end > *st->changelog_end)
+                        *st->changelog_end = end;
+                if (err)
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: restoring store \"%s\": %s",
+                                      task->id, st->def->name, why);
+        }
+        if (!err)
+                err = brook__statebatch_write_bulk(td->env.batch, errstr,
+                                                   errstr_size);
+        brook__statebatch_set_bulk(td->env.batch, false);
+        return err;
+}
+
+/* Opens the task of sub-topology @p idx (its only partition, 0): its
+ * queues, its stores (restored from what is committed), its times as the
+ * last commit left them, then its processors' init(). */
+static brook_err_t brook__td_open_task(brook_test_driver_t *td, size_t idx,
+                                       char *errstr, size_t errstr_size)
+{
+        brook__subtopo_t *sub = &td->topo.subs[idx];
+        brook__tdtimes_t *tm = &td->times[idx];
+        brook__task_t *task = brook__task_new(&td->rt, sub, 0);
+        brook_err_t err;
+        size_t j, k;
+
+        if (idx < td->tasks.cnt)
+                td->tasks.v[idx] = task;
+        else
+                brook__ptrvec_push(&td->tasks, task);
+        /* The task knows all its partitions from the start, as after an
+         * assignment: an empty one is waited for (max.task.idle.ms). A
+         * pattern's topics come as piped. */
+        for (j = 0; j < sub->sources.cnt; j++) {
+                brook__node_t *src = sub->sources.v[j];
+                for (k = 0; k < src->topic_cnt; k++) {
+                        char *topic =
+                                src->internal
+                                        ? brook__topology_internal_topic(
+                                                  &td->topo, src->topics[k])
+                                        : brook__xstrdup(src->topics[k]);
+                        brook__task_queue(task, topic, src);
+                        free(topic);
+                }
+        }
+        task->stream_time = tm->stream_time;
+        for (j = 0; j < tm->topics.cnt; j++) {
+                const char *topic = tm->topics.v[j];
+                brook__node_t *src =
+                        brook__topology_source_for(&td->topo, topic);
+                if (src)
+                        brook__task_queue(task, topic, src)->partition_time =
+                                tm->ptimes[j];
+        }
+        if ((err = brook__task_open_stores(task, errstr, errstr_size)))
+                return err;
+        if (td->eos && task->stores.cnt &&
+            (err = brook__td_restore(td, task, errstr, errstr_size)))
+                return err;
+        for (j = 0; j < task->stores.cnt; j++) {
+                brook__store_t *st = task->stores.v[j];
+                atomic_store(&st->state, BROOK__STORE_ACTIVE);
+        }
+        return brook__task_init(task, errstr, errstr_size);
 }
 
 brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
@@ -468,39 +607,15 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 brook_conf_destroy(own);
                 return NULL;
         }
+        td->eos =
+                brook__conf_guarantee(conf) == BROOK__GUARANTEE_EXACTLY_ONCE_V2;
+        if (td->env.batch)
+                brook__statebatch_set_transactional(td->env.batch, td->eos);
+        td->times = brook__xcalloc(td->topo.sub_cnt + 1, sizeof *td->times);
         for (i = 0; i < td->topo.sub_cnt; i++) {
-                brook__subtopo_t *sub = &td->topo.subs[i];
-                brook__task_t *task;
-                size_t j;
-                bool ok;
-                sub->partitions = 1;
-                task = brook__task_new(&td->rt, sub, 0);
-                brook__ptrvec_push(&td->tasks, task);
-                /* The task knows all its partitions from the start, as
-                 * after an assignment: an empty one is waited for
-                 * (max.task.idle.ms). A pattern's topics come as piped. */
-                for (j = 0; j < sub->sources.cnt; j++) {
-                        brook__node_t *src = sub->sources.v[j];
-                        size_t k;
-                        for (k = 0; k < src->topic_cnt; k++) {
-                                char *topic =
-                                        src->internal
-                                                ? brook__topology_internal_topic(
-                                                          &td->topo,
-                                                          src->topics[k])
-                                                : brook__xstrdup(
-                                                          src->topics[k]);
-                                brook__task_queue(task, topic, src);
-                                free(topic);
-                        }
-                }
-                /* Stores start empty here: nothing to restore. */
-                ok = !brook__task_open_stores(task, errstr, errstr_size);
-                for (j = 0; ok && j < task->stores.cnt; j++) {
-                        brook__store_t *st = task->stores.v[j];
-                        atomic_store(&st->state, BROOK__STORE_ACTIVE);
-                }
-                if (!ok || brook__task_init(task, errstr, errstr_size)) {
+                td->topo.subs[i].partitions = 1;
+                td->times[i].stream_time = -1;
+                if (brook__td_open_task(td, i, errstr, errstr_size)) {
                         /* The caller keeps b and conf on failure. */
                         td->b = NULL;
                         td->conf = NULL;
@@ -628,6 +743,12 @@ static brook__commit_t brook__td_deliver(void *opaque, bool *again,
         brook__td_io_t *io = opaque;
         brook_test_driver_t *td = io->td;
 
+        if (td->fail == BROOK__TD_FAIL_DELIVER) {
+                td->fail = BROOK__TD_FAIL_NONE;
+                brook__seterr(errstr, errstr_size,
+                              "a record was not delivered (injected)");
+                return td->eos ? BROOK__COMMIT_ABORTED : BROOK__COMMIT_FAILED;
+        }
         if (td->pending_head >= td->pending.cnt)
                 return BROOK__COMMIT_DONE;
         if ((io->err = brook__td_drain(td, errstr, errstr_size)))
@@ -646,28 +767,177 @@ static brook__commit_t brook__td_commit_offsets(void *opaque, char *errstr,
         return BROOK__COMMIT_DONE;
 }
 
+/* exactly_once_v2: the transaction commits (or fails as a test asked):
+ * what it wrote becomes visible, and the driver remembers where the next
+ * one starts and the tasks' times, for a revival after an abort. */
+static brook__commit_t brook__td_commit_txn(void *opaque, char *errstr,
+                                            size_t errstr_size)
+{
+        brook__td_io_t *io = opaque;
+        brook_test_driver_t *td = io->td;
+        size_t i, j;
+
+        if (td->fail == BROOK__TD_FAIL_COMMIT_ABORT) {
+                td->fail = BROOK__TD_FAIL_NONE;
+                brook__seterr(errstr, errstr_size,
+                              "committing the transaction: injected failure "
+                              "(the transaction must abort)");
+                return BROOK__COMMIT_ABORTED;
+        }
+        if (td->fail == BROOK__TD_FAIL_COMMIT_RETRY) {
+                td->fail = BROOK__TD_FAIL_NONE;
+                brook__seterr(errstr, errstr_size,
+                              "committing the transaction: injected failure "
+                              "(retriable)");
+                return BROOK__COMMIT_STALLED;
+        }
+        for (i = 0; i < td->topics.cnt; i++) {
+                brook__tdtopic_t *t = td->topics.v[i];
+                t->committed = t->written.cnt;
+        }
+        td->inputs_committed = td->inputs.cnt;
+        td->pending_committed = td->pending.cnt;
+        for (i = 0; i < td->slot_cnt; i++)
+                td->slots[i].committed_end = td->slots[i].end;
+        for (i = 0; i < td->tasks.cnt; i++) {
+                brook__task_t *task = td->tasks.v[i];
+                brook__tdtimes_t *tm = &td->times[i];
+                tm->stream_time = task->stream_time;
+                for (j = 0; j < tm->topics.cnt; j++)
+                        free(tm->topics.v[j]);
+                tm->topics.cnt = 0;
+                tm->ptimes =
+                        brook__xrealloc(tm->ptimes, (task->queues.cnt + 1) *
+                                                            sizeof *tm->ptimes);
+                for (j = 0; j < task->queues.cnt; j++) {
+                        brook__pqueue_t *q = task->queues.v[j];
+                        tm->ptimes[tm->topics.cnt] = q->partition_time;
+                        brook__ptrvec_push(&tm->topics,
+                                           brook__xstrdup(q->topic));
+                }
+        }
+        return BROOK__COMMIT_DONE;
+}
+
+/*
+ * The transaction aborted: what it wrote is gone (records, state batch,
+ * changelog ends), and every task is revived from the last commit (closed
+ * without a commit, its cache and buffers dropped, its stores restored
+ * from the committed changelog), as a stream thread does.
+ */
+static brook_err_t brook__td_abort(brook_test_driver_t *td, char *errstr,
+                                   size_t errstr_size)
+{
+        brook_err_t err = BROOK_OK;
+        size_t i, j;
+
+        td->aborts++;
+        td->pending.cnt = td->pending_committed;
+        td->pending_head = td->pending_committed;
+        for (i = 0; i < td->topics.cnt; i++) {
+                brook__tdtopic_t *t = td->topics.v[i];
+                /* Their offsets stay taken, as an aborted transaction's
+                 * do in Kafka. */
+                for (j = t->committed; j < t->written.cnt; j++)
+                        brook__tdrec_free(t->written.v[j]);
+                t->written.cnt = t->committed;
+        }
+        if (td->env.batch)
+                brook__statebatch_discard(td->env.batch);
+        for (i = 0; i < td->slot_cnt; i++)
+                td->slots[i].end = td->slots[i].committed_end;
+        for (i = 0; !err && i < td->tasks.cnt; i++) {
+                brook__task_destroy(td->tasks.v[i], NULL);
+                td->tasks.v[i] = NULL;
+                err = brook__td_open_task(td, i, errstr, errstr_size);
+        }
+        return err;
+}
+
+/* Processes again what was piped since the last commit (after an abort,
+ * as a consumer that goes back to the committed offsets). */
+static brook_err_t brook__td_replay(brook_test_driver_t *td, char *errstr,
+                                    size_t errstr_size)
+{
+        brook_err_t err;
+        size_t i;
+        for (i = td->inputs_committed; i < td->inputs.cnt; i++) {
+                brook__tdrec_t *r = td->inputs.v[i];
+                brook__node_t *src =
+                        brook__topology_source_for(&td->topo, r->topic);
+                if ((err = brook__td_process(td, r, src, errstr,
+                                             errstr_size)) ||
+                    (err = brook__td_drain(td, errstr, errstr_size)))
+                        return err;
+        }
+        return BROOK_OK;
+}
+
+/* Aborts in a row before the driver gives up (each injected failure
+ * fails one attempt only). */
+#define BROOK__TD_MAX_ATTEMPTS 8
+
 brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
                                      size_t errstr_size)
 {
         brook__td_io_t tio = {td, BROOK_OK};
-        brook__commit_io_t io = {brook__td_deliver, brook__td_commit_offsets,
-                                 &tio, false};
-        brook_err_t err;
+        brook__commit_io_t io = {brook__td_deliver,
+                                 td->eos ? brook__td_commit_txn
+                                         : brook__td_commit_offsets,
+                                 &tio, td->eos};
+        brook__commit_t r = BROOK__COMMIT_FAILED;
+        brook_err_t err = BROOK_OK;
+        int attempt;
 
         if (td->failed) {
                 brook__seterr(errstr, errstr_size,
                               "the test driver stopped on an earlier error");
                 return BROOK_ERR_FATAL;
         }
-        if (brook__commit(&td->tasks, td->env.batch, &io, &err, errstr,
-                          errstr_size) == BROOK__COMMIT_DONE)
-                return BROOK_OK;
+        for (attempt = 0; attempt < BROOK__TD_MAX_ATTEMPTS; attempt++) {
+                if (td->fail == BROOK__TD_FAIL_STATE_WRITE) {
+                        td->fail = BROOK__TD_FAIL_NONE;
+                        if (td->env.batch)
+                                brook__statebatch_fail_next(td->env.batch);
+                }
+                r = brook__commit(&td->tasks, td->env.batch, &io, &err, errstr,
+                                  errstr_size);
+                if (r == BROOK__COMMIT_DONE)
+                        return BROOK_OK;
+                /* Retriable: the same commit again. */
+                if (r == BROOK__COMMIT_STALLED)
+                        continue;
+                if (r != BROOK__COMMIT_ABORTED)
+                        break;
+                if ((err = brook__td_abort(td, errstr, errstr_size)) ||
+                    (err = brook__td_replay(td, errstr, errstr_size))) {
+                        td->failed = true;
+                        return err;
+                }
+        }
         /* A record that failed to process leaves the driver usable; a
          * failed flush or state write does not. */
         if (tio.err)
                 return tio.err;
+        if (r != BROOK__COMMIT_FAILED) {
+                char last[512];
+                snprintf(last, sizeof last, "%s", errstr);
+                brook__seterr(errstr, errstr_size,
+                              "the commit failed %d times in a row: %s",
+                              BROOK__TD_MAX_ATTEMPTS, last);
+        }
         td->failed = true;
         return err ? err : BROOK_ERR_FATAL;
+}
+
+void brook__td_fail_next(brook_test_driver_t *td, brook__td_fail_t fail)
+{
+        td->fail = fail;
+}
+
+int64_t brook__td_aborts(const brook_test_driver_t *td)
+{
+        return td->aborts;
 }
 
 void brook_test_driver_set_auto_commit(brook_test_driver_t *td, bool on)
@@ -763,7 +1033,7 @@ bool brook_test_driver_read(brook_test_driver_t *td, const char *topic,
                 brook__tdtopic_t *t = td->topics.v[i];
                 if (strcmp(t->name, topic))
                         continue;
-                if (t->read >= t->written.cnt)
+                if (t->read >= brook__td_visible(td, t))
                         return false;
                 *out = ((brook__tdrec_t *)t->written.v[t->read++])->pub;
                 return true;
@@ -777,7 +1047,7 @@ size_t brook_test_driver_unread(brook_test_driver_t *td, const char *topic)
         for (i = 0; i < td->topics.cnt; i++) {
                 brook__tdtopic_t *t = td->topics.v[i];
                 if (!strcmp(t->name, topic))
-                        return t->written.cnt - t->read;
+                        return brook__td_visible(td, t) - t->read;
         }
         return 0;
 }

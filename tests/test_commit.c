@@ -1,0 +1,380 @@
+/*
+ * The commit sequence (engine/commit.c) through the test driver, with
+ * failures injected at each step (brook__td_fail_next()).
+ *
+ * Under exactly_once_v2 a commit is a transaction: its output is visible
+ * only once it commits, and an aborted one leaves nothing behind (output,
+ * write batch, cache), the tasks revive from the last commit and the
+ * records since are processed again. So whatever fails, and however often,
+ * the output and the stores end exactly as in a run where nothing failed.
+ *
+ * The topology has every kind of state a commit must get right: a
+ * repartition (records fed back), a cached key-value count, and a
+ * suppressed windowed count whose buffer holds records across commits.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "brook/brook.h"
+#include "brook_int.h"
+#include "store_int.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+/* win-out's key serde: made once for every driver (group setup). */
+static brook_serde_t *wserde;
+
+static void *value_as_key(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return brook_record_value(rec);
+}
+
+/*
+ * in (key: patient, value: ward) -> group by ward (repartition) -> count
+ * "ward-counts" (cached) -> ward-out; and in -> group by key -> 10 ms
+ * tumbling windows -> count -> suppress until the window closes -> win-out.
+ */
+static brook_builder_t *topology(const brook_kvstore_supplier_t *sup)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *in = brook_stream(b, "in", NULL);
+        brook_materialized_t m = {.name = "ward-counts", .supplier = sup};
+        brook_materialized_t wm = {.name = "patient-windows"};
+        brook_suppressed_t sup_final = {
+                .kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES,
+                .name = "final",
+        };
+        brook_windows_t w = brook_windows_tumbling(10, 0);
+        brook_table_t *t;
+
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_count(
+                        brook_stream_group_by(in, value_as_key, NULL, NULL),
+                        &m)),
+                "ward-out", NULL);
+        t = brook_windowed_count(
+                brook_grouped_windowed_by(brook_stream_group_by_key(in, NULL),
+                                          &w),
+                &wm);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_suppress(t, &sup_final)),
+                "win-out",
+                &(brook_produced_t){.key_serde = wserde,
+                                    .value_serde = brook_serde_int64()});
+        return b;
+}
+
+static brook_test_driver_t *driver(const brook_kvstore_supplier_t *sup,
+                                   bool eos)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_test_driver_t *td;
+        char err[512] = "";
+
+        assert_int_equal(brook_conf_set(conf, "default.key.serde", "string",
+                                        err, sizeof err),
+                         BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "default.value.serde", "string",
+                                        err, sizeof err),
+                         BROOK_OK);
+        if (eos)
+                assert_int_equal(brook_conf_set(conf, "processing.guarantee",
+                                                "exactly_once_v2", err,
+                                                sizeof err),
+                                 BROOK_OK);
+        td = brook_test_driver_new(topology(sup), conf, 0, err, sizeof err);
+        if (!td)
+                fail_msg("brook_test_driver_new: %s", err);
+        brook_test_driver_set_auto_commit(td, false);
+        return td;
+}
+
+/* The i-th input record: 7 patients over 3 wards, time moving by 3 ms. */
+static void input(int i, char *key, char *value, int64_t *ts)
+{
+        sprintf(key, "p%d", (i * 5) % 7);
+        sprintf(value, "ward-%d", (i * 3) % 4 == 3 ? 0 : (i * 3) % 4);
+        *ts = (int64_t)i * 3;
+}
+
+static void pipe_input(brook_test_driver_t *td, int i)
+{
+        char key[16], value[16], err[512] = "";
+        int64_t ts;
+
+        input(i, key, value, &ts);
+        if (brook_test_driver_pipe(td, "in", key, strlen(key), value,
+                                   strlen(value), ts, NULL, 0, err, sizeof err))
+                fail_msg("pipe %d: %s", i, err);
+}
+
+static void commit_ok(brook_test_driver_t *td)
+{
+        char err[512] = "";
+        if (brook_test_driver_commit(td, err, sizeof err))
+                fail_msg("commit: %s", err);
+}
+
+/* Every unread record of @p topic, one line each ("key value@ts", the
+ * bytes in hex), appended to @p out. */
+static void drain(brook_test_driver_t *td, const char *topic, char *out,
+                  size_t size)
+{
+        brook_test_record_t r;
+        size_t len = strlen(out), i;
+
+        while (brook_test_driver_read(td, topic, &r)) {
+                len += (size_t)snprintf(out + len, size - len, "%s ", topic);
+                for (i = 0; i < r.key_size; i++)
+                        len += (size_t)snprintf(
+                                out + len, size - len, "%02x",
+                                ((const unsigned char *)r.key)[i]);
+                len += (size_t)snprintf(out + len, size - len, " ");
+                for (i = 0; i < r.value_size; i++)
+                        len += (size_t)snprintf(
+                                out + len, size - len, "%02x",
+                                ((const unsigned char *)r.value)[i]);
+                len += (size_t)snprintf(out + len, size - len, "@%lld\n",
+                                        (long long)r.timestamp);
+                assert_true(len < size);
+        }
+}
+
+/* The ward counts the store holds, "ward=count,...". */
+static void store_counts(brook_test_driver_t *td, char *out, size_t size)
+{
+        brook_kvstore_t *st = brook_test_driver_kvstore(td, "ward-counts");
+        brook_kviter_t *it = NULL;
+        size_t len = 0;
+        void *k, *v;
+
+        assert_non_null(st);
+        out[0] = '\0';
+        assert_int_equal(brook_kvstore_all(st, &it, NULL, 0), BROOK_OK);
+        while (!brook_kviter_next(it, &k, &v, NULL, 0))
+                len += (size_t)snprintf(out + len, size - len, "%s%s=%lld",
+                                        len ? "," : "", (const char *)k,
+                                        (long long)*(int64_t *)v);
+        brook_kviter_destroy(it);
+}
+
+#define INPUTS   60
+#define PER_TXN  4
+#define OUT_SIZE 65536
+
+/*
+ * Pipes INPUTS records, committing every PER_TXN, with @p fail injected
+ * into every @p every-th commit (0: none); returns the output and the
+ * store's counts, and the number of aborts.
+ */
+static int64_t run(const brook_kvstore_supplier_t *sup, brook__td_fail_t fail,
+                   int every, char *out, char *counts)
+{
+        brook_test_driver_t *td = driver(sup, true);
+        int i, commits = 0;
+        int64_t aborts;
+
+        out[0] = '\0';
+        for (i = 0; i < INPUTS; i++) {
+                pipe_input(td, i);
+                if ((i + 1) % PER_TXN)
+                        continue;
+                if (every && ++commits % every == 0)
+                        brook__td_fail_next(td, fail);
+                commit_ok(td);
+                drain(td, "ward-out", out, OUT_SIZE);
+                drain(td, "win-out", out, OUT_SIZE);
+        }
+        store_counts(td, counts, 256);
+        aborts = brook__td_aborts(td);
+        brook_test_driver_destroy(td);
+        return aborts;
+}
+
+/* ------------------------------------------------------------------ tests */
+
+/* Output of an open transaction is not visible; the commit makes it so. */
+static void test_output_visible_after_commit(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, true);
+        char out[4096] = "";
+        (void)state;
+
+        pipe_input(td, 0);
+        pipe_input(td, 1);
+        assert_int_equal(brook_test_driver_unread(td, "ward-out"), 0);
+        commit_ok(td);
+        /* p0 -> ward-0, p5 -> ward-3 is ward-0 again: one cached update. */
+        drain(td, "ward-out", out, sizeof out);
+        assert_string_equal(out, "ward-out 776172642d30 "
+                                 "0000000000000002@3\n");
+        brook_test_driver_destroy(td);
+}
+
+/*
+ * An aborted transaction leaves nothing: its output is discarded, the
+ * write batch and the cache with it (the store reads the last commit),
+ * and the records are processed again, once.
+ */
+static void test_abort_discards_everything(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, true);
+        char out[4096] = "", counts[256];
+        (void)state;
+
+        pipe_input(td, 0); /* p0 ward-0 */
+        pipe_input(td, 1); /* p5 ward-0 */
+        commit_ok(td);
+        drain(td, "ward-out", out, sizeof out);
+        pipe_input(td, 2); /* p3 ward-2 */
+        pipe_input(td, 3); /* p1 ward-1 */
+        brook__td_fail_next(td, BROOK__TD_FAIL_COMMIT_ABORT);
+        commit_ok(td);
+        assert_int_equal(brook__td_aborts(td), 1);
+        drain(td, "ward-out", out, sizeof out);
+        /* Each update once: ward-0=2 from the first commit, then ward-2=1
+         * and ward-1=1 from the second (retried) one, in the cache's
+         * order. */
+        assert_string_equal(out, "ward-out 776172642d30 0000000000000002@3\n"
+                                 "ward-out 776172642d32 0000000000000001@6\n"
+                                 "ward-out 776172642d31 0000000000000001@9\n");
+        store_counts(td, counts, sizeof counts);
+        assert_string_equal(counts, "ward-0=2,ward-1=1,ward-2=1");
+        brook_test_driver_destroy(td);
+}
+
+/* A failure at each step of the commit, at every second commit: output
+ * and store end exactly as without failures. */
+static void check_step(const brook_kvstore_supplier_t *sup,
+                       brook__td_fail_t fail, int64_t want_aborts)
+{
+        char *want = malloc(OUT_SIZE), *got = malloc(OUT_SIZE);
+        char want_counts[256], got_counts[256];
+
+        assert_int_equal(run(sup, BROOK__TD_FAIL_NONE, 0, want, want_counts),
+                         0);
+        assert_int_equal(run(sup, fail, 2, got, got_counts), want_aborts);
+        /* Not trivially equal: the reference has every kind of output. */
+        assert_non_null(strstr(want, "ward-out"));
+        assert_non_null(strstr(want, "win-out"));
+        assert_string_equal(got, want);
+        assert_string_equal(got_counts, want_counts);
+        assert_string_equal(want_counts, "ward-0=30,ward-1=15,ward-2=15");
+        free(want);
+        free(got);
+}
+
+static void test_fail_deliver(void **state)
+{
+        (void)state;
+        check_step(NULL, BROOK__TD_FAIL_DELIVER, INPUTS / PER_TXN / 2);
+}
+
+static void test_fail_commit_abort(void **state)
+{
+        (void)state;
+        check_step(NULL, BROOK__TD_FAIL_COMMIT_ABORT, INPUTS / PER_TXN / 2);
+}
+
+/* Retriable: the same commit again, nothing aborted. */
+static void test_fail_commit_retry(void **state)
+{
+        (void)state;
+        check_step(NULL, BROOK__TD_FAIL_COMMIT_RETRY, 0);
+}
+
+/* In-memory stores keep the transaction's writes aside too: an abort
+ * drops them, the task's revival restores the store from its changelog. */
+static void test_fail_commit_abort_in_memory(void **state)
+{
+        (void)state;
+        check_step(brook_kvstore_in_memory(), BROOK__TD_FAIL_COMMIT_ABORT,
+                   INPUTS / PER_TXN / 2);
+}
+
+/*
+ * The state is written after the transaction commits: when that write
+ * fails, Kafka has the output and the changelog (a restart restores the
+ * store from it), while the store still holds the last commit's state.
+ * The driver stops, as an app does.
+ */
+static void test_fail_state_write(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, true);
+        char out[4096] = "", err[512] = "";
+        (void)state;
+
+        pipe_input(td, 0);
+        pipe_input(td, 1);
+        commit_ok(td);
+        drain(td, "ward-out", out, sizeof out);
+        pipe_input(td, 2);
+        brook__td_fail_next(td, BROOK__TD_FAIL_STATE_WRITE);
+        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
+                         BROOK_ERR_STATE);
+        assert_non_null(strstr(err, "injected failure"));
+        /* The transaction committed: its output is visible. */
+        drain(td, "ward-out", out, sizeof out);
+        assert_string_equal(out, "ward-out 776172642d30 0000000000000002@3\n"
+                                 "ward-out 776172642d32 0000000000000001@6\n");
+        assert_int_equal(brook_test_driver_pipe(td, "in", "x", 1, "y", 1, 9,
+                                                NULL, 0, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        brook_test_driver_destroy(td);
+}
+
+/* At least once: a record not delivered fails the commit, and the driver
+ * with it (as the app stops). */
+static void test_at_least_once_deliver_fails(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, false);
+        char err[512] = "";
+        (void)state;
+
+        pipe_input(td, 0);
+        brook__td_fail_next(td, BROOK__TD_FAIL_DELIVER);
+        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        assert_string_equal(err, "a record was not delivered (injected)");
+        assert_int_equal(brook__td_aborts(td), 0);
+        brook_test_driver_destroy(td);
+}
+
+static int setup(void **state)
+{
+        char err[256];
+        (void)state;
+        wserde = brook_serde_time_windowed(brook_serde_string(), 10, err,
+                                           sizeof err);
+        return wserde ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        brook_serde_destroy(wserde);
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_output_visible_after_commit),
+                cmocka_unit_test(test_abort_discards_everything),
+                cmocka_unit_test(test_fail_deliver),
+                cmocka_unit_test(test_fail_commit_abort),
+                cmocka_unit_test(test_fail_commit_retry),
+                cmocka_unit_test(test_fail_commit_abort_in_memory),
+                cmocka_unit_test(test_fail_state_write),
+                cmocka_unit_test(test_at_least_once_deliver_fails),
+        };
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
