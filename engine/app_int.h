@@ -185,6 +185,8 @@ struct brook__thread {
         /** After an abort the tasks go back to their committed offsets
          *  (brook__thr_reset_tasks()); set until they have. */
         bool reset_pending;
+        /** Transactions aborted since the last commit. */
+        int abort_streak;
         /** The producer's configuration, to make it again after a fatal
          *  error. */
         rd_kafka_conf_t *producer_conf;

@@ -801,6 +801,9 @@ static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
 
 /* ---------------------------------------------------------- transactions */
 
+/* Transactions that may abort in a row before the app stops. */
+#define BROOK__MAX_ABORT_STREAK 10
+
 /* How long a transactional call may take (-1: what is left of the
  * transaction's time, librdkafka's advice), no longer than what is left
  * of a stop's time. */
@@ -937,13 +940,29 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
                                             bool given_away)
 {
         char abort_why[512] = "";
-        brook__txn_res_t r = fatal ? BROOK__TXN_FATAL : BROOK__TXN_OK;
+        brook__txn_res_t r;
         int attempts = 0;
 
+        /* A producer that failed fatally cannot abort: it is replaced. */
+        if (!given_away && rd_kafka_fatal_error(thr->producer, NULL, 0))
+                fatal = true;
+        r = fatal ? BROOK__TXN_FATAL : BROOK__TXN_OK;
         brook__log("WARN",
                    "thread %d: aborting the transaction (%s); the tasks go "
                    "back to their last commit",
                    thr->idx, why);
+        /* The same input failing every time (a record the broker always
+         * refuses) would abort forever: stop with the cause instead. Its
+         * input stays uncommitted, nothing is lost. */
+        if (++thr->abort_streak > BROOK__MAX_ABORT_STREAK && !thr->failed) {
+                char msg[700];
+                snprintf(msg, sizeof msg,
+                         "thread %d: %d transactions in a row aborted; the "
+                         "last because %s",
+                         thr->idx, thr->abort_streak, why);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+        }
         while (r == BROOK__TXN_OK && thr->txn_open) {
                 r = brook__txn_result(
                         rd_kafka_abort_transaction(thr->producer,
@@ -1033,6 +1052,7 @@ static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
                         "committing the transaction", why, sizeof why);
         switch (r) {
         case BROOK__TXN_OK:
+                thr->abort_streak = 0;
                 brook__thr_committed(thr, thr->txn_offsets);
                 brook__thr_txn_clear(thr);
                 brook__thr_unstall(thr);
@@ -1070,6 +1090,10 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
         /* A producer that could not be made again failed the app. */
         if (!thr->producer)
                 return BROOK__COMMIT_FAILED;
+        /* Tasks that an abort left to be reset hold the aborted
+         * transaction's state: nothing of it may be committed. */
+        if (thr->reset_pending)
+                return BROOK__COMMIT_ABORTED;
         why[0] = '\0';
         thr->last_commit = brook__now_mono_ms();
         r = brook__commit(&thr->tasks, thr->env.batch, &io, &err, why,
