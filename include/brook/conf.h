@@ -18,9 +18,9 @@
  *   num.stream.threads                   [1] 1..256
  *   commit.interval.ms                   [30000; 100 under exactly_once_v2]
  *   processing.guarantee                 [at_least_once] at_least_once|
- *                                        exactly_once_v2 (accepted here;
- *                                        brook_app_new() refuses it until
- *                                        transactions land)
+ *                                        exactly_once_v2 (a Kafka
+ *                                        transaction per commit; see
+ *                                        docs/exactly-once.md)
  *   state.dir                            [/tmp/brook]
  *   client.id                            [<application.id>]
  *   replication.factor                   [-1: the broker's default] for
