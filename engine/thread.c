@@ -954,7 +954,7 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
         /* The same input failing every time (a record the broker always
          * refuses) would abort forever: stop with the cause instead. Its
          * input stays uncommitted, nothing is lost. */
-        if (++thr->abort_streak > BROOK__MAX_ABORT_STREAK && !thr->failed) {
+        if (++thr->abort_streak >= BROOK__MAX_ABORT_STREAK && !thr->failed) {
                 char msg[700];
                 snprintf(msg, sizeof msg,
                          "thread %d: %d transactions in a row aborted; the "

@@ -727,6 +727,119 @@ static void test_fail_stops_at_bad_record(void **state)
         free(app_id);
 }
 
+/* What a read_committed reader of the output finds, per input id: how
+ * many times, for test_eos_refused_record(). */
+typedef struct eos_check {
+        int seen[1200];
+        int64_t bad; /**< Records without an id in range. */
+} eos_check_t;
+
+static void check_eos_record(const rd_kafka_message_t *rkm, void *opaque)
+{
+        eos_check_t *c = opaque;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, NULL);
+        int64_t id = json_integer_value(json_object_get(v, "id"));
+        if (id >= 0 && id < 1200)
+                c->seen[id]++;
+        else
+                c->bad++;
+        json_decref(v);
+}
+
+/* Produces json_pipe records with ids [@p from, @p to) into partition
+ * @p p of @p in; the id @p big gets a 150 KB "pad". */
+static void produce_ids(rd_kafka_t *rk, const char *in, int32_t p, int64_t from,
+                        int64_t to, int64_t big)
+{
+        static char value[160000];
+        int64_t i;
+        for (i = from; i < to; i++) {
+                int n = snprintf(value, sizeof value,
+                                 "{\"id\":%" PRId64 ",\"amount\":%" PRId64 "%s",
+                                 i, i, i == big ? ",\"pad\":\"" : "}");
+                if (i == big) {
+                        memset(value + n, 'x', 150000);
+                        n += 150000;
+                        n += snprintf(value + n, sizeof value - (size_t)n,
+                                      "\"}");
+                }
+                kt_produce(rk, in, p, "k", value, (size_t)n, NULL);
+        }
+}
+
+/*
+ * exactly_once_v2 with a record the broker always refuses (larger than
+ * the output topic's max.message.bytes, which the producer cannot know):
+ * every transaction holding it aborts, and after 10 in a row the app
+ * stops naming the cause. A read_committed reader finds exactly the
+ * records of the committed input offsets, once each: nothing of the
+ * aborted transactions.
+ */
+static void test_eos_refused_record(void **state)
+{
+        char *in = kt_unique("eos-in"), *out = kt_unique("eos-out");
+        char *app_id = kt_unique("eos-app");
+        char *err;
+        eos_check_t *c = calloc(1, sizeof *c);
+        int64_t committed0, committed1, i;
+        rd_kafka_t *rk;
+        pid_t a;
+
+        kt_create_topic(in, 2);
+        /* The limit is on a record batch: the small records' batches
+         * stay far below it. */
+        kt_create_topic_with(out, 2, "max.message.bytes", "100000");
+        a = start_instance("a", app_id, in, out,
+                           "processing.guarantee=exactly_once_v2", NULL);
+        /* Partition 0: ids 0..99, committed before the rest comes; then
+         * id 100 too large for the output, ids 101..199. Partition 1: ids
+         * 1000..1099, then 1100..1199. */
+        rk = kt_producer();
+        produce_ids(rk, in, 0, 0, 100, -1);
+        produce_ids(rk, in, 1, 1000, 1100, -1);
+        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+        assert_int_equal(kt_wait_committed(app_id, in, 2, 200, 120000), 200);
+        produce_ids(rk, in, 0, 100, 200, 100);
+        produce_ids(rk, in, 1, 1100, 1200, -1);
+        kt_producer_close(rk);
+
+        /* The app stops by itself, with the cause. */
+        assert_int_equal(reap(a, 180000), 1);
+        err = instance_stderr(app_id, "a");
+        assert_non_null(err);
+        if (!strstr(err, "10 transactions in a row aborted; the last "
+                         "because a record to topic \"") ||
+            !strstr(err, "Message size too large"))
+                fail_msg("stderr lacks the cause:\n%s", err);
+        free(err);
+
+        /* Nothing past the refused record's offset is committed in its
+         * partition; the output is exactly what the committed offsets
+         * cover, once each. */
+        committed0 = kt_committed(app_id, in, 0);
+        committed1 = kt_committed(app_id, in, 1);
+        assert_int_equal(committed0, 100);
+        assert_in_range(committed1, 100, 200);
+        kt_consume_all(out, check_eos_record, c);
+        assert_int_equal(c->bad, 0);
+        for (i = 0; i < 1200; i++) {
+                int64_t offset = i < 1000 ? i : i - 1000;
+                int64_t committed = i < 1000 ? committed0 : committed1;
+                /* json_pipe keeps amounts not a multiple of 3. */
+                int want = offset < committed && i % 3 != 0 ? 1 : 0;
+                if (i >= 200 && i < 1000)
+                        want = 0;
+                if (c->seen[i] != want)
+                        fail_msg("id %" PRId64 ": %d times in the output, "
+                                 "want %d (committed %" PRId64 ")",
+                                 i, c->seen[i], want, committed);
+        }
+        free(c);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -737,6 +850,8 @@ int main(void)
                 cmocka_unit_test_teardown(test_headers_pass_through, teardown),
                 cmocka_unit_test_teardown(test_fail_stops_at_bad_record,
                                           teardown),
+                cmocka_unit_test_teardown(test_eos_refused_record, teardown),
         };
+        kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
