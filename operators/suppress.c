@@ -2,8 +2,10 @@
  * brook — suppress (Kafka Streams' KTableSuppressProcessorSupplier over an
  * InMemoryTimeOrderedKeyValueChangeBuffer).
  *
- * The buffer is a key-value store of the generic stack (in memory, logged,
- * not cached), so it is restored from its changelog like any store. Its
+ * The buffer is a key-value store of the generic stack (RocksDB, logged,
+ * not cached), so it is restored like any store: after a restart only the
+ * changelog's tail past the offset it stored with its data (Kafka Streams
+ * keeps it in memory and replays its whole changelog at every start). Its
  * keys are the table's serialized keys; each value is
  *
  *   [buffer time, 8 bytes BE][record timestamp, 8 bytes BE][1 if a value]
@@ -473,12 +475,13 @@ brook_table_t *brook_table_suppress(brook_table_t *t,
         parent = t->node;
         if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0))
                 goto done;
-        /* The buffer: in memory, logged, never cached (its own order is
-         * the point). The serdes are the table's, defaults if unknown. */
+        /* The buffer: persistent (a restart restores only the changelog's
+         * tail), logged, never cached (its own order is the point). The
+         * serdes are the table's, defaults if unknown. */
         mat.name = store;
         mat.key_serde = t->key_serde;
         mat.value_serde = t->value_serde;
-        mat.supplier = brook_kvstore_in_memory();
+        mat.supplier = brook_kvstore_rocksdb();
         mat.caching_disabled = true;
         if (brook_builder_add_store(b, &mat, &name, 1, NULL, 0))
                 goto done;
