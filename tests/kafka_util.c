@@ -600,6 +600,149 @@ void kt_wait_group_empty(const char *group, int timeout_ms)
                          rd_kafka_consumer_group_state_name(g.state));
 }
 
+int32_t kt_partition_of(const char *key, int32_t partitions)
+{
+        return rd_kafka_msg_partitioner_murmur2(NULL, key, strlen(key),
+                                                partitions, NULL, NULL);
+}
+
+#define KT_READER_TOPICS 4
+
+struct kt_reader {
+        rd_kafka_t *rk;
+        char *group;
+        char *topic[KT_READER_TOPICS];
+        int topic_cnt, partitions;
+        /** Per topic and partition: the next offset to read, as far as
+         *  the reader knows (a record's offset + 1, or where an end of
+         *  partition was reported). */
+        int64_t next[KT_READER_TOPICS][KT_MAX_PARTITIONS];
+};
+
+kt_reader_t *kt_reader_new(const char *const *topics, int topic_cnt,
+                           int partitions)
+{
+        kt_reader_t *r = calloc(1, sizeof *r);
+        rd_kafka_topic_partition_list_t *tp;
+        int t, p;
+
+        assert_non_null(r);
+        assert_in_range(topic_cnt, 1, KT_READER_TOPICS);
+        assert_in_range(partitions, 1, KT_MAX_PARTITIONS);
+        r->group = kt_unique("kt-reader");
+        r->rk = kt_client(RD_KAFKA_CONSUMER, r->group);
+        r->topic_cnt = topic_cnt;
+        r->partitions = partitions;
+        tp = rd_kafka_topic_partition_list_new(topic_cnt * partitions);
+        for (t = 0; t < topic_cnt; t++) {
+                r->topic[t] = strdup(topics[t]);
+                for (p = 0; p < partitions; p++)
+                        rd_kafka_topic_partition_list_add(tp, topics[t], p)
+                                ->offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+        assert_int_equal(rd_kafka_assign(r->rk, tp), 0);
+        rd_kafka_topic_partition_list_destroy(tp);
+        return r;
+}
+
+static int kt_reader_topic(kt_reader_t *r, const rd_kafka_message_t *rkm)
+{
+        const char *name = rd_kafka_topic_name(rkm->rkt);
+        int t;
+        for (t = 0; t < r->topic_cnt; t++)
+                if (!strcmp(name, r->topic[t]))
+                        return t;
+        return -1;
+}
+
+/* Reads one message (or nothing within @p timeout_ms); returns 1 if it
+ * was a record, handed to @p cb. */
+static int kt_reader_one(kt_reader_t *r, int timeout_ms,
+                         void (*cb)(const rd_kafka_message_t *rkm,
+                                    void *opaque),
+                         void *opaque)
+{
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(r->rk, timeout_ms);
+        int t, got = 0;
+        if (!rkm)
+                return 0;
+        t = rkm->rkt ? kt_reader_topic(r, rkm) : -1;
+        if (!rkm->err) {
+                if (t >= 0 && rkm->partition < r->partitions)
+                        r->next[t][rkm->partition] = rkm->offset + 1;
+                cb(rkm, opaque);
+                got = 1;
+        } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (t >= 0 && rkm->partition < r->partitions &&
+                    rkm->offset > r->next[t][rkm->partition])
+                        r->next[t][rkm->partition] = rkm->offset;
+        } else if (!kt_transient(rkm->err) &&
+                   rkm->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN &&
+                   rkm->err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+                   rkm->err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+                fail_msg("reading %s [%d]: %s", t >= 0 ? r->topic[t] : "?",
+                         (int)rkm->partition, rd_kafka_message_errstr(rkm));
+        }
+        rd_kafka_message_destroy(rkm);
+        return got;
+}
+
+int64_t kt_reader_poll(kt_reader_t *r, int timeout_ms,
+                       void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
+                       void *opaque)
+{
+        int64_t deadline = kt_now_ms() + timeout_ms, n = 0;
+        do
+                n += kt_reader_one(r, 50, cb, opaque);
+        while (kt_now_ms() < deadline);
+        return n;
+}
+
+void kt_reader_drain(kt_reader_t *r, int timeout_ms,
+                     void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
+                     void *opaque)
+{
+        int64_t hi[KT_READER_TOPICS][KT_MAX_PARTITIONS], lo;
+        int64_t deadline = kt_now_ms() + timeout_ms;
+        int t, p, lag_t = 0, lag_p = 0;
+        bool done;
+
+        for (t = 0; t < r->topic_cnt; t++)
+                for (p = 0; p < r->partitions; p++)
+                        kt_watermarks(r->topic[t], p, &lo, &hi[t][p]);
+        for (;;) {
+                done = true;
+                for (t = 0; t < r->topic_cnt; t++)
+                        for (p = 0; p < r->partitions; p++)
+                                if (done && r->next[t][p] < hi[t][p]) {
+                                        done = false;
+                                        lag_t = t;
+                                        lag_p = p;
+                                }
+                if (done)
+                        return;
+                if (kt_now_ms() >= deadline)
+                        fail_msg("reading %s [%d]: at offset %" PRId64
+                                 " of %" PRId64 " after %d ms",
+                                 r->topic[lag_t], lag_p, r->next[lag_t][lag_p],
+                                 hi[lag_t][lag_p], timeout_ms);
+                kt_reader_one(r, 100, cb, opaque);
+        }
+}
+
+void kt_reader_destroy(kt_reader_t *r)
+{
+        int t;
+        if (!r)
+                return;
+        rd_kafka_consumer_close(r->rk);
+        rd_kafka_destroy(r->rk);
+        for (t = 0; t < r->topic_cnt; t++)
+                free(r->topic[t]);
+        free(r->group);
+        free(r);
+}
+
 pid_t kt_spawn(char *const argv[], const char *log_prefix)
 {
         char out[512], err[512];

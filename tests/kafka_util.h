@@ -105,6 +105,33 @@ void kt_wait_group_stable(const char *group, const char *topic, int partitions,
  *  test otherwise. */
 void kt_wait_group_empty(const char *group, int timeout_ms);
 
+/** The partition Java's default partitioner (murmur2, as brook's
+ *  producers use) picks for @p key among @p partitions. */
+int32_t kt_partition_of(const char *key, int32_t partitions);
+
+/** A read_committed reader of whole topics, read a little at a time
+ *  (kt_reader_poll()) while a test runs, then to their ends
+ *  (kt_reader_drain()). Not thread-safe: one thread uses it. */
+typedef struct kt_reader kt_reader_t;
+/** Reads partitions 0 .. @p partitions - 1 of each of @p topics
+ *  (@p topic_cnt, at most 4) from their beginnings. */
+kt_reader_t *kt_reader_new(const char *const *topics, int topic_cnt,
+                           int partitions);
+/** Hands @p cb every record that arrives within about @p timeout_ms and
+ *  returns how many. Errors that only mean "the broker is away" (while a
+ *  test restarts it) are ignored; any other fails the test. */
+int64_t kt_reader_poll(kt_reader_t *r, int timeout_ms,
+                       void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
+                       void *opaque);
+/** Reads on until every partition is read up to its high watermark as of
+ *  this call (transaction markers included), handing @p cb each record;
+ *  fails the test if that takes more than @p timeout_ms. */
+void kt_reader_drain(kt_reader_t *r, int timeout_ms,
+                     void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
+                     void *opaque);
+/** Closes the reader. NULL is a no-op. */
+void kt_reader_destroy(kt_reader_t *r);
+
 /** Starts @p argv[0] with stdout and stderr to files named after
  *  @p log_prefix (".out", ".err"). */
 pid_t kt_spawn(char *const argv[], const char *log_prefix);
