@@ -1,0 +1,1227 @@
+/*
+ * Integration: the chaos test of exactly-once (issue 11) on the real broker.
+ *
+ * chaos_app (tests/apps/chaos_app.c) runs as INSTANCES separate processes,
+ * static members "chaos-<i>" of one group. Its topology re-keys the input
+ * by group through a repartition topic, then keeps per group a rank
+ * ("COUNT,SEQ", caching off: one output per input record) and a tumbling
+ * 10 s window count suppressed until the window closes (one final per
+ * group and window). While a producer thread writes the input, paced, a
+ * killer thread SIGKILLs a random instance every 1.5-3 s and restarts it
+ * at once, recording the phase the instance published (restore, commit,
+ * processing, idle: tests/apps/chaos_status.h); the main thread kills and
+ * restarts the broker, and stops one instance (SIGSTOP) until the others
+ * own its partitions, then lets it go on (SIGCONT): a zombie. Then it waits
+ * until every expected output is there, stops the instances, reads both
+ * outputs read_committed from the beginning and compares them with the
+ * reference:
+ *
+ *   ranks    one record per input record (group, "RANK,SEQ"), RANK the
+ *            record's 1-based place in its group's records by sequence
+ *   windows  one final per (group, window) with records, the exact count
+ *
+ *   exactly_once_v2  nothing missing, nothing duplicated, no wrong value;
+ *   at_least_once    nothing missing, no value below the reference;
+ *                    duplicates and values above it (records processed
+ *                    again) are counted and printed: what that mode allows.
+ *
+ * Both also check: at least `kills` kills, at least half of them while the
+ * instance was processing; each restarted instance restored less than two
+ * commit intervals' worth of changelog records (see restore_bound()); no
+ * store restored from scratch; no instance exited on its own.
+ *
+ * Input order. Windows have no grace, so a record whose window closed in
+ * its task's stream time is dropped as late, and no exact reference could
+ * exist if a group's records came from several input partitions (one
+ * upstream task may lag another by seconds after a kill). So every group's
+ * records go to the input partition its key's repartition partition is
+ * (the producer picks the partition): each repartition partition is fed by
+ * one upstream task, in offset order, and event time rises with the
+ * sequence number.
+ *
+ * One summary line per run: "chaos <guarantee>: ...". tests/chaos/run runs
+ * a long version through the environment:
+ *   CHAOS_GUARANTEE        at_least_once or exactly_once_v2: only that run
+ *   CHAOS_EVENTS           input records [500000]
+ *   CHAOS_SECONDS          how long producing them takes [90]
+ *   CHAOS_KILLS            at least this many kills [20]
+ *   CHAOS_BROKER_RESTARTS  broker kills and restarts [1]
+ *   CHAOS_FENCINGS         zombie episodes [1]
+ *   CHAOS_COMMIT_MS        commit.interval.ms of both runs [100]
+ *   CHAOS_DRAIN_SECONDS    how long the outputs may take to complete after
+ *                          the input is in [300]
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "apps/chaos_status.h"
+#include "kafka_util.h"
+
+#define PARTS     4
+#define INSTANCES 3
+#define GROUPS    64
+#define ENTITIES  1000
+#define WINDOW_MS 10000
+/* Closing records are this far past the last window's end. */
+#define CLOSE_AHEAD_MS (10 * 60 * 1000)
+/* Changelog records one input record makes, at most: one in "ranks" (no
+ * cache), one in "windows" (fewer: its cache keeps the latest per window
+ * until a commit), one in the suppression buffer "finals" (one per window
+ * update that reaches it). The buffer's deletes at eviction add one per
+ * closed window; restore_bound() counts those too. */
+#define UPDATES_PER_RECORD 3
+
+typedef struct params {
+        int64_t events;
+        int produce_s;
+        int kills;
+        int broker_restarts;
+        int fencings;
+        int commit_ms;
+        int session_ms;
+        int drain_s;
+} params_t;
+
+/* --------------------------------------------------------- reference */
+
+typedef struct ref {
+        int64_t events; /**< Regular input records. */
+        int64_t n;      /**< With the PARTS closing records. */
+        int64_t base;   /**< Event time of record 0, window-aligned. */
+        int windows;    /**< Windows the regular records span. */
+        char group_name[GROUPS][24];
+        int32_t group_part[GROUPS];
+        uint8_t *group;   /**< Per record. */
+        uint16_t *entity; /**< Per record. */
+        uint32_t *rank;   /**< Per record. */
+        int32_t *count;   /**< Per group and window: [g * windows + w]. */
+        int64_t pairs;    /**< (group, window)s with records. */
+} ref_t;
+
+static uint64_t rng_next(uint64_t *s)
+{
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        return *s;
+}
+
+static int64_t event_ts(const ref_t *r, int64_t seq)
+{
+        if (seq >= r->events)
+                return r->base + (int64_t)r->windows * WINDOW_MS +
+                       CLOSE_AHEAD_MS;
+        return r->base + seq * ((int64_t)r->windows * WINDOW_MS) / r->events;
+}
+
+/* Group g's key is "g-<g>-<salt>", the salt picked so that the key's
+ * partition is g % PARTS: every partition has GROUPS / PARTS groups, and
+ * group p (p < PARTS) is on partition p. */
+static void ref_groups(ref_t *r)
+{
+        int g, salt;
+        for (g = 0; g < GROUPS; g++) {
+                for (salt = 0;; salt++) {
+                        snprintf(r->group_name[g], sizeof r->group_name[g],
+                                 "g-%d-%d", g, salt);
+                        if (kt_partition_of(r->group_name[g], PARTS) ==
+                            g % PARTS)
+                                break;
+                }
+                r->group_part[g] = g % PARTS;
+        }
+}
+
+/* The input (the same for the same parameters) and what the outputs must
+ * hold. Record i < events: a random entity, its group (entity % GROUPS),
+ * event time rising with i over `windows` windows. Records events + p
+ * close every window: one per partition p (group p), far ahead. */
+static void ref_init(ref_t *r, const params_t *p)
+{
+        uint64_t s = 0x9e3779b97f4a7c15ULL;
+        uint32_t next_rank[GROUPS] = {0};
+        struct timespec now;
+        int64_t i;
+
+        memset(r, 0, sizeof *r);
+        r->events = p->events;
+        r->n = p->events + PARTS;
+        /* One window of event time per second of producing. */
+        r->windows = p->produce_s;
+        /* Event times end about now: the broker keeps what it is given
+         * (the test broker has no time retention, the window changelogs
+         * a day more than an hour). */
+        clock_gettime(CLOCK_REALTIME, &now);
+        r->base =
+                ((int64_t)now.tv_sec * 1000 - (int64_t)r->windows * WINDOW_MS) /
+                WINDOW_MS * WINDOW_MS;
+        ref_groups(r);
+        r->group = malloc((size_t)r->n);
+        r->entity = malloc((size_t)r->n * sizeof *r->entity);
+        r->rank = malloc((size_t)r->n * sizeof *r->rank);
+        r->count =
+                calloc((size_t)GROUPS * (size_t)r->windows, sizeof *r->count);
+        assert_true(r->group && r->entity && r->rank && r->count);
+        for (i = 0; i < r->n; i++) {
+                int e, g;
+                if (i < r->events) {
+                        e = (int)(rng_next(&s) % ENTITIES);
+                        g = e % GROUPS;
+                } else {
+                        g = (int)(i - r->events);
+                        e = g;
+                }
+                r->entity[i] = (uint16_t)e;
+                r->group[i] = (uint8_t)g;
+                r->rank[i] = ++next_rank[g];
+                if (i < r->events) {
+                        int w = (int)((event_ts(r, i) - r->base) / WINDOW_MS);
+                        if (!r->count[g * r->windows + w]++)
+                                r->pairs++;
+                }
+        }
+}
+
+static void ref_free(ref_t *r)
+{
+        free(r->group);
+        free(r->entity);
+        free(r->rank);
+        free(r->count);
+}
+
+/* ------------------------------------------------------------- tally */
+
+/* What the outputs hold, against the reference. */
+typedef struct tally {
+        const ref_t *ref;
+        const char *out, *win_out;
+        uint8_t *seen;  /**< Outputs per record (saturating). */
+        uint8_t *wseen; /**< Finals per (group, window) (saturating). */
+        int64_t records, missing, duplicated, wrong, below, strays;
+        int64_t wrecords, wmissing, wduplicated, wwrong, wbelow, wstrays;
+} tally_t;
+
+static void tally_init(tally_t *t, const ref_t *r, const char *out,
+                       const char *win_out)
+{
+        memset(t, 0, sizeof *t);
+        t->ref = r;
+        t->out = out;
+        t->win_out = win_out;
+        t->seen = calloc((size_t)r->n, 1);
+        t->wseen = calloc((size_t)GROUPS * (size_t)r->windows, 1);
+        assert_true(t->seen && t->wseen);
+        t->missing = r->n;
+        t->wmissing = r->pairs;
+}
+
+/* The group of key "g-<g>-<salt>" (@p len bytes), or -1. */
+static int group_of(const ref_t *r, const char *key, size_t len)
+{
+        char buf[24];
+        int g;
+        if (len == 0 || len >= sizeof buf)
+                return -1;
+        memcpy(buf, key, len);
+        buf[len] = '\0';
+        if (sscanf(buf, "g-%d-", &g) != 1 || g < 0 || g >= GROUPS ||
+            strcmp(buf, r->group_name[g]))
+                return -1;
+        return g;
+}
+
+static void tally_rank(tally_t *t, const rd_kafka_message_t *rkm)
+{
+        const ref_t *r = t->ref;
+        char val[48], *end;
+        long long rank, seq;
+        int g = group_of(r, rkm->key, rkm->key_len);
+
+        t->records++;
+        if (g < 0 || !rkm->payload || rkm->len == 0 || rkm->len >= sizeof val) {
+                t->strays++;
+                return;
+        }
+        memcpy(val, rkm->payload, rkm->len);
+        val[rkm->len] = '\0';
+        rank = strtoll(val, &end, 10);
+        if (*end != ',' || (seq = strtoll(end + 1, &end, 10), *end) ||
+            seq < 0 || seq >= r->n || r->group[seq] != g) {
+                t->strays++;
+                return;
+        }
+        if (t->seen[seq] == 0)
+                t->missing--;
+        else
+                t->duplicated++;
+        if (t->seen[seq] < UINT8_MAX)
+                t->seen[seq]++;
+        if (rank != r->rank[seq])
+                t->wrong++;
+        if (rank < r->rank[seq])
+                t->below++;
+}
+
+static void tally_final(tally_t *t, const rd_kafka_message_t *rkm)
+{
+        const ref_t *r = t->ref;
+        const unsigned char *k = rkm->key, *v = rkm->payload;
+        int64_t start = 0, count = 0;
+        int g, w, i;
+
+        t->wrecords++;
+        if (rkm->key_len <= 8 || rkm->len != 8 ||
+            (g = group_of(r, rkm->key, rkm->key_len - 8)) < 0) {
+                t->wstrays++;
+                return;
+        }
+        for (i = 0; i < 8; i++) {
+                start = start << 8 | k[rkm->key_len - 8 + i];
+                count = count << 8 | v[i];
+        }
+        w = (int)((start - r->base) / WINDOW_MS);
+        if (start < r->base || (start - r->base) % WINDOW_MS ||
+            w >= r->windows || !r->count[g * r->windows + w]) {
+                t->wstrays++;
+                return;
+        }
+        i = g * r->windows + w;
+        if (t->wseen[i] == 0)
+                t->wmissing--;
+        else
+                t->wduplicated++;
+        if (t->wseen[i] < UINT8_MAX)
+                t->wseen[i]++;
+        if (count != r->count[i])
+                t->wwrong++;
+        if (count < r->count[i])
+                t->wbelow++;
+}
+
+static void tally_cb(const rd_kafka_message_t *rkm, void *opaque)
+{
+        tally_t *t = opaque;
+        if (!strcmp(rd_kafka_topic_name(rkm->rkt), t->out))
+                tally_rank(t, rkm);
+        else
+                tally_final(t, rkm);
+}
+
+static void tally_free(tally_t *t)
+{
+        free(t->seen);
+        free(t->wseen);
+}
+
+/* ------------------------------------------------------------- state */
+
+/* A process of an instance that ended (killed, or stopped at the end). */
+typedef struct run_rec {
+        int inst, run;
+        int phase;     /**< Where a kill landed; -1 for the final stop. */
+        int64_t at_ms; /**< When it ended, since production began. */
+        int64_t processed, restored_first, rebalances;
+        /** Records processed since the last commit, and between the
+         *  last two commits, when it ended. */
+        int64_t uncommitted, last_interval;
+        int64_t restore_remaining;
+        /** The most it may restore at its start (restore_check()). */
+        int64_t allowed;
+} run_rec_t;
+
+typedef struct inst {
+        pid_t pid;    /**< The running process, 0 if none. */
+        int run;      /**< Its number: 0 the first start, then restarts. */
+        bool stopped; /**< SIGSTOPped. */
+        char dir[512], status[512];
+        chaos_status_t *st;
+} inst_t;
+
+typedef struct chaos {
+        params_t p;
+        const char *guarantee;
+        char *app_id, *in, *out, *win_out, *dir;
+        ref_t ref;
+        tally_t tally;
+        kt_reader_t *reader;
+        inst_t inst[INSTANCES];
+
+        pthread_mutex_t mu; /**< Guards the instances and what follows. */
+        bool paused;        /**< No kills (an episode runs). */
+        run_rec_t *runs;
+        size_t run_cnt, run_cap;
+        int kills;
+        char unexpected[1024]; /**< An instance that exited on its own. */
+
+        atomic_bool stop;     /**< The threads stop. */
+        atomic_bool produced; /**< The producer wrote (and flushed) all. */
+        atomic_bool killed_enough;
+        char producer_err[512];
+        pthread_t producer, killer;
+        bool producer_started, killer_started;
+
+        bool broker_down;
+        int broker_restarts, fencings;
+        int64_t zombie_processed; /**< By zombies after SIGCONT. */
+        int64_t started_ms;
+        uint64_t rng;
+} chaos_t;
+
+/* The run in progress, for the teardown to clean up after a failure. */
+static chaos_t *current;
+
+static int env_int(const char *name, int def)
+{
+        const char *v = getenv(name);
+        return v && *v ? atoi(v) : def;
+}
+
+static void params_init(params_t *p)
+{
+        const char *ev = getenv("CHAOS_EVENTS");
+        p->events = ev && *ev ? strtoll(ev, NULL, 10) : 500000;
+        p->produce_s = env_int("CHAOS_SECONDS", 90);
+        p->kills = env_int("CHAOS_KILLS", 20);
+        p->broker_restarts = env_int("CHAOS_BROKER_RESTARTS", 1);
+        p->fencings = env_int("CHAOS_FENCINGS", 1);
+        /* One commit interval for both guarantees (at_least_once's default
+         * is 30 s): the runs then differ only in the guarantee, and the
+         * restore bound is the same small number for both. */
+        p->commit_ms = env_int("CHAOS_COMMIT_MS", 100);
+        /* The broker's smallest (group.min.session.timeout.ms): a SIGSTOP
+         * longer than it makes a zombie; a restart is back well within
+         * it, so a killed static member keeps its partitions. */
+        p->session_ms = 6000;
+        p->drain_s = env_int("CHAOS_DRAIN_SECONDS", 300);
+        assert_true(p->events > 0 && p->produce_s > 0);
+}
+
+/* ---------------------------------------------------------- instances */
+
+static void inst_spawn(chaos_t *c, int i)
+{
+        inst_t *in = &c->inst[i];
+        char name[32], log[1024], out_arg[600], status_arg[600];
+        char guarantee[64], commit[64], member[64], session[64], hb[64];
+        char *argv[] = {CHAOS_APP_PATH,
+                        name,
+                        (char *)kt_bootstrap(),
+                        c->app_id,
+                        c->in,
+                        c->out,
+                        in->dir,
+                        out_arg,
+                        status_arg,
+                        guarantee,
+                        commit,
+                        member,
+                        session,
+                        hb,
+                        "num.stream.threads=1",
+                        NULL};
+
+        snprintf(name, sizeof name, "i%d-r%d", i, in->run);
+        snprintf(out_arg, sizeof out_arg, "chaos.window.output=%s", c->win_out);
+        snprintf(status_arg, sizeof status_arg, "chaos.status=%s", in->status);
+        snprintf(guarantee, sizeof guarantee, "processing.guarantee=%s",
+                 c->guarantee);
+        snprintf(commit, sizeof commit, "commit.interval.ms=%d",
+                 c->p.commit_ms);
+        snprintf(member, sizeof member, "group.instance.id=chaos-%d", i);
+        snprintf(session, sizeof session, "consumer.session.timeout.ms=%d",
+                 c->p.session_ms);
+        snprintf(hb, sizeof hb, "consumer.heartbeat.interval.ms=%d",
+                 c->p.session_ms / 6);
+        snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, c->app_id, name);
+        in->pid = kt_spawn(argv, log);
+}
+
+/* Records how the process of instance @p i ended (its last status). Under
+ * c->mu. */
+static void run_record(chaos_t *c, int i, int phase)
+{
+        inst_t *in = &c->inst[i];
+        run_rec_t *rr;
+        if (c->run_cnt == c->run_cap) {
+                c->run_cap = c->run_cap ? 2 * c->run_cap : 64;
+                c->runs = realloc(c->runs, c->run_cap * sizeof *c->runs);
+                assert_non_null(c->runs);
+        }
+        rr = &c->runs[c->run_cnt++];
+        rr->inst = i;
+        rr->run = in->run;
+        rr->phase = phase;
+        rr->processed = atomic_load(&in->st->processed);
+        rr->restored_first = atomic_load(&in->st->restored_first);
+        rr->rebalances = atomic_load(&in->st->rebalances);
+        rr->uncommitted = atomic_load(&in->st->uncommitted);
+        rr->last_interval = atomic_load(&in->st->last_interval);
+        rr->restore_remaining = atomic_load(&in->st->restore_remaining);
+        rr->at_ms = kt_now_ms() - c->started_ms;
+        print_message(
+                "chaos %s: %s %d at %.1f s: instance %d run %d, %s, "
+                "%" PRId64 " processed (%" PRId64 " uncommitted, %" PRId64
+                " in the last commit), "
+                "%" PRId64 " restored at its start, %" PRId64 " rebalances\n",
+                c->guarantee, phase >= 0 ? "kill" : "stop",
+                phase >= 0 ? c->kills + 1 : i + 1, (double)rr->at_ms / 1000.0,
+                i, in->run, phase >= 0 ? chaos_phase_name(phase) : "clean stop",
+                rr->processed, rr->uncommitted, rr->last_interval,
+                rr->restored_first, rr->rebalances);
+}
+
+/* The last lines of instance @p i's current stderr log, into @p buf. */
+static void log_tail(chaos_t *c, int i, char *buf, size_t size)
+{
+        char path[1024];
+        char *s, *from;
+        size_t len;
+        int lines = 0;
+        snprintf(path, sizeof path, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
+                 c->inst[i].run);
+        if (!(s = kt_slurp(path))) {
+                snprintf(buf, size, "(no log %s)", path);
+                return;
+        }
+        len = strlen(s);
+        from = s + len;
+        while (from > s && lines < 6)
+                if (*--from == '\n' && from + 1 < s + len)
+                        lines++;
+        snprintf(buf, size, "%s: %s", path, from);
+        free(s);
+}
+
+/* Notes an instance that exited although nobody stopped it. Under c->mu. */
+static void inst_exited(chaos_t *c, int i, int status)
+{
+        char tail[700];
+        if (c->unexpected[0])
+                return;
+        log_tail(c, i, tail, sizeof tail);
+        snprintf(c->unexpected, sizeof c->unexpected,
+                 "instance %d (run %d) exited on its own (%s %d): %s", i,
+                 c->inst[i].run, WIFSIGNALED(status) ? "signal" : "status",
+                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                 tail);
+}
+
+/* SIGKILLs instance @p i and starts it again at once. Under c->mu. */
+static void inst_kill_restart(chaos_t *c, int i)
+{
+        inst_t *in = &c->inst[i];
+        int status;
+        kill(in->pid, SIGKILL);
+        waitpid(in->pid, &status, 0);
+        in->pid = 0;
+        if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+                inst_exited(c, i, status);
+                return;
+        }
+        run_record(c, i, atomic_load(&in->st->phase));
+        c->kills++;
+        in->run++;
+        inst_spawn(c, i);
+}
+
+/* Fails the test if an instance exited on its own or the producer
+ * failed. */
+static void check_health(chaos_t *c)
+{
+        int i, status;
+        pthread_mutex_lock(&c->mu);
+        for (i = 0; i < INSTANCES; i++)
+                if (c->inst[i].pid > 0 && waitpid(c->inst[i].pid, &status,
+                                                  WNOHANG) == c->inst[i].pid) {
+                        c->inst[i].pid = 0;
+                        inst_exited(c, i, status);
+                }
+        pthread_mutex_unlock(&c->mu);
+        if (c->unexpected[0])
+                fail_msg("%s", c->unexpected);
+        if (c->producer_err[0])
+                fail_msg("producer: %s", c->producer_err);
+}
+
+/* --------------------------------------------------------- producer */
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
+{
+        chaos_t *c = opaque;
+        (void)rk;
+        if (rkm->err && !c->producer_err[0])
+                snprintf(c->producer_err, sizeof c->producer_err,
+                         "delivery failed: %s", rd_kafka_err2str(rkm->err));
+}
+
+/* Writes the input, paced over produce_s seconds, then the closing
+ * records. Reports failures in c->producer_err (cmocka asserts belong to
+ * the main thread). */
+static void *producer_main(void *arg)
+{
+        chaos_t *c = arg;
+        const ref_t *r = &c->ref;
+        rd_kafka_conf_t *conf = rd_kafka_conf_new();
+        char err[512], key[16], val[96];
+        int64_t start, i, deadline;
+        rd_kafka_t *rk;
+
+        rd_kafka_conf_set(conf, "bootstrap.servers", kt_bootstrap(), NULL, 0);
+        /* In order and once per partition, across the broker restart. */
+        rd_kafka_conf_set(conf, "enable.idempotence", "true", NULL, 0);
+        rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
+        rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+        rd_kafka_conf_set_opaque(conf, c);
+        if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err))) {
+                snprintf(c->producer_err, sizeof c->producer_err, "%s", err);
+                return NULL;
+        }
+        start = kt_now_ms();
+        for (i = 0; i < r->n && !atomic_load(&c->stop); i++) {
+                int g = r->group[i];
+                rd_kafka_resp_err_t e;
+                if (i < r->events) {
+                        int64_t due =
+                                start + i * c->p.produce_s * 1000 / r->events;
+                        while (kt_now_ms() < due && !atomic_load(&c->stop)) {
+                                rd_kafka_poll(rk, 0);
+                                kt_sleep_ms(5);
+                        }
+                }
+                snprintf(key, sizeof key, "e-%04d", r->entity[i]);
+                snprintf(val, sizeof val, "%" PRId64 ",%s,%s,%" PRId64, i, key,
+                         r->group_name[g], event_ts(r, i));
+                while ((e = rd_kafka_producev(
+                                rk, RD_KAFKA_V_TOPIC(c->in),
+                                RD_KAFKA_V_PARTITION(r->group_part[g]),
+                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                RD_KAFKA_V_KEY(key, strlen(key)),
+                                RD_KAFKA_V_VALUE(val, strlen(val)),
+                                RD_KAFKA_V_TIMESTAMP(event_ts(r, i)),
+                                RD_KAFKA_V_END)) ==
+                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                        rd_kafka_poll(rk, 50);
+                if (e) {
+                        snprintf(c->producer_err, sizeof c->producer_err,
+                                 "produce: %s", rd_kafka_err2str(e));
+                        break;
+                }
+        }
+        /* The broker may be restarting: wait for the deliveries, up to the
+         * producer's own message timeout. */
+        deadline = kt_now_ms() + 330000;
+        while (rd_kafka_outq_len(rk) > 0 && kt_now_ms() < deadline &&
+               !atomic_load(&c->stop))
+                rd_kafka_flush(rk, 500);
+        if (rd_kafka_outq_len(rk) > 0 && !c->producer_err[0] &&
+            !atomic_load(&c->stop))
+                snprintf(c->producer_err, sizeof c->producer_err,
+                         "%d records not delivered after 330 s",
+                         rd_kafka_outq_len(rk));
+        rd_kafka_destroy(rk);
+        if (i == r->n && !c->producer_err[0])
+                atomic_store(&c->produced, true);
+        return NULL;
+}
+
+/* ------------------------------------------------------------ killer */
+
+/* Every 1.5-3 s, unless an episode runs: SIGKILL a random instance and
+ * start it again. Ends once the input is in and enough kills were made. */
+static void *killer_main(void *arg)
+{
+        chaos_t *c = arg;
+        uint64_t rng = 0x853c49e6748fea9bULL ^ (uint64_t)getpid();
+        while (!atomic_load(&c->stop)) {
+                int64_t until =
+                        kt_now_ms() + 1500 + (int)(rng_next(&rng) % 1501);
+                bool done;
+                while (kt_now_ms() < until && !atomic_load(&c->stop))
+                        kt_sleep_ms(20);
+                if (atomic_load(&c->stop))
+                        break;
+                pthread_mutex_lock(&c->mu);
+                done = atomic_load(&c->produced) && c->kills >= c->p.kills;
+                if (!done && !c->paused && !c->unexpected[0])
+                        inst_kill_restart(c, (int)(rng_next(&rng) % INSTANCES));
+                pthread_mutex_unlock(&c->mu);
+                if (done)
+                        break;
+        }
+        atomic_store(&c->killed_enough, true);
+        return NULL;
+}
+
+static void kills_pause(chaos_t *c, bool paused)
+{
+        pthread_mutex_lock(&c->mu);
+        c->paused = paused;
+        pthread_mutex_unlock(&c->mu);
+}
+
+/* ---------------------------------------------------------- episodes */
+
+typedef struct group_want {
+        chaos_t *c;
+        int members;
+} group_want_t;
+
+static bool group_reached(void *opaque)
+{
+        group_want_t *w = opaque;
+        kt_group_t g;
+        int p;
+        check_health(w->c);
+        kt_describe_group(w->c->app_id, w->c->in, &g);
+        if (g.state != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
+            g.members != w->members)
+                return false;
+        for (p = 0; p < PARTS; p++)
+                if (!g.owner[p][0])
+                        return false;
+        return true;
+}
+
+/* Waits until the group is stable with @p members members owning every
+ * input partition; fails early if an instance exits. */
+static void wait_group(chaos_t *c, int members, int timeout_ms, const char *why)
+{
+        group_want_t w = {c, members};
+        if (!kt_wait_until(group_reached, &w, 200, timeout_ms))
+                fail_msg("%s: the group did not become stable with %d "
+                         "members owning the %d input partitions in %d ms",
+                         why, members, PARTS, timeout_ms);
+}
+
+/* The broker SIGKILLed and started again on the same data; the instances
+ * ride through (they stall, then go on). */
+static void episode_broker(chaos_t *c)
+{
+        int64_t t0 = kt_now_ms();
+        kills_pause(c, true);
+        kt_broker("kill");
+        c->broker_down = true;
+        kt_broker("restart");
+        c->broker_down = false;
+        wait_group(c, INSTANCES, 180000, "after the broker restart");
+        c->broker_restarts++;
+        print_message("chaos %s: broker killed and restarted at %.1f s, "
+                      "group stable again after %.1f s\n",
+                      c->guarantee, (double)(t0 - c->started_ms) / 1000.0,
+                      (double)(kt_now_ms() - t0) / 1000.0);
+        kills_pause(c, false);
+}
+
+typedef struct takeover {
+        chaos_t *c;
+        int zombie;
+        int64_t rebalances[INSTANCES];
+} takeover_t;
+
+/* The instances other than the zombie were assigned again since it
+ * stopped, and restored what they got. */
+static bool others_took_over(void *opaque)
+{
+        takeover_t *t = opaque;
+        int i;
+        check_health(t->c);
+        for (i = 0; i < INSTANCES; i++) {
+                chaos_status_t *st = t->c->inst[i].st;
+                if (i == t->zombie)
+                        continue;
+                if (atomic_load(&st->rebalances) <= t->rebalances[i] ||
+                    atomic_load(&st->phase) == CHAOS_PHASE_RESTORE)
+                        return false;
+        }
+        return true;
+}
+
+/*
+ * A zombie: one instance stopped (SIGSTOP) for longer than the session
+ * timeout, until the group dropped it and the others own and restored its
+ * partitions; then it goes on (SIGCONT) as if nothing happened, with its
+ * open work, until it learns it was fenced. Whatever it wrote meanwhile
+ * must not reach the outputs under exactly-once (the final check: no
+ * duplicate, no wrong value).
+ */
+static void episode_fencing(chaos_t *c)
+{
+        takeover_t t = {.c = c};
+        int64_t t0 = kt_now_ms(), before, reb, deadline;
+        chaos_status_t *zst;
+        int i;
+
+        kills_pause(c, true);
+        t.zombie = (int)(rng_next(&c->rng) % INSTANCES);
+        zst = c->inst[t.zombie].st;
+        for (i = 0; i < INSTANCES; i++)
+                t.rebalances[i] = atomic_load(&c->inst[i].st->rebalances);
+        assert_int_equal(kill(c->inst[t.zombie].pid, SIGSTOP), 0);
+        c->inst[t.zombie].stopped = true;
+        wait_group(c, INSTANCES - 1, c->p.session_ms + 120000,
+                   "with an instance stopped");
+        if (!kt_wait_until(others_took_over, &t, 20, 120000))
+                fail_msg("the instances other than %d did not restore its "
+                         "partitions within 120 s",
+                         t.zombie);
+        before = atomic_load(&zst->processed);
+        reb = atomic_load(&zst->rebalances);
+        assert_int_equal(kill(c->inst[t.zombie].pid, SIGCONT), 0);
+        c->inst[t.zombie].stopped = false;
+        /* What it processes until its next assignment is a zombie's
+         * work. */
+        deadline = kt_now_ms() + 120000;
+        while (atomic_load(&zst->rebalances) == reb && kt_now_ms() < deadline)
+                kt_sleep_ms(2);
+        c->zombie_processed += atomic_load(&zst->processed) - before;
+        wait_group(c, INSTANCES, 180000, "after the zombie went on");
+        c->fencings++;
+        print_message("chaos %s: instance %d stopped at %.1f s for %.1f s, "
+                      "processed %" PRId64 " records as a zombie\n",
+                      c->guarantee, t.zombie,
+                      (double)(t0 - c->started_ms) / 1000.0,
+                      (double)(kt_now_ms() - t0) / 1000.0,
+                      atomic_load(&zst->processed) - before);
+        kills_pause(c, false);
+}
+
+/* ------------------------------------------------------------- setup */
+
+static char *dir_new(void)
+{
+        char *dir = strdup("/tmp/brook-chaos-test-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        return dir;
+}
+
+static void dir_remove(const char *dir)
+{
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
+static chaos_t *chaos_new(const char *guarantee)
+{
+        chaos_t *c = calloc(1, sizeof *c);
+        int i;
+        assert_non_null(c);
+        params_init(&c->p);
+        c->guarantee = guarantee;
+        c->app_id =
+                kt_unique(!strcmp(guarantee, "exactly_once_v2") ? "chaos-eos"
+                                                                : "chaos-alos");
+        c->in = kt_unique("chaos-in");
+        c->out = kt_unique("chaos-ranks");
+        c->win_out = kt_unique("chaos-finals");
+        c->dir = dir_new();
+        c->rng = 0x2545f4914f6cdd1dULL;
+        pthread_mutex_init(&c->mu, NULL);
+        ref_init(&c->ref, &c->p);
+        tally_init(&c->tally, &c->ref, c->out, c->win_out);
+        for (i = 0; i < INSTANCES; i++) {
+                inst_t *in = &c->inst[i];
+                snprintf(in->dir, sizeof in->dir, "%s/state-%d", c->dir, i);
+                snprintf(in->status, sizeof in->status, "%s/status-%d", c->dir,
+                         i);
+                in->st = chaos_status_map(in->status);
+                assert_non_null(in->st);
+        }
+        current = c;
+        return c;
+}
+
+/* Stops the threads and every process; restarts the broker if a failure
+ * left it down. Safe after a failure anywhere. */
+static void chaos_stop(chaos_t *c)
+{
+        int i;
+        atomic_store(&c->stop, true);
+        if (c->producer_started)
+                pthread_join(c->producer, NULL);
+        if (c->killer_started)
+                pthread_join(c->killer, NULL);
+        c->producer_started = c->killer_started = false;
+        for (i = 0; i < INSTANCES; i++)
+                if (c->inst[i].pid > 0) {
+                        kill(c->inst[i].pid, SIGCONT);
+                        kill(c->inst[i].pid, SIGKILL);
+                        waitpid(c->inst[i].pid, NULL, 0);
+                        c->inst[i].pid = 0;
+                }
+        if (c->broker_down) {
+                c->broker_down = false;
+                kt_broker("restart");
+        }
+}
+
+static void chaos_free(chaos_t *c)
+{
+        int i;
+        if (!c)
+                return;
+        chaos_stop(c);
+        kt_reader_destroy(c->reader);
+        for (i = 0; i < INSTANCES; i++)
+                if (c->inst[i].st)
+                        munmap(c->inst[i].st, sizeof *c->inst[i].st);
+        tally_free(&c->tally);
+        ref_free(&c->ref);
+        pthread_mutex_destroy(&c->mu);
+        free(c->runs);
+        free(c->app_id);
+        free(c->in);
+        free(c->out);
+        free(c->win_out);
+        free(c->dir);
+        free(c);
+        if (current == c)
+                current = NULL;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        chaos_free(current);
+        return 0;
+}
+
+/* ------------------------------------------------------------ checks */
+
+/* Changelog records one input record makes, at most (see
+ * UPDATES_PER_RECORD), with the suppression buffer's deletes: one per
+ * closed window. */
+static double updates_per_record(const chaos_t *c)
+{
+        return UPDATES_PER_RECORD +
+               (double)c->ref.pairs / (double)c->ref.events;
+}
+
+/*
+ * Two commit intervals' worth of changelog updates at the input's rate:
+ * 2 x commit.interval.ms x (events / produce_s, the producer's pace) x
+ * updates_per_record(). It counts every partition, though an instance
+ * restores only its own tasks'.
+ */
+static int64_t rate_bound(const chaos_t *c)
+{
+        double per_s = (double)c->ref.events / c->p.produce_s;
+        return (int64_t)(2.0 * c->p.commit_ms / 1000.0 * per_s *
+                         updates_per_record(c));
+}
+
+/*
+ * What each restarted process may restore. Local state is written with
+ * its changelog offsets at each commit, and restoration reads the
+ * changelogs from those offsets: a restart restores the updates made since
+ * the last commit (those of the records processed since), plus, when the
+ * kill landed inside a commit after its changelog records went out but
+ * before the state and offsets were written, those of the interval
+ * before. So two commit intervals' worth: rate_bound() in steady state.
+ * After a restart, a broker restart or a rebalance an instance catches up
+ * faster than the input comes, and an interval holds more records; the
+ * killed process's status says how many (records processed since its last
+ * commit and between the two before), and the bound is then that times
+ * updates_per_record(). A process killed while still restoring leaves the
+ * rest to the next one: its allowance carries over. Never the whole
+ * changelog, as a store restored from scratch would need once the run is
+ * long enough; and as a store kept in memory does at every restart (the
+ * suppression buffer "finals" is one today, as in Kafka Streams: then its
+ * changelog's length since the last compaction is restored each time, and
+ * this check fails).
+ *
+ * Returns how many restarts restored more than allowed; the largest
+ * restore goes to *@p maxp, the first excess to @p first.
+ */
+static int restore_check(chaos_t *c, int64_t *maxp, int *restarts, char *first,
+                         size_t size)
+{
+        int64_t rate = rate_bound(c);
+        int bad = 0;
+        size_t k, j;
+
+        *maxp = 0;
+        *restarts = 0;
+        first[0] = '\0';
+        for (k = 0; k < c->run_cnt; k++) {
+                run_rec_t *rr = &c->runs[k], *prev = NULL;
+                int64_t worth;
+                rr->allowed = rate;
+                if (rr->run == 0)
+                        continue;
+                for (j = k; j-- > 0;)
+                        if (c->runs[j].inst == rr->inst &&
+                            c->runs[j].run == rr->run - 1) {
+                                prev = &c->runs[j];
+                                break;
+                        }
+                assert_non_null(prev);
+                worth = (int64_t)((double)(prev->uncommitted +
+                                           prev->last_interval) *
+                                  updates_per_record(c));
+                if (worth > rr->allowed)
+                        rr->allowed = worth;
+                if (prev->phase == CHAOS_PHASE_RESTORE)
+                        rr->allowed += prev->allowed;
+                (*restarts)++;
+                if (rr->restored_first > *maxp)
+                        *maxp = rr->restored_first;
+                if (rr->restored_first >= rr->allowed && !bad++)
+                        snprintf(first, size,
+                                 "instance %d run %d restored %" PRId64
+                                 " changelog records, allowed below "
+                                 "%" PRId64,
+                                 rr->inst, rr->run, rr->restored_first,
+                                 rr->allowed);
+        }
+        return bad;
+}
+
+/* Lines of this run's instance logs that say a store was restored from
+ * scratch or wiped; the first goes to @p first. */
+static int wipe_lines(const chaos_t *c, char *first, size_t size)
+{
+        DIR *d = opendir(LOG_DIR);
+        struct dirent *de;
+        size_t plen = strlen(c->app_id);
+        int n = 0;
+        first[0] = '\0';
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                char path[1024], *s, *line, *save = NULL;
+                size_t len = strlen(de->d_name);
+                if (strncmp(de->d_name, c->app_id, plen) ||
+                    de->d_name[plen] != '-' || len < 4 ||
+                    strcmp(de->d_name + len - 4, ".err"))
+                        continue;
+                snprintf(path, sizeof path, "%s/%s", LOG_DIR, de->d_name);
+                if (!(s = kt_slurp(path)))
+                        continue;
+                for (line = strtok_r(s, "\r\n", &save); line;
+                     line = strtok_r(NULL, "\r\n", &save))
+                        if (strstr(line, "from scratch") ||
+                            strcasestr(line, "wipe") ||
+                            strcasestr(line, "wiping")) {
+                                if (!n++)
+                                        snprintf(first, size, "%s: %s",
+                                                 de->d_name, line);
+                        }
+                free(s);
+        }
+        closedir(d);
+        return n;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static void run_chaos(const char *guarantee)
+{
+        const char *only = getenv("CHAOS_GUARANTEE");
+        const char *topics[2];
+        chaos_t *c;
+        tally_t *t;
+        int64_t deadline, restored_max, t_produced = 0;
+        int by_phase[CHAOS_PHASE_CNT] = {0}, restarts, restore_bad, wipes;
+        int i, ep, episodes, next_ep = 0;
+        size_t k;
+        char wipe_first[600], restore_first[200];
+
+        if (only && *only && strcmp(only, guarantee))
+                skip();
+        c = chaos_new(guarantee);
+        t = &c->tally;
+        kt_create_topic(c->in, PARTS);
+        kt_create_topic(c->out, PARTS);
+        kt_create_topic(c->win_out, PARTS);
+        topics[0] = c->out;
+        topics[1] = c->win_out;
+        c->reader = kt_reader_new(topics, 2, PARTS);
+
+        c->started_ms = kt_now_ms();
+        pthread_mutex_lock(&c->mu);
+        for (i = 0; i < INSTANCES; i++)
+                inst_spawn(c, i);
+        pthread_mutex_unlock(&c->mu);
+        wait_group(c, INSTANCES, 180000, "at start");
+        print_message("chaos %s: %d instances stable after %.1f s; "
+                      "producing %" PRId64 " records over %d s\n",
+                      guarantee, INSTANCES,
+                      (double)(kt_now_ms() - c->started_ms) / 1000.0,
+                      c->p.events, c->p.produce_s);
+
+        c->started_ms = kt_now_ms();
+        assert_int_equal(pthread_create(&c->producer, NULL, producer_main, c),
+                         0);
+        c->producer_started = true;
+        assert_int_equal(pthread_create(&c->killer, NULL, killer_main, c), 0);
+        c->killer_started = true;
+
+        /* Episodes spread over the production, the fencings in the
+         * middle of the broker restarts. */
+        episodes = c->p.broker_restarts + c->p.fencings;
+        while (!atomic_load(&c->produced) || !atomic_load(&c->killed_enough)) {
+                check_health(c);
+                if (next_ep < episodes &&
+                    kt_now_ms() - c->started_ms >=
+                            (int64_t)c->p.produce_s * 1000 * (2 * next_ep + 1) /
+                                    (2 * episodes)) {
+                        /* Fencings take the middle slots. */
+                        ep = next_ep - (c->p.broker_restarts + 1) / 2;
+                        if (ep >= 0 && ep < c->p.fencings)
+                                episode_fencing(c);
+                        else
+                                episode_broker(c);
+                        next_ep++;
+                }
+                if (!t_produced && atomic_load(&c->produced))
+                        t_produced = kt_now_ms();
+                kt_reader_poll(c->reader, 200, tally_cb, t);
+        }
+        while (next_ep < episodes) {
+                /* Production ended before every episode ran (a slow
+                 * broker restart): run the rest now. */
+                ep = next_ep - (c->p.broker_restarts + 1) / 2;
+                if (ep >= 0 && ep < c->p.fencings)
+                        episode_fencing(c);
+                else
+                        episode_broker(c);
+                next_ep++;
+        }
+        if (!t_produced)
+                t_produced = kt_now_ms();
+        pthread_join(c->producer, NULL);
+        pthread_join(c->killer, NULL);
+        c->producer_started = c->killer_started = false;
+        check_health(c);
+
+        /* Every expected output there, within the deadline. */
+        deadline = kt_now_ms() + (int64_t)c->p.drain_s * 1000;
+        while ((t->missing > 0 || t->wmissing > 0) && kt_now_ms() < deadline) {
+                check_health(c);
+                kt_reader_poll(c->reader, 500, tally_cb, t);
+        }
+
+        /* A clean stop, then the outputs to their ends. */
+        for (i = 0; i < INSTANCES; i++)
+                assert_int_equal(kill(c->inst[i].pid, SIGTERM), 0);
+        for (i = 0; i < INSTANCES; i++) {
+                int rc = kt_wait(c->inst[i].pid, 90000);
+                c->inst[i].pid = 0;
+                if (rc != 0) {
+                        char tail[700];
+                        log_tail(c, i, tail, sizeof tail);
+                        fail_msg("instance %d (run %d) stopped with %d: %s", i,
+                                 c->inst[i].run, rc, tail);
+                }
+                pthread_mutex_lock(&c->mu);
+                run_record(c, i, -1);
+                pthread_mutex_unlock(&c->mu);
+        }
+        kt_reader_drain(c->reader, 180000, tally_cb, t);
+
+        for (k = 0; k < c->run_cnt; k++)
+                if (c->runs[k].phase >= 0)
+                        by_phase[c->runs[k].phase]++;
+        restore_bad = restore_check(c, &restored_max, &restarts, restore_first,
+                                    sizeof restore_first);
+        wipes = wipe_lines(c, wipe_first, sizeof wipe_first);
+        print_message(
+                "chaos %s: events=%" PRId64 " kills=%d (processing=%d "
+                "commit=%d restore=%d idle=%d starting=%d) "
+                "broker_restarts=%d fencings=%d zombie_processed=%" PRId64
+                " restored_per_restart_max=%" PRId64 " (steady-state bound "
+                "%" PRId64 ", %d of %d restarts above their bound) wipes=%d"
+                " | ranks: missing=%" PRId64 " duplicated=%" PRId64
+                " wrong=%" PRId64 " below=%" PRId64 " strays=%" PRId64
+                " | finals of %" PRId64 " windows: missing=%" PRId64
+                " duplicated=%" PRId64 " wrong=%" PRId64 " below=%" PRId64
+                " strays=%" PRId64 " | %.0f s producing, %.0f s to complete\n",
+                guarantee, c->ref.events, c->kills,
+                by_phase[CHAOS_PHASE_PROCESSING], by_phase[CHAOS_PHASE_COMMIT],
+                by_phase[CHAOS_PHASE_RESTORE], by_phase[CHAOS_PHASE_IDLE],
+                by_phase[CHAOS_PHASE_STARTING], c->broker_restarts, c->fencings,
+                c->zombie_processed, restored_max, rate_bound(c), restore_bad,
+                restarts, wipes, t->missing, t->duplicated, t->wrong, t->below,
+                t->strays, c->ref.pairs, t->wmissing, t->wduplicated, t->wwrong,
+                t->wbelow, t->wstrays,
+                (double)(t_produced - c->started_ms) / 1000.0,
+                (double)(kt_now_ms() - t_produced) / 1000.0);
+
+        /* What both guarantees promise. */
+        if (t->missing || t->wmissing)
+                fail_msg("%" PRId64 " of %" PRId64 " ranks and %" PRId64
+                         " of %" PRId64 " window finals are missing",
+                         t->missing, c->ref.n, t->wmissing, c->ref.pairs);
+        if (t->strays || t->wstrays || t->below || t->wbelow)
+                fail_msg("%" PRId64 " ranks and %" PRId64
+                         " finals are for no input record or window; "
+                         "%" PRId64 " ranks and %" PRId64
+                         " finals are below the reference",
+                         t->strays, t->wstrays, t->below, t->wbelow);
+        if (!strcmp(guarantee, "exactly_once_v2") &&
+            (t->duplicated || t->wrong || t->wduplicated || t->wwrong))
+                fail_msg("exactly-once: %" PRId64 " ranks duplicated, %" PRId64
+                         " wrong; %" PRId64 " finals duplicated, %" PRId64
+                         " wrong",
+                         t->duplicated, t->wrong, t->wduplicated, t->wwrong);
+        /* The run itself was what it claims. */
+        if (c->kills < c->p.kills)
+                fail_msg("%d kills, fewer than %d", c->kills, c->p.kills);
+        if (2 * by_phase[CHAOS_PHASE_PROCESSING] < c->kills)
+                fail_msg("only %d of %d kills landed while processing",
+                         by_phase[CHAOS_PHASE_PROCESSING], c->kills);
+        assert_int_equal(c->broker_restarts, c->p.broker_restarts);
+        assert_int_equal(c->fencings, c->p.fencings);
+        if (wipes)
+                fail_msg("%d log lines say a store was wiped or restored from "
+                         "scratch; the first: %s",
+                         wipes, wipe_first);
+        if (restore_bad)
+                fail_msg("%d of %d restarts restored more than two commit "
+                         "intervals' worth of changelog records; the "
+                         "first: %s",
+                         restore_bad, restarts, restore_first);
+
+        dir_remove(c->dir);
+        chaos_free(c);
+}
+
+static void test_chaos_at_least_once(void **state)
+{
+        (void)state;
+        run_chaos("at_least_once");
+}
+
+static void test_chaos_exactly_once(void **state)
+{
+        (void)state;
+        run_chaos("exactly_once_v2");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_teardown(test_chaos_at_least_once, teardown),
+                cmocka_unit_test_teardown(test_chaos_exactly_once, teardown),
+        };
+        /* Its output goes to ctest's log as it comes. */
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
