@@ -487,6 +487,17 @@ static void run_record(chaos_t *c, int i, int phase)
                 rr->restored_first, rr->rebalances);
 }
 
+/* snprintf() for messages, where cutting a long one short is fine. */
+static void msg_printf(char *buf, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+static void msg_printf(char *buf, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+}
+
 /* The last lines of instance @p i's current stderr log, into @p buf. */
 static void log_tail(chaos_t *c, int i, char *buf, size_t size)
 {
@@ -497,7 +508,7 @@ static void log_tail(chaos_t *c, int i, char *buf, size_t size)
         snprintf(path, sizeof path, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
                  c->inst[i].run);
         if (!(s = kt_slurp(path))) {
-                snprintf(buf, size, "(no log %s)", path);
+                msg_printf(buf, size, "(no log %s)", path);
                 return;
         }
         len = strlen(s);
@@ -505,7 +516,7 @@ static void log_tail(chaos_t *c, int i, char *buf, size_t size)
         while (from > s && lines < 6)
                 if (*--from == '\n' && from + 1 < s + len)
                         lines++;
-        snprintf(buf, size, "%s: %s", path, from);
+        msg_printf(buf, size, "%s: %s", path, from);
         free(s);
 }
 
@@ -516,11 +527,11 @@ static void inst_exited(chaos_t *c, int i, int status)
         if (c->unexpected[0])
                 return;
         log_tail(c, i, tail, sizeof tail);
-        snprintf(c->unexpected, sizeof c->unexpected,
-                 "instance %d (run %d) exited on its own (%s %d): %s", i,
-                 c->inst[i].run, WIFSIGNALED(status) ? "signal" : "status",
-                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
-                 tail);
+        msg_printf(c->unexpected, sizeof c->unexpected,
+                   "instance %d (run %d) exited on its own (%s %d): %s", i,
+                   c->inst[i].run, WIFSIGNALED(status) ? "signal" : "status",
+                   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status),
+                   tail);
 }
 
 /* SIGKILLs instance @p i and starts it again at once. Under c->mu. */
@@ -984,12 +995,12 @@ static int restore_check(chaos_t *c, int64_t *maxp, int *restarts, char *first,
                 if (rr->restored_first > *maxp)
                         *maxp = rr->restored_first;
                 if (rr->restored_first >= rr->allowed && !bad++)
-                        snprintf(first, size,
-                                 "instance %d run %d restored %" PRId64
-                                 " changelog records, allowed below "
-                                 "%" PRId64,
-                                 rr->inst, rr->run, rr->restored_first,
-                                 rr->allowed);
+                        msg_printf(first, size,
+                                   "instance %d run %d restored %" PRId64
+                                   " changelog records, allowed below "
+                                   "%" PRId64,
+                                   rr->inst, rr->run, rr->restored_first,
+                                   rr->allowed);
         }
         return bad;
 }
@@ -1020,8 +1031,8 @@ static int wipe_lines(const chaos_t *c, char *first, size_t size)
                             strcasestr(line, "wipe") ||
                             strcasestr(line, "wiping")) {
                                 if (!n++)
-                                        snprintf(first, size, "%s: %s",
-                                                 de->d_name, line);
+                                        msg_printf(first, size, "%s: %s",
+                                                   de->d_name, line);
                         }
                 free(s);
         }
