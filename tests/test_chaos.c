@@ -27,7 +27,7 @@
  *
  * Both also check: at least `kills` kills, at least half of them while the
  * instance was processing; each restarted instance restored less than two
- * commit intervals' worth of changelog records (see restore_bound()); no
+ * commit intervals' worth of changelog records (see restore_check()); no
  * store restored from scratch; no instance exited on its own.
  *
  * Input order. Windows have no grace, so a record whose window closed in
@@ -84,7 +84,7 @@
  * cache), one in "windows" (fewer: its cache keeps the latest per window
  * until a commit), one in the suppression buffer "finals" (one per window
  * update that reaches it). The buffer's deletes at eviction add one per
- * closed window; restore_bound() counts those too. */
+ * closed window; updates_per_record() counts those too. */
 #define UPDATES_PER_RECORD 3
 
 typedef struct params {
@@ -379,7 +379,9 @@ typedef struct chaos {
 
         bool broker_down;
         int broker_restarts, fencings;
-        int64_t zombie_processed; /**< By zombies after SIGCONT. */
+        /** Records zombies processed and sent after SIGCONT, before they
+         *  were assigned partitions again. */
+        int64_t zombie_processed, zombie_produced;
         int64_t started_ms;
         uint64_t rng;
 } chaos_t;
@@ -775,7 +777,7 @@ static bool others_took_over(void *opaque)
 static void episode_fencing(chaos_t *c)
 {
         takeover_t t = {.c = c};
-        int64_t t0 = kt_now_ms(), before, reb, deadline;
+        int64_t t0 = kt_now_ms(), before, sent, reb, deadline;
         chaos_status_t *zst;
         int i;
 
@@ -793,6 +795,7 @@ static void episode_fencing(chaos_t *c)
                          "partitions within 120 s",
                          t.zombie);
         before = atomic_load(&zst->processed);
+        sent = atomic_load(&zst->produced);
         reb = atomic_load(&zst->rebalances);
         assert_int_equal(kill(c->inst[t.zombie].pid, SIGCONT), 0);
         c->inst[t.zombie].stopped = false;
@@ -801,15 +804,18 @@ static void episode_fencing(chaos_t *c)
         deadline = kt_now_ms() + 120000;
         while (atomic_load(&zst->rebalances) == reb && kt_now_ms() < deadline)
                 kt_sleep_ms(2);
-        c->zombie_processed += atomic_load(&zst->processed) - before;
+        before = atomic_load(&zst->processed) - before;
+        sent = atomic_load(&zst->produced) - sent;
+        c->zombie_processed += before;
+        c->zombie_produced += sent;
         wait_group(c, INSTANCES, 180000, "after the zombie went on");
         c->fencings++;
         print_message("chaos %s: instance %d stopped at %.1f s for %.1f s, "
-                      "processed %" PRId64 " records as a zombie\n",
+                      "then processed %" PRId64 " records and sent %" PRId64
+                      " as a zombie\n",
                       c->guarantee, t.zombie,
                       (double)(t0 - c->started_ms) / 1000.0,
-                      (double)(kt_now_ms() - t0) / 1000.0,
-                      atomic_load(&zst->processed) - before);
+                      (double)(kt_now_ms() - t0) / 1000.0, before, sent);
         kills_pause(c, false);
 }
 
@@ -1157,7 +1163,8 @@ static void run_chaos(const char *guarantee)
                 "chaos %s: events=%" PRId64 " kills=%d (processing=%d "
                 "commit=%d restore=%d idle=%d starting=%d) "
                 "broker_restarts=%d fencings=%d zombie_processed=%" PRId64
-                " restored_per_restart_max=%" PRId64 " (steady-state bound "
+                " zombie_sent=%" PRId64 " restored_per_restart_max=%" PRId64
+                " (steady-state bound "
                 "%" PRId64 ", %d of %d restarts above their bound) wipes=%d"
                 " | ranks: missing=%" PRId64 " duplicated=%" PRId64
                 " wrong=%" PRId64 " below=%" PRId64 " strays=%" PRId64
@@ -1168,10 +1175,10 @@ static void run_chaos(const char *guarantee)
                 by_phase[CHAOS_PHASE_PROCESSING], by_phase[CHAOS_PHASE_COMMIT],
                 by_phase[CHAOS_PHASE_RESTORE], by_phase[CHAOS_PHASE_IDLE],
                 by_phase[CHAOS_PHASE_STARTING], c->broker_restarts, c->fencings,
-                c->zombie_processed, restored_max, rate_bound(c), restore_bad,
-                restarts, wipes, t->missing, t->duplicated, t->wrong, t->below,
-                t->strays, c->ref.pairs, t->wmissing, t->wduplicated, t->wwrong,
-                t->wbelow, t->wstrays,
+                c->zombie_processed, c->zombie_produced, restored_max,
+                rate_bound(c), restore_bad, restarts, wipes, t->missing,
+                t->duplicated, t->wrong, t->below, t->strays, c->ref.pairs,
+                t->wmissing, t->wduplicated, t->wwrong, t->wbelow, t->wstrays,
                 (double)(t_produced - c->started_ms) / 1000.0,
                 (double)(kt_now_ms() - t_produced) / 1000.0);
 
