@@ -362,9 +362,10 @@ typedef struct inst {
          *  out of a rebalance, not back by static membership. */
         bool met_rebalance;
         /** At its start: the other instances' processes and their
-         *  rebalance counts. */
+         *  rebalance counts, and how many episodes had begun. */
         pid_t others_pid[INSTANCES];
         int64_t others_rebalances[INSTANCES];
+        int episodes;
 } inst_t;
 
 typedef struct chaos {
@@ -377,7 +378,8 @@ typedef struct chaos {
         inst_t inst[INSTANCES];
 
         pthread_mutex_t mu; /**< Guards the instances and what follows. */
-        bool paused;        /**< No kills (an episode runs). */
+        bool paused;        /**< No kills: an episode runs. */
+        int episodes;       /**< Episodes begun. */
         run_rec_t *runs;
         size_t run_cnt, run_cap;
         int kills;
@@ -472,6 +474,7 @@ static void inst_spawn(chaos_t *c, int i)
                 in->others_rebalances[j] =
                         atomic_load(&c->inst[j].st->rebalances);
         }
+        in->episodes = c->episodes;
         in->settled = in->met_rebalance = false;
         in->pid = kt_spawn(argv, log);
 }
@@ -484,12 +487,32 @@ static bool inst_published(chaos_t *c, int i)
                atomic_load(&c->inst[i].st->pid) == c->inst[i].pid;
 }
 
+/* Whether instance @p i's current process may have got its first
+ * assignment out of a rebalance rather than back by static membership: a
+ * broker restart or a zombie episode overlapped its start, it was itself
+ * assigned twice, or another instance was assigned again meanwhile. Under
+ * c->mu. */
+static bool inst_met_rebalance(chaos_t *c, int i)
+{
+        inst_t *in = &c->inst[i];
+        int j;
+        if (c->paused || c->episodes != in->episodes ||
+            atomic_load(&in->st->rebalances) > 1)
+                return true;
+        for (j = 0; j < INSTANCES; j++)
+                if (j != i && c->inst[j].pid == in->others_pid[j] &&
+                    inst_published(c, j) &&
+                    atomic_load(&c->inst[j].st->rebalances) !=
+                            in->others_rebalances[j])
+                        return true;
+        return false;
+}
+
 /* Notes the instances whose process got its first assignment and restored
- * it, and whether a rebalance of the others came in between. Under c->mu.
- */
+ * it, and how (inst_met_rebalance()). Under c->mu. */
 static void inst_watch(chaos_t *c)
 {
-        int i, j;
+        int i;
         for (i = 0; i < INSTANCES; i++) {
                 inst_t *in = &c->inst[i];
                 if (in->settled || !inst_published(c, i) ||
@@ -497,12 +520,7 @@ static void inst_watch(chaos_t *c)
                     atomic_load(&in->st->phase) == CHAOS_PHASE_RESTORE)
                         continue;
                 in->settled = true;
-                for (j = 0; j < INSTANCES; j++)
-                        if (j != i && c->inst[j].pid == in->others_pid[j] &&
-                            inst_published(c, j) &&
-                            atomic_load(&c->inst[j].st->rebalances) !=
-                                    in->others_rebalances[j])
-                                in->met_rebalance = true;
+                in->met_rebalance = inst_met_rebalance(c, i);
         }
 }
 
@@ -523,7 +541,9 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
         memset(rr, 0, sizeof *rr);
         rr->inst = i;
         rr->run = in->run;
-        rr->met_rebalance = in->met_rebalance;
+        /* One that did not settle yet: how things stand now. */
+        rr->met_rebalance =
+                in->settled ? in->met_rebalance : inst_met_rebalance(c, i);
         rr->at_ms = kt_now_ms() - c->started_ms;
         rr->phase = phase;
         if (atomic_load(&st->pid) == pid) {
@@ -747,10 +767,13 @@ static void *killer_main(void *arg)
         return NULL;
 }
 
+/* Pauses the kills for an episode (@p paused), or resumes them. */
 static void kills_pause(chaos_t *c, bool paused)
 {
         pthread_mutex_lock(&c->mu);
         c->paused = paused;
+        if (paused)
+                c->episodes++;
         pthread_mutex_unlock(&c->mu);
 }
 
