@@ -71,15 +71,10 @@
 #include <cmocka.h>
 
 #include "apps/chaos_status.h"
+#include "chaos/reference.h"
 #include "kafka_util.h"
 
-#define PARTS     4
 #define INSTANCES 3
-#define GROUPS    64
-#define ENTITIES  1000
-#define WINDOW_MS 10000
-/* Closing records are this far past the last window's end. */
-#define CLOSE_AHEAD_MS (10 * 60 * 1000)
 /* Changelog records one input record makes, at most: one in "ranks" (no
  * cache), one in "windows" (fewer: its cache keeps the latest per window
  * until a commit), one in the suppression buffer "finals" (one per window
@@ -97,238 +92,6 @@ typedef struct params {
         int session_ms;
         int drain_s;
 } params_t;
-
-/* --------------------------------------------------------- reference */
-
-typedef struct ref {
-        int64_t events; /**< Regular input records. */
-        int64_t n;      /**< With the PARTS closing records. */
-        int64_t base;   /**< Event time of record 0, window-aligned. */
-        int windows;    /**< Windows the regular records span. */
-        char group_name[GROUPS][24];
-        int32_t group_part[GROUPS];
-        uint8_t *group;   /**< Per record. */
-        uint16_t *entity; /**< Per record. */
-        uint32_t *rank;   /**< Per record. */
-        int32_t *count;   /**< Per group and window: [g * windows + w]. */
-        int64_t pairs;    /**< (group, window)s with records. */
-} ref_t;
-
-static uint64_t rng_next(uint64_t *s)
-{
-        *s ^= *s << 13;
-        *s ^= *s >> 7;
-        *s ^= *s << 17;
-        return *s;
-}
-
-static int64_t event_ts(const ref_t *r, int64_t seq)
-{
-        if (seq >= r->events)
-                return r->base + (int64_t)r->windows * WINDOW_MS +
-                       CLOSE_AHEAD_MS;
-        return r->base + seq * ((int64_t)r->windows * WINDOW_MS) / r->events;
-}
-
-/* Group g's key is "g-<g>-<salt>", the salt picked so that the key's
- * partition is g % PARTS: every partition has GROUPS / PARTS groups, and
- * group p (p < PARTS) is on partition p. */
-static void ref_groups(ref_t *r)
-{
-        int g, salt;
-        for (g = 0; g < GROUPS; g++) {
-                for (salt = 0;; salt++) {
-                        snprintf(r->group_name[g], sizeof r->group_name[g],
-                                 "g-%d-%d", g, salt);
-                        if (kt_partition_of(r->group_name[g], PARTS) ==
-                            g % PARTS)
-                                break;
-                }
-                r->group_part[g] = g % PARTS;
-        }
-}
-
-/* The input (the same for the same parameters) and what the outputs must
- * hold. Record i < events: a random entity, its group (entity % GROUPS),
- * event time rising with i over `windows` windows. Records events + p
- * close every window: one per partition p (group p), far ahead. */
-static void ref_init(ref_t *r, const params_t *p)
-{
-        uint64_t s = 0x9e3779b97f4a7c15ULL;
-        uint32_t next_rank[GROUPS] = {0};
-        struct timespec now;
-        int64_t i;
-
-        memset(r, 0, sizeof *r);
-        r->events = p->events;
-        r->n = p->events + PARTS;
-        /* One window of event time per second of producing. */
-        r->windows = p->produce_s;
-        /* Event times end about now: the broker keeps what it is given
-         * (the test broker has no time retention, the window changelogs
-         * a day more than an hour). */
-        clock_gettime(CLOCK_REALTIME, &now);
-        r->base =
-                ((int64_t)now.tv_sec * 1000 - (int64_t)r->windows * WINDOW_MS) /
-                WINDOW_MS * WINDOW_MS;
-        ref_groups(r);
-        r->group = malloc((size_t)r->n);
-        r->entity = malloc((size_t)r->n * sizeof *r->entity);
-        r->rank = malloc((size_t)r->n * sizeof *r->rank);
-        r->count =
-                calloc((size_t)GROUPS * (size_t)r->windows, sizeof *r->count);
-        assert_true(r->group && r->entity && r->rank && r->count);
-        for (i = 0; i < r->n; i++) {
-                int e, g;
-                if (i < r->events) {
-                        e = (int)(rng_next(&s) % ENTITIES);
-                        g = e % GROUPS;
-                } else {
-                        g = (int)(i - r->events);
-                        e = g;
-                }
-                r->entity[i] = (uint16_t)e;
-                r->group[i] = (uint8_t)g;
-                r->rank[i] = ++next_rank[g];
-                if (i < r->events) {
-                        int w = (int)((event_ts(r, i) - r->base) / WINDOW_MS);
-                        if (!r->count[g * r->windows + w]++)
-                                r->pairs++;
-                }
-        }
-}
-
-static void ref_free(ref_t *r)
-{
-        free(r->group);
-        free(r->entity);
-        free(r->rank);
-        free(r->count);
-}
-
-/* ------------------------------------------------------------- tally */
-
-/* What the outputs hold, against the reference. */
-typedef struct tally {
-        const ref_t *ref;
-        const char *out, *win_out;
-        uint8_t *seen;  /**< Outputs per record (saturating). */
-        uint8_t *wseen; /**< Finals per (group, window) (saturating). */
-        int64_t records, missing, duplicated, wrong, below, strays;
-        int64_t wrecords, wmissing, wduplicated, wwrong, wbelow, wstrays;
-} tally_t;
-
-static void tally_init(tally_t *t, const ref_t *r, const char *out,
-                       const char *win_out)
-{
-        memset(t, 0, sizeof *t);
-        t->ref = r;
-        t->out = out;
-        t->win_out = win_out;
-        t->seen = calloc((size_t)r->n, 1);
-        t->wseen = calloc((size_t)GROUPS * (size_t)r->windows, 1);
-        assert_true(t->seen && t->wseen);
-        t->missing = r->n;
-        t->wmissing = r->pairs;
-}
-
-/* The group of key "g-<g>-<salt>" (@p len bytes), or -1. */
-static int group_of(const ref_t *r, const char *key, size_t len)
-{
-        char buf[24];
-        int g;
-        if (len == 0 || len >= sizeof buf)
-                return -1;
-        memcpy(buf, key, len);
-        buf[len] = '\0';
-        if (sscanf(buf, "g-%d-", &g) != 1 || g < 0 || g >= GROUPS ||
-            strcmp(buf, r->group_name[g]))
-                return -1;
-        return g;
-}
-
-static void tally_rank(tally_t *t, const rd_kafka_message_t *rkm)
-{
-        const ref_t *r = t->ref;
-        char val[48], *end;
-        long long rank, seq;
-        int g = group_of(r, rkm->key, rkm->key_len);
-
-        t->records++;
-        if (g < 0 || !rkm->payload || rkm->len == 0 || rkm->len >= sizeof val) {
-                t->strays++;
-                return;
-        }
-        memcpy(val, rkm->payload, rkm->len);
-        val[rkm->len] = '\0';
-        rank = strtoll(val, &end, 10);
-        if (*end != ',' || (seq = strtoll(end + 1, &end, 10), *end) ||
-            seq < 0 || seq >= r->n || r->group[seq] != g) {
-                t->strays++;
-                return;
-        }
-        if (t->seen[seq] == 0)
-                t->missing--;
-        else
-                t->duplicated++;
-        if (t->seen[seq] < UINT8_MAX)
-                t->seen[seq]++;
-        if (rank != r->rank[seq])
-                t->wrong++;
-        if (rank < r->rank[seq])
-                t->below++;
-}
-
-static void tally_final(tally_t *t, const rd_kafka_message_t *rkm)
-{
-        const ref_t *r = t->ref;
-        const unsigned char *k = rkm->key, *v = rkm->payload;
-        int64_t start = 0, count = 0;
-        int g, w, i;
-
-        t->wrecords++;
-        if (rkm->key_len <= 8 || rkm->len != 8 ||
-            (g = group_of(r, rkm->key, rkm->key_len - 8)) < 0) {
-                t->wstrays++;
-                return;
-        }
-        for (i = 0; i < 8; i++) {
-                start = start << 8 | k[rkm->key_len - 8 + i];
-                count = count << 8 | v[i];
-        }
-        w = (int)((start - r->base) / WINDOW_MS);
-        if (start < r->base || (start - r->base) % WINDOW_MS ||
-            w >= r->windows || !r->count[g * r->windows + w]) {
-                t->wstrays++;
-                return;
-        }
-        i = g * r->windows + w;
-        if (t->wseen[i] == 0)
-                t->wmissing--;
-        else
-                t->wduplicated++;
-        if (t->wseen[i] < UINT8_MAX)
-                t->wseen[i]++;
-        if (count != r->count[i])
-                t->wwrong++;
-        if (count < r->count[i])
-                t->wbelow++;
-}
-
-static void tally_cb(const rd_kafka_message_t *rkm, void *opaque)
-{
-        tally_t *t = opaque;
-        if (!strcmp(rd_kafka_topic_name(rkm->rkt), t->out))
-                tally_rank(t, rkm);
-        else
-                tally_final(t, rkm);
-}
-
-static void tally_free(tally_t *t)
-{
-        free(t->seen);
-        free(t->wseen);
-}
 
 /* ------------------------------------------------------------- state */
 
@@ -372,8 +135,8 @@ typedef struct chaos {
         params_t p;
         const char *guarantee;
         char *app_id, *in, *out, *win_out, *dir;
-        ref_t ref;
-        tally_t tally;
+        chaos_ref_t ref;
+        chaos_tally_t tally;
         kt_reader_t *reader;
         inst_t inst[INSTANCES];
 
@@ -675,7 +438,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 static void *producer_main(void *arg)
 {
         chaos_t *c = arg;
-        const ref_t *r = &c->ref;
+        const chaos_ref_t *r = &c->ref;
         rd_kafka_conf_t *conf = rd_kafka_conf_new();
         char err[512], key[16], val[96];
         int64_t start, i, deadline;
@@ -703,16 +466,14 @@ static void *producer_main(void *arg)
                                 kt_sleep_ms(5);
                         }
                 }
-                snprintf(key, sizeof key, "e-%04d", r->entity[i]);
-                snprintf(val, sizeof val, "%" PRId64 ",%s,%s,%" PRId64, i, key,
-                         r->group_name[g], event_ts(r, i));
+                chaos_ref_record(r, i, key, sizeof key, val, sizeof val);
                 while ((e = rd_kafka_producev(
                                 rk, RD_KAFKA_V_TOPIC(c->in),
                                 RD_KAFKA_V_PARTITION(r->group_part[g]),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_KEY(key, strlen(key)),
                                 RD_KAFKA_V_VALUE(val, strlen(val)),
-                                RD_KAFKA_V_TIMESTAMP(event_ts(r, i)),
+                                RD_KAFKA_V_TIMESTAMP(chaos_event_ts(r, i)),
                                 RD_KAFKA_V_END)) ==
                        RD_KAFKA_RESP_ERR__QUEUE_FULL)
                         rd_kafka_poll(rk, 50);
@@ -749,7 +510,7 @@ static void *killer_main(void *arg)
         uint64_t rng = 0x853c49e6748fea9bULL ^ (uint64_t)getpid();
         while (!atomic_load(&c->stop)) {
                 int64_t until =
-                        kt_now_ms() + 1500 + (int)(rng_next(&rng) % 1501);
+                        kt_now_ms() + 1500 + (int)(chaos_rng_next(&rng) % 1501);
                 bool done;
                 while (kt_now_ms() < until && !atomic_load(&c->stop))
                         kt_sleep_ms(20);
@@ -758,7 +519,8 @@ static void *killer_main(void *arg)
                 pthread_mutex_lock(&c->mu);
                 done = atomic_load(&c->produced) && c->kills >= c->p.kills;
                 if (!done && !c->paused && !c->unexpected[0])
-                        inst_kill_restart(c, (int)(rng_next(&rng) % INSTANCES));
+                        inst_kill_restart(
+                                c, (int)(chaos_rng_next(&rng) % INSTANCES));
                 pthread_mutex_unlock(&c->mu);
                 if (done)
                         break;
@@ -794,7 +556,7 @@ static bool group_reached(void *opaque)
         if (g.state != RD_KAFKA_CONSUMER_GROUP_STATE_STABLE ||
             g.members != w->members)
                 return false;
-        for (p = 0; p < PARTS; p++)
+        for (p = 0; p < CHAOS_PARTS; p++)
                 if (!g.owner[p][0])
                         return false;
         return true;
@@ -808,7 +570,7 @@ static void wait_group(chaos_t *c, int members, int timeout_ms, const char *why)
         if (!kt_wait_until(group_reached, &w, 200, timeout_ms))
                 fail_msg("%s: the group did not become stable with %d "
                          "members owning the %d input partitions in %d ms",
-                         why, members, PARTS, timeout_ms);
+                         why, members, CHAOS_PARTS, timeout_ms);
 }
 
 /* The broker SIGKILLed and started again on the same data; the instances
@@ -870,7 +632,7 @@ static void episode_fencing(chaos_t *c)
         int i, status;
 
         kills_pause(c, true);
-        t.zombie = (int)(rng_next(&c->rng) % INSTANCES);
+        t.zombie = (int)(chaos_rng_next(&c->rng) % INSTANCES);
         zst = c->inst[t.zombie].st;
         for (i = 0; i < INSTANCES; i++)
                 t.rebalances[i] = atomic_load(&c->inst[i].st->rebalances);
@@ -953,8 +715,9 @@ static chaos_t *chaos_new(const char *guarantee)
         c->dir = dir_new();
         c->rng = 0x2545f4914f6cdd1dULL;
         pthread_mutex_init(&c->mu, NULL);
-        ref_init(&c->ref, &c->p);
-        tally_init(&c->tally, &c->ref, c->out, c->win_out);
+        /* One window of event time per second of producing. */
+        chaos_ref_init(&c->ref, c->p.events, c->p.produce_s);
+        chaos_tally_init(&c->tally, &c->ref, c->out, c->win_out);
         for (i = 0; i < INSTANCES; i++) {
                 inst_t *in = &c->inst[i];
                 snprintf(in->dir, sizeof in->dir, "%s/state-%d", c->dir, i);
@@ -1004,8 +767,8 @@ static void chaos_free(chaos_t *c)
         for (i = 0; i < INSTANCES; i++)
                 if (c->inst[i].st)
                         munmap(c->inst[i].st, sizeof *c->inst[i].st);
-        tally_free(&c->tally);
-        ref_free(&c->ref);
+        chaos_tally_free(&c->tally);
+        chaos_ref_free(&c->ref);
         pthread_mutex_destroy(&c->mu);
         free(c->runs);
         free(c->app_id);
@@ -1174,7 +937,7 @@ static void run_chaos(const char *guarantee)
         const char *only = getenv("CHAOS_GUARANTEE");
         const char *topics[2];
         chaos_t *c;
-        tally_t *t;
+        chaos_tally_t *t;
         int64_t deadline, restored_max, t_produced = 0;
         int by_phase[CHAOS_PHASE_CNT] = {0}, restarts, exempt, restore_bad;
         int wipes;
@@ -1187,12 +950,12 @@ static void run_chaos(const char *guarantee)
                 skip();
         c = chaos_new(guarantee);
         t = &c->tally;
-        kt_create_topic(c->in, PARTS);
-        kt_create_topic(c->out, PARTS);
-        kt_create_topic(c->win_out, PARTS);
+        kt_create_topic(c->in, CHAOS_PARTS);
+        kt_create_topic(c->out, CHAOS_PARTS);
+        kt_create_topic(c->win_out, CHAOS_PARTS);
         topics[0] = c->out;
         topics[1] = c->win_out;
-        c->reader = kt_reader_new(topics, 2, PARTS);
+        c->reader = kt_reader_new(topics, 2, CHAOS_PARTS);
 
         c->started_ms = kt_now_ms();
         pthread_mutex_lock(&c->mu);
@@ -1232,7 +995,7 @@ static void run_chaos(const char *guarantee)
                 }
                 if (!t_produced && atomic_load(&c->produced))
                         t_produced = kt_now_ms();
-                kt_reader_poll(c->reader, 200, tally_cb, t);
+                kt_reader_poll(c->reader, 200, chaos_tally_cb, t);
         }
         while (next_ep < episodes) {
                 /* Production ended before every episode ran (a slow
@@ -1255,7 +1018,7 @@ static void run_chaos(const char *guarantee)
         deadline = kt_now_ms() + (int64_t)c->p.drain_s * 1000;
         while ((t->missing > 0 || t->wmissing > 0) && kt_now_ms() < deadline) {
                 check_health(c);
-                kt_reader_poll(c->reader, 500, tally_cb, t);
+                kt_reader_poll(c->reader, 500, chaos_tally_cb, t);
         }
 
         /* A clean stop, then the outputs to their ends. */
@@ -1275,7 +1038,7 @@ static void run_chaos(const char *guarantee)
                 run_record(c, i, pid, -1);
                 pthread_mutex_unlock(&c->mu);
         }
-        kt_reader_drain(c->reader, 180000, tally_cb, t);
+        kt_reader_drain(c->reader, 180000, chaos_tally_cb, t);
 
         for (k = 0; k < c->run_cnt; k++)
                 if (c->runs[k].phase >= 0)
