@@ -852,6 +852,32 @@ void brook__segmented_set_cached(void *self)
         ((segstore_t *)self)->cached = true;
 }
 
+bool brook__segmented_ops(const brook_kvstore_ops_t *ops)
+{
+        return ops->get == seg_get;
+}
+
+bool brook__segmented_present(void *self, const void *key, size_t key_size)
+{
+        segstore_t *s = self;
+        brook_buf_t *probe;
+        char why[256];
+        int64_t ts;
+        bool present;
+
+        if (!seg_key_time(s, key, key_size, &ts))
+                return false;
+        /* Its own buffers: this may run in the middle of a read that
+         * holds the store's. */
+        probe = brook_buf_new();
+        seg_prefixed(probe, seg_id(s, ts), key, key_size);
+        present = s->ops->get(s->base, brook_buf_data(probe),
+                              brook_buf_len(probe), probe, why,
+                              sizeof why) == BROOK_OK;
+        brook_buf_destroy(probe);
+        return present;
+}
+
 bool brook__segmented_observe(void *self, int64_t ts)
 {
         segstore_t *s = self;

@@ -249,6 +249,13 @@ bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
         why[0] = '\0';
         if (!st->emit)
                 return false;
+        /* A window or session past retention is "gone" to a get, yet it
+         * went downstream when it was cached: its tombstone must follow
+         * (stream time moves as writes are cached, so it can pass a
+         * session between its merge and the flush; Kafka Streams' store
+         * time moves only as its cache flushes, in dirty order). */
+        if (st->def->kind != BROOK__STORE_KV && brook__segmented_ops(st->ops))
+                return !brook__segmented_present(st->inner, key, key_size);
         /* Its own buffer: this may run in the middle of a read that holds
          * the store's buffers. Tombstones are rare enough to afford it. */
         probe = brook_buf_new();

@@ -513,6 +513,12 @@ int64_t brook__segmented_observed(void *self);
  *  put would. False if @p ts's segment has expired: the put is to be
  *  dropped (and is counted as expired). */
 bool brook__segmented_observe(void *self, int64_t ts);
+/** Whether bytes key @p key is in the segmented store @p self at all,
+ *  past retention included (a get says "gone" for those): whether a
+ *  cached tombstone of it has something to delete and to forward. */
+bool brook__segmented_present(void *self, const void *key, size_t key_size);
+/** Whether @p ops are the segmented store's. */
+bool brook__segmented_ops(const brook_kvstore_ops_t *ops);
 /** The store's puts come through a cache (brook__segmented_observe()
  *  counts the expired ones): a put into an expired segment is not
  *  counted again. */

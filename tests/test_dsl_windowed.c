@@ -541,6 +541,30 @@ static void test_memory_bound_in_memory(void **state)
         bound_run(true, BOUND_SPAN_MIN, 0.02);
 }
 
+/* A session that went downstream at a commit and then merged into a
+ * bigger one gets its tombstone, even when stream time passes its
+ * retention before the next commit flushes the merge (the cache once
+ * took it for gone below and dropped the tombstone, leaving the old
+ * session downstream for good). */
+static void test_session_merge_past_retention_cached(void **state)
+{
+        wtd_t x = wtd_new(brook_windows_session(50, 10), AGG_COUNT, true,
+                          BROOK_EMIT_ON_WINDOW_UPDATE);
+        char err[512] = "";
+        (void)state;
+        in(&x, "k", "a", 0);
+        in(&x, "k", "b", 20);
+        assert_int_equal(brook_test_driver_commit(x.td, err, sizeof err),
+                         BROOK_OK);
+        expect_out(&x, true, "k@0/20=2@20;");
+        in(&x, "k", "c", 40);  /* merges [0,20] away */
+        in(&x, "j", "d", 200); /* retention 60: [0,20] is past it now */
+        assert_int_equal(brook_test_driver_commit(x.td, err, sizeof err),
+                         BROOK_OK);
+        expect_out(&x, true, "k@0/20=null@20;k@0/40=3@40;j@200/200=1@200;");
+        wtd_free(&x);
+}
+
 /* --------------------------------------------------------------- suppress */
 
 static wtd_t wtd_suppressed(brook_windows_t w, const brook_suppressed_t *sup)
@@ -798,6 +822,7 @@ int main(void)
                 cmocka_unit_test(test_session_aggregate_merger),
                 cmocka_unit_test(test_session_grace_boundary),
                 cmocka_unit_test(test_memory_bound_in_memory),
+                cmocka_unit_test(test_session_merge_past_retention_cached),
                 cmocka_unit_test(test_suppress_until_window_closes),
                 cmocka_unit_test(
                         test_suppress_until_window_closes_default_serdes),
