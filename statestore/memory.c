@@ -286,6 +286,19 @@ static void mem_apply(void *self)
         pthread_rwlock_unlock(&s->lock);
 }
 
+/* The owner closed the store: it leaves the batch, dropping what is
+ * pending (the transaction is over for this task). The last reference,
+ * maybe a query's, then closes it without touching the batch. */
+static void mem_detach(void *self)
+{
+        mem_store_t *s = self;
+
+        pthread_rwlock_wrlock(&s->lock);
+        mem_free_nodes(&s->pending);
+        s->batch = NULL;
+        pthread_rwlock_unlock(&s->lock);
+}
+
 /* The transaction aborted: pending is dropped. */
 static void mem_discard(void *self)
 {
@@ -495,6 +508,8 @@ static void mem_close(void *self)
 
         if (!s)
                 return;
+        /* Opened outside the runtime's store stack (a test), and never
+         * detached: the closer is the owner. */
         if (s->batch)
                 brook__statebatch_leave(s->batch, s);
         mem_free_nodes(&s->base);
@@ -569,7 +584,8 @@ static brook_err_t mem_open(const brook_kvstore_open_t *info, void *opaque,
         env = info->internal;
         if (env && env->batch && brook__statebatch_transactional(env->batch)) {
                 s->batch = env->batch;
-                brook__statebatch_join(s->batch, mem_apply, mem_discard, s);
+                brook__statebatch_join(s->batch, mem_apply, mem_discard,
+                                       mem_detach, s);
         }
         *selfp = s;
         *opsp = &mem_ops;

@@ -109,6 +109,7 @@ struct brook__statebatch {
         struct batch_member {
                 void (*apply)(void *self);
                 void (*discard)(void *self);
+                void (*detach)(void *self);
                 void *self;
         } * members;
         size_t member_cnt, member_cap;
@@ -637,7 +638,8 @@ bool brook__statebatch_transactional(const brook__statebatch_t *batch)
 
 void brook__statebatch_join(brook__statebatch_t *batch,
                             void (*apply)(void *self),
-                            void (*discard)(void *self), void *self)
+                            void (*discard)(void *self),
+                            void (*detach)(void *self), void *self)
 {
         if (batch->member_cnt == batch->member_cap) {
                 batch->member_cap =
@@ -648,6 +650,7 @@ void brook__statebatch_join(brook__statebatch_t *batch,
         }
         batch->members[batch->member_cnt].apply = apply;
         batch->members[batch->member_cnt].discard = discard;
+        batch->members[batch->member_cnt].detach = detach;
         batch->members[batch->member_cnt].self = self;
         batch->member_cnt++;
 }
@@ -665,6 +668,18 @@ void brook__statebatch_leave(brook__statebatch_t *batch, void *self)
 void brook__statebatch_fail_next(brook__statebatch_t *batch)
 {
         batch->fail_next = true;
+}
+
+void brook__statebatch_detach(brook__statebatch_t *batch, void *self)
+{
+        size_t i;
+        for (i = 0; i < batch->member_cnt; i++)
+                if (batch->members[i].self == self) {
+                        void (*detach)(void *) = batch->members[i].detach;
+                        batch->members[i] = batch->members[--batch->member_cnt];
+                        detach(self);
+                        return;
+                }
 }
 
 /* The batch was written: the members apply their writes too. */

@@ -95,6 +95,7 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 free(st);
                 return BROOK_ERR_STATE;
         }
+        st->base = st->inner;
         if (def->kind != BROOK__STORE_KV &&
             brook__segmented_wrap(def, &st->inner, &st->ops, why, sizeof why)) {
                 brook__seterr(errstr, errstr_size, "task %s: store \"%s\": %s",
@@ -136,6 +137,8 @@ void brook__store_close(brook__store_t *st)
                 return;
         if (st->cache)
                 brook__cache_drop(st->cache, st);
+        if (st->task && st->task->rt->env && st->task->rt->env->batch)
+                brook__statebatch_detach(st->task->rt->env->batch, st->base);
         /* A query may still read the inner store through the handle: the
          * last reference closes it. */
         atomic_store(&st->iq->left, true);

@@ -142,8 +142,14 @@ bool brook__statebatch_transactional(const brook__statebatch_t *batch);
  *  is discarded. It leaves before it closes. */
 void brook__statebatch_join(brook__statebatch_t *batch,
                             void (*apply)(void *self),
-                            void (*discard)(void *self), void *self);
+                            void (*discard)(void *self),
+                            void (*detach)(void *self), void *self);
 void brook__statebatch_leave(brook__statebatch_t *batch, void *self);
+/** The owner closes @p self (brook__store_close(), on the batch's thread):
+ *  it leaves the batch now, through its @p detach, so that its last
+ *  reference, which a query's thread may drop later, has nothing to do
+ *  with the batch. No-op if @p self is no member. */
+void brook__statebatch_detach(brook__statebatch_t *batch, void *self);
 /** Makes the next brook__statebatch_write() fail, keeping the batch as a
  *  failed write does (tests of the commit sequence). */
 void brook__statebatch_fail_next(brook__statebatch_t *batch);
@@ -321,6 +327,9 @@ struct brook__store {
         /** The inner bytes store (for window and session stores, the
          *  segmented store over the supplier's). */
         void *inner;
+        /** The supplier's store (inner, or what the segmented store
+         *  wraps): what may have joined the thread's batch. */
+        void *base;
         const brook_kvstore_ops_t *ops;
         brook__cache_t *cache; /**< The thread's, or NULL: not caching. */
         /** Full changelog topic name, or NULL: logging off. */
