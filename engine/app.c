@@ -838,6 +838,8 @@ static brook_err_t brook__app_instance_id(brook_app_t *app, char *errstr,
         char path[4096], tmp[4200], id[64];
         FILE *fp;
         size_t n;
+        bool ok;
+        int e;
 
         if (gid && *gid) {
                 snprintf(app->instance_id, sizeof app->instance_id, "%s", gid);
@@ -866,12 +868,24 @@ static brook_err_t brook__app_instance_id(brook_app_t *app, char *errstr,
         }
         brook__app_random_id(id, sizeof id);
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        if (!(fp = fopen(tmp, "w")) || fprintf(fp, "%s\n", id) < 0 ||
-            fflush(fp) || fsync(fileno(fp)) || fclose(fp) ||
-            rename(tmp, path)) {
+        fp = fopen(tmp, "w");
+        ok = fp && fprintf(fp, "%s\n", id) >= 0 && !fflush(fp) &&
+             !fsync(fileno(fp));
+        e = errno;
+        if (fp && fclose(fp) && ok) {
+                ok = false;
+                e = errno;
+        }
+        if (ok && rename(tmp, path)) {
+                ok = false;
+                e = errno;
+        }
+        if (!ok) {
+                if (fp)
+                        unlink(tmp);
                 brook__seterr(errstr, errstr_size,
                               "writing the process id to \"%s\": %s", path,
-                              strerror(errno));
+                              strerror(e));
                 return BROOK_ERR_STATE;
         }
         snprintf(app->instance_id, sizeof app->instance_id, "%s", id);

@@ -179,6 +179,9 @@ struct brook__thread {
         rd_kafka_topic_partition_list_t *txn_offsets;
         rd_kafka_consumer_group_metadata_t *txn_cgmd;
         bool txn_offsets_sent;
+        /** commit_transaction() was called for the open transaction: it
+         *  can only be committed now (resumed), not aborted. */
+        bool txn_committing;
         /** Why the open transaction must abort (a record that could not
          *  be produced or delivered), or "". */
         char txn_abort_why[512];

@@ -160,7 +160,8 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
         /* Under exactly_once_v2 a record goes in the open transaction. A
          * transaction that must abort takes no more: the record is made
          * again after the abort, from the input it came from. */
-        if (thr->eos && (thr->txn_abort_why[0] || !brook__thr_txn_begin(thr))) {
+        if (thr->eos && (thr->txn_abort_why[0] || !thr->producer ||
+                         !brook__thr_txn_begin(thr))) {
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 return BROOK_OK;
@@ -341,6 +342,8 @@ static int32_t brook__thr_partition_cnt(brook__collector_t *col,
                 return -1;
         if (pt->partition_cnt > 0)
                 return pt->partition_cnt;
+        if (!thr->producer)
+                return -1;
         if (rd_kafka_metadata(thr->producer, 0, pt->rkt, &md, 10000))
                 return -1;
         if (md->topic_cnt == 1 && !md->topics[0].err)
@@ -804,13 +807,17 @@ static brook__commit_t brook__thr_commit_processed(void *opaque, char *errstr,
 /* Transactions that may abort in a row before the app stops. */
 #define BROOK__MAX_ABORT_STREAK 10
 
-/* How long a transactional call may take (-1: what is left of the
- * transaction's time, librdkafka's advice), no longer than what is left
- * of a stop's time. */
-static int brook__thr_txn_timeout(brook__thread_t *thr)
+/* How long an abort may wait for the broker, per attempt. */
+#define BROOK__TXN_ABORT_MS 5000
+
+/* How long a transactional call may take: @p cap_ms, no longer than what
+ * is left of a stop's time. Never -1: librdkafka 2.0.2 takes that for
+ * "forever" (no cap at the transaction's time), and a call that times out
+ * is resumed by the next attempt. */
+static int brook__thr_txn_timeout(brook__thread_t *thr, int cap_ms)
 {
-        int64_t left = brook__app_stop_left(thr->app, -1);
-        return left < 0 ? -1 : left > INT32_MAX ? INT32_MAX : (int)(left + 1);
+        int64_t left = brook__app_stop_left(thr->app, cap_ms);
+        return left < cap_ms ? (int)left + 1 : cap_ms;
 }
 
 /* Forgets the commit's transaction state (the transaction ended). */
@@ -823,6 +830,7 @@ static void brook__thr_txn_clear(brook__thread_t *thr)
         thr->txn_offsets = NULL;
         thr->txn_cgmd = NULL;
         thr->txn_offsets_sent = false;
+        thr->txn_committing = false;
         thr->txn_open = false;
         thr->txn_abort_why[0] = '\0';
 }
@@ -891,32 +899,41 @@ static bool brook__thr_txn_init(brook__thread_t *thr)
         return false;
 }
 
-/*
- * Replaces a producer that failed fatally (or was fenced, or was abandoned
- * in a call that does not return: @p given_away) by a new one with the
- * same transactional.id. The old one is destroyed in the background: its
- * destroy may wait for the broker.
- */
-static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
+/* Lets go of the producer (abandoned in a call that does not return:
+ * @p given_away; else destroyed in the background, as its destroy may
+ * wait for the broker). */
+static void brook__thr_txn_drop(brook__thread_t *thr, bool given_away)
 {
-        char why[512];
         rd_kafka_t *old = thr->producer;
         pthread_attr_t attr;
         pthread_t tid;
 
         brook__thr_drop_ptopics(thr);
         thr->producer = NULL;
-        if (!given_away) {
-                pthread_attr_init(&attr);
-                pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-                if (pthread_create(&tid, &attr, brook__thr_reap_producer, old))
-                        rd_kafka_destroy(old);
-                pthread_attr_destroy(&attr);
-        }
-        thr->producer = rd_kafka_new(RD_KAFKA_PRODUCER,
-                                     rd_kafka_conf_dup(thr->producer_conf), why,
-                                     sizeof why);
-        if (!thr->producer) {
+        if (given_away || !old)
+                return;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&tid, &attr, brook__thr_reap_producer, old))
+                rd_kafka_destroy(old);
+        pthread_attr_destroy(&attr);
+}
+
+/*
+ * Replaces a producer that failed fatally (or was fenced, or was abandoned
+ * in a call that does not return: @p given_away) by a new one with the
+ * same transactional.id.
+ */
+static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
+{
+        char why[512];
+        rd_kafka_conf_t *pc = rd_kafka_conf_dup(thr->producer_conf);
+
+        brook__thr_txn_drop(thr, given_away);
+        /* rd_kafka_new() takes the configuration only on success. */
+        if (!(thr->producer =
+                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
+                rd_kafka_conf_destroy(pc);
                 char msg[700];
                 snprintf(msg, sizeof msg,
                          "thread %d: making a new producer: %s", thr->idx, why);
@@ -944,7 +961,20 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
         int attempts = 0;
 
         /* A producer that failed fatally cannot abort: it is replaced. */
-        if (!given_away && rd_kafka_fatal_error(thr->producer, NULL, 0))
+        if (!given_away && thr->producer &&
+            rd_kafka_fatal_error(thr->producer, NULL, 0))
+                fatal = true;
+        /* Nor can one whose commit_transaction() is under way (librdkafka
+         * refuses with a conflict): the commit's outcome is unknown, and
+         * a new producer's init ends it either way. The tasks' revival
+         * restores what the changelog has, committed or not. */
+        if (thr->txn_committing) {
+                fatal = true;
+                snprintf(abort_why, sizeof abort_why,
+                         "a commit of the transaction was under way, its "
+                         "outcome unknown");
+        }
+        if (!thr->producer)
                 fatal = true;
         r = fatal ? BROOK__TXN_FATAL : BROOK__TXN_OK;
         brook__log("WARN",
@@ -965,8 +995,10 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
         }
         while (r == BROOK__TXN_OK && thr->txn_open) {
                 r = brook__txn_result(
-                        rd_kafka_abort_transaction(thr->producer,
-                                                   brook__thr_txn_timeout(thr)),
+                        rd_kafka_abort_transaction(
+                                thr->producer,
+                                brook__thr_txn_timeout(thr,
+                                                       BROOK__TXN_ABORT_MS)),
                         "aborting the transaction", abort_why,
                         sizeof abort_why);
                 if (r == BROOK__TXN_RETRY && ++attempts < 3 &&
@@ -976,14 +1008,18 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
                         break;
         }
         if (r != BROOK__TXN_OK) {
-                /* A new producer's init ends the transaction instead. */
+                /* A new producer's init ends the transaction instead; a
+                 * stopping app makes none (its next start does). */
+                bool stopping = brook__app_should_stop(thr->app);
                 if (abort_why[0])
-                        brook__log("WARN",
-                                   "thread %d: %s; making a new "
-                                   "producer",
-                                   thr->idx, abort_why);
+                        brook__log("WARN", "thread %d: %s; %s", thr->idx,
+                                   abort_why,
+                                   stopping ? "dropping the producer"
+                                            : "making a new producer");
                 brook__thr_txn_clear(thr);
-                if (!brook__thr_txn_renew(thr, given_away))
+                if (stopping)
+                        brook__thr_txn_drop(thr, given_away);
+                else if (!brook__thr_txn_renew(thr, given_away))
                         return BROOK__COMMIT_FAILED;
         } else {
                 /* Serves the purged records' reports (ignored). */
@@ -1045,11 +1081,17 @@ static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
                 }
                 thr->txn_offsets_sent = r == BROOK__TXN_OK;
         }
-        if (r == BROOK__TXN_OK)
+        if (r == BROOK__TXN_OK) {
+                /* From here until it completes, the transaction can only
+                 * be committed (a timed-out commit is resumed by the next
+                 * attempt), not aborted. */
+                thr->txn_committing = true;
                 r = brook__txn_result(
                         rd_kafka_commit_transaction(
-                                thr->producer, brook__thr_txn_timeout(thr)),
+                                thr->producer,
+                                brook__thr_txn_timeout(thr, io->flush_ms)),
                         "committing the transaction", why, sizeof why);
+        }
         switch (r) {
         case BROOK__TXN_OK:
                 thr->abort_streak = 0;
@@ -1886,7 +1928,12 @@ static void *brook__thread_main(void *arg)
          * before the failed record is done), unless output was lost. If
          * the commit cannot complete, the tasks close without one: their
          * records since the last commit are processed again later. */
-        if (thr->delivery_error[0]) {
+        if (thr->delivery_error[0] || (thr->eos && thr->failed)) {
+                /* Under exactly_once_v2 a thread that failed (a record
+                 * that could not be processed, say) commits nothing: its
+                 * transaction may hold part of the failed record's
+                 * effects. It aborts, and the input since the last commit
+                 * is processed again by the next owner. */
                 thr->close_dirty = true;
         } else {
                 switch (brook__thr_commit(thr, shutdown_ms)) {
@@ -1919,7 +1966,9 @@ static void *brook__thread_main(void *arg)
                 char why[512];
                 if (brook__txn_result(
                             rd_kafka_abort_transaction(
-                                    thr->producer, brook__thr_txn_timeout(thr)),
+                                    thr->producer,
+                                    brook__thr_txn_timeout(
+                                            thr, BROOK__TXN_ABORT_MS)),
                             "aborting the transaction", why, sizeof why))
                         brook__log("WARN", "thread %d: %s", thr->idx, why);
                 brook__thr_txn_clear(thr);

@@ -134,6 +134,7 @@ brook__txn_res_t brook__txn_send_offsets(
 {
         struct brook__txn_call *c = brook__xcalloc(1, sizeof *c);
         pthread_attr_t attr;
+        pthread_condattr_t cattr;
         pthread_t tid;
         struct timespec ts;
         int64_t wait_ms = (int64_t)timeout_ms + BROOK__TXN_GRACE_MS;
@@ -142,7 +143,12 @@ brook__txn_res_t brook__txn_send_offsets(
 
         *abandonedp = false;
         pthread_mutex_init(&c->lock, NULL);
-        pthread_cond_init(&c->cond, NULL);
+        /* A monotonic deadline: a clock step must not abandon a healthy
+         * call. */
+        pthread_condattr_init(&cattr);
+        pthread_condattr_setclock(&cattr, CLOCK_MONOTONIC);
+        pthread_cond_init(&c->cond, &cattr);
+        pthread_condattr_destroy(&cattr);
         c->producer = producer;
         c->offsets = rd_kafka_topic_partition_list_copy(offsets);
         c->cgmd = brook__txn_cgmd_copy(cgmd);
@@ -159,7 +165,7 @@ brook__txn_res_t brook__txn_send_offsets(
                                          errstr_size);
         }
         pthread_attr_destroy(&attr);
-        clock_gettime(CLOCK_REALTIME, &ts);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)(wait_ms / 1000);
         ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) {
