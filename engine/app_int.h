@@ -190,6 +190,15 @@ struct brook__thread {
         bool reset_pending;
         /** Transactions aborted since the last commit. */
         int abort_streak;
+        /** The consumer failed fatally (a static member fenced after its
+         *  session timed out, say): a new one must join the group. */
+        bool consumer_fatal;
+        /** The consumer's configuration, to make it again. */
+        rd_kafka_conf_t *consumer_conf;
+        /** Consumers made again within a minute of each other, and when
+         *  the last was (monotonic ms). */
+        int consumer_renewals;
+        int64_t consumer_renewed;
         /** The producer's configuration, to make it again after a fatal
          *  error. */
         rd_kafka_conf_t *producer_conf;

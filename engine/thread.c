@@ -1567,6 +1567,10 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                         /* The partition's end, for max.task.idle.ms. */
                         if (rkm->rkt && (r = brook__thr_route(thr, rkm)))
                                 r->q->eof_pos = rkm->offset;
+                } else if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                        /* Nothing more comes from this consumer: the
+                         * loop makes a new one (brook__thr_renew_consumer). */
+                        thr->consumer_fatal = true;
                 } else
                         brook__log("WARN", "thread %d: consumer: %s", thr->idx,
                                    rd_kafka_message_errstr(rkm));
@@ -1635,6 +1639,98 @@ static void brook__thr_publish(brook__thread_t *thr)
                 atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
 }
 
+static void *brook__thr_reap_consumer(void *arg)
+{
+        /* Its group membership is gone already: no close, no callbacks. */
+        rd_kafka_destroy_flags(arg, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        return NULL;
+}
+
+/*
+ * The consumer failed fatally (librdkafka: a static member fenced by its
+ * own rejoin after a session timeout, for one): the thread's tasks close
+ * without a commit (under exactly_once_v2 the transaction aborts), and a
+ * new consumer with the same configuration joins the group, as Kafka
+ * Streams' thread rejoins. Returns false, with the app failed, if it
+ * cannot be made.
+ */
+static bool brook__thr_renew_consumer(brook__thread_t *thr,
+                                      rd_kafka_queue_t **cqp)
+{
+        char why[512] = "", msg[700];
+        rd_kafka_t *old = thr->consumer;
+        rd_kafka_conf_t *cc;
+        rd_kafka_resp_err_t err;
+        pthread_attr_t attr;
+        pthread_t tid;
+        int64_t now;
+
+        rd_kafka_fatal_error(old, why, sizeof why);
+        /* Again and again: most likely another instance with the same
+         * group.instance.id, which a new consumer would only fence in
+         * turn. Stop, as Kafka Streams stops on a fenced instance. */
+        now = brook__now_mono_ms();
+        thr->consumer_renewals =
+                thr->consumer_renewed && now - thr->consumer_renewed < 60000
+                        ? thr->consumer_renewals + 1
+                        : 1;
+        thr->consumer_renewed = now;
+        if (thr->consumer_renewals > 3) {
+                snprintf(msg, sizeof msg,
+                         "thread %d: the consumer failed %d times within a "
+                         "minute of each other, the last time: %s (does "
+                         "another instance use the same group.instance.id?)",
+                         thr->idx, thr->consumer_renewals, why);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+                return false;
+        }
+        brook__log("WARN",
+                   "thread %d: the consumer failed (%s); its %zu tasks close "
+                   "without a commit and a new consumer joins the group",
+                   thr->idx, why, thr->tasks.cnt);
+        thr->consumer_fatal = false;
+        if (thr->eos && thr->txn_open && thr->producer)
+                brook__thr_txn_abort(thr, "the consumer failed", false, false);
+        if (thr->env.batch)
+                brook__statebatch_discard(thr->env.batch);
+        brook__thr_close_tasks(thr);
+        rd_kafka_topic_partition_list_destroy(thr->paused);
+        thr->paused = rd_kafka_topic_partition_list_new(8);
+        thr->stall_paused = false;
+        thr->stall_since = 0;
+        brook__thr_publish_stall(thr, NULL);
+        thr->assigned = false;
+        rd_kafka_queue_destroy(*cqp);
+        *cqp = NULL;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&tid, &attr, brook__thr_reap_consumer, old))
+                brook__thr_reap_consumer(old);
+        pthread_attr_destroy(&attr);
+        cc = rd_kafka_conf_dup(thr->consumer_conf);
+        if (!(thr->consumer =
+                      rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof why))) {
+                rd_kafka_conf_destroy(cc);
+                snprintf(msg, sizeof msg,
+                         "thread %d: making a new consumer: %s", thr->idx, why);
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+                return false;
+        }
+        rd_kafka_poll_set_consumer(thr->consumer);
+        *cqp = rd_kafka_queue_get_consumer(thr->consumer);
+        if ((err = rd_kafka_subscribe(thr->consumer, thr->app->subscription))) {
+                snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s",
+                         thr->idx, rd_kafka_err2str(err));
+                brook__app_fail(thr->app, msg);
+                thr->failed = true;
+                return false;
+        }
+        brook__app_notify(thr->app);
+        return true;
+}
+
 /* Processes what is queued, as far as each task is ready to (records
  * may wait for an empty partition: max.task.idle.ms); returns false on a
  * fatal error. */
@@ -1670,9 +1766,14 @@ static bool brook__thr_process(brook__thread_t *thr)
  */
 static void brook__thr_close_consumer(brook__thread_t *thr)
 {
-        rd_kafka_queue_t *q = rd_kafka_queue_new(thr->consumer);
-        rd_kafka_error_t *error =
-                rd_kafka_consumer_close_queue(thr->consumer, q);
+        rd_kafka_queue_t *q;
+        rd_kafka_error_t *error;
+
+        /* None: making a new one failed (the app failed with why). */
+        if (!thr->consumer)
+                return;
+        q = rd_kafka_queue_new(thr->consumer);
+        error = rd_kafka_consumer_close_queue(thr->consumer, q);
         if (error) {
                 brook__log("WARN", "thread %d: leaving the group: %s", thr->idx,
                            rd_kafka_error_string(error));
@@ -1865,6 +1966,9 @@ static void *brook__thread_main(void *arg)
                                 brook__thr_enqueue(thr, batch[i]);
                         busy = true;
                 }
+                if (thr->consumer_fatal && !thr->failed &&
+                    !brook__thr_renew_consumer(thr, &cq))
+                        break;
                 /* While a commit is stalled nothing is processed: its
                  * output could not be delivered either. */
                 if (thr->failed ||
@@ -1978,7 +2082,8 @@ static void *brook__thread_main(void *arg)
                                (int)brook__app_stop_left(app, INT32_MAX));
         brook__thr_publish(thr);
         brook__ptrvec_free(&ready);
-        rd_kafka_queue_destroy(cq);
+        if (cq)
+                rd_kafka_queue_destroy(cq);
         free(batch);
         brook__thr_destroy_clients(thr, 1000);
         brook__app_thread_exited(app);
@@ -2217,6 +2322,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         }
         rd_kafka_conf_set_rebalance_cb(cc, brook__rebalance_cb);
         rd_kafka_conf_set_opaque(cc, thr);
+        /* Kept to make the consumer again (a fatal error). */
+        thr->consumer_conf = rd_kafka_conf_dup(cc);
         if (!(thr->consumer =
                       rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size, "consumer: %s", why);
@@ -2312,6 +2419,9 @@ void brook__thread_destroy(brook__thread_t *thr)
         if (thr->producer_conf)
                 rd_kafka_conf_destroy(thr->producer_conf);
         thr->producer_conf = NULL;
+        if (thr->consumer_conf)
+                rd_kafka_conf_destroy(thr->consumer_conf);
+        thr->consumer_conf = NULL;
         brook__statebatch_destroy(thr->env.batch);
         thr->env.batch = NULL;
         brook__cache_destroy(thr->rt.cache);
