@@ -726,23 +726,11 @@ static bool brook__state_final(brook_app_state_t st)
         return st == BROOK_APP_NOT_RUNNING || st == BROOK_APP_ERROR;
 }
 
-/* Waits (lock held) until pred or the absolute deadline. */
-static void brook__deadline(struct timespec *ts, int64_t timeout_ms)
-{
-        clock_gettime(CLOCK_REALTIME, ts);
-        ts->tv_sec += timeout_ms / 1000;
-        ts->tv_nsec += (timeout_ms % 1000) * 1000000;
-        if (ts->tv_nsec >= 1000000000) {
-                ts->tv_sec++;
-                ts->tv_nsec -= 1000000000;
-        }
-}
-
 brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms)
 {
         struct timespec ts;
         brook_app_state_t st;
-        brook__deadline(&ts, timeout_ms < 0 ? 0 : timeout_ms);
+        brook__deadline(&ts, CLOCK_REALTIME, timeout_ms < 0 ? 0 : timeout_ms);
         pthread_mutex_lock(&app->lock);
         while (!brook__state_final(app->state) &&
                !(app->started && app->threads_running == 0 && app->error[0])) {
@@ -986,7 +974,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
 
         if (timeout_ms < 0)
                 timeout_ms = brook__conf_int(app->conf, "shutdown.timeout.ms");
-        brook__deadline(&ts, timeout_ms);
+        brook__deadline(&ts, CLOCK_REALTIME, timeout_ms);
         brook__app_request_stop(app);
         pthread_mutex_lock(&app->lock);
         /* Start-up (on another thread) gives up within a step of its

@@ -36,6 +36,9 @@ bool brook__version_ok(int version, int current, const char *strct,
                        char *errstr, size_t errstr_size);
 /** Milliseconds of the monotonic clock / the wall clock. */
 int64_t brook__now_mono_ms(void);
+/** Sets *@p ts to @p ms milliseconds from now on clock @p clk (for a
+ *  timed wait). */
+void brook__deadline(struct timespec *ts, clockid_t clk, int64_t ms);
 int64_t brook__now_wall_ms(void);
 /** Logs one line to stderr with a level and the app id. */
 void brook__log(const char *level, const char *fmt, ...)

@@ -1895,13 +1895,7 @@ static void brook__thr_destroy_clients(brook__thread_t *thr,
         wait_ms = brook__app_stop_left(thr->app, INT32_MAX);
         if (wait_ms < min_wait_ms)
                 wait_ms = min_wait_ms;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += (time_t)(wait_ms / 1000);
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        brook__deadline(&ts, CLOCK_REALTIME, wait_ms);
         pthread_mutex_lock(&r->lock);
         while (!r->done)
                 if (pthread_cond_timedwait(&r->cond, &r->lock, &ts))

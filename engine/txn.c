@@ -165,13 +165,7 @@ brook__txn_res_t brook__txn_send_offsets(
                                          errstr_size);
         }
         pthread_attr_destroy(&attr);
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += (time_t)(wait_ms / 1000);
-        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-        }
+        brook__deadline(&ts, CLOCK_MONOTONIC, wait_ms);
         pthread_mutex_lock(&c->lock);
         while (!c->done)
                 if (pthread_cond_timedwait(&c->cond, &c->lock, &ts))

@@ -57,6 +57,17 @@ void brook__seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
         va_end(ap);
 }
 
+void brook__deadline(struct timespec *ts, clockid_t clk, int64_t ms)
+{
+        clock_gettime(clk, ts);
+        ts->tv_sec += (time_t)(ms / 1000);
+        ts->tv_nsec += (long)(ms % 1000) * 1000000;
+        if (ts->tv_nsec >= 1000000000) {
+                ts->tv_sec++;
+                ts->tv_nsec -= 1000000000;
+        }
+}
+
 int64_t brook__now_mono_ms(void)
 {
         struct timespec ts;
