@@ -2135,14 +2135,21 @@ static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                 /* 20,000 records is four times what 5 ms of linger
                  * collects at 1 M records/s. A transaction's first records
                  * wait longer: the producer sends none to a partition
-                 * before the coordinator has added it to the transaction,
-                 * and a full queue stops the thread. Under exactly-once
-                 * the queue keeps librdkafka's default (100,000; measured
-                 * on bench/run's passthrough: 230 ms of 1.33 s waiting for
-                 * room with 20,000, none with 100,000, for 9 MiB more
-                 * RSS). */
+                 * before the coordinator has added the partition to the
+                 * transaction, and a full queue stops the thread. */
                 rd_kafka_conf_set(c, "queue.buffering.max.messages",
-                                  eos ? "100000" : "20000", NULL, 0);
+                                  eos ? "50000" : "20000", NULL, 0);
+                /* Right after a commit, the coordinator may still be
+                 * writing the previous transaction's markers and answer
+                 * the next AddPartitionsToTxn with CONCURRENT_TRANSACTIONS
+                 * (4 of 11 transactions in a passthrough run). librdkafka
+                 * retries it after retry.backoff.ms, 100 ms by default, a
+                 * whole commit interval, while the queue fills; Kafka's
+                 * Java producer retries that request after 20 ms
+                 * (KAFKA-5477). bench/run's passthrough: 1.67 s with 100
+                 * ms and 20,000 records, 1.17 s with 20 ms and 50,000. */
+                if (eos)
+                        rd_kafka_conf_set(c, "retry.backoff.ms", "20", NULL, 0);
                 /* No reordering or duplicates on retries (Kafka's producer
                  * default since 3.0). */
                 rd_kafka_conf_set(c, "enable.idempotence", "true", NULL, 0);
