@@ -862,6 +862,27 @@ static void *brook__thr_reap_producer(void *arg)
         return NULL;
 }
 
+static void *brook__thr_reap_consumer(void *arg)
+{
+        /* Its group membership is gone already: no close, no callbacks. */
+        rd_kafka_destroy_flags(arg, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+        return NULL;
+}
+
+/* Runs @p reap(@p rk) on a thread of its own, as a client's destroy may
+ * wait for the broker; here if no thread can be made. */
+static void brook__thr_reap(void *(*reap)(void *), rd_kafka_t *rk)
+{
+        pthread_attr_t attr;
+        pthread_t tid;
+
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&tid, &attr, reap, rk))
+                reap(rk);
+        pthread_attr_destroy(&attr);
+}
+
 /*
  * Makes the transactional producer ready: init_transactions() (which
  * fences a former producer of the same transactional.id and ends its open
@@ -905,18 +926,11 @@ static bool brook__thr_txn_init(brook__thread_t *thr)
 static void brook__thr_txn_drop(brook__thread_t *thr, bool given_away)
 {
         rd_kafka_t *old = thr->producer;
-        pthread_attr_t attr;
-        pthread_t tid;
 
         brook__thr_drop_ptopics(thr);
         thr->producer = NULL;
-        if (given_away || !old)
-                return;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&tid, &attr, brook__thr_reap_producer, old))
-                rd_kafka_destroy(old);
-        pthread_attr_destroy(&attr);
+        if (!given_away && old)
+                brook__thr_reap(brook__thr_reap_producer, old);
 }
 
 /*
@@ -1639,11 +1653,21 @@ static void brook__thr_publish(brook__thread_t *thr)
                 atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
 }
 
-static void *brook__thr_reap_consumer(void *arg)
+/* Subscribes the thread's consumer; false, with the app failed, if it
+ * cannot. */
+static bool brook__thr_subscribe(brook__thread_t *thr)
 {
-        /* Its group membership is gone already: no close, no callbacks. */
-        rd_kafka_destroy_flags(arg, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
-        return NULL;
+        rd_kafka_resp_err_t err =
+                rd_kafka_subscribe(thr->consumer, thr->app->subscription);
+        char msg[512];
+
+        if (!err)
+                return true;
+        snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s", thr->idx,
+                 rd_kafka_err2str(err));
+        brook__app_fail(thr->app, msg);
+        thr->failed = true;
+        return false;
 }
 
 /*
@@ -1660,9 +1684,6 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         char why[512] = "", msg[700];
         rd_kafka_t *old = thr->consumer;
         rd_kafka_conf_t *cc;
-        rd_kafka_resp_err_t err;
-        pthread_attr_t attr;
-        pthread_t tid;
         int64_t now;
 
         rd_kafka_fatal_error(old, why, sizeof why);
@@ -1703,11 +1724,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         thr->assigned = false;
         rd_kafka_queue_destroy(*cqp);
         *cqp = NULL;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&tid, &attr, brook__thr_reap_consumer, old))
-                brook__thr_reap_consumer(old);
-        pthread_attr_destroy(&attr);
+        brook__thr_reap(brook__thr_reap_consumer, old);
         cc = rd_kafka_conf_dup(thr->consumer_conf);
         if (!(thr->consumer =
                       rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof why))) {
@@ -1720,13 +1737,8 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         }
         rd_kafka_poll_set_consumer(thr->consumer);
         *cqp = rd_kafka_queue_get_consumer(thr->consumer);
-        if ((err = rd_kafka_subscribe(thr->consumer, thr->app->subscription))) {
-                snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s",
-                         thr->idx, rd_kafka_err2str(err));
-                brook__app_fail(thr->app, msg);
-                thr->failed = true;
+        if (!brook__thr_subscribe(thr))
                 return false;
-        }
         brook__app_notify(thr->app);
         return true;
 }
@@ -1922,7 +1934,6 @@ static void *brook__thread_main(void *arg)
         brook__ptrvec_t ready = {0};
         size_t i;
         ssize_t got;
-        rd_kafka_resp_err_t err;
 
         rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(thr->consumer);
         rd_kafka_message_t **batch =
@@ -1930,14 +1941,8 @@ static void *brook__thread_main(void *arg)
 
         /* A transactional producer is ready before any partition is
          * taken (brook__thr_txn_init() fails the app if it cannot be). */
-        if ((!thr->eos || brook__thr_txn_init(thr)) &&
-            (err = rd_kafka_subscribe(thr->consumer, app->subscription))) {
-                char msg[512];
-                snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s",
-                         thr->idx, rd_kafka_err2str(err));
-                brook__app_fail(app, msg);
-                thr->failed = true;
-        }
+        if (!thr->eos || brook__thr_txn_init(thr))
+                brook__thr_subscribe(thr);
         thr->last_commit = thr->last_purge = brook__now_mono_ms();
 
         while (!thr->failed && !atomic_load(&app->stopping)) {
