@@ -904,12 +904,19 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                         return BROOK_OK;
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
-                if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
+                /* The entry stays, clean: its write down needs no index
+                 * in the thread's batch (nor its tombstone check, of a
+                 * key this flush has not written). */
+                brook__store_set_flushing(st, true);
+                if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e)) {
+                        brook__store_set_flushing(st, false);
                         continue; /* Nothing to delete or forward. */
+                }
                 e->below = true;
                 cache_snap_take(&sn, e);
                 if (state == CACHE_UNWRITTEN)
                         err = cache_snap_write_down(&sn);
+                brook__store_set_flushing(st, false);
                 if (!err)
                         err = cache_snap_emit(&sn);
                 cache_snap_release(&sn);

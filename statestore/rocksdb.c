@@ -19,6 +19,11 @@
  * interactive queries (query_get, query_range) read only the DB, i.e. what
  * was committed. flush(offset) only stages the offset in that batch; the
  * runtime writes the batch right after flushing every store of the thread.
+ * What a cache's flush writes down skips the index (the cache keeps it and
+ * answers its reads; see brook__statebatch_set_unindexed()), and the batch
+ * goes to RocksDB sorted by key, each key's last write only (rep_sort()):
+ * at a commit every 100 ms, indexing each write and inserting it into the
+ * memtable from the top had been two thirds of the commit.
  *
  * Column family handles live as long as the db (a store's close() leaves
  * its handle there), so a handle never dangles under a concurrent query.
@@ -106,6 +111,24 @@ struct brook__statebatch {
          *  or drop them with it. */
         bool transactional;
         bool fail_next; /**< brook__statebatch_fail_next() */
+        /** Writes made while unindexed is on (a cache's flush, see
+         *  brook__statebatch_set_unindexed()) and the stores' changelog
+         *  offsets, and the column families they went to. All of them are
+         *  newer than every write of wb: an indexed write or a read below
+         *  first moves them into wb (unidx_index()). */
+        rocksdb_writebatch_t *unidx;
+        struct unidx_cf {
+                rocksdb_column_family_handle_t *h;
+                uint32_t id;
+        } * unidx_cfs;
+        size_t unidx_cf_cnt, unidx_cf_cap;
+        bool unindexed;
+        /** brook__statebatch_write()'s scratch, kept for the next commit:
+         *  the batch's records in key order (see rep_sort()). */
+        struct rep_rec *recs;
+        size_t rec_cap;
+        char *sorted;
+        size_t sorted_cap;
         struct batch_member {
                 void (*apply)(void *self);
                 void (*discard)(void *self);
@@ -590,6 +613,14 @@ int64_t brook__statedb_memory(brook__statedb_t *db)
         return (int64_t)total;
 }
 
+static int keycmp(const void *a, size_t an, const void *b, size_t bn)
+{
+        int c = memcmp(a, b, an < bn ? an : bn);
+        if (c)
+                return c;
+        return an < bn ? -1 : an > bn;
+}
+
 static void ranges_clear(brook__statebatch_t *batch)
 {
         size_t i;
@@ -610,6 +641,7 @@ brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db)
          * through the batch and its size track the latest value only. */
         batch->wb = rocksdb_writebatch_wi_create(0, 1);
         batch->plain = rocksdb_writebatch_create();
+        batch->unidx = rocksdb_writebatch_create();
         batch->ranges = NULL;
         batch->range_cnt = 0;
         batch->bulk = false;
@@ -696,7 +728,11 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
                 return;
         rocksdb_writebatch_wi_destroy(batch->wb);
         rocksdb_writebatch_destroy(batch->plain);
+        rocksdb_writebatch_destroy(batch->unidx);
+        free(batch->unidx_cfs);
         ranges_clear(batch);
+        free(batch->recs);
+        free(batch->sorted);
         free(batch->members);
         free(batch);
 }
@@ -733,10 +769,268 @@ void brook__statebatch_discard(brook__statebatch_t *batch)
                 return;
         size_t i;
         rocksdb_writebatch_clear(batch->plain);
+        rocksdb_writebatch_clear(batch->unidx);
+        batch->unidx_cf_cnt = 0;
         ranges_clear(batch);
         rocksdb_writebatch_wi_clear(batch->wb);
         for (i = 0; i < batch->member_cnt; i++)
                 batch->members[i].discard(batch->members[i].self);
+}
+
+/* A record of a write batch's rep (RocksDB's WriteBatch format, the one
+ * its WAL holds): its column family, its key, and its bytes. */
+struct rep_rec {
+        uint32_t cf;
+        uint32_t key_size;
+        const char *key;
+        const char *rec; /* From the tag byte to the record's end. */
+        size_t rec_size;
+        size_t seq; /* Its place in the batch: the later write wins. */
+};
+
+/* WriteBatch's header (an 8-byte sequence and a 4-byte count) and the
+ * record tags brook writes (db/dbformat.h's ValueType, fixed because the
+ * WAL holds them). */
+#define REP_HEADER    12
+#define TAG_DELETE    0x0
+#define TAG_PUT       0x1
+#define TAG_CF_DELETE 0x4
+#define TAG_CF_PUT    0x5
+
+static bool rep_varint32(const char **p, const char *end, uint32_t *v)
+{
+        uint32_t r = 0;
+        int shift;
+
+        for (shift = 0; shift <= 28 && *p < end; shift += 7) {
+                uint32_t b = (unsigned char)*(*p)++;
+                r |= (b & 0x7f) << shift;
+                if (!(b & 0x80)) {
+                        *v = r;
+                        return true;
+                }
+        }
+        return false;
+}
+
+static bool rep_slice(const char **p, const char *end, const char **data,
+                      uint32_t *size)
+{
+        if (!rep_varint32(p, end, size) || (size_t)(end - *p) < *size)
+                return false;
+        *data = *p;
+        *p += *size;
+        return true;
+}
+
+static int rep_rec_cmp(const void *a, const void *b)
+{
+        const struct rep_rec *x = a, *y = b;
+        int c;
+
+        if (x->cf != y->cf)
+                return x->cf < y->cf ? -1 : 1;
+        c = keycmp(x->key, x->key_size, y->key, y->key_size);
+        if (c)
+                return c;
+        return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Appends the records of @p rep to batch->recs (from *@p np on), their
+ * places in the batch continuing from there. Returns false if the rep
+ * holds a record brook does not write (it never should). */
+static bool rep_parse(brook__statebatch_t *batch, const char *rep, size_t size,
+                      size_t *np)
+{
+        const char *p = rep + REP_HEADER, *end = rep + size;
+        size_t n = *np;
+
+        if (size < REP_HEADER)
+                return false;
+        while (p < end) {
+                struct rep_rec *r;
+                const char *value;
+                uint32_t value_size;
+                unsigned char tag = (unsigned char)*p;
+
+                if (tag != TAG_PUT && tag != TAG_DELETE && tag != TAG_CF_PUT &&
+                    tag != TAG_CF_DELETE)
+                        return false;
+                if (n == batch->rec_cap) {
+                        batch->rec_cap =
+                                batch->rec_cap ? batch->rec_cap * 2 : 1024;
+                        batch->recs = brook__xrealloc(
+                                batch->recs, batch->rec_cap * sizeof *r);
+                }
+                r = &batch->recs[n];
+                r->rec = p++;
+                r->cf = 0;
+                r->seq = n;
+                if ((tag == TAG_CF_PUT || tag == TAG_CF_DELETE) &&
+                    !rep_varint32(&p, end, &r->cf))
+                        return false;
+                if (!rep_slice(&p, end, &r->key, &r->key_size))
+                        return false;
+                if ((tag == TAG_PUT || tag == TAG_CF_PUT) &&
+                    !rep_slice(&p, end, &value, &value_size))
+                        return false;
+                r->rec_size = (size_t)(p - r->rec);
+                n++;
+        }
+        *np = n;
+        return true;
+}
+
+/* The batch's records (the index's, then the unindexed ones) sorted by
+ * column family and key, the last write of each key only, as a rep in
+ * batch->sorted (its size in *sizep). Why: RocksDB's memtable (a skip
+ * list) inserts a key next to the one it inserted before in a few steps,
+ * and a key anywhere else from the top; caches flush in the order their
+ * entries became dirty, all over the key space (hopping-count under
+ * exactly-once spent 21% of the stream thread in memtable inserts).
+ * Returns false if a rep holds a record brook does not write. */
+static bool rep_sort(brook__statebatch_t *batch, size_t *sizep)
+{
+        size_t wsize = 0, usize = 0, n = 0, i, out;
+        const char *wrep = rocksdb_writebatch_wi_data(batch->wb, &wsize);
+        const char *urep = rocksdb_writebatch_data(batch->unidx, &usize);
+        uint32_t cnt = 0;
+
+        if (!rep_parse(batch, wrep, wsize, &n) ||
+            !rep_parse(batch, urep, usize, &n) || n > UINT32_MAX)
+                return false;
+        qsort(batch->recs, n, sizeof *batch->recs, rep_rec_cmp);
+
+        if (batch->sorted_cap < wsize + usize) {
+                free(batch->sorted);
+                batch->sorted_cap = wsize + usize;
+                batch->sorted = brook__xmalloc(batch->sorted_cap);
+        }
+        memset(batch->sorted, 0, REP_HEADER);
+        out = REP_HEADER;
+        for (i = 0; i < n; i++) {
+                const struct rep_rec *r = &batch->recs[i];
+                if (i + 1 < n && r->cf == r[1].cf &&
+                    !keycmp(r->key, r->key_size, r[1].key, r[1].key_size))
+                        continue; /* Written again later in the batch. */
+                memcpy(batch->sorted + out, r->rec, r->rec_size);
+                out += r->rec_size;
+                cnt++;
+        }
+        /* The count, fixed32 little-endian. */
+        for (i = 0; i < 4; i++)
+                batch->sorted[8 + i] = (char)(cnt >> (8 * i) & 0xff);
+        *sizep = out;
+        return true;
+}
+
+/* Only a RocksDB bug: the unindexed writes are rdb_put()'s alone. Their
+ * data cannot be placed, and dropping it would lose state: stop loudly,
+ * as brook's allocations do. */
+static void unidx_broken(brook__statebatch_t *batch, const char *what)
+{
+        fprintf(stderr,
+                "brook: state db \"%s\": the unindexed writes hold "
+                "%s\n",
+                batch->db->dir, what);
+        abort();
+}
+
+/* Moves the unindexed writes into the index, in their order: a read below
+ * is about to happen (it must see them), or they cannot be sorted. */
+static void unidx_index(brook__statebatch_t *batch)
+{
+        size_t usize = 0, n = 0, i, j;
+        const char *urep;
+
+        if (!rocksdb_writebatch_count(batch->unidx))
+                return;
+        urep = rocksdb_writebatch_data(batch->unidx, &usize);
+        /* rdb_put() writes nothing else. */
+        if (!rep_parse(batch, urep, usize, &n))
+                unidx_broken(batch, "a record brook did not write");
+        for (i = 0; i < n; i++) {
+                const struct rep_rec *r = &batch->recs[i];
+                unsigned char tag = (unsigned char)r->rec[0];
+                const char *p = r->key + r->key_size, *value;
+                uint32_t value_size;
+                rocksdb_column_family_handle_t *h = NULL;
+
+                for (j = 0; j < batch->unidx_cf_cnt && !h; j++)
+                        if (batch->unidx_cfs[j].id == r->cf)
+                                h = batch->unidx_cfs[j].h;
+                if (!h)
+                        unidx_broken(batch, "an unknown column family");
+                if (tag == TAG_PUT || tag == TAG_CF_PUT) {
+                        rep_slice(&p, r->rec + r->rec_size, &value,
+                                  &value_size);
+                        rocksdb_writebatch_wi_put_cf(batch->wb, h, r->key,
+                                                     r->key_size, value,
+                                                     value_size);
+                } else
+                        rocksdb_writebatch_wi_delete_cf(batch->wb, h, r->key,
+                                                        r->key_size);
+        }
+        rocksdb_writebatch_clear(batch->unidx);
+        batch->unidx_cf_cnt = 0;
+}
+
+void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on)
+{
+        batch->unindexed = on;
+}
+
+/* An unindexed write to column family @p h: remembers its id, for
+ * unidx_index(). */
+static void unidx_note_cf(brook__statebatch_t *batch,
+                          rocksdb_column_family_handle_t *h)
+{
+        size_t i;
+
+        for (i = batch->unidx_cf_cnt; i > 0; i--)
+                if (batch->unidx_cfs[i - 1].h == h)
+                        return;
+        if (batch->unidx_cf_cnt == batch->unidx_cf_cap) {
+                batch->unidx_cf_cap =
+                        batch->unidx_cf_cap ? batch->unidx_cf_cap * 2 : 8;
+                batch->unidx_cfs = brook__xrealloc(
+                        batch->unidx_cfs,
+                        batch->unidx_cf_cap * sizeof *batch->unidx_cfs);
+        }
+        batch->unidx_cfs[batch->unidx_cf_cnt].h = h;
+        batch->unidx_cfs[batch->unidx_cf_cnt].id =
+                rocksdb_column_family_handle_get_id(h);
+        batch->unidx_cf_cnt++;
+}
+
+/* Drops the ranges' files and asks compaction to reclaim the rest. A
+ * failure only delays the reclaim. */
+static void ranges_reclaim(brook__statebatch_t *batch)
+{
+        char *rerr = NULL;
+        size_t i;
+
+        for (i = 0; i < batch->range_cnt; i++) {
+                struct pending_range *r = &batch->ranges[i];
+                rocksdb_delete_file_in_range_cf(batch->db->rdb, r->cf, r->from,
+                                                r->from_size, r->to, r->to_size,
+                                                &rerr);
+                if (rerr) {
+                        brook__log("WARN",
+                                   "state db \"%s\": dropping "
+                                   "expired files: %s",
+                                   batch->db->dir, rerr);
+                        rocksdb_free(rerr);
+                        rerr = NULL;
+                }
+                rocksdb_suggest_compact_range_cf(batch->db->rdb, r->cf, r->from,
+                                                 r->from_size, r->to,
+                                                 r->to_size, &rerr);
+                if (rerr) {
+                        rocksdb_free(rerr);
+                        rerr = NULL;
+                }
+        }
 }
 
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
@@ -744,6 +1038,9 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
 {
         char *rerr = NULL;
         brook_err_t err;
+        rocksdb_writebatch_t *all;
+        const char *rep;
+        size_t size, i;
 
         if (batch->fail_next) {
                 batch->fail_next = false;
@@ -754,76 +1051,49 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
         }
         if ((err = brook__statebatch_write_bulk(batch, errstr, errstr_size)))
                 return err;
-        if (batch->range_cnt) {
-                /* The batch's writes, then the range deletions, in one
-                 * write: a copy of the batch's bytes with the deletions
-                 * appended. */
-                size_t size;
-                const char *rep = rocksdb_writebatch_wi_data(batch->wb, &size);
-                rocksdb_writebatch_t *all =
-                        rocksdb_writebatch_create_from(rep, size);
-                size_t i;
-                for (i = 0; i < batch->range_cnt; i++) {
-                        struct pending_range *r = &batch->ranges[i];
-                        rocksdb_writebatch_delete_range_cf(all, r->cf, r->from,
-                                                           r->from_size, r->to,
-                                                           r->to_size);
-                }
-                rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
-                rocksdb_writebatch_destroy(all);
-                if (rerr)
-                        return batch_write_failed(batch, rerr, errstr,
-                                                  errstr_size);
-                /* The ranges are dead now: files wholly inside one go at
-                 * once, and compaction is asked to reclaim the rest. A
-                 * failure only delays the reclaim. */
-                for (i = 0; i < batch->range_cnt; i++) {
-                        struct pending_range *r = &batch->ranges[i];
-                        rocksdb_delete_file_in_range_cf(
-                                batch->db->rdb, r->cf, r->from, r->from_size,
-                                r->to, r->to_size, &rerr);
-                        if (rerr) {
-                                brook__log("WARN",
-                                           "state db \"%s\": dropping "
-                                           "expired files: %s",
-                                           batch->db->dir, rerr);
-                                rocksdb_free(rerr);
-                                rerr = NULL;
-                        }
-                        rocksdb_suggest_compact_range_cf(
-                                batch->db->rdb, r->cf, r->from, r->from_size,
-                                r->to, r->to_size, &rerr);
-                        if (rerr) {
-                                rocksdb_free(rerr);
-                                rerr = NULL;
-                        }
-                }
-                ranges_clear(batch);
-                rocksdb_writebatch_wi_clear(batch->wb);
+        if (!rocksdb_writebatch_wi_count(batch->wb) &&
+            !rocksdb_writebatch_count(batch->unidx) && !batch->range_cnt) {
                 batch_members_apply(batch);
                 return BROOK_OK;
         }
-        if (rocksdb_writebatch_wi_count(batch->wb)) {
-                rocksdb_write_writebatch_wi(batch->db->rdb, batch->db->wopts,
-                                            batch->wb, &rerr);
-                if (rerr)
-                        return batch_write_failed(batch, rerr, errstr,
-                                                  errstr_size);
-                rocksdb_writebatch_wi_clear(batch->wb);
+        /* One write: the batch's records in key order, then the range
+         * deletions. */
+        if (rep_sort(batch, &size)) {
+                rep = batch->sorted;
+        } else {
+                unidx_index(batch);
+                rep = rocksdb_writebatch_wi_data(batch->wb, &size);
         }
+        all = rocksdb_writebatch_create_from(rep, size);
+        for (i = 0; i < batch->range_cnt; i++) {
+                struct pending_range *r = &batch->ranges[i];
+                rocksdb_writebatch_delete_range_cf(
+                        all, r->cf, r->from, r->from_size, r->to, r->to_size);
+        }
+        rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
+        rocksdb_writebatch_destroy(all);
+        if (rerr)
+                return batch_write_failed(batch, rerr, errstr, errstr_size);
+        /* The ranges are dead now: files wholly inside one go at once. */
+        ranges_reclaim(batch);
+        ranges_clear(batch);
+        rocksdb_writebatch_wi_clear(batch->wb);
+        rocksdb_writebatch_clear(batch->unidx);
+        batch->unidx_cf_cnt = 0;
         batch_members_apply(batch);
         return BROOK_OK;
 }
 
 size_t brook__statebatch_size(brook__statebatch_t *batch)
 {
-        size_t size = 0;
+        size_t size = 0, usize = 0;
 
-        /* An empty batch still has RocksDB's 12-byte header: report 0. */
-        if (!rocksdb_writebatch_wi_count(batch->wb))
-                return 0;
-        rocksdb_writebatch_wi_data(batch->wb, &size);
-        return size;
+        /* An empty batch still has RocksDB's 12-byte header: count 0. */
+        if (rocksdb_writebatch_wi_count(batch->wb))
+                rocksdb_writebatch_wi_data(batch->wb, &size);
+        if (rocksdb_writebatch_count(batch->unidx))
+                rocksdb_writebatch_data(batch->unidx, &usize);
+        return size + usize;
 }
 
 /* ------------------------------------------------------------- store */
@@ -895,6 +1165,8 @@ static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
                 return get_db(s, s->cf, key, key_size, out, errstr,
                               errstr_size);
         brook_buf_clear(out);
+        if (!s->batch->unindexed)
+                unidx_index(s->batch);
         /* Allocates the value; glibc's malloc(0) is non-NULL, so an empty
          * value is told apart from an absent key. */
         v = rocksdb_writebatch_wi_get_from_batch_and_db_cf(
@@ -930,6 +1202,18 @@ static brook_err_t rdb_put(void *self, const void *key, size_t key_size,
                                                      key, key_size);
                 return BROOK_OK;
         }
+        if (s->batch->unindexed) {
+                unidx_note_cf(s->batch, s->cf);
+                if (value)
+                        rocksdb_writebatch_put_cf(s->batch->unidx, s->cf, key,
+                                                  key_size, value, value_size);
+                else
+                        rocksdb_writebatch_delete_cf(s->batch->unidx, s->cf,
+                                                     key, key_size);
+                return BROOK_OK;
+        }
+        /* The unindexed writes stay the batch's latest. */
+        unidx_index(s->batch);
         if (value)
                 rocksdb_writebatch_wi_put_cf(s->batch->wb, s->cf, key, key_size,
                                              value, value_size);
@@ -937,14 +1221,6 @@ static brook_err_t rdb_put(void *self, const void *key, size_t key_size,
                 rocksdb_writebatch_wi_delete_cf(s->batch->wb, s->cf, key,
                                                 key_size);
         return BROOK_OK;
-}
-
-static int keycmp(const void *a, size_t an, const void *b, size_t bn)
-{
-        int c = memcmp(a, b, an < bn ? an : bn);
-        if (c)
-                return c;
-        return an < bn ? -1 : an > bn;
 }
 
 static brook_err_t iter_next(brook_kvbytes_iter_t *base, const void **key,
@@ -1012,6 +1288,8 @@ static brook_err_t iter_new(rdbstore_t *s, bool batch, bool reverse,
         rocksdb_iterator_t *ri =
                 rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
 
+        if (batch && !s->batch->unindexed)
+                unidx_index(s->batch);
         if (batch)
                 /* Takes the base iterator. */
                 ri = rocksdb_writebatch_wi_create_iterator_with_base_cf(
@@ -1172,10 +1450,14 @@ static brook_err_t rdb_flush(void *self, int64_t changelog_offset, char *errstr,
                 rocksdb_writebatch_put_cf(s->batch->plain, s->db->offsets_cf,
                                           s->cf_name, strlen(s->cf_name),
                                           (const char *)be, sizeof be);
-        else
-                rocksdb_writebatch_wi_put_cf(s->batch->wb, s->db->offsets_cf,
-                                             s->cf_name, strlen(s->cf_name),
-                                             (const char *)be, sizeof be);
+        else {
+                /* Unindexed (nothing reads it through the batch), so that
+                 * it does not index the writes of the flush before it. */
+                unidx_note_cf(s->batch, s->db->offsets_cf);
+                rocksdb_writebatch_put_cf(s->batch->unidx, s->db->offsets_cf,
+                                          s->cf_name, strlen(s->cf_name),
+                                          (const char *)be, sizeof be);
+        }
         return BROOK_OK;
 }
 

@@ -243,6 +243,12 @@ brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
         }
 }
 
+void brook__store_set_flushing(brook__store_t *st, bool on)
+{
+        if (st->task && st->task->rt->env && st->task->rt->env->batch)
+                brook__statebatch_set_unindexed(st->task->rt->env->batch, on);
+}
+
 bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
                                    size_t key_size)
 {
@@ -312,7 +318,11 @@ brook_err_t brook__store_flush_inner(brook__store_t *st, char *errstr,
         char why[512];
         brook_err_t err;
         why[0] = '\0';
+        /* What a flush writes (the offset, a window store's stream time)
+         * is read only when a store opens. */
+        brook__store_set_flushing(st, true);
         err = st->ops->flush(st->inner, end, why, sizeof why);
+        brook__store_set_flushing(st, false);
         if (err)
                 brook__seterr(errstr, errstr_size,
                               "task %s: store \"%s\" failed to record its "

@@ -133,6 +133,14 @@ void brook__statebatch_set_bulk(brook__statebatch_t *batch, bool bulk);
 bool brook__statebatch_bulk(const brook__statebatch_t *batch);
 /** Bytes the batch holds. */
 size_t brook__statebatch_size(brook__statebatch_t *batch);
+/** While on, RocksDB stores' writes skip the batch's index, and their
+ *  reads do not look for such writes: on only around writes of keys that
+ *  nothing reads through the batch meanwhile, and reads of keys not
+ *  written so (brook__store_set_flushing()). Once off, a read or an
+ *  indexed write of any store of the batch indexes those writes first, so
+ *  nothing reads stale (an entry evicted after its flush, a range read)
+ *  and the latest write of a key stays the one that lands. */
+void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on);
 /** exactly_once_v2: every store's uncommitted writes wait for the batch's
  *  write (after the transaction commits), in-memory stores' too. */
 void brook__statebatch_set_transactional(brook__statebatch_t *batch, bool on);
@@ -441,6 +449,13 @@ brook_err_t brook__store_write_pending(brook__store_t *st);
 brook_err_t brook__store_write_down(brook__store_t *st, const void *key,
                                     size_t key_size, const void *value,
                                     size_t value_size, int64_t ts);
+/** Around writes nothing reads through the thread's batch before it is
+ *  written: a cache flush's handling of one entry (its tombstone check
+ *  and write down, not its forwarding; the cache keeps the entry and
+ *  answers reads of its key) and a store's flush of its offset. The
+ *  store's RocksDB writes then skip the batch's index
+ *  (brook__statebatch_set_unindexed()). */
+void brook__store_set_flushing(brook__store_t *st, bool on);
 /**
  * Whether a dirty tombstone for @p key can be dropped: the store forwards
  * through an emit function and the key is not in the inner store, so

@@ -320,6 +320,87 @@ static void test_range(void **state)
         store_close(s);
 }
 
+/* A cache's flush writes past the batch's index (unindexed): the writes
+ * land with the batch, after its indexed ones, and a read once the flush
+ * is off indexes them first; a read while it is on (the flush's own
+ * tombstone check) does not look for them. The batch goes down sorted and
+ * with the last write of each key only. */
+static void test_unindexed_writes(void **state)
+{
+        fixture_t *f = *state;
+        static const bkey_t sorted[] = {BK("k0"), BK("k1"), BK("k2"),
+                                        BK("k3"), BK("k4"), BK("k5")};
+        store_t a, b;
+        size_t size;
+        int i;
+
+        db_open(f, 16 * MIB);
+        a = store_open(f, "0_0", "a");
+        b = store_open(f, "0_1", "b");
+        put(a, "k1", "old");
+        put(a, "k3", "gone");
+        batch_write(f);
+
+        put(a, "k1", "indexed");
+        size = brook__statebatch_size(f->batch);
+        brook__statebatch_set_unindexed(f->batch, true);
+        put(a, "k1", "unindexed");
+        put(a, "k2", "v2");
+        put(a, "k3", NULL);
+        put(b, "k1", "b1");
+        /* Not looked for while on. */
+        expect_get(a, false, "k2", NULL);
+        expect_get(a, false, "k1", "indexed");
+        brook__statebatch_set_unindexed(f->batch, false);
+        assert_true(brook__statebatch_size(f->batch) > size);
+
+        /* Once off, a read sees them: the later write wins. */
+        expect_get(a, false, "k1", "unindexed");
+        expect_get(a, false, "k2", "v2");
+        expect_get(a, false, "k3", NULL);
+        expect_get(b, false, "k1", "b1");
+        expect_get(a, true, "k1", "old");
+        expect_get(a, true, "k2", NULL);
+        /* Unindexed again after that read: the range sees them too. */
+        brook__statebatch_set_unindexed(f->batch, true);
+        put_bkey(a, sorted[4]);
+        brook__statebatch_set_unindexed(f->batch, false);
+        expect_range(a, false, &sorted[4], &sorted[5], &sorted[4], 1);
+        batch_write(f);
+        assert_int_equal(brook__statebatch_size(f->batch), 0);
+        expect_get(a, true, "k1", "unindexed");
+        expect_get(a, true, "k2", "v2");
+        expect_get(a, true, "k3", NULL);
+        expect_get(a, true, "k4", "k4!");
+        expect_get(b, true, "k1", "b1");
+
+        /* Written in reverse, rewritten, some unindexed: the batch goes
+         * down whole and in order, and a discarded one leaves nothing. */
+        for (i = 5; i >= 0; i--) {
+                brook__statebatch_set_unindexed(f->batch, i % 2);
+                put(a, sorted[i].k, "first");
+                put(b, sorted[i].k, "b");
+        }
+        for (i = 0; i < 6; i++) {
+                brook__statebatch_set_unindexed(f->batch, i % 3 == 0);
+                put_bkey(a, sorted[i]);
+        }
+        brook__statebatch_set_unindexed(f->batch, false);
+        batch_write(f);
+        expect_range(a, true, NULL, NULL, sorted, 6);
+        expect_get(b, true, "k5", "b");
+        brook__statebatch_set_unindexed(f->batch, true);
+        put(a, "k9", "v9");
+        brook__statebatch_set_unindexed(f->batch, false);
+        brook__statebatch_discard(f->batch);
+        assert_int_equal(brook__statebatch_size(f->batch), 0);
+        batch_write(f);
+        expect_get(a, true, "k9", NULL);
+        expect_range(a, false, NULL, NULL, sorted, 6);
+        store_close(a);
+        store_close(b);
+}
+
 static void test_flush_reopen(void **state)
 {
         fixture_t *f = *state;
@@ -743,6 +824,8 @@ int main(int argc, char **argv)
                 cmocka_unit_test_setup_teardown(test_batch_visibility, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_range, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_unindexed_writes, setup,
+                                                teardown),
                 cmocka_unit_test_setup_teardown(test_flush_reopen, setup,
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_clear, setup, teardown),
