@@ -71,6 +71,12 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                 if ((r = io->deliver(io->opaque, &again, errstr,
                                      errstr_size)) != BROOK__COMMIT_DONE)
                         return r;
+                /* A flush writes each entry once and leaves those writes
+                 * unindexed (brook__statebatch_set_unindexed()); the next
+                 * round may flush the same key again, and its tombstone
+                 * check must see the first write. */
+                if (again && batch)
+                        brook__statebatch_index(batch);
         } while (again);
         for (i = 0; i < tasks->cnt && !err; i++)
                 if (!((brook__task_t *)tasks->v[i])->restoring)

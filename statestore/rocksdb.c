@@ -980,6 +980,28 @@ void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on)
         batch->unindexed = on;
 }
 
+void brook__statebatch_index(brook__statebatch_t *batch)
+{
+        unidx_index(batch);
+}
+
+/* After a write: scratch grown past SCRATCH_KEEP by an unusually large
+ * batch goes, so that a thread does not hold it for good. */
+#define SCRATCH_KEEP (4 * 1024 * 1024)
+static void scratch_trim(brook__statebatch_t *batch)
+{
+        if (batch->sorted_cap > SCRATCH_KEEP) {
+                free(batch->sorted);
+                batch->sorted = NULL;
+                batch->sorted_cap = 0;
+        }
+        if (batch->rec_cap * sizeof *batch->recs > SCRATCH_KEEP) {
+                free(batch->recs);
+                batch->recs = NULL;
+                batch->rec_cap = 0;
+        }
+}
+
 /* An unindexed write to column family @p h: remembers its id, for
  * unidx_index(). */
 static void unidx_note_cf(brook__statebatch_t *batch,
@@ -1080,6 +1102,7 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
         rocksdb_writebatch_wi_clear(batch->wb);
         rocksdb_writebatch_clear(batch->unidx);
         batch->unidx_cf_cnt = 0;
+        scratch_trim(batch);
         batch_members_apply(batch);
         return BROOK_OK;
 }

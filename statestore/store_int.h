@@ -136,11 +136,15 @@ size_t brook__statebatch_size(brook__statebatch_t *batch);
 /** While on, RocksDB stores' writes skip the batch's index, and their
  *  reads do not look for such writes: on only around writes of keys that
  *  nothing reads through the batch meanwhile, and reads of keys not
- *  written so (brook__store_set_flushing()). Once off, a read or an
+ *  written so since the last brook__statebatch_index() (a cache flush
+ *  writes each entry once: brook__store_set_flushing(); a commit that
+ *  flushes the caches again indexes first). Once off, a read or an
  *  indexed write of any store of the batch indexes those writes first, so
  *  nothing reads stale (an entry evicted after its flush, a range read)
  *  and the latest write of a key stays the one that lands. */
 void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on);
+/** Indexes the writes made while unindexed was on, in their order. */
+void brook__statebatch_index(brook__statebatch_t *batch);
 /** exactly_once_v2: every store's uncommitted writes wait for the batch's
  *  write (after the transaction commits), in-memory stores' too. */
 void brook__statebatch_set_transactional(brook__statebatch_t *batch, bool on);

@@ -348,9 +348,13 @@ static void test_unindexed_writes(void **state)
         put(a, "k2", "v2");
         put(a, "k3", NULL);
         put(b, "k1", "b1");
-        /* Not looked for while on. */
+        /* Not looked for while on, until indexed. */
         expect_get(a, false, "k2", NULL);
         expect_get(a, false, "k1", "indexed");
+        brook__statebatch_index(f->batch);
+        expect_get(a, false, "k2", "v2");
+        put(a, "k5", "v5");
+        expect_get(a, false, "k5", NULL);
         brook__statebatch_set_unindexed(f->batch, false);
         assert_true(brook__statebatch_size(f->batch) > size);
 
@@ -365,13 +369,14 @@ static void test_unindexed_writes(void **state)
         brook__statebatch_set_unindexed(f->batch, true);
         put_bkey(a, sorted[4]);
         brook__statebatch_set_unindexed(f->batch, false);
-        expect_range(a, false, &sorted[4], &sorted[5], &sorted[4], 1);
+        expect_range(a, false, &sorted[4], &sorted[4], &sorted[4], 1);
         batch_write(f);
         assert_int_equal(brook__statebatch_size(f->batch), 0);
         expect_get(a, true, "k1", "unindexed");
         expect_get(a, true, "k2", "v2");
         expect_get(a, true, "k3", NULL);
         expect_get(a, true, "k4", "k4!");
+        expect_get(a, true, "k5", "v5");
         expect_get(b, true, "k1", "b1");
 
         /* Written in reverse, rewritten, some unindexed: the batch goes
