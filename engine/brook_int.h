@@ -562,9 +562,8 @@ brook_err_t brook__task_open_stores(brook__task_t *task, char *errstr,
 /** Commit, step 1: caching stores write down and forward dirty entries. */
 brook_err_t brook__task_flush_caches(brook__task_t *task, char *errstr,
                                      size_t errstr_size);
-/** Commit, step 2 (after the producer flushed): each store runs its
- *  delivered hook, if any, then stages its changelog offset with its
- *  data. */
+/** Commit, step 2 (after the producer flushed): each store stages its
+ *  changelog offset with its data. */
 brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
                                      size_t errstr_size);
 /** Runs init() of every processor; on failure returns the error. */

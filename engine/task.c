@@ -97,14 +97,10 @@ brook_err_t brook__task_flush_stores(brook__task_t *task, char *errstr,
 {
         size_t i;
         brook_err_t err;
-        for (i = 0; i < task->stores.cnt; i++) {
-                brook__store_t *st = task->stores.v[i];
-                if (st->delivered && (err = st->delivered(st->delivered_opaque,
-                                                          errstr, errstr_size)))
+        for (i = 0; i < task->stores.cnt; i++)
+                if ((err = brook__store_flush_inner(task->stores.v[i], errstr,
+                                                    errstr_size)))
                         return err;
-                if ((err = brook__store_flush_inner(st, errstr, errstr_size)))
-                        return err;
-        }
         return BROOK_OK;
 }
 

@@ -17,9 +17,7 @@
  * index in memory orders the entries by (buffer time, key bytes) and is
  * rebuilt from the store when the task starts. Entries whose buffer time
  * is at or before stream time - the suppression's duration go downstream,
- * oldest first, and leave the buffer: the index at once, the store at once
- * under exactly-once, and at the next commit under at-least-once
- * (sup_delivered()).
+ * oldest first, and leave the buffer.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -56,15 +54,6 @@ typedef struct sup_state {
         size_t cnt, cap;
         int64_t bytes;
         brook_buf_t *kbuf, *vbuf;
-        /** At least once: the keys emitted since the last commit, whose
-         *  deletes wait until the commit has delivered their records
-         *  (sup_delivered()). */
-        bool defer;
-        struct sup_pend {
-                unsigned char *key;
-                size_t key_size;
-        } * pend;
-        size_t pend_cnt, pend_cap;
 } sup_state_t;
 
 static void be64_put(unsigned char *p, uint64_t v)
@@ -163,69 +152,6 @@ static bool sup_over(const sup_state_t *ss)
 
 /* Takes the oldest entry out of the buffer and forwards it (unless it is a
  * tombstone that may be dropped), with its own timestamp. */
-/* Whether stored entry @p v of @p key is buffered: in the index. Under
- * at least once, an emitted key stays in the store until the commit
- * (sup_delivered()), and is not buffered meanwhile. */
-static bool sup_buffered(const sup_state_t *ss, const unsigned char *v,
-                         const void *key, size_t key_size)
-{
-        bool found;
-        if (!ss->defer)
-                return true;
-        ent_find(ss, be64_get(v), key, key_size, &found);
-        return found;
-}
-
-/*
- * At least once, the commit delivered everything sent before it, the
- * finals of the keys emitted since the last commit among them: now their
- * deletes go to the store and its changelog. Deleted as they were
- * emitted, a delete could reach the changelog before its final reached
- * the output (a producer sends each partition on its own), and a crash
- * in between lost the final: the restarted buffer no longer held the
- * window, and the records that closed it were not processed again. Kept
- * until now, a crash re-emits the final instead, a duplicate that
- * at-least-once allows. A key buffered again since it was emitted stays.
- */
-static brook_err_t sup_delivered(void *opaque, char *errstr, size_t errstr_size)
-{
-        sup_state_t *ss = opaque;
-        brook__store_t *st = ss->st;
-        brook_err_t err = BROOK_OK;
-        size_t i;
-
-        for (i = 0; i < ss->pend_cnt && !err; i++) {
-                const struct sup_pend *p = &ss->pend[i];
-                const void *v;
-                size_t vsz;
-                int64_t ts;
-
-                err = brook__store_read(st, p->key, p->key_size, &v, &vsz);
-                if (err == BROOK_ERR_NOT_FOUND) {
-                        err = BROOK_OK; /* Emitted twice: deleted above. */
-                        continue;
-                }
-                if (err)
-                        break;
-                if (vsz >= SUP_HDR && sup_buffered(ss, v, p->key, p->key_size))
-                        continue;
-                ts = vsz >= SUP_HDR ? be64_get((const unsigned char *)v + 8)
-                                    : ss->observed;
-                err = brook__store_write(st, p->key, p->key_size, NULL, 0, ts);
-        }
-        if (err) {
-                brook__seterr(errstr, errstr_size,
-                              "suppression buffer \"%s\": deleting what it "
-                              "emitted: %s",
-                              st->def->name, st->errbuf);
-                return err;
-        }
-        for (i = 0; i < ss->pend_cnt; i++)
-                free(ss->pend[i].key);
-        ss->pend_cnt = 0;
-        return BROOK_OK;
-}
-
 static brook_err_t sup_evict(sup_state_t *ss, char *errstr, size_t errstr_size)
 {
         brook__store_t *st = ss->st;
@@ -274,20 +200,7 @@ static brook_err_t sup_evict(sup_state_t *ss, char *errstr, size_t errstr_size)
                      brook_arena_memdup(arena, e.key, e.key_size), e.key_size,
                      arena, &key, errstr, errstr_size)))
                 return err;
-        if (ss->defer) {
-                /* The key leaves the index now and the store at the
-                 * commit: the index owns the key's bytes, they move. */
-                if (ss->pend_cnt == ss->pend_cap) {
-                        ss->pend_cap = ss->pend_cap ? 2 * ss->pend_cap : 64;
-                        ss->pend = brook__xrealloc(
-                                ss->pend, ss->pend_cap * sizeof *ss->pend);
-                }
-                ss->pend[ss->pend_cnt].key = e.key;
-                ss->pend[ss->pend_cnt].key_size = e.key_size;
-                ss->pend_cnt++;
-                ss->ents[0].key = NULL;
-        } else if ((err = brook__store_write(st, e.key, e.key_size, NULL, 0,
-                                             ts))) {
+        if ((err = brook__store_write(st, e.key, e.key_size, NULL, 0, ts))) {
                 brook__seterr(errstr, errstr_size, "%s", st->errbuf);
                 return err;
         }
@@ -367,9 +280,7 @@ static brook_err_t sup_process(brook_ctx_t *ctx, brook_record_t *rec,
         /* A buffered key keeps its buffer time. */
         err = brook__store_read(st, brook__store_bytes(ss->kbuf),
                                 brook_buf_len(ss->kbuf), &old, &old_size);
-        if (!err && old_size >= SUP_HDR &&
-            sup_buffered(ss, old, brook__store_bytes(ss->kbuf),
-                         brook_buf_len(ss->kbuf)))
+        if (!err && old_size >= SUP_HDR)
                 time = be64_get(old);
         else if (err && err != BROOK_ERR_NOT_FOUND) {
                 brook__seterr(errstr, errstr_size, "%s", st->errbuf);
@@ -441,8 +352,6 @@ static brook_err_t sup_init(brook_ctx_t *ctx, void *opaque, void **statep,
         }
         ss->kbuf = brook_buf_new();
         ss->vbuf = brook_buf_new();
-        ss->defer = brook__conf_guarantee(ss->st->task->rt->conf) !=
-                    BROOK__GUARANTEE_EXACTLY_ONCE_V2;
         if ((err = sup_load(ss, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "suppression buffer \"%s\": reading it: %s",
@@ -451,10 +360,6 @@ static brook_err_t sup_init(brook_ctx_t *ctx, void *opaque, void **statep,
                 brook_buf_destroy(ss->vbuf);
                 free(ss);
                 return err;
-        }
-        if (ss->defer) {
-                ss->st->delivered = sup_delivered;
-                ss->st->delivered_opaque = ss;
         }
         *statep = ss;
         return BROOK_OK;
@@ -465,12 +370,6 @@ static void sup_close(brook_ctx_t *ctx, void *state)
         sup_state_t *ss = state;
         size_t i;
         (void)ctx;
-        /* Deletes still waiting (a close without a commit) are dropped:
-         * the buffer emits those finals again where it restarts. */
-        ss->st->delivered = NULL;
-        for (i = 0; i < ss->pend_cnt; i++)
-                free(ss->pend[i].key);
-        free(ss->pend);
         for (i = 0; i < ss->cnt; i++)
                 free(ss->ents[i].key);
         free(ss->ents);

@@ -351,13 +351,6 @@ struct brook__store {
         int64_t *changelog_end;
         brook__store_emit_fn emit;
         void *emit_opaque;
-        /** Set by the store's processor, or NULL: run by the commit once
-         *  everything sent before it was delivered, before the store
-         *  stages its changelog offset (brook__task_flush_stores()). The
-         *  suppression buffer writes its deferred deletes there. */
-        brook_err_t (*delivered)(void *opaque, char *errstr,
-                                 size_t errstr_size);
-        void *delivered_opaque;
         atomic_int state; /**< brook__store_state_t; read by queries. */
         /** The query handle of this instance (one reference is ours). */
         brook__iqstore_t *iq;

@@ -698,128 +698,6 @@ static void test_suppress_until_time_limit(void **state)
         brook_test_driver_destroy(x.td);
 }
 
-/* The records @p topic got since the last call, "key=put;" or
- * "key=del;" each (a changelog: a put or a tombstone). */
-static void changelog_got(brook_test_driver_t *td, const char *topic, char *got,
-                          size_t size)
-{
-        brook_test_record_t r;
-        size_t n = 0;
-        got[0] = '\0';
-        while (brook_test_driver_read(td, topic, &r))
-                n += (size_t)snprintf(got + n, size - n, "%.*s=%s;",
-                                      (int)r.key_size, (const char *)r.key,
-                                      r.value ? "put" : "del");
-}
-
-/* What suppress emitted to "out" since the last call, "key=value@ts;". */
-static void suppressed_got(brook_test_driver_t *td, char *got, size_t size)
-{
-        brook_test_record_t r;
-        size_t n = 0;
-        got[0] = '\0';
-        while (brook_test_driver_read(td, "out", &r))
-                n += (size_t)snprintf(
-                        got + n, size - n, "%.*s=%.*s@%" PRId64 ";",
-                        (int)r.key_size, (const char *)r.key,
-                        r.value ? (int)r.value_size : 4,
-                        r.value ? (const char *)r.value : "null", r.timestamp);
-}
-
-/* A suppression buffer over table "in" (time limit 100), emitting to
- * "out", under @p guarantee, committing only when told. */
-static brook_test_driver_t *suppress_td(const char *guarantee)
-{
-        const brook_serde_t *str = brook_serde_string();
-        brook_builder_t *b = brook_builder_new();
-        brook_conf_t *conf = brook_conf_new();
-        brook_suppressed_t sup = {.kind = BROOK_SUPPRESS_UNTIL_TIME_LIMIT,
-                                  .time_limit_ms = 100,
-                                  .name = "final"};
-        brook_table_t *t = brook_table_suppress(
-                brook_table(b, "in",
-                            &(brook_consumed_t){.key_serde = str,
-                                                .value_serde = str},
-                            NULL),
-                &sup);
-        brook_test_driver_t *td;
-        char err[512] = "";
-
-        assert_non_null(t);
-        brook_stream_to(
-                brook_table_to_stream(t), "out",
-                &(brook_produced_t){.key_serde = str, .value_serde = str});
-        assert_int_equal(
-                brook_conf_set(conf, "application.id", "s", err, sizeof err),
-                BROOK_OK);
-        assert_int_equal(brook_conf_set(conf, "processing.guarantee", guarantee,
-                                        err, sizeof err),
-                         BROOK_OK);
-        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
-        if (!td)
-                fail_msg("driver: %s", err);
-        brook_test_driver_set_auto_commit(td, false);
-        return td;
-}
-
-/* Under at-least-once, what the buffer emitted leaves its changelog only
- * at the next commit, once the output was delivered: a delete that went
- * first could reach the changelog while a crash lost the final, and the
- * restarted buffer would never emit it. A key buffered again before that
- * commit stays, with its new buffer time. Under exactly-once the delete
- * goes at once, in the same transaction as the final. */
-static void test_suppress_deletes_after_commit(void **state)
-{
-        const char *cl = "s-final-store-changelog";
-        brook_test_driver_t *td = suppress_td("at_least_once");
-        wtd_t x = {.td = td};
-        char got[1024], err[512] = "";
-        (void)state;
-
-        in(&x, "a", "a1", 1);
-        in(&x, "b", "b1", 50);
-        in(&x, "x", "x1", 101); /* expiry 1: a out */
-        suppressed_got(td, got, sizeof got);
-        assert_string_equal(got, "a=a1@1;");
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "a=put;b=put;x=put;");
-        in(&x, "a", "a2", 120); /* buffered again, from 120 */
-        in(&x, "y", "y1", 140); /* expiry 40: nothing out */
-        suppressed_got(td, got, sizeof got);
-        assert_string_equal(got, "");
-        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
-                         BROOK_OK);
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "a=put;y=put;");
-        in(&x, "z", "z1", 230); /* expiry 130: b, x, a out */
-        suppressed_got(td, got, sizeof got);
-        assert_string_equal(got, "b=b1@50;x=x1@101;a=a2@120;");
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "z=put;");
-        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
-                         BROOK_OK);
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "b=del;x=del;a=del;");
-        /* Nothing more to delete. */
-        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
-                         BROOK_OK);
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "");
-        brook_test_driver_destroy(td);
-
-        td = suppress_td("exactly_once_v2");
-        x.td = td;
-        in(&x, "a", "a1", 1);
-        in(&x, "x", "x1", 101);
-        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
-                         BROOK_OK);
-        suppressed_got(td, got, sizeof got);
-        assert_string_equal(got, "a=a1@1;");
-        changelog_got(td, cl, got, sizeof got);
-        assert_string_equal(got, "a=put;x=put;a=del;");
-        brook_test_driver_destroy(td);
-}
-
 static void test_suppress_invalid(void **state)
 {
         brook_builder_t *b = brook_builder_new();
@@ -950,7 +828,6 @@ int main(void)
                         test_suppress_until_window_closes_default_serdes),
                 cmocka_unit_test(test_suppress_shut_down_when_full),
                 cmocka_unit_test(test_suppress_until_time_limit),
-                cmocka_unit_test(test_suppress_deletes_after_commit),
                 cmocka_unit_test(test_suppress_invalid),
                 cmocka_unit_test(test_windowed_serdes_bytes),
                 cmocka_unit_test(test_windows_invalid),
