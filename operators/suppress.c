@@ -200,17 +200,28 @@ static brook_err_t sup_evict(sup_state_t *ss, char *errstr, size_t errstr_size)
                      brook_arena_memdup(arena, e.key, e.key_size), e.key_size,
                      arena, &key, errstr, errstr_size)))
                 return err;
+        /* The result goes first, then the delete: the producer queues the
+         * result before the buffer's changelog tombstone. Under
+         * at-least-once a tombstone that reached the changelog while a
+         * crash lost the result would lose the result for good (the
+         * restarted buffer no longer holds it, and the records that
+         * closed it are not processed again). The producer still sends
+         * each partition on its own, so this narrows that gap without
+         * closing it; exactly-once closes it. */
+        if (has_value || !ss->op->drop_tombstones) {
+                out->key = key;
+                out->value = value;
+                out->timestamp = ts;
+                if ((err = brook_ctx_forward(ss->ctx, out, errstr,
+                                             errstr_size)))
+                        return err;
+        }
         if ((err = brook__store_write(st, e.key, e.key_size, NULL, 0, ts))) {
                 brook__seterr(errstr, errstr_size, "%s", st->errbuf);
                 return err;
         }
         ent_remove(ss, 0);
-        if (!has_value && ss->op->drop_tombstones)
-                return BROOK_OK;
-        out->key = key;
-        out->value = value;
-        out->timestamp = ts;
-        return brook_ctx_forward(ss->ctx, out, errstr, errstr_size);
+        return BROOK_OK;
 }
 
 /* Kafka Streams' enforceConstraints(). */
