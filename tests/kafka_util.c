@@ -445,8 +445,20 @@ static rd_kafka_resp_err_t kt_describe(const char *group, const char *topic,
         rd_kafka_event_t *ev;
         size_t cnt, m;
 
+        rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(
+                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+        char errstr[256];
+
         memset(g, 0, sizeof *g);
-        rd_kafka_DescribeConsumerGroups(rk, &group, 1, NULL, q);
+        /* A request that gets no answer (a broker just restarted, its
+         * coordinator still loading) times out as a transient error, which
+         * the caller retries with a fresh client, rather than hang past
+         * the poll below (seen once in the chaos test). */
+        if (rd_kafka_AdminOptions_set_request_timeout(opts, 10000, errstr,
+                                                      sizeof errstr))
+                fail_msg("describe group %s: %s", group, errstr);
+        rd_kafka_DescribeConsumerGroups(rk, &group, 1, opts, q);
+        rd_kafka_AdminOptions_destroy(opts);
         ev = rd_kafka_queue_poll(q, 30000);
         if (!ev)
                 fail_msg("describe group %s: no answer in 30 s", group);
