@@ -658,6 +658,19 @@ static bool cache_tombstone_absent(cache_entry_t *e)
         return true;
 }
 
+/* A tombstone of a grouped store, flushed: it leaves the cache. Nobody
+ * reads a window or session key back once it is deleted, and a group's
+ * fetch walks every entry of its key (a session key dies with each merge,
+ * so under frequent commits the group would fill with them). What the
+ * group knows stays true: the key is now absent below too. */
+static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
+{
+        if (e->value || !e->g || e->state != CACHE_CLEAN)
+                return;
+        cache_detach(c, e);
+        cache_entry_free(e);
+}
+
 /* Evicts the least recently used entry, writing it down and forwarding it
  * first if it is dirty. A failure's reason is in the evicted entry's store;
  * it is copied to @p caller, the store whose put made room, which reports
@@ -870,6 +883,7 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
                         /* Nothing to delete below, so nothing to forward
                          * at the flush either. */
                         cache_set_state(e, CACHE_CLEAN);
+                        cache_drop_flushed_tombstone(c, e);
                         continue;
                 }
                 cache_set_state(e, CACHE_WRITTEN);
@@ -910,10 +924,13 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                 brook__store_set_flushing(st, true);
                 if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e)) {
                         brook__store_set_flushing(st, false);
+                        cache_drop_flushed_tombstone(c, e);
                         continue; /* Nothing to delete or forward. */
                 }
                 e->below = true;
                 cache_snap_take(&sn, e);
+                /* Before any call out: the snapshot has its bytes. */
+                cache_drop_flushed_tombstone(c, e);
                 if (state == CACHE_UNWRITTEN)
                         err = cache_snap_write_down(&sn);
                 brook__store_set_flushing(st, false);

@@ -911,6 +911,13 @@ static void test_group_complete(void **state)
         assert_true(r.recs[2].tombstone);
         assert_int_equal(r.recs[2].ts, 100);
         assert_int_equal(ts->puts, 3);
+        /* Flushed, the deletes leave the cache (a fetch of the group walks
+         * every entry); the group still knows both windows are absent.
+         * Left: window 300. */
+        assert_int_equal(brook__cache_bytes(c), group_bytes() + GENTRY);
+        assert_string_equal(gget(c, ts, "k", 200), "absent");
+        assert_string_equal(gget(c, ts, "k", 100), "absent");
+        assert_string_equal(gget(c, ts, "k", 300), "c");
 
         /* A key not known complete keeps its deletes until a flush checks
          * below (nothing there: nothing forwarded). */
