@@ -109,6 +109,11 @@ struct cache_entry {
          * while its group was complete at its time, never written
          * down. */
         bool below;
+        /* The key is below with a value, for certain: this cache wrote a
+         * value of it down, or read one from there, and has not written
+         * a tombstone since. Only a segment's expiry removes it then
+         * (brook__store_surely_kept()). */
+        bool present;
         cache_state_t state;
         /* Grouped stores: the entry's group, and its links there. */
         cache_group_t *g;
@@ -651,10 +656,14 @@ static bool cache_tombstone_absent(cache_entry_t *e)
 {
         if (e->value)
                 return false;
+        if (e->present &&
+            brook__store_surely_kept(e->cs->st, e->key, e->key_size))
+                return false; /* What the read below would say. */
         if (e->below &&
             !brook__store_tombstone_absent(e->cs->st, e->key, e->key_size))
                 return false;
         e->below = false;
+        e->present = false;
         return true;
 }
 
@@ -801,6 +810,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                 cache_lru_append(c, e);
                 if (!dirty) {
                         e->below = true; /* Just read from there. */
+                        e->present = value != NULL;
                         if (e->state != CACHE_CLEAN)
                                 return BROOK_OK;
                 }
@@ -854,6 +864,7 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
         e->cs = cs;
         cs->cnt++;
         e->below = !nothing_below;
+        e->present = !dirty && value;
         if (g)
                 cache_group_add(c, g, e);
         if (dirty)
@@ -888,6 +899,7 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
                 }
                 cache_set_state(e, CACHE_WRITTEN);
                 e->below = true;
+                e->present = e->value != NULL;
                 cache_snap_take(&sn, e);
                 err = cache_snap_write_down(&sn);
                 cache_snap_release(&sn);
@@ -928,6 +940,7 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                         continue; /* Nothing to delete or forward. */
                 }
                 e->below = true;
+                e->present = e->value != NULL;
                 cache_snap_take(&sn, e);
                 /* Before any call out: the snapshot has its bytes. */
                 cache_drop_flushed_tombstone(c, e);

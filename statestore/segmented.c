@@ -878,6 +878,21 @@ bool brook__segmented_present(void *self, const void *key, size_t key_size)
         return present;
 }
 
+bool brook__segmented_kept(void *self, const void *key, size_t key_size)
+{
+        segstore_t *s = self;
+        int64_t ts, observed = atomic_load(&s->observed);
+
+        if (!seg_key_time(s, key, key_size, &ts))
+                return false;
+        /* The conditions seg_put() writes under; a segment is dropped
+         * only once it is below the first live one. */
+        if (seg_id(s, ts) < seg_min_live(s, observed))
+                return false;
+        return s->kind != BROOK__STORE_WINDOW || observed < 0 ||
+               ts >= observed - s->retention;
+}
+
 bool brook__segmented_observe(void *self, int64_t ts)
 {
         segstore_t *s = self;

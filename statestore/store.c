@@ -274,6 +274,15 @@ bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
         return absent;
 }
 
+bool brook__store_surely_kept(brook__store_t *st, const void *key,
+                              size_t key_size)
+{
+        if (st->def->kind == BROOK__STORE_KV)
+                return true;
+        return brook__segmented_ops(st->ops) &&
+               brook__segmented_kept(st->inner, key, key_size);
+}
+
 brook_err_t brook__store_emit(brook__store_t *st, const void *key,
                               size_t key_size, const void *value,
                               size_t value_size, int64_t ts)

@@ -468,6 +468,15 @@ void brook__store_set_flushing(brook__store_t *st, bool on);
  */
 bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
                                    size_t key_size);
+/**
+ * Whether a key written to the inner store with a value, and not deleted
+ * since, is still there: for a window or session store, while its
+ * segment is live and it is within retention (brook__segmented_kept());
+ * always for a key-value store. The cache asks it instead of reading the
+ * key back for a tombstone (brook__store_tombstone_absent()).
+ */
+bool brook__store_surely_kept(brook__store_t *st, const void *key,
+                              size_t key_size);
 /** Calls the emit function, if any. */
 brook_err_t brook__store_emit(brook__store_t *st, const void *key,
                               size_t key_size, const void *value,
@@ -545,6 +554,11 @@ bool brook__segmented_observe(void *self, int64_t ts);
  *  past retention included (a get says "gone" for those): whether a
  *  cached tombstone of it has something to delete and to forward. */
 bool brook__segmented_present(void *self, const void *key, size_t key_size);
+/** Whether a put of @p key with a value, whenever it was made, was written
+ *  and is still there unless deleted: its segment is live and its time is
+ *  within retention at the stream time observed now (both only tighten as
+ *  that time grows). Reads nothing below. */
+bool brook__segmented_kept(void *self, const void *key, size_t key_size);
 /** Whether @p ops are the segmented store's. */
 bool brook__segmented_ops(const brook_kvstore_ops_t *ops);
 /** The store's puts come through a cache (brook__segmented_observe()

@@ -72,6 +72,8 @@ typedef enum { AGG_COUNT, AGG_REDUCE, AGG_AGGREGATE } agg_t;
 static int64_t next_retention;
 /* A suppression after the aggregation, for the next wtd_new(). */
 static const brook_suppressed_t *next_suppress;
+/* The store supplier for the next wtd_new() (NULL: RocksDB). */
+static const brook_kvstore_supplier_t *next_supplier;
 /* The next wtd_new()'s input has no serdes of its own: the defaults
  * (default.key.serde, default.value.serde: string) apply. */
 static bool next_default_serdes;
@@ -87,7 +89,8 @@ static wtd_t wtd_new(brook_windows_t w, agg_t agg, bool caching,
         brook_materialized_t m = {.name = "win",
                                   .caching_disabled = !caching,
                                   .version = BROOK_MATERIALIZED_VERSION,
-                                  .retention_ms = next_retention};
+                                  .retention_ms = next_retention,
+                                  .supplier = next_supplier};
         brook_stream_t *s = brook_stream(
                 b, "in",
                 next_default_serdes ? NULL
@@ -565,6 +568,75 @@ static void test_session_merge_past_retention_cached(void **state)
         wtd_free(&x);
 }
 
+/* The in-memory store with its gets counted. */
+static const brook_kvstore_ops_t *counted_ops;
+static brook_kvstore_ops_t counting_ops;
+static int inner_gets;
+
+static brook_err_t counting_get(void *self, const void *key, size_t key_size,
+                                brook_buf_t *out, char *errstr,
+                                size_t errstr_size)
+{
+        inner_gets++;
+        return counted_ops->get(self, key, key_size, out, errstr, errstr_size);
+}
+
+static brook_err_t counting_open(const brook_kvstore_open_t *info, void *opaque,
+                                 void **selfp, const brook_kvstore_ops_t **opsp,
+                                 char *errstr, size_t errstr_size)
+{
+        brook_err_t err = brook_kvstore_in_memory()->open(
+                info, NULL, selfp, &counted_ops, errstr, errstr_size);
+        (void)opaque;
+        if (err)
+                return err;
+        counting_ops = *counted_ops;
+        counting_ops.get = counting_get;
+        *opsp = &counting_ops;
+        return BROOK_OK;
+}
+
+static const brook_kvstore_supplier_t counting_supplier = {
+        .open = counting_open};
+
+/* A session the cache wrote down is below for certain while its segment
+ * lives: the tombstone of its merge goes down and out without reading it
+ * back. Once stream time has moved its segment out of the live ones, the
+ * flush reads below as before (the segment is dropped only at the next
+ * write), and the tombstone still follows the session downstream. */
+static void test_session_tombstone_known_below(void **state)
+{
+        wtd_t x;
+        char err[512] = "";
+        (void)state;
+        /* Retention 240 s: segments of 120 s. */
+        next_retention = 240000;
+        next_supplier = &counting_supplier;
+        x = wtd_new(brook_windows_session(50, 10), AGG_COUNT, true,
+                    BROOK_EMIT_ON_WINDOW_UPDATE);
+        next_retention = 0;
+        next_supplier = NULL;
+        in(&x, "k", "a", 0);
+        assert_int_equal(brook_test_driver_commit(x.td, err, sizeof err),
+                         BROOK_OK);
+        expect_out(&x, true, "k@0/0=1@0;");
+        inner_gets = 0;
+        in(&x, "k", "b", 20); /* merges [0,0] away */
+        assert_int_equal(brook_test_driver_commit(x.td, err, sizeof err),
+                         BROOK_OK);
+        expect_out(&x, true, "k@0/0=null@0;k@0/20=2@20;");
+        assert_int_equal(inner_gets, 0);
+
+        in(&x, "k", "c", 40);     /* merges [0,20] away */
+        in(&x, "j", "d", 500000); /* segment 0 is no longer live */
+        assert_int_equal(brook_test_driver_commit(x.td, err, sizeof err),
+                         BROOK_OK);
+        expect_out(&x, true,
+                   "k@0/20=null@20;k@0/40=3@40;j@500000/500000=1@500000;");
+        assert_int_equal(inner_gets, 1);
+        wtd_free(&x);
+}
+
 /* --------------------------------------------------------------- suppress */
 
 static wtd_t wtd_suppressed(brook_windows_t w, const brook_suppressed_t *sup)
@@ -823,6 +895,7 @@ int main(void)
                 cmocka_unit_test(test_session_grace_boundary),
                 cmocka_unit_test(test_memory_bound_in_memory),
                 cmocka_unit_test(test_session_merge_past_retention_cached),
+                cmocka_unit_test(test_session_tombstone_known_below),
                 cmocka_unit_test(test_suppress_until_window_closes),
                 cmocka_unit_test(
                         test_suppress_until_window_closes_default_serdes),
