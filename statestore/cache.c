@@ -112,7 +112,7 @@ struct cache_entry {
         /* The key is below with a value, for certain: this cache wrote a
          * value of it down, or read one from there, and has not written
          * a tombstone since. Only a segment's expiry removes it then
-         * (brook__store_surely_kept()). */
+         * (brook__store_key_live()). */
         bool present;
         cache_state_t state;
         /* Grouped stores: the entry's group, and its links there. */
@@ -656,9 +656,11 @@ static bool cache_tombstone_absent(cache_entry_t *e)
 {
         if (e->value)
                 return false;
-        if (e->present &&
-            brook__store_surely_kept(e->cs->st, e->key, e->key_size))
-                return false; /* What the read below would say. */
+        /* What the read below would say (for a window or session store,
+         * whose segments are brook's own). */
+        if (e->present && e->g &&
+            brook__store_key_live(e->cs->st, e->key, e->key_size))
+                return false;
         if (e->below &&
             !brook__store_tombstone_absent(e->cs->st, e->key, e->key_size))
                 return false;
@@ -667,11 +669,11 @@ static bool cache_tombstone_absent(cache_entry_t *e)
         return true;
 }
 
-/* A tombstone of a grouped store, flushed: it leaves the cache. Nobody
- * reads a window or session key back once it is deleted, and a group's
+/* A tombstone of a grouped store, flushed: it leaves the cache. A group's
  * fetch walks every entry of its key (a session key dies with each merge,
- * so under frequent commits the group would fill with them). What the
- * group knows stays true: the key is now absent below too. */
+ * so under frequent commits the group would fill with them). A later read
+ * of the key is answered as well without it: by the group, which still
+ * knows what it knew (the key is now absent below too), or from below. */
 static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
 {
         if (e->value || !e->g || e->state != CACHE_CLEAN)
@@ -810,9 +812,11 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
                 cache_lru_append(c, e);
                 if (!dirty) {
                         e->below = true; /* Just read from there. */
-                        e->present = value != NULL;
+                        /* Over a dirty entry the read may be older than
+                         * the entry's own write down. */
                         if (e->state != CACHE_CLEAN)
                                 return BROOK_OK;
+                        e->present = value != NULL;
                 }
                 if (dirty && !value && !e->below) {
                         /* Never below and never forwarded: the delete

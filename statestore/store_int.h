@@ -469,13 +469,14 @@ void brook__store_set_flushing(brook__store_t *st, bool on);
 bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
                                    size_t key_size);
 /**
- * Whether a key written to the inner store with a value, and not deleted
- * since, is still there: for a window or session store, while its
- * segment is live and it is within retention (brook__segmented_kept());
- * always for a key-value store. The cache asks it instead of reading the
- * key back for a tombstone (brook__store_tombstone_absent()).
+ * Whether @p key is within the store's retention: for a window or session
+ * store, its segment is live and (windows) it is within retention, so a
+ * value of it written down and not deleted since is still there
+ * (brook__segmented_kept()); always for a key-value store. The cache asks
+ * it before it takes a tombstone's key for present below without reading
+ * it back (brook__store_tombstone_absent()).
  */
-bool brook__store_surely_kept(brook__store_t *st, const void *key,
+bool brook__store_key_live(brook__store_t *st, const void *key,
                               size_t key_size);
 /** Calls the emit function, if any. */
 brook_err_t brook__store_emit(brook__store_t *st, const void *key,

@@ -1152,6 +1152,89 @@ static void test_group_fill_stale(void **state)
         fill_stale("n");
 }
 
+/* ------------------------------------- what is below and what went out */
+
+static brook__storedef_t segwin_def = {.name = "sw",
+                                       .kind = BROOK__STORE_WINDOW,
+                                       .retention_ms = 1000000,
+                                       .segment_ms = 100000};
+
+/* A processor downstream of an eviction reads another store's range: its
+ * pending entries are written down. */
+static void write_other_pending(recorder_t *r, brook__store_t *st,
+                                const char *key)
+{
+        (void)st;
+        (void)key;
+        assert_int_equal(brook__cache_write_pending(r->cache, &r->other->st),
+                         BROOK_OK);
+}
+
+/* A group fill puts what it read before it started. When a call out in
+ * the middle writes a delete of one of those keys down, the stale value
+ * read must not make the cache take the key for present below: a later
+ * delete of it would then be forwarded although nothing was ever. (A
+ * review found this in the first version of the "present" flag.) */
+static void test_stale_fill_not_present(void **state)
+{
+        brook__cache_t *c = brook__cache_new(156 + group_bytes());
+        recorder_t rs = {0}, rx = {0};
+        tstore_t *s = tstore_new(c, &rs), *x = tstore_new(c, &rx);
+        const brook_kvstore_supplier_t *sup = brook_kvstore_in_memory();
+        brook_kvstore_open_t info = {.store = "sw", .task_id = "0_0"};
+        const brook_kvstore_ops_t *ops;
+        gkey_t k0 = wk("k", 100), k = wk("k", 200);
+        brook__kvsnap_t *snap;
+        brook_buf_t *b = brook_buf_new();
+        char errstr[128];
+        void *inner;
+        (void)state;
+
+        assert_int_equal(sup->open(&info, sup->opaque, &inner, &ops, errstr,
+                                   sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook__segmented_wrap(&segwin_def, &inner, &ops,
+                                               errstr, sizeof errstr),
+                         BROOK_OK);
+        brook__segmented_set_cached(inner);
+        s->st.def = &segwin_def;
+        s->st.inner = inner;
+        s->st.ops = ops;
+        rx.cache = c;
+        rx.other = s;
+        rx.then = write_other_pending;
+
+        put(c, x, "x", "1", 1); /* the least recently used */
+        gput(c, s, "k", 200, "V");
+        assert_int_equal(brook__cache_write_pending(c, &s->st), BROOK_OK);
+        gput(c, s, "k", 200, NULL); /* V is below, never forwarded */
+        assert_int_equal(ops->put(inner, k0.b, k0.n, "a", 1, NULL, 0),
+                         BROOK_OK);
+        /* k's group as read below: k0=a, k=V. Putting k0 evicts x, whose
+         * forward writes k's delete down; then k=V is put, stale. */
+        snap = brook__kvsnap_new();
+        brook__kvsnap_add(snap, k0.b, k0.n, "a", 1);
+        brook__kvsnap_add(snap, k.b, k.n, "V", 1);
+        assert_int_equal(brook__cache_group_fill(c, &s->st, "k", 1, 0, snap, 0),
+                         BROOK_OK);
+        brook__kvsnap_free(snap);
+        assert_int_equal(rx.cnt, 1);
+        assert_int_equal(ops->get(inner, k.b, k.n, b, NULL, 0),
+                         BROOK_ERR_NOT_FOUND);
+        gput(c, s, "k", 200, "W");
+        gput(c, s, "k", 200, NULL);
+        assert_int_equal(brook__cache_flush(c, &s->st), BROOK_OK);
+        assert_int_equal(rs.cnt, 0);
+
+        brook_buf_destroy(b);
+        brook__cache_drop(c, &s->st);
+        brook__cache_drop(c, &x->st);
+        brook__cache_destroy(c);
+        ops->close(inner);
+        tstore_destroy(s);
+        tstore_destroy(x);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1173,6 +1256,7 @@ int main(void)
                 cmocka_unit_test(test_group_idle),
                 cmocka_unit_test(test_group_fill_evicted),
                 cmocka_unit_test(test_group_fill_stale),
+                cmocka_unit_test(test_stale_fill_not_present),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
