@@ -114,6 +114,10 @@ struct cache_entry {
          * a tombstone since. Only a segment's expiry removes it then
          * (brook__store_key_live()). */
         bool present;
+        /* The last record this cache forwarded for the key had a value:
+         * downstream holds one, and a delete must follow it even if
+         * write_pending has already deleted the key below. */
+        bool fwd;
         cache_state_t state;
         /* Grouped stores: the entry's group, and its links there. */
         cache_group_t *g;
@@ -657,8 +661,10 @@ static bool cache_tombstone_absent(cache_entry_t *e)
         if (e->value)
                 return false;
         /* What the read below would say (for a window or session store,
-         * whose segments are brook's own). */
-        if (e->present && e->g &&
+         * whose segments are brook's own), or what must follow downstream
+         * whatever it says (Kafka Streams reads the value its last flush
+         * wrote; brook's write_pending may have deleted it since). */
+        if ((e->fwd || (e->present && e->g)) &&
             brook__store_key_live(e->cs->st, e->key, e->key_size))
                 return false;
         if (e->below &&
@@ -945,6 +951,7 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                 }
                 e->below = true;
                 e->present = e->value != NULL;
+                e->fwd = e->value != NULL; /* As emitted below. */
                 cache_snap_take(&sn, e);
                 /* Before any call out: the snapshot has its bytes. */
                 cache_drop_flushed_tombstone(c, e);

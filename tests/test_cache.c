@@ -1235,6 +1235,41 @@ static void test_stale_fill_not_present(void **state)
         tstore_destroy(x);
 }
 
+/* A value that went downstream is followed by its delete, even when
+ * write_pending wrote the delete below before the flush and the key was
+ * written and deleted again since (the flush once read below, found
+ * nothing and forwarded nothing: downstream kept V). Kafka Streams reads
+ * the value its last flush wrote, V, and forwards the delete. */
+static void test_forwarded_value_gets_tombstone(void **state)
+{
+        brook__cache_t *c = brook__cache_new(1 << 20);
+        recorder_t r = {0};
+        tstore_t *s = tstore_new(c, &r);
+        (void)state;
+
+        put(c, s, "k", "V", 1);
+        assert_int_equal(brook__cache_flush(c, &s->st), BROOK_OK);
+        assert_int_equal(r.cnt, 1);
+        put(c, s, "k", NULL, 2);
+        assert_int_equal(brook__cache_write_pending(c, &s->st), BROOK_OK);
+        assert_int_equal(s->puts, 2);
+        put(c, s, "k", "W", 3);
+        put(c, s, "k", NULL, 4);
+        assert_int_equal(brook__cache_flush(c, &s->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        assert_string_equal(r.recs[1].key, "k");
+        assert_true(r.recs[1].tombstone);
+        assert_int_equal(r.recs[1].ts, 4);
+        /* Once the delete went out, a put and delete between flushes
+         * leave nothing to forward. */
+        put(c, s, "k", "X", 5);
+        put(c, s, "k", NULL, 6);
+        assert_int_equal(brook__cache_flush(c, &s->st), BROOK_OK);
+        assert_int_equal(r.cnt, 2);
+        brook__cache_destroy(c);
+        tstore_destroy(s);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1257,6 +1292,7 @@ int main(void)
                 cmocka_unit_test(test_group_fill_evicted),
                 cmocka_unit_test(test_group_fill_stale),
                 cmocka_unit_test(test_stale_fill_not_present),
+                cmocka_unit_test(test_forwarded_value_gets_tombstone),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
