@@ -23,7 +23,10 @@
  * answers its reads; see brook__statebatch_set_unindexed()), and the batch
  * goes to RocksDB sorted by key, each key's last write only (rep_sort()):
  * at a commit every 100 ms, indexing each write and inserting it into the
- * memtable from the top had been two thirds of the commit.
+ * memtable from the top had been two thirds of the commit. Under
+ * exactly-once the write itself happens on the batch's writer thread,
+ * after the transaction committed, while the stream thread goes on (see
+ * batch_writer()).
  *
  * Column family handles live as long as the db (a store's close() leaves
  * its handle there), so a handle never dangles under a concurrent query.
@@ -90,6 +93,11 @@ struct brook__statedb {
         pthread_mutex_t lock;
         cfent_t *cfs;
         size_t cf_cnt, cf_cap;
+        /* Committed batches being applied by their threads' writers (see
+         * batch_writer()), and the signal that one is done. */
+        pthread_mutex_t alock;
+        pthread_cond_t acond;
+        int inflight;
 };
 
 struct brook__statebatch {
@@ -136,6 +144,20 @@ struct brook__statebatch {
                 void *self;
         } * members;
         size_t member_cnt, member_cap;
+        /** exactly_once_v2: the committed batch is applied by a writer
+         *  thread of this batch while the stream thread goes on (see
+         *  batch_writer()). job and its ranges are the writer's; busy is
+         *  set until it is done with them; failed once a write failed
+         *  (its message in async_err, db->alock). */
+        pthread_t writer;
+        bool writer_started, writer_quit;
+        rocksdb_writebatch_t *job;
+        struct pending_range *job_ranges;
+        size_t job_range_cnt;
+        bool job_fail; /**< brook__statebatch_fail_next_apply() */
+        bool fail_next_apply;
+        atomic_bool busy, failed;
+        char *async_err;
 };
 
 void brook__statedb_cf_name(char *buf, size_t size, const char *task_id,
@@ -375,6 +397,8 @@ static void db_free(brook__statedb_t *db)
         if (db->wopts)
                 rocksdb_writeoptions_destroy(db->wopts);
         pthread_mutex_destroy(&db->lock);
+        pthread_mutex_destroy(&db->alock);
+        pthread_cond_destroy(&db->acond);
         free(db->dir);
         free(db);
 }
@@ -486,6 +510,8 @@ static brook_err_t db_open(const char *dir, int64_t memory_bytes, bool readonly,
         db = brook__xcalloc(1, sizeof *db);
         atomic_init(&db->refs, 1);
         pthread_mutex_init(&db->lock, NULL);
+        pthread_mutex_init(&db->alock, NULL);
+        pthread_cond_init(&db->acond, NULL);
         db->dir = brook__xstrdup(dir);
         db->readonly = readonly;
         db->ropts = rocksdb_readoptions_create();
@@ -621,14 +647,19 @@ static int keycmp(const void *a, size_t an, const void *b, size_t bn)
         return an < bn ? -1 : an > bn;
 }
 
-static void ranges_clear(brook__statebatch_t *batch)
+static void ranges_free(struct pending_range *ranges, size_t cnt)
 {
         size_t i;
-        for (i = 0; i < batch->range_cnt; i++) {
-                free(batch->ranges[i].from);
-                free(batch->ranges[i].to);
+        for (i = 0; i < cnt; i++) {
+                free(ranges[i].from);
+                free(ranges[i].to);
         }
-        free(batch->ranges);
+        free(ranges);
+}
+
+static void ranges_clear(brook__statebatch_t *batch)
+{
+        ranges_free(batch->ranges, batch->range_cnt);
         batch->ranges = NULL;
         batch->range_cnt = 0;
 }
@@ -702,6 +733,11 @@ void brook__statebatch_fail_next(brook__statebatch_t *batch)
         batch->fail_next = true;
 }
 
+void brook__statebatch_fail_next_apply(brook__statebatch_t *batch)
+{
+        batch->fail_next_apply = true;
+}
+
 void brook__statebatch_detach(brook__statebatch_t *batch, void *self)
 {
         size_t i;
@@ -722,10 +758,15 @@ static void batch_members_apply(brook__statebatch_t *batch)
                 batch->members[i].apply(batch->members[i].self);
 }
 
+static void batch_writer_stop(brook__statebatch_t *batch);
+
 void brook__statebatch_destroy(brook__statebatch_t *batch)
 {
         if (!batch)
                 return;
+        /* The batch in flight lands first: it is committed. */
+        batch_writer_stop(batch);
+        free(batch->async_err);
         rocksdb_writebatch_wi_destroy(batch->wb);
         rocksdb_writebatch_destroy(batch->plain);
         rocksdb_writebatch_destroy(batch->unidx);
@@ -749,13 +790,19 @@ static brook_err_t batch_write_failed(brook__statebatch_t *batch, char *rerr,
         return BROOK_ERR_STATE;
 }
 
+static brook_err_t batch_wait(brook__statebatch_t *batch, char *errstr,
+                              size_t errstr_size);
+
 brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,
                                          char *errstr, size_t errstr_size)
 {
         char *rerr = NULL;
+        brook_err_t err;
 
         if (!rocksdb_writebatch_count(batch->plain))
                 return BROOK_OK;
+        if ((err = batch_wait(batch, errstr, errstr_size)))
+                return err;
         rocksdb_write(batch->db->rdb, batch->db->wopts, batch->plain, &rerr);
         if (rerr)
                 return batch_write_failed(batch, rerr, errstr, errstr_size);
@@ -1027,25 +1074,26 @@ static void unidx_note_cf(brook__statebatch_t *batch,
 
 /* Drops the ranges' files and asks compaction to reclaim the rest. A
  * failure only delays the reclaim. */
-static void ranges_reclaim(brook__statebatch_t *batch)
+static void ranges_reclaim(brook__statedb_t *db, struct pending_range *ranges,
+                           size_t cnt)
 {
         char *rerr = NULL;
         size_t i;
 
-        for (i = 0; i < batch->range_cnt; i++) {
-                struct pending_range *r = &batch->ranges[i];
-                rocksdb_delete_file_in_range_cf(batch->db->rdb, r->cf, r->from,
+        for (i = 0; i < cnt; i++) {
+                struct pending_range *r = &ranges[i];
+                rocksdb_delete_file_in_range_cf(db->rdb, r->cf, r->from,
                                                 r->from_size, r->to, r->to_size,
                                                 &rerr);
                 if (rerr) {
                         brook__log("WARN",
                                    "state db \"%s\": dropping "
                                    "expired files: %s",
-                                   batch->db->dir, rerr);
+                                   db->dir, rerr);
                         rocksdb_free(rerr);
                         rerr = NULL;
                 }
-                rocksdb_suggest_compact_range_cf(batch->db->rdb, r->cf, r->from,
+                rocksdb_suggest_compact_range_cf(db->rdb, r->cf, r->from,
                                                  r->from_size, r->to,
                                                  r->to_size, &rerr);
                 if (rerr) {
@@ -1053,6 +1101,145 @@ static void ranges_reclaim(brook__statebatch_t *batch)
                         rerr = NULL;
                 }
         }
+}
+
+/* ------------------------------------------------ the batch's writer */
+
+/*
+ * Under exactly-once a batch is written after its Kafka transaction
+ * committed, and nothing in Kafka waits for it: the stream thread hands the
+ * write (RocksDB's memtable inserts, 15-30% of a stateful workload's
+ * thread) to the batch's writer thread and goes on with the next records.
+ * What it reads meanwhile waits for the write to land (batch_wait()): a
+ * read through the batch, a new write, restoration. A store's stored
+ * offset, a clear and a query wait for every batch in flight on the db
+ * (db_wait()): a task that moved from another thread reads its offset
+ * after that thread's last write. Crash consistency is as before: a crash
+ * before the write lands leaves the store behind its changelog.
+ */
+static void *batch_writer(void *arg)
+{
+        brook__statebatch_t *batch = arg;
+        brook__statedb_t *db = batch->db;
+
+        pthread_mutex_lock(&db->alock);
+        for (;;) {
+                rocksdb_writebatch_t *job;
+                struct pending_range *ranges;
+                size_t range_cnt;
+                char *rerr = NULL;
+
+                while (!batch->job && !batch->writer_quit)
+                        pthread_cond_wait(&db->acond, &db->alock);
+                if (!batch->job)
+                        break;
+                job = batch->job;
+                ranges = batch->job_ranges;
+                range_cnt = batch->job_range_cnt;
+                pthread_mutex_unlock(&db->alock);
+
+                if (!batch->job_fail)
+                        rocksdb_write(db->rdb, db->wopts, job, &rerr);
+                rocksdb_writebatch_destroy(job);
+                /* The ranges are dead now: files wholly inside one go at
+                 * once. */
+                if (!rerr && !batch->job_fail)
+                        ranges_reclaim(db, ranges, range_cnt);
+                ranges_free(ranges, range_cnt);
+
+                pthread_mutex_lock(&db->alock);
+                batch->job = NULL;
+                batch->job_ranges = NULL;
+                batch->job_range_cnt = 0;
+                if ((rerr || batch->job_fail) && !batch->async_err)
+                        batch->async_err = brook__xstrdup(
+                                rerr ? rerr : "injected failure");
+                if (rerr || batch->job_fail)
+                        atomic_store(&batch->failed, true);
+                rocksdb_free(rerr);
+                atomic_store(&batch->busy, false);
+                db->inflight--;
+                pthread_cond_broadcast(&db->acond);
+        }
+        pthread_mutex_unlock(&db->alock);
+        return NULL;
+}
+
+static void batch_writer_stop(brook__statebatch_t *batch)
+{
+        brook__statedb_t *db = batch->db;
+
+        if (!batch->writer_started)
+                return;
+        pthread_mutex_lock(&db->alock);
+        batch->writer_quit = true;
+        pthread_cond_broadcast(&db->acond);
+        pthread_mutex_unlock(&db->alock);
+        pthread_join(batch->writer, NULL);
+        batch->writer_started = false;
+}
+
+/* Waits for this batch's write in flight, if any. A write that failed
+ * fails every call after it: the store is behind its changelog, and the
+ * thread must rebuild it. */
+static brook_err_t batch_wait(brook__statebatch_t *batch, char *errstr,
+                              size_t errstr_size)
+{
+        brook__statedb_t *db = batch->db;
+
+        if (!atomic_load(&batch->busy) && !atomic_load(&batch->failed))
+                return BROOK_OK;
+        pthread_mutex_lock(&db->alock);
+        while (atomic_load(&batch->busy))
+                pthread_cond_wait(&db->acond, &db->alock);
+        if (batch->async_err)
+                brook__seterr(errstr, errstr_size,
+                              "writing to state db \"%s\": %s", db->dir,
+                              batch->async_err);
+        pthread_mutex_unlock(&db->alock);
+        return atomic_load(&batch->failed) ? BROOK_ERR_STATE : BROOK_OK;
+}
+
+/* Waits for every batch in flight on @p db. */
+static void db_wait(brook__statedb_t *db)
+{
+        pthread_mutex_lock(&db->alock);
+        while (db->inflight)
+                pthread_cond_wait(&db->acond, &db->alock);
+        pthread_mutex_unlock(&db->alock);
+}
+
+/* Hands @p all and the batch's ranges to the writer (started the first
+ * time). */
+static void batch_write_async(brook__statebatch_t *batch,
+                              rocksdb_writebatch_t *all)
+{
+        brook__statedb_t *db = batch->db;
+
+        if (!batch->writer_started) {
+                int e = pthread_create(&batch->writer, NULL, batch_writer,
+                                       batch);
+                if (e) {
+                        fprintf(stderr,
+                                "brook: cannot start the state writer "
+                                "thread: %s\n",
+                                strerror(e));
+                        abort();
+                }
+                batch->writer_started = true;
+        }
+        pthread_mutex_lock(&db->alock);
+        batch->job_fail = batch->fail_next_apply;
+        batch->fail_next_apply = false;
+        batch->job = all;
+        batch->job_ranges = batch->ranges;
+        batch->job_range_cnt = batch->range_cnt;
+        batch->ranges = NULL;
+        batch->range_cnt = 0;
+        atomic_store(&batch->busy, true);
+        db->inflight++;
+        pthread_cond_broadcast(&db->acond);
+        pthread_mutex_unlock(&db->alock);
 }
 
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
@@ -1071,6 +1258,9 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                               batch->db->dir);
                 return BROOK_ERR_STATE;
         }
+        /* The write before lands first. */
+        if ((err = batch_wait(batch, errstr, errstr_size)))
+                return err;
         if ((err = brook__statebatch_write_bulk(batch, errstr, errstr_size)))
                 return err;
         if (!rocksdb_writebatch_wi_count(batch->wb) &&
@@ -1092,13 +1282,19 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                 rocksdb_writebatch_delete_range_cf(
                         all, r->cf, r->from, r->from_size, r->to, r->to_size);
         }
-        rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
-        rocksdb_writebatch_destroy(all);
-        if (rerr)
-                return batch_write_failed(batch, rerr, errstr, errstr_size);
-        /* The ranges are dead now: files wholly inside one go at once. */
-        ranges_reclaim(batch);
-        ranges_clear(batch);
+        if (batch->transactional) {
+                batch_write_async(batch, all);
+        } else {
+                rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
+                rocksdb_writebatch_destroy(all);
+                if (rerr)
+                        return batch_write_failed(batch, rerr, errstr,
+                                                  errstr_size);
+                /* The ranges are dead now: files wholly inside one go at
+                 * once. */
+                ranges_reclaim(batch->db, batch->ranges, batch->range_cnt);
+                ranges_clear(batch);
+        }
         rocksdb_writebatch_wi_clear(batch->wb);
         rocksdb_writebatch_clear(batch->unidx);
         batch->unidx_cf_cnt = 0;
@@ -1184,10 +1380,14 @@ static brook_err_t rdb_get(void *self, const void *key, size_t key_size,
         char *rerr = NULL, *v;
         size_t vlen = 0;
 
+        brook_err_t err;
+
         if (!s->batch)
                 return get_db(s, s->cf, key, key_size, out, errstr,
                               errstr_size);
         brook_buf_clear(out);
+        if ((err = batch_wait(s->batch, errstr, errstr_size)))
+                return err;
         if (!s->batch->unindexed)
                 unidx_index(s->batch);
         /* Allocates the value; glibc's malloc(0) is non-NULL, so an empty
@@ -1303,14 +1503,23 @@ static void iter_destroy(brook_kvbytes_iter_t *base)
  * batch if @p batch. */
 static brook_err_t iter_new(rdbstore_t *s, bool batch, bool reverse,
                             const void *from, size_t from_size, const void *to,
-                            size_t to_size, brook_kvbytes_iter_t **itp)
+                            size_t to_size, brook_kvbytes_iter_t **itp,
+                            char *errstr, size_t errstr_size)
 {
-        rdbiter_t *it = brook__xcalloc(1, sizeof *it);
+        rdbiter_t *it;
         const void *stop;
         size_t stop_size;
-        rocksdb_iterator_t *ri =
-                rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
+        rocksdb_iterator_t *ri;
+        brook_err_t err;
 
+        /* The owner reads after its own write in flight; a query after
+         * every one (see batch_writer()). */
+        if (batch && (err = batch_wait(s->batch, errstr, errstr_size)))
+                return err;
+        if (!batch)
+                db_wait(s->db);
+        it = brook__xcalloc(1, sizeof *it);
+        ri = rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
         if (batch && !s->batch->unindexed)
                 unidx_index(s->batch);
         if (batch)
@@ -1353,7 +1562,7 @@ static brook_err_t rdb_range(void *self, const void *from, size_t from_size,
 {
         rdbstore_t *s = self;
         return iter_new(s, s->batch != NULL, false, from, from_size, to,
-                        to_size, itp);
+                        to_size, itp, errstr, errstr_size);
 }
 
 static brook_err_t rdb_range_reverse(void *self, const void *from,
@@ -1363,7 +1572,7 @@ static brook_err_t rdb_range_reverse(void *self, const void *from,
 {
         rdbstore_t *s = self;
         return iter_new(s, s->batch != NULL, true, from, from_size, to, to_size,
-                        itp);
+                        itp, errstr, errstr_size);
 }
 
 static brook_err_t rdb_query_range_reverse(void *self, const void *from,
@@ -1372,7 +1581,8 @@ static brook_err_t rdb_query_range_reverse(void *self, const void *from,
                                            brook_kvbytes_iter_t **itp,
                                            char *errstr, size_t errstr_size)
 {
-        return iter_new(self, false, true, from, from_size, to, to_size, itp);
+        return iter_new(self, false, true, from, from_size, to, to_size, itp,
+                        errstr, errstr_size);
 }
 
 /* A range tombstone. RocksDB's WriteBatchWithIndex cannot hold one, so
@@ -1494,6 +1704,8 @@ static int64_t rdb_stored_offset(void *self)
 
         if (!s->db->offsets_cf)
                 return -1; /* A read-only db that never stored one. */
+        /* The last thread that ran the task may still be writing. */
+        db_wait(s->db);
         buf = brook_buf_new();
         err = get_db(s, s->db->offsets_cf, s->cf_name, strlen(s->cf_name), buf,
                      why, sizeof why);
@@ -1534,6 +1746,7 @@ static brook_err_t rdb_clear(void *self, char *errstr, size_t errstr_size)
 
         if (!s->batch)
                 return ro_fail(s, errstr, errstr_size);
+        db_wait(s->db);
         wb = rocksdb_writebatch_create();
         ri = rocksdb_create_iterator_cf(s->db->rdb, s->db->ropts, s->cf);
         rocksdb_iter_seek_to_last(ri);
@@ -1570,6 +1783,7 @@ static brook_err_t rdb_query_get(void *self, const void *key, size_t key_size,
                                  size_t errstr_size)
 {
         rdbstore_t *s = self;
+        db_wait(s->db);
         return get_db(s, s->cf, key, key_size, out, errstr, errstr_size);
 }
 
@@ -1578,7 +1792,8 @@ static brook_err_t rdb_query_range(void *self, const void *from,
                                    size_t to_size, brook_kvbytes_iter_t **itp,
                                    char *errstr, size_t errstr_size)
 {
-        return iter_new(self, false, false, from, from_size, to, to_size, itp);
+        return iter_new(self, false, false, from, from_size, to, to_size, itp,
+                        errstr, errstr_size);
 }
 
 static void rdb_close(void *self)

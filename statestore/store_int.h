@@ -117,7 +117,11 @@ int64_t brook__statedb_memory(brook__statedb_t *db);
 
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db);
 void brook__statebatch_destroy(brook__statebatch_t *batch);
-/** Writes the batch atomically (WAL on) and empties it. */
+/** Writes the batch atomically (WAL on) and empties it. A transactional
+ *  batch (exactly-once) is handed to its writer thread, which applies it
+ *  while the caller goes on; every read or write of the batch after it,
+ *  and every query, stored-offset read and clear on the db, waits for it
+ *  to land, and fails if it failed. */
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size);
 /** Writes only what was written in bulk mode (restoration), leaving the
@@ -165,6 +169,10 @@ void brook__statebatch_detach(brook__statebatch_t *batch, void *self);
 /** Makes the next brook__statebatch_write() fail, keeping the batch as a
  *  failed write does (tests of the commit sequence). */
 void brook__statebatch_fail_next(brook__statebatch_t *batch);
+/** Makes the next write of a transactional batch, which its writer thread
+ *  applies after brook__statebatch_write() returned, fail there: the calls
+ *  on the batch after it report the failure (tests). */
+void brook__statebatch_fail_next_apply(brook__statebatch_t *batch);
 
 /** What brook_kvstore_open_t.internal points to for brook's own suppliers:
  *  the thread's (or test driver's) state. */
@@ -477,7 +485,7 @@ bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
  * it back (brook__store_tombstone_absent()).
  */
 bool brook__store_key_live(brook__store_t *st, const void *key,
-                              size_t key_size);
+                           size_t key_size);
 /** Calls the emit function, if any. */
 brook_err_t brook__store_emit(brook__store_t *st, const void *key,
                               size_t key_size, const void *value,

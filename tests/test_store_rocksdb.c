@@ -260,6 +260,112 @@ static void test_batch_visibility(void **state)
         store_close(s);
 }
 
+/* Under exactly-once the batch is applied by its writer thread after
+ * brook__statebatch_write() returned: whatever reads next (the owner
+ * through the batch, a query, a range, the stored offset, a reopen after
+ * the batch's end) finds all of it. */
+static void test_transactional_write_lands(void **state)
+{
+        fixture_t *f = *state;
+        char k[32], v[32], errstr[512] = "";
+        brook_buf_t *buf = brook_buf_new();
+        store_t s;
+        int i, round;
+
+        db_open(f, 16 * MIB);
+        brook__statebatch_set_transactional(f->batch, true);
+        s = store_open(f, "0_0", "counts");
+        for (round = 0; round < 3; round++) {
+                for (i = 0; i < 20000; i++) {
+                        snprintf(k, sizeof k, "k%06d", i);
+                        snprintf(v, sizeof v, "%d-%d", round, i);
+                        put(s, k, v);
+                }
+                assert_int_equal(s.ops->flush(s.self, 100 + round, errstr,
+                                              sizeof errstr),
+                                 BROOK_OK);
+                batch_write(f);
+                snprintf(v, sizeof v, "%d-19999", round);
+                expect_get(s, true, "k019999", v);
+                expect_get(s, false, "k019999", v);
+                snprintf(v, sizeof v, "%d-0", round);
+                expect_get(s, false, "k000000", v);
+        }
+        {
+                /* A query's range: all 20,000 keys, of the last round. */
+                brook_kvbytes_iter_t *it;
+                const void *ik, *iv;
+                size_t ikn, ivn, n = 0;
+                assert_int_equal(s.ops->query_range(s.self, "k", 1, "l", 1, &it,
+                                                    errstr, sizeof errstr),
+                                 BROOK_OK);
+                while (!it->next(it, &ik, &ikn, &iv, &ivn, errstr,
+                                 sizeof errstr)) {
+                        assert_true(ivn > 2);
+                        assert_memory_equal(iv, "2-", 2);
+                        n++;
+                }
+                it->destroy(it);
+                assert_int_equal(n, 20000);
+        }
+        assert_int_equal(s.ops->stored_offset(s.self), 102);
+        /* A batch in flight when its thread ends lands first. */
+        put(s, "last", "x");
+        assert_int_equal(s.ops->flush(s.self, 103, errstr, sizeof errstr),
+                         BROOK_OK);
+        batch_write(f);
+        store_close(s);
+        db_close(f);
+        db_open(f, 16 * MIB);
+        s = store_open(f, "0_0", "counts");
+        expect_get(s, false, "last", "x");
+        expect_get(s, false, "k010000", "2-10000");
+        assert_int_equal(s.ops->stored_offset(s.self), 103);
+        store_close(s);
+        brook_buf_destroy(buf);
+}
+
+/* A background write that fails fails every call on the batch after it,
+ * naming the state db, and none of its data is there. */
+static void test_transactional_write_fails_later(void **state)
+{
+        fixture_t *f = *state;
+        char errstr[512] = "";
+        brook_buf_t *buf = brook_buf_new();
+        brook_kvbytes_iter_t *it = NULL;
+        store_t s;
+
+        db_open(f, 16 * MIB);
+        brook__statebatch_set_transactional(f->batch, true);
+        s = store_open(f, "0_0", "counts");
+        put(s, "a", "1");
+        batch_write(f);
+        put(s, "b", "2");
+        brook__statebatch_fail_next_apply(f->batch);
+        /* Handed over: the failure comes later. */
+        batch_write(f);
+        assert_int_equal(s.ops->get(s.self, "a", 1, buf, errstr, sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_non_null(strstr(errstr, "writing to state db \""));
+        assert_non_null(strstr(errstr, "\": injected failure"));
+        errstr[0] = '\0';
+        assert_int_equal(s.ops->range(s.self, NULL, 0, NULL, 0, &it, errstr,
+                                      sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_null(it);
+        assert_non_null(strstr(errstr, "injected failure"));
+        errstr[0] = '\0';
+        assert_int_equal(
+                brook__statebatch_write(f->batch, errstr, sizeof errstr),
+                BROOK_ERR_STATE);
+        assert_non_null(strstr(errstr, "injected failure"));
+        /* What landed before is there; the failed write is not. */
+        expect_get(s, true, "a", "1");
+        expect_get(s, true, "b", NULL);
+        store_close(s);
+        brook_buf_destroy(buf);
+}
+
 static void test_range(void **state)
 {
         fixture_t *f = *state;
@@ -828,6 +934,10 @@ int main(int argc, char **argv)
                                                 teardown),
                 cmocka_unit_test_setup_teardown(test_batch_visibility, setup,
                                                 teardown),
+                cmocka_unit_test_setup_teardown(test_transactional_write_lands,
+                                                setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_transactional_write_fails_later, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_range, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unindexed_writes, setup,
                                                 teardown),
