@@ -274,8 +274,7 @@ bool brook__store_tombstone_absent(brook__store_t *st, const void *key,
         return absent;
 }
 
-bool brook__store_key_live(brook__store_t *st, const void *key,
-                              size_t key_size)
+bool brook__store_key_live(brook__store_t *st, const void *key, size_t key_size)
 {
         if (st->def->kind == BROOK__STORE_KV)
                 return true;
