@@ -634,6 +634,9 @@ typedef enum {
         BROOK__TD_FAIL_COMMIT_RETRY,
         /** Writing the state batch fails. */
         BROOK__TD_FAIL_STATE_WRITE,
+        /** exactly_once_v2: applying the committed state batch fails on
+         *  its writer thread, after the commit returned. */
+        BROOK__TD_FAIL_STATE_APPLY,
 } brook__td_fail_t;
 
 struct brook_test_driver_s;

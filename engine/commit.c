@@ -21,7 +21,9 @@
  *      transaction wrote, with the changelog offset it ends at: a crash
  *      between the two leaves the store behind its changelog, and
  *      restoration replays the committed tail. An aborted transaction's
- *      writes never reach RocksDB.
+ *      writes never reach RocksDB. The batch's writer thread applies it
+ *      while the thread goes on (statestore/rocksdb.c); the next commit
+ *      first checks that it landed, and fails if not.
  *
  * Under at-least-once the batch is applied before the offsets commit, so
  * that a committed record's state is written even in a store without a
@@ -83,6 +85,13 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                         err = brook__task_flush_stores(tasks->v[i], errstr,
                                                        errstr_size);
         if (io->transactional) {
+                /* The last commit's state landed (its writer applies it
+                 * behind the thread); if it did not, this transaction must
+                 * not commit: its records were processed over stores that
+                 * lack it. */
+                if (!err && batch)
+                        err = brook__statebatch_check(batch, true, errstr,
+                                                      errstr_size);
                 if (err) {
                         *errp = err;
                         return BROOK__COMMIT_FAILED;

@@ -1220,6 +1220,13 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         task->fatal_failed = false;
         fwd_err =
                 brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
+        /* A committed write batch that failed to land (exactly-once applies
+         * it behind the thread) leaves the stores behind their changelogs:
+         * no record may go on from there, whatever its handler says. */
+        if (!task->fatal_failed && rt->env && rt->env->batch &&
+            brook__statebatch_check(rt->env->batch, false, task->fatal_errbuf,
+                                    sizeof task->fatal_errbuf))
+                task->fatal_failed = true;
         /* A production failure under `fail` stops the task even if a
          * processor above the sink dealt with its error; so does a
          * processor's fatal failure. */

@@ -900,6 +900,12 @@ brook_err_t brook_test_driver_commit(brook_test_driver_t *td, char *errstr,
                         if (td->env.batch)
                                 brook__statebatch_fail_next(td->env.batch);
                 }
+                if (td->fail == BROOK__TD_FAIL_STATE_APPLY) {
+                        td->fail = BROOK__TD_FAIL_NONE;
+                        if (td->env.batch)
+                                brook__statebatch_fail_next_apply(
+                                        td->env.batch);
+                }
                 r = brook__commit(&td->tasks, td->env.batch, &io, &err, errstr,
                                   errstr_size);
                 if (r == BROOK__COMMIT_DONE)

@@ -766,6 +766,12 @@ void brook__statebatch_destroy(brook__statebatch_t *batch)
                 return;
         /* The batch in flight lands first: it is committed. */
         batch_writer_stop(batch);
+        if (batch->async_err)
+                brook__log("ERROR",
+                           "state db \"%s\": the last committed write "
+                           "failed (%s): its stores restore it from their "
+                           "changelogs at the next start",
+                           batch->db->dir, batch->async_err);
         free(batch->async_err);
         rocksdb_writebatch_wi_destroy(batch->wb);
         rocksdb_writebatch_destroy(batch->plain);
@@ -1200,6 +1206,16 @@ static brook_err_t batch_wait(brook__statebatch_t *batch, char *errstr,
         return atomic_load(&batch->failed) ? BROOK_ERR_STATE : BROOK_OK;
 }
 
+brook_err_t brook__statebatch_check(brook__statebatch_t *batch, bool wait,
+                                    char *errstr, size_t errstr_size)
+{
+        if (wait)
+                return batch_wait(batch, errstr, errstr_size);
+        if (!atomic_load(&batch->failed))
+                return BROOK_OK;
+        return batch_wait(batch, errstr, errstr_size);
+}
+
 /* Waits for every batch in flight on @p db. */
 static void db_wait(brook__statedb_t *db)
 {
@@ -1621,10 +1637,12 @@ static brook_err_t rdb_delete_range(void *self, const void *from,
 static uint64_t rdb_approximate_count(void *self)
 {
         rdbstore_t *s = self;
-        char *v = rocksdb_property_value_cf(s->db->rdb, s->cf,
-                                            "rocksdb.estimate-num-keys");
+        char *v;
         uint64_t n = 0;
 
+        db_wait(s->db);
+        v = rocksdb_property_value_cf(s->db->rdb, s->cf,
+                                      "rocksdb.estimate-num-keys");
         if (v) {
                 n = strtoull(v, NULL, 10);
                 rocksdb_free(v);
@@ -1636,6 +1654,7 @@ static uint64_t rdb_approximate_bytes(void *self)
 {
         rdbstore_t *s = self;
         uint64_t live = 0, mem = 0;
+        db_wait(s->db);
         /* Both are 0 when RocksDB has no figure yet. */
         rocksdb_property_int_cf(s->db->rdb, s->cf,
                                 "rocksdb.estimate-live-data-size", &live);
@@ -1839,6 +1858,11 @@ static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,
         err = cf_get(db, cf_name, create, &cf, errstr, errstr_size);
         if (err)
                 return err;
+        /* What the store's last owner (another thread) wrote lands before
+         * the new one reads anything (a window store reads its segments
+         * at open, a store without a changelog is not restored). */
+        if (batch)
+                db_wait(db);
         s = brook__xcalloc(1, sizeof *s);
         atomic_fetch_add(&db->refs, 1);
         s->db = db;

@@ -169,6 +169,12 @@ void brook__statebatch_detach(brook__statebatch_t *batch, void *self);
 /** Makes the next brook__statebatch_write() fail, keeping the batch as a
  *  failed write does (tests of the commit sequence). */
 void brook__statebatch_fail_next(brook__statebatch_t *batch);
+/** Whether the batch's writes so far landed: BROOK_OK, or the failure of
+ *  one its writer thread applied (BROOK_ERR_STATE, the reason in
+ *  @p errstr). With @p wait, waits for the write in flight first;
+ *  without, answers at once (OK while it is in flight). */
+brook_err_t brook__statebatch_check(brook__statebatch_t *batch, bool wait,
+                                    char *errstr, size_t errstr_size);
 /** Makes the next write of a transactional batch, which its writer thread
  *  applies after brook__statebatch_write() returned, fail there: the calls
  *  on the batch after it report the failure (tests). */

@@ -331,6 +331,130 @@ static void test_fail_state_write(void **state)
         brook_test_driver_destroy(td);
 }
 
+/*
+ * Under exactly-once the committed batch is applied behind the thread:
+ * when that fails, the transaction that committed stands (its output is
+ * visible, as above), and nothing processed after it may commit: the
+ * record that meets the failure stops the driver, or the next commit does,
+ * whichever comes first (the write lands on its own time). Either way its
+ * output never appears.
+ */
+static void test_fail_state_apply(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, true);
+        char out[4096] = "", err[512] = "", key[16], value[16];
+        brook_err_t e;
+        int64_t ts;
+        (void)state;
+
+        pipe_input(td, 0);
+        pipe_input(td, 1);
+        commit_ok(td);
+        drain(td, "ward-out", out, sizeof out);
+        pipe_input(td, 2);
+        brook__td_fail_next(td, BROOK__TD_FAIL_STATE_APPLY);
+        commit_ok(td); /* handed to the writer */
+        out[0] = '\0';
+        drain(td, "ward-out", out, sizeof out);
+        assert_string_equal(out, "ward-out 776172642d32 0000000000000001@6\n");
+        input(3, key, value, &ts);
+        e = brook_test_driver_pipe(td, "in", key, strlen(key), value,
+                                   strlen(value), ts, NULL, 0, err, sizeof err);
+        if (!e)
+                e = brook_test_driver_commit(td, err, sizeof err);
+        assert_true(e == BROOK_ERR_FATAL || e == BROOK_ERR_STATE);
+        assert_non_null(strstr(err, "injected failure"));
+        out[0] = '\0';
+        drain(td, "ward-out", out, sizeof out);
+        assert_string_equal(out, "");
+        assert_int_equal(brook_test_driver_pipe(td, "in", "x", 1, "y", 1, 10,
+                                                NULL, 0, err, sizeof err),
+                         BROOK_ERR_FATAL);
+        brook_test_driver_destroy(td);
+}
+
+static int fake_commits;
+
+static brook__commit_t fake_deliver(void *opaque, bool *again, char *errstr,
+                                    size_t errstr_size)
+{
+        (void)opaque;
+        (void)again;
+        (void)errstr;
+        (void)errstr_size;
+        return BROOK__COMMIT_DONE;
+}
+
+static brook__commit_t fake_commit_offsets(void *opaque, char *errstr,
+                                           size_t errstr_size)
+{
+        (void)opaque;
+        (void)errstr;
+        (void)errstr_size;
+        fake_commits++;
+        return BROOK__COMMIT_DONE;
+}
+
+/* The coordinator itself: once the last committed batch failed to land,
+ * the next transaction is not committed at all, whatever the records
+ * processed since read (they may all have been cache hits). */
+static void test_commit_after_failed_apply(void **state)
+{
+        char dir[] = "/tmp/brook-commit-XXXXXX", errstr[512] = "";
+        brook__commit_io_t io = {fake_deliver, fake_commit_offsets, NULL, true};
+        brook__ptrvec_t tasks = {0};
+        brook__stateenv_t env;
+        brook_kvstore_open_t info = {.store = "counts",
+                                     .task_id = "0_0",
+                                     .app_id = "app",
+                                     .state_dir = dir,
+                                     .internal = &env};
+        const brook_kvstore_supplier_t *sup = brook_kvstore_rocksdb();
+        const brook_kvstore_ops_t *ops;
+        brook__statedb_t *db;
+        brook__statebatch_t *batch;
+        brook_err_t err;
+        void *self;
+        char cmd[64];
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(
+                brook__statedb_open(dir, 8 << 20, &db, errstr, sizeof errstr),
+                BROOK_OK);
+        batch = brook__statebatch_new(db);
+        brook__statebatch_set_transactional(batch, true);
+        env.db = db;
+        env.batch = batch;
+        fake_commits = 0;
+        assert_int_equal(
+                brook__commit(&tasks, batch, &io, &err, errstr, sizeof errstr),
+                BROOK__COMMIT_DONE);
+        assert_int_equal(fake_commits, 1);
+        /* A write of a store, then a batch that fails late. */
+        assert_int_equal(sup->open(&info, sup->opaque, &self, &ops, errstr,
+                                   sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(ops->put(self, "k", 1, "v", 1, errstr, sizeof errstr),
+                         BROOK_OK);
+        brook__statebatch_fail_next_apply(batch);
+        assert_int_equal(
+                brook__commit(&tasks, batch, &io, &err, errstr, sizeof errstr),
+                BROOK__COMMIT_DONE);
+        assert_int_equal(fake_commits, 2);
+        assert_int_equal(
+                brook__commit(&tasks, batch, &io, &err, errstr, sizeof errstr),
+                BROOK__COMMIT_FAILED);
+        assert_int_equal(err, BROOK_ERR_STATE);
+        assert_non_null(strstr(errstr, "injected failure"));
+        assert_int_equal(fake_commits, 2);
+        ops->close(self);
+        brook__statebatch_destroy(batch);
+        brook__statedb_close(db);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+}
+
 /* At least once: a record not delivered fails the commit, and the driver
  * with it (as the app stops). */
 static void test_at_least_once_deliver_fails(void **state)
@@ -456,6 +580,8 @@ int main(void)
                 cmocka_unit_test(test_fail_commit_retry),
                 cmocka_unit_test(test_fail_commit_abort_in_memory),
                 cmocka_unit_test(test_fail_state_write),
+                cmocka_unit_test(test_fail_state_apply),
+                cmocka_unit_test(test_commit_after_failed_apply),
                 cmocka_unit_test(test_at_least_once_deliver_fails),
                 cmocka_unit_test(test_flush_twice_in_one_commit),
         };

@@ -325,6 +325,39 @@ static void test_transactional_write_lands(void **state)
         brook_buf_destroy(buf);
 }
 
+/* A task that moves to another thread of the app: its store is opened
+ * with the new thread's batch while the old thread's write may still be in
+ * flight, and what the new owner reads first (a window store lists its
+ * segments at open) must be that write's result. */
+static void test_moved_store_reads_last_write(void **state)
+{
+        fixture_t *f = *state;
+        brook__statebatch_t *other;
+        char k[32], v[32];
+        store_t s, s2;
+        int i;
+
+        db_open(f, 16 * MIB);
+        brook__statebatch_set_transactional(f->batch, true);
+        other = brook__statebatch_new(f->db);
+        brook__statebatch_set_transactional(other, true);
+        s = store_open(f, "0_0", "counts");
+        for (i = 0; i < 20000; i++) {
+                snprintf(k, sizeof k, "k%06d", i);
+                snprintf(v, sizeof v, "v%d", i);
+                put(s, k, v);
+        }
+        batch_write(f);
+        store_close(s);
+        /* The other thread opens the store (same column family). */
+        f->env.batch = other;
+        s2 = store_open(f, "0_0", "counts");
+        f->env.batch = f->batch;
+        expect_get(s2, false, "k019999", "v19999");
+        store_close(s2);
+        brook__statebatch_destroy(other);
+}
+
 /* A background write that fails fails every call on the batch after it,
  * naming the state db, and none of its data is there. */
 static void test_transactional_write_fails_later(void **state)
@@ -938,6 +971,8 @@ int main(int argc, char **argv)
                                                 setup, teardown),
                 cmocka_unit_test_setup_teardown(
                         test_transactional_write_fails_later, setup, teardown),
+                cmocka_unit_test_setup_teardown(
+                        test_moved_store_reads_last_write, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_range, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_unindexed_writes, setup,
                                                 teardown),
