@@ -300,6 +300,18 @@ static void test_fail_commit_abort_in_memory(void **state)
                    INPUTS / PER_TXN / 2);
 }
 
+/* Records 0 and 1 committed (their output drained into @p out), record 2
+ * processed: the state the failure tests start from. */
+static void first_commit_then_pipe(brook_test_driver_t *td, char *out,
+                                   size_t size)
+{
+        pipe_input(td, 0);
+        pipe_input(td, 1);
+        commit_ok(td);
+        drain(td, "ward-out", out, size);
+        pipe_input(td, 2);
+}
+
 /*
  * The state is written after the transaction commits: when that write
  * fails, Kafka has the output and the changelog (a restart restores the
@@ -312,11 +324,7 @@ static void test_fail_state_write(void **state)
         char out[4096] = "", err[512] = "";
         (void)state;
 
-        pipe_input(td, 0);
-        pipe_input(td, 1);
-        commit_ok(td);
-        drain(td, "ward-out", out, sizeof out);
-        pipe_input(td, 2);
+        first_commit_then_pipe(td, out, sizeof out);
         brook__td_fail_next(td, BROOK__TD_FAIL_STATE_WRITE);
         assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
                          BROOK_ERR_STATE);
@@ -347,11 +355,7 @@ static void test_fail_state_apply(void **state)
         int64_t ts;
         (void)state;
 
-        pipe_input(td, 0);
-        pipe_input(td, 1);
-        commit_ok(td);
-        drain(td, "ward-out", out, sizeof out);
-        pipe_input(td, 2);
+        first_commit_then_pipe(td, out, sizeof out);
         brook__td_fail_next(td, BROOK__TD_FAIL_STATE_APPLY);
         commit_ok(td); /* handed to the writer */
         out[0] = '\0';
