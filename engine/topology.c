@@ -775,6 +775,18 @@ static brook_err_t brook__node_serdes(brook__topology_t *topo,
         return BROOK_OK;
 }
 
+/* Joins the sets of nodes @p x and @p y. The smaller index becomes the
+ * root, so numbering follows creation order. */
+static void topology_union(int *uf, int x, int y)
+{
+        int a = brook__uf_find(uf, x);
+        int c = brook__uf_find(uf, y);
+        if (a < c)
+                uf[c] = a;
+        else
+                uf[a] = c;
+}
+
 brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
                                   const brook_conf_t *conf, char *errstr,
                                   size_t errstr_size)
@@ -805,23 +817,24 @@ brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
                         brook__conf_serde(conf, "default.value.serde");
         }
 
-        /* Nodes joined by an edge share a sub-topology. */
+        /* Nodes joined by an edge share a sub-topology, and so do nodes
+         * that use one store (Kafka Streams' node groups): a stream-table
+         * join reads the table's store, so the stream's task is the
+         * table's. */
         uf = brook__xmalloc(n * sizeof *uf);
         for (i = 0; i < n; i++)
                 uf[i] = (int)i;
         for (i = 0; i < n; i++) {
                 brook__node_t *node = b->nodes.v[i];
                 size_t j;
-                for (j = 0; j < node->parent_cnt; j++) {
-                        int a = brook__uf_find(uf, (int)i);
-                        int c = brook__uf_find(uf, node->parents[j]);
-                        /* The smaller index becomes the root, so numbering
-                         * follows creation order. */
-                        if (a < c)
-                                uf[c] = a;
-                        else
-                                uf[a] = c;
-                }
+                for (j = 0; j < node->parent_cnt; j++)
+                        topology_union(uf, (int)i, node->parents[j]);
+        }
+        for (i = 0; i < b->stores.cnt; i++) {
+                const brook__storedef_t *def = b->stores.v[i];
+                size_t j;
+                for (j = 1; j < def->proc_cnt; j++)
+                        topology_union(uf, def->procs[0], def->procs[j]);
         }
         sub_of_root = brook__xmalloc(n * sizeof *sub_of_root);
         for (i = 0; i < n; i++)
