@@ -212,9 +212,24 @@ static brook__node_t *brook__internal_sink(brook_app_t *app, const char *suffix)
         return NULL;
 }
 
+/* Whether sub-topology @p sub reads a topic brook does not create. */
+static bool brook__sub_external(const brook__subtopo_t *sub)
+{
+        size_t i;
+        for (i = 0; i < sub->sources.cnt; i++)
+                if (!((brook__node_t *)sub->sources.v[i])->internal)
+                        return true;
+        return false;
+}
+
 /* Partition counts of sub-topologies fed by repartition topics: the
- * configured number, else the writer's (to a fixed point, for chains). */
-static void brook__resolve_internal(brook_app_t *app)
+ * configured number, else the writer's (to a fixed point, for chains). A
+ * sub-topology that also reads an external topic (a stream repartitioned
+ * to join a table) keeps that topic's count, as Kafka Streams'
+ * CopartitionedTopicsEnforcer gives it to the repartition topics; a
+ * configured number that differs from it is an error. */
+static brook_err_t brook__resolve_internal(brook_app_t *app, char *errstr,
+                                           size_t errstr_size)
 {
         bool changed = true;
         size_t s, i;
@@ -222,6 +237,7 @@ static void brook__resolve_internal(brook_app_t *app)
                 changed = false;
                 for (s = 0; s < app->topo.sub_cnt; s++) {
                         brook__subtopo_t *sub = &app->topo.subs[s];
+                        bool external = brook__sub_external(sub);
                         for (i = 0; i < sub->sources.cnt; i++) {
                                 brook__node_t *src = sub->sources.v[i];
                                 brook__node_t *sink;
@@ -232,6 +248,28 @@ static void brook__resolve_internal(brook_app_t *app)
                                                             src->topics[0]);
                                 if (!sink)
                                         continue;
+                                if (external) {
+                                        n = sink->repartition_num_partitions;
+                                        if (n && n != sub->partitions) {
+                                                brook__seterr(
+                                                        errstr, errstr_size,
+                                                        "repartition topic "
+                                                        "\"%s-%s\" is set to "
+                                                        "%" PRId32
+                                                        " partitions, but "
+                                                        "sub-topology %d "
+                                                        "joins it with "
+                                                        "topics of %" PRId32
+                                                        ": they must be "
+                                                        "co-partitioned",
+                                                        app->app_id,
+                                                        src->topics[0], n,
+                                                        sub->id,
+                                                        sub->partitions);
+                                                return BROOK_ERR_TOPOLOGY;
+                                        }
+                                        continue;
+                                }
                                 n = sink->repartition_num_partitions
                                             ? sink->repartition_num_partitions
                                             : app->topo.subs[sink->subtopology]
@@ -243,6 +281,7 @@ static void brook__resolve_internal(brook_app_t *app)
                         }
                 }
         }
+        return BROOK_OK;
 }
 
 /* Topics brook creates, with their partition counts and configs. */
@@ -469,9 +508,8 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         }
         if (err == BROOK_ERR_NOT_FOUND)
                 err = BROOK_ERR_TOPOLOGY;
-        if (err)
+        if (err || (err = brook__resolve_internal(app, errstr, errstr_size)))
                 goto out;
-        brook__resolve_internal(app);
 
         want = brook__xcalloc(app->b->nodes.cnt + app->b->stores.cnt + 1,
                               sizeof *want);

@@ -264,6 +264,14 @@ int64_t kt_count(const char *topic)
         return sum;
 }
 
+int kt_partition_count(const char *topic)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        int n = kt_partitions(rk, topic);
+        rd_kafka_destroy(rk);
+        return n;
+}
+
 void kt_consume_all(const char *topic,
                     void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
                     void *opaque)

@@ -37,6 +37,8 @@ void kt_produce(rd_kafka_t *rk, const char *topic, int32_t partition,
 void kt_produce_at(rd_kafka_t *rk, const char *topic, int32_t partition,
                    const char *key, const void *value, size_t value_size,
                    int64_t timestamp, int64_t where[2]);
+/** How many partitions @p topic has (0: it does not exist). */
+int kt_partition_count(const char *topic);
 /** Sum of the high watermarks of @p topic's partitions. */
 int64_t kt_count(const char *topic);
 /** Calls @p cb for every record of @p topic (read_committed), partition by

@@ -295,6 +295,61 @@ brook_stream_t *brook_table_to_stream(brook_table_t *t);
  *  materialized. Valid as long as the builder. */
 const char *brook_table_store_name(const brook_table_t *t);
 
+/* =============================================================== joins */
+
+/**
+ * Combines a stream record's value with the value a table holds for its
+ * key (Kafka Streams' ValueJoinerWithKey): @p left is the record's value
+ * (the key is brook_record_key(@p rec)), @p right the table's (NULL in a
+ * left join when the table has no row for the key). Returns the joined
+ * value, allocated from the record's arena (brook_record_alloc()).
+ */
+typedef void *(*brook_value_joiner_fn)(const brook_record_t *rec, void *left,
+                                       void *right, void *opaque);
+
+/** How a join is set up (Kafka Streams' Joined). NULL members take
+ *  defaults. */
+typedef struct brook_joined_s {
+        /** The join node's name, and the repartition topic's when the
+         *  stream's key may have changed: "<application.id>-<name>-
+         *  repartition". NULL: generated ("KSTREAM-JOIN-<n>", and the
+         *  stream's node name for the topic). */
+        const char *name;
+        /** Serdes of the repartition topic (the stream's key and value);
+         *  NULL: what the stream knows, else the defaults. */
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+        /** 0 or BROOK_JOINED_VERSION. See "Structs that grow" in brook.h. */
+        int version;
+} brook_joined_t;
+#define BROOK_JOINED_VERSION 1
+
+/**
+ * Joins each record of @p s with the value @p t holds for its key when the
+ * record is processed (KStream.join(KTable)): the output record has the
+ * stream record's key and timestamp and @p fn's value. A record whose key
+ * has no row in the table makes no output; one with a NULL key or value is
+ * dropped (counted, BROOK_DROP_NULL_KEY or BROOK_DROP_NULL_VALUE, and
+ * logged). Updates of the table make no output. The table must have a
+ * store (a source table always has; a filter or map_values needs a named
+ * one) and its topic must have as many partitions as the stream's (checked
+ * at start-up); if the stream's key may have changed, brook repartitions
+ * it first. @p joined may be NULL. The result's value serde is unknown.
+ */
+brook_stream_t *brook_stream_join_table(brook_stream_t *s, brook_table_t *t,
+                                        brook_value_joiner_fn fn, void *opaque,
+                                        const brook_joined_t *joined);
+/**
+ * As brook_stream_join_table(), and a record whose key has no row joins
+ * with NULL (KStream.leftJoin(KTable)); a record with a NULL key too (it
+ * has no row to look up), but one with a NULL value is still dropped.
+ */
+brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
+                                             brook_table_t *t,
+                                             brook_value_joiner_fn fn,
+                                             void *opaque,
+                                             const brook_joined_t *joined);
+
 /* ============================================================= windows */
 
 /*

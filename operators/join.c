@@ -1,0 +1,200 @@
+/*
+ * brook — joins. So far the stream-table join, inner and left (Kafka
+ * Streams' KStreamKTableJoin): each stream record looks up its key in the
+ * table's store when it is processed, and table updates make no output.
+ *
+ * The join node is connected to the table's store, which puts it in the
+ * table's sub-topology (nodes sharing a store share a task): the stream's
+ * and the table's topics must be co-partitioned, which the app checks at
+ * start-up. A stream whose key may have changed is read back through a
+ * repartition topic first, as Kafka Streams does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsl_int.h"
+
+/* A stream-table join node's definition: its opaque, shared by its tasks. */
+typedef struct stjoin_op {
+        brook_value_joiner_fn fn;
+        void *opaque;
+        bool left;
+        char store[]; /* The table's store. */
+} stjoin_op_t;
+
+/* Per task: the table's store. */
+typedef struct stjoin {
+        const stjoin_op_t *op;
+        brook_kvstore_t *table;
+} stjoin_t;
+
+static brook_err_t stjoin_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                               char *errstr, size_t errstr_size)
+{
+        const stjoin_op_t *op = opaque;
+        stjoin_t *j = brook__xcalloc(1, sizeof *j);
+        brook_err_t err;
+
+        j->op = op;
+        if ((err = brook_ctx_kvstore(ctx, op->store, &j->table, errstr,
+                                     errstr_size))) {
+                free(j);
+                return err;
+        }
+        *statep = j;
+        return BROOK_OK;
+}
+
+static void stjoin_close(brook_ctx_t *ctx, void *state)
+{
+        (void)ctx;
+        free(state);
+}
+
+static brook_err_t stjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                  void *state, char *errstr, size_t errstr_size)
+{
+        const stjoin_t *j = state;
+        void *key = brook_record_key(rec);
+        void *value = brook_record_value(rec);
+        void *right = NULL, *out;
+        brook_err_t err;
+
+        /* Kafka Streams: a null value has nothing to join (a null in the
+         * joiner means "no table row"); a null key has no row to look up,
+         * but a left join still joins it with none. */
+        if (!value || (!key && !j->op->left)) {
+                brook__ctx_drop(ctx, rec,
+                                value ? BROOK_DROP_NULL_KEY
+                                      : BROOK_DROP_NULL_VALUE,
+                                "null join key or value");
+                return BROOK_OK;
+        }
+        if (key) {
+                err = brook_kvstore_get(j->table, key, &right, errstr,
+                                        errstr_size);
+                if (err == BROOK_ERR_NOT_FOUND)
+                        right = NULL;
+                else if (err)
+                        return err;
+        }
+        if (!right && !j->op->left)
+                return BROOK_OK;
+        out = j->op->fn(rec, value, right, j->op->opaque);
+        return brook_ctx_forward(
+                ctx,
+                brook_ctx_record_new(ctx, rec, key, out,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
+}
+
+static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
+                                  brook_value_joiner_fn fn, void *opaque,
+                                  const brook_joined_t *joined, bool left,
+                                  const char *func)
+{
+        brook_joined_t jd = {0};
+        brook_builder_t *b;
+        brook_processor_def_t def = {.init = stjoin_init,
+                                     .process = stjoin_process,
+                                     .close = stjoin_close,
+                                     .opaque_destroy = free};
+        stjoin_op_t *op;
+        brook_stream_t *out = NULL;
+        char *name = NULL, why[256];
+        const char *parent;
+        size_t slen;
+
+        if (!s || !t)
+                return NULL;
+        b = s->b;
+        if (t->b != b) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: the table is of another builder",
+                                    func);
+                return NULL;
+        }
+        if (!fn) {
+                brook__builder_fail(b, NULL, 0, "%s: joiner is NULL", func);
+                return NULL;
+        }
+        if (joined && !brook__version_ok(joined->version, BROOK_JOINED_VERSION,
+                                         "brook_joined_t", why, sizeof why)) {
+                brook__builder_fail(b, NULL, 0, "%s: %s", func, why);
+                return NULL;
+        }
+        if (joined)
+                jd = *joined;
+        if (jd.name && !*jd.name) {
+                brook__builder_fail(b, NULL, 0, "%s: the join's name is empty",
+                                    func);
+                return NULL;
+        }
+        if (!t->store) {
+                brook__builder_fail(
+                        b, NULL, 0,
+                        "%s: table \"%s\" has no store to look its values "
+                        "up in: materialize it (a brook_materialized_t with "
+                        "a store name)",
+                        func, t->node);
+                return NULL;
+        }
+        if (t->windowed) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: table \"%s\" is windowed: a stream "
+                                    "joins a table of plain keys",
+                                    func, t->node);
+                return NULL;
+        }
+        /* Kafka Streams' order: the repartition first, then the join's
+         * name. */
+        if (s->key_changed) {
+                brook_repartitioned_t r = {.name = jd.name ? jd.name : s->node,
+                                           .key_serde = jd.key_serde,
+                                           .value_serde = jd.value_serde,
+                                           .version =
+                                                   BROOK_REPARTITIONED_VERSION};
+                s = brook_stream_repartition(s, &r);
+                if (!s)
+                        return NULL;
+        }
+        name = jd.name ? brook__xstrdup(jd.name)
+                       : brook__builder_new_name(b, left ? "KSTREAM-LEFTJOIN"
+                                                         : "KSTREAM-JOIN");
+        slen = strlen(t->store) + 1;
+        op = brook__xmalloc(sizeof *op + slen);
+        op->fn = fn;
+        op->opaque = opaque;
+        op->left = left;
+        memcpy(op->store, t->store, slen);
+        def.opaque = op;
+        parent = s->node;
+        if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0) ||
+            brook_builder_connect_store(b, name, t->store, NULL, 0))
+                goto done;
+        /* The key stays; the value is the joiner's, of no known serde. */
+        out = brook__stream_new(b, name,
+                                jd.key_serde ? jd.key_serde : s->key_serde,
+                                NULL, false);
+done:
+        free(name);
+        return out;
+}
+
+brook_stream_t *brook_stream_join_table(brook_stream_t *s, brook_table_t *t,
+                                        brook_value_joiner_fn fn, void *opaque,
+                                        const brook_joined_t *joined)
+{
+        return stjoin_add(s, t, fn, opaque, joined, false,
+                          "brook_stream_join_table");
+}
+
+brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
+                                             brook_table_t *t,
+                                             brook_value_joiner_fn fn,
+                                             void *opaque,
+                                             const brook_joined_t *joined)
+{
+        return stjoin_add(s, t, fn, opaque, joined, true,
+                          "brook_stream_left_join_table");
+}

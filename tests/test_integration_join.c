@@ -1,0 +1,310 @@
+/*
+ * Integration: the stream-table join on the real broker (operators/join.c).
+ *
+ *  - A patients table and a prescriptions stream, 4 partitions each, the
+ *    table's records older than the stream's: every prescription is joined
+ *    with its patient's ward as it is when the prescription is processed
+ *    (left join: a prescription of an unknown patient joins with null);
+ *    exact output, one record per prescription.
+ *  - A prescriptions stream re-keyed by patient goes through a repartition
+ *    topic that takes the table's partition count, not its writer's.
+ *  - Topics of different partition counts cannot be joined: the app does
+ *    not start, and says which topics.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "brook_int.h"
+#include "kafka_util.h"
+
+#define WAIT_MS  60000
+#define PATIENTS 20
+#define RX       60
+
+static brook_conf_t *conf_for(const char *app_id)
+{
+        brook_conf_t *conf = brook_conf_new();
+        char errstr[512];
+        if (brook_conf_set(conf, "application.id", app_id, errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "bootstrap.servers", kt_bootstrap(), errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "commit.interval.ms", "200", errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "default.key.serde", "string", errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "default.value.serde", "string", errstr,
+                           sizeof errstr))
+                fail_msg("%s", errstr);
+        return conf;
+}
+
+/* "rx-7" joined with "ward-3": "rx-7@ward-3". */
+static void *rx_joiner(const brook_record_t *rec, void *left, void *right,
+                       void *opaque)
+{
+        size_t n = strlen(left) + (right ? strlen(right) : 4) + 2;
+        char *out = brook_record_alloc(rec, n);
+        (void)opaque;
+        snprintf(out, n, "%s@%s", (char *)left, right ? (char *)right : "null");
+        return out;
+}
+
+/* "p3|rx-7" keyed by anything: re-keyed by the patient before the part
+ * after '|'. */
+static void rekey(const brook_record_t *rec, void **keyp, void **valuep,
+                  void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        const char *bar = strchr(v, '|');
+        size_t klen = bar ? (size_t)(bar - v) : strlen(v);
+        char *k = brook_record_alloc(rec, klen + 1);
+        (void)opaque;
+        memcpy(k, v, klen);
+        k[klen] = '\0';
+        *keyp = k;
+        *valuep = (void *)(bar ? bar + 1 : v);
+}
+
+static brook_app_t *start(brook_builder_t *b, const char *app_id)
+{
+        char errstr[1024] = "";
+        brook_app_t *app =
+                brook_app_new(b, conf_for(app_id), errstr, sizeof errstr);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        if (brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("brook_app_start: %s", errstr);
+        return app;
+}
+
+/* Patients p0..p19 in wards "ward-<i % 5>", at timestamps 1000 + i, by
+ * key over @p partitions. */
+static void produce_patients(const char *topic, int partitions)
+{
+        rd_kafka_t *rk = kt_producer();
+        int i;
+        for (i = 0; i < PATIENTS; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i);
+                int n = snprintf(v, sizeof v, "ward-%d", i % 5);
+                kt_produce_at(rk, topic, kt_partition_of(k, partitions), k, v,
+                              (size_t)n, 1000 + i, NULL);
+        }
+        kt_producer_close(rk);
+}
+
+/* What the output must hold: one "key rx-i@ward" per prescription i, of
+ * patient p<i % 30> (p20..p29 are unknown: null). Sorted lines. */
+static char *expected_lines(void)
+{
+        char *out = calloc(RX, 32);
+        int i;
+        for (i = 0; i < RX; i++) {
+                int p = i % 30;
+                char line[32];
+                if (p < PATIENTS)
+                        snprintf(line, sizeof line, "p%d rx-%d@ward-%d\n", p, i,
+                                 p % 5);
+                else
+                        snprintf(line, sizeof line, "p%d rx-%d@null\n", p, i);
+                strcat(out, line);
+        }
+        return out;
+}
+
+struct lines {
+        char **v;
+        int cnt;
+};
+
+static void collect_line(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct lines *l = opaque;
+        char *line = malloc(rkm->key_len + rkm->len + 3);
+        sprintf(line, "%.*s %.*s\n", (int)rkm->key_len, (const char *)rkm->key,
+                (int)rkm->len, (const char *)rkm->payload);
+        l->v = realloc(l->v, (size_t)(l->cnt + 1) * sizeof *l->v);
+        l->v[l->cnt++] = line;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* @p topic's records as sorted "key value" lines, against @p want (sorted
+ * the same way). */
+static void expect_lines(const char *topic, const char *want_unsorted)
+{
+        struct lines got = {0}, want = {0};
+        char *copy = strdup(want_unsorted), *save = NULL, *tok;
+        int i;
+
+        kt_consume_all(topic, collect_line, &got);
+        for (tok = strtok_r(copy, "\n", &save); tok;
+             tok = strtok_r(NULL, "\n", &save)) {
+                want.v = realloc(want.v,
+                                 (size_t)(want.cnt + 1) * sizeof *want.v);
+                want.v[want.cnt] = malloc(strlen(tok) + 2);
+                sprintf(want.v[want.cnt++], "%s\n", tok);
+        }
+        qsort(got.v, (size_t)got.cnt, sizeof *got.v, line_cmp);
+        qsort(want.v, (size_t)want.cnt, sizeof *want.v, line_cmp);
+        assert_int_equal(got.cnt, want.cnt);
+        for (i = 0; i < got.cnt; i++)
+                assert_string_equal(got.v[i], want.v[i]);
+        for (i = 0; i < got.cnt; i++)
+                free(got.v[i]);
+        for (i = 0; i < want.cnt; i++)
+                free(want.v[i]);
+        free(got.v);
+        free(want.v);
+        free(copy);
+}
+
+static void test_join_copartitioned(void **state)
+{
+        char *app_id = kt_unique("join"), *rx = kt_unique("join-rx"),
+             *patients = kt_unique("join-patients"),
+             *out = kt_unique("join-out"), *want;
+        brook_builder_t *b = brook_builder_new();
+        rd_kafka_t *rk;
+        brook_app_t *app;
+        int i;
+        (void)state;
+
+        kt_create_topic(rx, 4);
+        kt_create_topic(patients, 4);
+        kt_create_topic(out, 2);
+        produce_patients(patients, 4);
+        rk = kt_producer();
+        for (i = 0; i < RX; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i % 30);
+                int n = snprintf(v, sizeof v, "rx-%d", i);
+                kt_produce_at(rk, rx, kt_partition_of(k, 4), k, v, (size_t)n,
+                              5000 + i, NULL);
+        }
+        kt_producer_close(rk);
+        brook_stream_to(brook_stream_left_join_table(
+                                brook_stream(b, rx, NULL),
+                                brook_table(b, patients, NULL, NULL), rx_joiner,
+                                NULL, NULL),
+                        out, NULL);
+        app = start(b, app_id);
+        assert_int_equal(kt_wait_count(out, RX, WAIT_MS), RX);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        want = expected_lines();
+        expect_lines(out, want);
+        free(want);
+        free(app_id);
+        free(rx);
+        free(patients);
+        free(out);
+}
+
+/* Prescriptions of 8 partitions, keyed by prescription, re-keyed by
+ * patient: the repartition topic gets the table's 4 partitions. */
+static void test_join_repartitioned(void **state)
+{
+        char *app_id = kt_unique("join-rk"), *rx = kt_unique("join-rk-rx"),
+             *patients = kt_unique("join-rk-patients"),
+             *out = kt_unique("join-rk-out"), *want, topic[256];
+        brook_builder_t *b = brook_builder_new();
+        rd_kafka_t *rk;
+        brook_app_t *app;
+        int i;
+        (void)state;
+
+        kt_create_topic(rx, 8);
+        kt_create_topic(patients, 4);
+        kt_create_topic(out, 1);
+        produce_patients(patients, 4);
+        rk = kt_producer();
+        for (i = 0; i < RX; i++) {
+                char k[16], v[32];
+                snprintf(k, sizeof k, "rx%d", i);
+                int n = snprintf(v, sizeof v, "p%d|rx-%d", i % 30, i);
+                kt_produce_at(rk, rx, -1, k, v, (size_t)n, 5000 + i, NULL);
+        }
+        kt_producer_close(rk);
+        brook_stream_to(
+                brook_stream_left_join_table(
+                        brook_stream_map(brook_stream(b, rx, NULL), rekey,
+                                         NULL),
+                        brook_table(b, patients, NULL, NULL), rx_joiner, NULL,
+                        &(brook_joined_t){.name = "by-patient",
+                                          .version = BROOK_JOINED_VERSION}),
+                out, NULL);
+        app = start(b, app_id);
+        assert_int_equal(kt_wait_count(out, RX, WAIT_MS), RX);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        snprintf(topic, sizeof topic, "%s-by-patient-repartition", app_id);
+        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(kt_count(topic), RX);
+        want = expected_lines();
+        expect_lines(out, want);
+        free(want);
+        free(app_id);
+        free(rx);
+        free(patients);
+        free(out);
+}
+
+static void test_join_not_copartitioned(void **state)
+{
+        char *app_id = kt_unique("join-bad"), *rx = kt_unique("join-bad-rx"),
+             *patients = kt_unique("join-bad-patients");
+        brook_builder_t *b = brook_builder_new();
+        char errstr[1024] = "", want[1024];
+        brook_app_t *app;
+        (void)state;
+
+        kt_create_topic(rx, 4);
+        kt_create_topic(patients, 2);
+        brook_stream_to(
+                brook_stream_join_table(brook_stream(b, rx, NULL),
+                                        brook_table(b, patients, NULL, NULL),
+                                        rx_joiner, NULL, NULL),
+                "unused", NULL);
+        app = brook_app_new(b, conf_for(app_id), errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr),
+                         BROOK_ERR_TOPOLOGY);
+        /* Either topic may come first. */
+        snprintf(want, sizeof want, "\"%s\" (4 partitions)", rx);
+        if (!strstr(errstr, want))
+                fail_msg("got: %s\nwant: %s", errstr, want);
+        snprintf(want, sizeof want, "\"%s\" (2 partitions)", patients);
+        if (!strstr(errstr, want))
+                fail_msg("got: %s\nwant: %s", errstr, want);
+        if (!strstr(errstr, "are read by sub-topology 0 and must be "
+                            "co-partitioned: give them the same partition "
+                            "count"))
+                fail_msg("got: %s", errstr);
+        brook_app_destroy(app);
+        free(app_id);
+        free(rx);
+        free(patients);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_join_copartitioned),
+                cmocka_unit_test(test_join_repartitioned),
+                cmocka_unit_test(test_join_not_copartitioned),
+        };
+        kt_test_filter();
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
