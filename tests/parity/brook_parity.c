@@ -37,6 +37,7 @@
 
 #define IN  "in"
 #define OUT "out"
+#define TBL "tbl"
 
 /* ------------------------------------------------------- user functions */
 
@@ -110,6 +111,37 @@ static bool len_div4(const brook_record_t *rec, void *opaque)
 {
         (void)opaque;
         return strlen(brook_record_value(rec)) % 4 == 0;
+}
+
+/* "left+right" ("null" for no table row), as the Java side's joiners. */
+static void *plus_joiner(const brook_record_t *rec, void *left, void *right,
+                         void *opaque)
+{
+        const char *l = left, *r = right ? right : "null";
+        size_t n = strlen(l) + strlen(r) + 2;
+        char *s = brook_record_alloc(rec, n);
+
+        (void)opaque;
+        snprintf(s, n, "%s+%s", l, r);
+        return s;
+}
+
+/* "k" and the value's number ("c7": "k7"), a key of the generated key
+ * space; NULL for a null value. */
+static void *digit_key(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        size_t n;
+        char *k;
+
+        (void)opaque;
+        if (!v)
+                return NULL;
+        n = strlen(v);
+        k = brook_record_alloc(rec, n + 1);
+        k[0] = 'k';
+        memcpy(k + 1, v + 1, n);
+        return k;
 }
 
 static void *plus1(const brook_record_t *rec, void *opaque)
@@ -515,6 +547,52 @@ static void build_w_session_close(brook_builder_t *b)
             true, 0, L);
 }
 
+/* Stream-table joins: "in" (the stream) with the table of "tbl". */
+static void build_st_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_stream_join_table(brook_stream(b, IN, C_SS),
+                                                brook_table(b, TBL, C_SS, NULL),
+                                                plus_joiner, NULL, NULL),
+                        OUT, P_SS);
+}
+
+static void build_st_left_join(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
+                                             brook_table(b, TBL, C_SS, NULL),
+                                             plus_joiner, NULL, NULL),
+                OUT, P_SS);
+}
+
+/* The table's store named: it caches when the cache is on. */
+static void build_st_left_join_mat(brook_builder_t *b)
+{
+        brook_materialized_t m = as("tbl-store", S);
+
+        brook_stream_to(
+                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
+                                             brook_table(b, TBL, C_SS, &m),
+                                             plus_joiner, NULL, NULL),
+                OUT, P_SS);
+}
+
+/* Re-keyed first: the join reads the stream through a repartition topic,
+ * with the serdes the join gives it. */
+static void build_st_join_rekey(brook_builder_t *b)
+{
+        brook_joined_t j = {.key_serde = S,
+                            .value_serde = S,
+                            .version = BROOK_JOINED_VERSION};
+
+        brook_stream_to(
+                brook_stream_left_join_table(
+                        brook_stream_select_key(brook_stream(b, IN, C_SS),
+                                                digit_key, NULL),
+                        brook_table(b, TBL, C_SS, NULL), plus_joiner, NULL, &j),
+                OUT, P_SS);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -534,63 +612,75 @@ typedef struct scenario {
          *  most once per second of it). */
         ktype_t keys;
         bool tick;
+        /** A join: about 40% of the records go to the table's topic
+         *  "tbl", the others to the stream's "in". */
+        bool table_input;
 } scenario_t;
 
 static const scenario_t scenarios[] = {
-        {"count", V_STRING, V_LONG, true, build_count, K_PLAIN, false},
-        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum, K_PLAIN, false},
+        {"count", V_STRING, V_LONG, true, build_count, K_PLAIN, false, false},
+        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum, K_PLAIN, false,
+         false},
         {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"groupby_count", V_STRING, V_LONG, true, build_groupby_count, K_PLAIN,
-         false},
+         false, false},
         {"count_filter", V_STRING, V_LONG, true, build_count_filter, K_PLAIN,
-         false},
+         false, false},
         {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter, K_PLAIN,
-         false},
+         false, false},
         {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"table_filter", V_LONG, V_LONG, true, build_table_filter, K_PLAIN,
-         false},
+         false, false},
         {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"table_filter_mat_filter", V_LONG, V_LONG, true,
-         build_table_filter_mat_filter, K_PLAIN, false},
+         build_table_filter_mat_filter, K_PLAIN, false, false},
         {"table_mapvalues_mat", V_LONG, V_LONG, true, build_table_mapvalues_mat,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat,
-         K_PLAIN, false},
+         K_PLAIN, false, false},
         {"w_tumbling_count", V_STRING, V_LONG, true, build_w_tumbling_count,
-         K_TIME, false},
+         K_TIME, false, false},
         {"w_hopping_count", V_STRING, V_LONG, true, build_w_hopping_count,
-         K_TIME, false},
+         K_TIME, false, false},
         {"w_hopping_reduce", V_LONG, V_LONG, true, build_w_hopping_reduce,
-         K_TIME, false},
+         K_TIME, false, false},
         {"w_tumbling_aggregate", V_STRING, V_STRING, true,
-         build_w_tumbling_aggregate, K_TIME, false},
+         build_w_tumbling_aggregate, K_TIME, false, false},
         {"w_sliding_count", V_STRING, V_LONG, false, build_w_sliding_count,
-         K_TIME, false},
+         K_TIME, false, false},
         {"w_sliding_aggregate", V_STRING, V_STRING, false,
-         build_w_sliding_aggregate, K_TIME, false},
+         build_w_sliding_aggregate, K_TIME, false, false},
         {"w_session_count", V_STRING, V_LONG, false, build_w_session_count,
-         K_SESSION, false},
+         K_SESSION, false, false},
         {"w_session_aggregate", V_STRING, V_STRING, false,
-         build_w_session_aggregate, K_SESSION, false},
+         build_w_session_aggregate, K_SESSION, false, false},
         {"w_tumbling_suppress", V_STRING, V_LONG, true,
-         build_w_tumbling_suppress, K_TIME, false},
+         build_w_tumbling_suppress, K_TIME, false, false},
         {"w_session_suppress", V_STRING, V_LONG, false,
-         build_w_session_suppress, K_SESSION, false},
+         build_w_session_suppress, K_SESSION, false, false},
         {"w_hopping_close", V_STRING, V_LONG, false, build_w_hopping_close,
-         K_TIME, true},
+         K_TIME, true, false},
         {"w_tumbling_close", V_STRING, V_LONG, false, build_w_tumbling_close,
-         K_TIME, true},
+         K_TIME, true, false},
         {"w_sliding_close", V_STRING, V_LONG, false, build_w_sliding_close,
-         K_TIME, true},
+         K_TIME, true, false},
         {"w_session_close", V_STRING, V_LONG, false, build_w_session_close,
-         K_SESSION, true},
+         K_SESSION, true, false},
+        {"st_join", V_STRING, V_STRING, true, build_st_join, K_PLAIN, false,
+         true},
+        {"st_left_join", V_STRING, V_STRING, true, build_st_left_join, K_PLAIN,
+         false, true},
+        {"st_left_join_mat", V_STRING, V_STRING, true, build_st_left_join_mat,
+         K_PLAIN, false, true},
+        {"st_join_rekey", V_STRING, V_STRING, true, build_st_join_rekey,
+         K_PLAIN, false, true},
 };
 
 static const scenario_t *scenario_find(const char *name)
@@ -674,7 +764,9 @@ static void gen_case(FILE *out, const scenario_t *sc, int cache, uint64_t seed)
                 } else {
                         t = ts += (int64_t)below(&s, 50);
                 }
-                fprintf(out, IN " %s %s %" PRId64 "\n", key, value, t);
+                fprintf(out, "%s %s %s %" PRId64 "\n",
+                        sc->table_input && below(&s, 100) < 40 ? TBL : IN, key,
+                        value, t);
         }
         fprintf(out, "end\n");
 }

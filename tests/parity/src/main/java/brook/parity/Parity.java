@@ -56,6 +56,7 @@ import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.Windowed;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
 import org.apache.kafka.streams.kstream.Grouped;
+import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
@@ -66,6 +67,7 @@ import org.apache.kafka.streams.test.TestRecord;
 public final class Parity {
     static final String IN = "in";
     static final String OUT = "out";
+    static final String TBL = "tbl";
 
     /** Output keys: plain, time-windowed, session-windowed. */
     enum Keys { PLAIN, TIME, SESSION }
@@ -102,6 +104,11 @@ public final class Parity {
     }
 
     static final Map<String, Scenario> SCENARIOS = new LinkedHashMap<>();
+
+    /** "left+right" ("null" for no table row), as brook_parity.c's. */
+    static String plus(final String left, final String right) {
+        return left + "+" + (right == null ? "null" : right);
+    }
 
     static {
         SCENARIOS.put("count", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
@@ -218,6 +225,20 @@ public final class Parity {
         SCENARIOS.put("w_session_close", new Scenario(S, L, b -> b.stream(IN, Consumed.with(S, S))
             .groupByKey().windowedBy(SESSIONS).emitStrategy(EmitStrategy.onWindowClose()).count()
             .toStream().to(OUT, Produced.with(SW, L)), Keys.SESSION, true));
+        // Stream-table joins: "in" (the stream) with the table of "tbl".
+        SCENARIOS.put("st_join", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .join(b.table(TBL, Consumed.with(S, S)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("st_left_join", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("st_left_join_mat", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S), as("tbl-store", S)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("st_join_rekey", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .selectKey((k, v) -> v == null ? null : "k" + v.substring(1))
+            .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::plus, Joined.with(S, S, S))
+            .to(OUT, Produced.with(S, S))));
     }
 
     static String keyText(final Object k) {
@@ -263,16 +284,17 @@ public final class Parity {
             final Serde<Object> inV = (Serde<Object>) sc.inValue;
             final Serde<Object> outV = (Serde<Object>) sc.outValue;
             final TestInputTopic<String, Object> in = td.createInputTopic(IN, S.serializer(), inV.serializer());
+            final TestInputTopic<String, Object> tbl = td.createInputTopic(TBL, S.serializer(), inV.serializer());
             final Serde<Object> outK = (Serde<Object>) (Serde<?>) (sc.keys == Keys.TIME ? TW
                 : sc.keys == Keys.SESSION ? SW : S);
             final TestOutputTopic<Object, Object> o = td.createOutputTopic(OUT, outK.deserializer(), outV.deserializer());
             int idx = 0;
             for (final String[] r : inputs) {
-                if (!r[0].equals(IN))
+                if (!r[0].equals(IN) && !r[0].equals(TBL))
                     throw new IllegalArgumentException("unknown input topic \"" + r[0] + "\"");
                 if (sc.tick)
                     td.advanceWallClockTime(Duration.ofMillis(1000));
-                in.pipeInput(new TestRecord<>((String) parse(S, r[1]), parse(sc.inValue, r[2]), null,
+                (r[0].equals(IN) ? in : tbl).pipeInput(new TestRecord<>((String) parse(S, r[1]), parse(sc.inValue, r[2]), null,
                     Long.parseLong(r[3])));
                 // Outputs as they come, so that their order across topics
                 // would show, once a scenario writes to several.
