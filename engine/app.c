@@ -222,22 +222,88 @@ static bool brook__sub_external(const brook__subtopo_t *sub)
         return false;
 }
 
+/* Whether sub-topology @p sub joins (its topics are one co-partition
+ * group). */
+static bool brook__sub_joins(const brook__subtopo_t *sub)
+{
+        size_t i;
+        for (i = 0; i < sub->nodes.cnt; i++)
+                if (((brook__node_t *)sub->nodes.v[i])->copartition)
+                        return true;
+        return false;
+}
+
+/* A join's sub-topology that reads repartition topics only: as Kafka
+ * Streams' CopartitionedTopicsEnforcer, a partition count fixed for one of
+ * them (brook_repartitioned_t.num_partitions) is the group's; two fixed
+ * counts that differ are an error. *@p fixedp: that count, or 0. */
+static brook_err_t brook__sub_fixed(brook_app_t *app,
+                                    const brook__subtopo_t *sub,
+                                    int32_t *fixedp, char *errstr,
+                                    size_t errstr_size)
+{
+        const char *first = NULL;
+        size_t i;
+        *fixedp = 0;
+        for (i = 0; i < sub->sources.cnt; i++) {
+                brook__node_t *src = sub->sources.v[i];
+                brook__node_t *sink;
+                int32_t n;
+                if (!src->internal ||
+                    !(sink = brook__internal_sink(app, src->topics[0])))
+                        continue;
+                n = sink->repartition_num_partitions;
+                if (!n)
+                        continue;
+                if (*fixedp && n != *fixedp) {
+                        brook__seterr(errstr, errstr_size,
+                                      "repartition topics \"%s-%s\" (%" PRId32
+                                      " partitions) and \"%s-%s\" (%" PRId32
+                                      " partitions) are joined by "
+                                      "sub-topology %d and must be "
+                                      "co-partitioned: give them the same "
+                                      "num_partitions",
+                                      app->app_id, first, *fixedp, app->app_id,
+                                      src->topics[0], n, sub->id);
+                        return BROOK_ERR_TOPOLOGY;
+                }
+                *fixedp = n;
+                first = src->topics[0];
+        }
+        return BROOK_OK;
+}
+
 /* Partition counts of sub-topologies fed by repartition topics: the
- * configured number, else the writer's (to a fixed point, for chains). A
- * sub-topology that also reads an external topic (a stream repartitioned
- * to join a table) keeps that topic's count, as Kafka Streams'
- * CopartitionedTopicsEnforcer gives it to the repartition topics; a
- * configured number that differs from it is an error. */
+ * configured number, else the writer's (to a fixed point, for chains).
+ * A join's sub-topology is one co-partition group (Kafka Streams'
+ * CopartitionedTopicsEnforcer): if it also reads an external topic (a
+ * stream repartitioned to join a table), its repartition topics take that
+ * topic's count, and a configured number that differs is an error; if it
+ * reads repartition topics only, a configured number is the group's. */
 static brook_err_t brook__resolve_internal(brook_app_t *app, char *errstr,
                                            size_t errstr_size)
 {
         bool changed = true;
+        brook_err_t err;
         size_t s, i;
+        for (s = 0; s < app->topo.sub_cnt; s++) {
+                brook__subtopo_t *sub = &app->topo.subs[s];
+                int32_t fixed;
+                if (!brook__sub_joins(sub) || brook__sub_external(sub))
+                        continue;
+                if ((err = brook__sub_fixed(app, sub, &fixed, errstr,
+                                            errstr_size)))
+                        return err;
+                if (fixed)
+                        sub->partitions = fixed;
+        }
         while (changed) {
                 changed = false;
                 for (s = 0; s < app->topo.sub_cnt; s++) {
                         brook__subtopo_t *sub = &app->topo.subs[s];
-                        bool external = brook__sub_external(sub);
+                        bool joins = brook__sub_joins(sub);
+                        bool external = joins && brook__sub_external(sub);
+                        int32_t fixed = 0;
                         for (i = 0; i < sub->sources.cnt; i++) {
                                 brook__node_t *src = sub->sources.v[i];
                                 brook__node_t *sink;
@@ -270,6 +336,12 @@ static brook_err_t brook__resolve_internal(brook_app_t *app, char *errstr,
                                         }
                                         continue;
                                 }
+                                /* A join's fixed count stays. */
+                                if (joins &&
+                                    brook__sub_fixed(app, sub, &fixed, errstr,
+                                                     errstr_size) == BROOK_OK &&
+                                    fixed)
+                                        continue;
                                 n = sink->repartition_num_partitions
                                             ? sink->repartition_num_partitions
                                             : app->topo.subs[sink->subtopology]

@@ -214,6 +214,9 @@ typedef struct brook__node {
 
         /* Processor. */
         brook_processor_def_t def;
+        /** A join: the sub-topology's topics are one co-partition group
+         *  (its repartition topics take the group's partition count). */
+        bool copartition;
 
         /* Sink. */
         char *topic;        /**< Fixed topic (repartition: the suffix). */

@@ -18,6 +18,13 @@ struct brook_stream_s {
         bool key_changed;
 };
 
+/** brook_stream_repartition(), whose null-key filter lets null keys
+ *  through when @p keep_null_keys: a left join downstream joins them
+ *  (Kafka Streams' relaxed filter for a NULL_KEY_RELAXED_JOIN). */
+brook_stream_t *brook__stream_repartition(brook_stream_t *s,
+                                          const brook_repartitioned_t *r,
+                                          bool keep_null_keys);
+
 /** A new stream handle for the output of @p node, kept by (and freed with)
  *  @p b. */
 brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,

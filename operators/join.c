@@ -135,7 +135,7 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
                         b, NULL, 0,
                         "%s: table \"%s\" has no store to look its values "
                         "up in: materialize it (a brook_materialized_t with "
-                        "a store name)",
+                        "a store name; a suppressed table cannot be)",
                         func, t->node);
                 return NULL;
         }
@@ -154,7 +154,9 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
                                            .value_serde = jd.value_serde,
                                            .version =
                                                    BROOK_REPARTITIONED_VERSION};
-                s = brook_stream_repartition(s, &r);
+                /* A left join joins a null key with null, so the filter
+                 * before the topic lets null keys through. */
+                s = brook__stream_repartition(s, &r, left);
                 if (!s)
                         return NULL;
         }
@@ -172,6 +174,7 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
         if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0) ||
             brook_builder_connect_store(b, name, t->store, NULL, 0))
                 goto done;
+        brook__builder_node(b, name)->copartition = true;
         /* The key stays; the value is the joiner's, of no known serde. */
         out = brook__stream_new(b, name,
                                 jd.key_serde ? jd.key_serde : s->key_serde,

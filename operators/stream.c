@@ -279,6 +279,16 @@ void brook_stream_to_chooser(brook_stream_t *s, brook_topic_chooser_fn chooser,
 /* Drops null keys before the repartition topic: a null key has no
  * partition to go to (Kafka Streams' null-key filter, which drops them
  * silently; brook counts and logs them as every drop). */
+/* The filter before a left join's repartition topic: everything goes
+ * (a null key goes to a partition of the producer's choosing). */
+static brook_err_t any_key_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                   void *state, char *errstr,
+                                   size_t errstr_size)
+{
+        (void)state;
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
+}
+
 static brook_err_t nonnull_key_process(brook_ctx_t *ctx, brook_record_t *rec,
                                        void *state, char *errstr,
                                        size_t errstr_size)
@@ -322,8 +332,18 @@ brook_stream_t *
 brook_stream_repartition(brook_stream_t *s,
                          const brook_repartitioned_t *repartitioned)
 {
+        return brook__stream_repartition(s, repartitioned, false);
+}
+
+brook_stream_t *
+brook__stream_repartition(brook_stream_t *s,
+                          const brook_repartitioned_t *repartitioned,
+                          bool keep_null_keys)
+{
         brook_repartitioned_t r = {0};
-        brook_processor_def_t def = {.process = nonnull_key_process};
+        brook_processor_def_t def = {.process = keep_null_keys
+                                                        ? any_key_process
+                                                        : nonnull_key_process};
         brook_produced_t produced = {0};
         brook_consumed_t consumed = {0};
         brook_builder_t *b;

@@ -261,6 +261,130 @@ static void test_join_repartitioned(void **state)
         free(out);
 }
 
+/* "rx-7" joined with a count: "rx-7@3". */
+static void *rx_joiner_count(const brook_record_t *rec, void *left, void *right,
+                             void *opaque)
+{
+        char *out = brook_record_alloc(rec, strlen(left) + 24);
+        (void)opaque;
+        if (right)
+                sprintf(out, "%s@%" PRId64, (char *)left, *(int64_t *)right);
+        else
+                sprintf(out, "%s@null", (char *)left);
+        return out;
+}
+
+/* The key of "p3|rx-7" ("p3"), for a group_by. */
+static void *patient_of(const brook_record_t *rec, void *opaque)
+{
+        void *k, *v;
+        rekey(rec, &k, &v, opaque);
+        return k;
+}
+
+/* Only a join's topics are a co-partition group. A merge of a topic of 4
+ * partitions with a repartition topic written from 8 keeps the writer's 8
+ * (as Kafka Streams); a fixed 8 is accepted. A join whose topics are all
+ * repartition topics takes the one fixed count (4, against 8 inherited by
+ * the other), and two fixed counts that differ are refused. */
+static void test_copartition_groups(void **state)
+{
+        char *app_id = kt_unique("join-cp"), *a = kt_unique("join-cp-a"),
+             *rx = kt_unique("join-cp-rx"), topic[256];
+        char errstr[1024] = "";
+        brook_builder_t *b = brook_builder_new();
+        brook_repartitioned_t fixed = {.name = "fixed",
+                                       .num_partitions = 8,
+                                       .version = BROOK_REPARTITIONED_VERSION};
+        brook_stream_t *s;
+        brook_app_t *app;
+        (void)state;
+
+        kt_create_topic(a, 4);
+        kt_create_topic(rx, 8);
+        brook_stream_to(
+                brook_stream_merge(
+                        brook_stream(b, a, NULL),
+                        brook_stream_repartition(
+                                brook_stream_map(brook_stream(b, rx, NULL),
+                                                 rekey, NULL),
+                                &fixed)),
+                "unused-merge", NULL);
+        app = start(b, app_id);
+        snprintf(topic, sizeof topic, "%s-fixed-repartition", app_id);
+        assert_int_equal(kt_partition_count(topic), 8);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        free(app_id);
+
+        /* A join of two repartition topics: one fixed at 4, the other
+         * (group_by's) would inherit 8. */
+        app_id = kt_unique("join-cp2");
+        b = brook_builder_new();
+        s = brook_stream(b, rx, NULL);
+        fixed.name = "rx4";
+        fixed.num_partitions = 4;
+        brook_stream_to(
+                brook_stream_left_join_table(
+                        brook_stream_repartition(
+                                brook_stream_map(s, rekey, NULL), &fixed),
+                        brook_grouped_count(
+                                brook_stream_group_by(s, patient_of, NULL,
+                                                      NULL),
+                                &(brook_materialized_t){
+                                        .name = "per-patient",
+                                        .value_serde = brook_serde_int64(),
+                                        .version = BROOK_MATERIALIZED_VERSION}),
+                        rx_joiner_count, NULL, NULL),
+                "unused-join", NULL);
+        app = start(b, app_id);
+        snprintf(topic, sizeof topic, "%s-rx4-repartition", app_id);
+        assert_int_equal(kt_partition_count(topic), 4);
+        snprintf(topic, sizeof topic, "%s-per-patient-repartition", app_id);
+        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        free(app_id);
+
+        /* Two fixed counts that differ: the stream's 4, the table's 6
+         * (a count of a stream repartitioned to 6). */
+        app_id = kt_unique("join-cp3");
+        b = brook_builder_new();
+        s = brook_stream_map(brook_stream(b, rx, NULL), rekey, NULL);
+        brook_stream_to(
+                brook_stream_left_join_table(
+                        brook_stream_repartition(s, &fixed),
+                        brook_grouped_count(
+                                brook_stream_group_by_key(
+                                        brook_stream_repartition(
+                                                s,
+                                                &(brook_repartitioned_t){
+                                                        .name = "rx6",
+                                                        .num_partitions = 6,
+                                                        .version =
+                                                                BROOK_REPARTITIONED_VERSION}),
+                                        NULL),
+                                &(brook_materialized_t){
+                                        .name = "per-patient6",
+                                        .value_serde = brook_serde_int64(),
+                                        .version = BROOK_MATERIALIZED_VERSION}),
+                        rx_joiner_count, NULL, NULL),
+                "unused-join", NULL);
+        app = brook_app_new(b, conf_for(app_id), errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr),
+                         BROOK_ERR_TOPOLOGY);
+        if (!strstr(errstr, "-rx4-repartition\" (4 partitions)") ||
+            !strstr(errstr, "-rx6-repartition\" (6 partitions)") ||
+            !strstr(errstr, "are joined by sub-topology") ||
+            !strstr(errstr, "give them the same num_partitions"))
+                fail_msg("got: %s", errstr);
+        brook_app_destroy(app);
+        free(app_id);
+        free(a);
+        free(rx);
+}
+
 static void test_join_not_copartitioned(void **state)
 {
         char *app_id = kt_unique("join-bad"), *rx = kt_unique("join-bad-rx"),
@@ -304,6 +428,7 @@ int main(void)
                 cmocka_unit_test(test_join_copartitioned),
                 cmocka_unit_test(test_join_repartitioned),
                 cmocka_unit_test(test_join_not_copartitioned),
+                cmocka_unit_test(test_copartition_groups),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);

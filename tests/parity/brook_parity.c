@@ -127,7 +127,8 @@ static void *plus_joiner(const brook_record_t *rec, void *left, void *right,
 }
 
 /* "k" and the value's number ("c7": "k7"), a key of the generated key
- * space; NULL for a null value. */
+ * space; NULL for a null value, and for number 0 (a null key with a value,
+ * which a left join still joins). */
 static void *digit_key(const brook_record_t *rec, void *opaque)
 {
         const char *v = brook_record_value(rec);
@@ -135,7 +136,7 @@ static void *digit_key(const brook_record_t *rec, void *opaque)
         char *k;
 
         (void)opaque;
-        if (!v)
+        if (!v || !strcmp(v + 1, "0"))
                 return NULL;
         n = strlen(v);
         k = brook_record_alloc(rec, n + 1);
