@@ -871,10 +871,15 @@ static int restore_check(chaos_t *c, int64_t *maxp, int *restarts, int *exempt,
                         }
                 assert_non_null(prev);
                 /* Killed before it restored everything (or before it
-                 * published a status): the next restores the rest. */
+                 * published a status): the next restores the rest. If
+                 * the killed run had been through a rebalance since its
+                 * start, what it was restoring may be partitions that
+                 * rebalance gave it (not back by static membership), as
+                 * unbounded as a first assignment out of a rebalance. */
                 carry = prev->phase == CHAOS_PHASE_RESTORE ||
                         prev->phase == CHAOS_PHASE_STARTING;
-                if (rr->met_rebalance || (carry && prev->allowed < 0)) {
+                if (rr->met_rebalance ||
+                    (carry && (prev->allowed < 0 || prev->rebalances > 1))) {
                         rr->allowed = -1;
                         (*exempt)++;
                         continue;
