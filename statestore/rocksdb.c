@@ -1123,6 +1123,21 @@ static void ranges_reclaim(brook__statedb_t *db, struct pending_range *ranges,
  * after that thread's last write. Crash consistency is as before: a crash
  * before the write lands leaves the store behind its changelog.
  */
+/* Writes @p all (and destroys it), then reclaims the space of the range
+ * deletions it held. Returns RocksDB's error (rocksdb_free()) or NULL. */
+static char *batch_apply(brook__statedb_t *db, rocksdb_writebatch_t *all,
+                         struct pending_range *ranges, size_t range_cnt)
+{
+        char *rerr = NULL;
+
+        rocksdb_write(db->rdb, db->wopts, all, &rerr);
+        rocksdb_writebatch_destroy(all);
+        /* The ranges are dead now: files wholly inside one go at once. */
+        if (!rerr)
+                ranges_reclaim(db, ranges, range_cnt);
+        return rerr;
+}
+
 static void *batch_writer(void *arg)
 {
         brook__statebatch_t *batch = arg;
@@ -1144,13 +1159,10 @@ static void *batch_writer(void *arg)
                 range_cnt = batch->job_range_cnt;
                 pthread_mutex_unlock(&db->alock);
 
-                if (!batch->job_fail)
-                        rocksdb_write(db->rdb, db->wopts, job, &rerr);
-                rocksdb_writebatch_destroy(job);
-                /* The ranges are dead now: files wholly inside one go at
-                 * once. */
-                if (!rerr && !batch->job_fail)
-                        ranges_reclaim(db, ranges, range_cnt);
+                if (batch->job_fail)
+                        rocksdb_writebatch_destroy(job);
+                else
+                        rerr = batch_apply(db, job, ranges, range_cnt);
                 ranges_free(ranges, range_cnt);
 
                 pthread_mutex_lock(&db->alock);
@@ -1301,14 +1313,11 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
         if (batch->transactional) {
                 batch_write_async(batch, all);
         } else {
-                rocksdb_write(batch->db->rdb, batch->db->wopts, all, &rerr);
-                rocksdb_writebatch_destroy(all);
+                rerr = batch_apply(batch->db, all, batch->ranges,
+                                   batch->range_cnt);
                 if (rerr)
                         return batch_write_failed(batch, rerr, errstr,
                                                   errstr_size);
-                /* The ranges are dead now: files wholly inside one go at
-                 * once. */
-                ranges_reclaim(batch->db, batch->ranges, batch->range_cnt);
                 ranges_clear(batch);
         }
         rocksdb_writebatch_wi_clear(batch->wb);

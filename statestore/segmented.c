@@ -613,6 +613,14 @@ static brook_err_t seg_query_get(void *self, const void *key, size_t key_size,
         return err;
 }
 
+/* A window older than @p observed - retention in a segment still live:
+ * seg_put() does not write it (every read stops at that bound). */
+static bool seg_window_past(const segstore_t *s, int64_t ts, int64_t observed)
+{
+        return s->kind == BROOK__STORE_WINDOW && observed >= 0 &&
+               ts < observed - s->retention;
+}
+
 static brook_err_t seg_put(void *self, const void *key, size_t key_size,
                            const void *value, size_t value_size, char *errstr,
                            size_t errstr_size)
@@ -632,8 +640,7 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
                  * A cached write was live when cached: not counted. */
                 if (!s->cached)
                         s->expired++;
-        } else if (s->kind == BROOK__STORE_WINDOW && observed >= 0 &&
-                   ts < observed - s->retention) {
+        } else if (seg_window_past(s, ts, observed)) {
                 /* Past retention, in a segment still live (a cache
                  * writing a window down after it closed): every read
                  * stops at observed - retention, so nothing would ever
@@ -887,10 +894,8 @@ bool brook__segmented_kept(void *self, const void *key, size_t key_size)
                 return false;
         /* The conditions seg_put() writes under; a segment is dropped
          * only once it is below the first live one. */
-        if (seg_id(s, ts) < seg_min_live(s, observed))
-                return false;
-        return s->kind != BROOK__STORE_WINDOW || observed < 0 ||
-               ts >= observed - s->retention;
+        return seg_id(s, ts) >= seg_min_live(s, observed) &&
+               !seg_window_past(s, ts, observed);
 }
 
 bool brook__segmented_observe(void *self, int64_t ts)
