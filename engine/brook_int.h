@@ -263,6 +263,18 @@ typedef struct brook__subtopo {
         int32_t partitions;      /**< Resolved at start-up; 1 in the driver. */
 } brook__subtopo_t;
 
+/**
+ * The order in which Kafka Streams' describe lists sub-topology @p sub's
+ * nodes (into @p nodes_out, builder indexes) and, for the node at each
+ * position i, its successors and predecessors (into @p succ_out[i] and
+ * @p pred_out[i], sized for the node's children and parents; their counts
+ * into @p succ_cnt[i] and @p pred_cnt[i]). See describe_order.c.
+ */
+void brook__describe_order(const brook_builder_t *b,
+                           const brook__subtopo_t *sub, int *nodes_out,
+                           int **succ_out, size_t *succ_cnt, int **pred_out,
+                           size_t *pred_cnt);
+
 typedef struct brook__topology {
         brook_builder_t *b;
         brook__subtopo_t *subs;

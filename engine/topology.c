@@ -998,14 +998,34 @@ static void brook__describe_names(brook__sb_t *sb, const brook_builder_t *b,
 static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
                                  const brook__topology_t *topo)
 {
-        size_t s, i, j;
+        size_t s, i, j, cnt;
         brook__sb_printf(sb, "Topologies:\n");
         for (s = 0; s < topo->sub_cnt; s++) {
                 const brook__subtopo_t *sub = &topo->subs[s];
+                /* Nodes, successors and predecessors in Kafka Streams'
+                 * order. */
+                int *order, **succ, **pred;
+                size_t *succ_cnt, *pred_cnt;
+
+                cnt = sub->nodes.cnt;
+                order = brook__xcalloc(cnt + 1, sizeof *order);
+                succ = brook__xcalloc(cnt + 1, sizeof *succ);
+                pred = brook__xcalloc(cnt + 1, sizeof *pred);
+                succ_cnt = brook__xcalloc(cnt + 1, sizeof *succ_cnt);
+                pred_cnt = brook__xcalloc(cnt + 1, sizeof *pred_cnt);
+                for (i = 0; i < cnt; i++) {
+                        /* Any node's lists fit in these. */
+                        succ[i] =
+                                brook__xcalloc(b->nodes.cnt + 1, sizeof **succ);
+                        pred[i] =
+                                brook__xcalloc(b->nodes.cnt + 1, sizeof **pred);
+                }
+                brook__describe_order(b, sub, order, succ, succ_cnt, pred,
+                                      pred_cnt);
                 brook__sb_printf(sb, "%sSub-topology: %d\n", s ? "  " : "   ",
                                  sub->id);
-                for (i = 0; i < sub->nodes.cnt; i++) {
-                        const brook__node_t *n = sub->nodes.v[i];
+                for (i = 0; i < cnt; i++) {
+                        const brook__node_t *n = b->nodes.v[order[i]];
                         switch (n->kind) {
                         case BROOK__NODE_SOURCE:
                                 if (n->pattern) {
@@ -1048,18 +1068,27 @@ static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
                         }
                         if (n->kind != BROOK__NODE_SINK) {
                                 brook__sb_printf(sb, "      --> ");
-                                brook__describe_names(sb, b, n->children,
-                                                      n->child_cnt);
+                                brook__describe_names(sb, b, succ[i],
+                                                      succ_cnt[i]);
                                 brook__sb_printf(sb, "\n");
                         }
                         if (n->kind != BROOK__NODE_SOURCE) {
                                 brook__sb_printf(sb, "      <-- ");
-                                brook__describe_names(sb, b, n->parents,
-                                                      n->parent_cnt);
+                                brook__describe_names(sb, b, pred[i],
+                                                      pred_cnt[i]);
                                 brook__sb_printf(sb, "\n");
                         }
                 }
                 brook__sb_printf(sb, "\n");
+                for (i = 0; i < cnt; i++) {
+                        free(succ[i]);
+                        free(pred[i]);
+                }
+                free(order);
+                free(succ);
+                free(pred);
+                free(succ_cnt);
+                free(pred_cnt);
         }
 }
 

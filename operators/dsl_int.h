@@ -25,6 +25,11 @@ brook_stream_t *brook__stream_repartition(brook_stream_t *s,
                                           const brook_repartitioned_t *r,
                                           bool keep_null_keys);
 
+/** process() of nodes that pass records on unchanged (merges). */
+brook_err_t brook__passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                      void *state, char *errstr,
+                                      size_t errstr_size);
+
 /** A new stream handle for the output of @p node, kept by (and freed with)
  *  @p b. */
 brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,

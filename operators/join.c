@@ -160,9 +160,13 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
                 if (!s)
                         return NULL;
         }
-        name = jd.name ? brook__xstrdup(jd.name)
-                       : brook__builder_new_name(b, left ? "KSTREAM-LEFTJOIN"
-                                                         : "KSTREAM-JOIN");
+        /* A given name takes a number too, as in Kafka Streams. */
+        name = brook__builder_new_name(b, left ? "KSTREAM-LEFTJOIN"
+                                               : "KSTREAM-JOIN");
+        if (jd.name) {
+                free(name);
+                name = brook__xstrdup(jd.name);
+        }
         slen = strlen(t->store) + 1;
         op = brook__xmalloc(sizeof *op + slen);
         op->fn = fn;

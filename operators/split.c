@@ -95,8 +95,9 @@ brook_split_t *brook_stream_split(brook_stream_t *s, const char *prefix)
                                     "brook_stream_split: prefix is empty");
                 return NULL;
         }
-        name = prefix ? prefix
-                      : (gen = brook__builder_new_name(s->b, "KSTREAM-BRANCH"));
+        /* A given prefix takes a number too, as in Kafka Streams. */
+        gen = brook__builder_new_name(s->b, "KSTREAM-BRANCH");
+        name = prefix ? prefix : gen;
         op = brook__xcalloc(1, sizeof *op);
         def.opaque = op;
         if (brook_builder_add_processor(s->b, name, &def,

@@ -32,7 +32,7 @@ brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
 }
 
 /* Merge does not change records, so it forwards the input itself. */
-static brook_err_t passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,
+brook_err_t brook__passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,
                                        void *state, char *errstr,
                                        size_t errstr_size)
 {
@@ -50,10 +50,11 @@ static brook_stream_t *source_new(brook_builder_t *b, const char *const *topics,
         const char *name;
         brook_stream_t *s = NULL;
 
-        if (consumed && consumed->name)
-                name = consumed->name;
-        else
-                name = gen = brook__builder_new_name(b, "KSTREAM-SOURCE");
+        /* A name given still takes a number, as in Kafka Streams
+         * (NamedInternal.orElseGenerateWithPrefix()), so that generated
+         * names after it are the same as there. */
+        gen = brook__builder_new_name(b, "KSTREAM-SOURCE");
+        name = consumed && consumed->name ? consumed->name : gen;
         if (brook_builder_add_source(b, name, topics, topic_cnt, pattern,
                                      consumed, NULL, 0) == BROOK_OK)
                 s = brook__stream_new(
@@ -156,7 +157,7 @@ brook_stream_t *brook_stream_as(brook_stream_t *s, const char *name)
 
 brook_stream_t *brook_stream_merge(brook_stream_t *a, brook_stream_t *b)
 {
-        brook_processor_def_t def = {.process = passthrough_process};
+        brook_processor_def_t def = {.process = brook__passthrough_process};
         const char *parents[2];
         brook_stream_t *s = NULL;
         char *name;
@@ -208,8 +209,10 @@ brook_stream_t *brook_stream_process(brook_stream_t *s,
                                     "brook_stream_process: def is NULL");
                 return NULL;
         }
+        /* A given name takes a number too, as in Kafka Streams. */
+        gen = brook__builder_new_name(s->b, "KSTREAM-PROCESSOR");
         if (!name)
-                name = gen = brook__builder_new_name(s->b, "KSTREAM-PROCESSOR");
+                name = gen;
         /* A custom processor may change anything, so nothing is known about
          * its output, as in Kafka Streams' process(). */
         if (brook_builder_add_processor(s->b, name, def,
@@ -238,10 +241,9 @@ static void sink_add(brook_stream_t *s, const char *topic,
                 p.key_serde = s->key_serde;
         if (!p.value_serde)
                 p.value_serde = s->value_serde;
-        if (p.name)
-                name = p.name;
-        else
-                name = gen = brook__builder_new_name(s->b, "KSTREAM-SINK");
+        /* A given name takes a number too, as in Kafka Streams. */
+        gen = brook__builder_new_name(s->b, "KSTREAM-SINK");
+        name = p.name ? p.name : gen;
         brook_builder_add_sink(s->b, name, topic, chooser, chooser_opaque, &p,
                                (const char *const *)&s->node, 1, NULL, 0);
         free(gen);

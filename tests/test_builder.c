@@ -81,17 +81,19 @@ static void test_names_from_options(void **state)
                                        sizeof errstr),
                 BROOK_OK);
         assert_null(brook_builder_error(b));
+        /* Kafka Streams' order (checked with its describe()): a node's
+         * successors, and nodes of one size, by name. */
         text = brook_topology_describe(b, BROOK_DESCRIBE_TEXT);
         assert_string_equal(text, "Topologies:\n"
                                   "   Sub-topology: 0\n"
                                   "    Source: reader (topics: [in])\n"
                                   "      --> p\n"
                                   "    Processor: p (stores: [])\n"
-                                  "      --> writer, copy\n"
+                                  "      --> copy, writer\n"
                                   "      <-- reader\n"
-                                  "    Sink: writer (topic: out)\n"
-                                  "      <-- p\n"
                                   "    Sink: copy (topic: out2)\n"
+                                  "      <-- p\n"
+                                  "    Sink: writer (topic: out)\n"
                                   "      <-- p\n"
                                   "\n");
         brook_free(text);

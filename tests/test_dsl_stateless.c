@@ -1215,6 +1215,9 @@ static void test_describe(void **state)
         brook_builder_destroy(b);
 }
 
+/* As Kafka Streams describes the same topology (checked with its
+ * describe()): named operations still take a number, and nodes of one size
+ * and successors are listed by name. */
 static void test_describe_repartition_split(void **state)
 {
         brook_builder_t *b = brook_builder_new();
@@ -1251,19 +1254,19 @@ static void test_describe_repartition_split(void **state)
                 "[rk-repartition])\n"
                 "      --> sp-\n"
                 "    Processor: sp- (stores: [])\n"
-                "      --> sp-a, sp-0\n"
+                "      --> sp-0, sp-a\n"
                 "      <-- rk-repartition-source\n"
-                "    Processor: sp-a (stores: [])\n"
-                "      --> KSTREAM-MERGE-0000000007\n"
-                "      <-- sp-\n"
                 "    Processor: sp-0 (stores: [])\n"
-                "      --> KSTREAM-MERGE-0000000007\n"
+                "      --> KSTREAM-MERGE-0000000008\n"
                 "      <-- sp-\n"
-                "    Processor: KSTREAM-MERGE-0000000007 (stores: [])\n"
-                "      --> KSTREAM-SINK-0000000008\n"
+                "    Processor: sp-a (stores: [])\n"
+                "      --> KSTREAM-MERGE-0000000008\n"
+                "      <-- sp-\n"
+                "    Processor: KSTREAM-MERGE-0000000008 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000009\n"
                 "      <-- sp-a, sp-0\n"
-                "    Sink: KSTREAM-SINK-0000000008 (topic: out)\n"
-                "      <-- KSTREAM-MERGE-0000000007\n"
+                "    Sink: KSTREAM-SINK-0000000009 (topic: out)\n"
+                "      <-- KSTREAM-MERGE-0000000008\n"
                 "\n");
         brook_free(text);
         brook_builder_destroy(b);
