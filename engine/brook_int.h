@@ -69,6 +69,17 @@ typedef enum {
 const char *brook__conf_error(const brook_conf_t *conf);
 /** Integer value of an owned numeric property (validated at set time). */
 int64_t brook__conf_int(const brook_conf_t *conf, const char *name);
+/** Whether brook's own property @p name was set (not defaulted). */
+bool brook__conf_is_set(const brook_conf_t *conf, const char *name);
+/** The integer property @p name of the app (or driver) @p ctx runs in. */
+int64_t brook__ctx_conf_int(brook_ctx_t *ctx, const char *name);
+
+/** Kafka Streams' internal emit intervals (ms of wall clock), which its
+ *  TopologyTestDriver sets to 0. */
+#define BROOK__EMIT_INTERVAL_OUTER_JOIN                                        \
+        "__emit.interval.ms.kstreams.outer.join.spurious.results.fix__"
+#define BROOK__EMIT_INTERVAL_WINDOWED                                          \
+        "__emit.interval.ms.kstreams.windowed.aggregation__"
 brook__guarantee_t brook__conf_guarantee(const brook_conf_t *conf);
 /** @p name is one of the three default.*.exception.handler properties. */
 brook__handler_t brook__conf_handler(const brook_conf_t *conf,

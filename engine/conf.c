@@ -84,6 +84,8 @@ typedef enum {
         BROOK__P_TS_EXTRACTOR,
         BROOK__P_MAX_TASK_IDLE_MS,
         BROOK__P_REPARTITION_PURGE_INTERVAL_MS,
+        BROOK__P_EMIT_INTERVAL_OUTER_JOIN,
+        BROOK__P_EMIT_INTERVAL_WINDOWED,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -304,6 +306,23 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "has committed are deleted (after a commit, at least this "
                  "long after the last deletion), as in Kafka Streams; also "
                  "under exactly_once_v2."},
+        /* Kafka Streams' internal settings of the same names, which its
+         * TopologyTestDriver sets to 0 (so does brook's). */
+        [BROOK__P_EMIT_INTERVAL_OUTER_JOIN] =
+                {"__emit.interval.ms.kstreams.outer.join.spurious.results."
+                 "fix__",
+                 BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX, NULL, NULL, "1000",
+                 NULL, NULL,
+                 "Internal: how often (wall clock) a left or outer "
+                 "stream-stream join looks for records whose window closed "
+                 "without a partner. The test driver's default is 0."},
+        [BROOK__P_EMIT_INTERVAL_WINDOWED] =
+                {"__emit.interval.ms.kstreams.windowed.aggregation__",
+                 BROOK__CONF_INT, 0, 0, BROOK__INT32_MAX, NULL, NULL, "1000",
+                 NULL, NULL,
+                 "Internal: how often (wall clock) a windowed aggregation "
+                 "that emits on window close looks for closed windows. The "
+                 "test driver's default is 0."},
 };
 
 /* ----------------------------------------------------------------- conf */
@@ -857,6 +876,13 @@ const char *brook_conf_get(const brook_conf_t *conf, const char *name)
                 if (!strcmp(conf->kvs[i].name, name))
                         return conf->kvs[i].value;
         return NULL;
+}
+
+bool brook__conf_is_set(const brook_conf_t *conf, const char *name)
+{
+        int idx = brook__conf_find(name);
+
+        return conf && idx >= 0 && conf->vals[idx];
 }
 
 const char *brook__conf_error(const brook_conf_t *conf)

@@ -149,6 +149,34 @@ brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
         return BROOK_ERR_NOT_FOUND;
 }
 
+const brook__storedef_t *brook__ctx_storedef(brook_ctx_t *ctx, const char *name)
+{
+        brook__task_t *task = ctx->task;
+
+        for (size_t i = 0; i < task->stores.cnt; i++) {
+                brook__store_t *st = task->stores.v[i];
+                if (!strcmp(st->def->name, name))
+                        return st->def;
+        }
+        return NULL;
+}
+
+int64_t brook__ctx_conf_int(brook_ctx_t *ctx, const char *name)
+{
+        return brook__conf_int(ctx->task->rt->conf, name);
+}
+
+void *brook__ctx_peer_state(brook_ctx_t *ctx, int node_idx)
+{
+        brook__task_t *task = ctx->task;
+        brook_ctx_t *peer;
+
+        if (node_idx < 0 || (size_t)node_idx >= task->ctx_cnt)
+                return NULL;
+        peer = &task->ctxs[node_idx];
+        return peer->inited ? peer->state : NULL;
+}
+
 brook_err_t brook_ctx_kvstore(brook_ctx_t *ctx, const char *name,
                               brook_kvstore_t **stp, char *errstr,
                               size_t errstr_size)

@@ -565,6 +565,18 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
                 brook_conf_destroy(own);
                 return NULL;
         }
+        /* As Kafka Streams' TopologyTestDriver: results that wait for a
+         * closed window come at the first record that closes it, not at
+         * most once per second of wall clock. */
+        if ((!brook__conf_is_set(conf, BROOK__EMIT_INTERVAL_OUTER_JOIN) &&
+             brook_conf_set(conf, BROOK__EMIT_INTERVAL_OUTER_JOIN, "0", errstr,
+                            errstr_size)) ||
+            (!brook__conf_is_set(conf, BROOK__EMIT_INTERVAL_WINDOWED) &&
+             brook_conf_set(conf, BROOK__EMIT_INTERVAL_WINDOWED, "0", errstr,
+                            errstr_size))) {
+                brook_conf_destroy(own);
+                return NULL;
+        }
 
         td = brook__xcalloc(1, sizeof *td);
         if (brook__topology_build(&td->topo, b, conf, errstr, errstr_size)) {

@@ -253,7 +253,11 @@ static brook_err_t brook__builder_add_store(brook_builder_t *b,
                                     m->name, w->segment_ms);
                 return BROOK_ERR_INVALID_ARG;
         }
-        if (kind == BROOK__STORE_WINDOW && w->window_size_ms <= 0) {
+        /* A join's buffer may have windows of size 0 (records of equal
+         * timestamps join), as Kafka Streams' stores may. */
+        if (kind == BROOK__STORE_WINDOW &&
+            (w->window_size_ms < 0 ||
+             (w->window_size_ms == 0 && !w->retain_duplicates))) {
                 brook__builder_fail(b, errstr, errstr_size,
                                     "store \"%s\": window_size_ms is %" PRId64
                                     ": it must be positive",

@@ -27,8 +27,8 @@ brook_stream_t *brook__stream_repartition(brook_stream_t *s,
 
 /** process() of nodes that pass records on unchanged (merges). */
 brook_err_t brook__passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                      void *state, char *errstr,
-                                      size_t errstr_size);
+                                       void *state, char *errstr,
+                                       size_t errstr_size);
 
 /** A new stream handle for the output of @p node, kept by (and freed with)
  *  @p b. */

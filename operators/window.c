@@ -22,11 +22,6 @@
 
 #include "window_int.h"
 
-/* Kafka Streams' internal emit interval of windowed aggregations on
- * window close (EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION), on the
- * wall clock. */
-#define WIN_EMIT_INTERVAL_MS 1000
-
 /* ----------------------------------------------------------------- windows */
 
 brook_windows_t brook_windows_tumbling(int64_t size_ms, int64_t grace_ms)
@@ -238,6 +233,9 @@ static brook_err_t win_init(brook_ctx_t *ctx, void *opaque, void **statep,
         ws->observed = -1;
         ws->last_close = -1;
         ws->next_emit = 0;
+        /* Kafka Streams' EMIT_INTERVAL_MS_KSTREAMS_WINDOWED_AGGREGATION. */
+        ws->emit_interval_ms =
+                brook__ctx_conf_int(ctx, BROOK__EMIT_INTERVAL_WINDOWED);
         err = brook__ctx_store(ctx, op->store,
                                op->w.kind == BROOK_WINDOWS_SESSION
                                        ? BROOK__STORE_SESSION
@@ -487,7 +485,7 @@ brook_err_t brook__win_maybe_emit_final(win_state_t *ws,
         now = brook_ctx_wall_clock(ws->ctx);
         if (now < ws->next_emit)
                 return BROOK_OK;
-        ws->next_emit = now + WIN_EMIT_INTERVAL_MS;
+        ws->next_emit = now + ws->emit_interval_ms;
         if (last != -1 && last >= close_time)
                 return BROOK_OK;
         /* emitRangeUpperBound / LowerBound / shouldRangeFetch of each. */

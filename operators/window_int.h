@@ -34,8 +34,9 @@ typedef struct win_state {
         brook__store_t *st;
         bool caching;     /* Results go downstream as the cache writes down. */
         int64_t observed; /* Largest timestamp seen, or -1. */
-        int64_t last_close; /* Last window close time emitted, or -1. */
-        int64_t next_emit;  /* Wall clock of the next final emit. */
+        int64_t last_close;       /* Last window close time emitted, or -1. */
+        int64_t next_emit;        /* Wall clock of the next final emit. */
+        int64_t emit_interval_ms; /* Between final emits (wall clock). */
 } win_state_t;
 
 /** A windowed key in @p arena. */

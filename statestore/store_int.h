@@ -518,6 +518,17 @@ brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
                              brook__storekind_t kind, brook__store_t **stp,
                              char *errstr, size_t errstr_size);
 
+/** The definition of store @p name of the task of @p ctx, connected to
+ *  its processor or not (a join reads the serdes of its other side's
+ *  store), or NULL if the task has no such store. */
+const brook__storedef_t *brook__ctx_storedef(brook_ctx_t *ctx,
+                                             const char *name);
+
+/** The state of processor node @p node_idx of the task of @p ctx, or NULL
+ *  until its init() has succeeded: how two processors of one operator
+ *  (a stream-stream join's sides) share what they both keep. */
+void *brook__ctx_peer_state(brook_ctx_t *ctx, int node_idx);
+
 /* ------------------------------------------------------ segmented store */
 
 /**

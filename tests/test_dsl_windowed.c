@@ -70,6 +70,9 @@ typedef enum { AGG_COUNT, AGG_REDUCE, AGG_AGGREGATE } agg_t;
 
 /* The store's retention_ms for the next wtd_new() (0: the default). */
 static int64_t next_retention;
+/* Kafka Streams' internal emit interval of emit on window close, if set
+ * (NULL: the driver's 0). */
+static const char *next_emit_interval;
 /* A suppression after the aggregation, for the next wtd_new(). */
 static const brook_suppressed_t *next_suppress;
 /* The store supplier for the next wtd_new() (NULL: RocksDB). */
@@ -136,6 +139,13 @@ static wtd_t wtd_new(brook_windows_t w, agg_t agg, bool caching,
         assert_int_equal(
                 brook_conf_set(conf, "application.id", "w", err, sizeof err),
                 BROOK_OK);
+        if (next_emit_interval)
+                assert_int_equal(brook_conf_set(conf,
+                                                "__emit.interval.ms.kstreams."
+                                                "windowed.aggregation__",
+                                                next_emit_interval, err,
+                                                sizeof err),
+                                 BROOK_OK);
         if (next_default_serdes)
                 assert_true(!brook_conf_set(conf, "default.key.serde", "string",
                                             err, sizeof err) &&
@@ -290,10 +300,16 @@ static void test_tumbling_cache(void **state)
  * Streams' emit interval). */
 static void test_tumbling_emit_on_close(void **state)
 {
-        wtd_t x = wtd_new(brook_windows_tumbling(10, 2), AGG_COUNT, false,
-                          BROOK_EMIT_ON_WINDOW_CLOSE);
+        wtd_t x;
         char err[512];
         (void)state;
+
+        /* The app's default: closed windows are looked for at most once
+         * per second of wall clock. */
+        next_emit_interval = "1000";
+        x = wtd_new(brook_windows_tumbling(10, 2), AGG_COUNT, false,
+                    BROOK_EMIT_ON_WINDOW_CLOSE);
+        next_emit_interval = NULL;
         in(&x, "k", "a", 1);
         in(&x, "j", "b", 5);
         in(&x, "k", "c", 8);
@@ -315,6 +331,19 @@ static void test_tumbling_emit_on_close(void **state)
                          BROOK_OK);
         in(&x, "k", "h", 25);
         expect_out(&x, true, "k@10/20=3@12;");
+        wtd_free(&x);
+
+        /* The driver's default, as Kafka Streams' TopologyTestDriver's: a
+         * window goes out with the first record that closes it. */
+        x = wtd_new(brook_windows_tumbling(10, 2), AGG_COUNT, false,
+                    BROOK_EMIT_ON_WINDOW_CLOSE);
+        in(&x, "k", "a", 1);
+        in(&x, "k", "e", 11);
+        expect_out(&x, true, "");
+        in(&x, "k", "f", 12);
+        expect_out(&x, true, "k@0/10=1@1;");
+        in(&x, "k", "g", 25);
+        expect_out(&x, true, "k@10/20=2@12;");
         wtd_free(&x);
 }
 

@@ -298,10 +298,12 @@ const char *brook_table_store_name(const brook_table_t *t);
 /* =============================================================== joins */
 
 /**
- * Combines a stream record's value with the value a table holds for its
- * key (Kafka Streams' ValueJoinerWithKey): @p left is the record's value
- * (the key is brook_record_key(@p rec)), @p right the table's (NULL in a
- * left join when the table has no row for the key). Returns the joined
+ * Combines the two values of a join (Kafka Streams' ValueJoinerWithKey):
+ * in a stream-table join, @p left is the record's value (the key is
+ * brook_record_key(@p rec)), @p right the table's (NULL in a left join
+ * when the table has no row for the key); in a stream-stream join, @p left
+ * is the first stream's value and @p right the other's, either NULL for a
+ * record that found no partner in a left or outer join. Returns the joined
  * value, allocated from the record's arena (brook_record_alloc()).
  */
 typedef void *(*brook_value_joiner_fn)(const brook_record_t *rec, void *left,
@@ -349,6 +351,108 @@ brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
                                              brook_value_joiner_fn fn,
                                              void *opaque,
                                              const brook_joined_t *joined);
+
+/* ------------------------------------------------ stream-stream joins */
+
+/**
+ * The join window of a stream-stream join (Kafka Streams' JoinWindows): a
+ * record at time t joins the other stream's records of the same key with
+ * timestamps in [t - before_ms, t + after_ms]; the other stream's records
+ * look the other way ([t - after_ms, t + before_ms]). Records are kept
+ * for before + after + grace of the join's stream time. Make one with
+ * brook_join_windows(), then change before_ms or after_ms to make it
+ * asymmetric (JoinWindows.before() / after()); their sum must not be
+ * negative, the grace not negative, and the three not all 0.
+ */
+typedef struct brook_join_windows_s {
+        int64_t before_ms;
+        int64_t after_ms;
+        /** How long after a window's end a record is still joined, and a
+         *  left or outer join waits before it emits a record that found no
+         *  partner. */
+        int64_t grace_ms;
+        /** 0 or BROOK_JOIN_WINDOWS_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_join_windows_t;
+#define BROOK_JOIN_WINDOWS_VERSION 1
+
+/** JoinWindows.ofTimeDifferenceAndGrace(time_difference, grace): records
+ *  at most @p time_difference_ms apart join. */
+brook_join_windows_t brook_join_windows(int64_t time_difference_ms,
+                                        int64_t grace_ms);
+
+/** How a stream-stream join is set up (Kafka Streams' StreamJoined). NULL
+ *  members take defaults. */
+typedef struct brook_stream_joined_s {
+        /** Names the join's nodes ("<name>-this-windowed", "-other-windowed",
+         *  "-this-join" or "-outer-this-join", "-other-join" or
+         *  "-outer-other-join", "-merge") and repartition topics
+         *  ("<application.id>-<name>-left-repartition", "-right-"). NULL:
+         *  generated, as Kafka Streams generates them. */
+        const char *name;
+        /** Names the stores: "<store_name>-this-join-store",
+         *  "-other-join-store" (with "-outer-" before "this" and "other"
+         *  as the nodes have it) and, for left and outer joins,
+         *  "-left-shared-join-store" or "-outer-shared-join-store", and
+         *  their changelog topics. NULL: named after the join's nodes
+         *  ("KSTREAM-JOINTHIS-<n>-store", ...). */
+        const char *store_name;
+        /** Serdes of the key, of this stream's values and of the other
+         *  stream's, in the stores and repartition topics. NULL: what the
+         *  stream knows, else the defaults. */
+        const brook_serde_t *key_serde;
+        const brook_serde_t *value_serde;
+        const brook_serde_t *other_value_serde;
+        /** The stores' supplier; NULL: brook_kvstore_rocksdb(). */
+        const brook_kvstore_supplier_t *supplier;
+        /** No changelogs: the stores start empty after a move or crash. */
+        bool logging_disabled;
+        /** 0 or BROOK_STREAM_JOINED_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_stream_joined_t;
+#define BROOK_STREAM_JOINED_VERSION 1
+
+/**
+ * Joins records of @p s with records of @p other of the same key whose
+ * timestamps are within the join window @p w (KStream.join(KStream,
+ * ValueJoinerWithKey, JoinWindows, StreamJoined)): each record, when it
+ * arrives, joins every record of the other stream it finds kept in the
+ * window, one output per pair, with the key, the later of the two
+ * timestamps, the arriving record's headers and @p fn's value (@p fn's
+ * @p left is always @p s's value, @p right @p other's). Records with a
+ * NULL key or value are dropped and counted. Records older than the join's
+ * retention (before + after + grace) are not kept, but still join what
+ * they find. Both streams must be co-partitioned (checked at start-up);
+ * a stream whose key may have changed is repartitioned first. @p sj may be
+ * NULL. The result's value serde is unknown, its key serde
+ * @p sj->key_serde. See docs/joins.md.
+ */
+brook_stream_t *brook_stream_join(brook_stream_t *s, brook_stream_t *other,
+                                  brook_value_joiner_fn fn, void *opaque,
+                                  const brook_join_windows_t *w,
+                                  const brook_stream_joined_t *sj);
+/**
+ * As brook_stream_join(), and a record of @p s that found no partner by the
+ * time its window closed (its timestamp + after + grace, on the stream
+ * time of the join) is emitted once, joined with NULL, with its own key
+ * and timestamp (KStream.leftJoin(KStream), without Kafka Streams 3.0's
+ * spurious early results). Such records wait in a third store. A record of
+ * @p s with a NULL key (and a value) is joined with NULL at once.
+ */
+brook_stream_t *brook_stream_left_join(brook_stream_t *s, brook_stream_t *other,
+                                       brook_value_joiner_fn fn, void *opaque,
+                                       const brook_join_windows_t *w,
+                                       const brook_stream_joined_t *sj);
+/** As brook_stream_left_join(), for the records of both streams: @p fn's
+ *  @p left is NULL for a record of @p other that found no partner
+ *  (KStream.outerJoin(KStream)). */
+brook_stream_t *brook_stream_outer_join(brook_stream_t *s,
+                                        brook_stream_t *other,
+                                        brook_value_joiner_fn fn, void *opaque,
+                                        const brook_join_windows_t *w,
+                                        const brook_stream_joined_t *sj);
 
 /* ============================================================= windows */
 

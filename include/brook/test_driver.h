@@ -10,6 +10,11 @@
  * next, in order. Everything sinks write (and the dead-letter topic) is kept
  * per topic for the test to read. Wall-clock time is mocked: it starts where
  * the test says and moves only with brook_test_driver_advance_wall_clock().
+ * As in Kafka Streams' driver, what waits for a closed window (emit on
+ * window close, a left or outer stream-stream join's records without a
+ * partner) goes out with the first record that closes it, not at most once
+ * per second of wall clock (the driver sets Kafka Streams' internal
+ * __emit.interval.ms.* properties to 0 unless the configuration sets them).
  * Records go in and come out as bytes (brook_test_driver_pipe() and
  * brook_test_driver_read()) or as objects through serdes (typed inputs and
  * outputs, brook_test_driver_input() and brook_test_driver_output()).

@@ -117,7 +117,7 @@ static bool len_div4(const brook_record_t *rec, void *opaque)
 static void *plus_joiner(const brook_record_t *rec, void *left, void *right,
                          void *opaque)
 {
-        const char *l = left, *r = right ? right : "null";
+        const char *l = left ? left : "null", *r = right ? right : "null";
         size_t n = strlen(l) + strlen(r) + 2;
         char *s = brook_record_alloc(rec, n);
 
@@ -594,6 +594,84 @@ static void build_st_join_rekey(brook_builder_t *b)
                 OUT, P_SS);
 }
 
+/* Stream-stream joins: "in" with the stream of "tbl", records at most
+ * W_SIZE apart, W_GRACE of grace (Kafka Streams' JoinWindows
+ * .ofTimeDifferenceAndGrace(10 ms, 5 ms)). */
+static brook_stream_t *ss_join(brook_builder_t *b, int kind,
+                               const brook_join_windows_t *w,
+                               const brook_stream_joined_t *sj)
+{
+        brook_stream_t *l = brook_stream(b, IN, C_SS);
+        brook_stream_t *r = brook_stream(b, TBL, C_SS);
+
+        return kind == 0 ? brook_stream_join(l, r, plus_joiner, NULL, w, sj)
+               : kind == 1
+                       ? brook_stream_left_join(l, r, plus_joiner, NULL, w, sj)
+                       : brook_stream_outer_join(l, r, plus_joiner, NULL, w,
+                                                 sj);
+}
+
+static void build_ss_join(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, W_GRACE);
+        brook_stream_to(ss_join(b, 0, &w, NULL), OUT, P_SS);
+}
+
+static void build_ss_left_join(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, W_GRACE);
+        brook_stream_to(ss_join(b, 1, &w, NULL), OUT, P_SS);
+}
+
+static void build_ss_outer_join(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, W_GRACE);
+        brook_stream_to(ss_join(b, 2, &w, NULL), OUT, P_SS);
+}
+
+/* Asymmetric (before 3, after 12), no grace, named stores in memory. */
+static void build_ss_outer_asym(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, 0);
+        brook_stream_joined_t sj = {.name = "ssj",
+                                    .store_name = "ssj-store",
+                                    .supplier = brook_kvstore_in_memory(),
+                                    .version = BROOK_STREAM_JOINED_VERSION};
+        w.before_ms = 3;
+        w.after_ms = 12;
+        brook_stream_to(ss_join(b, 2, &w, &sj), OUT, P_SS);
+}
+
+/* Both sides re-keyed (null keys for number 0): read back through
+ * repartition topics. */
+static void build_ss_left_join_rekey(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, W_GRACE);
+        brook_stream_joined_t sj = {.key_serde = S,
+                                    .value_serde = S,
+                                    .other_value_serde = S,
+                                    .version = BROOK_STREAM_JOINED_VERSION};
+
+        brook_stream_to(
+                brook_stream_left_join(
+                        brook_stream_select_key(brook_stream(b, IN, C_SS),
+                                                digit_key, NULL),
+                        brook_stream_select_key(brook_stream(b, TBL, C_SS),
+                                                digit_key, NULL),
+                        plus_joiner, NULL, &w, &sj),
+                OUT, P_SS);
+}
+
+/* A stream joined with itself. */
+static void build_ss_self_join(brook_builder_t *b)
+{
+        brook_join_windows_t w = brook_join_windows(W_SIZE, W_GRACE);
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+
+        brook_stream_to(brook_stream_join(s, s, plus_joiner, NULL, &w, NULL),
+                        OUT, P_SS);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -613,75 +691,91 @@ typedef struct scenario {
          *  most once per second of it). */
         ktype_t keys;
         bool tick;
-        /** A join: about 40% of the records go to the table's topic
-         *  "tbl", the others to the stream's "in". */
+        /** A join: about 40% of the records go to the table's (or other
+         *  stream's) topic "tbl", the others to the stream's "in". */
         bool table_input;
+        /** A stream-stream join: timestamps move as for windows, and the
+         *  stores are Kafka Streams' RocksDB ones. */
+        bool join_windows;
 } scenario_t;
 
 static const scenario_t scenarios[] = {
-        {"count", V_STRING, V_LONG, true, build_count, K_PLAIN, false, false},
-        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum, K_PLAIN, false,
+        {"count", V_STRING, V_LONG, true, build_count, K_PLAIN, false, false,
          false},
+        {"reduce_sum", V_LONG, V_LONG, true, build_reduce_sum, K_PLAIN, false,
+         false, false},
         {"aggregate_concat", V_STRING, V_STRING, true, build_aggregate_concat,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"groupby_count", V_STRING, V_LONG, true, build_groupby_count, K_PLAIN,
-         false, false},
+         false, false, false},
         {"count_filter", V_STRING, V_LONG, true, build_count_filter, K_PLAIN,
-         false, false},
+         false, false, false},
         {"count_filter_even", V_STRING, V_LONG, true, build_count_filter_even,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"reduce_filter", V_LONG, V_LONG, true, build_reduce_filter, K_PLAIN,
-         false, false},
+         false, false, false},
         {"aggregate_filter", V_STRING, V_STRING, true, build_aggregate_filter,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"table_filter", V_LONG, V_LONG, true, build_table_filter, K_PLAIN,
-         false, false},
+         false, false, false},
         {"table_filter_mat", V_LONG, V_LONG, true, build_table_filter_mat,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"table_map_filter", V_LONG, V_LONG, true, build_table_map_filter,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"table_filter_mat_filter", V_LONG, V_LONG, true,
-         build_table_filter_mat_filter, K_PLAIN, false, false},
+         build_table_filter_mat_filter, K_PLAIN, false, false, false},
         {"table_mapvalues_mat", V_LONG, V_LONG, true, build_table_mapvalues_mat,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"table_chain_mat", V_LONG, V_LONG, true, build_table_chain_mat,
-         K_PLAIN, false, false},
+         K_PLAIN, false, false, false},
         {"w_tumbling_count", V_STRING, V_LONG, true, build_w_tumbling_count,
-         K_TIME, false, false},
+         K_TIME, false, false, false},
         {"w_hopping_count", V_STRING, V_LONG, true, build_w_hopping_count,
-         K_TIME, false, false},
+         K_TIME, false, false, false},
         {"w_hopping_reduce", V_LONG, V_LONG, true, build_w_hopping_reduce,
-         K_TIME, false, false},
+         K_TIME, false, false, false},
         {"w_tumbling_aggregate", V_STRING, V_STRING, true,
-         build_w_tumbling_aggregate, K_TIME, false, false},
+         build_w_tumbling_aggregate, K_TIME, false, false, false},
         {"w_sliding_count", V_STRING, V_LONG, false, build_w_sliding_count,
-         K_TIME, false, false},
+         K_TIME, false, false, false},
         {"w_sliding_aggregate", V_STRING, V_STRING, false,
-         build_w_sliding_aggregate, K_TIME, false, false},
+         build_w_sliding_aggregate, K_TIME, false, false, false},
         {"w_session_count", V_STRING, V_LONG, false, build_w_session_count,
-         K_SESSION, false, false},
+         K_SESSION, false, false, false},
         {"w_session_aggregate", V_STRING, V_STRING, false,
-         build_w_session_aggregate, K_SESSION, false, false},
+         build_w_session_aggregate, K_SESSION, false, false, false},
         {"w_tumbling_suppress", V_STRING, V_LONG, true,
-         build_w_tumbling_suppress, K_TIME, false, false},
+         build_w_tumbling_suppress, K_TIME, false, false, false},
         {"w_session_suppress", V_STRING, V_LONG, false,
-         build_w_session_suppress, K_SESSION, false, false},
+         build_w_session_suppress, K_SESSION, false, false, false},
         {"w_hopping_close", V_STRING, V_LONG, false, build_w_hopping_close,
-         K_TIME, true, false},
+         K_TIME, true, false, false},
         {"w_tumbling_close", V_STRING, V_LONG, false, build_w_tumbling_close,
-         K_TIME, true, false},
+         K_TIME, true, false, false},
         {"w_sliding_close", V_STRING, V_LONG, false, build_w_sliding_close,
-         K_TIME, true, false},
+         K_TIME, true, false, false},
         {"w_session_close", V_STRING, V_LONG, false, build_w_session_close,
-         K_SESSION, true, false},
+         K_SESSION, true, false, false},
         {"st_join", V_STRING, V_STRING, true, build_st_join, K_PLAIN, false,
-         true},
+         true, false},
         {"st_left_join", V_STRING, V_STRING, true, build_st_left_join, K_PLAIN,
-         false, true},
+         false, true, false},
         {"st_left_join_mat", V_STRING, V_STRING, true, build_st_left_join_mat,
-         K_PLAIN, false, true},
+         K_PLAIN, false, true, false},
         {"st_join_rekey", V_STRING, V_STRING, true, build_st_join_rekey,
-         K_PLAIN, false, true},
+         K_PLAIN, false, true, false},
+        {"ss_join", V_STRING, V_STRING, true, build_ss_join, K_PLAIN, false,
+         true, true},
+        {"ss_left_join", V_STRING, V_STRING, true, build_ss_left_join, K_PLAIN,
+         false, true, true},
+        {"ss_outer_join", V_STRING, V_STRING, true, build_ss_outer_join,
+         K_PLAIN, false, true, true},
+        {"ss_outer_asym", V_STRING, V_STRING, true, build_ss_outer_asym,
+         K_PLAIN, false, true, true},
+        {"ss_left_join_rekey", V_STRING, V_STRING, true,
+         build_ss_left_join_rekey, K_PLAIN, false, true, true},
+        {"ss_self_join", V_STRING, V_STRING, true, build_ss_self_join, K_PLAIN,
+         false, false, true},
 };
 
 static const scenario_t *scenario_find(const char *name)
@@ -725,7 +819,7 @@ static void gen_case(FILE *out, const scenario_t *sc, int cache, uint64_t seed)
          * 10 ms, grace 5, gap 5), often back by up to 25 ms, so records
          * land exactly at and just past window end + grace, sessions merge
          * and split, and some records come too late. */
-        bool windowed = sc->keys != K_PLAIN;
+        bool windowed = sc->keys != K_PLAIN || sc->join_windows;
 
         fprintf(out, "case %s %d %" PRIu64 "\n", sc->name, cache, seed);
         for (uint64_t i = 0; i < n; i++) {
