@@ -10,6 +10,10 @@
  *    topic that takes the table's partition count, not its writer's.
  *  - Topics of different partition counts cannot be joined: the app does
  *    not start, and says which topics.
+ *  - A stream-stream left join whose stores are restored from their
+ *    changelogs after the local state is deleted: records waiting for a
+ *    partner are joined or, once their window closes, emitted with null,
+ *    each exactly once.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -422,6 +426,185 @@ static void test_join_not_copartitioned(void **state)
         free(patients);
 }
 
+/* ------------------------------------------------- stream-stream joins */
+
+#define ADMITTED 40
+#define SS_T0    1700000000000LL
+
+/* "adm-3" joined with "vit-3" (or nothing): "adm-3+vit-3" ("+null"). */
+static void *plus_joiner(const brook_record_t *rec, void *left, void *right,
+                         void *opaque)
+{
+        const char *l = left ? left : "null", *r = right ? right : "null";
+        size_t n = strlen(l) + strlen(r) + 2;
+        char *out = brook_record_alloc(rec, n);
+        (void)opaque;
+        snprintf(out, n, "%s+%s", l, r);
+        return out;
+}
+
+static brook_builder_t *admissions_join(const char *adm, const char *vit,
+                                        const char *out)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *l = brook_stream(b, adm, NULL);
+        brook_stream_t *r = brook_stream(b, vit, NULL);
+        brook_join_windows_t w = brook_join_windows(100, 0);
+
+        brook_stream_to(
+                brook_stream_left_join(l, r, plus_joiner, NULL, &w, NULL), out,
+                NULL);
+        return b;
+}
+
+struct closer {
+        const char *vit, *out;
+        int64_t want;
+        rd_kafka_t *rk;
+};
+
+/* Moves every task's stream time far ahead with a record per partition
+ * that joins nothing, until @p opaque's output has all its records:
+ * unmatched admissions go out only at a record that finds their window
+ * closed, and at most once a second of wall clock. */
+static bool close_windows(void *opaque)
+{
+        struct closer *c = opaque;
+        for (int p = 0; p < 4; p++) {
+                char k[32];
+                for (int i = 0;; i++) {
+                        snprintf(k, sizeof k, "closer-%d", i);
+                        if (kt_partition_of(k, 4) == p)
+                                break;
+                }
+                kt_produce_at(c->rk, c->vit, p, k, "x", 1, SS_T0 + 100000,
+                              NULL);
+        }
+        rd_kafka_flush(c->rk, 5000);
+        return kt_count(c->out) >= c->want;
+}
+
+/* Admissions p0..p39 in the same 40 ms, processed; the app stops and its
+ * local state is deleted; vital signs come for the even patients 50 ms
+ * after their admission; the app starts again, restores its join stores
+ * from their changelogs, joins every even patient's admission with its
+ * vital sign, and, once stream time has passed each odd admission's
+ * window, emits it once with null. */
+static void test_stream_stream_restored(void **state)
+{
+        char *app_id = kt_unique("ssj"), *adm = kt_unique("ssj-adm"),
+             *vit = kt_unique("ssj-vit"), *out = kt_unique("ssj-out");
+        char dir[] = "/tmp/brook-ssj-XXXXXX", errstr[1024] = "", want[4096];
+        char cmd[512], topic[512];
+        brook_conf_t *conf;
+        brook_app_t *app;
+        struct closer c;
+        rd_kafka_t *rk;
+        size_t n = 0;
+        int i;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(adm, 4);
+        kt_create_topic(vit, 4);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        for (i = 0; i < ADMITTED; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i);
+                int len = snprintf(v, sizeof v, "adm-%d", i);
+                kt_produce_at(rk, adm, kt_partition_of(k, 4), k, v, (size_t)len,
+                              SS_T0 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+
+        conf = conf_for(app_id);
+        assert_int_equal(
+                brook_conf_set(conf, "state.dir", dir, errstr, sizeof errstr),
+                BROOK_OK);
+        app = brook_app_new(admissions_join(adm, vit, out), conf, errstr,
+                            sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(kt_wait_committed(app_id, adm, 4, ADMITTED, WAIT_MS),
+                         ADMITTED);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        /* Nothing had closed yet. */
+        assert_int_equal(kt_count(out), 0);
+        /* The records waiting for a partner are in the outer store's
+         * changelog, under Kafka Streams' name. */
+        snprintf(topic, sizeof topic,
+                 "%s-KSTREAM-OUTERSHARED-0000000004-store-changelog", app_id);
+        assert_int_equal(kt_count(topic), ADMITTED);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+
+        for (i = 0; i < ADMITTED; i += 2) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i);
+                int len = snprintf(v, sizeof v, "vit-%d", i);
+                kt_produce_at(rk, vit, kt_partition_of(k, 4), k, v, (size_t)len,
+                              SS_T0 + 50 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+        conf = conf_for(app_id);
+        assert_int_equal(
+                brook_conf_set(conf, "state.dir", dir, errstr, sizeof errstr),
+                BROOK_OK);
+        app = brook_app_new(admissions_join(adm, vit, out), conf, errstr,
+                            sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        c = (struct closer){.vit = vit, .out = out, .want = ADMITTED, .rk = rk};
+        assert_true(kt_wait_until(close_windows, &c, 300, WAIT_MS));
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        kt_producer_close(rk);
+
+        for (i = 0; i < ADMITTED; i++)
+                n += (size_t)snprintf(want + n, sizeof want - n,
+                                      i % 2 ? "p%d adm-%d+null\n"
+                                            : "p%d adm-%d+vit-%d\n",
+                                      i, i, i);
+        expect_lines(out, want);
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        assert_int_equal(system(cmd), 0);
+        free(app_id);
+        free(adm);
+        free(vit);
+        free(out);
+}
+
+/* Streams of 4 and 2 partitions cannot be joined: the app does not
+ * start, and names both topics. */
+static void test_stream_stream_not_copartitioned(void **state)
+{
+        char *app_id = kt_unique("ssj-bad"), *adm = kt_unique("ssj-bad-adm"),
+             *vit = kt_unique("ssj-bad-vit");
+        char errstr[1024] = "", want[1024];
+        brook_app_t *app;
+        (void)state;
+
+        kt_create_topic(adm, 4);
+        kt_create_topic(vit, 2);
+        app = brook_app_new(admissions_join(adm, vit, "unused"),
+                            conf_for(app_id), errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr),
+                         BROOK_ERR_TOPOLOGY);
+        snprintf(want, sizeof want, "\"%s\" (4 partitions)", adm);
+        if (!strstr(errstr, want))
+                fail_msg("got: %s\nwant: %s", errstr, want);
+        snprintf(want, sizeof want, "\"%s\" (2 partitions)", vit);
+        if (!strstr(errstr, want))
+                fail_msg("got: %s\nwant: %s", errstr, want);
+        brook_app_destroy(app);
+        free(app_id);
+        free(adm);
+        free(vit);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -429,6 +612,8 @@ int main(void)
                 cmocka_unit_test(test_join_repartitioned),
                 cmocka_unit_test(test_join_not_copartitioned),
                 cmocka_unit_test(test_copartition_groups),
+                cmocka_unit_test(test_stream_stream_restored),
+                cmocka_unit_test(test_stream_stream_not_copartitioned),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
