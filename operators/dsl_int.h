@@ -75,6 +75,9 @@ typedef enum {
         /** Windowed aggregations and suppress: they send no old values
          *  (yet; Kafka Streams' do), and their op is NULL. */
         BROOK__TABLE_NO_OLD,
+        /** A table-table join (operators/table_join.c): op is its merge
+         *  node's; parent and other the tables joined. */
+        BROOK__TABLE_JOIN,
 } brook__table_kind_t;
 /** What an aggregation over a grouped stream attaches to
  *  (brook__grouped_prepare()). */
@@ -120,6 +123,14 @@ struct brook_table_s {
         int64_t grace_ms;
         /** Windowed: the windows' size (ms), -1 for session windows. */
         int64_t window_ms;
+        /** A source table whose store the caller did not name: whether
+         *  the caller turned its cache off, for when a join materializes
+         *  it (brook__table_getter()). */
+        bool cache_off;
+        /** BROOK__TABLE_JOIN: the other table joined, and the two join
+         *  nodes' definitions (this side's, the other's). */
+        brook_table_t *other;
+        brook__tnode_t *join_ops[2];
 };
 
 /** A new table handle, kept by (and freed with) @p b; @p store may be
@@ -138,10 +149,29 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
  * materialized or its parent does. Returns whether @p t now sends them.
  */
 bool brook__table_send_old(brook_table_t *t);
+/** Kafka Streams' enableSendingOldValues(true): as brook__table_send_old(),
+ *  materializing a source table on the way if it has to (a table-table
+ *  join needs its tables' old values). */
+bool brook__table_send_old_force(brook_table_t *t);
+
+/**
+ * Kafka Streams' valueGetterSupplier(), for a join that looks @p t's values
+ * up: a source table is materialized (its store then caches, unless the
+ * caller turned the cache off); a table without a store fails the builder,
+ * naming @p func. Returns whether @p t has a store to read.
+ */
+bool brook__table_getter(brook_table_t *t, const char *func);
 
 /** A table update's previous value (NULL: none, or not sent): set on the
  *  records a node whose send_old is set forwards. */
 void *brook__change_old(const brook_record_t *rec);
+
+/** A record for an update from @p ctx's node, with @p parent's metadata:
+ *  one that carries @p old (brook__change_old()) if @p op sends old
+ *  values. */
+brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
+                                    const brook_record_t *parent, void *key,
+                                    void *value, void *old, int64_t ts);
 
 /**
  * How a table processor reaches the store materializing its output, and

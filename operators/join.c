@@ -130,15 +130,8 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
                                     func);
                 return NULL;
         }
-        if (!t->store) {
-                brook__builder_fail(
-                        b, NULL, 0,
-                        "%s: table \"%s\" has no store to look its values "
-                        "up in: materialize it (a brook_materialized_t with "
-                        "a store name; a suppressed table cannot be)",
-                        func, t->node);
+        if (!brook__table_getter(t, func))
                 return NULL;
-        }
         if (t->windowed) {
                 brook__builder_fail(b, NULL, 0,
                                     "%s: table \"%s\" is windowed: a stream "

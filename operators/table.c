@@ -38,11 +38,39 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
         t->parent = parent;
         t->windowed = false;
         t->grace_ms = 0;
+        t->window_ms = 0;
+        t->cache_off = false;
+        t->other = NULL;
+        t->join_ops[0] = t->join_ops[1] = NULL;
         brook__builder_keep(b, t);
         return t;
 }
 
-bool brook__table_send_old(brook_table_t *t)
+/* Kafka Streams' KTableSource.materialize(): a source table whose store the
+ * caller did not name gets one as if named (caching as configured). */
+static void table_materialize(brook_table_t *t)
+{
+        if (t->kind != BROOK__TABLE_SOURCE || t->materialized)
+                return;
+        brook__builder_store(t->b, t->store)->caching = !t->cache_off;
+        t->materialized = true;
+}
+
+bool brook__table_getter(brook_table_t *t, const char *func)
+{
+        table_materialize(t);
+        if (t->store)
+                return true;
+        brook__builder_fail(t->b, NULL, 0,
+                            "%s: table \"%s\" has no store to look its values "
+                            "up in: materialize it (a brook_materialized_t "
+                            "with a store name; a suppressed table cannot be)",
+                            func, t->node);
+        return false;
+}
+
+/* Kafka Streams' KTableImpl.enableSendingOldValues(force). */
+static bool table_send_old(brook_table_t *t, bool force)
 {
         if (t->kind == BROOK__TABLE_NO_OLD)
                 return false;
@@ -52,6 +80,8 @@ bool brook__table_send_old(brook_table_t *t)
         case BROOK__TABLE_NO_OLD:
                 return false;
         case BROOK__TABLE_SOURCE:
+                if (force)
+                        table_materialize(t);
                 if (!t->materialized)
                         return false;
                 break;
@@ -59,12 +89,30 @@ bool brook__table_send_old(brook_table_t *t)
                 break;
         case BROOK__TABLE_DERIVED:
                 /* Materialized, it reads its old values from its store. */
-                if (!t->materialized && !brook__table_send_old(t->parent))
+                if (!t->materialized && !table_send_old(t->parent, force))
                         return false;
+                break;
+        case BROOK__TABLE_JOIN:
+                /* KTableKTableJoinMerger: both sides' join nodes compute
+                 * old results, from both tables' old values. */
+                table_send_old(t->parent, true);
+                table_send_old(t->other, true);
+                t->join_ops[0]->send_old = true;
+                t->join_ops[1]->send_old = true;
                 break;
         }
         t->op->send_old = true;
         return true;
+}
+
+bool brook__table_send_old(brook_table_t *t)
+{
+        return table_send_old(t, false);
+}
+
+bool brook__table_send_old_force(brook_table_t *t)
+{
+        return table_send_old(t, true);
 }
 
 /* ------------------------------------------------------------ old values */
@@ -82,11 +130,9 @@ void *brook__change_old(const brook_record_t *rec)
         return ((const change_t *)rec)->old;
 }
 
-/* A record for an update from @p ctx's node: a change_t if @p op sends old
- * values. */
-static brook_record_t *update_new(brook_ctx_t *ctx, const brook__tnode_t *op,
-                                  const brook_record_t *parent, void *key,
-                                  void *value, void *old, int64_t ts)
+brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
+                                    const brook_record_t *parent, void *key,
+                                    void *value, void *old, int64_t ts)
 {
         brook_record_t *rec = brook_ctx_record_new(ctx, parent, key, value, ts);
         change_t *c;
@@ -332,7 +378,8 @@ static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
 
         if (pe)
                 ts = pe->ts;
-        rec = update_new(fwd->ctx, fwd->op, NULL, NULL, NULL, NULL, ts);
+        rec = brook__table_update(fwd->ctx, fwd->op, NULL, NULL, NULL, NULL,
+                                  ts);
         err = brook__kvstore_decode(st, key, key_size, value, value_size,
                                     brook_record_arena(rec), &rec->key,
                                     &rec->value, &vts, errstr, errstr_size);
@@ -436,10 +483,10 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                 if (brook__store_caching(&fwd->st->s))
                         return BROOK_OK;
         }
-        return brook_ctx_forward(
-                fwd->ctx,
-                update_new(fwd->ctx, fwd->op, parent, key, value, old, ts),
-                errstr, errstr_size);
+        return brook_ctx_forward(fwd->ctx,
+                                 brook__table_update(fwd->ctx, fwd->op, parent,
+                                                     key, value, old, ts),
+                                 errstr, errstr_size);
 }
 
 /* ------------------------------------------------------ table processors */
@@ -592,6 +639,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         brook_stream_t *s;
         char *gen_store = NULL, *name = NULL;
         const char *store;
+        bool consumed_cache_off = false;
         size_t len;
 
         if (!b)
@@ -617,13 +665,14 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         s = brook_stream(b, topic, consumed);
         if (!s)
                 goto done;
+        /* A given name takes a number too, as in Kafka Streams. */
+        name = brook__builder_new_name(b, "KTABLE-SOURCE");
         if (consumed && consumed->name) {
+                free(name);
                 len = strlen(consumed->name);
                 name = brook__xmalloc(len + sizeof "-table-source");
                 memcpy(name, consumed->name, len);
                 memcpy(name + len, "-table-source", sizeof "-table-source");
-        } else {
-                name = brook__builder_new_name(b, "KTABLE-SOURCE");
         }
         ks = m && m->key_serde ? m->key_serde : s->key_serde;
         vs = m && m->value_serde ? m->value_serde : s->value_serde;
@@ -634,14 +683,21 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         if (!(m && m->name)) {
                 if (m)
                         unnamed = *m;
+                consumed_cache_off = unnamed.caching_disabled;
                 unnamed.caching_disabled = true;
                 m = &unnamed;
         }
         if (table_node_add(b, name, s->node, &op, store, &copy) ||
             brook__dsl_store_add(b, m, store, ks, vs, name))
                 goto done;
+        /* As Kafka Streams' table stores, it keeps each value's timestamp:
+         * a table-table join stamps its results with the later of both. */
+        brook__builder_store(b, store)->timestamped = true;
         t = brook__table_new(b, name, ks, vs, store, BROOK__TABLE_SOURCE,
                              m != &unnamed, &copy->hdr, NULL);
+        /* What the caller asked of the store, for when a join makes Kafka
+         * Streams materialize it (brook__table_getter()). */
+        t->cache_off = m == &unnamed ? consumed_cache_off : false;
 done:
         free(gen_store);
         free(name);
@@ -687,6 +743,8 @@ static brook_table_t *table_op_add(brook_table_t *t, const char *prefix,
         if (store && brook__dsl_store_add(t->b, m, store, t->key_serde,
                                           value_serde, name))
                 goto done;
+        if (store)
+                brook__builder_store(t->b, store)->timestamped = true;
         out = brook__table_new(t->b, name,
                                m && m->key_serde ? m->key_serde : t->key_serde,
                                value_serde, store, BROOK__TABLE_DERIVED,

@@ -352,6 +352,40 @@ brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
                                              void *opaque,
                                              const brook_joined_t *joined);
 
+/* -------------------------------------------------- table-table joins */
+
+/**
+ * Joins two tables by key into a table (KTable.join(KTable, ValueJoiner,
+ * Named, Materialized)): each update of either table looks the key up in
+ * the other and, if both have a row, updates the result to @p fn's value
+ * (@p fn's @p left is @p t's value, @p right @p other's); a key deleted from
+ * either table is deleted from the result (a NULL update). The update's
+ * timestamp is the later of the record's and the other row's. Both tables
+ * must have stores (a source table always has one, and a join makes it
+ * keep one as if named, as Kafka Streams materializes it; a filter or
+ * map_values needs a named one) and be co-partitioned (checked at
+ * start-up). @p name (NULL: generated) names the nodes: "<name>" (the
+ * merge), "<name>-join-this", "<name>-join-other". @p m (NULL: not
+ * materialized) gives the result a store, named m->name or
+ * "KTABLE-MERGE-STATE-STORE-<n>". See docs/joins.md.
+ */
+brook_table_t *brook_table_join(brook_table_t *t, brook_table_t *other,
+                                brook_value_joiner_fn fn, void *opaque,
+                                const char *name,
+                                const brook_materialized_t *m);
+/** As brook_table_join(), and a row of @p t without one in @p other joins
+ *  with NULL (KTable.leftJoin(KTable)). */
+brook_table_t *brook_table_left_join(brook_table_t *t, brook_table_t *other,
+                                     brook_value_joiner_fn fn, void *opaque,
+                                     const char *name,
+                                     const brook_materialized_t *m);
+/** As brook_table_left_join(), for the rows of both tables: @p fn's @p left
+ *  is NULL for a row of @p other alone (KTable.outerJoin(KTable)). */
+brook_table_t *brook_table_outer_join(brook_table_t *t, brook_table_t *other,
+                                      brook_value_joiner_fn fn, void *opaque,
+                                      const char *name,
+                                      const brook_materialized_t *m);
+
 /* ------------------------------------------------ stream-stream joins */
 
 /**

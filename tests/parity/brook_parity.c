@@ -113,6 +113,14 @@ static bool len_div4(const brook_record_t *rec, void *opaque)
         return strlen(brook_record_value(rec)) % 4 == 0;
 }
 
+/* A joined value starting with a, b or c (not "null+"). */
+static bool first_abc(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        (void)opaque;
+        return v[0] >= 'a' && v[0] <= 'c';
+}
+
 /* "left+right" ("null" for no table row), as the Java side's joiners. */
 static void *plus_joiner(const brook_record_t *rec, void *left, void *right,
                          void *opaque)
@@ -672,6 +680,72 @@ static void build_ss_self_join(brook_builder_t *b)
                         OUT, P_SS);
 }
 
+/* Table-table joins: the table of "in" with the table of "tbl". */
+static brook_table_t *tt_join(brook_builder_t *b, int kind, const char *name,
+                              const brook_materialized_t *m)
+{
+        brook_table_t *l = brook_table(b, IN, C_SS, NULL);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
+
+        return kind == 0 ? brook_table_join(l, r, plus_joiner, NULL, name, m)
+               : kind == 1
+                       ? brook_table_left_join(l, r, plus_joiner, NULL, name, m)
+                       : brook_table_outer_join(l, r, plus_joiner, NULL, name,
+                                                m);
+}
+
+static void build_tt_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(tt_join(b, 0, NULL, NULL)), OUT,
+                        P_SS);
+}
+
+static void build_tt_left_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(tt_join(b, 1, NULL, NULL)), OUT,
+                        P_SS);
+}
+
+static void build_tt_outer_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(tt_join(b, 2, NULL, NULL)), OUT,
+                        P_SS);
+}
+
+/* Materialized as "tj", then a filter: old values from the result's
+ * store. */
+static void build_tt_join_mat_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as("tj", S);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        tt_join(b, 0, NULL, &m), first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
+/* Not materialized, then a filter: old values through the join from both
+ * tables. */
+static void build_tt_left_join_filter(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        tt_join(b, 1, NULL, NULL), first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
+/* Named, materialized without a store name, then a filter. */
+static void build_tt_outer_join_named(brook_builder_t *b)
+{
+        brook_materialized_t m = {.value_serde = S,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        tt_join(b, 2, "tj", &m), first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -774,6 +848,18 @@ static const scenario_t scenarios[] = {
          K_PLAIN, false, true, true},
         {"ss_left_join_rekey", V_STRING, V_STRING, true,
          build_ss_left_join_rekey, K_PLAIN, false, true, true},
+        {"tt_join", V_STRING, V_STRING, true, build_tt_join, K_PLAIN, false,
+         true, false},
+        {"tt_left_join", V_STRING, V_STRING, true, build_tt_left_join, K_PLAIN,
+         false, true, false},
+        {"tt_outer_join", V_STRING, V_STRING, true, build_tt_outer_join,
+         K_PLAIN, false, true, false},
+        {"tt_join_mat_filter", V_STRING, V_STRING, true,
+         build_tt_join_mat_filter, K_PLAIN, false, true, false},
+        {"tt_left_join_filter", V_STRING, V_STRING, true,
+         build_tt_left_join_filter, K_PLAIN, false, true, false},
+        {"tt_outer_join_named", V_STRING, V_STRING, true,
+         build_tt_outer_join_named, K_PLAIN, false, true, false},
         {"ss_self_join", V_STRING, V_STRING, true, build_ss_self_join, K_PLAIN,
          false, false, true},
 };

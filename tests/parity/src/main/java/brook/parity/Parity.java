@@ -62,6 +62,7 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
+import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.BuiltInDslStoreSuppliers;
 import org.apache.kafka.streams.state.KeyValueStore;
@@ -128,6 +129,19 @@ public final class Parity {
         return kind == 0 ? l.join(r, Parity::plus, w, sj)
             : kind == 1 ? l.leftJoin(r, Parity::plus, w, sj)
             : l.outerJoin(r, Parity::plus, w, sj);
+    }
+
+    static KTable<String, String> tableJoin(final StreamsBuilder b, final int kind, final String name,
+                                            final Materialized<String, String, KeyValueStore<Bytes, byte[]>> m) {
+        final KTable<String, String> l = b.table(IN, Consumed.with(S, S));
+        final KTable<String, String> r = b.table(TBL, Consumed.with(S, S));
+        final Named n = name == null ? Named.as("unused") : Named.as(name);
+        if (m == null)
+            return kind == 0 ? l.join(r, Parity::plus) : kind == 1 ? l.leftJoin(r, Parity::plus) : l.outerJoin(r, Parity::plus);
+        if (name == null)
+            return kind == 0 ? l.join(r, Parity::plus, m) : kind == 1 ? l.leftJoin(r, Parity::plus, m) : l.outerJoin(r, Parity::plus, m);
+        return kind == 0 ? l.join(r, Parity::plus, n, m) : kind == 1 ? l.leftJoin(r, Parity::plus, n, m)
+            : l.outerJoin(r, Parity::plus, n, m);
     }
 
     static String plus(final String left, final String right) {
@@ -285,6 +299,23 @@ public final class Parity {
                     .selectKey((k, v) -> v == null || v.substring(1).equals("0") ? null : "k" + v.substring(1)),
                 Parity::plus, JOIN_WINDOWS, StreamJoined.with(S, S, S))
             .to(OUT, Produced.with(S, S))));
+        // Table-table joins: the table of "in" with the table of "tbl".
+        SCENARIOS.put("tt_join", new Scenario(S, S, b -> tableJoin(b, 0, null, null)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("tt_left_join", new Scenario(S, S, b -> tableJoin(b, 1, null, null)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("tt_outer_join", new Scenario(S, S, b -> tableJoin(b, 2, null, null)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("tt_join_mat_filter", new Scenario(S, S, b -> tableJoin(b, 0, null, as("tj", S))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("tt_left_join_filter", new Scenario(S, S, b -> tableJoin(b, 1, null, null)
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("tt_outer_join_named", new Scenario(S, S, b -> tableJoin(b, 2, "tj",
+                Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(null, S))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
         SCENARIOS.put("ss_self_join", Scenario.streamJoin(b -> {
             final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
             s.join(s, Parity::plus, JOIN_WINDOWS, StreamJoined.with(S, S, S)).to(OUT, Produced.with(S, S));
