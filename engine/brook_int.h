@@ -71,6 +71,9 @@ const char *brook__conf_error(const brook_conf_t *conf);
 int64_t brook__conf_int(const brook_conf_t *conf, const char *name);
 /** Whether brook's own property @p name was set (not defaulted). */
 bool brook__conf_is_set(const brook_conf_t *conf, const char *name);
+/** default.key.serde (@p key) or default.value.serde of the app (or
+ *  driver) @p ctx runs in; NULL if unset. */
+const brook_serde_t *brook__ctx_default_serde(brook_ctx_t *ctx, bool key);
 /** The integer property @p name of the app (or driver) @p ctx runs in. */
 int64_t brook__ctx_conf_int(brook_ctx_t *ctx, const char *name);
 
@@ -123,6 +126,16 @@ struct brook_serde_s {
 };
 
 const brook_serde_t *brook__serde_ref(const brook_serde_t *serde);
+
+/** A table update through a repartition topic (a table's group_by): the
+ *  new and the old value, either NULL (not both). */
+typedef struct brook__changed {
+        void *new_value;
+        void *old_value;
+} brook__changed_t;
+/** The serde of brook__changed_t values over @p inner (referenced), as
+ *  Kafka Streams' ChangedSerializer (engine/serde_change.c). */
+brook_serde_t *brook__serde_change(const brook_serde_t *inner);
 void brook__serde_unref(const brook_serde_t *serde);
 /**
  * Whether objects @p serde decodes may point into the bytes they were
@@ -222,6 +235,10 @@ typedef struct brook__node {
 
         /* Source and sink. */
         const brook_serde_t *key_serde, *value_serde;
+        /** Values are table updates (brook__changed_t): the topology wraps
+         *  the value serde given, or default.value.serde, in
+         *  brook__serde_change() (once: change_wrapped). */
+        bool change_value, change_wrapped;
 
         /* Processor. */
         brook_processor_def_t def;

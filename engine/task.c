@@ -161,6 +161,13 @@ const brook__storedef_t *brook__ctx_storedef(brook_ctx_t *ctx, const char *name)
         return NULL;
 }
 
+const brook_serde_t *brook__ctx_default_serde(brook_ctx_t *ctx, bool key)
+{
+        const brook__topology_t *topo = ctx->task->rt->topo;
+
+        return key ? topo->default_key_serde : topo->default_value_serde;
+}
+
 int64_t brook__ctx_conf_int(brook_ctx_t *ctx, const char *name)
 {
         return brook__conf_int(ctx->task->rt->conf, name);

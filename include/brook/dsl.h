@@ -295,6 +295,48 @@ brook_stream_t *brook_table_to_stream(brook_table_t *t);
  *  materialized. Valid as long as the builder. */
 const char *brook_table_store_name(const brook_table_t *t);
 
+/* ------------------------------------------------- regrouped tables */
+
+/** A table regrouped by a new key, ready to aggregate (KGroupedTable). */
+typedef struct brook_grouped_table_s brook_grouped_table_t;
+
+/**
+ * Regroups @p t by the key and value @p fn makes of each row
+ * (KTable.groupBy): @p fn sets *keyp and *valuep from the record's key
+ * and value (a NULL key or value leaves the row out of every group). The
+ * aggregations below keep each group's aggregate right as rows change:
+ * an update takes the row's old value out of its old group (the
+ * subtractor) and adds its new value to its new group (the adder), so a
+ * row that moves goes from one group to the other. The rows go through a
+ * repartition topic "<application.id>-<name or store>-repartition"
+ * (values in Kafka Streams' Change format); @p grouping may be NULL. @p t
+ * is made to send old values (a source table keeps a store as if named).
+ */
+brook_grouped_table_t *brook_table_group_by(brook_table_t *t,
+                                            brook_kv_mapper_fn fn, void *opaque,
+                                            const brook_grouping_t *grouping);
+/** Rows per group (KGroupedTable.count), an int64 that goes down when a
+ *  row leaves; a group whose rows all left stays at 0. */
+brook_table_t *brook_grouped_table_count(brook_grouped_table_t *g,
+                                         const brook_materialized_t *m);
+/** KGroupedTable.reduce: @p adder adds a row's value (the record's) to the
+ *  aggregate, @p subtractor takes it out; a group's first value is taken
+ *  as is. A NULL result deletes the group. */
+brook_table_t *brook_grouped_table_reduce(brook_grouped_table_t *g,
+                                          brook_reducer_fn adder,
+                                          brook_reducer_fn subtractor,
+                                          void *opaque,
+                                          const brook_materialized_t *m);
+/** KGroupedTable.aggregate: from @p init, @p adder adds a row's value,
+ *  @p subtractor takes it out. The aggregate's serde comes from @p m or
+ *  default.value.serde. */
+brook_table_t *brook_grouped_table_aggregate(brook_grouped_table_t *g,
+                                             brook_initializer_fn init,
+                                             brook_aggregator_fn adder,
+                                             brook_aggregator_fn subtractor,
+                                             void *opaque,
+                                             const brook_materialized_t *m);
+
 /* =============================================================== joins */
 
 /**

@@ -746,6 +746,138 @@ static void build_tt_outer_join_named(brook_builder_t *b)
                 OUT, P_SS);
 }
 
+/* Regrouped tables: rows move between groups as their values change. */
+
+/* (the value's first letter, the value) */
+static void by_letter(const brook_record_t *rec, void **keyp, void **valuep,
+                      void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        char *k = brook_record_alloc(rec, 2);
+        (void)opaque;
+        k[0] = v[0];
+        k[1] = '\0';
+        *keyp = k;
+        *valuep = (void *)v;
+}
+
+/* (the value's first letter, the row's key) */
+static void letter_to_key(const brook_record_t *rec, void **keyp, void **valuep,
+                          void *opaque)
+{
+        by_letter(rec, keyp, valuep, opaque);
+        *valuep = brook_record_key(rec);
+}
+
+/* ("g" and the number mod 3, the number) */
+static void by_mod3(const brook_record_t *rec, void **keyp, void **valuep,
+                    void *opaque)
+{
+        int64_t v = *(const int64_t *)brook_record_value(rec);
+        char *k = brook_record_alloc(rec, 4);
+        (void)opaque;
+        snprintf(k, 4, "g%d", (int)(((v % 3) + 3) % 3));
+        *keyp = k;
+        *valuep = brook_record_value(rec);
+}
+
+static void *sum_long(const brook_record_t *rec, void *agg, void *opaque)
+{
+        (void)opaque;
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)agg +
+                                       *(int64_t *)brook_record_value(rec));
+}
+
+static void *minus_long(const brook_record_t *rec, void *agg, void *opaque)
+{
+        (void)opaque;
+        return brook_int64_new(brook_record_arena(rec),
+                               *(int64_t *)agg -
+                                       *(int64_t *)brook_record_value(rec));
+}
+
+static void *log_op(const brook_record_t *rec, void *agg, const char *op)
+{
+        const char *a = agg, *v = brook_record_value(rec);
+        size_t n = strlen(a) + strlen(v) + 2;
+        char *s = brook_record_alloc(rec, n);
+        snprintf(s, n, "%s%s%s", a, op, v);
+        return s;
+}
+
+static void *log_add(const brook_record_t *rec, void *agg, void *opaque)
+{
+        (void)opaque;
+        return log_op(rec, agg, "+");
+}
+
+static void *log_sub(const brook_record_t *rec, void *agg, void *opaque)
+{
+        (void)opaque;
+        return log_op(rec, agg, "-");
+}
+
+#define G_SS                                                                   \
+        (&(brook_grouping_t){.key_serde = S,                                   \
+                             .value_serde = S,                                 \
+                             .version = BROOK_GROUPING_VERSION})
+#define G_SL                                                                   \
+        (&(brook_grouping_t){.key_serde = S,                                   \
+                             .value_serde = L,                                 \
+                             .version = BROOK_GROUPING_VERSION})
+
+static void build_gt_count(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_table_count(
+                        brook_table_group_by(brook_table(b, IN, C_SS, NULL),
+                                             by_letter, NULL, G_SS),
+                        NULL)),
+                OUT, P_SL);
+}
+
+static void build_gt_reduce(brook_builder_t *b)
+{
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_table_reduce(
+                        brook_table_group_by(brook_table(b, IN, C_SL, NULL),
+                                             by_mod3, NULL, G_SL),
+                        sum_long, minus_long, NULL, NULL)),
+                OUT, P_SL);
+}
+
+static void build_gt_aggregate(brook_builder_t *b)
+{
+        brook_materialized_t m = {.value_serde = S,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_table_aggregate(
+                        brook_table_group_by(brook_table(b, IN, C_SS, NULL),
+                                             letter_to_key, NULL, G_SS),
+                        empty_string, log_add, log_sub, NULL, &m)),
+                OUT, P_SS);
+}
+
+/* A named grouping, a named store, then a filter: old values from the
+ * aggregation. */
+static void build_gt_count_named_filter(brook_builder_t *b)
+{
+        brook_grouping_t g = *G_SS;
+        brook_materialized_t m = as("cnt", L);
+
+        g.name = "grp";
+        brook_stream_to(brook_table_to_stream(brook_table_filter(
+                                brook_grouped_table_count(
+                                        brook_table_group_by(
+                                                brook_table(b, IN, C_SS, NULL),
+                                                by_letter, NULL, &g),
+                                        &m),
+                                even, NULL, NULL)),
+                        OUT, P_SL);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -860,6 +992,14 @@ static const scenario_t scenarios[] = {
          build_tt_left_join_filter, K_PLAIN, false, true, false},
         {"tt_outer_join_named", V_STRING, V_STRING, true,
          build_tt_outer_join_named, K_PLAIN, false, true, false},
+        {"gt_count", V_STRING, V_LONG, true, build_gt_count, K_PLAIN, false,
+         false, false},
+        {"gt_reduce", V_LONG, V_LONG, true, build_gt_reduce, K_PLAIN, false,
+         false, false},
+        {"gt_aggregate", V_STRING, V_STRING, true, build_gt_aggregate, K_PLAIN,
+         false, false, false},
+        {"gt_count_named_filter", V_STRING, V_LONG, true,
+         build_gt_count_named_filter, K_PLAIN, false, false, false},
         {"ss_self_join", V_STRING, V_STRING, true, build_ss_self_join, K_PLAIN,
          false, false, true},
 };

@@ -41,6 +41,7 @@ import java.util.function.Consumer;
 import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
+import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
@@ -316,6 +317,25 @@ public final class Parity {
                 Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(null, S))
             .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
             .toStream().to(OUT, Produced.with(S, S))));
+        // Regrouped tables: rows move between groups as their values change.
+        SCENARIOS.put("gt_count", new Scenario(S, L, b -> b.table(IN, Consumed.with(S, S))
+            .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.with(S, S))
+            .count()
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("gt_reduce", new Scenario(L, L, b -> b.table(IN, Consumed.with(S, L))
+            .groupBy((k, v) -> KeyValue.pair("g" + Math.floorMod(v, 3L), v), Grouped.with(S, L))
+            .reduce(Long::sum, (agg, v) -> agg - v)
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("gt_aggregate", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S))
+            .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), k), Grouped.with(S, S))
+            .aggregate(() -> "", (gk, v, agg) -> agg + "+" + v, (gk, v, agg) -> agg + "-" + v,
+                Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(null, S))
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("gt_count_named_filter", new Scenario(S, L, b -> b.table(IN, Consumed.with(S, S))
+            .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.<String, String>as("grp").withKeySerde(S).withValueSerde(S))
+            .count(as("cnt", L))
+            .filter((k, v) -> v % 2 == 0)
+            .toStream().to(OUT, Produced.with(S, L))));
         SCENARIOS.put("ss_self_join", Scenario.streamJoin(b -> {
             final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
             s.join(s, Parity::plus, JOIN_WINDOWS, StreamJoined.with(S, S, S)).to(OUT, Produced.with(S, S));
