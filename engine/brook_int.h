@@ -235,10 +235,13 @@ typedef struct brook__node {
 
         /* Source and sink. */
         const brook_serde_t *key_serde, *value_serde;
-        /** Values are table updates (brook__changed_t): the topology wraps
-         *  the value serde given, or default.value.serde, in
-         *  brook__serde_change() (once: change_wrapped). */
-        bool change_value, change_wrapped;
+        /** Values are the DSL's own objects (a table update, a foreign-key
+         *  join's subscription or response): the topology wraps the value
+         *  serde given, or the default (default.key.serde if
+         *  value_wrap_key, else default.value.serde), in value_wrap()
+         *  (once: value_wrapped). */
+        brook_serde_t *(*value_wrap)(const brook_serde_t *inner);
+        bool value_wrap_key, value_wrapped;
 
         /* Processor. */
         brook_processor_def_t def;
@@ -477,7 +480,7 @@ struct brook__stateenv;
 struct brook__cache;
 
 /** How many drop reasons there are (brook_drop_reason_t). */
-#define BROOK__DROP_CNT ((int)BROOK_DROP_EXPIRED + 1)
+#define BROOK__DROP_CNT ((int)BROOK_DROP_STALE + 1)
 
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {

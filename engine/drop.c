@@ -24,6 +24,7 @@ static const char *const brook__drop_names[BROOK__DROP_CNT] = {
         [BROOK_DROP_NULL_VALUE] = "null_value",
         [BROOK_DROP_LATE] = "late",
         [BROOK_DROP_EXPIRED] = "expired",
+        [BROOK_DROP_STALE] = "stale",
 };
 
 const char *brook_drop_reason_name(brook_drop_reason_t reason)

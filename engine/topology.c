@@ -760,15 +760,17 @@ static brook_err_t brook__node_serdes(brook__topology_t *topo,
                                       size_t errstr_size)
 {
         const char *kind = node->kind == BROOK__NODE_SOURCE ? "source" : "sink";
-        if (node->change_value && !node->change_wrapped &&
-            (node->value_serde || topo->default_value_serde)) {
+        if (node->value_wrap && !node->value_wrapped) {
                 const brook_serde_t *inner =
-                        node->value_serde ? node->value_serde
-                                          : topo->default_value_serde;
-                brook_serde_t *change = brook__serde_change(inner);
-                brook__serde_unref(node->value_serde);
-                node->value_serde = change;
-                node->change_wrapped = true;
+                        node->value_serde      ? node->value_serde
+                        : node->value_wrap_key ? topo->default_key_serde
+                                               : topo->default_value_serde;
+                if (inner) {
+                        brook_serde_t *wrapped = node->value_wrap(inner);
+                        brook__serde_unref(node->value_serde);
+                        node->value_serde = wrapped;
+                        node->value_wrapped = true;
+                }
         }
         if (!node->key_serde && topo->default_key_serde)
                 node->key_serde = brook__serde_ref(topo->default_key_serde);

@@ -155,6 +155,20 @@ bool brook__table_send_old(brook_table_t *t);
 bool brook__table_send_old_force(brook_table_t *t);
 
 /**
+ * A node @p name under @p parent that keeps the updates it gets in store
+ * @p store (NULL: none) and passes them on, as a source table does (Kafka
+ * Streams' KTableSource after a foreign-key join): materialized
+ * (queryable, caching as @p m says) only if @p named. Returns the table,
+ * or NULL with the builder's error.
+ */
+brook_table_t *brook__table_source_node(brook_builder_t *b, const char *name,
+                                        const char *parent, const char *store,
+                                        const brook_materialized_t *m,
+                                        bool named,
+                                        const brook_serde_t *key_serde,
+                                        const brook_serde_t *value_serde);
+
+/**
  * Kafka Streams' valueGetterSupplier(), for a join that looks @p t's values
  * up: a source table is materialized (its store then caches, unless the
  * caller turned the cache off); a table without a store fails the builder,

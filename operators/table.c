@@ -50,7 +50,7 @@ brook_table_t *brook__table_new(brook_builder_t *b, const char *node,
  * caller did not name gets one as if named (caching as configured). */
 static void table_materialize(brook_table_t *t)
 {
-        if (t->kind != BROOK__TABLE_SOURCE || t->materialized)
+        if (t->kind != BROOK__TABLE_SOURCE || t->materialized || !t->store)
                 return;
         brook__builder_store(t->b, t->store)->caching = !t->cache_off;
         t->materialized = true;
@@ -701,6 +701,39 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
 done:
         free(gen_store);
         free(name);
+        return t;
+}
+
+brook_table_t *brook__table_source_node(brook_builder_t *b, const char *name,
+                                        const char *parent, const char *store,
+                                        const brook_materialized_t *m,
+                                        bool named,
+                                        const brook_serde_t *key_serde,
+                                        const brook_serde_t *value_serde)
+{
+        table_op_t op = {.kind = TABLE_SOURCE}, *copy;
+        brook_materialized_t mat = {0};
+        brook_table_t *t;
+
+        if (m)
+                mat = *m;
+        /* Queryable only when named: else every update goes downstream at
+         * once, as from brook_table(). */
+        if (!named)
+                mat.caching_disabled = true;
+        if (mat.value_serde)
+                value_serde = mat.value_serde;
+        if (mat.key_serde)
+                key_serde = mat.key_serde;
+        if (table_node_add(b, name, parent, &op, store, &copy) ||
+            (store && brook__dsl_store_add(b, &mat, store, key_serde,
+                                           value_serde, name)))
+                return NULL;
+        if (store)
+                brook__builder_store(b, store)->timestamped = true;
+        t = brook__table_new(b, name, key_serde, value_serde, store,
+                             BROOK__TABLE_SOURCE, named, &copy->hdr, NULL);
+        t->cache_off = m ? m->caching_disabled : false;
         return t;
 }
 

@@ -375,14 +375,14 @@ static brook_err_t tagg_repartition(brook_grouped_table_t *g, const char *store,
                 goto done;
         node = brook__builder_node(b, sink);
         node->sink_internal = true;
-        node->change_value = true;
+        node->value_wrap = brook__serde_change;
         if ((err = brook_builder_add_source(b, source,
                                             (const char *const *)&topic, 1,
                                             NULL, &consumed, NULL, 0)))
                 goto done;
         node = brook__builder_node(b, source);
         node->internal = true;
-        node->change_value = true;
+        node->value_wrap = brook__serde_change;
         if (g->grouping.name) {
                 g->source = brook__xstrdup(source);
                 brook__builder_keep(b, g->source);

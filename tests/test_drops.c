@@ -205,7 +205,8 @@ static void test_reason_names(void **state)
         assert_string_equal(brook_drop_reason_name(BROOK_DROP_LATE), "late");
         assert_string_equal(brook_drop_reason_name(BROOK_DROP_EXPIRED),
                             "expired");
-        assert_null(brook_drop_reason_name((brook_drop_reason_t)8));
+        assert_string_equal(brook_drop_reason_name(BROOK_DROP_STALE), "stale");
+        assert_null(brook_drop_reason_name((brook_drop_reason_t)9));
         assert_null(brook_drop_reason_name((brook_drop_reason_t)-1));
 }
 

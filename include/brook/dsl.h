@@ -428,6 +428,45 @@ brook_table_t *brook_table_outer_join(brook_table_t *t, brook_table_t *other,
                                       const char *name,
                                       const brook_materialized_t *m);
 
+/* --------------------------------------------- foreign-key table joins */
+
+/**
+ * Joins each row of @p t with the row of @p other whose key @p extract
+ * finds in it (a foreign key; KTable.join(KTable, Function, ValueJoiner,
+ * TableJoined, Materialized), KIP-213): the result, keyed as @p t, is
+ * @p fn's value of the two rows (@p left @p t's, @p right @p other's) and
+ * stays right as either table changes: a row of @p t that changes its
+ * foreign key leaves its old partner, an update of @p other reaches every
+ * row of @p t that names it, and a row without a partner (or deleted) is
+ * deleted from the result. @p extract gets a record with the row's key and
+ * value; a NULL foreign key is no partner (the row is dropped, counted
+ * under BROOK_DROP_NULL_KEY). The tables need not be co-partitioned: the
+ * join goes through two internal topics,
+ * "<application.id>-<name>-subscription-registration-topic" (keyed by the
+ * foreign key, partitioned as @p other) and
+ * "...-subscription-response-topic" (back to the partition of @p t's row),
+ * and keeps the subscriptions in a store "<name>-subscription-store"
+ * (generated names are Kafka Streams': "KTABLE-FK-JOIN-SUBSCRIPTION-
+ * REGISTRATION-<n>", ...). A response for a row that has changed since is
+ * dropped (BROOK_DROP_STALE): a newer one follows. @p name and @p m may be
+ * NULL; @p m names the result's store (then queryable). See docs/joins.md.
+ */
+brook_table_t *brook_table_fk_join(brook_table_t *t, brook_table_t *other,
+                                   brook_key_selector_fn extract,
+                                   void *extract_opaque,
+                                   brook_value_joiner_fn fn, void *opaque,
+                                   const char *name,
+                                   const brook_materialized_t *m);
+/** As brook_table_fk_join(), and a row of @p t without a partner (or with
+ *  a NULL foreign key) joins with NULL (KTable.leftJoin(KTable,
+ *  Function, ...)). */
+brook_table_t *brook_table_fk_left_join(brook_table_t *t, brook_table_t *other,
+                                        brook_key_selector_fn extract,
+                                        void *extract_opaque,
+                                        brook_value_joiner_fn fn, void *opaque,
+                                        const char *name,
+                                        const brook_materialized_t *m);
+
 /* ------------------------------------------------ stream-stream joins */
 
 /**

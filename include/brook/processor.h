@@ -75,6 +75,10 @@ typedef enum brook_drop_reason_e {
         /** A write to a window or session store older than the store's
          *  retention (Kafka Streams' expired-window-record-drop). */
         BROOK_DROP_EXPIRED,
+        /** A foreign-key join's response for a row that has changed since
+         *  it subscribed: a newer response follows (Kafka Streams counts
+         *  it in dropped-records too). */
+        BROOK_DROP_STALE,
 } brook_drop_reason_t;
 
 /** A short lowercase name of @p reason ("null_key", ...), static; NULL for

@@ -878,6 +878,42 @@ static void build_gt_count_named_filter(brook_builder_t *b)
                         OUT, P_SL);
 }
 
+/* Foreign-key joins: each row of the table of "in" names a row of the
+ * table of "tbl" by its value's number ("c7": "k7"; none for 0). */
+static void build_fk_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_table_fk_join(
+                                brook_table(b, IN, C_SS, NULL),
+                                brook_table(b, TBL, C_SS, NULL), digit_key,
+                                NULL, plus_joiner, NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
+static void build_fk_left_join(brook_builder_t *b)
+{
+        brook_stream_to(brook_table_to_stream(brook_table_fk_left_join(
+                                brook_table(b, IN, C_SS, NULL),
+                                brook_table(b, TBL, C_SS, NULL), digit_key,
+                                NULL, plus_joiner, NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
+/* Named, the result in store "fk-store", then a filter: old values from
+ * it. */
+static void build_fk_left_join_named_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = as("fk-store", S);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table_fk_left_join(
+                                brook_table(b, IN, C_SS, NULL),
+                                brook_table(b, TBL, C_SS, NULL), digit_key,
+                                NULL, plus_joiner, NULL, "fkj", &m),
+                        first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -1000,6 +1036,12 @@ static const scenario_t scenarios[] = {
          false, false, false},
         {"gt_count_named_filter", V_STRING, V_LONG, true,
          build_gt_count_named_filter, K_PLAIN, false, false, false},
+        {"fk_join", V_STRING, V_STRING, true, build_fk_join, K_PLAIN, false,
+         true, false},
+        {"fk_left_join", V_STRING, V_STRING, true, build_fk_left_join, K_PLAIN,
+         false, true, false},
+        {"fk_left_join_named_filter", V_STRING, V_STRING, true,
+         build_fk_left_join_named_filter, K_PLAIN, false, true, false},
         {"ss_self_join", V_STRING, V_STRING, true, build_ss_self_join, K_PLAIN,
          false, false, true},
 };

@@ -61,6 +61,7 @@ import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.Joined;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.StreamJoined;
+import org.apache.kafka.streams.kstream.TableJoined;
 import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Named;
@@ -143,6 +144,10 @@ public final class Parity {
             return kind == 0 ? l.join(r, Parity::plus, m) : kind == 1 ? l.leftJoin(r, Parity::plus, m) : l.outerJoin(r, Parity::plus, m);
         return kind == 0 ? l.join(r, Parity::plus, n, m) : kind == 1 ? l.leftJoin(r, Parity::plus, n, m)
             : l.outerJoin(r, Parity::plus, n, m);
+    }
+
+    static String fk(final String v) {
+        return v.substring(1).equals("0") ? null : "k" + v.substring(1);
     }
 
     static String plus(final String left, final String right) {
@@ -336,6 +341,18 @@ public final class Parity {
             .count(as("cnt", L))
             .filter((k, v) -> v % 2 == 0)
             .toStream().to(OUT, Produced.with(S, L))));
+        // Foreign-key joins: a row of "in"'s table names a row of "tbl"'s by
+        // its value's number ("c7": "k7"; none for 0).
+        SCENARIOS.put("fk_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S))
+            .join(b.table(TBL, Consumed.with(S, S)), Parity::fk, Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("fk_left_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::fk, Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("fk_left_join_named_filter", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::fk, Parity::plus, TableJoined.as("fkj"), as("fk-store", S))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
         SCENARIOS.put("ss_self_join", Scenario.streamJoin(b -> {
             final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
             s.join(s, Parity::plus, JOIN_WINDOWS, StreamJoined.with(S, S, S)).to(OUT, Produced.with(S, S));
