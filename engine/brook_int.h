@@ -136,6 +136,12 @@ typedef struct brook__changed {
 /** The serde of brook__changed_t values over @p inner (referenced), as
  *  Kafka Streams' ChangedSerializer (engine/serde_change.c). */
 brook_serde_t *brook__serde_change(const brook_serde_t *inner);
+/** A foreign-key join's subscription (Kafka Streams' SubscriptionWrapper,
+ *  version 1) over the primary key's serde, and its response
+ *  (SubscriptionResponseWrapper, version 0) over the foreign value's
+ *  (operators/fk_join.c). Decoded objects are internal to the join. */
+brook_serde_t *brook__serde_fk_subscription(const brook_serde_t *pk_serde);
+brook_serde_t *brook__serde_fk_response(const brook_serde_t *value_serde);
 void brook__serde_unref(const brook_serde_t *serde);
 /**
  * Whether objects @p serde decodes may point into the bytes they were

@@ -289,15 +289,13 @@ static brook_serde_t *wrap_new(const char *name, const brook_serde_t *inner,
         return serde;
 }
 
-/* The subscription serde over the primary key's serde. */
-static brook_serde_t *fk_sub_serde(const brook_serde_t *pk_serde)
+brook_serde_t *brook__serde_fk_subscription(const brook_serde_t *pk_serde)
 {
         return wrap_new("fk-subscription", pk_serde, sub_serialize,
                         sub_deserialize);
 }
 
-/* The response serde over the foreign table's value serde. */
-static brook_serde_t *fk_resp_serde(const brook_serde_t *value_serde)
+brook_serde_t *brook__serde_fk_response(const brook_serde_t *value_serde)
 {
         return wrap_new("fk-response", value_serde, resp_serialize,
                         resp_deserialize);
@@ -366,7 +364,7 @@ static brook_err_t fk_init(brook_ctx_t *ctx, void *opaque, void **statep,
                               "default.value.serde");
                 err = BROOK_ERR_TOPOLOGY;
         } else {
-                f->sub_serde = fk_sub_serde(f->pk_serde);
+                f->sub_serde = brook__serde_fk_subscription(f->pk_serde);
         }
         /* Each node reads the stores it is connected to. */
         if (!err && op->sub_store)
@@ -933,7 +931,7 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 goto done;
         node = brook__builder_node(b, sink);
         node->sink_internal = true;
-        node->value_wrap = fk_sub_serde;
+        node->value_wrap = brook__serde_fk_subscription;
         node->value_wrap_key = true;
         source = fk_name(b, name, "-subscription-registration-source",
                          "KTABLE-SOURCE");
@@ -944,7 +942,7 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 goto done;
         node = brook__builder_node(b, source);
         node->internal = true;
-        node->value_wrap = fk_sub_serde;
+        node->value_wrap = brook__serde_fk_subscription;
         node->value_wrap_key = true;
         store = fk_name(b, name, "-subscription-store",
                         "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE");
@@ -988,7 +986,7 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 goto done;
         node = brook__builder_node(b, rsink);
         node->sink_internal = true;
-        node->value_wrap = fk_resp_serde;
+        node->value_wrap = brook__serde_fk_response;
         rsource = fk_name(b, name, "-subscription-response-source",
                           "KTABLE-SOURCE");
         consumed.key_serde = t->key_serde;
@@ -999,7 +997,7 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 goto done;
         node = brook__builder_node(b, rsource);
         node->internal = true;
-        node->value_wrap = fk_resp_serde;
+        node->value_wrap = brook__serde_fk_response;
         if (!brook__table_getter(t, func))
                 goto done;
         resolve = fk_name(b, name, "-subscription-response-resolver",
