@@ -10,6 +10,8 @@
  *    topic that takes the table's partition count, not its writer's.
  *  - Topics of different partition counts cannot be joined: the app does
  *    not start, and says which topics.
+ *  - A foreign-key left join across tables of 4 and 2 partitions, both
+ *    updated while it runs: every row's last result is its final join.
  *  - A stream-stream left join whose stores are restored from their
  *    changelogs after the local state is deleted: records waiting for a
  *    partner are joined or, once their window closes, emitted with null,
@@ -605,6 +607,182 @@ static void test_stream_stream_not_copartitioned(void **state)
         free(vit);
 }
 
+/* ------------------------------------------------- foreign-key join */
+
+#define FK_PATIENTS 200
+#define FK_RX       1000
+
+/* "p17|rx-5": "p17" */
+static void *patient_of_rx(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec), *bar = strchr(v, '|');
+        size_t n = bar ? (size_t)(bar - v) : strlen(v);
+        char *k = brook_record_alloc(rec, n + 1);
+        (void)opaque;
+        memcpy(k, v, n);
+        k[n] = '\0';
+        return k;
+}
+
+/* The final state the test expects, and what the output shows so far. */
+struct fk_state {
+        const char *out;
+        char *want[FK_RX]; /* NULL: deleted (a tombstone last) */
+        char *got[FK_RX];
+        bool seen[FK_RX];
+};
+
+static void fk_collect(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct fk_state *st = opaque;
+        char key[32];
+        int i;
+
+        snprintf(key, sizeof key, "%.*s", (int)rkm->key_len,
+                 (const char *)rkm->key);
+        if (sscanf(key, "rx%d", &i) != 1 || i < 0 || i >= FK_RX)
+                fail_msg("unexpected key %s", key);
+        free(st->got[i]);
+        st->got[i] = rkm->payload ? strndup(rkm->payload, rkm->len) : NULL;
+        st->seen[i] = true;
+}
+
+/* Whether every prescription's last output is its expected join. */
+static bool fk_settled(void *opaque)
+{
+        struct fk_state *st = opaque;
+
+        for (int i = 0; i < FK_RX; i++) {
+                free(st->got[i]);
+                st->got[i] = NULL;
+                st->seen[i] = false;
+        }
+        kt_consume_all(st->out, fk_collect, st);
+        for (int i = 0; i < FK_RX; i++) {
+                if (!st->seen[i] && st->want[i])
+                        return false;
+                if (st->seen[i] &&
+                    (!st->want[i] != !st->got[i] ||
+                     (st->want[i] && strcmp(st->want[i], st->got[i]))))
+                        return false;
+        }
+        return true;
+}
+
+/* Prescriptions (4 partitions, keyed by prescription) left-joined with
+ * their patient (2 partitions) by the patient id in the value, then
+ * patients move ward or leave and prescriptions change patient or are
+ * deleted: every prescription's last output is its join with its
+ * patient's final row. The subscription topic takes the patients' 2
+ * partitions, the response topic the prescriptions' 4, and responses
+ * find their way back to the prescription's partition. */
+static void test_fk_join_on_broker(void **state)
+{
+        char *app_id = kt_unique("fkj"), *rx = kt_unique("fkj-rx"),
+             *patients = kt_unique("fkj-patients"), *out = kt_unique("fkj-out");
+        char ward[FK_PATIENTS][16], topic[512];
+        struct fk_state st = {.out = out};
+        brook_builder_t *b = brook_builder_new();
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        int i;
+        (void)state;
+
+        kt_create_topic(rx, 4);
+        kt_create_topic(patients, 2);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        for (i = 0; i < FK_PATIENTS; i++) {
+                char k[16];
+                snprintf(k, sizeof k, "p%d", i);
+                snprintf(ward[i], sizeof ward[i], "ward-%d", i % 7);
+                kt_produce_at(rk, patients, kt_partition_of(k, 2), k, ward[i],
+                              strlen(ward[i]), 1000 + i, NULL);
+        }
+        for (i = 0; i < FK_RX; i++) {
+                char k[16], v[32];
+                snprintf(k, sizeof k, "rx%d", i);
+                int n = snprintf(v, sizeof v, "p%d|rx-%d", i % 250, i);
+                kt_produce_at(rk, rx, kt_partition_of(k, 4), k, v, (size_t)n,
+                              2000 + i, NULL);
+        }
+        rd_kafka_flush(rk, 10000);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_fk_left_join(
+                        brook_table(b, rx, NULL, NULL),
+                        brook_table(b, patients, NULL, NULL), patient_of_rx,
+                        NULL, rx_joiner, NULL, NULL, NULL)),
+                out, NULL);
+        app = start(b, app_id);
+        /* While it runs: 50 patients move ward, 30 leave; 100
+         * prescriptions change patient, 40 are deleted. */
+        for (i = 0; i < 50; i++) {
+                char k[16];
+                int p = (i * 3) % FK_PATIENTS;
+                snprintf(k, sizeof k, "p%d", p);
+                snprintf(ward[p], sizeof ward[p], "ward-x%d", i);
+                kt_produce_at(rk, patients, kt_partition_of(k, 2), k, ward[p],
+                              strlen(ward[p]), 100000 + i, NULL);
+        }
+        for (i = 0; i < 30; i++) {
+                char k[16];
+                int p = 100 + i;
+                snprintf(k, sizeof k, "p%d", p);
+                ward[p][0] = '\0';
+                kt_produce_at(rk, patients, kt_partition_of(k, 2), k, NULL, 0,
+                              100100 + i, NULL);
+        }
+        for (i = 0; i < FK_RX; i++) {
+                char v[32];
+                int p = i % 250;
+                snprintf(v, sizeof v, "p%d|rx-%d", p, i);
+                st.want[i] = NULL;
+                if (i % 10 == 0) {
+                        /* changes patient */
+                        p = (i / 10) % FK_PATIENTS;
+                        snprintf(v, sizeof v, "p%d|rx-%d", p, i);
+                } else if (i % 25 == 1) {
+                        continue; /* deleted */
+                }
+                st.want[i] = malloc(64);
+                snprintf(st.want[i], 64, "%s@%s", v,
+                         p < FK_PATIENTS && ward[p][0] ? ward[p] : "null");
+        }
+        for (i = 0; i < FK_RX; i++) {
+                char k[16], v[32];
+                snprintf(k, sizeof k, "rx%d", i);
+                if (i % 10 == 0) {
+                        int n = snprintf(v, sizeof v, "p%d|rx-%d",
+                                         (i / 10) % FK_PATIENTS, i);
+                        kt_produce_at(rk, rx, kt_partition_of(k, 4), k, v,
+                                      (size_t)n, 100200 + i, NULL);
+                } else if (i % 25 == 1) {
+                        kt_produce_at(rk, rx, kt_partition_of(k, 4), k, NULL, 0,
+                                      100200 + i, NULL);
+                }
+        }
+        kt_producer_close(rk);
+        assert_true(kt_wait_until(fk_settled, &st, 500, WAIT_MS));
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        snprintf(topic, sizeof topic,
+                 "%s-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
+                 app_id);
+        assert_int_equal(kt_partition_count(topic), 2);
+        snprintf(topic, sizeof topic,
+                 "%s-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
+                 app_id);
+        assert_int_equal(kt_partition_count(topic), 4);
+        for (i = 0; i < FK_RX; i++) {
+                free(st.want[i]);
+                free(st.got[i]);
+        }
+        free(app_id);
+        free(rx);
+        free(patients);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -614,6 +792,7 @@ int main(void)
                 cmocka_unit_test(test_copartition_groups),
                 cmocka_unit_test(test_stream_stream_restored),
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
+                cmocka_unit_test(test_fk_join_on_broker),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
