@@ -604,6 +604,11 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                          * deleted past the store's retention plus a
                          * margin. */
                         want[want_cnt].cleanup_policy = "compact,delete";
+                        /* A store that keeps every put (a stream-stream
+                         * join's) is never compacted, as in Kafka Streams'
+                         * StreamJoinedStoreFactory. */
+                        if (def->retain_duplicates)
+                                want[want_cnt].cleanup_policy = "delete";
                         want[want_cnt].retention_ms =
                                 def->retention_ms +
                                 brook__conf_int(app->conf,

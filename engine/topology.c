@@ -239,7 +239,10 @@ static brook_err_t brook__builder_add_store(brook_builder_t *b,
                                     m->name, why);
                 return BROOK_ERR_INVALID_ARG;
         }
-        if (w && w->retention_ms <= 0) {
+        /* A join's buffer may keep nothing (a window of 0 with no grace),
+         * as Kafka Streams' may. */
+        if (w && (w->retention_ms < 0 ||
+                  (w->retention_ms == 0 && !w->retain_duplicates))) {
                 brook__builder_fail(b, errstr, errstr_size,
                                     "store \"%s\": retention_ms is %" PRId64
                                     ": it must be positive",
@@ -987,6 +990,8 @@ static void brook__describe_stores(brook__sb_t *sb, const brook_builder_t *b,
         bool first = true;
         for (i = 0; i < b->stores.cnt; i++) {
                 const brook__storedef_t *def = b->stores.v[i];
+                if (def->unmaterialized)
+                        continue;
                 for (j = 0; j < def->proc_cnt; j++) {
                         if (def->procs[j] != n->idx)
                                 continue;

@@ -413,9 +413,17 @@ done:
         if (err == BROOK_ERR_END)
                 err = BROOK_OK;
         brook_kviter_destroy(it);
+        if (err) {
+                free(*latep);
+                *latep = NULL;
+                *cntp = 0;
+        }
         return err;
 corrupt:
         brook_kviter_destroy(it);
+        free(*latep);
+        *latep = NULL;
+        *cntp = 0;
         brook__seterr(errstr, errstr_size,
                       "store \"%s\": an entry is not a key with its time and "
                       "side and a list of values",
@@ -709,17 +717,14 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
                 return NULL;
         }
         size = w->before_ms + w->after_ms;
-        if (size < 0 || w->grace_ms < 0 || size + w->grace_ms == 0) {
+        if (size < 0 || w->grace_ms < 0) {
                 brook__builder_fail(
                         b, NULL, 0,
                         "%s: the join window (before %" PRId64
                         " ms, after %" PRId64 " ms, grace %" PRId64 " ms) %s",
                         func, w->before_ms, w->after_ms, w->grace_ms,
                         size < 0 ? "is negative: before + after must be >= 0"
-                        : w->grace_ms < 0
-                                ? "has a negative grace"
-                                : "keeps no record: before + after + grace "
-                                  "must be > 0");
+                                 : "has a negative grace");
                 return NULL;
         }
         if (sj)

@@ -53,6 +53,7 @@ static void table_materialize(brook_table_t *t)
         if (t->kind != BROOK__TABLE_SOURCE || t->materialized || !t->store)
                 return;
         brook__builder_store(t->b, t->store)->caching = !t->cache_off;
+        brook__builder_store(t->b, t->store)->unmaterialized = false;
         t->materialized = true;
 }
 
@@ -637,7 +638,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         const brook_serde_t *ks, *vs;
         brook_table_t *t = NULL;
         brook_stream_t *s;
-        char *gen_store = NULL, *name = NULL;
+        char *gen_store = NULL, *name = NULL, *src_name = NULL;
         const char *store;
         bool consumed_cache_off = false;
         size_t len;
@@ -662,17 +663,26 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
                 store = gen_store = brook__builder_new_name(b, prefix);
                 free(prefix);
         }
-        s = brook_stream(b, topic, consumed);
+        /* Kafka Streams' InternalStreamsBuilder.table(): a given name
+         * names the table node, and its source "<name>-source"; both take
+         * a number either way. */
+        if (consumed && consumed->name) {
+                brook_consumed_t c = *consumed;
+                len = strlen(consumed->name);
+                src_name = brook__xmalloc(len + sizeof "-source");
+                memcpy(src_name, consumed->name, len);
+                memcpy(src_name + len, "-source", sizeof "-source");
+                c.name = src_name;
+                s = brook_stream(b, topic, &c);
+        } else {
+                s = brook_stream(b, topic, consumed);
+        }
         if (!s)
                 goto done;
-        /* A given name takes a number too, as in Kafka Streams. */
         name = brook__builder_new_name(b, "KTABLE-SOURCE");
         if (consumed && consumed->name) {
                 free(name);
-                len = strlen(consumed->name);
-                name = brook__xmalloc(len + sizeof "-table-source");
-                memcpy(name, consumed->name, len);
-                memcpy(name + len, "-table-source", sizeof "-table-source");
+                name = brook__xstrdup(consumed->name);
         }
         ks = m && m->key_serde ? m->key_serde : s->key_serde;
         vs = m && m->value_serde ? m->value_serde : s->value_serde;
@@ -693,6 +703,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         /* As Kafka Streams' table stores, it keeps each value's timestamp:
          * a table-table join stamps its results with the later of both. */
         brook__builder_store(b, store)->timestamped = true;
+        brook__builder_store(b, store)->unmaterialized = m == &unnamed;
         t = brook__table_new(b, name, ks, vs, store, BROOK__TABLE_SOURCE,
                              m != &unnamed, &copy->hdr, NULL);
         /* What the caller asked of the store, for when a join makes Kafka
@@ -701,6 +712,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
 done:
         free(gen_store);
         free(name);
+        free(src_name);
         return t;
 }
 

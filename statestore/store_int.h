@@ -52,6 +52,10 @@ typedef struct brook__storedef {
         int *procs;
         size_t proc_cnt;
         int subtopology; /**< Set by brook__topology_build(); -1 before. */
+        /** The store of a source table Kafka Streams would not
+         *  materialize (brook keeps one anyway): describe leaves it out,
+         *  as Kafka Streams' describe has no such store. */
+        bool unmaterialized;
 } brook__storedef_t;
 
 void brook__storedef_free(brook__storedef_t *def);

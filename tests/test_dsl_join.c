@@ -631,8 +631,8 @@ static void test_stream_stream_describe(void **state)
 }
 
 /* Join windows that make no sense fail when the topology is built, as
- * Kafka Streams' JoinWindows refuses them; so do a NULL window, a stream
- * of another builder and an empty name. */
+ * Kafka Streams' JoinWindows refuses them (a negative size or grace); so
+ * do a NULL window, a stream of another builder and an empty name. */
 static void ss_bad(const brook_join_windows_t *w,
                    const brook_stream_joined_t *sj, const char *want)
 {
@@ -662,8 +662,6 @@ static void test_stream_stream_bad_setups(void **state)
                "be >= 0");
         w = brook_join_windows(10, -1);
         ss_bad(&w, NULL, "has a negative grace");
-        w = brook_join_windows(0, 0);
-        ss_bad(&w, NULL, "keeps no record: before + after + grace must be > 0");
         ss_bad(NULL, NULL, "brook_stream_left_join: the join windows is NULL");
         w = brook_join_windows(10, 0);
         ss_bad(&w, &sj, "the join's name is empty");
@@ -679,6 +677,28 @@ static void test_stream_stream_bad_setups(void **state)
         assert_non_null(strstr(brook_builder_error(b), "another builder"));
         brook_builder_destroy(b);
         brook_builder_destroy(b2);
+}
+
+/* A window of 0 with no grace keeps nothing: an inner join never joins,
+ * a left join emits every left record with null once stream time moves
+ * past it; as Kafka Streams (its stores' retention is 0 too). */
+static void test_stream_stream_zero_window(void **state)
+{
+        brook_join_windows_t w = brook_join_windows(0, 0);
+        (void)state;
+
+        for (int kind = SS_INNER; kind <= SS_LEFT; kind++) {
+                brook_test_driver_t *td =
+                        td_new(ssjoin_builder((ss_kind_t)kind, &w));
+                pipe_ok(td, "left", "k", "A", 5);
+                pipe_ok(td, "right", "k", "a", 5);
+                pipe_ok(td, "left", "k", "B", 6);
+                pipe_ok(td, "right", "k", "b", 7);
+                expect_out(td, "out",
+                           kind == SS_INNER ? ""
+                                            : "k=[A, null]@5;k=[B, null]@6;");
+                brook_test_driver_destroy(td);
+        }
 }
 
 /* A time difference of 0 with grace joins records of equal timestamps
@@ -1016,6 +1036,7 @@ int main(void)
                 cmocka_unit_test(test_stream_stream_describe),
                 cmocka_unit_test(test_stream_stream_bad_setups),
                 cmocka_unit_test(test_stream_stream_zero_difference),
+                cmocka_unit_test(test_stream_stream_zero_window),
                 cmocka_unit_test(test_table_table_inner_docs),
                 cmocka_unit_test(test_table_table_left_docs),
                 cmocka_unit_test(test_table_table_outer_docs),

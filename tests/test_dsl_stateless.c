@@ -1215,6 +1215,40 @@ static void test_describe(void **state)
         brook_builder_destroy(b);
 }
 
+/* A named table source, as Kafka Streams describes it (checked with its
+ * describe()): the source "<name>-source", the table node "<name>", both
+ * taking a number; the store of a table nothing materializes is not
+ * listed, as Kafka Streams has none. */
+static void test_describe_named_table(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        char *text;
+        (void)state;
+
+        brook_stream_to(brook_table_to_stream(brook_table(
+                                b, "patients",
+                                &(brook_consumed_t){.name = "pt"}, NULL)),
+                        "out", NULL);
+        text = brook_topology_describe(b, BROOK_DESCRIBE_TEXT);
+        assert_string_equal(text,
+                            "Topologies:\n"
+                            "   Sub-topology: 0\n"
+                            "    Source: pt-source (topics: [patients])\n"
+                            "      --> pt\n"
+                            "    Processor: pt (stores: [])\n"
+                            "      --> KTABLE-TOSTREAM-0000000003\n"
+                            "      <-- pt-source\n"
+                            "    Processor: KTABLE-TOSTREAM-0000000003 "
+                            "(stores: [])\n"
+                            "      --> KSTREAM-SINK-0000000004\n"
+                            "      <-- pt\n"
+                            "    Sink: KSTREAM-SINK-0000000004 (topic: out)\n"
+                            "      <-- KTABLE-TOSTREAM-0000000003\n"
+                            "\n");
+        brook_free(text);
+        brook_builder_destroy(b);
+}
+
 /* As Kafka Streams describes the same topology (checked with its
  * describe()): named operations still take a number, and nodes of one size
  * and successors are listed by name. */
@@ -1659,6 +1693,7 @@ int main(void)
                 cmocka_unit_test(test_serdes_follow_the_stream),
                 cmocka_unit_test(test_describe),
                 cmocka_unit_test(test_describe_repartition_split),
+                cmocka_unit_test(test_describe_named_table),
                 cmocka_unit_test(test_error_fail),
                 cmocka_unit_test(test_error_message_not_stale),
                 cmocka_unit_test(test_error_log_and_continue),

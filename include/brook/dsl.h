@@ -473,11 +473,12 @@ brook_table_t *brook_table_fk_left_join(brook_table_t *t, brook_table_t *other,
  * The join window of a stream-stream join (Kafka Streams' JoinWindows): a
  * record at time t joins the other stream's records of the same key with
  * timestamps in [t - before_ms, t + after_ms]; the other stream's records
- * look the other way ([t - after_ms, t + before_ms]). Records are kept
- * for before + after + grace of the join's stream time. Make one with
- * brook_join_windows(), then change before_ms or after_ms to make it
- * asymmetric (JoinWindows.before() / after()); their sum must not be
- * negative, the grace not negative, and the three not all 0.
+ * look the other way ([t - after_ms, t + before_ms]). Each stream's
+ * records are kept for before + after + grace of the newest timestamp of
+ * that stream. Make one with brook_join_windows(), then change before_ms
+ * or after_ms to make it asymmetric (JoinWindows.before() / after());
+ * their sum must not be negative, nor the grace. A window of 0 with no
+ * grace keeps nothing (as in Kafka Streams: nothing joins).
  */
 typedef struct brook_join_windows_s {
         int64_t before_ms;
@@ -551,10 +552,16 @@ brook_stream_t *brook_stream_join(brook_stream_t *s, brook_stream_t *other,
 /**
  * As brook_stream_join(), and a record of @p s that found no partner by the
  * time its window closed (its timestamp + after + grace, on the stream
- * time of the join) is emitted once, joined with NULL, with its own key
- * and timestamp (KStream.leftJoin(KStream), without Kafka Streams 3.0's
- * spurious early results). Such records wait in a third store. A record of
- * @p s with a NULL key (and a value) is joined with NULL at once.
+ * time of the join: the newest timestamp either stream brought) is
+ * emitted once, joined with NULL, with its own key and timestamp
+ * (KStream.leftJoin(KStream) since Kafka Streams 3.1: no spurious early
+ * results). Such records wait in a third store; the check for closed
+ * windows runs at most once per second of wall clock (every record in the
+ * test driver), as in Kafka Streams. A record that arrives after stream
+ * time has passed its timestamp + after and finds no partner is emitted
+ * with NULL at once, as in Kafka Streams, although a partner could still
+ * come within the grace. A record of @p s with a NULL key (and a value)
+ * is joined with NULL at once.
  */
 brook_stream_t *brook_stream_left_join(brook_stream_t *s, brook_stream_t *other,
                                        brook_value_joiner_fn fn, void *opaque,
