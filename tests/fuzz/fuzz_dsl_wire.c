@@ -37,8 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         data++;
         size--;
         err = brook_serde_deserialize(serde, size ? data : (const void *)"",
-                                      size, arena, &obj, errstr,
-                                      sizeof errstr);
+                                      size, arena, &obj, errstr, sizeof errstr);
         if (err) {
                 CHECK(err == BROOK_ERR_SERDE && errstr[0]);
                 brook_arena_reset(arena);
