@@ -254,6 +254,14 @@ typedef struct brook__node {
         /** A join: the sub-topology's topics are one co-partition group
          *  (its repartition topics take the group's partition count). */
         bool copartition;
+        /** A left or outer join (Kafka Streams' NULL_KEY_RELAXED_JOIN):
+         *  a repartition anywhere upstream lets null keys through. */
+        bool relaxed_join;
+        /** A repartition's filter, and (set when the topology is built,
+         *  as Kafka Streams' rewriteRepartitionNodes()) whether it lets
+         *  null keys through: some node below it, across repartition
+         *  topics too, is a relaxed join. */
+        bool null_key_filter, keep_null_keys;
 
         /* Sink. */
         char *topic;        /**< Fixed topic (repartition: the suffix). */
@@ -307,6 +315,10 @@ typedef struct brook__subtopo {
  * @p pred_out[i], sized for the node's children and parents; their counts
  * into @p succ_cnt[i] and @p pred_cnt[i]). See describe_order.c.
  */
+/** Java's String.hashCode() of UTF-8 @p s (over its UTF-16 code units),
+ *  for orders Kafka Streams' describe takes from HashMaps. */
+int32_t brook__java_string_hash(const char *s);
+
 void brook__describe_order(const brook_builder_t *b,
                            const brook__subtopo_t *sub, int *nodes_out,
                            int **succ_out, size_t *succ_cnt, int **pred_out,

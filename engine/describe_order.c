@@ -39,8 +39,7 @@ typedef struct order_ctx {
         rbset_t *succ, *pred;
 } order_ctx_t;
 
-/* Java's String.hashCode() of a UTF-8 name, over UTF-16 code units. */
-static int32_t java_hash(const char *s)
+int32_t brook__java_string_hash(const char *s)
 {
         const unsigned char *p = (const unsigned char *)s;
         uint32_t h = 0;
@@ -271,7 +270,7 @@ void brook__describe_order(const brook_builder_t *b,
                 o.nodes[i] = sub->nodes.v[i];
                 o.size[i] = 1;
                 o.succ[i].root = o.pred[i].root = -1;
-                h[i] = java_hash(o.nodes[i]->name);
+                h[i] = brook__java_string_hash(o.nodes[i]->name);
                 h[i] ^= (int32_t)((uint32_t)h[i] >> 16);
         }
         /* A HashMap's capacity for this many entries (load factor 0.75),

@@ -794,6 +794,48 @@ static brook_err_t brook__node_serdes(brook__topology_t *topo,
         return BROOK_OK;
 }
 
+/* Whether a relaxed join is reachable below node @p idx, across the
+ * repartition topics its sinks write too (@p seen: nodes visited). */
+static bool relaxed_below(const brook_builder_t *b, int idx, bool *seen)
+{
+        const brook__node_t *n = b->nodes.v[idx];
+
+        if (seen[idx])
+                return false;
+        seen[idx] = true;
+        if (n->relaxed_join)
+                return true;
+        for (size_t i = 0; i < n->child_cnt; i++)
+                if (relaxed_below(b, n->children[i], seen))
+                        return true;
+        if (n->kind == BROOK__NODE_SINK && n->sink_internal && n->topic)
+                for (size_t i = 0; i < b->nodes.cnt; i++) {
+                        const brook__node_t *src = b->nodes.v[i];
+                        if (src->kind == BROOK__NODE_SOURCE && src->internal &&
+                            src->topic_cnt == 1 &&
+                            !strcmp(src->topics[0], n->topic) &&
+                            relaxed_below(b, (int)i, seen))
+                                return true;
+                }
+        return false;
+}
+
+/* Kafka Streams' rewriteRepartitionNodes(): a repartition's filter drops
+ * null keys unless a left or outer join below takes them. */
+static void topology_null_key_filters(brook_builder_t *b)
+{
+        bool *seen = brook__xcalloc(b->nodes.cnt + 1, sizeof *seen);
+
+        for (size_t i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (!n->null_key_filter)
+                        continue;
+                memset(seen, 0, (b->nodes.cnt + 1) * sizeof *seen);
+                n->keep_null_keys = relaxed_below(b, (int)i, seen);
+        }
+        free(seen);
+}
+
 /* Joins the sets of nodes @p x and @p y. The smaller index becomes the
  * root, so numbering follows creation order. */
 static void topology_union(int *uf, int x, int y)
@@ -829,6 +871,7 @@ brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
         }
         topo->b = b;
         topo->app_id = brook__xstrdup(app_id ? app_id : "");
+        topology_null_key_filters(b);
         if (conf) {
                 topo->default_key_serde =
                         brook__conf_serde(conf, "default.key.serde");
@@ -982,12 +1025,32 @@ static void brook__sb_printf(brook__sb_t *sb, const char *fmt, ...)
         sb->len += (size_t)need;
 }
 
-/* The names of the stores connected to processor @p n, comma-separated. */
+/* A store's position in a HashSet of store names: its bucket in a table
+ * of @p cap, then the order it was added in. */
+typedef struct brook__describe_store {
+        unsigned bucket;
+        size_t order;
+        const char *name;
+} brook__describe_store_t;
+
+static int brook__describe_store_cmp(const void *a, const void *b)
+{
+        const brook__describe_store_t *x = a, *y = b;
+
+        if (x->bucket != y->bucket)
+                return x->bucket < y->bucket ? -1 : 1;
+        return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The names of the stores connected to processor @p n, comma-separated,
+ * in the order of Kafka Streams' describe (it copies them into a HashSet:
+ * bucket order, then the order they were connected in). */
 static void brook__describe_stores(brook__sb_t *sb, const brook_builder_t *b,
                                    const brook__node_t *n)
 {
-        size_t i, j;
-        bool first = true;
+        brook__describe_store_t *v = NULL;
+        size_t i, j, cnt = 0, cap = 16;
+
         for (i = 0; i < b->stores.cnt; i++) {
                 const brook__storedef_t *def = b->stores.v[i];
                 if (def->unmaterialized)
@@ -995,11 +1058,24 @@ static void brook__describe_stores(brook__sb_t *sb, const brook_builder_t *b,
                 for (j = 0; j < def->proc_cnt; j++) {
                         if (def->procs[j] != n->idx)
                                 continue;
-                        brook__sb_printf(sb, "%s%s", first ? "" : ", ",
-                                         def->name);
-                        first = false;
+                        v = brook__xrealloc(v, (cnt + 1) * sizeof *v);
+                        v[cnt].order = cnt;
+                        v[cnt].name = def->name;
+                        cnt++;
+                        break;
                 }
         }
+        /* HashSet(Collection): a table for size / 0.75 + 1, at least 16. */
+        while (cap < (size_t)((float)cnt / 0.75f) + 1)
+                cap *= 2;
+        for (i = 0; i < cnt; i++) {
+                uint32_t h = (uint32_t)brook__java_string_hash(v[i].name);
+                v[i].bucket = (h ^ (h >> 16)) & (unsigned)(cap - 1);
+        }
+        qsort(v, cnt, sizeof *v, brook__describe_store_cmp);
+        for (i = 0; i < cnt; i++)
+                brook__sb_printf(sb, "%s%s", i ? ", " : "", v[i].name);
+        free(v);
 }
 
 static void brook__describe_names(brook__sb_t *sb, const brook_builder_t *b,

@@ -16,14 +16,24 @@ struct brook_stream_s {
         /** The key may differ from the source's: a later stateful operation
          *  must repartition (Kafka Streams' repartitionRequired). */
         bool key_changed;
+        /** The last repartition a join made of this stream (Kafka Streams'
+         *  KStreamImpl.repartitionNode), or NULL. */
+        brook_stream_t *join_rp;
 };
 
-/** brook_stream_repartition(), whose null-key filter lets null keys
- *  through when @p keep_null_keys: a left join downstream joins them
- *  (Kafka Streams' relaxed filter for a NULL_KEY_RELAXED_JOIN). */
+/** brook_stream_repartition(), without the name check. Its filter drops
+ *  null keys unless a left or outer join below takes them (decided when
+ *  the topology is built). */
 brook_stream_t *brook__stream_repartition(brook_stream_t *s,
-                                          const brook_repartitioned_t *r,
-                                          bool keep_null_keys);
+                                          const brook_repartitioned_t *r);
+/** The repartition of @p s before a join: "<name>-repartition" (@p name
+ *  NULL: the stream's node name), with the serdes given (NULL: the
+ *  stream's). An unnamed join reuses the stream's last one, as Kafka
+ *  Streams' repartitionForJoin() does. */
+brook_stream_t *
+brook__stream_repartition_for_join(brook_stream_t *s, const char *name,
+                                   const brook_serde_t *key_serde,
+                                   const brook_serde_t *value_serde);
 
 /** process() of nodes that pass records on unchanged (merges). */
 brook_err_t brook__passthrough_process(brook_ctx_t *ctx, brook_record_t *rec,

@@ -142,14 +142,11 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
         /* Kafka Streams' order: the repartition first, then the join's
          * name. */
         if (s->key_changed) {
-                brook_repartitioned_t r = {.name = jd.name ? jd.name : s->node,
-                                           .key_serde = jd.key_serde,
-                                           .value_serde = jd.value_serde,
-                                           .version =
-                                                   BROOK_REPARTITIONED_VERSION};
-                /* A left join joins a null key with null, so the filter
-                 * before the topic lets null keys through. */
-                s = brook__stream_repartition(s, &r, left);
+                /* A left join joins a null key with null: the filter before
+                 * the topic lets null keys through (the join is marked
+                 * relaxed below). */
+                s = brook__stream_repartition_for_join(s, jd.name, jd.key_serde,
+                                                       jd.value_serde);
                 if (!s)
                         return NULL;
         }
@@ -172,6 +169,7 @@ static brook_stream_t *stjoin_add(brook_stream_t *s, brook_table_t *t,
             brook_builder_connect_store(b, name, t->store, NULL, 0))
                 goto done;
         brook__builder_node(b, name)->copartition = true;
+        brook__builder_node(b, name)->relaxed_join = left;
         /* The key stays; the value is the joiner's, of no known serde. */
         out = brook__stream_new(b, name,
                                 jd.key_serde ? jd.key_serde : s->key_serde,

@@ -27,6 +27,7 @@ brook_stream_t *brook__stream_new(brook_builder_t *b, const char *node,
         s->key_serde = key_serde;
         s->value_serde = value_serde;
         s->key_changed = key_changed;
+        s->join_rp = NULL;
         brook__builder_keep(b, s);
         return s;
 }
@@ -281,22 +282,15 @@ void brook_stream_to_chooser(brook_stream_t *s, brook_topic_chooser_fn chooser,
 /* Drops null keys before the repartition topic: a null key has no
  * partition to go to (Kafka Streams' null-key filter, which drops them
  * silently; brook counts and logs them as every drop). */
-/* The filter before a left join's repartition topic: everything goes
- * (a null key goes to a partition of the producer's choosing). */
-static brook_err_t any_key_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                   void *state, char *errstr,
-                                   size_t errstr_size)
+/* The filter before a repartition topic: null keys are dropped unless a
+ * left or outer join below takes them (decided when the topology is built;
+ * a null key then goes to a partition of the producer's choosing). */
+static brook_err_t repartition_filter_process(brook_ctx_t *ctx,
+                                              brook_record_t *rec, void *state,
+                                              char *errstr, size_t errstr_size)
 {
         (void)state;
-        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
-}
-
-static brook_err_t nonnull_key_process(brook_ctx_t *ctx, brook_record_t *rec,
-                                       void *state, char *errstr,
-                                       size_t errstr_size)
-{
-        (void)state;
-        if (!brook_record_key(rec)) {
+        if (!brook_record_key(rec) && !ctx->node->keep_null_keys) {
                 brook__ctx_drop(ctx, rec, BROOK_DROP_NULL_KEY,
                                 "null key before a repartition topic");
                 return BROOK_OK;
@@ -334,18 +328,15 @@ brook_stream_t *
 brook_stream_repartition(brook_stream_t *s,
                          const brook_repartitioned_t *repartitioned)
 {
-        return brook__stream_repartition(s, repartitioned, false);
+        return brook__stream_repartition(s, repartitioned);
 }
 
 brook_stream_t *
 brook__stream_repartition(brook_stream_t *s,
-                          const brook_repartitioned_t *repartitioned,
-                          bool keep_null_keys)
+                          const brook_repartitioned_t *repartitioned)
 {
         brook_repartitioned_t r = {0};
-        brook_processor_def_t def = {.process = keep_null_keys
-                                                        ? any_key_process
-                                                        : nonnull_key_process};
+        brook_processor_def_t def = {.process = repartition_filter_process};
         brook_produced_t produced = {0};
         brook_consumed_t consumed = {0};
         brook_builder_t *b;
@@ -420,6 +411,7 @@ brook__stream_repartition(brook_stream_t *s,
         if (brook_builder_add_processor(
                     b, filter, &def, (const char *const *)&s->node, 1, NULL, 0))
                 goto done;
+        brook__builder_node(b, filter)->null_key_filter = true;
         if (brook_builder_add_sink(b, sink, topic, NULL, NULL, &produced,
                                    (const char *const *)&filter, 1, NULL, 0))
                 goto done;
@@ -447,5 +439,32 @@ done:
         free(gen_sink);
         free(gen_filter);
         free(gen_source);
+        return out;
+}
+
+brook_stream_t *
+brook__stream_repartition_for_join(brook_stream_t *s, const char *name,
+                                   const brook_serde_t *key_serde,
+                                   const brook_serde_t *value_serde)
+{
+        brook_repartitioned_t r = {.name = name ? name : s->node,
+                                   .key_serde = key_serde,
+                                   .value_serde = value_serde,
+                                   .version = BROOK_REPARTITIONED_VERSION};
+        brook_stream_t *out;
+
+        /* Kafka Streams' repartitionForJoin(): a join named after the
+         * stream reuses the stream's last repartition (its topic and
+         * nodes), though the names it would have had still take their
+         * numbers. */
+        if (s->join_rp && !strcmp(r.name, s->node)) {
+                free(brook__builder_new_name(s->b, "KSTREAM-SINK"));
+                free(brook__builder_new_name(s->b, "KSTREAM-FILTER"));
+                free(brook__builder_new_name(s->b, "KSTREAM-SOURCE"));
+                return s->join_rp;
+        }
+        out = brook__stream_repartition(s, &r);
+        if (out)
+                s->join_rp = out;
         return out;
 }

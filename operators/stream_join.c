@@ -668,7 +668,7 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
                                       .opaque_destroy = free};
         brook_processor_def_t merge = {.process = brook__passthrough_process};
         const brook_serde_t *ks, *vs, *ovs;
-        brook_stream_t *out = NULL, *orig = s;
+        brook_stream_t *out = NULL;
         char *this_win = NULL, *other_win = NULL, *this_gen = NULL;
         char *other_gen = NULL, *this_join = NULL, *other_join = NULL;
         char *this_store = NULL, *other_store = NULL, *outer_store = NULL;
@@ -736,31 +736,21 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
                 return NULL;
         }
         /* Kafka Streams' order: the repartitions first, each named after
-         * its stream's node or the join. A self-join of a re-keyed stream
-         * reads both sides from one topic, as Kafka Streams' does. */
+         * the join or (reused) after its stream's node. A self-join of a
+         * re-keyed stream reads both sides from one topic, as Kafka
+         * Streams' does. */
         if (s->key_changed) {
                 char *rn = d.name ? cat(d.name, "-left", "") : NULL;
-                brook_repartitioned_t r = {.name = rn ? rn : s->node,
-                                           .key_serde = d.key_serde,
-                                           .value_serde = d.value_serde,
-                                           .version =
-                                                   BROOK_REPARTITIONED_VERSION};
-                s = brook__stream_repartition(s, &r, left_outer || right_outer);
+                s = brook__stream_repartition_for_join(s, rn, d.key_serde,
+                                                       d.value_serde);
                 free(rn);
                 if (!s)
                         return NULL;
         }
-        if (other == orig && orig->key_changed && !d.name) {
-                other = s;
-        } else if (other->key_changed) {
+        if (other->key_changed) {
                 char *rn = d.name ? cat(d.name, "-right", "") : NULL;
-                brook_repartitioned_t r = {.name = rn ? rn : other->node,
-                                           .key_serde = d.key_serde,
-                                           .value_serde = d.other_value_serde,
-                                           .version =
-                                                   BROOK_REPARTITIONED_VERSION};
-                other = brook__stream_repartition(other, &r,
-                                                  left_outer || right_outer);
+                other = brook__stream_repartition_for_join(
+                        other, rn, d.key_serde, d.other_value_serde);
                 free(rn);
                 if (!other)
                         return NULL;
@@ -833,6 +823,11 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
         other_op->peer_idx = brook__builder_node(b, this_join)->idx;
         brook__builder_node(b, this_join)->copartition = true;
         brook__builder_node(b, other_join)->copartition = true;
+        /* Kafka Streams labels the whole join NULL_KEY_RELAXED_JOIN. */
+        if (left_outer) {
+                brook__builder_node(b, this_win)->relaxed_join = true;
+                brook__builder_node(b, other_win)->relaxed_join = true;
+        }
         parents[0] = this_join;
         parents[1] = other_join;
         if (brook_builder_add_processor(b, merge_name, &merge, parents, 2, NULL,

@@ -1017,6 +1017,98 @@ static void test_fk_describe(void **state)
         brook_builder_destroy(b);
 }
 
+/* Kafka Streams decides when the topology is built whether a
+ * repartition's filter lets null keys through: if a left or outer join is
+ * anywhere below it. So a null key through an explicit repartition
+ * reaches a left join below (as Kafka Streams 4.3 gives it). */
+static void test_repartition_relaxed_below(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *l =
+                brook_stream_repartition(brook_stream(b, "left", NULL), NULL);
+        brook_stream_t *r = brook_stream(b, "right", NULL);
+        brook_join_windows_t w = brook_join_windows(10, 0);
+        brook_test_driver_t *td;
+        (void)state;
+
+        brook_stream_to(
+                brook_stream_left_join(l, r, bracket_joiner, NULL, &w, NULL),
+                "out", NULL);
+        td = td_new(b);
+        pipe_ok(td, "left", NULL, "L", 1);
+        expect_out(td, "out", "null=[L, null]@1;");
+        brook_test_driver_destroy(td);
+}
+
+/* One re-keyed stream joined twice with a table, unnamed: one repartition
+ * topic for both, as Kafka Streams' repartitionForJoin() reuses it (its
+ * describe(), to the character). */
+static void test_repartition_reused(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *s = brook_stream_select_key(
+                brook_stream(b, "left", NULL), value_as_key, NULL);
+        brook_table_t *t = brook_table(b, "right", NULL, NULL);
+        brook_test_driver_t *td;
+        char *desc;
+        (void)state;
+
+        brook_stream_to(
+                brook_stream_join_table(s, t, bracket_joiner, NULL, NULL),
+                "out1", NULL);
+        brook_stream_to(
+                brook_stream_left_join_table(s, t, bracket_joiner, NULL, NULL),
+                "out2", NULL);
+        desc = brook_topology_describe(b, BROOK_DESCRIBE_TEXT);
+        assert_string_equal(
+                desc,
+                "Topologies:\n"
+                "   Sub-topology: 0\n"
+                "    Source: KSTREAM-SOURCE-0000000000 (topics: [left])\n"
+                "      --> KSTREAM-KEY-SELECT-0000000001\n"
+                "    Processor: KSTREAM-KEY-SELECT-0000000001 (stores: [])\n"
+                "      --> KSTREAM-FILTER-0000000006\n"
+                "      <-- KSTREAM-SOURCE-0000000000\n"
+                "    Processor: KSTREAM-FILTER-0000000006 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000005\n"
+                "      <-- KSTREAM-KEY-SELECT-0000000001\n"
+                "    Sink: KSTREAM-SINK-0000000005 (topic: "
+                "KSTREAM-KEY-SELECT-0000000001-repartition)\n"
+                "      <-- KSTREAM-FILTER-0000000006\n"
+                "\n"
+                "  Sub-topology: 1\n"
+                "    Source: KSTREAM-SOURCE-0000000007 (topics: "
+                "[KSTREAM-KEY-SELECT-0000000001-repartition])\n"
+                "      --> KSTREAM-LEFTJOIN-0000000013, "
+                "KSTREAM-JOIN-0000000008\n"
+                "    Processor: KSTREAM-JOIN-0000000008 (stores: "
+                "[right-STATE-STORE-0000000002])\n"
+                "      --> KSTREAM-SINK-0000000009\n"
+                "      <-- KSTREAM-SOURCE-0000000007\n"
+                "    Processor: KSTREAM-LEFTJOIN-0000000013 (stores: "
+                "[right-STATE-STORE-0000000002])\n"
+                "      --> KSTREAM-SINK-0000000014\n"
+                "      <-- KSTREAM-SOURCE-0000000007\n"
+                "    Source: KSTREAM-SOURCE-0000000003 (topics: [right])\n"
+                "      --> KTABLE-SOURCE-0000000004\n"
+                "    Sink: KSTREAM-SINK-0000000009 (topic: out1)\n"
+                "      <-- KSTREAM-JOIN-0000000008\n"
+                "    Sink: KSTREAM-SINK-0000000014 (topic: out2)\n"
+                "      <-- KSTREAM-LEFTJOIN-0000000013\n"
+                "    Processor: KTABLE-SOURCE-0000000004 (stores: "
+                "[right-STATE-STORE-0000000002])\n"
+                "      --> none\n"
+                "      <-- KSTREAM-SOURCE-0000000003\n"
+                "\n");
+        free(desc);
+        td = td_new(b);
+        pipe_ok(td, "right", "w", "ward", 1);
+        pipe_ok(td, "left", "p", "w", 2);
+        expect_out(td, "out1", "w=[w, ward]@2;");
+        expect_out(td, "out2", "w=[w, ward]@2;");
+        brook_test_driver_destroy(td);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1044,6 +1136,8 @@ int main(void)
                 cmocka_unit_test(test_table_table_materialized_and_bad),
                 cmocka_unit_test(test_fk_left_join),
                 cmocka_unit_test(test_fk_describe),
+                cmocka_unit_test(test_repartition_relaxed_below),
+                cmocka_unit_test(test_repartition_reused),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
