@@ -8,6 +8,10 @@
  *                              session-count [--threads 1]
  *                   [--app-id ID] [--timeout 600] [--brook-defaults]
  *                   [-X <brook property>=<value>]...
+ *   brook-bench-app --bootstrap B --input T --other T2 --output O
+ *                   --records N --expect-output M --workload st-join|ss-join
+ *                   [--threads 1] [--app-id ID] [--timeout 600]
+ *                   [--brook-defaults] [-X <brook property>=<value>]...
  *   brook-bench-app --bootstrap B --input T --output O --app-id ID
  *                   --workload restore --expect-restored N [--keys K]
  *                   [--key-format F] [--threads 1] [--timeout 600]
@@ -33,6 +37,22 @@
  *                processed; the output holds every window's (session's)
  *                final count (brook-bench-load --verify-windows checks
  *                it).
+ *   st-join      source T (string, string) → join (brook_stream_join_table)
+ *                with the table of T2 (string, string; its store RocksDB,
+ *                cached as Kafka Streams caches a joined source table) →
+ *                sink (string, string); the joiner's value is the stream's
+ *                value, '|', the table's (join.h).
+ *   ss-join      source T → join (brook_stream_join) with source T2 within
+ *                brook_join_windows(10 s, 60 s grace) (join.h), the join
+ *                stores RocksDB → sink; value left '|' right.
+ *                For both joins N is every input record (st-join: the
+ *                events and the table rows; ss-join: both streams) and M
+ *                the join's output count. Done when N input records are
+ *                processed (the table's rows are older than every event,
+ *                so they come first); the close then flushes the
+ *                producer. The app checks that it produced exactly M
+ *                records and dropped none; brook-bench-load --verify-join
+ *                checks the output itself.
  *   restore      the count topology, started on an empty state dir with
  *                the changelog "<ID>-counts-changelog" already holding N
  *                records (brook-bench-load --format count --compact).
@@ -57,7 +77,7 @@
  * every record is delivered by then; it also commits and leaves the group,
  * which the raw loop's figure does not include), produced_seconds until the
  * sinks had sent the last record, and close_seconds is the close alone;
- * for count, hopping-count and session-count,
+ * for count, hopping-count, session-count, st-join and ss-join,
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s>
  * where records is the input count, seconds runs from the first record
@@ -87,6 +107,7 @@
 #include <brook/brook.h>
 
 #include "clients.h"
+#include "join.h"
 #include "records.h"
 #include "state.h"
 
@@ -104,12 +125,20 @@ typedef enum app_workload_e {
         APP_RESTORE, /* count's store, restored from its changelog */
         APP_HOPPING, /* count by key in hopping windows (state.h) */
         APP_SESSION, /* count by key in session windows (state.h) */
+        APP_ST_JOIN, /* stream-table join (join.h) */
+        APP_SS_JOIN, /* stream-stream join (join.h) */
 } app_workload_t;
+
+static bool is_join(app_workload_t w)
+{
+        return w == APP_ST_JOIN || w == APP_SS_JOIN;
+}
 
 /* Counts every input record: the workloads that stop once N are. */
 static bool counts_input(app_workload_t w)
 {
-        return w == APP_COUNT || w == APP_HOPPING || w == APP_SESSION;
+        return w == APP_COUNT || w == APP_HOPPING || w == APP_SESSION ||
+               is_join(w);
 }
 
 /* Values the filter could not read: the input is not the loader's. */
@@ -124,12 +153,18 @@ static void usage(FILE *out)
                 "          [--threads 1]\n"
                 "          [--app-id ID] [--timeout 600] [--brook-defaults]\n"
                 "          [-X <brook property>=<value>]...\n"
+                "       %s --bootstrap B --input T --other T2 --output O"
+                " --records N\n"
+                "          --expect-output M --workload st-join|ss-join"
+                " [--threads 1]\n"
+                "          [--app-id ID] [--timeout 600] [--brook-defaults]\n"
+                "          [-X <brook property>=<value>]...\n"
                 "       %s --bootstrap B --input T --output O --app-id ID\n"
                 "          --workload restore --expect-restored N [--keys K]"
                 " [--key-format F]\n"
                 "          [--threads 1] [--timeout 600] [--brook-defaults]\n"
                 "          [-X <brook property>=<value>]...\n",
-                prog, prog);
+                prog, prog, prog);
 }
 
 static void sleep_ms(long ms)
@@ -173,7 +208,22 @@ static void *map_value(const brook_record_t *rec, void *opaque)
         return out;
 }
 
-static brook_builder_t *topology(const char *input, const char *output,
+/* The joins' joiner: left, '|', right (strings), in the record's arena. */
+static void *join_values(const brook_record_t *rec, void *left, void *right,
+                         void *opaque)
+{
+        size_t l = strlen(left), r = strlen(right);
+        char *out = brook_record_alloc(rec, l + 1 + r + 1);
+
+        (void)opaque;
+        memcpy(out, left, l);
+        out[l] = BENCH_JOIN_SEP;
+        memcpy(out + l + 1, right, r + 1);
+        return out;
+}
+
+static brook_builder_t *topology(const char *input, const char *other,
+                                 const char *output,
                                  app_workload_t app_workload,
                                  bench_workload_t workload)
 {
@@ -181,7 +231,30 @@ static brook_builder_t *topology(const char *input, const char *output,
         if (!b)
                 return NULL;
 
-        if (app_workload == APP_PIPE) {
+        if (is_join(app_workload)) {
+                /* Kafka Streams' topologies of KStreamsBench.java, with
+                 * every store and cache setting left to the defaults. */
+                const brook_consumed_t strings = {
+                        .key_serde = brook_serde_string(),
+                        .value_serde = brook_serde_string()};
+                brook_stream_t *s = brook_stream(b, input, &strings), *j;
+                if (app_workload == APP_ST_JOIN) {
+                        brook_table_t *t =
+                                brook_table(b, other, &strings, NULL);
+                        j = brook_stream_join_table(s, t, join_values, NULL,
+                                                    NULL);
+                } else {
+                        brook_join_windows_t w = brook_join_windows(
+                                BENCH_SS_WINDOW_MS, BENCH_SS_GRACE_MS);
+                        j = brook_stream_join(s,
+                                              brook_stream(b, other, &strings),
+                                              join_values, NULL, &w, NULL);
+                }
+                brook_stream_to(j, output,
+                                &(brook_produced_t){
+                                        .key_serde = brook_serde_string(),
+                                        .value_serde = brook_serde_string()});
+        } else if (app_workload == APP_PIPE) {
                 brook_stream_t *s = brook_stream(
                         b, input,
                         &(brook_consumed_t){.key_serde = brook_serde_bytes(),
@@ -371,6 +444,8 @@ int main(int argc, char **argv)
                 OPT_APP_ID,
                 OPT_TIMEOUT,
                 OPT_BROOK_DEFAULTS,
+                OPT_OTHER,
+                OPT_EXPECT_OUTPUT,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -387,16 +462,21 @@ int main(int argc, char **argv)
                 {"app-id", required_argument, NULL, OPT_APP_ID},
                 {"timeout", required_argument, NULL, OPT_TIMEOUT},
                 {"brook-defaults", no_argument, NULL, OPT_BROOK_DEFAULTS},
+                {"other", required_argument, NULL, OPT_OTHER},
+                {"expect-output", required_argument, NULL, OPT_EXPECT_OUTPUT},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *input = NULL, *output = NULL,
-                   *workload_name = NULL, *threads = "1", *key_format = "k%u";
+                   *workload_name = NULL, *threads = "1", *key_format = "k%u",
+                   *other = NULL;
         const char *props[64];
         int prop_cnt = 0;
         char app_id[128];
         uint64_t records = 0, timeout_s = 600, n, expect_restored = 0, keys = 0;
-        bool have_records = false, have_app_id = false, brook_defaults = false;
+        uint64_t expect_output = 0;
+        bool have_records = false, have_app_id = false, brook_defaults = false,
+             have_expect_output = false;
         bench_workload_t workload = BENCH_WORKLOAD_PASSTHROUGH;
         app_workload_t app_workload = APP_PIPE;
         bench_keyfmt_t kf;
@@ -441,6 +521,10 @@ int main(int argc, char **argv)
                                 app_workload = APP_SESSION;
                         else if (!strcmp(optarg, "restore"))
                                 app_workload = APP_RESTORE;
+                        else if (!strcmp(optarg, "st-join"))
+                                app_workload = APP_ST_JOIN;
+                        else if (!strcmp(optarg, "ss-join"))
+                                app_workload = APP_SS_JOIN;
                         else if (!bench_workload_parse(optarg, &workload))
                                 app_workload = APP_PIPE;
                         else {
@@ -448,7 +532,7 @@ int main(int argc, char **argv)
                                         "%s: unknown workload '%s' "
                                         "(passthrough, filter-map, count, "
                                         "hopping-count, session-count, "
-                                        "restore)\n",
+                                        "st-join, ss-join, restore)\n",
                                         prog, optarg);
                                 return 2;
                         }
@@ -483,6 +567,15 @@ int main(int argc, char **argv)
                 case OPT_BROOK_DEFAULTS:
                         brook_defaults = true;
                         break;
+                case OPT_OTHER:
+                        other = optarg;
+                        break;
+                case OPT_EXPECT_OUTPUT:
+                        if (bench_parse_u64(prog, "--expect-output", optarg,
+                                            &expect_output))
+                                return 2;
+                        have_expect_output = true;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -504,6 +597,15 @@ int main(int argc, char **argv)
                 usage(stderr);
                 return 2;
         }
+        if (is_join(app_workload) != (other != NULL) ||
+            is_join(app_workload) != have_expect_output) {
+                fprintf(stderr,
+                        "%s: --other and --expect-output go with st-join "
+                        "and ss-join, and only with them\n",
+                        prog);
+                usage(stderr);
+                return 2;
+        }
         if (bench_keyfmt_parse(key_format, &kf, errstr, sizeof errstr)) {
                 fprintf(stderr, "%s: --key-format: %s\n", prog, errstr);
                 return 2;
@@ -513,7 +615,8 @@ int main(int argc, char **argv)
 
         uint64_t expected = app_workload == APP_PIPE
                                     ? bench_expected_count(workload, records)
-                                    : 0;
+                            : is_join(app_workload) ? expect_output
+                                                    : 0;
         brook_conf_t *conf = brook_conf_new();
         brook_builder_t *b = NULL;
         brook_app_t *app = NULL;
@@ -537,7 +640,7 @@ int main(int argc, char **argv)
                         goto out;
         }
 
-        b = topology(input, output, app_workload, workload);
+        b = topology(input, other, output, app_workload, workload);
         if (!b)
                 goto out;
         app = brook_app_new(b, conf, errstr, sizeof errstr);
@@ -675,7 +778,7 @@ int main(int argc, char **argv)
         uint64_t bad = atomic_load(&unreadable);
         char want[64] = "";
         /* The cache makes count's output depend on timing. */
-        if (app_workload == APP_PIPE)
+        if (app_workload == APP_PIPE || is_join(app_workload))
                 snprintf(want, sizeof want, " (expected %" PRIu64 ")",
                          expected);
         fprintf(stderr,
@@ -688,11 +791,14 @@ int main(int argc, char **argv)
                 first ? first - began : 0.0, closed_at - closing);
         if (counts_input(app_workload)) {
                 /* The output's counts are checked by the harness
-                 * (brook-bench-load --verify-counts, --verify-windows);
-                 * here only that every input record was counted (a late
-                 * record would be dropped). */
+                 * (brook-bench-load --verify-counts, --verify-windows,
+                 * --verify-join); here only that every input record was
+                 * counted (a late record would be dropped), and that a
+                 * join made one output per pair. */
                 if ((uint64_t)stats.records_processed != records ||
-                    stats.records_dropped || !stats.records_produced) {
+                    stats.records_dropped || !stats.records_produced ||
+                    (is_join(app_workload) &&
+                     (uint64_t)stats.records_produced != expected)) {
                         fprintf(stderr,
                                 "%s: wrong count: processed %" PRId64
                                 " of %" PRIu64 " records, dropped %" PRId64

@@ -51,6 +51,24 @@
  *       start, end and count), none missing, none extra. Prints the number
  *       of records read; five expected windows and the totals to stderr.
  *       Exits 1 on any difference.
+ *   brook-bench-load --bootstrap B --topic T --partitions P --records N
+ *                    --value-size V --join st-table|st-events|ss-left|
+ *                    ss-right --t0 MS [--table-rows R]
+ *       Creates T and writes the join benchmarks' records of join.h: the
+ *       stream-table join's table (N rows; --value-size is not used) or
+ *       events (over a table of R rows, default 100,000), or the
+ *       stream-stream join's left or right stream, stamped from t0 MS.
+ *   brook-bench-load --bootstrap B --verify-join T
+ *                    --workload st-join|ss-join --records N --value-size V
+ *                    [--table-rows R]
+ *       Reads T (a join's output over N events, or N records a side) up
+ *       to its end and checks it against join.h: every index 0..N-1 once,
+ *       each with its key and its whole joined value; nothing else.
+ *       Prints the number of records read; the totals and up to ten
+ *       faults to stderr. Exits 1 on any difference.
+ *   brook-bench-load --bootstrap B --delete-prefix P
+ *       Deletes every topic whose name starts with P (an app's internal
+ *       topics, whatever the engine named them).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -64,6 +82,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "clients.h"
+#include "join.h"
 #include "records.h"
 #include "state.h"
 
@@ -71,6 +90,12 @@
 #define METADATA_TIMEOUT_S 30
 
 static const char *prog = "brook-bench-load";
+
+/* What --join loads: which topic of join.h, over how many table rows. */
+typedef struct join_load_s {
+        bench_join_topic_t topic;
+        uint64_t rows;
+} join_load_t;
 
 typedef struct load_stats_s {
         uint64_t delivered;
@@ -96,8 +121,16 @@ static void usage(FILE *out)
                 " --keys K [--key-format F]\n"
                 "       %s --bootstrap B --verify-windows T"
                 " --windows hopping|session --records N\n"
-                "          --keys K --t0 MS [--key-format F]\n",
-                prog, prog, prog, prog, prog, prog, prog);
+                "          --keys K --t0 MS [--key-format F]\n"
+                "       %s --bootstrap B --topic T --partitions P --records N"
+                " --value-size V\n"
+                "          --join st-table|st-events|ss-left|ss-right"
+                " --t0 MS [--table-rows R]\n"
+                "       %s --bootstrap B --verify-join T"
+                " --workload st-join|ss-join --records N\n"
+                "          --value-size V [--table-rows R]\n"
+                "       %s --bootstrap B --delete-prefix P\n",
+                prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -327,6 +360,28 @@ out:
         rd_kafka_DeleteTopic_destroy(dt);
         rd_kafka_AdminOptions_destroy(opts);
         rd_kafka_queue_destroy(queue);
+        return ret;
+}
+
+/* --delete-prefix: deletes every topic whose name starts with @p prefix
+ * (none is not an error). */
+static int delete_prefix(rd_kafka_t *rk, const char *prefix)
+{
+        const struct rd_kafka_metadata *md;
+        size_t len = strlen(prefix);
+        int ret = 0;
+
+        rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 10000);
+        if (err) {
+                fprintf(stderr, "%s: cannot list the topics: %s\n", prog,
+                        rd_kafka_err2str(err));
+                return -1;
+        }
+        for (int i = 0; i < md->topic_cnt; i++)
+                if (len && !strncmp(md->topics[i].topic, prefix, len) &&
+                    delete_topic(rk, md->topics[i].topic))
+                        ret = -1;
+        rd_kafka_metadata_destroy(md);
         return ret;
 }
 
@@ -888,6 +943,157 @@ out:
         return ret;
 }
 
+/* --------------------------------------------------------- join checks */
+
+typedef struct join_read_s {
+        const char *topic;
+        bool ss;
+        uint64_t records;
+        uint64_t rows;
+        size_t value_size;
+        uint8_t *seen; /**< Per index: records read of it, up to 255. */
+        char *want;    /**< The expected value, built per record. */
+        size_t want_size;
+        uint64_t foreign;
+        uint64_t wrong;
+        uint64_t dups;
+        unsigned shown;
+} join_read_t;
+
+static void join_fault(join_read_t *c, const rd_kafka_message_t *msg,
+                       const char *what)
+{
+        if (c->shown++ >= 10)
+                return;
+        fprintf(stderr,
+                "%s: %s [%" PRId32 "] offset %" PRId64
+                ": %s (key of %zu bytes '%.*s', value of %zu bytes "
+                "'%.*s')\n",
+                prog, c->topic, msg->partition, msg->offset, what, msg->key_len,
+                (int)(msg->key_len < 40 ? msg->key_len : 40),
+                msg->key ? (const char *)msg->key : "", msg->len,
+                (int)(msg->len < 60 ? msg->len : 60),
+                msg->payload ? (const char *)msg->payload : "");
+}
+
+/* The expected key and value of output index @p i into @p key and
+ * c->want; returns the value's length. */
+static size_t join_expected(const join_read_t *c, uint64_t i, char *key,
+                            size_t key_size, size_t *key_len)
+{
+        bench_join_topic_t first =
+                c->ss ? BENCH_JOIN_SS_LEFT : BENCH_JOIN_ST_EVENTS;
+        size_t n;
+
+        *key_len = bench_join_key(first, i, c->rows, key, key_size);
+        n = bench_join_value(first, i, c->want, c->want_size, c->value_size);
+        c->want[n++] = BENCH_JOIN_SEP;
+        if (c->ss)
+                n += bench_join_value(BENCH_JOIN_SS_RIGHT, i, c->want + n,
+                                      c->want_size - n, c->value_size);
+        else
+                n += bench_join_value(BENCH_JOIN_ST_TABLE,
+                                      bench_join_event_row(i, c->rows),
+                                      c->want + n, c->want_size - n, 0);
+        return n;
+}
+
+static void join_cb(const rd_kafka_message_t *msg, uint64_t seq, void *opaque)
+{
+        join_read_t *c = opaque;
+        char key[64];
+        size_t key_len, n;
+        uint64_t i;
+
+        (void)seq;
+        if (bench_join_index(c->ss ? BENCH_JOIN_SS_LEFT : BENCH_JOIN_ST_EVENTS,
+                             msg->payload, msg->len, &i) ||
+            i >= c->records) {
+                c->foreign++;
+                join_fault(c, msg, "not the join of an input record");
+                return;
+        }
+        n = join_expected(c, i, key, sizeof key, &key_len);
+        if (msg->key_len != key_len || memcmp(msg->key, key, key_len) ||
+            msg->len != n || memcmp(msg->payload, c->want, n)) {
+                c->wrong++;
+                join_fault(c, msg, "the wrong key or value for its index");
+        }
+        if (c->seen[i] < UINT8_MAX)
+                c->seen[i]++;
+        if (c->seen[i] > 1) {
+                c->dups++;
+                if (c->seen[i] == 2)
+                        join_fault(c, msg, "an index read twice");
+        }
+}
+
+/*
+ * --verify-join: reads @p topic (st-join's or ss-join's output over
+ * @p records events, or records a side) to its end and checks it against
+ * join.h: every index once, with its key and joined value, nothing else.
+ */
+static int verify_join_output(rd_kafka_t *rk, const char *bootstrap,
+                              const char *topic, bool ss, uint64_t records,
+                              uint64_t rows, size_t value_size)
+{
+        join_read_t c = {.topic = topic,
+                         .ss = ss,
+                         .records = records,
+                         .rows = rows,
+                         .value_size = value_size,
+                         .want_size = 2 * value_size + 64};
+        uint64_t read = 0, missing = 0;
+        char key[64];
+        size_t key_len, n;
+        int ret = -1;
+
+        c.seen = calloc(records ? records : 1, 1);
+        c.want = malloc(c.want_size);
+        if (!c.seen || !c.want) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                goto out;
+        }
+        if (read_to_end(rk, bootstrap, topic, join_cb, &c, &read))
+                goto out;
+        for (uint64_t i = 0; i < records; i++) {
+                if (c.seen[i])
+                        continue;
+                if (missing++ < 5) {
+                        n = join_expected(&c, i, key, sizeof key, &key_len);
+                        fprintf(stderr,
+                                "%s: %s: missing index %" PRIu64
+                                ": key %.*s, value %.*s\n",
+                                prog, topic, i, (int)key_len, key,
+                                (int)(n < 60 ? n : 60), c.want);
+                }
+        }
+        if (records) {
+                n = join_expected(&c, records - 1, key, sizeof key, &key_len);
+                fprintf(stderr,
+                        "%s: %s: the last index, %" PRIu64
+                        ": key %.*s, value of %zu bytes %.*s...%.*s\n",
+                        prog, topic, records - 1, (int)key_len, key, n, 20,
+                        c.want, 20, c.want + n - 20);
+        }
+        fprintf(stderr,
+                "%s: %s: %" PRIu64 " records read; of %" PRIu64
+                " expected (%s) %" PRIu64 " missing, %" PRIu64
+                " read more than once (extra records), %" PRIu64
+                " with the wrong key or value; %" PRIu64
+                " records not the join of an input record\n",
+                prog, topic, read, records,
+                ss ? "ss-join: one per left record" : "st-join: one per event",
+                missing, c.dups, c.wrong, c.foreign);
+        printf("%" PRIu64 "\n", read);
+        ret = missing || c.dups || c.wrong || c.foreign || read != records ? -1
+                                                                           : 0;
+out:
+        free(c.seen);
+        free(c.want);
+        return ret;
+}
+
 static int64_t wall_ms(void)
 {
         struct timespec ts;
@@ -928,16 +1134,20 @@ static void sleep_until(double deadline)
  * > 0, record seq is sent no sooner than seq / rate seconds after the start
  * and stamped with the wall clock at send; otherwise as fast as the producer
  * takes them, stamped t0 + seq ms, or, with @p windowed, with state.h's
- * bench_event_time(@p event_t0, seq).
+ * bench_event_time(@p event_t0, seq). With @p join, keys, values and
+ * timestamps are join.h's instead, from @p event_t0.
  */
 static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 uint64_t records, size_t value_size, uint64_t keys,
                 const bench_keyfmt_t *kf, bench_format_t format, bool counts,
-                double rate, bool windowed, int64_t event_t0)
+                double rate, bool windowed, int64_t event_t0,
+                const join_load_t *join)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         char key[sizeof kf->prefix + sizeof kf->suffix + 24];
-        char *value = malloc(value_size ? value_size : 1);
+        /* A table row's value is short, but formatted with its NUL. */
+        size_t value_cap = value_size + 32;
+        char *value = malloc(value_cap);
         bool tty = isatty(STDERR_FILENO);
         int64_t t0 = wall_ms() - (int64_t)records;
         double began = bench_now(), last_progress = began;
@@ -953,14 +1163,23 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
         }
 
         for (uint64_t seq = 0; seq < records; seq++) {
-                size_t key_len =
-                        kf ? bench_keyfmt_key(kf, seq % keys, key, sizeof key)
-                           : bench_key(seq, keys, key, sizeof key);
-                if (counts)
-                        bench_count_encode((int64_t)(seq / keys + 1),
-                                           (unsigned char *)value);
-                else
-                        bench_value(format, seq, keys, value, value_size);
+                size_t key_len, value_len = value_size;
+                if (join) {
+                        key_len = bench_join_key(join->topic, seq, join->rows,
+                                                 key, sizeof key);
+                        value_len = bench_join_value(join->topic, seq, value,
+                                                     value_cap, value_size);
+                } else {
+                        key_len = kf ? bench_keyfmt_key(kf, seq % keys, key,
+                                                        sizeof key)
+                                     : bench_key(seq, keys, key, sizeof key);
+                        if (counts)
+                                bench_count_encode((int64_t)(seq / keys + 1),
+                                                   (unsigned char *)value);
+                        else
+                                bench_value(format, seq, keys, value,
+                                            value_size);
+                }
 
                 if (rate > 0 && seq >= due) {
                         /* On schedule: serve delivery reports, then wait
@@ -991,9 +1210,11 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                                 RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                 RD_KAFKA_V_KEY(key, key_len),
-                                RD_KAFKA_V_VALUE(value, value_size),
+                                RD_KAFKA_V_VALUE(value, value_len),
                                 RD_KAFKA_V_TIMESTAMP(
                                         rate > 0   ? wall_ms()
+                                        : join     ? bench_join_ts(join->topic,
+                                                                   event_t0, seq)
                                         : windowed ? bench_event_time(event_t0,
                                                                       seq)
                                                    : t0 + (int64_t)seq),
@@ -1048,11 +1269,15 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
         double secs = bench_now() - began;
         if (tty)
                 progress(records, records, began, true);
+        /* A join table's values are its wards ("ward-%03d"), not
+         * --value-size. */
         fprintf(stderr,
                 "%s: loaded %" PRIu64 " records of %zu bytes into %s in %.2f s:"
                 " %.0f records/s\n",
-                prog, records, value_size, topic, secs,
-                secs > 0 ? (double)records / secs : 0.0);
+                prog, records,
+                join && join->topic == BENCH_JOIN_ST_TABLE ? (size_t)8
+                                                           : value_size,
+                topic, secs, secs > 0 ? (double)records / secs : 0.0);
         if (rate > 0)
                 fprintf(stderr,
                         "%s: paced at %.0f records/s; at most %.1f ms behind "
@@ -1088,6 +1313,11 @@ int main(int argc, char **argv)
                 OPT_T0,
                 OPT_VERIFY_WINDOWS,
                 OPT_WINDOWS,
+                OPT_JOIN,
+                OPT_TABLE_ROWS,
+                OPT_VERIFY_JOIN,
+                OPT_WORKLOAD,
+                OPT_DELETE_PREFIX,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -1110,14 +1340,22 @@ int main(int argc, char **argv)
                 {"t0", required_argument, NULL, OPT_T0},
                 {"verify-windows", required_argument, NULL, OPT_VERIFY_WINDOWS},
                 {"windows", required_argument, NULL, OPT_WINDOWS},
+                {"join", required_argument, NULL, OPT_JOIN},
+                {"table-rows", required_argument, NULL, OPT_TABLE_ROWS},
+                {"verify-join", required_argument, NULL, OPT_VERIFY_JOIN},
+                {"workload", required_argument, NULL, OPT_WORKLOAD},
+                {"delete-prefix", required_argument, NULL, OPT_DELETE_PREFIX},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
                    *expect = NULL, *verify = NULL, *key_format = NULL,
-                   *verify_win = NULL, *windows = NULL;
+                   *verify_win = NULL, *windows = NULL, *verify_join = NULL,
+                   *join_workload = NULL, *del_prefix = NULL;
         uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000,
-                 rate = 0, duration = 0;
+                 rate = 0, duration = 0, table_rows = BENCH_JOIN_TABLE_ROWS;
+        bench_join_topic_t join_topic = BENCH_JOIN_ST_TABLE;
+        bool join = false;
         bool have_records = false, have_value_size = false, counts = false,
              compact = false, windowed = false, have_t0 = false;
         int64_t t0 = 0;
@@ -1235,6 +1473,38 @@ int main(int argc, char **argv)
                         }
                         windows = optarg;
                         break;
+                case OPT_JOIN:
+                        if (bench_join_topic_parse(optarg, &join_topic)) {
+                                fprintf(stderr,
+                                        "%s: --join is st-table, st-events, "
+                                        "ss-left or ss-right, not '%s'\n",
+                                        prog, optarg);
+                                return 2;
+                        }
+                        join = true;
+                        break;
+                case OPT_TABLE_ROWS:
+                        if (bench_parse_u64(prog, "--table-rows", optarg,
+                                            &table_rows))
+                                return 2;
+                        break;
+                case OPT_VERIFY_JOIN:
+                        verify_join = optarg;
+                        break;
+                case OPT_WORKLOAD:
+                        if (strcmp(optarg, "st-join") &&
+                            strcmp(optarg, "ss-join")) {
+                                fprintf(stderr,
+                                        "%s: --workload is st-join or "
+                                        "ss-join, not '%s'\n",
+                                        prog, optarg);
+                                return 2;
+                        }
+                        join_workload = optarg;
+                        break;
+                case OPT_DELETE_PREFIX:
+                        del_prefix = optarg;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -1296,6 +1566,24 @@ int main(int argc, char **argv)
                         prog);
                 return 2;
         }
+        if (verify_join && (!have_records || !join_workload || !value_size ||
+                            records > BENCH_JOIN_MAX_RECORDS || !table_rows)) {
+                fprintf(stderr,
+                        "%s: --verify-join needs --workload, --records (at "
+                        "most %d), --value-size and --table-rows above 0\n",
+                        prog, BENCH_JOIN_MAX_RECORDS);
+                return 2;
+        }
+        if (join &&
+            (!have_t0 || rate || duration || windowed || counts || key_format ||
+             records > BENCH_JOIN_MAX_RECORDS || !table_rows)) {
+                fprintf(stderr,
+                        "%s: --join needs --t0, --records at most %d and "
+                        "--table-rows above 0, and goes without --rate, "
+                        "--event-time, --format count and --key-format\n",
+                        prog, BENCH_JOIN_MAX_RECORDS);
+                return 2;
+        }
         if (windowed && (!have_t0 || rate || duration)) {
                 fprintf(stderr,
                         "%s: --event-time windowed needs --t0, and goes "
@@ -1326,7 +1614,8 @@ int main(int argc, char **argv)
                 records = rate * duration;
                 have_records = true;
         }
-        if (!count && !del && !verify && !verify_win) {
+        if (!count && !del && !verify && !verify_win && !verify_join &&
+            !del_prefix) {
                 if (!topic || !partitions || !have_records ||
                     (records && !value_size)) {
                         fprintf(stderr,
@@ -1343,15 +1632,21 @@ int main(int argc, char **argv)
                 }
                 /* JSON grows with the sequence number, so the last record
                  * is the largest minimum. */
-                size_t min = bench_value_min_size(
-                        format, records ? records - 1 : 0, keys);
+                size_t min =
+                        join ? (join_topic == BENCH_JOIN_ST_TABLE
+                                        ? 0
+                                        : bench_join_value_min(join_topic))
+                             : bench_value_min_size(
+                                       format, records ? records - 1 : 0, keys);
                 if (records && !counts && value_size < min) {
                         fprintf(stderr,
                                 "%s: --value-size %" PRIu64
                                 " is too small for the %s format"
                                 " (at least %zu bytes)\n",
                                 prog, value_size,
-                                format == BENCH_FORMAT_JSON ? "json" : "binary",
+                                join                          ? "join"
+                                : format == BENCH_FORMAT_JSON ? "json"
+                                                              : "binary",
                                 min);
                         return 2;
                 }
@@ -1366,6 +1661,13 @@ int main(int argc, char **argv)
                 ret = count_topic(rk, count);
         else if (del)
                 ret = delete_topic(rk, del);
+        else if (del_prefix)
+                ret = delete_prefix(rk, del_prefix);
+        else if (verify_join)
+                ret = verify_join_output(rk, bootstrap, verify_join,
+                                         !strcmp(join_workload, "ss-join"),
+                                         records, table_rows,
+                                         (size_t)value_size);
         else if (verify)
                 ret = verify_counts(rk, bootstrap, verify, records, keys, &kf);
         else if (verify_win)
@@ -1388,11 +1690,12 @@ int main(int argc, char **argv)
                         ret = have ? 0
                                    : create_topic(rk, topic, (int)partitions,
                                                   compact);
+                join_load_t jl = {.topic = join_topic, .rows = table_rows};
                 if (!ret && records)
-                        ret = load(rk, &stats, topic, records,
-                                   (size_t)value_size, keys,
-                                   key_format ? &kf : NULL, format, counts,
-                                   (double)rate, windowed, t0);
+                        ret = load(
+                                rk, &stats, topic, records, (size_t)value_size,
+                                keys, key_format ? &kf : NULL, format, counts,
+                                (double)rate, windowed, t0, join ? &jl : NULL);
         }
         rd_kafka_destroy(rk);
         return ret ? 1 : 0;

@@ -10,6 +10,8 @@
  *                  [--cache-bytes N]
  *                  [--guarantee at_least_once|exactly_once_v2]
  *                  [--timeout 600] [--expect-output N]
+ *   bench-kstreams --bootstrap B --input T --other T2 --output O --records N
+ *                  --expect-output M --workload st-join|ss-join [as above]
  *
  * Workloads (bench/records.h, bench/state.h; byte-identical output to
  * brook's):
@@ -29,6 +31,17 @@
  *                (WindowedSerdes' time- or session-windowed string key,
  *                long). The input's timestamps are bench/state.h's
  *                bench_event_time().
+ *   st-join      stream T (string, string) → join(table(T2) (string,
+ *                string; materialized as Kafka Streams does for a join:
+ *                RocksDB, cached)) → sink (string, string); value v + "|" +
+ *                the table's (bench/join.h).
+ *   ss-join      stream T → join(stream T2,
+ *                JoinWindows.ofTimeDifferenceAndGrace(10 s, 60 s),
+ *                StreamJoined.with(the string serdes): default stores,
+ *                RocksDB) → sink; value left + "|" + right.
+ *                For both joins N is every input record (st-join: events
+ *                and table rows; ss-join: both streams) and M the output
+ *                count.
  *
  * Defaults are brook's (and Kafka Streams'): commit.interval.ms 30000 (100
  * under exactly_once_v2), statestore.cache.max.bytes 10485760, one thread,
@@ -40,21 +53,27 @@
  * The main thread polls them every millisecond until the first record is
  * processed, then every 50 ms. A pipe is done when the output count
  * reaches --expect-output (default: what records.h's
- * bench_expected_count() gives for N) and N records were processed; count
- * and the windowed counts when N input records were processed. Then KafkaStreams.close() flushes
- * the producer, commits and (count) flushes the cache.
+ * bench_expected_count() gives for N) and N records were processed; count,
+ * the windowed counts and the joins when N input records were processed.
+ * Then KafkaStreams.close() flushes the producer, commits and (count)
+ * flushes the cache. A source table cannot be peeked, so st-join counts
+ * its table's records in the table source's timestamp extractor (the
+ * default one's behaviour: the record's timestamp), which Kafka Streams
+ * calls once per record as it becomes its partition's next; every row is
+ * older than every event, so the rows are processed before the last
+ * event of their partition and the count reaches N only once all are.
  *
  * Prints to stdout, for passthrough and filter-map,
  *   RESULT records=<n> seconds=<s> processed=<n> produced_seconds=<s>
  *          close_seconds=<s>
- * and for count, hopping-count and session-count
+ * and for count, hopping-count, session-count, st-join and ss-join
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s> rocksdb_peak_bytes=<n>
  * with brook-bench-app's meanings: seconds from the first record processed
  * until close() returned. rocksdb_peak_bytes is the largest sum seen of
  * the stores' "size-all-mem-tables" and "block-cache-usage" metrics.
  * Exits 1 (reason on stderr) on a timeout, an ERROR state or a wrong
- * output count; 2 on a usage error.
+ * output count (the joins: not exactly M); 2 on a usage error.
  */
 package brook.bench;
 
@@ -72,6 +91,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
 import org.apache.kafka.common.serialization.Serdes;
@@ -82,12 +102,16 @@ import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
 import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.kstream.JoinWindows;
 import org.apache.kafka.streams.kstream.KStream;
+import org.apache.kafka.streams.kstream.KTable;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.SessionWindows;
+import org.apache.kafka.streams.kstream.StreamJoined;
 import org.apache.kafka.streams.kstream.TimeWindows;
 import org.apache.kafka.streams.kstream.WindowedSerdes;
+import org.apache.kafka.streams.processor.TimestampExtractor;
 import org.apache.kafka.streams.state.KeyValueStore;
 import org.apache.kafka.streams.state.SessionStore;
 import org.apache.kafka.streams.state.WindowStore;
@@ -101,11 +125,17 @@ public final class KStreamsBench {
     private static final long HOP_GRACE_MS = 1000;
     private static final long SESSION_GAP_MS = 5000;
     private static final long SESSION_GRACE_MS = 1000;
+    /* bench/join.h's join window and the joined values' separator. */
+    private static final long SS_WINDOW_MS = 10000;
+    private static final long SS_GRACE_MS = 60000;
+    private static final String JOIN_SEP = "|";
     /* records.h: 16 hex digits of the sequence number and a '|'. */
     private static final int BINARY_HEADER_SIZE = 17;
     private static final byte[] JSON_PREFIX = "{\"id\":".getBytes();
 
     private static final AtomicLong processed = new AtomicLong();
+    /* st-join's table rows, counted as they are taken (see above). */
+    private static final AtomicLong tableRecords = new AtomicLong();
     private static final AtomicLong produced = new AtomicLong();
     /* Values the filter could not read: the input is not the loader's. */
     private static final AtomicLong unreadable = new AtomicLong();
@@ -125,7 +155,9 @@ public final class KStreamsBench {
                 + "          [--threads 1]\n"
                 + "          [--app-id ID] [--state-dir D] [--commit-ms N] [--cache-bytes N]\n"
                 + "          [--guarantee at_least_once|exactly_once_v2] [--timeout 600]\n"
-                + "          [--expect-output N]");
+                + "          [--expect-output N]\n"
+                + "       bench-kstreams --bootstrap B --input T --other T2 --output O --records N\n"
+                + "          --expect-output M --workload st-join|ss-join [as above]");
     }
 
     /* records.h bench_value_seq(): -1 when the value is neither format. */
@@ -190,9 +222,43 @@ public final class KStreamsBench {
         return n;
     }
 
-    private static Topology topology(String input, String output, String workload) {
+    /* The default extractor's timestamp (FailOnInvalidTimestamp: the
+     * loader writes none that is invalid), counting the records. */
+    private static final class CountingExtractor implements TimestampExtractor {
+        @Override
+        public long extract(ConsumerRecord<Object, Object> record, long partitionTime) {
+            tableRecords.incrementAndGet();
+            return record.timestamp();
+        }
+    }
+
+    private static Topology topology(String input, String other, String output, String workload) {
         StreamsBuilder b = new StreamsBuilder();
-        if (workload.equals("hopping-count")) {
+        if (workload.equals("st-join")) {
+            /* The defaults: the table's store is materialized for the
+             * join, RocksDB and cached. */
+            KStream<String, String> events = b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> processed.incrementAndGet());
+            KTable<String, String> table = b.table(other,
+                    Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new CountingExtractor()));
+            events.join(table, (v, t) -> v + JOIN_SEP + t)
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(Serdes.String(), Serdes.String()));
+        } else if (workload.equals("ss-join")) {
+            KStream<String, String> left = b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> processed.incrementAndGet());
+            KStream<String, String> right = b.stream(other, Consumed.with(Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> processed.incrementAndGet());
+            /* The serdes for the stores, which the peeks hide from the
+             * join (brook's join takes them from its sources); the stores
+             * are the defaults. */
+            left.join(right, (l, r) -> l + JOIN_SEP + r,
+                    JoinWindows.ofTimeDifferenceAndGrace(Duration.ofMillis(SS_WINDOW_MS),
+                            Duration.ofMillis(SS_GRACE_MS)),
+                    StreamJoined.with(Serdes.String(), Serdes.String(), Serdes.String()))
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(Serdes.String(), Serdes.String()));
+        } else if (workload.equals("hopping-count")) {
             /* RocksDB with caching, retention size + grace: the defaults,
              * as brook's. */
             b.stream(input, Consumed.with(Serdes.String(), Serdes.ByteArray()))
@@ -316,6 +382,7 @@ public final class KStreamsBench {
 
     private static int run(String[] args) throws UsageException {
         String bootstrap = null, input = null, output = null, workload = null, appId = null, stateDir = null;
+        String other = null;
         String guarantee = "at_least_once";
         long records = -1, threads = 1, commitMs = -1, cacheBytes = 10485760L, timeoutS = 600, expectOutput = -1;
 
@@ -332,6 +399,7 @@ public final class KStreamsBench {
             case "--bootstrap": bootstrap = v; break;
             case "--input": input = v; break;
             case "--output": output = v; break;
+            case "--other": other = v; break;
             case "--records": records = parseLong(a, v, 0); break;
             case "--workload": workload = v; break;
             case "--threads": threads = parseLong(a, v, 1); break;
@@ -349,17 +417,22 @@ public final class KStreamsBench {
         if (bootstrap == null || input == null || output == null || workload == null || records < 0)
             throw new UsageException("--bootstrap, --input, --output, --records and --workload are needed");
         if (!workload.equals("passthrough") && !workload.equals("filter-map") && !workload.equals("count")
-                && !workload.equals("hopping-count") && !workload.equals("session-count"))
+                && !workload.equals("hopping-count") && !workload.equals("session-count")
+                && !workload.equals("st-join") && !workload.equals("ss-join"))
             throw new UsageException("unknown workload '" + workload
-                    + "' (passthrough, filter-map, count, hopping-count, session-count)");
+                    + "' (passthrough, filter-map, count, hopping-count, session-count, st-join, ss-join)");
+        boolean join = workload.endsWith("-join");
+        if (join != (other != null) || (join && expectOutput < 0))
+            throw new UsageException("--other goes with st-join and ss-join only, and they need --expect-output");
         if (!guarantee.equals(StreamsConfig.AT_LEAST_ONCE) && !guarantee.equals(StreamsConfig.EXACTLY_ONCE_V2))
             throw new UsageException("unknown guarantee '" + guarantee + "' (at_least_once, exactly_once_v2)");
         if (appId == null)
             appId = "brook-kstreams-bench-" + ProcessHandle.current().pid();
 
         /* The workloads that stop once N input records are counted. */
-        boolean count = workload.equals("count") || workload.endsWith("-count");
-        long target = count ? records : expectOutput >= 0 ? expectOutput : expectedCount(workload, records);
+        boolean count = workload.equals("count") || workload.endsWith("-count") || join;
+        long target = join ? expectOutput
+                : count ? records : expectOutput >= 0 ? expectOutput : expectedCount(workload, records);
 
         Path tmpState = null;
         if (stateDir == null) {
@@ -372,17 +445,17 @@ public final class KStreamsBench {
             stateDir = tmpState.toString();
         }
         try {
-            return runApp(bootstrap, input, output, workload, appId, stateDir, guarantee, records, threads,
-                    commitMs, cacheBytes, timeoutS, count, target);
+            return runApp(bootstrap, input, other, output, workload, appId, stateDir, guarantee, records, threads,
+                    commitMs, cacheBytes, timeoutS, count, join, target);
         } finally {
             if (tmpState != null)
                 deleteTree(tmpState);
         }
     }
 
-    private static int runApp(String bootstrap, String input, String output, String workload, String appId,
-            String stateDir, String guarantee, long records, long threads, long commitMs, long cacheBytes,
-            long timeoutS, boolean count, long target) {
+    private static int runApp(String bootstrap, String input, String other, String output, String workload,
+            String appId, String stateDir, String guarantee, long records, long threads, long commitMs,
+            long cacheBytes, long timeoutS, boolean count, boolean join, long target) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -398,7 +471,7 @@ public final class KStreamsBench {
          * the handler will cover global threads from Kafka 5.0 on. */
         props.put("processing.exception.handler.global.enabled", "true");
 
-        KafkaStreams streams = new KafkaStreams(topology(input, output, workload), props);
+        KafkaStreams streams = new KafkaStreams(topology(input, other, output, workload), props);
         AtomicReference<String> failure = new AtomicReference<>();
         streams.setUncaughtExceptionHandler(e -> {
             failure.compareAndSet(null, e.toString());
@@ -410,7 +483,7 @@ public final class KStreamsBench {
         long rdbPeak = 0;
         streams.start();
         for (;;) {
-            long p = processed.get(), o = produced.get();
+            long p = processed.get() + tableRecords.get(), o = produced.get();
             if (count) {
                 long r = rocksdbBytes(streams);
                 if (r > rdbPeak)
@@ -459,16 +532,16 @@ public final class KStreamsBench {
             return 1;
         }
 
-        long p = processed.get(), o = produced.get(), bad = unreadable.get();
+        long p = processed.get() + tableRecords.get(), o = produced.get(), bad = unreadable.get();
         double seconds = first != 0 ? (closedAt - first) / 1e9 : 0;
         double closeSeconds = (closedAt - closing) / 1e9;
         System.err.printf(Locale.ROOT,
                 "%s: %s (%s): processed %d of %d records, produced %d%s, unreadable values %d;"
                         + " %.3f s before the first record, close took %.3f s%n",
-                PROG, workload, guarantee, p, records, o, count ? "" : " (expected " + target + ")", bad,
+                PROG, workload, guarantee, p, records, o, count && !join ? "" : " (expected " + target + ")", bad,
                 first != 0 ? (first - began) / 1e9 : 0.0, closeSeconds);
         if (count) {
-            if (p != records || o == 0) {
+            if (p != records || o == 0 || (join && o != target)) {
                 System.err.printf(Locale.ROOT, "%s: wrong count: processed %d of %d records, produced %d%n", PROG,
                         p, records, o);
                 return 1;
