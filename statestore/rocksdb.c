@@ -1005,8 +1005,8 @@ static void unidx_index(brook__statebatch_t *batch)
         for (i = 0; i < n; i++) {
                 const struct rep_rec *r = &batch->recs[i];
                 unsigned char tag = (unsigned char)r->rec[0];
-                const char *p = r->key + r->key_size, *value;
-                uint32_t value_size;
+                const char *p = r->key + r->key_size, *value = NULL;
+                uint32_t value_size = 0;
                 rocksdb_column_family_handle_t *h = NULL;
 
                 for (j = 0; j < batch->unidx_cf_cnt && !h; j++)
@@ -1015,8 +1015,10 @@ static void unidx_index(brook__statebatch_t *batch)
                 if (!h)
                         unidx_broken(batch, "an unknown column family");
                 if (tag == TAG_PUT || tag == TAG_CF_PUT) {
-                        rep_slice(&p, r->rec + r->rec_size, &value,
-                                  &value_size);
+                        /* rep_parse() checked the record's slices. */
+                        if (!rep_slice(&p, r->rec + r->rec_size, &value,
+                                       &value_size))
+                                unidx_broken(batch, "a put without a value");
                         rocksdb_writebatch_wi_put_cf(batch->wb, h, r->key,
                                                      r->key_size, value,
                                                      value_size);
