@@ -127,6 +127,22 @@ struct brook_serde_s {
 
 const brook_serde_t *brook__serde_ref(const brook_serde_t *serde);
 
+/** Writes the low @p n bytes of @p v at @p p, big-endian. */
+static inline void brook__be_put(unsigned char *p, uint64_t v, int n)
+{
+        for (int i = n - 1; i >= 0; i--, v >>= 8)
+                p[i] = (unsigned char)v;
+}
+
+/** Reads @p n big-endian bytes at @p p. */
+static inline uint64_t brook__be_get(const unsigned char *p, int n)
+{
+        uint64_t v = 0;
+        for (int i = 0; i < n; i++)
+                v = v << 8 | p[i];
+        return v;
+}
+
 /** A table update through a repartition topic (a table's group_by): the
  *  new and the old value, either NULL (not both). */
 typedef struct brook__changed {

@@ -18,21 +18,7 @@
 
 /* -------------------------------------------------------------- encoding */
 
-static void brook__be_put(unsigned char *p, uint64_t v, size_t width)
-{
-        size_t i;
-        for (i = 0; i < width; i++)
-                p[i] = (unsigned char)(v >> (8 * (width - 1 - i)));
-}
-
-static uint64_t brook__be_get(const unsigned char *p, size_t width)
-{
-        uint64_t v = 0;
-        size_t i;
-        for (i = 0; i < width; i++)
-                v = (v << 8) | p[i];
-        return v;
-}
+/* Big-endian fields: brook__be_put() and brook__be_get() (brook_int.h). */
 
 /* Java's deserializers reject data of the wrong size rather than read a
  * prefix of it: a wrong size means the topic holds something else, and

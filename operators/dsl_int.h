@@ -26,6 +26,18 @@ struct brook_stream_s {
  *  the topology is built). */
 brook_stream_t *brook__stream_repartition(brook_stream_t *s,
                                           const brook_repartitioned_t *r);
+/** Whether tables @p t and @p other can be joined (same builder, names not
+ *  empty, plain keys); else the builder's error names @p func. */
+bool brook__tables_joinable(brook_table_t *t, brook_table_t *other,
+                            const char *name, const brook_materialized_t *m,
+                            const char *func);
+
+/** Kafka Streams' NamedInternal.suffixWithOrElseGet(): @p name with
+ *  @p suffix, or a name generated from @p prefix; a number is taken either
+ *  way, so later generated names are Kafka Streams'. Free the result. */
+char *brook__dsl_name(brook_builder_t *b, const char *name, const char *suffix,
+                      const char *prefix);
+
 /** The repartition of @p s before a join: "<name>-repartition" (@p name
  *  NULL: the stream's node name), with the serdes given (NULL: the
  *  stream's). An unnamed join reuses the stream's last one, as Kafka

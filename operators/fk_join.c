@@ -138,20 +138,6 @@ static void murmur3_128(const void *data, size_t len, uint64_t out[2])
 
 /* --------------------------------------------------------------- serdes */
 
-static void be_put(unsigned char *p, uint64_t v, int n)
-{
-        for (int i = n - 1; i >= 0; i--, v >>= 8)
-                p[i] = (unsigned char)v;
-}
-
-static uint64_t be_get(const unsigned char *p, int n)
-{
-        uint64_t v = 0;
-        for (int i = 0; i < n; i++)
-                v = v << 8 | p[i];
-        return v;
-}
-
 /* {version 1 | 0x80 if no hash}{instruction}{hash?}{pk}{partition} */
 static brook_err_t sub_serialize(const void *obj, brook_buf_t *out,
                                  void *opaque, char *errstr, size_t errstr_size)
@@ -164,15 +150,15 @@ static brook_err_t sub_serialize(const void *obj, brook_buf_t *out,
         hdr[0] = (unsigned char)(1 | (s->has_hash ? 0 : 0x80));
         hdr[1] = s->instruction;
         if (s->has_hash) {
-                be_put(hdr + 2, s->hash[0], 8);
-                be_put(hdr + 10, s->hash[1], 8);
+                brook__be_put(hdr + 2, s->hash[0], 8);
+                brook__be_put(hdr + 10, s->hash[1], 8);
                 n = 18;
         }
         brook_buf_append(out, hdr, n);
         if ((err = brook_serde_serialize(opaque, s->pk, out, errstr,
                                          errstr_size)))
                 return err;
-        be_put(hdr, (uint32_t)s->partition, 4);
+        brook__be_put(hdr, (uint32_t)s->partition, 4);
         brook_buf_append(out, hdr, 4);
         return BROOK_OK;
 }
@@ -203,11 +189,11 @@ static brook_err_t sub_deserialize(const void *data, size_t size,
         at = 2;
         s->hash[0] = s->hash[1] = 0;
         if (s->has_hash) {
-                s->hash[0] = be_get(p + 2, 8);
-                s->hash[1] = be_get(p + 10, 8);
+                s->hash[0] = brook__be_get(p + 2, 8);
+                s->hash[1] = brook__be_get(p + 10, 8);
                 at = 18;
         }
-        s->partition = (int32_t)be_get(p + size - 4, 4);
+        s->partition = (int32_t)brook__be_get(p + size - 4, 4);
         *objp = s;
         return brook_serde_deserialize(opaque, p + at, size - at - 4, arena,
                                        &s->pk, errstr, errstr_size);
@@ -224,8 +210,8 @@ static brook_err_t resp_serialize(const void *obj, brook_buf_t *out,
 
         hdr[0] = r->has_hash ? 0 : 0x80;
         if (r->has_hash) {
-                be_put(hdr + 1, r->hash[0], 8);
-                be_put(hdr + 9, r->hash[1], 8);
+                brook__be_put(hdr + 1, r->hash[0], 8);
+                brook__be_put(hdr + 9, r->hash[1], 8);
                 n = 17;
         }
         brook_buf_append(out, hdr, n);
@@ -257,8 +243,8 @@ static brook_err_t resp_deserialize(const void *data, size_t size,
         r->hash[0] = r->hash[1] = 0;
         at = 1;
         if (r->has_hash) {
-                r->hash[0] = be_get(p + 1, 8);
-                r->hash[1] = be_get(p + 9, 8);
+                r->hash[0] = brook__be_get(p + 1, 8);
+                r->hash[1] = brook__be_get(p + 9, 8);
                 at = 17;
         }
         r->partition = -1;
@@ -396,7 +382,7 @@ static brook_err_t fk_combined_key(fk_t *f, const void *fk, const void *pk,
                                          errstr_size)))
                 return err;
         brook_buf_clear(f->a);
-        be_put(len, brook_buf_len(f->b), 4);
+        brook__be_put(len, brook_buf_len(f->b), 4);
         brook_buf_append(f->a, len, 4);
         brook_buf_append(f->a, brook_buf_data(f->b), brook_buf_len(f->b));
         if (pk)
@@ -778,23 +764,6 @@ static brook_err_t resolve_process(brook_ctx_t *ctx, brook_record_t *rec,
 
 /* ------------------------------------------------------------------ DSL */
 
-static char *fk_name(brook_builder_t *b, const char *name, const char *suffix,
-                     const char *prefix)
-{
-        char *gen = brook__builder_new_name(b, prefix), *s;
-        size_t nl, sl;
-
-        if (!name)
-                return gen;
-        free(gen);
-        nl = strlen(name);
-        sl = strlen(suffix);
-        s = brook__xmalloc(nl + sl + 1);
-        memcpy(s, name, nl);
-        memcpy(s + nl, suffix, sl + 1);
-        return s;
-}
-
 static char *with_suffix(const char *s, const char *suffix)
 {
         char *out = brook__xmalloc(strlen(s) + strlen(suffix) + 1);
@@ -867,32 +836,14 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         if (!t || !other)
                 return NULL;
         b = t->b;
-        if (other->b != b) {
-                brook__builder_fail(b, NULL, 0,
-                                    "%s: the other table is of another "
-                                    "builder",
-                                    func);
-                return NULL;
-        }
         if (!extract || !fn) {
                 brook__builder_fail(b, NULL, 0, "%s: %s is NULL", func,
                                     !extract ? "the foreign key extractor"
                                              : "joiner");
                 return NULL;
         }
-        if ((name && !*name) || (m && m->name && !*m->name)) {
-                brook__builder_fail(b, NULL, 0, "%s: the %s is empty", func,
-                                    name && !*name ? "join's name"
-                                                   : "materialized store name");
+        if (!brook__tables_joinable(t, other, name, m, func))
                 return NULL;
-        }
-        if (t->windowed || other->windowed) {
-                brook__builder_fail(b, NULL, 0,
-                                    "%s: table \"%s\" is windowed: tables of "
-                                    "plain keys join",
-                                    func, t->windowed ? t->node : other->node);
-                return NULL;
-        }
         /* Kafka Streams' order: old values from both tables, then the
          * names, the value getters as they are needed. */
         brook__table_send_old_force(other);
@@ -914,16 +865,16 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         tmpl.fk_serde = other->key_serde;
         tmpl.pv_serde = t->value_serde;
 
-        t1 = fk_name(b, name, "-subscription-registration",
-                     "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
+        t1 = brook__dsl_name(b, name, "-subscription-registration",
+                             "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
         sub_topic = with_suffix(t1, "-topic");
-        send = fk_name(b, name, "-subscription-registration-processor",
-                       "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
+        send = brook__dsl_name(b, name, "-subscription-registration-processor",
+                               "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION");
         if (fk_node(b, send, t->node, send_process,
                     fk_op_copy(&tmpl, NULL, NULL, NULL)))
                 goto done;
-        sink = fk_name(b, name, "-subscription-registration-sink",
-                       "KTABLE-SINK");
+        sink = brook__dsl_name(b, name, "-subscription-registration-sink",
+                               "KTABLE-SINK");
         produced.key_serde = other->key_serde;
         produced.value_serde = t->key_serde;
         if (brook_builder_add_sink(b, sink, sub_topic, NULL, NULL, &produced,
@@ -933,8 +884,8 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         node->sink_internal = true;
         node->value_wrap = brook__serde_fk_subscription;
         node->value_wrap_key = true;
-        source = fk_name(b, name, "-subscription-registration-source",
-                         "KTABLE-SOURCE");
+        source = brook__dsl_name(b, name, "-subscription-registration-source",
+                                 "KTABLE-SOURCE");
         consumed.key_serde = other->key_serde;
         consumed.value_serde = t->key_serde;
         if (brook_builder_add_source(b, source, (const char *const *)&sub_topic,
@@ -944,25 +895,25 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         node->internal = true;
         node->value_wrap = brook__serde_fk_subscription;
         node->value_wrap_key = true;
-        store = fk_name(b, name, "-subscription-store",
-                        "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE");
-        receive = fk_name(b, name, "-subscription-receive",
-                          "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
+        store = brook__dsl_name(b, name, "-subscription-store",
+                                "KTABLE-FK-JOIN-SUBSCRIPTION-STATE-STORE");
+        receive = brook__dsl_name(b, name, "-subscription-receive",
+                                  "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
         if (fk_node(b, receive, source, receive_process,
                     fk_op_copy(&tmpl, store, NULL, NULL)))
                 goto done;
         sm.name = store;
         if (!brook__table_getter(other, func))
                 goto done;
-        sjoin = fk_name(b, name, "-subscription-join-foreign",
-                        "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
+        sjoin = brook__dsl_name(b, name, "-subscription-join-foreign",
+                                "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
         if (fk_node(b, sjoin, receive, sjoin_process,
                     fk_op_copy(&tmpl, NULL, NULL, other->store)) ||
             brook_builder_connect_store(b, sjoin, other->store, NULL, 0))
                 goto done;
         brook__builder_node(b, sjoin)->copartition = true;
-        fjoin = fk_name(b, name, "-foreign-join-subscription",
-                        "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
+        fjoin = brook__dsl_name(b, name, "-foreign-join-subscription",
+                                "KTABLE-FK-JOIN-SUBSCRIPTION-PROCESSOR");
         if (fk_node(b, fjoin, other->node, fjoin_process,
                     fk_op_copy(&tmpl, store, NULL, NULL)))
                 goto done;
@@ -972,10 +923,11 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 goto done;
         brook__builder_store(b, store)->timestamped = true;
 
-        t2 = fk_name(b, name, "-subscription-response",
-                     "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE");
+        t2 = brook__dsl_name(b, name, "-subscription-response",
+                             "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE");
         resp_topic = with_suffix(t2, "-topic");
-        rsink = fk_name(b, name, "-subscription-response-sink", "KTABLE-SINK");
+        rsink = brook__dsl_name(b, name, "-subscription-response-sink",
+                                "KTABLE-SINK");
         produced.key_serde = t->key_serde;
         produced.value_serde = other->value_serde;
         produced.partitioner = resp_partition;
@@ -987,8 +939,8 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         node = brook__builder_node(b, rsink);
         node->sink_internal = true;
         node->value_wrap = brook__serde_fk_response;
-        rsource = fk_name(b, name, "-subscription-response-source",
-                          "KTABLE-SOURCE");
+        rsource = brook__dsl_name(b, name, "-subscription-response-source",
+                                  "KTABLE-SOURCE");
         consumed.key_serde = t->key_serde;
         consumed.value_serde = other->value_serde;
         if (brook_builder_add_source(b, rsource,
@@ -1000,15 +952,16 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
         node->value_wrap = brook__serde_fk_response;
         if (!brook__table_getter(t, func))
                 goto done;
-        resolve = fk_name(b, name, "-subscription-response-resolver",
-                          "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-"
-                          "PROCESSOR");
+        resolve =
+                brook__dsl_name(b, name, "-subscription-response-resolver",
+                                "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-RESOLVER-"
+                                "PROCESSOR");
         if (fk_node(b, resolve, rsource, resolve_process,
                     fk_op_copy(&tmpl, NULL, t->store, NULL)) ||
             brook_builder_connect_store(b, resolve, t->store, NULL, 0))
                 goto done;
         brook__builder_node(b, resolve)->copartition = true;
-        result = fk_name(b, name, "-result", "KTABLE-FK-JOIN-OUTPUT");
+        result = brook__dsl_name(b, name, "-result", "KTABLE-FK-JOIN-OUTPUT");
         /* The result's store, if named: Kafka Streams generates a name
          * otherwise (a number taken) but keeps no store. */
         out_store = m && m->name ? brook__xstrdup(m->name)

@@ -442,6 +442,23 @@ done:
         return out;
 }
 
+char *brook__dsl_name(brook_builder_t *b, const char *name, const char *suffix,
+                      const char *prefix)
+{
+        char *gen = brook__builder_new_name(b, prefix), *s;
+        size_t nl, sl;
+
+        if (!name)
+                return gen;
+        free(gen);
+        nl = strlen(name);
+        sl = strlen(suffix);
+        s = brook__xmalloc(nl + sl + 1);
+        memcpy(s, name, nl);
+        memcpy(s + nl, suffix, sl + 1);
+        return s;
+}
+
 brook_stream_t *
 brook__stream_repartition_for_join(brook_stream_t *s, const char *name,
                                    const brook_serde_t *key_serde,

@@ -131,20 +131,6 @@ static int64_t wrap_add(int64_t a, int64_t b, int64_t c)
         return (int64_t)((uint64_t)a + (uint64_t)b + (uint64_t)c);
 }
 
-static void be_put(unsigned char *p, uint64_t v, int n)
-{
-        for (int i = n - 1; i >= 0; i--, v >>= 8)
-                p[i] = (unsigned char)v;
-}
-
-static uint64_t be_get(const unsigned char *p, int n)
-{
-        uint64_t v = 0;
-        for (int i = 0; i < n; i++)
-                v = v << 8 | p[i];
-        return v;
-}
-
 static brook_err_t ssj_serdes(ssj_t *j, brook_ctx_t *ctx, char *errstr,
                               size_t errstr_size)
 {
@@ -230,7 +216,7 @@ static brook_err_t ssj_outer_key(ssj_t *j, const void *key, int64_t ts,
         unsigned char hdr[SSJ_KEY_HDR];
         brook_err_t err;
 
-        be_put(hdr, (uint64_t)ts, 8);
+        brook__be_put(hdr, (uint64_t)ts, 8);
         hdr[8] = left;
         brook_buf_clear(j->buf);
         brook_buf_append(j->buf, hdr, sizeof hdr);
@@ -296,10 +282,11 @@ static brook_err_t ssj_outer_put(ssj_t *j, const brook_record_t *rec,
                 return BROOK_ERR_SERDE;
         }
         if (old)
-                cnt = (uint32_t)be_get((const unsigned char *)old->data + 1, 4);
+                cnt = (uint32_t)brook__be_get(
+                        (const unsigned char *)old->data + 1, 4);
         val = brook_buf_new();
         hdr[0] = 1;
-        be_put(hdr + 1, cnt + 1, 4);
+        brook__be_put(hdr + 1, cnt + 1, 4);
         brook_buf_append(val, hdr, 5);
         if (old)
                 brook_buf_append(val, (const unsigned char *)old->data + 5,
@@ -310,7 +297,7 @@ static brook_err_t ssj_outer_put(ssj_t *j, const brook_record_t *rec,
                                          rec->value, j->buf, errstr,
                                          errstr_size)))
                 goto done;
-        be_put(hdr, brook_buf_len(j->buf) + 1, 4);
+        brook__be_put(hdr, brook_buf_len(j->buf) + 1, 4);
         brook_buf_append(val, hdr, 4);
         brook_buf_append(val, &side, 1);
         brook_buf_append(val, brook_buf_data(j->buf), brook_buf_len(j->buf));
@@ -368,15 +355,15 @@ static brook_err_t ssj_collect_late(ssj_t *j, ssj_late_t **latep, size_t *cntp,
 
                 if (k->size < SSJ_KEY_HDR || v->size < 5 || p[0] != 1)
                         goto corrupt;
-                ts = (int64_t)be_get(k->data, 8);
+                ts = (int64_t)brook__be_get(k->data, 8);
                 left = ((const unsigned char *)k->data)[8] != 0;
-                n = (uint32_t)be_get(p + 1, 4);
+                n = (uint32_t)brook__be_get(p + 1, 4);
                 p += 5;
                 for (uint32_t i = 0; i < n; i++) {
                         size_t len;
                         if (end - p < 4)
                                 goto corrupt;
-                        len = (size_t)be_get(p, 4);
+                        len = (size_t)brook__be_get(p, 4);
                         p += 4;
                         if ((size_t)(end - p) < len || len < 1)
                                 goto corrupt;
@@ -598,20 +585,6 @@ static char *cat(const char *a, const char *b, const char *c)
         return s;
 }
 
-/* Kafka Streams' NamedInternal.suffixWithOrElseGet(): @p name with
- * @p suffix, or a generated name; a number is taken either way, so that
- * later generated names are Kafka Streams'. */
-static char *node_name(brook_builder_t *b, const char *name, const char *suffix,
-                       const char *prefix)
-{
-        char *gen = brook__builder_new_name(b, prefix);
-
-        if (!name)
-                return gen;
-        free(gen);
-        return cat(name, suffix, "");
-}
-
 static ssj_op_t *ssj_op_new(const char *this_store, const char *other_store,
                             const char *outer_store)
 {
@@ -755,8 +728,10 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
                 if (!other)
                         return NULL;
         }
-        this_win = node_name(b, d.name, "-this-windowed", "KSTREAM-WINDOWED");
-        other_win = node_name(b, d.name, "-other-windowed", "KSTREAM-WINDOWED");
+        this_win = brook__dsl_name(b, d.name, "-this-windowed",
+                                   "KSTREAM-WINDOWED");
+        other_win = brook__dsl_name(b, d.name, "-other-windowed",
+                                    "KSTREAM-WINDOWED");
         this_gen = brook__builder_new_name(b, right_outer ? "KSTREAM-OUTERTHIS"
                                                           : "KSTREAM-JOINTHIS");
         other_gen = brook__builder_new_name(
@@ -765,7 +740,7 @@ static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,
                 d.name ? cat(d.name, this_sfx, "") : brook__xstrdup(this_gen);
         other_join =
                 d.name ? cat(d.name, other_sfx, "") : brook__xstrdup(other_gen);
-        merge_name = node_name(b, d.name, "-merge", "KSTREAM-MERGE");
+        merge_name = brook__dsl_name(b, d.name, "-merge", "KSTREAM-MERGE");
         this_store = d.store_name ? cat(d.store_name, this_sfx, "-store")
                                   : cat(this_gen, "-store", "");
         other_store = d.store_name ? cat(d.store_name, other_sfx, "-store")

@@ -186,23 +186,33 @@ static tj_op_t *tj_op_new(tj_kind_t kind, brook_value_joiner_fn fn,
         return op;
 }
 
-/* Kafka Streams' NamedInternal.suffixWithOrElseGet(): a number is taken
- * either way. */
-static char *tj_name(brook_builder_t *b, const char *name, const char *suffix,
-                     const char *prefix)
+bool brook__tables_joinable(brook_table_t *t, brook_table_t *other,
+                            const char *name, const brook_materialized_t *m,
+                            const char *func)
 {
-        char *gen = brook__builder_new_name(b, prefix);
-        size_t nl, sl;
+        brook_builder_t *b = t->b;
 
-        if (!name)
-                return gen;
-        free(gen);
-        nl = strlen(name);
-        sl = strlen(suffix);
-        gen = brook__xmalloc(nl + sl + 1);
-        memcpy(gen, name, nl);
-        memcpy(gen + nl, suffix, sl + 1);
-        return gen;
+        if (other->b != b) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: the other table is of another "
+                                    "builder",
+                                    func);
+                return false;
+        }
+        if ((name && !*name) || (m && m->name && !*m->name)) {
+                brook__builder_fail(b, NULL, 0, "%s: the %s is empty", func,
+                                    name && !*name ? "join's name"
+                                                   : "materialized store name");
+                return false;
+        }
+        if (t->windowed || other->windowed) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: table \"%s\" is windowed: tables of "
+                                    "plain keys join",
+                                    func, t->windowed ? t->node : other->node);
+                return false;
+        }
+        return true;
 }
 
 static brook_table_t *tj_add(brook_table_t *t, brook_table_t *other,
@@ -231,30 +241,12 @@ static brook_table_t *tj_add(brook_table_t *t, brook_table_t *other,
         if (!t || !other)
                 return NULL;
         b = t->b;
-        if (other->b != b) {
-                brook__builder_fail(b, NULL, 0,
-                                    "%s: the other table is of another "
-                                    "builder",
-                                    func);
-                return NULL;
-        }
         if (!fn) {
                 brook__builder_fail(b, NULL, 0, "%s: joiner is NULL", func);
                 return NULL;
         }
-        if ((name && !*name) || (m && m->name && !*m->name)) {
-                brook__builder_fail(b, NULL, 0, "%s: the %s is empty", func,
-                                    name && !*name ? "join's name"
-                                                   : "materialized store name");
+        if (!brook__tables_joinable(t, other, name, m, func))
                 return NULL;
-        }
-        if (t->windowed || other->windowed) {
-                brook__builder_fail(b, NULL, 0,
-                                    "%s: table \"%s\" is windowed: tables of "
-                                    "plain keys join",
-                                    func, t->windowed ? t->node : other->node);
-                return NULL;
-        }
         /* Kafka Streams' order: the result's store name (when materialized
          * without one), the merge's name, the old values the join needs,
          * the value getters, the join nodes' names. */
@@ -264,15 +256,16 @@ static brook_table_t *tj_add(brook_table_t *t, brook_table_t *other,
                 store = gen_store =
                         brook__builder_new_name(b, "KTABLE-MERGE-STATE-STORE");
         }
-        merge_name = tj_name(b, name, "", "KTABLE-MERGE");
+        merge_name = brook__dsl_name(b, name, "", "KTABLE-MERGE");
         if (left_outer)
                 brook__table_send_old_force(t);
         if (right_outer)
                 brook__table_send_old_force(other);
         if (!brook__table_getter(t, func) || !brook__table_getter(other, func))
                 goto done;
-        this_name = tj_name(b, name, "-join-this", "KTABLE-JOINTHIS");
-        other_name = tj_name(b, name, "-join-other", "KTABLE-JOINOTHER");
+        this_name = brook__dsl_name(b, name, "-join-this", "KTABLE-JOINTHIS");
+        other_name =
+                brook__dsl_name(b, name, "-join-other", "KTABLE-JOINOTHER");
 
         this_op = tj_op_new(!left_outer    ? TJ_INNER
                             : !right_outer ? TJ_LEFT
