@@ -1072,7 +1072,8 @@ static void brook__describe_stores(brook__sb_t *sb, const brook_builder_t *b,
                 uint32_t h = (uint32_t)brook__java_string_hash(v[i].name);
                 v[i].bucket = (h ^ (h >> 16)) & (unsigned)(cap - 1);
         }
-        qsort(v, cnt, sizeof *v, brook__describe_store_cmp);
+        if (cnt > 1)
+                qsort(v, cnt, sizeof *v, brook__describe_store_cmp);
         for (i = 0; i < cnt; i++)
                 brook__sb_printf(sb, "%s%s", i ? ", " : "", v[i].name);
         free(v);
