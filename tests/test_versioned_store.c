@@ -27,6 +27,7 @@
 #include <string.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -540,6 +541,78 @@ static void test_declare(void **state)
                          BROOK_OK);
         assert_int_equal(brook__builder_store(b, "vs")->kind, BROOK__STORE_KV);
         brook_builder_destroy(b);
+}
+
+/* Interactive queries: a versioned store is read with
+ * brook_app_versioned_get() only, and only while the app runs. */
+static void test_query_kinds(void **state)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        brook_materialized_t vm = {.name = "tbl-v",
+                                   .versioned = true,
+                                   .history_retention_ms = 1000,
+                                   .version = BROOK_MATERIALIZED_VERSION};
+        brook_materialized_t km = {.name = "kv"};
+        brook_versioned_record_t r;
+        brook_arena_t *arena = brook_arena_new();
+        char errstr[512] = "", dir[64];
+        void *v = (void *)1;
+        brook_app_t *app;
+
+        (void)state;
+        strcpy(dir, "/tmp/brook-vq-XXXXXX");
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(brook_conf_set(conf, "application.id", "vq", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "bootstrap.servers",
+                                        "127.0.0.1:9092", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(
+                brook_conf_set(conf, "state.dir", dir, errstr, sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "default.key.serde", "string",
+                                        errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "default.value.serde", "string",
+                                        errstr, sizeof errstr),
+                         BROOK_OK);
+        brook_stream_to(brook_table_to_stream(brook_table(b, "a", NULL, &vm)),
+                        "out-a", NULL);
+        brook_stream_to(brook_table_to_stream(brook_table(b, "b", NULL, &km)),
+                        "out-b", NULL);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        assert_int_equal(brook_app_versioned_get(app, "kv", "k", 5, arena, &r,
+                                                 errstr, sizeof errstr),
+                         BROOK_ERR_INVALID_ARG);
+        assert_string_equal(errstr, "store \"kv\" is a key-value store, not a "
+                                    "versioned store: query it with "
+                                    "brook_app_store_get(), _range(), "
+                                    "_prefix() or _all()");
+        assert_int_equal(brook_app_store_get(app, "tbl-v", "k", arena, &v,
+                                             errstr, sizeof errstr),
+                         BROOK_ERR_INVALID_ARG);
+        assert_null(v);
+        assert_string_equal(errstr, "store \"tbl-v\" is a versioned store, "
+                                    "not a key-value store: query it with "
+                                    "brook_app_versioned_get()");
+        assert_int_equal(brook_app_versioned_get(app, "nope", "k", 5, arena, &r,
+                                                 errstr, sizeof errstr),
+                         BROOK_ERR_NOT_FOUND);
+        assert_int_equal(brook_app_versioned_get(app, "tbl-v", "k", 5, arena,
+                                                 &r, errstr, sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_string_equal(errstr, "the app is not running: queries need a "
+                                    "started app");
+        assert_null(r.value);
+        assert_int_equal(r.timestamp, -1);
+        brook_app_destroy(app);
+        brook_arena_destroy(arena);
+        rmdir(dir);
 }
 
 /* ------------------------------------------------ the store, directly */
@@ -1065,6 +1138,7 @@ int main(void)
                 cmocka_unit_test_prestate(test_restore_after_abort,
                                           (void *)&eos_mem),
                 cmocka_unit_test(test_declare),
+                cmocka_unit_test(test_query_kinds),
                 cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
                 cmocka_unit_test(test_model_memory),
                 cmocka_unit_test_setup_teardown(test_model_rocksdb, setup,
