@@ -363,6 +363,8 @@ typedef struct brook__newtopic {
         const char *cleanup_policy;
         /** retention.ms, or -1: the broker's default. */
         int64_t retention_ms;
+        /** min.compaction.lag.ms, or -1: the broker's default. */
+        int64_t min_compaction_lag_ms;
         brook__storedef_t *store; /**< The changelog's store, or NULL. */
 } brook__newtopic_t;
 
@@ -426,6 +428,22 @@ static brook_err_t brook__create_topics(brook_app_t *app, rd_kafka_t *rk,
                         rd_kafka_NewTopic_destroy(nts[n]);
                         err = BROOK_ERR_KAFKA;
                         goto out;
+                }
+                if (want[i].min_compaction_lag_ms >= 0) {
+                        char ms[24];
+                        snprintf(ms, sizeof ms, "%" PRId64,
+                                 want[i].min_compaction_lag_ms);
+                        if ((kerr = rd_kafka_NewTopic_set_config(
+                                     nts[n], "min.compaction.lag.ms", ms))) {
+                                brook__seterr(errstr, errstr_size,
+                                              "cannot create topic \"%s\": "
+                                              "min.compaction.lag.ms=%s: %s",
+                                              want[i].name, ms,
+                                              rd_kafka_err2str(kerr));
+                                rd_kafka_NewTopic_destroy(nts[n]);
+                                err = BROOK_ERR_KAFKA;
+                                goto out;
+                        }
                 }
                 if (want[i].retention_ms >= 0) {
                         char ms[24];
@@ -599,7 +617,17 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                 want[want_cnt].partitions = 0; /* Set below. */
                 want[want_cnt].cleanup_policy = "compact";
                 want[want_cnt].retention_ms = -1;
-                if (def->kind != BROOK__STORE_KV) {
+                want[want_cnt].min_compaction_lag_ms = -1;
+                if (def->kind == BROOK__STORE_VERSIONED) {
+                        /* Kafka Streams' VersionedChangelogTopicConfig:
+                         * the history stays uncompacted for the history
+                         * retention plus a day. */
+                        const int64_t day = 24 * 60 * 60 * 1000LL;
+                        want[want_cnt].min_compaction_lag_ms =
+                                def->retention_ms > INT64_MAX - day
+                                        ? INT64_MAX
+                                        : def->retention_ms + day;
+                } else if (def->kind != BROOK__STORE_KV) {
                         /* Kafka Streams' window changelogs: compacted, and
                          * deleted past the store's retention plus a
                          * margin. */
@@ -628,6 +656,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                         app->topo.subs[n->subtopology].partitions;
                 want[want_cnt].cleanup_policy = "delete";
                 want[want_cnt].retention_ms = -1;
+                want[want_cnt].min_compaction_lag_ms = -1;
                 if (want[want_cnt].partitions < 1) {
                         brook__seterr(errstr, errstr_size,
                                       "cannot tell how many partitions "
@@ -657,6 +686,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                                 "errors.deadletterqueue.topic.partitions");
                         want[want_cnt].cleanup_policy = "delete";
                         want[want_cnt].retention_ms = -1;
+                        want[want_cnt].min_compaction_lag_ms = -1;
                         want_cnt++;
                 }
         }

@@ -514,7 +514,7 @@ struct brook__stateenv;
 struct brook__cache;
 
 /** How many drop reasons there are (brook_drop_reason_t). */
-#define BROOK__DROP_CNT ((int)BROOK_DROP_STALE + 1)
+#define BROOK__DROP_CNT ((int)BROOK_DROP_OUT_OF_ORDER + 1)
 
 /** What the runtime (app thread or driver) lends a task. */
 typedef struct brook__runtime {

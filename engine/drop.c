@@ -25,6 +25,7 @@ static const char *const brook__drop_names[BROOK__DROP_CNT] = {
         [BROOK_DROP_LATE] = "late",
         [BROOK_DROP_EXPIRED] = "expired",
         [BROOK_DROP_STALE] = "stale",
+        [BROOK_DROP_OUT_OF_ORDER] = "out_of_order",
 };
 
 const char *brook_drop_reason_name(brook_drop_reason_t reason)

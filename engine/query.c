@@ -40,6 +40,8 @@ static const char *brook__iq_kind_name(brook__storekind_t kind)
                 return "window";
         case BROOK__STORE_SESSION:
                 return "session";
+        case BROOK__STORE_VERSIONED:
+                return "versioned";
         }
         return "unknown";
 }
@@ -58,6 +60,7 @@ static brook_err_t brook__iq_kind(const brook__storedef_t *def,
                                         "brook_app_window_fetch_all()",
                 [BROOK__STORE_SESSION] = "brook_app_session_fetch() or "
                                          "brook_app_session_find()",
+                [BROOK__STORE_VERSIONED] = "brook_app_versioned_get()",
         };
         if (def->kind == kind)
                 return BROOK_OK;
@@ -648,4 +651,92 @@ uint64_t brook_app_store_approximate_bytes(brook_app_t *app, const char *store)
         }
         brook__ptrvec_free(&local);
         return bytes;
+}
+
+brook_err_t brook_app_versioned_get(brook_app_t *app, const char *store,
+                                    const void *key, int64_t as_of,
+                                    brook_arena_t *arena,
+                                    brook_versioned_record_t *recp,
+                                    char *errstr, size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook__store_t *st;
+        brook__iqstore_t *h = NULL;
+        brook_buf_t *kbuf, *vbuf;
+        int32_t partition;
+        char why[512] = "";
+        brook_err_t err;
+
+        memset(recp, 0, sizeof *recp);
+        recp->timestamp = -1;
+        recp->valid_to = BROOK_VERSIONED_LATEST;
+        if ((err = brook__iq_begin(app, store, BROOK__STORE_VERSIONED, &def,
+                                   errstr, errstr_size)))
+                return err;
+        kbuf = brook_buf_new();
+        vbuf = brook_buf_new();
+        if ((err = brook__iq_partition(app, def, key, kbuf, &partition, errstr,
+                                       errstr_size)))
+                goto out;
+        pthread_mutex_lock(&app->iq_lock);
+        st = brook__iq_local(app, def, partition);
+        if (!st) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the key's partition %" PRId32
+                              " is not on this instance",
+                              def->name, partition);
+                err = BROOK_ERR_STATE;
+        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s is still restoring, so "
+                              "its answer would be stale",
+                              def->name, st->task->id);
+                err = BROOK_ERR_STATE;
+        } else {
+                h = st->iq;
+                brook__iqstore_ref(h);
+        }
+        pthread_mutex_unlock(&app->iq_lock);
+        /* Unlocked: the reference keeps the instance open for the read. */
+        if (h) {
+                err = brook__versioned_get(h->inner, true, brook_buf_data(kbuf),
+                                           brook_buf_len(kbuf), as_of, vbuf,
+                                           &recp->timestamp, &recp->valid_to,
+                                           why, sizeof why);
+                brook__iqstore_release(h);
+                if (err == BROOK_ERR_NOT_FOUND)
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\" has no version of the key "
+                                      "valid then",
+                                      def->name);
+                else if (err)
+                        brook__seterr(errstr, errstr_size,
+                                      "store \"%s\": read failed: %s",
+                                      def->name,
+                                      *why ? why : "no reason given");
+        }
+        /* Decoded from a copy in the arena: the value may point into its
+         * bytes, and must live as long as @p arena. */
+        if (!err &&
+            (err = brook_serde_deserialize(
+                     def->value_serde,
+                     brook_buf_len(vbuf)
+                             ? brook_arena_memdup(arena, brook_buf_data(vbuf),
+                                                  brook_buf_len(vbuf))
+                             : "",
+                     brook_buf_len(vbuf), arena, &recp->value, why,
+                     sizeof why)))
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": the value does not "
+                              "deserialize: %s",
+                              def->name, why);
+        if (err) {
+                recp->value = NULL;
+                recp->timestamp = -1;
+                recp->valid_to = BROOK_VERSIONED_LATEST;
+        }
+out:
+        brook_buf_destroy(kbuf);
+        brook_buf_destroy(vbuf);
+        return err;
 }

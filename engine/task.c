@@ -108,6 +108,7 @@ static const char *const brook__store_kind_names[] = {
         [BROOK__STORE_KV] = "a key-value store",
         [BROOK__STORE_WINDOW] = "a window store",
         [BROOK__STORE_SESSION] = "a session store",
+        [BROOK__STORE_VERSIONED] = "a versioned store",
 };
 
 brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,

@@ -997,6 +997,22 @@ brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
         return NULL;
 }
 
+brook_versionedstore_t *
+brook_test_driver_versionedstore(brook_test_driver_t *td, const char *name)
+{
+        size_t i, j;
+        for (i = 0; i < td->tasks.cnt; i++) {
+                brook__task_t *task = td->tasks.v[i];
+                for (j = 0; j < task->stores.cnt; j++) {
+                        brook__store_t *st = task->stores.v[j];
+                        if (!strcmp(st->def->name, name) &&
+                            st->def->kind == BROOK__STORE_VERSIONED)
+                                return (brook_versionedstore_t *)st;
+                }
+        }
+        return NULL;
+}
+
 brook_err_t brook_test_driver_advance_wall_clock(brook_test_driver_t *td,
                                                  int64_t advance_ms,
                                                  char *errstr,

@@ -239,6 +239,23 @@ static brook_err_t brook__builder_add_store(brook_builder_t *b,
                                     m->name, why);
                 return BROOK_ERR_INVALID_ARG;
         }
+        if (kind == BROOK__STORE_VERSIONED &&
+            (m->history_retention_ms < 0 || m->segment_interval_ms < 0)) {
+                /* Kafka Streams' Stores.persistentVersionedKeyValueStore()
+                 * checks. */
+                brook__builder_fail(
+                        b, errstr, errstr_size,
+                        "store \"%s\": %s is %" PRId64 ": it must be %s",
+                        m->name,
+                        m->history_retention_ms < 0 ? "history_retention_ms"
+                                                    : "segment_interval_ms",
+                        m->history_retention_ms < 0 ? m->history_retention_ms
+                                                    : m->segment_interval_ms,
+                        m->history_retention_ms < 0
+                                ? "0 or more"
+                                : "0 (the default) or positive");
+                return BROOK_ERR_INVALID_ARG;
+        }
         /* A join's buffer may keep nothing (a window of 0 with no grace),
          * as Kafka Streams' may. */
         if (w && (w->retention_ms < 0 ||
@@ -293,11 +310,19 @@ static brook_err_t brook__builder_add_store(brook_builder_t *b,
                         def->retain_duplicates = w->retain_duplicates;
                 }
         }
+        if (kind == BROOK__STORE_VERSIONED) {
+                def->retention_ms = m->history_retention_ms;
+                def->segment_ms = m->segment_interval_ms
+                                          ? m->segment_interval_ms
+                                          : brook__versioned_segment_ms(
+                                                    m->history_retention_ms);
+        }
         def->key_serde = brook__serde_ref(m->key_serde);
         def->value_serde = brook__serde_ref(m->value_serde);
         def->supplier = m->supplier ? *m->supplier : *brook_kvstore_rocksdb();
         def->logging = !m->logging_disabled;
-        def->caching = !m->caching_disabled;
+        /* Versioned stores never cache, as in Kafka Streams. */
+        def->caching = !m->caching_disabled && kind != BROOK__STORE_VERSIONED;
         def->subtopology = -1;
         brook__ptrvec_push(&b->stores, def);
         for (i = 0; i < processor_cnt; i++)
@@ -313,8 +338,31 @@ brook_err_t brook_builder_add_store(brook_builder_t *b,
                                     size_t processor_cnt, char *errstr,
                                     size_t errstr_size)
 {
-        return brook__builder_add_store(b, m, BROOK__STORE_KV, NULL, processors,
-                                        processor_cnt, errstr, errstr_size);
+        return brook__builder_add_store(
+                b, m,
+                brook__materialized_versioned(m) ? BROOK__STORE_VERSIONED
+                                                 : BROOK__STORE_KV,
+                NULL, processors, processor_cnt, errstr, errstr_size);
+}
+
+bool brook__materialized_versioned(const brook_materialized_t *m)
+{
+        /* Members of version 3 exist only in structs of that version. */
+        return m && m->version >= 3 &&
+               m->version <= BROOK_MATERIALIZED_VERSION && m->versioned;
+}
+
+int64_t brook__versioned_segment_ms(int64_t history_ms)
+{
+        /* Kafka Streams' RocksDbVersionedKeyValueBytesStoreSupplier
+         * .defaultSegmentInterval(). */
+        if (history_ms <= 60000)
+                return history_ms / 3 > 2000 ? history_ms / 3 : 2000;
+        if (history_ms <= 300000)
+                return history_ms / 5 > 20000 ? history_ms / 5 : 20000;
+        if (history_ms <= 3600000)
+                return history_ms / 12 > 60000 ? history_ms / 12 : 60000;
+        return history_ms / 24 > 300000 ? history_ms / 24 : 300000;
 }
 
 brook_err_t brook_builder_add_window_store(brook_builder_t *b,

@@ -244,7 +244,8 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
         const char *parent;
         size_t slen;
 
-        if (brook__grouped_prepare(g, m, func, &p))
+        if (brook__dsl_versioned_refused(b, m, func) ||
+            brook__grouped_prepare(g, m, func, &p))
                 return NULL;
         if (m && m->value_serde)
                 value_serde = m->value_serde;

@@ -87,6 +87,13 @@ typedef struct brook__tnode {
          *  record's timestamp and the previous aggregate's, which its
          *  store keeps (a timestamped store). */
         bool agg;
+        /** Kafka Streams' isOutputVersioned(), or a versioned upstream: the
+         *  node's updates come from a versioned table, may be older than
+         *  their key's latest value, and say whether they are its latest
+         *  (brook__change_latest()). Set when the node is made: a versioned
+         *  table, and the filters and map_values below it that keep no
+         *  store of their own. */
+        bool versioned;
 } brook__tnode_t;
 
 /** What made a table: how it answers brook__table_send_old(). */
@@ -201,6 +208,10 @@ bool brook__table_getter(brook_table_t *t, const char *func);
 /** A table update's previous value (NULL: none, or not sent): set on the
  *  records a node whose send_old is set forwards. */
 void *brook__change_old(const brook_record_t *rec);
+/** Whether a table update is its key's latest (Kafka Streams' Change
+ *  .isLatest): read it only from the records of a node whose versioned
+ *  is set; the others' are all latest. */
+bool brook__change_latest(const brook_record_t *rec);
 
 /** A record for an update from @p ctx's node, with @p parent's metadata:
  *  one that carries @p old (brook__change_old()) if @p op sends old
@@ -208,6 +219,38 @@ void *brook__change_old(const brook_record_t *rec);
 brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
                                     const brook_record_t *parent, void *key,
                                     void *value, void *old, int64_t ts);
+/** brook__table_update() of an update that is its key's latest or not
+ *  (@p latest, carried if @p op is versioned). */
+brook_record_t *brook__table_update_latest(brook_ctx_t *ctx,
+                                           const brook__tnode_t *op,
+                                           const brook_record_t *parent,
+                                           void *key, void *value, void *old,
+                                           int64_t ts, bool latest);
+
+/**
+ * A table's store as the DSL reads it: a timestamped key-value store, or
+ * a versioned one (a versioned table's, KIP-914). One per processor per
+ * task, set by brook__tstore_init().
+ */
+typedef struct brook__tstore {
+        brook_kvstore_t *kv;
+        brook_versionedstore_t *vs;
+} brook__tstore_t;
+
+/** Looks up table store @p name for the processor of @p ctx, whatever its
+ *  kind. */
+brook_err_t brook__tstore_init(brook__tstore_t *ts, brook_ctx_t *ctx,
+                               const char *name, char *errstr,
+                               size_t errstr_size);
+/** @p key's value (NULL and BROOK_OK when none) and its timestamp (-1
+ *  when none) into *@p valuep / *@p tsp: the latest for a versioned store
+ *  (Kafka Streams' KTableValueGetter.get(key)), or, with @p as_of other
+ *  than INT64_MAX, the version valid then (get(key, asOfTimestamp); a
+ *  key-value store ignores @p as_of, as Kafka Streams' getter does when
+ *  the table is not versioned). */
+brook_err_t brook__tstore_get(const brook__tstore_t *ts, const void *key,
+                              int64_t as_of, void **valuep, int64_t *tsp,
+                              char *errstr, size_t errstr_size);
 
 /**
  * How a table processor reaches the store materializing its output, and
@@ -217,8 +260,9 @@ brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
  */
 typedef struct brook__tfwd {
         brook_ctx_t *ctx;
-        brook_kvstore_t *st; /**< NULL: the table is not materialized. */
-        const void *op;      /**< The node's definition (its opaque). */
+        brook_kvstore_t *st;         /**< NULL: the table is not materialized */
+        brook_versionedstore_t *vst; /**< ... or it is, in this one. */
+        const void *op;              /**< The node's definition (its opaque). */
         /** When the store caches: per key written since its entry last
          *  went downstream, what the update sent then carries (the old
          *  value as of the first write, the timestamp of the last). */
@@ -254,6 +298,19 @@ void brook__tfwd_close(brook__tfwd_t *fwd);
 brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                             void *key, void *value, void *old, void *stored,
                             int64_t ts, char *errstr, size_t errstr_size);
+/**
+ * brook__tfwd_put() of an update that is its key's latest or not
+ * (@p latest, from a versioned parent). Into a versioned store, the put
+ * says which: a put older than the store's history retention is not made
+ * and goes nowhere, an older version goes downstream as not the latest
+ * (Kafka Streams' KTableSource). Into a key-value store an update is the
+ * latest; without a store it stays as it came.
+ */
+brook_err_t brook__tfwd_put_latest(brook__tfwd_t *fwd,
+                                   const brook_record_t *parent, void *key,
+                                   void *value, void *old, void *stored,
+                                   int64_t ts, bool latest, char *errstr,
+                                   size_t errstr_size);
 
 /**
  * Adds the store @p m describes (NULL: defaults) for processor @p proc,
@@ -264,5 +321,11 @@ brook_err_t
 brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
                      const char *name, const brook_serde_t *key_serde,
                      const brook_serde_t *value_serde, const char *proc);
+/** Fails the builder, naming @p func, if @p m declares a versioned store:
+ *  only tables of a topic and their filters and map_values are versioned
+ *  in brook. Returns whether it failed. */
+bool brook__dsl_versioned_refused(brook_builder_t *b,
+                                  const brook_materialized_t *m,
+                                  const char *func);
 
 #endif

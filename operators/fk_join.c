@@ -310,7 +310,8 @@ typedef struct fk {
         const fk_op_t *op;
         const brook_serde_t *pk_serde, *fk_serde, *pv_serde;
         brook_serde_t *sub_serde; /* ours */
-        brook_kvstore_t *subs, *primary, *foreign;
+        brook_kvstore_t *subs;
+        brook__tstore_t primary, foreign;
         brook_buf_t *a, *b;
 } fk_t;
 
@@ -357,11 +358,11 @@ static brook_err_t fk_init(brook_ctx_t *ctx, void *opaque, void **statep,
                 err = brook_ctx_kvstore(ctx, op->sub_store, &f->subs, errstr,
                                         errstr_size);
         if (!err && op->primary_store)
-                err = brook_ctx_kvstore(ctx, op->primary_store, &f->primary,
-                                        errstr, errstr_size);
+                err = brook__tstore_init(&f->primary, ctx, op->primary_store,
+                                         errstr, errstr_size);
         if (!err && op->foreign_store)
-                err = brook_ctx_kvstore(ctx, op->foreign_store, &f->foreign,
-                                        errstr, errstr_size);
+                err = brook__tstore_init(&f->foreign, ctx, op->foreign_store,
+                                         errstr, errstr_size);
         if (err) {
                 fk_close(ctx, f);
                 *statep = NULL;
@@ -467,10 +468,20 @@ static brook_err_t send_process(brook_ctx_t *ctx, brook_record_t *rec,
         const fk_op_t *op = f->op;
         void *new = rec->value;
         void *old = op->primary_op->send_old ? brook__change_old(rec) : NULL;
-        void *ofk = fk_extract(ctx, op, rec, old), *nfk;
+        void *ofk, *nfk;
         uint64_t hash[2];
         bool has_hash, changed;
         brook_err_t err;
+
+        /* Kafka Streams (KIP-914): a versioned primary table's
+         * out-of-order update changes no result. */
+        if (op->primary_op->versioned && !brook__change_latest(rec)) {
+                brook__ctx_drop(ctx, rec, BROOK_DROP_OUT_OF_ORDER,
+                                "out-of-order record from versioned table "
+                                "while performing table-table join");
+                return BROOK_OK;
+        }
+        ofk = fk_extract(ctx, op, rec, old);
 
         if ((err = fk_hash(f, new, &has_hash, hash, errstr, errstr_size)))
                 return err;
@@ -613,14 +624,9 @@ static brook_err_t sjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
         int64_t fts = -1, ts = rec->timestamp;
         brook_err_t err;
 
-        if (ck->fk) {
-                err = brook__kvstore_get_ts(f->foreign, ck->fk, &fv, &fts,
-                                            errstr, errstr_size);
-                if (err == BROOK_ERR_NOT_FOUND)
-                        fv = NULL;
-                else if (err)
-                        return err;
-        }
+        if (ck->fk && (err = brook__tstore_get(&f->foreign, ck->fk, INT64_MAX,
+                                               &fv, &fts, errstr, errstr_size)))
+                return err;
         if (fv && fts > ts)
                 ts = fts;
         switch (s->instruction) {
@@ -661,6 +667,13 @@ static brook_err_t fjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
 
         if (!rec->key) {
                 brook__ctx_drop(ctx, rec, BROOK_DROP_NULL_KEY, "null key");
+                return BROOK_OK;
+        }
+        /* Nor does a versioned foreign table's. */
+        if (f->op->foreign_op->versioned && !brook__change_latest(rec)) {
+                brook__ctx_drop(ctx, rec, BROOK_DROP_OUT_OF_ORDER,
+                                "out-of-order record from versioned table "
+                                "while performing table-table join");
                 return BROOK_OK;
         }
         if ((err = fk_combined_key(f, rec->key, NULL, errstr, errstr_size)))
@@ -728,6 +741,7 @@ static brook_err_t resolve_process(brook_ctx_t *ctx, brook_record_t *rec,
         const fk_op_t *op = f->op;
         const fk_resp_t *r = rec->value;
         void *cur = NULL, *out;
+        int64_t cur_ts;
         uint64_t hash[2];
         bool has;
         brook_err_t err;
@@ -737,11 +751,8 @@ static brook_err_t resolve_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 "null response");
                 return BROOK_OK;
         }
-        err = brook_kvstore_get(f->primary, rec->key, &cur, errstr,
-                                errstr_size);
-        if (err == BROOK_ERR_NOT_FOUND)
-                cur = NULL;
-        else if (err)
+        if ((err = brook__tstore_get(&f->primary, rec->key, INT64_MAX, &cur,
+                                     &cur_ts, errstr, errstr_size)))
                 return err;
         if ((err = fk_hash(f, cur, &has, hash, errstr, errstr_size)))
                 return err;
@@ -843,6 +854,8 @@ static brook_table_t *fk_add(brook_table_t *t, brook_table_t *other,
                 return NULL;
         }
         if (!brook__tables_joinable(t, other, name, m, func))
+                return NULL;
+        if (brook__dsl_versioned_refused(b, m, func))
                 return NULL;
         /* Kafka Streams' order: old values from both tables, then the
          * names, the value getters as they are needed. */

@@ -1,7 +1,8 @@
 /*
  * brook — joins. So far the stream-table join, inner and left (Kafka
  * Streams' KStreamKTableJoin): each stream record looks up its key in the
- * table's store when it is processed, and table updates make no output.
+ * table's store when it is processed (a versioned table's: as of the
+ * record's timestamp), and table updates make no output.
  *
  * The join node is connected to the table's store, which puts it in the
  * table's sub-topology (nodes sharing a store share a task): the stream's
@@ -25,7 +26,7 @@ typedef struct stjoin_op {
 /* Per task: the table's store. */
 typedef struct stjoin {
         const stjoin_op_t *op;
-        brook_kvstore_t *table;
+        brook__tstore_t table;
 } stjoin_t;
 
 static brook_err_t stjoin_init(brook_ctx_t *ctx, void *opaque, void **statep,
@@ -36,8 +37,8 @@ static brook_err_t stjoin_init(brook_ctx_t *ctx, void *opaque, void **statep,
         brook_err_t err;
 
         j->op = op;
-        if ((err = brook_ctx_kvstore(ctx, op->store, &j->table, errstr,
-                                     errstr_size))) {
+        if ((err = brook__tstore_init(&j->table, ctx, op->store, errstr,
+                                      errstr_size))) {
                 free(j);
                 return err;
         }
@@ -58,6 +59,7 @@ static brook_err_t stjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
         void *right = NULL, *out;
+        int64_t ts;
         brook_err_t err;
 
         /* Kafka Streams: a null value has nothing to join (a null in the
@@ -70,14 +72,13 @@ static brook_err_t stjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 "null join key or value");
                 return BROOK_OK;
         }
-        if (key) {
-                err = brook_kvstore_get(j->table, key, &right, errstr,
-                                        errstr_size);
-                if (err == BROOK_ERR_NOT_FOUND)
-                        right = NULL;
-                else if (err)
-                        return err;
-        }
+        /* A versioned table answers as of the stream record's time
+         * (Kafka Streams' KStreamKTableJoinProcessor with a versioned
+         * getter): a late record joins the row valid when it happened. */
+        if (key && (err = brook__tstore_get(&j->table, key,
+                                            brook_record_timestamp(rec), &right,
+                                            &ts, errstr, errstr_size)))
+                return err;
         if (!right && !j->op->left)
                 return BROOK_OK;
         out = j->op->fn(rec, value, right, j->op->opaque);

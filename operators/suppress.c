@@ -419,6 +419,17 @@ brook_table_t *brook_table_suppress(brook_table_t *t,
                                     why);
                 return NULL;
         }
+        if (t->op && t->op->versioned) {
+                /* Kafka Streams: "suppress() is only supported for
+                 * non-versioned KTables". */
+                brook__builder_fail(b, NULL, 0,
+                                    "brook_table_suppress: table \"%s\" is "
+                                    "versioned (or below a versioned table "
+                                    "without a store of its own): suppress "
+                                    "takes non-versioned tables only",
+                                    t->node);
+                return NULL;
+        }
         if (s->kind == BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES && !t->windowed) {
                 brook__builder_fail(b, NULL, 0,
                                     "brook_table_suppress: until window "

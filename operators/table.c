@@ -124,6 +124,9 @@ bool brook__table_send_old_force(brook_table_t *t)
 typedef struct change {
         brook_record_t rec; /* First: the record forwarded. */
         void *old;
+        /** A versioned table's update older than its key's latest value
+         *  (Kafka Streams' Change.isLatest, negated). */
+        bool not_latest;
 } change_t;
 
 void *brook__change_old(const brook_record_t *rec)
@@ -131,19 +134,75 @@ void *brook__change_old(const brook_record_t *rec)
         return ((const change_t *)rec)->old;
 }
 
-brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
-                                    const brook_record_t *parent, void *key,
-                                    void *value, void *old, int64_t ts)
+bool brook__change_latest(const brook_record_t *rec)
+{
+        return !((const change_t *)rec)->not_latest;
+}
+
+brook_record_t *brook__table_update_latest(brook_ctx_t *ctx,
+                                           const brook__tnode_t *op,
+                                           const brook_record_t *parent,
+                                           void *key, void *value, void *old,
+                                           int64_t ts, bool latest)
 {
         brook_record_t *rec = brook_ctx_record_new(ctx, parent, key, value, ts);
         change_t *c;
 
-        if (!op->send_old)
+        if (!op->send_old && !op->versioned)
                 return rec;
         c = brook_arena_alloc(brook_record_arena(rec), sizeof *c);
         c->rec = *rec;
-        c->old = old;
+        c->old = op->send_old ? old : NULL;
+        c->not_latest = !latest;
         return &c->rec;
+}
+
+brook_record_t *brook__table_update(brook_ctx_t *ctx, const brook__tnode_t *op,
+                                    const brook_record_t *parent, void *key,
+                                    void *value, void *old, int64_t ts)
+{
+        return brook__table_update_latest(ctx, op, parent, key, value, old, ts,
+                                          true);
+}
+
+/* --------------------------------------------------------- table stores */
+
+brook_err_t brook__tstore_init(brook__tstore_t *ts, brook_ctx_t *ctx,
+                               const char *name, char *errstr,
+                               size_t errstr_size)
+{
+        const brook__storedef_t *def = brook__ctx_storedef(ctx, name);
+
+        ts->kv = NULL;
+        ts->vs = NULL;
+        if (def && def->kind == BROOK__STORE_VERSIONED)
+                return brook_ctx_versionedstore(ctx, name, &ts->vs, errstr,
+                                                errstr_size);
+        return brook_ctx_kvstore(ctx, name, &ts->kv, errstr, errstr_size);
+}
+
+brook_err_t brook__tstore_get(const brook__tstore_t *ts, const void *key,
+                              int64_t as_of, void **valuep, int64_t *tsp,
+                              char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+
+        if (ts->vs) {
+                brook_versioned_record_t r;
+                err = brook_versionedstore_get_as_of(ts->vs, key, as_of, &r,
+                                                     errstr, errstr_size);
+                *valuep = r.value;
+                *tsp = r.timestamp;
+        } else {
+                err = brook__kvstore_get_ts(ts->kv, key, valuep, tsp, errstr,
+                                            errstr_size);
+        }
+        if (err == BROOK_ERR_NOT_FOUND) {
+                *valuep = NULL;
+                *tsp = -1;
+                return BROOK_OK;
+        }
+        return err;
 }
 
 /* ------------------------------------------------------- pending updates */
@@ -341,6 +400,20 @@ static pend_t *pend_take(struct brook__pending *pd, const void *key,
         return e;
 }
 
+bool brook__dsl_versioned_refused(brook_builder_t *b,
+                                  const brook_materialized_t *m,
+                                  const char *func)
+{
+        if (!brook__materialized_versioned(m))
+                return false;
+        brook__builder_fail(b, NULL, 0,
+                            "%s: a versioned store materializes a table of a "
+                            "topic (brook_table()) or its filter or "
+                            "map_values, not this operator's result",
+                            func);
+        return true;
+}
+
 brook_err_t
 brook__dsl_store_add(brook_builder_t *b, const brook_materialized_t *m,
                      const char *name, const brook_serde_t *key_serde,
@@ -436,10 +509,20 @@ brook_err_t brook__tfwd_init(brook__tfwd_t *fwd, brook_ctx_t *ctx,
                              const char *store, char *errstr,
                              size_t errstr_size)
 {
+        const brook__storedef_t *def;
+
         fwd->ctx = ctx;
         fwd->st = NULL;
+        fwd->vst = NULL;
         if (!store)
                 return BROOK_OK;
+        def = brook__ctx_storedef(ctx, store);
+        if (def && def->kind == BROOK__STORE_VERSIONED)
+                /* Never caching: updates go downstream as they come. */
+                return brook_ctx_versionedstore(ctx, store, &fwd->vst, errstr,
+                                                errstr_size)
+                               ? BROOK_ERR_STATE
+                               : BROOK_OK;
         if (brook_ctx_kvstore(ctx, store, &fwd->st, errstr, errstr_size))
                 return BROOK_ERR_STATE;
         if (brook__store_caching(&fwd->st->s)) {
@@ -466,9 +549,39 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                             void *key, void *value, void *old, void *stored,
                             int64_t ts, char *errstr, size_t errstr_size)
 {
+        return brook__tfwd_put_latest(fwd, parent, key, value, old, stored, ts,
+                                      true, errstr, errstr_size);
+}
+
+brook_err_t brook__tfwd_put_latest(brook__tfwd_t *fwd,
+                                   const brook_record_t *parent, void *key,
+                                   void *value, void *old, void *stored,
+                                   int64_t ts, bool latest, char *errstr,
+                                   size_t errstr_size)
+{
         brook_err_t err;
 
+        if (fwd->vst) {
+                int64_t valid_to;
+                /* Kafka Streams' KTableSource: a put the store did not
+                 * make goes nowhere; one that is not the key's latest
+                 * goes downstream as such. */
+                if ((err = brook_versionedstore_put(fwd->vst, key, value, ts,
+                                                    &valid_to, errstr,
+                                                    errstr_size)))
+                        return err;
+                if (valid_to == BROOK_VERSIONED_NOT_PUT)
+                        return BROOK_OK;
+                return brook_ctx_forward(
+                        fwd->ctx,
+                        brook__table_update_latest(
+                                fwd->ctx, fwd->op, parent, key, value, old, ts,
+                                valid_to == BROOK_VERSIONED_LATEST),
+                        errstr, errstr_size);
+        }
         if (fwd->st) {
+                /* A key-value store takes every update as the latest. */
+                latest = true;
                 /* Noted first: the write may evict this very key's entry
                  * and forward it. */
                 if (fwd->pending && (err = pend_note(fwd, key, value, stored,
@@ -485,8 +598,9 @@ brook_err_t brook__tfwd_put(brook__tfwd_t *fwd, const brook_record_t *parent,
                         return BROOK_OK;
         }
         return brook_ctx_forward(fwd->ctx,
-                                 brook__table_update(fwd->ctx, fwd->op, parent,
-                                                     key, value, old, ts),
+                                 brook__table_update_latest(fwd->ctx, fwd->op,
+                                                            parent, key, value,
+                                                            old, ts, latest),
                                  errstr, errstr_size);
 }
 
@@ -506,16 +620,27 @@ typedef struct table_op {
         brook_value_mapper_fn mapper;
         void *opaque;
         bool negate; /**< filter_not. */
+        /** The parent is versioned (Kafka Streams' useVersionedSemantics):
+         *  its updates say whether they are the latest. */
+        bool parent_versioned;
 } table_op_t;
 
 /* The key's value in the node's own store before this update (NULL:
- * none). */
+ * none): a versioned store's latest. */
 static brook_err_t own_old(brook__tfwd_t *fwd, void *key, void **oldp,
                            char *errstr, size_t errstr_size)
 {
-        brook_err_t err =
-                brook_kvstore_get(fwd->st, key, oldp, errstr, errstr_size);
+        brook_err_t err;
 
+        if (fwd->vst) {
+                brook_versioned_record_t r;
+                err = brook_versionedstore_get(fwd->vst, key, &r, errstr,
+                                               errstr_size);
+                *oldp = r.value;
+        } else {
+                err = brook_kvstore_get(fwd->st, key, oldp, errstr,
+                                        errstr_size);
+        }
         if (err == BROOK_ERR_NOT_FOUND) {
                 *oldp = NULL;
                 return BROOK_OK;
@@ -548,6 +673,7 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
         void *key = brook_record_key(rec);
         void *value = brook_record_value(rec);
         void *old = NULL;
+        bool latest = true;
         brook_err_t err;
 
         switch (op->kind) {
@@ -568,8 +694,10 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                 /* Kafka Streams' KTableFilter and KTableMapValues: the old
                  * value is the node's own (its store's), or the parent's
                  * old value filtered or mapped. */
+                if (op->parent_versioned)
+                        latest = brook__change_latest(rec);
                 if (op->hdr.send_old) {
-                        if (fwd->st)
+                        if (fwd->st || fwd->vst)
                                 err = own_old(fwd, key, &old, errstr,
                                               errstr_size);
                         else
@@ -581,15 +709,16 @@ static brook_err_t table_process(brook_ctx_t *ctx, brook_record_t *rec,
                 }
                 value = table_compute(ctx, op, rec, value);
                 /* Nothing to tell downstream: the key was not there and
-                 * still is not. */
+                 * still is not. Not so below a versioned table, as Kafka
+                 * Streams' KTableFilter with versioned semantics. */
                 if (op->kind == TABLE_FILTER && op->hdr.send_old && !old &&
-                    !value)
+                    !value && !op->parent_versioned)
                         return BROOK_OK;
                 break;
         }
-        return brook__tfwd_put(fwd, rec, key, value, old, old,
-                               brook_record_timestamp(rec), errstr,
-                               errstr_size);
+        return brook__tfwd_put_latest(fwd, rec, key, value, old, old,
+                                      brook_record_timestamp(rec), latest,
+                                      errstr, errstr_size);
 }
 
 /* Adds table node @p name under @p parent, with a copy of @p op whose store
@@ -640,7 +769,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         brook_stream_t *s;
         char *gen_store = NULL, *name = NULL, *src_name = NULL;
         const char *store;
-        bool consumed_cache_off = false;
+        bool consumed_cache_off = false, versioned;
         size_t len;
 
         if (!b)
@@ -651,6 +780,9 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         }
         if (materialized_bad(b, m, "brook_table"))
                 return NULL;
+        /* Kafka Streams' Materialized.as(versioned supplier): a versioned
+         * table, materialized (its store has a name, generated or not). */
+        versioned = brook__materialized_versioned(m);
         /* Kafka Streams names the store first, then the source and the
          * table source nodes. */
         if (m && m->name) {
@@ -690,7 +822,7 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
          * named (or an operator downstream needs it); otherwise each record
          * goes straight downstream. brook keeps the store, but without a
          * cache, so that updates go downstream as in Kafka Streams. */
-        if (!(m && m->name)) {
+        if (!(m && m->name) && !versioned) {
                 if (m)
                         unnamed = *m;
                 consumed_cache_off = unnamed.caching_disabled;
@@ -701,9 +833,12 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
             brook__dsl_store_add(b, m, store, ks, vs, name))
                 goto done;
         /* As Kafka Streams' table stores, it keeps each value's timestamp:
-         * a table-table join stamps its results with the later of both. */
-        brook__builder_store(b, store)->timestamped = true;
+         * a table-table join stamps its results with the later of both.
+         * (A versioned store keeps each version's.) */
+        if (!versioned)
+                brook__builder_store(b, store)->timestamped = true;
         brook__builder_store(b, store)->unmaterialized = m == &unnamed;
+        copy->hdr.versioned = versioned;
         t = brook__table_new(b, name, ks, vs, store, BROOK__TABLE_SOURCE,
                              m != &unnamed, &copy->hdr, NULL);
         /* What the caller asked of the store, for when a join makes Kafka
@@ -727,6 +862,8 @@ brook_table_t *brook__table_source_node(brook_builder_t *b, const char *name,
         brook_materialized_t mat = {0};
         brook_table_t *t;
 
+        if (brook__dsl_versioned_refused(b, m, name))
+                return NULL;
         if (m)
                 mat = *m;
         /* Queryable only when named: else every update goes downstream at
@@ -763,10 +900,12 @@ static brook_table_t *table_op_add(brook_table_t *t, const char *prefix,
         char *gen_store = NULL, *name, *store_prefix;
         const char *store = NULL;
         table_op_t *copy;
+        bool versioned;
         size_t len;
 
         if (materialized_bad(t->b, m, func))
                 return NULL;
+        versioned = brook__materialized_versioned(m);
         if (m && m->value_serde)
                 value_serde = m->value_serde;
         /* As in Kafka Streams, the store's name is taken before the node's.
@@ -788,8 +927,12 @@ static brook_table_t *table_op_add(brook_table_t *t, const char *prefix,
         if (store && brook__dsl_store_add(t->b, m, store, t->key_serde,
                                           value_serde, name))
                 goto done;
-        if (store)
+        if (store && !versioned)
                 brook__builder_store(t->b, store)->timestamped = true;
+        /* Versioned: in a versioned store of its own, or below a versioned
+         * table without a store (Kafka Streams' isVersionedUpstream()). */
+        copy->hdr.versioned = store ? versioned : t->op && t->op->versioned;
+        copy->parent_versioned = t->op && t->op->versioned;
         out = brook__table_new(t->b, name,
                                m && m->key_serde ? m->key_serde : t->key_serde,
                                value_serde, store, BROOK__TABLE_DERIVED,

@@ -32,7 +32,9 @@ struct brook_grouped_table_s {
 typedef struct sel_op {
         brook_kv_mapper_fn fn;
         void *opaque;
-        const brook__tnode_t *parent;   /* sends old values (made to) */
+        /* sends old values (made to); versioned: updates may be out of
+         * order */
+        const brook__tnode_t *parent;
         const brook_serde_t *key_serde; /* NULL: default.key.serde */
 } sel_op_t;
 
@@ -119,6 +121,11 @@ static brook_err_t sel_process(brook_ctx_t *ctx, brook_record_t *rec,
                                       "key");
                 return BROOK_ERR_PROCESSING;
         }
+        /* Kafka Streams' KTableRepartitionMap (KIP-914): the aggregates of
+         * a versioned table count its latest values only; an out-of-order
+         * update is skipped here, silently, and goes to no topic. */
+        if (op->parent->versioned && !brook__change_latest(rec))
+                return BROOK_OK;
         has_new = sel_pair(ctx, op, rec, rec->value, &nk, &nv);
         has_old = sel_pair(ctx, op, rec, old, &ok, &ov);
         if (has_new && has_old) {
@@ -418,6 +425,8 @@ static brook_table_t *tagg_add(brook_grouped_table_t *g, const tagg_op_t *op,
                                     func);
                 return NULL;
         }
+        if (brook__dsl_versioned_refused(b, m, func))
+                return NULL;
         if (m && m->value_serde)
                 value_serde = m->value_serde;
         /* Kafka Streams' order: the store's name, the repartition's sink

@@ -34,15 +34,16 @@ typedef struct tj_op {
         void *opaque;
         /** The other table's side: the joiner's arguments swap. */
         bool swap;
-        /** Whether this side's table sends old values (its updates are
-         *  then changes). */
+        /** This side's table: whether it sends old values (its updates
+         *  are then changes), and whether it is versioned (Kafka Streams'
+         *  useVersionedSemantics). */
         const brook__tnode_t *parent;
         char *other_store; /* In the same allocation. */
 } tj_op_t;
 
 typedef struct tj {
         const tj_op_t *op;
-        brook_kvstore_t *other;
+        brook__tstore_t other;
 } tj_t;
 
 static brook_err_t tj_init(brook_ctx_t *ctx, void *opaque, void **statep,
@@ -53,8 +54,8 @@ static brook_err_t tj_init(brook_ctx_t *ctx, void *opaque, void **statep,
         brook_err_t err;
 
         j->op = op;
-        if ((err = brook_ctx_kvstore(ctx, op->other_store, &j->other, errstr,
-                                     errstr_size))) {
+        if ((err = brook__tstore_init(&j->other, ctx, op->other_store, errstr,
+                                      errstr_size))) {
                 free(j);
                 return err;
         }
@@ -93,11 +94,18 @@ static brook_err_t tj_process(brook_ctx_t *ctx, brook_record_t *rec,
                 brook__ctx_drop(ctx, rec, BROOK_DROP_NULL_KEY, "null key");
                 return BROOK_OK;
         }
-        err = brook__kvstore_get_ts(j->other, key, &theirs, &their_ts, errstr,
-                                    errstr_size);
-        if (err == BROOK_ERR_NOT_FOUND)
-                theirs = NULL;
-        else if (err)
+        /* Kafka Streams (KIP-914): a versioned table's out-of-order update
+         * changes no join result, which follows the latest values. */
+        if (op->parent->versioned && !brook__change_latest(rec)) {
+                brook__ctx_drop(ctx, rec, BROOK_DROP_OUT_OF_ORDER,
+                                "out-of-order record from versioned table "
+                                "while performing table-table join");
+                return BROOK_OK;
+        }
+        /* The other table's latest value (Kafka Streams' getter.get(key)),
+         * with its timestamp. */
+        if ((err = brook__tstore_get(&j->other, key, INT64_MAX, &theirs,
+                                     &their_ts, errstr, errstr_size)))
                 return err;
         switch (op->kind) {
         case TJ_INNER:
@@ -246,6 +254,8 @@ static brook_table_t *tj_add(brook_table_t *t, brook_table_t *other,
                 return NULL;
         }
         if (!brook__tables_joinable(t, other, name, m, func))
+                return NULL;
+        if (brook__dsl_versioned_refused(b, m, func))
                 return NULL;
         /* Kafka Streams' order: the result's store name (when materialized
          * without one), the merge's name, the old values the join needs,

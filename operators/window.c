@@ -633,6 +633,8 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
                 brook__builder_fail(b, NULL, 0, "%s: %s", func, why);
                 return NULL;
         }
+        if (brook__dsl_versioned_refused(b, m, func))
+                return NULL;
         if (m) {
                 mat = *m;
                 if (m->version < 2)

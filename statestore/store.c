@@ -58,6 +58,8 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                                sizeof(struct brook_windowstore_s) ==
                                        sizeof(brook__store_t) &&
                                sizeof(struct brook_sessionstore_s) ==
+                                       sizeof(brook__store_t) &&
+                               sizeof(struct brook_versionedstore_s) ==
                                        sizeof(brook__store_t),
                        "a façade is the generic store");
         brook__store_t *st = brook__xcalloc(1, sizeof *st);
@@ -96,7 +98,8 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 return BROOK_ERR_STATE;
         }
         st->base = st->inner;
-        if (def->kind != BROOK__STORE_KV &&
+        if ((def->kind == BROOK__STORE_WINDOW ||
+             def->kind == BROOK__STORE_SESSION) &&
             brook__segmented_wrap(def, &st->inner, &st->ops, why, sizeof why)) {
                 brook__seterr(errstr, errstr_size, "task %s: store \"%s\": %s",
                               task->id, def->name, why);
@@ -104,7 +107,17 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 free(st);
                 return BROOK_ERR_STATE;
         }
-        st->cache = def->caching ? cache : NULL;
+        if (def->kind == BROOK__STORE_VERSIONED &&
+            brook__versioned_wrap(def, &st->inner, &st->ops, why, sizeof why)) {
+                brook__seterr(errstr, errstr_size, "task %s: store \"%s\": %s",
+                              task->id, def->name, why);
+                st->ops->close(st->inner);
+                free(st);
+                return BROOK_ERR_STATE;
+        }
+        /* Versioned stores never cache (the topology sees to it). */
+        st->cache = def->caching && def->kind != BROOK__STORE_VERSIONED ? cache
+                                                                        : NULL;
         if (st->cache && def->kind != BROOK__STORE_KV)
                 brook__segmented_set_cached(st->inner);
         if (def->logging) {
@@ -179,7 +192,8 @@ bool brook__store_caching(const brook__store_t *st)
 
 size_t brook__store_cache_suffix(const brook__store_t *st)
 {
-        return st->def->kind == BROOK__STORE_KV
+        return st->def->kind == BROOK__STORE_KV ||
+                               st->def->kind == BROOK__STORE_VERSIONED
                        ? 0
                        : brook__segkey_suffix(st->def->kind);
 }
@@ -347,6 +361,14 @@ brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
         char why[512];
         brook_err_t err;
         why[0] = '\0';
+        if (st->def->kind == BROOK__STORE_VERSIONED) {
+                /* Each record is a put, replayed as it was made. */
+                if ((err = brook__versioned_restore(st->inner, key, key_size,
+                                                    value, value_size, ts, why,
+                                                    sizeof why)))
+                        return brook__store_fail(st, err, "restore", why);
+                return BROOK_OK;
+        }
         if (value && st->def->timestamped) {
                 /* The changelog has the plain value and its timestamp as
                  * the record's (see write_down). */

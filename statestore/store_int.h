@@ -23,6 +23,9 @@ typedef enum {
         BROOK__STORE_KV,      /**< brook_kvstore_t: keys. */
         BROOK__STORE_WINDOW,  /**< brook_windowstore_t: key, window start. */
         BROOK__STORE_SESSION, /**< brook_sessionstore_t: key, session. */
+        /** brook_versionedstore_t: keys, each with its values over time
+         *  (versioned.c). */
+        BROOK__STORE_VERSIONED,
 } brook__storekind_t;
 
 /** A store as the topology declares it (brook_builder_add_store()). */
@@ -32,7 +35,8 @@ typedef struct brook__storedef {
         /** Window and session stores: stream time data is kept for, and
          *  the length of a segment (both ms); window stores: the window
          *  size, and whether every put is kept (stream-stream joins) rather
-         *  than the last per key and window. */
+         *  than the last per key and window. Versioned stores: the history
+         *  retention and the segment interval. */
         int64_t retention_ms, segment_ms, window_ms;
         bool retain_duplicates;
         /** Values carry the timestamp of their last update: stored as
@@ -59,6 +63,12 @@ typedef struct brook__storedef {
 } brook__storedef_t;
 
 void brook__storedef_free(brook__storedef_t *def);
+/** Whether @p m (may be NULL) declares a versioned store: `versioned`
+ *  set in a struct of version 3 or later. */
+bool brook__materialized_versioned(const brook_materialized_t *m);
+/** Kafka Streams' default segment interval of a versioned store of
+ *  history retention @p history_ms. */
+int64_t brook__versioned_segment_ms(int64_t history_ms);
 /** The store named @p name of builder @p b, or NULL. */
 brook__storedef_t *brook__builder_store(const brook_builder_t *b,
                                         const char *name);
@@ -394,6 +404,9 @@ struct brook_windowstore_s {
 struct brook_sessionstore_s {
         brook__store_t s;
 };
+struct brook_versionedstore_s {
+        brook__store_t s;
+};
 
 /**
  * Opens @p def's instance for @p task: the inner store from the supplier
@@ -696,6 +709,59 @@ brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
 brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,
                                   const void *value, int64_t ts, char *errstr,
                                   size_t errstr_size);
+
+/* ------------------------------------------------------ versioned store */
+
+/**
+ * Wraps the inner store *@p innerp / *@p opsp of versioned store @p def in
+ * the versioned store (versioned.c), which then owns it: the wrapper's
+ * ops replace *@p opsp. Its get and query_get answer a key's latest
+ * version, as 8 bytes of timestamp (BE) and the value's bytes; it writes
+ * only through brook__versioned_put() and brook__versioned_restore().
+ */
+brook_err_t brook__versioned_wrap(brook__storedef_t *def, void **innerp,
+                                  const brook_kvstore_ops_t **opsp,
+                                  char *errstr, size_t errstr_size);
+/** Whether @p ops are the versioned store's. */
+bool brook__versioned_ops(const brook_kvstore_ops_t *ops);
+/**
+ * Kafka Streams' RocksDBVersionedStore.put() of bytes key @p key: @p value
+ * (NULL: a tombstone) valid from @p ts (>= 0). *@p codep gets the validTo
+ * (BROOK_VERSIONED_LATEST, a timestamp, or BROOK_VERSIONED_NOT_PUT when
+ * @p ts is older than stream time - history retention: nothing written).
+ * Owner only.
+ */
+brook_err_t brook__versioned_put(void *self, const void *key, size_t key_size,
+                                 const void *value, size_t value_size,
+                                 int64_t ts, int64_t *codep, char *errstr,
+                                 size_t errstr_size);
+/**
+ * A version of bytes key @p key: the latest (@p as_of INT64_MAX) or the
+ * one valid at @p as_of, by Kafka Streams' rules. On BROOK_OK @p out holds
+ * the value's bytes, *@p tsp its timestamp, *@p valid_top its validTo
+ * (BROOK_VERSIONED_LATEST for the latest); BROOK_ERR_NOT_FOUND when none
+ * (or a tombstone). With @p query, from any thread (interactive queries,
+ * through the bytes store's query_get); else the owner's read.
+ */
+brook_err_t brook__versioned_get(void *self, bool query, const void *key,
+                                 size_t key_size, int64_t as_of,
+                                 brook_buf_t *out, int64_t *tsp,
+                                 int64_t *valid_top, char *errstr,
+                                 size_t errstr_size);
+/**
+ * Restoration: applies changelog record (@p key, @p value or NULL) of
+ * timestamp @p ts as the put that logged it did (a put older than stream
+ * time - history retention is skipped again). The writes are kept in the
+ * store until its next flush() writes them below: a restore batch's
+ * writes are not visible to reads of the bytes store until written.
+ */
+brook_err_t brook__versioned_restore(void *self, const void *key,
+                                     size_t key_size, const void *value,
+                                     size_t value_size, int64_t ts,
+                                     char *errstr, size_t errstr_size);
+/** The store's stream time (the largest timestamp put), or -1. Any
+ *  thread. */
+int64_t brook__versioned_observed(void *self);
 
 /* ------------------------------------------------------------ iterators */
 

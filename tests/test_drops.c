@@ -206,7 +206,9 @@ static void test_reason_names(void **state)
         assert_string_equal(brook_drop_reason_name(BROOK_DROP_EXPIRED),
                             "expired");
         assert_string_equal(brook_drop_reason_name(BROOK_DROP_STALE), "stale");
-        assert_null(brook_drop_reason_name((brook_drop_reason_t)9));
+        assert_string_equal(brook_drop_reason_name(BROOK_DROP_OUT_OF_ORDER),
+                            "out_of_order");
+        assert_null(brook_drop_reason_name((brook_drop_reason_t)10));
         assert_null(brook_drop_reason_name((brook_drop_reason_t)-1));
 }
 

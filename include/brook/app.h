@@ -18,6 +18,7 @@
 #include "processor.h"
 #include "store.h"
 #include "version.h"
+#include "versioned_store.h"
 #include "window_store.h"
 
 #ifdef __cplusplus
@@ -370,6 +371,24 @@ brook_err_t brook_app_session_find(brook_app_t *app, const char *store,
                                    brook_arena_t *arena,
                                    brook_windowiter_t **itp, char *errstr,
                                    size_t errstr_size);
+
+/**
+ * Versioned stores (Kafka Streams' VersionedKeyQuery on the local
+ * instance): the version of @p key in versioned store @p store valid at
+ * @p as_of (INT64_MAX: the latest), by the rules of versioned_store.h,
+ * into *@p recp, its value decoded into @p arena. From any thread, with the
+ * errors above (BROOK_ERR_NOT_FOUND: no such store, or no version of the
+ * key valid then); a RocksDB store answers as of its task's last commit,
+ * with its stream time of now. A versioned store is read by key only:
+ * brook_app_store_get/range/prefix/all() fail on it with
+ * BROOK_ERR_INVALID_ARG, and this call on a store of another kind.
+ * Thread-safe.
+ */
+brook_err_t brook_app_versioned_get(brook_app_t *app, const char *store,
+                                    const void *key, int64_t as_of,
+                                    brook_arena_t *arena,
+                                    brook_versioned_record_t *recp,
+                                    char *errstr, size_t errstr_size);
 
 /* --------------------------------------------------------------- describe */
 

@@ -34,6 +34,7 @@
 #include "test_driver.h"
 #include "timestamp.h"
 #include "version.h"
+#include "versioned_store.h"
 #include "window_store.h"
 
 /*

@@ -73,12 +73,17 @@ typedef enum brook_drop_reason_e {
          *  (its end + grace at or before the stream time). */
         BROOK_DROP_LATE,
         /** A write to a window or session store older than the store's
-         *  retention (Kafka Streams' expired-window-record-drop). */
+         *  retention (Kafka Streams' expired-window-record-drop), or a put
+         *  to a versioned store older than its history retention allows. */
         BROOK_DROP_EXPIRED,
         /** A foreign-key join's response for a row that has changed since
          *  it subscribed: a newer response follows (Kafka Streams counts
          *  it in dropped-records too). */
         BROOK_DROP_STALE,
+        /** An update of a versioned table older than its key's latest
+         *  value, which a table-table or foreign-key join skips (KIP-914:
+         *  a join's result follows the latest values only). */
+        BROOK_DROP_OUT_OF_ORDER,
 } brook_drop_reason_t;
 
 /** A short lowercase name of @p reason ("null_key", ...), static; NULL for

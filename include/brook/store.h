@@ -247,8 +247,19 @@ typedef struct brook_materialized_s {
          *  how long (ms of stream time) windows are kept; 0: the windows'
          *  size + grace. */
         int64_t retention_ms;
+        /** Version 3. A versioned key-value store (versioned_store.h;
+         *  Kafka Streams' Stores.persistentVersionedKeyValueStore(),
+         *  KIP-889) over the supplier's bytes store: it keeps each key's
+         *  old values for history_retention_ms (>= 0) of its stream time,
+         *  in segments of segment_interval_ms (0: Kafka Streams' default,
+         *  from a third of the retention up to a 24th, at least 2 s). It
+         *  never caches (caching_disabled is implied). brook_table() and
+         *  the Processor API take it; other DSL operators refuse it. */
+        bool versioned;
+        int64_t history_retention_ms;
+        int64_t segment_interval_ms;
 } brook_materialized_t;
-#define BROOK_MATERIALIZED_VERSION 2
+#define BROOK_MATERIALIZED_VERSION 3
 
 /* --------------------------------------------------- using a store */
 

@@ -32,6 +32,7 @@
 #include "processor.h"
 #include "record.h"
 #include "store.h"
+#include "versioned_store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -106,6 +107,10 @@ uint64_t brook_test_driver_store_approximate_bytes(brook_test_driver_t *td,
  *  read through it are valid until the next call on the driver. */
 brook_kvstore_t *brook_test_driver_kvstore(brook_test_driver_t *td,
                                            const char *name);
+/** The driver's instance of versioned store @p name, or NULL; as
+ *  brook_test_driver_kvstore(). */
+brook_versionedstore_t *
+brook_test_driver_versionedstore(brook_test_driver_t *td, const char *name);
 
 /**
  * Moves the mocked wall clock forward by @p advance_ms (>= 0) and fires due

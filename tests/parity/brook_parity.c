@@ -914,6 +914,200 @@ static void build_fk_left_join_named_filter(brook_builder_t *b)
                 OUT, P_SS);
 }
 
+/* Versioned tables (KIP-914): stores that keep each key's history for a
+ * retention (ms) short enough that the generator's out-of-order records
+ * (up to a second back) land inside it, past it, and in older segments
+ * (segment 0: Kafka Streams' default, 2 s for these retentions). */
+static brook_materialized_t vas(const char *name, int64_t retention,
+                                int64_t segment,
+                                const brook_kvstore_supplier_t *sup)
+{
+        brook_materialized_t m = {.name = name,
+                                  .key_serde = S,
+                                  .value_serde = S,
+                                  .supplier = sup,
+                                  .versioned = true,
+                                  .history_retention_ms = retention,
+                                  .segment_interval_ms = segment,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+        return m;
+}
+
+/* A stream joined with a versioned table: each record finds the row as
+ * of its own timestamp. */
+static void build_vst_join(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("tbl-v", 300, 0, NULL);
+
+        brook_stream_to(brook_stream_join_table(brook_stream(b, IN, C_SS),
+                                                brook_table(b, TBL, C_SS, &m),
+                                                plus_joiner, NULL, NULL),
+                        OUT, P_SS);
+}
+
+static void build_vst_left_join(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("tbl-v", 500, 100, NULL);
+
+        brook_stream_to(
+                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
+                                             brook_table(b, TBL, C_SS, &m),
+                                             plus_joiner, NULL, NULL),
+                OUT, P_SS);
+}
+
+/* The same over brook's in-memory bytes store (Kafka Streams has only
+ * RocksDB's versioned store). */
+static void build_vst_left_join_mem(brook_builder_t *b)
+{
+        brook_materialized_t m =
+                vas("tbl-v", 200, 50, brook_kvstore_in_memory());
+
+        brook_stream_to(
+                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
+                                             brook_table(b, TBL, C_SS, &m),
+                                             plus_joiner, NULL, NULL),
+                OUT, P_SS);
+}
+
+/* Table-table joins over versioned tables: out-of-order updates of a
+ * versioned side are dropped. */
+static void build_vtt_join(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+
+        brook_stream_to(brook_table_to_stream(brook_table_join(
+                                brook_table(b, IN, C_SS, &m),
+                                brook_table(b, TBL, C_SS, NULL), plus_joiner,
+                                NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
+static void build_vtt_outer_join(brook_builder_t *b)
+{
+        brook_materialized_t l = vas("in-v", 300, 100, NULL);
+        brook_materialized_t r = vas("tbl-v", 500, 0, NULL);
+
+        brook_stream_to(brook_table_to_stream(brook_table_outer_join(
+                                brook_table(b, IN, C_SS, &l),
+                                brook_table(b, TBL, C_SS, &r), plus_joiner,
+                                NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
+/* A left join's old values (a filter below) from a versioned table. */
+static void build_vtt_left_join_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table_left_join(brook_table(b, IN, C_SS, &m),
+                                              brook_table(b, TBL, C_SS, NULL),
+                                              plus_joiner, NULL, NULL, NULL),
+                        first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
+/* A versioned table regrouped: out-of-order updates change no group. */
+static void build_vgt_count(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_table_count(
+                        brook_table_group_by(brook_table(b, IN, C_SS, &m),
+                                             by_letter, NULL, G_SS),
+                        NULL)),
+                OUT, P_SL);
+}
+
+static void build_vgt_aggregate(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 500, 0, NULL);
+        brook_materialized_t a = {.value_serde = S,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_table_aggregate(
+                        brook_table_group_by(brook_table(b, IN, C_SS, &m),
+                                             letter_to_key, NULL, G_SS),
+                        empty_string, log_add, log_sub, NULL, &a)),
+                OUT, P_SS);
+}
+
+/* A foreign-key join of two versioned tables. */
+static void build_vfk_left_join(brook_builder_t *b)
+{
+        brook_materialized_t l = vas("in-v", 300, 100, NULL);
+        brook_materialized_t r = vas("tbl-v", 500, 0, NULL);
+
+        brook_stream_to(brook_table_to_stream(brook_table_fk_left_join(
+                                brook_table(b, IN, C_SS, &l),
+                                brook_table(b, TBL, C_SS, &r), digit_key, NULL,
+                                plus_joiner, NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
+/* A versioned table's updates, out-of-order ones too, through a filter
+ * (with Kafka Streams' versioned semantics: an update that neither was
+ * nor is in the result still goes downstream). */
+static void build_vtable_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table(b, IN, C_SS, &m), first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
+/* A filter materialized in a versioned store of its own, over a plain
+ * table, joined as of each stream record's time. */
+static void build_vst_left_join_filtered(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("f-v", 300, 100, NULL);
+
+        brook_stream_to(
+                brook_stream_left_join_table(
+                        brook_stream(b, IN, C_SS),
+                        brook_table_filter(brook_table(b, TBL, C_SS, NULL),
+                                           first_abc, NULL, &m),
+                        plus_joiner, NULL, NULL),
+                OUT, P_SS);
+}
+
+/* A versioned table's map_values, materialized in a versioned store too,
+ * then filtered. */
+static void build_vtable_map_vmat_filter(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+        brook_materialized_t mv = vas("mv-v", 200, 0, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_filter(
+                        brook_table_map_values(brook_table(b, IN, C_SS, &m),
+                                               first_char, NULL, &mv),
+                        first_abc, NULL, NULL)),
+                OUT, P_SS);
+}
+
+/* A versioned table's filter materialized in a plain store (which takes
+ * every update as the latest, out-of-order ones too), then joined with a
+ * table: nothing below it is versioned. */
+static void build_vtable_filter_mat_join(brook_builder_t *b)
+{
+        brook_materialized_t m = vas("in-v", 300, 100, NULL);
+        brook_materialized_t f = as("f1", S);
+
+        brook_stream_to(brook_table_to_stream(brook_table_join(
+                                brook_table_filter(brook_table(b, IN, C_SS, &m),
+                                                   first_abc, NULL, &f),
+                                brook_table(b, TBL, C_SS, NULL), plus_joiner,
+                                NULL, NULL, NULL)),
+                        OUT, P_SS);
+}
+
 typedef enum { V_STRING, V_LONG } vtype_t;
 
 /* Output keys: plain, time-windowed (key, start), session-windowed (key,
@@ -1044,6 +1238,32 @@ static const scenario_t scenarios[] = {
          build_fk_left_join_named_filter, K_PLAIN, false, true, false},
         {"ss_self_join", V_STRING, V_STRING, true, build_ss_self_join, K_PLAIN,
          false, false, true},
+        {"vst_join", V_STRING, V_STRING, true, build_vst_join, K_PLAIN, false,
+         true, false},
+        {"vst_left_join", V_STRING, V_STRING, true, build_vst_left_join,
+         K_PLAIN, false, true, false},
+        {"vst_left_join_mem", V_STRING, V_STRING, true, build_vst_left_join_mem,
+         K_PLAIN, false, true, false},
+        {"vtt_join", V_STRING, V_STRING, true, build_vtt_join, K_PLAIN, false,
+         true, false},
+        {"vtt_outer_join", V_STRING, V_STRING, true, build_vtt_outer_join,
+         K_PLAIN, false, true, false},
+        {"vtt_left_join_filter", V_STRING, V_STRING, true,
+         build_vtt_left_join_filter, K_PLAIN, false, true, false},
+        {"vgt_count", V_STRING, V_LONG, true, build_vgt_count, K_PLAIN, false,
+         false, false},
+        {"vgt_aggregate", V_STRING, V_STRING, true, build_vgt_aggregate,
+         K_PLAIN, false, false, false},
+        {"vfk_left_join", V_STRING, V_STRING, true, build_vfk_left_join,
+         K_PLAIN, false, true, false},
+        {"vtable_filter", V_STRING, V_STRING, true, build_vtable_filter,
+         K_PLAIN, false, false, false},
+        {"vst_left_join_filtered", V_STRING, V_STRING, true,
+         build_vst_left_join_filtered, K_PLAIN, false, true, false},
+        {"vtable_map_vmat_filter", V_STRING, V_STRING, true,
+         build_vtable_map_vmat_filter, K_PLAIN, false, false, false},
+        {"vtable_filter_mat_join", V_STRING, V_STRING, true,
+         build_vtable_filter_mat_join, K_PLAIN, false, true, false},
 };
 
 static const scenario_t *scenario_find(const char *name)

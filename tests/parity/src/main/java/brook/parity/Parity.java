@@ -68,6 +68,8 @@ import org.apache.kafka.streams.kstream.Named;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.state.BuiltInDslStoreSuppliers;
 import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.Stores;
+import org.apache.kafka.streams.state.VersionedBytesStoreSupplier;
 import org.apache.kafka.streams.test.TestRecord;
 
 public final class Parity {
@@ -117,6 +119,19 @@ public final class Parity {
 
     static <V> Materialized<String, V, KeyValueStore<Bytes, byte[]>> as(final String name, final Serde<V> vs) {
         return Materialized.<String, V, KeyValueStore<Bytes, byte[]>>as(name).withKeySerde(S).withValueSerde(vs);
+    }
+
+    /**
+     * A versioned store (KIP-889) of the history retention (ms) and segment
+     * interval (ms; 0: the default), as brook_parity.c's vas().
+     */
+    static Materialized<String, String, KeyValueStore<Bytes, byte[]>> versioned(final String name,
+                                                                                final long retention,
+                                                                                final long segment) {
+        final VersionedBytesStoreSupplier sup = segment == 0
+            ? Stores.persistentVersionedKeyValueStore(name, Duration.ofMillis(retention))
+            : Stores.persistentVersionedKeyValueStore(name, Duration.ofMillis(retention), Duration.ofMillis(segment));
+        return Materialized.<String, String>as(sup).withKeySerde(S).withValueSerde(S);
     }
 
     static final Map<String, Scenario> SCENARIOS = new LinkedHashMap<>();
@@ -357,6 +372,57 @@ public final class Parity {
             final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
             s.join(s, Parity::plus, JOIN_WINDOWS, StreamJoined.with(S, S, S)).to(OUT, Produced.with(S, S));
         }));
+        // Versioned tables (KIP-914): stream-table joins as of each stream
+        // record's time, and out-of-order updates that joins and groupBy
+        // skip.
+        SCENARIOS.put("vst_join", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .join(b.table(TBL, Consumed.with(S, S), versioned("tbl-v", 300, 0)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vst_left_join", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S), versioned("tbl-v", 500, 100)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        // brook's side keeps this store's bytes in memory.
+        SCENARIOS.put("vst_left_join_mem", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S), versioned("tbl-v", 200, 50)), Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtt_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .join(b.table(TBL, Consumed.with(S, S)), Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtt_outer_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .outerJoin(b.table(TBL, Consumed.with(S, S), versioned("tbl-v", 500, 0)), Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtt_left_join_filter", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::plus)
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vgt_count", new Scenario(S, L, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), v), Grouped.with(S, S))
+            .count()
+            .toStream().to(OUT, Produced.with(S, L))));
+        SCENARIOS.put("vgt_aggregate", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 500, 0))
+            .groupBy((k, v) -> KeyValue.pair(v.substring(0, 1), k), Grouped.with(S, S))
+            .aggregate(() -> "", (gk, v, agg) -> agg + "+" + v, (gk, v, agg) -> agg + "-" + v,
+                Materialized.<String, String, KeyValueStore<Bytes, byte[]>>with(null, S))
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vfk_left_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .leftJoin(b.table(TBL, Consumed.with(S, S), versioned("tbl-v", 500, 0)), Parity::fk, Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtable_filter", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vst_left_join_filtered", new Scenario(S, S, b -> b.stream(IN, Consumed.with(S, S))
+            .leftJoin(b.table(TBL, Consumed.with(S, S))
+                    .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c', versioned("f-v", 300, 100)),
+                Parity::plus)
+            .to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtable_map_vmat_filter", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .mapValues(v -> v.substring(0, 1), versioned("mv-v", 200, 0))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c')
+            .toStream().to(OUT, Produced.with(S, S))));
+        SCENARIOS.put("vtable_filter_mat_join", new Scenario(S, S, b -> b.table(IN, Consumed.with(S, S), versioned("in-v", 300, 100))
+            .filter((k, v) -> v.charAt(0) >= 'a' && v.charAt(0) <= 'c', as("f1", S))
+            .join(b.table(TBL, Consumed.with(S, S)), Parity::plus)
+            .toStream().to(OUT, Produced.with(S, S))));
     }
 
     static String keyText(final Object k) {
