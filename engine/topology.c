@@ -239,6 +239,19 @@ static brook_err_t brook__builder_add_store(brook_builder_t *b,
                                     m->name, why);
                 return BROOK_ERR_INVALID_ARG;
         }
+        /* A versioned store is a key-value store; a window or session
+         * store cannot be one. */
+        if (kind != BROOK__STORE_VERSIONED && kind != BROOK__STORE_KV &&
+            brook__materialized_versioned(m)) {
+                brook__builder_fail(b, errstr, errstr_size,
+                                    "store \"%s\": a %s store cannot be "
+                                    "versioned (brook_materialized_t."
+                                    "versioned)",
+                                    m->name,
+                                    kind == BROOK__STORE_WINDOW ? "window"
+                                                                : "session");
+                return BROOK_ERR_INVALID_ARG;
+        }
         if (kind == BROOK__STORE_VERSIONED &&
             (m->history_retention_ms < 0 || m->segment_interval_ms < 0)) {
                 /* Kafka Streams' Stores.persistentVersionedKeyValueStore()

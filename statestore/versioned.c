@@ -1338,6 +1338,8 @@ static brook_err_t v_load(vstore_t *s, char *errstr, size_t errstr_size)
                 if (next < 0)
                         break;
                 seg_add(s, next);
+                if (next == INT64_MAX)
+                        break;
                 seg = next + 1;
         }
         /* Segments a crash kept past their expiry go with the next

@@ -541,6 +541,29 @@ static void test_declare(void **state)
                          BROOK_OK);
         assert_int_equal(brook__builder_store(b, "vs")->kind, BROOK__STORE_KV);
         brook_builder_destroy(b);
+
+        /* A window store cannot be versioned: refused, not ignored. */
+        b = brook_builder_new();
+        m.version = BROOK_MATERIALIZED_VERSION;
+        assert_int_equal(
+                brook_builder_add_source(b, "src", (const char *[]){"in"}, 1,
+                                         NULL, NULL, errstr, sizeof errstr),
+                BROOK_OK);
+        assert_int_equal(brook_builder_add_processor(b, "ops", &def,
+                                                     (const char *[]){"src"}, 1,
+                                                     errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(
+                brook_builder_add_window_store(
+                        b, &m,
+                        &(brook_window_store_opts_t){.retention_ms = 1000,
+                                                     .window_size_ms = 10},
+                        (const char *[]){"ops"}, 1, errstr, sizeof errstr),
+                BROOK_ERR_INVALID_ARG);
+        assert_string_equal(errstr, "store \"vs\": a window store cannot be "
+                                    "versioned (brook_materialized_t."
+                                    "versioned)");
+        brook_builder_destroy(b);
 }
 
 /* Interactive queries: a versioned store is read with
