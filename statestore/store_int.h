@@ -546,6 +546,24 @@ const brook__storedef_t *brook__ctx_storedef(brook_ctx_t *ctx,
  *  (a stream-stream join's sides) share what they both keep. */
 void *brook__ctx_peer_state(brook_ctx_t *ctx, int node_idx);
 
+/* ------------------------------------------- what segmented stores share */
+
+/** Adds segment @p seg to the ascending list (@p segs, @p cnt, @p cap),
+ *  unless it is there: the owner calls it, and changes the list under
+ *  @p lock, which readers copying it take (segments.c). */
+void brook__segs_add(int64_t **segs, size_t *cnt, size_t *cap,
+                     pthread_mutex_t *lock, int64_t seg);
+/** Drops the segments below @p min_live from the list, under @p lock. */
+void brook__segs_drop_below(int64_t *segs, size_t *cnt, pthread_mutex_t *lock,
+                            int64_t min_live);
+/** Deletes the keys in [@p from, @p to) of bytes store @p base: one range
+ *  delete if @p ops has it, else key by key. */
+brook_err_t brook__bytes_delete_below(void *base,
+                                      const brook_kvstore_ops_t *ops,
+                                      const void *from, size_t from_size,
+                                      const void *to, size_t to_size,
+                                      char *errstr, size_t errstr_size);
+
 /* ------------------------------------------------------ segmented store */
 
 /**

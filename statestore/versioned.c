@@ -325,27 +325,7 @@ static brook_err_t vs_write(vstore_t *s, const brook_buf_t *key,
 
 static void seg_add(vstore_t *s, int64_t seg)
 {
-        size_t lo = 0, hi = s->seg_cnt;
-        while (lo < hi) {
-                size_t mid = (lo + hi) / 2;
-                if (s->segs[mid] < seg)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        if (lo < s->seg_cnt && s->segs[lo] == seg)
-                return;
-        pthread_mutex_lock(&s->lock);
-        if (s->seg_cnt == s->seg_cap) {
-                s->seg_cap = s->seg_cap ? 2 * s->seg_cap : 8;
-                s->segs =
-                        brook__xrealloc(s->segs, s->seg_cap * sizeof *s->segs);
-        }
-        memmove(s->segs + lo + 1, s->segs + lo,
-                (s->seg_cnt - lo) * sizeof *s->segs);
-        s->segs[lo] = seg;
-        s->seg_cnt++;
-        pthread_mutex_unlock(&s->lock);
+        brook__segs_add(&s->segs, &s->seg_cnt, &s->seg_cap, &s->lock, seg);
 }
 
 /* Kafka Streams' cleanupExpiredSegments(): drops the segments below the
@@ -356,7 +336,6 @@ static brook_err_t seg_cleanup(vstore_t *s, int64_t observed, char *errstr,
 {
         int64_t min_live = seg_min_live(s, observed);
         unsigned char from[SEG_KEY], to[SEG_KEY];
-        size_t n = 0, i;
         brook_err_t err;
 
         if (min_live <= s->dropped_below)
@@ -364,57 +343,12 @@ static brook_err_t seg_cleanup(vstore_t *s, int64_t observed, char *errstr,
         from[0] = to[0] = K_SEGMENT;
         be64_put(from + 1, (uint64_t)s->dropped_below);
         be64_put(to + 1, (uint64_t)min_live);
-        if (s->ops->version >= 2 && s->ops->delete_range) {
-                if ((err = s->ops->delete_range(s->base, from, sizeof from, to,
-                                                sizeof to, errstr,
-                                                errstr_size)))
-                        return err;
-        } else {
-                /* A store without range deletes: row by row. */
-                brook_kvbytes_iter_t *it = NULL;
-                brook__ptrvec_t keys = {0};
-                const void *k, *v;
-                size_t ksz, vsz;
-                if ((err = s->ops->range(s->base, from, sizeof from, to,
-                                         sizeof to, &it, errstr, errstr_size)))
-                        return err;
-                while (!(err = it->next(it, &k, &ksz, &v, &vsz, errstr,
-                                        errstr_size))) {
-                        brook_buf_t *b;
-                        /* The bound itself is a row of the first live
-                         * segment (of an empty key). */
-                        if (ksz >= SEG_KEY &&
-                            (int64_t)be64_get((const unsigned char *)k + 1) >=
-                                    min_live)
-                                continue;
-                        b = brook_buf_new();
-                        brook_buf_append(b, k, ksz);
-                        brook__ptrvec_push(&keys, b);
-                }
-                it->destroy(it);
-                if (err == BROOK_ERR_END)
-                        err = BROOK_OK;
-                for (i = 0; i < keys.cnt; i++) {
-                        brook_buf_t *b = keys.v[i];
-                        if (!err)
-                                err = s->ops->put(s->base, brook_buf_data(b),
-                                                  brook_buf_len(b), NULL, 0,
-                                                  errstr, errstr_size);
-                        brook_buf_destroy(b);
-                }
-                brook__ptrvec_free(&keys);
-                if (err)
-                        return err;
-        }
+        if ((err = brook__bytes_delete_below(s->base, s->ops, from, sizeof from,
+                                             to, sizeof to, errstr,
+                                             errstr_size)))
+                return err;
         s->dropped_below = min_live;
-        pthread_mutex_lock(&s->lock);
-        while (n < s->seg_cnt && s->segs[n] < min_live)
-                n++;
-        if (n)
-                memmove(s->segs, s->segs + n,
-                        (s->seg_cnt - n) * sizeof *s->segs);
-        s->seg_cnt -= n;
-        pthread_mutex_unlock(&s->lock);
+        brook__segs_drop_below(s->segs, &s->seg_cnt, &s->lock, min_live);
         return BROOK_OK;
 }
 
