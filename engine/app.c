@@ -699,7 +699,8 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         app->subscription = rd_kafka_topic_partition_list_new(8);
         for (i = 0; i < app->b->nodes.cnt; i++) {
                 brook__node_t *n = app->b->nodes.v[i];
-                if (n->kind != BROOK__NODE_SOURCE)
+                /* The global thread reads global tables' topics. */
+                if (n->kind != BROOK__NODE_SOURCE || n->global)
                         continue;
                 if (n->pattern) {
                         char *re = brook__xmalloc(strlen(n->pattern) + 5);
@@ -748,6 +749,10 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         err = brook__app_prepare(app, errstr, errstr_size);
         if (!err && !brook__app_should_stop(app))
                 err = brook__app_open_state(app, errstr, errstr_size);
+        /* Global stores are up to date before any stream thread reads
+         * them (Kafka Streams' GlobalStreamThread starts first). */
+        if (!err && !brook__app_should_stop(app))
+                err = brook__global_start(app, errstr, errstr_size);
         if (brook__app_should_stop(app)) {
                 /* A stop asked for during start-up (brook_app_close() or a
                  * signal): a clean stop, whatever start-up was doing. */
@@ -1057,6 +1062,7 @@ void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats)
         *stats = app->closed_stats;
         for (i = 0; i < app->thread_cnt; i++)
                 brook__stats_add(stats, app->threads[i]);
+        brook__global_stats(app, stats);
         pthread_mutex_unlock(&app->lock);
         stats->rocksdb_memory_bytes =
                 app->statedb ? brook__statedb_memory(app->statedb) : 0;
@@ -1088,7 +1094,7 @@ int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason)
         if (!app || (int)reason < 0 || (int)reason >= BROOK__DROP_CNT)
                 return 0;
         pthread_mutex_lock(&app->lock);
-        n = app->closed_drops[reason];
+        n = app->closed_drops[reason] + brook__global_drops(app, reason);
         for (i = 0; i < app->thread_cnt; i++)
                 n += atomic_load(&app->threads[i]->stat_drops[reason]);
         pthread_mutex_unlock(&app->lock);
@@ -1162,6 +1168,8 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
 
         for (i = 0; i < app->thread_cnt; i++)
                 brook__thread_destroy(app->threads[i]);
+        /* After the stream threads, which read its stores. */
+        brook__global_destroy(app);
         pthread_mutex_lock(&app->lock);
         for (i = 0; i < app->thread_cnt; i++) {
                 int r;

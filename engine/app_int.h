@@ -64,6 +64,8 @@ struct brook_app_s {
          *  its thread unregisters it before closing it. */
         pthread_mutex_t iq_lock;
         brook__ptrvec_t iq_stores;
+        /** Global tables (engine/global.c), or NULL. */
+        struct brook__global *global;
 };
 
 /** One stream thread: a consumer and a producer, owning the tasks of the
@@ -231,6 +233,38 @@ brook__txn_res_t brook__txn_send_offsets(
         rd_kafka_t *producer, const rd_kafka_topic_partition_list_t *offsets,
         const rd_kafka_consumer_group_metadata_t *cgmd, int timeout_ms,
         bool *abandonedp, char *errstr, size_t errstr_size);
+
+/** A librdkafka configuration for @p client ("consumer" or "producer")
+ *  of stream thread @p idx (-1: the global thread), with brook's defaults
+ *  and then the user's settings; client.id ends in @p suffix. */
+rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
+                                    const char *suffix, int idx, char *errstr,
+                                    size_t errstr_size);
+
+/* --------------------------------------------------------- global tables */
+
+/** The app's global tables (engine/global.c): their task, the thread that
+ *  keeps their stores, and its clients. NULL without global tables. */
+typedef struct brook__global brook__global_t;
+
+/**
+ * Opens the global stores and brings them up to date with their topics
+ * (from the offsets stored with them, or from the start), then starts the
+ * global thread that keeps them so. Blocks until restored, or the app
+ * stops (BROOK_OK: the caller sees the stop). No-op without global tables.
+ */
+brook_err_t brook__global_start(brook_app_t *app, char *errstr,
+                                size_t errstr_size);
+/** Joins the global thread (it leaves once the app stops), writes its
+ *  progress and frees everything. NULL-safe; after the stream threads. */
+void brook__global_destroy(brook_app_t *app);
+/** Adds the global thread's counters to @p stats (under app->lock). */
+void brook__global_stats(brook_app_t *app, brook_app_stats_t *stats);
+/** Its records dropped for @p reason (under app->lock). */
+int64_t brook__global_drops(brook_app_t *app, int reason);
+/** brook__runtime_t.global_store of the stream threads. */
+struct brook__store *brook__global_store(brook__runtime_t *rt,
+                                         const char *name);
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                    size_t errstr_size);

@@ -249,6 +249,9 @@ typedef struct brook__node {
         regex_t regex; /**< "^(pattern)$" compiled. */
         bool internal; /**< Reads a repartition topic (name without the
                         *   application.id prefix in topics[0]). */
+        /** Reads a global table's topic (brook_global_table()): its
+         *  sub-topology makes no tasks; the app's global thread feeds it. */
+        bool global;
         brook_timestamp_extractor_fn ts_extractor;
         void *ts_extractor_opaque;
         char *ts_field; /**< The JSON extractor's field, or NULL. */
@@ -322,6 +325,9 @@ typedef struct brook__subtopo {
         brook__ptrvec_t nodes;   /**< brook__node_t *, in creation order. */
         brook__ptrvec_t sources; /**< Source nodes. */
         int32_t partitions;      /**< Resolved at start-up; 1 in the driver. */
+        /** A global table's source and store (Kafka Streams' "for global
+         *  store" sub-topology): no stream thread makes tasks of it. */
+        bool global;
 } brook__subtopo_t;
 
 /**
@@ -557,6 +563,13 @@ typedef struct brook__runtime {
         /** Times a task processed while max.task.idle.ms gave up waiting
          *  for an empty partition (Kafka Streams' enforced-processing). */
         int64_t enforced;
+        /** The instance of global store @p name (brook_global_table()),
+         *  or NULL; and whether other threads write it (an app's global
+         *  thread: read it with query_get) or this one does (the test
+         *  driver). */
+        struct brook__store *(*global_store)(struct brook__runtime *rt,
+                                             const char *name);
+        bool global_shared;
 } brook__runtime_t;
 
 /**

@@ -302,6 +302,31 @@ static int64_t brook__td_wall_clock(brook__runtime_t *rt)
         return td->wall_clock;
 }
 
+/* The instance of global store @p name: its sub-topology's task's (the
+ * driver runs global tables as tasks, as TopologyTestDriver's global
+ * state task; a record piped to the topic updates the store at once). */
+static struct brook__store *brook__td_global_store(brook__runtime_t *rt,
+                                                   const char *name)
+{
+        brook_test_driver_t *td =
+                (brook_test_driver_t *)((char *)rt -
+                                        offsetof(brook_test_driver_t, rt));
+        const brook__storedef_t *def = brook__builder_store(td->b, name);
+        brook__task_t *task;
+        size_t i;
+
+        if (!def || def->subtopology < 0 ||
+            (size_t)def->subtopology >= td->tasks.cnt)
+                return NULL;
+        task = td->tasks.v[def->subtopology];
+        for (i = 0; task && i < task->stores.cnt; i++) {
+                brook__store_t *st = task->stores.v[i];
+                if (st->def == def)
+                        return st;
+        }
+        return NULL;
+}
+
 /* Every record piped is queued at once: there is never more on a
  * "broker" to wait for, so an empty partition is one to idle on. */
 static int64_t brook__td_fetched_lag(brook__runtime_t *rt,
@@ -608,6 +633,7 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
         td->rt.ts_policy = brook__conf_ts_policy(conf);
         td->rt.max_task_idle_ms = brook__conf_int(conf, "max.task.idle.ms");
         td->rt.fetched_lag = brook__td_fetched_lag;
+        td->rt.global_store = brook__td_global_store;
         td->rt.keybuf = brook_buf_new();
         td->rt.valbuf = brook_buf_new();
         td->rt.arena = brook_arena_new();

@@ -2091,14 +2091,17 @@ static void *brook__thread_main(void *arg)
 
 /* -------------------------------------------------------------- lifecycle */
 
-static rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
-                                           const char *suffix, int idx,
-                                           char *errstr, size_t errstr_size)
+rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
+                                    const char *suffix, int idx, char *errstr,
+                                    size_t errstr_size)
 {
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         char cid[512];
-        snprintf(cid, sizeof cid, "%s-StreamThread-%d-%s", app->client_id,
-                 idx + 1, suffix);
+        if (idx < 0)
+                snprintf(cid, sizeof cid, "%s-%s", app->client_id, suffix);
+        else
+                snprintf(cid, sizeof cid, "%s-StreamThread-%d-%s",
+                         app->client_id, idx + 1, suffix);
         /* brook's defaults first, so that user settings override them. */
         rd_kafka_conf_set(c, "client.id", cid, NULL, 0);
         bool eos = brook__conf_guarantee(app->conf) ==
@@ -2279,6 +2282,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->rt.max_task_idle_ms =
                 brook__conf_int(app->conf, "max.task.idle.ms");
         thr->rt.fetched_lag = brook__thr_fetched_lag;
+        thr->rt.global_store = brook__global_store;
+        thr->rt.global_shared = true;
         thr->read_committed = brook__conf_guarantee(app->conf) ==
                               BROOK__GUARANTEE_EXACTLY_ONCE_V2;
         thr->eos = thr->read_committed;

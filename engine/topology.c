@@ -979,6 +979,8 @@ brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
                 brook__ptrvec_push(&sub->nodes, node);
                 if (node->kind == BROOK__NODE_SOURCE)
                         brook__ptrvec_push(&sub->sources, node);
+                if (node->global)
+                        sub->global = true;
         }
         free(uf);
         free(sub_of_root);
@@ -1181,8 +1183,13 @@ static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
                 }
                 brook__describe_order(b, sub, order, succ, succ_cnt, pred,
                                       pred_cnt);
-                brook__sb_printf(sb, "%sSub-topology: %d\n", s ? "  " : "   ",
-                                 sub->id);
+                /* Kafka Streams' GlobalStore description: no blank line
+                 * after it. */
+                brook__sb_printf(sb, "%sSub-topology: %d%s\n", s ? "  " : "   ",
+                                 sub->id,
+                                 sub->global ? " for global store (will not "
+                                               "generate tasks)"
+                                             : "");
                 for (i = 0; i < cnt; i++) {
                         const brook__node_t *n = b->nodes.v[order[i]];
                         switch (n->kind) {
@@ -1238,7 +1245,8 @@ static void brook__describe_text(brook__sb_t *sb, const brook_builder_t *b,
                                 brook__sb_printf(sb, "\n");
                         }
                 }
-                brook__sb_printf(sb, "\n");
+                if (!sub->global)
+                        brook__sb_printf(sb, "\n");
                 for (i = 0; i < cnt; i++) {
                         free(succ[i]);
                         free(pred[i]);
@@ -1261,8 +1269,9 @@ static void brook__describe_dot(brook__sb_t *sb, const brook_builder_t *b,
                 const brook__subtopo_t *sub = &topo->subs[s];
                 brook__sb_printf(sb,
                                  "  subgraph cluster_%d {\n    label=\"Sub-"
-                                 "topology %d\";\n",
-                                 sub->id, sub->id);
+                                 "topology %d%s\";\n",
+                                 sub->id, sub->id,
+                                 sub->global ? " (global store)" : "");
                 for (i = 0; i < sub->nodes.cnt; i++) {
                         const brook__node_t *n = sub->nodes.v[i];
                         brook__sb_printf(

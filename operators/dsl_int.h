@@ -162,6 +162,14 @@ struct brook_table_s {
         brook__tnode_t *join_ops[2];
 };
 
+/** A global table (brook_global_table()): its store's name and serdes
+ *  (the serdes may be NULL: the defaults, filled in at build). */
+struct brook_global_table_s {
+        brook_builder_t *b;
+        const brook_serde_t *key_serde, *value_serde;
+        char store[];
+};
+
 /** A new table handle, kept by (and freed with) @p b; @p store may be
  *  NULL. */
 brook_table_t *brook__table_new(brook_builder_t *b, const char *node,

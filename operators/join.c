@@ -1,8 +1,10 @@
 /*
- * brook — joins. So far the stream-table join, inner and left (Kafka
- * Streams' KStreamKTableJoin): each stream record looks up its key in the
- * table's store when it is processed (a versioned table's: as of the
- * record's timestamp), and table updates make no output.
+ * brook — stream-table joins, inner and left (Kafka Streams'
+ * KStreamKTableJoin): each stream record looks up its key in the table's
+ * store when it is processed (a versioned table's: as of the record's
+ * timestamp), and table updates make no output. The stream-global join
+ * (KStreamGlobalKTableJoin) is the same with a key the record selects,
+ * read from the global store the app's global thread keeps.
  *
  * The join node is connected to the table's store, which puts it in the
  * table's sub-topology (nodes sharing a store share a task): the stream's
@@ -14,6 +16,7 @@
 #include <string.h>
 
 #include "dsl_int.h"
+#include "store_int.h"
 
 /* A stream-table join node's definition: its opaque, shared by its tasks. */
 typedef struct stjoin_op {
@@ -196,4 +199,167 @@ brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
 {
         return stjoin_add(s, t, fn, opaque, joined, true,
                           "brook_stream_left_join_table");
+}
+
+/* ------------------------------------------------ stream-global joins */
+
+typedef struct gjoin_op {
+        brook_key_selector_fn selector;
+        void *selector_opaque;
+        brook_value_joiner_fn fn;
+        void *opaque;
+        bool left;
+        char store[]; /* The global table's store. */
+} gjoin_op_t;
+
+/* Per task: scratch for the lookups. */
+typedef struct gjoin {
+        const gjoin_op_t *op;
+        brook_buf_t *kbuf, *vbuf;
+} gjoin_t;
+
+static brook_err_t gjoin_init(brook_ctx_t *ctx, void *opaque, void **statep,
+                              char *errstr, size_t errstr_size)
+{
+        gjoin_t *j = brook__xcalloc(1, sizeof *j);
+
+        (void)ctx;
+        (void)errstr;
+        (void)errstr_size;
+        j->op = opaque;
+        j->kbuf = brook_buf_new();
+        j->vbuf = brook_buf_new();
+        *statep = j;
+        return BROOK_OK;
+}
+
+static void gjoin_close(brook_ctx_t *ctx, void *state)
+{
+        gjoin_t *j = state;
+
+        (void)ctx;
+        brook_buf_destroy(j->kbuf);
+        brook_buf_destroy(j->vbuf);
+        free(j);
+}
+
+static brook_err_t gjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                 void *state, char *errstr, size_t errstr_size)
+{
+        const gjoin_t *j = state;
+        void *value = brook_record_value(rec);
+        void *gkey = NULL, *right = NULL, *out;
+        brook_err_t err;
+
+        /* Kafka Streams' KStreamKTableJoinProcessor.maybeDropRecord(): a
+         * null value has nothing to join; a null selected key has no row,
+         * which only a left join joins (with null). The stream's own key
+         * does not matter. */
+        if (value)
+                gkey = j->op->selector(rec, j->op->selector_opaque);
+        if (!value || (!gkey && !j->op->left)) {
+                brook__ctx_drop(ctx, rec,
+                                value ? BROOK_DROP_NULL_KEY
+                                      : BROOK_DROP_NULL_VALUE,
+                                "null join key or value");
+                return BROOK_OK;
+        }
+        if (gkey &&
+            (err = brook__ctx_global_get(ctx, j->op->store, gkey, j->kbuf,
+                                         j->vbuf, &right, errstr, errstr_size)))
+                return err;
+        if (!right && !j->op->left)
+                return BROOK_OK;
+        out = j->op->fn(rec, value, right, j->op->opaque);
+        return brook_ctx_forward(
+                ctx,
+                brook_ctx_record_new(ctx, rec, brook_record_key(rec), out,
+                                     brook_record_timestamp(rec)),
+                errstr, errstr_size);
+}
+
+static brook_stream_t *gjoin_add(brook_stream_t *s, brook_global_table_t *g,
+                                 brook_key_selector_fn selector,
+                                 void *selector_opaque,
+                                 brook_value_joiner_fn fn, void *opaque,
+                                 const char *given, bool left, const char *func)
+{
+        brook_processor_def_t def = {.init = gjoin_init,
+                                     .process = gjoin_process,
+                                     .close = gjoin_close,
+                                     .opaque_destroy = free};
+        brook_builder_t *b;
+        gjoin_op_t *op;
+        brook_stream_t *out = NULL;
+        const char *parent;
+        char *name;
+        size_t slen;
+
+        if (!s || !g)
+                return NULL;
+        b = s->b;
+        if (g->b != b) {
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: the global table is of another "
+                                    "builder",
+                                    func);
+                return NULL;
+        }
+        if (!selector || !fn) {
+                brook__builder_fail(b, NULL, 0, "%s: %s is NULL", func,
+                                    selector ? "joiner" : "key selector");
+                return NULL;
+        }
+        if (given && !*given) {
+                brook__builder_fail(b, NULL, 0, "%s: the join's name is empty",
+                                    func);
+                return NULL;
+        }
+        /* Kafka Streams' doGlobalTableJoin(): LEFTJOIN for both kinds,
+         * and a given name takes no number. */
+        name = given ? brook__xstrdup(given)
+                     : brook__builder_new_name(b, "KSTREAM-LEFTJOIN");
+        slen = strlen(g->store) + 1;
+        op = brook__xmalloc(sizeof *op + slen);
+        op->selector = selector;
+        op->selector_opaque = selector_opaque;
+        op->fn = fn;
+        op->opaque = opaque;
+        op->left = left;
+        memcpy(op->store, g->store, slen);
+        def.opaque = op;
+        parent = s->node;
+        /* Not connected to the store: the global store is every task's,
+         * and the join stays in the stream's sub-topology, with no
+         * co-partitioning and no repartition (a key changed upstream
+         * stays changed, as in Kafka Streams). */
+        if (brook_builder_add_processor(b, name, &def, &parent, 1, NULL, 0))
+                goto done;
+        /* Kafka Streams labels a left join NULL_KEY_RELAXED_JOIN. */
+        brook__builder_node(b, name)->relaxed_join = left;
+        out = brook__stream_new(b, name, s->key_serde, NULL, s->key_changed);
+done:
+        free(name);
+        return out;
+}
+
+brook_stream_t *brook_stream_join_global(brook_stream_t *s,
+                                         brook_global_table_t *g,
+                                         brook_key_selector_fn key_selector,
+                                         void *selector_opaque,
+                                         brook_value_joiner_fn fn, void *opaque,
+                                         const char *name)
+{
+        return gjoin_add(s, g, key_selector, selector_opaque, fn, opaque, name,
+                         false, "brook_stream_join_global");
+}
+
+brook_stream_t *
+brook_stream_left_join_global(brook_stream_t *s, brook_global_table_t *g,
+                              brook_key_selector_fn key_selector,
+                              void *selector_opaque, brook_value_joiner_fn fn,
+                              void *opaque, const char *name)
+{
+        return gjoin_add(s, g, key_selector, selector_opaque, fn, opaque, name,
+                         true, "brook_stream_left_join_global");
 }

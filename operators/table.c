@@ -758,12 +758,16 @@ static bool materialized_bad(brook_builder_t *b, const brook_materialized_t *m,
 
 /* ------------------------------------------------------------ the source */
 
-brook_table_t *brook_table(brook_builder_t *b, const char *topic,
-                           const brook_consumed_t *consumed,
-                           const brook_materialized_t *m)
+/* A table of @p topic: brook_table(), or with @p global
+ * brook_global_table() (its source marked global, its store without
+ * changelog and cache). */
+static brook_table_t *table_source(brook_builder_t *b, const char *topic,
+                                   const brook_consumed_t *consumed,
+                                   const brook_materialized_t *m, bool global,
+                                   const char *func)
 {
         table_op_t op = {.kind = TABLE_SOURCE}, *copy;
-        brook_materialized_t unnamed = {0};
+        brook_materialized_t unnamed = {0}, gm = {0};
         const brook_serde_t *ks, *vs;
         brook_table_t *t = NULL;
         brook_stream_t *s;
@@ -775,14 +779,22 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         if (!b)
                 return NULL;
         if (!topic || !*topic) {
-                brook__builder_fail(b, NULL, 0, "brook_table: topic is NULL");
+                brook__builder_fail(b, NULL, 0, "%s: topic is NULL", func);
                 return NULL;
         }
-        if (materialized_bad(b, m, "brook_table"))
+        if (materialized_bad(b, m, func))
                 return NULL;
         /* Kafka Streams' Materialized.as(versioned supplier): a versioned
          * table, materialized (its store has a name, generated or not). */
         versioned = brook__materialized_versioned(m);
+        if (global && versioned) {
+                /* Kafka Streams' TopologyException. */
+                brook__builder_fail(b, NULL, 0,
+                                    "%s: global tables cannot be versioned "
+                                    "(topic \"%s\")",
+                                    func, topic);
+                return NULL;
+        }
         /* Kafka Streams names the store first, then the source and the
          * table source nodes. */
         if (m && m->name) {
@@ -795,9 +807,9 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
                 store = gen_store = brook__builder_new_name(b, prefix);
                 free(prefix);
         }
-        /* Kafka Streams' InternalStreamsBuilder.table(): a given name
-         * names the table node, and its source "<name>-source"; both take
-         * a number either way. */
+        /* Kafka Streams' InternalStreamsBuilder.table() and globalTable():
+         * a given name names the table node, and its source
+         * "<name>-source"; both take a number either way. */
         if (consumed && consumed->name) {
                 brook_consumed_t c = *consumed;
                 len = strlen(consumed->name);
@@ -811,6 +823,8 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         }
         if (!s)
                 goto done;
+        if (global)
+                brook__builder_node(b, s->node)->global = true;
         name = brook__builder_new_name(b, "KTABLE-SOURCE");
         if (consumed && consumed->name) {
                 free(name);
@@ -818,11 +832,20 @@ brook_table_t *brook_table(brook_builder_t *b, const char *topic,
         }
         ks = m && m->key_serde ? m->key_serde : s->key_serde;
         vs = m && m->value_serde ? m->value_serde : s->value_serde;
-        /* Kafka Streams materializes a source table only when its store is
-         * named (or an operator downstream needs it); otherwise each record
-         * goes straight downstream. brook keeps the store, but without a
-         * cache, so that updates go downstream as in Kafka Streams. */
-        if (!(m && m->name) && !versioned) {
+        if (global) {
+                /* The topic is the changelog; and the global thread writes
+                 * straight down, where the stream threads read. */
+                if (m)
+                        gm = *m;
+                gm.logging_disabled = true;
+                gm.caching_disabled = true;
+                m = &gm;
+        } else if (!(m && m->name) && !versioned) {
+                /* Kafka Streams materializes a source table only when its
+                 * store is named (or an operator downstream needs it);
+                 * otherwise each record goes straight downstream. brook
+                 * keeps the store, but without a cache, so that updates go
+                 * downstream as in Kafka Streams. */
                 if (m)
                         unnamed = *m;
                 consumed_cache_off = unnamed.caching_disabled;
@@ -849,6 +872,34 @@ done:
         free(name);
         free(src_name);
         return t;
+}
+
+brook_table_t *brook_table(brook_builder_t *b, const char *topic,
+                           const brook_consumed_t *consumed,
+                           const brook_materialized_t *m)
+{
+        return table_source(b, topic, consumed, m, false, "brook_table");
+}
+
+brook_global_table_t *brook_global_table(brook_builder_t *b, const char *topic,
+                                         const brook_consumed_t *consumed,
+                                         const brook_materialized_t *m)
+{
+        brook_table_t *t =
+                table_source(b, topic, consumed, m, true, "brook_global_table");
+        brook_global_table_t *g;
+        size_t len;
+
+        if (!t)
+                return NULL;
+        len = strlen(t->store) + 1;
+        g = brook__xmalloc(sizeof *g + len);
+        g->b = b;
+        g->key_serde = t->key_serde;
+        g->value_serde = t->value_serde;
+        memcpy(g->store, t->store, len);
+        brook__builder_keep(b, g);
+        return g;
 }
 
 brook_table_t *brook__table_source_node(brook_builder_t *b, const char *name,

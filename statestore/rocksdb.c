@@ -1724,6 +1724,53 @@ static brook_err_t rdb_flush(void *self, int64_t changelog_offset, char *errstr,
         return BROOK_OK;
 }
 
+void brook__statebatch_put_offset(brook__statebatch_t *batch, const char *name,
+                                  int64_t offset)
+{
+        unsigned char be[8];
+
+        brook__statedb_offset_encode(be, offset);
+        /* As rdb_flush(): nothing reads it through the batch. */
+        if (batch->bulk) {
+                rocksdb_writebatch_put_cf(batch->plain, batch->db->offsets_cf,
+                                          name, strlen(name), (const char *)be,
+                                          sizeof be);
+        } else {
+                unidx_note_cf(batch, batch->db->offsets_cf);
+                rocksdb_writebatch_put_cf(batch->unidx, batch->db->offsets_cf,
+                                          name, strlen(name), (const char *)be,
+                                          sizeof be);
+        }
+}
+
+int64_t brook__statedb_get_offset(brook__statedb_t *db, const char *name)
+{
+        rocksdb_pinnableslice_t *ps;
+        char *rerr = NULL;
+        const char *v;
+        size_t vlen;
+        int64_t off = -1;
+
+        if (!db->offsets_cf)
+                return -1;
+        db_wait(db);
+        ps = rocksdb_get_pinned_cf(db->rdb, db->ropts, db->offsets_cf, name,
+                                   strlen(name), &rerr);
+        if (rerr) {
+                brook__log("WARN", "reading stored offset \"%s\": %s", name,
+                           rerr);
+                rocksdb_free(rerr);
+                return -1;
+        }
+        if (!ps)
+                return -1;
+        v = rocksdb_pinnableslice_value(ps, &vlen);
+        if (!brook__statedb_offset_decode(v, vlen, &off))
+                off = -1;
+        rocksdb_pinnableslice_destroy(ps);
+        return off;
+}
+
 static int64_t rdb_stored_offset(void *self)
 {
         rdbstore_t *s = self;

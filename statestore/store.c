@@ -517,6 +517,69 @@ brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
         return BROOK_OK;
 }
 
+brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
+                                  const void *key, brook_buf_t *kbuf,
+                                  brook_buf_t *vbuf, void **valuep,
+                                  char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = ctx->task->rt;
+        brook__store_t *st =
+                rt->global_store ? rt->global_store(rt, name) : NULL;
+        const void *val;
+        size_t size;
+        int64_t ts;
+        char why[512];
+        brook_err_t err;
+
+        *valuep = NULL;
+        why[0] = '\0';
+        if (!st) {
+                brook__seterr(errstr, errstr_size,
+                              "processor \"%s\": global store \"%s\" is not "
+                              "open on this instance",
+                              ctx->node->name, name);
+                return BROOK_ERR_STATE;
+        }
+        brook_buf_clear(kbuf);
+        if ((err = brook_serde_serialize(st->def->key_serde, key, kbuf, why,
+                                         sizeof why))) {
+                brook__seterr(errstr, errstr_size,
+                              "global store \"%s\": key: %s", name, why);
+                return err;
+        }
+        /* The global thread writes it while stream threads read: the
+         * thread-safe read, which sees what the thread wrote down. */
+        err = (rt->global_shared ? st->ops->query_get : st->ops->get)(
+                st->inner, brook__store_bytes(kbuf), brook_buf_len(kbuf), vbuf,
+                why, sizeof why);
+        if (err == BROOK_ERR_NOT_FOUND)
+                return BROOK_OK;
+        if (err) {
+                brook__seterr(errstr, errstr_size, "global store \"%s\": %s",
+                              name, why);
+                return err;
+        }
+        val = brook_buf_data(vbuf);
+        size = brook_buf_len(vbuf);
+        if (st->def->timestamped &&
+            !brook__ts_value_split(val, size, &ts, &val, &size)) {
+                brook__seterr(errstr, errstr_size,
+                              "global store \"%s\": value too short for its "
+                              "timestamp",
+                              name);
+                return BROOK_ERR_STATE;
+        }
+        val = brook__serde_stable(st->def->value_serde, val, size, rt->arena);
+        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
+                                           rt->arena, valuep, why,
+                                           sizeof why))) {
+                brook__seterr(errstr, errstr_size,
+                              "global store \"%s\": value: %s", name, why);
+                return err;
+        }
+        return BROOK_OK;
+}
+
 brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
                                    int64_t ts)
 {

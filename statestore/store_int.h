@@ -104,6 +104,14 @@ void brook__statedb_offset_encode(unsigned char be[8], int64_t offset);
 bool brook__statedb_offset_decode(const void *data, size_t size,
                                   int64_t *offsetp);
 
+/** Stages @p offset under @p name in "brook-offsets" (written with the
+ *  batch, atomically with its data): offsets other than a store's own
+ *  (the global thread's, one per partition of a global topic). */
+void brook__statebatch_put_offset(brook__statebatch_t *batch, const char *name,
+                                  int64_t offset);
+/** The offset stored under @p name, or -1 (none, or not readable). */
+int64_t brook__statedb_get_offset(brook__statedb_t *db, const char *name);
+
 /** Opens (creating if needed) the state db in directory @p dir, with every
  *  column family it has. @p memory_bytes bounds block cache plus write
  *  buffers. Fails with a clear message if another process holds it. */
@@ -534,6 +542,17 @@ brook_err_t brook__store_restore_put(brook__store_t *st, const void *key,
 brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
                              brook__storekind_t kind, brook__store_t **stp,
                              char *errstr, size_t errstr_size);
+
+/**
+ * Decodes into *@p valuep (the record's arena; NULL if absent) the value
+ * global store @p name holds for @p key (brook_global_table()): through
+ * query_get in an app, whose global thread writes the store. @p kbuf and
+ * @p vbuf are the caller's scratch.
+ */
+brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
+                                  const void *key, brook_buf_t *kbuf,
+                                  brook_buf_t *vbuf, void **valuep,
+                                  char *errstr, size_t errstr_size);
 
 /** The definition of store @p name of the task of @p ctx, connected to
  *  its processor or not (a join reads the serdes of its other side's

@@ -373,6 +373,207 @@ static void ss_docs_run(ss_kind_t kind, const brook_join_windows_t *w,
         brook_test_driver_destroy(td);
 }
 
+/* ------------------------------------------------ stream-global joins */
+
+/* The record's key: the join is by the stream's key. */
+static void *record_key(const brook_record_t *rec, void *opaque)
+{
+        (void)opaque;
+        return brook_record_key(rec);
+}
+
+/* The guide's table for KStream-GlobalKTable joins is its KStream-KTable
+ * table: the same rows, with "right" a global table. */
+static void gdocs_run(bool left, const char *want)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *s = brook_stream(b, "left", NULL);
+        brook_global_table_t *g = brook_global_table(b, "right", NULL, NULL);
+        brook_test_driver_t *td;
+        size_t i;
+
+        brook_stream_to(
+                left ? brook_stream_left_join_global(s, g, record_key, NULL,
+                                                     bracket_joiner, NULL, NULL)
+                     : brook_stream_join_global(s, g, record_key, NULL,
+                                                bracket_joiner, NULL, NULL),
+                "out", NULL);
+        td = td_new(b);
+        for (i = 0; i < sizeof docs_rows / sizeof docs_rows[0]; i++)
+                pipe_ok(td, docs_rows[i].topic, "k", docs_rows[i].value,
+                        docs_rows[i].ts);
+        expect_out(td, "out", want);
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_NULL_VALUE),
+                3);
+        brook_test_driver_destroy(td);
+}
+
+static void test_stream_global_inner_docs(void **state)
+{
+        (void)state;
+        gdocs_run(false, "k=[B, a]@5;k=[D, d]@15;");
+}
+
+static void test_stream_global_left_docs(void **state)
+{
+        (void)state;
+        gdocs_run(true, "k=[A, null]@3;k=[B, a]@5;k=[C, null]@9;k=[D, d]@15;");
+}
+
+/* The key comes from the record (here its value): no repartition, a null
+ * stream key joins, a null selected key is dropped by the inner join
+ * (counted as a null key) and joined with null by the left join. The
+ * global table's null keys are dropped, its tombstones delete. */
+static void test_stream_global_selector(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *s = brook_stream(b, "rx", NULL);
+        brook_global_table_t *g = brook_global_table(b, "pharm", NULL, NULL);
+        brook_test_driver_t *td;
+        (void)state;
+
+        s = brook_stream_select_key(s, value_as_key, NULL);
+        brook_stream_to(brook_stream_join_global(s, g, value_as_key, NULL,
+                                                 key_joiner, NULL, NULL),
+                        "inner", NULL);
+        brook_stream_to(brook_stream_left_join_global(s, g, value_as_key, NULL,
+                                                      key_joiner, NULL, NULL),
+                        "left-out", NULL);
+        td = td_new(b);
+        pipe_ok(td, "pharm", "p1", "Main St", 1);
+        pipe_ok(td, "pharm", NULL, "lost", 2);
+        pipe_ok(td, "rx", NULL, "p1", 3);
+        pipe_ok(td, "rx", "r2", "none", 4);
+        pipe_ok(td, "rx", "r3", "p2", 5);
+        pipe_ok(td, "pharm", "p1", "High St", 6);
+        pipe_ok(td, "rx", "r4", "p1", 7);
+        pipe_ok(td, "pharm", "p1", NULL, 8);
+        pipe_ok(td, "rx", "r5", "p1", 9);
+        expect_out(td, "inner", "p1=p1:p1+Main St@3;p1=p1:p1+High St@7;");
+        expect_out(td, "left-out",
+                   "p1=p1:p1+Main St@3;null=null:none+null@4;"
+                   "p2=p2:p2+null@5;p1=p1:p1+High St@7;p1=p1:p1+null@9;");
+        /* The global table's null key, and the inner join's null selected
+         * key. */
+        assert_int_equal(
+                brook_test_driver_records_dropped(td, BROOK_DROP_NULL_KEY), 2);
+        /* No repartition topic: the re-keyed stream joins as it is. */
+        assert_int_equal(brook_test_driver_read(td,
+                                                "join-KSTREAM-KEY-SELECT-"
+                                                "0000000003-repartition",
+                                                NULL),
+                         false);
+        brook_test_driver_destroy(td);
+}
+
+/* describe() equals Kafka Streams 4.3.1's for the same topology (its
+ * output, verbatim): a global table's sub-topology "for global store",
+ * numbered with the others; the join node named LEFTJOIN for inner joins
+ * too, with no store; a global table named by Materialized. */
+static void test_stream_global_describe(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_global_table_t *g = brook_global_table(b, "pharm", NULL, NULL);
+        brook_stream_t *s = brook_stream(b, "rx", NULL);
+        brook_materialized_t named = {.name = "named",
+                                      .version = BROOK_MATERIALIZED_VERSION};
+        brook_global_table_t *g2;
+        brook_table_t *t;
+        char *desc;
+        static const char want[] =
+                "Topologies:\n"
+                "   Sub-topology: 0 for global store (will not generate "
+                "tasks)\n"
+                "    Source: KSTREAM-SOURCE-0000000001 (topics: [pharm])\n"
+                "      --> KTABLE-SOURCE-0000000002\n"
+                "    Processor: KTABLE-SOURCE-0000000002 (stores: "
+                "[pharm-STATE-STORE-0000000000])\n"
+                "      --> none\n"
+                "      <-- KSTREAM-SOURCE-0000000001\n"
+                "  Sub-topology: 1\n"
+                "    Source: KSTREAM-SOURCE-0000000003 (topics: [rx])\n"
+                "      --> KSTREAM-JOIN-0000000013, "
+                "KSTREAM-LEFTJOIN-0000000004, KSTREAM-LEFTJOIN-0000000006\n"
+                "    Processor: KSTREAM-JOIN-0000000013 (stores: "
+                "[tab-STATE-STORE-0000000010])\n"
+                "      --> KSTREAM-LEFTJOIN-0000000014\n"
+                "      <-- KSTREAM-SOURCE-0000000003\n"
+                "    Processor: KSTREAM-LEFTJOIN-0000000004 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000005\n"
+                "      <-- KSTREAM-SOURCE-0000000003\n"
+                "    Processor: KSTREAM-LEFTJOIN-0000000006 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000007\n"
+                "      <-- KSTREAM-SOURCE-0000000003\n"
+                "    Processor: KSTREAM-LEFTJOIN-0000000014 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000015\n"
+                "      <-- KSTREAM-JOIN-0000000013\n"
+                "    Source: KSTREAM-SOURCE-0000000011 (topics: [tab])\n"
+                "      --> KTABLE-SOURCE-0000000012\n"
+                "    Sink: KSTREAM-SINK-0000000005 (topic: out)\n"
+                "      <-- KSTREAM-LEFTJOIN-0000000004\n"
+                "    Sink: KSTREAM-SINK-0000000007 (topic: out2)\n"
+                "      <-- KSTREAM-LEFTJOIN-0000000006\n"
+                "    Sink: KSTREAM-SINK-0000000015 (topic: out3)\n"
+                "      <-- KSTREAM-LEFTJOIN-0000000014\n"
+                "    Processor: KTABLE-SOURCE-0000000012 (stores: "
+                "[tab-STATE-STORE-0000000010])\n"
+                "      --> none\n"
+                "      <-- KSTREAM-SOURCE-0000000011\n"
+                "\n"
+                "  Sub-topology: 2 for global store (will not generate "
+                "tasks)\n"
+                "    Source: KSTREAM-SOURCE-0000000008 (topics: [pharm2])\n"
+                "      --> KTABLE-SOURCE-0000000009\n"
+                "    Processor: KTABLE-SOURCE-0000000009 (stores: [named])\n"
+                "      --> none\n"
+                "      <-- KSTREAM-SOURCE-0000000008\n";
+        (void)state;
+
+        brook_stream_to(brook_stream_join_global(s, g, value_as_key, NULL,
+                                                 key_joiner, NULL, NULL),
+                        "out", NULL);
+        brook_stream_to(brook_stream_left_join_global(s, g, value_as_key, NULL,
+                                                      key_joiner, NULL, NULL),
+                        "out2", NULL);
+        g2 = brook_global_table(b, "pharm2", NULL, &named);
+        t = brook_table(b, "tab", NULL, NULL);
+        brook_stream_to(
+                brook_stream_join_global(
+                        brook_stream_join_table(s, t, key_joiner, NULL, NULL),
+                        g2, record_key, NULL, key_joiner, NULL, NULL),
+                "out3", NULL);
+        desc = brook_topology_describe(b, BROOK_DESCRIBE_TEXT);
+        assert_non_null(desc);
+        if (strcmp(desc, want))
+                fail_msg("describe:\n%s\nwant:\n%s", desc, want);
+        free(desc);
+        brook_builder_destroy(b);
+}
+
+/* A global table cannot be versioned (Kafka Streams' TopologyException),
+ * nor read as a stream too. */
+static void test_stream_global_bad_setups(void **state)
+{
+        brook_materialized_t v = {.name = "v",
+                                  .versioned = true,
+                                  .history_retention_ms = 1000,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+        brook_builder_t *b = brook_builder_new();
+        (void)state;
+
+        assert_null(brook_global_table(b, "pharm", NULL, &v));
+        assert_non_null(strstr(brook_builder_error(b),
+                               "global tables cannot be versioned"));
+        brook_builder_destroy(b);
+
+        b = brook_builder_new();
+        assert_non_null(brook_global_table(b, "pharm", NULL, NULL));
+        assert_null(brook_stream(b, "pharm", NULL));
+        assert_non_null(strstr(brook_builder_error(b), "pharm"));
+        brook_builder_destroy(b);
+}
+
 /* KStream-KStream join columns of the guide, with every record in one
  * window (JoinWindows.ofTimeDifferenceWithNoGrace(15 ms)). The guide's
  * left and outer columns also show "[A, null]" at 3 and "[null, a]"-style
@@ -1119,6 +1320,11 @@ int main(void)
                 cmocka_unit_test(test_stream_table_repartition),
                 cmocka_unit_test(test_stream_table_describe),
                 cmocka_unit_test(test_stream_table_bad_setups),
+                cmocka_unit_test(test_stream_global_inner_docs),
+                cmocka_unit_test(test_stream_global_left_docs),
+                cmocka_unit_test(test_stream_global_selector),
+                cmocka_unit_test(test_stream_global_describe),
+                cmocka_unit_test(test_stream_global_bad_setups),
                 cmocka_unit_test(test_stream_stream_inner_docs),
                 cmocka_unit_test(test_stream_stream_left_docs),
                 cmocka_unit_test(test_stream_stream_outer_docs),

@@ -783,6 +783,208 @@ static void test_fk_join_on_broker(void **state)
         free(out);
 }
 
+/* ------------------------------------------------ stream-global joins */
+
+#define G_PHARM 30
+#define G_RX    54
+
+struct g_state {
+        const char *out;
+        const char *rx; /* Re-produced while the probes are not right. */
+        char *want[G_RX];
+        char *got[G_RX];
+        bool seen[G_RX];
+        int probe_from; /* The probes: rx<probe_from>, rx<probe_from + 1>. */
+};
+
+static void g_collect(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct g_state *st = opaque;
+        char key[32];
+        int i;
+
+        snprintf(key, sizeof key, "%.*s", (int)rkm->key_len,
+                 (const char *)rkm->key);
+        if (sscanf(key, "rx%d", &i) != 1 || i < 0 || i >= G_RX)
+                fail_msg("unexpected key %s", key);
+        free(st->got[i]);
+        st->got[i] = rkm->payload ? strndup(rkm->payload, rkm->len) : NULL;
+        st->seen[i] = true;
+}
+
+/* Whether every prescription with a wanted output has it as its last. */
+static bool g_settled(void *opaque)
+{
+        struct g_state *st = opaque;
+        bool ok = true;
+
+        for (int i = 0; i < G_RX; i++) {
+                free(st->got[i]);
+                st->got[i] = NULL;
+                st->seen[i] = false;
+        }
+        kt_consume_all(st->out, g_collect, st);
+        for (int i = 0; i < G_RX; i++)
+                if (st->want[i] &&
+                    (!st->got[i] || strcmp(st->want[i], st->got[i])))
+                        ok = false;
+        return ok;
+}
+
+/* The probes join with what the global thread applies while the app runs:
+ * produced again until their last outputs show it. */
+static bool g_probed(void *opaque)
+{
+        struct g_state *st = opaque;
+        rd_kafka_t *rk;
+
+        if (g_settled(st))
+                return true;
+        rk = kt_producer();
+        for (int i = st->probe_from; i < st->probe_from + 2; i++) {
+                char k[16], v[32];
+                snprintf(k, sizeof k, "rx%d", i);
+                int n = snprintf(v, sizeof v, "ph%d|rx-%d", i - st->probe_from,
+                                 i);
+                kt_produce_at(rk, st->rx, kt_partition_of(k, 2), k, v,
+                              (size_t)n, 5000 + i, NULL);
+        }
+        kt_producer_close(rk);
+        return false;
+}
+
+static void *pharmacy_of(const brook_record_t *rec, void *opaque)
+{
+        const char *v = brook_record_value(rec);
+        const char *bar = strchr(v, '|');
+        size_t n = bar ? (size_t)(bar - v) : strlen(v);
+        char *k = brook_record_alloc(rec, n + 1);
+        (void)opaque;
+        memcpy(k, v, n);
+        k[n] = '\0';
+        return k;
+}
+
+static void g_want(struct g_state *st, int i, int ph, const char *name)
+{
+        free(st->want[i]);
+        st->want[i] = malloc(64);
+        snprintf(st->want[i], 64, "ph%d|rx-%d@%s", ph, i, name ? name : "null");
+}
+
+static brook_app_t *g_start(const char *app_id, const char *rx,
+                            const char *pharm, const char *out)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_to(brook_stream_left_join_global(
+                                brook_stream(b, rx, NULL),
+                                brook_global_table(b, pharm, NULL, NULL),
+                                pharmacy_of, NULL, rx_joiner, NULL, NULL),
+                        out, NULL);
+        return start(b, app_id);
+}
+
+/* Prescriptions (2 partitions) left-joined with a global table of
+ * pharmacies (3 partitions: not co-partitioned, and need not be) by the
+ * pharmacy id in the value. The app starts only once the global store
+ * holds every pharmacy (records restored: all of them, the null key
+ * dropped); updates and deletes while it runs reach the joins; after a
+ * restart only what came while it was down is read again, and is there
+ * before the first record is processed. */
+static void test_global_join_on_broker(void **state)
+{
+        char *app_id = kt_unique("gj"), *rx = kt_unique("gj-rx"),
+             *pharm = kt_unique("gj-pharm"), *out = kt_unique("gj-out");
+        struct g_state st = {.out = out, .rx = rx, .probe_from = 50};
+        brook_app_stats_t stats;
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        int i;
+        (void)state;
+
+        kt_create_topic(rx, 2);
+        kt_create_topic(pharm, 3);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        for (i = 0; i < G_PHARM; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "ph%d", i);
+                int n = snprintf(v, sizeof v, "name-%d", i);
+                kt_produce_at(rk, pharm, kt_partition_of(k, 3), k, v, (size_t)n,
+                              1000 + i, NULL);
+        }
+        kt_produce_at(rk, pharm, 0, NULL, "no-key", 6, 1100, NULL);
+        for (i = 0; i < 50; i++) {
+                char k[16], v[32];
+                int ph = i % 40;
+                snprintf(k, sizeof k, "rx%d", i);
+                int n = snprintf(v, sizeof v, "ph%d|rx-%d", ph, i);
+                kt_produce_at(rk, rx, kt_partition_of(k, 2), k, v, (size_t)n,
+                              2000 + i, NULL);
+                if (ph < G_PHARM) {
+                        char name[16];
+                        snprintf(name, sizeof name, "name-%d", ph);
+                        g_want(&st, i, ph, name);
+                } else {
+                        g_want(&st, i, ph, NULL);
+                }
+        }
+        kt_producer_close(rk);
+
+        app = g_start(app_id, rx, pharm, out);
+        brook_app_stats(app, &stats);
+        assert_int_equal(stats.records_restored, G_PHARM + 1);
+        assert_int_equal(brook_app_records_dropped(app, BROOK_DROP_NULL_KEY),
+                         1);
+        assert_true(kt_wait_until(g_settled, &st, 500, WAIT_MS));
+
+        /* While it runs: ph0 moves, ph1 closes. */
+        rk = kt_producer();
+        kt_produce_at(rk, pharm, kt_partition_of("ph0", 3), "ph0", "moved-0", 7,
+                      3000, NULL);
+        kt_produce_at(rk, pharm, kt_partition_of("ph1", 3), "ph1", NULL, 0,
+                      3001, NULL);
+        kt_producer_close(rk);
+        g_want(&st, 50, 0, "moved-0");
+        g_want(&st, 51, 1, NULL);
+        assert_true(kt_wait_until(g_probed, &st, 500, WAIT_MS));
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+
+        /* While it is down: ph2 and ph3 change. */
+        rk = kt_producer();
+        kt_produce_at(rk, pharm, kt_partition_of("ph2", 3), "ph2", "late-2", 6,
+                      4000, NULL);
+        kt_produce_at(rk, pharm, kt_partition_of("ph3", 3), "ph3", "late-3", 6,
+                      4001, NULL);
+        kt_producer_close(rk);
+        app = g_start(app_id, rx, pharm, out);
+        brook_app_stats(app, &stats);
+        assert_int_equal(stats.records_restored, 2);
+        rk = kt_producer();
+        for (i = 52; i < 54; i++) {
+                char k[16], v[32];
+                snprintf(k, sizeof k, "rx%d", i);
+                int n = snprintf(v, sizeof v, "ph%d|rx-%d", i - 50, i);
+                kt_produce_at(rk, rx, kt_partition_of(k, 2), k, v, (size_t)n,
+                              6000 + i, NULL);
+        }
+        kt_producer_close(rk);
+        g_want(&st, 52, 2, "late-2");
+        g_want(&st, 53, 3, "late-3");
+        assert_true(kt_wait_until(g_settled, &st, 500, WAIT_MS));
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        for (i = 0; i < G_RX; i++) {
+                free(st.want[i]);
+                free(st.got[i]);
+        }
+        free(app_id);
+        free(rx);
+        free(pharm);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -793,6 +995,7 @@ int main(void)
                 cmocka_unit_test(test_stream_stream_restored),
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
                 cmocka_unit_test(test_fk_join_on_broker),
+                cmocka_unit_test(test_global_join_on_broker),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);

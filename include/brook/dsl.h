@@ -394,6 +394,68 @@ brook_stream_t *brook_stream_left_join_table(brook_stream_t *s,
                                              void *opaque,
                                              const brook_joined_t *joined);
 
+/* ------------------------------------------------------ global tables */
+
+/** A table every instance holds whole (Kafka Streams' GlobalKTable). */
+typedef struct brook_global_table_s brook_global_table_t;
+
+/**
+ * A global table of @p topic (StreamsBuilder.globalTable): every instance
+ * of the app reads every partition of @p topic into one store of its own,
+ * on a thread of its own outside the consumer group. brook_app_start()
+ * restores the store (from where this instance left it, for a RocksDB
+ * store) before any stream thread starts, and the thread then keeps it
+ * up to date while the app runs. Each record sets its key's value, a NULL
+ * value deletes the key, a NULL key is dropped (BROOK_DROP_NULL_KEY), as
+ * brook_table(); a record that does not decode goes to the
+ * deserialization handler (dead-letter included).
+ *
+ * The store is named m->name, or "<topic>-STATE-STORE-<n>" (Kafka
+ * Streams' names); it has no changelog (the topic is one) and no cache.
+ * Its nodes form a sub-topology of their own that makes no tasks, which
+ * describe() shows as Kafka Streams does ("for global store"). Nothing
+ * downstream reads its updates: streams join it with
+ * brook_stream_join_global(). @p consumed may name the nodes
+ * ("<name>-source" and "<name>") and give serdes; @p m may be NULL, and
+ * may not be versioned. See docs/joins.md.
+ */
+brook_global_table_t *brook_global_table(brook_builder_t *b, const char *topic,
+                                         const brook_consumed_t *consumed,
+                                         const brook_materialized_t *m);
+
+/**
+ * Joins each record of @p s with the row of global table @p g whose key
+ * @p key_selector picks from the record (KStream.join(GlobalKTable,
+ * KeyValueMapper, ValueJoinerWithKey, Named)): @p key_selector gets the
+ * record and returns a key of @p g's key type (allocated from the record's
+ * arena, or a pointer into the record), and the output record has the
+ * stream record's key and timestamp and @p fn's value (@p left the
+ * record's value, @p right the row's). No co-partitioning and no
+ * repartitioning: every instance has every row. A record whose selected
+ * key has no row makes no output; one with a NULL value, or whose
+ * selector returns NULL, is dropped (BROOK_DROP_NULL_VALUE /
+ * BROOK_DROP_NULL_KEY); the stream's own key may be NULL. The row read is
+ * the one the global store holds when the record is processed. @p name
+ * (NULL: generated) names the node; as in Kafka Streams, a generated name
+ * is "KSTREAM-LEFTJOIN-<n>" for inner joins too. The result's value serde
+ * is unknown.
+ */
+brook_stream_t *brook_stream_join_global(brook_stream_t *s,
+                                         brook_global_table_t *g,
+                                         brook_key_selector_fn key_selector,
+                                         void *selector_opaque,
+                                         brook_value_joiner_fn fn, void *opaque,
+                                         const char *name);
+/** As brook_stream_join_global(), and a record whose selected key has no
+ *  row, or whose selector returns NULL, joins with NULL
+ *  (KStream.leftJoin(GlobalKTable, ...)); one with a NULL value is still
+ *  dropped. */
+brook_stream_t *
+brook_stream_left_join_global(brook_stream_t *s, brook_global_table_t *g,
+                              brook_key_selector_fn key_selector,
+                              void *selector_opaque, brook_value_joiner_fn fn,
+                              void *opaque, const char *name);
+
 /* -------------------------------------------------- table-table joins */
 
 /**
