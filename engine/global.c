@@ -481,9 +481,12 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                 }
                 for (i = first; i < g->part_cnt; i++)
                         g->parts[i].next = g->parts[i].stored;
-                atomic_store(&st->state, BROOK__STORE_ACTIVE);
                 if ((err = brook__task_init(task, errstr, errstr_size)))
                         return err;
+                /* Queryable (brook_app_store_get() and the others, as
+                 * Kafka Streams' global stores), RESTORING until read up
+                 * to the topic's end. */
+                brook__app_register_store(app, st);
         }
         return BROOK_OK;
 }
@@ -523,12 +526,13 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
         int64_t started = brook__now_mono_ms(), last_write = started,
                 last_print = started, applied = 0;
         brook_err_t err;
+        size_t i;
 
         g->restoring = true;
 
         for (;;) {
                 rd_kafka_message_t *rkm;
-                size_t i, left = 0;
+                size_t left = 0;
                 for (i = 0; i < g->part_cnt; i++)
                         if (!g->parts[i].eof)
                                 left++;
@@ -563,6 +567,11 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
         g->restoring = false;
         if ((err = brook__global_write(g, errstr, errstr_size)))
                 return err;
+        for (i = 0; i < g->tasks.cnt; i++) {
+                brook__task_t *task = g->tasks.v[i];
+                atomic_store(&((brook__store_t *)task->stores.v[0])->state,
+                             BROOK__STORE_ACTIVE);
+        }
         brook__log("INFO",
                    "%s: global stores restored: %" PRId64 " records in %.1f s",
                    app->app_id, applied,
@@ -618,7 +627,11 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
                 any |= app->topo.subs[s].global;
         if (!any)
                 return BROOK_OK;
-        g = app->global = brook__xcalloc(1, sizeof *g);
+        g = brook__xcalloc(1, sizeof *g);
+        /* brook_app_stats() reads it under the lock. */
+        pthread_mutex_lock(&app->lock);
+        app->global = g;
+        pthread_mutex_unlock(&app->lock);
         g->app = app;
         g->collector.send = brook__global_send;
         g->collector.partition_cnt = brook__global_partition_cnt;
@@ -716,8 +729,13 @@ void brook__global_destroy(brook_app_t *app)
                 rd_kafka_flush(g->producer, 5000);
                 rd_kafka_destroy(g->producer);
         }
-        for (i = 0; i < g->tasks.cnt; i++)
-                brook__task_destroy(g->tasks.v[i], brook__global_release);
+        for (i = 0; i < g->tasks.cnt; i++) {
+                brook__task_t *task = g->tasks.v[i];
+                size_t j;
+                for (j = 0; j < task->stores.cnt; j++)
+                        brook__app_unregister_store(app, task->stores.v[j]);
+                brook__task_destroy(task, brook__global_release);
+        }
         brook__ptrvec_free(&g->tasks);
         for (i = 0; i < g->part_cnt; i++) {
                 free(g->parts[i].topic);

@@ -140,6 +140,11 @@ static brook_err_t brook__iq_partition(brook_app_t *app,
                               def->name, why);
                 return err;
         }
+        /* A global store holds every key, in its one instance. */
+        if (app->topo.subs[def->subtopology].global) {
+                *partitionp = -1;
+                return BROOK_OK;
+        }
         if (cnt < 1) {
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": its partition count is not "
@@ -174,8 +179,11 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
         brook_buf_destroy(buf);
         if (err)
                 return err;
-        snprintf(md->task_id, sizeof md->task_id, "%d_%" PRId32,
-                 def->subtopology, md->partition);
+        if (md->partition < 0)
+                snprintf(md->task_id, sizeof md->task_id, "global");
+        else
+                snprintf(md->task_id, sizeof md->task_id, "%d_%" PRId32,
+                         def->subtopology, md->partition);
         pthread_mutex_lock(&app->iq_lock);
         if ((st = brook__iq_local(app, def, md->partition))) {
                 md->local = true;

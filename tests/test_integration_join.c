@@ -876,12 +876,48 @@ static brook_app_t *g_start(const char *app_id, const char *rx,
                             const char *pharm, const char *out)
 {
         brook_builder_t *b = brook_builder_new();
+        brook_materialized_t m = {.name = "pharmacies",
+                                  .version = BROOK_MATERIALIZED_VERSION};
         brook_stream_to(brook_stream_left_join_global(
                                 brook_stream(b, rx, NULL),
-                                brook_global_table(b, pharm, NULL, NULL),
+                                brook_global_table(b, pharm, NULL, &m),
                                 pharmacy_of, NULL, rx_joiner, NULL, NULL),
                         out, NULL);
         return start(b, app_id);
+}
+
+/* The global store answers queries: every key is local. */
+static void g_query(brook_app_t *app)
+{
+        brook_arena_t *arena = brook_arena_new();
+        brook_key_metadata_t md;
+        brook_kviter_t *it;
+        void *v, *k;
+        char err[512] = "";
+        int n = 0;
+
+        assert_int_equal(brook_app_store_key_metadata(app, "pharmacies", "ph2",
+                                                      &md, err, sizeof err),
+                         BROOK_OK);
+        assert_int_equal(md.partition, -1);
+        assert_true(md.local);
+        assert_false(md.restoring);
+        assert_string_equal(md.task_id, "global");
+        if (brook_app_store_get(app, "pharmacies", "ph2", arena, &v, err,
+                                sizeof err))
+                fail_msg("get: %s", err);
+        assert_string_equal(v, "late-2");
+        assert_int_equal(brook_app_store_get(app, "pharmacies", "ph1", arena,
+                                             &v, err, sizeof err),
+                         BROOK_ERR_NOT_FOUND);
+        if (brook_app_store_all(app, "pharmacies", arena, &it, err, sizeof err))
+                fail_msg("all: %s", err);
+        while (brook_kviter_next(it, &k, &v, err, sizeof err) == BROOK_OK)
+                n++;
+        brook_kviter_destroy(it);
+        /* ph0..ph29 but ph1, deleted. */
+        assert_int_equal(n, G_PHARM - 1);
+        brook_arena_destroy(arena);
 }
 
 /* Prescriptions (2 partitions) left-joined with a global table of
@@ -961,6 +997,7 @@ static void test_global_join_on_broker(void **state)
         app = g_start(app_id, rx, pharm, out);
         brook_app_stats(app, &stats);
         assert_int_equal(stats.records_restored, 2);
+        g_query(app);
         rk = kt_producer();
         for (i = 52; i < 54; i++) {
                 char k[16], v[32];

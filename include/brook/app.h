@@ -249,10 +249,12 @@ int64_t brook_app_enforced_processing(brook_app_t *app);
 
 /** Where @p key of @p store lives. */
 typedef struct brook_key_metadata_s {
-        int32_t partition; /**< The key's partition. */
-        bool local;        /**< This instance has the partition's task. */
-        bool restoring;    /**< ... and it is still restoring. */
-        char task_id[32];  /**< "<sub-topology>_<partition>" */
+        /** The key's partition; -1 for a global store (every instance
+         *  holds every key, brook_global_table()). */
+        int32_t partition;
+        bool local;       /**< This instance has the partition's task. */
+        bool restoring;   /**< ... and it is still restoring. */
+        char task_id[32]; /**< "<sub-topology>_<partition>", or "global" */
 } brook_key_metadata_t;
 
 /** Which partition @p key of @p store belongs to (the default
@@ -262,7 +264,9 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
                                          const void *key,
                                          brook_key_metadata_t *md, char *errstr,
                                          size_t errstr_size);
-/** The value of @p key, decoded into @p arena. Thread-safe. */
+/** The value of @p key, decoded into @p arena. Thread-safe. These calls
+ *  read global stores too (brook_global_table(): the store's name, every
+ *  key on every instance). */
 brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                 const void *key, brook_arena_t *arena,
                                 void **valuep, char *errstr,
