@@ -20,8 +20,9 @@
  *   <topic> <key> <value> <timestamp>     one line per record
  *   end
  *
- * and its output the same with output records, each input's followed by
- * "after <n>" (the input's number, from 1). "~" is a null key or value.
+ * and its output the same with the topology's describe(), one
+ * "describe <line>" each, then the output records, each input's followed
+ * by "after <n>" (the input's number, from 1). "~" is a null key or value.
  *
  * A scenario is one entry of scenarios[]: its input and output value types,
  * whether the cache-on run is compared, and the function that builds its
@@ -227,6 +228,12 @@ static void *merge_bar(const brook_record_t *rec, void *a, void *b,
 }
 
 /* ------------------------------------------------------------ scenarios */
+
+/* Each builder makes its nodes in the order of the Java side's: describe()
+ * is compared, and its generated names are numbered in that order. C does
+ * not say in which order a call's arguments are evaluated (gcc goes right
+ * to left), so the nodes a call joins are made beforehand, one statement
+ * each. */
 
 #define S brook_serde_string()
 #define L brook_serde_int64()
@@ -559,18 +566,20 @@ static void build_w_session_close(brook_builder_t *b)
 /* Stream-table joins: "in" (the stream) with the table of "tbl". */
 static void build_st_join(brook_builder_t *b)
 {
-        brook_stream_to(brook_stream_join_table(brook_stream(b, IN, C_SS),
-                                                brook_table(b, TBL, C_SS, NULL),
-                                                plus_joiner, NULL, NULL),
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, NULL);
+
+        brook_stream_to(brook_stream_join_table(s, t, plus_joiner, NULL, NULL),
                         OUT, P_SS);
 }
 
 static void build_st_left_join(brook_builder_t *b)
 {
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, NULL);
+
         brook_stream_to(
-                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
-                                             brook_table(b, TBL, C_SS, NULL),
-                                             plus_joiner, NULL, NULL),
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, NULL),
                 OUT, P_SS);
 }
 
@@ -578,11 +587,11 @@ static void build_st_left_join(brook_builder_t *b)
 static void build_st_left_join_mat(brook_builder_t *b)
 {
         brook_materialized_t m = as("tbl-store", S);
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, &m);
 
         brook_stream_to(
-                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
-                                             brook_table(b, TBL, C_SS, &m),
-                                             plus_joiner, NULL, NULL),
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, NULL),
                 OUT, P_SS);
 }
 
@@ -593,13 +602,13 @@ static void build_st_join_rekey(brook_builder_t *b)
         brook_joined_t j = {.key_serde = S,
                             .value_serde = S,
                             .version = BROOK_JOINED_VERSION};
+        brook_stream_t *s = brook_stream_select_key(brook_stream(b, IN, C_SS),
+                                                    digit_key, NULL);
+        brook_table_t *t = brook_table(b, TBL, C_SS, NULL);
 
         brook_stream_to(
-                brook_stream_left_join_table(
-                        brook_stream_select_key(brook_stream(b, IN, C_SS),
-                                                digit_key, NULL),
-                        brook_table(b, TBL, C_SS, NULL), plus_joiner, NULL, &j),
-                OUT, P_SS);
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, &j), OUT,
+                P_SS);
 }
 
 /* Stream-stream joins: "in" with the stream of "tbl", records at most
@@ -659,15 +668,14 @@ static void build_ss_left_join_rekey(brook_builder_t *b)
                                     .value_serde = S,
                                     .other_value_serde = S,
                                     .version = BROOK_STREAM_JOINED_VERSION};
+        brook_stream_t *l = brook_stream_select_key(brook_stream(b, IN, C_SS),
+                                                    digit_key, NULL);
+        brook_stream_t *r = brook_stream_select_key(brook_stream(b, TBL, C_SS),
+                                                    digit_key, NULL);
 
         brook_stream_to(
-                brook_stream_left_join(
-                        brook_stream_select_key(brook_stream(b, IN, C_SS),
-                                                digit_key, NULL),
-                        brook_stream_select_key(brook_stream(b, TBL, C_SS),
-                                                digit_key, NULL),
-                        plus_joiner, NULL, &w, &sj),
-                OUT, P_SS);
+                brook_stream_left_join(l, r, plus_joiner, NULL, &w, &sj), OUT,
+                P_SS);
 }
 
 /* A stream joined with itself. */
@@ -882,20 +890,24 @@ static void build_gt_count_named_filter(brook_builder_t *b)
  * table of "tbl" by its value's number ("c7": "k7"; none for 0). */
 static void build_fk_join(brook_builder_t *b)
 {
-        brook_stream_to(brook_table_to_stream(brook_table_fk_join(
-                                brook_table(b, IN, C_SS, NULL),
-                                brook_table(b, TBL, C_SS, NULL), digit_key,
-                                NULL, plus_joiner, NULL, NULL, NULL)),
-                        OUT, P_SS);
+        brook_table_t *l = brook_table(b, IN, C_SS, NULL);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_fk_join(
+                        l, r, digit_key, NULL, plus_joiner, NULL, NULL, NULL)),
+                OUT, P_SS);
 }
 
 static void build_fk_left_join(brook_builder_t *b)
 {
-        brook_stream_to(brook_table_to_stream(brook_table_fk_left_join(
-                                brook_table(b, IN, C_SS, NULL),
-                                brook_table(b, TBL, C_SS, NULL), digit_key,
-                                NULL, plus_joiner, NULL, NULL, NULL)),
-                        OUT, P_SS);
+        brook_table_t *l = brook_table(b, IN, C_SS, NULL);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
+
+        brook_stream_to(
+                brook_table_to_stream(brook_table_fk_left_join(
+                        l, r, digit_key, NULL, plus_joiner, NULL, NULL, NULL)),
+                OUT, P_SS);
 }
 
 /* Named, the result in store "fk-store", then a filter: old values from
@@ -903,13 +915,13 @@ static void build_fk_left_join(brook_builder_t *b)
 static void build_fk_left_join_named_filter(brook_builder_t *b)
 {
         brook_materialized_t m = as("fk-store", S);
+        brook_table_t *l = brook_table(b, IN, C_SS, NULL);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
 
         brook_stream_to(
                 brook_table_to_stream(brook_table_filter(
-                        brook_table_fk_left_join(
-                                brook_table(b, IN, C_SS, NULL),
-                                brook_table(b, TBL, C_SS, NULL), digit_key,
-                                NULL, plus_joiner, NULL, "fkj", &m),
+                        brook_table_fk_left_join(l, r, digit_key, NULL,
+                                                 plus_joiner, NULL, "fkj", &m),
                         first_abc, NULL, NULL)),
                 OUT, P_SS);
 }
@@ -938,21 +950,21 @@ static brook_materialized_t vas(const char *name, int64_t retention,
 static void build_vst_join(brook_builder_t *b)
 {
         brook_materialized_t m = vas("tbl-v", 300, 0, NULL);
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, &m);
 
-        brook_stream_to(brook_stream_join_table(brook_stream(b, IN, C_SS),
-                                                brook_table(b, TBL, C_SS, &m),
-                                                plus_joiner, NULL, NULL),
+        brook_stream_to(brook_stream_join_table(s, t, plus_joiner, NULL, NULL),
                         OUT, P_SS);
 }
 
 static void build_vst_left_join(brook_builder_t *b)
 {
         brook_materialized_t m = vas("tbl-v", 500, 100, NULL);
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, &m);
 
         brook_stream_to(
-                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
-                                             brook_table(b, TBL, C_SS, &m),
-                                             plus_joiner, NULL, NULL),
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, NULL),
                 OUT, P_SS);
 }
 
@@ -962,11 +974,11 @@ static void build_vst_left_join_mem(brook_builder_t *b)
 {
         brook_materialized_t m =
                 vas("tbl-v", 200, 50, brook_kvstore_in_memory());
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table(b, TBL, C_SS, &m);
 
         brook_stream_to(
-                brook_stream_left_join_table(brook_stream(b, IN, C_SS),
-                                             brook_table(b, TBL, C_SS, &m),
-                                             plus_joiner, NULL, NULL),
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, NULL),
                 OUT, P_SS);
 }
 
@@ -975,11 +987,11 @@ static void build_vst_left_join_mem(brook_builder_t *b)
 static void build_vtt_join(brook_builder_t *b)
 {
         brook_materialized_t m = vas("in-v", 300, 100, NULL);
+        brook_table_t *l = brook_table(b, IN, C_SS, &m);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
 
         brook_stream_to(brook_table_to_stream(brook_table_join(
-                                brook_table(b, IN, C_SS, &m),
-                                brook_table(b, TBL, C_SS, NULL), plus_joiner,
-                                NULL, NULL, NULL)),
+                                l, r, plus_joiner, NULL, NULL, NULL)),
                         OUT, P_SS);
 }
 
@@ -987,11 +999,11 @@ static void build_vtt_outer_join(brook_builder_t *b)
 {
         brook_materialized_t l = vas("in-v", 300, 100, NULL);
         brook_materialized_t r = vas("tbl-v", 500, 0, NULL);
+        brook_table_t *lt = brook_table(b, IN, C_SS, &l);
+        brook_table_t *rt = brook_table(b, TBL, C_SS, &r);
 
         brook_stream_to(brook_table_to_stream(brook_table_outer_join(
-                                brook_table(b, IN, C_SS, &l),
-                                brook_table(b, TBL, C_SS, &r), plus_joiner,
-                                NULL, NULL, NULL)),
+                                lt, rt, plus_joiner, NULL, NULL, NULL)),
                         OUT, P_SS);
 }
 
@@ -999,14 +1011,14 @@ static void build_vtt_outer_join(brook_builder_t *b)
 static void build_vtt_left_join_filter(brook_builder_t *b)
 {
         brook_materialized_t m = vas("in-v", 300, 100, NULL);
+        brook_table_t *l = brook_table(b, IN, C_SS, &m);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
 
-        brook_stream_to(
-                brook_table_to_stream(brook_table_filter(
-                        brook_table_left_join(brook_table(b, IN, C_SS, &m),
-                                              brook_table(b, TBL, C_SS, NULL),
-                                              plus_joiner, NULL, NULL, NULL),
-                        first_abc, NULL, NULL)),
-                OUT, P_SS);
+        brook_stream_to(brook_table_to_stream(brook_table_filter(
+                                brook_table_left_join(l, r, plus_joiner, NULL,
+                                                      NULL, NULL),
+                                first_abc, NULL, NULL)),
+                        OUT, P_SS);
 }
 
 /* A versioned table regrouped: out-of-order updates change no group. */
@@ -1041,11 +1053,12 @@ static void build_vfk_left_join(brook_builder_t *b)
 {
         brook_materialized_t l = vas("in-v", 300, 100, NULL);
         brook_materialized_t r = vas("tbl-v", 500, 0, NULL);
+        brook_table_t *lt = brook_table(b, IN, C_SS, &l);
+        brook_table_t *rt = brook_table(b, TBL, C_SS, &r);
 
         brook_stream_to(brook_table_to_stream(brook_table_fk_left_join(
-                                brook_table(b, IN, C_SS, &l),
-                                brook_table(b, TBL, C_SS, &r), digit_key, NULL,
-                                plus_joiner, NULL, NULL, NULL)),
+                                lt, rt, digit_key, NULL, plus_joiner, NULL,
+                                NULL, NULL)),
                         OUT, P_SS);
 }
 
@@ -1067,13 +1080,12 @@ static void build_vtable_filter(brook_builder_t *b)
 static void build_vst_left_join_filtered(brook_builder_t *b)
 {
         brook_materialized_t m = vas("f-v", 300, 100, NULL);
+        brook_stream_t *s = brook_stream(b, IN, C_SS);
+        brook_table_t *t = brook_table_filter(brook_table(b, TBL, C_SS, NULL),
+                                              first_abc, NULL, &m);
 
         brook_stream_to(
-                brook_stream_left_join_table(
-                        brook_stream(b, IN, C_SS),
-                        brook_table_filter(brook_table(b, TBL, C_SS, NULL),
-                                           first_abc, NULL, &m),
-                        plus_joiner, NULL, NULL),
+                brook_stream_left_join_table(s, t, plus_joiner, NULL, NULL),
                 OUT, P_SS);
 }
 
@@ -1099,12 +1111,12 @@ static void build_vtable_filter_mat_join(brook_builder_t *b)
 {
         brook_materialized_t m = vas("in-v", 300, 100, NULL);
         brook_materialized_t f = as("f1", S);
+        brook_table_t *l = brook_table_filter(brook_table(b, IN, C_SS, &m),
+                                              first_abc, NULL, &f);
+        brook_table_t *r = brook_table(b, TBL, C_SS, NULL);
 
         brook_stream_to(brook_table_to_stream(brook_table_join(
-                                brook_table_filter(brook_table(b, IN, C_SS, &m),
-                                                   first_abc, NULL, &f),
-                                brook_table(b, TBL, C_SS, NULL), plus_joiner,
-                                NULL, NULL, NULL)),
+                                l, r, plus_joiner, NULL, NULL, NULL)),
                         OUT, P_SS);
 }
 
@@ -1418,10 +1430,36 @@ static void drain(brook_test_driver_t *td, const scenario_t *sc, FILE *out)
         }
 }
 
+/* Scenarios whose describe() is not compared, as the Java side's
+ * DESCRIBE_DIFFERS (docs/parity.md): brook names a stream's reduce (and
+ * its store) KSTREAM-AGGREGATE, Kafka Streams KSTREAM-REDUCE. */
+static const char *const describe_differs[] = {"reduce_sum", "reduce_filter",
+                                               "w_hopping_reduce"};
+
+static bool describe_compared(const char *name)
+{
+        for (size_t i = 0;
+             i < sizeof describe_differs / sizeof *describe_differs; i++)
+                if (!strcmp(describe_differs[i], name))
+                        return false;
+        return true;
+}
+
+/* describe()'s text, each line (the last one empty) as "describe <line>",
+ * as the Java side prints Kafka Streams' TopologyDescription. */
+static void print_describe(FILE *out, const char *desc)
+{
+        const char *nl;
+
+        for (; (nl = strchr(desc, '\n')); desc = nl + 1)
+                fprintf(out, "describe %.*s\n", (int)(nl - desc), desc);
+        fprintf(out, "describe %s\n", desc);
+}
+
 /* Runs one case whose header is @p head; reads its records from @p in. */
 static void run_case(char *head, FILE *in, FILE *out)
 {
-        char name[64], line[1024], errstr[512];
+        char name[64], line[1024], errstr[512], *desc;
         int cache;
         uint64_t seed;
         const scenario_t *sc;
@@ -1444,10 +1482,15 @@ static void run_case(char *head, FILE *in, FILE *out)
             brook_conf_set(conf, "statestore.cache.max.bytes",
                            cache ? "10485760" : "0", errstr, sizeof errstr))
                 die("conf: %s", errstr);
+        if (!(desc = brook_topology_describe(b, BROOK_DESCRIBE_TEXT)))
+                die("describe: %s", brook_builder_error(b));
         td = brook_test_driver_new(b, conf, 0, errstr, sizeof errstr);
         if (!td)
                 die("brook_test_driver_new: %s", errstr);
         fprintf(out, "case %s %d %" PRIu64 "\n", name, cache, seed);
+        if (describe_compared(name))
+                print_describe(out, desc);
+        brook_free(desc);
         for (int idx = 1; fgets(line, sizeof line, in); idx++) {
                 char topic[64], key[256], value[256];
                 long long ts;
