@@ -316,9 +316,15 @@ static brook_stream_t *gjoin_add(brook_stream_t *s, brook_global_table_t *g,
                 return NULL;
         }
         /* Kafka Streams' doGlobalTableJoin(): LEFTJOIN for both kinds,
-         * and a given name takes no number. */
-        name = given ? brook__xstrdup(given)
-                     : brook__builder_new_name(b, "KSTREAM-LEFTJOIN");
+         * and a given name takes a number too
+         * (NamedInternal.orElseGenerateWithPrefix()), so that the names
+         * generated after it are Kafka Streams' (a store's, and so its
+         * changelog topic's, among them). */
+        name = brook__builder_new_name(b, "KSTREAM-LEFTJOIN");
+        if (given) {
+                free(name);
+                name = brook__xstrdup(given);
+        }
         slen = strlen(g->store) + 1;
         op = brook__xmalloc(sizeof *op + slen);
         op->selector = selector;

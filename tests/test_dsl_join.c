@@ -551,6 +551,58 @@ static void test_stream_global_describe(void **state)
         brook_builder_destroy(b);
 }
 
+/* A named stream-global join still takes a number, as every named
+ * operator does in Kafka Streams (NamedInternal.orElseGenerateWithPrefix()):
+ * the names generated after it, the count's store (and so its changelog
+ * topic) among them, are Kafka Streams'. Kafka Streams 4.3.1's output,
+ * verbatim, for the same topology. */
+static void test_stream_global_named_describe(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *s = brook_stream(b, "rx", NULL);
+        brook_global_table_t *g = brook_global_table(b, "pharm", NULL, NULL);
+        char *desc;
+        static const char want[] =
+                "Topologies:\n"
+                "   Sub-topology: 0\n"
+                "    Source: KSTREAM-SOURCE-0000000000 (topics: [rx])\n"
+                "      --> gj\n"
+                "    Processor: gj (stores: [])\n"
+                "      --> KSTREAM-AGGREGATE-0000000006\n"
+                "      <-- KSTREAM-SOURCE-0000000000\n"
+                "    Processor: KSTREAM-AGGREGATE-0000000006 (stores: "
+                "[KSTREAM-AGGREGATE-STATE-STORE-0000000005])\n"
+                "      --> KTABLE-TOSTREAM-0000000007\n"
+                "      <-- gj\n"
+                "    Processor: KTABLE-TOSTREAM-0000000007 (stores: [])\n"
+                "      --> KSTREAM-SINK-0000000008\n"
+                "      <-- KSTREAM-AGGREGATE-0000000006\n"
+                "    Sink: KSTREAM-SINK-0000000008 (topic: out)\n"
+                "      <-- KTABLE-TOSTREAM-0000000007\n"
+                "\n"
+                "  Sub-topology: 1 for global store (will not generate "
+                "tasks)\n"
+                "    Source: KSTREAM-SOURCE-0000000002 (topics: [pharm])\n"
+                "      --> KTABLE-SOURCE-0000000003\n"
+                "    Processor: KTABLE-SOURCE-0000000003 (stores: "
+                "[pharm-STATE-STORE-0000000001])\n"
+                "      --> none\n"
+                "      <-- KSTREAM-SOURCE-0000000002\n";
+        (void)state;
+
+        s = brook_stream_join_global(s, g, value_as_key, NULL, key_joiner, NULL,
+                                     "gj");
+        brook_stream_to(brook_table_to_stream(brook_grouped_count(
+                                brook_stream_group_by_key(s, NULL), NULL)),
+                        "out", NULL);
+        desc = brook_topology_describe(b, BROOK_DESCRIBE_TEXT);
+        assert_non_null(desc);
+        if (strcmp(desc, want))
+                fail_msg("describe:\n%s\nwant:\n%s", desc, want);
+        free(desc);
+        brook_builder_destroy(b);
+}
+
 /* A global table cannot be versioned (Kafka Streams' TopologyException),
  * nor read as a stream too. */
 static void test_stream_global_bad_setups(void **state)
@@ -1324,6 +1376,7 @@ int main(void)
                 cmocka_unit_test(test_stream_global_left_docs),
                 cmocka_unit_test(test_stream_global_selector),
                 cmocka_unit_test(test_stream_global_describe),
+                cmocka_unit_test(test_stream_global_named_describe),
                 cmocka_unit_test(test_stream_global_bad_setups),
                 cmocka_unit_test(test_stream_stream_inner_docs),
                 cmocka_unit_test(test_stream_stream_left_docs),

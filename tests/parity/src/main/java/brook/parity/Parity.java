@@ -14,7 +14,9 @@ package brook.parity;
  * Kafka Streams' TopologyTestDriver, and prints
  *
  *   case <scenario> <cache> <seed>
+ *   describe <line>                     the topology's describe(), each line
  *   <topic> <key> <value> <timestamp>   one line per output record, in order
+ *   after <n>                           after each input's outputs
  *   end
  *
  * "~" is a null key or value. Keys and String values are tokens without
@@ -36,6 +38,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.function.Consumer;
 
 import org.apache.kafka.common.serialization.Serde;
@@ -46,10 +49,12 @@ import org.apache.kafka.streams.StreamsBuilder;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.TestInputTopic;
 import org.apache.kafka.streams.TestOutputTopic;
+import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Aggregator;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.EmitStrategy;
+import org.apache.kafka.streams.kstream.GlobalKTable;
 import org.apache.kafka.streams.kstream.SessionWindows;
 import org.apache.kafka.streams.kstream.SlidingWindows;
 import org.apache.kafka.streams.kstream.Suppressed;
@@ -76,6 +81,8 @@ public final class Parity {
     static final String IN = "in";
     static final String OUT = "out";
     static final String TBL = "tbl";
+    static final String GLB = "glb";
+    static final String GLB2 = "glb2";
 
     /** Output keys: plain, time-windowed, session-windowed. */
     enum Keys { PLAIN, TIME, SESSION }
@@ -136,6 +143,13 @@ public final class Parity {
 
     static final Map<String, Scenario> SCENARIOS = new LinkedHashMap<>();
 
+    /**
+     * Scenarios whose describe() is not compared, as brook_parity.c's
+     * describe_differs (docs/parity.md): brook names a stream's reduce
+     * (and its store) KSTREAM-AGGREGATE, Kafka Streams KSTREAM-REDUCE.
+     */
+    static final Set<String> DESCRIBE_DIFFERS = Set.of("reduce_sum", "reduce_filter", "w_hopping_reduce");
+
     /** "left+right" ("null" for no table row), as brook_parity.c's. */
     static final JoinWindows JOIN_WINDOWS = JoinWindows.ofTimeDifferenceAndGrace(W_SIZE, W_GRACE);
 
@@ -163,6 +177,25 @@ public final class Parity {
 
     static String fk(final String v) {
         return v.substring(1).equals("0") ? null : "k" + v.substring(1);
+    }
+
+    /**
+     * A global table's key that a value names ("c7": "k7"; none for 0), as
+     * brook_parity.c's digit_key. Kafka Streams asks a global join's key
+     * mapper before it drops a null value: null-safe.
+     */
+    static String gkey(final String v) {
+        return v == null || v.substring(1).equals("0") ? null : "k" + v.substring(1);
+    }
+
+    /** A new stream key: the value's letter, none for e (letter_key). */
+    static String letter(final String v) {
+        return v == null || v.charAt(0) == 'e' ? null : v.substring(0, 1);
+    }
+
+    /** "k" and the value's last digit ("c7+b3": "k3"), none for 0 (last_digit_key). */
+    static String lastDigitKey(final String v) {
+        return v == null || v.endsWith("0") ? null : "k" + v.charAt(v.length() - 1);
     }
 
     static String plus(final String left, final String right) {
@@ -298,6 +331,46 @@ public final class Parity {
             .selectKey((k, v) -> v == null || v.substring(1).equals("0") ? null : "k" + v.substring(1))
             .leftJoin(b.table(TBL, Consumed.with(S, S)), Parity::plus, Joined.with(S, S, S))
             .to(OUT, Produced.with(S, S))));
+        // Stream-global joins: "in" with the global table of "glb" (and
+        // "glb2"), whose records the TopologyTestDriver applies as they
+        // are piped.
+        SCENARIOS.put("sg_join", new Scenario(S, S, b -> {
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
+            s.join(b.globalTable(GLB, Consumed.with(S, S)), (k, v) -> k, Parity::plus)
+                .to(OUT, Produced.with(S, S));
+        }));
+        SCENARIOS.put("sg_left_join", new Scenario(S, S, b -> {
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
+            s.leftJoin(b.globalTable(GLB, Consumed.with(S, S)), (k, v) -> k, Parity::plus)
+                .to(OUT, Produced.with(S, S));
+        }));
+        SCENARIOS.put("sg_left_join_rekey", new Scenario(S, S, b -> {
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S)).selectKey((k, v) -> letter(v));
+            s.leftJoin(b.globalTable(GLB, Consumed.with(S, S)), (k, v) -> gkey(v), Parity::plus)
+                .to(OUT, Produced.with(S, S));
+        }));
+        SCENARIOS.put("sg_join_rekey_named", new Scenario(S, S, b -> {
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S)).selectKey((k, v) -> letter(v));
+            s.join(b.globalTable(GLB, Consumed.with(S, S)), (k, v) -> gkey(v), Parity::plus, Named.as("gj"))
+                .to(OUT, Produced.with(S, S));
+        }));
+        SCENARIOS.put("sg_table_global2", new Scenario(S, S, b -> {
+            final GlobalKTable<String, String> g1 = b.globalTable(GLB, Consumed.with(S, S));
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S));
+            final KTable<String, String> t = b.table(TBL, Consumed.with(S, S));
+            final GlobalKTable<String, String> g2 = b.globalTable(GLB2, Consumed.with(S, S), as("glb2-store", S));
+            s.join(t, Parity::plus)
+                .join(g1, (k, v) -> k, Parity::plus)
+                .leftJoin(g2, (k, v) -> lastDigitKey(v), Parity::plus, Named.as("g2-join"))
+                .to(OUT, Produced.with(S, S));
+        }));
+        SCENARIOS.put("sg_rekey_left_join_count", new Scenario(S, L, b -> {
+            final KStream<String, String> s = b.stream(IN, Consumed.with(S, S)).selectKey((k, v) -> letter(v));
+            s.leftJoin(b.globalTable(GLB, Consumed.with(S, S)), (k, v) -> gkey(v), Parity::plus)
+                .groupByKey(Grouped.with(S, S))
+                .count()
+                .toStream().to(OUT, Produced.with(S, L));
+        }));
         // Stream-stream joins: "in" with the stream of "tbl".
         SCENARIOS.put("ss_join", Scenario.streamJoin(b -> streamJoin(b, 0, JOIN_WINDOWS, StreamJoined.with(S, S, S))
             .to(OUT, Produced.with(S, S))));
@@ -464,21 +537,28 @@ public final class Parity {
         p.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         p.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         out.write("case " + head[1] + " " + head[2] + " " + head[3] + "\n");
-        try (TopologyTestDriver td = new TopologyTestDriver(b.build(), p)) {
+        final Topology topology = b.build();
+        // describe(), line by line (the last one empty), before the outputs.
+        if (!DESCRIBE_DIFFERS.contains(head[1]))
+            for (final String line : topology.describe().toString().split("\n", -1))
+                out.write("describe " + line + "\n");
+        try (TopologyTestDriver td = new TopologyTestDriver(topology, p)) {
             final Serde<Object> inV = (Serde<Object>) sc.inValue;
             final Serde<Object> outV = (Serde<Object>) sc.outValue;
-            final TestInputTopic<String, Object> in = td.createInputTopic(IN, S.serializer(), inV.serializer());
-            final TestInputTopic<String, Object> tbl = td.createInputTopic(TBL, S.serializer(), inV.serializer());
+            final Map<String, TestInputTopic<String, Object>> inputTopics = new LinkedHashMap<>();
+            for (final String t : List.of(IN, TBL, GLB, GLB2))
+                inputTopics.put(t, td.createInputTopic(t, S.serializer(), inV.serializer()));
             final Serde<Object> outK = (Serde<Object>) (Serde<?>) (sc.keys == Keys.TIME ? TW
                 : sc.keys == Keys.SESSION ? SW : S);
             final TestOutputTopic<Object, Object> o = td.createOutputTopic(OUT, outK.deserializer(), outV.deserializer());
             int idx = 0;
             for (final String[] r : inputs) {
-                if (!r[0].equals(IN) && !r[0].equals(TBL))
+                final TestInputTopic<String, Object> in = inputTopics.get(r[0]);
+                if (in == null)
                     throw new IllegalArgumentException("unknown input topic \"" + r[0] + "\"");
                 if (sc.tick)
                     td.advanceWallClockTime(Duration.ofMillis(1000));
-                (r[0].equals(IN) ? in : tbl).pipeInput(new TestRecord<>((String) parse(S, r[1]), parse(sc.inValue, r[2]), null,
+                in.pipeInput(new TestRecord<>((String) parse(S, r[1]), parse(sc.inValue, r[2]), null,
                     Long.parseLong(r[3])));
                 // Outputs as they come, so that their order across topics
                 // would show, once a scenario writes to several.
