@@ -176,7 +176,7 @@ static brook_err_t agg_process(brook_ctx_t *ctx, brook_record_t *rec,
 }
 
 brook_err_t brook__grouped_prepare(brook_grouped_t *g,
-                                   const brook_materialized_t *m,
+                                   const brook_materialized_t *m, bool reduce,
                                    const char *func, brook__grouped_prep_t *p)
 {
         brook_builder_t *b = g->b;
@@ -195,8 +195,10 @@ brook_err_t brook__grouped_prepare(brook_grouped_t *g,
                 p->store = m->name;
         else
                 p->store = p->gen_store = brook__builder_new_name(
-                        b, "KSTREAM-AGGREGATE-STATE-STORE");
-        p->name = brook__builder_new_name(b, "KSTREAM-AGGREGATE");
+                        b, reduce ? "KSTREAM-REDUCE-STATE-STORE"
+                                  : "KSTREAM-AGGREGATE-STATE-STORE");
+        p->name = brook__builder_new_name(b, reduce ? "KSTREAM-REDUCE"
+                                                    : "KSTREAM-AGGREGATE");
 
         if (g->repartition) {
                 brook_repartitioned_t r = {
@@ -245,7 +247,7 @@ static brook_table_t *agg_add(brook_grouped_t *g, const agg_op_t *op,
         size_t slen;
 
         if (brook__dsl_versioned_refused(b, m, func) ||
-            brook__grouped_prepare(g, m, func, &p))
+            brook__grouped_prepare(g, m, op->kind == AGG_REDUCE, func, &p))
                 return NULL;
         if (m && m->value_serde)
                 value_serde = m->value_serde;

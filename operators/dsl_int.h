@@ -121,11 +121,13 @@ typedef struct brook__grouped_prep {
 /**
  * The first steps of every aggregation of @p g, in Kafka Streams' order:
  * the store's name (m->name or generated), the processor's name, and the
- * repartition when the key may have changed. BROOK_OK, or an error the
+ * repartition when the key may have changed. Generated names are Kafka
+ * Streams': "KSTREAM-REDUCE-..." for a reduce (@p reduce), else
+ * "KSTREAM-AGGREGATE-..." (count and aggregate). BROOK_OK, or an error the
  * builder keeps (naming @p func). Free with brook__grouped_prep_free().
  */
 brook_err_t brook__grouped_prepare(brook_grouped_t *g,
-                                   const brook_materialized_t *m,
+                                   const brook_materialized_t *m, bool reduce,
                                    const char *func, brook__grouped_prep_t *p);
 void brook__grouped_prep_free(brook__grouped_prep_t *p);
 

@@ -659,7 +659,7 @@ static brook_table_t *win_add(brook_windowed_stream_t *ws, const win_op_t *op,
                         w->size_ms, w->grace_ms, opts.retention_ms);
                 return NULL;
         }
-        if (brook__grouped_prepare(ws->g, m, func, &p))
+        if (brook__grouped_prepare(ws->g, m, op->kind == WIN_REDUCE, func, &p))
                 return NULL;
         if (mat.value_serde)
                 value_serde = mat.value_serde;

@@ -1609,21 +1609,6 @@ static void drain(brook_test_driver_t *td, const scenario_t *sc, FILE *out)
         }
 }
 
-/* Scenarios whose describe() is not compared, as the Java side's
- * DESCRIBE_DIFFERS (docs/parity.md): brook names a stream's reduce (and
- * its store) KSTREAM-AGGREGATE, Kafka Streams KSTREAM-REDUCE. */
-static const char *const describe_differs[] = {"reduce_sum", "reduce_filter",
-                                               "w_hopping_reduce"};
-
-static bool describe_compared(const char *name)
-{
-        for (size_t i = 0;
-             i < sizeof describe_differs / sizeof *describe_differs; i++)
-                if (!strcmp(describe_differs[i], name))
-                        return false;
-        return true;
-}
-
 /* describe()'s text, each line (the last one empty) as "describe <line>",
  * as the Java side prints Kafka Streams' TopologyDescription. */
 static void print_describe(FILE *out, const char *desc)
@@ -1667,8 +1652,7 @@ static void run_case(char *head, FILE *in, FILE *out)
         if (!td)
                 die("brook_test_driver_new: %s", errstr);
         fprintf(out, "case %s %d %" PRIu64 "\n", name, cache, seed);
-        if (describe_compared(name))
-                print_describe(out, desc);
+        print_describe(out, desc);
         brook_free(desc);
         for (int idx = 1; fgets(line, sizeof line, in); idx++) {
                 char topic[64], key[256], value[256];

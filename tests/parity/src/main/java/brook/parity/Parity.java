@@ -143,13 +143,6 @@ public final class Parity {
 
     static final Map<String, Scenario> SCENARIOS = new LinkedHashMap<>();
 
-    /**
-     * Scenarios whose describe() is not compared, as brook_parity.c's
-     * describe_differs (docs/parity.md): brook names a stream's reduce
-     * (and its store) KSTREAM-AGGREGATE, Kafka Streams KSTREAM-REDUCE.
-     */
-    static final Set<String> DESCRIBE_DIFFERS = Set.of("reduce_sum", "reduce_filter", "w_hopping_reduce");
-
     /** "left+right" ("null" for no table row), as brook_parity.c's. */
     static final JoinWindows JOIN_WINDOWS = JoinWindows.ofTimeDifferenceAndGrace(W_SIZE, W_GRACE);
 
@@ -539,9 +532,8 @@ public final class Parity {
         out.write("case " + head[1] + " " + head[2] + " " + head[3] + "\n");
         final Topology topology = b.build();
         // describe(), line by line (the last one empty), before the outputs.
-        if (!DESCRIBE_DIFFERS.contains(head[1]))
-            for (final String line : topology.describe().toString().split("\n", -1))
-                out.write("describe " + line + "\n");
+        for (final String line : topology.describe().toString().split("\n", -1))
+            out.write("describe " + line + "\n");
         try (TopologyTestDriver td = new TopologyTestDriver(topology, p)) {
             final Serde<Object> inV = (Serde<Object>) sc.inValue;
             final Serde<Object> outV = (Serde<Object>) sc.outValue;
