@@ -782,7 +782,9 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                 app->thread_cnt++;
         }
         pthread_mutex_lock(&app->lock);
-        app->state = BROOK_APP_REBALANCING;
+        /* Not over a failure of the global thread, started already. */
+        if (app->state == BROOK_APP_CREATED)
+                app->state = BROOK_APP_REBALANCING;
         pthread_mutex_unlock(&app->lock);
         for (i = 0; i < n; i++) {
                 pthread_mutex_lock(&app->lock);

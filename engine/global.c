@@ -38,7 +38,11 @@ typedef struct brook__gpart {
         /** Offset of the next record to read, and the one stored with the
          *  data (-1: from the start). */
         int64_t next, stored;
-        bool eof;       /**< Reached its end since the assignment. */
+        /** The partition's end when the app started (its high watermark):
+         *  restoration reads up to it (or to where the consumer says the
+         *  end is: the last stable offset under read_committed). */
+        int64_t target;
+        bool eof;       /**< At the end, and nothing read since. */
         char *off_name; /**< Its name in "brook-offsets", or NULL. */
 } brook__gpart_t;
 
@@ -58,7 +62,8 @@ struct brook__global {
         char dlq_error[512];
         pthread_t tid;
         bool tid_valid;
-        bool dirty; /**< Records applied since the last write. */
+        bool dirty;  /**< Records applied since the last write. */
+        bool failed; /**< A record failed: nothing more is written. */
         /** Counters for brook_app_stats(), published at each write:
          *  records read while restoring, dropped (and by reason) and
          *  dead-lettered. */
@@ -224,7 +229,7 @@ static brook_err_t brook__global_write(brook__global_t *g, char *errstr,
         size_t i;
         brook_err_t err;
 
-        if (!g->dirty)
+        if (!g->dirty || g->failed)
                 return BROOK_OK;
         /* Dead-letter records first: a record whose offset is stored is
          * one whose dead-letter copy was delivered. */
@@ -237,6 +242,19 @@ static brook_err_t brook__global_write(brook__global_t *g, char *errstr,
                                               : "dead-letter records not "
                                                 "delivered within 30 s");
                         return BROOK_ERR_KAFKA;
+                }
+        }
+        for (i = 0; i < g->tasks.cnt; i++) {
+                brook__task_t *task = g->tasks.v[i];
+                brook__store_t *st = task->stores.v[0];
+                char why[512] = "";
+                /* What a store makes visible or durable at a flush (a
+                 * user's store may): no changelog offset. */
+                if ((err = st->ops->flush(st->inner, -1, why, sizeof why))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "global store \"%s\": flush: %s",
+                                      st->def->name, why);
+                        return err;
                 }
         }
         for (i = 0; i < g->part_cnt; i++) {
@@ -305,19 +323,35 @@ static brook_err_t brook__global_apply(brook__global_t *g,
 
         if (rkm->err) {
                 if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                        if (p)
+                        /* The end: what the partition holds is read (an
+                         * empty one too, which then gets an offset). */
+                        if (p) {
                                 p->eof = true;
-                } else if (rkm->err == RD_KAFKA_RESP_ERR__FATAL ||
-                           rkm->err ==
-                                   RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
-                           rkm->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) {
+                                if (rkm->offset > p->next) {
+                                        p->next = rkm->offset;
+                                        g->dirty = true;
+                                }
+                        }
+                } else if (rkm->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                           rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
+                        /* Records the store has not read are gone (deleted
+                         * by retention, say): Kafka Streams' global thread
+                         * dies then, and the next start, finding the
+                         * stored offset out of range, reads the topic
+                         * again from its start. */
                         brook__seterr(errstr, errstr_size,
-                                      "global thread: reading \"%s\": %s",
+                                      "global thread: reading \"%s\" "
+                                      "partition %" PRId32
+                                      ": %s (restart the app: the store is "
+                                      "read again from the topic's start)",
                                       rkm->rkt ? rd_kafka_topic_name(rkm->rkt)
                                                : "its topics",
+                                      rkm->partition,
                                       rd_kafka_message_errstr(rkm));
                         err = BROOK_ERR_KAFKA;
                 } else {
+                        /* Transient (the broker away, metadata not yet
+                         * there): librdkafka retries. */
                         brook__log("WARN", "%s: global thread: %s",
                                    g->app->app_id,
                                    rd_kafka_message_errstr(rkm));
@@ -339,7 +373,6 @@ static brook_err_t brook__global_apply(brook__global_t *g,
         in.value_size = rkm->len;
         in.msg = rkm;
         in.owner = rkm;
-        p->next = rkm->offset + 1;
         p->eof = false;
         if (g->restoring)
                 atomic_fetch_add(&g->stat_restored, 1);
@@ -347,8 +380,47 @@ static brook_err_t brook__global_apply(brook__global_t *g,
         while (!err && p->task->queued)
                 err = brook__task_process_one(p->task, brook__global_release,
                                               errstr, errstr_size);
+        if (err) {
+                /* Its offset is never stored: the next start reads it
+                 * again, and fails again unless the handler or the record
+                 * changed. */
+                g->failed = true;
+                return err;
+        }
+        p->next = in.offset + 1;
         g->dirty = true;
-        return err;
+        return BROOK_OK;
+}
+
+/* The watermarks of @p gp, retried for a minute (the broker may be
+ * starting). */
+static brook_err_t brook__global_watermarks(brook__global_t *g,
+                                            const brook__gpart_t *gp,
+                                            int64_t *lo, int64_t *hi,
+                                            char *errstr, size_t errstr_size)
+{
+        int64_t began = brook__now_mono_ms();
+        rd_kafka_resp_err_t kerr;
+
+        for (;;) {
+                kerr = rd_kafka_query_watermark_offsets(
+                        g->consumer, gp->topic, gp->partition, lo, hi, 5000);
+                if (!kerr)
+                        return BROOK_OK;
+                if (brook__app_should_stop(g->app) ||
+                    brook__now_mono_ms() - began > 60000)
+                        break;
+                brook__log("WARN",
+                           "%s: global thread: offsets of \"%s\" partition "
+                           "%" PRId32 ": %s; trying again",
+                           g->app->app_id, gp->topic, gp->partition,
+                           rd_kafka_err2str(kerr));
+        }
+        brook__seterr(errstr, errstr_size,
+                      "global thread: offsets of \"%s\" partition %" PRId32
+                      ": %s",
+                      gp->topic, gp->partition, rd_kafka_err2str(kerr));
+        return BROOK_ERR_KAFKA;
 }
 
 /* Opens the global tasks and their stores, and plans where each partition
@@ -366,8 +438,8 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                 brook__node_t *src;
                 brook__task_t *task;
                 brook__store_t *st;
-                bool keeps, clear = false;
-                size_t first = g->part_cnt;
+                bool keeps, clear;
+                size_t first = g->part_cnt, have = 0;
 
                 if (!sub->global)
                         continue;
@@ -399,7 +471,7 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                                           sizeof *g->parts);
                 for (p = 0; p < sub->partitions; p++) {
                         brook__gpart_t *gp = &g->parts[g->part_cnt++];
-                        char name[600];
+                        char name[1024];
                         memset(gp, 0, sizeof *gp);
                         gp->topic = brook__xstrdup(src->topics[0]);
                         gp->partition = p;
@@ -407,40 +479,35 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                         gp->q = brook__task_queue(task, gp->topic, src);
                         gp->stored = -1;
                         if (keeps) {
+                                /* The topic in the name: a store pointed at
+                                 * another topic starts again. */
                                 snprintf(name, sizeof name,
-                                         "global/%s@%" PRId32, st->def->name,
-                                         p);
+                                         "global/%s/%s@%" PRId32, st->def->name,
+                                         gp->topic, p);
                                 gp->off_name = brook__xstrdup(name);
                                 gp->stored = brook__statedb_get_offset(
                                         app->statedb, name);
                         }
-                        /* A partition without an offset (new, or the
-                         * store never wrote one) is read from its start;
-                         * the store may hold what an older run read, and
-                         * replaying over it would keep keys deleted and
-                         * compacted away since: start from nothing. */
-                        if (gp->stored < 0)
-                                clear = true;
+                        if (gp->stored >= 0)
+                                have++;
                 }
+                /* Offsets are written with the data: a partition without
+                 * one gave the store nothing, and is read from its start
+                 * (a partition new to the topic). With none at all the
+                 * store is new, cleared, or was another topic's (or not
+                 * brook's RocksDB, which keeps no offsets): start from an
+                 * empty store, or keys deleted and compacted away since
+                 * would stay. */
+                clear = have == 0;
                 for (i = first; i < g->part_cnt; i++) {
                         int64_t lo = -1, hi = -1;
                         brook__gpart_t *gp = &g->parts[i];
-                        rd_kafka_resp_err_t kerr;
-                        if (clear || gp->stored < 0)
-                                continue;
-                        kerr = rd_kafka_query_watermark_offsets(
-                                g->consumer, gp->topic, gp->partition, &lo, &hi,
-                                10000);
-                        if (kerr) {
-                                brook__seterr(
-                                        errstr, errstr_size,
-                                        "global store \"%s\": offsets "
-                                        "of \"%s\" partition %" PRId32 ": %s",
-                                        st->def->name, gp->topic, gp->partition,
-                                        rd_kafka_err2str(kerr));
-                                return BROOK_ERR_KAFKA;
-                        }
-                        if (gp->stored < lo || gp->stored > hi) {
+                        if ((err = brook__global_watermarks(
+                                     g, gp, &lo, &hi, errstr, errstr_size)))
+                                return err;
+                        gp->target = hi;
+                        if (gp->stored >= 0 &&
+                            (gp->stored < lo || gp->stored > hi)) {
                                 brook__log("WARN",
                                            "%s: global store \"%s\": offset "
                                            "%" PRId64 " of \"%s\" partition "
@@ -453,6 +520,16 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                                            lo, hi);
                                 clear = true;
                         }
+                }
+                if (clear && !st->ops->clear && st->ops->approximate_count &&
+                    st->ops->approximate_count(st->inner) > 0) {
+                        brook__seterr(errstr, errstr_size,
+                                      "global store \"%s\": its %s store "
+                                      "holds data but cannot be emptied (no "
+                                      "clear), and must be before its topic "
+                                      "is read from the start",
+                                      st->def->name, st->ops->kind);
+                        return BROOK_ERR_STATE;
                 }
                 if (clear) {
                         char why[512] = "";
@@ -517,8 +594,9 @@ static brook_err_t brook__global_assign(brook__global_t *g, char *errstr,
         return BROOK_OK;
 }
 
-/* Reads until every partition reached the end it had (its last stable
- * offset under read_committed), writing down every second. */
+/* Reads until every partition reached the end it had when the app
+ * started, writing down every second (Kafka Streams' global restore reads
+ * up to the end offsets it took at the start too). */
 static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
                                          size_t errstr_size)
 {
@@ -533,8 +611,13 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
         for (;;) {
                 rd_kafka_message_t *rkm;
                 size_t left = 0;
+                /* Read up to its end at the start (on a busy topic the
+                 * end moves on), or up to where the consumer found the
+                 * end (the last stable offset under read_committed, or
+                 * after a transaction marker). */
                 for (i = 0; i < g->part_cnt; i++)
-                        if (!g->parts[i].eof)
+                        if (!g->parts[i].eof &&
+                            g->parts[i].next < g->parts[i].target)
                                 left++;
                 if (!left)
                         break;
@@ -656,6 +739,17 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
         g->rt.keybuf = brook_buf_new();
         g->rt.valbuf = brook_buf_new();
         g->rt.arena = brook_arena_new();
+        /* Dead-letter records are cut to what the producer takes, as the
+         * stream threads' are. */
+        if ((cc = brook__client_conf(app, "producer", "global-producer", -1,
+                                     errstr, errstr_size))) {
+                char buf[32];
+                size_t size = sizeof buf;
+                if (rd_kafka_conf_get(cc, "message.max.bytes", buf, &size) ==
+                    RD_KAFKA_CONF_OK)
+                        g->rt.max_record_bytes = strtoll(buf, NULL, 10);
+                rd_kafka_conf_destroy(cc);
+        }
         g->env.db = app->statedb;
         g->env.batch = brook__statebatch_new(app->statedb);
         g->rt.env = &g->env;
@@ -674,6 +768,10 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
             rd_kafka_conf_set(cc, "enable.auto.offset.store", "false", why,
                               sizeof why) ||
             rd_kafka_conf_set(cc, "enable.partition.eof", "true", why,
+                              sizeof why) ||
+            /* As Kafka Streams' global consumer (auto.offset.reset none):
+             * never skip records silently; see brook__global_apply(). */
+            rd_kafka_conf_set(cc, "auto.offset.reset", "error", why,
                               sizeof why)) {
                 brook__seterr(errstr, errstr_size, "global consumer config: %s",
                               why);

@@ -215,6 +215,7 @@ typedef struct gjoin_op {
 /* Per task: scratch for the lookups. */
 typedef struct gjoin {
         const gjoin_op_t *op;
+        struct brook__store *st; /* The global store, once found. */
         brook_buf_t *kbuf, *vbuf;
 } gjoin_t;
 
@@ -246,7 +247,7 @@ static void gjoin_close(brook_ctx_t *ctx, void *state)
 static brook_err_t gjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
                                  void *state, char *errstr, size_t errstr_size)
 {
-        const gjoin_t *j = state;
+        gjoin_t *j = state;
         void *value = brook_record_value(rec);
         void *gkey = NULL, *right = NULL, *out;
         brook_err_t err;
@@ -264,9 +265,9 @@ static brook_err_t gjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 "null join key or value");
                 return BROOK_OK;
         }
-        if (gkey &&
-            (err = brook__ctx_global_get(ctx, j->op->store, gkey, j->kbuf,
-                                         j->vbuf, &right, errstr, errstr_size)))
+        if (gkey && (err = brook__ctx_global_get(ctx, j->op->store, &j->st,
+                                                 gkey, j->kbuf, j->vbuf, &right,
+                                                 errstr, errstr_size)))
                 return err;
         if (!right && !j->op->left)
                 return BROOK_OK;

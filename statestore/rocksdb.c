@@ -1904,6 +1904,21 @@ static const brook_kvstore_ops_t rdb_ops = {
         .approximate_bytes = rdb_approximate_bytes,
 };
 
+bool brook__rocksdb_ops_is(const brook_kvstore_ops_t *ops)
+{
+        return ops == &rdb_ops;
+}
+
+brook_err_t brook__rocksdb_get_committed(void *self, const void *key,
+                                         size_t key_size, brook_buf_t *out,
+                                         char *errstr, size_t errstr_size)
+{
+        /* No db_wait(): what it waits for is other stores' transactional
+         * batches, never this store's writes. */
+        return get_db(self, ((rdbstore_t *)self)->cf, key, key_size, out,
+                      errstr, errstr_size);
+}
+
 static brook_err_t store_open(brook__statedb_t *db, brook__statebatch_t *batch,
                               const char *cf_name, bool create, void **selfp,
                               const brook_kvstore_ops_t **opsp, char *errstr,

@@ -518,13 +518,13 @@ brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
 }
 
 brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
-                                  const void *key, brook_buf_t *kbuf,
-                                  brook_buf_t *vbuf, void **valuep,
-                                  char *errstr, size_t errstr_size)
+                                  brook__store_t **stp, const void *key,
+                                  brook_buf_t *kbuf, brook_buf_t *vbuf,
+                                  void **valuep, char *errstr,
+                                  size_t errstr_size)
 {
         brook__runtime_t *rt = ctx->task->rt;
-        brook__store_t *st =
-                rt->global_store ? rt->global_store(rt, name) : NULL;
+        brook__store_t *st = *stp;
         const void *val;
         size_t size;
         int64_t ts;
@@ -533,6 +533,11 @@ brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
 
         *valuep = NULL;
         why[0] = '\0';
+        /* An app's global store lives as long as its stream threads; the
+         * test driver's opens again with its task. */
+        if (!st && rt->global_store && (st = rt->global_store(rt, name)) &&
+            rt->global_shared)
+                *stp = st;
         if (!st) {
                 brook__seterr(errstr, errstr_size,
                               "processor \"%s\": global store \"%s\" is not "
@@ -547,11 +552,20 @@ brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
                               "global store \"%s\": key: %s", name, why);
                 return err;
         }
-        /* The global thread writes it while stream threads read: the
-         * thread-safe read, which sees what the thread wrote down. */
-        err = (rt->global_shared ? st->ops->query_get : st->ops->get)(
-                st->inner, brook__store_bytes(kbuf), brook_buf_len(kbuf), vbuf,
-                why, sizeof why);
+        /* In an app the global thread writes it while stream threads
+         * read: a thread-safe read, which sees what the thread wrote
+         * down. */
+        if (!rt->global_shared)
+                err = st->ops->get(st->inner, brook__store_bytes(kbuf),
+                                   brook_buf_len(kbuf), vbuf, why, sizeof why);
+        else if (brook__rocksdb_ops_is(st->ops))
+                err = brook__rocksdb_get_committed(
+                        st->inner, brook__store_bytes(kbuf),
+                        brook_buf_len(kbuf), vbuf, why, sizeof why);
+        else
+                err = st->ops->query_get(st->inner, brook__store_bytes(kbuf),
+                                         brook_buf_len(kbuf), vbuf, why,
+                                         sizeof why);
         if (err == BROOK_ERR_NOT_FOUND)
                 return BROOK_OK;
         if (err) {

@@ -546,13 +546,22 @@ brook_err_t brook__ctx_store(brook_ctx_t *ctx, const char *name,
 /**
  * Decodes into *@p valuep (the record's arena; NULL if absent) the value
  * global store @p name holds for @p key (brook_global_table()): through
- * query_get in an app, whose global thread writes the store. @p kbuf and
- * @p vbuf are the caller's scratch.
+ * query_get in an app, whose global thread writes the store. *@p stp
+ * caches the store where it stays put (an app's); NULL at first. @p kbuf
+ * and @p vbuf are the caller's scratch.
  */
 brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
-                                  const void *key, brook_buf_t *kbuf,
-                                  brook_buf_t *vbuf, void **valuep,
-                                  char *errstr, size_t errstr_size);
+                                  brook__store_t **stp, const void *key,
+                                  brook_buf_t *kbuf, brook_buf_t *vbuf,
+                                  void **valuep, char *errstr,
+                                  size_t errstr_size);
+/** Whether @p ops are brook's RocksDB store's. */
+bool brook__rocksdb_ops_is(const brook_kvstore_ops_t *ops);
+/** A RocksDB store's committed value of @p key, from any thread, without
+ *  waiting for other stores' batches in flight (query_get waits). */
+brook_err_t brook__rocksdb_get_committed(void *self, const void *key,
+                                         size_t key_size, brook_buf_t *out,
+                                         char *errstr, size_t errstr_size);
 
 /** The definition of store @p name of the task of @p ctx, connected to
  *  its processor or not (a join reads the serdes of its other side's

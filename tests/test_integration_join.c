@@ -21,6 +21,8 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1022,6 +1024,199 @@ static void test_global_join_on_broker(void **state)
         free(out);
 }
 
+/* A global table of @p topic alone (store "st"), joined by nothing: an
+ * app of that, started; NULL and the error in @p err if it failed. */
+static brook_app_t *g_only(const char *app_id, const char *topic,
+                           const brook_serde_t *value_serde, char *err,
+                           size_t err_size)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_materialized_t m = {.name = "st",
+                                  .version = BROOK_MATERIALIZED_VERSION};
+        brook_consumed_t c = {.value_serde = value_serde};
+        brook_app_t *app;
+        char *rx = kt_unique("g-rx");
+
+        kt_create_topic(rx, 1);
+        brook_stream_to(brook_stream_left_join_global(
+                                brook_stream(b, rx, NULL),
+                                brook_global_table(b, topic, &c, &m),
+                                pharmacy_of, NULL, rx_joiner, NULL, NULL),
+                        rx, NULL);
+        free(rx);
+        app = brook_app_new(b, conf_for(app_id), err, err_size);
+        if (!app)
+                fail_msg("brook_app_new: %s", err);
+        if (brook_app_start(app, err, err_size)) {
+                brook_app_destroy(app);
+                return NULL;
+        }
+        return app;
+}
+
+static int64_t g_restored(brook_app_t *app)
+{
+        brook_app_stats_t stats;
+        brook_app_stats(app, &stats);
+        return stats.records_restored;
+}
+
+static void g_stop(brook_app_t *app)
+{
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+}
+
+/* A partition with no records gets an offset too: a restart reads
+ * nothing again (it used to make every start read the whole topic). */
+static void test_global_empty_partition(void **state)
+{
+        char *app_id = kt_unique("ge"), *topic = kt_unique("ge-t");
+        char err[1024] = "";
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        (void)state;
+
+        kt_create_topic(topic, 3);
+        rk = kt_producer();
+        kt_produce_at(rk, topic, 0, "a", "1", 1, 1000, NULL);
+        kt_produce_at(rk, topic, 1, "b", "2", 1, 1001, NULL);
+        kt_producer_close(rk);
+        app = g_only(app_id, topic, NULL, err, sizeof err);
+        assert_non_null(app);
+        assert_int_equal(g_restored(app), 2);
+        g_stop(app);
+        app = g_only(app_id, topic, NULL, err, sizeof err);
+        assert_non_null(app);
+        assert_int_equal(g_restored(app), 0);
+        g_stop(app);
+        free(app_id);
+        free(topic);
+}
+
+/* A record the global table cannot take (it does not decode; the handler
+ * fails) stops the start, and the next start meets it again: its offset
+ * is never stored. */
+static void test_global_bad_record_kept(void **state)
+{
+        char *app_id = kt_unique("gb"), *topic = kt_unique("gb-t");
+        char err[1024] = "";
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        (void)state;
+
+        kt_create_topic(topic, 1);
+        rk = kt_producer();
+        kt_produce_at(rk, topic, 0, "a", "\"x\"", 3, 1000, NULL);
+        kt_produce_at(rk, topic, 0, "b", "{bad", 4, 1001, NULL);
+        kt_produce_at(rk, topic, 0, "c", "\"z\"", 3, 1002, NULL);
+        kt_producer_close(rk);
+        for (int i = 0; i < 2; i++) {
+                err[0] = '\0';
+                app = g_only(app_id, topic, brook_serde_json(), err,
+                             sizeof err);
+                assert_null(app);
+                if (!strstr(err, "offset 1"))
+                        fail_msg("start %d: %s", i, err);
+        }
+        free(app_id);
+        free(topic);
+}
+
+/* The same store pointed at another topic reads that topic whole, and
+ * holds nothing of the first. */
+static void test_global_topic_changed(void **state)
+{
+        char *app_id = kt_unique("gt"), *a = kt_unique("gt-a"),
+             *b = kt_unique("gt-b");
+        char err[1024] = "";
+        brook_arena_t *arena = brook_arena_new();
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        void *v;
+        int i;
+        (void)state;
+
+        kt_create_topic(a, 1);
+        kt_create_topic(b, 1);
+        rk = kt_producer();
+        for (i = 0; i < 5; i++)
+                kt_produce_at(rk, a, 0, i ? "x" : "only-a", "A", 1, 1000 + i,
+                              NULL);
+        for (i = 0; i < 10; i++)
+                kt_produce_at(rk, b, 0, "y", "B", 1, 2000 + i, NULL);
+        kt_producer_close(rk);
+        app = g_only(app_id, a, NULL, err, sizeof err);
+        assert_non_null(app);
+        assert_int_equal(g_restored(app), 5);
+        g_stop(app);
+        app = g_only(app_id, b, NULL, err, sizeof err);
+        assert_non_null(app);
+        assert_int_equal(g_restored(app), 10);
+        assert_int_equal(brook_app_store_get(app, "st", "only-a", arena, &v,
+                                             err, sizeof err),
+                         BROOK_ERR_NOT_FOUND);
+        assert_int_equal(
+                brook_app_store_get(app, "st", "y", arena, &v, err, sizeof err),
+                BROOK_OK);
+        assert_string_equal(v, "B");
+        g_stop(app);
+        brook_arena_destroy(arena);
+        free(app_id);
+        free(a);
+        free(b);
+}
+
+/* A topic written to all the time: the start reads up to where the topic
+ * ended when it began, and returns (it used to wait for a moment with
+ * nothing new on every partition). */
+struct g_busy {
+        const char *topic;
+        atomic_bool stop;
+        int64_t sent;
+};
+
+static void *g_busy_produce(void *arg)
+{
+        struct g_busy *gb = arg;
+        rd_kafka_t *rk = kt_producer();
+        while (!atomic_load(&gb->stop)) {
+                char k[32];
+                snprintf(k, sizeof k, "k%" PRId64, gb->sent % 1000);
+                kt_produce_at(rk, gb->topic, (int32_t)(gb->sent % 2), k, "v", 1,
+                              1000 + gb->sent, NULL);
+                if (++gb->sent % 500 == 0)
+                        rd_kafka_poll(rk, 0);
+        }
+        kt_producer_close(rk);
+        return NULL;
+}
+
+static void test_global_busy_topic(void **state)
+{
+        char *app_id = kt_unique("gy"), *topic = kt_unique("gy-t");
+        struct g_busy gb = {.topic = topic};
+        char err[1024] = "";
+        brook_app_t *app;
+        pthread_t tid;
+        (void)state;
+
+        kt_create_topic(topic, 2);
+        atomic_init(&gb.stop, false);
+        assert_int_equal(pthread_create(&tid, NULL, g_busy_produce, &gb), 0);
+        while (kt_count(topic) < 20000)
+                kt_sleep_ms(100);
+        app = g_only(app_id, topic, NULL, err, sizeof err);
+        atomic_store(&gb.stop, true);
+        pthread_join(tid, NULL);
+        if (!app)
+                fail_msg("start: %s", err);
+        assert_true(g_restored(app) >= 20000);
+        g_stop(app);
+        free(app_id);
+        free(topic);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1033,6 +1228,10 @@ int main(void)
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
                 cmocka_unit_test(test_fk_join_on_broker),
                 cmocka_unit_test(test_global_join_on_broker),
+                cmocka_unit_test(test_global_empty_partition),
+                cmocka_unit_test(test_global_bad_record_kept),
+                cmocka_unit_test(test_global_topic_changed),
+                cmocka_unit_test(test_global_busy_topic),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
