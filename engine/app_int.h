@@ -64,6 +64,10 @@ struct brook_app_s {
          *  its thread unregisters it before closing it. */
         pthread_mutex_t iq_lock;
         brook__ptrvec_t iq_stores;
+
+        /** brook_app_set_restore_listener()'s, set before the start: the
+         *  threads read it without a lock. */
+        brook_restore_listener_t restore_listener;
 };
 
 /** One stream thread: a consumer and a producer, owning the tasks of the
