@@ -1117,6 +1117,36 @@ int64_t brook_app_enforced_processing(brook_app_t *app)
         return n;
 }
 
+brook_err_t
+brook_app_set_restore_listener(brook_app_t *app,
+                               const brook_restore_listener_t *listener,
+                               char *errstr, size_t errstr_size)
+{
+        bool started;
+
+        if (listener &&
+            !brook__version_ok(listener->version,
+                               BROOK_RESTORE_LISTENER_VERSION,
+                               "brook_restore_listener_t", errstr, errstr_size))
+                return BROOK_ERR_INVALID_ARG;
+        pthread_mutex_lock(&app->lock);
+        started = app->started;
+        pthread_mutex_unlock(&app->lock);
+        /* The threads read it without a lock: it must not change under
+         * them. */
+        if (started) {
+                brook__seterr(errstr, errstr_size,
+                              "a restore listener can only be set before the "
+                              "app starts");
+                return BROOK_ERR_STATE;
+        }
+        if (listener)
+                app->restore_listener = *listener;
+        else
+                memset(&app->restore_listener, 0, sizeof app->restore_listener);
+        return BROOK_OK;
+}
+
 /* ------------------------------------------------------------- shutdown */
 
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)

@@ -66,6 +66,10 @@ struct brook_app_s {
         brook__ptrvec_t iq_stores;
         /** Global tables (engine/global.c), or NULL. */
         struct brook__global *global;
+
+        /** brook_app_set_restore_listener()'s, set before the start: the
+         *  threads read it without a lock. */
+        brook_restore_listener_t restore_listener;
 };
 
 /** One stream thread: a consumer and a producer, owning the tasks of the

@@ -16,6 +16,11 @@
  * Kafka Streams. Every step writes what it applied together with each
  * store's next changelog offset, so a restoration that is interrupted (a
  * rebalance, a stop) resumes where it stopped.
+ *
+ * The app's restore listener (brook_app_set_restore_listener()) hears of
+ * each store's restoration: its start once planned, each step's batch once
+ * written, its end once the task is ready, or its suspension when the task
+ * closes first.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,7 +45,51 @@ struct brook__rstore {
         int64_t next;          /**< Next offset to apply. */
         size_t unflushed;      /**< Applied since the last write. */
         bool done;
+        bool local;           /**< start is the store's stored offset. */
+        int64_t applied;      /**< Records applied since the plan. */
+        int64_t last_applied; /**< The offset of the last one. */
 };
+
+typedef enum {
+        BROOK__RESTORE_START,
+        BROOK__RESTORE_BATCH,
+        BROOK__RESTORE_END,
+        BROOK__RESTORE_SUSPEND,
+} brook__restore_event_t;
+
+/* Tells the app's restore listener, if any, of @p ev of @p rs (planned):
+ * @p records for a batch (its records) or an end or suspension (all). */
+static void brook__restore_tell(brook__thread_t *thr,
+                                const struct brook__rstore *rs,
+                                brook__restore_event_t ev, int64_t records)
+{
+        const brook_restore_listener_t *l = &thr->app->restore_listener;
+        brook_restore_info_t ri = {.task_id = rs->st->task->id,
+                                   .store = rs->st->def->name,
+                                   .changelog = rs->st->changelog,
+                                   .partition = rs->st->task->partition,
+                                   .start_offset = rs->start,
+                                   .end_offset = rs->end,
+                                   .local_state = rs->local};
+        switch (ev) {
+        case BROOK__RESTORE_START:
+                if (l->on_start)
+                        l->on_start(&ri, l->opaque);
+                break;
+        case BROOK__RESTORE_BATCH:
+                if (l->on_batch)
+                        l->on_batch(&ri, rs->last_applied, records, l->opaque);
+                break;
+        case BROOK__RESTORE_END:
+                if (l->on_end)
+                        l->on_end(&ri, records, l->opaque);
+                break;
+        case BROOK__RESTORE_SUSPEND:
+                if (l->on_suspend)
+                        l->on_suspend(&ri, records, l->opaque);
+                break;
+        }
+}
 
 /* Decides where @p rs starts reading; clears the store if its offset does
  * not fit the changelog. Returns BROOK__RESTORE_RETRY when the changelog's
@@ -90,8 +139,10 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
         }
         rs->start = rs->next = stored < 0 ? lo : stored;
         rs->end = hi;
+        rs->local = stored >= 0;
         rs->planned = true;
         rs->done = rs->start >= rs->end;
+        brook__restore_tell(thr, rs, BROOK__RESTORE_START, 0);
         return BROOK_OK;
 }
 
@@ -187,9 +238,15 @@ void brook__thread_restore_drop(brook__thread_t *thr, brook__task_t *task)
                 return;
         /* Each step wrote what it applied, with the offsets: nothing of
          * this task is pending in the batch. */
-        for (i = thr->rstore_cnt; i-- > 0;)
-                if (thr->rstores[i].st->task == task)
-                        brook__restore_remove(thr, i);
+        for (i = thr->rstore_cnt; i-- > 0;) {
+                struct brook__rstore *rs = &thr->rstores[i];
+                if (rs->st->task != task)
+                        continue;
+                if (rs->planned)
+                        brook__restore_tell(thr, rs, BROOK__RESTORE_SUSPEND,
+                                            rs->applied);
+                brook__restore_remove(thr, i);
+        }
         task->restoring = false;
         atomic_fetch_sub(&thr->tasks_restoring, 1);
         atomic_store(&thr->stat_stores_restoring, (long long)thr->rstore_cnt);
@@ -238,10 +295,10 @@ static brook_err_t brook__restore_write(brook__thread_t *thr, char *errstr,
 {
         size_t i;
         bool any = false;
+        brook_err_t err;
         for (i = 0; i < thr->rstore_cnt; i++) {
                 struct brook__rstore *rs = &thr->rstores[i];
                 char why[512] = "";
-                brook_err_t err;
                 if (!rs->unflushed && !(rs->done && rs->next != rs->start))
                         continue;
                 if ((err = rs->st->ops->flush(rs->st->inner, rs->next, why,
@@ -253,12 +310,21 @@ static brook_err_t brook__restore_write(brook__thread_t *thr, char *errstr,
                                       rs->next, *why ? why : "no reason given");
                         return err;
                 }
-                rs->unflushed = 0;
                 any = true;
         }
-        return any ? brook__statebatch_write_bulk(thr->env.batch, errstr,
-                                                  errstr_size)
-                   : BROOK_OK;
+        if (any && (err = brook__statebatch_write_bulk(thr->env.batch, errstr,
+                                                       errstr_size)))
+                return err;
+        /* Written: the listener may count it as restored. */
+        for (i = 0; i < thr->rstore_cnt; i++) {
+                struct brook__rstore *rs = &thr->rstores[i];
+                if (!rs->unflushed)
+                        continue;
+                brook__restore_tell(thr, rs, BROOK__RESTORE_BATCH,
+                                    (int64_t)rs->unflushed);
+                rs->unflushed = 0;
+        }
+        return BROOK_OK;
 }
 
 /* Applies one message of the restore consumer. */
@@ -304,6 +370,8 @@ static brook_err_t brook__restore_apply(brook__thread_t *thr,
                         return err;
                 }
                 rs->unflushed++;
+                rs->applied++;
+                rs->last_applied = rkm->offset;
                 thr->restore_done++;
                 atomic_fetch_add(&thr->stat_restored, 1);
         }
@@ -340,6 +408,8 @@ static void brook__restore_collect(brook__thread_t *thr, brook__ptrvec_t *ready)
                          * restored. */
                         *rs->st->changelog_end = rs->end;
                         atomic_store(&rs->st->state, BROOK__STORE_ACTIVE);
+                        brook__restore_tell(thr, rs, BROOK__RESTORE_END,
+                                            rs->applied);
                         brook__restore_remove(thr, j);
                 }
                 task->restoring = false;

@@ -30,8 +30,9 @@
  *                    its task takes.
  *
  * Both also check: at least `kills` kills, at least half of them while the
- * instance was processing; each restarted instance restored less than two
- * commit intervals' worth of changelog records (see restore_check()); no
+ * instance was processing; each restarted instance found the stores of the
+ * tasks its last run ran at most two commit intervals' worth of changelog
+ * records behind what that run had written (see restore_judge()); no
  * store restored from scratch; no instance exited on its own.
  *
  * Input order. Windows have no grace, so a record whose window closed in
@@ -99,21 +100,40 @@ typedef struct params {
 
 /* ------------------------------------------------------------- state */
 
+#define STORES CHAOS_STATUS_STORES
+#define TASKS  CHAOS_STATUS_TASKS
+
 /* A process of an instance that ended (killed, or stopped at the end). */
 typedef struct run_rec {
         int inst, run;
         int phase;     /**< Where a kill landed; -1 for the final stop. */
         int64_t at_ms; /**< When it ended, since production began. */
-        int64_t processed, restored_first, rebalances;
+        int64_t processed, rebalances;
         /** Records processed since the last commit, and between the
          *  last two commits, when it ended. */
         int64_t uncommitted, last_interval;
-        int64_t restore_remaining;
-        bool met_rebalance; /**< See inst_t. */
-        /** The most it may restore at its start (restore_check()), or
-         *  -1: not bounded (its first assignment came out of a
-         *  rebalance). */
-        int64_t allowed;
+        /** Its last status: the tasks it had restored and ran, and the
+         *  first restoration of each store (chaos_status_t). */
+        uint32_t running;
+        int64_t first_start[STORES][TASKS], first_end[STORES][TASKS];
+        int64_t first_records[STORES][TASKS];
+        int32_t first_local[STORES][TASKS];
+        /** Killed: the changelogs' last stable offsets right after the
+         *  kill (changelog_ends()); -1 where unknown, or not killed. */
+        int64_t ends[STORES][TASKS];
+        /* restore_judge()'s verdict on its start. */
+        int ref;          /**< The run whose state it started from (its index in
+                           *  c->runs), or -1: a fresh state dir. */
+        uint32_t bounded; /**< The tasks it restored that ref ran. */
+        /** How far behind ref's changelog ends (in offsets) its first
+         *  restorations of those tasks started, and the most allowed (-1:
+         *  none bounded). */
+        int64_t lag, allowed;
+        /** Records its first restorations applied: of the bounded tasks,
+         *  of the others (new to it, or moved since), and how many stores
+         *  of the bounded tasks had no local state. */
+        int64_t bounded_records, other_records;
+        int unstored;
 } run_rec_t;
 
 typedef struct inst {
@@ -122,23 +142,16 @@ typedef struct inst {
         bool stopped; /**< SIGSTOPped. */
         char dir[512], status[512];
         chaos_status_t *st;
-        /** The process was assigned and restored what it got. */
-        bool settled;
-        /** Another instance was assigned partitions again between this
-         *  process's start and its settling: its first assignment came
-         *  out of a rebalance, not back by static membership. */
-        bool met_rebalance;
-        /** At its start: the other instances' processes and their
-         *  rebalance counts, and how many episodes had begun. */
-        pid_t others_pid[INSTANCES];
-        int64_t others_rebalances[INSTANCES];
-        int episodes;
 } inst_t;
 
 typedef struct chaos {
         params_t p;
         const char *guarantee;
         char *app_id, *in, *out, *win_out, *dir;
+        /** The stores' changelogs (chaos_status_stores' order), and a
+         *  client that reads their ends. */
+        char *changelog[STORES];
+        rd_kafka_t *ends_rk;
         chaos_ref_t ref;
         chaos_tally_t tally;
         kt_reader_t *reader;
@@ -146,7 +159,6 @@ typedef struct chaos {
 
         pthread_mutex_t mu; /**< Guards the instances and what follows. */
         bool paused;        /**< No kills: an episode runs. */
-        int episodes;       /**< Episodes begun. */
         run_rec_t *runs;
         size_t run_cnt, run_cap;
         int kills;
@@ -205,7 +217,6 @@ static void inst_spawn(chaos_t *c, int i)
         inst_t *in = &c->inst[i];
         char name[32], log[1024], out_arg[600], status_arg[600];
         char guarantee[64], commit[64], member[64], session[64], hb[64];
-        int j;
         char *argv[] = {CHAOS_APP_PATH,
                         name,
                         (char *)kt_bootstrap(),
@@ -236,107 +247,7 @@ static void inst_spawn(chaos_t *c, int i)
         snprintf(hb, sizeof hb, "consumer.heartbeat.interval.ms=%d",
                  c->p.session_ms / 6);
         snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, c->app_id, name);
-        for (j = 0; j < INSTANCES; j++) {
-                in->others_pid[j] = c->inst[j].pid;
-                in->others_rebalances[j] =
-                        atomic_load(&c->inst[j].st->rebalances);
-        }
-        in->episodes = c->episodes;
-        in->settled = in->met_rebalance = false;
         in->pid = kt_spawn(argv, log);
-}
-
-/* Whether the status of instance @p i is its current process's (a process
- * resets it first thing). */
-static bool inst_published(chaos_t *c, int i)
-{
-        return c->inst[i].pid > 0 &&
-               atomic_load(&c->inst[i].st->pid) == c->inst[i].pid;
-}
-
-/* Whether instance @p i's current process may have got its first
- * assignment out of a rebalance rather than back by static membership: a
- * broker restart or a zombie episode overlapped its start, it was itself
- * assigned twice, or another instance was assigned again meanwhile. Under
- * c->mu. */
-static bool inst_met_rebalance(chaos_t *c, int i)
-{
-        inst_t *in = &c->inst[i];
-        int j;
-        if (c->paused || c->episodes != in->episodes ||
-            atomic_load(&in->st->rebalances) > 1)
-                return true;
-        for (j = 0; j < INSTANCES; j++)
-                if (j != i && c->inst[j].pid == in->others_pid[j] &&
-                    inst_published(c, j) &&
-                    atomic_load(&c->inst[j].st->rebalances) !=
-                            in->others_rebalances[j])
-                        return true;
-        return false;
-}
-
-/* Notes the instances whose process got its first assignment and restored
- * it, and how (inst_met_rebalance()). Under c->mu. */
-static void inst_watch(chaos_t *c)
-{
-        int i;
-        for (i = 0; i < INSTANCES; i++) {
-                inst_t *in = &c->inst[i];
-                if (in->settled || !inst_published(c, i) ||
-                    atomic_load(&in->st->rebalances) < 1 ||
-                    atomic_load(&in->st->phase) == CHAOS_PHASE_RESTORE)
-                        continue;
-                in->settled = true;
-                in->met_rebalance = inst_met_rebalance(c, i);
-        }
-}
-
-/* Records how process @p pid of instance @p i ended: killed (@p phase
- * says where: the last it published) or stopped (@p phase -1). Under
- * c->mu. */
-static void run_record(chaos_t *c, int i, pid_t pid, int phase)
-{
-        inst_t *in = &c->inst[i];
-        chaos_status_t *st = in->st;
-        run_rec_t *rr;
-        if (c->run_cnt == c->run_cap) {
-                c->run_cap = c->run_cap ? 2 * c->run_cap : 64;
-                c->runs = realloc(c->runs, c->run_cap * sizeof *c->runs);
-                assert_non_null(c->runs);
-        }
-        rr = &c->runs[c->run_cnt++];
-        memset(rr, 0, sizeof *rr);
-        rr->inst = i;
-        rr->run = in->run;
-        /* One that did not settle yet: how things stand now. */
-        rr->met_rebalance =
-                in->settled ? in->met_rebalance : inst_met_rebalance(c, i);
-        rr->at_ms = kt_now_ms() - c->started_ms;
-        rr->phase = phase;
-        if (atomic_load(&st->pid) == pid) {
-                rr->processed = atomic_load(&st->processed);
-                rr->restored_first = atomic_load(&st->restored_first);
-                rr->rebalances = atomic_load(&st->rebalances);
-                rr->uncommitted = atomic_load(&st->uncommitted);
-                rr->last_interval = atomic_load(&st->last_interval);
-                rr->restore_remaining = atomic_load(&st->restore_remaining);
-        } else if (phase >= 0) {
-                /* Killed before it published anything. */
-                rr->phase = CHAOS_PHASE_STARTING;
-        }
-        print_message("chaos %s: %s %d at %.1f s: instance %d run %d, %s, "
-                      "%" PRId64 " processed (%" PRId64 " uncommitted, %" PRId64
-                      " in the last commit), "
-                      "%" PRId64 " restored at its start%s, %" PRId64
-                      " rebalances\n",
-                      c->guarantee, phase >= 0 ? "kill" : "stop",
-                      phase >= 0 ? c->kills + 1 : i + 1,
-                      (double)rr->at_ms / 1000.0, i, in->run,
-                      phase >= 0 ? chaos_phase_name(rr->phase) : "clean stop",
-                      rr->processed, rr->uncommitted, rr->last_interval,
-                      rr->restored_first,
-                      rr->met_rebalance ? " (out of a rebalance)" : "",
-                      rr->rebalances);
 }
 
 /* snprintf() for messages, where cutting a long one short is fine. */
@@ -348,6 +259,216 @@ static void msg_printf(char *buf, size_t size, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(buf, size, fmt, ap);
         va_end(ap);
+}
+
+/* ------------------------------------------------------ restore bound */
+
+/* Changelog records one input record makes, at most (see
+ * UPDATES_PER_RECORD), with the suppression buffer's deletes: one per
+ * closed window. */
+static double updates_per_record(const chaos_t *c)
+{
+        return UPDATES_PER_RECORD +
+               (double)c->ref.pairs / (double)c->ref.events;
+}
+
+/*
+ * Two commit intervals' worth of changelog updates at the input's rate:
+ * 2 x commit.interval.ms x (events / produce_s, the producer's pace) x
+ * updates_per_record(). It counts every partition, though an instance
+ * has only some.
+ */
+static int64_t rate_bound(const chaos_t *c)
+{
+        double per_s = (double)c->ref.events / c->p.produce_s;
+        return (int64_t)(2.0 * c->p.commit_ms / 1000.0 * per_s *
+                         updates_per_record(c));
+}
+
+/* The changelogs' last stable offsets now (their ends, as far as
+ * committed records go), per store and partition, into @p ends; -1 where
+ * unknown (a topic not created yet, the broker away). One request; never
+ * fails the test (it runs on the killer thread). */
+static void changelog_ends(chaos_t *c, int64_t ends[STORES][TASKS])
+{
+        rd_kafka_topic_partition_list_t *l =
+                rd_kafka_topic_partition_list_new(STORES * CHAOS_PARTS);
+        int i, p;
+
+        for (i = 0; i < STORES; i++)
+                for (p = 0; p < TASKS; p++)
+                        ends[i][p] = -1;
+        for (i = 0; i < STORES; i++)
+                for (p = 0; p < CHAOS_PARTS; p++)
+                        /* ListOffsets' "latest" (-1), as the consumer
+                         * reads it (read_committed: the LSO). */
+                        rd_kafka_topic_partition_list_add(l, c->changelog[i], p)
+                                ->offset = RD_KAFKA_OFFSET_END;
+        if (!rd_kafka_offsets_for_times(c->ends_rk, l, 5000))
+                for (i = 0; i < l->cnt; i++) {
+                        rd_kafka_topic_partition_t *tp = &l->elems[i];
+                        int s = i / CHAOS_PARTS;
+                        if (!tp->err && tp->offset >= 0)
+                                ends[s][tp->partition] = tp->offset;
+                }
+        rd_kafka_topic_partition_list_destroy(l);
+}
+
+/*
+ * The restore bound, exact. A process keeps its stores on disk with the
+ * changelog offset each matches, written at each commit (under
+ * exactly-once once the transaction committed). So when it dies, each
+ * store of a task it ran is behind its changelog by what the process
+ * wrote since its last commit reached the disk: the records it processed
+ * since its last commit, plus, if it died between a commit and that
+ * commit's write to disk, those of the interval before. The next process
+ * of the instance starts from that state: its first restoration of such a
+ * store starts at the stored offset, and every changelog offset from
+ * there to the changelog's end at the kill (changelog_ends(), read right
+ * after it) is a record the disk did not have. What the changelog got
+ * after the kill is another instance's work (the task moved, maybe to come
+ * back) and does not count. So the bound needs no guess about rebalances:
+ * it applies to exactly the tasks the dead process ran (chaos_status_t
+ * running), however the next process got them; and a store whose offset
+ * was lost or went back (restored from scratch, or from an older offset)
+ * shows as a lag of everything lost.
+ *
+ * The allowance: two commit intervals' worth at the input's pace
+ * (rate_bound()), or, when an interval held more (after a restart, a
+ * broker restart or a rebalance an instance catches up faster than the
+ * input comes), what the dead process's last two intervals held (its
+ * status: records since its last commit and in the one before) times
+ * updates_per_record(). Offsets also count transaction markers, a few per
+ * interval, which that covers.
+ *
+ * The state it started from is that of the last earlier run of the
+ * instance that was assigned anything (one killed before that wrote
+ * nothing); none (a fresh state dir): nothing is bounded. Tasks that run
+ * did not run when it died are counted apart, not bounded: new to the
+ * instance, taken from it by a rebalance, or still restoring (then what
+ * its disk had is somewhere in that restoration, and that restoration's
+ * own start was judged when it began).
+ */
+static void restore_judge(chaos_t *c, run_rec_t *rr)
+{
+        const run_rec_t *ref = NULL;
+        int64_t worth;
+        size_t j;
+        int i, p;
+
+        rr->ref = -1;
+        rr->allowed = -1;
+        for (j = (size_t)(rr - c->runs); j-- > 0;)
+                if (c->runs[j].inst == rr->inst && c->runs[j].rebalances > 0) {
+                        ref = &c->runs[j];
+                        rr->ref = (int)j;
+                        break;
+                }
+        for (i = 0; i < STORES; i++)
+                for (p = 0; p < TASKS; p++) {
+                        int64_t start = rr->first_start[i][p], end;
+                        if (start < 0)
+                                continue; /* not restored */
+                        if (!ref || !((ref->running >> p) & 1) ||
+                            ref->ends[i][p] < 0) {
+                                rr->other_records += rr->first_records[i][p];
+                                continue;
+                        }
+                        rr->bounded |= 1u << p;
+                        rr->bounded_records += rr->first_records[i][p];
+                        end = ref->ends[i][p] < rr->first_end[i][p]
+                                      ? ref->ends[i][p]
+                                      : rr->first_end[i][p];
+                        if (end > start)
+                                rr->lag += end - start;
+                        if (!rr->first_local[i][p])
+                                rr->unstored++;
+                }
+        if (!rr->bounded)
+                return;
+        worth = (int64_t)((double)(ref->uncommitted + ref->last_interval) *
+                          updates_per_record(c));
+        rr->allowed = worth > rate_bound(c) ? worth : rate_bound(c);
+}
+
+/* ---------------------------------------------------------- instances */
+
+/* Records how process @p pid of instance @p i ended: killed (@p phase
+ * says where: the last it published) or stopped (@p phase -1). Under
+ * c->mu. */
+static void run_record(chaos_t *c, int i, pid_t pid, int phase)
+{
+        inst_t *in = &c->inst[i];
+        chaos_status_t *st = in->st;
+        char bounded[200] = "", others[80] = "";
+        run_rec_t *rr;
+        int k, p;
+        if (c->run_cnt == c->run_cap) {
+                c->run_cap = c->run_cap ? 2 * c->run_cap : 64;
+                c->runs = realloc(c->runs, c->run_cap * sizeof *c->runs);
+                assert_non_null(c->runs);
+        }
+        rr = &c->runs[c->run_cnt++];
+        memset(rr, 0, sizeof *rr);
+        rr->inst = i;
+        rr->run = in->run;
+        rr->at_ms = kt_now_ms() - c->started_ms;
+        rr->phase = phase;
+        for (k = 0; k < STORES; k++)
+                for (p = 0; p < TASKS; p++) {
+                        rr->first_start[k][p] = rr->ends[k][p] = -1;
+                        rr->first_end[k][p] = rr->first_records[k][p] = -1;
+                }
+        if (atomic_load(&st->pid) == pid) {
+                rr->processed = atomic_load(&st->processed);
+                rr->rebalances = atomic_load(&st->rebalances);
+                rr->uncommitted = atomic_load(&st->uncommitted);
+                rr->last_interval = atomic_load(&st->last_interval);
+                rr->running = atomic_load(&st->running);
+                for (k = 0; k < STORES; k++)
+                        for (p = 0; p < TASKS; p++) {
+                                rr->first_start[k][p] =
+                                        atomic_load(&st->first_start[k][p]);
+                                rr->first_end[k][p] =
+                                        atomic_load(&st->first_end[k][p]);
+                                rr->first_records[k][p] =
+                                        atomic_load(&st->first_records[k][p]);
+                                rr->first_local[k][p] =
+                                        atomic_load(&st->first_local[k][p]);
+                        }
+        } else if (phase >= 0) {
+                /* Killed before it published anything. */
+                rr->phase = CHAOS_PHASE_STARTING;
+        }
+        /* The process is gone: what its changelogs hold past its stores'
+         * offsets is all it could not write to disk. */
+        if (phase >= 0 && rr->rebalances > 0)
+                changelog_ends(c, rr->ends);
+        restore_judge(c, rr);
+        if (rr->bounded)
+                msg_printf(bounded, sizeof bounded,
+                           ": %" PRId64 " for the %d tasks its last run ran, "
+                           "whose stores were %" PRId64 " changelog offsets "
+                           "behind (allowed %" PRId64 "; %d of them had no "
+                           "local state)",
+                           rr->bounded_records, __builtin_popcount(rr->bounded),
+                           rr->lag, rr->allowed, rr->unstored);
+        if (rr->other_records > 0)
+                msg_printf(others, sizeof others,
+                           "%s%" PRId64 " for tasks new to it",
+                           rr->bounded ? ", " : ": ", rr->other_records);
+        print_message("chaos %s: %s %d at %.1f s: instance %d run %d, %s, "
+                      "%" PRId64 " processed (%" PRId64 " uncommitted, %" PRId64
+                      " in the last commit), %" PRId64 " rebalances; "
+                      "restored %" PRId64 " records (each store's first "
+                      "restoration)%s%s\n",
+                      c->guarantee, phase >= 0 ? "kill" : "stop",
+                      phase >= 0 ? c->kills + 1 : i + 1,
+                      (double)rr->at_ms / 1000.0, i, in->run,
+                      phase >= 0 ? chaos_phase_name(rr->phase) : "clean stop",
+                      rr->processed, rr->uncommitted, rr->last_interval,
+                      rr->rebalances, rr->bounded_records + rr->other_records,
+                      bounded, others);
 }
 
 /* The last lines of instance @p i's current stderr log, into @p buf. */
@@ -411,7 +532,6 @@ static void check_health(chaos_t *c)
 {
         int i, status;
         pthread_mutex_lock(&c->mu);
-        inst_watch(c);
         for (i = 0; i < INSTANCES; i++)
                 if (c->inst[i].pid > 0 && waitpid(c->inst[i].pid, &status,
                                                   WNOHANG) == c->inst[i].pid) {
@@ -538,8 +658,6 @@ static void kills_pause(chaos_t *c, bool paused)
 {
         pthread_mutex_lock(&c->mu);
         c->paused = paused;
-        if (paused)
-                c->episodes++;
         pthread_mutex_unlock(&c->mu);
 }
 
@@ -716,6 +834,26 @@ static chaos_t *chaos_new(const char *guarantee)
         c->in = kt_unique("chaos-in");
         c->out = kt_unique("chaos-ranks");
         c->win_out = kt_unique("chaos-finals");
+        for (i = 0; i < STORES; i++) {
+                size_t n =
+                        strlen(c->app_id) + strlen(chaos_status_stores[i]) + 16;
+                c->changelog[i] = malloc(n);
+                assert_non_null(c->changelog[i]);
+                snprintf(c->changelog[i], n, "%s-%s-changelog", c->app_id,
+                         chaos_status_stores[i]);
+        }
+        {
+                rd_kafka_conf_t *conf = rd_kafka_conf_new();
+                char err[512];
+                rd_kafka_conf_set(conf, "bootstrap.servers", kt_bootstrap(),
+                                  NULL, 0);
+                rd_kafka_conf_set(conf, "isolation.level", "read_committed",
+                                  NULL, 0);
+                c->ends_rk =
+                        rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+                if (!c->ends_rk)
+                        fail_msg("rd_kafka_new: %s", err);
+        }
         c->dir = dir_new();
         c->rng = 0x2545f4914f6cdd1dULL;
         pthread_mutex_init(&c->mu, NULL);
@@ -768,6 +906,10 @@ static void chaos_free(chaos_t *c)
          * after a failure. */
         dir_remove(c->dir);
         kt_reader_destroy(c->reader);
+        if (c->ends_rk)
+                rd_kafka_destroy(c->ends_rk);
+        for (i = 0; i < STORES; i++)
+                free(c->changelog[i]);
         for (i = 0; i < INSTANCES; i++)
                 if (c->inst[i].st)
                         munmap(c->inst[i].st, sizeof *c->inst[i].st);
@@ -794,112 +936,46 @@ static int teardown(void **state)
 
 /* ------------------------------------------------------------ checks */
 
-/* Changelog records one input record makes, at most (see
- * UPDATES_PER_RECORD), with the suppression buffer's deletes: one per
- * closed window. */
-static double updates_per_record(const chaos_t *c)
-{
-        return UPDATES_PER_RECORD +
-               (double)c->ref.pairs / (double)c->ref.events;
-}
-
 /*
- * Two commit intervals' worth of changelog updates at the input's rate:
- * 2 x commit.interval.ms x (events / produce_s, the producer's pace) x
- * updates_per_record(). It counts every partition, though an instance
- * restores only its own tasks'.
+ * Judges every restart (restore_judge(), done as each run ended): returns
+ * how many found the stores of the tasks their last run had further
+ * behind than allowed; the restarts go to *@p restarts, those with such
+ * tasks to *@p bounded, the largest lag of one to *@p maxp, the records
+ * restored for tasks new to them to *@p others, the first excess to
+ * @p first.
  */
-static int64_t rate_bound(const chaos_t *c)
+static int restore_check(chaos_t *c, int64_t *maxp, int *restarts, int *bounded,
+                         int64_t *others, char *first, size_t size)
 {
-        double per_s = (double)c->ref.events / c->p.produce_s;
-        return (int64_t)(2.0 * c->p.commit_ms / 1000.0 * per_s *
-                         updates_per_record(c));
-}
-
-/*
- * What each restarted process may restore. Local state is written with
- * its changelog offsets at each commit, and restoration reads the
- * changelogs from those offsets: a restart restores the updates made since
- * the last commit (those of the records processed since), plus, when the
- * kill landed inside a commit after its changelog records went out but
- * before the state and offsets were written, those of the interval
- * before. So two commit intervals' worth: rate_bound() in steady state.
- * After a restart, a broker restart or a rebalance an instance catches up
- * faster than the input comes, and an interval holds more records; the
- * killed process's status says how many (records processed since its last
- * commit and between the two before), and the bound is then that times
- * updates_per_record(). A process killed while still restoring leaves the
- * rest to the next one: its allowance carries over. Never the whole
- * changelog, as a store restored from scratch would need once the run is
- * long enough; and as a store kept in memory does at every restart (the
- * suppression buffer "finals" is one today, as in Kafka Streams: then its
- * changelog's length since the last compaction is restored each time, and
- * this check fails).
- *
- * A restart whose first assignment came out of a rebalance (a broker
- * restart or a zombie episode overlapped its start, and the group moved
- * partitions) may get tasks it did not have, or had long ago: their tails
- * are longer, legitimately. Those are counted in *@p exempt, not bounded.
- *
- * Returns how many restarts restored more than allowed; the restarts go
- * to *@p restarts, the largest restore of a bounded one to *@p maxp, the
- * first excess to @p first.
- */
-static int restore_check(chaos_t *c, int64_t *maxp, int *restarts, int *exempt,
-                         char *first, size_t size)
-{
-        int64_t rate = rate_bound(c);
         int bad = 0;
-        size_t k, j;
+        size_t k;
 
-        *maxp = 0;
-        *restarts = *exempt = 0;
+        *maxp = *others = 0;
+        *restarts = *bounded = 0;
         first[0] = '\0';
         for (k = 0; k < c->run_cnt; k++) {
-                run_rec_t *rr = &c->runs[k], *prev = NULL;
-                int64_t worth;
-                bool carry;
-                rr->allowed = rate;
+                const run_rec_t *rr = &c->runs[k];
                 if (rr->run == 0)
                         continue;
                 (*restarts)++;
-                for (j = k; j-- > 0;)
-                        if (c->runs[j].inst == rr->inst &&
-                            c->runs[j].run == rr->run - 1) {
-                                prev = &c->runs[j];
-                                break;
-                        }
-                assert_non_null(prev);
-                /* Killed before it restored everything (or before it
-                 * published a status): the next restores the rest. If
-                 * the killed run had been through a rebalance since its
-                 * start, what it was restoring may be partitions that
-                 * rebalance gave it (not back by static membership), as
-                 * unbounded as a first assignment out of a rebalance. */
-                carry = prev->phase == CHAOS_PHASE_RESTORE ||
-                        prev->phase == CHAOS_PHASE_STARTING;
-                if (rr->met_rebalance ||
-                    (carry && (prev->allowed < 0 || prev->rebalances > 1))) {
-                        rr->allowed = -1;
-                        (*exempt)++;
+                *others += rr->other_records;
+                if (!rr->bounded)
                         continue;
-                }
-                worth = (int64_t)((double)(prev->uncommitted +
-                                           prev->last_interval) *
-                                  updates_per_record(c));
-                if (worth > rr->allowed)
-                        rr->allowed = worth;
-                if (carry)
-                        rr->allowed += prev->allowed;
-                if (rr->restored_first > *maxp)
-                        *maxp = rr->restored_first;
-                if (rr->restored_first >= rr->allowed && !bad++)
+                (*bounded)++;
+                if (rr->lag > *maxp)
+                        *maxp = rr->lag;
+                if (rr->lag >= rr->allowed && !bad++)
                         msg_printf(first, size,
-                                   "instance %d run %d restored %" PRId64
-                                   " changelog records, allowed below "
-                                   "%" PRId64,
-                                   rr->inst, rr->run, rr->restored_first,
-                                   rr->allowed);
+                                   "instance %d run %d found the stores of "
+                                   "the %d tasks run %d ran %" PRId64
+                                   " changelog offsets behind their "
+                                   "changelogs at its kill, allowed below "
+                                   "%" PRId64 " (it restored %" PRId64
+                                   " records; %d stores had no local state)",
+                                   rr->inst, rr->run,
+                                   __builtin_popcount(rr->bounded),
+                                   c->runs[rr->ref].run, rr->lag, rr->allowed,
+                                   rr->bounded_records, rr->unstored);
         }
         return bad;
 }
@@ -947,14 +1023,14 @@ static void run_chaos(const char *guarantee)
         const char *topics[2];
         chaos_t *c;
         chaos_tally_t *t;
-        int64_t deadline, restored_max, t_produced = 0;
-        int by_phase[CHAOS_PHASE_CNT] = {0}, restarts, exempt, restore_bad;
+        int64_t deadline, lag_max, others, t_produced = 0;
+        int by_phase[CHAOS_PHASE_CNT] = {0}, restarts, bounded, restore_bad;
         int wipes;
         bool zombie_below;
         int i, ep, episodes, next_ep = 0;
         size_t k;
-        char wipe_first[600], restore_first[200], buffer_log[300];
-        int64_t buffer_records;
+        char wipe_first[600], restore_first[400];
+        int64_t changelog_records = 0;
 
         if (only && *only && strcmp(only, guarantee))
                 skip();
@@ -1053,23 +1129,22 @@ static void run_chaos(const char *guarantee)
         for (k = 0; k < c->run_cnt; k++)
                 if (c->runs[k].phase >= 0)
                         by_phase[c->runs[k].phase]++;
-        restore_bad = restore_check(c, &restored_max, &restarts, &exempt,
+        restore_bad = restore_check(c, &lag_max, &restarts, &bounded, &others,
                                     restore_first, sizeof restore_first);
         wipes = wipe_lines(c, wipe_first, sizeof wipe_first);
-        /* The suppression buffer is an in-memory store: it restores its
-         * whole changelog (since the last compaction) at every start. */
-        snprintf(buffer_log, sizeof buffer_log, "%s-finals-store-changelog",
-                 c->app_id);
-        buffer_records = kt_count(buffer_log);
+        /* What restoring every store from scratch would read now. */
+        for (i = 0; i < STORES; i++)
+                changelog_records += kt_count(c->changelog[i]);
         print_message(
                 "chaos %s: events=%" PRId64 " kills=%d (processing=%d "
                 "commit=%d restore=%d idle=%d starting=%d) "
                 "broker_restarts=%d fencings=%d zombie_open=%" PRId64
                 " zombie_processed=%" PRId64 " zombie_sent=%" PRId64
-                " restored_per_restart_max=%" PRId64
-                " (steady-state bound %" PRId64 "; %d of %d restarts above"
-                " their bound, %d out of a rebalance not bounded;"
-                " buffer changelog %" PRId64 " records) wipes=%d"
+                " restart_lag_max=%" PRId64 " (steady-state bound %" PRId64
+                "; %d of %d restarts with"
+                " their last run's tasks above their bound, %d without;"
+                " %" PRId64 " records restored for tasks new to them;"
+                " changelogs %" PRId64 " records) wipes=%d"
                 " | ranks: missing=%" PRId64 " duplicated=%" PRId64
                 " wrong=%" PRId64 " below=%" PRId64 " strays=%" PRId64
                 " | finals of %" PRId64 " windows: missing=%" PRId64
@@ -1080,11 +1155,11 @@ static void run_chaos(const char *guarantee)
                 by_phase[CHAOS_PHASE_RESTORE], by_phase[CHAOS_PHASE_IDLE],
                 by_phase[CHAOS_PHASE_STARTING], c->broker_restarts, c->fencings,
                 c->zombie_open, c->zombie_processed, c->zombie_produced,
-                restored_max, rate_bound(c), restore_bad, restarts, exempt,
-                buffer_records, wipes, t->missing, t->duplicated, t->wrong,
-                t->below, t->strays, c->ref.pairs, t->wmissing, t->wduplicated,
-                t->wwrong, t->wbelow, t->wstrays,
-                (double)(t_produced - c->started_ms) / 1000.0,
+                lag_max, rate_bound(c), restore_bad, bounded,
+                restarts - bounded, others, changelog_records, wipes,
+                t->missing, t->duplicated, t->wrong, t->below, t->strays,
+                c->ref.pairs, t->wmissing, t->wduplicated, t->wwrong, t->wbelow,
+                t->wstrays, (double)(t_produced - c->started_ms) / 1000.0,
                 (double)(kt_now_ms() - t_produced) / 1000.0);
 
         /* What both guarantees promise. */
@@ -1133,12 +1208,12 @@ static void run_chaos(const char *guarantee)
                          "scratch; the first: %s",
                          wipes, wipe_first);
         if (restore_bad)
-                fail_msg("%d of %d restarts restored more than two commit "
-                         "intervals' worth of changelog records; the "
-                         "first: %s (the suppression buffer \"finals\" is "
-                         "kept in memory and restores its whole changelog, "
-                         "%" PRId64 " records at the end, on all partitions)",
-                         restore_bad, restarts, restore_first, buffer_records);
+                fail_msg("%d of %d restarts found their stores more than two "
+                         "commit intervals' worth of changelog records "
+                         "behind; the first: %s (the changelogs hold "
+                         "%" PRId64 " records, all partitions)",
+                         restore_bad, bounded, restore_first,
+                         changelog_records);
 
         chaos_free(c);
 }

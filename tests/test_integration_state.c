@@ -20,6 +20,10 @@
  *                          rebuilt from the whole changelog
  *   bad_setups             duplicate store names, a store without a serde,
  *                          a changelog topic with the wrong partitions
+ *   restore_listener       what a restore listener hears: an empty
+ *                          changelog at the first start, local state at the
+ *                          end of its changelog after a stop, and after the
+ *                          state dir is lost every record from the start
  *
  * Keys are "patient-00000" .. "patient-09999"; OUTPUT and the changelog
  * carry int64 counts (8 bytes, big-endian).
@@ -27,6 +31,7 @@
 #define _GNU_SOURCE
 #include <ftw.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1425,6 +1430,251 @@ static void test_query_without_local_tasks(void **state)
         free(app_id);
 }
 
+/* ----------------------------------------------------- restore listener */
+
+/* What a restore listener heard of store "counts", per partition. */
+typedef struct heard {
+        pthread_mutex_t mu;
+        int starts[PARTS], ends[PARTS], suspends[PARTS], batches[PARTS];
+        brook_restore_info_t first[PARTS]; /**< Its first on_start. */
+        int64_t batch_records[PARTS], last_batch_end[PARTS];
+        int64_t end_records[PARTS];
+        int bad; /**< Calls for another store, partition or task. */
+} heard_t;
+
+/* The partition of @p ri, or -1 (counted as bad) if it is not one of
+ * "counts"'s. Under h->mu. */
+static int heard_part(heard_t *h, const brook_restore_info_t *ri)
+{
+        char task[32];
+        if (strcmp(ri->store, "counts") || ri->partition < 0 ||
+            ri->partition >= PARTS) {
+                h->bad++;
+                return -1;
+        }
+        snprintf(task, sizeof task, "0_%d", (int)ri->partition);
+        if (strcmp(ri->task_id, task) || !strstr(ri->changelog, "-counts-")) {
+                h->bad++;
+                return -1;
+        }
+        return ri->partition;
+}
+
+static void heard_start(const brook_restore_info_t *ri, void *opaque)
+{
+        heard_t *h = opaque;
+        int p;
+        pthread_mutex_lock(&h->mu);
+        if ((p = heard_part(h, ri)) >= 0 && !h->starts[p]++)
+                h->first[p] =
+                        (brook_restore_info_t){.partition = p,
+                                               .start_offset = ri->start_offset,
+                                               .end_offset = ri->end_offset,
+                                               .local_state = ri->local_state};
+        pthread_mutex_unlock(&h->mu);
+}
+
+static void heard_batch(const brook_restore_info_t *ri, int64_t last,
+                        int64_t records, void *opaque)
+{
+        heard_t *h = opaque;
+        int p;
+        pthread_mutex_lock(&h->mu);
+        if ((p = heard_part(h, ri)) >= 0) {
+                /* In order, within what restoration reads. */
+                if (records <= 0 || last < ri->start_offset ||
+                    last >= ri->end_offset || last <= h->last_batch_end[p])
+                        h->bad++;
+                h->batches[p]++;
+                h->batch_records[p] += records;
+                h->last_batch_end[p] = last;
+        }
+        pthread_mutex_unlock(&h->mu);
+}
+
+static void heard_end(const brook_restore_info_t *ri, int64_t records,
+                      void *opaque)
+{
+        heard_t *h = opaque;
+        int p;
+        pthread_mutex_lock(&h->mu);
+        if ((p = heard_part(h, ri)) >= 0) {
+                h->ends[p]++;
+                h->end_records[p] += records;
+        }
+        pthread_mutex_unlock(&h->mu);
+}
+
+static void heard_suspend(const brook_restore_info_t *ri, int64_t records,
+                          void *opaque)
+{
+        heard_t *h = opaque;
+        int p;
+        (void)records;
+        pthread_mutex_lock(&h->mu);
+        if ((p = heard_part(h, ri)) >= 0)
+                h->suspends[p]++;
+        pthread_mutex_unlock(&h->mu);
+}
+
+static void heard_init(heard_t *h)
+{
+        int p;
+        memset(h, 0, sizeof *h);
+        pthread_mutex_init(&h->mu, NULL);
+        for (p = 0; p < PARTS; p++)
+                h->last_batch_end[p] = -1;
+}
+
+/* Starts the count topology with a restore listener that fills @p h, and
+ * waits until every partition's store is restored. */
+static brook_app_t *start_heard(const char *app_id, const char *in,
+                                const char *out, const char *dir, heard_t *h)
+{
+        const brook_restore_listener_t l = {.on_start = heard_start,
+                                            .on_batch = heard_batch,
+                                            .on_end = heard_end,
+                                            .on_suspend = heard_suspend,
+                                            .opaque = h};
+        char errstr[1024];
+        int64_t deadline = kt_now_ms() + 120000;
+        brook_app_t *app;
+        int p, done = 0;
+
+        heard_init(h);
+        app = brook_app_new(count_topology(in, out), state_conf(app_id, dir),
+                            errstr, sizeof errstr);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        track((void **)live_apps, app);
+        /* A version this brook does not know is refused. */
+        assert_int_equal(brook_app_set_restore_listener(
+                                 app,
+                                 &(brook_restore_listener_t){.version = 99},
+                                 errstr, sizeof errstr),
+                         BROOK_ERR_INVALID_ARG);
+        assert_non_null(strstr(errstr, "brook_restore_listener_t"));
+        assert_int_equal(
+                brook_app_set_restore_listener(app, &l, errstr, sizeof errstr),
+                BROOK_OK);
+        if (brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("brook_app_start: %s", errstr);
+        /* Not once it runs: the threads read it. */
+        assert_int_equal(brook_app_set_restore_listener(app, NULL, errstr,
+                                                        sizeof errstr),
+                         BROOK_ERR_STATE);
+        while (done < PARTS && kt_now_ms() < deadline) {
+                if (brook_app_state(app, errstr, sizeof errstr) ==
+                    BROOK_APP_ERROR)
+                        fail_msg("the app failed: %s", errstr);
+                kt_sleep_ms(50);
+                pthread_mutex_lock(&h->mu);
+                for (p = done = 0; p < PARTS; p++)
+                        done += h->ends[p] > 0;
+                pthread_mutex_unlock(&h->mu);
+        }
+        if (done < PARTS)
+                fail_msg("%d of %d stores restored in 120 s", done, PARTS);
+        return app;
+}
+
+static void stop_heard(brook_app_t *app, heard_t *h)
+{
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        untrack((void **)live_apps, app);
+        brook_app_destroy(app);
+        assert_int_equal(h->bad, 0);
+        pthread_mutex_destroy(&h->mu);
+}
+
+/* A restore listener hears of every store each start opens: with nothing
+ * to restore at the first start (an empty changelog) and after a clean
+ * stop (local state at the changelog's end), and of every record when the
+ * state dir is lost. */
+static void test_restore_listener(void **state)
+{
+        const int64_t N = 20000;
+        char *in = kt_unique("state-in"), *out = kt_unique("state-out");
+        char *app_id = kt_unique("count-heard");
+        char *changelog = changelog_of(app_id);
+        char *dir = state_dir_new();
+        int64_t *expected = calloc(KEYS, sizeof *expected);
+        int64_t lo[PARTS], hi[PARTS], all = 0;
+        brook_app_stats_t stats;
+        heard_t h;
+        rng_t r = {7};
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        int p;
+
+        kt_create_topic(in, PARTS);
+        kt_create_topic(out, PARTS);
+        rk = kt_producer();
+        produce_keys(rk, in, N, uniform_key, &r, expected);
+        kt_producer_close(rk);
+
+        /* The first start: every store new and its changelog empty. */
+        app = start_heard(app_id, in, out, dir, &h);
+        wait_committed(app_id, in, N, 0, NULL, app, NULL);
+        for (p = 0; p < PARTS; p++) {
+                assert_int_equal(h.starts[p], 1);
+                assert_false(h.first[p].local_state);
+                assert_int_equal(h.first[p].start_offset, 0);
+                assert_int_equal(h.first[p].end_offset, 0);
+                assert_int_equal(h.batches[p], 0);
+                assert_int_equal(h.ends[p], 1);
+                assert_int_equal(h.end_records[p], 0);
+                assert_int_equal(h.suspends[p], 0);
+        }
+        stop_heard(app, &h);
+        for (p = 0; p < PARTS; p++) {
+                kt_watermarks(changelog, p, &lo[p], &hi[p]);
+                assert_true(hi[p] > lo[p]);
+        }
+
+        /* After a clean stop: local state, at the changelog's end. */
+        app = start_heard(app_id, in, out, dir, &h);
+        for (p = 0; p < PARTS; p++) {
+                assert_true(h.first[p].local_state);
+                assert_int_equal(h.first[p].start_offset, hi[p]);
+                assert_int_equal(h.first[p].end_offset, hi[p]);
+                assert_int_equal(h.batches[p], 0);
+                assert_int_equal(h.end_records[p], 0);
+        }
+        stop_heard(app, &h);
+
+        /* The state dir lost: every store from the changelog's start, in
+         * batches that add up to what it ends with. */
+        state_dir_remove(dir);
+        dir = state_dir_new();
+        app = start_heard(app_id, in, out, dir, &h);
+        brook_app_stats(app, &stats);
+        for (p = 0; p < PARTS; p++) {
+                int64_t keys = 0;
+                int k;
+                for (k = 0; k < KEYS; k++)
+                        keys += expected[k] && key_partition(k) == p;
+                assert_false(h.first[p].local_state);
+                assert_int_equal(h.first[p].start_offset, lo[p]);
+                assert_int_equal(h.first[p].end_offset, hi[p]);
+                assert_true(h.batches[p] >= 1);
+                assert_int_equal(h.batch_records[p], h.end_records[p]);
+                assert_true(h.end_records[p] >= keys);
+                assert_true(h.end_records[p] <= hi[p] - lo[p]);
+                assert_true(h.last_batch_end[p] < hi[p]);
+                all += h.end_records[p];
+        }
+        assert_int_equal(stats.records_restored, all);
+        stop_heard(app, &h);
+
+        state_dir_remove(dir);
+        free(expected);
+        free(changelog);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
 static int teardown(void **state)
 {
         int i;
@@ -1463,6 +1713,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_wiped_state_restores, teardown),
                 cmocka_unit_test_teardown(test_in_memory_store_restores,
                                           teardown),
+                cmocka_unit_test_teardown(test_restore_listener, teardown),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -225,6 +225,83 @@ int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
  */
 int64_t brook_app_enforced_processing(brook_app_t *app);
 
+/* ------------------------------------------------------------ restoration */
+
+/** A store's restoration, as a restore listener is told of it. The strings
+ *  live for the call. */
+typedef struct brook_restore_info_s {
+        const char *task_id;   /**< "<sub-topology>_<partition>" */
+        const char *store;     /**< The store's name. */
+        const char *changelog; /**< Its changelog topic. */
+        int32_t partition;     /**< The changelog's partition: the task's. */
+        /** The first changelog offset restoration reads: the offset the
+         *  store recorded with its data (local_state), or else the
+         *  changelog's first (the store starts empty). */
+        int64_t start_offset;
+        /** The changelog's end offset when restoration began, where it
+         *  stops (exclusive). Equal to start_offset: nothing to restore. */
+        int64_t end_offset;
+        /** The store had state on this instance, recorded with the changelog
+         *  offset it matches: restoration reads only what came after it.
+         *  False for a store new here, or whose offset the changelog no
+         *  longer has (restored from scratch). */
+        bool local_state;
+} brook_restore_info_t;
+
+/**
+ * Told how the stores of this instance's tasks are restored (Kafka
+ * Streams' StateRestoreListener, set with
+ * KafkaStreams#setGlobalStateRestoreListener()). Every changelogged store
+ * of every task a stream thread opens (after a rebalance, or again after
+ * an aborted transaction) is restored from its changelog before the task
+ * processes: on_start once the start and end offsets are known, then
+ * on_batch after each batch written to the store, then on_end; or
+ * on_suspend if the task closes first (a rebalance took it, the app
+ * stopped), after which what was applied stays and the next restoration
+ * of the store resumes from it. A store with nothing to restore gets
+ * on_start and on_end too (with start_offset == end_offset and 0
+ * records), so a listener hears of every store the instance opens.
+ *
+ * Each member may be NULL. The calls come from the stream thread that
+ * restores the store, one at a time per thread (with num.stream.threads
+ * above 1, from several threads at once): they must be quick (the thread
+ * restores and polls nothing meanwhile) and may call the thread-safe
+ * functions of this header, except brook_app_close() and
+ * brook_app_destroy().
+ */
+typedef struct brook_restore_listener_s {
+        void (*on_start)(const brook_restore_info_t *ri, void *opaque);
+        /** @p records more changelog records are applied and written, the
+         *  last of them at changelog offset @p batch_end_offset. */
+        void (*on_batch)(const brook_restore_info_t *ri,
+                         int64_t batch_end_offset, int64_t records,
+                         void *opaque);
+        /** The store is restored, with @p records records in all. */
+        void (*on_end)(const brook_restore_info_t *ri, int64_t records,
+                       void *opaque);
+        /** Its task closed after @p records records, before the end. */
+        void (*on_suspend)(const brook_restore_info_t *ri, int64_t records,
+                           void *opaque);
+        /** Passed to every call; the caller's to free, after the app. */
+        void *opaque;
+        /** 0 or BROOK_RESTORE_LISTENER_VERSION. See "Structs that grow" in
+         *  brook.h. */
+        int version;
+} brook_restore_listener_t;
+#define BROOK_RESTORE_LISTENER_VERSION 1
+
+/**
+ * Sets the restore listener of @p app (copied), or removes it (@p listener
+ * NULL). Only before brook_app_start() (or brook_app_run()):
+ * BROOK_ERR_STATE after, and BROOK_ERR_INVALID_ARG for a version this
+ * brook does not know; either way the app keeps the listener it had.
+ * Call it from the app's owner thread.
+ */
+brook_err_t
+brook_app_set_restore_listener(brook_app_t *app,
+                               const brook_restore_listener_t *listener,
+                               char *errstr, size_t errstr_size);
+
 /* ----------------------------------------------------- interactive queries */
 
 /*

@@ -42,8 +42,9 @@
  *
  * Structs that a program fills in and hands to brook (the options structs
  * brook_consumed_t, brook_produced_t, brook_materialized_t,
- * brook_grouping_t, brook_repartitioned_t, brook_app_run_options_t, and
- * the vtables brook_processor_def_t, brook_kvstore_supplier_t,
+ * brook_grouping_t, brook_repartitioned_t, brook_app_run_options_t, the
+ * restore listener brook_restore_listener_t, and the vtables
+ * brook_processor_def_t, brook_kvstore_supplier_t,
  * brook_kvstore_ops_t, brook_kvbytes_iter_t) have an `int version`
  * member, so that a later release can add members without breaking
  * programs built against this one:
@@ -57,7 +58,8 @@
  *  - brook refuses a version it does not know (negative, or above its own
  *    BROOK_<STRUCT>_VERSION) with an error that names the struct: in the
  *    builder's error for topology structs, from the store's open or scan
- *    for store vtables, and from brook_app_run_with() for its options.
+ *    for store vtables, from brook_app_run_with() for its options, and
+ *    from brook_app_set_restore_listener() for the listener.
  */
 
 #define BROOK_SECONDS 1000LL

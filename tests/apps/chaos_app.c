@@ -21,9 +21,11 @@
  *
  * Other properties are brook's (processing.guarantee, commit.interval.ms,
  * group.instance.id, consumer.session.timeout.ms, ...). The app writes its
- * status to PATH every CHAOS_STATUS_POLL_MS (tests/apps/chaos_status.h).
- * Runs until SIGTERM; on exit prints "NAME processed=N restored=N
- * produced=N" and returns brook_app_run()'s code.
+ * status to PATH every CHAOS_STATUS_POLL_MS (tests/apps/chaos_status.h),
+ * with what its restore listener heard of each store's first restoration;
+ * the listener also logs each restoration to stderr. Runs until SIGTERM; on
+ * exit prints "NAME processed=N restored=N produced=N" and returns
+ * brook_app_run()'s code.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -124,7 +126,103 @@ struct sampler {
         brook_app_t *app;
         chaos_status_t *st;
         atomic_bool stop;
+        /** Per task: the app's rebalance count when its stores last started
+         *  restoring (-1: never), and how many of them are restoring. */
+        _Atomic int64_t gen[CHAOS_STATUS_TASKS];
+        atomic_int restoring[CHAOS_STATUS_TASKS];
+        /** Per store and task: its first restoration started, and it has
+         *  not ended yet. */
+        bool first_seen[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
+        bool first_open[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
+        pthread_mutex_t mu; /**< Guards first_seen and first_open. */
 };
+
+/* ---------------------------------------------------- restore listener */
+
+/* The index of @p ri's store in chaos_status_stores, or -1 (also for a
+ * partition beyond CHAOS_STATUS_TASKS). */
+static int store_idx(const brook_restore_info_t *ri)
+{
+        int i;
+        if (ri->partition < 0 || ri->partition >= CHAOS_STATUS_TASKS)
+                return -1;
+        for (i = 0; i < CHAOS_STATUS_STORES; i++)
+                if (!strcmp(ri->store, chaos_status_stores[i]))
+                        return i;
+        return -1;
+}
+
+static void on_restore_start(const brook_restore_info_t *ri, void *opaque)
+{
+        struct sampler *s = opaque;
+        chaos_status_t *st = s->st;
+        int i = store_idx(ri), p = ri->partition;
+        brook_app_stats_t as;
+
+        fprintf(stderr,
+                "chaos_app: restoring task %s store %s from offset %lld "
+                "(%s) to %lld\n",
+                ri->task_id, ri->store, (long long)ri->start_offset,
+                ri->local_state ? "local state" : "no local state",
+                (long long)ri->end_offset);
+        if (i < 0)
+                return;
+        brook_app_stats(s->app, &as);
+        atomic_store(&s->gen[p], as.rebalances);
+        atomic_fetch_add(&s->restoring[p], 1);
+        pthread_mutex_lock(&s->mu);
+        if (!s->first_seen[i][p]) {
+                s->first_seen[i][p] = s->first_open[i][p] = true;
+                atomic_store(&st->first_records[i][p], 0);
+                atomic_store(&st->first_local[i][p], ri->local_state);
+                atomic_store(&st->first_end[i][p], ri->end_offset);
+                atomic_store(&st->first_start[i][p], ri->start_offset);
+        }
+        pthread_mutex_unlock(&s->mu);
+}
+
+static void on_restore_batch(const brook_restore_info_t *ri, int64_t last,
+                             int64_t records, void *opaque)
+{
+        struct sampler *s = opaque;
+        int i = store_idx(ri), p = ri->partition;
+        (void)last;
+        if (i < 0)
+                return;
+        pthread_mutex_lock(&s->mu);
+        if (s->first_open[i][p])
+                atomic_fetch_add(&s->st->first_records[i][p], records);
+        pthread_mutex_unlock(&s->mu);
+}
+
+static void restore_over(const brook_restore_info_t *ri, int64_t records,
+                         struct sampler *s, const char *how)
+{
+        int i = store_idx(ri);
+        if (records)
+                fprintf(stderr,
+                        "chaos_app: task %s store %s %s after %lld "
+                        "records\n",
+                        ri->task_id, ri->store, how, (long long)records);
+        if (i < 0)
+                return;
+        atomic_fetch_sub(&s->restoring[ri->partition], 1);
+        pthread_mutex_lock(&s->mu);
+        s->first_open[i][ri->partition] = false;
+        pthread_mutex_unlock(&s->mu);
+}
+
+static void on_restore_end(const brook_restore_info_t *ri, int64_t records,
+                           void *opaque)
+{
+        restore_over(ri, records, opaque, "restored");
+}
+
+static void on_restore_suspend(const brook_restore_info_t *ri, int64_t records,
+                               void *opaque)
+{
+        restore_over(ri, records, opaque, "suspended");
+}
 
 static void sleep_ms(int ms)
 {
@@ -162,9 +260,24 @@ static void *sample(void *arg)
                 brook_app_stats_t as;
                 brook_app_state_t state = brook_app_state(s->app, NULL, 0);
                 int64_t stalled = brook_app_stalled_ms(s->app, NULL, 0);
-                int phase;
+                uint32_t running = 0;
+                int phase, p;
 
                 brook_app_stats(s->app, &as);
+                /* The tasks that started restoring since the last
+                 * assignment and are done with it. Between a revocation
+                 * and the next assignment (no store restoring, yet
+                 * rebalancing) the tasks are closed. The state is read
+                 * again after the counters: a revocation that came after
+                 * the first read shows. */
+                if (!((state == BROOK_APP_REBALANCING ||
+                       brook_app_state(s->app, NULL, 0) ==
+                               BROOK_APP_REBALANCING) &&
+                      as.stores_restoring == 0))
+                        for (p = 0; p < CHAOS_STATUS_TASKS; p++)
+                                if (atomic_load(&s->gen[p]) == as.rebalances &&
+                                    !atomic_load(&s->restoring[p]))
+                                        running |= 1u << p;
                 if (as.rebalances == 0 || as.stores_restoring > 0 ||
                     state == BROOK_APP_REBALANCING)
                         phase = CHAOS_PHASE_RESTORE;
@@ -186,8 +299,6 @@ static void *sample(void *arg)
                 atomic_store(&st->commits, as.commits);
                 atomic_store(&st->rebalances, as.rebalances);
                 atomic_store(&st->restored, as.records_restored);
-                if (as.rebalances <= 1)
-                        atomic_store(&st->restored_first, as.records_restored);
                 atomic_store(&st->stores_restoring, as.stores_restoring);
                 atomic_store(&st->restore_remaining, as.restore_remaining);
                 atomic_store(&st->stalled_ms, stalled);
@@ -195,6 +306,7 @@ static void *sample(void *arg)
                              as.records_processed - processed_at_commit);
                 atomic_store(&st->last_interval, last_interval);
                 atomic_store(&st->app_state, (int32_t)state);
+                atomic_store(&st->running, running);
                 atomic_store(&st->phase, phase);
                 atomic_fetch_add(&st->samples, 1);
                 sleep_ms(CHAOS_STATUS_POLL_MS);
@@ -269,7 +381,7 @@ int main(int argc, char **argv)
         brook_serde_t *wserde;
         brook_app_stats_t as;
         pthread_t sampler;
-        int rc;
+        int rc, i;
 
         if ((rc = app_args(argc, argv, conf, own_arg, &own)))
                 return rc;
@@ -285,6 +397,18 @@ int main(int argc, char **argv)
                 return 1;
         }
         memset(s.st, 0, sizeof *s.st);
+        pthread_mutex_init(&s.mu, NULL);
+        for (i = 0; i < CHAOS_STATUS_TASKS; i++) {
+                int j;
+                atomic_init(&s.gen[i], -1);
+                atomic_init(&s.restoring[i], 0);
+                for (j = 0; j < CHAOS_STATUS_STORES; j++) {
+                        atomic_store(&s.st->first_start[j][i], -1);
+                        atomic_store(&s.st->first_end[j][i], -1);
+                        atomic_store(&s.st->first_local[j][i], -1);
+                        atomic_store(&s.st->first_records[j][i], -1);
+                }
+        }
         atomic_store(&s.st->pid, (int32_t)getpid());
         atomic_store(&s.st->magic, CHAOS_STATUS_MAGIC);
 
@@ -300,6 +424,18 @@ int main(int argc, char **argv)
                 return 1;
         }
         if (!(s.app = brook_app_new(b, conf, errstr, sizeof errstr))) {
+                fprintf(stderr, "%s\n", errstr);
+                return 1;
+        }
+        if (brook_app_set_restore_listener(
+                    s.app,
+                    &(brook_restore_listener_t){.on_start = on_restore_start,
+                                                .on_batch = on_restore_batch,
+                                                .on_end = on_restore_end,
+                                                .on_suspend =
+                                                        on_restore_suspend,
+                                                .opaque = &s},
+                    errstr, sizeof errstr)) {
                 fprintf(stderr, "%s\n", errstr);
                 return 1;
         }
@@ -319,5 +455,6 @@ int main(int argc, char **argv)
         brook_app_destroy(s.app);
         brook_serde_destroy(wserde);
         munmap(s.st, sizeof *s.st);
+        pthread_mutex_destroy(&s.mu);
         return rc;
 }

@@ -23,6 +23,14 @@
 #define CHAOS_STATUS_POLL_MS 2
 #define CHAOS_STATUS_MAGIC   0x63686173 /* "chas" */
 
+/** The tasks with stores are "1_<partition>", partitions below this. */
+#define CHAOS_STATUS_TASKS 8
+/** The logged stores of each such task, in this order (the suppression
+ *  buffer of "finals" is the store "finals-store"). */
+#define CHAOS_STATUS_STORES 3
+static const char *const chaos_status_stores[CHAOS_STATUS_STORES] = {
+        "ranks", "windows", "finals-store"};
+
 typedef enum chaos_phase_e {
         /** The app has not published anything yet (before brook_app_new). */
         CHAOS_PHASE_STARTING,
@@ -57,10 +65,6 @@ typedef struct chaos_status {
         _Atomic int64_t rebalances;
         /** Changelog records restored since the process started. */
         _Atomic int64_t restored;
-        /** Of those, the ones restored for the process's first assignment
-         *  (while rebalances <= 1): after a restart with static
-         *  membership, the changelog tail of the tasks it had before. */
-        _Atomic int64_t restored_first;
         _Atomic int64_t stores_restoring;
         _Atomic int64_t restore_remaining;
         _Atomic int64_t stalled_ms;
@@ -71,6 +75,22 @@ typedef struct chaos_status {
         _Atomic int64_t last_interval;
         /** Samples taken; the driver sees it move while the app lives. */
         _Atomic int64_t samples;
+        /** Bit p: task 1_p is open in the current assignment and restored
+         *  (its stores started restoring since the last rebalance and all
+         *  ended; no rebalance under way): it processes, and no other
+         *  instance writes its changelogs. */
+        _Atomic uint32_t running;
+        /*
+         * The first restoration of each store [s][p] in this process (its
+         * restore listener's; all -1 until it starts): the changelog
+         * offsets it read from (the offset stored with the local state, or
+         * the changelog's start) and up to, whether there was local state,
+         * and the records it applied until it ended or its task closed.
+         */
+        _Atomic int64_t first_start[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
+        _Atomic int64_t first_end[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
+        _Atomic int32_t first_local[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
+        _Atomic int64_t first_records[CHAOS_STATUS_STORES][CHAOS_STATUS_TASKS];
 } chaos_status_t;
 
 /** Maps the status file @p path (created if missing), or returns NULL.
