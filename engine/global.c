@@ -42,7 +42,13 @@ typedef struct brook__gpart {
          *  restoration reads up to it (or to where the consumer says the
          *  end is: the last stable offset under read_committed). */
         int64_t target;
-        bool eof;       /**< At the end, and nothing read since. */
+        bool eof; /**< At the end, and nothing read since. */
+        /** Restoration, for the restore listener: its first offset,
+         *  whether the store had state for it, records applied and those
+         *  the listener was told of. */
+        int64_t first;
+        bool local;
+        int64_t restored, told;
         char *off_name; /**< Its name in "brook-offsets", or NULL. */
 } brook__gpart_t;
 
@@ -222,6 +228,50 @@ static bool brook__global_keeps_offsets(const brook__store_t *st)
         return st->ops->persistent && !strcmp(st->ops->kind, "rocksdb");
 }
 
+typedef enum {
+        GLOBAL_TELL_START,
+        GLOBAL_TELL_BATCH,
+        GLOBAL_TELL_END,
+        GLOBAL_TELL_SUSPEND,
+} brook__gtell_t;
+
+/* Tells the app's restore listener, if any, of @p ev of @p p's
+ * restoration: the global topic is its "changelog", the task "global". */
+static void brook__global_tell(brook__global_t *g, brook__gpart_t *p,
+                               brook__gtell_t ev)
+{
+        const brook_restore_listener_t *l = &g->app->restore_listener;
+        brook__store_t *st = p->task->stores.v[0];
+        brook_restore_info_t ri = {
+                .task_id = "global",
+                .store = st->def->name,
+                .changelog = p->topic,
+                .partition = p->partition,
+                .start_offset = p->first,
+                .end_offset = p->target > p->first ? p->target : p->first,
+                .local_state = p->local};
+        switch (ev) {
+        case GLOBAL_TELL_START:
+                if (l->on_start)
+                        l->on_start(&ri, l->opaque);
+                break;
+        case GLOBAL_TELL_BATCH:
+                if (l->on_batch && p->restored > p->told)
+                        l->on_batch(&ri, p->next - 1, p->restored - p->told,
+                                    l->opaque);
+                p->told = p->restored;
+                break;
+        case GLOBAL_TELL_END:
+                if (l->on_end)
+                        l->on_end(&ri, p->restored, l->opaque);
+                break;
+        case GLOBAL_TELL_SUSPEND:
+                if (l->on_suspend)
+                        l->on_suspend(&ri, p->restored, l->opaque);
+                break;
+        }
+}
+
 /* Writes what was applied, with each partition's offset, in one write. */
 static brook_err_t brook__global_write(brook__global_t *g, char *errstr,
                                        size_t errstr_size)
@@ -266,9 +316,12 @@ static brook_err_t brook__global_write(brook__global_t *g, char *errstr,
         }
         if ((err = brook__statebatch_write(g->env.batch, errstr, errstr_size)))
                 return err;
-        for (i = 0; i < g->part_cnt; i++)
+        for (i = 0; i < g->part_cnt; i++) {
                 if (g->parts[i].next >= 0)
                         g->parts[i].stored = g->parts[i].next;
+                if (g->restoring)
+                        brook__global_tell(g, &g->parts[i], GLOBAL_TELL_BATCH);
+        }
         g->dirty = false;
         atomic_store(&g->stat_dropped, g->rt.dropped);
         atomic_store(&g->stat_dlq, g->rt.dead_lettered);
@@ -374,8 +427,10 @@ static brook_err_t brook__global_apply(brook__global_t *g,
         in.msg = rkm;
         in.owner = rkm;
         p->eof = false;
-        if (g->restoring)
+        if (g->restoring) {
                 atomic_fetch_add(&g->stat_restored, 1);
+                p->restored++;
+        }
         brook__task_enqueue(p->task, p->q, &in, brook__global_release);
         while (!err && p->task->queued)
                 err = brook__task_process_one(p->task, brook__global_release,
@@ -506,6 +561,8 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                                      g, gp, &lo, &hi, errstr, errstr_size)))
                                 return err;
                         gp->target = hi;
+                        gp->local = gp->stored >= 0;
+                        gp->first = gp->stored >= 0 ? gp->stored : lo;
                         if (gp->stored >= 0 &&
                             (gp->stored < lo || gp->stored > hi)) {
                                 brook__log("WARN",
@@ -540,6 +597,7 @@ static brook_err_t brook__global_open(brook__global_t *g, char *errstr,
                                                 g->env.batch,
                                                 g->parts[i].off_name, -1);
                                 g->parts[i].stored = -1;
+                                g->parts[i].local = false;
                         }
                         /* The offsets go first: a crash between the two
                          * writes leaves data that is read again. */
@@ -607,6 +665,8 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
         size_t i;
 
         g->restoring = true;
+        for (i = 0; i < g->part_cnt; i++)
+                brook__global_tell(g, &g->parts[i], GLOBAL_TELL_START);
 
         for (;;) {
                 rd_kafka_message_t *rkm;
@@ -621,8 +681,14 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
                                 left++;
                 if (!left)
                         break;
-                if (brook__app_should_stop(app))
-                        return brook__global_write(g, errstr, errstr_size);
+                if (brook__app_should_stop(app)) {
+                        err = brook__global_write(g, errstr, errstr_size);
+                        g->restoring = false;
+                        for (i = 0; i < g->part_cnt; i++)
+                                brook__global_tell(g, &g->parts[i],
+                                                   GLOBAL_TELL_SUSPEND);
+                        return err;
+                }
                 if ((rkm = rd_kafka_consumer_poll(g->consumer, 100))) {
                         if (!rkm->err)
                                 applied++;
@@ -647,9 +713,11 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
                         last_print = brook__now_mono_ms();
                 }
         }
-        g->restoring = false;
         if ((err = brook__global_write(g, errstr, errstr_size)))
                 return err;
+        g->restoring = false;
+        for (i = 0; i < g->part_cnt; i++)
+                brook__global_tell(g, &g->parts[i], GLOBAL_TELL_END);
         for (i = 0; i < g->tasks.cnt; i++) {
                 brook__task_t *task = g->tasks.v[i];
                 atomic_store(&((brook__store_t *)task->stores.v[0])->state,

@@ -1026,9 +1026,10 @@ static void test_global_join_on_broker(void **state)
 
 /* A global table of @p topic alone (store "st"), joined by nothing: an
  * app of that, started; NULL and the error in @p err if it failed. */
-static brook_app_t *g_only(const char *app_id, const char *topic,
-                           const brook_serde_t *value_serde, char *err,
-                           size_t err_size)
+static brook_app_t *g_only_with(const char *app_id, const char *topic,
+                                const brook_serde_t *value_serde,
+                                const brook_restore_listener_t *l, char *err,
+                                size_t err_size)
 {
         brook_builder_t *b = brook_builder_new();
         brook_materialized_t m = {.name = "st",
@@ -1047,11 +1048,47 @@ static brook_app_t *g_only(const char *app_id, const char *topic,
         app = brook_app_new(b, conf_for(app_id), err, err_size);
         if (!app)
                 fail_msg("brook_app_new: %s", err);
+        if (l && brook_app_set_restore_listener(app, l, err, err_size))
+                fail_msg("listener: %s", err);
         if (brook_app_start(app, err, err_size)) {
                 brook_app_destroy(app);
                 return NULL;
         }
         return app;
+}
+
+static brook_app_t *g_only(const char *app_id, const char *topic,
+                           const brook_serde_t *value_serde, char *err,
+                           size_t err_size)
+{
+        return g_only_with(app_id, topic, value_serde, NULL, err, err_size);
+}
+
+/* What a restore listener heard of a global store's partitions. */
+struct g_heard {
+        int starts, ends, local;
+        int64_t records, first[3], last[3];
+};
+
+static void g_on_start(const brook_restore_info_t *ri, void *opaque)
+{
+        struct g_heard *h = opaque;
+        assert_string_equal(ri->task_id, "global");
+        assert_string_equal(ri->store, "st");
+        assert_in_range(ri->partition, 0, 2);
+        h->starts++;
+        h->local += ri->local_state;
+        h->first[ri->partition] = ri->start_offset;
+        h->last[ri->partition] = ri->end_offset;
+}
+
+static void g_on_end(const brook_restore_info_t *ri, int64_t records,
+                     void *opaque)
+{
+        struct g_heard *h = opaque;
+        (void)ri;
+        h->ends++;
+        h->records += records;
 }
 
 static int64_t g_restored(brook_app_t *app)
@@ -1073,6 +1110,12 @@ static void test_global_empty_partition(void **state)
 {
         char *app_id = kt_unique("ge"), *topic = kt_unique("ge-t");
         char err[1024] = "";
+        struct g_heard h = {0};
+        brook_restore_listener_t l = {.on_start = g_on_start,
+                                      .on_end = g_on_end,
+                                      .opaque = &h,
+                                      .version =
+                                              BROOK_RESTORE_LISTENER_VERSION};
         brook_app_t *app;
         rd_kafka_t *rk;
         (void)state;
@@ -1082,13 +1125,30 @@ static void test_global_empty_partition(void **state)
         kt_produce_at(rk, topic, 0, "a", "1", 1, 1000, NULL);
         kt_produce_at(rk, topic, 1, "b", "2", 1, 1001, NULL);
         kt_producer_close(rk);
-        app = g_only(app_id, topic, NULL, err, sizeof err);
+        app = g_only_with(app_id, topic, NULL, &l, err, sizeof err);
         assert_non_null(app);
         assert_int_equal(g_restored(app), 2);
+        /* Each partition told of: from its start to its end, no local
+         * state yet. */
+        assert_int_equal(h.starts, 3);
+        assert_int_equal(h.ends, 3);
+        assert_int_equal(h.local, 0);
+        assert_int_equal(h.records, 2);
+        assert_int_equal(h.last[0], 1);
+        assert_int_equal(h.last[1], 1);
+        assert_int_equal(h.last[2], 0);
         g_stop(app);
-        app = g_only(app_id, topic, NULL, err, sizeof err);
+        memset(&h, 0, sizeof h);
+        app = g_only_with(app_id, topic, NULL, &l, err, sizeof err);
         assert_non_null(app);
         assert_int_equal(g_restored(app), 0);
+        /* Local state for all three, the empty one included, each read
+         * from where it stopped: nothing. */
+        assert_int_equal(h.starts, 3);
+        assert_int_equal(h.local, 3);
+        assert_int_equal(h.records, 0);
+        assert_int_equal(h.first[0], 1);
+        assert_int_equal(h.first[2], 0);
         g_stop(app);
         free(app_id);
         free(topic);

@@ -261,6 +261,9 @@ typedef struct brook_restore_info_s {
  * of the store resumes from it. A store with nothing to restore gets
  * on_start and on_end too (with start_offset == end_offset and 0
  * records), so a listener hears of every store the instance opens.
+ * Global stores (brook_global_table()) are restored by brook_app_start()
+ * from their topics, each partition told of as a store of task "global"
+ * whose changelog is the topic (its partition, offsets and records).
  *
  * Each member may be NULL. The calls come from the stream thread that
  * restores the store, one at a time per thread (with num.stream.threads
