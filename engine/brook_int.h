@@ -573,6 +573,22 @@ typedef struct brook__runtime {
 } brook__runtime_t;
 
 /**
+ * Sets up @p rt (zeroed) for @p collector, @p topo and @p conf: the
+ * exception handlers, the dead-letter topic, the timestamp policy,
+ * max.task.idle.ms, and the scratch buffers and arena; @p wall_clock and
+ * @p fetched_lag are the owner's (a stream thread, the global thread, the
+ * test driver), which sets the rest.
+ */
+void brook__runtime_init(brook__runtime_t *rt, brook__collector_t *collector,
+                         const brook__topology_t *topo,
+                         const brook_conf_t *conf,
+                         int64_t (*wall_clock)(brook__runtime_t *rt),
+                         int64_t (*fetched_lag)(brook__runtime_t *rt,
+                                                const brook__pqueue_t *q));
+/** Frees what brook__runtime_init() made (not the cache or env). */
+void brook__runtime_free(brook__runtime_t *rt);
+
+/**
  * Counts a record dropped for @p reason in @p rt and logs why as a WARN
  * (the message from @p fmt), rate-limited per reason: the first, then at
  * most one every 10 s, saying how many drops went unlogged in between.

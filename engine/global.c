@@ -788,25 +788,11 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
         g->collector.partition_cnt = brook__global_partition_cnt;
         g->collector.send_changelog = brook__global_send_changelog;
         g->collector.changelog_slot = brook__global_changelog_slot;
-        g->rt.collector = &g->collector;
-        g->rt.topo = &app->topo;
-        g->rt.conf = app->conf;
-        g->rt.deser_handler = brook__conf_handler(
-                app->conf, "default.deserialization.exception.handler");
-        g->rt.proc_handler = brook__conf_handler(
-                app->conf, "default.processing.exception.handler");
-        g->rt.prod_handler = brook__conf_handler(
-                app->conf, "default.production.exception.handler");
-        g->rt.dlq_topic = brook__xstrdup(
-                brook_conf_get(app->conf, "errors.deadletterqueue.topic.name"));
-        g->rt.wall_clock = brook__global_wall_clock;
-        g->rt.ts_policy = brook__conf_ts_policy(app->conf);
+        brook__runtime_init(&g->rt, &g->collector, &app->topo, app->conf,
+                            brook__global_wall_clock,
+                            brook__global_fetched_lag);
         /* Records are applied as they come (no waiting for others). */
         g->rt.max_task_idle_ms = -1;
-        g->rt.fetched_lag = brook__global_fetched_lag;
-        g->rt.keybuf = brook_buf_new();
-        g->rt.valbuf = brook_buf_new();
-        g->rt.arena = brook_arena_new();
         /* Dead-letter records are cut to what the producer takes, as the
          * stream threads' are. */
         if ((cc = brook__client_conf(app, "producer", "global-producer", -1,
@@ -915,10 +901,6 @@ void brook__global_destroy(brook_app_t *app)
         app->global = NULL;
         pthread_mutex_unlock(&app->lock);
         brook__statebatch_destroy(g->env.batch);
-        brook_arena_destroy(g->rt.arena);
-        brook_arena_destroy(g->rt.ts_arena);
-        brook_buf_destroy(g->rt.keybuf);
-        brook_buf_destroy(g->rt.valbuf);
-        free(g->rt.dlq_topic);
+        brook__runtime_free(&g->rt);
         free(g);
 }

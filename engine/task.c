@@ -12,6 +12,45 @@
 #include "brook_int.h"
 #include "store_int.h"
 
+void brook__runtime_init(brook__runtime_t *rt, brook__collector_t *collector,
+                         const brook__topology_t *topo,
+                         const brook_conf_t *conf,
+                         int64_t (*wall_clock)(brook__runtime_t *rt),
+                         int64_t (*fetched_lag)(brook__runtime_t *rt,
+                                                const brook__pqueue_t *q))
+{
+        rt->collector = collector;
+        rt->topo = topo;
+        rt->conf = conf;
+        rt->deser_handler = brook__conf_handler(
+                conf, "default.deserialization.exception.handler");
+        rt->proc_handler = brook__conf_handler(
+                conf, "default.processing.exception.handler");
+        rt->prod_handler = brook__conf_handler(
+                conf, "default.production.exception.handler");
+        rt->dlq_topic = brook__xstrdup(
+                brook_conf_get(conf, "errors.deadletterqueue.topic.name"));
+        rt->wall_clock = wall_clock;
+        rt->fetched_lag = fetched_lag;
+        rt->ts_policy = brook__conf_ts_policy(conf);
+        rt->max_task_idle_ms = brook__conf_int(conf, "max.task.idle.ms");
+        rt->keybuf = brook_buf_new();
+        rt->valbuf = brook_buf_new();
+        rt->arena = brook_arena_new();
+}
+
+void brook__runtime_free(brook__runtime_t *rt)
+{
+        brook_arena_destroy(rt->arena);
+        brook_arena_destroy(rt->ts_arena);
+        rt->arena = rt->ts_arena = NULL;
+        brook_buf_destroy(rt->keybuf);
+        brook_buf_destroy(rt->valbuf);
+        rt->keybuf = rt->valbuf = NULL;
+        free(rt->dlq_topic);
+        rt->dlq_topic = NULL;
+}
+
 brook__task_t *brook__task_new(brook__runtime_t *rt, brook__subtopo_t *sub,
                                int32_t partition)
 {

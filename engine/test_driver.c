@@ -448,11 +448,7 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
                 brook__rmtree(td->state_dir);
                 free(td->state_dir);
         }
-        brook_arena_destroy(td->rt.arena);
-        brook_arena_destroy(td->rt.ts_arena);
-        brook_buf_destroy(td->rt.keybuf);
-        brook_buf_destroy(td->rt.valbuf);
-        free(td->rt.dlq_topic);
+        brook__runtime_free(&td->rt);
         brook__topology_free(&td->topo);
         brook_builder_destroy(td->b);
         brook_conf_destroy(td->conf);
@@ -617,26 +613,10 @@ brook_test_driver_t *brook_test_driver_new(brook_builder_t *b,
         td->collector.partition_cnt = brook__td_partition_cnt;
         td->collector.send_changelog = brook__td_send_changelog;
         td->collector.changelog_slot = brook__td_changelog_slot;
-        td->rt.collector = &td->collector;
-        td->rt.topo = &td->topo;
-        td->rt.conf = conf;
-        td->rt.deser_handler = brook__conf_handler(
-                conf, "default.deserialization.exception.handler");
-        td->rt.proc_handler = brook__conf_handler(
-                conf, "default.processing.exception.handler");
-        td->rt.prod_handler = brook__conf_handler(
-                conf, "default.production.exception.handler");
-        td->rt.dlq_topic = brook__xstrdup(
-                brook_conf_get(conf, "errors.deadletterqueue.topic.name"));
-        td->rt.wall_clock = brook__td_wall_clock;
+        brook__runtime_init(&td->rt, &td->collector, &td->topo, conf,
+                            brook__td_wall_clock, brook__td_fetched_lag);
         td->rt.max_record_bytes = brook__td_max_record_bytes(conf);
-        td->rt.ts_policy = brook__conf_ts_policy(conf);
-        td->rt.max_task_idle_ms = brook__conf_int(conf, "max.task.idle.ms");
-        td->rt.fetched_lag = brook__td_fetched_lag;
         td->rt.global_store = brook__td_global_store;
-        td->rt.keybuf = brook_buf_new();
-        td->rt.valbuf = brook_buf_new();
-        td->rt.arena = brook_arena_new();
 
         if (brook__td_open_state(td, errstr, errstr_size)) {
                 td->b = NULL;

@@ -2266,30 +2266,13 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->collector.partition_cnt = brook__thr_partition_cnt;
         thr->collector.send_changelog = brook__thr_send_changelog;
         thr->collector.changelog_slot = brook__thr_changelog_slot;
-        thr->rt.collector = &thr->collector;
-        thr->rt.topo = &app->topo;
-        thr->rt.conf = app->conf;
-        thr->rt.deser_handler = brook__conf_handler(
-                app->conf, "default.deserialization.exception.handler");
-        thr->rt.proc_handler = brook__conf_handler(
-                app->conf, "default.processing.exception.handler");
-        thr->rt.prod_handler = brook__conf_handler(
-                app->conf, "default.production.exception.handler");
-        thr->rt.dlq_topic = brook__xstrdup(
-                brook_conf_get(app->conf, "errors.deadletterqueue.topic.name"));
-        thr->rt.wall_clock = brook__real_wall_clock;
-        thr->rt.ts_policy = brook__conf_ts_policy(app->conf);
-        thr->rt.max_task_idle_ms =
-                brook__conf_int(app->conf, "max.task.idle.ms");
-        thr->rt.fetched_lag = brook__thr_fetched_lag;
+        brook__runtime_init(&thr->rt, &thr->collector, &app->topo, app->conf,
+                            brook__real_wall_clock, brook__thr_fetched_lag);
         thr->rt.global_store = brook__global_store;
         thr->rt.global_shared = true;
         thr->read_committed = brook__conf_guarantee(app->conf) ==
                               BROOK__GUARANTEE_EXACTLY_ONCE_V2;
         thr->eos = thr->read_committed;
-        thr->rt.keybuf = brook_buf_new();
-        thr->rt.valbuf = brook_buf_new();
-        thr->rt.arena = brook_arena_new();
         thr->paused = rd_kafka_topic_partition_list_new(8);
         thr->revoke_flush_ms =
                 (int)brook__conf_int(app->conf, "shutdown.timeout.ms");
@@ -2451,12 +2434,7 @@ void brook__thread_destroy(brook__thread_t *thr)
         thr->rt.cache = NULL;
         free(thr->routes);
         thr->routes = NULL;
-        brook_arena_destroy(thr->rt.arena);
-        brook_arena_destroy(thr->rt.ts_arena);
-        thr->rt.arena = thr->rt.ts_arena = NULL;
-        brook_buf_destroy(thr->rt.keybuf);
-        brook_buf_destroy(thr->rt.valbuf);
-        free(thr->rt.dlq_topic);
+        brook__runtime_free(&thr->rt);
         thr->consumer = thr->producer = NULL;
         thr->tid_valid = false;
         /* The struct itself stays for the app to read its counters; the

@@ -649,17 +649,23 @@ static void fk_collect(const rd_kafka_message_t *rkm, void *opaque)
         st->seen[i] = true;
 }
 
-/* Whether every prescription's last output is its expected join. */
-static bool fk_settled(void *opaque)
+/* Reads the output again: each prescription's last record. */
+static void fk_read(struct fk_state *st)
 {
-        struct fk_state *st = opaque;
-
         for (int i = 0; i < FK_RX; i++) {
                 free(st->got[i]);
                 st->got[i] = NULL;
                 st->seen[i] = false;
         }
         kt_consume_all(st->out, fk_collect, st);
+}
+
+/* Whether every prescription's last output is its expected join. */
+static bool fk_settled(void *opaque)
+{
+        struct fk_state *st = opaque;
+
+        fk_read(st);
         for (int i = 0; i < FK_RX; i++) {
                 if (!st->seen[i] && st->want[i])
                         return false;
@@ -790,29 +796,13 @@ static void test_fk_join_on_broker(void **state)
 #define G_PHARM 30
 #define G_RX    54
 
+/* The outputs, as fk_state's (a NULL want: any or none), and the probes'
+ * topic and first index. */
 struct g_state {
-        const char *out;
-        const char *rx; /* Re-produced while the probes are not right. */
-        char *want[G_RX];
-        char *got[G_RX];
-        bool seen[G_RX];
-        int probe_from; /* The probes: rx<probe_from>, rx<probe_from + 1>. */
+        struct fk_state l;
+        const char *rx;
+        int probe_from;
 };
-
-static void g_collect(const rd_kafka_message_t *rkm, void *opaque)
-{
-        struct g_state *st = opaque;
-        char key[32];
-        int i;
-
-        snprintf(key, sizeof key, "%.*s", (int)rkm->key_len,
-                 (const char *)rkm->key);
-        if (sscanf(key, "rx%d", &i) != 1 || i < 0 || i >= G_RX)
-                fail_msg("unexpected key %s", key);
-        free(st->got[i]);
-        st->got[i] = rkm->payload ? strndup(rkm->payload, rkm->len) : NULL;
-        st->seen[i] = true;
-}
 
 /* Whether every prescription with a wanted output has it as its last. */
 static bool g_settled(void *opaque)
@@ -820,15 +810,10 @@ static bool g_settled(void *opaque)
         struct g_state *st = opaque;
         bool ok = true;
 
-        for (int i = 0; i < G_RX; i++) {
-                free(st->got[i]);
-                st->got[i] = NULL;
-                st->seen[i] = false;
-        }
-        kt_consume_all(st->out, g_collect, st);
+        fk_read(&st->l);
         for (int i = 0; i < G_RX; i++)
-                if (st->want[i] &&
-                    (!st->got[i] || strcmp(st->want[i], st->got[i])))
+                if (st->l.want[i] &&
+                    (!st->l.got[i] || strcmp(st->l.want[i], st->l.got[i])))
                         ok = false;
         return ok;
 }
@@ -869,9 +854,10 @@ static void *pharmacy_of(const brook_record_t *rec, void *opaque)
 
 static void g_want(struct g_state *st, int i, int ph, const char *name)
 {
-        free(st->want[i]);
-        st->want[i] = malloc(64);
-        snprintf(st->want[i], 64, "ph%d|rx-%d@%s", ph, i, name ? name : "null");
+        free(st->l.want[i]);
+        st->l.want[i] = malloc(64);
+        snprintf(st->l.want[i], 64, "ph%d|rx-%d@%s", ph, i,
+                 name ? name : "null");
 }
 
 static brook_app_t *g_start(const char *app_id, const char *rx,
@@ -933,7 +919,7 @@ static void test_global_join_on_broker(void **state)
 {
         char *app_id = kt_unique("gj"), *rx = kt_unique("gj-rx"),
              *pharm = kt_unique("gj-pharm"), *out = kt_unique("gj-out");
-        struct g_state st = {.out = out, .rx = rx, .probe_from = 50};
+        struct g_state st = {.l.out = out, .rx = rx, .probe_from = 50};
         brook_app_stats_t stats;
         brook_app_t *app;
         rd_kafka_t *rk;
@@ -1014,9 +1000,9 @@ static void test_global_join_on_broker(void **state)
         assert_true(kt_wait_until(g_settled, &st, 500, WAIT_MS));
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         brook_app_destroy(app);
-        for (i = 0; i < G_RX; i++) {
-                free(st.want[i]);
-                free(st.got[i]);
+        for (i = 0; i < FK_RX; i++) {
+                free(st.l.want[i]);
+                free(st.l.got[i]);
         }
         free(app_id);
         free(rx);
