@@ -245,6 +245,18 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                                     const char *suffix, int idx, char *errstr,
                                     size_t errstr_size);
 
+/**
+ * A consumer outside the group, for assign() (restoration, global tables):
+ * brook__client_conf() for @p suffix, a group.id never joined
+ * ("<application.id>-<suffix>"), no static membership, no commits, EOF
+ * events; then the @p extra name/value pairs (NULL-terminated; may be
+ * NULL).
+ */
+rd_kafka_t *brook__assign_consumer_new(brook_app_t *app, int idx,
+                                       const char *suffix,
+                                       const char *const *extra, char *errstr,
+                                       size_t errstr_size);
+
 /* --------------------------------------------------------- global tables */
 
 /** The app's global tables (engine/global.c): their task, the thread that

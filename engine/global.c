@@ -767,9 +767,11 @@ static void *brook__global_main(void *arg)
 brook_err_t brook__global_start(brook_app_t *app, char *errstr,
                                 size_t errstr_size)
 {
+        /* As Kafka Streams' global consumer (auto.offset.reset none):
+         * never skip records silently; see brook__global_apply(). */
+        static const char *const extra[] = {"auto.offset.reset", "error", NULL};
         brook__global_t *g;
         rd_kafka_conf_t *cc;
-        char why[512], gid[512];
         brook_err_t err;
         size_t s;
         bool any = false;
@@ -809,35 +811,9 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
         g->rt.env = &g->env;
         g->rt.state_dir = app->state_dir;
 
-        if (!(cc = brook__client_conf(app, "consumer", "global-consumer", -1,
-                                      errstr, errstr_size)))
-                return BROOK_ERR_INVALID_ARG;
-        /* Outside the group (assign() only); librdkafka 2.0 wants a
-         * group.id for assign(), and nothing is committed to it. */
-        snprintf(gid, sizeof gid, "%s-global", app->app_id);
-        if (rd_kafka_conf_set(cc, "group.id", gid, why, sizeof why) ||
-            rd_kafka_conf_set(cc, "group.instance.id", NULL, why, sizeof why) ||
-            rd_kafka_conf_set(cc, "enable.auto.commit", "false", why,
-                              sizeof why) ||
-            rd_kafka_conf_set(cc, "enable.auto.offset.store", "false", why,
-                              sizeof why) ||
-            rd_kafka_conf_set(cc, "enable.partition.eof", "true", why,
-                              sizeof why) ||
-            /* As Kafka Streams' global consumer (auto.offset.reset none):
-             * never skip records silently; see brook__global_apply(). */
-            rd_kafka_conf_set(cc, "auto.offset.reset", "error", why,
-                              sizeof why)) {
-                brook__seterr(errstr, errstr_size, "global consumer config: %s",
-                              why);
-                rd_kafka_conf_destroy(cc);
-                return BROOK_ERR_INVALID_ARG;
-        }
-        if (!(g->consumer =
-                      rd_kafka_new(RD_KAFKA_CONSUMER, cc, why, sizeof why))) {
-                brook__seterr(errstr, errstr_size, "global consumer: %s", why);
-                rd_kafka_conf_destroy(cc);
+        if (!(g->consumer = brook__assign_consumer_new(
+                      app, -1, "global-consumer", extra, errstr, errstr_size)))
                 return BROOK_ERR_KAFKA;
-        }
         rd_kafka_poll_set_consumer(g->consumer);
         if ((err = brook__global_open(g, errstr, errstr_size)) ||
             (err = brook__global_assign(g, errstr, errstr_size)) ||

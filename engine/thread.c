@@ -2218,39 +2218,51 @@ static brook_err_t brook__thr_static_member(rd_kafka_conf_t *cc, int idx,
         return BROOK_OK;
 }
 
-static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
+rd_kafka_t *brook__assign_consumer_new(brook_app_t *app, int idx,
+                                       const char *suffix,
+                                       const char *const *extra, char *errstr,
                                        size_t errstr_size)
 {
-        rd_kafka_conf_t *c = brook__client_conf(
-                app, "consumer", "restore-consumer", idx, errstr, errstr_size);
+        rd_kafka_conf_t *c = brook__client_conf(app, "consumer", suffix, idx,
+                                                errstr, errstr_size);
         rd_kafka_t *rk;
         char why[512], gid[512];
         if (!c)
                 return NULL;
         /* librdkafka 2.0 refuses assign() without a group.id; this group
          * is never joined and nothing is committed to it. */
-        snprintf(gid, sizeof gid, "%s-restore-consumer", app->app_id);
+        snprintf(gid, sizeof gid, "%s-%s", app->app_id, suffix);
         if (rd_kafka_conf_set(c, "group.id", gid, why, sizeof why) ||
             /* Static membership is the stream threads' (its group is
              * never joined). */
             rd_kafka_conf_set(c, "group.instance.id", NULL, why, sizeof why) ||
             rd_kafka_conf_set(c, "enable.auto.commit", "false", why,
                               sizeof why) ||
-            rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
+            rd_kafka_conf_set(c, "enable.auto.offset.store", "false", why,
                               sizeof why) ||
-            /* Restoration wants big fetches, but bounded ones. */
-            rd_kafka_conf_set(c, "fetch.max.bytes", "16777216", why,
-                              sizeof why)) {
-                brook__seterr(errstr, errstr_size, "restore consumer: %s", why);
-                rd_kafka_conf_destroy(c);
-                return NULL;
-        }
-        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why))) {
-                brook__seterr(errstr, errstr_size, "restore consumer: %s", why);
-                rd_kafka_conf_destroy(c);
-                return NULL;
-        }
+            rd_kafka_conf_set(c, "enable.partition.eof", "true", why,
+                              sizeof why))
+                goto bad;
+        for (; extra && *extra; extra += 2)
+                if (rd_kafka_conf_set(c, extra[0], extra[1], why, sizeof why))
+                        goto bad;
+        if (!(rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, why, sizeof why)))
+                goto bad;
         return rk;
+bad:
+        brook__seterr(errstr, errstr_size, "%s: %s", suffix, why);
+        rd_kafka_conf_destroy(c);
+        return NULL;
+}
+
+static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
+                                       size_t errstr_size)
+{
+        /* Restoration wants big fetches, but bounded ones. */
+        static const char *const extra[] = {"fetch.max.bytes", "16777216",
+                                            NULL};
+        return brook__assign_consumer_new(app, idx, "restore-consumer", extra,
+                                          errstr, errstr_size);
 }
 
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
