@@ -26,11 +26,13 @@
  *
  *   rx_join_app NAME BOOTSTRAP APP_ID INPUT OUTPUT STATE_DIR \
  *       rx.patients=T rx.pharmacies=T rx.byid=T rx.fk.output=T \
- *       rx.status=PATH [property=value ...]
+ *       rx.status=PATH [rx.patients.caching=on|off] [property=value ...]
  *
- * Other properties are brook's. The app publishes its status to PATH as
- * chaos_app does (tests/apps/chaos_status.h), so the test can tell where
- * a kill landed. Runs until SIGTERM; on exit prints "NAME processed=N
+ * rx.patients.caching=off turns the patients store's cache off (default
+ * on, brook's default): see tests/test_integration_join_scale.c for why
+ * the test does. Other properties are brook's. The app publishes its status to
+ * PATH as chaos_app does (tests/apps/chaos_status.h), so the test can tell
+ * where a kill landed. Runs until SIGTERM; on exit prints "NAME processed=N
  * restored=N produced=N enforced=N" and returns brook_app_run()'s code.
  */
 #include <pthread.h>
@@ -48,6 +50,7 @@
 
 struct own_args {
         const char *patients, *pharmacies, *byid, *fk_output, *status;
+        bool patients_uncached;
 };
 
 static bool own_arg(const char *name, const char *value, void *opaque)
@@ -63,6 +66,8 @@ static bool own_arg(const char *name, const char *value, void *opaque)
                 a->fk_output = value;
         else if (!strcmp(name, "rx.status"))
                 a->status = value;
+        else if (!strcmp(name, "rx.patients.caching"))
+                a->patients_uncached = !strcmp(value, "off");
         else
                 return false;
         return true;
@@ -110,7 +115,9 @@ static void *joiner(const brook_record_t *rec, void *left, void *right,
 static void build(brook_builder_t *b, const char *rx, const char *enriched,
                   const struct own_args *a)
 {
-        brook_table_t *patients = brook_table(b, a->patients, NULL, NULL);
+        brook_materialized_t m = {.caching_disabled = a->patients_uncached,
+                                  .version = BROOK_MATERIALIZED_VERSION};
+        brook_table_t *patients = brook_table(b, a->patients, NULL, &m);
         brook_global_table_t *pharmacies =
                 brook_global_table(b, a->pharmacies, NULL, NULL);
 
