@@ -408,19 +408,22 @@ static void note_stray(rxj_t *x, const rd_kafka_message_t *rkm, const char *why)
                    "%s [%d] offset %" PRId64 ": %s: key \"%.*s\" value "
                    "\"%.*s\"",
                    rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
-                   rkm->offset, why, (int)rkm->key_len, (const char *)rkm->key,
+                   rkm->offset, why, rkm->key ? (int)rkm->key_len : 4,
+                   rkm->key ? (const char *)rkm->key : "null",
                    rkm->payload ? (int)rkm->len : 4,
                    rkm->payload ? (const char *)rkm->payload : "null");
 }
 
 static void tally_enriched(rxj_t *x, const rd_kafka_message_t *rkm)
 {
-        char want[256], key[32];
+        char want[256], key[32], head[32];
         const char *v = rkm->payload;
         int64_t i;
 
-        if (!v || rkm->len < 3 || strncmp(v, "rx", 2) ||
-            (i = strtoll(v + 2, NULL, 10)) < 0 || i >= x->events) {
+        /* The payload is not NUL-terminated: parse a copy of its start. */
+        snprintf(head, sizeof head, "%.*s", v ? (int)rkm->len : 0, v ? v : "");
+        if (!v || sscanf(head, "rx%" SCNd64, &i) != 1 || i < 0 ||
+            i >= x->events) {
                 x->strays++;
                 note_stray(x, rkm, "no such event");
                 return;
@@ -434,13 +437,14 @@ static void tally_enriched(rxj_t *x, const rd_kafka_message_t *rkm)
         enriched_value(x, i, want, sizeof want);
         snprintf(key, sizeof key, "p%" PRId32, x->pat[i]);
         if (rkm->len != strlen(want) || memcmp(v, want, rkm->len) ||
-            rkm->key_len != strlen(key) ||
+            !rkm->key || rkm->key_len != strlen(key) ||
             memcmp(rkm->key, key, rkm->key_len)) {
                 if (!x->wrong++)
                         msg_printf(x->first_wrong, sizeof x->first_wrong,
                                    "event %" PRId64 ": got \"%.*s\" \"%.*s\", "
                                    "want \"%s\" \"%s\"",
-                                   i, (int)rkm->key_len, (const char *)rkm->key,
+                                   i, rkm->key ? (int)rkm->key_len : 4,
+                                   rkm->key ? (const char *)rkm->key : "null",
                                    (int)rkm->len, v, key, want);
         }
 }
@@ -462,8 +466,8 @@ static void tally_fk(rxj_t *x, const rd_kafka_message_t *rkm)
         uint8_t s = FK_SEEN;
 
         x->fk_records++;
-        snprintf(key, sizeof key, "%.*s", (int)rkm->key_len,
-                 (const char *)rkm->key);
+        snprintf(key, sizeof key, "%.*s", rkm->key ? (int)rkm->key_len : 0,
+                 rkm->key ? (const char *)rkm->key : "");
         if (sscanf(key, "rx%" SCNd64, &id) != 1 || id < 0 || id % 10 ||
             (r = id / 10) >= x->rows) {
                 x->fk_strays++;
