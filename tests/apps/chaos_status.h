@@ -65,6 +65,9 @@ typedef struct chaos_status {
         _Atomic int64_t rebalances;
         /** Changelog records restored since the process started. */
         _Atomic int64_t restored;
+        /** Records restored before a second rebalance: what the first
+         *  assignment took (the join acceptance test's bound). */
+        _Atomic int64_t restored_first;
         _Atomic int64_t stores_restoring;
         _Atomic int64_t restore_remaining;
         _Atomic int64_t stalled_ms;
