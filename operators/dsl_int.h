@@ -259,8 +259,8 @@ brook_err_t brook__tstore_init(brook__tstore_t *ts, brook_ctx_t *ctx,
  *  key-value store ignores @p as_of, as Kafka Streams' getter does when
  *  the table is not versioned). */
 brook_err_t brook__tstore_get(const brook__tstore_t *ts, const void *key,
-                              int64_t as_of, void **valuep, int64_t *tsp,
-                              char *errstr, size_t errstr_size);
+                              int64_t as_of, bool exposes, void **valuep,
+                              int64_t *tsp, char *errstr, size_t errstr_size);
 
 /**
  * How a table processor reaches the store materializing its output, and

@@ -624,8 +624,12 @@ static brook_err_t sjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
         int64_t fts = -1, ts = rec->timestamp;
         brook_err_t err;
 
-        if (ck->fk && (err = brook__tstore_get(&f->foreign, ck->fk, INT64_MAX,
-                                               &fv, &fts, errstr, errstr_size)))
+        /* Exposed: the response carries the row, so its delete must
+         * reach the foreign side's processor even if the row never left
+         * the cache. */
+        if (ck->fk &&
+            (err = brook__tstore_get(&f->foreign, ck->fk, INT64_MAX, true, &fv,
+                                     &fts, errstr, errstr_size)))
                 return err;
         if (fv && fts > ts)
                 ts = fts;
@@ -751,8 +755,11 @@ static brook_err_t resolve_process(brook_ctx_t *ctx, brook_record_t *rec,
                                 "null response");
                 return BROOK_OK;
         }
-        if ((err = brook__tstore_get(&f->primary, rec->key, INT64_MAX, &cur,
-                                     &cur_ts, errstr, errstr_size)))
+        /* Not exposed: a row still only in the cache has not subscribed
+         * yet, so a response that hashes like it answers an older row
+         * already forwarded (whose delete goes downstream anyway). */
+        if ((err = brook__tstore_get(&f->primary, rec->key, INT64_MAX, false,
+                                     &cur, &cur_ts, errstr, errstr_size)))
                 return err;
         if ((err = fk_hash(f, cur, &has, hash, errstr, errstr_size)))
                 return err;

@@ -78,9 +78,11 @@ static brook_err_t stjoin_process(brook_ctx_t *ctx, brook_record_t *rec,
         /* A versioned table answers as of the stream record's time
          * (Kafka Streams' KStreamKTableJoinProcessor with a versioned
          * getter): a late record joins the row valid when it happened. */
+        /* Not exposed: a stream's join results are events, which a later
+         * delete of the row does not take back. */
         if (key && (err = brook__tstore_get(&j->table, key,
-                                            brook_record_timestamp(rec), &right,
-                                            &ts, errstr, errstr_size)))
+                                            brook_record_timestamp(rec), false,
+                                            &right, &ts, errstr, errstr_size)))
                 return err;
         if (!right && !j->op->left)
                 return BROOK_OK;

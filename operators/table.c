@@ -182,8 +182,8 @@ brook_err_t brook__tstore_init(brook__tstore_t *ts, brook_ctx_t *ctx,
 }
 
 brook_err_t brook__tstore_get(const brook__tstore_t *ts, const void *key,
-                              int64_t as_of, void **valuep, int64_t *tsp,
-                              char *errstr, size_t errstr_size)
+                              int64_t as_of, bool exposes, void **valuep,
+                              int64_t *tsp, char *errstr, size_t errstr_size)
 {
         brook_err_t err;
 
@@ -194,8 +194,9 @@ brook_err_t brook__tstore_get(const brook__tstore_t *ts, const void *key,
                 *valuep = r.value;
                 *tsp = r.timestamp;
         } else {
-                err = brook__kvstore_get_ts(ts->kv, key, valuep, tsp, errstr,
-                                            errstr_size);
+                err = (exposes ? brook__kvstore_get_exposed
+                               : brook__kvstore_get_ts)(
+                        ts->kv, key, valuep, tsp, errstr, errstr_size);
         }
         if (err == BROOK_ERR_NOT_FOUND) {
                 *valuep = NULL;

@@ -104,7 +104,10 @@ static brook_err_t tj_process(brook_ctx_t *ctx, brook_record_t *rec,
         }
         /* The other table's latest value (Kafka Streams' getter.get(key)),
          * with its timestamp. */
-        if ((err = brook__tstore_get(&j->other, key, INT64_MAX, &theirs,
+        /* Exposed: the result holds the other row, so its delete must
+         * reach the other side's join node even if the row never left
+         * the cache. */
+        if ((err = brook__tstore_get(&j->other, key, INT64_MAX, true, &theirs,
                                      &their_ts, errstr, errstr_size)))
                 return err;
         switch (op->kind) {

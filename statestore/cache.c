@@ -789,6 +789,12 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
         }
         cache_lru_unlink(c, e);
         cache_lru_append(c, e);
+        /* A join read it (brook__kvstore_get_exposed()): downstream holds
+         * a result of this value now, as if it had been forwarded, and a
+         * delete must follow it (Kafka Streams' caching store drops a
+         * delete of a key absent below, leaving such a result joined). */
+        if (st->read_exposes && e->value)
+                e->fwd = true;
         *value = e->value;
         *value_size = e->value_size;
         return BROOK__CACHE_HIT;

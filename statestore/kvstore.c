@@ -72,6 +72,18 @@ brook_err_t brook_kvstore_get(brook_kvstore_t *kv, const void *key,
                                 errstr, errstr_size);
 }
 
+brook_err_t brook__kvstore_get_exposed(brook_kvstore_t *kv, const void *key,
+                                       void **valuep, int64_t *tsp,
+                                       char *errstr, size_t errstr_size)
+{
+        brook__store_t *st = S(kv);
+        brook_err_t err;
+        st->read_exposes = true;
+        err = brook__kvstore_get(st, key, valuep, tsp);
+        st->read_exposes = false;
+        return brook__store_ret(st, err, errstr, errstr_size);
+}
+
 brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
                                   void **valuep, int64_t *tsp, char *errstr,
                                   size_t errstr_size)

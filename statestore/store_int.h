@@ -393,6 +393,12 @@ struct brook__store {
         brook_buf_t *kbuf, *vbuf, *tmp;
         /** Operation counters (metered layer). */
         uint64_t gets, puts, deletes, scans;
+        /** Set around a table join's read of this (another node's) table
+         *  store: a value it finds only in the cache is one a join result
+         *  downstream now depends on, so a later delete of the key must go
+         *  downstream even though nothing of it was written below
+         *  (brook__cache_get() marks the entry). */
+        bool read_exposes;
         /** Window stores that retain duplicates: the last sequence
          *  number. */
         uint32_t seqnum;
@@ -747,6 +753,9 @@ brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
                                   char *errstr, size_t errstr_size);
 /** brook_kvstore_get() with the value's timestamp into *@p tsp
  *  (timestamped stores; -1 for others). */
+brook_err_t brook__kvstore_get_exposed(brook_kvstore_t *kv, const void *key,
+                                       void **valuep, int64_t *tsp,
+                                       char *errstr, size_t errstr_size);
 brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
                                   void **valuep, int64_t *tsp, char *errstr,
                                   size_t errstr_size);
