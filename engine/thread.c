@@ -1744,13 +1744,19 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
 }
 
 /* Processes what is queued, as far as each task is ready to (records
- * may wait for an empty partition: max.task.idle.ms); returns false on a
- * fatal error. */
-static bool brook__thr_process(brook__thread_t *thr)
+ * may wait for an empty partition: max.task.idle.ms), but stops once a
+ * commit is due (@p commit_interval ms after the last) with records left,
+ * setting *@p more: a backlog (a task that waited for its other
+ * partition, say) would otherwise go into one huge commit, or one huge
+ * transaction. Returns false on a fatal error. */
+static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
+                               bool *more)
 {
         size_t i;
         char errstr[1024];
         int64_t now = brook__now_wall_ms();
+        unsigned n = 0;
+        *more = false;
         for (i = 0; i < thr->tasks.cnt; i++) {
                 brook__task_t *task = thr->tasks.v[i];
                 /* Records of a restoring task wait for it (its input is
@@ -1763,6 +1769,13 @@ static bool brook__thr_process(brook__thread_t *thr)
                                 brook__app_fail(thr->app, errstr);
                                 thr->failed = true;
                                 return false;
+                        }
+                        /* A clock read every 1024 records. */
+                        if (!(++n & 1023) &&
+                            brook__now_mono_ms() - thr->last_commit >=
+                                    commit_interval) {
+                                *more = true;
+                                return true;
                         }
                 }
         }
@@ -1929,6 +1942,7 @@ static void *brook__thread_main(void *arg)
         int64_t commit_interval =
                 brook__conf_int(app->conf, "commit.interval.ms");
         int poll_ms = (int)brook__conf_int(app->conf, "poll.ms");
+        bool more = false;
         int shutdown_ms =
                 (int)brook__conf_int(app->conf, "shutdown.timeout.ms");
         brook__ptrvec_t ready = {0};
@@ -1947,6 +1961,8 @@ static void *brook__thread_main(void *arg)
 
         while (!thr->failed && !atomic_load(&app->stopping)) {
                 bool restoring = thr->rstore_cnt || thr->restorer_dirty;
+                /* more: records left queued and ready (a commit came
+                 * first): the poll does not wait. */
                 bool busy = false;
                 /* Block for the first record only; then take what is ready
                  * in one batch call (per-message polls cost a lock and a
@@ -1954,7 +1970,7 @@ static void *brook__thread_main(void *arg)
                  * stores restore, the restore step below does the
                  * waiting. */
                 rkm = rd_kafka_consumer_poll(thr->consumer,
-                                             restoring ? 0 : poll_ms);
+                                             restoring || more ? 0 : poll_ms);
                 if (rkm) {
                         brook__thr_enqueue(thr, rkm);
                         got = thr->failed ? 0
@@ -1965,13 +1981,15 @@ static void *brook__thread_main(void *arg)
                                 brook__thr_enqueue(thr, batch[i]);
                         busy = true;
                 }
+                more = false;
                 if (thr->consumer_fatal && !thr->failed &&
                     !brook__thr_renew_consumer(thr, &cq))
                         break;
                 /* While a commit is stalled nothing is processed: its
                  * output could not be delivered either. */
                 if (thr->failed ||
-                    (!thr->stall_since && !brook__thr_process(thr)))
+                    (!thr->stall_since &&
+                     !brook__thr_process(thr, commit_interval, &more)))
                         break;
                 rd_kafka_poll(thr->producer, 0);
                 brook__thr_redeliver(thr);
