@@ -1467,6 +1467,13 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                  * since the last commit is processed again. */
                 bool lost = rd_kafka_assignment_lost(rk);
                 bool clean = false;
+                /* The app is rebalancing from here on, while the tasks
+                 * commit or abort and close (which can take a while with
+                 * the broker away), as Kafka Streams' thread goes to
+                 * PARTITIONS_REVOKED first: brook_app_state() does not
+                 * say RUNNING for tasks that no longer process. */
+                atomic_store(&thr->assigned, false);
+                brook__app_notify(thr->app);
                 if (!thr->failed && !lost && !thr->close_dirty)
                         clean = brook__thr_commit(thr, thr->revoke_flush_ms) ==
                                 BROOK__COMMIT_DONE;
