@@ -109,6 +109,8 @@ typedef struct run_rec {
         int phase;     /**< Where a kill landed; -1 for the final stop. */
         int64_t at_ms; /**< When it ended, since production began. */
         int64_t processed, rebalances;
+        /** Records it dropped as late (chaos_status_t late_dropped). */
+        int64_t late_dropped;
         /** Records processed since the last commit, and between the
          *  last two commits, when it ended. */
         int64_t uncommitted, last_interval;
@@ -421,6 +423,7 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
                 }
         if (atomic_load(&st->pid) == pid) {
                 rr->processed = atomic_load(&st->processed);
+                rr->late_dropped = atomic_load(&st->late_dropped);
                 rr->rebalances = atomic_load(&st->rebalances);
                 rr->uncommitted = atomic_load(&st->uncommitted);
                 rr->last_interval = atomic_load(&st->last_interval);
@@ -626,12 +629,14 @@ static void *producer_main(void *arg)
 
 /* ------------------------------------------------------------ killer */
 
-/* Every 1.5-3 s, unless an episode runs: SIGKILL a random instance and
- * start it again. Ends once the input is in and enough kills were made. */
+/* Every 1.5-3 s, unless an episode runs: SIGKILL an instance (one that
+ * is processing, when one is) and start it again. Ends once the input is
+ * in and enough kills were made. */
 static void *killer_main(void *arg)
 {
         chaos_t *c = arg;
         uint64_t rng = 0x853c49e6748fea9bULL ^ (uint64_t)getpid();
+        int first;
         while (!atomic_load(&c->stop)) {
                 int64_t until =
                         kt_now_ms() + 1500 + (int)(chaos_rng_next(&rng) % 1501);
@@ -640,12 +645,35 @@ static void *killer_main(void *arg)
                         kt_sleep_ms(20);
                 if (atomic_load(&c->stop))
                         break;
-                pthread_mutex_lock(&c->mu);
-                done = atomic_load(&c->produced) && c->kills >= c->p.kills;
-                if (!done && !c->paused && !c->unexpected[0])
-                        inst_kill_restart(
-                                c, (int)(chaos_rng_next(&rng) % INSTANCES));
-                pthread_mutex_unlock(&c->mu);
+                /* The victim: one that is processing, if one is within
+                 * 2 s (a slow build spends longer restoring after each
+                 * kill; the kills are meant to land mid-processing),
+                 * else any. */
+                until = kt_now_ms() + 2000;
+                first = (int)(chaos_rng_next(&rng) % INSTANCES);
+                for (;;) {
+                        int victim = -1, j;
+                        bool go;
+                        pthread_mutex_lock(&c->mu);
+                        done = atomic_load(&c->produced) &&
+                               c->kills >= c->p.kills;
+                        go = !done && !c->paused && !c->unexpected[0];
+                        for (j = 0; go && victim < 0 && j < INSTANCES; j++) {
+                                int i = (first + j) % INSTANCES;
+                                if (c->inst[i].pid > 0 &&
+                                    atomic_load(&c->inst[i].st->phase) ==
+                                            CHAOS_PHASE_PROCESSING)
+                                        victim = i;
+                        }
+                        if (go && (victim >= 0 || kt_now_ms() >= until))
+                                inst_kill_restart(c,
+                                                  victim >= 0 ? victim : first);
+                        pthread_mutex_unlock(&c->mu);
+                        if (!go || victim >= 0 || kt_now_ms() >= until ||
+                            atomic_load(&c->stop))
+                                break;
+                        kt_sleep_ms(20);
+                }
                 if (done)
                         break;
         }
@@ -1026,7 +1054,8 @@ static void run_chaos(const char *guarantee)
         int64_t deadline, lag_max, others, t_produced = 0;
         int by_phase[CHAOS_PHASE_CNT] = {0}, restarts, bounded, restore_bad;
         int wipes;
-        bool zombie_below;
+        bool zombie_below, late_below;
+        int64_t late = 0;
         int i, ep, episodes, next_ep = 0;
         size_t k;
         char wipe_first[600], restore_first[400];
@@ -1182,19 +1211,41 @@ static void run_chaos(const char *guarantee)
                               "at-least-once\n",
                               guarantee, t->below, t->wbelow,
                               c->zombie_processed, c->zombie_produced);
-        if (t->strays || t->wstrays ||
-            (!zombie_below && (t->below || t->wbelow)))
+        /* A window's final counts what came before the window closed
+         * (grace 0): a record the repartition topic brought after another
+         * writer had moved the task's stream time past its window is
+         * dropped as late (counted, BROOK_DROP_LATE / _EXPIRED), as Kafka
+         * Streams drops it. Writers fall behind one another around kills
+         * and the broker restart. Finals short of the reference by no
+         * more than the records the instances dropped so are right; any
+         * other shortfall is a bug. */
+        for (k = 0; k < c->run_cnt; k++)
+                late += c->runs[k].late_dropped;
+        late_below = t->wbelow && t->wdeficit <= late;
+        if (late_below)
+                print_message("chaos %s: %" PRId64 " finals below the "
+                              "reference by %" PRId64 " records in all, "
+                              "within the %" PRId64
+                              " records the instances dropped as late\n",
+                              guarantee, t->wbelow, t->wdeficit, late);
+        if (t->strays || t->wstrays || (!zombie_below && t->below) ||
+            (!zombie_below && !late_below && t->wbelow))
                 fail_msg("%" PRId64 " ranks and %" PRId64
                          " finals are for no input record or window; "
                          "%" PRId64 " ranks and %" PRId64
-                         " finals are below the reference",
-                         t->strays, t->wstrays, t->below, t->wbelow);
+                         " finals are below the reference (finals by %" PRId64
+                         " records; %" PRId64 " dropped as late)",
+                         t->strays, t->wstrays, t->below, t->wbelow,
+                         t->wdeficit, late);
         if (!strcmp(guarantee, "exactly_once_v2") &&
-            (t->duplicated || t->wrong || t->wduplicated || t->wwrong))
+            (t->duplicated || t->wrong || t->wduplicated ||
+             (t->wwrong && !(late_below && t->wwrong == t->wbelow))))
                 fail_msg("exactly-once: %" PRId64 " ranks duplicated, %" PRId64
                          " wrong; %" PRId64 " finals duplicated, %" PRId64
-                         " wrong",
-                         t->duplicated, t->wrong, t->wduplicated, t->wwrong);
+                         " wrong (%" PRId64 " of them below, by %" PRId64
+                         " records; %" PRId64 " dropped as late)",
+                         t->duplicated, t->wrong, t->wduplicated, t->wwrong,
+                         t->wbelow, t->wdeficit, late);
         /* The run itself was what it claims. */
         if (c->kills < c->p.kills)
                 fail_msg("%d kills, fewer than %d", c->kills, c->p.kills);

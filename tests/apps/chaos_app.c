@@ -307,6 +307,11 @@ static void *sample(void *arg)
                 atomic_store(&st->last_interval, last_interval);
                 atomic_store(&st->app_state, (int32_t)state);
                 atomic_store(&st->running, running);
+                atomic_store(
+                        &st->late_dropped,
+                        brook_app_records_dropped(s->app, BROOK_DROP_LATE) +
+                                brook_app_records_dropped(s->app,
+                                                          BROOK_DROP_EXPIRED));
                 atomic_store(&st->phase, phase);
                 atomic_fetch_add(&st->samples, 1);
                 sleep_ms(CHAOS_STATUS_POLL_MS);

@@ -78,6 +78,12 @@ typedef struct chaos_status {
         _Atomic int64_t last_interval;
         /** Samples taken; the driver sees it move while the app lives. */
         _Atomic int64_t samples;
+        /** Records the windowed count dropped as late (their window closed
+         *  before they came: grace 0, and the repartition topic's writers
+         *  run at different paces around kills and the broker restart):
+         *  brook_app_records_dropped() for BROOK_DROP_LATE and
+         *  BROOK_DROP_EXPIRED. */
+        _Atomic int64_t late_dropped;
         /** Bit p: task 1_p is open in the current assignment and restored
          *  (its stores started restoring since the last rebalance and all
          *  ended; no rebalance under way): it processes, and no other

@@ -205,8 +205,10 @@ static void tally_final(chaos_tally_t *t, const rd_kafka_message_t *rkm)
                 t->wseen[i]++;
         if (count != r->count[i])
                 t->wwrong++;
-        if (count < r->count[i])
+        if (count < r->count[i]) {
                 t->wbelow++;
+                t->wdeficit += r->count[i] - count;
+        }
 }
 
 void chaos_tally_cb(const rd_kafka_message_t *rkm, void *opaque)

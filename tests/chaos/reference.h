@@ -64,6 +64,8 @@ typedef struct chaos_tally {
         uint8_t *wseen; /**< Finals per (group, window) (saturating). */
         int64_t records, missing, duplicated, wrong, below, strays;
         int64_t wrecords, wmissing, wduplicated, wwrong, wbelow, wstrays;
+        /** How far below the reference the finals below it are, summed. */
+        int64_t wdeficit;
 } chaos_tally_t;
 
 /** An empty tally of the outputs @p out (ranks) and @p win_out (window
