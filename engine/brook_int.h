@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -141,6 +142,40 @@ static inline uint64_t brook__be_get(const unsigned char *p, int n)
         for (int i = 0; i < n; i++)
                 v = v << 8 | p[i];
         return v;
+}
+
+/** splitmix64's finalizer: every input bit reaches the low bits a
+ *  table's mask keeps. */
+static inline uint64_t brook__hash_mix(uint64_t x)
+{
+        x ^= x >> 30;
+        x *= 0xbf58476d1ce4e5b9ULL;
+        x ^= x >> 27;
+        x *= 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        return x;
+}
+
+/** A hash of @p size bytes at @p p for in-memory tables, eight bytes at a
+ *  time (bytewise FNV showed in profiles), seeded with @p seed and the
+ *  length. Not stable across builds: never stored. */
+static inline uint64_t brook__hash_bytes(uint64_t seed, const void *p,
+                                         size_t size)
+{
+        const unsigned char *b = p;
+        uint64_t h = brook__hash_mix(seed) ^ size, w;
+
+        for (; size >= 8; b += 8, size -= 8) {
+                memcpy(&w, b, 8);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+                h ^= h >> 32;
+        }
+        if (size) {
+                w = 0;
+                memcpy(&w, b, size);
+                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+        }
+        return brook__hash_mix(h);
 }
 
 /** A table update through a repartition topic (a table's group_by): the

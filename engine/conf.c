@@ -80,6 +80,7 @@ typedef enum {
         BROOK__P_TASK_TIMEOUT_MS,
         BROOK__P_CACHE_MAX_BYTES,
         BROOK__P_ROCKSDB_MEMORY_BYTES,
+        BROOK__P_JOIN_MEMORY_BYTES,
         BROOK__P_WINDOW_CHANGELOG_RETENTION,
         BROOK__P_TS_EXTRACTOR,
         BROOK__P_MAX_TASK_IDLE_MS,
@@ -277,6 +278,14 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "Bound on RocksDB's memory for the whole app: block cache "
                  "(3/4) plus write buffers (1/4), whatever the number of "
                  "tasks and stores."},
+        [BROOK__P_JOIN_MEMORY_BYTES] =
+                {"join.memory.bytes", BROOK__CONF_INT, 0, 0, (int64_t)1 << 40,
+                 NULL, NULL, "16777216", NULL, NULL,
+                 "Bytes of memory for copies of the recent entries of "
+                 "stream-stream joins' window stores, which the joins' "
+                 "lookups read instead of RocksDB (docs/joins.md), split "
+                 "evenly between threads; when full the oldest entries "
+                 "go first. 0 turns the copies off."},
         [BROOK__P_WINDOW_CHANGELOG_RETENTION] =
                 {"windowstore.changelog.additional.retention.ms",
                  BROOK__CONF_INT, 0, 0, INT64_MAX / 4, NULL, NULL, "86400000",

@@ -397,6 +397,9 @@ static brook_err_t brook__td_open_state(brook_test_driver_t *td, char *errstr,
         if (err)
                 return err;
         td->env.batch = brook__statebatch_new(td->env.db);
+        if (brook__conf_int(td->conf, "join.memory.bytes") > 0)
+                td->env.wmbudget = brook__wmbudget_new(
+                        brook__conf_int(td->conf, "join.memory.bytes"));
         td->rt.env = &td->env;
         td->rt.state_dir = td->state_dir;
         if (cache_bytes > 0)
@@ -443,6 +446,7 @@ void brook_test_driver_destroy(brook_test_driver_t *td)
         free(td->slots);
         brook__cache_destroy(td->rt.cache);
         brook__statebatch_destroy(td->env.batch);
+        brook__wmbudget_destroy(td->env.wmbudget);
         brook__statedb_close(td->env.db);
         if (td->state_dir) {
                 brook__rmtree(td->state_dir);

@@ -2320,6 +2320,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                         brook__conf_int(app->conf, "num.stream.threads");
                 int64_t mem =
                         brook__conf_int(app->conf, "rocksdb.memory.bytes");
+                int64_t join_bytes =
+                        brook__conf_int(app->conf, "join.memory.bytes");
                 thr->env.db = app->statedb;
                 thr->env.batch = brook__statebatch_new(app->statedb);
                 brook__statebatch_set_transactional(thr->env.batch, thr->eos);
@@ -2329,6 +2331,9 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 if (cache_bytes / threads > 0)
                         thr->rt.cache = brook__cache_new(
                                 (size_t)(cache_bytes / threads));
+                if (join_bytes / threads > 0)
+                        thr->env.wmbudget =
+                                brook__wmbudget_new(join_bytes / threads);
                 /* Uncommitted writes live in the batch, outside RocksDB's
                  * bounded memtables: commit early rather than let them
                  * grow past an eighth of the bound. */
@@ -2467,6 +2472,8 @@ void brook__thread_destroy(brook__thread_t *thr)
         thr->consumer_conf = NULL;
         brook__statebatch_destroy(thr->env.batch);
         thr->env.batch = NULL;
+        brook__wmbudget_destroy(thr->env.wmbudget);
+        thr->env.wmbudget = NULL;
         brook__cache_destroy(thr->rt.cache);
         thr->rt.cache = NULL;
         free(thr->routes);

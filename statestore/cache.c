@@ -171,37 +171,10 @@ struct brook__cache {
 
 /* ----------------------------------------------------------- hashing */
 
-static uint64_t cache_mix(uint64_t x)
-{
-        /* splitmix64's finalizer: every input bit reaches the low bits the
-         * bucket mask keeps. */
-        x ^= x >> 30;
-        x *= 0xbf58476d1ce4e5b9ULL;
-        x ^= x >> 27;
-        x *= 0x94d049bb133111ebULL;
-        x ^= x >> 31;
-        return x;
-}
-
 static uint64_t cache_hash(const brook__store_t *st, const void *key,
                            size_t key_size)
 {
-        const unsigned char *p = key;
-        uint64_t h = cache_mix((uintptr_t)st) ^ key_size, w;
-
-        /* Eight bytes at a time (every lookup hashes, so bytewise FNV
-         * showed), seeded with the store and the length. */
-        for (; key_size >= 8; p += 8, key_size -= 8) {
-                memcpy(&w, p, 8);
-                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-                h ^= h >> 32;
-        }
-        if (key_size) {
-                w = 0;
-                memcpy(&w, p, key_size);
-                h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
-        }
-        return cache_mix(h);
+        return brook__hash_bytes((uintptr_t)st, key, key_size);
 }
 
 static size_t cache_entry_size(const cache_entry_t *e)
@@ -334,7 +307,7 @@ static void cache_set_state(cache_entry_t *e, cache_state_t state)
 static cache_store_t *cache_store_find(brook__cache_t *c,
                                        const brook__store_t *st)
 {
-        uint64_t hash = cache_mix((uintptr_t)st);
+        uint64_t hash = brook__hash_mix((uintptr_t)st);
         cache_hnode_t *n;
 
         for (n = htab_chain(&c->stores, hash); n; n = n->next)
@@ -350,7 +323,7 @@ static cache_store_t *cache_store_get(brook__cache_t *c, brook__store_t *st)
         if (cs)
                 return cs;
         cs = brook__xcalloc(1, sizeof *cs);
-        cs->h.hash = cache_mix((uintptr_t)st);
+        cs->h.hash = brook__hash_mix((uintptr_t)st);
         cs->st = st;
         cs->suffix = brook__store_cache_suffix(st);
         htab_add(&c->stores, &cs->h);

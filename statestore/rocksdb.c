@@ -1035,6 +1035,11 @@ void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on)
         batch->unindexed = on;
 }
 
+bool brook__statebatch_unindexed(const brook__statebatch_t *batch)
+{
+        return batch->unindexed;
+}
+
 void brook__statebatch_index(brook__statebatch_t *batch)
 {
         unidx_index(batch);

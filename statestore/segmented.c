@@ -67,6 +67,12 @@ typedef struct segstore {
         /** Puts come from a cache, which counted them as they were
          *  cached (brook__segmented_observe()). */
         bool cached;
+        /** A join's window store: the mirror its owner's fetches of one
+         *  key read (wmirror.c), NULL: none; and the batch its puts go
+         *  to without the index, which only fetches the mirror cannot
+         *  answer need (they index first). */
+        brook__wmirror_t *mirror;
+        brook__statebatch_t *batch;
 } segstore_t;
 
 /* ------------------------------------------------------------ key schemas */
@@ -249,6 +255,87 @@ static brook_err_t seg_probe(segstore_t *s, int64_t seg, int64_t *nextp,
                 *nextp = (int64_t)be64_get(k);
         it->destroy(it);
         return err == BROOK_ERR_END ? BROOK_OK : err;
+}
+
+/* ------------------------------------------------------------ mirror */
+
+/* Loads the mirror with every entry of the store below still within
+ * retention at stream time @p observed (through the batch: what is not
+ * committed yet too). */
+static brook_err_t seg_mirror_load(segstore_t *s, int64_t observed,
+                                   char *errstr, size_t errstr_size)
+{
+        brook_kvbytes_iter_t *it = NULL;
+        const void *k, *v;
+        size_t ksz, vsz;
+        brook_err_t err;
+
+        brook__wmirror_load_begin(
+                s->mirror, observed >= 0 ? observed - s->retention + 1 : 0);
+        if ((err = s->ops->range(s->base, NULL, 0, NULL, 0, &it, errstr,
+                                 errstr_size)))
+                goto fail;
+        while (!(err = it->next(it, &k, &ksz, &v, &vsz, errstr, errstr_size)))
+                /* Not the observed time's key, after every segment. */
+                if (ksz > SEG_PREFIX && ((const unsigned char *)k)[0] < 0x80)
+                        brook__wmirror_load_add(s->mirror,
+                                                (const unsigned char *)k +
+                                                        SEG_PREFIX,
+                                                ksz - SEG_PREFIX, v, vsz);
+        it->destroy(it);
+        if (err != BROOK_ERR_END)
+                goto fail;
+        brook__wmirror_load_done(s->mirror);
+        return BROOK_OK;
+fail:
+        brook__wmirror_reset(s->mirror);
+        return err;
+}
+
+static void seg_mirror_apply(void *self)
+{
+        (void)self;
+}
+
+/* The batch's writes are gone: the store below is what was committed. */
+static void seg_mirror_discard(void *self)
+{
+        segstore_t *s = self;
+        brook__wmirror_reset(s->mirror);
+}
+
+static void seg_mirror_detach(void *self)
+{
+        segstore_t *s = self;
+        s->batch = NULL;
+        brook__wmirror_free(s->mirror);
+        s->mirror = NULL;
+}
+
+void brook__segmented_mirror(void *self, brook__wmbudget_t *budget,
+                             brook__statebatch_t *batch)
+{
+        segstore_t *s = self;
+
+        if (s->mirror || s->kind != BROOK__STORE_WINDOW)
+                return;
+        s->mirror = brook__wmirror_new(budget);
+        s->batch = batch;
+        brook__statebatch_join(batch, seg_mirror_apply, seg_mirror_discard,
+                               seg_mirror_detach, s);
+}
+
+void brook__segmented_unmirror(void *self)
+{
+        segstore_t *s = self;
+
+        if (s->mirror)
+                brook__statebatch_detach(s->batch, s);
+}
+
+brook__wmirror_t *brook__segmented_mirror_of(void *self)
+{
+        return ((segstore_t *)self)->mirror;
 }
 
 /* ------------------------------------------------------------ iterator */
@@ -466,6 +553,25 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 if (tfrom < min)
                         tfrom = min;
         }
+        if (s->mirror && !f->query && f->kfrom && f->kto &&
+            f->kfrom_size == f->kto_size &&
+            !memcmp(f->kfrom, f->kto, f->kfrom_size)) {
+                brook_err_t err = BROOK_OK;
+                if (!brook__wmirror_loaded(s->mirror))
+                        err = seg_mirror_load(s, observed, errstr, errstr_size);
+                if (err) {
+                        free(si);
+                        return err;
+                }
+                if (tfrom >= brook__wmirror_floor(s->mirror)) {
+                        free(si);
+                        *itp = brook__wmirror_fetch(s->mirror, f->kfrom,
+                                                    f->kfrom_size, tfrom,
+                                                    f->tto, f->reverse);
+                        return BROOK_OK;
+                }
+                brook__wmirror_fallback(s->mirror);
+        }
         lo_seg = seg_id(s, tfrom);
         /* A session ending in a later segment may still have started by
          * tto: sessions search every segment from the first. */
@@ -586,14 +692,28 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
                  * return it. Not written (Kafka Streams writes it); its
                  * changelog record went out all the same. */
         } else {
+                bool unindexed = false;
                 if (value)
                         seg_add(s, seg);
                 seg_prefixed(s->kbuf, seg, key, key_size);
-                if ((err = s->ops->put(s->base, brook_buf_data(s->kbuf),
-                                       brook_buf_len(s->kbuf), value,
-                                       value_size, errstr, errstr_size)))
+                if (s->mirror) {
+                        unindexed = brook__statebatch_unindexed(s->batch);
+                        brook__statebatch_set_unindexed(s->batch, true);
+                }
+                err = s->ops->put(s->base, brook_buf_data(s->kbuf),
+                                  brook_buf_len(s->kbuf), value, value_size,
+                                  errstr, errstr_size);
+                if (s->mirror)
+                        brook__statebatch_set_unindexed(s->batch, unindexed);
+                if (err)
                         return err;
+                if (s->mirror)
+                        brook__wmirror_put(s->mirror, key, key_size, value,
+                                           value_size);
         }
+        /* What no read returns any more (seg_get()'s bound). */
+        if (s->mirror)
+                brook__wmirror_expire(s->mirror, observed - s->retention + 1);
         return seg_drop_below(s, min_live, errstr, errstr_size);
 }
 
@@ -691,6 +811,8 @@ static brook_err_t seg_clear(void *self, char *errstr, size_t errstr_size)
         pthread_mutex_unlock(&s->lock);
         atomic_store(&s->observed, -1);
         s->dropped_below = 0;
+        if (s->mirror)
+                brook__wmirror_reset(s->mirror);
         return BROOK_OK;
 }
 
@@ -699,6 +821,9 @@ static void seg_close(void *self)
         segstore_t *s = self;
         if (!s)
                 return;
+        /* Opened outside the runtime's store stack (a test), and never
+         * unmirrored: the closer is the owner. */
+        brook__segmented_unmirror(s);
         s->ops->close(s->base);
         pthread_mutex_destroy(&s->lock);
         pthread_mutex_destroy(&s->qlock);

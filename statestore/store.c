@@ -63,6 +63,7 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                                        sizeof(brook__store_t),
                        "a façade is the generic store");
         brook__store_t *st = brook__xcalloc(1, sizeof *st);
+        const brook_kvstore_ops_t *base_ops;
         brook_kvstore_open_t info = {
                 .store = def->name,
                 .task_id = task->id,
@@ -98,6 +99,7 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 return BROOK_ERR_STATE;
         }
         st->base = st->inner;
+        base_ops = st->ops;
         if ((def->kind == BROOK__STORE_WINDOW ||
              def->kind == BROOK__STORE_SESSION) &&
             brook__segmented_wrap(def, &st->inner, &st->ops, why, sizeof why)) {
@@ -115,6 +117,11 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 free(st);
                 return BROOK_ERR_STATE;
         }
+        /* A stream-stream join's buffer, in RocksDB: its lookups read a
+         * mirror in memory (wmirror.c). */
+        if (def->kind == BROOK__STORE_WINDOW && def->retain_duplicates && env &&
+            env->wmbudget && env->batch && brook__rocksdb_ops_is(base_ops))
+                brook__segmented_mirror(st->inner, env->wmbudget, env->batch);
         /* Versioned stores never cache (the topology sees to it). */
         st->cache = def->caching && def->kind != BROOK__STORE_VERSIONED ? cache
                                                                         : NULL;
@@ -152,6 +159,9 @@ void brook__store_close(brook__store_t *st)
                 brook__cache_drop(st->cache, st);
         if (st->task && st->task->rt->env && st->task->rt->env->batch)
                 brook__statebatch_detach(st->task->rt->env->batch, st->base);
+        if (st->def->kind == BROOK__STORE_WINDOW &&
+            brook__segmented_ops(st->ops))
+                brook__segmented_unmirror(st->inner);
         /* A query may still read the inner store through the handle: the
          * last reference closes it. */
         atomic_store(&st->iq->left, true);

@@ -169,6 +169,8 @@ size_t brook__statebatch_size(brook__statebatch_t *batch);
  *  nothing reads stale (an entry evicted after its flush, a range read)
  *  and the latest write of a key stays the one that lands. */
 void brook__statebatch_set_unindexed(brook__statebatch_t *batch, bool on);
+/** Whether unindexed is on. */
+bool brook__statebatch_unindexed(const brook__statebatch_t *batch);
 /** Indexes the writes made while unindexed was on, in their order. */
 void brook__statebatch_index(brook__statebatch_t *batch);
 /** exactly_once_v2: every store's uncommitted writes wait for the batch's
@@ -207,6 +209,9 @@ void brook__statebatch_fail_next_apply(brook__statebatch_t *batch);
 typedef struct brook__stateenv {
         brook__statedb_t *db;
         brook__statebatch_t *batch;
+        /** The thread's budget for its join stores' window mirrors
+         *  (join.memory.bytes), or NULL: none. */
+        struct brook__wmbudget *wmbudget;
 } brook__stateenv_t;
 
 /**
@@ -609,6 +614,19 @@ brook_err_t brook__segmented_wrap(brook__storedef_t *def, void **innerp,
                                   const brook_kvstore_ops_t **opsp,
                                   char *errstr, size_t errstr_size);
 
+/**
+ * Mirrors window store @p self (a segmented store over brook's RocksDB
+ * store that keeps every put: a stream-stream join's) in memory within
+ * @p budget (wmirror.c): its owner's fetches of one key read the mirror,
+ * and its puts skip @p batch's index. The mirror leaves @p batch and is
+ * freed by brook__segmented_unmirror(), on the owner's thread.
+ */
+void brook__segmented_mirror(void *self, struct brook__wmbudget *budget,
+                             brook__statebatch_t *batch);
+void brook__segmented_unmirror(void *self);
+/** The store's mirror (NULL: none), for tests and stats. */
+struct brook__wmirror *brook__segmented_mirror_of(void *self);
+
 /** What a window or session fetch reads (segmented.c). */
 typedef struct brook__segfetch {
         /** Serialized keys, both inclusive; NULL: open. A single key is
@@ -817,6 +835,62 @@ brook_err_t brook__versioned_restore(void *self, const void *key,
 /** The store's stream time (the largest timestamp put), or -1. Any
  *  thread. */
 int64_t brook__versioned_observed(void *self);
+
+/* ------------------------------------------------------- window mirror */
+
+/**
+ * The recent entries of a window store that keeps every put, in memory
+ * (wmirror.c): entries whose window start is at or after the mirror's
+ * floor. Owner thread only. Bytes keys are window keys (key, start,
+ * sequence number), without a segment.
+ */
+typedef struct brook__wmirror brook__wmirror_t;
+/** A thread's memory for its mirrors: past @p max_bytes they drop their
+ *  oldest entries. */
+typedef struct brook__wmbudget brook__wmbudget_t;
+
+brook__wmbudget_t *brook__wmbudget_new(int64_t max_bytes);
+/** After every mirror of it is freed. NULL is a no-op. */
+void brook__wmbudget_destroy(brook__wmbudget_t *b);
+/** Bytes the mirrors hold now. */
+int64_t brook__wmbudget_bytes(const brook__wmbudget_t *b);
+
+/** A cold mirror: it holds nothing until loaded. */
+brook__wmirror_t *brook__wmirror_new(brook__wmbudget_t *b);
+void brook__wmirror_free(brook__wmirror_t *m);
+/** Cold again: forgets everything (the store below changed under it). */
+void brook__wmirror_reset(brook__wmirror_t *m);
+bool brook__wmirror_loaded(const brook__wmirror_t *m);
+/** Every entry of the store with a start at or after it is in the
+ *  mirror. */
+int64_t brook__wmirror_floor(const brook__wmirror_t *m);
+uint64_t brook__wmirror_entries(const brook__wmirror_t *m);
+/** Entries dropped to stay within the budget, so far. */
+uint64_t brook__wmirror_evicted(const brook__wmirror_t *m);
+/** A fetch it could not answer (it reached before the floor). */
+void brook__wmirror_fallback(brook__wmirror_t *m);
+/** Fetches answered by mirrors and left to the stores below, over every
+ *  mirror freed so far in the process (tests). */
+void brook__wmirror_totals(uint64_t *servedp, uint64_t *fallbacksp);
+/** Loading: reset with floor @p floor, then every entry of the store
+ *  below (any order; those before the floor are skipped), then done. */
+void brook__wmirror_load_begin(brook__wmirror_t *m, int64_t floor);
+void brook__wmirror_load_add(brook__wmirror_t *m, const void *bkey,
+                             size_t bkey_size, const void *value,
+                             size_t value_size);
+void brook__wmirror_load_done(brook__wmirror_t *m);
+/** A put the store below took (NULL value: a delete of that exact key).
+ *  No-op while cold. */
+void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
+                        const void *value, size_t value_size);
+/** Raises the floor to @p floor (entries before it are past retention). */
+void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor);
+/** A copy of the entries of @p key with starts in [@p tfrom, @p tto], in
+ *  key order (reversed with @p reverse). The caller has checked that the
+ *  mirror is loaded and @p tfrom is at or after its floor. */
+brook_kvbytes_iter_t *brook__wmirror_fetch(brook__wmirror_t *m, const void *key,
+                                           size_t key_size, int64_t tfrom,
+                                           int64_t tto, bool reverse);
 
 /* ------------------------------------------------------------ iterators */
 

@@ -51,6 +51,11 @@
  *   rocksdb.memory.bytes                 [67108864] RocksDB memory for the
  *                                        whole app (block cache 3/4, write
  *                                        buffers 1/4), at least 4 MiB
+ *   join.memory.bytes                    [16777216] memory for copies of
+ *                                        the recent entries of stream-stream
+ *                                        joins' window stores, which their
+ *                                        lookups read instead of RocksDB;
+ *                                        split between threads; 0: none
  *
  * Kafka Streams' buffered.records.per.partition is refused
  * (BROOK_ERR_CONF_UNKNOWN, with a message saying why) rather than accepted

@@ -1,0 +1,680 @@
+/*
+ * brook — the window mirror: the recent entries of a window store that
+ * keeps every put (a stream-stream join's buffer), in memory, so that the
+ * join's lookups read memory instead of RocksDB.
+ *
+ * Why: a stream-stream join looks the other side up for every record, a
+ * read of one key over the join window. Over RocksDB each one is a new
+ * iterator over the thread's write batch and the db (memtables and every
+ * L0 file of the segment), segment by segment: in a profile of bench/run's
+ * ss-join that was over half the stream thread's time, and the store's
+ * puts had to be indexed in the batch for those reads to see them.
+ *
+ * RocksDB stays the store of record: every put goes there and to the
+ * changelog as before. The mirror is a copy of the recent part, read and
+ * written by the store's own thread only; interactive queries read
+ * RocksDB.
+ *
+ * What it holds: every entry of the store whose window start is at or
+ * after its floor, in a hash table by record key, each key's entries
+ * newest first (by start, then sequence number). A fetch of one key from a
+ * time at or after the floor is answered from it; one reaching further
+ * back (a record later than the mirror reaches) reads RocksDB. The floor
+ * rises with the store's stream time (older entries are past retention,
+ * which no read returns) and when the thread's budget (join.memory.bytes)
+ * is full: then the oldest entries go first (first put, first dropped),
+ * from the mirror that puts if it holds at least its share, else from the
+ * largest.
+ *
+ * A mirror starts cold and is loaded from the store below at its first
+ * fetch (after restoration, after a restart). It goes cold again when its
+ * thread's batch is discarded (the store below loses what the batch held)
+ * and when the store is cleared.
+ *
+ * Memory: entries go back to back into chunks, in put order; a chunk is
+ * freed once every entry in it has been dropped from the head. The budget
+ * counts the chunks and the hash tables.
+ */
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+/* A window store's bytes key: the key, its window start (8 bytes BE) and
+ * sequence number (4 bytes BE). */
+#define WM_SFX       12
+#define WM_CHUNK_MAX (64 * 1024)
+#define WM_CHUNK_MIN 1024
+
+typedef struct wm_entry {
+        struct wm_entry *older; /**< The key's next older entry. */
+        uint64_t hash;
+        int64_t start;
+        uint32_t seq;
+        uint32_t key_size, value_size;
+        /** Out of the table (deleted or replaced), still in its chunk. */
+        bool dead;
+        alignas(8) unsigned char data[]; /**< The key's bytes, the value's. */
+} wm_entry_t;
+
+typedef struct wm_chunk {
+        struct wm_chunk *next; /**< The next newer chunk. */
+        size_t size, used;
+        alignas(8) unsigned char data[];
+} wm_chunk_t;
+
+/* Fetches mirrors answered and left to the store below, added up as
+ * mirrors are freed (tests). */
+static _Atomic uint64_t wm_total_served, wm_total_fallbacks;
+
+struct brook__wmbudget {
+        int64_t max, used;
+        brook__wmirror_t **mirrors;
+        size_t cnt, cap;
+};
+
+struct brook__wmirror {
+        brook__wmbudget_t *budget;
+        bool loaded;
+        int64_t floor;
+        /** Open addressing, linear probing: each key's newest entry. */
+        wm_entry_t **slots;
+        size_t slot_cnt, key_cnt;
+        /** Chunks oldest first; the head entry is head->data + head_off. */
+        wm_chunk_t *head, *tail;
+        size_t head_off, chunk_size;
+        int64_t bytes;
+        /** Entries the mirror holds, and dropped to stay in budget. */
+        uint64_t entries, evicted;
+        /** Fetches it answered, and left to the store below. */
+        uint64_t served, fallbacks;
+        brook_buf_t *kbuf;
+        /** Loading: the entries read, and their order. */
+        brook__kvsnap_t *load;
+        struct wm_load {
+                int64_t start;
+                uint32_t seq;
+                size_t idx;
+        } * order;
+        size_t order_cnt, order_cap;
+};
+
+/* ------------------------------------------------------------- budget */
+
+brook__wmbudget_t *brook__wmbudget_new(int64_t max_bytes)
+{
+        brook__wmbudget_t *b = brook__xcalloc(1, sizeof *b);
+        b->max = max_bytes;
+        return b;
+}
+
+void brook__wmbudget_destroy(brook__wmbudget_t *b)
+{
+        if (!b)
+                return;
+        free(b->mirrors);
+        free(b);
+}
+
+int64_t brook__wmbudget_bytes(const brook__wmbudget_t *b)
+{
+        return b ? b->used : 0;
+}
+
+static void wm_account(brook__wmirror_t *m, int64_t delta)
+{
+        m->bytes += delta;
+        m->budget->used += delta;
+}
+
+/* ------------------------------------------------------------- entries */
+
+static size_t wm_entry_size(size_t key_size, size_t value_size)
+{
+        size_t n = sizeof(wm_entry_t) + key_size + value_size;
+        return (n + 7) & ~(size_t)7;
+}
+
+/* (start, seq) order: the bytes keys' order within one key. */
+static int wm_cmp(const wm_entry_t *e, int64_t start, uint32_t seq)
+{
+        if (e->start != start)
+                return e->start < start ? -1 : 1;
+        if (e->seq != seq)
+                return e->seq < seq ? -1 : 1;
+        return 0;
+}
+
+static bool wm_same_key(const wm_entry_t *e, uint64_t hash, const void *key,
+                        size_t key_size)
+{
+        return e->hash == hash && e->key_size == key_size &&
+               !memcmp(e->data, key, key_size);
+}
+
+/* The slot of @p key, or the empty one where it would go. */
+static size_t wm_probe(const brook__wmirror_t *m, uint64_t hash,
+                       const void *key, size_t key_size)
+{
+        size_t mask = m->slot_cnt - 1, i = hash & mask;
+
+        while (m->slots[i] && !wm_same_key(m->slots[i], hash, key, key_size))
+                i = (i + 1) & mask;
+        return i;
+}
+
+static void wm_grow(brook__wmirror_t *m)
+{
+        size_t cnt = m->slot_cnt ? m->slot_cnt * 2 : 64, i, j;
+        wm_entry_t **slots = brook__xcalloc(cnt, sizeof *slots);
+
+        for (i = 0; i < m->slot_cnt; i++) {
+                wm_entry_t *e = m->slots[i];
+                if (!e)
+                        continue;
+                for (j = e->hash & (cnt - 1); slots[j]; j = (j + 1) & (cnt - 1))
+                        ;
+                slots[j] = e;
+        }
+        free(m->slots);
+        wm_account(m, (int64_t)((cnt - m->slot_cnt) * sizeof *slots));
+        m->slots = slots;
+        m->slot_cnt = cnt;
+}
+
+/* Empties slot @p i, moving the entries after it back so that every key
+ * stays reachable from its home slot (linear probing's deletion). */
+static void wm_slot_remove(brook__wmirror_t *m, size_t i)
+{
+        size_t mask = m->slot_cnt - 1, j = i, k;
+
+        m->slots[i] = NULL;
+        m->key_cnt--;
+        for (;;) {
+                j = (j + 1) & mask;
+                if (!m->slots[j])
+                        return;
+                k = m->slots[j]->hash & mask;
+                /* Leave it if its home lies cyclically in (i, j]. */
+                if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+                        continue;
+                m->slots[i] = m->slots[j];
+                m->slots[j] = NULL;
+                i = j;
+        }
+}
+
+/* Takes @p e out of its key's list (and the key out of the table if it
+ * was its last entry). */
+static void wm_unlink(brook__wmirror_t *m, wm_entry_t *e)
+{
+        size_t i = wm_probe(m, e->hash, e->data, e->key_size);
+        wm_entry_t *p = m->slots[i];
+
+        e->dead = true;
+        m->entries--;
+        if (p == e) {
+                if (e->older)
+                        m->slots[i] = e->older;
+                else
+                        wm_slot_remove(m, i);
+                return;
+        }
+        while (p && p->older != e)
+                p = p->older;
+        if (p)
+                p->older = e->older;
+}
+
+/* Puts @p e in its key's list, in order; an entry of the same start and
+ * sequence number is replaced. */
+static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
+{
+        wm_entry_t *p, *x;
+        size_t i;
+
+        if ((m->key_cnt + 1) * 2 > m->slot_cnt)
+                wm_grow(m);
+        i = wm_probe(m, e->hash, e->data, e->key_size);
+        m->entries++;
+        p = m->slots[i];
+        if (!p) {
+                e->older = NULL;
+                m->slots[i] = e;
+                m->key_cnt++;
+                return;
+        }
+        if (wm_cmp(p, e->start, e->seq) <= 0) {
+                if (wm_cmp(p, e->start, e->seq) == 0) {
+                        e->older = p->older;
+                        p->dead = true;
+                        m->entries--;
+                } else {
+                        e->older = p;
+                }
+                m->slots[i] = e;
+                return;
+        }
+        while (p->older && wm_cmp(p->older, e->start, e->seq) > 0)
+                p = p->older;
+        x = p->older;
+        if (x && wm_cmp(x, e->start, e->seq) == 0) {
+                e->older = x->older;
+                x->dead = true;
+                m->entries--;
+        } else {
+                e->older = x;
+        }
+        p->older = e;
+}
+
+/* ------------------------------------------------------------- chunks */
+
+static wm_entry_t *wm_alloc(brook__wmirror_t *m, size_t size)
+{
+        wm_chunk_t *c = m->tail;
+        wm_entry_t *e;
+
+        if (!c || c->size - c->used < size) {
+                size_t n = size > m->chunk_size ? size : m->chunk_size;
+                c = brook__xmalloc(sizeof *c + n);
+                c->next = NULL;
+                c->size = n;
+                c->used = 0;
+                wm_account(m, (int64_t)(sizeof *c + n));
+                if (m->tail)
+                        m->tail->next = c;
+                else
+                        m->head = c;
+                m->tail = c;
+        }
+        e = (wm_entry_t *)(c->data + c->used);
+        c->used += size;
+        return e;
+}
+
+static void wm_chunk_free(brook__wmirror_t *m, wm_chunk_t *c)
+{
+        wm_account(m, -(int64_t)(sizeof *c + c->size));
+        free(c);
+}
+
+/* Drops the oldest entry: out of the table, and its chunk freed once
+ * passed. Returns it (valid until the next call), or NULL if there is
+ * none. */
+/* Frees the chunks the head has passed; the last one, passed, is reused
+ * from its start. */
+static void wm_pop_passed(brook__wmirror_t *m)
+{
+        while (m->head && m->head_off >= m->head->used) {
+                wm_chunk_t *c = m->head;
+                if (c == m->tail) {
+                        c->used = 0;
+                        m->head_off = 0;
+                        return;
+                }
+                m->head = c->next;
+                m->head_off = 0;
+                wm_chunk_free(m, c);
+        }
+}
+
+static wm_entry_t *wm_pop(brook__wmirror_t *m, bool *livep)
+{
+        wm_entry_t *e;
+
+        wm_pop_passed(m);
+        if (!m->head || m->head_off >= m->head->used)
+                return NULL;
+        e = (wm_entry_t *)(m->head->data + m->head_off);
+        m->head_off += wm_entry_size(e->key_size, e->value_size);
+        *livep = !e->dead;
+        if (!e->dead)
+                wm_unlink(m, e);
+        return e;
+}
+
+/* Frees every chunk and the table: the mirror holds nothing. */
+static void wm_free_all(brook__wmirror_t *m)
+{
+        while (m->head) {
+                wm_chunk_t *c = m->head;
+                m->head = c->next;
+                wm_chunk_free(m, c);
+        }
+        m->tail = NULL;
+        m->head_off = 0;
+        if (m->slots) {
+                wm_account(m, -(int64_t)(m->slot_cnt * sizeof *m->slots));
+                free(m->slots);
+        }
+        m->slots = NULL;
+        m->slot_cnt = m->key_cnt = 0;
+        m->entries = 0;
+}
+
+/* Frees memory of @p m for the budget: drops its oldest entry (the floor
+ * rises past it), or, once it has none, its chunk and table. False if it
+ * had nothing to free. */
+static bool wm_shed(brook__wmirror_t *m)
+{
+        bool live;
+        wm_entry_t *e = wm_pop(m, &live);
+
+        if (e) {
+                if (live) {
+                        if (e->start >= m->floor)
+                                m->floor = e->start + 1;
+                        m->evicted++;
+                }
+                return true;
+        }
+        if (!m->bytes)
+                return false;
+        wm_free_all(m);
+        return true;
+}
+
+/* Back within the budget: a mirror holding at least its share (the
+ * budget's bytes over its mirrors) sheds its own oldest entries, else the
+ * largest one does, so that mirrors that keep putting end up with even
+ * shares. */
+static void wm_enforce(brook__wmirror_t *m)
+{
+        brook__wmbudget_t *b = m->budget;
+
+        while (b->used > b->max) {
+                brook__wmirror_t *v = m;
+                size_t i;
+
+                if (m->bytes * (int64_t)b->cnt < b->used)
+                        for (i = 0; i < b->cnt; i++)
+                                if (b->mirrors[i]->bytes > v->bytes)
+                                        v = b->mirrors[i];
+                if (!wm_shed(v) && (v == m || !wm_shed(m)))
+                        return;
+        }
+}
+
+/* ------------------------------------------------------------- mirror */
+
+brook__wmirror_t *brook__wmirror_new(brook__wmbudget_t *b)
+{
+        brook__wmirror_t *m = brook__xcalloc(1, sizeof *m);
+        int64_t chunk = b->max / 16;
+
+        m->budget = b;
+        m->chunk_size = chunk > WM_CHUNK_MAX   ? WM_CHUNK_MAX
+                        : chunk < WM_CHUNK_MIN ? WM_CHUNK_MIN
+                                               : (size_t)chunk;
+        m->kbuf = brook_buf_new();
+        if (b->cnt == b->cap) {
+                b->cap = b->cap ? b->cap * 2 : 8;
+                b->mirrors = brook__xrealloc(b->mirrors,
+                                             b->cap * sizeof *b->mirrors);
+        }
+        b->mirrors[b->cnt++] = m;
+        return m;
+}
+
+static void wm_load_clear(brook__wmirror_t *m)
+{
+        brook__kvsnap_free(m->load);
+        m->load = NULL;
+        free(m->order);
+        m->order = NULL;
+        m->order_cnt = m->order_cap = 0;
+}
+
+void brook__wmirror_free(brook__wmirror_t *m)
+{
+        brook__wmbudget_t *b;
+        size_t i;
+
+        if (!m)
+                return;
+        b = m->budget;
+        atomic_fetch_add(&wm_total_served, m->served);
+        atomic_fetch_add(&wm_total_fallbacks, m->fallbacks);
+        wm_free_all(m);
+        wm_load_clear(m);
+        for (i = 0; i < b->cnt; i++)
+                if (b->mirrors[i] == m) {
+                        b->mirrors[i] = b->mirrors[--b->cnt];
+                        break;
+                }
+        brook_buf_destroy(m->kbuf);
+        free(m);
+}
+
+void brook__wmirror_reset(brook__wmirror_t *m)
+{
+        wm_free_all(m);
+        wm_load_clear(m);
+        m->loaded = false;
+        m->floor = 0;
+}
+
+bool brook__wmirror_loaded(const brook__wmirror_t *m)
+{
+        return m->loaded;
+}
+
+int64_t brook__wmirror_floor(const brook__wmirror_t *m)
+{
+        return m->floor;
+}
+
+uint64_t brook__wmirror_entries(const brook__wmirror_t *m)
+{
+        return m->entries;
+}
+
+uint64_t brook__wmirror_evicted(const brook__wmirror_t *m)
+{
+        return m->evicted;
+}
+
+void brook__wmirror_fallback(brook__wmirror_t *m)
+{
+        m->fallbacks++;
+}
+
+void brook__wmirror_totals(uint64_t *servedp, uint64_t *fallbacksp)
+{
+        *servedp = atomic_load(&wm_total_served);
+        *fallbacksp = atomic_load(&wm_total_fallbacks);
+}
+
+/* Splits a window bytes key. */
+static bool wm_split(const void *bkey, size_t bkey_size, size_t *key_sizep,
+                     int64_t *startp, uint32_t *seqp)
+{
+        const unsigned char *p = bkey;
+
+        if (bkey_size < WM_SFX)
+                return false;
+        *key_sizep = bkey_size - WM_SFX;
+        p += *key_sizep;
+        *startp = (int64_t)brook__be_get(p, 8);
+        *seqp = (uint32_t)brook__be_get(p + 8, 4);
+        return true;
+}
+
+static void wm_add(brook__wmirror_t *m, const unsigned char *key,
+                   size_t key_size, int64_t start, uint32_t seq,
+                   const void *value, size_t value_size)
+{
+        wm_entry_t *e = wm_alloc(m, wm_entry_size(key_size, value_size));
+
+        e->hash = brook__hash_bytes(0, key, key_size);
+        e->start = start;
+        e->seq = seq;
+        e->key_size = (uint32_t)key_size;
+        e->value_size = (uint32_t)value_size;
+        e->dead = false;
+        memcpy(e->data, key, key_size);
+        if (value_size)
+                memcpy(e->data + key_size, value, value_size);
+        wm_link(m, e);
+        wm_enforce(m);
+}
+
+void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
+                        const void *value, size_t value_size)
+{
+        size_t key_size, i;
+        int64_t start;
+        uint32_t seq;
+        uint64_t hash;
+        wm_entry_t *e;
+
+        if (!m->loaded || !wm_split(bkey, bkey_size, &key_size, &start, &seq) ||
+            start < m->floor)
+                return;
+        if (value) {
+                wm_add(m, bkey, key_size, start, seq, value, value_size);
+                return;
+        }
+        if (!m->slot_cnt)
+                return;
+        hash = brook__hash_bytes(0, bkey, key_size);
+        i = wm_probe(m, hash, bkey, key_size);
+        for (e = m->slots[i]; e; e = e->older)
+                if (wm_cmp(e, start, seq) == 0) {
+                        wm_unlink(m, e);
+                        return;
+                }
+}
+
+void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor)
+{
+        wm_entry_t *e;
+        bool live;
+
+        if (!m->loaded)
+                return;
+        if (floor > m->floor)
+                m->floor = floor;
+        /* Entries put late may sit behind newer ones: they go when they
+         * reach the head (no fetch returns them meanwhile). */
+        for (;;) {
+                wm_pop_passed(m);
+                if (!m->head || m->head_off >= m->head->used)
+                        break;
+                e = (wm_entry_t *)(m->head->data + m->head_off);
+                if (!e->dead && e->start >= m->floor)
+                        break;
+                wm_pop(m, &live);
+        }
+}
+
+brook_kvbytes_iter_t *brook__wmirror_fetch(brook__wmirror_t *m, const void *key,
+                                           size_t key_size, int64_t tfrom,
+                                           int64_t tto, bool reverse)
+{
+        brook__kvsnap_t *snap = brook__kvsnap_new();
+        wm_entry_t *hit[16], **hits = hit, *e;
+        size_t cnt = 0, cap = 16, i;
+        unsigned char sfx[WM_SFX];
+        uint64_t hash;
+
+        m->served++;
+        if (m->slot_cnt && tto >= tfrom) {
+                hash = brook__hash_bytes(0, key, key_size);
+                i = wm_probe(m, hash, key, key_size);
+                /* Newest first: skip what is after tto, stop before
+                 * tfrom. */
+                for (e = m->slots[i]; e && e->start >= tfrom; e = e->older) {
+                        if (e->start > tto)
+                                continue;
+                        if (cnt == cap) {
+                                cap *= 2;
+                                if (hits == hit) {
+                                        hits = brook__xmalloc(cap *
+                                                              sizeof *hits);
+                                        memcpy(hits, hit, sizeof hit);
+                                } else {
+                                        hits = brook__xrealloc(
+                                                hits, cap * sizeof *hits);
+                                }
+                        }
+                        hits[cnt++] = e;
+                }
+        }
+        for (i = cnt; i > 0; i--) {
+                e = hits[i - 1];
+                brook__be_put(sfx, (uint64_t)e->start, 8);
+                brook__be_put(sfx + 8, e->seq, 4);
+                brook_buf_clear(m->kbuf);
+                brook_buf_append(m->kbuf, e->data, e->key_size);
+                brook_buf_append(m->kbuf, sfx, sizeof sfx);
+                brook__kvsnap_add(snap, brook_buf_data(m->kbuf),
+                                  brook_buf_len(m->kbuf), e->data + e->key_size,
+                                  e->value_size);
+        }
+        if (hits != hit)
+                free(hits);
+        return brook__kvsnap_iter(snap, reverse);
+}
+
+/* ------------------------------------------------------------- loading */
+
+void brook__wmirror_load_begin(brook__wmirror_t *m, int64_t floor)
+{
+        brook__wmirror_reset(m);
+        m->floor = floor;
+        m->load = brook__kvsnap_new();
+}
+
+void brook__wmirror_load_add(brook__wmirror_t *m, const void *bkey,
+                             size_t bkey_size, const void *value,
+                             size_t value_size)
+{
+        size_t key_size;
+        int64_t start;
+        uint32_t seq;
+
+        if (!wm_split(bkey, bkey_size, &key_size, &start, &seq) ||
+            start < m->floor)
+                return;
+        if (m->order_cnt == m->order_cap) {
+                m->order_cap = m->order_cap ? m->order_cap * 2 : 256;
+                m->order = brook__xrealloc(m->order,
+                                           m->order_cap * sizeof *m->order);
+        }
+        m->order[m->order_cnt++] =
+                (struct wm_load){start, seq, brook__kvsnap_cnt(m->load)};
+        brook__kvsnap_add(m->load, bkey, bkey_size, value, value_size);
+}
+
+static int wm_load_cmp(const void *a, const void *b)
+{
+        const struct wm_load *x = a, *y = b;
+
+        if (x->start != y->start)
+                return x->start < y->start ? -1 : 1;
+        if (x->seq != y->seq)
+                return x->seq < y->seq ? -1 : 1;
+        return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+void brook__wmirror_load_done(brook__wmirror_t *m)
+{
+        size_t i;
+
+        /* Oldest first, as if put in time order: what the budget drops
+         * first is what a fetch needs least. */
+        if (m->order_cnt)
+                qsort(m->order, m->order_cnt, sizeof *m->order, wm_load_cmp);
+        m->loaded = true;
+        for (i = 0; i < m->order_cnt; i++) {
+                const void *k, *v;
+                size_t ksz, vsz;
+                brook__kvsnap_get(m->load, m->order[i].idx, &k, &ksz, &v, &vsz);
+                brook__wmirror_put(m, k, ksz, v, vsz);
+        }
+        wm_load_clear(m);
+}
