@@ -106,8 +106,18 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                         return BROOK__COMMIT_FAILED;
                 return BROOK__COMMIT_DONE;
         }
+        /* With a changelog behind every store, a write that has not
+         * landed when the offsets are committed is caught up by
+         * restoration, as under exactly-once: the writer thread applies
+         * it while this thread goes on (a failure fails the next record,
+         * brook__statebatch_check()). A store without one must be
+         * written before the offsets say its records are done. */
         if (!err && batch)
-                err = brook__statebatch_write(batch, errstr, errstr_size);
+                err = commit_all_logged(tasks)
+                              ? brook__statebatch_write_behind(batch, errstr,
+                                                               errstr_size)
+                              : brook__statebatch_write(batch, errstr,
+                                                        errstr_size);
         if (err) {
                 *errp = err;
                 if (!commit_all_logged(tasks))

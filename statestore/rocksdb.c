@@ -1277,8 +1277,23 @@ static void batch_write_async(brook__statebatch_t *batch,
         pthread_mutex_unlock(&db->alock);
 }
 
+static brook_err_t batch_write(brook__statebatch_t *batch, bool behind,
+                               char *errstr, size_t errstr_size);
+
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size)
+{
+        return batch_write(batch, batch->transactional, errstr, errstr_size);
+}
+
+brook_err_t brook__statebatch_write_behind(brook__statebatch_t *batch,
+                                           char *errstr, size_t errstr_size)
+{
+        return batch_write(batch, true, errstr, errstr_size);
+}
+
+static brook_err_t batch_write(brook__statebatch_t *batch, bool behind,
+                               char *errstr, size_t errstr_size)
 {
         char *rerr = NULL;
         brook_err_t err;
@@ -1317,7 +1332,7 @@ brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                 rocksdb_writebatch_delete_range_cf(
                         all, r->cf, r->from, r->from_size, r->to, r->to_size);
         }
-        if (batch->transactional) {
+        if (behind) {
                 batch_write_async(batch, all);
         } else {
                 rerr = batch_apply(batch->db, all, batch->ranges,

@@ -146,6 +146,11 @@ void brook__statebatch_destroy(brook__statebatch_t *batch);
  *  to land, and fails if it failed. */
 brook_err_t brook__statebatch_write(brook__statebatch_t *batch, char *errstr,
                                     size_t errstr_size);
+/** brook__statebatch_write(), handing the write to the writer thread
+ *  whether transactional or not: for a commit whose every store has a
+ *  changelog, which restoration replays if the write does not land. */
+brook_err_t brook__statebatch_write_behind(brook__statebatch_t *batch,
+                                           char *errstr, size_t errstr_size);
 /** Writes only what was written in bulk mode (restoration), leaving the
  *  uncommitted writes of active stores in the batch. */
 brook_err_t brook__statebatch_write_bulk(brook__statebatch_t *batch,

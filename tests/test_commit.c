@@ -42,11 +42,16 @@ static void *value_as_key(const brook_record_t *rec, void *opaque)
  * "ward-counts" (cached) -> ward-out; and in -> group by key -> 10 ms
  * tumbling windows -> count -> suppress until the window closes -> win-out.
  */
+/* The next topology()'s ward-counts store has no changelog. */
+static bool ward_counts_unlogged;
+
 static brook_builder_t *topology(const brook_kvstore_supplier_t *sup)
 {
         brook_builder_t *b = brook_builder_new();
         brook_stream_t *in = brook_stream(b, "in", NULL);
-        brook_materialized_t m = {.name = "ward-counts", .supplier = sup};
+        brook_materialized_t m = {.name = "ward-counts",
+                                  .supplier = sup,
+                                  .logging_disabled = ward_counts_unlogged};
         brook_materialized_t wm = {.name = "patient-windows"};
         brook_suppressed_t sup_final = {
                 .kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES,
@@ -377,6 +382,55 @@ static void test_fail_state_apply(void **state)
         brook_test_driver_destroy(td);
 }
 
+/*
+ * Under at_least_once, with a changelog behind every store, the batch is
+ * written behind the thread too (restoration replays what a crash kept
+ * from landing): a failed write shows at the next record or commit, and
+ * stops the driver as an app stops.
+ */
+static void test_alos_writes_behind(void **state)
+{
+        brook_test_driver_t *td = driver(NULL, false);
+        char out[4096] = "", err[512] = "", key[16], value[16];
+        brook_err_t e;
+        int64_t ts;
+        (void)state;
+
+        first_commit_then_pipe(td, out, sizeof out);
+        brook__td_fail_next(td, BROOK__TD_FAIL_STATE_APPLY);
+        commit_ok(td); /* handed to the writer */
+        input(3, key, value, &ts);
+        e = brook_test_driver_pipe(td, "in", key, strlen(key), value,
+                                   strlen(value), ts, NULL, 0, err, sizeof err);
+        if (!e)
+                e = brook_test_driver_commit(td, err, sizeof err);
+        assert_true(e == BROOK_ERR_FATAL || e == BROOK_ERR_STATE);
+        assert_non_null(strstr(err, "injected failure"));
+        brook_test_driver_destroy(td);
+}
+
+/* A store without a changelog has nothing to restore from: its writes
+ * land before the commit returns (the writer thread is not used, so a
+ * failure injected there never happens). */
+static void test_alos_unlogged_writes_first(void **state)
+{
+        brook_test_driver_t *td;
+        char out[4096] = "", counts[256];
+        (void)state;
+
+        ward_counts_unlogged = true;
+        td = driver(NULL, false);
+        ward_counts_unlogged = false;
+        first_commit_then_pipe(td, out, sizeof out);
+        brook__td_fail_next(td, BROOK__TD_FAIL_STATE_APPLY);
+        commit_ok(td);
+        pipe_input(td, 3);
+        commit_ok(td);
+        store_counts(td, counts, sizeof counts);
+        assert_string_equal(counts, "ward-0=2,ward-1=1,ward-2=1");
+        brook_test_driver_destroy(td);
+}
+
 static int fake_commits;
 
 static brook__commit_t fake_deliver(void *opaque, bool *again, char *errstr,
@@ -585,6 +639,8 @@ int main(void)
                 cmocka_unit_test(test_fail_commit_abort_in_memory),
                 cmocka_unit_test(test_fail_state_write),
                 cmocka_unit_test(test_fail_state_apply),
+                cmocka_unit_test(test_alos_writes_behind),
+                cmocka_unit_test(test_alos_unlogged_writes_first),
                 cmocka_unit_test(test_commit_after_failed_apply),
                 cmocka_unit_test(test_at_least_once_deliver_fails),
                 cmocka_unit_test(test_flush_twice_in_one_commit),
