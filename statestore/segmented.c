@@ -537,7 +537,7 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                                    size_t errstr_size)
 {
         segstore_t *s = self;
-        segiter_t *si = brook__xcalloc(1, sizeof *si);
+        segiter_t *si;
         int64_t observed = atomic_load(&s->observed);
         int64_t tfrom = f->tfrom, lo_seg, hi_seg;
         size_t i;
@@ -559,12 +559,9 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 brook_err_t err = BROOK_OK;
                 if (!brook__wmirror_loaded(s->mirror))
                         err = seg_mirror_load(s, observed, errstr, errstr_size);
-                if (err) {
-                        free(si);
+                if (err)
                         return err;
-                }
                 if (tfrom >= brook__wmirror_floor(s->mirror)) {
-                        free(si);
                         *itp = brook__wmirror_fetch(s->mirror, f->kfrom,
                                                     f->kfrom_size, tfrom,
                                                     f->tto, f->reverse);
@@ -572,6 +569,7 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 }
                 brook__wmirror_fallback(s->mirror);
         }
+        si = brook__xcalloc(1, sizeof *si);
         lo_seg = seg_id(s, tfrom);
         /* A session ending in a later segment may still have started by
          * tto: sessions search every segment from the first. */

@@ -49,11 +49,14 @@
 #define WM_CHUNK_MIN 1024
 
 typedef struct wm_entry {
-        struct wm_entry *older; /**< The key's next older entry. */
+        /** The key's next older and next newer entries. */
+        struct wm_entry *older, *newer;
         uint64_t hash;
         int64_t start;
         uint32_t seq;
         uint32_t key_size, value_size;
+        /** The key's newest entry: its slot. */
+        uint32_t slot;
         /** Out of the table (deleted or replaced), still in its chunk. */
         bool dead;
         alignas(8) unsigned char data[]; /**< The key's bytes, the value's. */
@@ -165,22 +168,30 @@ static size_t wm_probe(const brook__wmirror_t *m, uint64_t hash,
         return i;
 }
 
+/* Puts @p e, its key's newest entry, in slot @p i. */
+static void wm_slot_set(brook__wmirror_t *m, size_t i, wm_entry_t *e)
+{
+        m->slots[i] = e;
+        e->slot = (uint32_t)i;
+}
+
 static void wm_grow(brook__wmirror_t *m)
 {
         size_t cnt = m->slot_cnt ? m->slot_cnt * 2 : 64, i, j;
-        wm_entry_t **slots = brook__xcalloc(cnt, sizeof *slots);
+        wm_entry_t **slots = brook__xcalloc(cnt, sizeof *slots), **old;
 
+        old = m->slots;
+        m->slots = slots;
         for (i = 0; i < m->slot_cnt; i++) {
-                wm_entry_t *e = m->slots[i];
+                wm_entry_t *e = old[i];
                 if (!e)
                         continue;
                 for (j = e->hash & (cnt - 1); slots[j]; j = (j + 1) & (cnt - 1))
                         ;
-                slots[j] = e;
+                wm_slot_set(m, j, e);
         }
-        free(m->slots);
+        free(old);
         wm_account(m, (int64_t)((cnt - m->slot_cnt) * sizeof *slots));
-        m->slots = slots;
         m->slot_cnt = cnt;
 }
 
@@ -200,39 +211,36 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
                 /* Leave it if its home lies cyclically in (i, j]. */
                 if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
                         continue;
-                m->slots[i] = m->slots[j];
+                wm_slot_set(m, i, m->slots[j]);
                 m->slots[j] = NULL;
                 i = j;
         }
 }
 
 /* Takes @p e out of its key's list (and the key out of the table if it
- * was its last entry). */
+ * was its last entry), without looking the key up. */
 static void wm_unlink(brook__wmirror_t *m, wm_entry_t *e)
 {
-        size_t i = wm_probe(m, e->hash, e->data, e->key_size);
-        wm_entry_t *p = m->slots[i];
-
         e->dead = true;
         m->entries--;
-        if (p == e) {
-                if (e->older)
-                        m->slots[i] = e->older;
-                else
-                        wm_slot_remove(m, i);
+        if (e->older)
+                e->older->newer = e->newer;
+        if (e->newer) {
+                e->newer->older = e->older;
                 return;
         }
-        while (p && p->older != e)
-                p = p->older;
-        if (p)
-                p->older = e->older;
+        /* The key's newest: its slot goes to the next older, if any. */
+        if (e->older)
+                wm_slot_set(m, e->slot, e->older);
+        else
+                wm_slot_remove(m, e->slot);
 }
 
 /* Puts @p e in its key's list, in order; an entry of the same start and
  * sequence number is replaced. */
 static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
 {
-        wm_entry_t *p, *x;
+        wm_entry_t *p;
         size_t i;
 
         if ((m->key_cnt + 1) * 2 > m->slot_cnt)
@@ -240,34 +248,30 @@ static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
         i = wm_probe(m, e->hash, e->data, e->key_size);
         m->entries++;
         p = m->slots[i];
+        e->newer = e->older = NULL;
         if (!p) {
-                e->older = NULL;
-                m->slots[i] = e;
+                wm_slot_set(m, i, e);
                 m->key_cnt++;
                 return;
         }
+        /* p: the oldest entry newer than e, or NULL. */
         if (wm_cmp(p, e->start, e->seq) <= 0) {
-                if (wm_cmp(p, e->start, e->seq) == 0) {
-                        e->older = p->older;
-                        p->dead = true;
-                        m->entries--;
-                } else {
-                        e->older = p;
-                }
-                m->slots[i] = e;
-                return;
-        }
-        while (p->older && wm_cmp(p->older, e->start, e->seq) > 0)
-                p = p->older;
-        x = p->older;
-        if (x && wm_cmp(x, e->start, e->seq) == 0) {
-                e->older = x->older;
-                x->dead = true;
-                m->entries--;
+                p = NULL;
         } else {
-                e->older = x;
+                while (p->older && wm_cmp(p->older, e->start, e->seq) > 0)
+                        p = p->older;
         }
-        p->older = e;
+        e->older = p ? p->older : m->slots[i];
+        e->newer = p;
+        if (p)
+                p->older = e;
+        else
+                wm_slot_set(m, i, e);
+        if (e->older)
+                e->older->newer = e;
+        /* The same start and sequence number: e replaces it. */
+        if (e->older && wm_cmp(e->older, e->start, e->seq) == 0)
+                wm_unlink(m, e->older);
 }
 
 /* ------------------------------------------------------------- chunks */
