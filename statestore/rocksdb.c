@@ -849,6 +849,9 @@ struct rep_rec {
 #define TAG_PUT       0x1
 #define TAG_CF_DELETE 0x4
 #define TAG_CF_PUT    0x5
+/* RocksDB's kTypeColumnFamilyRangeDeletion and kTypeRangeDeletion. */
+#define TAG_CF_RANGE_DELETE 0xe
+#define TAG_RANGE_DELETE    0xf
 
 static bool rep_varint32(const char **p, const char *end, uint32_t *v)
 {
@@ -942,21 +945,52 @@ static bool rep_parse(brook__statebatch_t *batch, const char *rep, size_t size,
  * entries became dirty, all over the key space (hopping-count under
  * exactly-once spent 21% of the stream thread in memtable inserts).
  * Returns false if a rep holds a record brook does not write. */
+/* Appends @p v as a varint32 at @p p; returns the bytes written. */
+static size_t rep_put_varint32(char *p, uint32_t v)
+{
+        size_t n = 0;
+
+        while (v >= 0x80) {
+                p[n++] = (char)(v | 0x80);
+                v >>= 7;
+        }
+        p[n++] = (char)v;
+        return n;
+}
+
+/* Appends a slice (varint32 length, bytes); returns the bytes written. */
+static size_t rep_put_slice(char *p, const char *data, size_t size)
+{
+        size_t n = rep_put_varint32(p, (uint32_t)size);
+
+        memcpy(p + n, data, size);
+        return n + size;
+}
+
 static bool rep_sort(brook__statebatch_t *batch, size_t *sizep)
 {
-        size_t wsize = 0, usize = 0, n = 0, i, out;
+        size_t wsize = 0, usize = 0, rsize = 0, n = 0, i, out;
         const char *wrep = rocksdb_writebatch_wi_data(batch->wb, &wsize);
         const char *urep = rocksdb_writebatch_data(batch->unidx, &usize);
         uint32_t cnt = 0;
 
         if (!rep_parse(batch, wrep, wsize, &n) ||
-            !rep_parse(batch, urep, usize, &n) || n > UINT32_MAX)
+            !rep_parse(batch, urep, usize, &n) ||
+            n + batch->range_cnt > UINT32_MAX)
                 return false;
         qsort(batch->recs, n, sizeof *batch->recs, rep_rec_cmp);
 
-        if (batch->sorted_cap < wsize + usize) {
+        /* The range deletions go in here too: appended to RocksDB's batch
+         * they would double its buffer, a commit's size more memory. */
+        for (i = 0; i < batch->range_cnt; i++) {
+                const struct pending_range *r = &batch->ranges[i];
+                if (r->from_size > UINT32_MAX || r->to_size > UINT32_MAX)
+                        return false;
+                rsize += 1 + 5 + 5 + r->from_size + 5 + r->to_size;
+        }
+        if (batch->sorted_cap < wsize + usize + rsize) {
                 free(batch->sorted);
-                batch->sorted_cap = wsize + usize;
+                batch->sorted_cap = wsize + usize + rsize;
                 batch->sorted = brook__xmalloc(batch->sorted_cap);
         }
         memset(batch->sorted, 0, REP_HEADER);
@@ -968,6 +1002,22 @@ static bool rep_sort(brook__statebatch_t *batch, size_t *sizep)
                         continue; /* Written again later in the batch. */
                 memcpy(batch->sorted + out, r->rec, r->rec_size);
                 out += r->rec_size;
+                cnt++;
+        }
+        /* Then the range deletions, after every record (a put into an
+         * expired segment in this batch is deleted with it). */
+        for (i = 0; i < batch->range_cnt; i++) {
+                const struct pending_range *r = &batch->ranges[i];
+                uint32_t id = rocksdb_column_family_handle_get_id(r->cf);
+                if (id) {
+                        batch->sorted[out++] = TAG_CF_RANGE_DELETE;
+                        out += rep_put_varint32(batch->sorted + out, id);
+                } else {
+                        batch->sorted[out++] = TAG_RANGE_DELETE;
+                }
+                out += rep_put_slice(batch->sorted + out, r->from,
+                                     r->from_size);
+                out += rep_put_slice(batch->sorted + out, r->to, r->to_size);
                 cnt++;
         }
         /* The count, fixed32 little-endian. */
@@ -1321,16 +1371,17 @@ static brook_err_t batch_write(brook__statebatch_t *batch, bool behind,
         /* One write: the batch's records in key order, then the range
          * deletions. */
         if (rep_sort(batch, &size)) {
-                rep = batch->sorted;
+                all = rocksdb_writebatch_create_from(batch->sorted, size);
         } else {
                 unidx_index(batch);
                 rep = rocksdb_writebatch_wi_data(batch->wb, &size);
-        }
-        all = rocksdb_writebatch_create_from(rep, size);
-        for (i = 0; i < batch->range_cnt; i++) {
-                struct pending_range *r = &batch->ranges[i];
-                rocksdb_writebatch_delete_range_cf(
-                        all, r->cf, r->from, r->from_size, r->to, r->to_size);
+                all = rocksdb_writebatch_create_from(rep, size);
+                for (i = 0; i < batch->range_cnt; i++) {
+                        struct pending_range *r = &batch->ranges[i];
+                        rocksdb_writebatch_delete_range_cf(all, r->cf, r->from,
+                                                           r->from_size, r->to,
+                                                           r->to_size);
+                }
         }
         if (behind) {
                 batch_write_async(batch, all);

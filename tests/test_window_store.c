@@ -550,6 +550,9 @@ static int teardown(void **state)
 typedef struct segs {
         void *self;
         const brook_kvstore_ops_t *ops;
+        /** The RocksDB store under the segmented one. */
+        void *base;
+        const brook_kvstore_ops_t *base_ops;
 } segs_t;
 
 static segs_t segs_open(fixture_t *f)
@@ -573,10 +576,43 @@ static segs_t segs_open(fixture_t *f)
         f->env.db = f->db;
         f->env.batch = f->batch;
         if (brook_kvstore_rocksdb()->open(&info, NULL, &s.self, &s.ops, errstr,
-                                          sizeof errstr) ||
-            brook__segmented_wrap(&def, &s.self, &s.ops, errstr, sizeof errstr))
+                                          sizeof errstr))
+                fail_msg("store: %s", errstr);
+        s.base = s.self;
+        s.base_ops = s.ops;
+        if (brook__segmented_wrap(&def, &s.self, &s.ops, errstr, sizeof errstr))
                 fail_msg("store: %s", errstr);
         return s;
+}
+
+/* The segments RocksDB holds keys of (what reads filter aside), as
+ * "seg,seg,". */
+static void expect_raw_segments(segs_t s, const char *want)
+{
+        brook_kvbytes_iter_t *it;
+        const void *k, *v;
+        size_t ksz, vsz, len = 0;
+        int64_t last = -1;
+        char got[256] = "";
+        brook_err_t err;
+
+        assert_int_equal(
+                s.base_ops->range(s.base, NULL, 0, NULL, 0, &it, NULL, 0),
+                BROOK_OK);
+        while (!(err = it->next(it, &k, &ksz, &v, &vsz, NULL, 0))) {
+                int64_t seg;
+                /* Not the observed time's key (0xff...). */
+                if (ksz < 8 || ((const unsigned char *)k)[0] >= 0x80)
+                        continue;
+                seg = (int64_t)brook__be_get(k, 8);
+                if (seg != last)
+                        len += (size_t)snprintf(got + len, sizeof got - len,
+                                                "%" PRId64 ",", seg);
+                last = seg;
+        }
+        assert_int_equal(err, BROOK_ERR_END);
+        it->destroy(it);
+        assert_string_equal(got, want);
 }
 
 static void segs_close(fixture_t *f, segs_t s)
@@ -654,8 +690,10 @@ static void test_segmented_reopen(void **state)
         expect_all(s, "a@5000=3,z@11500=4,");
         segs_close(f, s);
 
-        /* The drop and the observed time were durable with the offset. */
+        /* The drop and the observed time were durable with the offset:
+         * segment 0's keys are gone from RocksDB, not just from reads. */
         s = segs_open(f);
+        expect_raw_segments(s, "1,5,11,");
         assert_int_equal(s.ops->stored_offset(s.self), 80);
         assert_int_equal(brook__segmented_observed(s.self), 11500);
         expect_all(s, "a@5000=3,z@11500=4,");
