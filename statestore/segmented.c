@@ -266,14 +266,18 @@ static brook_err_t seg_mirror_load(segstore_t *s, int64_t observed,
                                    char *errstr, size_t errstr_size)
 {
         brook_kvbytes_iter_t *it = NULL;
+        unsigned char from[SEG_PREFIX];
+        int64_t floor = observed >= 0 ? observed - s->retention + 1 : 0;
         const void *k, *v;
         size_t ksz, vsz;
         brook_err_t err;
 
-        brook__wmirror_load_begin(
-                s->mirror, observed >= 0 ? observed - s->retention + 1 : 0);
-        if ((err = s->ops->range(s->base, NULL, 0, NULL, 0, &it, errstr,
-                                 errstr_size)))
+        brook__wmirror_load_begin(s->mirror, floor);
+        /* From the floor's segment: those before hold nothing it takes
+         * (a crash may have kept them past their drop). */
+        be64_put(from, (uint64_t)seg_id(s, floor));
+        if ((err = s->ops->range(s->base, from, sizeof from, NULL, 0, &it,
+                                 errstr, errstr_size)))
                 goto fail;
         while (!(err = it->next(it, &k, &ksz, &v, &vsz, errstr, errstr_size)))
                 /* Not the observed time's key, after every segment. */
@@ -553,7 +557,8 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 if (tfrom < min)
                         tfrom = min;
         }
-        if (s->mirror && !f->query && f->kfrom && f->kto &&
+        /* Not s->mirror first: a query's thread must not read it. */
+        if (!f->query && s->mirror && f->kfrom && f->kto &&
             f->kfrom_size == f->kto_size &&
             !memcmp(f->kfrom, f->kto, f->kfrom_size)) {
                 brook_err_t err = BROOK_OK;
