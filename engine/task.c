@@ -1229,6 +1229,15 @@ brook_err_t brook__task_process_one(brook__task_t *task,
 
         if (!q)
                 return BROOK_OK;
+        /* A commit's write that failed behind the thread (its writer
+         * thread applies it) leaves the stores behind their changelogs:
+         * nothing more is processed, and the app stops with the write's
+         * failure, as when the commit itself writes. The records before
+         * are done (their changelog records go out with the last
+         * commit). */
+        if (rt->env && rt->env->batch &&
+            brook__statebatch_check(rt->env->batch, false, errstr, errstr_size))
+                return BROOK_ERR_FATAL;
         in = q->ring[q->head];
         state = q->head_state;
         ts = q->head_ts;
@@ -1295,17 +1304,21 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         task->fatal_failed = false;
         fwd_err =
                 brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
-        /* A committed write batch that failed to land (exactly-once applies
-         * it behind the thread) leaves the stores behind their changelogs:
-         * no record may go on from there, whatever its handler says. */
-        if (!task->fatal_failed && rt->env && rt->env->batch &&
-            brook__statebatch_check(rt->env->batch, false, task->fatal_errbuf,
-                                    sizeof task->fatal_errbuf))
-                task->fatal_failed = true;
-        /* A production failure under `fail` stops the task even if a
-         * processor above the sink dealt with its error; so does a
-         * processor's fatal failure. */
-        if (task->fatal_failed) {
+        /* One that failed while this record was processed fails it too
+         * under exactly-once (its transaction must not commit, whatever
+         * its handler says), and under at_least_once if the record met
+         * it (a store's read or write failed with it): the app stops with
+         * the write's failure, and the record is not done. Otherwise the
+         * record is done, and the next one stops, above. */
+        if (rt->env && rt->env->batch &&
+            (fwd_err || brook__statebatch_transactional(rt->env->batch)) &&
+            brook__statebatch_check(rt->env->batch, false, why, sizeof why)) {
+                brook__seterr(errstr, errstr_size, "%s", why);
+                err = BROOK_ERR_FATAL;
+        } else if (task->fatal_failed) {
+                /* A production failure under `fail` stops the task even
+                 * if a processor above the sink dealt with its error; so
+                 * does a processor's fatal failure. */
                 brook__seterr(errstr, errstr_size,
                               "task %s: at topic \"%s\" partition %" PRId32
                               " offset %" PRId64 ": %s",

@@ -405,6 +405,8 @@ static void test_alos_writes_behind(void **state)
         if (!e)
                 e = brook_test_driver_commit(td, err, sizeof err);
         assert_true(e == BROOK_ERR_FATAL || e == BROOK_ERR_STATE);
+        /* The write's failure itself, not a record's. */
+        assert_int_equal(strncmp(err, "writing to state db \"", 21), 0);
         assert_non_null(strstr(err, "injected failure"));
         brook_test_driver_destroy(td);
 }
