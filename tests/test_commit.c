@@ -344,6 +344,20 @@ static void test_fail_state_write(void **state)
         brook_test_driver_destroy(td);
 }
 
+/* Pipes input @p i and, if that went through, commits: what stopped. */
+static brook_err_t pipe_then_commit(brook_test_driver_t *td, int i, char *err,
+                                    size_t err_size)
+{
+        char key[16], value[16];
+        int64_t ts;
+        brook_err_t e;
+
+        input(i, key, value, &ts);
+        e = brook_test_driver_pipe(td, "in", key, strlen(key), value,
+                                   strlen(value), ts, NULL, 0, err, err_size);
+        return e ? e : brook_test_driver_commit(td, err, err_size);
+}
+
 /*
  * Under exactly-once the committed batch is applied behind the thread:
  * when that fails, the transaction that committed stands (its output is
@@ -355,9 +369,8 @@ static void test_fail_state_write(void **state)
 static void test_fail_state_apply(void **state)
 {
         brook_test_driver_t *td = driver(NULL, true);
-        char out[4096] = "", err[512] = "", key[16], value[16];
+        char out[4096] = "", err[512] = "";
         brook_err_t e;
-        int64_t ts;
         (void)state;
 
         first_commit_then_pipe(td, out, sizeof out);
@@ -366,11 +379,7 @@ static void test_fail_state_apply(void **state)
         out[0] = '\0';
         drain(td, "ward-out", out, sizeof out);
         assert_string_equal(out, "ward-out 776172642d32 0000000000000001@6\n");
-        input(3, key, value, &ts);
-        e = brook_test_driver_pipe(td, "in", key, strlen(key), value,
-                                   strlen(value), ts, NULL, 0, err, sizeof err);
-        if (!e)
-                e = brook_test_driver_commit(td, err, sizeof err);
+        e = pipe_then_commit(td, 3, err, sizeof err);
         assert_true(e == BROOK_ERR_FATAL || e == BROOK_ERR_STATE);
         assert_non_null(strstr(err, "injected failure"));
         out[0] = '\0';
@@ -391,19 +400,14 @@ static void test_fail_state_apply(void **state)
 static void test_alos_writes_behind(void **state)
 {
         brook_test_driver_t *td = driver(NULL, false);
-        char out[4096] = "", err[512] = "", key[16], value[16];
+        char out[4096] = "", err[512] = "";
         brook_err_t e;
-        int64_t ts;
         (void)state;
 
         first_commit_then_pipe(td, out, sizeof out);
         brook__td_fail_next(td, BROOK__TD_FAIL_STATE_APPLY);
         commit_ok(td); /* handed to the writer */
-        input(3, key, value, &ts);
-        e = brook_test_driver_pipe(td, "in", key, strlen(key), value,
-                                   strlen(value), ts, NULL, 0, err, sizeof err);
-        if (!e)
-                e = brook_test_driver_commit(td, err, sizeof err);
+        e = pipe_then_commit(td, 3, err, sizeof err);
         assert_true(e == BROOK_ERR_FATAL || e == BROOK_ERR_STATE);
         /* The write's failure itself, not a record's. */
         assert_int_equal(strncmp(err, "writing to state db \"", 21), 0);
