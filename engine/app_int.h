@@ -196,6 +196,8 @@ struct brook__thread {
         bool reset_pending;
         /** Transactions aborted since the last commit. */
         int abort_streak;
+        /** Why the first transaction of the streak aborted. */
+        char abort_first_why[512];
         /** The consumer failed fatally (a static member fenced after its
          *  session timed out, say): a new one must join the group. */
         bool consumer_fatal;

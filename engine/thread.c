@@ -998,12 +998,26 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
         /* The same input failing every time (a record the broker always
          * refuses) would abort forever: stop with the cause instead. Its
          * input stays uncommitted, nothing is lost. */
+        if (thr->abort_streak == 0)
+                snprintf(thr->abort_first_why, sizeof thr->abort_first_why,
+                         "%s", why);
         if (++thr->abort_streak >= BROOK__MAX_ABORT_STREAK && !thr->failed) {
-                char msg[700];
-                snprintf(msg, sizeof msg,
-                         "thread %d: %d transactions in a row aborted; the "
-                         "last because %s",
-                         thr->idx, thr->abort_streak, why);
+                char msg[1400];
+                /* The first cause too: a producer that failed once may
+                 * fail the next ones for that (librdkafka's "Erroneous
+                 * state"), which says nothing of the cause. */
+                if (strcmp(thr->abort_first_why, why))
+                        snprintf(msg, sizeof msg,
+                                 "thread %d: %d transactions in a row "
+                                 "aborted; the last because %s; the first "
+                                 "because %s",
+                                 thr->idx, thr->abort_streak, why,
+                                 thr->abort_first_why);
+                else
+                        snprintf(msg, sizeof msg,
+                                 "thread %d: %d transactions in a row "
+                                 "aborted; the last because %s",
+                                 thr->idx, thr->abort_streak, why);
                 brook__app_fail(thr->app, msg);
                 thr->failed = true;
         }
