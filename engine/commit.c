@@ -56,7 +56,7 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
                               char *errstr, size_t errstr_size)
 {
         brook__commit_t r;
-        bool again, state_failed = false;
+        bool again, state_failed = false, all_logged;
         brook_err_t err = BROOK_OK;
         size_t i;
 
@@ -112,15 +112,15 @@ brook__commit_t brook__commit(brook__ptrvec_t *tasks,
          * it while this thread goes on (a failure fails the next record,
          * brook__statebatch_check()). A store without one must be
          * written before the offsets say its records are done. */
+        all_logged = commit_all_logged(tasks);
         if (!err && batch)
-                err = commit_all_logged(tasks)
-                              ? brook__statebatch_write_behind(batch, errstr,
-                                                               errstr_size)
-                              : brook__statebatch_write(batch, errstr,
-                                                        errstr_size);
+                err = all_logged ? brook__statebatch_write_behind(batch, errstr,
+                                                                  errstr_size)
+                                 : brook__statebatch_write(batch, errstr,
+                                                           errstr_size);
         if (err) {
                 *errp = err;
-                if (!commit_all_logged(tasks))
+                if (!all_logged)
                         return BROOK__COMMIT_FAILED;
                 state_failed = true;
         }

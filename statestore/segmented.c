@@ -337,11 +337,6 @@ void brook__segmented_unmirror(void *self)
                 brook__statebatch_detach(s->batch, s);
 }
 
-brook__wmirror_t *brook__segmented_mirror_of(void *self)
-{
-        return ((segstore_t *)self)->mirror;
-}
-
 /* ------------------------------------------------------------ iterator */
 
 typedef struct segiter {

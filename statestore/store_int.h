@@ -629,8 +629,6 @@ brook_err_t brook__segmented_wrap(brook__storedef_t *def, void **innerp,
 void brook__segmented_mirror(void *self, struct brook__wmbudget *budget,
                              brook__statebatch_t *batch);
 void brook__segmented_unmirror(void *self);
-/** The store's mirror (NULL: none), for tests and stats. */
-struct brook__wmirror *brook__segmented_mirror_of(void *self);
 
 /** What a window or session fetch reads (segmented.c). */
 typedef struct brook__segfetch {
