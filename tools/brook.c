@@ -5,6 +5,9 @@
  *   brook examples                   list the examples
  *   brook inspect --state-dir DIR --store NAME [...]
  *                                    print a store's entries per task
+ *   brook reset --application-id ID [...]
+ *                                    reset an application for reprocessing
+ *                                    (Kafka Streams' application reset tool)
  *   brook version
  *   brook help [COMMAND]
  *
@@ -19,6 +22,7 @@
 #include <string.h>
 
 #include "inspect.h"
+#include "reset.h"
 #include "topologies.h"
 
 static const char usage_describe[] =
@@ -40,6 +44,8 @@ static void usage(FILE *fp)
                     "[--application-id ID]\n"
                     "                     [--key-serde S] [--value-serde "
                     "S] [--limit N]\n"
+                    "       brook reset --application-id ID [--input-topics "
+                    "T1,T2] [...]\n"
                     "       brook version\n"
                     "       brook help [COMMAND]\n"
                     "Run brook COMMAND --help for a command's options.\n");
@@ -168,6 +174,8 @@ static int cmd_help(int argc, char **argv)
                 return cmd_examples(3, help);
         if (!strcmp(argv[2], "inspect"))
                 return brook_cli_inspect(2, help + 1);
+        if (!strcmp(argv[2], "reset"))
+                return brook_cli_reset(2, help + 1);
         if (!strcmp(argv[2], "version"))
                 return cmd_version(3, help);
         return bad_usage(NULL, "unknown command \"%s\"", argv[2]);
@@ -192,6 +200,8 @@ int main(int argc, char **argv)
                 return cmd_examples(argc, argv);
         if (!strcmp(argv[1], "inspect"))
                 return brook_cli_inspect(argc - 1, argv + 1);
+        if (!strcmp(argv[1], "reset"))
+                return brook_cli_reset(argc - 1, argv + 1);
         if (!strcmp(argv[1], "version"))
                 return cmd_version(argc, argv);
         if (argv[1][0] == '-')
