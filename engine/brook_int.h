@@ -72,6 +72,9 @@ const char *brook__conf_error(const brook_conf_t *conf);
 int64_t brook__conf_int(const brook_conf_t *conf, const char *name);
 /** Whether brook's own property @p name was set (not defaulted). */
 bool brook__conf_is_set(const brook_conf_t *conf, const char *name);
+/** Whether @p s is a legal Kafka topic name (and so an application.id
+ *  that can prefix one): 1 to 249 of [a-zA-Z0-9._-], not "." or "..". */
+bool brook__topic_name_ok(const char *s);
 /** default.key.serde (@p key) or default.value.serde of the app (or
  *  driver) @p ctx runs in; NULL if unset. */
 const brook_serde_t *brook__ctx_default_serde(brook_ctx_t *ctx, bool key);

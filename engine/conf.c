@@ -507,7 +507,7 @@ static bool brook__parse_int(const char *s, int64_t *vp)
         return true;
 }
 
-static bool brook__topic_name_ok(const char *s)
+bool brook__topic_name_ok(const char *s)
 {
         size_t n = strlen(s), i;
 

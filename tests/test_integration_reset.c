@@ -290,10 +290,14 @@ static void test_reset_to_datetime(void **state)
         secs = (time_t)((old_ms + 1800 * 1000) / 1000);
         gmtime_r(&secs, &tm);
         strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S.000", &tm);
+        /* A zone 5.5 hours off UTC for the tool: reading the time as
+         * local would miss the half hour. */
+        setenv("TZ", "Asia/Kolkata", 1);
         assert_int_equal(reset(&o, &e, "--bootstrap-server", kt_bootstrap(),
                                "--application-id", app_id, "--input-topics", in,
                                "--to-datetime", when, "--state-dir", dir, NULL),
                          0);
+        unsetenv("TZ");
         printf("%s%s", o, e);
         /* Each partition restarts at its first new record. */
         assert_int_equal(kt_committed_sum(app_id, in, PARTS), NKEYS * 10);
@@ -343,6 +347,17 @@ static void test_reset_dry_run(void **state)
         free(o);
         free(e);
 
+        /* An input topic that does not exist: listed, skipped, exit 1 (as
+         * Kafka Streams' tool). */
+        assert_int_equal(reset(&o, &e, "--bootstrap-server", kt_bootstrap(),
+                               "--application-id", app_id, "--input-topics",
+                               "rs-no-such-topic", "--dry-run", NULL),
+                         1);
+        EXPECT_IN(o, "Following input topics are not found, skipping them\n"
+                     "Topic: rs-no-such-topic\n");
+        free(o);
+        free(e);
+
         /* --internal-topics naming a topic that is not internal. */
         assert_int_equal(reset(&o, &e, "--bootstrap-server", kt_bootstrap(),
                                "--application-id", app_id, "--input-topics", in,
@@ -389,6 +404,13 @@ static void test_reset_dry_run(void **state)
         EXPECT_IN(e, "give at most one of");
         free(o);
         free(e);
+        /* An id that would reach outside the state directory. */
+        assert_int_equal(reset(&o, &e, "--application-id", "..", "--state-dir",
+                               dir, NULL),
+                         2);
+        EXPECT_IN(e, "--application-id \"..\": not an application id");
+        free(o);
+        free(e);
 
         /* Nothing changed. */
         assert_int_equal(kt_committed_sum(app_id, in, PARTS), 100);
@@ -406,6 +428,7 @@ static void test_reset_refuses_active(void **state)
         char *app_id = kt_unique("rs-active");
         char *in = kt_unique("rs-active-in"), *out = kt_unique("rs-active-out");
         char *dir = new_dir(), *changelog = changelog_of(app_id), *o, *e;
+        char *local = join(dir, app_id);
         kt_group_t g;
 
         kt_create_topic(in, PARTS);
@@ -426,7 +449,9 @@ static void test_reset_refuses_active(void **state)
         free(e);
         assert_int_equal(kt_committed_sum(app_id, in, PARTS), 100);
         assert_int_equal(kt_partition_count(changelog), PARTS);
+        assert_true(exists(local));
         stop_app(running);
+        free(local);
         free(app_id);
         free(in);
         free(out);

@@ -43,6 +43,7 @@
 
 #include <brook/timestamp.h>
 
+#include "brook_int.h"
 #include "reset.h"
 
 #define TIMEOUT_MS 30000
@@ -64,7 +65,6 @@ typedef struct list_s {
 typedef struct opts_s {
         const char *bootstrap, *app_id, *state_dir;
         list_t inputs, internals, props;
-        bool internals_given;
         reset_to_t to;
         int tos;       /**< How many of the --to-... options were given. */
         int64_t value; /**< The offset, time (ms) or shift. */
@@ -107,9 +107,14 @@ static int bad_usage(const char *fmt, const char *arg)
         return 2;
 }
 
+/* Appends a copy of @p len bytes at @p s, unless the list has them. */
 static void list_add(list_t *l, const char *s, size_t len)
 {
-        char **v = realloc(l->v, (l->cnt + 1) * sizeof *v);
+        char **v;
+        for (size_t i = 0; i < l->cnt; i++)
+                if (strlen(l->v[i]) == len && !memcmp(l->v[i], s, len))
+                        return;
+        v = realloc(l->v, (l->cnt + 1) * sizeof *v);
         if (!v || !(v[l->cnt] = strndup(s, len))) {
                 fputs("brook reset: out of memory\n", stderr);
                 exit(1);
@@ -343,7 +348,6 @@ static int parse_args(int argc, char **argv, opts_t *o)
                         list_split(&o->inputs, v);
                 } else if (!strcmp(a, "--internal-topics")) {
                         list_split(&o->internals, v);
-                        o->internals_given = true;
                 } else if (!strcmp(a, "--state-dir")) {
                         o->state_dir = v;
                 } else if (!strcmp(a, "-X")) {
@@ -386,6 +390,14 @@ static int parse_args(int argc, char **argv, opts_t *o)
         }
         if (!o->app_id)
                 return bad_usage("%s", "--application-id is required");
+        /* It names topics and a directory the tool deletes: "." or ".."
+         * or a slash would reach outside the application's own. */
+        if (!brook__topic_name_ok(o->app_id))
+                return bad_usage("--application-id \"%s\": not an "
+                                 "application id (1 to 249 of a-z, A-Z, "
+                                 "0-9, '.', '_' and '-'; not \".\" or "
+                                 "\"..\")",
+                                 o->app_id);
         if (o->tos > 1)
                 return bad_usage("%s", "give at most one of --to-earliest, "
                                        "--to-latest, --to-offset, "
@@ -398,16 +410,36 @@ static int parse_args(int argc, char **argv, opts_t *o)
 
 /* Kafka Streams' StreamsResetter.matchesInternalTopicFormat(), for topics
  * named "<application.id>-...". */
-static bool internal_format(const char *t)
+bool brook__reset_internal_format(const char *t)
 {
         static const char *const suffixes[] = {
                 "-changelog", "-repartition",
                 "-subscription-registration-topic",
                 "-subscription-response-topic"};
-        size_t n = strlen(t);
-        for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        static const char *const fk[] = {
+                "-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-",
+                "-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-"};
+        size_t n = strlen(t), i;
+        for (i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
                 size_t m = strlen(suffixes[i]);
                 if (n > m && !strcmp(t + n - m, suffixes[i]))
+                        return true;
+        }
+        /* .+-KTABLE-FK-JOIN-SUBSCRIPTION-(REGISTRATION|RESPONSE)-\d+-topic:
+         * the topics of foreign-key joins without a name. */
+        if (n < 7 || strcmp(t + n - 6, "-topic"))
+                return false;
+        for (i = 0; i < sizeof fk / sizeof *fk; i++) {
+                const char *end = t + n - 6, *d;
+                const char *at = strstr(t + 1, fk[i]);
+                if (!at)
+                        continue;
+                d = at + strlen(fk[i]);
+                if (d == end)
+                        continue;
+                while (d < end && *d >= '0' && *d <= '9')
+                        d++;
+                if (d == end)
                         return true;
         }
         return false;
@@ -418,13 +450,7 @@ static rd_kafka_t *make_client(const opts_t *o)
         rd_kafka_conf_t *c = rd_kafka_conf_new();
         char err[512];
         rd_kafka_t *rk;
-        if (rd_kafka_conf_set(c, "bootstrap.servers", o->bootstrap, err,
-                              sizeof err) ||
-            rd_kafka_conf_set(c, "group.id", o->app_id, err, sizeof err) ||
-            rd_kafka_conf_set(c, "enable.auto.commit", "false", err,
-                              sizeof err) ||
-            rd_kafka_conf_set(c, "client.id", "brook-reset", err, sizeof err))
-                goto bad;
+        /* -X first: the group and its commits are the tool's. */
         for (size_t i = 0; i < o->props.cnt; i++) {
                 char *eq = strchr(o->props.v[i], '=');
                 *eq = '\0';
@@ -435,9 +461,18 @@ static rd_kafka_t *make_client(const opts_t *o)
                 }
                 *eq = '=';
         }
+        if (rd_kafka_conf_set(c, "bootstrap.servers", o->bootstrap, err,
+                              sizeof err) ||
+            rd_kafka_conf_set(c, "group.id", o->app_id, err, sizeof err) ||
+            rd_kafka_conf_set(c, "enable.auto.commit", "false", err,
+                              sizeof err) ||
+            rd_kafka_conf_set(c, "client.id", "brook-reset", err, sizeof err))
+                goto bad;
+        /* rd_kafka_new() takes the conf only when it succeeds. */
         if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, c, err, sizeof err)))
                 return rk;
         fprintf(stderr, "brook reset: cannot make a Kafka client: %s\n", err);
+        rd_kafka_conf_destroy(c);
         return NULL;
 bad:
         fprintf(stderr, "brook reset: %s\n", err);
@@ -445,47 +480,75 @@ bad:
         return NULL;
 }
 
-/* Refuses (false) while the group has members, as Kafka Streams' tool. */
+/* Refuses (false) while the group has members, as Kafka Streams' tool
+ * (DescribeConsumerGroups). */
 static bool group_inactive(rd_kafka_t *rk, const opts_t *o)
 {
-        const struct rd_kafka_group_list *gl = NULL;
-        rd_kafka_resp_err_t e =
-                rd_kafka_list_groups(rk, o->app_id, &gl, TIMEOUT_MS);
-        bool ok = true;
-        if (e) {
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(
+                rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+        const rd_kafka_ConsumerGroupDescription_t **descs, *d;
+        const rd_kafka_error_t *gerr;
+        const char *group = o->app_id;
+        rd_kafka_event_t *ev;
+        size_t cnt, n, m;
+        bool ok = false;
+
+        rd_kafka_AdminOptions_set_request_timeout(ao, TIMEOUT_MS, NULL, 0);
+        rd_kafka_DescribeConsumerGroups(rk, &group, 1, ao, q);
+        ev = rd_kafka_queue_poll(q, TIMEOUT_MS + 5000);
+        if (!ev || rd_kafka_event_error(ev)) {
                 fprintf(stderr,
                         "brook reset: cannot describe consumer group "
                         "\"%s\": %s\n",
-                        o->app_id, rd_kafka_err2str(e));
-                return false;
+                        group,
+                        ev ? rd_kafka_event_error_string(ev) : "timed out");
+                goto out;
         }
-        for (int i = 0; i < gl->group_cnt; i++) {
-                const struct rd_kafka_group_info *g = &gl->groups[i];
-                if (g->err) {
-                        fprintf(stderr,
-                                "brook reset: cannot describe consumer group "
-                                "\"%s\": %s\n",
-                                o->app_id, rd_kafka_err2str(g->err));
-                        ok = false;
-                } else if (g->member_cnt > 0) {
-                        fprintf(stderr,
-                                "brook reset: consumer group \"%s\" is still "
-                                "active and has %d member%s:",
-                                o->app_id, g->member_cnt,
-                                g->member_cnt == 1 ? "" : "s");
-                        for (int m = 0; m < g->member_cnt; m++)
-                                fprintf(stderr, " %s%s (%s at %s)",
-                                        m ? ", " : "", g->members[m].member_id,
-                                        g->members[m].client_id,
-                                        g->members[m].client_host);
-                        fprintf(stderr, ". Stop every instance of the "
-                                        "application first; a stopped "
-                                        "instance leaves the group when "
-                                        "its session times out.\n");
-                        ok = false;
+        descs = rd_kafka_DescribeConsumerGroups_result_groups(
+                rd_kafka_event_DescribeConsumerGroups_result(ev), &cnt);
+        if (cnt != 1) {
+                fprintf(stderr,
+                        "brook reset: cannot describe consumer group "
+                        "\"%s\": %zu descriptions\n",
+                        group, cnt);
+                goto out;
+        }
+        d = descs[0];
+        gerr = rd_kafka_ConsumerGroupDescription_error(d);
+        if (gerr &&
+            rd_kafka_error_code(gerr) != RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND) {
+                fprintf(stderr,
+                        "brook reset: cannot describe consumer group "
+                        "\"%s\": %s\n",
+                        group, rd_kafka_error_string(gerr));
+                goto out;
+        }
+        n = gerr ? 0 : rd_kafka_ConsumerGroupDescription_member_count(d);
+        if (n) {
+                fprintf(stderr,
+                        "brook reset: consumer group \"%s\" is still active "
+                        "and has %zu member%s:",
+                        group, n, n == 1 ? "" : "s");
+                for (m = 0; m < n; m++) {
+                        const rd_kafka_MemberDescription_t *md =
+                                rd_kafka_ConsumerGroupDescription_member(d, m);
+                        fprintf(stderr, "%s %s (%s at %s)", m ? "," : "",
+                                rd_kafka_MemberDescription_consumer_id(md),
+                                rd_kafka_MemberDescription_client_id(md),
+                                rd_kafka_MemberDescription_host(md));
                 }
+                fprintf(stderr, ". Stop every instance of the application "
+                                "first; a stopped instance leaves the group "
+                                "when its session times out.\n");
+                goto out;
         }
-        rd_kafka_group_list_destroy(gl);
+        ok = true;
+out:
+        if (ev)
+                rd_kafka_event_destroy(ev);
+        rd_kafka_AdminOptions_destroy(ao);
+        rd_kafka_queue_destroy(q);
         return ok;
 }
 
@@ -497,8 +560,13 @@ static bool state_unlocked(const char *path)
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int fd;
         snprintf(lock, sizeof lock, "%s/rocksdb/LOCK", path);
-        if ((fd = open(lock, O_RDWR)) < 0)
-                return true;
+        if ((fd = open(lock, O_RDONLY)) < 0) {
+                if (errno == ENOENT)
+                        return true;
+                fprintf(stderr, "brook reset: cannot read \"%s\": %s\n", lock,
+                        strerror(errno));
+                return false;
+        }
         if (!fcntl(fd, F_GETLK, &fl) && fl.l_type != F_UNLCK) {
                 fprintf(stderr,
                         "brook reset: the local state \"%s\" is open in "
@@ -537,8 +605,20 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
                 if (o->to == BY_DURATION) {
                         struct timespec now;
                         clock_gettime(CLOCK_REALTIME, &now);
-                        ts = (int64_t)now.tv_sec * 1000 +
-                             now.tv_nsec / 1000000 - o->value;
+                        if (__builtin_sub_overflow((int64_t)now.tv_sec * 1000 +
+                                                           now.tv_nsec /
+                                                                   1000000,
+                                                   o->value, &ts))
+                                ts = -1;
+                }
+                /* The broker reads -1, -2, -3 as latest, earliest and
+                 * max timestamp: no time before 1970 gets there. */
+                if (ts < 0) {
+                        fprintf(stderr,
+                                "brook reset: the time to reset to is "
+                                "before 1970 (%" PRId64 " ms)\n",
+                                ts);
+                        return false;
                 }
                 times = rd_kafka_topic_partition_list_copy(parts);
                 for (i = 0; i < times->cnt; i++)
@@ -553,7 +633,10 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
                 }
         } else if (o->to == SHIFT_BY) {
                 committed = rd_kafka_topic_partition_list_copy(parts);
-                if ((e = rd_kafka_committed(rk, committed, TIMEOUT_MS))) {
+                e = rd_kafka_committed(rk, committed, TIMEOUT_MS);
+                for (i = 0; !e && i < committed->cnt; i++)
+                        e = committed->elems[i].err;
+                if (e) {
                         fprintf(stderr,
                                 "brook reset: reading the committed offsets "
                                 "of group \"%s\": %s\n",
@@ -587,8 +670,10 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
                         break;
                 case SHIFT_BY: {
                         int64_t c = committed->elems[i].offset;
+                        /* Nothing committed: Kafka Streams' tool starts
+                         * from its consumer's position, the end. */
                         if (c < 0)
-                                c = lo; /* auto.offset.reset=earliest */
+                                c = hi;
                         if (__builtin_add_overflow(c, o->value, &want))
                                 want = o->value < 0 ? lo : hi;
                         break;
@@ -596,7 +681,15 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
                 case TO_DATETIME:
                 case BY_DURATION:
                         want = times->elems[i].offset;
-                        if (times->elems[i].err || want < 0) {
+                        if (times->elems[i].err) {
+                                fprintf(stderr,
+                                        "brook reset: looking up the offset "
+                                        "of %s [%d] by time: %s\n",
+                                        p->topic, (int)p->partition,
+                                        rd_kafka_err2str(times->elems[i].err));
+                                goto done;
+                        }
+                        if (want < 0) {
                                 printf("Partition %d from topic %s is empty, "
                                        "without a committed record. Falling "
                                        "back to latest known offset.\n",
@@ -620,6 +713,7 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
                 }
                 p->offset = want;
         }
+done:
         if (times)
                 rd_kafka_topic_partition_list_destroy(times);
         if (committed)
@@ -630,22 +724,15 @@ static bool plan_offsets(rd_kafka_t *rk, const opts_t *o,
 static bool commit_offsets(rd_kafka_t *rk, const opts_t *o,
                            rd_kafka_topic_partition_list_t *parts)
 {
+        /* A failed partition fails the call (librdkafka commits a copy of
+         * the list). */
         rd_kafka_resp_err_t e = rd_kafka_commit(rk, parts, 0);
-        bool ok = !e;
         if (e)
                 fprintf(stderr,
                         "brook reset: committing the new offsets for group "
                         "\"%s\": %s\n",
                         o->app_id, rd_kafka_err2str(e));
-        for (int i = 0; i < parts->cnt; i++)
-                if (parts->elems[i].err) {
-                        fprintf(stderr, "brook reset: committing %s [%d]: %s\n",
-                                parts->elems[i].topic,
-                                (int)parts->elems[i].partition,
-                                rd_kafka_err2str(parts->elems[i].err));
-                        ok = false;
-                }
-        return ok;
+        return !e;
 }
 
 static bool delete_topics(rd_kafka_t *rk, const list_t *topics)
@@ -661,6 +748,7 @@ static bool delete_topics(rd_kafka_t *rk, const list_t *topics)
         bool ok = true;
 
         rd_kafka_AdminOptions_set_operation_timeout(ao, TIMEOUT_MS, NULL, 0);
+        rd_kafka_AdminOptions_set_request_timeout(ao, TIMEOUT_MS, NULL, 0);
         for (i = 0; i < topics->cnt; i++)
                 dt[i] = rd_kafka_DeleteTopic_new(topics->v[i]);
         rd_kafka_DeleteTopics(rk, dt, topics->cnt, ao, q);
@@ -721,8 +809,17 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                 bool there = false;
                 for (i = 0; i < md->topic_cnt && !there; i++) {
                         const rd_kafka_metadata_topic_t *t = &md->topics[i];
-                        if (strcmp(t->topic, o->inputs.v[k]) || t->err)
+                        if (strcmp(t->topic, o->inputs.v[k]))
                                 continue;
+                        if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                                break;
+                        if (t->err) {
+                                fprintf(stderr,
+                                        "brook reset: input topic \"%s\": "
+                                        "%s\n",
+                                        t->topic, rd_kafka_err2str(t->err));
+                                goto out;
+                        }
                         there = true;
                         for (j = 0; j < t->partition_cnt; j++)
                                 rd_kafka_topic_partition_list_add(
@@ -735,7 +832,7 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                 const char *t = md->topics[i].topic;
                 size_t n = strlen(o->app_id);
                 if (!strncmp(t, o->app_id, n) && t[n] == '-' &&
-                    internal_format(t) && !list_has(&o->inputs, t))
+                    brook__reset_internal_format(t) && !list_has(&o->inputs, t))
                         list_add(&inferred, t, strlen(t));
         }
         for (size_t k = 0; k < o->internals.cnt; k++)
@@ -750,7 +847,12 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                         goto out;
                 }
         if (o->state_dir) {
-                snprintf(state, sizeof state, "%s/%s", o->state_dir, o->app_id);
+                if ((size_t)snprintf(state, sizeof state, "%s/%s", o->state_dir,
+                                     o->app_id) >= sizeof state) {
+                        fprintf(stderr, "brook reset: --state-dir is too "
+                                        "long\n");
+                        goto out;
+                }
                 have_state = !stat(state, &st) && S_ISDIR(st.st_mode);
                 if (have_state && !state_unlocked(state))
                         goto out;
@@ -758,6 +860,8 @@ static int run(const opts_t *o, rd_kafka_t *rk)
 
         /* 2. The input offsets. */
         if (missing.cnt) {
+                /* As Kafka Streams' tool: the rest goes on, the exit code
+                 * says it. */
                 printf("Following input topics are not found, skipping "
                        "them\n");
                 for (size_t k = 0; k < missing.cnt; k++)
@@ -785,9 +889,9 @@ static int run(const opts_t *o, rd_kafka_t *rk)
         printf("Done.\n");
 
         /* 3. The internal topics. */
-        doomed = o->internals_given ? &o->internals : &inferred;
+        doomed = o->internals.cnt ? &o->internals : &inferred;
         printf("Deleting %s internal topics ",
-               o->internals_given ? "specified" : "inferred");
+               o->internals.cnt ? "specified" : "inferred");
         list_print(stdout, doomed);
         putchar('\n');
         if (!o->dry_run && doomed->cnt && !delete_topics(rk, doomed))
@@ -806,7 +910,7 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                 }
                 printf("Done.\n");
         }
-        rc = 0;
+        rc = missing.cnt ? 1 : 0;
 out:
         fflush(stdout);
         if (md)

@@ -40,4 +40,14 @@ bool brook__reset_parse_datetime(const char *s, int64_t *ms);
  */
 bool brook__reset_parse_duration(const char *s, int64_t *ms);
 
+/**
+ * Whether @p topic has the form of a Kafka Streams internal topic
+ * (StreamsResetter.matchesInternalTopicFormat()): it ends in -changelog,
+ * -repartition, -subscription-registration-topic or
+ * -subscription-response-topic, or is an unnamed foreign-key join's
+ * .+-KTABLE-FK-JOIN-SUBSCRIPTION-(REGISTRATION|RESPONSE)-<digits>-topic.
+ * The tool deletes such topics named "<application.id>-...".
+ */
+bool brook__reset_internal_format(const char *topic);
+
 #endif

@@ -4,8 +4,8 @@
  *
  * Input: a string, read as both. Checked:
  *   - a duration that parses, printed back as PT<seconds>.<millis>S,
- *     parses to the same milliseconds;
- *   - a duration's text never parses to a value that does not fit;
+ *     parses to the same milliseconds (tests/test_reset_args.c checks
+ *     the values themselves against Java's);
  *   - a date-time that parses gives what brook_timestamp_parse_iso8601()
  *     gives for it, with "Z" added when the part after 'T' has no zone.
  */
