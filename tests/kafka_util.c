@@ -272,6 +272,16 @@ int kt_partition_count(const char *topic)
         return n;
 }
 
+int kt_wait_partition_count(const char *topic, int want, int timeout_ms)
+{
+        int64_t deadline = kt_now_ms() + timeout_ms;
+        int n;
+        while ((n = kt_partition_count(topic)) != want &&
+               kt_now_ms() < deadline)
+                kt_sleep_ms(50);
+        return n;
+}
+
 void kt_consume_all(const char *topic,
                     void (*cb)(const rd_kafka_message_t *rkm, void *opaque),
                     void *opaque)

@@ -39,6 +39,10 @@ void kt_produce_at(rd_kafka_t *rk, const char *topic, int32_t partition,
                    int64_t timestamp, int64_t where[2]);
 /** How many partitions @p topic has (0: it does not exist). */
 int kt_partition_count(const char *topic);
+/** Waits up to @p timeout_ms until @p topic has @p want partitions (a
+ *  topic just created may take a moment to show in the broker's
+ *  metadata); returns the last count. */
+int kt_wait_partition_count(const char *topic, int want, int timeout_ms);
 /** Sum of the high watermarks of @p topic's partitions. */
 int64_t kt_count(const char *topic);
 /** Calls @p cb for every record of @p topic (read_committed), partition by

@@ -258,7 +258,7 @@ static void test_join_repartitioned(void **state)
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         brook_app_destroy(app);
         snprintf(topic, sizeof topic, "%s-by-patient-repartition", app_id);
-        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(kt_wait_partition_count(topic, 4, 30000), 4);
         assert_int_equal(kt_count(topic), RX);
         want = expected_lines();
         expect_lines(out, want);
@@ -320,7 +320,7 @@ static void test_copartition_groups(void **state)
                 "unused-merge", NULL);
         app = start(b, app_id);
         snprintf(topic, sizeof topic, "%s-fixed-repartition", app_id);
-        assert_int_equal(kt_partition_count(topic), 8);
+        assert_int_equal(kt_wait_partition_count(topic, 8, 30000), 8);
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         brook_app_destroy(app);
         free(app_id);
@@ -347,9 +347,9 @@ static void test_copartition_groups(void **state)
                 "unused-join", NULL);
         app = start(b, app_id);
         snprintf(topic, sizeof topic, "%s-rx4-repartition", app_id);
-        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(kt_wait_partition_count(topic, 4, 30000), 4);
         snprintf(topic, sizeof topic, "%s-per-patient-repartition", app_id);
-        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(kt_wait_partition_count(topic, 4, 30000), 4);
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         brook_app_destroy(app);
         free(app_id);
@@ -776,11 +776,11 @@ static void test_fk_join_on_broker(void **state)
         snprintf(topic, sizeof topic,
                  "%s-KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000006-topic",
                  app_id);
-        assert_int_equal(kt_partition_count(topic), 2);
+        assert_int_equal(kt_wait_partition_count(topic, 2, 30000), 2);
         snprintf(topic, sizeof topic,
                  "%s-KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000014-topic",
                  app_id);
-        assert_int_equal(kt_partition_count(topic), 4);
+        assert_int_equal(kt_wait_partition_count(topic, 4, 30000), 4);
         for (i = 0; i < FK_RX; i++) {
                 free(st.want[i]);
                 free(st.got[i]);
