@@ -59,6 +59,7 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
         app->client_id = brook__xstrdup(brook_conf_get(conf, "client.id"));
         app->state = BROOK_APP_CREATED;
         pthread_mutex_init(&app->lock, NULL);
+        pthread_mutex_init(&app->listen_lock, NULL);
         pthread_cond_init(&app->cond, NULL);
         pthread_mutex_init(&app->iq_lock, NULL);
         atomic_init(&app->stopping, false);
@@ -744,7 +745,11 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         }
         app->started = true;
         app->starting = true;
+        /* As Kafka Streams' start(): REBALANCING from here on, global
+         * tables' restoration included. */
+        brook__app_state_set(app, BROOK_APP_REBALANCING);
         pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
 
         err = brook__app_prepare(app, errstr, errstr_size);
         if (!err && !brook__app_should_stop(app))
@@ -758,9 +763,10 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                  * signal): a clean stop, whatever start-up was doing. */
                 pthread_mutex_lock(&app->lock);
                 app->starting = false;
-                app->state = BROOK_APP_NOT_RUNNING;
+                brook__app_state_set(app, BROOK_APP_NOT_RUNNING);
                 pthread_cond_broadcast(&app->cond);
                 pthread_mutex_unlock(&app->lock);
+                brook__app_state_tell(app);
                 brook__log("INFO", "%s: stopped during start-up", app->app_id);
                 return BROOK_OK;
         }
@@ -768,9 +774,10 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                 brook__app_fail(app, errstr);
                 pthread_mutex_lock(&app->lock);
                 app->starting = false;
-                app->state = BROOK_APP_ERROR;
+                brook__app_state_set(app, BROOK_APP_ERROR);
                 pthread_cond_broadcast(&app->cond);
                 pthread_mutex_unlock(&app->lock);
+                brook__app_state_tell(app);
                 return err;
         }
         n = (int)brook__conf_int(app->conf, "num.stream.threads");
@@ -781,11 +788,6 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                         goto fail;
                 app->thread_cnt++;
         }
-        pthread_mutex_lock(&app->lock);
-        /* Not over a failure of the global thread, started already. */
-        if (app->state == BROOK_APP_CREATED)
-                app->state = BROOK_APP_REBALANCING;
-        pthread_mutex_unlock(&app->lock);
         for (i = 0; i < n; i++) {
                 pthread_mutex_lock(&app->lock);
                 app->threads_running++;
@@ -814,6 +816,110 @@ fail:
 
 /* ----------------------------------------------------------------- state */
 
+static void brook__app_trans_push(brook_app_t *app, brook_app_state_t from,
+                                  brook_app_state_t to)
+{
+        if (app->trans_cnt == app->trans_cap) {
+                size_t cap = app->trans_cap ? app->trans_cap * 2 : 8, i;
+                struct brook__transition *v = brook__xmalloc(cap * sizeof *v);
+                for (i = 0; i < app->trans_cnt; i++)
+                        v[i] = app->trans[(app->trans_head + i) %
+                                          app->trans_cap];
+                free(app->trans);
+                app->trans = v;
+                app->trans_cap = cap;
+                app->trans_head = 0;
+        }
+        app->trans[(app->trans_head + app->trans_cnt) % app->trans_cap] =
+                (struct brook__transition){from, to};
+        app->trans_cnt++;
+}
+
+/*
+ * Sets the state (app->lock held). The listener, if any, is told later
+ * (brook__app_state_tell(), without the lock), through Kafka Streams'
+ * transitions: a stop or failure reached without its PENDING_ state goes
+ * through it.
+ */
+void brook__app_state_set(brook_app_t *app, brook_app_state_t to)
+{
+        brook_app_state_t from = app->state;
+        if (from == to)
+                return;
+        app->state = to;
+        if (!app->state_listener)
+                return;
+        if (to == BROOK_APP_NOT_RUNNING && from != BROOK_APP_PENDING_SHUTDOWN) {
+                brook__app_trans_push(app, from, BROOK_APP_PENDING_SHUTDOWN);
+                from = BROOK_APP_PENDING_SHUTDOWN;
+        } else if (to == BROOK_APP_ERROR && from != BROOK_APP_PENDING_ERROR) {
+                brook__app_trans_push(app, from, BROOK_APP_PENDING_ERROR);
+                from = BROOK_APP_PENDING_ERROR;
+        }
+        brook__app_trans_push(app, from, to);
+}
+
+/*
+ * Tells the listener the changes not yet told (app->lock not held), in
+ * order, one call at a time, and never waits for another thread's call:
+ * while one thread tells, the others leave their changes to it (its loop
+ * looks again after it lets go). So a listener may call brook_app_close(),
+ * which waits for stream threads that are telling changes of their own.
+ */
+void brook__app_state_tell(brook_app_t *app)
+{
+        bool more;
+        if (!app->state_listener)
+                return;
+        do {
+                /* Held by another thread, or by this one (a listener's
+                 * own call): that call's loop tells the rest. */
+                if (pthread_mutex_trylock(&app->listen_lock))
+                        return;
+                for (;;) {
+                        struct brook__transition t;
+                        pthread_mutex_lock(&app->lock);
+                        if (!app->trans_cnt) {
+                                pthread_mutex_unlock(&app->lock);
+                                break;
+                        }
+                        t = app->trans[app->trans_head];
+                        app->trans_head =
+                                (app->trans_head + 1) % app->trans_cap;
+                        app->trans_cnt--;
+                        pthread_mutex_unlock(&app->lock);
+                        app->state_listener(app, t.to, t.from,
+                                            app->state_opaque);
+                }
+                pthread_mutex_unlock(&app->listen_lock);
+                /* A change queued after the loop's last look, by a thread
+                 * whose trylock failed. */
+                pthread_mutex_lock(&app->lock);
+                more = app->trans_cnt > 0;
+                pthread_mutex_unlock(&app->lock);
+        } while (more);
+}
+
+brook_err_t brook_app_set_state_listener(brook_app_t *app,
+                                         brook_state_listener_fn fn,
+                                         void *opaque, char *errstr,
+                                         size_t errstr_size)
+{
+        bool started;
+        pthread_mutex_lock(&app->lock);
+        started = app->started;
+        pthread_mutex_unlock(&app->lock);
+        if (started) {
+                brook__seterr(errstr, errstr_size,
+                              "a state listener can only be set before the "
+                              "app starts");
+                return BROOK_ERR_STATE;
+        }
+        app->state_listener = fn;
+        app->state_opaque = fn ? opaque : NULL;
+        return BROOK_OK;
+}
+
 void brook__app_fail(brook_app_t *app, const char *msg)
 {
         pthread_mutex_lock(&app->lock);
@@ -822,10 +928,11 @@ void brook__app_fail(brook_app_t *app, const char *msg)
                 brook__log("ERROR", "%s: %s", app->app_id, msg);
         }
         if (app->state != BROOK_APP_ERROR)
-                app->state = BROOK_APP_PENDING_ERROR;
+                brook__app_state_set(app, BROOK_APP_PENDING_ERROR);
         brook__app_request_stop(app);
         pthread_cond_broadcast(&app->cond);
         pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
 }
 
 void brook__app_thread_exited(brook_app_t *app)
@@ -833,12 +940,13 @@ void brook__app_thread_exited(brook_app_t *app)
         pthread_mutex_lock(&app->lock);
         if (--app->threads_running == 0) {
                 if (app->error[0])
-                        app->state = BROOK_APP_ERROR;
+                        brook__app_state_set(app, BROOK_APP_ERROR);
                 else if (atomic_load(&app->stopping))
-                        app->state = BROOK_APP_NOT_RUNNING;
+                        brook__app_state_set(app, BROOK_APP_NOT_RUNNING);
         }
         pthread_cond_broadcast(&app->cond);
         pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
 }
 
 void brook__app_notify(brook_app_t *app)
@@ -854,9 +962,11 @@ void brook__app_notify(brook_app_t *app)
                         all = false;
         if (app->state == BROOK_APP_REBALANCING ||
             app->state == BROOK_APP_RUNNING)
-                app->state = all ? BROOK_APP_RUNNING : BROOK_APP_REBALANCING;
+                brook__app_state_set(app, all ? BROOK_APP_RUNNING
+                                              : BROOK_APP_REBALANCING);
         pthread_cond_broadcast(&app->cond);
         pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
 }
 
 brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
@@ -1171,8 +1281,13 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         if (!app->closed && app->state != BROOK_APP_ERROR &&
             app->state != BROOK_APP_PENDING_ERROR &&
             app->state != BROOK_APP_NOT_RUNNING)
-                app->state = app->threads_running ? BROOK_APP_PENDING_SHUTDOWN
-                                                  : BROOK_APP_NOT_RUNNING;
+                brook__app_state_set(app, app->threads_running
+                                                  ? BROOK_APP_PENDING_SHUTDOWN
+                                                  : BROOK_APP_NOT_RUNNING);
+        /* The listener hears of it now, not once the threads are gone. */
+        pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
+        pthread_mutex_lock(&app->lock);
         while (app->threads_running > 0) {
                 if (pthread_cond_timedwait(&app->cond, &app->lock, &ts)) {
                         timed_out = true;
@@ -1215,9 +1330,11 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                 app->threads[i] = NULL;
         }
         app->thread_cnt = 0;
-        app->state = app->error[0] ? BROOK_APP_ERROR : BROOK_APP_NOT_RUNNING;
+        brook__app_state_set(app, app->error[0] ? BROOK_APP_ERROR
+                                                : BROOK_APP_NOT_RUNNING);
         pthread_cond_broadcast(&app->cond);
         pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
         return BROOK_OK;
 }
 
@@ -1248,6 +1365,8 @@ void brook_app_destroy(brook_app_t *app)
         brook__ptrvec_free(&app->iq_stores);
         pthread_mutex_destroy(&app->iq_lock);
         pthread_mutex_destroy(&app->lock);
+        pthread_mutex_destroy(&app->listen_lock);
+        free(app->trans);
         pthread_cond_destroy(&app->cond);
         free(app->app_id);
         free(app->client_id);

@@ -70,6 +70,18 @@ struct brook_app_s {
         /** brook_app_set_restore_listener()'s, set before the start: the
          *  threads read it without a lock. */
         brook_restore_listener_t restore_listener;
+
+        /** brook_app_set_state_listener()'s, set before the start. */
+        brook_state_listener_fn state_listener;
+        void *state_opaque;
+        /** Transitions not yet told to the listener, a ring, oldest first
+         *  (under lock); the thread holding listen_lock tells them, in
+         *  order (brook__app_state_tell()). */
+        struct brook__transition {
+                brook_app_state_t from, to;
+        } * trans;
+        size_t trans_head, trans_cnt, trans_cap;
+        pthread_mutex_t listen_lock;
 };
 
 /** One stream thread: a consumer and a producer, owning the tasks of the
@@ -331,6 +343,13 @@ int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise);
 
 /** Records the app's first fatal error and asks every thread to stop. */
 void brook__app_fail(brook_app_t *app, const char *msg);
+/** Sets the state, app->lock held; the listener hears of it at the next
+ *  brook__app_state_tell(), which the caller makes once it has let go of
+ *  the lock. */
+void brook__app_state_set(brook_app_t *app, brook_app_state_t to);
+/** Tells the state listener the changes it has not heard of (app->lock
+ *  not held). */
+void brook__app_state_tell(brook_app_t *app);
 /** Called by a thread as it exits its loop. */
 void brook__app_thread_exited(brook_app_t *app);
 /** Wakes waiters after a thread's assignment changed. */

@@ -746,6 +746,193 @@ static void test_restore_fails_mid_batch(void **state)
         free(in);
 }
 
+/* ------------------------------------------------------ state listener */
+
+#define MAX_TRANS 64
+
+/* What a state listener heard: (new, old) pairs in order, and whether two
+ * calls ever overlapped. */
+typedef struct {
+        pthread_mutex_t mu;
+        brook_app_state_t to[MAX_TRANS], from[MAX_TRANS];
+        int n;
+        atomic_int inside;
+        bool overlapped;
+        /* Set: on RUNNING, the listener asks for a stop, as a listener
+         * on a stream thread must, without waiting. */
+        bool close_on_running;
+} heard_t;
+
+static void listen_cb(brook_app_t *app, brook_app_state_t new_state,
+                      brook_app_state_t old_state, void *opaque)
+{
+        heard_t *h = opaque;
+        if (atomic_fetch_add(&h->inside, 1))
+                h->overlapped = true;
+        pthread_mutex_lock(&h->mu);
+        if (h->n < MAX_TRANS) {
+                h->to[h->n] = new_state;
+                h->from[h->n] = old_state;
+                h->n++;
+        }
+        pthread_mutex_unlock(&h->mu);
+        /* The state already changed when the listener hears of it. */
+        if (new_state == BROOK_APP_RUNNING && h->close_on_running)
+                assert_int_equal(brook_app_close(app, 0), BROOK_ERR_TIMED_OUT);
+        atomic_fetch_sub(&h->inside, 1);
+}
+
+/* Kafka Streams' KafkaStreams.State transitions. */
+static bool ks_valid(brook_app_state_t from, brook_app_state_t to)
+{
+        switch (from) {
+        case BROOK_APP_CREATED:
+                return to == BROOK_APP_REBALANCING ||
+                       to == BROOK_APP_PENDING_SHUTDOWN;
+        case BROOK_APP_REBALANCING:
+                return to == BROOK_APP_RUNNING ||
+                       to == BROOK_APP_PENDING_SHUTDOWN ||
+                       to == BROOK_APP_PENDING_ERROR;
+        case BROOK_APP_RUNNING:
+                return to == BROOK_APP_REBALANCING ||
+                       to == BROOK_APP_PENDING_SHUTDOWN ||
+                       to == BROOK_APP_PENDING_ERROR;
+        case BROOK_APP_PENDING_SHUTDOWN:
+                return to == BROOK_APP_NOT_RUNNING;
+        case BROOK_APP_PENDING_ERROR:
+                return to == BROOK_APP_ERROR;
+        default:
+                return false;
+        }
+}
+
+/* Every transition heard is Kafka Streams', each starts where the last
+ * ended, the first leaves CREATED, the last ends in @p last. */
+static void expect_chain(heard_t *h, brook_app_state_t last)
+{
+        assert_false(h->overlapped);
+        assert_true(h->n >= 2 && h->n < MAX_TRANS);
+        assert_int_equal(h->from[0], BROOK_APP_CREATED);
+        for (int i = 0; i < h->n; i++) {
+                if (!ks_valid(h->from[i], h->to[i]))
+                        fail_msg("transition %d: %d -> %d is not Kafka "
+                                 "Streams'",
+                                 i, (int)h->from[i], (int)h->to[i]);
+                if (i)
+                        assert_int_equal(h->from[i], h->to[i - 1]);
+        }
+        assert_int_equal(h->to[h->n - 1], last);
+}
+
+static brook_app_t *listened_app(const char *app_id, const char *in, heard_t *h)
+{
+        brook_builder_t *b = brook_builder_new();
+        char errstr[1024];
+        brook_app_t *app;
+        brook_stream_foreach(brook_stream(b, in, NULL), ignore_record, NULL);
+        app = brook_app_new(b, conf_for(app_id, "1"), errstr, sizeof errstr);
+        assert_non_null(app);
+        pthread_mutex_init(&h->mu, NULL);
+        atomic_init(&h->inside, 0);
+        assert_int_equal(brook_app_set_state_listener(app, listen_cb, h, errstr,
+                                                      sizeof errstr),
+                         BROOK_OK);
+        return app;
+}
+
+static bool heard_running(void *opaque)
+{
+        heard_t *h = opaque;
+        bool yes;
+        pthread_mutex_lock(&h->mu);
+        yes = h->n && h->to[h->n - 1] == BROOK_APP_RUNNING;
+        pthread_mutex_unlock(&h->mu);
+        return yes;
+}
+
+static void test_state_listener(void **state)
+{
+        char *app_id = kt_unique("listen-app"), *in = kt_unique("listen-in");
+        heard_t h = {0};
+        char errstr[1024];
+        brook_app_t *app;
+
+        kt_create_topic(in, 2);
+        app = listened_app(app_id, in, &h);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        /* Only before the start, as in Kafka Streams. */
+        assert_int_equal(brook_app_set_state_listener(app, NULL, NULL, errstr,
+                                                      sizeof errstr),
+                         BROOK_ERR_STATE);
+        assert_non_null(strstr(errstr, "before the app starts"));
+        assert_true(kt_wait_until(heard_running, &h, 20, 60000));
+        assert_int_equal(brook_app_close(app, 30000), BROOK_OK);
+        /* CREATED -> REBALANCING -> RUNNING (a rebalance may come and go)
+         * -> PENDING_SHUTDOWN -> NOT_RUNNING. */
+        expect_chain(&h, BROOK_APP_NOT_RUNNING);
+        assert_int_equal(h.to[0], BROOK_APP_REBALANCING);
+        assert_int_equal(h.to[h.n - 2], BROOK_APP_PENDING_SHUTDOWN);
+        assert_int_equal(h.from[h.n - 2], BROOK_APP_RUNNING);
+        brook_app_destroy(app);
+        pthread_mutex_destroy(&h.mu);
+        free(app_id);
+        free(in);
+}
+
+static void test_state_listener_closes(void **state)
+{
+        char *app_id = kt_unique("listen-close"), *in = kt_unique("listen-in");
+        heard_t h = {.close_on_running = true};
+        char errstr[1024];
+        brook_app_t *app;
+
+        kt_create_topic(in, 1);
+        app = listened_app(app_id, in, &h);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        /* The listener's stop, asked for on a stream thread, ends it. */
+        assert_int_equal(brook_app_wait(app, 60000), BROOK_APP_NOT_RUNNING);
+        assert_int_equal(brook_app_close(app, 30000), BROOK_OK);
+        expect_chain(&h, BROOK_APP_NOT_RUNNING);
+        assert_int_equal(h.n, 4);
+        assert_int_equal(h.to[1], BROOK_APP_RUNNING);
+        assert_int_equal(h.to[2], BROOK_APP_PENDING_SHUTDOWN);
+        brook_app_destroy(app);
+        pthread_mutex_destroy(&h.mu);
+        free(app_id);
+        free(in);
+}
+
+static void test_state_listener_errors(void **state)
+{
+        char *app_id = kt_unique("listen-err");
+        char *missing = kt_unique("listen-missing");
+        heard_t h = {0};
+        char errstr[1024];
+        brook_app_t *app = listened_app(app_id, missing, &h);
+
+        /* A failed start: CREATED -> REBALANCING -> PENDING_ERROR ->
+         * ERROR. */
+        assert_int_not_equal(brook_app_start(app, errstr, sizeof errstr),
+                             BROOK_OK);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_ERROR);
+        expect_chain(&h, BROOK_APP_ERROR);
+        assert_int_equal(h.n, 3);
+        assert_int_equal(h.to[1], BROOK_APP_PENDING_ERROR);
+        brook_app_destroy(app);
+        pthread_mutex_destroy(&h.mu);
+        /* Closing an app never started: CREATED -> PENDING_SHUTDOWN ->
+         * NOT_RUNNING. */
+        memset(&h, 0, sizeof h);
+        app = listened_app(app_id, missing, &h);
+        assert_int_equal(brook_app_close(app, 1000), BROOK_OK);
+        expect_chain(&h, BROOK_APP_NOT_RUNNING);
+        assert_int_equal(h.n, 2);
+        brook_app_destroy(app);
+        pthread_mutex_destroy(&h.mu);
+        free(app_id);
+        free(missing);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -760,6 +947,9 @@ int main(void)
                 cmocka_unit_test(test_run_handles_signals),
                 cmocka_unit_test(test_run_without_signal_handlers),
                 cmocka_unit_test(test_restore_fails_mid_batch),
+                cmocka_unit_test(test_state_listener),
+                cmocka_unit_test(test_state_listener_closes),
+                cmocka_unit_test(test_state_listener_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

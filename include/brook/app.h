@@ -167,6 +167,44 @@ void brook_app_destroy(brook_app_t *app);
 brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
                                   size_t errstr_size);
 
+/**
+ * Kafka Streams' KafkaStreams.StateListener: told each change of the
+ * app's state, @p new_state and the @p old_state it left.
+ *
+ * The changes follow Kafka Streams' transitions:
+ *  - CREATED to REBALANCING at brook_app_start();
+ *  - REBALANCING and RUNNING, back and forth, as partitions move and
+ *    stores restore;
+ *  - PENDING_SHUTDOWN then NOT_RUNNING on a stop;
+ *  - PENDING_ERROR then ERROR on a fatal error.
+ * A stop or failure during start-up goes through PENDING_SHUTDOWN or
+ * PENDING_ERROR too. Unlike Kafka Streams, a state is never reported as
+ * changing to itself.
+ *
+ * Called without brook's locks held, one call at a time, in the order of
+ * the changes, on the thread that made the change (the caller's in
+ * brook_app_start() and brook_app_close(), a stream thread otherwise) or,
+ * when a call is already under way, on that call's thread after it
+ * returns. So the listener may call brook_app_state(), brook_app_close()
+ * and the query functions; the changes it causes are told after it
+ * returns. Keep it short: the thread that calls it waits for it.
+ */
+typedef void (*brook_state_listener_fn)(brook_app_t *app,
+                                        brook_app_state_t new_state,
+                                        brook_app_state_t old_state,
+                                        void *opaque);
+
+/**
+ * Sets the state listener of @p app, or removes it (@p fn NULL). Only
+ * before brook_app_start() (or brook_app_run()), as in Kafka Streams:
+ * BROOK_ERR_STATE after, and the app keeps the listener it had. Call it
+ * from the app's owner thread.
+ */
+brook_err_t brook_app_set_state_listener(brook_app_t *app,
+                                         brook_state_listener_fn fn,
+                                         void *opaque, char *errstr,
+                                         size_t errstr_size);
+
 /** Blocks until the app is NOT_RUNNING or ERROR, or @p timeout_ms passed
  *  (-1: forever). Returns the state. Thread-safe. */
 brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms);
