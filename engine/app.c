@@ -523,6 +523,9 @@ static bool brook__uses_dead_letter(const brook_conf_t *conf)
                                    "handler") == BROOK__HANDLER_DEAD_LETTER ||
                brook__conf_handler(conf,
                                    "default.processing.exception."
+                                   "handler") == BROOK__HANDLER_DEAD_LETTER ||
+               brook__conf_handler(conf,
+                                   "default.production.exception."
                                    "handler") == BROOK__HANDLER_DEAD_LETTER;
 }
 

@@ -139,10 +139,7 @@ static const brook__conf_enum_t brook__conf_prod_handlers[] = {
         {BROOK__KS_ERRORS "LogAndFailExceptionHandler", "fail", NULL},
         {BROOK__KS_ERRORS "LogAndContinueExceptionHandler", "log_and_continue",
          NULL},
-        {"dead_letter", NULL,
-         "dead_letter is not available for production errors, since the "
-         "dead-letter topic is written by the same producer; use fail or "
-         "log_and_continue"},
+        {"dead_letter", "dead_letter", NULL},
         {NULL, NULL, NULL},
 };
 

@@ -592,6 +592,62 @@ brook_err_t brook__task_punctuate_wall(brook__task_t *task, int64_t now,
 
 /* ----------------------------------------------------------------- sinks */
 
+static brook_err_t brook__dead_letter(brook__task_t *task,
+                                      const brook__inrec_t *in,
+                                      const char *exception, const char *msg,
+                                      char *errstr, size_t errstr_size);
+
+/*
+ * The production handler's dead_letter for sink record @p rec to @p topic:
+ * one that did not serialize goes as its input record (its raw key, value
+ * and headers, as a processing failure's), one the producer refused as
+ * the output it was to be (the key and value serialized in the runtime's
+ * buffers, with its headers). The __streams.errors.* headers name the
+ * input record, or the output topic when the record came from a
+ * punctuator. Returns 0 when it went.
+ */
+static brook_err_t brook__production_dead_letter(
+        brook__task_t *task, const char *topic, const brook_record_t *rec,
+        bool serializing, const char *what, char *errstr, size_t errstr_size)
+{
+        brook__runtime_t *rt = task->rt;
+        brook__recmeta_t *m = rec->meta;
+        rd_kafka_headers_t *out_hdrs = NULL;
+        brook__inrec_t in = {.topic = topic, .partition = -1, .offset = -1};
+        brook_err_t err;
+
+        in.timestamp = rec->timestamp;
+        if (m && m->topic) {
+                in.topic = m->topic;
+                in.partition = m->partition;
+                in.offset = m->offset;
+        }
+        if (serializing) {
+                if (m) {
+                        in.key = m->raw_key;
+                        in.key_size = m->raw_key_size;
+                        in.value = m->raw_value;
+                        in.value_size = m->raw_value_size;
+                        in.headers = brook__headers_raw(&m->headers);
+                }
+        } else {
+                if (rec->key) {
+                        in.key = brook_buf_data(rt->keybuf);
+                        in.key_size = brook_buf_len(rt->keybuf);
+                }
+                if (rec->value) {
+                        in.value = brook_buf_data(rt->valbuf);
+                        in.value_size = brook_buf_len(rt->valbuf);
+                }
+                in.headers = out_hdrs = m ? brook__headers_to_kafka(m) : NULL;
+        }
+        err = brook__dead_letter(task, &in, "brook.ProductionException", what,
+                                 errstr, errstr_size);
+        if (out_hdrs)
+                rd_kafka_headers_destroy(out_hdrs);
+        return err;
+}
+
 /*
  * A sink's record to @p topic could not be serialized (@p serializing) or
  * produced, for reason @p why: the production handler decides, as Kafka
@@ -629,6 +685,20 @@ brook__production_error(brook__task_t *task, brook__node_t *node,
                             m && m->topic ? m->topic : "",
                             m ? m->partition : -1, m ? m->offset : -1, what);
                 return BROOK_OK;
+        }
+        if ((err == BROOK_ERR_KAFKA || err == BROOK_ERR_SERDE) &&
+            rt->prod_handler == BROOK__HANDLER_DEAD_LETTER) {
+                char why2[512];
+                if (!brook__production_dead_letter(task, topic, rec,
+                                                   serializing, what, why2,
+                                                   sizeof why2))
+                        return BROOK_OK;
+                /* Not even the dead-letter topic takes it: the task
+                 * stops, naming both. */
+                snprintf(what + strlen(what), sizeof what - strlen(what),
+                         " (and it could not be dead-lettered to \"%s\": "
+                         "%s)",
+                         rt->dlq_topic, why2);
         }
         task->prod_failed = true;
         brook__seterr(task->prod_errbuf, sizeof task->prod_errbuf,

@@ -257,22 +257,19 @@ struct brook__redeliver {
         rd_kafka_headers_t *hdrs;
 };
 
-/* Keeps a copy of dead-letter record @p rkm, which the broker refused as
- * too large for the topic (whose limit the producer does not know), cut to
- * half its size, for brook__thr_redeliver(). Returns false if it cannot be
- * cut that far (its headers alone are larger). */
-static bool brook__thr_redeliver_later(brook__thread_t *thr,
-                                       const rd_kafka_message_t *rkm)
+/* Keeps a copy of @p rkm's key, value and timestamp, to be produced to
+ * @p topic with @p hdrs (taken) by brook__thr_redeliver(), cut to fit
+ * @p limit bytes on the wire (brook__dead_letter_fit()). Returns false,
+ * keeping nothing, if it cannot be cut that far (the headers alone are
+ * larger). */
+static bool brook__thr_redeliver_add(brook__thread_t *thr,
+                                     const rd_kafka_message_t *rkm,
+                                     const char *topic,
+                                     rd_kafka_headers_t *hdrs, int64_t limit)
 {
         struct brook__redeliver *r = brook__xcalloc(1, sizeof *r);
-        rd_kafka_headers_t *h = NULL;
-        size_t wire;
 
-        if (rd_kafka_message_headers(rkm, &h))
-                h = NULL;
-        r->hdrs = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(4);
-        wire = brook__record_wire_size(rkm->key ? rkm->key_len : 0,
-                                       rkm->payload ? rkm->len : 0, r->hdrs);
+        r->hdrs = hdrs;
         if (rkm->key) {
                 r->key = brook__xmalloc(rkm->key_len + 1);
                 memcpy(r->key, rkm->key, rkm->key_len);
@@ -284,9 +281,9 @@ static bool brook__thr_redeliver_later(brook__thread_t *thr,
                 r->value_size = rkm->len;
         }
         r->timestamp = rd_kafka_message_timestamp(rkm, NULL);
-        r->topic = brook__xstrdup(rd_kafka_topic_name(rkm->rkt));
-        if (!brook__dead_letter_fit(r->hdrs, (int64_t)(wire / 2), r->key,
-                                    &r->key_size, r->value, &r->value_size)) {
+        r->topic = brook__xstrdup(topic);
+        if (!brook__dead_letter_fit(r->hdrs, limit, r->key, &r->key_size,
+                                    r->value, &r->value_size)) {
                 rd_kafka_headers_destroy(r->hdrs);
                 free(r->key);
                 free(r->value);
@@ -295,6 +292,59 @@ static bool brook__thr_redeliver_later(brook__thread_t *thr,
                 return false;
         }
         brook__ptrvec_push(&thr->redeliver, r);
+        return true;
+}
+
+/* Keeps a copy of dead-letter record @p rkm, which the broker refused as
+ * too large for the topic (whose limit the producer does not know), cut to
+ * half its size, for brook__thr_redeliver(). Returns false if it cannot be
+ * cut that far (its headers alone are larger). */
+static bool brook__thr_redeliver_later(brook__thread_t *thr,
+                                       const rd_kafka_message_t *rkm)
+{
+        rd_kafka_headers_t *h = NULL, *hdrs;
+        size_t wire;
+
+        if (rd_kafka_message_headers(rkm, &h))
+                h = NULL;
+        hdrs = h ? rd_kafka_headers_copy(h) : rd_kafka_headers_new(4);
+        wire = brook__record_wire_size(rkm->key ? rkm->key_len : 0,
+                                       rkm->payload ? rkm->len : 0, hdrs);
+        return brook__thr_redeliver_add(thr, rkm, rd_kafka_topic_name(rkm->rkt),
+                                        hdrs, (int64_t)(wire / 2));
+}
+
+/*
+ * The production handler's dead_letter for output record @p rkm, which
+ * was not delivered: a copy goes to the dead-letter topic with the
+ * __streams.errors.* headers after its own. The input record that led to
+ * it is done by now, so they name the output's topic and partition, offset
+ * -1 and no task. Returns false if even the headers do not fit.
+ */
+static bool brook__thr_dead_letter_output(brook__thread_t *thr,
+                                          const rd_kafka_message_t *rkm)
+{
+        brook__inrec_t in = {0};
+        rd_kafka_headers_t *h = NULL;
+        char msg[600];
+
+        if (rd_kafka_message_headers(rkm, &h))
+                h = NULL;
+        in.topic = rd_kafka_topic_name(rkm->rkt);
+        in.partition = rkm->partition;
+        in.offset = -1;
+        in.headers = h;
+        snprintf(msg, sizeof msg,
+                 "a record to topic \"%s\" partition %" PRId32
+                 " was not delivered: %s",
+                 in.topic, rkm->partition, rd_kafka_err2str(rkm->err));
+        if (!brook__thr_redeliver_add(
+                    thr, rkm, thr->rt.dlq_topic,
+                    brook__dead_letter_headers(
+                            &in, "", "brook.ProductionException", msg),
+                    thr->rt.max_record_bytes))
+                return false;
+        thr->rt.dead_lettered++;
         return true;
 }
 
@@ -443,6 +493,13 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
             (rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
              rkm->err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE) &&
             brook__thr_redeliver_later(thr, rkm))
+                return;
+        /* An output record (neither dead-letter nor changelog) under the
+         * dead_letter production handler: to the dead-letter topic. One
+         * that cannot go there fails the app below. */
+        if (!dlq && thr->rt.prod_handler == BROOK__HANDLER_DEAD_LETTER &&
+            !rd_kafka_fatal_error(rk, NULL, 0) &&
+            brook__thr_dead_letter_output(thr, rkm))
                 return;
         if (thr->rt.prod_handler == BROOK__HANDLER_LOG_AND_CONTINUE &&
             !rd_kafka_fatal_error(rk, NULL, 0)) {

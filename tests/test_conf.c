@@ -416,12 +416,13 @@ static void test_handlers(void **state)
                         "dead_letter, or one of Kafka Streams' class "
                         "names " KS_ERRORS "LogAndFailExceptionHandler");
 
-        /* Production errors cannot be dead-lettered. */
-        set_bad(conf, names[2], "dead_letter", BROOK_ERR_CONF_INVALID);
-        assert_contains(errstr, "use fail or log_and_continue");
+        set_ok(conf, names[2], "dead_letter", "dead_letter");
+        assert_int_equal(brook__conf_handler(conf, names[2]),
+                         BROOK__HANDLER_DEAD_LETTER);
         set_bad(conf, names[2], "x", BROOK_ERR_CONF_INVALID);
-        assert_contains(errstr, "expected fail or log_and_continue, or one "
-                                "of Kafka Streams' class names");
+        assert_contains(errstr, "expected fail, log_and_continue or "
+                                "dead_letter, or one of Kafka Streams' class "
+                                "names");
         set_ok(conf, names[2], "log_and_continue", "log_and_continue");
         set_ok(conf, names[2], KS_ERRORS "DefaultProductionExceptionHandler",
                "fail");

@@ -474,6 +474,46 @@ static void test_too_large_output_fail(void **state)
         }
 }
 
+/* dead_letter: the refused output record goes to the dead-letter topic,
+ * cut to what the producer takes, with headers naming the input record;
+ * the others go on. */
+static void test_too_large_output_dead_letter(void **state)
+{
+        brook_test_driver_t *td = small_producer_driver("dead_letter", "fail");
+        brook_test_record_t rec;
+        char *big = filled(2000, 'v');
+        (void)state;
+
+        pipe_ok(td, "k", "first", 1);
+        pipe_ok(td, "k", big, 2);
+        pipe_ok(td, "k", "third", 3);
+        expect_drops(td, "");
+        assert_true(brook_test_driver_read(td, "out", &rec));
+        assert_memory_equal(rec.value, "first", 5);
+        assert_true(brook_test_driver_read(td, "out", &rec));
+        assert_memory_equal(rec.value, "third", 5);
+        assert_false(brook_test_driver_read(td, "out", &rec));
+        assert_true(brook_test_driver_read(td, "test-driver-dlq", &rec));
+        assert_string_equal(header(&rec, "__streams.errors.exception"),
+                            "brook.ProductionException");
+        assert_string_equal(header(&rec, "__streams.errors.message"),
+                            "producing to topic \"out\" failed: Broker: "
+                            "Message size too large");
+        assert_string_equal(header(&rec, "__streams.errors.topic"), "in");
+        assert_string_equal(header(&rec, "__streams.errors.offset"), "1");
+        assert_string_equal(header(&rec, "__streams.errors.truncated"),
+                            "value");
+        assert_string_equal(
+                header(&rec, "__streams.errors.original.value.size"), "2000");
+        assert_int_equal(rec.key_size, 1);
+        assert_memory_equal(rec.key, "k", 1);
+        assert_int_equal(wire_size(&rec), 1000);
+        assert_memory_equal(rec.value, big, rec.value_size);
+        assert_false(brook_test_driver_read(td, "test-driver-dlq", &rec));
+        free(big);
+        brook_test_driver_destroy(td);
+}
+
 static brook_err_t failing_serialize(const void *obj, brook_buf_t *out,
                                      void *opaque, char *errstr,
                                      size_t errstr_size)
@@ -491,11 +531,11 @@ static brook_err_t failing_serialize(const void *obj, brook_buf_t *out,
 /* A sink's serialization error is a production error (KIP-399). */
 static void test_sink_serialization_error(void **state)
 {
-        const char *handlers[] = {"log_and_continue", "fail"};
+        const char *handlers[] = {"log_and_continue", "fail", "dead_letter"};
         size_t i;
         (void)state;
 
-        for (i = 0; i < 2; i++) {
+        for (i = 0; i < 3; i++) {
                 brook_builder_t *b = brook_builder_new();
                 brook_test_driver_t *td;
                 brook_serde_t *serde;
@@ -517,6 +557,23 @@ static void test_sink_serialization_error(void **state)
                         pipe_ok(td, "k", "unencodable", 2);
                         free(capture_end());
                         expect_drops(td, "production_error=1");
+                } else if (i == 2) {
+                        /* The input record, as it came. */
+                        brook_test_record_t rec;
+                        pipe_ok(td, "k", "unencodable", 2);
+                        free(capture_end());
+                        expect_drops(td, "");
+                        assert_true(brook_test_driver_read(
+                                td, "test-driver-dlq", &rec));
+                        assert_int_equal(rec.value_size, 11);
+                        assert_memory_equal(rec.value, "unencodable", 11);
+                        assert_string_equal(
+                                header(&rec, "__streams.errors.message"),
+                                "a record for topic \"out\" could not be "
+                                "serialized: cannot encode this");
+                        assert_string_equal(
+                                header(&rec, "__streams.errors.exception"),
+                                "brook.ProductionException");
                 } else {
                         assert_int_equal(pipe_kv(td, "in", "k", 1,
                                                  "unencodable", 11, 2, err,
@@ -768,6 +825,7 @@ int main(void)
                 cmocka_unit_test(test_handler_drops),
                 cmocka_unit_test(test_too_large_output_continue),
                 cmocka_unit_test(test_too_large_output_fail),
+                cmocka_unit_test(test_too_large_output_dead_letter),
                 cmocka_unit_test(test_sink_serialization_error),
                 cmocka_unit_test(test_dead_letter_small_untouched),
                 cmocka_unit_test(test_dead_letter_truncated_value),

@@ -768,6 +768,143 @@ static void produce_ids(rd_kafka_t *rk, const char *in, int32_t p, int64_t from,
 }
 
 /*
+ * at_least_once with a record the broker refuses (larger than the output
+ * topic's max.message.bytes), under each production handler:
+ *   fail              the app stops naming the cause; the refused record's
+ *                     offset is not committed
+ *   log_and_continue  every other record is delivered, all input is
+ *                     committed, the record is counted dropped
+ *   dead_letter       the same, and the refused output record is in the
+ *                     dead-letter topic whole, with headers saying why
+ */
+typedef struct refused_check {
+        int64_t records, with_50, bad;
+        int64_t dlq_records, dlq_value_size;
+        char exception[64], topic[256], message[512];
+} refused_check_t;
+
+static void check_refused_out(const rd_kafka_message_t *rkm, void *opaque)
+{
+        refused_check_t *c = opaque;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, NULL);
+        int64_t id = v ? json_integer_value(json_object_get(v, "id")) : -1;
+        c->records++;
+        if (id == 50)
+                c->with_50++;
+        else if (id < 0 || id >= 100 || !kept(id))
+                c->bad++;
+        json_decref(v);
+}
+
+static void header_str(const rd_kafka_message_t *rkm, const char *name,
+                       char *buf, size_t size)
+{
+        rd_kafka_headers_t *h = NULL;
+        const void *val;
+        size_t n;
+        buf[0] = '\0';
+        if (rd_kafka_message_headers(rkm, &h) ||
+            rd_kafka_header_get_last(h, name, &val, &n))
+                return;
+        snprintf(buf, size, "%.*s", (int)n, (const char *)val);
+}
+
+static void check_refused_dlq(const rd_kafka_message_t *rkm, void *opaque)
+{
+        refused_check_t *c = opaque;
+        json_t *v = json_loadb(rkm->payload, rkm->len, 0, NULL);
+        c->dlq_records++;
+        c->dlq_value_size = (int64_t)rkm->len;
+        /* The output record: id 50, with what the pipe added. */
+        if (!v || json_integer_value(json_object_get(v, "id")) != 50 ||
+            !json_object_get(v, "doubled"))
+                c->bad++;
+        json_decref(v);
+        header_str(rkm, "__streams.errors.exception", c->exception,
+                   sizeof c->exception);
+        header_str(rkm, "__streams.errors.topic", c->topic, sizeof c->topic);
+        header_str(rkm, "__streams.errors.message", c->message,
+                   sizeof c->message);
+}
+
+static void run_refused(const char *handler)
+{
+        char *in = kt_unique("refused-in"), *out = kt_unique("refused-out");
+        char *dlq = kt_unique("refused-dlq"), *app_id = kt_unique("refused");
+        char prop[256], dlq_prop[300], *err;
+        refused_check_t c = {0};
+        int64_t want = 0, i;
+        rd_kafka_t *rk;
+        pid_t a;
+
+        for (i = 0; i < 100; i++)
+                want += kept(i) && i != 50;
+        kt_create_topic(in, 1);
+        kt_create_topic_with(out, 1, "max.message.bytes", "100000");
+        snprintf(prop, sizeof prop, "default.production.exception.handler=%s",
+                 handler);
+        snprintf(dlq_prop, sizeof dlq_prop,
+                 "errors.deadletterqueue.topic.name=%s", dlq);
+        a = start_instance("a", app_id, in, out, prop, dlq_prop);
+        /* The broker refuses a whole batch, and librdkafka does not split
+         * it: the large record goes alone, after the first 50 are
+         * committed and before the rest are produced. */
+        rk = kt_producer();
+        produce_ids(rk, in, 0, 0, 50, -1);
+        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+        assert_int_equal(kt_wait_committed(app_id, in, 1, 50, 120000), 50);
+        produce_ids(rk, in, 0, 50, 51, 50);
+        assert_int_equal(rd_kafka_flush(rk, 30000), 0);
+        if (strcmp(handler, "fail"))
+                assert_int_equal(
+                        kt_wait_committed(app_id, in, 1, 51, 120000), 51);
+        produce_ids(rk, in, 0, 51, 100, -1);
+        kt_producer_close(rk);
+        if (!strcmp(handler, "fail")) {
+                assert_int_equal(reap(a, 120000), 1);
+                err = instance_stderr(app_id, "a");
+                assert_non_null(err);
+                if (!strstr(err, "was not delivered: Broker: Message size "
+                                 "too large"))
+                        fail_msg("stderr lacks the cause:\n%s", err);
+                free(err);
+                assert_int_equal(kt_committed(app_id, in, 0), 50);
+        } else {
+                assert_int_equal(kt_wait_committed(app_id, in, 1, 100, 120000),
+                                 100);
+                kill(a, SIGTERM);
+                assert_int_equal(reap(a, 60000), 0);
+                kt_consume_all(out, check_refused_out, &c);
+                assert_int_equal(c.records, want);
+                assert_int_equal(c.with_50, 0);
+                if (!strcmp(handler, "dead_letter")) {
+                        kt_consume_all(dlq, check_refused_dlq, &c);
+                        assert_int_equal(c.dlq_records, 1);
+                        assert_true(c.dlq_value_size > 150000);
+                        assert_string_equal(c.exception,
+                                            "brook.ProductionException");
+                        assert_string_equal(c.topic, out);
+                        if (!strstr(c.message, "Message size too large"))
+                                fail_msg("message header: %s", c.message);
+                } else {
+                        assert_int_equal(kt_partition_count(dlq), 0);
+                }
+                assert_int_equal(c.bad, 0);
+        }
+        free(in);
+        free(out);
+        free(dlq);
+        free(app_id);
+}
+
+static void test_production_handlers(void **state)
+{
+        run_refused("fail");
+        run_refused("log_and_continue");
+        run_refused("dead_letter");
+}
+
+/*
  * exactly_once_v2 with a record the broker always refuses (larger than
  * the output topic's max.message.bytes, which the producer cannot know):
  * every transaction holding it aborts, and after 10 in a row the app
@@ -857,6 +994,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_fail_stops_at_bad_record,
                                           teardown),
                 cmocka_unit_test_teardown(test_eos_refused_record, teardown),
+                cmocka_unit_test_teardown(test_production_handlers, teardown),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);

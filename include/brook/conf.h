@@ -32,7 +32,7 @@
  *                                        [fail] fail|log_and_continue|
  *                                        dead_letter
  *   default.processing.exception.handler [fail] same values
- *   default.production.exception.handler [fail] fail|log_and_continue
+ *   default.production.exception.handler [fail] same values
  *   errors.deadletterqueue.topic.name    [<application.id>-dlq]
  *   errors.deadletterqueue.topic.partitions
  *                                        [1] partitions of the dead-letter
