@@ -819,6 +819,8 @@ fail:
 
 /* ----------------------------------------------------------------- state */
 
+_Thread_local brook_app_t *brook__own_app;
+
 static void brook__app_trans_push(brook_app_t *app, brook_app_state_t from,
                                   brook_app_state_t to)
 {
@@ -1268,6 +1270,20 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         bool timed_out = false;
         int i;
 
+        /* On one of the app's own threads (a state listener's call): the
+         * stop is asked for, and that is all; the thread cannot wait for
+         * itself, and the owner's close does the rest. */
+        if (brook__own_app == app) {
+                brook__app_request_stop(app);
+                pthread_mutex_lock(&app->lock);
+                if (!app->closed && (app->state == BROOK_APP_REBALANCING ||
+                                     app->state == BROOK_APP_RUNNING))
+                        brook__app_state_set(app, BROOK_APP_PENDING_SHUTDOWN);
+                pthread_cond_broadcast(&app->cond);
+                pthread_mutex_unlock(&app->lock);
+                brook__app_state_tell(app);
+                return BROOK_ERR_TIMED_OUT;
+        }
         if (timeout_ms < 0)
                 timeout_ms = brook__conf_int(app->conf, "shutdown.timeout.ms");
         brook__deadline(&ts, CLOCK_REALTIME, timeout_ms);

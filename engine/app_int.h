@@ -343,6 +343,10 @@ int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise);
 
 /** Records the app's first fatal error and asks every thread to stop. */
 void brook__app_fail(brook_app_t *app, const char *msg);
+/** The app whose stream or global thread this is (NULL on any other
+ *  thread): brook_app_close() on one (a state listener's call) only asks
+ *  for the stop, since the thread cannot wait for itself. */
+extern _Thread_local brook_app_t *brook__own_app;
 /** Sets the state, app->lock held; the listener hears of it at the next
  *  brook__app_state_tell(), which the caller makes once it has let go of
  *  the lock. */

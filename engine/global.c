@@ -733,7 +733,7 @@ static brook_err_t brook__global_restore(brook__global_t *g, char *errstr,
 static void *brook__global_main(void *arg)
 {
         brook__global_t *g = arg;
-        brook_app_t *app = g->app;
+        brook_app_t *app = brook__own_app = g->app;
         char errstr[1024];
         brook_err_t err = BROOK_OK;
 

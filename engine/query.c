@@ -78,8 +78,16 @@ static brook_err_t brook__iq_kind(const brook__storedef_t *def,
 static bool brook__iq_running(brook_app_t *app, char *errstr,
                               size_t errstr_size)
 {
-        brook_app_state_t st = brook_app_state(app, NULL, 0);
-        if (st == BROOK_APP_RUNNING || st == BROOK_APP_REBALANCING)
+        brook_app_state_t st;
+        bool starting;
+        pthread_mutex_lock(&app->lock);
+        st = app->state;
+        starting = app->starting;
+        pthread_mutex_unlock(&app->lock);
+        /* Not while brook_app_start() still sets up (REBALANCING from its
+         * first step, as in Kafka Streams). */
+        if ((st == BROOK_APP_RUNNING || st == BROOK_APP_REBALANCING) &&
+            !starting)
                 return true;
         brook__seterr(errstr, errstr_size,
                       "the app is not running: queries need a started app");

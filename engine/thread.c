@@ -2015,7 +2015,7 @@ static void brook__thr_destroy_clients(brook__thread_t *thr,
 static void *brook__thread_main(void *arg)
 {
         brook__thread_t *thr = arg;
-        brook_app_t *app = thr->app;
+        brook_app_t *app = brook__own_app = thr->app;
         rd_kafka_message_t *rkm;
         int64_t commit_interval =
                 brook__conf_int(app->conf, "commit.interval.ms");

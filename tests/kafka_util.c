@@ -1,8 +1,10 @@
 /*
  * Helpers for integration tests against the real broker.
  */
+#define _GNU_SOURCE /* nftw */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -270,6 +273,19 @@ int kt_partition_count(const char *topic)
         int n = kt_partitions(rk, topic);
         rd_kafka_destroy(rk);
         return n;
+}
+
+static int kt_rm_entry(const char *path, const struct stat *sb, int flag,
+                       struct FTW *ftw)
+{
+        (void)sb, (void)flag, (void)ftw;
+        remove(path);
+        return 0;
+}
+
+void kt_rmtree(const char *dir)
+{
+        nftw(dir, kt_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int kt_wait_partition_count(const char *topic, int want, int timeout_ms)

@@ -152,6 +152,9 @@ int kt_wait(pid_t pid, int timeout_ms);
  * that kills the broker must restart it before it ends, even when failing: the
  * other integration tests share it. */
 void kt_broker(const char *cmd);
+/** Removes directory @p dir and everything below it (ignoring what is
+ *  already gone). */
+void kt_rmtree(const char *dir);
 /** The contents of a file (malloc'd, NUL-terminated), or NULL. */
 char *kt_slurp(const char *path);
 

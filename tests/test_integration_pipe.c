@@ -856,8 +856,8 @@ static void run_refused(const char *handler)
         produce_ids(rk, in, 0, 50, 51, 50);
         assert_int_equal(rd_kafka_flush(rk, 30000), 0);
         if (strcmp(handler, "fail"))
-                assert_int_equal(
-                        kt_wait_committed(app_id, in, 1, 51, 120000), 51);
+                assert_int_equal(kt_wait_committed(app_id, in, 1, 51, 120000),
+                                 51);
         produce_ids(rk, in, 0, 51, 100, -1);
         kt_producer_close(rk);
         if (!strcmp(handler, "fail")) {

@@ -19,7 +19,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -460,19 +459,13 @@ static void test_reset_refuses_active(void **state)
 
 /* ------------------------------------------------------------ teardown */
 
-static int rm_entry(const char *path, const struct stat *sb, int flag,
-                    struct FTW *ftw)
-{
-        return remove(path);
-}
-
 static int teardown(void **state)
 {
         if (running)
                 stop_app(running);
         for (int i = 0; i < 2; i++)
                 if (dirs[i]) {
-                        nftw(dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+                        kt_rmtree(dirs[i]);
                         free(dirs[i]);
                         dirs[i] = NULL;
                 }

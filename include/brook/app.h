@@ -136,9 +136,13 @@ int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts);
  * second after the stop began, provided the processor or punctuator call
  * in progress returns.
  *
- * Safe to call from any thread except a stream thread, and more than once;
- * on an app never started it is a no-op. During brook_app_start() on
- * another thread, it makes start-up give up and waits for that.
+ * Safe to call from any thread, and more than once; on an app never
+ * started it is a no-op. During brook_app_start() on another thread, it
+ * makes start-up give up and waits for that. On one of the app's own
+ * threads (from a state listener, brook_state_listener_fn) it only asks
+ * for the stop and returns BROOK_ERR_TIMED_OUT at once, whatever
+ * @p timeout_ms: a thread cannot wait for itself. The app's owner still
+ * closes and destroys it.
  */
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
@@ -182,12 +186,14 @@ brook_app_state_t brook_app_state(brook_app_t *app, char *errstr,
  * changing to itself.
  *
  * Called without brook's locks held, one call at a time, in the order of
- * the changes, on the thread that made the change (the caller's in
- * brook_app_start() and brook_app_close(), a stream thread otherwise) or,
- * when a call is already under way, on that call's thread after it
- * returns. So the listener may call brook_app_state(), brook_app_close()
- * and the query functions; the changes it causes are told after it
- * returns. Keep it short: the thread that calls it waits for it.
+ * the changes: on the thread that made the change (the caller's in
+ * brook_app_start() and brook_app_close(), a stream thread otherwise), or
+ * on another of those that is telling changes at the same moment (a
+ * thread never waits for another's call: it leaves its changes to it). So the
+ * listener may call brook_app_state() and the query functions, and stop the app
+ * with brook_app_close(), which on a stream thread only asks for the stop; the
+ * changes it causes are told after it returns. Keep it short: the thread that
+ * calls it waits for it.
  */
 typedef void (*brook_state_listener_fn)(brook_app_t *app,
                                         brook_app_state_t new_state,
