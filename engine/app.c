@@ -748,6 +748,7 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         }
         app->started = true;
         app->starting = true;
+        app->start_thread = pthread_self();
         /* As Kafka Streams' start(): REBALANCING from here on, global
          * tables' restoration included. */
         brook__app_state_set(app, BROOK_APP_REBALANCING);
@@ -1267,13 +1268,21 @@ brook_app_set_restore_listener(brook_app_t *app,
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
 {
         struct timespec ts;
-        bool timed_out = false;
+        bool timed_out = false, own;
         int i;
 
-        /* On one of the app's own threads (a state listener's call): the
-         * stop is asked for, and that is all; the thread cannot wait for
-         * itself, and the owner's close does the rest. */
-        if (brook__own_app == app) {
+        /* On one of the app's own threads, or in brook_app_start() on
+         * this thread (a state listener's call): the stop is asked for,
+         * and that is all; the thread cannot wait for itself, and the
+         * owner's close does the rest. */
+        own = brook__own_app == app;
+        if (!own) {
+                pthread_mutex_lock(&app->lock);
+                own = app->starting &&
+                      pthread_equal(app->start_thread, pthread_self());
+                pthread_mutex_unlock(&app->lock);
+        }
+        if (own) {
                 brook__app_request_stop(app);
                 pthread_mutex_lock(&app->lock);
                 if (!app->closed && (app->state == BROOK_APP_REBALANCING ||

@@ -29,6 +29,10 @@ struct brook_app_s {
         char error[1024]; /**< The first fatal error. */
         int threads_running;
         bool started, closed;
+        /** The thread in brook_app_start() while starting (its state
+         *  listener's brook_app_close() cannot wait for the start-up it
+         *  is part of). */
+        pthread_t start_thread;
 
         atomic_bool stopping; /**< Threads leave their loop when set. */
         /** Monotonic ms when the stop was first asked for (0: not yet):

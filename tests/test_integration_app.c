@@ -762,6 +762,10 @@ typedef struct {
          * closes the app, from a stream thread; what those calls
          * returned (asserted on the test's thread). */
         bool close_on_running;
+        /* Set: on REBALANCING from CREATED, told in brook_app_start() on
+         * the test's thread, the listener closes the app. */
+        bool close_on_start;
+        brook_err_t rc_start;
         brook_err_t rc_running, rc_not_running;
         int64_t running_close_ms;
         int closes;
@@ -780,6 +784,11 @@ static void listen_cb(brook_app_t *app, brook_app_state_t new_state,
                 h->n++;
         }
         pthread_mutex_unlock(&h->mu);
+        if (h->close_on_start && old_state == BROOK_APP_CREATED) {
+                int64_t t0 = kt_now_ms();
+                h->rc_start = brook_app_close(app, 30000);
+                h->running_close_ms = kt_now_ms() - t0;
+        }
         if (h->close_on_running && new_state == BROOK_APP_RUNNING &&
             !h->closes) {
                 int64_t t0 = kt_now_ms();
@@ -936,6 +945,33 @@ static void test_state_listener_closes(void **state)
         free(in);
 }
 
+/* A listener that closes the app as it starts (REBALANCING, told on the
+ * thread in brook_app_start()): the close asks for the stop at once, and
+ * start-up gives up cleanly. */
+static void test_state_listener_closes_in_start(void **state)
+{
+        char *app_id = kt_unique("listen-start"), *in = kt_unique("listen-in");
+        heard_t h = {.close_on_start = true};
+        char errstr[1024];
+        brook_app_t *app;
+
+        kt_create_topic(in, 1);
+        app = listened_app(app_id, in, &h);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(h.rc_start, BROOK_ERR_TIMED_OUT);
+        assert_true(h.running_close_ms < 20000);
+        assert_int_equal(brook_app_wait(app, 30000), BROOK_APP_NOT_RUNNING);
+        assert_int_equal(brook_app_close(app, 30000), BROOK_OK);
+        /* CREATED -> REBALANCING -> PENDING_SHUTDOWN -> NOT_RUNNING. */
+        expect_chain(&h, BROOK_APP_NOT_RUNNING);
+        assert_int_equal(h.n, 3);
+        assert_int_equal(h.to[1], BROOK_APP_PENDING_SHUTDOWN);
+        brook_app_destroy(app);
+        pthread_mutex_destroy(&h.mu);
+        free(app_id);
+        free(in);
+}
+
 static void test_state_listener_errors(void **state)
 {
         char *app_id = kt_unique("listen-err");
@@ -983,6 +1019,7 @@ int main(void)
                 cmocka_unit_test(test_restore_fails_mid_batch),
                 cmocka_unit_test(test_state_listener),
                 cmocka_unit_test(test_state_listener_closes),
+                cmocka_unit_test(test_state_listener_closes_in_start),
                 cmocka_unit_test(test_state_listener_errors),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);

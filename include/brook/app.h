@@ -139,10 +139,11 @@ int brook_app_run_with(brook_app_t *app, const brook_app_run_options_t *opts);
  * Safe to call from any thread, and more than once; on an app never
  * started it is a no-op. During brook_app_start() on another thread, it
  * makes start-up give up and waits for that. On one of the app's own
- * threads (from a state listener, brook_state_listener_fn) it only asks
- * for the stop and returns BROOK_ERR_TIMED_OUT at once, whatever
- * @p timeout_ms: a thread cannot wait for itself. The app's owner still
- * closes and destroys it.
+ * threads, or inside brook_app_start() on the same thread (both only
+ * from a state listener, brook_state_listener_fn), it only asks for the
+ * stop and returns BROOK_ERR_TIMED_OUT at once, whatever @p timeout_ms: a
+ * thread cannot wait for itself. The app's owner still closes and
+ * destroys it (never from a listener).
  */
 brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms);
 
