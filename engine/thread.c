@@ -325,15 +325,13 @@ static bool brook__thr_dead_letter_output(brook__thread_t *thr,
                                           const rd_kafka_message_t *rkm)
 {
         brook__inrec_t in = {0};
-        rd_kafka_headers_t *h = NULL;
         char msg[600];
 
-        if (rd_kafka_message_headers(rkm, &h))
-                h = NULL;
         in.topic = rd_kafka_topic_name(rkm->rkt);
         in.partition = rkm->partition;
         in.offset = -1;
-        in.headers = h;
+        /* brook__dead_letter_headers() starts from the record's own. */
+        in.msg = rkm;
         snprintf(msg, sizeof msg,
                  "a record to topic \"%s\" partition %" PRId32
                  " was not delivered: %s",

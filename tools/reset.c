@@ -57,10 +57,8 @@ typedef enum reset_to_e {
         SHIFT_BY,
 } reset_to_t;
 
-typedef struct list_s {
-        char **v;
-        size_t cnt;
-} list_t;
+/* Names (char *, owned). */
+typedef brook__ptrvec_t list_t;
 
 typedef struct opts_s {
         const char *bootstrap, *app_id, *state_dir;
@@ -110,17 +108,14 @@ static int bad_usage(const char *fmt, const char *arg)
 /* Appends a copy of @p len bytes at @p s, unless the list has them. */
 static void list_add(list_t *l, const char *s, size_t len)
 {
-        char **v;
+        char *copy;
         for (size_t i = 0; i < l->cnt; i++)
                 if (strlen(l->v[i]) == len && !memcmp(l->v[i], s, len))
                         return;
-        v = realloc(l->v, (l->cnt + 1) * sizeof *v);
-        if (!v || !(v[l->cnt] = strndup(s, len))) {
-                fputs("brook reset: out of memory\n", stderr);
-                exit(1);
-        }
-        l->v = v;
-        l->cnt++;
+        copy = brook__xmalloc(len + 1);
+        memcpy(copy, s, len);
+        copy[len] = '\0';
+        brook__ptrvec_push(l, copy);
 }
 
 /* Appends the comma-separated names of @p s (empty ones skipped). */
@@ -148,9 +143,7 @@ static void list_free(list_t *l)
 {
         for (size_t i = 0; i < l->cnt; i++)
                 free(l->v[i]);
-        free(l->v);
-        l->v = NULL;
-        l->cnt = 0;
+        brook__ptrvec_free(l);
 }
 
 /* "[a, b]", as Kafka Streams' tool prints lists. */
@@ -158,7 +151,7 @@ static void list_print(FILE *fp, const list_t *l)
 {
         fputc('[', fp);
         for (size_t i = 0; i < l->cnt; i++)
-                fprintf(fp, "%s%s", i ? ", " : "", l->v[i]);
+                fprintf(fp, "%s%s", i ? ", " : "", (const char *)l->v[i]);
         fputc(']', fp);
 }
 
@@ -843,7 +836,7 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                                 "internal topic of application \"%s\". Do a "
                                 "dry run without --internal-topics to see "
                                 "the internal topics that can be deleted.\n",
-                                o->internals.v[k], o->app_id);
+                                (const char *)o->internals.v[k], o->app_id);
                         goto out;
                 }
         if (o->state_dir) {
@@ -865,7 +858,7 @@ static int run(const opts_t *o, rd_kafka_t *rk)
                 printf("Following input topics are not found, skipping "
                        "them\n");
                 for (size_t k = 0; k < missing.cnt; k++)
-                        printf("Topic: %s\n", missing.v[k]);
+                        printf("Topic: %s\n", (const char *)missing.v[k]);
         }
         if (!found.cnt) {
                 printf("No input or intermediate topics specified. Skipping "
