@@ -792,6 +792,11 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
                         goto fail;
                 app->thread_cnt++;
         }
+        app->metrics = brook__metrics_new(app);
+        /* Before the threads start: a port taken fails the start before
+         * anything is consumed. */
+        if (brook__http_start(app, &app->http, errstr, errstr_size))
+                goto fail;
         for (i = 0; i < n; i++) {
                 pthread_mutex_lock(&app->lock);
                 app->threads_running++;
@@ -1354,6 +1359,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
                                 atomic_load(&app->threads[i]->stat_drops[r]);
                 app->closed_enforced +=
                         atomic_load(&app->threads[i]->stat_enforced);
+                pthread_mutex_destroy(&app->threads[i]->snap_lock);
                 free(app->threads[i]);
                 app->threads[i] = NULL;
         }
@@ -1373,6 +1379,10 @@ void brook_app_destroy(brook_app_t *app)
         while (brook_app_close(app, -1) == BROOK_ERR_TIMED_OUT)
                 brook__log("WARN", "%s: still waiting for stream threads",
                            app->app_id);
+        /* It answered until now (/health says NOT_RUNNING or ERROR after
+         * the close). */
+        brook__http_stop(app->http);
+        brook__metrics_destroy(app->metrics);
         free(app->threads);
         if (app->subscription)
                 rd_kafka_topic_partition_list_destroy(app->subscription);

@@ -8,9 +8,52 @@
 #include <stdatomic.h>
 
 #include "brook_int.h"
+#include "metrics_int.h"
 #include "store_int.h"
 
 typedef struct brook__thread brook__thread_t;
+
+/** One input partition of a task, as its stream thread last published it
+ *  (for /metrics and /state, engine/metrics.c). */
+typedef struct brook__psnap {
+        char topic[256];
+        int32_t partition;
+        int64_t next_offset; /**< Last processed + 1; -1: none yet. */
+        int64_t committed;   /**< Last committed next_offset; -1: none. */
+        /** Records after the last processed one that the broker has
+         *  (fetched or not); -1 while unknown. */
+        int64_t lag;
+} brook__psnap_t;
+
+/** One task of a stream thread, as last published. */
+typedef struct brook__tsnap {
+        char id[32];
+        bool restoring;
+        brook__psnap_t *parts;
+        size_t part_cnt;
+        /** metrics.recording.level DEBUG: records each node of the task's
+         *  sub-topology took (names borrowed from the topology). */
+        struct brook__nsnap {
+                const char *name;
+                int64_t processed;
+        } * nodes;
+        size_t node_cnt;
+} brook__tsnap_t;
+
+/** A stream thread's timings and counts for metrics, beyond its
+ *  brook_app_stats() counters: written by the thread, read by
+ *  engine/metrics.c, which takes (and zeroes) the maxima. */
+typedef struct brook__tmetrics {
+        atomic_llong poll_cnt, poll_ns, poll_max_ns, poll_records;
+        /** Time spent processing records; the max is of the per-record
+         *  average of one pass over the tasks (Kafka Streams'). */
+        atomic_llong proc_ns, proc_max_ns;
+        atomic_llong commit_ns, commit_max_ns;
+        atomic_llong punct_cnt, punct_ns, punct_max_ns;
+        atomic_llong tasks_created, tasks_closed;
+        atomic_llong cache_hits, cache_misses, cache_bytes;
+        int64_t start_ms; /**< Wall clock. */
+} brook__tmetrics_t;
 
 struct brook_app_s {
         brook_builder_t *b;
@@ -70,6 +113,11 @@ struct brook_app_s {
         brook__ptrvec_t iq_stores;
         /** Global tables (engine/global.c), or NULL. */
         struct brook__global *global;
+        /** Metrics (engine/metrics.c), made once the threads are; and the
+         *  HTTP server (engine/http.c), or NULL when application.server is
+         *  not set. Both live until brook_app_destroy(). */
+        struct brook__metrics *metrics;
+        struct brook__http *http;
 
         /** brook_app_set_restore_listener()'s, set before the start: the
          *  threads read it without a lock. */
@@ -227,7 +275,27 @@ struct brook__thread {
          *  error. */
         rd_kafka_conf_t *producer_conf;
         atomic_llong stat_aborts;
+
+        /** Metrics (engine/metrics.c). */
+        brook__tmetrics_t m;
+        /** Its tasks as last published (brook__thr_snapshot(), about once
+         *  a second), under snap_lock. */
+        pthread_mutex_t snap_lock;
+        brook__tsnap_t *snap;
+        size_t snap_cnt;
+        int64_t snap_at; /**< Monotonic ms; 0: publish at the next turn. */
 };
+
+/** Frees @p cnt task snapshots @p snap. */
+void brook__tsnap_free(brook__tsnap_t *snap, size_t cnt);
+/** Adds @p ns to a sum and raises a max with it (metrics). */
+static inline void brook__metric_time(atomic_llong *sum, atomic_llong *max,
+                                      int64_t ns)
+{
+        atomic_fetch_add_explicit(sum, ns, memory_order_relaxed);
+        if (ns > atomic_load_explicit(max, memory_order_relaxed))
+                atomic_store_explicit(max, ns, memory_order_relaxed);
+}
 
 /* ------------------------------------------------- transactions (txn.c) */
 

@@ -37,6 +37,8 @@ bool brook__version_ok(int version, int current, const char *strct,
                        char *errstr, size_t errstr_size);
 /** Milliseconds of the monotonic clock / the wall clock. */
 int64_t brook__now_mono_ms(void);
+/** Nanoseconds of the monotonic clock. */
+int64_t brook__now_mono_ns(void);
 /** Sets *@p ts to @p ms milliseconds from now on clock @p clk (for a
  *  timed wait). */
 void brook__deadline(struct timespec *ts, clockid_t clk, int64_t ms);
@@ -75,6 +77,11 @@ bool brook__conf_is_set(const brook_conf_t *conf, const char *name);
 /** Whether @p s is a legal Kafka topic name (and so an application.id
  *  that can prefix one): 1 to 249 of [a-zA-Z0-9._-], not "." or "..". */
 bool brook__topic_name_ok(const char *s);
+/** Whether @p s is "host:port" (host: a name or an IPv4 address, or an
+ *  IPv6 address in brackets; port: 1 to 65535, decimal). Sets @p host
+ *  (without brackets; may be NULL) and *@p portp (may be NULL). */
+bool brook__hostport_parse(const char *s, char *host, size_t host_size,
+                           int *portp);
 /** default.key.serde (@p key) or default.value.serde of the app (or
  *  driver) @p ctx runs in; NULL if unset. */
 const brook_serde_t *brook__ctx_default_serde(brook_ctx_t *ctx, bool key);
@@ -552,6 +559,8 @@ struct brook_ctx_s {
         void *state;
         bool inited;
         char *sink_topic; /**< Sinks: the resolved fixed topic. */
+        /** Records the node took (metrics.recording.level DEBUG only). */
+        int64_t processed;
 };
 
 struct brook__stateenv;
@@ -580,6 +589,9 @@ typedef struct brook__runtime {
          * sum of drops[]: count drops with brook__drop() only. */
         int64_t processed, produced, dropped, dead_lettered;
         int64_t drops[BROOK__DROP_CNT];
+        int64_t punctuations; /**< Punctuators called (both types). */
+        /** metrics.recording.level is DEBUG: nodes count their records. */
+        bool metrics_debug;
         /** Drop warnings' rate limit, per reason: when the next may be
          *  logged (wall_clock ms) and how many went unlogged since. */
         int64_t drop_warn_next[BROOK__DROP_CNT];

@@ -32,6 +32,9 @@ typedef enum {
 /* Integer properties: 0 is not accepted although it lies in [min, max]
  * (replication.factor: -1 means the broker's default, 0 means nothing). */
 #define BROOK__CONF_F_NOT_ZERO 0x4
+/* String properties: "host:port" (a bracketed IPv6 address as host), port
+ * 1 to 65535 (brook__hostport_parse()). */
+#define BROOK__CONF_F_HOSTPORT 0x8
 
 /* Kafka's limit on topic names. */
 #define BROOK__TOPIC_MAX 249
@@ -87,6 +90,16 @@ typedef enum {
         BROOK__P_REPARTITION_PURGE_INTERVAL_MS,
         BROOK__P_EMIT_INTERVAL_OUTER_JOIN,
         BROOK__P_EMIT_INTERVAL_WINDOWED,
+        BROOK__P_APPLICATION_SERVER,
+        BROOK__P_METRICS_LEVEL,
+        BROOK__P_METRICS_WINDOW_MS,
+        BROOK__P_HTTP_LISTEN,
+        BROOK__P_HTTP_TOKEN,
+        BROOK__P_HTTP_TLS_CERT,
+        BROOK__P_HTTP_TLS_KEY,
+        BROOK__P_HTTP_MAX_CONNECTIONS,
+        BROOK__P_HTTP_TIMEOUT_MS,
+        BROOK__P_HTTP_MAX_REQUEST_BYTES,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -140,6 +153,15 @@ static const brook__conf_enum_t brook__conf_prod_handlers[] = {
         {BROOK__KS_ERRORS "LogAndContinueExceptionHandler", "log_and_continue",
          NULL},
         {"dead_letter", "dead_letter", NULL},
+        {NULL, NULL, NULL},
+};
+
+/* Kafka Streams' recording levels; TRACE adds RocksDB statistics there,
+ * which brook does not collect, so it records what DEBUG does. */
+static const brook__conf_enum_t brook__conf_levels[] = {
+        {"INFO", "INFO", NULL},
+        {"DEBUG", "DEBUG", NULL},
+        {"TRACE", "DEBUG", NULL},
         {NULL, NULL, NULL},
 };
 
@@ -329,6 +351,61 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "Internal: how often (wall clock) a windowed aggregation "
                  "that emits on window close looks for closed windows. The "
                  "test driver's default is 0."},
+        [BROOK__P_APPLICATION_SERVER] =
+                {"application.server",
+                 BROOK__CONF_STRING, BROOK__CONF_F_HOSTPORT, 0, 0, NULL,
+                 "host:port (the address other instances and clients reach "
+                 "this one at), e.g. app-1.example.com:7070",
+                 NULL, NULL, NULL,
+                 "The host:port this instance advertises, as in Kafka "
+                 "Streams; setting it turns on the embedded HTTP server "
+                 "(docs/operations.md), which listens on its port."},
+        [BROOK__P_METRICS_LEVEL] =
+                {"metrics.recording.level", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_levels, NULL, "INFO", NULL, NULL,
+                 "INFO or DEBUG, as in Kafka Streams: DEBUG adds the "
+                 "processor-node, state-store and record-cache metrics, "
+                 "which cost a little on every record."},
+        [BROOK__P_METRICS_WINDOW_MS] =
+                {"metrics.sample.window.ms", BROOK__CONF_INT, 0, 1000,
+                 BROOK__INT32_MAX, NULL, NULL, "30000", NULL, NULL,
+                 "The window that rates, averages and maxima (the -rate, "
+                 "-avg and -max metrics) are computed over."},
+        [BROOK__P_HTTP_LISTEN] =
+                {"http.listen.address", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY, 0, 0, NULL,
+                 "an IPv4 or IPv6 address such as 0.0.0.0", "127.0.0.1", NULL,
+                 NULL,
+                 "The address the HTTP server binds, at the port of "
+                 "application.server."},
+        [BROOK__P_HTTP_TOKEN] =
+                {"http.auth.token", BROOK__CONF_STRING, 0, 0, 0, NULL, NULL,
+                 NULL, NULL, NULL,
+                 "When set, every request but /health must carry "
+                 "\"Authorization: Bearer <token>\" (401 otherwise)."},
+        [BROOK__P_HTTP_TLS_CERT] =
+                {"http.tls.cert.file", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY, 0, 0, NULL, "a PEM file path", NULL,
+                 NULL, NULL,
+                 "The server's certificate chain (PEM); with "
+                 "http.tls.key.file the server speaks HTTPS only."},
+        [BROOK__P_HTTP_TLS_KEY] = {"http.tls.key.file", BROOK__CONF_STRING,
+                                   BROOK__CONF_F_NONEMPTY, 0, 0, NULL,
+                                   "a PEM file path", NULL, NULL, NULL,
+                                   "The certificate's private key (PEM)."},
+        [BROOK__P_HTTP_MAX_CONNECTIONS] =
+                {"http.max.connections", BROOK__CONF_INT, 0, 1, 10000, NULL,
+                 NULL, "64", NULL, NULL,
+                 "Connections served at once; more are refused."},
+        [BROOK__P_HTTP_TIMEOUT_MS] =
+                {"http.request.timeout.ms", BROOK__CONF_INT, 0,
+                 100, 3600000, NULL, NULL, "10000", NULL, NULL,
+                 "A connection idle this long (a slow client) is closed."},
+        [BROOK__P_HTTP_MAX_REQUEST_BYTES] =
+                {"http.max.request.bytes", BROOK__CONF_INT, 0, 1024, 1 << 24,
+                 NULL, NULL, "16384", NULL, NULL,
+                 "The largest request (line, headers and body) served; a "
+                 "larger one gets 413 or 414."},
 };
 
 /* ----------------------------------------------------------------- conf */
@@ -575,7 +652,9 @@ static brook_err_t brook__conf_validate(const brook__conf_prop_t *prop,
         case BROOK__CONF_STRING:
                 if (((prop->flags & BROOK__CONF_F_NONEMPTY) && !*value) ||
                     ((prop->flags & BROOK__CONF_F_TOPIC) &&
-                     !brook__topic_name_ok(value)))
+                     !brook__topic_name_ok(value)) ||
+                    ((prop->flags & BROOK__CONF_F_HOSTPORT) &&
+                     !brook__hostport_parse(value, NULL, 0, NULL)))
                         break;
                 *storep = brook__xstrdup(value);
                 return BROOK_OK;

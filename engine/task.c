@@ -34,6 +34,8 @@ void brook__runtime_init(brook__runtime_t *rt, brook__collector_t *collector,
         rt->fetched_lag = fetched_lag;
         rt->ts_policy = brook__conf_ts_policy(conf);
         rt->max_task_idle_ms = brook__conf_int(conf, "max.task.idle.ms");
+        rt->metrics_debug = !strcmp(
+                brook_conf_get(conf, "metrics.recording.level"), "DEBUG");
         rt->keybuf = brook_buf_new();
         rt->valbuf = brook_buf_new();
         rt->arena = brook_arena_new();
@@ -542,6 +544,7 @@ static brook_err_t brook__task_punctuate(brook__task_t *task,
                 task->fwd_failed = false;
                 task->prod_failed = false;
                 task->fatal_failed = false;
+                task->rt->punctuations++;
                 err = task->puncs[i].fn(ctx, now, task->puncs[i].opaque, why,
                                         sizeof why);
                 brook_arena_reset(task->rt->arena);
@@ -784,6 +787,8 @@ static brook_err_t brook__dispatch(brook__task_t *task, brook__node_t *node,
         brook_err_t err;
         why[0] = '\0';
 
+        if (task->rt->metrics_debug)
+                ctx->processed++;
         switch (node->kind) {
         case BROOK__NODE_PROCESSOR:
                 task->fwd_failed = false;
@@ -1372,6 +1377,8 @@ brook_err_t brook__task_process_one(brook__task_t *task,
         task->fwd_failed = false;
         task->prod_failed = false;
         task->fatal_failed = false;
+        if (rt->metrics_debug)
+                task->ctxs[src->idx].processed++;
         fwd_err =
                 brook_ctx_forward(&task->ctxs[src->idx], rec, why, sizeof why);
         /* One that failed while this record was processed fails it too

@@ -1247,7 +1247,9 @@ static void brook__thr_close_tasks(brook__thread_t *thr)
         size_t i;
         for (i = 0; i < thr->tasks.cnt; i++)
                 brook__thr_close_task(thr, thr->tasks.v[i]);
+        atomic_fetch_add(&thr->m.tasks_closed, (long long)thr->tasks.cnt);
         brook__ptrvec_free(&thr->tasks);
+        thr->snap_at = 0;
         thr->route_cnt = 0;
         thr->reset_pending = false;
 }
@@ -1266,6 +1268,8 @@ static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
         task = brook__task_new(&thr->rt, &thr->app->topo.subs[sub_id],
                                partition);
         brook__ptrvec_push(&thr->tasks, task);
+        atomic_fetch_add(&thr->m.tasks_created, 1);
+        thr->snap_at = 0;
         /* Processors start once the stores are restored (see assign). */
         if (brook__task_open_stores(task, errstr, sizeof errstr)) {
                 brook__app_fail(thr->app, errstr);
@@ -1717,6 +1721,83 @@ static int64_t brook__thr_fetched_lag(brook__runtime_t *rt,
         return hi > q->fetch_pos ? hi - q->fetch_pos : 0;
 }
 
+void brook__tsnap_free(brook__tsnap_t *snap, size_t cnt)
+{
+        size_t i;
+        for (i = 0; i < cnt; i++) {
+                free(snap[i].parts);
+                free(snap[i].nodes);
+        }
+        free(snap);
+}
+
+/* Publishes the thread's tasks, their input partitions and lag for
+ * /metrics and /state: about once a second, and at the next turn after
+ * its tasks changed. */
+static void brook__thr_snapshot(brook__thread_t *thr, int64_t now)
+{
+        brook__tsnap_t *snap, *old;
+        size_t i, j, cnt = thr->tasks.cnt, old_cnt;
+
+        if (thr->snap_at && now - thr->snap_at < 1000)
+                return;
+        thr->snap_at = now ? now : 1;
+        snap = cnt ? brook__xcalloc(cnt, sizeof *snap) : NULL;
+        for (i = 0; i < cnt; i++) {
+                brook__task_t *task = thr->tasks.v[i];
+                snprintf(snap[i].id, sizeof snap[i].id, "%s", task->id);
+                snap[i].restoring = task->restoring;
+                if (thr->rt.metrics_debug) {
+                        size_t k;
+                        snap[i].nodes = brook__xcalloc(
+                                task->ctx_cnt ? task->ctx_cnt : 1,
+                                sizeof *snap[i].nodes);
+                        for (k = 0; k < task->ctx_cnt; k++) {
+                                const brook_ctx_t *ctx = &task->ctxs[k];
+                                if (!ctx->node ||
+                                    ctx->node->subtopology != task->sub_id)
+                                        continue;
+                                snap[i].nodes[snap[i].node_cnt].name =
+                                        ctx->node->name;
+                                snap[i].nodes[snap[i].node_cnt++].processed =
+                                        ctx->processed;
+                        }
+                }
+                snap[i].part_cnt = task->queues.cnt;
+                snap[i].parts = task->queues.cnt
+                                        ? brook__xcalloc(task->queues.cnt,
+                                                         sizeof *snap[i].parts)
+                                        : NULL;
+                for (j = 0; j < task->queues.cnt; j++) {
+                        brook__pqueue_t *q = task->queues.v[j];
+                        brook__psnap_t *p = &snap[i].parts[j];
+                        int64_t fl = brook__thr_fetched_lag(&thr->rt, q);
+                        snprintf(p->topic, sizeof p->topic, "%s", q->topic);
+                        p->partition = q->partition;
+                        p->next_offset = q->next_offset;
+                        p->committed = q->committed;
+                        /* What is queued here, plus what the broker has
+                         * past what was handed over. */
+                        p->lag = fl < 0 ? -1 : fl + (int64_t)q->cnt;
+                }
+        }
+        if (thr->rt.cache) {
+                uint64_t hits, misses;
+                brook__cache_lookups(thr->rt.cache, &hits, &misses);
+                atomic_store(&thr->m.cache_hits, (long long)hits);
+                atomic_store(&thr->m.cache_misses, (long long)misses);
+                atomic_store(&thr->m.cache_bytes,
+                             (long long)brook__cache_bytes(thr->rt.cache));
+        }
+        pthread_mutex_lock(&thr->snap_lock);
+        old = thr->snap;
+        old_cnt = thr->snap_cnt;
+        thr->snap = snap;
+        thr->snap_cnt = cnt;
+        pthread_mutex_unlock(&thr->snap_lock);
+        brook__tsnap_free(old, old_cnt);
+}
+
 static void brook__thr_publish(brook__thread_t *thr)
 {
         int r;
@@ -1727,6 +1808,8 @@ static void brook__thr_publish(brook__thread_t *thr)
         atomic_store(&thr->stat_enforced, thr->rt.enforced);
         for (r = 0; r < BROOK__DROP_CNT; r++)
                 atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
+        atomic_store(&thr->m.punct_cnt, thr->rt.punctuations);
+        brook__thr_snapshot(thr, brook__now_mono_ms());
 }
 
 /* Subscribes the thread's consumer; false, with the app failed, if it
@@ -2040,6 +2123,8 @@ static void *brook__thread_main(void *arg)
                 /* more: records left queued and ready (a commit came
                  * first): the poll does not wait. */
                 bool busy = false;
+                int64_t t0 = brook__now_mono_ns(), t1, punct0;
+                int64_t processed0 = thr->rt.processed;
                 /* Block for the first record only; then take what is ready
                  * in one batch call (per-message polls cost a lock and a
                  * clock read each). Both serve rebalance callbacks. While
@@ -2056,7 +2141,16 @@ static void *brook__thread_main(void *arg)
                         for (i = 0; got > 0 && i < (size_t)got; i++)
                                 brook__thr_enqueue(thr, batch[i]);
                         busy = true;
+                        atomic_fetch_add_explicit(
+                                &thr->m.poll_records,
+                                1 + (got > 0 ? (long long)got : 0),
+                                memory_order_relaxed);
                 }
+                t1 = brook__now_mono_ns();
+                atomic_fetch_add_explicit(&thr->m.poll_cnt, 1,
+                                          memory_order_relaxed);
+                brook__metric_time(&thr->m.poll_ns, &thr->m.poll_max_ns,
+                                   t1 - t0);
                 more = false;
                 if (thr->consumer_fatal && !thr->failed &&
                     !brook__thr_renew_consumer(thr, &cq))
@@ -2067,6 +2161,16 @@ static void *brook__thread_main(void *arg)
                     (!thr->stall_since &&
                      !brook__thr_process(thr, commit_interval, &more)))
                         break;
+                if (thr->rt.processed > processed0) {
+                        int64_t ns = brook__now_mono_ns() - t1;
+                        atomic_fetch_add_explicit(&thr->m.proc_ns, ns,
+                                                  memory_order_relaxed);
+                        ns /= thr->rt.processed - processed0;
+                        if (ns > atomic_load_explicit(&thr->m.proc_max_ns,
+                                                      memory_order_relaxed))
+                                atomic_store_explicit(&thr->m.proc_max_ns, ns,
+                                                      memory_order_relaxed);
+                }
                 rd_kafka_poll(thr->producer, 0);
                 brook__thr_redeliver(thr);
                 if (thr->delivery_error[0]) {
@@ -2074,6 +2178,8 @@ static void *brook__thread_main(void *arg)
                         thr->failed = true;
                         break;
                 }
+                punct0 = thr->rt.punctuations;
+                t1 = brook__now_mono_ns();
                 for (i = 0;
                      !thr->failed && !thr->stall_since && i < thr->tasks.cnt;
                      i++) {
@@ -2089,6 +2195,10 @@ static void *brook__thread_main(void *arg)
                 }
                 if (thr->failed)
                         break;
+                if (thr->rt.punctuations > punct0)
+                        brook__metric_time(&thr->m.punct_ns,
+                                           &thr->m.punct_max_ns,
+                                           brook__now_mono_ns() - t1);
                 if (restoring) {
                         char errstr[1024];
                         if (brook__thread_restore_step(
@@ -2109,8 +2219,13 @@ static void *brook__thread_main(void *arg)
                             commit_interval ||
                     (thr->env.batch && brook__statebatch_size(thr->env.batch) >
                                                thr->batch_limit) ||
-                    thr->txn_abort_why[0])
+                    thr->txn_abort_why[0]) {
+                        t1 = brook__now_mono_ns();
                         brook__thr_commit(thr, BROOK__COMMIT_FLUSH_MS);
+                        brook__metric_time(&thr->m.commit_ns,
+                                           &thr->m.commit_max_ns,
+                                           brook__now_mono_ns() - t1);
+                }
                 if (thr->reset_pending && !thr->failed)
                         brook__thr_reset_tasks(thr);
                 brook__thr_purge_poll(thr);
@@ -2368,6 +2483,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
 
         thr->app = app;
         thr->idx = idx;
+        pthread_mutex_init(&thr->snap_lock, NULL);
+        thr->m.start_ms = brook__now_wall_ms();
         thr->collector.send = brook__thr_send;
         thr->collector.partition_cnt = brook__thr_partition_cnt;
         thr->collector.send_changelog = brook__thr_send_changelog;
@@ -2507,6 +2624,11 @@ void brook__thread_destroy(brook__thread_t *thr)
         if (thr->tid_valid)
                 pthread_join(thr->tid, NULL);
         brook__thr_close_tasks(thr);
+        pthread_mutex_lock(&thr->snap_lock);
+        brook__tsnap_free(thr->snap, thr->snap_cnt);
+        thr->snap = NULL;
+        thr->snap_cnt = 0;
+        pthread_mutex_unlock(&thr->snap_lock);
         for (i = 0; i < thr->slot_cnt; i++) {
                 free(thr->slots[i]->topic);
                 free(thr->slots[i]);

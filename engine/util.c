@@ -2,6 +2,7 @@
  * brook — small helpers: allocation that aborts on exhaustion, error
  * strings, clocks, logging, pointer vectors.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,13 @@ int64_t brook__now_mono_ms(void)
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t brook__now_mono_ns(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 int64_t brook__now_wall_ms(void)
 {
         struct timespec ts;
@@ -142,4 +150,51 @@ int brook_version(void)
 const char *brook_version_str(void)
 {
         return BROOK_VERSION_STR;
+}
+
+bool brook__hostport_parse(const char *s, char *host, size_t host_size,
+                           int *portp)
+{
+        const char *colon, *h = s, *he;
+        long port = 0;
+        const char *p;
+
+        if (!s)
+                return false;
+        if (*s == '[') {
+                h = s + 1;
+                if (!(he = strchr(h, ']')) || he[1] != ':')
+                        return false;
+                colon = he + 1;
+        } else {
+                if (!(colon = strrchr(s, ':')) ||
+                    memchr(s, ':', (size_t)(colon - s)))
+                        return false;
+                he = colon;
+        }
+        if (he == h)
+                return false;
+        for (p = h; p < he; p++)
+                if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '-' ||
+                      *p == '_' || (*s == '[' && *p == ':')))
+                        return false;
+        if (!colon[1])
+                return false;
+        for (p = colon + 1; *p; p++) {
+                if (!isdigit((unsigned char)*p) || port > 65535)
+                        return false;
+                port = port * 10 + (*p - '0');
+        }
+        if (port < 1 || port > 65535)
+                return false;
+        if (host) {
+                size_t n = (size_t)(he - h);
+                if (n >= host_size)
+                        return false;
+                memcpy(host, h, n);
+                host[n] = '\0';
+        }
+        if (portp)
+                *portp = (int)port;
+        return true;
 }

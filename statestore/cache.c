@@ -162,6 +162,7 @@ typedef struct cache_glist {
 struct brook__cache {
         size_t max_bytes, bytes;
         uint64_t evictions;
+        uint64_t hits, misses; /**< brook__cache_get()'s answers. */
         uint64_t seq;
         cache_list_t lru;
         cache_htab_t entries, stores, groups;
@@ -753,13 +754,20 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
 
         if (!e) {
                 cs = cache_store_find(c, st);
-                if (!cs || !cache_grouped(cs, key_size))
+                if (!cs || !cache_grouped(cs, key_size)) {
+                        c->misses++;
                         return BROOK__CACHE_MISS;
+                }
                 g = cache_group_find(c, cs, key, key_size - cs->suffix);
-                if (g && g->complete_from <= cache_key_time(cs, key, key_size))
+                if (g &&
+                    g->complete_from <= cache_key_time(cs, key, key_size)) {
+                        c->hits++;
                         return BROOK__CACHE_ABSENT;
+                }
+                c->misses++;
                 return BROOK__CACHE_MISS;
         }
+        c->hits++;
         cache_lru_unlink(c, e);
         cache_lru_append(c, e);
         /* A join read it (brook__kvstore_get_exposed()): downstream holds
@@ -1058,4 +1066,11 @@ size_t brook__cache_bytes(const brook__cache_t *c)
 uint64_t brook__cache_evictions(const brook__cache_t *c)
 {
         return c->evictions;
+}
+
+void brook__cache_lookups(const brook__cache_t *c, uint64_t *hits,
+                          uint64_t *misses)
+{
+        *hits = c->hits;
+        *misses = c->misses;
 }

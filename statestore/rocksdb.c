@@ -639,6 +639,37 @@ int64_t brook__statedb_memory(brook__statedb_t *db)
         return (int64_t)total;
 }
 
+void brook__statedb_cache(brook__statedb_t *db, uint64_t *usage,
+                          uint64_t *capacity)
+{
+        *usage = rocksdb_cache_get_usage(db->cache);
+        *capacity = rocksdb_cache_get_capacity(db->cache);
+}
+
+void brook__statedb_each_cf(brook__statedb_t *db,
+                            void (*fn)(void *opaque, const char *name,
+                                       uint64_t memtables, uint64_t keys,
+                                       uint64_t live_bytes),
+                            void *opaque)
+{
+        size_t i;
+        pthread_mutex_lock(&db->lock);
+        for (i = 0; i < db->cf_cnt; i++) {
+                uint64_t mem = 0, keys = 0, live = 0;
+                if (!strcmp(db->cfs[i].name, "default"))
+                        continue;
+                rocksdb_property_int_cf(db->rdb, db->cfs[i].h,
+                                        "rocksdb.size-all-mem-tables", &mem);
+                rocksdb_property_int_cf(db->rdb, db->cfs[i].h,
+                                        "rocksdb.estimate-num-keys", &keys);
+                rocksdb_property_int_cf(db->rdb, db->cfs[i].h,
+                                        "rocksdb.estimate-live-data-size",
+                                        &live);
+                fn(opaque, db->cfs[i].name, mem, keys, live);
+        }
+        pthread_mutex_unlock(&db->lock);
+}
+
 static int keycmp(const void *a, size_t an, const void *b, size_t bn)
 {
         int c = memcmp(a, b, an < bn ? an : bn);

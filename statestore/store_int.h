@@ -136,6 +136,19 @@ void brook__statedb_names_free(char **names, size_t cnt);
 /** Bytes RocksDB holds now in its block cache and memtables (active,
  *  immutable and pinned), the memory rocksdb.memory.bytes bounds. */
 int64_t brook__statedb_memory(brook__statedb_t *db);
+/** Its block cache's usage and capacity, in bytes. */
+void brook__statedb_cache(brook__statedb_t *db, uint64_t *usage,
+                          uint64_t *capacity);
+/** Calls @p fn for every column family but RocksDB's "default" with
+ *  RocksDB's figures of it (Kafka Streams' RocksDB property metrics):
+ *  memtable bytes (rocksdb.size-all-mem-tables), estimated keys
+ *  (rocksdb.estimate-num-keys) and live data on disk
+ *  (rocksdb.estimate-live-data-size). */
+void brook__statedb_each_cf(brook__statedb_t *db,
+                            void (*fn)(void *opaque, const char *name,
+                                       uint64_t memtables, uint64_t keys,
+                                       uint64_t live_bytes),
+                            void *opaque);
 
 brook__statebatch_t *brook__statebatch_new(brook__statedb_t *db);
 void brook__statebatch_destroy(brook__statebatch_t *batch);
@@ -331,6 +344,10 @@ brook_kvbytes_iter_t *brook__cache_group_iter(
 /** Bytes cached now, and entries evicted so far (for stats and tests). */
 size_t brook__cache_bytes(const brook__cache_t *c);
 uint64_t brook__cache_evictions(const brook__cache_t *c);
+/** How many brook__cache_get() calls the cache answered (a value, a
+ *  tombstone or a complete group's absence) and how many it did not. */
+void brook__cache_lookups(const brook__cache_t *c, uint64_t *hits,
+                          uint64_t *misses);
 
 /* ------------------------------------------------------ a task's store */
 

@@ -241,6 +241,25 @@ typedef struct brook_app_stats_s {
 void brook_app_stats(brook_app_t *app, brook_app_stats_t *stats);
 
 /**
+ * The app's metrics in the Prometheus text format (version 0.0.4): what
+ * the HTTP server's /metrics serves (docs/operations.md lists them). Kafka
+ * Streams' names, as brook_<group>_<metric> (process-rate of the stream
+ * thread is brook_stream_thread_process_rate); rates, averages and maxima
+ * are over metrics.sample.window.ms. Returns a NUL-terminated string to
+ * free with brook_free(), its length in *@p lenp (may be NULL).
+ * Thread-safe, from any time after brook_app_new().
+ */
+char *brook_app_metrics(brook_app_t *app, size_t *lenp);
+
+/**
+ * What /state serves: a JSON document of the app's state, its threads,
+ * their tasks and input partitions (committed and processed offsets, lag),
+ * restoration and the topology description. Free with brook_free().
+ * Thread-safe.
+ */
+char *brook_app_state_json(brook_app_t *app);
+
+/**
  * How long this instance's commits have been stalled, in milliseconds (0:
  * they are not). A stream thread whose commit cannot complete (its
  * producer cannot deliver: the broker is unreachable, say) stops

@@ -1,0 +1,826 @@
+/*
+ * brook — the embedded HTTP server (libmicrohttpd): /health, /ready,
+ * /state, /metrics and interactive queries, for operators and their tools
+ * (docs/operations.md).
+ *
+ * Off unless application.server is set; it then listens on
+ * http.listen.address (127.0.0.1 by default) at application.server's port.
+ * A connection gets a thread of its own (a query may read RocksDB), at most
+ * http.max.connections of them; a connection idle for
+ * http.request.timeout.ms is closed, so a slow client holds one thread for
+ * that long at most; a request larger than http.max.request.bytes is
+ * refused (414 for its line, 431 for its headers, 413 for a body). Every
+ * error is a JSON object {"error": "...", "status": N}.
+ *
+ * libmicrohttpd does not unescape anything here (an identity unescape
+ * callback): brook__http_parse() splits the raw path first, so that a key
+ * may hold an escaped '/', then decodes each piece. The parser is pure (no
+ * server, no app), for its fuzz target (tests/fuzz/fuzz_http_request.c).
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "app_int.h"
+#include "http_int.h"
+
+/* ------------------------------------------------------------- parsing */
+
+static int hexval(int c)
+{
+        if (c >= '0' && c <= '9')
+                return c - '0';
+        if (c >= 'a' && c <= 'f')
+                return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F')
+                return c - 'A' + 10;
+        return -1;
+}
+
+char *brook__http_unescape(const char *s, size_t n, bool plus_space,
+                           size_t *lenp)
+{
+        char *out = brook__xmalloc(n + 1);
+        size_t i, o = 0;
+
+        for (i = 0; i < n; i++) {
+                if (s[i] == '%') {
+                        int hi, lo;
+                        if (i + 2 >= n) {
+                                free(out);
+                                return NULL;
+                        }
+                        hi = hexval((unsigned char)s[i + 1]);
+                        lo = hexval((unsigned char)s[i + 2]);
+                        if (hi < 0 || lo < 0) {
+                                free(out);
+                                return NULL;
+                        }
+                        out[o++] = (char)(hi * 16 + lo);
+                        i += 2;
+                } else if (plus_space && s[i] == '+')
+                        out[o++] = ' ';
+                else
+                        out[o++] = s[i];
+        }
+        out[o] = '\0';
+        *lenp = o;
+        return out;
+}
+
+void brook__http_req_free(brook__http_req_t *req)
+{
+        free(req->key);
+        req->key = NULL;
+}
+
+#define ENDPOINTS "/health, /ready, /state, /metrics and /stores/{store}/{key}"
+
+int brook__http_parse(const char *method, const char *path,
+                      brook__http_req_t *req, char *errstr, size_t errstr_size)
+{
+        const char *seg[4], *p;
+        size_t seglen[4], nseg = 0, len;
+        char *store;
+
+        memset(req, 0, sizeof *req);
+        if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+                brook__seterr(errstr, errstr_size,
+                              "method %.32s is not allowed: the server "
+                              "answers GET and HEAD",
+                              method);
+                return 405;
+        }
+        if (path[0] != '/') {
+                brook__seterr(errstr, errstr_size,
+                              "the path must start with '/'");
+                return 400;
+        }
+        /* Split the raw path at '/' (an escaped one, %2F, stays in its
+         * piece). A trailing '/' makes an empty last piece. */
+        p = path + 1;
+        for (;;) {
+                const char *slash = strchr(p, '/');
+                len = slash ? (size_t)(slash - p) : strlen(p);
+                if (nseg == sizeof seg / sizeof *seg) {
+                        brook__seterr(errstr, errstr_size,
+                                      "no such endpoint (too many path "
+                                      "segments); endpoints: " ENDPOINTS);
+                        return 404;
+                }
+                seg[nseg] = p;
+                seglen[nseg++] = len;
+                if (!slash)
+                        break;
+                p = slash + 1;
+        }
+#define SEG_IS(i, lit)                                                         \
+        (seglen[i] == sizeof(lit) - 1 && !memcmp(seg[i], lit, seglen[i]))
+        if (nseg == 1) {
+                if (SEG_IS(0, "health"))
+                        req->route = BROOK__HTTP_HEALTH;
+                else if (SEG_IS(0, "ready"))
+                        req->route = BROOK__HTTP_READY;
+                else if (SEG_IS(0, "state"))
+                        req->route = BROOK__HTTP_STATE;
+                else if (SEG_IS(0, "metrics"))
+                        req->route = BROOK__HTTP_METRICS;
+                else
+                        goto unknown;
+                return 0;
+        }
+        if (!SEG_IS(0, "stores") || nseg != 3)
+                goto unknown;
+#undef SEG_IS
+        if (!seglen[1]) {
+                brook__seterr(errstr, errstr_size, "the store name is empty");
+                return 400;
+        }
+        if (!(store = brook__http_unescape(seg[1], seglen[1], false, &len)) ||
+            len != strlen(store) || len >= sizeof req->store) {
+                free(store);
+                brook__seterr(errstr, errstr_size,
+                              "the store name is not a valid escaped name "
+                              "of at most %zu bytes without NUL",
+                              sizeof req->store - 1);
+                return 400;
+        }
+        memcpy(req->store, store, len + 1);
+        free(store);
+        if (!seglen[2]) {
+                brook__seterr(errstr, errstr_size,
+                              "the key is empty: GET /stores/%s/{key}",
+                              req->store);
+                return 400;
+        }
+        if (!(req->key = brook__http_unescape(seg[2], seglen[2], false,
+                                              &req->key_len))) {
+                brook__seterr(errstr, errstr_size,
+                              "the key has a bad escape: '%%' must be "
+                              "followed by two hex digits");
+                return 400;
+        }
+        req->route = BROOK__HTTP_STORE_KEY;
+        return 0;
+
+unknown:
+        brook__seterr(errstr, errstr_size, "no such endpoint; endpoints: %s",
+                      ENDPOINTS);
+        return 404;
+}
+
+int brook__http_parse_arg(brook__http_req_t *req, const char *name,
+                          const char *value, char *errstr, size_t errstr_size)
+{
+        (void)req;
+        (void)value;
+        brook__seterr(errstr, errstr_size,
+                      "unknown query parameter \"%.64s\": these endpoints "
+                      "take none",
+                      name ? name : "");
+        return 400;
+}
+
+/* ---------------------------------------------------------- key, value */
+
+static const char b64chars[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static json_t *b64_json(const unsigned char *d, size_t n)
+{
+        char *out = brook__xmalloc(4 * ((n + 2) / 3) + 1);
+        size_t i, o = 0;
+        json_t *j;
+        for (i = 0; i + 2 < n; i += 3) {
+                out[o++] = b64chars[d[i] >> 2];
+                out[o++] = b64chars[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
+                out[o++] = b64chars[((d[i + 1] & 15) << 2) | (d[i + 2] >> 6)];
+                out[o++] = b64chars[d[i + 2] & 63];
+        }
+        if (i < n) {
+                out[o++] = b64chars[d[i] >> 2];
+                if (i + 1 < n) {
+                        out[o++] =
+                                b64chars[((d[i] & 3) << 4) | (d[i + 1] >> 4)];
+                        out[o++] = b64chars[(d[i + 1] & 15) << 2];
+                } else {
+                        out[o++] = b64chars[(d[i] & 3) << 4];
+                        out[o++] = '=';
+                }
+                out[o++] = '=';
+        }
+        out[o] = '\0';
+        j = json_string(out);
+        free(out);
+        return j;
+}
+
+/* The typed key of @p serde from its text form @p s (@p n bytes), in
+ * @p arena; NULL with @p errstr set when it is not one. */
+static void *key_from_text(const brook_serde_t *serde, const char *s, size_t n,
+                           brook_arena_t *arena, char *errstr,
+                           size_t errstr_size)
+{
+        char *end;
+        if (serde == brook_serde_string()) {
+                if (strlen(s) != n) {
+                        brook__seterr(errstr, errstr_size,
+                                      "the key holds a NUL byte, which a "
+                                      "string key cannot");
+                        return NULL;
+                }
+                return brook_arena_strdup(arena, s);
+        }
+        if (serde == brook_serde_bytes()) {
+                brook_bytes_t *b = brook_arena_alloc(arena, sizeof *b);
+                b->data = brook_arena_memdup(arena, s, n ? n : 1);
+                b->size = n;
+                return b;
+        }
+        if (serde == brook_serde_int32() || serde == brook_serde_int64()) {
+                long long v;
+                errno = 0;
+                v = n && strlen(s) == n && !isspace((unsigned char)*s)
+                            ? strtoll(s, &end, 10)
+                            : 0;
+                if (!n || strlen(s) != n || isspace((unsigned char)*s) ||
+                    *end || errno ||
+                    (serde == brook_serde_int32() &&
+                     (v < INT32_MIN || v > INT32_MAX))) {
+                        brook__seterr(errstr, errstr_size,
+                                      "the key is not a decimal %s",
+                                      serde == brook_serde_int32() ? "int32"
+                                                                   : "int64");
+                        return NULL;
+                }
+                return serde == brook_serde_int32()
+                               ? (void *)brook_int32_new(arena, (int32_t)v)
+                               : (void *)brook_int64_new(arena, v);
+        }
+        if (serde == brook_serde_double()) {
+                double v = 0;
+                errno = 0;
+                if (n && strlen(s) == n && !isspace((unsigned char)*s))
+                        v = strtod(s, &end);
+                if (!n || strlen(s) != n || isspace((unsigned char)*s) ||
+                    *end || errno || !isfinite(v)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "the key is not a finite decimal "
+                                      "number (double)");
+                        return NULL;
+                }
+                return brook_double_new(arena, v);
+        }
+        if (serde == brook_serde_json()) {
+                json_error_t jerr;
+                json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &jerr);
+                if (!j) {
+                        brook__seterr(errstr, errstr_size,
+                                      "the key is not JSON: %s", jerr.text);
+                        return NULL;
+                }
+                return brook_json_own(arena, j);
+        }
+        brook__seterr(errstr, errstr_size,
+                      "the store's keys use serde \"%s\", which has no text "
+                      "form here: query it with brook_app_store_get()",
+                      brook_serde_name(serde));
+        return NULL;
+}
+
+/* The JSON form of @p value of @p serde (new reference). */
+static json_t *value_json(const brook_serde_t *serde, const void *value)
+{
+        brook_buf_t *buf;
+        json_t *j;
+        if (!value)
+                return json_null();
+        if (serde == brook_serde_string()) {
+                /* Not UTF-8: its bytes, in base64. */
+                j = json_string(value);
+                return j ? j : b64_json(value, strlen(value));
+        }
+        if (serde == brook_serde_int32())
+                return json_integer(*(const int32_t *)value);
+        if (serde == brook_serde_int64())
+                return json_integer(*(const int64_t *)value);
+        if (serde == brook_serde_double())
+                return json_real(*(const double *)value);
+        if (serde == brook_serde_json())
+                return json_incref((json_t *)value);
+        if (serde == brook_serde_bytes()) {
+                const brook_bytes_t *b = value;
+                return b64_json(b->data, b->size);
+        }
+        /* Any other serde: its encoding, in base64. */
+        buf = brook_buf_new();
+        j = brook_serde_serialize(serde, value, buf, NULL, 0)
+                    ? json_null()
+                    : b64_json(brook_buf_data(buf), brook_buf_len(buf));
+        brook_buf_destroy(buf);
+        return j;
+}
+
+/* -------------------------------------------------------------- server */
+
+struct brook__http {
+        brook_app_t *app;
+        struct MHD_Daemon *d;
+        char *token; /**< http.auth.token, or NULL. */
+        size_t max_request;
+        char *cert, *key; /**< PEM, while TLS is on. */
+};
+
+/** Per request: the body bytes seen (a GET has none). */
+struct http_conn {
+        size_t body;
+        bool refused;
+};
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
+                               const char *type, char *body, size_t len,
+                               const char *hdr, const char *hdr_value)
+{
+        struct MHD_Response *r = MHD_create_response_from_buffer(
+                len, body, MHD_RESPMEM_MUST_FREE);
+        enum MHD_Result ret;
+        if (!r) {
+                free(body);
+                return MHD_NO;
+        }
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+        MHD_add_response_header(r, "Cache-Control", "no-store");
+        if (hdr)
+                MHD_add_response_header(r, hdr, hdr_value);
+        ret = MHD_queue_response(c, status, r);
+        MHD_destroy_response(r);
+        return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status,
+                                    json_t *doc, const char *hdr,
+                                    const char *hdr_value)
+{
+        char *s = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+        if (!s)
+                return MHD_NO;
+        return respond(c, status, "application/json", s, strlen(s), hdr,
+                       hdr_value);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status,
+                                     const char *msg, const char *hdr,
+                                     const char *hdr_value)
+{
+        json_t *doc = json_object();
+        json_t *m = json_string(msg);
+        json_object_set_new(doc, "error", m ? m : json_string("(not UTF-8)"));
+        json_object_set_new(doc, "status", json_integer(status));
+        return respond_json(c, status, doc, hdr, hdr_value);
+}
+
+static bool token_ok(const brook__http_t *h, struct MHD_Connection *c)
+{
+        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                       "Authorization");
+        size_t n, i;
+        unsigned diff = 0;
+        if (!auth || strncmp(auth, "Bearer ", 7))
+                return false;
+        auth += 7;
+        n = strlen(h->token);
+        if (strlen(auth) != n)
+                return false;
+        for (i = 0; i < n; i++)
+                diff |= (unsigned char)(auth[i] ^ h->token[i]);
+        return diff == 0;
+}
+
+static enum MHD_Result serve_store_key(brook__http_t *h,
+                                       struct MHD_Connection *c,
+                                       const brook__http_req_t *req)
+{
+        brook_app_t *app = h->app;
+        brook__storedef_t *def = brook__builder_store(app->b, req->store);
+        brook_arena_t *arena;
+        brook_key_metadata_t md;
+        void *key, *value = NULL;
+        char errstr[1024], msg[1400];
+        enum MHD_Result ret;
+        json_t *doc;
+        brook_err_t err;
+
+        if (!def) {
+                snprintf(msg, sizeof msg, "no store named \"%s\"", req->store);
+                return respond_error(c, 404, msg, NULL, NULL);
+        }
+        arena = brook_arena_new();
+        if (!(key = key_from_text(def->key_serde, req->key, req->key_len, arena,
+                                  errstr, sizeof errstr))) {
+                snprintf(msg, sizeof msg, "store \"%s\": %s", req->store,
+                         errstr);
+                brook_arena_destroy(arena);
+                return respond_error(c, 400, msg, NULL, NULL);
+        }
+        err = brook_app_store_get(app, req->store, key, arena, &value, errstr,
+                                  sizeof errstr);
+        switch (err) {
+        case BROOK_OK:
+                doc = json_object();
+                json_object_set_new(doc, "store", json_string(req->store));
+                json_object_set_new(doc, "key",
+                                    value_json(def->key_serde, key));
+                json_object_set_new(doc, "value",
+                                    value_json(def->value_serde, value));
+                ret = respond_json(c, 200, doc, NULL, NULL);
+                break;
+        case BROOK_ERR_NOT_FOUND:
+                ret = respond_error(c, 404, errstr, NULL, NULL);
+                break;
+        case BROOK_ERR_INVALID_ARG:
+        case BROOK_ERR_SERDE:
+                ret = respond_error(c, 400, errstr, NULL, NULL);
+                break;
+        case BROOK_ERR_STATE:
+                /* Not here, restoring, or the app not running. */
+                if (!brook_app_store_key_metadata(app, req->store, key, &md,
+                                                  NULL, 0) &&
+                    !md.local) {
+                        doc = json_object();
+                        json_object_set_new(doc, "error", json_string(errstr));
+                        json_object_set_new(doc, "status", json_integer(421));
+                        json_object_set_new(doc, "partition",
+                                            json_integer(md.partition));
+                        json_object_set_new(doc, "task_id",
+                                            json_string(md.task_id));
+                        ret = respond_json(c, 421, doc, NULL, NULL);
+                } else
+                        ret = respond_error(c, 503, errstr, "Retry-After", "1");
+                break;
+        default:
+                ret = respond_error(c, 500, errstr, NULL, NULL);
+                break;
+        }
+        brook_arena_destroy(arena);
+        return ret;
+}
+
+static enum MHD_Result serve(brook__http_t *h, struct MHD_Connection *c,
+                             const brook__http_req_t *req)
+{
+        brook_app_t *app = h->app;
+        brook_app_stats_t stats;
+        brook_app_state_t st;
+        json_t *doc;
+        char *s;
+        size_t n;
+
+        switch (req->route) {
+        case BROOK__HTTP_HEALTH:
+        case BROOK__HTTP_READY:
+                st = brook_app_state(app, NULL, 0);
+                brook_app_stats(app, &stats);
+                doc = json_object();
+                json_object_set_new(doc, "state",
+                                    json_string(brook__app_state_name(st)));
+                if (req->route == BROOK__HTTP_HEALTH) {
+                        /* Alive: not stopped or failed. */
+                        bool up = st != BROOK_APP_ERROR &&
+                                  st != BROOK_APP_PENDING_ERROR &&
+                                  st != BROOK_APP_NOT_RUNNING;
+                        json_object_set_new(doc, "status",
+                                            json_string(up ? "UP" : "DOWN"));
+                        return respond_json(c, up ? 200 : 503, doc, NULL, NULL);
+                }
+                /* Ready: RUNNING and nothing restoring. */
+                json_object_set_new(doc, "stores_restoring",
+                                    json_integer(stats.stores_restoring));
+                json_object_set_new(doc, "restore_remaining",
+                                    json_integer(stats.restore_remaining));
+                {
+                        bool ready = st == BROOK_APP_RUNNING &&
+                                     !stats.stores_restoring;
+                        json_object_set_new(
+                                doc, "status",
+                                json_string(ready ? "READY" : "NOT_READY"));
+                        return respond_json(c, ready ? 200 : 503, doc, NULL,
+                                            NULL);
+                }
+        case BROOK__HTTP_STATE:
+                s = brook_app_state_json(app);
+                return respond(c, 200, "application/json", s, strlen(s), NULL,
+                               NULL);
+        case BROOK__HTTP_METRICS:
+                s = brook_app_metrics(app, &n);
+                return respond(c, 200, "text/plain; version=0.0.4", s, n, NULL,
+                               NULL);
+        case BROOK__HTTP_STORE_KEY:
+                return serve_store_key(h, c, req);
+        }
+        return respond_error(c, 500, "unknown route", NULL, NULL);
+}
+
+struct arg_ctx {
+        brook__http_req_t *req;
+        int status;
+        char errstr[512];
+};
+
+static enum MHD_Result each_arg(void *cls, enum MHD_ValueKind kind,
+                                const char *key, const char *value)
+{
+        struct arg_ctx *a = cls;
+        char *k, *v = NULL;
+        size_t kn, vn;
+        (void)kind;
+        if (a->status)
+                return MHD_NO;
+        if (!(k = brook__http_unescape(key, strlen(key), true, &kn)) ||
+            (value &&
+             !(v = brook__http_unescape(value, strlen(value), true, &vn)))) {
+                free(k);
+                a->status = 400;
+                brook__seterr(a->errstr, sizeof a->errstr,
+                              "a query parameter has a bad escape");
+                return MHD_NO;
+        }
+        a->status = brook__http_parse_arg(a->req, k, v ? v : "", a->errstr,
+                                          sizeof a->errstr);
+        free(k);
+        free(v);
+        return a->status ? MHD_NO : MHD_YES;
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+                               const char *url, const char *method,
+                               const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+        brook__http_t *h = cls;
+        struct http_conn *hc = *con_cls;
+        brook__http_req_t req;
+        struct arg_ctx args;
+        char errstr[1024];
+        enum MHD_Result ret;
+        int status;
+        (void)upload_data;
+        (void)version;
+
+        if (!hc) {
+                /* First call, headers only: what is refused before any
+                 * body is read is refused now (libmicrohttpd then closes
+                 * the connection rather than read the body). */
+                const char *cl = MHD_lookup_connection_value(
+                        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+                hc = *con_cls = brook__xcalloc(1, sizeof *hc);
+                if (cl && strtoull(cl, NULL, 10) > h->max_request) {
+                        hc->refused = true;
+                        return respond_error(c, 413,
+                                             "the request body is larger than "
+                                             "http.max.request.bytes",
+                                             NULL, NULL);
+                }
+                return MHD_YES;
+        }
+        if (*upload_data_size) {
+                /* A body: none is needed; one larger than the limit (sent
+                 * without a length) closes the connection. */
+                hc->body += *upload_data_size;
+                *upload_data_size = 0;
+                return hc->body > h->max_request ? MHD_NO : MHD_YES;
+        }
+        if (hc->refused)
+                return MHD_YES;
+        status = brook__http_parse(method, url, &req, errstr, sizeof errstr);
+        if (status == 405)
+                return respond_error(c, 405, errstr, MHD_HTTP_HEADER_ALLOW,
+                                     "GET, HEAD");
+        if (!status) {
+                memset(&args, 0, sizeof args);
+                args.req = &req;
+                MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, each_arg,
+                                          &args);
+                if (args.status) {
+                        status = args.status;
+                        snprintf(errstr, sizeof errstr, "%s", args.errstr);
+                }
+        }
+        /* /health answers without the token: load balancers probe it. */
+        if (h->token && !(status == 0 && req.route == BROOK__HTTP_HEALTH) &&
+            !token_ok(h, c)) {
+                brook__http_req_free(&req);
+                return respond_error(c, 401,
+                                     "a valid \"Authorization: Bearer "
+                                     "<token>\" header is required",
+                                     MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                     "Bearer");
+        }
+        if (status)
+                ret = respond_error(c, (unsigned)status, errstr, NULL, NULL);
+        else
+                ret = serve(h, c, &req);
+        brook__http_req_free(&req);
+        return ret;
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+        (void)cls;
+        (void)c;
+        (void)toe;
+        free(*con_cls);
+        *con_cls = NULL;
+}
+
+/* Nothing is unescaped before brook__http_parse() splits the path. */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+        (void)cls;
+        (void)c;
+        return strlen(s);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+        char msg[512];
+        size_t n;
+        (void)cls;
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        n = strlen(msg);
+        while (n && msg[n - 1] == '\n')
+                msg[--n] = '\0';
+        brook__log("WARN", "http: %s", msg);
+}
+
+static char *read_file(const char *path, char *errstr, size_t errstr_size)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL;
+        size_t n = 0, cap = 0, got;
+        if (!f) {
+                brook__seterr(errstr, errstr_size, "cannot open \"%s\": %s",
+                              path, strerror(errno));
+                return NULL;
+        }
+        do {
+                if (n + 4096 + 1 > cap) {
+                        cap = cap ? cap * 2 : 8192;
+                        buf = brook__xrealloc(buf, cap);
+                }
+                got = fread(buf + n, 1, cap - n - 1, f);
+                n += got;
+        } while (got);
+        fclose(f);
+        buf[n] = '\0';
+        return buf;
+}
+
+brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
+                              char *errstr, size_t errstr_size)
+{
+        const char *server = brook_conf_get(app->conf, "application.server");
+        const char *listen = brook_conf_get(app->conf, "http.listen.address");
+        const char *token = brook_conf_get(app->conf, "http.auth.token");
+        const char *cert = brook_conf_get(app->conf, "http.tls.cert.file");
+        const char *key = brook_conf_get(app->conf, "http.tls.key.file");
+        struct sockaddr_storage sa;
+        socklen_t sa_len;
+        unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+        brook__http_t *h;
+        char host[256];
+        int port;
+        struct MHD_OptionItem opts[16];
+        int o = 0;
+
+        *httpp = NULL;
+        if (!server)
+                return BROOK_OK;
+        if (!brook__hostport_parse(server, host, sizeof host, &port)) {
+                brook__seterr(errstr, errstr_size,
+                              "application.server \"%s\" is not host:port",
+                              server);
+                return BROOK_ERR_CONF_INVALID;
+        }
+        memset(&sa, 0, sizeof sa);
+        if (inet_pton(AF_INET, listen,
+                      &((struct sockaddr_in *)&sa)->sin_addr) == 1) {
+                struct sockaddr_in *in = (struct sockaddr_in *)&sa;
+                in->sin_family = AF_INET;
+                in->sin_port = htons((uint16_t)port);
+                sa_len = sizeof *in;
+        } else if (inet_pton(AF_INET6, listen,
+                             &((struct sockaddr_in6 *)&sa)->sin6_addr) == 1) {
+                struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&sa;
+                in6->sin6_family = AF_INET6;
+                in6->sin6_port = htons((uint16_t)port);
+                sa_len = sizeof *in6;
+                flags |= MHD_USE_IPv6;
+        } else {
+                brook__seterr(errstr, errstr_size,
+                              "http.listen.address \"%s\" is not an IPv4 or "
+                              "IPv6 address",
+                              listen);
+                return BROOK_ERR_CONF_INVALID;
+        }
+        (void)sa_len;
+        if (!cert != !key) {
+                brook__seterr(errstr, errstr_size,
+                              "TLS needs both http.tls.cert.file and "
+                              "http.tls.key.file; only %s is set",
+                              cert ? "http.tls.cert.file"
+                                   : "http.tls.key.file");
+                return BROOK_ERR_CONF_INVALID;
+        }
+        h = brook__xcalloc(1, sizeof *h);
+        h->app = app;
+        h->token = token && *token ? brook__xstrdup(token) : NULL;
+        h->max_request =
+                (size_t)brook__conf_int(app->conf, "http.max.request.bytes");
+        if (cert) {
+                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+                        brook__seterr(errstr, errstr_size,
+                                      "this libmicrohttpd has no TLS: unset "
+                                      "http.tls.cert.file and "
+                                      "http.tls.key.file");
+                        goto fail;
+                }
+                if (!(h->cert = read_file(cert, errstr, errstr_size)) ||
+                    !(h->key = read_file(key, errstr, errstr_size)))
+                        goto fail;
+                flags |= MHD_USE_TLS;
+                opts[o++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT,
+                                                    0, h->cert};
+                opts[o++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
+                                                    h->key};
+        }
+        opts[o++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, &sa};
+        opts[o++] = (struct MHD_OptionItem){
+                MHD_OPTION_CONNECTION_LIMIT,
+                (intptr_t)brook__conf_int(app->conf, "http.max.connections"),
+                NULL};
+        opts[o++] = (struct MHD_OptionItem){
+                MHD_OPTION_CONNECTION_TIMEOUT,
+                (intptr_t)((brook__conf_int(app->conf,
+                                            "http.request.timeout.ms") +
+                            999) /
+                           1000),
+                NULL};
+        /* The request line and headers must fit in the connection's
+         * memory, which also holds the response's headers. */
+        opts[o++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                                            (intptr_t)(h->max_request + 4096),
+                                            NULL};
+        opts[o++] = (struct MHD_OptionItem){MHD_OPTION_NOTIFY_COMPLETED,
+                                            (intptr_t)completed, NULL};
+        opts[o++] = (struct MHD_OptionItem){MHD_OPTION_UNESCAPE_CALLBACK,
+                                            (intptr_t)no_unescape, NULL};
+        opts[o++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+
+        /* The logger first, so that every message of the start goes to
+         * it. */
+        h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
+                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                                MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        if (!h->d) {
+                brook__seterr(errstr, errstr_size,
+                              "the HTTP server cannot listen on %s port %d "
+                              "(application.server \"%s\", "
+                              "http.listen.address): is the port taken?",
+                              listen, port, server);
+                goto fail;
+        }
+        brook__log("INFO", "%s: HTTP server on %s%s%s:%d%s", app->app_id,
+                   strchr(listen, ':') ? "[" : "", listen,
+                   strchr(listen, ':') ? "]" : "", port, cert ? " (TLS)" : "");
+        *httpp = h;
+        return BROOK_OK;
+fail:
+        free(h->token);
+        free(h->cert);
+        free(h->key);
+        free(h);
+        return BROOK_ERR_FATAL;
+}
+
+void brook__http_stop(brook__http_t *h)
+{
+        if (!h)
+                return;
+        MHD_stop_daemon(h->d);
+        free(h->token);
+        free(h->cert);
+        free(h->key);
+        free(h);
+}

@@ -1,0 +1,678 @@
+/*
+ * Integration: the embedded HTTP server and its metrics (issue 13).
+ *
+ *   metrics_and_endpoints  an app counts 1,000 records of 50 keys, drops
+ *                          7 with a null key and dead-letters 5 whose
+ *                          value does not decode; then /metrics passes
+ *                          `promtool check metrics`, says exactly that
+ *                          (processed, dropped by reason, dead-lettered,
+ *                          lag 0 on both partitions), has every metric
+ *                          the Grafana dashboard (docs/grafana-dashboard.json)
+ *                          uses; /health, /ready and /state say RUNNING,
+ *                          and GET /stores/counts/{key} answers each key's
+ *                          count.
+ *   bad_requests           with a bearer token (and DEBUG metrics: each
+ *                          node's records): no token or a wrong one
+ *                          401 (not /health), unknown paths 404, unknown
+ *                          store 404, bad escapes 400, a key that is not
+ *                          of the store's serde 400, POST 405, a body over
+ *                          http.max.request.bytes 413, a 64 KiB key 414,
+ *                          unknown query parameters 400; a client that
+ *                          sends half a request is cut off after
+ *                          http.request.timeout.ms while others are
+ *                          served; the app runs on and counts new records.
+ *   bad_config             application.server that is not host:port, a
+ *                          listen address that is not an address, a port
+ *                          already taken, TLS with a certificate only:
+ *                          each refused with a message naming it.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "brook_int.h"
+#include "kafka_util.h"
+
+#define KEYS      50
+#define GOOD      1000
+#define NULL_KEYS 7
+#define BAD       5
+#define TOKEN     "s3cret-token"
+
+/* ------------------------------------------------------------- helpers */
+
+/* A TCP port nobody listens on now. */
+static int free_port(void)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t len = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+        assert_true(fd >= 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
+}
+
+typedef struct resp {
+        long status;
+        char *body;
+        size_t len;
+} resp_t;
+
+static size_t on_body(char *p, size_t sz, size_t n, void *opaque)
+{
+        resp_t *r = opaque;
+        r->body = realloc(r->body, r->len + sz * n + 1);
+        memcpy(r->body + r->len, p, sz * n);
+        r->len += sz * n;
+        r->body[r->len] = '\0';
+        return sz * n;
+}
+
+/* A request to 127.0.0.1:@p port; @p method NULL: GET; @p body NULL:
+ * none. */
+static resp_t http(int port, const char *method, const char *path,
+                   const char *token, const char *body)
+{
+        CURL *c = curl_easy_init();
+        struct curl_slist *hdrs = NULL;
+        char url[70000], auth[256];
+        resp_t r = {0, NULL, 0};
+        CURLcode rc;
+
+        snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+        curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
+        if (token) {
+                snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+                hdrs = curl_slist_append(hdrs, auth);
+        }
+        if (method)
+                curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+        if (body) {
+                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        }
+        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+        rc = curl_easy_perform(c);
+        if (rc != CURLE_OK)
+                fail_msg("%s %s: %s", method ? method : "GET", path,
+                         curl_easy_strerror(rc));
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        curl_slist_free_all(hdrs);
+        curl_easy_cleanup(c);
+        if (!r.body)
+                r.body = calloc(1, 1);
+        return r;
+}
+
+/* The sum of the samples of @p name (the whole name, before '{' or ' ')
+ * whose labels contain @p match (NULL: any); -1 if there is none. */
+static double metric_sum(const char *text, const char *name, const char *match)
+{
+        size_t n = strlen(name);
+        const char *p = text;
+        double sum = 0;
+        bool any = false;
+        while (p && *p) {
+                const char *eol = strchr(p, '\n');
+                if (!strncmp(p, name, n) && (p[n] == '{' || p[n] == ' ')) {
+                        const char *sp = strchr(p + n, ' ');
+                        char *labels = strndup(p, (size_t)(sp - p));
+                        /* A space inside labels is not ours. */
+                        if (p[n] == '{')
+                                sp = strstr(p + n, "} ") + 1;
+                        if (!match || strstr(labels, match)) {
+                                sum += strtod(sp + 1, NULL);
+                                any = true;
+                        }
+                        free(labels);
+                }
+                p = eol ? eol + 1 : NULL;
+        }
+        return any ? sum : -1;
+}
+
+/* Samples of @p name. */
+static int metric_count(const char *text, const char *name)
+{
+        size_t n = strlen(name);
+        const char *p = text;
+        int cnt = 0;
+        while (p && *p) {
+                if (!strncmp(p, name, n) && (p[n] == '{' || p[n] == ' '))
+                        cnt++;
+                p = strchr(p, '\n');
+                p = p ? p + 1 : NULL;
+        }
+        return cnt;
+}
+
+static brook_builder_t *count_int64_topology(const char *in, const char *out)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_count(
+                        brook_stream_group_by_key(
+                                brook_stream(
+                                        b, in,
+                                        &(brook_consumed_t){
+                                                .key_serde =
+                                                        brook_serde_string(),
+                                                .value_serde =
+                                                        brook_serde_int64()}),
+                                NULL),
+                        &(brook_materialized_t){
+                                .name = "counts",
+                                .key_serde = brook_serde_string(),
+                                .value_serde = brook_serde_int64()})),
+                out,
+                &(brook_produced_t){.key_serde = brook_serde_string(),
+                                    .value_serde = brook_serde_int64()});
+        assert_null(brook_builder_error(b));
+        return b;
+}
+
+static brook_app_t *start_app(const char *app_id, const char *in,
+                              const char *out, const char *dir, int port,
+                              const char *token)
+{
+        char server[64];
+        const char *props[][2] = {
+                {"application.id", app_id},
+                {"bootstrap.servers", kt_bootstrap()},
+                {"state.dir", dir},
+                {"commit.interval.ms", "200"},
+                {"default.deserialization.exception.handler", "dead_letter"},
+                {"application.server", server},
+                {"http.request.timeout.ms", "2000"},
+                {"http.max.request.bytes", "4096"},
+                {"metrics.sample.window.ms", "5000"},
+                {"http.auth.token", token},
+                /* The app with a token also records DEBUG metrics. */
+                {"metrics.recording.level", token ? "DEBUG" : NULL},
+        };
+        brook_conf_t *conf = brook_conf_new();
+        char errstr[1024];
+        brook_app_t *app;
+        size_t i;
+
+        snprintf(server, sizeof server, "localhost:%d", port);
+        for (i = 0; i < sizeof props / sizeof *props; i++) {
+                if (!props[i][1])
+                        continue;
+                if (brook_conf_set(conf, props[i][0], props[i][1], errstr,
+                                   sizeof errstr))
+                        fail_msg("%s", errstr);
+        }
+        app = brook_app_new(count_int64_topology(in, out), conf, errstr,
+                            sizeof errstr);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        if (brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("brook_app_start: %s", errstr);
+        return app;
+}
+
+static void produce_input(const char *in, int first, int good)
+{
+        rd_kafka_t *p = kt_producer();
+        char key[32];
+        int i;
+        for (i = first; i < first + good; i++) {
+                uint64_t be = 0;
+                unsigned char v[8];
+                int j;
+                be = (uint64_t)i;
+                for (j = 0; j < 8; j++)
+                        v[j] = (unsigned char)(be >> (56 - 8 * j));
+                snprintf(key, sizeof key, "k%d", i % KEYS);
+                kt_produce(p, in, -1, key, v, 8, NULL);
+        }
+        kt_producer_close(p);
+}
+
+struct wait_metrics {
+        int port;
+        const char *token;
+        int64_t processed;
+        char *last;
+};
+
+/* Until the app has processed what was produced and its lag is 0. */
+static bool metrics_settled(void *opaque)
+{
+        struct wait_metrics *w = opaque;
+        resp_t r = http(w->port, NULL, "/metrics", w->token, NULL);
+        bool ok = r.status == 200 &&
+                  metric_sum(r.body, "brook_stream_thread_process_total",
+                             NULL) == (double)w->processed &&
+                  metric_count(r.body, "brook_consumer_records_lag") == 2 &&
+                  metric_sum(r.body, "brook_consumer_records_lag", NULL) == 0 &&
+                  metric_sum(r.body, "brook_stream_task_committed_offset",
+                             NULL) == (double)w->processed;
+        free(w->last);
+        w->last = r.body;
+        return ok;
+}
+
+static char *slurp_or_fail(const char *path)
+{
+        char *s = kt_slurp(path);
+        if (!s)
+                fail_msg("cannot read %s", path);
+        return s;
+}
+
+/* ----------------------------------------------------------- the tests */
+
+static void test_metrics_and_endpoints(void **state)
+{
+        char *app_id = kt_unique("http-metrics");
+        char *in = kt_unique("http-in"), *out = kt_unique("http-out");
+        char dir[] = "/tmp/brook-http-XXXXXX", path[256], cmd[512];
+        struct wait_metrics w = {0};
+        rd_kafka_t *p;
+        brook_app_t *app;
+        char *dash, *s;
+        resp_t r;
+        json_t *doc;
+        int port = free_port(), i, missing = 0;
+        FILE *f;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        produce_input(in, 0, GOOD);
+        /* Null keys (dropped by the count) and values that are not
+         * 8-byte int64s (dead-lettered). */
+        p = kt_producer();
+        for (i = 0; i < NULL_KEYS; i++)
+                kt_produce(p, in, i % 2, NULL, "\0\0\0\0\0\0\0\1", 8, NULL);
+        for (i = 0; i < BAD; i++)
+                kt_produce(p, in, i % 2, "k1", "bad", 3, NULL);
+        kt_producer_close(p);
+
+        app = start_app(app_id, in, out, dir, port, NULL);
+        w.port = port;
+        w.processed = GOOD + NULL_KEYS + BAD;
+        if (!kt_wait_until(metrics_settled, &w, 200, 120000))
+                fail_msg("metrics did not settle; last:\n%s", w.last);
+
+        /* promtool's own check of the exposition (format and lint). */
+        snprintf(path, sizeof path, "%s/metrics.txt", dir);
+        f = fopen(path, "w");
+        fputs(w.last, f);
+        fclose(f);
+        snprintf(cmd, sizeof cmd, "promtool check metrics < %s 2>&1", path);
+        {
+                FILE *pc = popen(cmd, "r");
+                char line[512], all[8192] = "";
+                int st;
+                while (fgets(line, sizeof line, pc))
+                        strncat(all, line, sizeof all - strlen(all) - 1);
+                st = pclose(pc);
+                if (!WIFEXITED(st) || WEXITSTATUS(st))
+                        fail_msg("promtool check metrics failed:\n%s", all);
+        }
+        /* The values are what was produced. */
+        assert_true(metric_sum(w.last, "brook_stream_thread_process_total",
+                               NULL) == GOOD + NULL_KEYS + BAD);
+        assert_true(metric_sum(w.last,
+                               "brook_stream_thread_dropped_records_total",
+                               "reason=\"null_key\"") == NULL_KEYS);
+        assert_true(metric_sum(w.last,
+                               "brook_stream_thread_dropped_records_total",
+                               NULL) == NULL_KEYS);
+        assert_true(
+                metric_sum(w.last,
+                           "brook_stream_thread_dead_lettered_records_total",
+                           NULL) == BAD);
+        assert_true(metric_sum(w.last, "brook_stream_client_state",
+                               "state=\"RUNNING\"") == 1);
+        assert_true(metric_sum(w.last, "brook_stream_client_state", NULL) == 1);
+        assert_true(metric_sum(w.last,
+                               "brook_stream_client_alive_stream_threads",
+                               NULL) == 1);
+        assert_true(metric_sum(w.last, "brook_stream_thread_task_created_total",
+                               NULL) == 2);
+        assert_true(metric_sum(w.last, "brook_stream_task_restoring", NULL) ==
+                    0);
+        assert_true(metric_count(w.last, "brook_stream_task_restoring") == 2);
+        assert_true(metric_sum(w.last, "brook_stream_thread_commit_total",
+                               NULL) >= 1);
+        /* One store, in two tasks' column families. */
+        assert_int_equal(
+                metric_count(w.last, "brook_stream_state_estimate_num_keys"),
+                2);
+        assert_true(metric_sum(w.last, "brook_stream_state_estimate_num_keys",
+                               "task_id=\"0_1\",store=\"counts\"") >= 0);
+
+        /* Every metric the dashboard draws is served. */
+        dash = slurp_or_fail(GRAFANA_DASHBOARD_PATH);
+        for (s = dash; (s = strstr(s, "brook_"));) {
+                char name[128];
+                size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_");
+                snprintf(name, sizeof name, "%.*s", (int)n, s);
+                s += n;
+                if (metric_count(w.last, name) == 0) {
+                        fprintf(stderr, "dashboard metric %s not served\n",
+                                name);
+                        missing++;
+                }
+        }
+        free(dash);
+        assert_int_equal(missing, 0);
+
+        r = http(port, NULL, "/health", NULL, NULL);
+        assert_int_equal(r.status, 200);
+        assert_string_equal(r.body,
+                            "{\"state\":\"RUNNING\",\"status\":\"UP\"}");
+        free(r.body);
+        r = http(port, NULL, "/ready", NULL, NULL);
+        assert_int_equal(r.status, 200);
+        assert_non_null(strstr(r.body, "\"status\":\"READY\""));
+        free(r.body);
+        r = http(port, NULL, "/state", NULL, NULL);
+        assert_int_equal(r.status, 200);
+        doc = json_loads(r.body, 0, NULL);
+        assert_non_null(doc);
+        assert_string_equal(json_string_value(json_object_get(doc, "state")),
+                            "RUNNING");
+        assert_string_equal(
+                json_string_value(json_object_get(doc, "application_id")),
+                app_id);
+        {
+                json_t *tasks = json_object_get(
+                        json_array_get(json_object_get(doc, "threads"), 0),
+                        "tasks");
+                int64_t committed = 0;
+                size_t t;
+                assert_int_equal(json_array_size(tasks), 2);
+                for (t = 0; t < 2; t++) {
+                        json_t *part = json_array_get(
+                                json_object_get(json_array_get(tasks, t),
+                                                "partitions"),
+                                0);
+                        assert_string_equal(json_string_value(json_object_get(
+                                                    part, "topic")),
+                                            in);
+                        assert_int_equal(json_integer_value(
+                                                 json_object_get(part, "lag")),
+                                         0);
+                        committed += json_integer_value(
+                                json_object_get(part, "committed_offset"));
+                }
+                assert_int_equal(committed, GOOD + NULL_KEYS + BAD);
+                assert_non_null(strstr(
+                        json_string_value(json_object_get(doc, "topology")),
+                        "Sub-topology: 0"));
+        }
+        json_decref(doc);
+        free(r.body);
+
+        /* Every key's count: k has GOOD / KEYS, and k1 no more (its bad
+         * records were dead-lettered). */
+        for (i = 0; i < KEYS; i++) {
+                char want[128];
+                snprintf(path, sizeof path, "/stores/counts/k%d", i);
+                r = http(port, NULL, path, NULL, NULL);
+                snprintf(want, sizeof want,
+                         "{\"store\":\"counts\",\"key\":\"k%d\",\"value\":%d}",
+                         i, GOOD / KEYS);
+                assert_int_equal(r.status, 200);
+                assert_string_equal(r.body, want);
+                free(r.body);
+        }
+        r = http(port, NULL, "/stores/counts/k50", NULL, NULL);
+        assert_int_equal(r.status, 404);
+        assert_string_equal(r.body, "{\"error\":\"store \\\"counts\\\" has no "
+                                    "such key\",\"status\":404}");
+        free(r.body);
+
+        brook_app_destroy(app);
+        kt_rmtree(dir);
+        free(w.last);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+struct slow {
+        int port;
+};
+
+static void test_bad_requests(void **state)
+{
+        char *app_id = kt_unique("http-bad");
+        char *in = kt_unique("http-bad-in"), *out = kt_unique("http-bad-out");
+        char dir[] = "/tmp/brook-http-XXXXXX";
+        struct wait_metrics w = {0};
+        brook_app_t *app;
+        char *big;
+        resp_t r;
+        int port = free_port(), fd;
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        int64_t t0;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        produce_input(in, 0, 100);
+        app = start_app(app_id, in, out, dir, port, TOKEN);
+        w.port = port;
+        w.token = TOKEN;
+        w.processed = 100;
+        if (!kt_wait_until(metrics_settled, &w, 200, 120000))
+                fail_msg("metrics did not settle; last:\n%s", w.last);
+
+        /* A client that sends half a request and waits: it holds one
+         * connection, no more, and is cut off after the timeout (2 s). */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(write(fd, "GET /metr", 9), 9);
+        t0 = kt_now_ms();
+
+#define EXPECT(status_, method_, path_, token_, body_, contains_)              \
+        do {                                                                   \
+                r = http(port, method_, path_, token_, body_);                 \
+                if (r.status != (status_) || !strstr(r.body, contains_))       \
+                        fail_msg("%s %s: got %ld %s, want %d with \"%s\"",     \
+                                 method_ ? method_ : "GET", path_, r.status,   \
+                                 r.body, status_, contains_);                  \
+                free(r.body);                                                  \
+        } while (0)
+
+        EXPECT(200, NULL, "/health", NULL, NULL, "\"UP\"");
+        EXPECT(401, NULL, "/metrics", NULL, NULL, "Bearer");
+        EXPECT(401, NULL, "/stores/counts/k1", "wrong", NULL, "Bearer");
+        EXPECT(401, NULL, "/state", TOKEN "x", NULL, "Bearer");
+        EXPECT(200, NULL, "/stores/counts/k1", TOKEN, NULL, "\"value\":2}");
+        EXPECT(404, NULL, "/nope", TOKEN, NULL, "no such endpoint");
+        EXPECT(404, NULL, "/stores/counts/k1/more", TOKEN, NULL,
+               "no such endpoint");
+        EXPECT(404, NULL, "/stores/nostore/k1", TOKEN, NULL,
+               "no store named \\\"nostore\\\"");
+        EXPECT(400, NULL, "/stores/counts/k%zz", TOKEN, NULL, "bad escape");
+        EXPECT(400, NULL, "/stores/counts/k%0", TOKEN, NULL, "bad escape");
+        EXPECT(400, NULL, "/stores/counts/", TOKEN, NULL, "the key is empty");
+        EXPECT(400, NULL, "/stores/counts/k%001", TOKEN, NULL, "NUL byte");
+        EXPECT(400, NULL, "/metrics?cursor=zz", TOKEN, NULL,
+               "unknown query parameter \\\"cursor\\\"");
+        EXPECT(405, "POST", "/metrics", TOKEN, "x", "GET and HEAD");
+        EXPECT(405, "DELETE", "/stores/counts/k1", TOKEN, NULL, "GET and HEAD");
+        /* A body over http.max.request.bytes (4096). */
+        big = malloc(70000);
+        memset(big, 'a', 69999);
+        big[69999] = '\0';
+        EXPECT(413, "GET", "/metrics", TOKEN, big, "http.max.request.bytes");
+        /* A 64 KiB key. */
+        memcpy(big, "/stores/counts/", 15);
+        big[65536] = '\0';
+        r = http(port, NULL, big, TOKEN, NULL);
+        assert_true(r.status == 414 || r.status == 431);
+        free(r.body);
+        free(big);
+        /* An escaped '/' is part of the key. */
+        EXPECT(404, NULL, "/stores/counts/k1%2Fk2", TOKEN, NULL,
+               "has no such key");
+
+        /* The slow client is cut off within the timeout and a margin. */
+        {
+                struct pollfd pfd = {.fd = fd, .events = POLLIN};
+                char buf[256];
+                ssize_t n;
+                assert_int_equal(poll(&pfd, 1, 10000), 1);
+                n = read(fd, buf, sizeof buf);
+                assert_true(n <= 0 || (n > 0 && !memcmp(buf, "HTTP/1.", 7)));
+                assert_true(kt_now_ms() - t0 < 10000);
+                close(fd);
+        }
+
+        /* The app went on: new records are counted. */
+        produce_input(in, 100, 50);
+        w.processed = 150;
+        if (!kt_wait_until(metrics_settled, &w, 200, 60000))
+                fail_msg("metrics did not settle; last:\n%s", w.last);
+        EXPECT(200, NULL, "/stores/counts/k1", TOKEN, NULL, "\"value\":3}");
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_RUNNING);
+        /* DEBUG: every record went through the source and the count. */
+        assert_true(
+                metric_sum(w.last, "brook_stream_processor_node_process_total",
+                           "processor_node_id=\"KSTREAM-SOURCE-0000000000\"") ==
+                150);
+        assert_true(
+                metric_sum(
+                        w.last, "brook_stream_processor_node_process_total",
+                        "processor_node_id=\"KSTREAM-AGGREGATE-0000000001\"") ==
+                150);
+#undef EXPECT
+
+        brook_app_destroy(app);
+        kt_rmtree(dir);
+        free(w.last);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+static void test_bad_config(void **state)
+{
+        static const struct {
+                const char *name, *value, *want;
+        } sets[] = {
+                {"application.server", "localhost", "expected host:port"},
+                {"application.server", "localhost:0", "expected host:port"},
+                {"application.server", "localhost:70000", "expected host:port"},
+                {"application.server", "a b:80", "expected host:port"},
+                {"metrics.recording.level", "LOUD", "INFO"},
+                {"http.max.connections", "0", "from 1 to"},
+        };
+        brook_conf_t *conf;
+        brook_app_t *app;
+        char errstr[1024], server[64];
+        int port = free_port(), fd;
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        size_t i;
+        (void)state;
+
+        for (i = 0; i < sizeof sets / sizeof *sets; i++) {
+                conf = brook_conf_new();
+                assert_int_equal(brook_conf_set(conf, sets[i].name,
+                                                sets[i].value, errstr,
+                                                sizeof errstr),
+                                 BROOK_ERR_CONF_INVALID);
+                if (!strstr(errstr, sets[i].want) ||
+                    !strstr(errstr, sets[i].name))
+                        fail_msg("%s=%s: %s", sets[i].name, sets[i].value,
+                                 errstr);
+                brook_conf_destroy(conf);
+        }
+
+        /* A port taken: the start fails, naming it. */
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        sa.sin_port = htons((uint16_t)port);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(listen(fd, 1), 0);
+        snprintf(server, sizeof server, "localhost:%d", port);
+        for (i = 0; i < 3; i++) {
+                char *in = kt_unique("http-conf-in");
+                char *app_id = kt_unique("http-conf");
+                const char *want[] = {"is the port taken",
+                                      "http.listen.address \"nowhere\"",
+                                      "only http.tls.cert.file is set"};
+                conf = brook_conf_new();
+                assert_int_equal(brook_conf_set(conf, "application.id", app_id,
+                                                errstr, sizeof errstr),
+                                 0);
+                brook_conf_set(conf, "bootstrap.servers", kt_bootstrap(),
+                               errstr, sizeof errstr);
+                brook_conf_set(conf, "state.dir", "/tmp/brook-http-conf",
+                               errstr, sizeof errstr);
+                brook_conf_set(conf, "application.server", server, errstr,
+                               sizeof errstr);
+                if (i == 1)
+                        brook_conf_set(conf, "http.listen.address", "nowhere",
+                                       errstr, sizeof errstr);
+                if (i == 2) {
+                        brook_conf_set(conf, "application.server",
+                                       "localhost:1", errstr, sizeof errstr);
+                        brook_conf_set(conf, "http.tls.cert.file",
+                                       "/nonexistent.pem", errstr,
+                                       sizeof errstr);
+                }
+                kt_create_topic(in, 1);
+                app = brook_app_new(count_int64_topology(in, "unused-out"),
+                                    conf, errstr, sizeof errstr);
+                assert_non_null(app);
+                assert_int_not_equal(
+                        brook_app_start(app, errstr, sizeof errstr), 0);
+                if (!strstr(errstr, want[i]))
+                        fail_msg("case %zu: %s", i, errstr);
+                assert_int_equal(brook_app_state(app, NULL, 0),
+                                 BROOK_APP_ERROR);
+                brook_app_destroy(app);
+                free(in);
+                free(app_id);
+        }
+        close(fd);
+        kt_rmtree("/tmp/brook-http-conf");
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_metrics_and_endpoints),
+                cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_bad_config),
+        };
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+        kt_test_filter();
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
