@@ -605,7 +605,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         if (err || (err = brook__resolve_internal(app, errstr, errstr_size)))
                 goto out;
 
-        want = brook__xcalloc(app->b->nodes.cnt + app->b->stores.cnt + 1,
+        want = brook__xcalloc(app->b->nodes.cnt + app->b->stores.cnt + 2,
                               sizeof *want);
         /* Changelogs: compacted, a partition per task of the store's
          * sub-topology. */
@@ -693,6 +693,20 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                         want[want_cnt].min_compaction_lag_ms = -1;
                         want_cnt++;
                 }
+        }
+        /* Remote queries' directory of instances (engine/instances.c):
+         * one record per instance, compacted. */
+        if (brook_conf_get(app->conf, "application.server")) {
+                size_t len = strlen(app->app_id) +
+                             strlen(brook__instances_topic_suffix()) + 1;
+                want[want_cnt].name = brook__xmalloc(len);
+                snprintf(want[want_cnt].name, len, "%s%s", app->app_id,
+                         brook__instances_topic_suffix());
+                want[want_cnt].partitions = 1;
+                want[want_cnt].cleanup_policy = "compact";
+                want[want_cnt].retention_ms = -1;
+                want[want_cnt].min_compaction_lag_ms = -1;
+                want_cnt++;
         }
         if ((err = brook__create_topics(
                      app, rk, md, want, want_cnt,
@@ -795,7 +809,8 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         app->metrics = brook__metrics_new(app);
         /* Before the threads start: a port taken fails the start before
          * anything is consumed. */
-        if (brook__http_start(app, &app->http, errstr, errstr_size))
+        if (brook__http_start(app, &app->http, errstr, errstr_size) ||
+            brook__instances_start(app, &app->instances, errstr, errstr_size))
                 goto fail;
         for (i = 0; i < n; i++) {
                 pthread_mutex_lock(&app->lock);
@@ -1382,6 +1397,7 @@ void brook_app_destroy(brook_app_t *app)
         /* It answered until now (/health says NOT_RUNNING or ERROR after
          * the close). */
         brook__http_stop(app->http);
+        brook__instances_stop(app->instances);
         brook__metrics_destroy(app->metrics);
         free(app->threads);
         if (app->subscription)

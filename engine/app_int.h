@@ -118,6 +118,9 @@ struct brook_app_s {
          *  not set. Both live until brook_app_destroy(). */
         struct brook__metrics *metrics;
         struct brook__http *http;
+        /** Which instance hosts which task (engine/instances.c), or NULL
+         *  when application.server is not set. */
+        struct brook__instances *instances;
 
         /** brook_app_set_restore_listener()'s, set before the start: the
          *  threads read it without a lock. */
@@ -285,6 +288,26 @@ struct brook__thread {
         size_t snap_cnt;
         int64_t snap_at; /**< Monotonic ms; 0: publish at the next turn. */
 };
+
+/* ------------------------------------------------ instances (instances.c) */
+
+typedef struct brook__instances brook__instances_t;
+
+/** The instances topic's name is "<application.id>" and this. */
+const char *brook__instances_topic_suffix(void);
+/** Starts publishing this instance's tasks and reading the others' (when
+ *  application.server is set; else *@p isp is NULL). */
+brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
+                                   char *errstr, size_t errstr_size);
+/** Publishes a tombstone for this instance and frees. NULL-safe. */
+void brook__instances_stop(brook__instances_t *is);
+/** The application.server of the instance that last said it has task
+ *  @p task_id active (and whether it was restoring); false if none did. */
+bool brook__instances_owner(brook__instances_t *is, const char *task_id,
+                            char *server, size_t server_size, bool *restoring);
+/** Every known instance's application.server (this one's too), to free
+ *  one by one and then the array. */
+size_t brook__instances_servers(brook__instances_t *is, char ***serversp);
 
 /** Frees @p cnt task snapshots @p snap. */
 void brook__tsnap_free(brook__tsnap_t *snap, size_t cnt);

@@ -19,6 +19,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -332,13 +333,26 @@ static json_t *value_json(const brook_serde_t *serde, const void *value)
 
 /* -------------------------------------------------------------- server */
 
+#define FORWARD_POOL 16
+
 struct brook__http {
         brook_app_t *app;
         struct MHD_Daemon *d;
         char *token; /**< http.auth.token, or NULL. */
         size_t max_request;
         char *cert, *key; /**< PEM, while TLS is on. */
+        const char *cert_file;
+        long timeout_ms;
+        /** libcurl handles for forwarded requests, kept for their
+         *  connections (keep-alive), at most FORWARD_POOL. */
+        pthread_mutex_t pool_lock;
+        CURL *pool[FORWARD_POOL];
+        int pool_cnt;
 };
+
+/* The header a forwarded request carries: its receiver answers from its
+ * own tasks or 421, never forwards again (no loops). */
+#define FORWARDED_HDR "X-Brook-Forwarded"
 
 /** Per request: the body bytes seen (a GET has none). */
 struct http_conn {
@@ -406,9 +420,108 @@ static bool token_ok(const brook__http_t *h, struct MHD_Connection *c)
         return diff == 0;
 }
 
+struct fwd_body {
+        char *p;
+        size_t n, max;
+};
+
+static size_t fwd_write(char *p, size_t sz, size_t n, void *opaque)
+{
+        struct fwd_body *b = opaque;
+        size_t len = sz * n;
+        if (b->n + len > b->max)
+                return 0; /* Too large: the transfer fails. */
+        b->p = brook__xrealloc(b->p, b->n + len + 1);
+        memcpy(b->p + b->n, p, len);
+        b->n += len;
+        b->p[b->n] = '\0';
+        return len;
+}
+
+/* Answers @p c with what instance @p server answers to the same request
+ * (@p path: the raw path), or 503 when it cannot be asked or no longer
+ * has the task (421). */
+static enum MHD_Result forward(brook__http_t *h, struct MHD_Connection *c,
+                               const char *server, const char *path,
+                               const char *task_id)
+{
+        struct fwd_body body = {NULL, 0, 64u << 20};
+        struct curl_slist *hdrs = NULL;
+        char url[8192], auth[1024], msg[1024], *type = NULL;
+        long status = 0;
+        CURLcode rc;
+        CURL *cu = NULL;
+
+        pthread_mutex_lock(&h->pool_lock);
+        if (h->pool_cnt)
+                cu = h->pool[--h->pool_cnt];
+        pthread_mutex_unlock(&h->pool_lock);
+        if (!cu && !(cu = curl_easy_init()))
+                return respond_error(c, 503,
+                                     "cannot forward: no libcurl "
+                                     "handle",
+                                     "Retry-After", "1");
+        curl_easy_reset(cu);
+        snprintf(url, sizeof url, "%s://%s%s", h->cert ? "https" : "http",
+                 server, path);
+        curl_easy_setopt(cu, CURLOPT_URL, url);
+        curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, fwd_write);
+        curl_easy_setopt(cu, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+        curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(cu, CURLOPT_PATH_AS_IS, 1L);
+        if (h->cert_file)
+                curl_easy_setopt(cu, CURLOPT_CAINFO, h->cert_file);
+        hdrs = curl_slist_append(hdrs, FORWARDED_HDR ": 1");
+        if (h->token) {
+                snprintf(auth, sizeof auth, "Authorization: Bearer %s",
+                         h->token);
+                hdrs = curl_slist_append(hdrs, auth);
+        }
+        curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
+        rc = curl_easy_perform(cu);
+        if (rc == CURLE_OK) {
+                curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
+                curl_easy_getinfo(cu, CURLINFO_CONTENT_TYPE, &type);
+        }
+        curl_slist_free_all(hdrs);
+        if (rc != CURLE_OK || status == 421 || status < 200) {
+                if (rc != CURLE_OK)
+                        snprintf(msg, sizeof msg,
+                                 "task %s is on the instance at %s, which "
+                                 "did not answer: %s",
+                                 task_id, server, curl_easy_strerror(rc));
+                else
+                        snprintf(msg, sizeof msg,
+                                 "task %s is moving (the instance at %s no "
+                                 "longer has it): ask again",
+                                 task_id, server);
+                free(body.p);
+                curl_easy_cleanup(cu);
+                return respond_error(c, 503, msg, "Retry-After", "1");
+        }
+        {
+                enum MHD_Result ret;
+                char *ctype = brook__xstrdup(type ? type : "application/json");
+                pthread_mutex_lock(&h->pool_lock);
+                if (h->pool_cnt < FORWARD_POOL)
+                        h->pool[h->pool_cnt++] = cu, cu = NULL;
+                pthread_mutex_unlock(&h->pool_lock);
+                if (cu)
+                        curl_easy_cleanup(cu);
+                if (!body.p)
+                        body.p = brook__xstrdup("");
+                ret = respond(c, (unsigned)status, ctype, body.p, body.n, NULL,
+                              NULL);
+                free(ctype);
+                return ret;
+        }
+}
+
 static enum MHD_Result serve_store_key(brook__http_t *h,
                                        struct MHD_Connection *c,
-                                       const brook__http_req_t *req)
+                                       const brook__http_req_t *req,
+                                       const char *path)
 {
         brook_app_t *app = h->app;
         brook__storedef_t *def = brook__builder_store(app->b, req->store);
@@ -452,10 +565,16 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                 ret = respond_error(c, 400, errstr, NULL, NULL);
                 break;
         case BROOK_ERR_STATE:
-                /* Not here, restoring, or the app not running. */
-                if (!brook_app_store_key_metadata(app, req->store, key, &md,
-                                                  NULL, 0) &&
-                    !md.local) {
+                /* Not here, restoring, or the app not running. A request
+                 * from a client goes to the owner, if one is known; one
+                 * forwarded here (by an instance whose directory is
+                 * behind) is refused with 421, never forwarded again. */
+                if (brook_app_store_key_metadata(app, req->store, key, &md,
+                                                 NULL, 0) ||
+                    md.local || md.partition < 0) {
+                        ret = respond_error(c, 503, errstr, "Retry-After", "1");
+                } else if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                       FORWARDED_HDR)) {
                         doc = json_object();
                         json_object_set_new(doc, "error", json_string(errstr));
                         json_object_set_new(doc, "status", json_integer(421));
@@ -464,8 +583,19 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                         json_object_set_new(doc, "task_id",
                                             json_string(md.task_id));
                         ret = respond_json(c, 421, doc, NULL, NULL);
-                } else
-                        ret = respond_error(c, 503, errstr, "Retry-After", "1");
+                } else if (md.server[0] &&
+                           strcmp(md.server,
+                                  brook_conf_get(app->conf,
+                                                 "application.server"))) {
+                        ret = forward(h, c, md.server, path, md.task_id);
+                } else {
+                        snprintf(msg, sizeof msg,
+                                 "store \"%s\": no instance is known to host "
+                                 "task %s yet (a rebalance is under way): "
+                                 "ask again",
+                                 req->store, md.task_id);
+                        ret = respond_error(c, 503, msg, "Retry-After", "1");
+                }
                 break;
         default:
                 ret = respond_error(c, 500, errstr, NULL, NULL);
@@ -476,7 +606,7 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
 }
 
 static enum MHD_Result serve(brook__http_t *h, struct MHD_Connection *c,
-                             const brook__http_req_t *req)
+                             const brook__http_req_t *req, const char *path)
 {
         brook_app_t *app = h->app;
         brook_app_stats_t stats;
@@ -525,7 +655,7 @@ static enum MHD_Result serve(brook__http_t *h, struct MHD_Connection *c,
                 return respond(c, 200, "text/plain; version=0.0.4", s, n, NULL,
                                NULL);
         case BROOK__HTTP_STORE_KEY:
-                return serve_store_key(h, c, req);
+                return serve_store_key(h, c, req, path);
         }
         return respond_error(c, 500, "unknown route", NULL, NULL);
 }
@@ -628,7 +758,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         if (status)
                 ret = respond_error(c, (unsigned)status, errstr, NULL, NULL);
         else
-                ret = serve(h, c, &req);
+                ret = serve(h, c, &req, url);
         brook__http_req_free(&req);
         return ret;
 }
@@ -686,6 +816,13 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size)
         return buf;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+
+static void curl_init_once(void)
+{
+        curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
 brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                               char *errstr, size_t errstr_size)
 {
@@ -707,6 +844,7 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
         *httpp = NULL;
         if (!server)
                 return BROOK_OK;
+        pthread_once(&curl_once, curl_init_once);
         if (!brook__hostport_parse(server, host, sizeof host, &port)) {
                 brook__seterr(errstr, errstr_size,
                               "application.server \"%s\" is not host:port",
@@ -745,6 +883,10 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
         }
         h = brook__xcalloc(1, sizeof *h);
         h->app = app;
+        pthread_mutex_init(&h->pool_lock, NULL);
+        h->cert_file = cert;
+        h->timeout_ms =
+                (long)brook__conf_int(app->conf, "http.request.timeout.ms");
         h->token = token && *token ? brook__xstrdup(token) : NULL;
         h->max_request =
                 (size_t)brook__conf_int(app->conf, "http.max.request.bytes");
@@ -810,6 +952,7 @@ fail:
         free(h->token);
         free(h->cert);
         free(h->key);
+        pthread_mutex_destroy(&h->pool_lock);
         free(h);
         return BROOK_ERR_FATAL;
 }
@@ -819,6 +962,9 @@ void brook__http_stop(brook__http_t *h)
         if (!h)
                 return;
         MHD_stop_daemon(h->d);
+        while (h->pool_cnt)
+                curl_easy_cleanup(h->pool[--h->pool_cnt]);
+        pthread_mutex_destroy(&h->pool_lock);
         free(h->token);
         free(h->cert);
         free(h->key);

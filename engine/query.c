@@ -199,6 +199,13 @@ brook_err_t brook_app_store_key_metadata(brook_app_t *app, const char *store,
                         atomic_load(&st->state) == BROOK__STORE_RESTORING;
         }
         pthread_mutex_unlock(&app->iq_lock);
+        if (md->local || md->partition < 0) {
+                const char *self =
+                        brook_conf_get(app->conf, "application.server");
+                snprintf(md->server, sizeof md->server, "%s", self ? self : "");
+        } else
+                brook__instances_owner(app->instances, md->task_id, md->server,
+                                       sizeof md->server, &md->restoring);
         return BROOK_OK;
 }
 

@@ -21,6 +21,13 @@
  *                          sends half a request is cut off after
  *                          http.request.timeout.ms while others are
  *                          served; the app runs on and counts new records.
+ *   remote_queries         three count_app processes with
+ *                          application.server: for 10,000 keys, GET
+ *                          /stores/counts/{key} on every instance answers
+ *                          the key's count (forwarded to the owner where
+ *                          not local), and so does every remaining one
+ *                          after one instance stops and the rebalance
+ *                          settles.
  *   bad_config             application.server that is not host:port, a
  *                          listen address that is not an address, a port
  *                          already taken, TLS with a certificate only:
@@ -33,6 +40,8 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,9 +97,9 @@ static size_t on_body(char *p, size_t sz, size_t n, void *opaque)
 }
 
 /* A request to 127.0.0.1:@p port; @p method NULL: GET; @p body NULL:
- * none. */
-static resp_t http(int port, const char *method, const char *path,
-                   const char *token, const char *body)
+ * none. Status 0 when there is no answer (no server yet, say). */
+static resp_t http_try(int port, const char *method, const char *path,
+                       const char *token, const char *body)
 {
         CURL *c = curl_easy_init();
         struct curl_slist *hdrs = NULL;
@@ -116,14 +125,25 @@ static resp_t http(int port, const char *method, const char *path,
         }
         curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
         rc = curl_easy_perform(c);
-        if (rc != CURLE_OK)
-                fail_msg("%s %s: %s", method ? method : "GET", path,
-                         curl_easy_strerror(rc));
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        if (rc == CURLE_OK)
+                curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        else
+                fprintf(stderr, "%s %s: %s\n", method ? method : "GET", path,
+                        curl_easy_strerror(rc));
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(c);
         if (!r.body)
                 r.body = calloc(1, 1);
+        return r;
+}
+
+/* http_try(), failing the test when there is no answer. */
+static resp_t http(int port, const char *method, const char *path,
+                   const char *token, const char *body)
+{
+        resp_t r = http_try(port, method, path, token, body);
+        if (!r.status)
+                fail_msg("%s %s: no answer", method ? method : "GET", path);
         return r;
 }
 
@@ -581,6 +601,229 @@ static void test_bad_requests(void **state)
         free(out);
 }
 
+/* ------------------------------------------------------ remote queries */
+
+#define RQ_KEYS       10000
+#define RQ_INSTANCES  3
+#define RQ_PARTITIONS 6
+
+static pid_t rq_pids[RQ_INSTANCES];
+static int rq_ports[RQ_INSTANCES];
+
+/* Key i is counted 1 + i % 3 times. */
+static void rq_key(char *buf, size_t size, int i)
+{
+        snprintf(buf, size, "key-%05d", i);
+}
+
+struct sweep {
+        pthread_t tid;
+        int port;
+        int ok, unavailable, wrong;
+        char first_wrong[512];
+};
+
+/* GETs every key on one instance over one keep-alive connection. */
+static void *sweep_main(void *arg)
+{
+        struct sweep *sw = arg;
+        CURL *c = curl_easy_init();
+        resp_t r = {0, NULL, 0};
+        char url[128], key[32], want[128];
+        int i;
+
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 20000L);
+        for (i = 0; i < RQ_KEYS; i++) {
+                rq_key(key, sizeof key, i);
+                snprintf(url, sizeof url,
+                         "http://127.0.0.1:%d/stores/counts/%s", sw->port, key);
+                curl_easy_setopt(c, CURLOPT_URL, url);
+                free(r.body);
+                r.body = NULL;
+                r.len = 0;
+                r.status = 0;
+                if (curl_easy_perform(c) == CURLE_OK)
+                        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+                snprintf(want, sizeof want,
+                         "{\"store\":\"counts\",\"key\":\"%s\",\"value\":%d}",
+                         key, 1 + i % 3);
+                if (r.status == 200 && r.body && !strcmp(r.body, want))
+                        sw->ok++;
+                else if (r.status == 503)
+                        sw->unavailable++;
+                else {
+                        if (!sw->wrong++)
+                                snprintf(sw->first_wrong,
+                                         sizeof sw->first_wrong,
+                                         "port %d %s: %ld %s", sw->port, key,
+                                         r.status, r.body ? r.body : "");
+                }
+        }
+        free(r.body);
+        curl_easy_cleanup(c);
+        return NULL;
+}
+
+/* Sweeps every key on the instances of @p ports at once; fails on a wrong
+ * answer; true when every answer was right (no 503). */
+static bool rq_sweep(const int *ports, int n)
+{
+        struct sweep sw[RQ_INSTANCES];
+        bool all = true;
+        int k;
+        memset(sw, 0, sizeof sw);
+        for (k = 0; k < n; k++) {
+                sw[k].port = ports[k];
+                pthread_create(&sw[k].tid, NULL, sweep_main, &sw[k]);
+        }
+        for (k = 0; k < n; k++)
+                pthread_join(sw[k].tid, NULL);
+        for (k = 0; k < n; k++) {
+                if (sw[k].wrong)
+                        fail_msg("%d wrong answers; first: %s", sw[k].wrong,
+                                 sw[k].first_wrong);
+                if (sw[k].ok != RQ_KEYS)
+                        all = false;
+        }
+        return all;
+}
+
+struct rq_wait {
+        const int *ports;
+        int n;
+        int64_t processed;
+};
+
+/* Until the instances processed every record, have every task between
+ * them, restored and ready. */
+static bool rq_settled(void *opaque)
+{
+        struct rq_wait *w = opaque;
+        double processed = 0, tasks = 0, lag = 0;
+        int k;
+        for (k = 0; k < w->n; k++) {
+                resp_t r = http_try(w->ports[k], NULL, "/metrics", NULL, NULL);
+                resp_t rd = http_try(w->ports[k], NULL, "/ready", NULL, NULL);
+                bool ready = rd.status == 200;
+                free(rd.body);
+                if (r.status != 200 || !ready) {
+                        free(r.body);
+                        return false;
+                }
+                processed += metric_sum(
+                        r.body, "brook_stream_task_committed_offset", NULL);
+                tasks += metric_count(r.body, "brook_stream_task_restoring");
+                lag += metric_sum(r.body, "brook_consumer_records_lag", NULL);
+                free(r.body);
+        }
+        return tasks == RQ_PARTITIONS && lag == 0 &&
+               (w->processed < 0 || processed == (double)w->processed);
+}
+
+static void test_remote_queries(void **state)
+{
+        char *app_id = kt_unique("http-remote");
+        char *in = kt_unique("http-rq-in"), *out = kt_unique("http-rq-out");
+        char dirs[RQ_INSTANCES][64], name[16], server[64], log[512];
+        struct rq_wait w;
+        rd_kafka_t *p;
+        int64_t total = 0, t0;
+        int i, k;
+        (void)state;
+
+        kt_create_topic(in, RQ_PARTITIONS);
+        kt_create_topic(out, RQ_PARTITIONS);
+        for (k = 0; k < RQ_INSTANCES; k++) {
+                char *argv[16];
+                int n = 0;
+                snprintf(dirs[k], sizeof dirs[k], "/tmp/brook-rq-XXXXXX");
+                assert_non_null(mkdtemp(dirs[k]));
+                rq_ports[k] = free_port();
+                snprintf(name, sizeof name, "i%d", k);
+                snprintf(server, sizeof server,
+                         "application.server=127.0.0.1:%d", rq_ports[k]);
+                argv[n++] = COUNT_APP_PATH;
+                argv[n++] = name;
+                argv[n++] = (char *)kt_bootstrap();
+                argv[n++] = app_id;
+                argv[n++] = in;
+                argv[n++] = out;
+                argv[n++] = dirs[k];
+                argv[n++] = server;
+                argv[n++] = "commit.interval.ms=200";
+                argv[n++] = "consumer.session.timeout.ms=6000";
+                argv[n++] = "consumer.heartbeat.interval.ms=1000";
+                argv[n] = NULL;
+                snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, app_id, name);
+                rq_pids[k] = kt_spawn(argv, log);
+        }
+        /* The group settles before the input comes: no rebalance while it
+         * is counted. */
+        w.ports = rq_ports;
+        w.n = RQ_INSTANCES;
+        w.processed = -1;
+        assert_true(kt_wait_until(rq_settled, &w, 250, 120000));
+        p = kt_producer();
+        for (i = 0; i < RQ_KEYS; i++) {
+                char key[32];
+                rq_key(key, sizeof key, i);
+                for (k = 0; k <= i % 3; k++, total++)
+                        kt_produce(p, in, -1, key, "v", 1, NULL);
+        }
+        kt_producer_close(p);
+        w.processed = total;
+        assert_true(kt_wait_until(rq_settled, &w, 250, 120000));
+
+        /* The directory catches up within seconds; then every key is
+         * right on every instance. */
+        t0 = kt_now_ms();
+        while (!rq_sweep(rq_ports, RQ_INSTANCES))
+                if (kt_now_ms() - t0 > 60000)
+                        fail_msg("queries still unavailable after 60 s");
+        assert_true(rq_sweep(rq_ports, RQ_INSTANCES));
+
+        /* One instance leaves; the others take its tasks (restoring them
+         * from the changelogs) and answer for every key again. */
+        kill(rq_pids[2], SIGTERM);
+        assert_int_equal(kt_wait(rq_pids[2], 60000), 0);
+        rq_pids[2] = 0;
+        /* (Tasks that moved have no commit of their own yet.) */
+        w.n = RQ_INSTANCES - 1;
+        w.processed = -1;
+        assert_true(kt_wait_until(rq_settled, &w, 250, 120000));
+        t0 = kt_now_ms();
+        while (!rq_sweep(rq_ports, RQ_INSTANCES - 1))
+                if (kt_now_ms() - t0 > 60000)
+                        fail_msg("queries still unavailable after 60 s");
+        assert_true(rq_sweep(rq_ports, RQ_INSTANCES - 1));
+
+        for (k = 0; k < RQ_INSTANCES - 1; k++) {
+                kill(rq_pids[k], SIGTERM);
+                assert_int_equal(kt_wait(rq_pids[k], 60000), 0);
+                rq_pids[k] = 0;
+        }
+        for (k = 0; k < RQ_INSTANCES; k++)
+                kt_rmtree(dirs[k]);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+static int rq_teardown(void **state)
+{
+        int k;
+        (void)state;
+        for (k = 0; k < RQ_INSTANCES; k++)
+                if (rq_pids[k] > 0) {
+                        kill(rq_pids[k], SIGKILL);
+                        kt_wait(rq_pids[k], 10000);
+                        rq_pids[k] = 0;
+                }
+        return 0;
+}
+
 static void test_bad_config(void **state)
 {
         static const struct {
@@ -670,6 +913,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_metrics_and_endpoints),
                 cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test_teardown(test_remote_queries, rq_teardown),
                 cmocka_unit_test(test_bad_config),
         };
         curl_global_init(CURL_GLOBAL_DEFAULT);

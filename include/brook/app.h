@@ -399,6 +399,12 @@ typedef struct brook_key_metadata_s {
         bool local;       /**< This instance has the partition's task. */
         bool restoring;   /**< ... and it is still restoring. */
         char task_id[32]; /**< "<sub-topology>_<partition>", or "global" */
+        /** The application.server of the instance that hosts the task:
+         *  this one's when local, else the one that last said so in the
+         *  instances topic (docs/operations.md, "Remote queries"); "" when
+         *  application.server is not set or no instance has said so yet
+         *  (a rebalance under way). For a global store, this instance's. */
+        char server[256];
 } brook_key_metadata_t;
 
 /** Which partition @p key of @p store belongs to (the default

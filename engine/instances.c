@@ -1,0 +1,361 @@
+/*
+ * brook — which instance hosts which task: the instances topic, for
+ * remote interactive queries (docs/operations.md, "Remote queries").
+ *
+ * Kafka Streams carries each instance's application.server and the task
+ * assignment in the group protocol (its assignor's user data); librdkafka
+ * 2.0 has no custom assignors, so brook publishes the same facts beside
+ * the group: every instance with application.server set keeps one record
+ * in the compacted topic "<application.id>-brook-instances", keyed by its
+ * instance id (engine/app.c), whose value is
+ *
+ *   {"server": "host:port", "at": <wall ms>,
+ *    "tasks": [["0_1", false], ["1_1", true], ...]}
+ *
+ * (each active task and whether it is restoring), written when its tasks
+ * change and every 10 s besides; a tombstone when it closes. Every such
+ * instance reads the topic from the start, so it knows the others.
+ *
+ * This is a directory, not an authority: an entry can be out of date (an
+ * instance killed without its tombstone, a rebalance not yet published).
+ * What makes a stale entry impossible to serve from is that only the
+ * instance that has the task active and restored here answers for it
+ * (query.c checks that at every read): a request forwarded to a former
+ * owner gets 421, never an old value, and is answered 503 (retry) until
+ * the directory catches up. Of two entries that claim a task, the one
+ * published last wins.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "app_int.h"
+
+#define BROOK__INST_HEARTBEAT_MS 10000
+
+struct brook__inst {
+        char *id;
+        char *server;
+        int64_t at; /**< When it published (its wall clock). */
+        char (*tasks)[32];
+        bool *restoring;
+        size_t task_cnt;
+};
+
+struct brook__instances {
+        brook_app_t *app;
+        char *topic;
+        rd_kafka_t *producer, *reader;
+        pthread_t tid;
+        bool tid_valid;
+        atomic_bool stop;
+        pthread_mutex_t lock; /**< Guards v, cnt. */
+        struct brook__inst *v;
+        size_t cnt;
+        char *last; /**< What was last published, without "at". */
+        int64_t last_at;
+};
+
+static void inst_free(struct brook__inst *in)
+{
+        free(in->id);
+        free(in->server);
+        free(in->tasks);
+        free(in->restoring);
+        memset(in, 0, sizeof *in);
+}
+
+/* Takes instance @p id's record @p value (NULL: its tombstone). */
+static void inst_update(brook__instances_t *is, const char *id,
+                        const char *value, size_t len)
+{
+        struct brook__inst nw = {0};
+        json_t *doc = NULL, *tasks;
+        size_t i;
+
+        if (value) {
+                json_error_t jerr;
+                json_t *srv, *at;
+                doc = json_loadb(value, len, 0, &jerr);
+                srv = json_object_get(doc, "server");
+                at = json_object_get(doc, "at");
+                tasks = json_object_get(doc, "tasks");
+                if (!json_is_string(srv) || !json_is_integer(at) ||
+                    !json_is_array(tasks)) {
+                        brook__log("WARN",
+                                   "%s: instances topic \"%s\": ignoring a "
+                                   "record of instance \"%s\" that is not "
+                                   "brook's",
+                                   is->app->app_id, is->topic, id);
+                        json_decref(doc);
+                        return;
+                }
+                nw.id = brook__xstrdup(id);
+                nw.server = brook__xstrdup(json_string_value(srv));
+                nw.at = json_integer_value(at);
+                nw.tasks = brook__xcalloc(json_array_size(tasks) + 1,
+                                          sizeof *nw.tasks);
+                nw.restoring = brook__xcalloc(json_array_size(tasks) + 1,
+                                              sizeof *nw.restoring);
+                for (i = 0; i < json_array_size(tasks); i++) {
+                        json_t *t = json_array_get(tasks, i);
+                        const char *tid =
+                                json_string_value(json_array_get(t, 0));
+                        if (!tid || strlen(tid) >= sizeof nw.tasks[0])
+                                continue;
+                        snprintf(nw.tasks[nw.task_cnt], sizeof nw.tasks[0],
+                                 "%s", tid);
+                        nw.restoring[nw.task_cnt++] =
+                                json_is_true(json_array_get(t, 1));
+                }
+                json_decref(doc);
+        }
+        pthread_mutex_lock(&is->lock);
+        for (i = 0; i < is->cnt; i++)
+                if (!strcmp(is->v[i].id, id))
+                        break;
+        if (i < is->cnt) {
+                inst_free(&is->v[i]);
+                if (nw.id)
+                        is->v[i] = nw;
+                else
+                        is->v[i] = is->v[--is->cnt];
+        } else if (nw.id) {
+                is->v = brook__xrealloc(is->v, (is->cnt + 1) * sizeof *is->v);
+                is->v[is->cnt++] = nw;
+        }
+        pthread_mutex_unlock(&is->lock);
+}
+
+/* This instance's record now, without "at" (to compare), or NULL while a
+ * stream thread has not published its tasks. */
+static char *inst_mine(brook__instances_t *is)
+{
+        brook_app_t *app = is->app;
+        json_t *doc = json_object(), *tasks = json_array();
+        char *s;
+        size_t i;
+        int t;
+
+        json_object_set_new(
+                doc, "server",
+                json_string(brook_conf_get(app->conf, "application.server")));
+        pthread_mutex_lock(&app->lock);
+        for (t = 0; t < app->thread_cnt; t++) {
+                brook__thread_t *thr = app->threads[t];
+                pthread_mutex_lock(&thr->snap_lock);
+                for (i = 0; i < thr->snap_cnt; i++) {
+                        json_t *e = json_array();
+                        json_array_append_new(e, json_string(thr->snap[i].id));
+                        json_array_append_new(
+                                e, json_boolean(thr->snap[i].restoring));
+                        json_array_append_new(tasks, e);
+                }
+                pthread_mutex_unlock(&thr->snap_lock);
+        }
+        pthread_mutex_unlock(&app->lock);
+        json_object_set_new(doc, "tasks", tasks);
+        s = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(doc);
+        return s;
+}
+
+static void inst_produce(brook__instances_t *is, const char *value)
+{
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+                is->producer, RD_KAFKA_V_TOPIC(is->topic),
+                RD_KAFKA_V_KEY(is->app->instance_id,
+                               strlen(is->app->instance_id)),
+                RD_KAFKA_V_VALUE((void *)value, value ? strlen(value) : 0),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (err)
+                brook__log("WARN",
+                           "%s: cannot publish this instance's tasks to "
+                           "\"%s\": %s",
+                           is->app->app_id, is->topic, rd_kafka_err2str(err));
+}
+
+/* Publishes this instance's tasks when they changed, or as a heartbeat. */
+static void inst_publish(brook__instances_t *is)
+{
+        char *mine = inst_mine(is);
+        int64_t now = brook__now_wall_ms();
+        if (is->last && !strcmp(mine, is->last) &&
+            now - is->last_at < BROOK__INST_HEARTBEAT_MS) {
+                free(mine);
+                return;
+        }
+        {
+                /* The record: mine with "at". */
+                json_t *doc = json_loads(mine, 0, NULL);
+                char *rec;
+                json_object_set_new(doc, "at", json_integer(now));
+                rec = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+                json_decref(doc);
+                inst_produce(is, rec);
+                free(rec);
+        }
+        free(is->last);
+        is->last = mine;
+        is->last_at = now;
+}
+
+static void *inst_main(void *arg)
+{
+        brook__instances_t *is = arg;
+        while (!atomic_load(&is->stop)) {
+                rd_kafka_message_t *m = rd_kafka_consumer_poll(is->reader, 200);
+                int n = 0;
+                while (m) {
+                        if (!m->err && m->key && m->key_len < 256) {
+                                char id[256];
+                                memcpy(id, m->key, m->key_len);
+                                id[m->key_len] = '\0';
+                                inst_update(is, id, m->payload, m->len);
+                        }
+                        rd_kafka_message_destroy(m);
+                        m = ++n < 1000 ? rd_kafka_consumer_poll(is->reader, 0)
+                                       : NULL;
+                }
+                inst_publish(is);
+                rd_kafka_poll(is->producer, 0);
+        }
+        return NULL;
+}
+
+const char *brook__instances_topic_suffix(void)
+{
+        return "-brook-instances";
+}
+
+brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
+                                   char *errstr, size_t errstr_size)
+{
+        brook__instances_t *is;
+        rd_kafka_conf_t *pc;
+        rd_kafka_topic_partition_list_t *parts;
+        char why[512];
+        size_t n;
+
+        *isp = NULL;
+        if (!brook_conf_get(app->conf, "application.server"))
+                return BROOK_OK;
+        is = brook__xcalloc(1, sizeof *is);
+        is->app = app;
+        pthread_mutex_init(&is->lock, NULL);
+        n = strlen(app->app_id) + strlen(brook__instances_topic_suffix()) + 1;
+        is->topic = brook__xmalloc(n);
+        snprintf(is->topic, n, "%s%s", app->app_id,
+                 brook__instances_topic_suffix());
+        if (!(pc = brook__client_conf(app, "producer", "instances-producer", -1,
+                                      errstr, errstr_size)))
+                goto fail;
+        if (rd_kafka_conf_set(pc, "linger.ms", "0", why, sizeof why) ||
+            !(is->producer =
+                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
+                rd_kafka_conf_destroy(pc);
+                brook__seterr(errstr, errstr_size, "instances producer: %s",
+                              why);
+                goto fail;
+        }
+        {
+                static const char *const extra[] = {"enable.partition.eof",
+                                                    "false", NULL};
+                if (!(is->reader = brook__assign_consumer_new(
+                              app, -1, "instances-reader", extra, errstr,
+                              errstr_size)))
+                        goto fail;
+        }
+        parts = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(parts, is->topic, 0)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+        if (rd_kafka_assign(is->reader, parts)) {
+                rd_kafka_topic_partition_list_destroy(parts);
+                brook__seterr(errstr, errstr_size,
+                              "cannot read the instances topic \"%s\"",
+                              is->topic);
+                goto fail;
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
+        if (pthread_create(&is->tid, NULL, inst_main, is)) {
+                brook__seterr(errstr, errstr_size,
+                              "cannot start the instances thread");
+                goto fail;
+        }
+        is->tid_valid = true;
+        *isp = is;
+        return BROOK_OK;
+fail:
+        brook__instances_stop(is);
+        return BROOK_ERR_FATAL;
+}
+
+void brook__instances_stop(brook__instances_t *is)
+{
+        size_t i;
+        if (!is)
+                return;
+        atomic_store(&is->stop, true);
+        if (is->tid_valid)
+                pthread_join(is->tid, NULL);
+        if (is->producer) {
+                /* Gone: others stop forwarding here. */
+                if (is->tid_valid) {
+                        inst_produce(is, NULL);
+                        rd_kafka_flush(is->producer, 2000);
+                }
+                rd_kafka_destroy(is->producer);
+        }
+        if (is->reader) {
+                rd_kafka_consumer_close(is->reader);
+                rd_kafka_destroy(is->reader);
+        }
+        for (i = 0; i < is->cnt; i++)
+                inst_free(&is->v[i]);
+        free(is->v);
+        free(is->last);
+        free(is->topic);
+        pthread_mutex_destroy(&is->lock);
+        free(is);
+}
+
+bool brook__instances_owner(brook__instances_t *is, const char *task_id,
+                            char *server, size_t server_size, bool *restoring)
+{
+        int64_t best_at = -1;
+        size_t i, j;
+        if (!is)
+                return false;
+        pthread_mutex_lock(&is->lock);
+        for (i = 0; i < is->cnt; i++) {
+                const struct brook__inst *in = &is->v[i];
+                for (j = 0; j < in->task_cnt; j++) {
+                        if (strcmp(in->tasks[j], task_id) || in->at <= best_at)
+                                continue;
+                        best_at = in->at;
+                        snprintf(server, server_size, "%s", in->server);
+                        if (restoring)
+                                *restoring = in->restoring[j];
+                }
+        }
+        pthread_mutex_unlock(&is->lock);
+        return best_at >= 0;
+}
+
+size_t brook__instances_servers(brook__instances_t *is, char ***serversp)
+{
+        char **v = NULL;
+        size_t i, n = 0;
+        *serversp = NULL;
+        if (!is)
+                return 0;
+        pthread_mutex_lock(&is->lock);
+        if (is->cnt)
+                v = brook__xcalloc(is->cnt, sizeof *v);
+        for (i = 0; i < is->cnt; i++)
+                v[n++] = brook__xstrdup(is->v[i].server);
+        pthread_mutex_unlock(&is->lock);
+        *serversp = v;
+        return n;
+}
