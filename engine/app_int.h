@@ -48,8 +48,12 @@ typedef struct brook__tmetrics {
         /** Time spent processing records; the max is of the per-record
          *  average of one pass over the tasks (Kafka Streams'). */
         atomic_llong proc_ns, proc_max_ns;
-        atomic_llong commit_ns, commit_max_ns;
-        atomic_llong punct_cnt, punct_ns, punct_max_ns;
+        /** Commit rounds timed (the loop's: with nothing to commit,
+         *  stalled or aborted too) and their time. */
+        atomic_llong commit_rounds, commit_ns, commit_max_ns;
+        /** Punctuator calls (both types); the loop's wall-clock
+         *  punctuation passes that called any, and their time. */
+        atomic_llong punct_cnt, punct_passes, punct_ns, punct_max_ns;
         atomic_llong tasks_created, tasks_closed;
         atomic_llong cache_hits, cache_misses, cache_bytes;
         int64_t start_ms; /**< Wall clock. */

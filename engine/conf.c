@@ -98,6 +98,7 @@ typedef enum {
         BROOK__P_HTTP_TLS_CERT,
         BROOK__P_HTTP_TLS_KEY,
         BROOK__P_HTTP_MAX_CONNECTIONS,
+        BROOK__P_HTTP_MAX_CONNECTIONS_PER_IP,
         BROOK__P_HTTP_TIMEOUT_MS,
         BROOK__P_HTTP_MAX_REQUEST_BYTES,
         BROOK__P_CNT
@@ -397,10 +398,16 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                 {"http.max.connections", BROOK__CONF_INT, 0, 1, 10000, NULL,
                  NULL, "64", NULL, NULL,
                  "Connections served at once; more are refused."},
+        [BROOK__P_HTTP_MAX_CONNECTIONS_PER_IP] =
+                {"http.max.connections.per.ip", BROOK__CONF_INT, 0, 0, 10000,
+                 NULL, NULL, "0", NULL, NULL,
+                 "Connections served at once from one client address; 0: "
+                 "no limit but http.max.connections."},
         [BROOK__P_HTTP_TIMEOUT_MS] =
                 {"http.request.timeout.ms", BROOK__CONF_INT, 0,
                  100, 3600000, NULL, NULL, "10000", NULL, NULL,
-                 "A connection idle this long (a slow client) is closed."},
+                 "A connection that sends nothing for this long (a slow "
+                 "client) is closed."},
         [BROOK__P_HTTP_MAX_REQUEST_BYTES] =
                 {"http.max.request.bytes", BROOK__CONF_INT, 0, 1024, 1 << 24,
                  NULL, NULL, "16384", NULL, NULL,

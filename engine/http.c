@@ -582,6 +582,8 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                                             json_integer(md.partition));
                         json_object_set_new(doc, "task_id",
                                             json_string(md.task_id));
+                        json_object_set_new(doc, "server",
+                                            json_string(md.server));
                         ret = respond_json(c, 421, doc, NULL, NULL);
                 } else if (md.server[0] &&
                            strcmp(md.server,
@@ -864,7 +866,10 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                 in6->sin6_family = AF_INET6;
                 in6->sin6_port = htons((uint16_t)port);
                 sa_len = sizeof *in6;
-                flags |= MHD_USE_IPv6;
+                /* "::" is every interface, IPv4 ones too. */
+                flags |= IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr)
+                                 ? MHD_USE_DUAL_STACK
+                                 : MHD_USE_IPv6;
         } else {
                 brook__seterr(errstr, errstr_size,
                               "http.listen.address \"%s\" is not an IPv4 or "
@@ -912,6 +917,12 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                 MHD_OPTION_CONNECTION_LIMIT,
                 (intptr_t)brook__conf_int(app->conf, "http.max.connections"),
                 NULL};
+        if (brook__conf_int(app->conf, "http.max.connections.per.ip"))
+                opts[o++] = (struct MHD_OptionItem){
+                        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                        (intptr_t)brook__conf_int(
+                                app->conf, "http.max.connections.per.ip"),
+                        NULL};
         opts[o++] = (struct MHD_OptionItem){
                 MHD_OPTION_CONNECTION_TIMEOUT,
                 (intptr_t)((brook__conf_int(app->conf,
@@ -939,8 +950,12 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                 brook__seterr(errstr, errstr_size,
                               "the HTTP server cannot listen on %s port %d "
                               "(application.server \"%s\", "
-                              "http.listen.address): is the port taken?",
-                              listen, port, server);
+                              "http.listen.address): is the port taken?%s",
+                              listen, port, server,
+                              cert ? " Or is http.tls.cert.file or "
+                                     "http.tls.key.file not a PEM "
+                                     "certificate and its key?"
+                                   : "");
                 goto fail;
         }
         brook__log("INFO", "%s: HTTP server on %s%s%s:%d%s", app->app_id,

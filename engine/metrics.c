@@ -34,8 +34,8 @@
 typedef struct msample_thr {
         int64_t processed, proc_ns, proc_max;
         int64_t polls, poll_ns, poll_max, poll_records;
-        int64_t commits, commit_ns, commit_max;
-        int64_t puncts, punct_ns, punct_max;
+        int64_t commits, commit_rounds, commit_ns, commit_max;
+        int64_t puncts, punct_passes, punct_ns, punct_max;
         int64_t dropped, enforced, restored;
         int64_t cache_hits, cache_misses;
 } msample_thr_t;
@@ -93,9 +93,11 @@ static void sample_thread(msample_thr_t *s, brook__thread_t *thr)
         s->poll_max = xchg0(&thr->m.poll_max_ns);
         s->poll_records = atomic_load(&thr->m.poll_records);
         s->commits = atomic_load(&thr->stat_commits);
+        s->commit_rounds = atomic_load(&thr->m.commit_rounds);
         s->commit_ns = atomic_load(&thr->m.commit_ns);
         s->commit_max = xchg0(&thr->m.commit_max_ns);
         s->puncts = atomic_load(&thr->m.punct_cnt);
+        s->punct_passes = atomic_load(&thr->m.punct_passes);
         s->punct_ns = atomic_load(&thr->m.punct_ns);
         s->punct_max = xchg0(&thr->m.punct_max_ns);
         s->dropped = atomic_load(&thr->stat_dropped);
@@ -112,6 +114,74 @@ typedef struct mwin {
         msample_thr_t now, base, max;
         double secs;
 } mwin_t;
+
+/** What a rendering reads of a thread, copied under the locks so that it
+ *  formats with none held (a stream thread never waits for /metrics). */
+typedef struct mthr {
+        char tid[300];
+        int64_t tasks_created, tasks_closed, start_ms, produced, dlq,
+                rebalances, aborts, restore_remaining, restoring_tasks,
+                cache_bytes;
+        int64_t drops[BROOK__DROP_CNT];
+        brook__tsnap_t *snap; /**< A deep copy. */
+        size_t snap_cnt;
+} mthr_t;
+
+/* A deep copy of @p thr's task snapshots (under its snap_lock). */
+static brook__tsnap_t *snap_copy(brook__thread_t *thr, size_t *cntp)
+{
+        brook__tsnap_t *c = NULL;
+        size_t i;
+        pthread_mutex_lock(&thr->snap_lock);
+        *cntp = thr->snap_cnt;
+        if (thr->snap_cnt) {
+                c = brook__xmalloc(thr->snap_cnt * sizeof *c);
+                memcpy(c, thr->snap, thr->snap_cnt * sizeof *c);
+                for (i = 0; i < thr->snap_cnt; i++) {
+                        c[i].parts =
+                                c[i].part_cnt
+                                        ? brook__xmalloc(c[i].part_cnt *
+                                                         sizeof *c[i].parts)
+                                        : NULL;
+                        if (c[i].part_cnt)
+                                memcpy(c[i].parts, thr->snap[i].parts,
+                                       c[i].part_cnt * sizeof *c[i].parts);
+                        c[i].nodes =
+                                c[i].node_cnt
+                                        ? brook__xmalloc(c[i].node_cnt *
+                                                         sizeof *c[i].nodes)
+                                        : NULL;
+                        if (c[i].node_cnt)
+                                memcpy(c[i].nodes, thr->snap[i].nodes,
+                                       c[i].node_cnt * sizeof *c[i].nodes);
+                }
+        }
+        pthread_mutex_unlock(&thr->snap_lock);
+        return c;
+}
+
+static void thread_id(brook_app_t *app, int idx, char *buf, size_t size);
+
+/* Copies what the rendering needs of thread @p t (app->lock held). */
+static void mthr_copy(mthr_t *c, brook_app_t *app, int t)
+{
+        brook__thread_t *thr = app->threads[t];
+        int r;
+        thread_id(app, t, c->tid, sizeof c->tid);
+        c->tasks_created = atomic_load(&thr->m.tasks_created);
+        c->tasks_closed = atomic_load(&thr->m.tasks_closed);
+        c->start_ms = thr->m.start_ms;
+        c->produced = atomic_load(&thr->stat_produced);
+        c->dlq = atomic_load(&thr->stat_dlq);
+        c->rebalances = atomic_load(&thr->stat_rebalances);
+        c->aborts = atomic_load(&thr->stat_aborts);
+        c->restore_remaining = atomic_load(&thr->stat_restore_remaining);
+        c->restoring_tasks = atomic_load(&thr->tasks_restoring);
+        c->cache_bytes = atomic_load(&thr->m.cache_bytes);
+        for (r = 0; r < BROOK__DROP_CNT; r++)
+                c->drops[r] = atomic_load(&thr->stat_drops[r]);
+        c->snap = snap_copy(thr, &c->snap_cnt);
+}
 
 /* Takes a sample of every thread (m->lock held; app->lock held, so the
  * threads stay), keeps it in the ring if the last kept one is a second
@@ -132,13 +202,19 @@ static void metrics_sample(brook__metrics_t *m, brook_app_t *app,
                 memset(&win[t], 0, sizeof win[t]);
                 sample_thread(&win[t].now, app->threads[t]);
         }
-        /* The base: the oldest kept sample inside the window, else the
-         * newest kept one, else zeros when the metrics started. */
+        /* The base: the oldest kept sample inside the window (or the one
+         * before it, if that one is under a second old: a rate over a few
+         * milliseconds says nothing), else the newest kept one, else zeros
+         * when the metrics started. */
         win[0].secs = (double)(now - m->started) / 1000.0;
         for (i = 0; i < m->cnt; i++) {
                 msample_t *s = &m->ring[(m->head + i) % MSAMPLES];
                 if (now - s->at > window_ms && i + 1 < m->cnt)
                         continue;
+                if (now - s->at < 1000 && i > 0) {
+                        i--;
+                        s = &m->ring[(m->head + i) % MSAMPLES];
+                }
                 for (t = 0; t < n; t++)
                         win[t].base = s->thr[t];
                 win[0].secs = (double)(now - s->at) / 1000.0;
@@ -243,6 +319,7 @@ static void lbl_add(mlabels_t *l, const char *k, const char *v)
 
         if (l->len && l->len + 1 < sizeof l->s)
                 l->s[l->len++] = ',';
+        l->s[l->len] = '\0';
         room = sizeof l->s - l->len;
         if (strlen(k) + 3 >= room)
                 return;
@@ -284,7 +361,7 @@ static void m_val(brook_buf_t *b, const char *name, const mlabels_t *l,
                 snprintf(num, sizeof num, "NaN");
         else if (isinf(v))
                 snprintf(num, sizeof num, v > 0 ? "+Inf" : "-Inf");
-        else if (v == (double)(int64_t)v && fabs(v) < 9e15)
+        else if (fabs(v) < 9e15 && v == (double)(int64_t)v)
                 snprintf(num, sizeof num, "%" PRId64, (int64_t)v);
         else
                 snprintf(num, sizeof num, "%.6g", v);
@@ -320,21 +397,19 @@ static void thread_id(brook_app_t *app, int idx, char *buf, size_t size)
 }
 
 /** A per-thread family: @p get gives the value of thread @p t. */
-typedef double (*thr_get_fn)(const mwin_t *w, brook__thread_t *thr);
+typedef double (*thr_get_fn)(const mwin_t *w, const mthr_t *thr);
 
-static void m_threads(brook_buf_t *b, brook_app_t *app, const mwin_t *win,
+static void m_threads(brook_buf_t *b, const mthr_t *thrs, const mwin_t *win,
                       int n, const char *name, const char *type,
                       const char *help, thr_get_fn get)
 {
         mlabels_t l;
-        char tid[300];
         int t;
         m_head(b, name, type, help);
         for (t = 0; t < n; t++) {
                 lbl_reset(&l);
-                thread_id(app, t, tid, sizeof tid);
-                lbl_add(&l, "thread_id", tid);
-                m_val(b, name, &l, get(&win[t], app->threads[t]));
+                lbl_add(&l, "thread_id", thrs[t].tid);
+                m_val(b, name, &l, get(&win[t], &thrs[t]));
         }
 }
 
@@ -355,7 +430,7 @@ static double avg_ms(int64_t ns_now, int64_t ns_base, int64_t n_now,
 
 #define W (*w)
 #define GETTER(fn, expr)                                                       \
-        static double fn(const mwin_t *w, brook__thread_t *thr)                \
+        static double fn(const mwin_t *w, const mthr_t *thr)                   \
         {                                                                      \
                 (void)w;                                                       \
                 (void)thr;                                                     \
@@ -379,31 +454,31 @@ GETTER(g_poll_records_avg,
                : NAN)
 GETTER(g_commit_total, (double)W.now.commits)
 GETTER(g_commit_rate, rate(W.now.commits, W.base.commits, W.secs))
-GETTER(g_commit_lat_avg,
-       avg_ms(W.now.commit_ns, W.base.commit_ns, W.now.commits, W.base.commits))
+GETTER(g_commit_lat_avg, avg_ms(W.now.commit_ns, W.base.commit_ns,
+                                W.now.commit_rounds, W.base.commit_rounds))
 GETTER(g_commit_lat_max, (double)W.max.commit_max / 1e6)
 GETTER(g_punct_total, (double)W.now.puncts)
 GETTER(g_punct_rate, rate(W.now.puncts, W.base.puncts, W.secs))
-GETTER(g_punct_lat_avg,
-       avg_ms(W.now.punct_ns, W.base.punct_ns, W.now.puncts, W.base.puncts))
+GETTER(g_punct_lat_avg, avg_ms(W.now.punct_ns, W.base.punct_ns,
+                               W.now.punct_passes, W.base.punct_passes))
 GETTER(g_punct_lat_max, (double)W.max.punct_max / 1e6)
-GETTER(g_task_created, (double)atomic_load(&thr->m.tasks_created))
-GETTER(g_task_closed, (double)atomic_load(&thr->m.tasks_closed))
-GETTER(g_start_time, (double)thr->m.start_ms)
-GETTER(g_produced, (double)atomic_load(&thr->stat_produced))
+GETTER(g_task_created, (double)thr->tasks_created)
+GETTER(g_task_closed, (double)thr->tasks_closed)
+GETTER(g_start_time, (double)thr->start_ms)
+GETTER(g_produced, (double)thr->produced)
 GETTER(g_dropped_rate, rate(W.now.dropped, W.base.dropped, W.secs))
-GETTER(g_dlq, (double)atomic_load(&thr->stat_dlq))
+GETTER(g_dlq, (double)thr->dlq)
 GETTER(g_enforced_total, (double)W.now.enforced)
 GETTER(g_enforced_rate, rate(W.now.enforced, W.base.enforced, W.secs))
-GETTER(g_rebalances, (double)atomic_load(&thr->stat_rebalances))
-GETTER(g_aborts, (double)atomic_load(&thr->stat_aborts))
+GETTER(g_rebalances, (double)thr->rebalances)
+GETTER(g_aborts, (double)thr->aborts)
 GETTER(g_restore_total, (double)W.now.restored)
 GETTER(g_restore_rate, rate(W.now.restored, W.base.restored, W.secs))
-GETTER(g_restore_remaining, (double)atomic_load(&thr->stat_restore_remaining))
-GETTER(g_restoring_tasks, (double)atomic_load(&thr->tasks_restoring))
+GETTER(g_restore_remaining, (double)thr->restore_remaining)
+GETTER(g_restoring_tasks, (double)thr->restoring_tasks)
 GETTER(g_cache_hits, (double)W.now.cache_hits)
 GETTER(g_cache_misses, (double)W.now.cache_misses)
-GETTER(g_cache_bytes, (double)atomic_load(&thr->m.cache_bytes))
+GETTER(g_cache_bytes, (double)thr->cache_bytes)
 GETTER(g_cache_ratio,
        W.now.cache_hits + W.now.cache_misses >
                        W.base.cache_hits + W.base.cache_misses
@@ -444,7 +519,9 @@ static const struct thr_metric {
         {"stream_thread_commit_rate", "gauge",
          "Commits per second over the window.", g_commit_rate},
         {"stream_thread_commit_latency_avg", "gauge",
-         "Average time of a commit, in ms, over the window.", g_commit_lat_avg},
+         "Average time of a commit round of the loop (flush, state, "
+         "offsets or transaction), in ms, over the window.",
+         g_commit_lat_avg},
         {"stream_thread_commit_latency_max", "gauge",
          "Longest commit, in ms, over the window.", g_commit_lat_max},
         {"stream_thread_punctuate_total", "counter", "Punctuator calls.",
@@ -546,31 +623,28 @@ static void m_client(brook_buf_t *b, brook_app_t *app)
               (double)stalled / 1000.0);
 }
 
-/* Drops by reason, per thread (app->lock held). */
-static void m_drops(brook_buf_t *b, brook_app_t *app, int n)
+/* Drops by reason, per thread. */
+static void m_drops(brook_buf_t *b, const mthr_t *thrs, int n)
 {
         mlabels_t l;
-        char tid[300];
         int t, r;
         m_head(b, "stream_thread_dropped_records_total", "counter",
                "Records dropped by the thread's tasks, by reason "
                "(docs/errors.md).");
         for (t = 0; t < n; t++) {
-                thread_id(app, t, tid, sizeof tid);
                 for (r = 0; r < BROOK__DROP_CNT; r++) {
                         lbl_reset(&l);
-                        lbl_add(&l, "thread_id", tid);
+                        lbl_add(&l, "thread_id", thrs[t].tid);
                         lbl_add(&l, "reason",
                                 brook_drop_reason_name((brook_drop_reason_t)r));
                         m_val(b, "stream_thread_dropped_records_total", &l,
-                              (double)atomic_load(
-                                      &app->threads[t]->stat_drops[r]));
+                              (double)thrs[t].drops[r]);
                 }
         }
 }
 
-/* Tasks and partitions, from the threads' snapshots (app->lock held). */
-static void m_tasks(brook_buf_t *b, brook_app_t *app, int n)
+/* Tasks and partitions, from the threads' snapshots. */
+static void m_tasks(brook_buf_t *b, const mthr_t *thrs, int n)
 {
         static const char *const names[] = {
                 "stream_task_restoring",
@@ -591,55 +665,48 @@ static void m_tasks(brook_buf_t *b, brook_app_t *app, int n)
                 "processed; -1 before the first.",
         };
         mlabels_t l;
-        char tid[300];
         size_t k, i, j;
         int t;
 
         for (k = 0; k < sizeof names / sizeof *names; k++) {
                 m_head(b, names[k], "gauge", helps[k]);
                 for (t = 0; t < n; t++) {
-                        brook__thread_t *thr = app->threads[t];
-                        thread_id(app, t, tid, sizeof tid);
-                        pthread_mutex_lock(&thr->snap_lock);
-                        for (i = 0; i < thr->snap_cnt; i++) {
-                                const brook__tsnap_t *ts = &thr->snap[i];
+                        for (i = 0; i < thrs[t].snap_cnt; i++) {
+                                const brook__tsnap_t *ts = &thrs[t].snap[i];
                                 if (k == 0) {
                                         lbl_reset(&l);
-                                        lbl_add(&l, "thread_id", tid);
+                                        lbl_add(&l, "thread_id", thrs[t].tid);
                                         lbl_add(&l, "task_id", ts->id);
                                         m_val(b, names[k], &l, ts->restoring);
                                         continue;
                                 }
                                 for (j = 0; j < ts->part_cnt; j++) {
                                         const brook__psnap_t *p = &ts->parts[j];
-                                        double v =
-                                                k == 1 ? (double)p->lag
-                                                : k == 2
-                                                        ? (double)p->committed
-                                                        : (double)p
-                                                                  ->next_offset;
-                                        if (k == 1 && p->lag < 0)
-                                                v = NAN;
+                                        double v;
+                                        if (k == 1)
+                                                v = p->lag < 0 ? NAN
+                                                               : (double)p->lag;
+                                        else if (k == 2)
+                                                v = (double)p->committed;
+                                        else
+                                                v = (double)p->next_offset;
                                         lbl_reset(&l);
-                                        lbl_add(&l, "thread_id", tid);
+                                        lbl_add(&l, "thread_id", thrs[t].tid);
                                         lbl_add(&l, "task_id", ts->id);
                                         lbl_add(&l, "topic", p->topic);
                                         lbl_addi(&l, "partition", p->partition);
                                         m_val(b, names[k], &l, v);
                                 }
                         }
-                        pthread_mutex_unlock(&thr->snap_lock);
                 }
         }
 }
 
 /* metrics.recording.level DEBUG: records per processor node (Kafka
- * Streams' processor-node-metrics process-total), per task (app->lock
- * held). */
-static void m_nodes(brook_buf_t *b, brook_app_t *app, int n)
+ * Streams' processor-node-metrics process-total), per task. */
+static void m_nodes(brook_buf_t *b, brook_app_t *app, const mthr_t *thrs, int n)
 {
         mlabels_t l;
-        char tid[300];
         size_t i, j;
         int t;
 
@@ -649,14 +716,11 @@ static void m_nodes(brook_buf_t *b, brook_app_t *app, int n)
         m_head(b, "stream_processor_node_process_total", "counter",
                "Records the processor node took (DEBUG).");
         for (t = 0; t < n; t++) {
-                brook__thread_t *thr = app->threads[t];
-                thread_id(app, t, tid, sizeof tid);
-                pthread_mutex_lock(&thr->snap_lock);
-                for (i = 0; i < thr->snap_cnt; i++) {
-                        const brook__tsnap_t *ts = &thr->snap[i];
+                for (i = 0; i < thrs[t].snap_cnt; i++) {
+                        const brook__tsnap_t *ts = &thrs[t].snap[i];
                         for (j = 0; j < ts->node_cnt; j++) {
                                 lbl_reset(&l);
-                                lbl_add(&l, "thread_id", tid);
+                                lbl_add(&l, "thread_id", thrs[t].tid);
                                 lbl_add(&l, "task_id", ts->id);
                                 lbl_add(&l, "processor_node_id",
                                         ts->nodes[j].name);
@@ -664,7 +728,6 @@ static void m_nodes(brook_buf_t *b, brook_app_t *app, int n)
                                       &l, (double)ts->nodes[j].processed);
                         }
                 }
-                pthread_mutex_unlock(&thr->snap_lock);
         }
 }
 
@@ -739,27 +802,37 @@ void brook__metrics_render(brook_app_t *app, brook_buf_t *b)
         int64_t window_ms =
                 brook__conf_int(app->conf, "metrics.sample.window.ms");
         brook__metrics_t *m = app->metrics;
+        mthr_t *thrs;
         mwin_t *win;
         size_t k;
-        int n;
+        int n, t;
 
         m_client(b, app);
         if (!m)
                 return;
+        /* Under the locks only reads and copies; the text is written
+         * after. */
         pthread_mutex_lock(&m->lock);
         pthread_mutex_lock(&app->lock);
         n = app->thread_cnt < m->thread_cnt ? app->thread_cnt : m->thread_cnt;
         win = brook__xcalloc((size_t)(n ? n : 1), sizeof *win);
+        thrs = brook__xcalloc((size_t)(n ? n : 1), sizeof *thrs);
         metrics_sample(m, app, window_ms, win);
-        for (k = 0; k < sizeof thr_metrics / sizeof *thr_metrics; k++)
-                m_threads(b, app, win, n, thr_metrics[k].name,
-                          thr_metrics[k].type, thr_metrics[k].help,
-                          thr_metrics[k].get);
-        m_drops(b, app, n);
-        m_tasks(b, app, n);
-        m_nodes(b, app, n);
+        for (t = 0; t < n; t++)
+                mthr_copy(&thrs[t], app, t);
         pthread_mutex_unlock(&app->lock);
         pthread_mutex_unlock(&m->lock);
+
+        for (k = 0; k < sizeof thr_metrics / sizeof *thr_metrics; k++)
+                m_threads(b, thrs, win, n, thr_metrics[k].name,
+                          thr_metrics[k].type, thr_metrics[k].help,
+                          thr_metrics[k].get);
+        m_drops(b, thrs, n);
+        m_tasks(b, thrs, n);
+        m_nodes(b, app, thrs, n);
+        for (t = 0; t < n; t++)
+                brook__tsnap_free(thrs[t].snap, thrs[t].snap_cnt);
+        free(thrs);
         free(win);
         m_rocksdb(b, app);
 }
@@ -788,14 +861,23 @@ char *brook_app_state_json(brook_app_t *app)
                *task, *parts, *part;
         brook_app_stats_t stats;
         brook_app_state_t st;
-        char tid[300];
+        char error[sizeof app->error];
         const char *s;
+        mthr_t *thrs;
         size_t i, j;
-        int t;
+        int n, t;
 
         brook_app_stats(app, &stats);
+        /* Copies under the lock; the document is built after. */
         pthread_mutex_lock(&app->lock);
         st = app->state;
+        memcpy(error, app->error, sizeof error);
+        n = app->thread_cnt;
+        thrs = brook__xcalloc((size_t)(n ? n : 1), sizeof *thrs);
+        for (t = 0; t < n; t++)
+                mthr_copy(&thrs[t], app, t);
+        pthread_mutex_unlock(&app->lock);
+
         json_object_set_new(doc, "application_id", json_string(app->app_id));
         json_object_set_new(doc, "client_id", json_string(app->client_id));
         s = brook_conf_get(app->conf, "application.server");
@@ -803,17 +885,14 @@ char *brook_app_state_json(brook_app_t *app)
                             s ? json_string(s) : json_null());
         json_object_set_new(doc, "state",
                             json_string(brook__app_state_name(st)));
-        if (app->error[0])
-                json_object_set_new(doc, "error", json_string(app->error));
-        for (t = 0; t < app->thread_cnt; t++) {
-                brook__thread_t *thr = app->threads[t];
+        if (error[0])
+                json_object_set_new(doc, "error", json_string(error));
+        for (t = 0; t < n; t++) {
                 jt = json_object();
-                thread_id(app, t, tid, sizeof tid);
-                json_object_set_new(jt, "thread_id", json_string(tid));
+                json_object_set_new(jt, "thread_id", json_string(thrs[t].tid));
                 tasks = json_array();
-                pthread_mutex_lock(&thr->snap_lock);
-                for (i = 0; i < thr->snap_cnt; i++) {
-                        const brook__tsnap_t *ts = &thr->snap[i];
+                for (i = 0; i < thrs[t].snap_cnt; i++) {
+                        const brook__tsnap_t *ts = &thrs[t].snap[i];
                         task = json_object();
                         json_object_set_new(task, "task_id",
                                             json_string(ts->id));
@@ -841,14 +920,13 @@ char *brook_app_state_json(brook_app_t *app)
                         json_object_set_new(task, "partitions", parts);
                         json_array_append_new(tasks, task);
                 }
-                pthread_mutex_unlock(&thr->snap_lock);
                 json_object_set_new(jt, "tasks", tasks);
                 json_object_set_new(jt, "restore_remaining",
-                                    json_integer(atomic_load(
-                                            &thr->stat_restore_remaining)));
+                                    json_integer(thrs[t].restore_remaining));
                 json_array_append_new(threads, jt);
+                brook__tsnap_free(thrs[t].snap, thrs[t].snap_cnt);
         }
-        pthread_mutex_unlock(&app->lock);
+        free(thrs);
         json_object_set_new(doc, "threads", threads);
         json_object_set_new(doc, "records_processed",
                             json_integer(stats.records_processed));

@@ -2195,10 +2195,13 @@ static void *brook__thread_main(void *arg)
                 }
                 if (thr->failed)
                         break;
-                if (thr->rt.punctuations > punct0)
+                if (thr->rt.punctuations > punct0) {
+                        atomic_fetch_add_explicit(&thr->m.punct_passes, 1,
+                                                  memory_order_relaxed);
                         brook__metric_time(&thr->m.punct_ns,
                                            &thr->m.punct_max_ns,
                                            brook__now_mono_ns() - t1);
+                }
                 if (restoring) {
                         char errstr[1024];
                         if (brook__thread_restore_step(
@@ -2222,6 +2225,8 @@ static void *brook__thread_main(void *arg)
                     thr->txn_abort_why[0]) {
                         t1 = brook__now_mono_ns();
                         brook__thr_commit(thr, BROOK__COMMIT_FLUSH_MS);
+                        atomic_fetch_add_explicit(&thr->m.commit_rounds, 1,
+                                                  memory_order_relaxed);
                         brook__metric_time(&thr->m.commit_ns,
                                            &thr->m.commit_max_ns,
                                            brook__now_mono_ns() - t1);
