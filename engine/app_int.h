@@ -424,6 +424,35 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
                                        brook__ptrvec_t *ready, char *errstr,
                                        size_t errstr_size);
 
+/** Bounds of a one-partition scan (encoded keys; NULL: none): keys in
+ *  [from, to], starting with prefix, after @c after (exclusive). */
+typedef struct brook__iq_bounds {
+        const void *from, *to, *prefix, *after;
+        size_t from_len, to_len, prefix_len, after_len;
+} brook__iq_bounds_t;
+
+/** Takes one entry of a scan (encoded key, encoded value without a
+ *  timestamped store's timestamp); an error stops the scan. */
+typedef brook_err_t (*brook__iq_entry_fn)(void *opaque,
+                                          const brook__storedef_t *def,
+                                          const void *key, size_t key_size,
+                                          const void *value, size_t value_size);
+
+/**
+ * The entries of key-value store @p store in its task for @p partition on
+ * this instance, in key order, within @p bounds, at most @p limit of them,
+ * each to @p fn; *@p more says whether more follow. BROOK_ERR_NOT_FOUND
+ * when the partition is not on this instance (or no such store),
+ * BROOK_ERR_STATE when it restores or left during the read (engine/
+ * http.c's paged scans across instances).
+ */
+brook_err_t brook__iq_scan_partition(brook_app_t *app, const char *store,
+                                     int32_t partition,
+                                     const brook__iq_bounds_t *bounds,
+                                     size_t limit, brook__iq_entry_fn fn,
+                                     void *opaque, bool *more, char *errstr,
+                                     size_t errstr_size);
+
 /** Makes @p st visible to / hides it from interactive queries. */
 void brook__app_register_store(brook_app_t *app, brook__store_t *st);
 void brook__app_unregister_store(brook_app_t *app, brook__store_t *st);

@@ -81,10 +81,17 @@ char *brook__http_unescape(const char *s, size_t n, bool plus_space,
 void brook__http_req_free(brook__http_req_t *req)
 {
         free(req->key);
-        req->key = NULL;
+        free(req->from.s);
+        free(req->to.s);
+        free(req->prefix.s);
+        free(req->cursor_key);
+        req->key = req->from.s = req->to.s = req->prefix.s = NULL;
+        req->cursor_key = NULL;
 }
 
-#define ENDPOINTS "/health, /ready, /state, /metrics and /stores/{store}/{key}"
+#define ENDPOINTS                                                              \
+        "/health, /ready, /state, /metrics, /stores/{store} and "              \
+        "/stores/{store}/{key}"
 
 int brook__http_parse(const char *method, const char *path,
                       brook__http_req_t *req, char *errstr, size_t errstr_size)
@@ -94,6 +101,9 @@ int brook__http_parse(const char *method, const char *path,
         char *store;
 
         memset(req, 0, sizeof *req);
+        req->limit = BROOK__HTTP_LIMIT_DEF;
+        req->cursor_partition = -1;
+        req->partition = -1;
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
                 brook__seterr(errstr, errstr_size,
                               "method %.32s is not allowed: the server "
@@ -139,7 +149,7 @@ int brook__http_parse(const char *method, const char *path,
                         goto unknown;
                 return 0;
         }
-        if (!SEG_IS(0, "stores") || nseg != 3)
+        if (!SEG_IS(0, "stores") || nseg < 2 || nseg > 3)
                 goto unknown;
 #undef SEG_IS
         if (!seglen[1]) {
@@ -157,6 +167,10 @@ int brook__http_parse(const char *method, const char *path,
         }
         memcpy(req->store, store, len + 1);
         free(store);
+        if (nseg == 2) {
+                req->route = BROOK__HTTP_STORE_SCAN;
+                return 0;
+        }
         if (!seglen[2]) {
                 brook__seterr(errstr, errstr_size,
                               "the key is empty: GET /stores/%s/{key}",
@@ -179,15 +193,114 @@ unknown:
         return 404;
 }
 
+/* A non-negative decimal of at most 9 digits, or -1. */
+static int32_t small_decimal(const char *s)
+{
+        int32_t v = 0;
+        size_t i;
+        if (!*s || strlen(s) > 9)
+                return -1;
+        for (i = 0; s[i]; i++) {
+                if (!isdigit((unsigned char)s[i]))
+                        return -1;
+                v = v * 10 + (s[i] - '0');
+        }
+        return v;
+}
+
 int brook__http_parse_arg(brook__http_req_t *req, const char *name,
                           const char *value, char *errstr, size_t errstr_size)
 {
-        (void)req;
-        (void)value;
+        brook__http_text_t *t = NULL;
+        size_t len = strlen(value);
+
+        if (req->route != BROOK__HTTP_STORE_SCAN) {
+                brook__seterr(errstr, errstr_size,
+                              "unknown query parameter \"%.64s\": only "
+                              "GET /stores/{store} takes parameters",
+                              name);
+                return 400;
+        }
+        if (!strcmp(name, "from"))
+                t = &req->from;
+        else if (!strcmp(name, "to"))
+                t = &req->to;
+        else if (!strcmp(name, "prefix"))
+                t = &req->prefix;
+        if (t) {
+                if (t->s) {
+                        brook__seterr(errstr, errstr_size,
+                                      "query parameter \"%s\" is given "
+                                      "twice",
+                                      name);
+                        return 400;
+                }
+                t->s = brook__xmalloc(len + 1);
+                memcpy(t->s, value, len + 1);
+                t->len = len;
+                return 0;
+        }
+        if (!strcmp(name, "limit")) {
+                int32_t v = small_decimal(value);
+                if (v < 1 || v > BROOK__HTTP_LIMIT_MAX) {
+                        brook__seterr(errstr, errstr_size,
+                                      "limit must be a whole number from 1 "
+                                      "to %d",
+                                      BROOK__HTTP_LIMIT_MAX);
+                        return 400;
+                }
+                req->limit = (int)v;
+                return 0;
+        }
+        if (!strcmp(name, "partition")) {
+                if ((req->partition = small_decimal(value)) < 0) {
+                        brook__seterr(errstr, errstr_size,
+                                      "partition must be a whole number");
+                        return 400;
+                }
+                return 0;
+        }
+        if (!strcmp(name, "cursor")) {
+                /* "<partition>.<hex of the last key>", as a page's "next"
+                 * gives it. */
+                const char *dot = strchr(value, '.');
+                char part[16];
+                size_t hex, i;
+                if (!dot || (size_t)(dot - value) >= sizeof part)
+                        goto bad_cursor;
+                memcpy(part, value, (size_t)(dot - value));
+                part[dot - value] = '\0';
+                hex = strlen(dot + 1);
+                if ((req->cursor_partition = small_decimal(part)) < 0 ||
+                    hex % 2)
+                        goto bad_cursor;
+                free(req->cursor_key);
+                req->cursor_key = NULL;
+                req->cursor_key_len = hex / 2;
+                if (hex) {
+                        req->cursor_key = brook__xmalloc(hex / 2);
+                        for (i = 0; i < hex / 2; i++) {
+                                int hi = hexval((unsigned char)dot[1 + 2 * i]),
+                                    lo = hexval((unsigned char)dot[2 + 2 * i]);
+                                if (hi < 0 || lo < 0)
+                                        goto bad_cursor;
+                                req->cursor_key[i] =
+                                        (unsigned char)(hi * 16 + lo);
+                        }
+                }
+                return 0;
+        bad_cursor:
+                req->cursor_partition = -1;
+                brook__seterr(errstr, errstr_size,
+                              "the cursor is not one this server gave (a "
+                              "page's \"next\")");
+                return 400;
+        }
         brook__seterr(errstr, errstr_size,
-                      "unknown query parameter \"%.64s\": these endpoints "
-                      "take none",
-                      name ? name : "");
+                      "unknown query parameter \"%.64s\": GET "
+                      "/stores/{store} takes from, to, prefix, limit and "
+                      "cursor",
+                      name);
         return 400;
 }
 
@@ -438,29 +551,29 @@ static size_t fwd_write(char *p, size_t sz, size_t n, void *opaque)
         return len;
 }
 
-/* Answers @p c with what instance @p server answers to the same request
- * (@p path: the raw path), or 503 when it cannot be asked or no longer
- * has the task (421). */
-static enum MHD_Result forward(brook__http_t *h, struct MHD_Connection *c,
-                               const char *server, const char *path,
-                               const char *task_id)
+/* GETs @p path (raw, with its query) of the instance at @p server, marked
+ * forwarded: its status and body (*@p bodyp, NUL-terminated, to free) and
+ * content type (*@p typep, to free), or false with the reason in @p why. */
+static bool fwd_get(brook__http_t *h, const char *server, const char *path,
+                    long *statusp, char **bodyp, size_t *lenp, char **typep,
+                    char *why, size_t why_size)
 {
         struct fwd_body body = {NULL, 0, 64u << 20};
         struct curl_slist *hdrs = NULL;
-        char url[8192], auth[1024], msg[1024], *type = NULL;
-        long status = 0;
+        char url[8192], auth[1024], *type = NULL;
         CURLcode rc;
         CURL *cu = NULL;
 
+        *bodyp = NULL;
+        *typep = NULL;
         pthread_mutex_lock(&h->pool_lock);
         if (h->pool_cnt)
                 cu = h->pool[--h->pool_cnt];
         pthread_mutex_unlock(&h->pool_lock);
-        if (!cu && !(cu = curl_easy_init()))
-                return respond_error(c, 503,
-                                     "cannot forward: no libcurl "
-                                     "handle",
-                                     "Retry-After", "1");
+        if (!cu && !(cu = curl_easy_init())) {
+                brook__seterr(why, why_size, "no libcurl handle");
+                return false;
+        }
         curl_easy_reset(cu);
         snprintf(url, sizeof url, "%s://%s%s", h->cert ? "https" : "http",
                  server, path);
@@ -480,42 +593,59 @@ static enum MHD_Result forward(brook__http_t *h, struct MHD_Connection *c,
         }
         curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
         rc = curl_easy_perform(cu);
-        if (rc == CURLE_OK) {
-                curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, &status);
-                curl_easy_getinfo(cu, CURLINFO_CONTENT_TYPE, &type);
-        }
         curl_slist_free_all(hdrs);
-        if (rc != CURLE_OK || status == 421 || status < 200) {
-                if (rc != CURLE_OK)
+        if (rc != CURLE_OK) {
+                brook__seterr(why, why_size, "%s", curl_easy_strerror(rc));
+                free(body.p);
+                curl_easy_cleanup(cu);
+                return false;
+        }
+        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, statusp);
+        curl_easy_getinfo(cu, CURLINFO_CONTENT_TYPE, &type);
+        *typep = brook__xstrdup(type ? type : "application/json");
+        pthread_mutex_lock(&h->pool_lock);
+        if (h->pool_cnt < FORWARD_POOL)
+                h->pool[h->pool_cnt++] = cu, cu = NULL;
+        pthread_mutex_unlock(&h->pool_lock);
+        if (cu)
+                curl_easy_cleanup(cu);
+        *bodyp = body.p ? body.p : brook__xstrdup("");
+        *lenp = body.n;
+        return true;
+}
+
+/* Answers @p c with what instance @p server answers to the same request
+ * (@p path: the raw path), or 503 when it cannot be asked or no longer
+ * has the task (421). */
+static enum MHD_Result forward(brook__http_t *h, struct MHD_Connection *c,
+                               const char *server, const char *path,
+                               const char *task_id)
+{
+        char *body, *type, why[512], msg[1024];
+        long status = 0;
+        size_t len;
+        enum MHD_Result ret;
+
+        if (!fwd_get(h, server, path, &status, &body, &len, &type, why,
+                     sizeof why) ||
+            status == 421 || status < 200) {
+                if (!body)
                         snprintf(msg, sizeof msg,
                                  "task %s is on the instance at %s, which "
                                  "did not answer: %s",
-                                 task_id, server, curl_easy_strerror(rc));
+                                 task_id, server, why);
                 else
                         snprintf(msg, sizeof msg,
                                  "task %s is moving (the instance at %s no "
                                  "longer has it): ask again",
                                  task_id, server);
-                free(body.p);
-                curl_easy_cleanup(cu);
+                free(body);
+                free(type);
                 return respond_error(c, 503, msg, "Retry-After", "1");
         }
-        {
-                enum MHD_Result ret;
-                char *ctype = brook__xstrdup(type ? type : "application/json");
-                pthread_mutex_lock(&h->pool_lock);
-                if (h->pool_cnt < FORWARD_POOL)
-                        h->pool[h->pool_cnt++] = cu, cu = NULL;
-                pthread_mutex_unlock(&h->pool_lock);
-                if (cu)
-                        curl_easy_cleanup(cu);
-                if (!body.p)
-                        body.p = brook__xstrdup("");
-                ret = respond(c, (unsigned)status, ctype, body.p, body.n, NULL,
-                              NULL);
-                free(ctype);
-                return ret;
-        }
+        ret = respond(c, (unsigned)status, type, body, len, NULL, NULL);
+        free(type);
+        return ret;
 }
 
 static enum MHD_Result serve_store_key(brook__http_t *h,
@@ -607,6 +737,343 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
         return ret;
 }
 
+/* ---------------------------------------------------------------- scans */
+
+struct scan_ctx {
+        json_t *entries;
+        brook_arena_t *arena;
+        unsigned char *last; /**< The last key's encoding. */
+        size_t last_len;
+        char why[512];
+};
+
+static brook_err_t scan_entry(void *opaque, const brook__storedef_t *def,
+                              const void *k, size_t ksz, const void *v,
+                              size_t vsz)
+{
+        struct scan_ctx *sc = opaque;
+        void *key = NULL, *value = NULL;
+        brook_err_t err;
+        json_t *e;
+
+        if ((err = brook_serde_deserialize(
+                     def->key_serde,
+                     ksz ? brook_arena_memdup(sc->arena, k, ksz) : "", ksz,
+                     sc->arena, &key, sc->why, sizeof sc->why)) ||
+            (err = brook_serde_deserialize(
+                     def->value_serde,
+                     vsz ? brook_arena_memdup(sc->arena, v, vsz) : "", vsz,
+                     sc->arena, &value, sc->why, sizeof sc->why)))
+                return err;
+        e = json_object();
+        json_object_set_new(e, "key", value_json(def->key_serde, key));
+        json_object_set_new(e, "value", value_json(def->value_serde, value));
+        json_array_append_new(sc->entries, e);
+        brook_arena_reset(sc->arena);
+        sc->last = brook__xrealloc(sc->last, ksz ? ksz : 1);
+        memcpy(sc->last, k, ksz);
+        sc->last_len = ksz;
+        return BROOK_OK;
+}
+
+static char *hex_of(const unsigned char *p, size_t n)
+{
+        static const char digits[] = "0123456789abcdef";
+        char *s = brook__xmalloc(2 * n + 1);
+        size_t i;
+        for (i = 0; i < n; i++) {
+                s[2 * i] = digits[p[i] >> 4];
+                s[2 * i + 1] = digits[p[i] & 15];
+        }
+        s[2 * n] = '\0';
+        return s;
+}
+
+/* Encodes a bound given as text into @p buf; false (with @p why) when it
+ * is not a key of the store's serde. */
+static bool bound_encode(const brook__storedef_t *def,
+                         const brook__http_text_t *t, brook_buf_t *buf,
+                         char *why, size_t why_size)
+{
+        brook_arena_t *arena;
+        void *key;
+        bool ok;
+        if (!t->s)
+                return true;
+        arena = brook_arena_new();
+        ok = (key = key_from_text(def->key_serde, t->s, t->len, arena, why,
+                                  why_size)) &&
+             !brook_serde_serialize(def->key_serde, key, buf, why, why_size);
+        brook_arena_destroy(arena);
+        return ok;
+}
+
+/* Appends "&name=<escaped text>" to @p q when the bound is given. */
+static void query_add(char *q, size_t size, const char *name,
+                      const brook__http_text_t *t)
+{
+        char *e;
+        size_t n = strlen(q);
+        if (!t->s)
+                return;
+        e = curl_easy_escape(NULL, t->s, (int)t->len);
+        snprintf(q + n, size - n, "&%s=%s", name, e ? e : "");
+        curl_free(e);
+}
+
+/*
+ * GET /stores/{store}?from=&to=&prefix=&limit=&cursor=: a page of the
+ * store's entries, every instance's: partition by partition, in key order
+ * within each, this instance's partitions read here and the others asked
+ * of their hosts (GET ...&partition=p, which answers that partition only).
+ * "next" is where the next page starts; each key comes exactly once over
+ * the pages (as long as the keys do not change meanwhile).
+ */
+static enum MHD_Result serve_store_scan(brook__http_t *h,
+                                        struct MHD_Connection *c,
+                                        const brook__http_req_t *req)
+{
+        brook_app_t *app = h->app;
+        brook__storedef_t *def = brook__builder_store(app->b, req->store);
+        brook_buf_t *fb, *tb, *pb;
+        brook__iq_bounds_t bounds;
+        struct scan_ctx sc;
+        char why[1024], msg[2600], *next = NULL;
+        enum MHD_Result ret;
+        int32_t nparts, p;
+        int remaining = req->limit;
+        bool more = false, ok;
+        json_t *doc;
+        brook_err_t err;
+
+        if (!def) {
+                snprintf(msg, sizeof msg, "no store named \"%s\"", req->store);
+                return respond_error(c, 404, msg, NULL, NULL);
+        }
+        if (def->kind != BROOK__STORE_KV) {
+                snprintf(msg, sizeof msg,
+                         "store \"%s\" is not a key-value store: only "
+                         "key-value stores are scanned over HTTP",
+                         req->store);
+                return respond_error(c, 400, msg, NULL, NULL);
+        }
+        nparts = app->topo.subs[def->subtopology].global
+                         ? 1
+                         : app->topo.subs[def->subtopology].partitions;
+        if (nparts < 1)
+                return respond_error(c, 503,
+                                     "the store's partition count is not "
+                                     "known yet",
+                                     "Retry-After", "1");
+        if (req->cursor_partition >= nparts ||
+            (req->partition >= 0 && req->partition >= nparts)) {
+                snprintf(msg, sizeof msg,
+                         "store \"%s\" has %" PRId32 " partitions: the %s "
+                         "names another",
+                         req->store, nparts,
+                         req->partition >= 0 ? "partition" : "cursor");
+                return respond_error(c, 400, msg, NULL, NULL);
+        }
+        fb = brook_buf_new();
+        tb = brook_buf_new();
+        pb = brook_buf_new();
+        memset(&sc, 0, sizeof sc);
+        ok = bound_encode(def, &req->from, fb, why, sizeof why) &&
+             bound_encode(def, &req->to, tb, why, sizeof why) &&
+             bound_encode(def, &req->prefix, pb, why, sizeof why);
+        if (!ok) {
+                snprintf(msg, sizeof msg, "store \"%s\": a bound: %s",
+                         req->store, why);
+                ret = respond_error(c, 400, msg, NULL, NULL);
+                goto out;
+        }
+        memset(&bounds, 0, sizeof bounds);
+        if (req->from.s) {
+                bounds.from = brook_buf_data(fb);
+                bounds.from_len = brook_buf_len(fb);
+        }
+        if (req->to.s) {
+                bounds.to = brook_buf_data(tb);
+                bounds.to_len = brook_buf_len(tb);
+        }
+        if (req->prefix.s) {
+                bounds.prefix = brook_buf_data(pb);
+                bounds.prefix_len = brook_buf_len(pb);
+        }
+        sc.entries = json_array();
+        sc.arena = brook_arena_new();
+
+        if (req->partition >= 0) {
+                /* One partition, of this instance (an instance asks). */
+                if (req->cursor_partition == req->partition &&
+                    req->cursor_key) {
+                        bounds.after = req->cursor_key;
+                        bounds.after_len = req->cursor_key_len;
+                }
+                err = brook__iq_scan_partition(app, req->store, req->partition,
+                                               &bounds, (size_t)req->limit,
+                                               scan_entry, &sc, &more, why,
+                                               sizeof why);
+                if (err) {
+                        ret = respond_error(
+                                c, err == BROOK_ERR_NOT_FOUND ? 421 : 503,
+                                *sc.why ? sc.why : why,
+                                err == BROOK_ERR_NOT_FOUND ? NULL
+                                                           : "Retry-After",
+                                "1");
+                        goto out;
+                }
+                doc = json_object();
+                json_object_set_new(doc, "entries", sc.entries);
+                sc.entries = NULL;
+                json_object_set_new(doc, "more", json_boolean(more));
+                next = hex_of(sc.last ? sc.last : (unsigned char *)"",
+                              sc.last_len);
+                json_object_set_new(doc, "last", json_string(next));
+                ret = respond_json(c, 200, doc, NULL, NULL);
+                goto out;
+        }
+
+        for (p = req->cursor_partition >= 0 ? req->cursor_partition : 0;
+             p < nparts; p++) {
+                size_t before = json_array_size(sc.entries);
+                bounds.after = NULL;
+                bounds.after_len = 0;
+                if (p == req->cursor_partition && req->cursor_key) {
+                        bounds.after = req->cursor_key;
+                        bounds.after_len = req->cursor_key_len;
+                }
+                free(sc.last);
+                sc.last = NULL;
+                sc.last_len = 0;
+                more = false;
+                err = brook__iq_scan_partition(app, req->store, p, &bounds,
+                                               (size_t)remaining, scan_entry,
+                                               &sc, &more, why, sizeof why);
+                if (err == BROOK_ERR_NOT_FOUND) {
+                        /* Another instance's: ask it. */
+                        char task[32], server[256], q[4096], *path, *body,
+                                *type, *store_e, *hex;
+                        long status = 0;
+                        size_t len;
+                        json_t *got, *es;
+                        snprintf(task, sizeof task, "%d_%" PRId32,
+                                 def->subtopology, p);
+                        if (!brook__instances_owner(app->instances, task,
+                                                    server, sizeof server,
+                                                    NULL) ||
+                            !strcmp(server,
+                                    brook_conf_get(app->conf,
+                                                   "application.server"))) {
+                                snprintf(msg, sizeof msg,
+                                         "store \"%s\": no instance is known "
+                                         "to host task %s yet (a rebalance "
+                                         "is under way): ask again",
+                                         req->store, task);
+                                ret = respond_error(c, 503, msg, "Retry-After",
+                                                    "1");
+                                goto out;
+                        }
+                        store_e = curl_easy_escape(NULL, req->store, 0);
+                        hex = bounds.after
+                                      ? hex_of(bounds.after, bounds.after_len)
+                                      : NULL;
+                        snprintf(q, sizeof q, "?partition=%" PRId32 "&limit=%d",
+                                 p, remaining);
+                        query_add(q, sizeof q, "from", &req->from);
+                        query_add(q, sizeof q, "to", &req->to);
+                        query_add(q, sizeof q, "prefix", &req->prefix);
+                        if (hex)
+                                snprintf(q + strlen(q), sizeof q - strlen(q),
+                                         "&cursor=%" PRId32 ".%s", p, hex);
+                        free(hex);
+                        path = brook__xmalloc(strlen(store_e) + strlen(q) + 16);
+                        sprintf(path, "/stores/%s%s", store_e, q);
+                        curl_free(store_e);
+                        ok = fwd_get(h, server, path, &status, &body, &len,
+                                     &type, why, sizeof why);
+                        free(path);
+                        free(type);
+                        got = ok && status == 200
+                                      ? json_loadb(body, len, 0, NULL)
+                                      : NULL;
+                        es = json_object_get(got, "entries");
+                        if (!json_is_array(es) ||
+                            !json_is_string(json_object_get(got, "last"))) {
+                                snprintf(msg, sizeof msg,
+                                         "store \"%s\": task %s is on the "
+                                         "instance at %s, which did not "
+                                         "answer (%s): ask again",
+                                         req->store, task, server,
+                                         !ok ? why
+                                         : status == 421
+                                                 ? "it no longer has the task"
+                                                 : "no page");
+                                free(body);
+                                json_decref(got);
+                                ret = respond_error(c, 503, msg, "Retry-After",
+                                                    "1");
+                                goto out;
+                        }
+                        json_array_extend(sc.entries, es);
+                        more = json_is_true(json_object_get(got, "more"));
+                        {
+                                const char *l = json_string_value(
+                                        json_object_get(got, "last"));
+                                size_t i, n = strlen(l) / 2;
+                                free(sc.last);
+                                sc.last = brook__xmalloc(n ? n : 1);
+                                sc.last_len = n;
+                                for (i = 0; i < n; i++)
+                                        sc.last[i] =
+                                                (unsigned char)(hexval(l[2 *
+                                                                         i]) *
+                                                                        16 +
+                                                                hexval(l[2 * i +
+                                                                         1]));
+                        }
+                        free(body);
+                        json_decref(got);
+                } else if (err) {
+                        ret = respond_error(c, 503, *sc.why ? sc.why : why,
+                                            "Retry-After", "1");
+                        goto out;
+                }
+                remaining -= (int)(json_array_size(sc.entries) - before);
+                if (more) {
+                        char *hex = hex_of(sc.last, sc.last_len);
+                        next = brook__xmalloc(strlen(hex) + 16);
+                        sprintf(next, "%" PRId32 ".%s", p, hex);
+                        free(hex);
+                        break;
+                }
+                if (remaining <= 0) {
+                        if (p + 1 < nparts) {
+                                next = brook__xmalloc(16);
+                                sprintf(next, "%" PRId32 ".", p + 1);
+                        }
+                        break;
+                }
+        }
+        doc = json_object();
+        json_object_set_new(doc, "store", json_string(req->store));
+        json_object_set_new(doc, "entries", sc.entries);
+        sc.entries = NULL;
+        json_object_set_new(doc, "next",
+                            next ? json_string(next) : json_null());
+        ret = respond_json(c, 200, doc, NULL, NULL);
+out:
+        free(next);
+        free(sc.last);
+        json_decref(sc.entries);
+        if (sc.arena)
+                brook_arena_destroy(sc.arena);
+        brook_buf_destroy(fb);
+        brook_buf_destroy(tb);
+        brook_buf_destroy(pb);
+        return ret;
+}
+
 static enum MHD_Result serve(brook__http_t *h, struct MHD_Connection *c,
                              const brook__http_req_t *req, const char *path)
 {
@@ -658,6 +1125,8 @@ static enum MHD_Result serve(brook__http_t *h, struct MHD_Connection *c,
                                NULL);
         case BROOK__HTTP_STORE_KEY:
                 return serve_store_key(h, c, req, path);
+        case BROOK__HTTP_STORE_SCAN:
+                return serve_store_scan(h, c, req);
         }
         return respond_error(c, 500, "unknown route", NULL, NULL);
 }

@@ -12,8 +12,19 @@ typedef enum {
         BROOK__HTTP_READY,
         BROOK__HTTP_STATE,
         BROOK__HTTP_METRICS,
-        BROOK__HTTP_STORE_KEY, /**< GET /stores/{store}/{key} */
+        BROOK__HTTP_STORE_KEY,  /**< GET /stores/{store}/{key} */
+        BROOK__HTTP_STORE_SCAN, /**< GET /stores/{store}?from=&to=&... */
 } brook__http_route_t;
+
+/** The largest page of a scan (limit=), and the default. */
+#define BROOK__HTTP_LIMIT_MAX 10000
+#define BROOK__HTTP_LIMIT_DEF 1000
+
+/** A text query parameter, decoded (NULL: absent; may hold NULs). */
+typedef struct brook__http_text {
+        char *s;
+        size_t len;
+} brook__http_text_t;
 
 /** A parsed request. */
 typedef struct brook__http_req {
@@ -21,6 +32,16 @@ typedef struct brook__http_req {
         char store[256]; /**< Decoded. */
         char *key;       /**< Decoded, NUL-terminated (may hold NULs). */
         size_t key_len;
+        /* Scans: key bounds in the store's text form, the page size, and
+         * where the last page ended (cursor "<partition>.<hex of the last
+         * key>": partition -1 when absent). partition >= 0 asks for that
+         * partition only (what one instance asks another). */
+        brook__http_text_t from, to, prefix;
+        int limit;
+        int32_t cursor_partition;
+        unsigned char *cursor_key; /**< NULL: from the partition's start. */
+        size_t cursor_key_len;
+        int32_t partition;
 } brook__http_req_t;
 
 /**

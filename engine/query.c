@@ -763,3 +763,130 @@ out:
         brook_buf_destroy(vbuf);
         return err;
 }
+
+/* ------------------------------------------------ one partition, paged */
+
+static int brook__bytes_cmp(const void *a, size_t an, const void *b, size_t bn)
+{
+        int c = memcmp(a, b, an < bn ? an : bn);
+        if (c)
+                return c;
+        return an < bn ? -1 : an > bn;
+}
+
+brook_err_t brook__iq_scan_partition(brook_app_t *app, const char *store,
+                                     int32_t partition,
+                                     const brook__iq_bounds_t *bounds,
+                                     size_t limit, brook__iq_entry_fn fn,
+                                     void *opaque, bool *more, char *errstr,
+                                     size_t errstr_size)
+{
+        brook__storedef_t *def;
+        brook__store_t *st;
+        brook__iqstore_t *h = NULL;
+        brook_kvbytes_iter_t *bit = NULL;
+        const void *lo = bounds->from, *k, *v;
+        size_t lo_len = bounds->from_len, ksz, vsz, n = 0;
+        char why[512] = "";
+        brook_err_t err;
+
+        *more = false;
+        if ((err = brook__iq_begin(app, store, BROOK__STORE_KV, &def, errstr,
+                                   errstr_size)))
+                return err;
+                /* The lower bound: the largest of from, prefix and after. */
+#define RAISE(p, len)                                                          \
+        if ((p) && (!lo || brook__bytes_cmp(p, len, lo, lo_len) > 0)) {        \
+                lo = (p);                                                      \
+                lo_len = (len);                                                \
+        }
+        RAISE(bounds->prefix, bounds->prefix_len);
+        RAISE(bounds->after, bounds->after_len);
+#undef RAISE
+        pthread_mutex_lock(&app->iq_lock);
+        st = brook__iq_local(
+                app, def,
+                app->topo.subs[def->subtopology].global ? -1 : partition);
+        if (!st) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": partition %" PRId32
+                              " is not on this instance",
+                              def->name, partition);
+                err = BROOK_ERR_NOT_FOUND;
+        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s is still restoring, so "
+                              "its answer would be stale",
+                              def->name, st->task->id);
+                err = BROOK_ERR_STATE;
+        } else if (!st->ops->query_range) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": its %s store cannot be queried "
+                              "while the app runs",
+                              def->name, st->ops->kind);
+                err = BROOK_ERR_STATE;
+        } else {
+                h = st->iq;
+                brook__iqstore_ref(h);
+        }
+        pthread_mutex_unlock(&app->iq_lock);
+        if (err)
+                return err;
+        if ((err = h->ops->query_range(h->inner, lo, lo_len, bounds->to,
+                                       bounds->to_len, &bit, why,
+                                       sizeof why))) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s: range failed: %s",
+                              def->name, h->task_id,
+                              *why ? why : "no reason given");
+                brook__iqstore_release(h);
+                return err;
+        }
+        while (!(err = bit->next(bit, &k, &ksz, &v, &vsz, why, sizeof why))) {
+                if (bounds->after &&
+                    !brook__bytes_cmp(k, ksz, bounds->after, bounds->after_len))
+                        continue;
+                if (bounds->prefix &&
+                    (ksz < bounds->prefix_len ||
+                     memcmp(k, bounds->prefix, bounds->prefix_len)))
+                        break;
+                if (n == limit) {
+                        *more = true;
+                        break;
+                }
+                /* A timestamped store's value starts with its timestamp. */
+                if (def->timestamped) {
+                        int64_t ts;
+                        if (!brook__ts_value_split(v, vsz, &ts, &v, &vsz)) {
+                                brook__seterr(errstr, errstr_size,
+                                              "store \"%s\": a value has no "
+                                              "timestamp",
+                                              def->name);
+                                err = BROOK_ERR_STATE;
+                                break;
+                        }
+                }
+                if ((err = fn(opaque, def, k, ksz, v, vsz)))
+                        break;
+                n++;
+        }
+        if (err == BROOK_ERR_END)
+                err = BROOK_OK;
+        else if (err && !*errstr)
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s: reading failed: %s",
+                              def->name, h->task_id,
+                              *why ? why : "no reason given");
+        bit->destroy(bit);
+        /* Read from a task that left meanwhile: it may be behind its new
+         * owner; the answer is refused rather than stale. */
+        if (!err && atomic_load(&h->left)) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s left this instance "
+                              "during the read",
+                              def->name, h->task_id);
+                err = BROOK_ERR_STATE;
+        }
+        brook__iqstore_release(h);
+        return err;
+}

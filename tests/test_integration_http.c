@@ -27,7 +27,9 @@
  *                          the key's count (forwarded to the owner where
  *                          not local), and so does every remaining one
  *                          after one instance stops and the rebalance
- *                          settles.
+ *                          settles; GET /stores/counts pages (all keys,
+ *                          a range, a prefix) return each key exactly
+ *                          once, with its count, on every instance.
  *   bad_config             application.server that is not host:port, a
  *                          listen address that is not an address, a port
  *                          already taken, TLS with a certificate only:
@@ -597,6 +599,24 @@ static void test_bad_requests(void **state)
         EXPECT(400, NULL, "/stores/counts/k%001", TOKEN, NULL, "NUL byte");
         EXPECT(400, NULL, "/metrics?cursor=zz", TOKEN, NULL,
                "unknown query parameter \\\"cursor\\\"");
+        EXPECT(400, NULL, "/stores/counts?cursor=zz", TOKEN, NULL,
+               "not one this server gave");
+        EXPECT(400, NULL, "/stores/counts?cursor=1.abc", TOKEN, NULL,
+               "not one this server gave");
+        EXPECT(400, NULL, "/stores/counts?cursor=99.", TOKEN, NULL,
+               "has 2 partitions");
+        EXPECT(400, NULL, "/stores/counts?limit=0", TOKEN, NULL,
+               "limit must be");
+        EXPECT(400, NULL, "/stores/counts?limit=10001", TOKEN, NULL,
+               "limit must be");
+        EXPECT(400, NULL, "/stores/counts?from=a&from=b", TOKEN, NULL,
+               "given twice");
+        EXPECT(400, NULL, "/stores/counts?bogus=1", TOKEN, NULL,
+               "unknown query parameter \\\"bogus\\\"");
+        EXPECT(404, NULL, "/stores/nostore?limit=5", TOKEN, NULL,
+               "no store named");
+        /* A first page of 5 of the 50 keys, and where the next starts. */
+        EXPECT(200, NULL, "/stores/counts?limit=5", TOKEN, NULL, "\"next\":\"");
         EXPECT(405, "POST", "/metrics", TOKEN, "x", "GET and HEAD");
         EXPECT(405, "DELETE", "/stores/counts/k1", TOKEN, NULL, "GET and HEAD");
         /* A body over http.max.request.bytes (4096). */
@@ -731,6 +751,81 @@ static bool rq_sweep(const int *ports, int n)
         return all;
 }
 
+/* Pages through GET /stores/counts?<query>&limit=<limit> on the instance
+ * at @p port until "next" is null; every entry must be a key of the test
+ * with its count, none twice. Returns the keys seen (a 503, while the
+ * directory catches up, is asked again). */
+static int rq_scan(int port, const char *query, int limit)
+{
+        static unsigned char seen[RQ_KEYS];
+        char path[512], *cursor = NULL;
+        int n = 0, pages = 0;
+        int64_t t0 = kt_now_ms();
+
+        memset(seen, 0, sizeof seen);
+        for (;;) {
+                resp_t r;
+                json_t *doc, *es, *next;
+                size_t i;
+                snprintf(path, sizeof path, "/stores/counts?limit=%d%s%s%s%s",
+                         limit, *query ? "&" : "", query,
+                         cursor ? "&cursor=" : "", cursor ? cursor : "");
+                r = http(port, NULL, path, NULL, NULL);
+                if (r.status == 503 && kt_now_ms() - t0 < 30000) {
+                        free(r.body);
+                        kt_sleep_ms(200);
+                        continue;
+                }
+                if (r.status != 200)
+                        fail_msg("GET %s: %ld %s", path, r.status, r.body);
+                doc = json_loads(r.body, 0, NULL);
+                es = json_object_get(doc, "entries");
+                assert_true(json_is_array(es));
+                assert_true((int)json_array_size(es) <= limit);
+                for (i = 0; i < json_array_size(es); i++) {
+                        json_t *e = json_array_get(es, i);
+                        const char *k =
+                                json_string_value(json_object_get(e, "key"));
+                        int idx =
+                                k && !strncmp(k, "key-", 4) ? atoi(k + 4) : -1;
+                        if (idx < 0 || idx >= RQ_KEYS)
+                                fail_msg("GET %s: key %s", path,
+                                         k ? k : "(none)");
+                        if (seen[idx]++)
+                                fail_msg("GET %s: key %s twice", path, k);
+                        assert_int_equal(
+                                json_integer_value(json_object_get(e, "value")),
+                                1 + idx % 3);
+                        n++;
+                }
+                next = json_object_get(doc, "next");
+                free(cursor);
+                cursor = json_is_string(next) ? strdup(json_string_value(next))
+                                              : NULL;
+                json_decref(doc);
+                free(r.body);
+                pages++;
+                assert_true(pages < RQ_KEYS);
+                if (!cursor)
+                        break;
+        }
+        return n;
+}
+
+/* Range, prefix and all-keys scans on every instance of @p ports. */
+static void rq_scans(const int *ports, int cnt)
+{
+        int k;
+        for (k = 0; k < cnt; k++) {
+                assert_int_equal(rq_scan(ports[k], "", 777), RQ_KEYS);
+                assert_int_equal(rq_scan(ports[k], "", 10000), RQ_KEYS);
+                assert_int_equal(
+                        rq_scan(ports[k], "from=key-01000&to=key-01999", 333),
+                        1000);
+                assert_int_equal(rq_scan(ports[k], "prefix=key-0999", 3), 10);
+        }
+}
+
 struct rq_wait {
         const int *ports;
         int n;
@@ -824,6 +919,7 @@ static void test_remote_queries(void **state)
                 if (kt_now_ms() - t0 > 60000)
                         fail_msg("queries still unavailable after 60 s");
         assert_true(rq_sweep(rq_ports, RQ_INSTANCES));
+        rq_scans(rq_ports, RQ_INSTANCES);
 
         /* One instance leaves; the others take its tasks (restoring them
          * from the changelogs) and answer for every key again. */
@@ -839,6 +935,7 @@ static void test_remote_queries(void **state)
                 if (kt_now_ms() - t0 > 60000)
                         fail_msg("queries still unavailable after 60 s");
         assert_true(rq_sweep(rq_ports, RQ_INSTANCES - 1));
+        rq_scans(rq_ports, RQ_INSTANCES - 1);
 
         for (k = 0; k < RQ_INSTANCES - 1; k++) {
                 kill(rq_pids[k], SIGTERM);
