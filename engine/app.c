@@ -101,9 +101,13 @@ int64_t brook__app_stop_deadline(brook_app_t *app)
         return at + brook__conf_int(app->conf, "shutdown.timeout.ms");
 }
 
+_Thread_local int64_t brook__own_stop_at;
+
 int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise)
 {
         int64_t deadline = brook__app_stop_deadline(app), now;
+        if (deadline == INT64_MAX && brook__own_stop_at)
+                deadline = brook__own_stop_at;
         if (deadline == INT64_MAX)
                 return otherwise;
         now = brook__now_mono_ms();
@@ -694,9 +698,9 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
                         want_cnt++;
                 }
         }
-        /* Remote queries' directory of instances (engine/instances.c):
-         * one record per instance, compacted. */
-        if (brook_conf_get(app->conf, "application.server")) {
+        /* Remote queries' directory of instances and the shutdown signal
+         * (engine/instances.c): one record per instance, compacted. */
+        {
                 size_t len = strlen(app->app_id) +
                              strlen(brook__instances_topic_suffix()) + 1;
                 want[want_cnt].name = brook__xmalloc(len);
@@ -944,6 +948,128 @@ brook_err_t brook_app_set_state_listener(brook_app_t *app,
         app->state_listener = fn;
         app->state_opaque = fn ? opaque : NULL;
         return BROOK_OK;
+}
+
+brook_err_t brook_app_set_uncaught_exception_handler(
+        brook_app_t *app, brook_uncaught_handler_fn fn, void *opaque,
+        char *errstr, size_t errstr_size)
+{
+        bool started;
+        pthread_mutex_lock(&app->lock);
+        started = app->started;
+        pthread_mutex_unlock(&app->lock);
+        if (started) {
+                brook__seterr(errstr, errstr_size,
+                              "an uncaught-exception handler can only be set "
+                              "before the app starts");
+                return BROOK_ERR_STATE;
+        }
+        app->uncaught = fn;
+        app->uncaught_opaque = fn ? opaque : NULL;
+        return BROOK_OK;
+}
+
+struct brook__replace {
+        brook_app_t *app;
+        int idx;
+};
+
+static void brook__stats_add(brook_app_stats_t *stats,
+                             const brook__thread_t *thr);
+
+/* Folds thread @p thr's counters into the app's closed ones (app->lock
+ * held): it is about to be freed. */
+static void brook__app_fold_thread(brook_app_t *app, brook__thread_t *thr)
+{
+        int r;
+        brook__stats_add(&app->closed_stats, thr);
+        for (r = 0; r < BROOK__DROP_CNT; r++)
+                app->closed_drops[r] += atomic_load(&thr->stat_drops[r]);
+        app->closed_enforced += atomic_load(&thr->stat_enforced);
+}
+
+/* The replacement of a failed stream thread: the old one is joined and its
+ * clients freed, a new one made for its slot and started, unless the app
+ * stops meanwhile (then close deals with the old one). */
+static void *brook__app_replace_main(void *arg)
+{
+        struct brook__replace *rp = arg;
+        brook_app_t *app = rp->app;
+        brook__thread_t *old = app->threads[rp->idx], *nw = NULL;
+        char errstr[1024];
+        bool go;
+
+        brook__thread_destroy(old);
+        pthread_mutex_lock(&app->lock);
+        go = !atomic_load(&app->stopping) && !app->closed;
+        pthread_mutex_unlock(&app->lock);
+        if (go &&
+            !(nw = brook__thread_new(app, rp->idx, errstr, sizeof errstr))) {
+                brook__app_fail(app, errstr);
+                go = false;
+        }
+        pthread_mutex_lock(&app->lock);
+        if (go && !atomic_load(&app->stopping) && !app->closed) {
+                brook__app_fold_thread(app, old);
+                app->threads[rp->idx] = nw;
+                app->threads_running++;
+                pthread_mutex_unlock(&app->lock);
+                pthread_mutex_destroy(&old->snap_lock);
+                free(old);
+                brook__log("INFO",
+                           "%s: stream thread %d replaced (the "
+                           "uncaught-exception handler said "
+                           "REPLACE_THREAD)",
+                           app->app_id, rp->idx + 1);
+                if (brook__thread_start(nw, errstr, sizeof errstr)) {
+                        pthread_mutex_lock(&app->lock);
+                        app->threads_running--;
+                        pthread_mutex_unlock(&app->lock);
+                        brook__app_fail(app, errstr);
+                }
+        } else {
+                pthread_mutex_unlock(&app->lock);
+                if (nw) {
+                        brook__thread_destroy(nw);
+                        pthread_mutex_destroy(&nw->snap_lock);
+                        free(nw);
+                }
+        }
+        pthread_mutex_lock(&app->lock);
+        app->replacing--;
+        pthread_cond_broadcast(&app->cond);
+        pthread_mutex_unlock(&app->lock);
+        free(rp);
+        return NULL;
+}
+
+void brook__app_replace_thread(brook_app_t *app, int idx)
+{
+        struct brook__replace *rp = brook__xmalloc(sizeof *rp);
+        pthread_attr_t attr;
+        pthread_t tid;
+
+        rp->app = app;
+        rp->idx = idx;
+        pthread_mutex_lock(&app->lock);
+        app->replacing++;
+        /* Kafka Streams rebalances while it replaces a thread. */
+        if (app->state == BROOK_APP_RUNNING)
+                brook__app_state_set(app, BROOK_APP_REBALANCING);
+        pthread_mutex_unlock(&app->lock);
+        brook__app_state_tell(app);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&tid, &attr, brook__app_replace_main, rp)) {
+                free(rp);
+                pthread_mutex_lock(&app->lock);
+                app->replacing--;
+                pthread_cond_broadcast(&app->cond);
+                pthread_mutex_unlock(&app->lock);
+                brook__app_fail(app, "cannot start a thread to replace a "
+                                     "failed stream thread");
+        }
+        pthread_attr_destroy(&attr);
 }
 
 void brook__app_fail(brook_app_t *app, const char *msg)
@@ -1336,7 +1462,9 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         pthread_mutex_unlock(&app->lock);
         brook__app_state_tell(app);
         pthread_mutex_lock(&app->lock);
-        while (app->threads_running > 0) {
+        /* A thread being replaced counts as running until its
+         * replacement gave up (it sees the stop) or started. */
+        while (app->threads_running > 0 || app->replacing > 0) {
                 if (pthread_cond_timedwait(&app->cond, &app->lock, &ts)) {
                         timed_out = true;
                         break;
@@ -1367,13 +1495,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         brook__global_destroy(app);
         pthread_mutex_lock(&app->lock);
         for (i = 0; i < app->thread_cnt; i++) {
-                int r;
-                brook__stats_add(&app->closed_stats, app->threads[i]);
-                for (r = 0; r < BROOK__DROP_CNT; r++)
-                        app->closed_drops[r] +=
-                                atomic_load(&app->threads[i]->stat_drops[r]);
-                app->closed_enforced +=
-                        atomic_load(&app->threads[i]->stat_enforced);
+                brook__app_fold_thread(app, app->threads[i]);
                 pthread_mutex_destroy(&app->threads[i]->snap_lock);
                 free(app->threads[i]);
                 app->threads[i] = NULL;

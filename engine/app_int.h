@@ -130,6 +130,14 @@ struct brook_app_s {
          *  threads read it without a lock. */
         brook_restore_listener_t restore_listener;
 
+        /** brook_app_set_uncaught_exception_handler()'s, set before the
+         *  start. */
+        brook_uncaught_handler_fn uncaught;
+        void *uncaught_opaque;
+        /** Stream threads being replaced (brook__app_replace_thread()):
+         *  close waits for them (under lock). */
+        int replacing;
+
         /** brook_app_set_state_listener()'s, set before the start. */
         brook_state_listener_fn state_listener;
         void *state_opaque;
@@ -269,6 +277,10 @@ struct brook__thread {
         int abort_streak;
         /** Why the first transaction of the streak aborted. */
         char abort_first_why[512];
+        /** Its uncaught-exception handler said REPLACE_THREAD: it leaves
+         *  its loop, closes as a failed thread does, and a new thread
+         *  takes its place (brook__app_replace_thread()). */
+        bool replace;
         /** The consumer failed fatally (a static member fenced after its
          *  session timed out, say): a new one must join the group. */
         bool consumer_fatal;
@@ -471,6 +483,17 @@ int64_t brook__app_stop_left(brook_app_t *app, int64_t otherwise);
 
 /** Records the app's first fatal error and asks every thread to stop. */
 void brook__app_fail(brook_app_t *app, const char *msg);
+/** A stream thread that exits because its uncaught-exception handler said
+ *  BROOK_UNCAUGHT_REPLACE_THREAD, as its last act: a new thread takes slot
+ *  @p idx (on a thread of its own, which joins the old one first). */
+void brook__app_replace_thread(brook_app_t *app, int idx);
+/** Set on a stream thread that is being replaced: the monotonic ms by
+ *  which its exit must be done (brook__app_stop_left() uses it while no
+ *  stop was asked for); 0 otherwise. */
+extern _Thread_local int64_t brook__own_stop_at;
+/** Signals every instance to stop (BROOK_UNCAUGHT_SHUTDOWN_APPLICATION)
+ *  through the instances topic; waits up to 5 s for the broker. */
+void brook__instances_signal_shutdown(brook__instances_t *is, const char *why);
 /** The app whose stream or global thread this is (NULL on any other
  *  thread): brook_app_close() on one (a state listener's call) only asks
  *  for the stop, since the thread cannot wait for itself. */

@@ -16,6 +16,12 @@
  * change and every 10 s besides; a tombstone when it closes. Every such
  * instance reads the topic from the start, so it knows the others.
  *
+ * The same topic carries Kafka Streams' SHUTDOWN_APPLICATION: a record
+ * keyed "__shutdown__" ({"by": <instance id>, "why": "..."}) that every
+ * instance reading the topic since before it was written obeys by
+ * stopping with an error. So every instance reads the topic, with or
+ * without application.server; only those with one publish their tasks.
+ *
  * This is a directory, not an authority: an entry can be out of date (an
  * instance killed without its tombstone, a rebalance not yet published).
  * What makes a stale entry impossible to serve from is that only the
@@ -33,6 +39,7 @@
 #include "app_int.h"
 
 #define BROOK__INST_HEARTBEAT_MS 10000
+#define BROOK__INST_SHUTDOWN_KEY "__shutdown__"
 
 struct brook__inst {
         char *id;
@@ -55,6 +62,11 @@ struct brook__instances {
         size_t cnt;
         char *last; /**< What was last published, without "at". */
         int64_t last_at;
+        bool publishes; /**< application.server is set. */
+        /** Shutdown records from this offset on are obeyed (older ones
+         *  were for an earlier run); failing that, those stamped after
+         *  start_ms. */
+        int64_t shutdown_from, start_ms;
 };
 
 static void inst_free(struct brook__inst *in)
@@ -161,9 +173,41 @@ static char *inst_mine(brook__instances_t *is)
         return s;
 }
 
+/* The producer, made on first use (an instance without
+ * application.server only ever writes a shutdown signal); NULL, with a
+ * warning, if it cannot be made. */
+static rd_kafka_t *inst_producer(brook__instances_t *is)
+{
+        rd_kafka_conf_t *pc;
+        rd_kafka_t *rk;
+        char why[512];
+
+        pthread_mutex_lock(&is->lock);
+        if ((rk = is->producer)) {
+                pthread_mutex_unlock(&is->lock);
+                return rk;
+        }
+        if ((pc = brook__client_conf(is->app, "producer", "instances-producer",
+                                     -1, why, sizeof why))) {
+                if (rd_kafka_conf_set(pc, "linger.ms", "0", why, sizeof why) ||
+                    !(rk = rd_kafka_new(RD_KAFKA_PRODUCER, pc, why,
+                                        sizeof why)))
+                        rd_kafka_conf_destroy(pc);
+        }
+        is->producer = rk;
+        pthread_mutex_unlock(&is->lock);
+        if (!rk)
+                brook__log("WARN", "%s: instances producer: %s",
+                           is->app->app_id, why);
+        return rk;
+}
+
 static void inst_produce(brook__instances_t *is, const char *value)
 {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
+        rd_kafka_resp_err_t err;
+        if (!inst_producer(is))
+                return;
+        err = rd_kafka_producev(
                 is->producer, RD_KAFKA_V_TOPIC(is->topic),
                 RD_KAFKA_V_KEY(is->app->instance_id,
                                strlen(is->app->instance_id)),
@@ -201,6 +245,61 @@ static void inst_publish(brook__instances_t *is)
         is->last_at = now;
 }
 
+/* A shutdown record: this run's are obeyed. */
+static void inst_shutdown(brook__instances_t *is, const rd_kafka_message_t *m)
+{
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+        json_t *doc;
+        const char *by, *why;
+        char msg[1024];
+
+        if (!m->payload ||
+            (is->shutdown_from >= 0 ? m->offset < is->shutdown_from
+                                    : ts < is->start_ms))
+                return;
+        doc = json_loadb(m->payload, m->len, 0, NULL);
+        by = json_string_value(json_object_get(doc, "by"));
+        why = json_string_value(json_object_get(doc, "why"));
+        snprintf(msg, sizeof msg,
+                 "the application was shut down by instance %s "
+                 "(SHUTDOWN_APPLICATION): %s",
+                 by ? by : "?", why ? why : "no reason given");
+        json_decref(doc);
+        brook__app_fail(is->app, msg);
+}
+
+void brook__instances_signal_shutdown(brook__instances_t *is, const char *why)
+{
+        json_t *doc;
+        char *rec;
+        rd_kafka_resp_err_t err;
+        if (!is)
+                return;
+        doc = json_object();
+        json_object_set_new(doc, "by", json_string(is->app->instance_id));
+        json_object_set_new(doc, "why", json_string(why));
+        rec = json_dumps(doc, JSON_COMPACT);
+        json_decref(doc);
+        if (!inst_producer(is)) {
+                free(rec);
+                return;
+        }
+        err = rd_kafka_producev(
+                is->producer, RD_KAFKA_V_TOPIC(is->topic),
+                RD_KAFKA_V_KEY(BROOK__INST_SHUTDOWN_KEY,
+                               strlen(BROOK__INST_SHUTDOWN_KEY)),
+                RD_KAFKA_V_VALUE(rec, strlen(rec)),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        free(rec);
+        if (err || rd_kafka_flush(is->producer, 5000))
+                brook__log("ERROR",
+                           "%s: could not signal the other instances to shut "
+                           "down (instances topic \"%s\"): %s",
+                           is->app->app_id, is->topic,
+                           err ? rd_kafka_err2str(err) : "timed out");
+}
+
 static void *inst_main(void *arg)
 {
         brook__instances_t *is = arg;
@@ -212,14 +311,25 @@ static void *inst_main(void *arg)
                                 char id[256];
                                 memcpy(id, m->key, m->key_len);
                                 id[m->key_len] = '\0';
-                                inst_update(is, id, m->payload, m->len);
+                                if (!strcmp(id, BROOK__INST_SHUTDOWN_KEY))
+                                        inst_shutdown(is, m);
+                                else
+                                        inst_update(is, id, m->payload, m->len);
                         }
                         rd_kafka_message_destroy(m);
                         m = ++n < 1000 ? rd_kafka_consumer_poll(is->reader, 0)
                                        : NULL;
                 }
-                inst_publish(is);
-                rd_kafka_poll(is->producer, 0);
+                if (is->publishes)
+                        inst_publish(is);
+                {
+                        rd_kafka_t *pr;
+                        pthread_mutex_lock(&is->lock);
+                        pr = is->producer;
+                        pthread_mutex_unlock(&is->lock);
+                        if (pr)
+                                rd_kafka_poll(pr, 0);
+                }
         }
         return NULL;
 }
@@ -233,32 +343,19 @@ brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
                                    char *errstr, size_t errstr_size)
 {
         brook__instances_t *is;
-        rd_kafka_conf_t *pc;
         rd_kafka_topic_partition_list_t *parts;
-        char why[512];
         size_t n;
 
         *isp = NULL;
-        if (!brook_conf_get(app->conf, "application.server"))
-                return BROOK_OK;
         is = brook__xcalloc(1, sizeof *is);
         is->app = app;
+        is->publishes = brook_conf_get(app->conf, "application.server") != NULL;
+        is->start_ms = brook__now_wall_ms();
         pthread_mutex_init(&is->lock, NULL);
         n = strlen(app->app_id) + strlen(brook__instances_topic_suffix()) + 1;
         is->topic = brook__xmalloc(n);
         snprintf(is->topic, n, "%s%s", app->app_id,
                  brook__instances_topic_suffix());
-        if (!(pc = brook__client_conf(app, "producer", "instances-producer", -1,
-                                      errstr, errstr_size)))
-                goto fail;
-        if (rd_kafka_conf_set(pc, "linger.ms", "0", why, sizeof why) ||
-            !(is->producer =
-                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
-                rd_kafka_conf_destroy(pc);
-                brook__seterr(errstr, errstr_size, "instances producer: %s",
-                              why);
-                goto fail;
-        }
         {
                 static const char *const extra[] = {"enable.partition.eof",
                                                     "false", NULL};
@@ -266,6 +363,15 @@ brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
                               app, -1, "instances-reader", extra, errstr,
                               errstr_size)))
                         goto fail;
+        }
+        /* Shutdown records already there are an earlier run's. */
+        {
+                int64_t lo, hi;
+                is->shutdown_from =
+                        rd_kafka_query_watermark_offsets(is->reader, is->topic,
+                                                         0, &lo, &hi, 5000)
+                                ? -1
+                                : hi;
         }
         parts = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(parts, is->topic, 0)->offset =
@@ -301,7 +407,7 @@ void brook__instances_stop(brook__instances_t *is)
                 pthread_join(is->tid, NULL);
         if (is->producer) {
                 /* Gone: others stop forwarding here. */
-                if (is->tid_valid) {
+                if (is->tid_valid && is->publishes) {
                         inst_produce(is, NULL);
                         rd_kafka_flush(is->producer, 2000);
                 }

@@ -18,6 +18,50 @@
 /* How many messages one poll takes from the consumer before processing. */
 #define BROOK__POLL_BATCH 4096
 
+/*
+ * What a stream thread does with an error that stops it: its
+ * uncaught-exception handler (on this thread, no lock held) says whether
+ * a new thread replaces it, this instance stops (the default), or every
+ * instance does. The thread leaves its loop either way (failed).
+ */
+static void brook__thr_fatal(brook__thread_t *thr, const char *msg)
+{
+        brook_app_t *app = thr->app;
+        brook_uncaught_response_t r = BROOK_UNCAUGHT_SHUTDOWN_CLIENT;
+
+        thr->failed = true;
+        if (thr->replace)
+                return; /* Decided: this is its way out. */
+        if (app->uncaught && brook__own_app == app &&
+            !brook__app_should_stop(app))
+                r = app->uncaught(app, msg, app->uncaught_opaque);
+        if (r == BROOK_UNCAUGHT_REPLACE_THREAD) {
+                brook__log("WARN",
+                           "%s: stream thread %d failed; a new one replaces "
+                           "it: %s",
+                           app->app_id, thr->idx + 1, msg);
+                thr->replace = true;
+                /* Its way out is bounded as a stop's would be. */
+                brook__own_stop_at =
+                        brook__now_mono_ms() +
+                        brook__conf_int(app->conf, "shutdown.timeout.ms");
+                return;
+        }
+        if (r == BROOK_UNCAUGHT_SHUTDOWN_APPLICATION) {
+                char why[1200];
+                snprintf(why, sizeof why,
+                         "%s (the uncaught-exception handler shuts the "
+                         "whole application down)",
+                         msg);
+                /* Failed first: the signal comes back to this instance
+                 * too, and must not be taken for its cause. */
+                brook__app_fail(app, why);
+                brook__instances_signal_shutdown(app->instances, msg);
+                return;
+        }
+        brook__app_fail(app, msg);
+}
+
 static void brook__release_msg(brook__inrec_t *in)
 {
         rd_kafka_message_destroy(in->owner);
@@ -592,7 +636,7 @@ static brook__commit_t brook__thr_stall(brook__thread_t *thr, const char *why)
                          "thread %d: commit failed for %" PRId64
                          " ms, past task.timeout.ms (%" PRId64 " ms): %s",
                          thr->idx, now - thr->stall_since, limit, cause);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
                 return BROOK__COMMIT_FAILED;
         }
@@ -969,7 +1013,7 @@ static bool brook__thr_txn_init(brook__thread_t *thr)
         if (!thr->failed) {
                 char msg[700];
                 snprintf(msg, sizeof msg, "thread %d: %s", thr->idx, why);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
         }
         return false;
@@ -1006,7 +1050,7 @@ static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
                 char msg[700];
                 snprintf(msg, sizeof msg,
                          "thread %d: making a new producer: %s", thr->idx, why);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
                 return false;
         }
@@ -1073,7 +1117,7 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
                                  "thread %d: %d transactions in a row "
                                  "aborted; the last because %s",
                                  thr->idx, thr->abort_streak, why);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
         }
         while (r == BROOK__TXN_OK && thr->txn_open) {
@@ -1225,7 +1269,7 @@ static brook__commit_t brook__thr_commit(brook__thread_t *thr, int flush_ms)
                           sizeof why);
         if (r == BROOK__COMMIT_FAILED) {
                 if (why[0])
-                        brook__app_fail(thr->app, why);
+                        brook__thr_fatal(thr, why);
                 thr->failed = true;
         }
         return r;
@@ -1272,7 +1316,7 @@ static brook__task_t *brook__thr_task(brook__thread_t *thr, int sub_id,
         thr->snap_at = 0;
         /* Processors start once the stores are restored (see assign). */
         if (brook__task_open_stores(task, errstr, sizeof errstr)) {
-                brook__app_fail(thr->app, errstr);
+                brook__thr_fatal(thr, errstr);
                 thr->failed = true;
                 return task;
         }
@@ -1389,7 +1433,7 @@ static void brook__thr_assign(brook__thread_t *thr,
                         continue;
                 }
                 if (brook__task_init(task, errstr, sizeof errstr)) {
-                        brook__app_fail(thr->app, errstr);
+                        brook__thr_fatal(thr, errstr);
                         thr->failed = true;
                 }
         }
@@ -1409,7 +1453,7 @@ static void brook__thr_start_ready(brook__thread_t *thr, brook__ptrvec_t *ready)
                 brook__task_t *task = ready->v[k];
                 if (!thr->failed &&
                     brook__task_init(task, errstr, sizeof errstr)) {
-                        brook__app_fail(thr->app, errstr);
+                        brook__thr_fatal(thr, errstr);
                         thr->failed = true;
                 }
                 for (i = thr->paused->cnt; i-- > 0;) {
@@ -1512,7 +1556,7 @@ static void brook__thr_reset_tasks(brook__thread_t *thr)
                          "thread %d: going back to the last commit after an "
                          "aborted transaction failed: %s",
                          thr->idx, rd_kafka_err2str(kerr));
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
         }
         brook__app_notify(thr->app);
@@ -1581,7 +1625,7 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                  ? "assigning partitions"
                                  : "revoking partitions",
                          rd_kafka_err2str(kerr));
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
         }
         brook__app_notify(thr->app);
@@ -1655,7 +1699,7 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                                  "MissingSourceTopicException); recreate it "
                                  "and restart the app",
                                  rd_kafka_topic_name(rkm->rkt));
-                        brook__app_fail(thr->app, msg);
+                        brook__thr_fatal(thr, msg);
                         thr->failed = true;
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         /* The partition's end, for max.task.idle.ms. */
@@ -1824,7 +1868,7 @@ static bool brook__thr_subscribe(brook__thread_t *thr)
                 return true;
         snprintf(msg, sizeof msg, "thread %d: subscribe failed: %s", thr->idx,
                  rd_kafka_err2str(err));
-        brook__app_fail(thr->app, msg);
+        brook__thr_fatal(thr, msg);
         thr->failed = true;
         return false;
 }
@@ -1861,7 +1905,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
                          "minute of each other, the last time: %s (does "
                          "another instance use the same group.instance.id?)",
                          thr->idx, thr->consumer_renewals, why);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
                 return false;
         }
@@ -1890,7 +1934,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
                 rd_kafka_conf_destroy(cc);
                 snprintf(msg, sizeof msg,
                          "thread %d: making a new consumer: %s", thr->idx, why);
-                brook__app_fail(thr->app, msg);
+                brook__thr_fatal(thr, msg);
                 thr->failed = true;
                 return false;
         }
@@ -1925,7 +1969,7 @@ static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                 while (brook__task_ready(task, now)) {
                         if (brook__task_process_one(task, brook__release_msg,
                                                     errstr, sizeof errstr)) {
-                                brook__app_fail(thr->app, errstr);
+                                brook__thr_fatal(thr, errstr);
                                 thr->failed = true;
                                 return false;
                         }
@@ -2174,7 +2218,7 @@ static void *brook__thread_main(void *arg)
                 rd_kafka_poll(thr->producer, 0);
                 brook__thr_redeliver(thr);
                 if (thr->delivery_error[0]) {
-                        brook__app_fail(app, thr->delivery_error);
+                        brook__thr_fatal(thr, thr->delivery_error);
                         thr->failed = true;
                         break;
                 }
@@ -2189,7 +2233,7 @@ static void *brook__thread_main(void *arg)
                         if (brook__task_punctuate_wall(thr->tasks.v[i],
                                                        brook__now_wall_ms(),
                                                        errstr, sizeof errstr)) {
-                                brook__app_fail(app, errstr);
+                                brook__thr_fatal(thr, errstr);
                                 thr->failed = true;
                         }
                 }
@@ -2208,7 +2252,7 @@ static void *brook__thread_main(void *arg)
                                     thr,
                                     busy ? 0 : (poll_ms < 100 ? poll_ms : 100),
                                     &ready, errstr, sizeof errstr)) {
-                                brook__app_fail(app, errstr);
+                                brook__thr_fatal(thr, errstr);
                                 thr->failed = true;
                                 break;
                         }
@@ -2237,10 +2281,12 @@ static void *brook__thread_main(void *arg)
                 brook__thr_publish(thr);
         }
 
-        /* Whatever ended the loop, the app stops: from here on every wait
-         * is bounded by the stop's deadline (shutdown.timeout.ms from when
-         * the stop was asked for). */
-        brook__app_request_stop(app);
+        /* Whatever ended the loop, the app stops (unless this thread is
+         * being replaced): from here on every wait is bounded by the
+         * stop's deadline (shutdown.timeout.ms from when the stop was
+         * asked for, or from the failure of a replaced thread). */
+        if (!thr->replace)
+                brook__app_request_stop(app);
         /* Commit what was processed (on a fatal error too: everything
          * before the failed record is done), unless output was lost. If
          * the commit cannot complete, the tasks close without one: their
@@ -2299,6 +2345,10 @@ static void *brook__thread_main(void *arg)
                 rd_kafka_queue_destroy(cq);
         free(batch);
         brook__thr_destroy_clients(thr, 1000);
+        /* The replacement is asked for first, so that a close waits for
+         * it (it joins this thread) rather than for nothing. */
+        if (thr->replace && !brook__app_should_stop(app))
+                brook__app_replace_thread(app, thr->idx);
         brook__app_thread_exited(app);
         return NULL;
 }

@@ -1003,6 +1003,225 @@ static void test_state_listener_errors(void **state)
         free(missing);
 }
 
+/* ----------------------------------------------- uncaught exceptions */
+
+/* A processor that fails on the value "boom" the first time it sees it,
+ * and forwards everything. */
+static atomic_int boom_failures;
+static atomic_bool boom_always; /**< Fails on every "boom". */
+
+static brook_err_t flaky_process(brook_ctx_t *ctx, brook_record_t *rec,
+                                 void *state, char *errstr, size_t errstr_size)
+{
+        (void)state;
+        if (rec->value && !strcmp(rec->value, "boom") &&
+            (atomic_fetch_add(&boom_failures, 1) == 0 ||
+             atomic_load(&boom_always))) {
+                snprintf(errstr, errstr_size, "boom, once");
+                return BROOK_ERR_FATAL;
+        }
+        return brook_ctx_forward(ctx, rec, errstr, errstr_size);
+}
+
+typedef struct uncaught {
+        atomic_int calls;
+        brook_uncaught_response_t response;
+        char error[512];
+} uncaught_t;
+
+static brook_uncaught_response_t on_uncaught(brook_app_t *app,
+                                             const char *error, void *opaque)
+{
+        uncaught_t *u = opaque;
+        (void)app;
+        if (atomic_fetch_add(&u->calls, 1) == 0)
+                snprintf(u->error, sizeof u->error, "%s", error);
+        return u->response;
+}
+
+static brook_app_t *flaky_app(const char *app_id, const char *in,
+                              const char *out, const char *guarantee,
+                              uncaught_t *u)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = conf_for(app_id, "1");
+        brook_processor_def_t def = {.process = flaky_process};
+        char errstr[1024];
+        brook_app_t *app;
+
+        assert_int_equal(brook_conf_set(conf, "processing.guarantee", guarantee,
+                                        errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_source(b, "src",
+                                                  (const char *[]){in}, 1, NULL,
+                                                  NULL, errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_processor(b, "flaky", &def,
+                                                     (const char *[]){"src"}, 1,
+                                                     errstr, sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_builder_add_sink(b, "out", out, NULL, NULL, NULL,
+                                                (const char *[]){"flaky"}, 1,
+                                                errstr, sizeof errstr),
+                         BROOK_OK);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_set_uncaught_exception_handler(
+                                 app, on_uncaught, u, errstr, sizeof errstr),
+                         BROOK_OK);
+        return app;
+}
+
+/* Values "v0" .. "v<n-1>" and "boom" in the middle, on one partition. */
+static void produce_flaky_input(const char *in, int n)
+{
+        rd_kafka_t *p = kt_producer();
+        char v[32];
+        int i;
+        for (i = 0; i < n; i++) {
+                if (i == n / 2)
+                        kt_produce(p, in, 0, "k", "boom", 4, NULL);
+                snprintf(v, sizeof v, "v%d", i);
+                kt_produce(p, in, 0, "k", v, strlen(v), NULL);
+        }
+        kt_producer_close(p);
+}
+
+typedef struct seen_values {
+        int n, boom, dup;
+        unsigned char v[1000];
+} seen_values_t;
+
+static void count_value(const rd_kafka_message_t *m, void *opaque)
+{
+        seen_values_t *s = opaque;
+        char buf[32];
+        int i;
+        snprintf(buf, sizeof buf, "%.*s", (int)m->len,
+                 (const char *)m->payload);
+        s->n++;
+        if (!strcmp(buf, "boom"))
+                s->boom++;
+        else if (sscanf(buf, "v%d", &i) == 1 && i >= 0 && i < 1000 && s->v[i]++)
+                s->dup++;
+}
+
+/*
+ * REPLACE_THREAD: the processor fails once on "boom"; the handler is told
+ * once, a new thread takes over, the app stays up (REBALANCING, then
+ * RUNNING again), and under exactly_once_v2 the output holds every input
+ * record exactly once ("boom" included: the new thread processes it
+ * again, and it passes).
+ */
+static void test_uncaught_replace_thread(void **state)
+{
+        char *app_id = kt_unique("uncaught-replace");
+        char *in = kt_unique("uncaught-in"), *out = kt_unique("uncaught-out");
+        uncaught_t u = {.response = BROOK_UNCAUGHT_REPLACE_THREAD};
+        seen_values_t seen;
+        const char *topics[] = {out};
+        kt_reader_t *r;
+        brook_app_t *app;
+        char errstr[1024];
+        int64_t t0;
+        int i;
+        (void)state;
+
+        atomic_store(&boom_failures, 0);
+        atomic_store(&boom_always, false);
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        produce_flaky_input(in, 400);
+        app = flaky_app(app_id, in, out, "exactly_once_v2", &u);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+
+        memset(&seen, 0, sizeof seen);
+        r = kt_reader_new(topics, 1, 1);
+        t0 = kt_now_ms();
+        while (seen.n < 401 && kt_now_ms() - t0 < 120000)
+                kt_reader_poll(r, 500, count_value, &seen);
+        assert_int_equal(seen.n, 401);
+        assert_int_equal(seen.boom, 1);
+        assert_int_equal(seen.dup, 0);
+        for (i = 0; i < 400; i++)
+                assert_int_equal(seen.v[i], 1);
+        assert_int_equal(atomic_load(&u.calls), 1);
+        assert_non_null(strstr(u.error, "boom, once"));
+        assert_int_equal(atomic_load(&boom_failures), 2);
+        /* Up again, with the new thread; nothing more arrives. */
+        t0 = kt_now_ms();
+        while (brook_app_state(app, NULL, 0) != BROOK_APP_RUNNING &&
+               kt_now_ms() - t0 < 60000)
+                kt_sleep_ms(50);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_RUNNING);
+        kt_reader_drain(r, 30000, count_value, &seen);
+        assert_int_equal(seen.n, 401);
+        kt_reader_destroy(r);
+
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_NOT_RUNNING);
+        brook_app_destroy(app);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+/*
+ * SHUTDOWN_APPLICATION: two instances of one application; the one that
+ * gets "boom" fails, its handler shuts the application down, and the
+ * other, which saw no failure (its handler is never called), stops with
+ * an error that says so.
+ */
+static void test_uncaught_shutdown_application(void **state)
+{
+        char *app_id = kt_unique("uncaught-shutdown");
+        char *in = kt_unique("uncaught-sd-in"),
+             *out = kt_unique("uncaught-sd-out");
+        uncaught_t u[2] = {{.response = BROOK_UNCAUGHT_SHUTDOWN_APPLICATION},
+                           {.response = BROOK_UNCAUGHT_SHUTDOWN_APPLICATION}};
+        brook_app_t *apps[2];
+        char errstr[1024];
+        int k, failed = -1;
+        (void)state;
+
+        atomic_store(&boom_always, true);
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        for (k = 0; k < 2; k++) {
+                apps[k] = flaky_app(app_id, in, out, "at_least_once", &u[k]);
+                assert_int_equal(
+                        brook_app_start(apps[k], errstr, sizeof errstr),
+                        BROOK_OK);
+        }
+        /* Both have a partition before "boom" comes. */
+        {
+                kt_group_t g;
+                kt_wait_group_stable(app_id, in, 2, 2, &g, 60000);
+        }
+        produce_flaky_input(in, 10);
+        for (k = 0; k < 2; k++)
+                assert_int_equal(brook_app_wait(apps[k], 60000),
+                                 BROOK_APP_ERROR);
+        for (k = 0; k < 2; k++)
+                if (atomic_load(&u[k].calls))
+                        failed = k;
+        assert_true(failed >= 0);
+        assert_int_equal(atomic_load(&u[failed].calls), 1);
+        assert_int_equal(atomic_load(&u[1 - failed].calls), 0);
+        brook_app_state(apps[failed], errstr, sizeof errstr);
+        assert_non_null(strstr(errstr, "boom"));
+        brook_app_state(apps[1 - failed], errstr, sizeof errstr);
+        if (!strstr(errstr, "the application was shut down by instance") ||
+            !strstr(errstr, "boom"))
+                fail_msg("the other instance's error: %s", errstr);
+        for (k = 0; k < 2; k++)
+                brook_app_destroy(apps[k]);
+        atomic_store(&boom_always, false);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1021,6 +1240,9 @@ int main(void)
                 cmocka_unit_test(test_state_listener_closes),
                 cmocka_unit_test(test_state_listener_closes_in_start),
                 cmocka_unit_test(test_state_listener_errors),
+                cmocka_unit_test(test_uncaught_replace_thread),
+                cmocka_unit_test(test_uncaught_shutdown_application),
         };
+        kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

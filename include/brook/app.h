@@ -216,6 +216,45 @@ brook_err_t brook_app_set_state_listener(brook_app_t *app,
  *  (-1: forever). Returns the state. Thread-safe. */
 brook_app_state_t brook_app_wait(brook_app_t *app, int64_t timeout_ms);
 
+/** What the uncaught-exception handler asks for (Kafka Streams'
+ *  StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse). */
+typedef enum brook_uncaught_response_e {
+        /** A new stream thread takes the failed one's place; the failed
+         *  one closes its tasks as a failure does (under exactly_once_v2
+         *  its transaction aborts; under at_least_once what it processed
+         *  before the failure commits), so the new owner of its tasks
+         *  processes the rest again and nothing is lost. */
+        BROOK_UNCAUGHT_REPLACE_THREAD,
+        /** This instance stops with the error (ERROR): the default, and
+         *  what happens without a handler. */
+        BROOK_UNCAUGHT_SHUTDOWN_CLIENT,
+        /** Every instance of the application stops with the error: this
+         *  one signals the others through the instances topic
+         *  (docs/operations.md) and each goes to ERROR within about a
+         *  second. */
+        BROOK_UNCAUGHT_SHUTDOWN_APPLICATION,
+} brook_uncaught_response_t;
+
+/**
+ * Called on the failing stream thread with the error that would stop it
+ * (a record that cannot be processed under the fail handler, a fatal
+ * Kafka error, a failed commit, ...). No brook lock is held; the handler
+ * must not close the app. A response brook does not know counts as
+ * BROOK_UNCAUGHT_SHUTDOWN_CLIENT.
+ */
+typedef brook_uncaught_response_t (*brook_uncaught_handler_fn)(
+        brook_app_t *app, const char *error, void *opaque);
+
+/**
+ * Kafka Streams' KafkaStreams#setUncaughtExceptionHandler(): set before
+ * the start (BROOK_ERR_STATE after). NULL restores the default
+ * (BROOK_UNCAUGHT_SHUTDOWN_CLIENT). Errors of the global thread and of the
+ * start itself always shut the client down.
+ */
+brook_err_t brook_app_set_uncaught_exception_handler(
+        brook_app_t *app, brook_uncaught_handler_fn fn, void *opaque,
+        char *errstr, size_t errstr_size);
+
 /** Counters of an app, summed over its threads. Thread-safe. */
 typedef struct brook_app_stats_s {
         int64_t records_processed; /**< Input records fully processed. */
