@@ -57,6 +57,13 @@ typedef struct brook__tmetrics {
         atomic_llong tasks_created, tasks_closed;
         atomic_llong cache_hits, cache_misses, cache_bytes;
         int64_t start_ms; /**< Wall clock. */
+        /** From librdkafka's statistics (HTTP server on): the producer's
+         *  records and bytes sent, records queued, and the largest of its
+         *  brokers' average round trip (us); the consumer's records and
+         *  bytes fetched and round trip. Set once any arrived. */
+        atomic_llong prod_records, prod_bytes, prod_queued, prod_rtt_us;
+        atomic_llong cons_records, cons_bytes, cons_rtt_us;
+        atomic_int stats_seen;
 } brook__tmetrics_t;
 
 struct brook_app_s {

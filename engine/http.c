@@ -104,6 +104,7 @@ int brook__http_parse(const char *method, const char *path,
         req->limit = BROOK__HTTP_LIMIT_DEF;
         req->cursor_partition = -1;
         req->partition = -1;
+        req->time_to = INT64_MAX;
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
                 brook__seterr(errstr, errstr_size,
                               "method %.32s is not allowed: the server "
@@ -214,10 +215,51 @@ int brook__http_parse_arg(brook__http_req_t *req, const char *name,
         brook__http_text_t *t = NULL;
         size_t len = strlen(value);
 
+        if (req->route == BROOK__HTTP_STORE_KEY) {
+                /* A window or session store's fetch. */
+                if (!strcmp(name, "time_from") || !strcmp(name, "time_to")) {
+                        char *end;
+                        long long v;
+                        errno = 0;
+                        v = isdigit((unsigned char)*value)
+                                    ? strtoll(value, &end, 10)
+                                    : -1;
+                        if (v < 0 || *end || errno) {
+                                brook__seterr(errstr, errstr_size,
+                                              "%s must be a time in ms "
+                                              "since the epoch (a whole "
+                                              "number, 0 or more)",
+                                              name);
+                                return 400;
+                        }
+                        *(name[5] == 'f' ? &req->time_from : &req->time_to) = v;
+                        req->has_window_args = true;
+                        return 0;
+                }
+                if (!strcmp(name, "backward")) {
+                        if (strcmp(value, "true") && strcmp(value, "false")) {
+                                brook__seterr(errstr, errstr_size,
+                                              "backward must be true or "
+                                              "false");
+                                return 400;
+                        }
+                        req->backward = !strcmp(value, "true");
+                        req->has_window_args = true;
+                        return 0;
+                }
+                brook__seterr(errstr, errstr_size,
+                              "unknown query parameter \"%.64s\": GET "
+                              "/stores/{store}/{key} takes time_from, "
+                              "time_to and backward (window and session "
+                              "stores)",
+                              name);
+                return 400;
+        }
         if (req->route != BROOK__HTTP_STORE_SCAN) {
                 brook__seterr(errstr, errstr_size,
                               "unknown query parameter \"%.64s\": only "
-                              "GET /stores/{store} takes parameters",
+                              "GET /stores/{store} and "
+                              "/stores/{store}/{key} take parameters",
                               name);
                 return 400;
         }
@@ -643,9 +685,64 @@ static enum MHD_Result forward(brook__http_t *h, struct MHD_Connection *c,
                 free(type);
                 return respond_error(c, 503, msg, "Retry-After", "1");
         }
-        ret = respond(c, (unsigned)status, type, body, len, NULL, NULL);
+        /* Says who answered: operators and clients can tell. */
+        ret = respond(c, (unsigned)status, type, body, len, "X-Brook-Served-By",
+                      server);
         free(type);
         return ret;
+}
+
+/* A window store's windows of @p key that start in [time_from, time_to]
+ * (Kafka Streams' fetch(key, from, to)), or a session store's sessions of
+ * it (fetch(key), or findSessions(key, time_from, time_to) when either is
+ * given), into *@p docp. */
+static brook_err_t fetch_windows(brook_app_t *app, const brook__storedef_t *def,
+                                 const brook__http_req_t *req, const void *key,
+                                 brook_arena_t *arena, json_t **docp,
+                                 char *errstr, size_t errstr_size)
+{
+        brook_windowiter_t *it = NULL;
+        brook_window_t w;
+        json_t *ws;
+        void *k, *v;
+        brook_err_t err;
+
+        if (def->kind == BROOK__STORE_WINDOW)
+                err = brook_app_window_fetch(
+                        app, req->store, key, req->time_from, req->time_to,
+                        req->backward, arena, &it, errstr, errstr_size);
+        else if (req->time_from || req->time_to != INT64_MAX)
+                err = brook_app_session_find(
+                        app, req->store, key, req->time_from, req->time_to,
+                        req->backward, arena, &it, errstr, errstr_size);
+        else
+                err = brook_app_session_fetch(app, req->store, key,
+                                              req->backward, arena, &it, errstr,
+                                              errstr_size);
+        if (err)
+                return err;
+        ws = json_array();
+        while (!(err = brook_windowiter_next(it, &k, &w, &v, errstr,
+                                             errstr_size))) {
+                json_t *e = json_object();
+                json_object_set_new(e, "start", json_integer(w.start));
+                json_object_set_new(e, "end", json_integer(w.end));
+                json_object_set_new(e, "value",
+                                    value_json(def->value_serde, v));
+                json_array_append_new(ws, e);
+        }
+        brook_windowiter_destroy(it);
+        if (err != BROOK_ERR_END) {
+                json_decref(ws);
+                return err;
+        }
+        *docp = json_object();
+        json_object_set_new(*docp, "store", json_string(req->store));
+        json_object_set_new(*docp, "key", value_json(def->key_serde, key));
+        json_object_set_new(
+                *docp,
+                def->kind == BROOK__STORE_WINDOW ? "windows" : "sessions", ws);
+        return BROOK_OK;
 }
 
 static enum MHD_Result serve_store_key(brook__http_t *h,
@@ -675,16 +772,29 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                 brook_arena_destroy(arena);
                 return respond_error(c, 400, msg, NULL, NULL);
         }
-        err = brook_app_store_get(app, req->store, key, arena, &value, errstr,
-                                  sizeof errstr);
-        switch (err) {
-        case BROOK_OK:
+        doc = NULL;
+        if (def->kind == BROOK__STORE_WINDOW ||
+            def->kind == BROOK__STORE_SESSION) {
+                err = fetch_windows(app, def, req, key, arena, &doc, errstr,
+                                    sizeof errstr);
+        } else if (req->has_window_args) {
+                snprintf(errstr, sizeof errstr,
+                         "store \"%s\" is not a window or session store: "
+                         "time_from, time_to and backward are theirs",
+                         req->store);
+                err = BROOK_ERR_INVALID_ARG;
+        } else if (!(err = brook_app_store_get(app, req->store, key, arena,
+                                               &value, errstr,
+                                               sizeof errstr))) {
                 doc = json_object();
                 json_object_set_new(doc, "store", json_string(req->store));
                 json_object_set_new(doc, "key",
                                     value_json(def->key_serde, key));
                 json_object_set_new(doc, "value",
                                     value_json(def->value_serde, value));
+        }
+        switch (err) {
+        case BROOK_OK:
                 ret = respond_json(c, 200, doc, NULL, NULL);
                 break;
         case BROOK_ERR_NOT_FOUND:
@@ -719,7 +829,18 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                            strcmp(md.server,
                                   brook_conf_get(app->conf,
                                                  "application.server"))) {
-                        ret = forward(h, c, md.server, path, md.task_id);
+                        /* The path as it came, and the query as parsed. */
+                        char *full = brook__xmalloc(strlen(path) + 96);
+                        if (req->has_window_args)
+                                sprintf(full,
+                                        "%s?time_from=%" PRId64
+                                        "&time_to=%" PRId64 "&backward=%s",
+                                        path, req->time_from, req->time_to,
+                                        req->backward ? "true" : "false");
+                        else
+                                strcpy(full, path);
+                        ret = forward(h, c, md.server, full, md.task_id);
+                        free(full);
                 } else {
                         snprintf(msg, sizeof msg,
                                  "store \"%s\": no instance is known to host "

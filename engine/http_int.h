@@ -42,6 +42,11 @@ typedef struct brook__http_req {
         unsigned char *cursor_key; /**< NULL: from the partition's start. */
         size_t cursor_key_len;
         int32_t partition;
+        /* Window and session stores' key fetches: the window starts'
+         * bounds (ms, inclusive; 0 and INT64_MAX unless given) and the
+         * order; has_window_args when any was given. */
+        int64_t time_from, time_to;
+        bool backward, has_window_args;
 } brook__http_req_t;
 
 /**

@@ -123,6 +123,10 @@ typedef struct mthr {
                 rebalances, aborts, restore_remaining, restoring_tasks,
                 cache_bytes;
         int64_t drops[BROOK__DROP_CNT];
+        /** librdkafka's statistics (stats_seen: any arrived). */
+        int64_t prod_records, prod_bytes, prod_queued, prod_rtt_us,
+                cons_records, cons_bytes, cons_rtt_us;
+        bool stats_seen;
         brook__tsnap_t *snap; /**< A deep copy. */
         size_t snap_cnt;
 } mthr_t;
@@ -180,6 +184,14 @@ static void mthr_copy(mthr_t *c, brook_app_t *app, int t)
         c->cache_bytes = atomic_load(&thr->m.cache_bytes);
         for (r = 0; r < BROOK__DROP_CNT; r++)
                 c->drops[r] = atomic_load(&thr->stat_drops[r]);
+        c->stats_seen = atomic_load(&thr->m.stats_seen);
+        c->prod_records = atomic_load(&thr->m.prod_records);
+        c->prod_bytes = atomic_load(&thr->m.prod_bytes);
+        c->prod_queued = atomic_load(&thr->m.prod_queued);
+        c->prod_rtt_us = atomic_load(&thr->m.prod_rtt_us);
+        c->cons_records = atomic_load(&thr->m.cons_records);
+        c->cons_bytes = atomic_load(&thr->m.cons_bytes);
+        c->cons_rtt_us = atomic_load(&thr->m.cons_rtt_us);
         c->snap = snap_copy(thr, &c->snap_cnt);
 }
 
@@ -401,12 +413,19 @@ typedef double (*thr_get_fn)(const mwin_t *w, const mthr_t *thr);
 
 static void m_threads(brook_buf_t *b, const mthr_t *thrs, const mwin_t *win,
                       int n, const char *name, const char *type,
-                      const char *help, thr_get_fn get)
+                      const char *help, thr_get_fn get, bool rk)
 {
         mlabels_t l;
-        int t;
+        int t, seen = 0;
+        /* librdkafka's figures: only once its statistics came. */
+        for (t = 0; rk && t < n; t++)
+                seen += thrs[t].stats_seen;
+        if (rk && !seen)
+                return;
         m_head(b, name, type, help);
         for (t = 0; t < n; t++) {
+                if (rk && !thrs[t].stats_seen)
+                        continue;
                 lbl_reset(&l);
                 lbl_add(&l, "thread_id", thrs[t].tid);
                 m_val(b, name, &l, get(&win[t], &thrs[t]));
@@ -486,98 +505,135 @@ GETTER(g_cache_ratio,
                          (double)(W.now.cache_hits + W.now.cache_misses -
                                   W.base.cache_hits - W.base.cache_misses)
                : NAN)
+GETTER(g_prod_records, (double)thr->prod_records)
+GETTER(g_prod_bytes, (double)thr->prod_bytes)
+GETTER(g_prod_queued, (double)thr->prod_queued)
+GETTER(g_prod_rtt, thr->prod_rtt_us < 0 ? NAN : (double)thr->prod_rtt_us / 1e3)
+GETTER(g_cons_records, (double)thr->cons_records)
+GETTER(g_cons_bytes, (double)thr->cons_bytes)
+GETTER(g_cons_rtt, thr->cons_rtt_us < 0 ? NAN : (double)thr->cons_rtt_us / 1e3)
 #undef W
 
 static const struct thr_metric {
         const char *name, *type, *help;
         thr_get_fn get;
+        bool rk; /**< From librdkafka's statistics. */
 } thr_metrics[] = {
         {"stream_thread_process_total", "counter",
-         "Records processed by the thread.", g_process_total},
+         "Records processed by the thread.", g_process_total, false},
         {"stream_thread_process_rate", "gauge",
-         "Records processed per second over the window.", g_process_rate},
+         "Records processed per second over the window.", g_process_rate,
+         false},
         {"stream_thread_process_latency_avg", "gauge",
          "Average time to process a record, in ms, over the window.",
-         g_process_lat_avg},
+         g_process_lat_avg, false},
         {"stream_thread_process_latency_max", "gauge",
          "Largest average time to process a record in one pass over the "
          "tasks, in ms, over the window.",
-         g_process_lat_max},
+         g_process_lat_max, false},
         {"stream_thread_poll_total", "counter",
-         "Polls of the consumer (each waits up to poll.ms).", g_poll_total},
+         "Polls of the consumer (each waits up to poll.ms).", g_poll_total,
+         false},
         {"stream_thread_poll_rate", "gauge",
-         "Polls per second over the window.", g_poll_rate},
+         "Polls per second over the window.", g_poll_rate, false},
         {"stream_thread_poll_latency_avg", "gauge",
-         "Average time of a poll, in ms, over the window.", g_poll_lat_avg},
+         "Average time of a poll, in ms, over the window.", g_poll_lat_avg,
+         false},
         {"stream_thread_poll_latency_max", "gauge",
-         "Longest poll, in ms, over the window.", g_poll_lat_max},
+         "Longest poll, in ms, over the window.", g_poll_lat_max, false},
         {"stream_thread_poll_records_avg", "gauge",
          "Average records a poll returned, over the window.",
-         g_poll_records_avg},
+         g_poll_records_avg, false},
         {"stream_thread_commit_total", "counter", "Commits completed.",
-         g_commit_total},
+         g_commit_total, false},
         {"stream_thread_commit_rate", "gauge",
-         "Commits per second over the window.", g_commit_rate},
+         "Commits per second over the window.", g_commit_rate, false},
         {"stream_thread_commit_latency_avg", "gauge",
          "Average time of a commit round of the loop (flush, state, "
          "offsets or transaction), in ms, over the window.",
-         g_commit_lat_avg},
+         g_commit_lat_avg, false},
         {"stream_thread_commit_latency_max", "gauge",
-         "Longest commit, in ms, over the window.", g_commit_lat_max},
+         "Longest commit, in ms, over the window.", g_commit_lat_max, false},
         {"stream_thread_punctuate_total", "counter", "Punctuator calls.",
-         g_punct_total},
+         g_punct_total, false},
         {"stream_thread_punctuate_rate", "gauge",
-         "Punctuator calls per second over the window.", g_punct_rate},
+         "Punctuator calls per second over the window.", g_punct_rate, false},
         {"stream_thread_punctuate_latency_avg", "gauge",
          "Average time of the wall-clock punctuations of one pass, in ms, "
          "over the window.",
-         g_punct_lat_avg},
+         g_punct_lat_avg, false},
         {"stream_thread_punctuate_latency_max", "gauge",
          "Longest wall-clock punctuation pass, in ms, over the window.",
-         g_punct_lat_max},
+         g_punct_lat_max, false},
         {"stream_thread_task_created_total", "counter",
-         "Tasks the thread created.", g_task_created},
+         "Tasks the thread created.", g_task_created, false},
         {"stream_thread_task_closed_total", "counter",
-         "Tasks the thread closed.", g_task_closed},
+         "Tasks the thread closed.", g_task_closed, false},
         {"stream_thread_thread_start_time", "gauge",
-         "When the thread started, ms since the epoch.", g_start_time},
+         "When the thread started, ms since the epoch.", g_start_time, false},
         {"stream_thread_records_produced_total", "counter",
-         "Records sent by the thread's sinks.", g_produced},
+         "Records sent by the thread's sinks.", g_produced, false},
         {"stream_thread_dropped_records_rate", "gauge",
          "Records dropped per second over the window, for any reason.",
-         g_dropped_rate},
+         g_dropped_rate, false},
         {"stream_thread_dead_lettered_records_total", "counter",
-         "Records sent to the dead-letter topic.", g_dlq},
+         "Records sent to the dead-letter topic.", g_dlq, false},
         {"stream_thread_enforced_processing_total", "counter",
          "Records processed while a partition of their task was empty "
          "past max.task.idle.ms.",
-         g_enforced_total},
+         g_enforced_total, false},
         {"stream_thread_enforced_processing_rate", "gauge",
-         "Enforced processings per second over the window.", g_enforced_rate},
+         "Enforced processings per second over the window.", g_enforced_rate,
+         false},
         {"stream_thread_rebalances_total", "counter",
-         "Assignments the thread's consumer received.", g_rebalances},
+         "Assignments the thread's consumer received.", g_rebalances, false},
         {"stream_thread_transaction_aborts_total", "counter",
-         "exactly_once_v2 transactions aborted.", g_aborts},
+         "exactly_once_v2 transactions aborted.", g_aborts, false},
         {"stream_thread_restore_total", "counter",
-         "Changelog records restored into stores.", g_restore_total},
+         "Changelog records restored into stores.", g_restore_total, false},
         {"stream_thread_restore_rate", "gauge",
          "Changelog records restored per second over the window.",
-         g_restore_rate},
+         g_restore_rate, false},
         {"stream_thread_restore_remaining_records", "gauge",
          "Changelog records still to restore (Kafka Streams' "
          "restore-remaining-records-total).",
-         g_restore_remaining},
+         g_restore_remaining, false},
         {"stream_thread_active_restoring_tasks", "gauge",
-         "Tasks of the thread whose stores are restoring.", g_restoring_tasks},
+         "Tasks of the thread whose stores are restoring.", g_restoring_tasks,
+         false},
         {"stream_record_cache_hits_total", "counter",
-         "Record cache lookups it answered.", g_cache_hits},
+         "Record cache lookups it answered.", g_cache_hits, false},
         {"stream_record_cache_misses_total", "counter",
-         "Record cache lookups that went to the store below.", g_cache_misses},
+         "Record cache lookups that went to the store below.", g_cache_misses,
+         false},
         {"stream_record_cache_hit_ratio", "gauge",
          "Share of record cache lookups answered, over the window.",
-         g_cache_ratio},
+         g_cache_ratio, false},
         {"stream_record_cache_bytes", "gauge",
-         "Bytes the thread's record cache holds.", g_cache_bytes},
+         "Bytes the thread's record cache holds.", g_cache_bytes, false},
+        {"producer_record_send_total", "counter",
+         "Records the thread's producer sent (librdkafka's txmsgs; since "
+         "the producer was made).",
+         g_prod_records, true},
+        {"producer_byte_total", "counter",
+         "Bytes of records the thread's producer sent (txmsg_bytes).",
+         g_prod_bytes, true},
+        {"producer_queued_records", "gauge",
+         "Records waiting in the producer's queue (msg_cnt).", g_prod_queued,
+         true},
+        {"producer_request_latency_avg", "gauge",
+         "The largest of the producer's brokers' average round trip, in ms.",
+         g_prod_rtt, true},
+        {"consumer_records_consumed_total", "counter",
+         "Records the thread's consumer fetched (librdkafka's rxmsgs; since "
+         "the consumer was made).",
+         g_cons_records, true},
+        {"consumer_bytes_consumed_total", "counter",
+         "Bytes of records the thread's consumer fetched (rxmsg_bytes).",
+         g_cons_bytes, true},
+        {"consumer_request_latency_avg", "gauge",
+         "The largest of the consumer's brokers' average round trip, in ms.",
+         g_cons_rtt, true},
 };
 
 static void m_client(brook_buf_t *b, brook_app_t *app)
@@ -826,7 +882,7 @@ void brook__metrics_render(brook_app_t *app, brook_buf_t *b)
         for (k = 0; k < sizeof thr_metrics / sizeof *thr_metrics; k++)
                 m_threads(b, thrs, win, n, thr_metrics[k].name,
                           thr_metrics[k].type, thr_metrics[k].help,
-                          thr_metrics[k].get);
+                          thr_metrics[k].get, thr_metrics[k].rk);
         m_drops(b, thrs, n);
         m_tasks(b, thrs, n);
         m_nodes(b, app, thrs, n);

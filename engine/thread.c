@@ -5,6 +5,7 @@
  * runs ahead of the output it caused: at-least-once).
  */
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -2519,6 +2520,68 @@ bad:
         return NULL;
 }
 
+/* librdkafka's statistics of a stream thread's consumer or producer: the
+ * figures /metrics shows of them (brook_producer_*, brook_consumer_*). */
+static int brook__thr_stats_cb(rd_kafka_t *rk, char *json, size_t len,
+                               void *opaque)
+{
+        brook__thread_t *thr = opaque;
+        json_t *doc = json_loadb(json, len, 0, NULL), *brokers, *b;
+        bool producer = rd_kafka_type(rk) == RD_KAFKA_PRODUCER;
+        int64_t rtt = -1;
+        const char *name;
+
+        if (!doc)
+                return 0;
+        brokers = json_object_get(doc, "brokers");
+        json_object_foreach(brokers, name, b)
+        {
+                /* Bootstrap entries (nodeid -1) carry no requests. */
+                int64_t avg = json_integer_value(
+                        json_object_get(json_object_get(b, "rtt"), "avg"));
+                if (json_integer_value(json_object_get(b, "nodeid")) >= 0 &&
+                    avg > rtt)
+                        rtt = avg;
+        }
+#define STAT(f) json_integer_value(json_object_get(doc, f))
+        if (producer) {
+                atomic_store(&thr->m.prod_records, STAT("txmsgs"));
+                atomic_store(&thr->m.prod_bytes, STAT("txmsg_bytes"));
+                atomic_store(&thr->m.prod_queued, STAT("msg_cnt"));
+                atomic_store(&thr->m.prod_rtt_us, rtt);
+        } else {
+                atomic_store(&thr->m.cons_records, STAT("rxmsgs"));
+                atomic_store(&thr->m.cons_bytes, STAT("rxmsg_bytes"));
+                atomic_store(&thr->m.cons_rtt_us, rtt);
+        }
+#undef STAT
+        atomic_store(&thr->m.stats_seen, 1);
+        json_decref(doc);
+        return 0;
+}
+
+/* With the HTTP server on, the stream thread's clients report
+ * statistics every metrics.sample.window.ms, unless the user set
+ * statistics.interval.ms (then at that pace). */
+static void brook__thr_stats_conf(brook_app_t *app, rd_kafka_conf_t *c)
+{
+        char buf[32];
+        size_t size = sizeof buf;
+        if (!brook_conf_get(app->conf, "application.server"))
+                return;
+        /* The user's settings are in @p c already: 0 is librdkafka's
+         * default (off). */
+        if (rd_kafka_conf_get(c, "statistics.interval.ms", buf, &size) !=
+                    RD_KAFKA_CONF_OK ||
+            !strcmp(buf, "0")) {
+                snprintf(
+                        buf, sizeof buf, "%" PRId64,
+                        brook__conf_int(app->conf, "metrics.sample.window.ms"));
+                rd_kafka_conf_set(c, "statistics.interval.ms", buf, NULL, 0);
+        }
+        rd_kafka_conf_set_stats_cb(c, brook__thr_stats_cb);
+}
+
 static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
                                        size_t errstr_size)
 {
@@ -2611,6 +2674,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         }
         rd_kafka_conf_set_rebalance_cb(cc, brook__rebalance_cb);
         rd_kafka_conf_set_opaque(cc, thr);
+        brook__thr_stats_conf(app, cc);
         /* Kept to make the consumer again (a fatal error). */
         thr->consumer_conf = rd_kafka_conf_dup(cc);
         if (!(thr->consumer =
@@ -2627,6 +2691,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         rd_kafka_conf_set_dr_msg_cb(pc, brook__dr_cb);
         rd_kafka_conf_set_error_cb(pc, brook__producer_error_cb);
         rd_kafka_conf_set_opaque(pc, thr);
+        brook__thr_stats_conf(app, pc);
         if (thr->eos) {
                 /* Stable across restarts (Kafka Streams' EOS v2 id), so
                  * that a restarted instance fences its former self and

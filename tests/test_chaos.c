@@ -1192,6 +1192,8 @@ static void run_chaos(const char *guarantee)
                 (double)(kt_now_ms() - t_produced) / 1000.0);
 
         /* What both guarantees promise. */
+        if (t->wmissing)
+                chaos_tally_print_missing(t, stdout, 20);
         if (t->missing || t->wmissing)
                 fail_msg("%" PRId64 " of %" PRId64 " ranks and %" PRId64
                          " of %" PRId64 " window finals are missing",

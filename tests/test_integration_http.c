@@ -6,7 +6,8 @@
  *                          value does not decode; then /metrics passes
  *                          `promtool check metrics`, says exactly that
  *                          (processed, dropped by reason, dead-lettered,
- *                          lag 0 on both partitions), has every metric
+ *                          lag 0 on both partitions, records the consumer
+ *                          fetched by librdkafka's count), has every metric
  *                          the Grafana dashboard (docs/grafana-dashboard.json)
  *                          uses; /health, /ready and /state say RUNNING,
  *                          and GET /stores/counts/{key} answers each key's
@@ -21,6 +22,12 @@
  *                          sends half a request is cut off after
  *                          http.request.timeout.ms while others are
  *                          served; the app runs on and counts new records.
+ *   window_fetch           GET /stores/{store}/{key} of a window store
+ *                          gives the key's windows (time_from, time_to,
+ *                          backward as Kafka Streams' fetch), of a
+ *                          session store its sessions; their parameters
+ *                          on a key-value store, bad values, and a scan of
+ *                          a window store get 400.
  *   remote_queries         three count_app processes with
  *                          application.server: for 10,000 keys, GET
  *                          /stores/counts/{key} on every instance answers
@@ -216,9 +223,8 @@ static brook_builder_t *count_int64_topology(const char *in, const char *out)
         return b;
 }
 
-static brook_app_t *start_app(const char *app_id, const char *in,
-                              const char *out, const char *dir, int port,
-                              const char *token)
+static brook_app_t *start_app_with(brook_builder_t *b, const char *app_id,
+                                   const char *dir, int port, const char *token)
 {
         char server[64];
         const char *props[][2] = {
@@ -248,13 +254,20 @@ static brook_app_t *start_app(const char *app_id, const char *in,
                                    sizeof errstr))
                         fail_msg("%s", errstr);
         }
-        app = brook_app_new(count_int64_topology(in, out), conf, errstr,
-                            sizeof errstr);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
         if (!app)
                 fail_msg("brook_app_new: %s", errstr);
         if (brook_app_start(app, errstr, sizeof errstr))
                 fail_msg("brook_app_start: %s", errstr);
         return app;
+}
+
+static brook_app_t *start_app(const char *app_id, const char *in,
+                              const char *out, const char *dir, int port,
+                              const char *token)
+{
+        return start_app_with(count_int64_topology(in, out), app_id, dir, port,
+                              token);
 }
 
 static void produce_input(const char *in, int first, int good)
@@ -279,6 +292,7 @@ struct wait_metrics {
         int port;
         const char *token;
         int64_t processed;
+        int partitions; /**< Input partitions (0: 2). */
         char *last;
 };
 
@@ -287,13 +301,21 @@ static bool metrics_settled(void *opaque)
 {
         struct wait_metrics *w = opaque;
         resp_t r = http(w->port, NULL, "/metrics", w->token, NULL);
-        bool ok = r.status == 200 &&
-                  metric_sum(r.body, "brook_stream_thread_process_total",
-                             NULL) == (double)w->processed &&
-                  metric_count(r.body, "brook_consumer_records_lag") == 2 &&
-                  metric_sum(r.body, "brook_consumer_records_lag", NULL) == 0 &&
-                  metric_sum(r.body, "brook_stream_task_committed_offset",
-                             NULL) == (double)w->processed;
+        bool ok =
+                r.status == 200 &&
+                metric_sum(r.body, "brook_stream_thread_process_total", NULL) ==
+                        (double)w->processed &&
+                metric_count(r.body, "brook_consumer_records_lag") ==
+                        (w->partitions ? w->partitions : 2) &&
+                metric_sum(r.body, "brook_consumer_records_lag", NULL) == 0 &&
+                metric_sum(r.body, "brook_stream_task_committed_offset",
+                           NULL) == (double)w->processed &&
+                /* librdkafka's statistics (every 5 s here) agree. */
+                metric_sum(r.body, "brook_consumer_records_consumed_total",
+                           NULL) == (double)w->processed &&
+                metric_sum(r.body, "brook_producer_record_send_total", NULL) >
+                        0 &&
+                metric_sum(r.body, "brook_producer_queued_records", NULL) == 0;
         free(w->last);
         w->last = r.body;
         return ok;
@@ -660,6 +682,131 @@ static void test_bad_requests(void **state)
         free(app_id);
         free(in);
         free(out);
+}
+
+/* -------------------------------------------------------- window fetches */
+
+#define HOUR_MS (3600 * 1000LL)
+
+static void test_window_fetch(void **state)
+{
+        char *app_id = kt_unique("http-windows");
+        char *in = kt_unique("http-w-in");
+        char dir[] = "/tmp/brook-http-XXXXXX", path[256], want[512];
+        struct wait_metrics w = {0};
+        brook_builder_t *b = brook_builder_new();
+        const brook_serde_t *str = brook_serde_string();
+        brook_windows_t tw = brook_windows_tumbling(10000, 600000);
+        brook_windows_t sw = brook_windows_session(5000, 600000);
+        brook_stream_t *s;
+        brook_app_t *app;
+        rd_kafka_t *p;
+        int64_t base = (kt_now_ms() / 10000) * 10000 - 60000;
+        int port = free_port();
+        resp_t r;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(in, 1);
+        s = brook_stream(
+                b, in,
+                &(brook_consumed_t){.key_serde = str,
+                                    .value_serde = brook_serde_bytes()});
+        if (!brook_windowed_count(
+                    brook_grouped_windowed_by(
+                            brook_stream_group_by_key(s, NULL), &tw),
+                    &(brook_materialized_t){
+                            .name = "wcounts",
+                            .key_serde = str,
+                            .retention_ms = HOUR_MS,
+                            .version = BROOK_MATERIALIZED_VERSION}))
+                fail_msg("%s", brook_builder_error(b));
+        assert_non_null(brook_windowed_count(
+                brook_grouped_windowed_by(brook_stream_group_by_key(s, NULL),
+                                          &sw),
+                &(brook_materialized_t){.name = "scounts",
+                                        .key_serde = str,
+                                        .retention_ms = HOUR_MS,
+                                        .version =
+                                                BROOK_MATERIALIZED_VERSION}));
+        assert_non_null(brook_grouped_count(
+                brook_stream_group_by_key(s, NULL),
+                &(brook_materialized_t){.name = "counts",
+                                        .key_serde = str,
+                                        .value_serde = brook_serde_int64()}));
+        assert_null(brook_builder_error(b));
+        p = kt_producer();
+        kt_produce_at(p, in, 0, "a", "x", 1, base + 1000, NULL);
+        kt_produce_at(p, in, 0, "a", "x", 1, base + 2000, NULL);
+        kt_produce_at(p, in, 0, "a", "x", 1, base + 15000, NULL);
+        kt_producer_close(p);
+        app = start_app_with(b, app_id, dir, port, NULL);
+        w.port = port;
+        w.processed = 3;
+        w.partitions = 1;
+        if (!kt_wait_until(metrics_settled, &w, 200, 120000))
+                fail_msg("metrics did not settle; last:\n%s", w.last);
+
+#define GET_IS(path_, status_, want_)                                          \
+        do {                                                                   \
+                r = http(port, NULL, path_, NULL, NULL);                       \
+                if (r.status != (status_) || strcmp(r.body, want_))            \
+                        fail_msg("GET %s: %ld %s\nwant %d %s", path_,          \
+                                 r.status, r.body, status_, want_);            \
+                free(r.body);                                                  \
+        } while (0)
+
+        snprintf(want, sizeof want,
+                 "{\"store\":\"wcounts\",\"key\":\"a\",\"windows\":["
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":2},"
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":1}]}",
+                 base, base + 10000, base + 10000, base + 20000);
+        GET_IS("/stores/wcounts/a", 200, want);
+        snprintf(want, sizeof want,
+                 "{\"store\":\"wcounts\",\"key\":\"a\",\"windows\":["
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":1},"
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":2}]}",
+                 base + 10000, base + 20000, base, base + 10000);
+        GET_IS("/stores/wcounts/a?backward=true", 200, want);
+        snprintf(path, sizeof path, "/stores/wcounts/a?time_from=%" PRId64,
+                 base + 5000);
+        snprintf(want, sizeof want,
+                 "{\"store\":\"wcounts\",\"key\":\"a\",\"windows\":["
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":1}]}",
+                 base + 10000, base + 20000);
+        GET_IS(path, 200, want);
+        GET_IS("/stores/wcounts/b", 200,
+               "{\"store\":\"wcounts\",\"key\":\"b\",\"windows\":[]}");
+        snprintf(want, sizeof want,
+                 "{\"store\":\"scounts\",\"key\":\"a\",\"sessions\":["
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":2},"
+                 "{\"start\":%" PRId64 ",\"end\":%" PRId64 ",\"value\":1}]}",
+                 base + 1000, base + 2000, base + 15000, base + 15000);
+        GET_IS("/stores/scounts/a", 200, want);
+        GET_IS("/stores/counts/a", 200,
+               "{\"store\":\"counts\",\"key\":\"a\",\"value\":3}");
+        r = http(port, NULL, "/stores/counts/a?time_from=1", NULL, NULL);
+        assert_int_equal(r.status, 400);
+        assert_non_null(strstr(r.body, "not a window or session store"));
+        free(r.body);
+        r = http(port, NULL, "/stores/wcounts/a?time_from=-1", NULL, NULL);
+        assert_int_equal(r.status, 400);
+        assert_non_null(strstr(r.body, "time_from must be"));
+        free(r.body);
+        r = http(port, NULL, "/stores/wcounts/a?backward=maybe", NULL, NULL);
+        assert_int_equal(r.status, 400);
+        free(r.body);
+        r = http(port, NULL, "/stores/wcounts?limit=5", NULL, NULL);
+        assert_int_equal(r.status, 400);
+        assert_non_null(strstr(r.body, "not a key-value store"));
+        free(r.body);
+#undef GET_IS
+
+        brook_app_destroy(app);
+        kt_rmtree(dir);
+        free(w.last);
+        free(app_id);
+        free(in);
 }
 
 /* ------------------------------------------------------ remote queries */
@@ -1051,6 +1198,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_metrics_and_endpoints),
                 cmocka_unit_test(test_bad_requests),
+                cmocka_unit_test(test_window_fetch),
                 cmocka_unit_test_teardown(test_remote_queries, rq_teardown),
                 cmocka_unit_test(test_bad_config),
         };

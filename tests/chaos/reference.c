@@ -220,6 +220,27 @@ void chaos_tally_cb(const rd_kafka_message_t *rkm, void *opaque)
                 tally_final(t, rkm);
 }
 
+void chaos_tally_print_missing(const chaos_tally_t *t, FILE *out, int max)
+{
+        const chaos_ref_t *r = t->ref;
+        int g, w, shown = 0;
+        for (g = 0; g < CHAOS_GROUPS && shown < max; g++)
+                for (w = 0; w < r->windows && shown < max; w++) {
+                        int i = g * r->windows + w;
+                        if (!r->count[i] || t->wseen[i])
+                                continue;
+                        fprintf(out,
+                                "missing final: group %s (partition %d) "
+                                "window %d [%" PRId64 ", %" PRId64
+                                ") count %d\n",
+                                r->group_name[g], (int)r->group_part[g], w,
+                                r->base + (int64_t)w * CHAOS_WINDOW_MS,
+                                r->base + (int64_t)(w + 1) * CHAOS_WINDOW_MS,
+                                (int)r->count[i]);
+                        shown++;
+                }
+}
+
 void chaos_tally_free(chaos_tally_t *t)
 {
         free(t->seen);

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -76,5 +77,9 @@ void chaos_tally_init(chaos_tally_t *t, const chaos_ref_t *r, const char *out,
  *  the tally). */
 void chaos_tally_cb(const rd_kafka_message_t *rkm, void *opaque);
 void chaos_tally_free(chaos_tally_t *t);
+/** Prints the first @p max (group, window)s whose final is missing: the
+ *  group, its partition, the window and its start, the expected count
+ *  (what a failed run must say to be looked into). */
+void chaos_tally_print_missing(const chaos_tally_t *t, FILE *out, int max);
 
 #endif
