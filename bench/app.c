@@ -17,6 +17,10 @@
  *                   [--key-format F] [--threads 1] [--timeout 600]
  *                   [--brook-defaults] [-X <brook property>=<value>]...
  *
+ * With --stop-file PATH any workload but restore runs until PATH exists
+ * instead of until N records are processed, and reports what it processed
+ * (one of several instances sharing the input, as in bench/run-http).
+ *
  * Workloads (records.h, state.h):
  *   passthrough  source (bytes, bytes) → sink (bytes, bytes)
  *   filter-map   source → filter (sequence number even) → map_values
@@ -446,6 +450,7 @@ int main(int argc, char **argv)
                 OPT_BROOK_DEFAULTS,
                 OPT_OTHER,
                 OPT_EXPECT_OUTPUT,
+                OPT_STOP_FILE,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -464,9 +469,13 @@ int main(int argc, char **argv)
                 {"brook-defaults", no_argument, NULL, OPT_BROOK_DEFAULTS},
                 {"other", required_argument, NULL, OPT_OTHER},
                 {"expect-output", required_argument, NULL, OPT_EXPECT_OUTPUT},
+                {"stop-file", required_argument, NULL, OPT_STOP_FILE},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
+        /* --stop-file: done once that file exists, whatever was processed
+         * (one of several instances sharing the input: bench/run-http). */
+        const char *stop_file = NULL;
         const char *bootstrap = NULL, *input = NULL, *output = NULL,
                    *workload_name = NULL, *threads = "1", *key_format = "k%u",
                    *other = NULL;
@@ -575,6 +584,9 @@ int main(int argc, char **argv)
                                             &expect_output))
                                 return 2;
                         have_expect_output = true;
+                        break;
+                case OPT_STOP_FILE:
+                        stop_file = optarg;
                         break;
                 case OPT_HELP:
                         usage(stdout);
@@ -689,6 +701,8 @@ int main(int argc, char **argv)
                         done = (uint64_t)stats.records_restored >=
                                        expect_restored &&
                                stats.stores_restoring == 0;
+                if (stop_file)
+                        done = access(stop_file, F_OK) == 0;
                 if (done) {
                         done_at = now;
                         break;
@@ -789,7 +803,10 @@ int main(int argc, char **argv)
                 prog, workload_name, stats.records_processed, records,
                 stats.records_produced, want, stats.records_dropped, bad,
                 first ? first - began : 0.0, closed_at - closing);
-        if (counts_input(app_workload)) {
+        if (stop_file) {
+                /* One of several instances: its share is not known. */
+                records = (uint64_t)stats.records_processed;
+        } else if (counts_input(app_workload)) {
                 /* The output's counts are checked by the harness
                  * (brook-bench-load --verify-counts, --verify-windows,
                  * --verify-join); here only that every input record was

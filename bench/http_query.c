@@ -14,10 +14,14 @@
  * falls behind shows as latency, not as a lower rate (no coordinated
  * omission). The first --skip seconds are left out. 200 and 404 (a key
  * not counted yet) are answers; anything else, or no answer, is an error.
+ * An answer with the header X-Brook-Served-By was forwarded to the
+ * instance that hosts the key; the others were answered locally.
  *
  * Prints
  *   RESULT requests=<n> errors=<n> p50_ms=<x> p99_ms=<x> p999_ms=<x>
  *          max_ms=<x> rate=<achieved requests/s>
+ *   LOCAL requests=<n> p50_ms=<x> p99_ms=<x> p999_ms=<x> max_ms=<x>
+ *   FORWARDED requests=<n> p50_ms=<x> p99_ms=<x> p999_ms=<x> max_ms=<x>
  * and exits 1 if any request failed.
  */
 #include <curl/curl.h>
@@ -30,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 static const char *url = NULL, *key_format = "key-%05d", *token = NULL;
@@ -40,13 +45,35 @@ static atomic_llong errors;
 static int64_t total_reqs;
 
 /* Latencies (ns) of the counted requests, per thread, merged at the end. */
+typedef struct lats {
+        int64_t *v;
+        size_t n, cap;
+} lats_t;
+
 typedef struct worker {
         pthread_t tid;
         unsigned seed;
-        int64_t *lat;
-        size_t n, cap;
+        lats_t all, local, fwd;
+        bool forwarded; /**< The current answer's. */
         char first_error[256];
 } worker_t;
+
+static void lats_add(lats_t *l, int64_t v)
+{
+        if (l->n == l->cap) {
+                l->cap = l->cap ? 2 * l->cap : 4096;
+                l->v = realloc(l->v, l->cap * sizeof *l->v);
+        }
+        l->v[l->n++] = v;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *opaque)
+{
+        worker_t *w = opaque;
+        if (sz * n >= 18 && !strncasecmp(p, "X-Brook-Served-By:", 18))
+                w->forwarded = true;
+        return sz * n;
+}
 
 static int64_t now_ns(void)
 {
@@ -70,6 +97,8 @@ static void *worker_main(void *arg)
         char full[1024], key[128], auth[512];
 
         curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+        curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(c, CURLOPT_HEADERDATA, w);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
         curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
         if (token) {
@@ -95,6 +124,7 @@ static void *worker_main(void *arg)
                          (int)(rand_r(&w->seed) % (unsigned)keys));
                 snprintf(full, sizeof full, "%s%s", url, key);
                 curl_easy_setopt(c, CURLOPT_URL, full);
+                w->forwarded = false;
                 rc = curl_easy_perform(c);
                 done = now_ns();
                 if (rc == CURLE_OK)
@@ -109,11 +139,8 @@ static void *worker_main(void *arg)
                 }
                 if (due - t_start < (int64_t)skip * 1000000000)
                         continue;
-                if (w->n == w->cap) {
-                        w->cap = w->cap ? 2 * w->cap : 4096;
-                        w->lat = realloc(w->lat, w->cap * sizeof *w->lat);
-                }
-                w->lat[w->n++] = done - due;
+                lats_add(&w->all, done - due);
+                lats_add(w->forwarded ? &w->fwd : &w->local, done - due);
         }
         curl_slist_free_all(hdrs);
         curl_easy_cleanup(c);
@@ -135,6 +162,41 @@ static double pct(const int64_t *v, size_t n, double p)
         return (double)v[i] / 1e6;
 }
 
+/* Prints the percentiles of one class of answers (0: all, 1: local, 2:
+ * forwarded) of every worker. */
+static void report(const char *what, worker_t *ws, int cnt, int which,
+                   int64_t t_end)
+{
+        int64_t *all;
+        size_t n = 0, i;
+        int k;
+        for (k = 0; k < cnt; k++)
+                n += (which == 0   ? ws[k].all
+                      : which == 1 ? ws[k].local
+                                   : ws[k].fwd)
+                             .n;
+        all = malloc((n ? n : 1) * sizeof *all);
+        for (k = 0, n = 0; k < cnt; k++) {
+                const lats_t *l = which == 0   ? &ws[k].all
+                                  : which == 1 ? &ws[k].local
+                                               : &ws[k].fwd;
+                for (i = 0; i < l->n; i++)
+                        all[n++] = l->v[i];
+        }
+        qsort(all, n, sizeof *all, cmp64);
+        printf("%s requests=%zu", what, n);
+        if (which == 0)
+                printf(" errors=%lld", (long long)atomic_load(&errors));
+        printf(" p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f",
+               pct(all, n, 0.50), pct(all, n, 0.99), pct(all, n, 0.999),
+               n ? (double)all[n - 1] / 1e6 : 0.0);
+        if (which == 0)
+                printf(" rate=%.0f",
+                       (double)total_reqs / ((double)(t_end - t_start) / 1e9));
+        printf("\n");
+        free(all);
+}
+
 int main(int argc, char **argv)
 {
         static const struct option longopts[] = {
@@ -149,8 +211,7 @@ int main(int argc, char **argv)
                 {NULL, 0, NULL, 0},
         };
         worker_t *ws;
-        int64_t *all, t_end;
-        size_t n = 0, i;
+        int64_t t_end;
         int opt, k;
 
         while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -201,27 +262,20 @@ int main(int argc, char **argv)
                 ws[k].seed = (unsigned)(k * 7919 + 17);
                 pthread_create(&ws[k].tid, NULL, worker_main, &ws[k]);
         }
-        for (k = 0; k < connections; k++) {
+        for (k = 0; k < connections; k++)
                 pthread_join(ws[k].tid, NULL);
-                n += ws[k].n;
-        }
         t_end = now_ns();
-        all = malloc((n ? n : 1) * sizeof *all);
-        for (k = 0, n = 0; k < connections; k++) {
-                for (i = 0; i < ws[k].n; i++)
-                        all[n++] = ws[k].lat[i];
+        for (k = 0; k < connections; k++)
                 if (ws[k].first_error[0])
                         fprintf(stderr, "first error: %s\n", ws[k].first_error);
-                free(ws[k].lat);
+        report("RESULT", ws, connections, 0, t_end);
+        report("LOCAL", ws, connections, 1, t_end);
+        report("FORWARDED", ws, connections, 2, t_end);
+        for (k = 0; k < connections; k++) {
+                free(ws[k].all.v);
+                free(ws[k].local.v);
+                free(ws[k].fwd.v);
         }
-        qsort(all, n, sizeof *all, cmp64);
-        printf("RESULT requests=%zu errors=%lld p50_ms=%.3f p99_ms=%.3f "
-               "p999_ms=%.3f max_ms=%.3f rate=%.0f\n",
-               n, (long long)atomic_load(&errors), pct(all, n, 0.50),
-               pct(all, n, 0.99), pct(all, n, 0.999),
-               n ? (double)all[n - 1] / 1e6 : 0.0,
-               (double)total_reqs / ((double)(t_end - t_start) / 1e9));
-        free(all);
         free(ws);
         curl_global_cleanup();
         return atomic_load(&errors) ? 1 : 0;
