@@ -995,9 +995,16 @@ static void *brook__app_replace_main(void *arg)
 {
         struct brook__replace *rp = arg;
         brook_app_t *app = rp->app;
-        brook__thread_t *old = app->threads[rp->idx], *nw = NULL;
+        brook__thread_t *old, *nw = NULL;
         char errstr[1024];
         bool go;
+
+        /* The app's own thread: a state listener's brook_app_close() here
+         * only asks for the stop (close waits for this thread). */
+        brook__own_app = app;
+        pthread_mutex_lock(&app->lock);
+        old = app->threads[rp->idx];
+        pthread_mutex_unlock(&app->lock);
 
         brook__thread_destroy(old);
         pthread_mutex_lock(&app->lock);
@@ -1455,7 +1462,7 @@ brook_err_t brook_app_close(brook_app_t *app, int64_t timeout_ms)
         if (!app->closed && app->state != BROOK_APP_ERROR &&
             app->state != BROOK_APP_PENDING_ERROR &&
             app->state != BROOK_APP_NOT_RUNNING)
-                brook__app_state_set(app, app->threads_running
+                brook__app_state_set(app, app->threads_running || app->replacing
                                                   ? BROOK_APP_PENDING_SHUTDOWN
                                                   : BROOK_APP_NOT_RUNNING);
         /* The listener hears of it now, not once the threads are gone. */

@@ -303,24 +303,26 @@ int brook__http_parse_arg(brook__http_req_t *req, const char *name,
                 return 0;
         }
         if (!strcmp(name, "cursor")) {
-                /* "<partition>.<hex of the last key>", as a page's "next"
-                 * gives it. */
+                /* As a page's "next" gives it: "<partition>" (from its
+                 * start) or "<partition>.<hex of the last key>" (after
+                 * that key; an empty key is "<partition>."). */
                 const char *dot = strchr(value, '.');
+                size_t plen = dot ? (size_t)(dot - value) : strlen(value);
                 char part[16];
                 size_t hex, i;
-                if (!dot || (size_t)(dot - value) >= sizeof part)
+                if (plen >= sizeof part)
                         goto bad_cursor;
-                memcpy(part, value, (size_t)(dot - value));
-                part[dot - value] = '\0';
-                hex = strlen(dot + 1);
+                memcpy(part, value, plen);
+                part[plen] = '\0';
+                hex = dot ? strlen(dot + 1) : 0;
                 if ((req->cursor_partition = small_decimal(part)) < 0 ||
                     hex % 2)
                         goto bad_cursor;
                 free(req->cursor_key);
                 req->cursor_key = NULL;
                 req->cursor_key_len = hex / 2;
-                if (hex) {
-                        req->cursor_key = brook__xmalloc(hex / 2);
+                if (dot) {
+                        req->cursor_key = brook__xmalloc(hex / 2 + 1);
                         for (i = 0; i < hex / 2; i++) {
                                 int hi = hexval((unsigned char)dot[1 + 2 * i]),
                                     lo = hexval((unsigned char)dot[2 + 2 * i]);
@@ -333,6 +335,8 @@ int brook__http_parse_arg(brook__http_req_t *req, const char *name,
                 return 0;
         bad_cursor:
                 req->cursor_partition = -1;
+                free(req->cursor_key);
+                req->cursor_key = NULL;
                 brook__seterr(errstr, errstr_size,
                               "the cursor is not one this server gave (a "
                               "page's \"next\")");
@@ -602,7 +606,7 @@ static bool fwd_get(brook__http_t *h, const char *server, const char *path,
 {
         struct fwd_body body = {NULL, 0, 64u << 20};
         struct curl_slist *hdrs = NULL;
-        char url[8192], auth[1024], *type = NULL;
+        char *url, auth[1024], *type = NULL;
         CURLcode rc;
         CURL *cu = NULL;
 
@@ -617,9 +621,12 @@ static bool fwd_get(brook__http_t *h, const char *server, const char *path,
                 return false;
         }
         curl_easy_reset(cu);
-        snprintf(url, sizeof url, "%s://%s%s", h->cert ? "https" : "http",
-                 server, path);
+        url = brook__xmalloc(strlen(server) + strlen(path) + 16);
+        sprintf(url, "%s://%s%s", h->cert ? "https" : "http", server, path);
         curl_easy_setopt(cu, CURLOPT_URL, url);
+        free(url); /* libcurl keeps a copy. */
+        /* Only to a peer, over HTTP(S): the directory names it. */
+        curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, fwd_write);
         curl_easy_setopt(cu, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, h->timeout_ms);
@@ -929,16 +936,25 @@ static bool bound_encode(const brook__storedef_t *def,
         return ok;
 }
 
+static void buf_puts(brook_buf_t *b, const char *s)
+{
+        brook_buf_append(b, s, strlen(s));
+}
+
 /* Appends "&name=<escaped text>" to @p q when the bound is given. */
-static void query_add(char *q, size_t size, const char *name,
+static void query_add(brook_buf_t *q, const char *name,
                       const brook__http_text_t *t)
 {
         char *e;
-        size_t n = strlen(q);
         if (!t->s)
                 return;
-        e = curl_easy_escape(NULL, t->s, (int)t->len);
-        snprintf(q + n, size - n, "&%s=%s", name, e ? e : "");
+        /* libcurl fails this only out of memory: as brook__xmalloc(). */
+        if (!(e = curl_easy_escape(NULL, t->s, (int)t->len)))
+                abort();
+        buf_puts(q, "&");
+        buf_puts(q, name);
+        buf_puts(q, "=");
+        buf_puts(q, e);
         curl_free(e);
 }
 
@@ -1036,12 +1052,16 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                                                scan_entry, &sc, &more, why,
                                                sizeof why);
                 if (err) {
-                        ret = respond_error(
-                                c, err == BROOK_ERR_NOT_FOUND ? 421 : 503,
-                                *sc.why ? sc.why : why,
-                                err == BROOK_ERR_NOT_FOUND ? NULL
-                                                           : "Retry-After",
-                                "1");
+                        /* Not here: 421; restoring or moving: 503 (ask
+                         * again); anything else (a value that does not
+                         * decode, a read that failed) will not get better:
+                         * 500. */
+                        unsigned st = err == BROOK_ERR_NOT_FOUND ? 421
+                                      : err == BROOK_ERR_STATE   ? 503
+                                                                 : 500;
+                        ret = respond_error(c, st, *sc.why ? sc.why : why,
+                                            st == 503 ? "Retry-After" : NULL,
+                                            "1");
                         goto out;
                 }
                 doc = json_object();
@@ -1073,8 +1093,9 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                                                &sc, &more, why, sizeof why);
                 if (err == BROOK_ERR_NOT_FOUND) {
                         /* Another instance's: ask it. */
-                        char task[32], server[256], q[4096], *path, *body,
-                                *type, *store_e, *hex;
+                        char task[32], server[256], num[64], *body, *type,
+                                *store_e, *hex;
+                        brook_buf_t *q;
                         long status = 0;
                         size_t len;
                         json_t *got, *es;
@@ -1095,25 +1116,32 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                                                     "1");
                                 goto out;
                         }
-                        store_e = curl_easy_escape(NULL, req->store, 0);
-                        hex = bounds.after
-                                      ? hex_of(bounds.after, bounds.after_len)
-                                      : NULL;
-                        snprintf(q, sizeof q, "?partition=%" PRId32 "&limit=%d",
-                                 p, remaining);
-                        query_add(q, sizeof q, "from", &req->from);
-                        query_add(q, sizeof q, "to", &req->to);
-                        query_add(q, sizeof q, "prefix", &req->prefix);
-                        if (hex)
-                                snprintf(q + strlen(q), sizeof q - strlen(q),
-                                         "&cursor=%" PRId32 ".%s", p, hex);
-                        free(hex);
-                        path = brook__xmalloc(strlen(store_e) + strlen(q) + 16);
-                        sprintf(path, "/stores/%s%s", store_e, q);
+                        if (!(store_e = curl_easy_escape(NULL, req->store, 0)))
+                                abort(); /* Out of memory. */
+                        q = brook_buf_new();
+                        buf_puts(q, "/stores/");
+                        buf_puts(q, store_e);
                         curl_free(store_e);
-                        ok = fwd_get(h, server, path, &status, &body, &len,
-                                     &type, why, sizeof why);
-                        free(path);
+                        snprintf(num, sizeof num,
+                                 "?partition=%" PRId32 "&limit=%d", p,
+                                 remaining);
+                        buf_puts(q, num);
+                        query_add(q, "from", &req->from);
+                        query_add(q, "to", &req->to);
+                        query_add(q, "prefix", &req->prefix);
+                        /* "p.<hex>": after that key (an empty one too). */
+                        if (bounds.after) {
+                                hex = hex_of(bounds.after, bounds.after_len);
+                                snprintf(num, sizeof num,
+                                         "&cursor=%" PRId32 ".", p);
+                                buf_puts(q, num);
+                                buf_puts(q, hex);
+                                free(hex);
+                        }
+                        brook_buf_append(q, "", 1);
+                        ok = fwd_get(h, server, brook_buf_data(q), &status,
+                                     &body, &len, &type, why, sizeof why);
+                        brook_buf_destroy(q);
                         free(type);
                         got = ok && status == 200
                                       ? json_loadb(body, len, 0, NULL)
@@ -1156,8 +1184,10 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                         free(body);
                         json_decref(got);
                 } else if (err) {
-                        ret = respond_error(c, 503, *sc.why ? sc.why : why,
-                                            "Retry-After", "1");
+                        unsigned st = err == BROOK_ERR_STATE ? 503 : 500;
+                        ret = respond_error(c, st, *sc.why ? sc.why : why,
+                                            st == 503 ? "Retry-After" : NULL,
+                                            "1");
                         goto out;
                 }
                 remaining -= (int)(json_array_size(sc.entries) - before);
@@ -1170,8 +1200,9 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                 }
                 if (remaining <= 0) {
                         if (p + 1 < nparts) {
+                                /* "p": from partition p's start. */
                                 next = brook__xmalloc(16);
-                                sprintf(next, "%" PRId32 ".", p + 1);
+                                sprintf(next, "%" PRId32, p + 1);
                         }
                         break;
                 }

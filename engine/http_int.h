@@ -33,8 +33,10 @@ typedef struct brook__http_req {
         char *key;       /**< Decoded, NUL-terminated (may hold NULs). */
         size_t key_len;
         /* Scans: key bounds in the store's text form, the page size, and
-         * where the last page ended (cursor "<partition>.<hex of the last
-         * key>": partition -1 when absent). partition >= 0 asks for that
+         * where the last page ended (cursor "<partition>" or
+         * "<partition>.<hex of the last key>": partition -1 when absent,
+         * cursor_key NULL for a partition's start, non-NULL (maybe of
+         * length 0) for "after this key"). partition >= 0 asks for that
          * partition only (what one instance asks another). */
         brook__http_text_t from, to, prefix;
         int limit;

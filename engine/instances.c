@@ -64,9 +64,8 @@ struct brook__instances {
         int64_t last_at;
         bool publishes; /**< application.server is set. */
         /** Shutdown records from this offset on are obeyed (older ones
-         *  were for an earlier run); failing that, those stamped after
-         *  start_ms. */
-        int64_t shutdown_from, start_ms;
+         *  were for an earlier run). */
+        int64_t shutdown_from;
 };
 
 static void inst_free(struct brook__inst *in)
@@ -93,8 +92,12 @@ static void inst_update(brook__instances_t *is, const char *id,
                 srv = json_object_get(doc, "server");
                 at = json_object_get(doc, "at");
                 tasks = json_object_get(doc, "tasks");
+                /* A server that is not host:port is not brook's (nor
+                 * one to send a token to). */
                 if (!json_is_string(srv) || !json_is_integer(at) ||
-                    !json_is_array(tasks)) {
+                    !json_is_array(tasks) ||
+                    !brook__hostport_parse(json_string_value(srv), NULL, 0,
+                                           NULL)) {
                         brook__log("WARN",
                                    "%s: instances topic \"%s\": ignoring a "
                                    "record of instance \"%s\" that is not "
@@ -248,15 +251,13 @@ static void inst_publish(brook__instances_t *is)
 /* A shutdown record: this run's are obeyed. */
 static void inst_shutdown(brook__instances_t *is, const rd_kafka_message_t *m)
 {
-        rd_kafka_timestamp_type_t tstype;
-        int64_t ts = rd_kafka_message_timestamp(m, &tstype);
         json_t *doc;
         const char *by, *why;
         char msg[1024];
 
-        if (!m->payload ||
-            (is->shutdown_from >= 0 ? m->offset < is->shutdown_from
-                                    : ts < is->start_ms))
+        /* An earlier run's, or one that comes while this app stops. */
+        if (!m->payload || m->offset < is->shutdown_from ||
+            brook__app_should_stop(is->app))
                 return;
         doc = json_loadb(m->payload, m->len, 0, NULL);
         by = json_string_value(json_object_get(doc, "by"));
@@ -303,6 +304,8 @@ void brook__instances_signal_shutdown(brook__instances_t *is, const char *why)
 static void *inst_main(void *arg)
 {
         brook__instances_t *is = arg;
+        /* The app's own thread (see brook_app_close()). */
+        brook__own_app = is->app;
         while (!atomic_load(&is->stop)) {
                 rd_kafka_message_t *m = rd_kafka_consumer_poll(is->reader, 200);
                 int n = 0;
@@ -350,7 +353,6 @@ brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
         is = brook__xcalloc(1, sizeof *is);
         is->app = app;
         is->publishes = brook_conf_get(app->conf, "application.server") != NULL;
-        is->start_ms = brook__now_wall_ms();
         pthread_mutex_init(&is->lock, NULL);
         n = strlen(app->app_id) + strlen(brook__instances_topic_suffix()) + 1;
         is->topic = brook__xmalloc(n);
@@ -364,14 +366,25 @@ brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
                               errstr_size)))
                         goto fail;
         }
-        /* Shutdown records already there are an earlier run's. */
+        /* Shutdown records already there are an earlier run's: where the
+         * topic ends now is where this run's begin (asked until the broker
+         * answers, up to 30 s, or the app stops). */
         {
-                int64_t lo, hi;
-                is->shutdown_from =
-                        rd_kafka_query_watermark_offsets(is->reader, is->topic,
-                                                         0, &lo, &hi, 5000)
-                                ? -1
-                                : hi;
+                int64_t lo, hi, began = brook__now_mono_ms();
+                rd_kafka_resp_err_t kerr;
+                while ((kerr = rd_kafka_query_watermark_offsets(
+                                is->reader, is->topic, 0, &lo, &hi, 1000))) {
+                        if (brook__app_should_stop(app) ||
+                            brook__now_mono_ms() - began > 30000) {
+                                brook__seterr(errstr, errstr_size,
+                                              "cannot read the end of the "
+                                              "instances topic \"%s\": %s",
+                                              is->topic,
+                                              rd_kafka_err2str(kerr));
+                                goto fail;
+                        }
+                }
+                is->shutdown_from = hi;
         }
         parts = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(parts, is->topic, 0)->offset =

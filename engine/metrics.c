@@ -37,6 +37,7 @@ typedef struct msample_thr {
         int64_t commits, commit_rounds, commit_ns, commit_max;
         int64_t puncts, punct_passes, punct_ns, punct_max;
         int64_t dropped, enforced, restored;
+        int64_t start_ms; /**< The thread's start: another is a new one. */
         int64_t cache_hits, cache_misses;
 } msample_thr_t;
 
@@ -105,6 +106,7 @@ static void sample_thread(msample_thr_t *s, brook__thread_t *thr)
         s->restored = atomic_load(&thr->stat_restored);
         s->cache_hits = atomic_load(&thr->m.cache_hits);
         s->cache_misses = atomic_load(&thr->m.cache_misses);
+        s->start_ms = thr->m.start_ms;
 }
 
 /** The window's figures of one thread: the sample now, the base it is
@@ -247,6 +249,15 @@ static void metrics_sample(brook__metrics_t *m, brook_app_t *app,
         }
         for (t = 0; t < n; t++) {
                 win[t].secs = win[0].secs;
+                /* A thread replaced since the base (its counters start at
+                 * 0): its figures are since it started. */
+                if (win[t].base.start_ms != win[t].now.start_ms) {
+                        int64_t start = win[t].now.start_ms;
+                        memset(&win[t].base, 0, sizeof win[t].base);
+                        memset(&win[t].max, 0, sizeof win[t].max);
+                        win[t].secs =
+                                (double)(brook__now_wall_ms() - start) / 1000.0;
+                }
 #define MAXNOW(f)                                                              \
         if (win[t].now.f > win[t].max.f)                                       \
         win[t].max.f = win[t].now.f

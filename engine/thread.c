@@ -2727,12 +2727,15 @@ fail:
 brook_err_t brook__thread_start(brook__thread_t *thr, char *errstr,
                                 size_t errstr_size)
 {
+        /* Set first: the thread may end (and its replacement join it)
+         * before pthread_create() returns. */
+        thr->tid_valid = true;
         if (pthread_create(&thr->tid, NULL, brook__thread_main, thr)) {
+                thr->tid_valid = false;
                 brook__seterr(errstr, errstr_size,
                               "could not start stream thread %d", thr->idx);
                 return BROOK_ERR_FATAL;
         }
-        thr->tid_valid = true;
         return BROOK_OK;
 }
 

@@ -28,6 +28,9 @@
  *                          session store its sessions; their parameters
  *                          on a key-value store, bad values, and a scan of
  *                          a window store get 400.
+ *   tls                    with a certificate and key the server speaks
+ *                          HTTPS (a client trusting the certificate gets
+ *                          /health and a count), never plain HTTP.
  *   remote_queries         three count_app processes with
  *                          application.server: for 10,000 keys, GET
  *                          /stores/counts/{key} on every instance answers
@@ -223,8 +226,10 @@ static brook_builder_t *count_int64_topology(const char *in, const char *out)
         return b;
 }
 
+/* @p extra: more name, value pairs, NULL-terminated (may be NULL). */
 static brook_app_t *start_app_with(brook_builder_t *b, const char *app_id,
-                                   const char *dir, int port, const char *token)
+                                   const char *dir, int port, const char *token,
+                                   const char *const *extra)
 {
         char server[64];
         const char *props[][2] = {
@@ -254,6 +259,10 @@ static brook_app_t *start_app_with(brook_builder_t *b, const char *app_id,
                                    sizeof errstr))
                         fail_msg("%s", errstr);
         }
+        for (; extra && extra[0]; extra += 2)
+                if (brook_conf_set(conf, extra[0], extra[1], errstr,
+                                   sizeof errstr))
+                        fail_msg("%s", errstr);
         app = brook_app_new(b, conf, errstr, sizeof errstr);
         if (!app)
                 fail_msg("brook_app_new: %s", errstr);
@@ -267,7 +276,7 @@ static brook_app_t *start_app(const char *app_id, const char *in,
                               const char *token)
 {
         return start_app_with(count_int64_topology(in, out), app_id, dir, port,
-                              token);
+                              token, NULL);
 }
 
 static void produce_input(const char *in, int first, int good)
@@ -740,7 +749,7 @@ static void test_window_fetch(void **state)
         kt_produce_at(p, in, 0, "a", "x", 1, base + 2000, NULL);
         kt_produce_at(p, in, 0, "a", "x", 1, base + 15000, NULL);
         kt_producer_close(p);
-        app = start_app_with(b, app_id, dir, port, NULL);
+        app = start_app_with(b, app_id, dir, port, NULL, NULL);
         w.port = port;
         w.processed = 3;
         w.partitions = 1;
@@ -807,6 +816,85 @@ static void test_window_fetch(void **state)
         free(w.last);
         free(app_id);
         free(in);
+}
+
+/* ------------------------------------------------------------------ TLS */
+
+/* With a certificate and key, the server speaks HTTPS only: a client that
+ * trusts the certificate gets /health and a key's count; plain HTTP gets
+ * no answer. */
+static void test_tls(void **state)
+{
+        char *app_id = kt_unique("http-tls");
+        char *in = kt_unique("http-tls-in"), *out = kt_unique("http-tls-out");
+        char dir[] = "/tmp/brook-http-XXXXXX", cert[128], key[128], cmd[512],
+             url[128];
+        const char *extra[] = {"http.tls.cert.file", cert, "http.tls.key.file",
+                               key, NULL};
+        brook_app_t *app;
+        resp_t r = {0, NULL, 0};
+        CURL *c;
+        int port = free_port(), i;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+        snprintf(key, sizeof key, "%s/key.pem", dir);
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s "
+                 "-out %s -days 1 -subj /CN=localhost -addext "
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+                 key, cert);
+        assert_int_equal(system(cmd), 0);
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        produce_input(in, 0, KEYS);
+        app = start_app_with(count_int64_topology(in, out), app_id, dir, port,
+                             NULL, extra);
+
+        c = curl_easy_init();
+        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+        curl_easy_setopt(c, CURLOPT_CAINFO, cert);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 10000L);
+        /* Until the app has counted the 50 records: k1 is 1. */
+        snprintf(url, sizeof url, "https://localhost:%d/stores/counts/k1",
+                 port);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        for (i = 0; i < 600; i++) {
+                free(r.body);
+                r.body = NULL;
+                r.len = 0;
+                r.status = 0;
+                if (curl_easy_perform(c) == CURLE_OK)
+                        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+                if (r.status == 200)
+                        break;
+                kt_sleep_ms(100);
+        }
+        assert_int_equal(r.status, 200);
+        assert_string_equal(
+                r.body, "{\"store\":\"counts\",\"key\":\"k1\",\"value\":1}");
+        snprintf(url, sizeof url, "https://localhost:%d/health", port);
+        curl_easy_setopt(c, CURLOPT_URL, url);
+        free(r.body);
+        r.body = NULL;
+        r.len = 0;
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+        assert_int_equal(r.status, 200);
+        free(r.body);
+        curl_easy_cleanup(c);
+        /* Plain HTTP to it: no HTTP answer. */
+        r = http_try(port, NULL, "/health", NULL, NULL);
+        assert_true(r.status == 0 || r.status == 400);
+        free(r.body);
+
+        brook_app_destroy(app);
+        kt_rmtree(dir);
+        free(app_id);
+        free(in);
+        free(out);
 }
 
 /* ------------------------------------------------------ remote queries */
@@ -1199,6 +1287,7 @@ int main(void)
                 cmocka_unit_test(test_metrics_and_endpoints),
                 cmocka_unit_test(test_bad_requests),
                 cmocka_unit_test(test_window_fetch),
+                cmocka_unit_test(test_tls),
                 cmocka_unit_test_teardown(test_remote_queries, rq_teardown),
                 cmocka_unit_test(test_bad_config),
         };
