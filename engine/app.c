@@ -700,7 +700,7 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
         }
         /* Remote queries' directory of instances and the shutdown signal
          * (engine/instances.c): one record per instance, compacted. */
-        {
+        if (brook__instances_wanted(app)) {
                 size_t len = strlen(app->app_id) +
                              strlen(brook__instances_topic_suffix()) + 1;
                 want[want_cnt].name = brook__xmalloc(len);

@@ -316,6 +316,9 @@ struct brook__thread {
 
 typedef struct brook__instances brook__instances_t;
 
+/** Whether @p app reads the instances topic: application.server or an
+ *  uncaught-exception handler is set. */
+bool brook__instances_wanted(const brook_app_t *app);
 /** The instances topic's name is "<application.id>" and this. */
 const char *brook__instances_topic_suffix(void);
 /** Starts publishing this instance's tasks and reading the others' (when

@@ -19,8 +19,11 @@
  * The same topic carries Kafka Streams' SHUTDOWN_APPLICATION: a record
  * keyed "__shutdown__" ({"by": <instance id>, "why": "..."}) that every
  * instance reading the topic since before it was written obeys by
- * stopping with an error. So every instance reads the topic, with or
- * without application.server; only those with one publish their tasks.
+ * stopping with an error. So an instance with an uncaught-exception
+ * handler reads the topic too (the instances of an application run the
+ * same code, so one that may signal is one that listens); only those
+ * with application.server publish their tasks. An app with neither has
+ * no instances thread and no such topic.
  *
  * This is a directory, not an authority: an entry can be out of date (an
  * instance killed without its tombstone, a rebalance not yet published).
@@ -337,6 +340,11 @@ static void *inst_main(void *arg)
         return NULL;
 }
 
+bool brook__instances_wanted(const brook_app_t *app)
+{
+        return brook_conf_get(app->conf, "application.server") || app->uncaught;
+}
+
 const char *brook__instances_topic_suffix(void)
 {
         return "-brook-instances";
@@ -350,6 +358,8 @@ brook_err_t brook__instances_start(brook_app_t *app, brook__instances_t **isp,
         size_t n;
 
         *isp = NULL;
+        if (!brook__instances_wanted(app))
+                return BROOK_OK;
         is = brook__xcalloc(1, sizeof *is);
         is->app = app;
         is->publishes = brook_conf_get(app->conf, "application.server") != NULL;

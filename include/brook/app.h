@@ -230,7 +230,8 @@ typedef enum brook_uncaught_response_e {
         BROOK_UNCAUGHT_SHUTDOWN_CLIENT,
         /** Every instance of the application stops with the error: this
          *  one signals the others through the instances topic
-         *  (docs/operations.md) and each goes to ERROR within about a
+         *  (docs/operations.md) and each that has an uncaught-exception
+         *  handler or application.server set goes to ERROR within about a
          *  second. */
         BROOK_UNCAUGHT_SHUTDOWN_APPLICATION,
 } brook_uncaught_response_t;
