@@ -930,21 +930,31 @@ void brook__app_state_tell(brook_app_t *app)
         } while (more);
 }
 
-brook_err_t brook_app_set_state_listener(brook_app_t *app,
-                                         brook_state_listener_fn fn,
-                                         void *opaque, char *errstr,
-                                         size_t errstr_size)
+/* BROOK_OK before the start; else BROOK_ERR_STATE saying that @p what can
+ * only be set before it (the threads read it without a lock). */
+static brook_err_t brook__app_before_start(brook_app_t *app, const char *what,
+                                           char *errstr, size_t errstr_size)
 {
         bool started;
         pthread_mutex_lock(&app->lock);
         started = app->started;
         pthread_mutex_unlock(&app->lock);
-        if (started) {
-                brook__seterr(errstr, errstr_size,
-                              "a state listener can only be set before the "
-                              "app starts");
-                return BROOK_ERR_STATE;
-        }
+        if (!started)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "%s can only be set before the app starts", what);
+        return BROOK_ERR_STATE;
+}
+
+brook_err_t brook_app_set_state_listener(brook_app_t *app,
+                                         brook_state_listener_fn fn,
+                                         void *opaque, char *errstr,
+                                         size_t errstr_size)
+{
+        brook_err_t err = brook__app_before_start(app, "a state listener",
+                                                  errstr, errstr_size);
+        if (err)
+                return err;
         app->state_listener = fn;
         app->state_opaque = fn ? opaque : NULL;
         return BROOK_OK;
@@ -954,16 +964,10 @@ brook_err_t brook_app_set_uncaught_exception_handler(
         brook_app_t *app, brook_uncaught_handler_fn fn, void *opaque,
         char *errstr, size_t errstr_size)
 {
-        bool started;
-        pthread_mutex_lock(&app->lock);
-        started = app->started;
-        pthread_mutex_unlock(&app->lock);
-        if (started) {
-                brook__seterr(errstr, errstr_size,
-                              "an uncaught-exception handler can only be set "
-                              "before the app starts");
-                return BROOK_ERR_STATE;
-        }
+        brook_err_t err = brook__app_before_start(
+                app, "an uncaught-exception handler", errstr, errstr_size);
+        if (err)
+                return err;
         app->uncaught = fn;
         app->uncaught_opaque = fn ? opaque : NULL;
         return BROOK_OK;

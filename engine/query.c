@@ -126,6 +126,50 @@ static brook__store_t *brook__iq_local(brook_app_t *app,
         return NULL;
 }
 
+/* This instance's query handle of @p def's task for @p partition, with a
+ * reference taken (release it with brook__iqstore_release()), or NULL
+ * with @p errstr and *@p errp set: @p not_here when no local task has it
+ * (@p what names the partition in the message), BROOK_ERR_STATE when it
+ * restores or its store cannot be read while the app runs (@p range: it
+ * must range, else get). */
+static brook__iqstore_t *brook__iq_take(brook_app_t *app,
+                                        const brook__storedef_t *def,
+                                        int32_t partition, const char *what,
+                                        bool range, brook_err_t not_here,
+                                        brook_err_t *errp, char *errstr,
+                                        size_t errstr_size)
+{
+        brook__store_t *st;
+        brook__iqstore_t *h = NULL;
+
+        pthread_mutex_lock(&app->iq_lock);
+        st = brook__iq_local(app, def, partition);
+        if (!st) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": %s %" PRId32
+                              " is not on this instance",
+                              def->name, what, partition);
+                *errp = not_here;
+        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": task %s is still restoring, so "
+                              "its answer would be stale",
+                              def->name, st->task->id);
+                *errp = BROOK_ERR_STATE;
+        } else if (range ? !st->ops->query_range : !st->ops->query_get) {
+                brook__seterr(errstr, errstr_size,
+                              "store \"%s\": its %s store cannot be queried "
+                              "while the app runs",
+                              def->name, st->ops->kind);
+                *errp = BROOK_ERR_STATE;
+        } else {
+                h = st->iq;
+                brook__iqstore_ref(h);
+        }
+        pthread_mutex_unlock(&app->iq_lock);
+        return h;
+}
+
 /* Encodes @p key into @p buf and picks its partition. */
 static brook_err_t brook__iq_partition(brook_app_t *app,
                                        const brook__storedef_t *def,
@@ -214,7 +258,6 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
                                 void **valuep, char *errstr, size_t errstr_size)
 {
         brook__storedef_t *def;
-        brook__store_t *st;
         brook__iqstore_t *h = NULL;
         brook_buf_t *kbuf, *vbuf;
         int32_t partition;
@@ -230,31 +273,8 @@ brook_err_t brook_app_store_get(brook_app_t *app, const char *store,
         if ((err = brook__iq_partition(app, def, key, kbuf, &partition, errstr,
                                        errstr_size)))
                 goto out;
-        pthread_mutex_lock(&app->iq_lock);
-        st = brook__iq_local(app, def, partition);
-        if (!st) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": the key's partition %" PRId32
-                              " is not on this instance",
-                              def->name, partition);
-                err = BROOK_ERR_STATE;
-        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": task %s is still restoring, so "
-                              "its answer would be stale",
-                              def->name, st->task->id);
-                err = BROOK_ERR_STATE;
-        } else if (!st->ops->query_get) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": its %s store cannot be queried "
-                              "while the app runs",
-                              def->name, st->ops->kind);
-                err = BROOK_ERR_STATE;
-        } else {
-                h = st->iq;
-                brook__iqstore_ref(h);
-        }
-        pthread_mutex_unlock(&app->iq_lock);
+        h = brook__iq_take(app, def, partition, "the key's partition", false,
+                           BROOK_ERR_STATE, &err, errstr, errstr_size);
         /* Unlocked: the task may leave meanwhile; the reference keeps its
          * inner store open until the read is done. */
         if (h) {
@@ -782,7 +802,6 @@ brook_err_t brook__iq_scan_partition(brook_app_t *app, const char *store,
                                      size_t errstr_size)
 {
         brook__storedef_t *def;
-        brook__store_t *st;
         brook__iqstore_t *h = NULL;
         brook_kvbytes_iter_t *bit = NULL;
         const void *lo = bounds->from, *k, *v;
@@ -803,34 +822,11 @@ brook_err_t brook__iq_scan_partition(brook_app_t *app, const char *store,
         RAISE(bounds->prefix, bounds->prefix_len);
         RAISE(bounds->after, bounds->after_len);
 #undef RAISE
-        pthread_mutex_lock(&app->iq_lock);
-        st = brook__iq_local(
-                app, def,
-                app->topo.subs[def->subtopology].global ? -1 : partition);
-        if (!st) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": partition %" PRId32
-                              " is not on this instance",
-                              def->name, partition);
-                err = BROOK_ERR_NOT_FOUND;
-        } else if (atomic_load(&st->state) == BROOK__STORE_RESTORING) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": task %s is still restoring, so "
-                              "its answer would be stale",
-                              def->name, st->task->id);
-                err = BROOK_ERR_STATE;
-        } else if (!st->ops->query_range) {
-                brook__seterr(errstr, errstr_size,
-                              "store \"%s\": its %s store cannot be queried "
-                              "while the app runs",
-                              def->name, st->ops->kind);
-                err = BROOK_ERR_STATE;
-        } else {
-                h = st->iq;
-                brook__iqstore_ref(h);
-        }
-        pthread_mutex_unlock(&app->iq_lock);
-        if (err)
+        if (!(h = brook__iq_take(
+                      app, def,
+                      app->topo.subs[def->subtopology].global ? -1 : partition,
+                      "partition", true, BROOK_ERR_NOT_FOUND, &err, errstr,
+                      errstr_size)))
                 return err;
         if ((err = h->ops->query_range(h->inner, lo, lo_len, bounds->to,
                                        bounds->to_len, &bit, why,
