@@ -9,10 +9,12 @@
 
 #include <brook/brook.h>
 
-/* Adds the topology to @p b; @p sup NULL: RocksDB. */
-static inline void count_topology_add(brook_builder_t *b, const char *in,
-                                      const char *out, const char *store,
-                                      const brook_kvstore_supplier_t *sup)
+/* Adds the topology to @p b, reading the input's values with
+ * @p value_serde (a value that does not decode is a deserialization
+ * error); @p sup NULL: RocksDB. */
+static inline void count_topology_add_values(
+        brook_builder_t *b, const char *in, const char *out, const char *store,
+        const brook_kvstore_supplier_t *sup, const brook_serde_t *value_serde)
 {
         brook_stream_to(
                 brook_table_to_stream(brook_grouped_count(
@@ -22,8 +24,7 @@ static inline void count_topology_add(brook_builder_t *b, const char *in,
                                         &(brook_consumed_t){
                                                 .key_serde =
                                                         brook_serde_string(),
-                                                .value_serde =
-                                                        brook_serde_bytes()}),
+                                                .value_serde = value_serde}),
                                 NULL),
                         &(brook_materialized_t){
                                 .name = store,
@@ -33,6 +34,14 @@ static inline void count_topology_add(brook_builder_t *b, const char *in,
                 out,
                 &(brook_produced_t){.key_serde = brook_serde_string(),
                                     .value_serde = brook_serde_int64()});
+}
+
+/* Adds the topology to @p b (any values); @p sup NULL: RocksDB. */
+static inline void count_topology_add(brook_builder_t *b, const char *in,
+                                      const char *out, const char *store,
+                                      const brook_kvstore_supplier_t *sup)
+{
+        count_topology_add_values(b, in, out, store, sup, brook_serde_bytes());
 }
 
 #endif
