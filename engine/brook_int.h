@@ -43,6 +43,12 @@ int64_t brook__now_mono_ns(void);
  *  timed wait). */
 void brook__deadline(struct timespec *ts, clockid_t clk, int64_t ms);
 int64_t brook__now_wall_ms(void);
+
+/** libcurl's global initialisation, once per process (http.c). */
+void brook__curl_init(void);
+
+/** The topic serdes are called for on this thread (brook_serde_topic()). */
+extern _Thread_local const char *brook__serde_topic_tl;
 /** Logs one line to stderr with a level and the app id. */
 void brook__log(const char *level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

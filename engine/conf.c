@@ -101,6 +101,21 @@ typedef enum {
         BROOK__P_HTTP_MAX_CONNECTIONS_PER_IP,
         BROOK__P_HTTP_TIMEOUT_MS,
         BROOK__P_HTTP_MAX_REQUEST_BYTES,
+        BROOK__P_SR_URL,
+        BROOK__P_SR_BASIC_SOURCE,
+        BROOK__P_SR_BASIC_USER_INFO,
+        BROOK__P_SR_BEARER_SOURCE,
+        BROOK__P_SR_BEARER_TOKEN,
+        BROOK__P_SR_SSL_CA,
+        BROOK__P_SR_SSL_CERT,
+        BROOK__P_SR_SSL_KEY,
+        BROOK__P_SR_SSL_KEY_PASSWORD,
+        BROOK__P_SR_TIMEOUT_MS,
+        BROOK__P_SR_AUTO_REGISTER,
+        BROOK__P_SR_USE_LATEST,
+        BROOK__P_SR_LATEST_TTL,
+        BROOK__P_SR_KEY_STRATEGY,
+        BROOK__P_SR_VALUE_STRATEGY,
         BROOK__P_CNT
 } brook__conf_idx_t;
 
@@ -163,6 +178,42 @@ static const brook__conf_enum_t brook__conf_levels[] = {
         {"INFO", "INFO", NULL},
         {"DEBUG", "DEBUG", NULL},
         {"TRACE", "DEBUG", NULL},
+        {NULL, NULL, NULL},
+};
+
+static const brook__conf_enum_t brook__conf_bools[] = {
+        {"true", "true", NULL},
+        {"false", "false", NULL},
+        {NULL, NULL, NULL},
+};
+
+#define BROOK__SR_STRATEGY "io.confluent.kafka.serializers.subject."
+
+static const brook__conf_enum_t brook__conf_strategies[] = {
+        {"TopicNameStrategy", "TopicNameStrategy", NULL},
+        {"RecordNameStrategy", "RecordNameStrategy", NULL},
+        {"TopicRecordNameStrategy", "TopicRecordNameStrategy", NULL},
+        {BROOK__SR_STRATEGY "TopicNameStrategy", "TopicNameStrategy", NULL},
+        {BROOK__SR_STRATEGY "RecordNameStrategy", "RecordNameStrategy", NULL},
+        {BROOK__SR_STRATEGY "TopicRecordNameStrategy",
+         "TopicRecordNameStrategy", NULL},
+        {NULL, NULL, NULL},
+};
+
+static const brook__conf_enum_t brook__conf_basic_sources[] = {
+        {"USER_INFO", "USER_INFO", NULL},
+        {"URL", "URL", NULL},
+        {"SASL_INHERIT", NULL,
+         "brook does not take Schema Registry credentials from SASL; use "
+         "USER_INFO with basic.auth.user.info"},
+        {NULL, NULL, NULL},
+};
+
+static const brook__conf_enum_t brook__conf_bearer_sources[] = {
+        {"STATIC_TOKEN", "STATIC_TOKEN", NULL},
+        {"OAUTHBEARER", NULL,
+         "brook does not fetch OAuth tokens for the Schema Registry; use "
+         "STATIC_TOKEN with bearer.auth.token"},
         {NULL, NULL, NULL},
 };
 
@@ -413,6 +464,80 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  NULL, NULL, "16384", NULL, NULL,
                  "The largest request (line, headers and body) served; a "
                  "larger one gets 413 or 414."},
+        /* The Schema Registry (engine/schema_registry.c), under the names
+         * of Confluent's serializers. */
+        [BROOK__P_SR_URL] =
+                {"schema.registry.url", BROOK__CONF_STRING, 0, 0,
+                 0, NULL, NULL, NULL, NULL, NULL,
+                 "The Schema Registry the Avro serdes use: http(s) URLs, "
+                 "comma-separated, tried in order (docs/avro.md)."},
+        [BROOK__P_SR_BASIC_SOURCE] =
+                {"basic.auth.credentials.source", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_basic_sources, NULL, "URL", NULL, NULL,
+                 "USER_INFO: basic.auth.user.info holds user:password; URL: "
+                 "the credentials, if any, are in schema.registry.url."},
+        [BROOK__P_SR_BASIC_USER_INFO] =
+                {"basic.auth.user.info", BROOK__CONF_STRING, 0, 0, 0, NULL,
+                 NULL, NULL, NULL, NULL,
+                 "user:password for the Schema Registry's basic "
+                 "authentication."},
+        [BROOK__P_SR_BEARER_SOURCE] =
+                {"bearer.auth.credentials.source", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_bearer_sources, NULL, "STATIC_TOKEN", NULL, NULL,
+                 "STATIC_TOKEN: bearer.auth.token is sent as a bearer "
+                 "token."},
+        [BROOK__P_SR_BEARER_TOKEN] =
+                {"bearer.auth.token", BROOK__CONF_STRING, 0, 0, 0, NULL, NULL,
+                 NULL, NULL, NULL, "A bearer token for the Schema Registry."},
+        [BROOK__P_SR_SSL_CA] =
+                {"schema.registry.ssl.ca.location", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY, 0, 0, NULL, "a PEM file path", NULL,
+                 NULL, NULL,
+                 "CA certificates (PEM) to verify the Schema Registry "
+                 "with."},
+        [BROOK__P_SR_SSL_CERT] =
+                {"schema.registry.ssl.certificate.location", BROOK__CONF_STRING,
+                 BROOK__CONF_F_NONEMPTY, 0, 0, NULL, "a PEM file path", NULL,
+                 NULL, NULL,
+                 "A client certificate (PEM) for the Schema Registry."},
+        [BROOK__P_SR_SSL_KEY] = {"schema.registry.ssl.key.location",
+                                 BROOK__CONF_STRING, BROOK__CONF_F_NONEMPTY, 0,
+                                 0, NULL, "a PEM file path", NULL, NULL, NULL,
+                                 "The client certificate's private key (PEM)."},
+        [BROOK__P_SR_SSL_KEY_PASSWORD] = {"schema.registry.ssl.key.password",
+                                          BROOK__CONF_STRING, 0, 0, 0, NULL,
+                                          NULL, NULL, NULL, NULL,
+                                          "The private key's password."},
+        [BROOK__P_SR_TIMEOUT_MS] =
+                {"schema.registry.request.timeout.ms", BROOK__CONF_INT, 0, 100,
+                 600000, NULL, NULL, "30000", NULL, NULL,
+                 "How long one Schema Registry request may take."},
+        [BROOK__P_SR_AUTO_REGISTER] =
+                {"auto.register.schemas", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_bools, NULL, "true", NULL, NULL,
+                 "Whether the Avro serializers register a value's schema "
+                 "(true) or only look up its id (false)."},
+        [BROOK__P_SR_USE_LATEST] =
+                {"use.latest.version", BROOK__CONF_ENUM, 0, 0,
+                 0, brook__conf_bools, NULL, "false", NULL, NULL,
+                 "Whether the Avro serializers write the subject's latest "
+                 "schema, resolving each value to it."},
+        [BROOK__P_SR_LATEST_TTL] =
+                {"latest.cache.ttl.sec", BROOK__CONF_INT, 0, -1,
+                 BROOK__INT32_MAX, NULL, NULL, "300", NULL, NULL,
+                 "How long a subject's latest version is cached; -1: "
+                 "forever (Confluent's default)."},
+        [BROOK__P_SR_KEY_STRATEGY] =
+                {"key.subject.name.strategy", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_strategies, NULL, "TopicNameStrategy", NULL, NULL,
+                 "The subject key schemas go under: TopicNameStrategy "
+                 "(<topic>-key), RecordNameStrategy (the record's full "
+                 "name) or TopicRecordNameStrategy (<topic>-<name>)."},
+        [BROOK__P_SR_VALUE_STRATEGY] =
+                {"value.subject.name.strategy", BROOK__CONF_ENUM, 0, 0, 0,
+                 brook__conf_strategies, NULL, "TopicNameStrategy", NULL, NULL,
+                 "The subject value schemas go under, as "
+                 "key.subject.name.strategy (<topic>-value)."},
 };
 
 /* ----------------------------------------------------------------- conf */

@@ -1446,6 +1446,11 @@ static void curl_init_once(void)
         curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+void brook__curl_init(void)
+{
+        pthread_once(&curl_once, curl_init_once);
+}
+
 brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                               char *errstr, size_t errstr_size)
 {
@@ -1467,7 +1472,7 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
         *httpp = NULL;
         if (!server)
                 return BROOK_OK;
-        pthread_once(&curl_once, curl_init_once);
+        brook__curl_init();
         if (!brook__hostport_parse(server, host, sizeof host, &port)) {
                 brook__seterr(errstr, errstr_size,
                               "application.server \"%s\" is not host:port",

@@ -454,3 +454,12 @@ double *brook_double_new(brook_arena_t *arena, double v)
         *p = v;
         return p;
 }
+
+/* ----------------------------------------------------------------- topic */
+
+_Thread_local const char *brook__serde_topic_tl;
+
+const char *brook_serde_topic(void)
+{
+        return brook__serde_topic_tl;
+}

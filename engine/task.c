@@ -730,12 +730,16 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
         }
         brook_buf_clear(rt->keybuf);
         brook_buf_clear(rt->valbuf);
+        brook__serde_topic_tl = topic;
         if ((err = brook_serde_serialize(node->key_serde, rec->key, rt->keybuf,
                                          why, why_size)) ||
             (err = brook_serde_serialize(node->value_serde, rec->value,
-                                         rt->valbuf, why, why_size)))
+                                         rt->valbuf, why, why_size))) {
+                brook__serde_topic_tl = NULL;
                 return brook__production_error(task, node, topic, rec, err,
                                                true, why);
+        }
+        brook__serde_topic_tl = NULL;
         if (node->partitioner) {
                 int32_t cnt =
                         rt->collector->partition_cnt(rt->collector, topic);
@@ -1087,12 +1091,16 @@ static brook__head_t brook__extract(brook__task_t *task,
                 void *key = NULL, *value = NULL;
                 if (!arena)
                         arena = rt->ts_arena = brook_arena_new();
-                if (brook_serde_deserialize(src->key_serde, in->key,
-                                            in->key_size, arena, &key, NULL,
-                                            0) ||
-                    brook_serde_deserialize(src->value_serde, in->value,
-                                            in->value_size, arena, &value, NULL,
-                                            0)) {
+                bool bad;
+                brook__serde_topic_tl = in->topic;
+                bad = brook_serde_deserialize(src->key_serde, in->key,
+                                              in->key_size, arena, &key, NULL,
+                                              0) ||
+                      brook_serde_deserialize(src->value_serde, in->value,
+                                              in->value_size, arena, &value,
+                                              NULL, 0);
+                brook__serde_topic_tl = NULL;
+                if (bad) {
                         brook_arena_reset(arena);
                         return BROOK__HEAD_DESER;
                 }
@@ -1272,13 +1280,17 @@ static brook_err_t brook__invalid_ts(brook__task_t *task,
  * "<side>: <serde's message>"; the prefix is written only then, to keep
  * formatting off the per-record path. */
 static brook_err_t brook__deserialize(const brook_serde_t *serde,
-                                      const char *side, const void *data,
-                                      size_t size, brook_arena_t *arena,
-                                      void **objp, char *why, size_t why_size)
+                                      const char *topic, const char *side,
+                                      const void *data, size_t size,
+                                      brook_arena_t *arena, void **objp,
+                                      char *why, size_t why_size)
 {
         size_t n = strlen(side) + 2;
-        brook_err_t err = brook_serde_deserialize(serde, data, size, arena,
-                                                  objp, why + n, why_size - n);
+        brook_err_t err;
+        brook__serde_topic_tl = topic;
+        err = brook_serde_deserialize(serde, data, size, arena, objp, why + n,
+                                      why_size - n);
+        brook__serde_topic_tl = NULL;
         if (err) {
                 memcpy(why, side, n - 2);
                 memcpy(why + n - 2, ": ", 2);
@@ -1323,9 +1335,9 @@ brook_err_t brook__task_process_one(brook__task_t *task,
                 err = brook__invalid_ts(task, q, &in, ts, errstr, errstr_size);
                 goto done;
         }
-        if (brook__deserialize(src->key_serde, "key", in.key, in.key_size,
-                               rt->arena, &key, why, sizeof why) ||
-            brook__deserialize(src->value_serde, "value", in.value,
+        if (brook__deserialize(src->key_serde, in.topic, "key", in.key,
+                               in.key_size, rt->arena, &key, why, sizeof why) ||
+            brook__deserialize(src->value_serde, in.topic, "value", in.value,
                                in.value_size, rt->arena, &value, why,
                                sizeof why)) {
                 err = brook__handle(task, rt->deser_handler,

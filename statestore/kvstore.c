@@ -40,11 +40,11 @@ brook_err_t brook__kvstore_decode(brook__store_t *st, const void *key,
         }
         if (tsp)
                 *tsp = ts;
-        if ((err = brook_serde_deserialize(st->def->key_serde, key, key_size,
-                                           arena, keyp, errstr, errstr_size)))
+        if ((err = brook__store_deser(st, st->def->key_serde, key, key_size,
+                                      arena, keyp, errstr, errstr_size)))
                 return err;
-        return brook_serde_deserialize(st->def->value_serde, value, value_size,
-                                       arena, valuep, errstr, errstr_size);
+        return brook__store_deser(st, st->def->value_serde, value, value_size,
+                                  arena, valuep, errstr, errstr_size);
 }
 
 /* --------------------------------------------------------- metered layer */
@@ -341,9 +341,9 @@ static brook_err_t brook__kvstore_prefix_scan(brook__store_t *st,
         if (!prefix)
                 return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "prefix",
                                          "the prefix is NULL");
-        if ((err = brook_serde_serialize(prefix_serde ? prefix_serde
-                                                      : st->def->key_serde,
-                                         prefix, st->kbuf, why, sizeof why)))
+        if ((err = brook__store_ser(
+                     st, prefix_serde ? prefix_serde : st->def->key_serde,
+                     prefix, st->kbuf, why, sizeof why)))
                 return brook__store_fail(st, err, "prefix", why);
         /* Nothing below touches kbuf; the iterator copies the prefix. */
         return brook__kvstore_scan(

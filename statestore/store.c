@@ -490,8 +490,8 @@ brook_err_t brook__store_enc_key(brook__store_t *st, const void *key,
         if (!key)
                 return brook__store_fail(st, BROOK_ERR_INVALID_ARG, "key",
                                          "the key is NULL");
-        if ((err = brook_serde_serialize(st->def->key_serde, key, buf, why,
-                                         sizeof why)))
+        if ((err = brook__store_ser(st, st->def->key_serde, key, buf, why,
+                                    sizeof why)))
                 return brook__store_fail(st, err, "key", why);
         return BROOK_OK;
 }
@@ -520,9 +520,9 @@ brook_err_t brook__store_get_value(brook__store_t *st, void **valuep,
          * record's arena. */
         val = brook__serde_stable(st->def->value_serde, val, size,
                                   brook__store_arena(st));
-        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
-                                           brook__store_arena(st), valuep, why,
-                                           sizeof why)))
+        if ((err = brook__store_deser(st, st->def->value_serde, val, size,
+                                      brook__store_arena(st), valuep, why,
+                                      sizeof why)))
                 return brook__store_fail(st, err, "value", why);
         return BROOK_OK;
 }
@@ -556,8 +556,8 @@ brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
                 return BROOK_ERR_STATE;
         }
         brook_buf_clear(kbuf);
-        if ((err = brook_serde_serialize(st->def->key_serde, key, kbuf, why,
-                                         sizeof why))) {
+        if ((err = brook__store_ser(st, st->def->key_serde, key, kbuf, why,
+                                    sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "global store \"%s\": key: %s", name, why);
                 return err;
@@ -594,9 +594,8 @@ brook_err_t brook__ctx_global_get(brook_ctx_t *ctx, const char *name,
                 return BROOK_ERR_STATE;
         }
         val = brook__serde_stable(st->def->value_serde, val, size, rt->arena);
-        if ((err = brook_serde_deserialize(st->def->value_serde, val, size,
-                                           rt->arena, valuep, why,
-                                           sizeof why))) {
+        if ((err = brook__store_deser(st, st->def->value_serde, val, size,
+                                      rt->arena, valuep, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "global store \"%s\": value: %s", name, why);
                 return err;
@@ -623,8 +622,8 @@ brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
                                                        (56 - 8 * i));
                         brook_buf_append(st->tmp, t, sizeof t);
                 }
-                if ((err = brook_serde_serialize(st->def->value_serde, value,
-                                                 st->tmp, why, sizeof why)))
+                if ((err = brook__store_ser(st, st->def->value_serde, value,
+                                            st->tmp, why, sizeof why)))
                         return brook__store_fail(st, err, "value", why);
                 vbytes = brook__store_bytes(st->tmp);
                 vsize = brook_buf_len(st->tmp);

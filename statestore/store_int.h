@@ -994,4 +994,32 @@ void brook__kviter_add(brook_kviter_t *it, brook_kvbytes_iter_t *bit);
 void brook__kviter_add_iq(brook_kviter_t *it, brook_kvbytes_iter_t *bit,
                           brook__iqstore_t *h);
 
+/* (De)serializes for store @p st: serdes are told its changelog topic
+ * (brook_serde_topic()), as Kafka Streams gives its serdes. */
+static inline brook_err_t brook__store_ser(const brook__store_t *st,
+                                           const brook_serde_t *serde,
+                                           const void *obj, brook_buf_t *out,
+                                           char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        brook__serde_topic_tl = st->changelog;
+        err = brook_serde_serialize(serde, obj, out, errstr, errstr_size);
+        brook__serde_topic_tl = NULL;
+        return err;
+}
+
+static inline brook_err_t brook__store_deser(const brook__store_t *st,
+                                             const brook_serde_t *serde,
+                                             const void *data, size_t size,
+                                             brook_arena_t *arena, void **objp,
+                                             char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        brook__serde_topic_tl = st->changelog;
+        err = brook_serde_deserialize(serde, data, size, arena, objp, errstr,
+                                      errstr_size);
+        brook__serde_topic_tl = NULL;
+        return err;
+}
+
 #endif

@@ -156,6 +156,13 @@ const brook_serde_t *brook_serde_by_name(const char *name, char *errstr,
 /** The serde's name; valid as long as the serde. */
 const char *brook_serde_name(const brook_serde_t *serde);
 
+/**
+ * The topic the engine is serializing for or deserializing from on this
+ * thread (a source, sink, repartition or changelog topic), or NULL where
+ * there is none: what a Kafka serializer is given as its topic.
+ */
+const char *brook_serde_topic(void);
+
 /** Appends the encoding of @p obj to @p out (a NULL @p obj encodes nothing
  *  and returns BROOK_OK). BROOK_ERR_SERDE (the serde failed or has no
  *  serializer) or BROOK_ERR_INVALID_ARG (a NULL @p serde or @p out), with
