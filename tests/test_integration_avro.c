@@ -1,0 +1,828 @@
+/*
+ * Integration: Avro through a real Schema Registry (Apicurio Registry's
+ * Confluent-compatible API, tools/registry/registry) and the real broker,
+ * against Java's Avro serializers (tests/avro-java, the reference).
+ *
+ *   - every Avro type: what Java writes, brook reads; what brook writes
+ *     for the schema Java registered is byte for byte what Java wrote;
+ *     what brook writes, Java reads;
+ *   - evolution: an old writer and a new reader give the same values in
+ *     Java's resolution and brook's, in both directions;
+ *   - the registry's refusal of an incompatible schema, and its answers
+ *     for unknown ids and subjects;
+ *   - a topology reading a Java producer's Avro, aggregating into an Avro
+ *     store and writing Avro that a Java consumer decodes, with exact
+ *     results, and malformed records dead-lettered with the reason.
+ */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "avro_int.h"
+#include "fuzz/avro_schemas.h"
+#include "kafka_util.h"
+
+#define WAIT_MS 60000
+
+static char registry_url[512];
+static char tmpdir[256];
+
+/* ------------------------------------------------------------ helpers */
+
+static void write_file(const char *path, const char *text)
+{
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+}
+
+/* Runs the Java tool with @p args (a shell word list), @p input on its
+ * stdin; returns its stdout (malloc'd). Fails the test if it fails. */
+static char *java(const char *args, const char *input)
+{
+        char in[512], out[512], cmd[8192];
+        int st;
+
+        snprintf(in, sizeof in, "%s/java.in", tmpdir);
+        snprintf(out, sizeof out, "%s/java.out", tmpdir);
+        write_file(in, input ? input : "");
+        snprintf(cmd, sizeof cmd, "'%s' %s < '%s' > '%s'", AVRO_JAVA_PATH, args,
+                 in, out);
+        st = system(cmd);
+        if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st))
+                fail_msg("java tool failed (%d): %s", st, cmd);
+        return kt_slurp(out);
+}
+
+static char *schema_file(const char *name, const char *schema)
+{
+        static char path[8][512];
+        static int next;
+        char *p = path[next++ % 8];
+        snprintf(p, 512, "%s/%s.avsc", tmpdir, name);
+        write_file(p, schema);
+        return p;
+}
+
+static brook_schema_registry_t *new_sr(void)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_schema_registry_t *sr;
+        char err[512];
+        assert_int_equal(brook_conf_set(conf, "schema.registry.url",
+                                        registry_url, err, sizeof err),
+                         BROOK_OK);
+        sr = brook_schema_registry_new(conf, err, sizeof err);
+        if (!sr)
+                fail_msg("%s", err);
+        brook_conf_destroy(conf);
+        return sr;
+}
+
+static json_t *parse(const char *text)
+{
+        json_error_t jerr;
+        json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+        if (!j)
+                fail_msg("not JSON (%s): %s", jerr.text, text);
+        return j;
+}
+
+static void assert_json_equal(json_t *got, json_t *want, const char *what)
+{
+        char *g, *w;
+        if (json_equal(got, want))
+                return;
+        g = json_dumps(got, JSON_COMPACT | JSON_ENCODE_ANY);
+        w = json_dumps(want, JSON_COMPACT | JSON_ENCODE_ANY);
+        fail_msg("%s:\n got  %s\n want %s", what, g, w);
+}
+
+/* Splits @p text into its lines (in place); returns the count. */
+static size_t lines(char *text, char **out, size_t max)
+{
+        size_t n = 0;
+        char *save, *l;
+        for (l = strtok_r(text, "\n", &save); l && n < max;
+             l = strtok_r(NULL, "\n", &save))
+                if (*l)
+                        out[n++] = l;
+        return n;
+}
+
+static size_t unhex(const char *hex, unsigned char *out, size_t max)
+{
+        size_t n = 0;
+        unsigned v;
+        while (hex[0] && hex[1] && n < max && sscanf(hex, "%2x", &v) == 1) {
+                out[n++] = (unsigned char)v;
+                hex += 2;
+        }
+        return n;
+}
+
+static void hexify(const void *data, size_t size, char *out)
+{
+        const unsigned char *p = data;
+        size_t i;
+        for (i = 0; i < size; i++)
+                sprintf(out + 2 * i, "%02x", p[i]);
+        out[2 * size] = '\0';
+}
+
+/* Serializes @p json with @p serde as for @p topic; hex in @p out. */
+static void brook_encode(const brook_serde_t *serde, const char *topic,
+                         json_t *json, char *out)
+{
+        brook_buf_t *buf = brook_buf_new();
+        char err[1024];
+        brook__serde_topic_tl = topic;
+        if (brook_serde_serialize(serde, json, buf, err, sizeof err))
+                fail_msg("serialize: %s", err);
+        brook__serde_topic_tl = NULL;
+        hexify(brook_buf_data(buf), brook_buf_len(buf), out);
+        brook_buf_destroy(buf);
+}
+
+static json_t *brook_decode(const brook_serde_t *serde, const char *hex)
+{
+        unsigned char bytes[4096];
+        brook_arena_t *arena = brook_arena_new();
+        size_t n = unhex(hex, bytes, sizeof bytes);
+        char err[1024];
+        void *obj;
+        json_t *j;
+        if (brook_serde_deserialize(serde, bytes, n, arena, &obj, err,
+                                    sizeof err))
+                fail_msg("deserialize %s: %s", hex, err);
+        j = json_incref(obj);
+        brook_arena_destroy(arena);
+        return j;
+}
+
+/* ------------------------------------------------------- every type */
+
+/* Values of AVRO_ALL_TYPES in Avro's JSON encoding. Floats and doubles
+ * are exact in binary, so JSON compares them exactly. */
+#define ALL_BASE                                                               \
+        "\"n\":null,\"b\":true,\"i\":-5,\"l\":1099511627776,\"f\":2.5,"        \
+        "\"d\":-0.125,\"by\":\"\\u0000\\u00ff\",\"s\":\"h\\u00e9 \\u2603\","   \
+        "\"e\":\"GREEN\",\"fx\":\"ab\\u00ffd\",\"a\":[7,-7],"                  \
+        "\"m\":{\"k\":\"v\"},"                                                 \
+        "\"dec\":\"\\u0001\\u0000\",\"date\":19000,\"tsm\":1700000000000,"     \
+        "\"tsu\":1700000000000000,"                                            \
+        "\"uuid\":\"123e4567-e89b-12d3-a456-426614174000\""
+
+static const char *const all_values[] = {
+        "{" ALL_BASE ",\"u\":{\"brook.test.Color\":\"BLUE\"},"
+        "\"next\":{\"brook.test.All\":{" ALL_BASE ",\"u\":null,"
+        "\"next\":null}}}",
+        "{\"n\":null,\"b\":false,\"i\":2147483647,\"l\":-9223372036854775808,"
+        "\"f\":-1.0e10,\"d\":1.5e300,\"by\":\"\",\"s\":\"\",\"e\":\"RED\","
+        "\"fx\":\"\\u0000\\u0000\\u0000\\u0000\",\"a\":[],\"m\":{},"
+        "\"u\":{\"string\":\"x\"},\"dec\":\"\\u00ff\",\"date\":-1,\"tsm\":0,"
+        "\"tsu\":-1,\"uuid\":\"\",\"next\":null}",
+};
+#define ALL_CNT (sizeof all_values / sizeof *all_values)
+
+static void test_all_types_both_ways(void **state)
+{
+        brook_schema_registry_t *sr = new_sr();
+        char *tj = kt_unique("avro-all-j"), *tb = kt_unique("avro-all-b");
+        char args[2048], input[8192] = "", *out, *hex[16], mine[4096];
+        const char *registered;
+        unsigned char head[5];
+        brook_serde_t *reader, *writer, *ours;
+        size_t i, n;
+        int32_t id;
+        char err[512];
+        (void)state;
+
+        for (i = 0; i < ALL_CNT; i++)
+                snprintf(input + strlen(input), sizeof input - strlen(input),
+                         "%s\n", all_values[i]);
+
+        /* Java writes; brook reads (as written) each value back. */
+        snprintf(args, sizeof args,
+                 "encode --registry '%s' --topic '%s' "
+                 "--schema '%s'",
+                 registry_url, tj, schema_file("all", AVRO_ALL_TYPES));
+        out = java(args, input);
+        n = lines(out, hex, 16);
+        assert_int_equal(n, ALL_CNT);
+        reader = brook_serde_avro_json_new(sr, NULL, false, err, sizeof err);
+        assert_non_null(reader);
+        for (i = 0; i < n; i++) {
+                json_t *got = brook_decode(reader, hex[i]),
+                       *want = parse(all_values[i]);
+                assert_json_equal(got, want, "brook reading Java's record");
+                json_decref(got);
+                json_decref(want);
+        }
+
+        /* brook writes with the schema Java registered: the same id, the
+         * same bytes. */
+        unhex(hex[0], head, 5);
+        id = (int32_t)brook__be_get(head + 1, 4);
+        assert_int_equal(brook_schema_registry_schema(sr, id, &registered, err,
+                                                      sizeof err),
+                         BROOK_OK);
+        writer = brook_serde_avro_json_new(sr, registered, false, err,
+                                           sizeof err);
+        assert_non_null(writer);
+        for (i = 0; i < n; i++) {
+                json_t *v = parse(all_values[i]);
+                brook_encode(writer, tj, v, mine);
+                assert_string_equal(mine, hex[i]);
+                json_decref(v);
+        }
+
+        /* brook writes with its own text (registered under another
+         * subject); Java reads it. */
+        ours = brook_serde_avro_json_new(sr, AVRO_ALL_TYPES, false, err,
+                                         sizeof err);
+        assert_non_null(ours);
+        input[0] = '\0';
+        for (i = 0; i < ALL_CNT; i++) {
+                json_t *v = parse(all_values[i]);
+                brook_encode(ours, tb, v, mine);
+                snprintf(input + strlen(input), sizeof input - strlen(input),
+                         "%s\n", mine);
+                json_decref(v);
+        }
+        free(out);
+        snprintf(args, sizeof args, "decode --registry '%s' --topic '%s'",
+                 registry_url, tb);
+        out = java(args, input);
+        n = lines(out, hex, 16);
+        assert_int_equal(n, ALL_CNT);
+        for (i = 0; i < n; i++) {
+                json_t *got = parse(hex[i]), *want = parse(all_values[i]);
+                assert_json_equal(got, want, "Java reading brook's record");
+                json_decref(got);
+                json_decref(want);
+        }
+        /* brook registered under <topic>-value. */
+        {
+                int32_t latest;
+                char subject[512];
+                snprintf(subject, sizeof subject, "%s-value", tb);
+                assert_int_equal(brook_schema_registry_version(
+                                         sr, subject, -1, &latest, NULL, NULL,
+                                         err, sizeof err),
+                                 BROOK_OK);
+                unhex(input, head, 5);
+                assert_int_equal(latest, (int32_t)brook__be_get(head + 1, 4));
+        }
+        free(out);
+        brook_serde_destroy(reader);
+        brook_serde_destroy(writer);
+        brook_serde_destroy(ours);
+        brook_schema_registry_destroy(sr);
+        free(tj);
+        free(tb);
+}
+
+/* ------------------------------------------------------------ evolution */
+
+static const char *const v1_values[] = {
+        "{\"id\":1,\"drug\":\"amoxicillin\",\"dose\":2.5,\"gone\":\"x\","
+        "\"state\":\"NEW\",\"tags\":[1,2],\"note\":\"ok!\"}",
+        "{\"id\":-7,\"drug\":\"\",\"dose\":0.0,\"gone\":\"\","
+        "\"state\":\"RECALLED\",\"tags\":[],\"note\":\"\"}",
+        "{\"id\":2147483647,\"drug\":\"insulin\",\"dose\":-0.75,"
+        "\"gone\":\"y\",\"state\":\"FILLED\",\"tags\":[2147483647],"
+        "\"note\":\"ok\"}",
+};
+#define V1_CNT (sizeof v1_values / sizeof *v1_values)
+
+static void test_evolution_matches_java(void **state)
+{
+        brook_schema_registry_t *sr = new_sr();
+        char *tj = kt_unique("avro-evo-j"), *tb = kt_unique("avro-evo-b");
+        char args[2048], input[8192] = "", *out, *jout, *hex[16], *jl[16];
+        char mine[4096], hexes[8192] = "";
+        brook_serde_t *v2, *v1;
+        size_t i, n;
+        char err[512];
+        (void)state;
+
+        for (i = 0; i < V1_CNT; i++)
+                snprintf(input + strlen(input), sizeof input - strlen(input),
+                         "%s\n", v1_values[i]);
+        v2 = brook_serde_avro_json_new(sr, AVRO_V2, false, err, sizeof err);
+        v1 = brook_serde_avro_json_new(sr, AVRO_V1, false, err, sizeof err);
+        assert_non_null(v2);
+        assert_non_null(v1);
+
+        /* Java writes v1; Java and brook read it as v2. */
+        snprintf(args, sizeof args,
+                 "encode --registry '%s' --topic '%s' "
+                 "--schema '%s'",
+                 registry_url, tj, schema_file("v1", AVRO_V1));
+        out = java(args, input);
+        n = lines(out, hex, 16);
+        assert_int_equal(n, V1_CNT);
+        for (i = 0; i < n; i++)
+                snprintf(hexes + strlen(hexes), sizeof hexes - strlen(hexes),
+                         "%s\n", hex[i]);
+        snprintf(args, sizeof args,
+                 "decode --registry '%s' --topic '%s' "
+                 "--reader-schema '%s'",
+                 registry_url, tj, schema_file("v2", AVRO_V2));
+        jout = java(args, hexes);
+        assert_int_equal(lines(jout, jl, 16), V1_CNT);
+        for (i = 0; i < n; i++) {
+                json_t *got = brook_decode(v2, hex[i]), *want = parse(jl[i]);
+                assert_json_equal(got, want, "v1 read as v2: brook vs Java");
+                json_decref(got);
+                json_decref(want);
+        }
+        /* One in full, so the reference itself is pinned. */
+        {
+                json_t *want = parse(
+                        "{\"id\":-7,\"medication\":\"\",\"dose\":0.0,"
+                        "\"state\":\"NEW\",\"tags\":[],\"note\":\"\","
+                        "\"pharmacy\":\"none\",\"refills\":3,\"ward\":null,"
+                        "\"code\":\"\\u00ff\\u0001\",\"extra\":{\"a\":1},"
+                        "\"who\":{\"n\":\"?\"}}");
+                json_t *got = brook_decode(v2, hex[1]);
+                assert_json_equal(got, want, "v1 read as v2");
+                json_decref(got);
+                json_decref(want);
+        }
+        free(out);
+        free(jout);
+
+        /* brook writes v1; Java reads it as v2, as brook does. */
+        hexes[0] = '\0';
+        for (i = 0; i < V1_CNT; i++) {
+                json_t *v = parse(v1_values[i]);
+                brook_encode(v1, tb, v, mine);
+                snprintf(hexes + strlen(hexes), sizeof hexes - strlen(hexes),
+                         "%s\n", mine);
+                json_decref(v);
+        }
+        snprintf(args, sizeof args,
+                 "decode --registry '%s' --topic '%s' "
+                 "--reader-schema '%s'",
+                 registry_url, tb, schema_file("v2", AVRO_V2));
+        jout = java(args, hexes);
+        assert_int_equal(lines(jout, jl, 16), V1_CNT);
+        n = lines(hexes, hex, 16);
+        for (i = 0; i < n; i++) {
+                json_t *got = brook_decode(v2, hex[i]), *want = parse(jl[i]);
+                assert_json_equal(got, want, "brook's v1 read as v2");
+                json_decref(got);
+                json_decref(want);
+        }
+        free(jout);
+        brook_serde_destroy(v1);
+        brook_serde_destroy(v2);
+        brook_schema_registry_destroy(sr);
+        free(tj);
+        free(tb);
+}
+
+/* ------------------------------------------------------------- registry */
+
+#define BASE_SCHEMA                                                            \
+        "{\"type\":\"record\",\"name\":\"Vital\",\"fields\":["                 \
+        "{\"name\":\"patient\",\"type\":\"string\"},"                          \
+        "{\"name\":\"bpm\",\"type\":\"int\"}]}"
+#define COMPATIBLE_SCHEMA                                                      \
+        "{\"type\":\"record\",\"name\":\"Vital\",\"fields\":["                 \
+        "{\"name\":\"patient\",\"type\":\"string\"},"                          \
+        "{\"name\":\"bpm\",\"type\":\"int\"},"                                 \
+        "{\"name\":\"unit\",\"type\":\"string\",\"default\":\"bpm\"}]}"
+#define INCOMPATIBLE_SCHEMA                                                    \
+        "{\"type\":\"record\",\"name\":\"Vital\",\"fields\":["                 \
+        "{\"name\":\"patient\",\"type\":\"string\"},"                          \
+        "{\"name\":\"bpm\",\"type\":\"int\"},"                                 \
+        "{\"name\":\"ward\",\"type\":\"string\"}]}"
+
+static void test_registry_answers(void **state)
+{
+        brook_schema_registry_t *sr = new_sr();
+        char *subject = kt_unique("avro-reg"), err[1024];
+        const char *text;
+        int32_t id, id2, again, version;
+        bool ok;
+        (void)state;
+
+        assert_int_equal(brook_schema_registry_lookup(sr, subject, BASE_SCHEMA,
+                                                      &id, NULL, err,
+                                                      sizeof err),
+                         BROOK_ERR_NOT_FOUND);
+        assert_int_equal(brook_schema_registry_register(sr, subject,
+                                                        BASE_SCHEMA, &id, err,
+                                                        sizeof err),
+                         BROOK_OK);
+        /* Registering it again finds it. */
+        assert_int_equal(brook_schema_registry_register(sr, subject,
+                                                        BASE_SCHEMA, &again,
+                                                        err, sizeof err),
+                         BROOK_OK);
+        assert_int_equal(again, id);
+        assert_int_equal(brook_schema_registry_lookup(sr, subject, BASE_SCHEMA,
+                                                      &again, &version, err,
+                                                      sizeof err),
+                         BROOK_OK);
+        assert_int_equal(again, id);
+        assert_int_equal(version, 1);
+        assert_int_equal(brook_schema_registry_set_compatibility(
+                                 sr, subject, "BACKWARD", err, sizeof err),
+                         BROOK_OK);
+
+        assert_int_equal(
+                brook_schema_registry_test_compatibility(
+                        sr, subject, COMPATIBLE_SCHEMA, &ok, err, sizeof err),
+                BROOK_OK);
+        assert_true(ok);
+        assert_int_equal(
+                brook_schema_registry_test_compatibility(
+                        sr, subject, INCOMPATIBLE_SCHEMA, &ok, err, sizeof err),
+                BROOK_OK);
+        assert_false(ok);
+        assert_int_equal(brook_schema_registry_register(sr, subject,
+                                                        INCOMPATIBLE_SCHEMA,
+                                                        &id2, err, sizeof err),
+                         BROOK_ERR_SERDE);
+        /* The registry's own words, with its status. */
+        assert_non_null(strstr(err, ": HTTP 409: "));
+        assert_non_null(strstr(err, "Incompatible artifact: "));
+        assert_non_null(strstr(err, "[ward at /fields/2]"));
+
+        assert_int_equal(brook_schema_registry_register(sr, subject,
+                                                        COMPATIBLE_SCHEMA, &id2,
+                                                        err, sizeof err),
+                         BROOK_OK);
+        assert_true(id2 != id);
+        assert_int_equal(brook_schema_registry_version(sr, subject, -1, &again,
+                                                       &version, &text, err,
+                                                       sizeof err),
+                         BROOK_OK);
+        assert_int_equal(again, id2);
+        assert_int_equal(version, 2);
+        assert_int_equal(brook_schema_registry_version(sr, subject, 1, &again,
+                                                       &version, &text, err,
+                                                       sizeof err),
+                         BROOK_OK);
+        assert_int_equal(again, id);
+        assert_int_equal(brook_schema_registry_schema(sr, 987654, &text, err,
+                                                      sizeof err),
+                         BROOK_ERR_NOT_FOUND);
+        assert_non_null(strstr(err, "schema id 987654 is not known to the "
+                                    "Schema Registry"));
+        brook_schema_registry_destroy(sr);
+        free(subject);
+}
+
+/* ------------------------------------------------------------- topology */
+
+#define TOTALS_SCHEMA                                                          \
+        "{\"type\":\"record\",\"name\":\"Totals\",\"namespace\":"              \
+        "\"brook.test\",\"fields\":["                                          \
+        "{\"name\":\"count\",\"type\":\"long\"},"                              \
+        "{\"name\":\"dose\",\"type\":\"double\"},"                             \
+        "{\"name\":\"last\",\"type\":\"string\"},"                             \
+        "{\"name\":\"pharmacy\",\"type\":\"string\"}]}"
+
+#define PATIENTS 20
+#define EVENTS   1000
+
+static avro_value_iface_t *totals_iface;
+
+static void value_free(void *p)
+{
+        avro_value_decref(p);
+}
+
+static void set_field(avro_value_t *rec, const char *name, int kind, int64_t l,
+                      double d, const char *s)
+{
+        avro_value_t f;
+        assert_int_equal(avro_value_get_by_name(rec, name, &f, NULL), 0);
+        if (kind == 'l')
+                avro_value_set_long(&f, l);
+        else if (kind == 'd')
+                avro_value_set_double(&f, d);
+        else
+                avro_value_set_string(&f, s);
+}
+
+static void *totals_init(const brook_record_t *rec, void *opaque)
+{
+        avro_value_t *v = brook_arena_alloc(rec->arena, sizeof *v);
+        (void)opaque;
+        avro_generic_value_new(totals_iface, v);
+        brook_arena_defer(rec->arena, value_free, v);
+        set_field(v, "count", 'l', 0, 0, NULL);
+        set_field(v, "dose", 'd', 0, 0, NULL);
+        set_field(v, "last", 's', 0, 0, "");
+        set_field(v, "pharmacy", 's', 0, 0, "");
+        return v;
+}
+
+/* Adds an Rx (read as AVRO_V2) to the patient's totals. */
+static void *totals_add(const brook_record_t *rec, void *agg, void *opaque)
+{
+        avro_value_t *in = rec->value, *t = agg, f;
+        const char *s;
+        size_t n;
+        int64_t count;
+        double dose, d;
+        (void)opaque;
+        avro_value_get_by_name(t, "count", &f, NULL);
+        avro_value_get_long(&f, &count);
+        avro_value_get_by_name(t, "dose", &f, NULL);
+        avro_value_get_double(&f, &dose);
+        avro_value_get_by_name(in, "dose", &f, NULL);
+        avro_value_get_double(&f, &d);
+        set_field(t, "count", 'l', count + 1, 0, NULL);
+        set_field(t, "dose", 'd', 0, dose + d, NULL);
+        avro_value_get_by_name(in, "medication", &f, NULL);
+        avro_value_get_string(&f, &s, &n);
+        set_field(t, "last", 's', 0, 0, s);
+        avro_value_get_by_name(in, "pharmacy", &f, NULL);
+        avro_value_get_string(&f, &s, &n);
+        set_field(t, "pharmacy", 's', 0, 0, s);
+        return t;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+        return !strncmp(s, prefix, strlen(prefix));
+}
+
+struct dlq_seen {
+        char why[3][512];
+        int cnt;
+};
+
+static void dlq_cb(const rd_kafka_message_t *rkm, void *opaque)
+{
+        struct dlq_seen *d = opaque;
+        rd_kafka_headers_t *h = NULL;
+        const void *v;
+        size_t n;
+        assert_true(d->cnt < 3);
+        assert_int_equal(rd_kafka_message_headers(rkm, &h), 0);
+        assert_int_equal(
+                rd_kafka_header_get_last(h, "__streams.errors.message", &v, &n),
+                0);
+        snprintf(d->why[d->cnt++], 512, "%.*s", (int)n, (const char *)v);
+}
+
+static void test_topology_java_both_ends(void **state)
+{
+        char *app_id = kt_unique("avro-app"), *in = kt_unique("avro-in"),
+             *out = kt_unique("avro-out"), dlq[512], args[2048];
+        char *input = malloc(EVENTS * 256), *jout, **jl;
+        brook__avro_schema_t *totals;
+        brook_schema_registry_t *sr = new_sr();
+        brook_serde_t *rx, *tot;
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
+        brook_app_t *app;
+        struct dlq_seen seen = {.cnt = 0};
+        int64_t want_count[PATIENTS] = {0};
+        double want_dose[PATIENTS] = {0};
+        char want_last[PATIENTS][32];
+        char err[1024];
+        size_t len = 0, i, n;
+        unsigned char bad[32];
+        rd_kafka_t *rk;
+        (void)state;
+
+        totals = brook__avro_schema_parse(TOTALS_SCHEMA, err, sizeof err);
+        assert_non_null(totals);
+        totals_iface = totals->iface;
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        snprintf(dlq, sizeof dlq, "%s-dlq", app_id);
+
+        /* Java produces the prescriptions (v1), keyed by patient. */
+        for (i = 0; i < EVENTS; i++) {
+                int p = (int)(i * 7 % PATIENTS);
+                double dose = (double)(i % 8) * 0.25;
+                len += (size_t)snprintf(
+                        input + len, EVENTS * 256 - len,
+                        "p%02d\t{\"id\":%zu,\"drug\":\"drug-%zu\",\"dose\":%g,"
+                        "\"gone\":\"\",\"state\":\"NEW\",\"tags\":[],"
+                        "\"note\":\"\"}\n",
+                        p, i, i % 13, dose);
+                want_count[p]++;
+                want_dose[p] += dose;
+                snprintf(want_last[p], sizeof want_last[p], "drug-%zu", i % 13);
+        }
+        snprintf(args, sizeof args,
+                 "produce --bootstrap '%s' --registry '%s' "
+                 "--topic '%s' --schema '%s' --key-string",
+                 kt_bootstrap(), registry_url, in, schema_file("v1", AVRO_V1));
+        free(java(args, input));
+
+        /* And three records that are not Avro as the registry knows it. */
+        rk = kt_producer();
+        kt_produce(rk, in, 0, "p00", "{\"bpm\":1}", 9, NULL);
+        bad[0] = 0;
+        brook__be_put(bad + 1, 987654, 4);
+        bad[5] = 2;
+        kt_produce(rk, in, 0, "p00", bad, 6, NULL);
+        kt_producer_close(rk);
+        {
+                /* A real id, its datum cut short. */
+                char hexbuf[256], *h[2];
+                snprintf(args, sizeof args,
+                         "encode --registry '%s' --topic "
+                         "'%s' --schema '%s'",
+                         registry_url, in, schema_file("v1", AVRO_V1));
+                jout = java(args, "{\"id\":1,\"drug\":\"abcdef\",\"dose\":1.0,"
+                                  "\"gone\":\"\",\"state\":\"NEW\","
+                                  "\"tags\":[],\"note\":\"\"}\n");
+                assert_int_equal(lines(jout, h, 2), 1);
+                snprintf(hexbuf, sizeof hexbuf, "%s", h[0]);
+                n = unhex(hexbuf, bad, sizeof bad);
+                assert_true(n > 9);
+                rk = kt_producer();
+                kt_produce(rk, in, 1, "p01", bad, 9, NULL);
+                kt_producer_close(rk);
+                free(jout);
+        }
+
+        rx = brook_serde_avro_new(sr, AVRO_V2, false, err, sizeof err);
+        tot = brook_serde_avro_new(sr, TOTALS_SCHEMA, false, err, sizeof err);
+        assert_non_null(rx);
+        assert_non_null(tot);
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_aggregate(
+                        brook_stream_group_by_key(
+                                brook_stream(
+                                        b, in,
+                                        &(brook_consumed_t){
+                                                .key_serde =
+                                                        brook_serde_string(),
+                                                .value_serde = rx}),
+                                NULL),
+                        totals_init, totals_add, NULL,
+                        &(brook_materialized_t){.name = "totals",
+                                                .key_serde =
+                                                        brook_serde_string(),
+                                                .value_serde = tot})),
+                out,
+                &(brook_produced_t){.key_serde = brook_serde_string(),
+                                    .value_serde = tot});
+        if (brook_conf_set(conf, "application.id", app_id, err, sizeof err) ||
+            brook_conf_set(conf, "bootstrap.servers", kt_bootstrap(), err,
+                           sizeof err) ||
+            brook_conf_set(conf, "commit.interval.ms", "200", err,
+                           sizeof err) ||
+            brook_conf_set(conf, "statestore.cache.max.bytes", "0", err,
+                           sizeof err) ||
+            brook_conf_set(conf, "schema.registry.url", registry_url, err,
+                           sizeof err) ||
+            brook_conf_set(conf, "default.deserialization.exception.handler",
+                           "dead_letter", err, sizeof err))
+                fail_msg("%s", err);
+        app = brook_app_new(b, conf, err, sizeof err);
+        if (!app)
+                fail_msg("brook_app_new: %s", err);
+        if (brook_app_start(app, err, sizeof err))
+                fail_msg("brook_app_start: %s", err);
+        assert_int_equal(kt_wait_count(out, EVENTS, WAIT_MS), EVENTS);
+        assert_int_equal(kt_wait_count(dlq, 3, WAIT_MS), 3);
+        assert_int_equal(kt_wait_committed(app_id, in, 2, EVENTS + 3, WAIT_MS),
+                         EVENTS + 3);
+        assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_RUNNING);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+
+        /* The dead letters say why, in the order each partition had them
+         * (partition 0's two first: the consumer reads 0 then 1). */
+        kt_consume_all(dlq, dlq_cb, &seen);
+        assert_int_equal(seen.cnt, 3);
+        {
+                bool magic = false, unknown = false, cut = false;
+                for (i = 0; i < 3; i++) {
+                        magic |= !strcmp(seen.why[i],
+                                         "value: Avro deserializer: unknown "
+                                         "magic byte 0x7b (the Confluent wire "
+                                         "format starts with 0x00)");
+                        unknown |= starts_with(seen.why[i],
+                                               "value: Avro deserializer: "
+                                               "schema id 987654 is not known "
+                                               "to the Schema Registry (");
+                        cut |= starts_with(seen.why[i],
+                                           "value: Avro data is truncated or "
+                                           "corrupt: ");
+                }
+                if (!magic || !unknown || !cut)
+                        fail_msg("dead letters: [%s] [%s] [%s]", seen.why[0],
+                                 seen.why[1], seen.why[2]);
+        }
+
+        /* A Java consumer decodes every update; each patient's last is
+         * exact. */
+        snprintf(args, sizeof args,
+                 "consume --bootstrap '%s' --registry '%s' "
+                 "--topic '%s' --count %d --key-string --timeout-ms 60000",
+                 kt_bootstrap(), registry_url, out, EVENTS);
+        jout = java(args, "");
+        jl = calloc(EVENTS + 1, sizeof *jl);
+        n = lines(jout, jl, EVENTS + 1);
+        assert_int_equal(n, EVENTS);
+        {
+                json_t *last[PATIENTS] = {0};
+                int p;
+                for (i = 0; i < n; i++) {
+                        char *tab = strchr(jl[i], '\t');
+                        assert_non_null(tab);
+                        *tab = '\0';
+                        assert_int_equal(sscanf(jl[i], "p%d", &p), 1);
+                        assert_true(p >= 0 && p < PATIENTS);
+                        json_decref(last[p]);
+                        last[p] = parse(tab + 1);
+                }
+                for (p = 0; p < PATIENTS; p++) {
+                        /* dose a real even when whole, as Java writes
+                         * doubles. */
+                        json_t *w = json_pack("{s:I,s:f,s:s,s:s}", "count",
+                                              (json_int_t)want_count[p], "dose",
+                                              want_dose[p], "last",
+                                              want_last[p], "pharmacy", "none");
+                        assert_json_equal(last[p], w, "a patient's totals");
+                        json_decref(w);
+                        json_decref(last[p]);
+                }
+        }
+        /* The store's values went to its changelog under its subject. */
+        {
+                char subject[512];
+                int32_t id;
+                snprintf(subject, sizeof subject, "%s-totals-changelog-value",
+                         app_id);
+                assert_int_equal(brook_schema_registry_version(sr, subject, -1,
+                                                               &id, NULL, NULL,
+                                                               err, sizeof err),
+                                 BROOK_OK);
+        }
+        free(jl);
+        free(jout);
+        free(input);
+        brook_serde_destroy(rx);
+        brook_serde_destroy(tot);
+        brook__avro_schema_free(totals);
+        brook_schema_registry_destroy(sr);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
+/* ---------------------------------------------------------------- main */
+
+static int setup(void **state)
+{
+        char cmd[1024];
+        FILE *p;
+        (void)state;
+        snprintf(cmd, sizeof cmd, "'%s' url", REGISTRY_PATH);
+        p = popen(cmd, "r");
+        if (!p || !fgets(registry_url, sizeof registry_url, p)) {
+                fprintf(stderr, "no Schema Registry: %s\n", cmd);
+                return -1;
+        }
+        pclose(p);
+        registry_url[strcspn(registry_url, "\n")] = '\0';
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/brook-avro-test.XXXXXX");
+        if (!mkdtemp(tmpdir))
+                return -1;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        (void)state;
+        kt_rmtree(tmpdir);
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_all_types_both_ways),
+                cmocka_unit_test(test_evolution_matches_java),
+                cmocka_unit_test(test_registry_answers),
+                cmocka_unit_test(test_topology_java_both_ends),
+        };
+        kt_test_filter();
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
