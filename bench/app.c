@@ -12,6 +12,11 @@
  *                   --records N --expect-output M --workload st-join|ss-join
  *                   [--threads 1] [--app-id ID] [--timeout 600]
  *                   [--brook-defaults] [-X <brook property>=<value>]...
+ *   brook-bench-app --bootstrap B --input T --output O --records N
+ *                   --workload avro-passthrough|avro-count
+ *                   -X schema.registry.url=URL [--avro-schema FILE]
+ *                   [--threads 1] [--app-id ID] [--timeout 600]
+ *                   [--brook-defaults] [-X <brook property>=<value>]...
  *   brook-bench-app --bootstrap B --input T --output O --app-id ID
  *                   --workload restore --expect-restored N [--keys K]
  *                   [--key-format F] [--threads 1] [--timeout 600]
@@ -57,6 +62,19 @@
  *                producer. The app checks that it produced exactly M
  *                records and dropped none; brook-bench-load --verify-join
  *                checks the output itself.
+ *   avro-passthrough
+ *                source (bytes, Avro) → sink (bytes, Avro): every value
+ *                decoded by brook_serde_avro_new() (an avro_value_t, the
+ *                writer's schema resolved to FILE's, default
+ *                bench/record.avsc) and encoded again for the output topic
+ *                (its schema registered under "<O>-value" on first use).
+ *                Done as passthrough; brook-bench-load --verify-avro
+ *                checks every output record.
+ *   avro-count   count's topology with Avro input values: source (string,
+ *                Avro) → group_by_key → count → sink (string, int64), every
+ *                value decoded at the source. Done and checked as count.
+ *                Both read the Schema Registry at schema.registry.url, the
+ *                app's property.
  *   restore      the count topology, started on an empty state dir with
  *                the changelog "<ID>-counts-changelog" already holding N
  *                records (brook-bench-load --format count --compact).
@@ -73,7 +91,7 @@
  * leaves them out, to measure brook as it ships. The two are the same
  * today (clients.c mirrors brook's defaults).
  *
- * Prints to stdout, for passthrough and filter-map,
+ * Prints to stdout, for passthrough, filter-map and avro-passthrough,
  *   RESULT records=<n> seconds=<s> processed=<n> produced_seconds=<s>
  *          close_seconds=<s>
  * where records is the output count, seconds runs from the first record
@@ -81,7 +99,7 @@
  * every record is delivered by then; it also commits and leaves the group,
  * which the raw loop's figure does not include), produced_seconds until the
  * sinks had sent the last record, and close_seconds is the close alone;
- * for count, hopping-count, session-count, st-join and ss-join,
+ * for count, avro-count, hopping-count, session-count, st-join and ss-join,
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s>
  * where records is the input count, seconds runs from the first record
@@ -108,6 +126,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <brook/avro.h>
 #include <brook/brook.h>
 
 #include "clients.h"
@@ -124,14 +143,27 @@ static const char *prog = "brook-bench-app";
 #define QUERY_WAIT_S 10
 
 typedef enum app_workload_e {
-        APP_PIPE,    /* passthrough, filter-map: records.h */
-        APP_COUNT,   /* count by key */
-        APP_RESTORE, /* count's store, restored from its changelog */
-        APP_HOPPING, /* count by key in hopping windows (state.h) */
-        APP_SESSION, /* count by key in session windows (state.h) */
-        APP_ST_JOIN, /* stream-table join (join.h) */
-        APP_SS_JOIN, /* stream-stream join (join.h) */
+        APP_PIPE,       /* passthrough, filter-map: records.h */
+        APP_COUNT,      /* count by key */
+        APP_RESTORE,    /* count's store, restored from its changelog */
+        APP_HOPPING,    /* count by key in hopping windows (state.h) */
+        APP_SESSION,    /* count by key in session windows (state.h) */
+        APP_ST_JOIN,    /* stream-table join (join.h) */
+        APP_SS_JOIN,    /* stream-stream join (join.h) */
+        APP_AVRO_PIPE,  /* avro-passthrough: decode and encode (Avro) */
+        APP_AVRO_COUNT, /* avro-count: count by key, Avro values */
 } app_workload_t;
+
+static bool is_avro(app_workload_t w)
+{
+        return w == APP_AVRO_PIPE || w == APP_AVRO_COUNT;
+}
+
+/* The pipes: done once their expected output is sent. */
+static bool is_pipe(app_workload_t w)
+{
+        return w == APP_PIPE || w == APP_AVRO_PIPE;
+}
 
 static bool is_join(app_workload_t w)
 {
@@ -141,8 +173,8 @@ static bool is_join(app_workload_t w)
 /* Counts every input record: the workloads that stop once N are. */
 static bool counts_input(app_workload_t w)
 {
-        return w == APP_COUNT || w == APP_HOPPING || w == APP_SESSION ||
-               is_join(w);
+        return w == APP_COUNT || w == APP_AVRO_COUNT || w == APP_HOPPING ||
+               w == APP_SESSION || is_join(w);
 }
 
 /* Values the filter could not read: the input is not the loader's. */
@@ -163,12 +195,19 @@ static void usage(FILE *out)
                 " [--threads 1]\n"
                 "          [--app-id ID] [--timeout 600] [--brook-defaults]\n"
                 "          [-X <brook property>=<value>]...\n"
+                "       %s --bootstrap B --input T --output O --records N\n"
+                "          --workload avro-passthrough|avro-count"
+                " -X schema.registry.url=URL\n"
+                "          [--avro-schema FILE] [--threads 1] [--app-id ID]"
+                " [--timeout 600]\n"
+                "          [--brook-defaults]"
+                " [-X <brook property>=<value>]...\n"
                 "       %s --bootstrap B --input T --output O --app-id ID\n"
                 "          --workload restore --expect-restored N [--keys K]"
                 " [--key-format F]\n"
                 "          [--threads 1] [--timeout 600] [--brook-defaults]\n"
                 "          [-X <brook property>=<value>]...\n",
-                prog, prog, prog);
+                prog, prog, prog, prog);
 }
 
 static void sleep_ms(long ms)
@@ -229,13 +268,24 @@ static void *join_values(const brook_record_t *rec, void *left, void *right,
 static brook_builder_t *topology(const char *input, const char *other,
                                  const char *output,
                                  app_workload_t app_workload,
-                                 bench_workload_t workload)
+                                 bench_workload_t workload,
+                                 const brook_serde_t *avro)
 {
         brook_builder_t *b = brook_builder_new();
         if (!b)
                 return NULL;
 
-        if (is_join(app_workload)) {
+        if (app_workload == APP_AVRO_PIPE) {
+                /* Decoded at the source, encoded again at the sink. */
+                brook_stream_t *s = brook_stream(
+                        b, input,
+                        &(brook_consumed_t){.key_serde = brook_serde_bytes(),
+                                            .value_serde = avro});
+                brook_stream_to(
+                        s, output,
+                        &(brook_produced_t){.key_serde = brook_serde_bytes(),
+                                            .value_serde = avro});
+        } else if (is_join(app_workload)) {
                 /* Kafka Streams' topologies of KStreamsBench.java, with
                  * every store and cache setting left to the defaults. */
                 const brook_consumed_t strings = {
@@ -319,12 +369,14 @@ static brook_builder_t *topology(const char *input, const char *other,
                 brook_serde_destroy(wserde);
         } else {
                 /* The store's supplier and caching are left to the
-                 * defaults (RocksDB, cached): the benchmark measures them. */
+                 * defaults (RocksDB, cached): the benchmark measures them.
+                 * avro-count decodes every value at the source. */
                 brook_stream_t *s = brook_stream(
                         b, input,
-                        &(brook_consumed_t){.key_serde = brook_serde_string(),
-                                            .value_serde =
-                                                    brook_serde_bytes()});
+                        &(brook_consumed_t){
+                                .key_serde = brook_serde_string(),
+                                .value_serde =
+                                        avro ? avro : brook_serde_bytes()});
                 brook_table_t *counts = brook_grouped_count(
                         brook_stream_group_by_key(s, NULL),
                         &(brook_materialized_t){
@@ -376,6 +428,40 @@ static int conf_set_clients(brook_conf_t *conf)
                         return -1;
         }
         return 0;
+}
+
+/*
+ * The avro-* workloads' value serde: bench/record.avsc (or @p path) as the
+ * reader's schema, the registry at @p conf's schema.registry.url. The
+ * serde keeps the registry client.
+ */
+static brook_serde_t *avro_serde_new(const brook_conf_t *conf, const char *path)
+{
+        char errstr[512], *text = NULL;
+        brook_schema_registry_t *sr = NULL;
+        brook_serde_t *serde = NULL;
+        FILE *f = fopen(path, "rb");
+        long size = -1;
+
+        if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 ||
+            fseek(f, 0, SEEK_SET) || !(text = malloc((size_t)size + 1)) ||
+            fread(text, 1, (size_t)size, f) != (size_t)size) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", prog, path,
+                        strerror(errno ? errno : EIO));
+                goto out;
+        }
+        text[size] = '\0';
+        if (!(sr = brook_schema_registry_new(conf, errstr, sizeof errstr)))
+                fprintf(stderr, "%s: the Schema Registry: %s\n", prog, errstr);
+        else if (!(serde = brook_serde_avro_new(sr, text, false, errstr,
+                                                sizeof errstr)))
+                fprintf(stderr, "%s: %s: %s\n", prog, path, errstr);
+out:
+        brook_schema_registry_destroy(sr);
+        free(text);
+        if (f)
+                fclose(f);
+        return serde;
 }
 
 /*
@@ -451,6 +537,7 @@ int main(int argc, char **argv)
                 OPT_OTHER,
                 OPT_EXPECT_OUTPUT,
                 OPT_STOP_FILE,
+                OPT_AVRO_SCHEMA,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -470,6 +557,7 @@ int main(int argc, char **argv)
                 {"other", required_argument, NULL, OPT_OTHER},
                 {"expect-output", required_argument, NULL, OPT_EXPECT_OUTPUT},
                 {"stop-file", required_argument, NULL, OPT_STOP_FILE},
+                {"avro-schema", required_argument, NULL, OPT_AVRO_SCHEMA},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
@@ -478,7 +566,7 @@ int main(int argc, char **argv)
         const char *stop_file = NULL;
         const char *bootstrap = NULL, *input = NULL, *output = NULL,
                    *workload_name = NULL, *threads = "1", *key_format = "k%u",
-                   *other = NULL;
+                   *other = NULL, *avro_schema = BENCH_AVRO_SCHEMA;
         const char *props[64];
         int prop_cnt = 0;
         char app_id[128];
@@ -534,6 +622,10 @@ int main(int argc, char **argv)
                                 app_workload = APP_ST_JOIN;
                         else if (!strcmp(optarg, "ss-join"))
                                 app_workload = APP_SS_JOIN;
+                        else if (!strcmp(optarg, "avro-passthrough"))
+                                app_workload = APP_AVRO_PIPE;
+                        else if (!strcmp(optarg, "avro-count"))
+                                app_workload = APP_AVRO_COUNT;
                         else if (!bench_workload_parse(optarg, &workload))
                                 app_workload = APP_PIPE;
                         else {
@@ -541,7 +633,8 @@ int main(int argc, char **argv)
                                         "%s: unknown workload '%s' "
                                         "(passthrough, filter-map, count, "
                                         "hopping-count, session-count, "
-                                        "st-join, ss-join, restore)\n",
+                                        "st-join, ss-join, avro-passthrough, "
+                                        "avro-count, restore)\n",
                                         prog, optarg);
                                 return 2;
                         }
@@ -588,6 +681,9 @@ int main(int argc, char **argv)
                 case OPT_STOP_FILE:
                         stop_file = optarg;
                         break;
+                case OPT_AVRO_SCHEMA:
+                        avro_schema = optarg;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -627,11 +723,13 @@ int main(int argc, char **argv)
 
         uint64_t expected = app_workload == APP_PIPE
                                     ? bench_expected_count(workload, records)
-                            : is_join(app_workload) ? expect_output
-                                                    : 0;
+                            : app_workload == APP_AVRO_PIPE ? records
+                            : is_join(app_workload)         ? expect_output
+                                                            : 0;
         brook_conf_t *conf = brook_conf_new();
         brook_builder_t *b = NULL;
         brook_app_t *app = NULL;
+        brook_serde_t *avro = NULL;
         int ret = 1;
 
         if (!conf) {
@@ -652,7 +750,10 @@ int main(int argc, char **argv)
                         goto out;
         }
 
-        b = topology(input, other, output, app_workload, workload);
+        if (is_avro(app_workload) &&
+            !(avro = avro_serde_new(conf, avro_schema)))
+                goto out;
+        b = topology(input, other, output, app_workload, workload, avro);
         if (!b)
                 goto out;
         app = brook_app_new(b, conf, errstr, sizeof errstr);
@@ -692,7 +793,7 @@ int main(int argc, char **argv)
                 if (!first && progress > 0)
                         first = now;
                 bool done;
-                if (app_workload == APP_PIPE)
+                if (is_pipe(app_workload))
                         done = (uint64_t)stats.records_produced >= expected &&
                                (uint64_t)stats.records_processed >= records;
                 else if (counts_input(app_workload))
@@ -792,7 +893,7 @@ int main(int argc, char **argv)
         uint64_t bad = atomic_load(&unreadable);
         char want[64] = "";
         /* The cache makes count's output depend on timing. */
-        if (app_workload == APP_PIPE || is_join(app_workload))
+        if (is_pipe(app_workload) || is_join(app_workload))
                 snprintf(want, sizeof want, " (expected %" PRIu64 ")",
                          expected);
         fprintf(stderr,
@@ -856,6 +957,7 @@ int main(int argc, char **argv)
 out:
         brook_app_destroy(app);
         brook_builder_destroy(b);
+        brook_serde_destroy(avro);
         brook_conf_destroy(conf);
         return ret;
 }

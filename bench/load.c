@@ -69,6 +69,23 @@
  *   brook-bench-load --bootstrap B --delete-prefix P
  *       Deletes every topic whose name starts with P (an app's internal
  *       topics, whatever the engine named them).
+ *   brook-bench-load ... --format avro --registry URL [--avro-schema FILE]
+ *       Loading as above, but the values are avro_records.h's: the record
+ *       of FILE (default bench/record.avsc) in the Confluent wire format.
+ *       The schema is registered once, under "<T>-value" (what a
+ *       serializer with TopicNameStrategy would register), at the Schema
+ *       Registry at URL (its Confluent-compatible base); each value is
+ *       encoded with avro-c and checked against avro_records.h's bytes.
+ *   brook-bench-load --bootstrap B --verify-avro T --records N
+ *                    --value-size V --registry URL [--keys K]
+ *                    [--key-format F] [--avro-schema FILE]
+ *       Reads T (an avro-passthrough output) up to its end and checks every
+ *       record: its key, its Avro body byte for byte against
+ *       avro_records.h (so it decodes to its input record, whoever wrote
+ *       it), and that the registry holds FILE's schema under its writer
+ *       schema id; every input record once, nothing else. Prints the
+ *       number of records read; the totals and up to ten faults to stderr.
+ *       Exits 1 on any difference.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -79,8 +96,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <avro.h>
 #include <librdkafka/rdkafka.h>
 
+#include <brook/avro.h>
+
+#include "avro_records.h"
 #include "clients.h"
 #include "join.h"
 #include "records.h"
@@ -111,6 +132,8 @@ static void usage(FILE *out)
                 "          [--keys K] [--key-format F]"
                 " [--format binary|json|count] [--compact]\n"
                 "          [--event-time windowed --t0 MS]\n"
+                "          [--format avro --registry URL"
+                " [--avro-schema FILE]]\n"
                 "       %s --bootstrap B --topic T --partitions P --rate R"
                 " --duration S\n"
                 "          --value-size V [--keys K] [--key-format F]\n"
@@ -129,8 +152,13 @@ static void usage(FILE *out)
                 "       %s --bootstrap B --verify-join T"
                 " --workload st-join|ss-join --records N\n"
                 "          --value-size V [--table-rows R]\n"
-                "       %s --bootstrap B --delete-prefix P\n",
-                prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
+                "       %s --bootstrap B --delete-prefix P\n"
+                "       %s --bootstrap B --verify-avro T --records N"
+                " --value-size V --registry URL\n"
+                "          [--keys K] [--key-format F]"
+                " [--avro-schema FILE]\n",
+                prog, prog, prog, prog, prog, prog, prog, prog, prog, prog,
+                prog);
 }
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg,
@@ -1094,6 +1122,352 @@ out:
         return ret;
 }
 
+/* ---------------------------------------------------------------- Avro */
+
+/*
+ * --format avro and --verify-avro: bench/record.avsc parsed by avro-c, a
+ * record to encode with it, and the Schema Registry (brook's client).
+ */
+typedef struct avro_ctx_s {
+        char *text; /**< The schema file's text, registered as it is. */
+        avro_schema_t schema;
+        avro_value_iface_t *iface;
+        avro_value_t rec;
+        bool have_rec;
+        avro_value_t id_f, key_f, amount_f, pad_f;
+        brook_schema_registry_t *sr;
+        char *pad;           /**< 'x's, for the pad field. */
+        size_t pad_cap;      /**< Its length (without the NUL). */
+        unsigned char *want; /**< bench_avro_body()'s bytes. */
+        size_t want_cap;
+} avro_ctx_t;
+
+static void avro_ctx_destroy(avro_ctx_t *a)
+{
+        if (a->have_rec)
+                avro_value_decref(&a->rec);
+        if (a->iface)
+                avro_value_iface_decref(a->iface);
+        if (a->schema)
+                avro_schema_decref(a->schema);
+        brook_schema_registry_destroy(a->sr);
+        free(a->text);
+        free(a->pad);
+        free(a->want);
+}
+
+static char *read_file(const char *path)
+{
+        FILE *f = fopen(path, "rb");
+        char *buf = NULL;
+        long size;
+
+        if (!f || fseek(f, 0, SEEK_END) || (size = ftell(f)) < 0 ||
+            fseek(f, 0, SEEK_SET) || !(buf = malloc((size_t)size + 1)) ||
+            fread(buf, 1, (size_t)size, f) != (size_t)size) {
+                fprintf(stderr, "%s: cannot read %s: %s\n", prog, path,
+                        strerror(errno ? errno : EIO));
+                free(buf);
+                buf = NULL;
+        } else {
+                buf[size] = '\0';
+        }
+        if (f)
+                fclose(f);
+        return buf;
+}
+
+/*
+ * Parses @p schema_file, makes a record of it to encode into and a
+ * registry client for @p registry (a Confluent-compatible base URL), with
+ * room for values of @p value_size bytes.
+ */
+static int avro_ctx_init(avro_ctx_t *a, const char *registry,
+                         const char *schema_file, size_t value_size)
+{
+        char errstr[512];
+        brook_conf_t *conf = NULL;
+
+        memset(a, 0, sizeof *a);
+        if (!(a->text = read_file(schema_file)))
+                return -1;
+        if (avro_schema_from_json_length(a->text, strlen(a->text),
+                                         &a->schema)) {
+                fprintf(stderr, "%s: %s: %s\n", prog, schema_file,
+                        avro_strerror());
+                return -1;
+        }
+        if (!(a->iface = avro_generic_class_from_schema(a->schema)) ||
+            avro_generic_value_new(a->iface, &a->rec)) {
+                fprintf(stderr, "%s: %s: %s\n", prog, schema_file,
+                        avro_strerror());
+                return -1;
+        }
+        a->have_rec = true;
+        if (avro_value_get_by_name(&a->rec, "id", &a->id_f, NULL) ||
+            avro_value_get_by_name(&a->rec, "key", &a->key_f, NULL) ||
+            avro_value_get_by_name(&a->rec, "amount", &a->amount_f, NULL) ||
+            avro_value_get_by_name(&a->rec, "pad", &a->pad_f, NULL)) {
+                fprintf(stderr,
+                        "%s: %s: not the record of bench/avro_records.h "
+                        "(fields id, key, amount, pad)\n",
+                        prog, schema_file);
+                return -1;
+        }
+        a->pad_cap = value_size;
+        a->want_cap = value_size + 1;
+        a->pad = malloc(a->pad_cap + 1);
+        a->want = malloc(a->want_cap);
+        if (!a->pad || !a->want) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return -1;
+        }
+        memset(a->pad, 'x', a->pad_cap);
+        a->pad[a->pad_cap] = '\0';
+
+        if (!(conf = brook_conf_new()) ||
+            brook_conf_set(conf, "schema.registry.url", registry, errstr,
+                           sizeof errstr) != BROOK_OK ||
+            !(a->sr = brook_schema_registry_new(conf, errstr, sizeof errstr))) {
+                fprintf(stderr, "%s: the Schema Registry at %s: %s\n", prog,
+                        registry, conf ? errstr : "out of memory");
+                brook_conf_destroy(conf);
+                return -1;
+        }
+        brook_conf_destroy(conf);
+        return 0;
+}
+
+/*
+ * Encodes record @p seq with avro-c into @p out (the framed value, with
+ * schema id @p id) and checks it against bench_avro_body(); *@p lenp is its
+ * length.
+ */
+static int avro_encode(avro_ctx_t *a, int32_t id, uint64_t seq, uint64_t keys,
+                       size_t value_size, unsigned char *out, size_t cap,
+                       size_t *lenp)
+{
+        char key[32];
+        size_t key_len = bench_avro_key_field(seq, keys, key, sizeof key);
+        size_t pad = bench_avro_pad_len(seq, keys, value_size);
+        size_t size = 0, want;
+        avro_writer_t wr;
+        int err;
+
+        if (pad == SIZE_MAX || pad > a->pad_cap) {
+                fprintf(stderr,
+                        "%s: --value-size %zu is too small for Avro record "
+                        "%" PRIu64 "\n",
+                        prog, value_size, seq);
+                return -1;
+        }
+        /* avro-c's string lengths count the NUL. */
+        a->pad[pad] = '\0';
+        err = avro_value_set_long(&a->id_f, (int64_t)seq) ||
+              avro_value_set_string_len(&a->key_f, key, key_len + 1) ||
+              avro_value_set_long(&a->amount_f, (int64_t)(seq % 1000)) ||
+              avro_value_set_string_len(&a->pad_f, a->pad, pad + 1) ||
+              avro_value_sizeof(&a->rec, &size);
+        a->pad[pad] = 'x';
+        if (err || BENCH_AVRO_HEADER_SIZE + size > cap) {
+                fprintf(stderr, "%s: encoding record %" PRIu64 ": %s\n", prog,
+                        seq, err ? avro_strerror() : "too long");
+                return -1;
+        }
+        bench_avro_header(out, id);
+        wr = avro_writer_memory((char *)out + BENCH_AVRO_HEADER_SIZE,
+                                (int64_t)size);
+        err = avro_value_write(wr, &a->rec);
+        avro_writer_free(wr);
+        if (err) {
+                fprintf(stderr, "%s: encoding record %" PRIu64 ": %s\n", prog,
+                        seq, avro_strerror());
+                return -1;
+        }
+        want = bench_avro_body(seq, keys, value_size, a->want, a->want_cap);
+        if (want != size ||
+            memcmp(out + BENCH_AVRO_HEADER_SIZE, a->want, size)) {
+                fprintf(stderr,
+                        "%s: record %" PRIu64 ": avro-c wrote %zu bytes that "
+                        "are not bench/avro_records.h's %zu\n",
+                        prog, seq, size, want);
+                return -1;
+        }
+        *lenp = BENCH_AVRO_HEADER_SIZE + size;
+        return 0;
+}
+
+/* Registers the schema under "<topic>-value", as a Confluent serializer
+ * with TopicNameStrategy would, and returns its id in *@p idp. */
+static int avro_register(avro_ctx_t *a, const char *topic, int32_t *idp)
+{
+        char subject[512], errstr[512];
+
+        snprintf(subject, sizeof subject, "%s-value", topic);
+        if (brook_schema_registry_register(a->sr, subject, a->text, idp, errstr,
+                                           sizeof errstr) != BROOK_OK) {
+                fprintf(stderr, "%s: registering %s: %s\n", prog, subject,
+                        errstr);
+                return -1;
+        }
+        fprintf(stderr, "%s: schema registered under %s: id %" PRId32 "\n",
+                prog, subject, *idp);
+        return 0;
+}
+
+#define AVRO_IDS 8
+
+typedef struct avro_read_s {
+        avro_ctx_t *a;
+        const char *topic;
+        const bench_keyfmt_t *kf;
+        uint64_t records;
+        uint64_t keys;
+        size_t value_size;
+        uint8_t *seen; /**< Per sequence number: records read, up to 255. */
+        struct {
+                int32_t id;
+                bool ok;
+        } ids[AVRO_IDS]; /**< The writer schemas seen, checked once each. */
+        int id_cnt;
+        uint64_t foreign, wrong, dups, bad_ids;
+        unsigned shown;
+} avro_read_t;
+
+static void avro_fault(avro_read_t *c, const rd_kafka_message_t *msg,
+                       const char *what)
+{
+        if (c->shown++ >= 10)
+                return;
+        fprintf(stderr,
+                "%s: %s [%" PRId32 "] offset %" PRId64
+                ": %s (key of %zu bytes '%.*s', value of %zu bytes)\n",
+                prog, c->topic, msg->partition, msg->offset, what, msg->key_len,
+                (int)(msg->key_len < 40 ? msg->key_len : 40),
+                msg->key ? (const char *)msg->key : "", msg->len);
+}
+
+/* Whether the registry holds bench/record.avsc under @p id. */
+static bool avro_id_ok(avro_read_t *c, int32_t id)
+{
+        const char *text;
+        char errstr[512];
+        avro_schema_t schema;
+        bool ok = false;
+
+        for (int i = 0; i < c->id_cnt; i++)
+                if (c->ids[i].id == id)
+                        return c->ids[i].ok;
+        if (brook_schema_registry_schema(c->a->sr, id, &text, errstr,
+                                         sizeof errstr) != BROOK_OK) {
+                fprintf(stderr, "%s: %s: schema id %" PRId32 ": %s\n", prog,
+                        c->topic, id, errstr);
+        } else if (avro_schema_from_json_length(text, strlen(text), &schema)) {
+                fprintf(stderr, "%s: %s: schema id %" PRId32 ": %s\n", prog,
+                        c->topic, id, avro_strerror());
+        } else {
+                ok = avro_schema_equal(schema, c->a->schema);
+                fprintf(stderr,
+                        "%s: %s: writer schema id %" PRId32 ": %s "
+                        "bench/record.avsc\n",
+                        prog, c->topic, id, ok ? "is" : "is NOT");
+                avro_schema_decref(schema);
+        }
+        if (c->id_cnt < AVRO_IDS) {
+                c->ids[c->id_cnt].id = id;
+                c->ids[c->id_cnt++].ok = ok;
+        }
+        return ok;
+}
+
+static void avro_cb(const rd_kafka_message_t *msg, uint64_t seq, void *opaque)
+{
+        avro_read_t *c = opaque;
+        uint64_t i, k;
+        int32_t id;
+        size_t n;
+
+        (void)seq;
+        if (!msg->payload ||
+            bench_avro_value_seq(msg->payload, msg->len, &id, &i) ||
+            i >= c->records) {
+                c->foreign++;
+                avro_fault(c, msg, "not the value of an input record");
+                return;
+        }
+        if (!avro_id_ok(c, id)) {
+                if (!c->bad_ids++)
+                        avro_fault(c, msg,
+                                   "a writer schema id that is not "
+                                   "bench/record.avsc's");
+        }
+        n = bench_avro_body(i, c->keys, c->value_size, c->a->want,
+                            c->a->want_cap);
+        if (bench_keyfmt_number(c->kf, msg->key, msg->key_len, &k) ||
+            k != i % c->keys || !n || msg->len != BENCH_AVRO_HEADER_SIZE + n ||
+            memcmp((const unsigned char *)msg->payload + BENCH_AVRO_HEADER_SIZE,
+                   c->a->want, n)) {
+                c->wrong++;
+                avro_fault(c, msg, "the wrong key or value for its id");
+        }
+        if (c->seen[i] < UINT8_MAX)
+                c->seen[i]++;
+        if (c->seen[i] > 1) {
+                c->dups++;
+                if (c->seen[i] == 2)
+                        avro_fault(c, msg, "an id read twice");
+        }
+}
+
+/*
+ * --verify-avro: reads @p topic (an avro-passthrough output over
+ * @p records input records) to its end and checks every record: its key,
+ * its Avro body byte for byte against bench_avro_body() (so it decodes to
+ * the input record), and that the registry holds bench/record.avsc under
+ * its schema id; every sequence number once, nothing else.
+ */
+static int verify_avro(rd_kafka_t *rk, const char *bootstrap, const char *topic,
+                       avro_ctx_t *a, uint64_t records, uint64_t keys,
+                       size_t value_size, const bench_keyfmt_t *kf)
+{
+        avro_read_t c = {.a = a,
+                         .topic = topic,
+                         .kf = kf,
+                         .records = records,
+                         .keys = keys,
+                         .value_size = value_size};
+        uint64_t read = 0, missing = 0;
+        int ret = -1;
+
+        if (!(c.seen = calloc(records ? records : 1, 1))) {
+                fprintf(stderr, "%s: out of memory\n", prog);
+                return -1;
+        }
+        if (read_to_end(rk, bootstrap, topic, avro_cb, &c, &read))
+                goto out;
+        for (uint64_t i = 0; i < records; i++)
+                if (!c.seen[i] && missing++ < 5)
+                        fprintf(stderr, "%s: %s: record %" PRIu64 " missing\n",
+                                prog, topic, i);
+        fprintf(stderr,
+                "%s: %s: %" PRIu64 " records read; of %" PRIu64
+                " expected %" PRIu64 " missing, %" PRIu64
+                " read more than once, %" PRIu64
+                " with the wrong key or value, %" PRIu64
+                " with a foreign schema id; %" PRIu64
+                " records not an input record's\n",
+                prog, topic, read, records, missing, c.dups, c.wrong, c.bad_ids,
+                c.foreign);
+        printf("%" PRIu64 "\n", read);
+        ret = missing || c.dups || c.wrong || c.bad_ids || c.foreign ||
+                              read != records
+                      ? -1
+                      : 0;
+out:
+        free(c.seen);
+        return ret;
+}
+
 static int64_t wall_ms(void)
 {
         struct timespec ts;
@@ -1135,13 +1509,14 @@ static void sleep_until(double deadline)
  * and stamped with the wall clock at send; otherwise as fast as the producer
  * takes them, stamped t0 + seq ms, or, with @p windowed, with state.h's
  * bench_event_time(@p event_t0, seq). With @p join, keys, values and
- * timestamps are join.h's instead, from @p event_t0.
+ * timestamps are join.h's instead, from @p event_t0. With @p avro, values
+ * are avro_records.h's, framed with schema id @p avro_id.
  */
 static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                 uint64_t records, size_t value_size, uint64_t keys,
                 const bench_keyfmt_t *kf, bench_format_t format, bool counts,
                 double rate, bool windowed, int64_t event_t0,
-                const join_load_t *join)
+                const join_load_t *join, avro_ctx_t *avro, int32_t avro_id)
 {
         rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
         char key[sizeof kf->prefix + sizeof kf->suffix + 24];
@@ -1176,7 +1551,13 @@ static int load(rd_kafka_t *rk, load_stats_t *stats, const char *topic,
                         if (counts)
                                 bench_count_encode((int64_t)(seq / keys + 1),
                                                    (unsigned char *)value);
-                        else
+                        else if (avro) {
+                                if (avro_encode(avro, avro_id, seq, keys,
+                                                value_size,
+                                                (unsigned char *)value,
+                                                value_cap, &value_len))
+                                        goto out;
+                        } else
                                 bench_value(format, seq, keys, value,
                                             value_size);
                 }
@@ -1318,6 +1699,9 @@ int main(int argc, char **argv)
                 OPT_VERIFY_JOIN,
                 OPT_WORKLOAD,
                 OPT_DELETE_PREFIX,
+                OPT_REGISTRY,
+                OPT_AVRO_SCHEMA,
+                OPT_VERIFY_AVRO,
                 OPT_HELP
         };
         static const struct option longopts[] = {
@@ -1345,19 +1729,23 @@ int main(int argc, char **argv)
                 {"verify-join", required_argument, NULL, OPT_VERIFY_JOIN},
                 {"workload", required_argument, NULL, OPT_WORKLOAD},
                 {"delete-prefix", required_argument, NULL, OPT_DELETE_PREFIX},
+                {"registry", required_argument, NULL, OPT_REGISTRY},
+                {"avro-schema", required_argument, NULL, OPT_AVRO_SCHEMA},
+                {"verify-avro", required_argument, NULL, OPT_VERIFY_AVRO},
                 {"help", no_argument, NULL, OPT_HELP},
                 {NULL, 0, NULL, 0},
         };
         const char *bootstrap = NULL, *topic = NULL, *count = NULL, *del = NULL,
                    *expect = NULL, *verify = NULL, *key_format = NULL,
                    *verify_win = NULL, *windows = NULL, *verify_join = NULL,
-                   *join_workload = NULL, *del_prefix = NULL;
+                   *join_workload = NULL, *del_prefix = NULL, *registry = NULL,
+                   *avro_schema = BENCH_AVRO_SCHEMA, *verify_avro_topic = NULL;
         uint64_t partitions = 0, records = 0, value_size = 0, keys = 10000,
                  rate = 0, duration = 0, table_rows = BENCH_JOIN_TABLE_ROWS;
         bench_join_topic_t join_topic = BENCH_JOIN_ST_TABLE;
         bool join = false;
         bool have_records = false, have_value_size = false, counts = false,
-             compact = false, windowed = false, have_t0 = false;
+             compact = false, windowed = false, have_t0 = false, avro = false;
         int64_t t0 = 0;
         bench_format_t format = BENCH_FORMAT_BINARY;
         bench_keyfmt_t kf;
@@ -1398,16 +1786,19 @@ int main(int argc, char **argv)
                         break;
                 case OPT_FORMAT:
                         counts = false;
+                        avro = false;
                         if (!strcmp(optarg, "binary"))
                                 format = BENCH_FORMAT_BINARY;
                         else if (!strcmp(optarg, "json"))
                                 format = BENCH_FORMAT_JSON;
                         else if (!strcmp(optarg, "count"))
                                 counts = true;
+                        else if (!strcmp(optarg, "avro"))
+                                avro = true;
                         else {
                                 fprintf(stderr,
-                                        "%s: --format is binary, json or "
-                                        "count, not '%s'\n",
+                                        "%s: --format is binary, json, avro "
+                                        "or count, not '%s'\n",
                                         prog, optarg);
                                 return 2;
                         }
@@ -1505,6 +1896,15 @@ int main(int argc, char **argv)
                 case OPT_DELETE_PREFIX:
                         del_prefix = optarg;
                         break;
+                case OPT_REGISTRY:
+                        registry = optarg;
+                        break;
+                case OPT_AVRO_SCHEMA:
+                        avro_schema = optarg;
+                        break;
+                case OPT_VERIFY_AVRO:
+                        verify_avro_topic = optarg;
+                        break;
                 case OPT_HELP:
                         usage(stdout);
                         return 0;
@@ -1591,6 +1991,22 @@ int main(int argc, char **argv)
                         prog);
                 return 2;
         }
+        if ((avro || verify_avro_topic) &&
+            (!registry || join || rate || duration || counts)) {
+                fprintf(stderr,
+                        "%s: --format avro and --verify-avro need "
+                        "--registry, and go without --join, --rate and "
+                        "--format count\n",
+                        prog);
+                return 2;
+        }
+        if (verify_avro_topic && (!have_records || !value_size)) {
+                fprintf(stderr,
+                        "%s: --verify-avro needs --records and "
+                        "--value-size\n",
+                        prog);
+                return 2;
+        }
         if (counts) {
                 if (have_value_size && value_size != BENCH_COUNT_SIZE) {
                         fprintf(stderr,
@@ -1615,7 +2031,7 @@ int main(int argc, char **argv)
                 have_records = true;
         }
         if (!count && !del && !verify && !verify_win && !verify_join &&
-            !del_prefix) {
+            !del_prefix && !verify_avro_topic) {
                 if (!topic || !partitions || !have_records ||
                     (records && !value_size)) {
                         fprintf(stderr,
@@ -1633,11 +2049,14 @@ int main(int argc, char **argv)
                 /* JSON grows with the sequence number, so the last record
                  * is the largest minimum. */
                 size_t min =
-                        join ? (join_topic == BENCH_JOIN_ST_TABLE
-                                        ? 0
-                                        : bench_join_value_min(join_topic))
-                             : bench_value_min_size(
-                                       format, records ? records - 1 : 0, keys);
+                        join   ? (join_topic == BENCH_JOIN_ST_TABLE
+                                          ? 0
+                                          : bench_join_value_min(join_topic))
+                        : avro ? bench_avro_min_size(records ? records - 1 : 0,
+                                                     keys)
+                               : bench_value_min_size(format,
+                                                      records ? records - 1 : 0,
+                                                      keys);
                 if (records && !counts && value_size < min) {
                         fprintf(stderr,
                                 "%s: --value-size %" PRIu64
@@ -1645,6 +2064,7 @@ int main(int argc, char **argv)
                                 " (at least %zu bytes)\n",
                                 prog, value_size,
                                 join                          ? "join"
+                                : avro                        ? "avro"
                                 : format == BENCH_FORMAT_JSON ? "json"
                                                               : "binary",
                                 min);
@@ -1652,10 +2072,25 @@ int main(int argc, char **argv)
                 }
         }
 
+        avro_ctx_t actx;
+        int32_t avro_id = 0;
+        bool have_actx = false;
+        if (avro || verify_avro_topic) {
+                have_actx = true;
+                if (avro_ctx_init(&actx, registry, avro_schema,
+                                  (size_t)value_size)) {
+                        avro_ctx_destroy(&actx);
+                        return 1;
+                }
+        }
+
         load_stats_t stats = {0};
         rd_kafka_t *rk = client_new(bootstrap, &stats);
-        if (!rk)
+        if (!rk) {
+                if (have_actx)
+                        avro_ctx_destroy(&actx);
                 return 1;
+        }
         int ret;
         if (count)
                 ret = count_topic(rk, count);
@@ -1670,6 +2105,9 @@ int main(int argc, char **argv)
                                          (size_t)value_size);
         else if (verify)
                 ret = verify_counts(rk, bootstrap, verify, records, keys, &kf);
+        else if (verify_avro_topic)
+                ret = verify_avro(rk, bootstrap, verify_avro_topic, &actx,
+                                  records, keys, (size_t)value_size, &kf);
         else if (verify_win)
                 ret = verify_windows(rk, bootstrap, verify_win,
                                      !strcmp(windows, "session"), records, keys,
@@ -1691,12 +2129,17 @@ int main(int argc, char **argv)
                                    : create_topic(rk, topic, (int)partitions,
                                                   compact);
                 join_load_t jl = {.topic = join_topic, .rows = table_rows};
+                if (!ret && records && avro)
+                        ret = avro_register(&actx, topic, &avro_id);
                 if (!ret && records)
                         ret = load(
                                 rk, &stats, topic, records, (size_t)value_size,
                                 keys, key_format ? &kf : NULL, format, counts,
-                                (double)rate, windowed, t0, join ? &jl : NULL);
+                                (double)rate, windowed, t0, join ? &jl : NULL,
+                                avro ? &actx : NULL, avro_id);
         }
         rd_kafka_destroy(rk);
+        if (have_actx)
+                avro_ctx_destroy(&actx);
         return ret ? 1 : 0;
 }

@@ -12,6 +12,9 @@
  *                  [--timeout 600] [--expect-output N]
  *   bench-kstreams --bootstrap B --input T --other T2 --output O --records N
  *                  --expect-output M --workload st-join|ss-join [as above]
+ *   bench-kstreams --bootstrap B --input T --output O --records N
+ *                  --workload avro-passthrough|avro-count --registry URL
+ *                  [--avro-schema FILE] [as above]
  *
  * Workloads (bench/records.h, bench/state.h; byte-identical output to
  * brook's):
@@ -42,6 +45,17 @@
  *                For both joins N is every input record (st-join: events
  *                and table rows; ss-join: both streams) and M the output
  *                count.
+ *   avro-passthrough
+ *                source (bytes, GenericRecord) → sink (bytes,
+ *                GenericRecord): every value decoded and encoded again by
+ *                Apicurio Registry's Avro serdes in the Confluent wire
+ *                format (AvroSerdes.java, as tests/avro-java), read in the
+ *                schema of FILE (default ../record.avsc, bench/record.avsc)
+ *                and registered under "<O>-value" on first use.
+ *   avro-count   count's topology with Avro values: source (string,
+ *                GenericRecord) → groupByKey → count → sink (string, long).
+ *                Both talk to the Schema Registry at URL (its
+ *                Confluent-compatible base, or its core v3 one).
  *
  * Defaults are brook's (and Kafka Streams'): commit.interval.ms 30000 (100
  * under exactly_once_v2), statestore.cache.max.bytes 10485760, one thread,
@@ -63,10 +77,10 @@
  * older than every event, so the rows are processed before the last
  * event of their partition and the count reaches N only once all are.
  *
- * Prints to stdout, for passthrough and filter-map,
+ * Prints to stdout, for passthrough, filter-map and avro-passthrough,
  *   RESULT records=<n> seconds=<s> processed=<n> produced_seconds=<s>
  *          close_seconds=<s>
- * and for count, hopping-count, session-count, st-join and ss-join
+ * and for count, avro-count, hopping-count, session-count, st-join and ss-join
  *   RESULT records=<n> seconds=<s> processed=<n> produced=<n>
  *          processed_seconds=<s> close_seconds=<s> rocksdb_peak_bytes=<n>
  * with brook-bench-app's meanings: seconds from the first record processed
@@ -90,10 +104,13 @@ import java.util.Properties;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
+import org.apache.avro.Schema;
+import org.apache.avro.generic.GenericRecord;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.common.Metric;
 import org.apache.kafka.common.MetricName;
+import org.apache.kafka.common.serialization.Serde;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
@@ -157,7 +174,10 @@ public final class KStreamsBench {
                 + "          [--guarantee at_least_once|exactly_once_v2] [--timeout 600]\n"
                 + "          [--expect-output N]\n"
                 + "       bench-kstreams --bootstrap B --input T --other T2 --output O --records N\n"
-                + "          --expect-output M --workload st-join|ss-join [as above]");
+                + "          --expect-output M --workload st-join|ss-join [as above]\n"
+                + "       bench-kstreams --bootstrap B --input T --output O --records N\n"
+                + "          --workload avro-passthrough|avro-count --registry URL [--avro-schema FILE]\n"
+                + "          [as above]");
     }
 
     /* records.h bench_value_seq(): -1 when the value is neither format. */
@@ -214,7 +234,7 @@ public final class KStreamsBench {
 
     /* records.h bench_expected_count(), with the predicate itself. */
     static long expectedCount(String workload, long records) {
-        if (workload.equals("passthrough"))
+        if (workload.equals("passthrough") || workload.equals("avro-passthrough"))
             return records;
         long n = 0;
         for (long seq = 0; seq < records; seq++)
@@ -232,9 +252,28 @@ public final class KStreamsBench {
         }
     }
 
-    private static Topology topology(String input, String other, String output, String workload) {
+    private static Topology topology(String input, String other, String output, String workload,
+            Serde<GenericRecord> avro) {
         StreamsBuilder b = new StreamsBuilder();
-        if (workload.equals("st-join")) {
+        if (workload.equals("avro-passthrough")) {
+            /* Decoded at the source, encoded again at the sink. */
+            b.stream(input, Consumed.with(Serdes.ByteArray(), avro))
+                    .peek((k, v) -> processed.incrementAndGet())
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(Serdes.ByteArray(), avro));
+        } else if (workload.equals("avro-count")) {
+            /* count's, with every value decoded at the source. */
+            b.stream(input, Consumed.with(Serdes.String(), avro))
+                    .peek((k, v) -> processed.incrementAndGet())
+                    .groupByKey()
+                    .count(Materialized.<String, Long, KeyValueStore<Bytes, byte[]>>as(COUNT_STORE)
+                            .withKeySerde(Serdes.String())
+                            .withValueSerde(Serdes.Long())
+                            .withCachingEnabled())
+                    .toStream()
+                    .peek((k, v) -> produced.incrementAndGet())
+                    .to(output, Produced.with(Serdes.String(), Serdes.Long()));
+        } else if (workload.equals("st-join")) {
             /* The defaults: the table's store is materialized for the
              * join, RocksDB and cached. */
             KStream<String, String> events = b.stream(input, Consumed.with(Serdes.String(), Serdes.String()))
@@ -382,7 +421,7 @@ public final class KStreamsBench {
 
     private static int run(String[] args) throws UsageException {
         String bootstrap = null, input = null, output = null, workload = null, appId = null, stateDir = null;
-        String other = null;
+        String other = null, registry = null, avroSchema = "../record.avsc";
         String guarantee = "at_least_once";
         long records = -1, threads = 1, commitMs = -1, cacheBytes = 10485760L, timeoutS = 600, expectOutput = -1;
 
@@ -410,6 +449,8 @@ public final class KStreamsBench {
             case "--guarantee": guarantee = v; break;
             case "--timeout": timeoutS = parseLong(a, v, 1); break;
             case "--expect-output": expectOutput = parseLong(a, v, 0); break;
+            case "--registry": registry = v; break;
+            case "--avro-schema": avroSchema = v; break;
             default:
                 throw new UsageException("unknown option " + a);
             }
@@ -418,9 +459,13 @@ public final class KStreamsBench {
             throw new UsageException("--bootstrap, --input, --output, --records and --workload are needed");
         if (!workload.equals("passthrough") && !workload.equals("filter-map") && !workload.equals("count")
                 && !workload.equals("hopping-count") && !workload.equals("session-count")
-                && !workload.equals("st-join") && !workload.equals("ss-join"))
-            throw new UsageException("unknown workload '" + workload
-                    + "' (passthrough, filter-map, count, hopping-count, session-count, st-join, ss-join)");
+                && !workload.equals("st-join") && !workload.equals("ss-join")
+                && !workload.equals("avro-passthrough") && !workload.equals("avro-count"))
+            throw new UsageException("unknown workload '" + workload + "' (passthrough, filter-map, count,"
+                    + " hopping-count, session-count, st-join, ss-join, avro-passthrough, avro-count)");
+        boolean avro = workload.startsWith("avro-");
+        if (avro != (registry != null))
+            throw new UsageException("--registry goes with avro-passthrough and avro-count, and only with them");
         boolean join = workload.endsWith("-join");
         if (join != (other != null) || (join && expectOutput < 0))
             throw new UsageException("--other goes with st-join and ss-join only, and they need --expect-output");
@@ -444,9 +489,19 @@ public final class KStreamsBench {
             }
             stateDir = tmpState.toString();
         }
+        Serde<GenericRecord> avroSerde = null;
+        if (avro) {
+            try {
+                Schema reader = new Schema.Parser().parse(Files.readString(Path.of(avroSchema)));
+                avroSerde = AvroSerdes.valueSerde(registry, reader);
+            } catch (IOException | RuntimeException e) {
+                System.err.println(PROG + ": the Avro serde (" + avroSchema + ", " + registry + "): " + e);
+                return 1;
+            }
+        }
         try {
             return runApp(bootstrap, input, other, output, workload, appId, stateDir, guarantee, records, threads,
-                    commitMs, cacheBytes, timeoutS, count, join, target);
+                    commitMs, cacheBytes, timeoutS, count, join, target, avroSerde);
         } finally {
             if (tmpState != null)
                 deleteTree(tmpState);
@@ -455,7 +510,8 @@ public final class KStreamsBench {
 
     private static int runApp(String bootstrap, String input, String other, String output, String workload,
             String appId, String stateDir, String guarantee, long records, long threads, long commitMs,
-            long cacheBytes, long timeoutS, boolean count, boolean join, long target) {
+            long cacheBytes, long timeoutS, boolean count, boolean join, long target,
+            Serde<GenericRecord> avro) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -471,7 +527,7 @@ public final class KStreamsBench {
          * the handler will cover global threads from Kafka 5.0 on. */
         props.put("processing.exception.handler.global.enabled", "true");
 
-        KafkaStreams streams = new KafkaStreams(topology(input, other, output, workload), props);
+        KafkaStreams streams = new KafkaStreams(topology(input, other, output, workload, avro), props);
         AtomicReference<String> failure = new AtomicReference<>();
         streams.setUncaughtExceptionHandler(e -> {
             failure.compareAndSet(null, e.toString());
