@@ -5,6 +5,8 @@
 #ifndef BROOK_AVRO_INT_H
 #define BROOK_AVRO_INT_H
 
+#include <stdatomic.h>
+
 #include "brook/avro.h"
 #include "brook_int.h"
 
@@ -24,6 +26,9 @@ typedef struct brook__avro_schema {
         json_t *json;              /**< text, parsed. */
         json_t *named; /**< Full name (and bare name) -> the type's JSON. */
         int32_t id;    /**< The registry's id, or -1. */
+        /** The last writer schema found equal to this one as a reader: a
+         *  hint that spares avro_schema_equal() per record. */
+        _Atomic(const struct brook__avro_schema *) same_as;
 } brook__avro_schema_t;
 
 brook__avro_schema_t *brook__avro_schema_parse(const char *text, char *errstr,

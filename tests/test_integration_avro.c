@@ -487,6 +487,137 @@ static void test_registry_answers(void **state)
         free(subject);
 }
 
+/* ------------------------------------------------- serializer settings */
+
+static brook_schema_registry_t *sr_with(const char *name, const char *value,
+                                        const char *name2, const char *value2)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_schema_registry_t *sr;
+        char err[512];
+        if (brook_conf_set(conf, "schema.registry.url", registry_url, err,
+                           sizeof err) ||
+            brook_conf_set(conf, name, value, err, sizeof err) ||
+            (name2 && brook_conf_set(conf, name2, value2, err, sizeof err)))
+                fail_msg("%s", err);
+        sr = brook_schema_registry_new(conf, err, sizeof err);
+        if (!sr)
+                fail_msg("%s", err);
+        brook_conf_destroy(conf);
+        return sr;
+}
+
+/* The id of hex record @p hex. */
+static int32_t id_of(const char *hex)
+{
+        unsigned char head[5];
+        unhex(hex, head, 5);
+        return (int32_t)brook__be_get(head + 1, 4);
+}
+
+static int32_t latest_id(brook_schema_registry_t *sr, const char *subject)
+{
+        char err[1024];
+        int32_t id;
+        if (brook_schema_registry_version(sr, subject, -1, &id, NULL, NULL, err,
+                                          sizeof err))
+                fail_msg("%s: %s", subject, err);
+        return id;
+}
+
+#define V1_PLUS                                                                \
+        "{\"type\":\"record\",\"name\":\"Rx\",\"namespace\":\"brook.test\","   \
+        "\"fields\":["                                                         \
+        "{\"name\":\"id\",\"type\":\"int\"},"                                  \
+        "{\"name\":\"drug\",\"type\":\"string\"},"                             \
+        "{\"name\":\"dose\",\"type\":\"float\"},"                              \
+        "{\"name\":\"gone\",\"type\":\"string\"},"                             \
+        "{\"name\":\"state\",\"type\":{\"type\":\"enum\",\"name\":\"State\","  \
+        "\"symbols\":[\"NEW\",\"FILLED\",\"RECALLED\"]}},"                     \
+        "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"int\"}}," \
+        "{\"name\":\"note\",\"type\":\"bytes\"},"                              \
+        "{\"name\":\"site\",\"type\":\"string\",\"default\":\"main\"}]}"
+
+/* Subject name strategies, auto.register.schemas=false and
+ * use.latest.version, each against the registry. */
+static void test_serializer_settings(void **state)
+{
+        char *topic = kt_unique("avro-set"), subject[512], hex[1024];
+        char err[1024];
+        json_t *v = parse(v1_values[0]);
+        brook_schema_registry_t *sr;
+        brook_serde_t *s;
+        brook_buf_t *buf = brook_buf_new();
+        int32_t id;
+        (void)state;
+
+        /* RecordNameStrategy: the record's full name. */
+        sr = sr_with("value.subject.name.strategy", "RecordNameStrategy", NULL,
+                     NULL);
+        s = brook_serde_avro_json_new(sr, AVRO_V1, false, err, sizeof err);
+        brook_encode(s, topic, v, hex);
+        assert_int_equal(id_of(hex), latest_id(sr, "brook.test.Rx"));
+        brook_serde_destroy(s);
+        brook_schema_registry_destroy(sr);
+
+        /* TopicRecordNameStrategy, for keys: <topic>-<full name>. */
+        sr = sr_with("key.subject.name.strategy",
+                     "io.confluent.kafka.serializers.subject."
+                     "TopicRecordNameStrategy",
+                     NULL, NULL);
+        s = brook_serde_avro_json_new(sr, AVRO_V1, true, err, sizeof err);
+        brook_encode(s, topic, v, hex);
+        snprintf(subject, sizeof subject, "%s-brook.test.Rx", topic);
+        assert_int_equal(id_of(hex), latest_id(sr, subject));
+        brook_serde_destroy(s);
+        brook_schema_registry_destroy(sr);
+
+        /* auto.register.schemas=false: a schema the subject lacks is an
+         * error; once registered, its id is used. */
+        sr = sr_with("auto.register.schemas", "false", NULL, NULL);
+        s = brook_serde_avro_json_new(sr, AVRO_V1, false, err, sizeof err);
+        brook__serde_topic_tl = topic;
+        assert_int_equal(brook_serde_serialize(s, v, buf, err, sizeof err),
+                         BROOK_ERR_SERDE);
+        brook__serde_topic_tl = NULL;
+        snprintf(subject, sizeof subject, "%s-value", topic);
+        assert_non_null(strstr(err, "HTTP 404"));
+        assert_non_null(strstr(err, subject));
+        assert_int_equal(brook_schema_registry_register(sr, subject, AVRO_V1,
+                                                        &id, err, sizeof err),
+                         BROOK_OK);
+        brook_encode(s, topic, v, hex);
+        assert_int_equal(id_of(hex), id);
+        brook_serde_destroy(s);
+        brook_schema_registry_destroy(sr);
+
+        /* use.latest.version: a v1 value is written as the subject's
+         * latest schema, its new field taking the default. */
+        sr = sr_with("use.latest.version", "true", "auto.register.schemas",
+                     "false");
+        assert_int_equal(brook_schema_registry_register(sr, subject, V1_PLUS,
+                                                        &id, err, sizeof err),
+                         BROOK_OK);
+        s = brook_serde_avro_json_new(sr, AVRO_V1, false, err, sizeof err);
+        brook_encode(s, topic, v, hex);
+        assert_int_equal(id_of(hex), id);
+        {
+                brook_serde_t *r = brook_serde_avro_json_new(sr, NULL, false,
+                                                             err, sizeof err);
+                json_t *got = brook_decode(r, hex), *want = parse(v1_values[0]);
+                json_object_set_new(want, "site", json_string("main"));
+                assert_json_equal(got, want, "written as the latest schema");
+                json_decref(got);
+                json_decref(want);
+                brook_serde_destroy(r);
+        }
+        brook_serde_destroy(s);
+        brook_schema_registry_destroy(sr);
+        brook_buf_destroy(buf);
+        json_decref(v);
+        free(topic);
+}
+
 /* ------------------------------------------------------------- topology */
 
 #define TOTALS_SCHEMA                                                          \
@@ -821,6 +952,7 @@ int main(void)
                 cmocka_unit_test(test_all_types_both_ways),
                 cmocka_unit_test(test_evolution_matches_java),
                 cmocka_unit_test(test_registry_answers),
+                cmocka_unit_test(test_serializer_settings),
                 cmocka_unit_test(test_topology_java_both_ends),
         };
         kt_test_filter();
