@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -393,6 +394,72 @@ static void test_evolution_matches_java(void **state)
         free(tb);
 }
 
+/* Unions: a branch promoted inside a union, a plain value into a union,
+ * an enum symbol the reader lacks inside a union. */
+#define U_WRITER                                                               \
+        "{\"type\":\"record\",\"name\":\"U\",\"fields\":["                     \
+        "{\"name\":\"u\",\"type\":[\"null\",\"int\",\"string\"]},"             \
+        "{\"name\":\"x\",\"type\":\"int\"},"                                   \
+        "{\"name\":\"e\",\"type\":[\"null\",{\"type\":\"enum\",\"name\":"      \
+        "\"E\",\"symbols\":[\"A\",\"B\",\"C\"]}]}]}"
+#define U_READER                                                               \
+        "{\"type\":\"record\",\"name\":\"U\",\"fields\":["                     \
+        "{\"name\":\"u\",\"type\":[\"null\",\"string\",\"long\"]},"            \
+        "{\"name\":\"x\",\"type\":[\"null\",\"double\"]},"                     \
+        "{\"name\":\"e\",\"type\":[\"null\",{\"type\":\"enum\",\"name\":"      \
+        "\"E\",\"symbols\":[\"A\",\"B\"],\"default\":\"A\"}]}]}"
+
+static void test_union_evolution_matches_java(void **state)
+{
+        static const char *const values =
+                "{\"u\":null,\"x\":1,\"e\":null}\n"
+                "{\"u\":{\"int\":5},\"x\":-2,\"e\":{\"E\":\"C\"}}\n"
+                "{\"u\":{\"string\":\"s\"},\"x\":0,\"e\":{\"E\":\"B\"}}\n";
+        static const char *const want[] = {
+                "{\"u\":null,\"x\":{\"double\":1.0},\"e\":null}",
+                "{\"u\":{\"long\":5},\"x\":{\"double\":-2.0},"
+                "\"e\":{\"E\":\"A\"}}",
+                "{\"u\":{\"string\":\"s\"},\"x\":{\"double\":0.0},"
+                "\"e\":{\"E\":\"B\"}}",
+        };
+        brook_schema_registry_t *sr = new_sr();
+        char *topic = kt_unique("avro-union"), args[2048], hexes[4096] = "";
+        char *out, *jout, *hex[8], *jl[8], err[512];
+        brook_serde_t *r;
+        size_t i;
+        (void)state;
+
+        snprintf(args, sizeof args,
+                 "encode --registry '%s' --topic '%s' --schema '%s'",
+                 registry_url, topic, schema_file("uw", U_WRITER));
+        out = java(args, values);
+        assert_int_equal(lines(out, hex, 8), 3);
+        for (i = 0; i < 3; i++)
+                snprintf(hexes + strlen(hexes), sizeof hexes - strlen(hexes),
+                         "%s\n", hex[i]);
+        snprintf(args, sizeof args,
+                 "decode --registry '%s' --topic '%s' --reader-schema '%s'",
+                 registry_url, topic, schema_file("ur", U_READER));
+        jout = java(args, hexes);
+        assert_int_equal(lines(jout, jl, 8), 3);
+        r = brook_serde_avro_json_new(sr, U_READER, false, err, sizeof err);
+        assert_non_null(r);
+        for (i = 0; i < 3; i++) {
+                json_t *got = brook_decode(r, hex[i]), *java_j = parse(jl[i]),
+                       *w = parse(want[i]);
+                assert_json_equal(java_j, w, "Java's resolution");
+                assert_json_equal(got, w, "brook's resolution");
+                json_decref(got);
+                json_decref(java_j);
+                json_decref(w);
+        }
+        brook_serde_destroy(r);
+        brook_schema_registry_destroy(sr);
+        free(out);
+        free(jout);
+        free(topic);
+}
+
 /* ------------------------------------------------------------- registry */
 
 #define BASE_SCHEMA                                                            \
@@ -616,6 +683,138 @@ static void test_serializer_settings(void **state)
         brook_buf_destroy(buf);
         json_decref(v);
         free(topic);
+}
+
+/* ---------------------------------------------------------- auth, TLS */
+
+/* Starts tests/peers/registry_auth_peer.py expecting @p auth (TLS with
+ * @p cert and @p key if given); its port in *@p portp. */
+static pid_t start_peer(const char *auth, const char *cert, const char *key,
+                        int *portp)
+{
+        int fds[2];
+        char line[32];
+        ssize_t n;
+        size_t len = 0;
+        pid_t pid;
+
+        assert_int_equal(pipe(fds), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (!pid) {
+                dup2(fds[1], 1);
+                close(fds[0]);
+                close(fds[1]);
+                if (cert)
+                        execlp("python3", "python3", AUTH_PEER_PATH, auth, cert,
+                               key, (char *)NULL);
+                else
+                        execlp("python3", "python3", AUTH_PEER_PATH, auth,
+                               (char *)NULL);
+                _exit(127);
+        }
+        close(fds[1]);
+        while (len < sizeof line - 1 &&
+               (n = read(fds[0], line + len, 1)) == 1 && line[len] != '\n')
+                len++;
+        line[len] = '\0';
+        close(fds[0]);
+        *portp = atoi(line);
+        if (*portp <= 0)
+                fail_msg("the auth peer did not start (printed \"%s\")", line);
+        return pid;
+}
+
+static void stop_peer(pid_t pid)
+{
+        kill(pid, SIGTERM);
+        waitpid(pid, NULL, 0);
+}
+
+/* A client for @p url with property pairs (NULL-terminated) asks for
+ * schema id 1; returns the result, the message in @p err. */
+static brook_err_t ask(const char *url, char *err, size_t err_size, ...)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_schema_registry_t *sr;
+        const char *name, *text;
+        brook_err_t e;
+        va_list ap;
+
+        assert_int_equal(
+                brook_conf_set(conf, "schema.registry.url", url, err, err_size),
+                BROOK_OK);
+        va_start(ap, err_size);
+        while ((name = va_arg(ap, const char *))) {
+                const char *value = va_arg(ap, const char *);
+                if (brook_conf_set(conf, name, value, err, err_size))
+                        fail_msg("%s: %s", name, err);
+        }
+        va_end(ap);
+        sr = brook_schema_registry_new(conf, err, err_size);
+        assert_non_null(sr);
+        brook_conf_destroy(conf);
+        e = brook_schema_registry_schema(sr, 1, &text, err, err_size);
+        if (!e)
+                assert_string_equal(text, "\"string\"");
+        brook_schema_registry_destroy(sr);
+        return e;
+}
+
+static void test_auth_and_tls(void **state)
+{
+        char url[256], cert[512], key[512], cmd[2048], err[1024];
+        int port;
+        pid_t pid;
+        (void)state;
+
+        /* Basic auth, from basic.auth.user.info or from the URL. */
+        pid = start_peer("Basic dXNlcjpwYXNz", NULL, NULL, &port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+        assert_int_equal(ask(url, err, sizeof err,
+                             "basic.auth.credentials.source", "USER_INFO",
+                             "basic.auth.user.info", "user:pass", NULL),
+                         BROOK_OK);
+        assert_int_equal(ask(url, err, sizeof err, NULL), BROOK_ERR_SERDE);
+        assert_non_null(strstr(err, "GET /schemas/ids/1: HTTP 401: "
+                                    "Unauthorized: got Authorization None "
+                                    "(error code 40101)"));
+        /* Confluent's default source is URL: user info alone is not
+         * sent. */
+        assert_int_equal(ask(url, err, sizeof err, "basic.auth.user.info",
+                             "user:pass", NULL),
+                         BROOK_ERR_SERDE);
+        snprintf(url, sizeof url, "http://user:pass@127.0.0.1:%d", port);
+        assert_int_equal(ask(url, err, sizeof err, NULL), BROOK_OK);
+        stop_peer(pid);
+
+        /* A bearer token, over TLS verified with the peer's certificate. */
+        snprintf(cert, sizeof cert, "%s/cert.pem", tmpdir);
+        snprintf(key, sizeof key, "%s/key.pem", tmpdir);
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s "
+                 "-out %s -days 1 -subj /CN=localhost -addext "
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+                 key, cert);
+        assert_int_equal(system(cmd), 0);
+        pid = start_peer("Bearer tok-123", cert, key, &port);
+        snprintf(url, sizeof url, "https://localhost:%d", port);
+        assert_int_equal(ask(url, err, sizeof err,
+                             "schema.registry.ssl.ca.location", cert,
+                             "bearer.auth.token", "tok-123", NULL),
+                         BROOK_OK);
+        assert_int_equal(ask(url, err, sizeof err,
+                             "schema.registry.ssl.ca.location", cert,
+                             "bearer.auth.token", "wrong", NULL),
+                         BROOK_ERR_SERDE);
+        assert_non_null(strstr(err, "HTTP 401"));
+        /* Not trusted without the CA: refused, saying so. */
+        assert_int_equal(
+                ask(url, err, sizeof err, "bearer.auth.token", "tok-123", NULL),
+                BROOK_ERR_SERDE);
+        assert_non_null(strstr(err, "cannot be reached: "));
+        assert_non_null(strstr(err, "certificate"));
+        stop_peer(pid);
 }
 
 /* ------------------------------------------------------------- topology */
@@ -951,8 +1150,10 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_all_types_both_ways),
                 cmocka_unit_test(test_evolution_matches_java),
+                cmocka_unit_test(test_union_evolution_matches_java),
                 cmocka_unit_test(test_registry_answers),
                 cmocka_unit_test(test_serializer_settings),
+                cmocka_unit_test(test_auth_and_tls),
                 cmocka_unit_test(test_topology_java_both_ends),
         };
         kt_test_filter();
