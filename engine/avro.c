@@ -39,6 +39,39 @@ static bool brook__avro_is_named(avro_schema_t s)
         return is_avro_record(s) || is_avro_enum(s) || is_avro_fixed(s);
 }
 
+/*
+ * Lookups by name without avro-c's own: those set avro-c's error message
+ * on a miss, and the Debian build keeps it in buffers that every thread
+ * shares. Stream threads miss on every record (a reader-only field).
+ */
+static int brook__avro_field_index(avro_schema_t record, const char *name)
+{
+        size_t i, n = avro_schema_record_size(record);
+        for (i = 0; i < n; i++)
+                if (!strcmp(avro_schema_record_field_name(record, (int)i),
+                            name))
+                        return (int)i;
+        return -1;
+}
+
+/* The symbol at @p idx, or NULL: avro-c's own returns garbage when it is
+ * out of range. */
+static const char *brook__avro_symbol(avro_schema_t e, int idx)
+{
+        if (idx < 0 || idx >= avro_schema_enum_number_of_symbols(e))
+                return NULL;
+        return avro_schema_enum_get(e, idx);
+}
+
+static int brook__avro_symbol_index(avro_schema_t e, const char *symbol)
+{
+        int i, n = avro_schema_enum_number_of_symbols(e);
+        for (i = 0; i < n; i++)
+                if (!strcmp(avro_schema_enum_get(e, i), symbol))
+                        return i;
+        return -1;
+}
+
 /* The full name of named type @p s in @p buf. */
 static const char *brook__avro_fullname(avro_schema_t s, char *buf, size_t size)
 {
@@ -212,6 +245,10 @@ static json_t *brook__avro_named_json(const brook__avro_schema_t *sch,
 
 typedef struct brook__avro_scan {
         const unsigned char *p, *end;
+        /** Items of types that take no bytes, in the whole datum: capped,
+         *  since avro-c allocates each and nesting would multiply a cap
+         *  per array. */
+        int64_t zero_items;
         char *errstr;
         size_t errstr_size;
 } brook__avro_scan_t;
@@ -286,7 +323,7 @@ static bool brook__avro_zero_width(avro_schema_t s, int depth)
 static brook_err_t brook__scan(brook__avro_scan_t *sc, avro_schema_t s,
                                int depth)
 {
-        int64_t v, count, total = 0;
+        int64_t v, count;
         size_t i, n;
         brook_err_t err;
 
@@ -368,10 +405,12 @@ static brook_err_t brook__scan(brook__avro_scan_t *sc, avro_schema_t s,
                         /* Every item takes a byte but those of a type
                          * that takes none; their count is capped, since
                          * avro-c allocates each. */
-                        total += count;
-                        if (zero ? total > 65536 : count > sc->end - sc->p)
+                        if (zero ? count > 65536 - sc->zero_items
+                                 : count > sc->end - sc->p)
                                 return brook__scan_fail(
                                         sc, "more items than the data holds");
+                        if (zero)
+                                sc->zero_items += count;
                         for (; count > 0; count--) {
                                 if (is_avro_map(s) &&
                                     ((err = brook__scan_varint(sc, 10, &v)) ||
@@ -393,7 +432,7 @@ brook_err_t brook__avro_scan(avro_schema_t schema, const void *data,
                              size_t size, size_t *usedp, char *errstr,
                              size_t errstr_size)
 {
-        brook__avro_scan_t sc = {data, (const unsigned char *)data + size,
+        brook__avro_scan_t sc = {data, (const unsigned char *)data + size, 0,
                                  errstr, errstr_size};
         brook_err_t err = brook__scan(&sc, schema, 0);
         if (!err && usedp)
@@ -541,7 +580,7 @@ static json_t *brook__to_json(const avro_value_t *v, brook__avro_path_t *path,
                 return brook__latin1_json(buf, size);
         case AVRO_ENUM:
                 avro_value_get_enum(v, &b);
-                if (!(str = avro_schema_enum_get(s, b))) {
+                if (!(str = brook__avro_symbol(s, b))) {
                         brook__seterr(errstr, errstr_size,
                                       "Avro enum at %s has no symbol %d",
                                       path->buf, b);
@@ -562,7 +601,14 @@ static json_t *brook__to_json(const avro_value_t *v, brook__avro_path_t *path,
                                 json_decref(j);
                                 return NULL;
                         }
-                        json_object_set_new(j, name, c);
+                        if (json_object_set_new(j, name, c)) {
+                                brook__seterr(errstr, errstr_size,
+                                              "Avro map key at %s is not "
+                                              "UTF-8",
+                                              path->buf);
+                                json_decref(j);
+                                return NULL;
+                        }
                 }
                 return j;
         case AVRO_ARRAY:
@@ -582,8 +628,12 @@ static json_t *brook__to_json(const avro_value_t *v, brook__avro_path_t *path,
                 }
                 return j;
         case AVRO_UNION:
-                avro_value_get_discriminant(v, &b);
-                avro_value_get_current_branch(v, &child);
+                if (avro_value_get_current_branch(v, &child)) {
+                        brook__seterr(errstr, errstr_size,
+                                      "Avro union at %s has no branch set",
+                                      path->buf);
+                        return NULL;
+                }
                 if (avro_value_get_type(&child) == AVRO_NULL)
                         return json_null();
                 name = brook__avro_branch_name(avro_value_get_schema(&child),
@@ -732,8 +782,8 @@ static brook_err_t brook__from_json(avro_value_t *v, const json_t *j,
                 if (!json_is_string(j))
                         return brook__json_bad(path, "an enum symbol", j,
                                                errstr, errstr_size);
-                if ((idx = avro_schema_enum_get_by_name(
-                             s, json_string_value(j))) < 0) {
+                if ((idx = brook__avro_symbol_index(s, json_string_value(j))) <
+                    0) {
                         brook__seterr(errstr, errstr_size,
                                       "JSON at %s: \"%s\" is not a symbol of "
                                       "enum \"%s\"",
@@ -909,6 +959,18 @@ static brook_err_t brook__resolve(const brook__avro_schema_t *reader,
                                   brook__avro_path_t *path, char *errstr,
                                   size_t errstr_size, int depth);
 
+/* Whether @p a and @p b are not named, or named alike in full. */
+static bool brook__avro_same_fullname(avro_schema_t a, avro_schema_t b)
+{
+        char fa[512], fb[512];
+        a = brook__avro_unlink(a);
+        b = brook__avro_unlink(b);
+        if (!brook__avro_is_named(a) || !brook__avro_is_named(b))
+                return true;
+        return !strcmp(brook__avro_fullname(a, fa, sizeof fa),
+                       brook__avro_fullname(b, fb, sizeof fb));
+}
+
 static brook_err_t brook__resolve_mismatch(brook__avro_path_t *path,
                                            avro_schema_t r, avro_schema_t w,
                                            char *errstr, size_t errstr_size)
@@ -953,13 +1015,13 @@ static brook_err_t brook__resolve_record(const brook__avro_schema_t *reader,
         for (i = 0; i < n; i++) {
                 avro_value_get_by_index(r, i, &rf, &rname);
                 fj = rjson ? brook__field_json(rjson, rname) : NULL;
-                wi = avro_schema_record_field_get_index(ws, rname);
+                wi = brook__avro_field_index(ws, rname);
                 json_array_foreach(json_object_get(fj, "aliases"), k, alias)
                 {
                         if (wi >= 0)
                                 break;
                         if (json_is_string(alias))
-                                wi = avro_schema_record_field_get_index(
+                                wi = brook__avro_field_index(
                                         ws, json_string_value(alias));
                 }
                 old = brook__path_push(path, ".%s", rname, 0);
@@ -972,7 +1034,8 @@ static brook_err_t brook__resolve_record(const brook__avro_schema_t *reader,
                                                errstr_size, depth + 1);
                         if (err) {
                                 char why[256];
-                                snprintf(why, sizeof why, "%s", errstr);
+                                snprintf(why, sizeof why, "%s",
+                                         errstr ? errstr : "");
                                 brook__seterr(errstr, errstr_size,
                                               "the reader's default for %s "
                                               "does not fit its type: %s",
@@ -1017,8 +1080,12 @@ static brook_err_t brook__resolve(const brook__avro_schema_t *reader,
                               "Avro value at %s nests too deep", path->buf);
                 return BROOK_ERR_SERDE;
         }
+        if (wt == AVRO_UNION && avro_value_get_current_branch(w, &wc)) {
+                brook__seterr(errstr, errstr_size,
+                              "Avro union at %s has no branch set", path->buf);
+                return BROOK_ERR_SERDE;
+        }
         if (wt == AVRO_UNION && rt != AVRO_UNION) {
-                avro_value_get_current_branch(w, &wc);
                 return brook__resolve(reader, &wc, r, path, errstr, errstr_size,
                                       depth + 1);
         }
@@ -1026,15 +1093,23 @@ static brook_err_t brook__resolve(const brook__avro_schema_t *reader,
                 avro_schema_t from = ws;
                 const avro_value_t *src = w;
                 if (wt == AVRO_UNION) {
-                        avro_value_get_current_branch(w, &wc);
                         src = &wc;
                         from = brook__avro_unlink(avro_value_get_schema(&wc));
                 }
                 n = avro_schema_union_size(rs);
+                /* As Java: the branch of the same full name first. */
                 for (i = 0; i < n; i++)
                         if (brook__avro_fits(avro_schema_union_branch(rs, i),
-                                             from, false))
+                                             from, false) &&
+                            brook__avro_same_fullname(
+                                    avro_schema_union_branch(rs, i), from))
                                 break;
+                if (i == n)
+                        for (i = 0; i < n; i++)
+                                if (brook__avro_fits(
+                                            avro_schema_union_branch(rs, i),
+                                            from, false))
+                                        break;
                 if (i == n)
                         for (i = 0; i < n; i++)
                                 if (brook__avro_fits(
@@ -1125,15 +1200,15 @@ static brook_err_t brook__resolve(const brook__avro_schema_t *reader,
         case AVRO_ENUM: {
                 json_t *def;
                 avro_value_get_enum(w, &e);
-                str = avro_schema_enum_get(ws, e);
-                if (str && (e = avro_schema_enum_get_by_name(rs, str)) >= 0) {
+                str = brook__avro_symbol(ws, e);
+                if (str && (e = brook__avro_symbol_index(rs, str)) >= 0) {
                         avro_value_set_enum(r, e);
                         return BROOK_OK;
                 }
                 def = json_object_get(brook__avro_named_json(reader, rs),
                                       "default");
                 if (json_is_string(def) &&
-                    (e = avro_schema_enum_get_by_name(
+                    (e = brook__avro_symbol_index(
                              rs, json_string_value(def))) >= 0) {
                         avro_value_set_enum(r, e);
                         return BROOK_OK;
@@ -1338,18 +1413,27 @@ static brook_err_t brook__avro_subject(brook__avro_serde_t *as,
         brook__subject_strategy_t st = brook__sr_strategy(as->sr, as->is_key);
 
         schema = brook__avro_unlink(schema);
-        if (brook__avro_is_named(schema))
+        if (brook__avro_is_named(schema)) {
                 brook__avro_fullname(schema, name, sizeof name);
-        else
-                snprintf(name, sizeof name, "%s",
-                         brook__avro_branch_name(schema, buf, size));
+        } else if (st != BROOK__SUBJECT_TOPIC) {
+                brook__seterr(errstr, errstr_size,
+                              "Avro serializer: %s needs a named schema "
+                              "(record, enum or fixed), not a %s",
+                              st == BROOK__SUBJECT_RECORD
+                                      ? "RecordNameStrategy"
+                                      : "TopicRecordNameStrategy",
+                              brook__avro_branch_name(schema, buf, size));
+                return BROOK_ERR_SERDE;
+        }
         if (st != BROOK__SUBJECT_RECORD && !topic) {
                 brook__seterr(errstr, errstr_size,
                               "Avro serializer: the subject name strategy "
                               "needs a topic and none is known here (brook "
                               "gives serdes the topic at sources, sinks, "
                               "repartition topics, key-value stores and the "
-                              "test driver); use RecordNameStrategy");
+                              "test driver, not yet in window, session or "
+                              "versioned stores, suppression or join "
+                              "internals); use RecordNameStrategy");
                 return BROOK_ERR_SERDE;
         }
         switch (st) {
@@ -1406,7 +1490,14 @@ static brook_err_t brook__avro_id(brook__avro_serde_t *as, const char *subject,
                                 break;
                         }
                         avro_writer_free(wr);
-                        cap *= 2;
+                        if ((cap *= 2) > (1 << 24)) {
+                                free(rendered);
+                                brook__seterr(errstr, errstr_size,
+                                              "Avro serializer: the value's "
+                                              "schema cannot be rendered as "
+                                              "JSON");
+                                return BROOK_ERR_SERDE;
+                        }
                 }
                 text = rendered;
         }
@@ -1476,13 +1567,18 @@ static brook_err_t brook__avro_serialize_value(brook__avro_serde_t *as,
         brook_err_t err;
         int32_t id;
 
+        bool latest_wanted = brook__sr_use_latest(as->sr) &&
+                             !brook__sr_auto_register(as->sr);
+
         if (own && fast->gen == as->gen && !strcmp(fast->topic, topic) &&
-            !brook__sr_use_latest(as->sr))
+            !latest_wanted)
                 return brook__avro_write(v, fast->id, out, errstr, errstr_size);
         if ((err = brook__avro_subject(as, schema, subject, sizeof subject,
                                        errstr, errstr_size)))
                 return err;
-        if (!brook__sr_use_latest(as->sr)) {
+        /* As Confluent's: auto.register.schemas first; use.latest.version
+         * only without it. */
+        if (!latest_wanted) {
                 if ((err = brook__avro_id(as, subject, schema, &id, errstr,
                                           errstr_size)))
                         return err;

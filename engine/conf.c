@@ -520,7 +520,8 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
         [BROOK__P_SR_USE_LATEST] =
                 {"use.latest.version", BROOK__CONF_ENUM, 0, 0,
                  0, brook__conf_bools, NULL, "false", NULL, NULL,
-                 "Whether the Avro serializers write the subject's latest "
+                 "With auto.register.schemas=false (as Confluent's), "
+                 "whether the Avro serializers write the subject's latest "
                  "schema, resolving each value to it."},
         [BROOK__P_SR_LATEST_TTL] =
                 {"latest.cache.ttl.sec", BROOK__CONF_INT, 0, -1,

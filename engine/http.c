@@ -919,7 +919,7 @@ static char *hex_of(const unsigned char *p, size_t n)
 
 /* Encodes a bound given as text into @p buf; false (with @p why) when it
  * is not a key of the store's serde. */
-static bool bound_encode(const brook__storedef_t *def,
+static bool bound_encode(const brook_app_t *app, const brook__storedef_t *def,
                          const brook__http_text_t *t, brook_buf_t *buf,
                          char *why, size_t why_size)
 {
@@ -929,9 +929,11 @@ static bool bound_encode(const brook__storedef_t *def,
         if (!t->s)
                 return true;
         arena = brook_arena_new();
+        brook__iq_serde_topic(app, def);
         ok = (key = key_from_text(def->key_serde, t->s, t->len, arena, why,
                                   why_size)) &&
              !brook_serde_serialize(def->key_serde, key, buf, why, why_size);
+        brook__serde_topic_tl = NULL;
         brook_arena_destroy(arena);
         return ok;
 }
@@ -1015,9 +1017,9 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
         tb = brook_buf_new();
         pb = brook_buf_new();
         memset(&sc, 0, sizeof sc);
-        ok = bound_encode(def, &req->from, fb, why, sizeof why) &&
-             bound_encode(def, &req->to, tb, why, sizeof why) &&
-             bound_encode(def, &req->prefix, pb, why, sizeof why);
+        ok = bound_encode(app, def, &req->from, fb, why, sizeof why) &&
+             bound_encode(app, def, &req->to, tb, why, sizeof why) &&
+             bound_encode(app, def, &req->prefix, pb, why, sizeof why);
         if (!ok) {
                 snprintf(msg, sizeof msg, "store \"%s\": a bound: %s",
                          req->store, why);

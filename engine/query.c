@@ -170,6 +170,17 @@ static brook__iqstore_t *brook__iq_take(brook_app_t *app,
         return h;
 }
 
+/* Query keys are encoded as the store encodes them: serdes are told its
+ * changelog topic (store.c's serde_topic). The caller sets
+ * brook__serde_topic_tl back to NULL. */
+void brook__iq_serde_topic(const brook_app_t *app, const brook__storedef_t *def)
+{
+        static _Thread_local char topic[512];
+        snprintf(topic, sizeof topic, "%s-%s-changelog", app->app_id,
+                 def->name);
+        brook__serde_topic_tl = topic;
+}
+
 /* Encodes @p key into @p buf and picks its partition. */
 static brook_err_t brook__iq_partition(brook_app_t *app,
                                        const brook__storedef_t *def,
@@ -185,8 +196,10 @@ static brook_err_t brook__iq_partition(brook_app_t *app,
                 brook__seterr(errstr, errstr_size, "the key is NULL");
                 return BROOK_ERR_INVALID_ARG;
         }
-        if ((err = brook_serde_serialize(def->key_serde, key, buf, why,
-                                         sizeof why))) {
+        brook__iq_serde_topic(app, def);
+        err = brook_serde_serialize(def->key_serde, key, buf, why, sizeof why);
+        brook__serde_topic_tl = NULL;
+        if (err) {
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": the key does not serialize: %s",
                               def->name, why);
@@ -369,6 +382,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         if ((err = brook__iq_begin(app, store, BROOK__STORE_KV, &def, errstr,
                                    errstr_size)))
                 goto out;
+        brook__iq_serde_topic(app, def);
         if ((from && (err = brook_serde_serialize(def->key_serde, from, fb, why,
                                                   sizeof why))) ||
             (to && (err = brook_serde_serialize(def->key_serde, to, tb, why,
@@ -376,11 +390,13 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
             (prefix && (err = brook_serde_serialize(
                                 prefix_serde ? prefix_serde : def->key_serde,
                                 prefix, pb, why, sizeof why)))) {
+                brook__serde_topic_tl = NULL;
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": a bound does not serialize: %s",
                               def->name, why);
                 goto out;
         }
+        brook__serde_topic_tl = NULL;
         if (prefix) {
                 from = prefix;
                 brook_buf_append(fb, brook_buf_data(pb), brook_buf_len(pb));

@@ -37,6 +37,7 @@ typedef struct brook__sr_latest {
 struct brook_schema_registry_s {
         atomic_int refcnt;
         char **urls;
+        char **shown; /**< The URLs without user info, for messages. */
         size_t url_cnt;
         char *userpwd, *bearer;
         char *ca, *cert, *key, *key_password;
@@ -66,6 +67,21 @@ static brook__subject_strategy_t brook__sr_parse_strategy(const char *v)
         if (v && strstr(v, "RecordNameStrategy"))
                 return BROOK__SUBJECT_RECORD;
         return BROOK__SUBJECT_TOPIC;
+}
+
+/* @p url without "user:password@": messages reach logs and dead-letter
+ * headers. */
+static char *brook__sr_hide_userinfo(const char *url)
+{
+        const char *host = strstr(url, "://") + 3;
+        const char *at = strchr(host, '@'), *slash = strchr(host, '/');
+        char *out;
+        if (!at || (slash && slash < at))
+                return brook__xstrdup(url);
+        out = brook__xmalloc(strlen(url) + 1);
+        snprintf(out, strlen(url) + 1, "%.*s%s", (int)(host - url), url,
+                 at + 1);
+        return out;
 }
 
 static char *brook__sr_dup(const brook_conf_t *conf, const char *name)
@@ -122,7 +138,10 @@ brook_schema_registry_t *brook_schema_registry_new(const brook_conf_t *conf,
                 }
                 sr->urls = brook__xrealloc(sr->urls, (sr->url_cnt + 1) *
                                                              sizeof *sr->urls);
-                sr->urls[sr->url_cnt++] = brook__xstrdup(tok);
+                sr->shown = brook__xrealloc(
+                        sr->shown, (sr->url_cnt + 1) * sizeof *sr->shown);
+                sr->urls[sr->url_cnt] = brook__xstrdup(tok);
+                sr->shown[sr->url_cnt++] = brook__sr_hide_userinfo(tok);
         }
         free(copy);
         if (!sr->url_cnt) {
@@ -133,8 +152,16 @@ brook_schema_registry_t *brook_schema_registry_new(const brook_conf_t *conf,
                 return NULL;
         }
         if ((v = brook_conf_get(conf, "basic.auth.credentials.source")) &&
-            !strcmp(v, "USER_INFO"))
-                sr->userpwd = brook__sr_dup(conf, "basic.auth.user.info");
+            !strcmp(v, "USER_INFO") &&
+            !(sr->userpwd = brook__sr_dup(conf, "basic.auth.user.info"))) {
+                brook__seterr(errstr, errstr_size,
+                              "Configuration property "
+                              "\"basic.auth.credentials.source\" is "
+                              "USER_INFO but \"basic.auth.user.info\" (user:"
+                              "password) is not set");
+                brook_schema_registry_destroy(sr);
+                return NULL;
+        }
         if ((v = brook_conf_get(conf, "bearer.auth.credentials.source")) &&
             !strcmp(v, "STATIC_TOKEN"))
                 sr->bearer = brook__sr_dup(conf, "bearer.auth.token");
@@ -171,9 +198,12 @@ void brook_schema_registry_destroy(brook_schema_registry_t *sr)
         size_t i;
         if (!sr || atomic_fetch_sub(&sr->refcnt, 1) != 1)
                 return;
-        for (i = 0; i < sr->url_cnt; i++)
+        for (i = 0; i < sr->url_cnt; i++) {
                 free(sr->urls[i]);
+                free(sr->shown[i]);
+        }
         free(sr->urls);
+        free(sr->shown);
         for (i = 0; i < sr->id_cnt; i++)
                 brook__avro_schema_free(sr->ids[i]);
         free(sr->ids);
@@ -288,19 +318,22 @@ static brook_err_t brook__sr_request(brook_schema_registry_t *sr,
                         status = 0;
                         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
                         curl_easy_cleanup(c);
-                        if (cc == CURLE_OK && status < 500)
+                        /* Retried: no answer, 5xx, 408 and 429. */
+                        if (cc == CURLE_OK && status < 500 && status != 408 &&
+                            status != 429)
                                 goto answered;
                 }
         }
+        u = sr->url_cnt - 1;
         if (cc != CURLE_OK)
                 brook__seterr(errstr, errstr_size,
                               "Schema Registry %s cannot be reached: %s",
-                              sr->urls[sr->url_cnt - 1],
+                              sr->shown[u],
                               curlerr[0] ? curlerr : curl_easy_strerror(cc));
         else
                 brook__seterr(errstr, errstr_size,
-                              "Schema Registry %s: %s %s: HTTP %ld: %.*s", url,
-                              method, path, status,
+                              "Schema Registry %s: %s %s: HTTP %ld: %.*s",
+                              sr->shown[u], method, path, status,
                               (int)(brook_buf_len(buf) > 300
                                             ? 300
                                             : brook_buf_len(buf)),
@@ -323,13 +356,13 @@ answered:
                         brook__seterr(errstr, errstr_size,
                                       "Schema Registry %s: %s %s: HTTP %ld: "
                                       "%s (error code %lld)",
-                                      sr->urls[u], method, path, status, msg,
+                                      sr->shown[u], method, path, status, msg,
                                       (long long)code);
                 else
                         brook__seterr(errstr, errstr_size,
                                       "Schema Registry %s: %s %s: HTTP %ld: "
                                       "%.*s",
-                                      sr->urls[u], method, path, status,
+                                      sr->shown[u], method, path, status,
                                       (int)(brook_buf_len(buf) > 300
                                                     ? 300
                                                     : brook_buf_len(buf)),
@@ -797,10 +830,13 @@ brook_err_t brook_schema_registry_set_compatibility(brook_schema_registry_t *sr,
         json_t *b, *resp;
         brook_err_t err;
 
-        if ((err = brook__sr_args(sr, subject ? subject : "", level,
-                                  "brook_schema_registry_set_compatibility",
-                                  errstr, errstr_size)))
-                return err;
+        if (!sr || !level) {
+                brook__seterr(errstr, errstr_size,
+                              "brook_schema_registry_set_compatibility: %s is "
+                              "NULL",
+                              !sr ? "sr" : "level");
+                return BROOK_ERR_INVALID_ARG;
+        }
         b = json_pack("{s:s}", "compatibility", level);
         body = json_dumps(b, JSON_COMPACT);
         json_decref(b);

@@ -299,6 +299,7 @@ static struct brook__pending *pend_new(void)
 /* Encodes @p key into pd->kbuf and finds its entry: *@p ppp is where it is
  * or goes (NULL while the table is empty). */
 static brook_err_t pend_lookup(struct brook__pending *pd,
+                               const brook__store_t *st,
                                const brook_serde_t *ks, const void *key,
                                pend_t ***ppp, uint64_t *hp, char *errstr,
                                size_t errstr_size)
@@ -306,8 +307,10 @@ static brook_err_t pend_lookup(struct brook__pending *pd,
         brook_err_t err;
 
         brook_buf_clear(pd->kbuf);
-        if ((err = brook_serde_serialize(ks, key, pd->kbuf, errstr,
-                                         errstr_size)))
+        /* The store's encoding, as the serde gives it for the store's
+         * changelog topic: the bytes the store's entries carry. */
+        if ((err = brook__store_ser(st, ks, key, pd->kbuf, errstr,
+                                    errstr_size)))
                 return err;
         *hp = pend_hash(brook_buf_data(pd->kbuf), brook_buf_len(pd->kbuf));
         *ppp = pd->cap ? pend_find(pd, brook_buf_data(pd->kbuf),
@@ -348,8 +351,8 @@ static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
         uint64_t h;
         brook_err_t err;
 
-        if ((err = pend_lookup(pd, fwd->st->s.def->key_serde, key, &pp, &h,
-                               errstr, errstr_size)))
+        if ((err = pend_lookup(pd, &fwd->st->s, fwd->st->s.def->key_serde, key,
+                               &pp, &h, errstr, errstr_size)))
                 return err;
         /* A tombstone whose update would carry no old value needs no note:
          * without one the update has no old value and the entry's
@@ -370,8 +373,8 @@ static brook_err_t pend_note(brook__tfwd_t *fwd, const void *key,
         }
         if (old && ((const brook__tnode_t *)fwd->op)->send_old) {
                 brook_buf_clear(pd->vbuf);
-                if ((err = brook_serde_serialize(vs, old, pd->vbuf, errstr,
-                                                 errstr_size)))
+                if ((err = brook__store_ser(&fwd->st->s, vs, old, pd->vbuf,
+                                            errstr, errstr_size)))
                         return err;
         }
         e = pend_add(pd, h);
@@ -466,9 +469,9 @@ static brook_err_t tfwd_emit(brook__store_t *st, const void *key,
                         brook_arena_alloc(brook_record_arena(rec),
                                           pe->old_size ? pe->old_size : 1);
                 memcpy(bytes, pe->old, pe->old_size);
-                err = brook_serde_deserialize(
-                        st->def->value_serde, bytes, pe->old_size,
-                        brook_record_arena(rec), &old, errstr, errstr_size);
+                err = brook__store_deser(st, st->def->value_serde, bytes,
+                                         pe->old_size, brook_record_arena(rec),
+                                         &old, errstr, errstr_size);
         }
         if (pe) {
                 free(pe->old);

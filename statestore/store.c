@@ -127,11 +127,14 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                                                                         : NULL;
         if (st->cache && def->kind != BROOK__STORE_KV)
                 brook__segmented_set_cached(st->inner);
-        if (def->logging) {
+        {
                 size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
-                st->changelog = brook__xmalloc(n);
-                snprintf(st->changelog, n, "%s-%s-changelog", rt->topo->app_id,
-                         def->name);
+                st->serde_topic = brook__xmalloc(n);
+                snprintf(st->serde_topic, n, "%s-%s-changelog",
+                         rt->topo->app_id, def->name);
+        }
+        if (def->logging) {
+                st->changelog = brook__xstrdup(st->serde_topic);
                 st->changelog_end = rt->collector->changelog_slot(
                         rt->collector, st->changelog, task->partition);
         }
@@ -167,6 +170,7 @@ void brook__store_close(brook__store_t *st)
         atomic_store(&st->iq->left, true);
         brook__iqstore_release(st->iq);
         free(st->changelog);
+        free(st->serde_topic);
         brook_buf_destroy(st->kbuf);
         brook_buf_destroy(st->vbuf);
         brook_buf_destroy(st->tmp);

@@ -409,6 +409,9 @@ struct brook__store {
         brook__cache_t *cache; /**< The thread's, or NULL: not caching. */
         /** Full changelog topic name, or NULL: logging off. */
         char *changelog;
+        /** The changelog topic's name even with logging off: the topic
+         *  serdes are given (brook_serde_topic()), as Kafka Streams'. */
+        char *serde_topic;
         /** Offset after the last changelog record delivered (or restored);
          *  owned by the runtime, stable for the thread's life, -1 unknown. */
         int64_t *changelog_end;
@@ -1002,7 +1005,7 @@ static inline brook_err_t brook__store_ser(const brook__store_t *st,
                                            char *errstr, size_t errstr_size)
 {
         brook_err_t err;
-        brook__serde_topic_tl = st->changelog;
+        brook__serde_topic_tl = st->serde_topic;
         err = brook_serde_serialize(serde, obj, out, errstr, errstr_size);
         brook__serde_topic_tl = NULL;
         return err;
@@ -1015,7 +1018,7 @@ static inline brook_err_t brook__store_deser(const brook__store_t *st,
                                              char *errstr, size_t errstr_size)
 {
         brook_err_t err;
-        brook__serde_topic_tl = st->changelog;
+        brook__serde_topic_tl = st->serde_topic;
         err = brook_serde_deserialize(serde, data, size, arena, objp, errstr,
                                       errstr_size);
         brook__serde_topic_tl = NULL;

@@ -288,6 +288,56 @@ static void test_bad_records(void **state)
                 assert_string_equal(err, "Avro data is truncated or corrupt: "
                                          "an enum index out of range");
         }
+        /* Items that take no bytes: a count that would overflow a running
+         * total, and nested arrays multiplying a per-array cap. */
+        {
+                static const unsigned char huge[] = {
+                        0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
+                        0xff, 0xff, 0xff, 0x01, 0x00};
+                unsigned char nested[64];
+                size_t k = 0, j;
+                assert_int_equal(brook__sr_preload(sr, 4,
+                                                   "{\"type\":\"array\","
+                                                   "\"items\":\"null\"}",
+                                                   err, sizeof err),
+                                 BROOK_OK);
+                assert_int_equal(
+                        brook__sr_preload(sr, 5,
+                                          "{\"type\":\"array\",\"items\":"
+                                          "{\"type\":\"array\",\"items\":"
+                                          "\"null\"}}",
+                                          err, sizeof err),
+                        BROOK_OK);
+                n = frame(buf, 4, huge, sizeof huge);
+                assert_int_equal(brook__avro_decode(sr, NULL, buf, n, &v, err,
+                                                    sizeof err),
+                                 BROOK_ERR_SERDE);
+                assert_string_equal(err, "Avro data is truncated or corrupt: "
+                                         "more items than the data holds");
+                /* 3 arrays of 40,000 nulls: 8 bytes of data. */
+                nested[k++] = 0x06;
+                for (j = 0; j < 3; j++) {
+                        nested[k++] = 0x80; /* 40000, zig-zag varint */
+                        nested[k++] = 0xf1;
+                        nested[k++] = 0x04;
+                        nested[k++] = 0x00;
+                }
+                nested[k++] = 0x00;
+                n = frame(buf, 5, nested, k);
+                assert_int_equal(brook__avro_decode(sr, NULL, buf, n, &v, err,
+                                                    sizeof err),
+                                 BROOK_ERR_SERDE);
+                assert_string_equal(err, "Avro data is truncated or corrupt: "
+                                         "more items than the data holds");
+                /* One array of 40,000 is fine. */
+                nested[0] = 0x02;
+                nested[5] = 0x00;
+                n = frame(buf, 5, nested, 6);
+                assert_int_equal(brook__avro_decode(sr, NULL, buf, n, &v, err,
+                                                    sizeof err),
+                                 BROOK_OK);
+                avro_value_decref(&v);
+        }
         /* An id not in the cache, and a registry that cannot be reached. */
         n = frame(buf, 99, V1_DATUM, sizeof V1_DATUM);
         assert_int_equal(

@@ -685,6 +685,110 @@ static void test_serializer_settings(void **state)
         free(topic);
 }
 
+/* ----------------------------------------------------- Avro keys, cached */
+
+#define KEY_SCHEMA                                                             \
+        "{\"type\":\"record\",\"name\":\"PatientKey\",\"namespace\":"          \
+        "\"brook.test\",\"fields\":[{\"name\":\"id\",\"type\":\"string\"}]}"
+
+/* Avro keys through a cached count in the test driver: the cache, the
+ * store and its queries encode keys for the store's changelog topic (the
+ * subject <app>-counts-changelog-key), as Kafka Streams' serdes are. */
+static void test_avro_keys_in_a_cached_store(void **state)
+{
+        brook_schema_registry_t *sr = new_sr();
+        char *app_id = kt_unique("avro-td"), subject[512], err[1024];
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
+        brook_serde_t *ks = brook_serde_avro_json_new(sr, KEY_SCHEMA, true, err,
+                                                      sizeof err);
+        brook_test_driver_t *td;
+        brook_test_input_t *in;
+        brook_test_output_t *out;
+        brook_test_kv_t *kvs;
+        size_t cnt, i;
+        int64_t *count;
+        json_t *k;
+        (void)state;
+
+        assert_non_null(ks);
+        brook_stream_to(
+                brook_table_to_stream(brook_grouped_count(
+                        brook_stream_group_by_key(
+                                brook_stream(
+                                        b, "visits",
+                                        &(brook_consumed_t){
+                                                .key_serde = ks,
+                                                .value_serde =
+                                                        brook_serde_string()}),
+                                NULL),
+                        &(brook_materialized_t){.name = "counts",
+                                                .key_serde = ks})),
+                "visit-counts",
+                &(brook_produced_t){.key_serde = ks,
+                                    .value_serde = brook_serde_int64()});
+        assert_int_equal(
+                brook_conf_set(conf, "application.id", app_id, err, sizeof err),
+                BROOK_OK);
+        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
+        if (!td)
+                fail_msg("%s", err);
+        brook_test_driver_set_auto_commit(td, false);
+        in = brook_test_driver_input(td, "visits", ks, brook_serde_string(),
+                                     NULL, err, sizeof err);
+        out = brook_test_driver_output(td, "visit-counts", ks,
+                                       brook_serde_int64());
+        for (i = 0; i < 7; i++) {
+                json_t *key = json_pack("{s:s}", "id",
+                                        i % 3 == 0   ? "a"
+                                        : i % 3 == 1 ? "b"
+                                                     : "c");
+                if (brook_test_input_pipe(in, key, "v", err, sizeof err))
+                        fail_msg("pipe: %s", err);
+                json_decref(key);
+        }
+        /* Cached: nothing until the commit, then one update per key. */
+        assert_true(brook_test_output_is_empty(out));
+        assert_int_equal(brook_test_driver_commit(td, err, sizeof err),
+                         BROOK_OK);
+        assert_int_equal(brook_test_output_unread(out), 3);
+        assert_int_equal(
+                brook_test_output_read_map(out, &kvs, &cnt, err, sizeof err),
+                BROOK_OK);
+        assert_int_equal(cnt, 3);
+        for (i = 0; i < cnt; i++) {
+                const char *id =
+                        json_string_value(json_object_get(kvs[i].key, "id"));
+                assert_non_null(id);
+                assert_int_equal(*(int64_t *)kvs[i].value,
+                                 !strcmp(id, "a") ? 3 : 2);
+        }
+        /* The store is queried with an Avro key. */
+        k = json_pack("{s:s}", "id", "a");
+        {
+                void *v = NULL;
+                assert_int_equal(brook_kvstore_get(brook_test_driver_kvstore(
+                                                           td, "counts"),
+                                                   k, &v, err, sizeof err),
+                                 BROOK_OK);
+                count = v;
+                assert_int_equal(*count, 3);
+        }
+        json_decref(k);
+        snprintf(subject, sizeof subject, "%s-counts-changelog-key", app_id);
+        {
+                int32_t id;
+                assert_int_equal(brook_schema_registry_version(sr, subject, -1,
+                                                               &id, NULL, NULL,
+                                                               err, sizeof err),
+                                 BROOK_OK);
+        }
+        brook_test_driver_destroy(td);
+        brook_serde_destroy(ks);
+        brook_schema_registry_destroy(sr);
+        free(app_id);
+}
+
 /* ---------------------------------------------------------- auth, TLS */
 
 /* Starts tests/peers/registry_auth_peer.py expecting @p auth (TLS with
@@ -1154,6 +1258,7 @@ int main(void)
                 cmocka_unit_test(test_registry_answers),
                 cmocka_unit_test(test_serializer_settings),
                 cmocka_unit_test(test_auth_and_tls),
+                cmocka_unit_test(test_avro_keys_in_a_cached_store),
                 cmocka_unit_test(test_topology_java_both_ends),
         };
         kt_test_filter();

@@ -84,6 +84,9 @@ void brook_schema_registry_destroy(brook_schema_registry_t *sr);
  * Registers @p schema (Avro schema JSON) under @p subject, or finds it if
  * it is there: POST /subjects/{subject}/versions. *@p idp is its id.
  *
+ * Every call of the client returns BROOK_ERR_INVALID_ARG for a NULL
+ * argument it needs; messages never show credentials of the URL.
+ *
  * @returns BROOK_OK; BROOK_ERR_SERDE with the registry's own message when
  *          it refuses (an incompatible schema: HTTP 409; an invalid one:
  *          422), or when it cannot be reached.
@@ -138,6 +141,10 @@ brook_err_t brook_schema_registry_version(brook_schema_registry_t *sr,
  * under the subject's compatibility level: POST
  * /compatibility/subjects/{subject}/versions/latest. When it is not and
  * the registry says why, the reasons are in @p errstr.
+ *
+ * @returns BROOK_OK; BROOK_ERR_NOT_FOUND when the registry does not know
+ *          the subject (Confluent's answers 404; Apicurio's says
+ *          compatible); BROOK_ERR_SERDE on other failures.
  */
 brook_err_t brook_schema_registry_test_compatibility(
         brook_schema_registry_t *sr, const char *subject, const char *schema,
@@ -173,12 +180,14 @@ brook_err_t brook_schema_registry_set_compatibility(brook_schema_registry_t *sr,
  *
  * Deserialized values live until the record's arena is reset (the end of
  * its processing); a processor that keeps one copies it (avro_value_copy).
- * Serializing with use.latest.version writes the subject's latest schema,
- * resolving the value to it.
+ * Serializing with use.latest.version and auto.register.schemas=false
+ * writes the subject's latest schema, resolving the value to it.
  *
  * TopicNameStrategy needs the topic: brook passes it to serdes at sources,
- * sinks, repartition topics, key-value stores (their changelog topic) and
- * the test driver (brook_serde_topic()); elsewhere use RecordNameStrategy.
+ * sinks, repartition topics, key-value stores (their changelog topic, in
+ * reads, writes, table caches and queries) and the test driver
+ * (brook_serde_topic()); elsewhere (window, session and versioned stores,
+ * suppression, join internals) use RecordNameStrategy.
  *
  * @returns the serde (free with brook_serde_destroy()), or NULL with
  *          @p errstr naming what is wrong with @p schema.

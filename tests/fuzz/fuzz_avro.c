@@ -38,6 +38,16 @@ static void setup(void)
         CHECK(!brook__sr_preload(sr, 1, AVRO_ALL_TYPES, err, sizeof err));
         CHECK(!brook__sr_preload(sr, 2, AVRO_V1, err, sizeof err));
         CHECK(!brook__sr_preload(sr, 3, LIST, err, sizeof err));
+        /* Items that take no bytes, nested: avro-c allocates each. */
+        CHECK(!brook__sr_preload(sr, 4,
+                                 "{\"type\":\"array\",\"items\":{\"type\":"
+                                 "\"array\",\"items\":\"null\"}}",
+                                 err, sizeof err));
+        CHECK(!brook__sr_preload(sr, 5,
+                                 "{\"type\":\"map\",\"values\":{\"type\":"
+                                 "\"array\",\"items\":{\"type\":\"record\","
+                                 "\"name\":\"Empty\",\"fields\":[]}}}",
+                                 err, sizeof err));
         reader = brook__avro_schema_parse(AVRO_V2, err, sizeof err);
         CHECK(reader);
 }
@@ -96,7 +106,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         fuzz_input_t in = {data, size};
         uint8_t sel = fuzz_u8(&in);
-        int32_t id = 1 + sel % 3;
+        int32_t id = 1 + sel % 5;
         bool resolve = id == 2 && (sel & 0x10);
         uint8_t *p;
         avro_value_t v;
