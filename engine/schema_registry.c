@@ -572,37 +572,51 @@ brook_err_t brook_schema_registry_schema(brook_schema_registry_t *sr,
 
 /* ------------------------------------------------------------- subjects */
 
-brook_err_t brook_schema_registry_register(brook_schema_registry_t *sr,
-                                           const char *subject,
-                                           const char *schema, int32_t *idp,
-                                           char *errstr, size_t errstr_size)
+/* POSTs {"schema": @p schema} to /subjects/<subject><rest>: the answer,
+ * which carries an integer "id", in *@p respp (json_decref()). */
+static brook_err_t brook__sr_post_schema(brook_schema_registry_t *sr,
+                                         const char *fn, const char *subject,
+                                         const char *rest, const char *schema,
+                                         json_t **respp, char *errstr,
+                                         size_t errstr_size)
 {
         char path[2048], *body;
-        json_t *resp, *id;
         brook_err_t err;
 
-        if ((err = brook__sr_args(sr, subject, schema,
-                                  "brook_schema_registry_register", errstr,
+        *respp = NULL;
+        if ((err = brook__sr_args(sr, subject, schema, fn, errstr,
                                   errstr_size)))
                 return err;
         body = brook__sr_schema_body(schema);
         err = brook__sr_request(sr, "POST",
                                 brook__sr_subject_path("/subjects/", subject,
-                                                       "/versions", path,
-                                                       sizeof path),
-                                body, &resp, errstr, errstr_size);
+                                                       rest, path, sizeof path),
+                                body, respp, errstr, errstr_size);
         free(body);
-        if (err == BROOK_ERR_NOT_FOUND)
-                err = BROOK_ERR_SERDE;
-        if (!err && !json_is_integer(id = json_object_get(resp, "id"))) {
+        if (!err && !json_is_integer(json_object_get(*respp, "id"))) {
                 brook__seterr(errstr, errstr_size,
                               "Schema Registry: POST %s: the answer has no "
                               "\"id\"",
                               path);
                 err = BROOK_ERR_SERDE;
         }
+        return err;
+}
+
+brook_err_t brook_schema_registry_register(brook_schema_registry_t *sr,
+                                           const char *subject,
+                                           const char *schema, int32_t *idp,
+                                           char *errstr, size_t errstr_size)
+{
+        json_t *resp;
+        brook_err_t err = brook__sr_post_schema(
+                sr, "brook_schema_registry_register", subject, "/versions",
+                schema, &resp, errstr, errstr_size);
+        /* A 404 here is not "no such schema": the registry refused. */
+        if (err == BROOK_ERR_NOT_FOUND)
+                err = BROOK_ERR_SERDE;
         if (!err && idp)
-                *idp = (int32_t)json_integer_value(id);
+                *idp = (int32_t)json_integer_value(json_object_get(resp, "id"));
         json_decref(resp);
         return err;
 }
@@ -613,27 +627,10 @@ brook_err_t brook_schema_registry_lookup(brook_schema_registry_t *sr,
                                          int32_t *versionp, char *errstr,
                                          size_t errstr_size)
 {
-        char path[2048], *body;
         json_t *resp;
-        brook_err_t err;
-
-        if ((err = brook__sr_args(sr, subject, schema,
-                                  "brook_schema_registry_lookup", errstr,
-                                  errstr_size)))
-                return err;
-        body = brook__sr_schema_body(schema);
-        err = brook__sr_request(sr, "POST",
-                                brook__sr_subject_path("/subjects/", subject,
-                                                       "", path, sizeof path),
-                                body, &resp, errstr, errstr_size);
-        free(body);
-        if (!err && !json_is_integer(json_object_get(resp, "id"))) {
-                brook__seterr(errstr, errstr_size,
-                              "Schema Registry: POST %s: the answer has no "
-                              "\"id\"",
-                              path);
-                err = BROOK_ERR_SERDE;
-        }
+        brook_err_t err = brook__sr_post_schema(
+                sr, "brook_schema_registry_lookup", subject, "", schema, &resp,
+                errstr, errstr_size);
         if (!err && idp)
                 *idp = (int32_t)json_integer_value(json_object_get(resp, "id"));
         if (!err && versionp)

@@ -907,6 +907,18 @@ void kt_broker(const char *cmd)
                 kt_wait_broker_usable();
 }
 
+void kt_self_signed_cert(const char *cert, const char *key)
+{
+        char cmd[2048];
+        snprintf(cmd, sizeof cmd,
+                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout '%s' "
+                 "-out '%s' -days 1 -subj /CN=localhost -addext "
+                 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
+                 key, cert);
+        if (system(cmd))
+                fail_msg("openssl could not make a certificate: %s", cmd);
+}
+
 char *kt_slurp(const char *path)
 {
         FILE *fp = fopen(path, "r");

@@ -157,6 +157,10 @@ void kt_broker(const char *cmd);
 void kt_rmtree(const char *dir);
 /** The contents of a file (malloc'd, NUL-terminated), or NULL. */
 char *kt_slurp(const char *path);
+/** Writes a self-signed certificate for localhost and 127.0.0.1 (valid a
+ *  day) to @p cert and its key to @p key, with openssl; fails the test if
+ *  openssl does. */
+void kt_self_signed_cert(const char *cert, const char *key);
 
 /** Runs only the tests whose names match the environment's
  *  BROOK_TEST_FILTER (a cmocka pattern, e.g. "test_sigkill*"), if set: for

@@ -291,9 +291,9 @@ static void test_bad_records(void **state)
         /* Items that take no bytes: a count that would overflow a running
          * total, and nested arrays multiplying a per-array cap. */
         {
-                static const unsigned char huge[] = {
-                        0x02, 0xfe, 0xff, 0xff, 0xff, 0xff, 0xff,
-                        0xff, 0xff, 0xff, 0x01, 0x00};
+                static const unsigned char huge[] = {0x02, 0xfe, 0xff, 0xff,
+                                                     0xff, 0xff, 0xff, 0xff,
+                                                     0xff, 0xff, 0x01, 0x00};
                 unsigned char nested[64];
                 size_t k = 0, j;
                 assert_int_equal(brook__sr_preload(sr, 4,

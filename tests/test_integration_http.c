@@ -813,8 +813,7 @@ static void test_tls(void **state)
 {
         char *app_id = kt_unique("http-tls");
         char *in = kt_unique("http-tls-in"), *out = kt_unique("http-tls-out");
-        char dir[] = "/tmp/brook-http-XXXXXX", cert[128], key[128], cmd[512],
-             url[128];
+        char dir[] = "/tmp/brook-http-XXXXXX", cert[128], key[128], url[128];
         const char *extra[] = {"http.tls.cert.file", cert, "http.tls.key.file",
                                key, NULL};
         brook_app_t *app;
@@ -826,12 +825,7 @@ static void test_tls(void **state)
         assert_non_null(mkdtemp(dir));
         snprintf(cert, sizeof cert, "%s/cert.pem", dir);
         snprintf(key, sizeof key, "%s/key.pem", dir);
-        snprintf(cmd, sizeof cmd,
-                 "openssl req -x509 -newkey rsa:2048 -nodes -keyout %s "
-                 "-out %s -days 1 -subj /CN=localhost -addext "
-                 "subjectAltName=DNS:localhost,IP:127.0.0.1 >/dev/null 2>&1",
-                 key, cert);
-        assert_int_equal(system(cmd), 0);
+        kt_self_signed_cert(cert, key);
         kt_create_topic(in, 1);
         kt_create_topic(out, 1);
         produce_input(in, 0, KEYS);
