@@ -1431,9 +1431,9 @@ static brook_err_t brook__avro_subject(brook__avro_serde_t *as,
                               "needs a topic and none is known here (brook "
                               "gives serdes the topic at sources, sinks, "
                               "repartition topics, key-value stores and the "
-                              "test driver, not yet in window, session or "
-                              "versioned stores, suppression or join "
-                              "internals); use RecordNameStrategy");
+                              "test driver, not yet where a table's group_by "
+                              "compares keys or inside foreign-key joins); "
+                              "use RecordNameStrategy");
                 return BROOK_ERR_SERDE;
         }
         switch (st) {

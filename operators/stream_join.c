@@ -220,8 +220,9 @@ static brook_err_t ssj_outer_key(ssj_t *j, const void *key, int64_t ts,
         hdr[8] = left;
         brook_buf_clear(j->buf);
         brook_buf_append(j->buf, hdr, sizeof hdr);
-        if ((err = brook_serde_serialize(j->key_serde, key, j->buf, errstr,
-                                         errstr_size)))
+        /* Serdes are told the outer store's changelog topic. */
+        if ((err = brook__store_ser(&j->outer->s, j->key_serde, key, j->buf,
+                                    errstr, errstr_size)))
                 return err;
         out->data = brook_buf_data(j->buf);
         out->size = brook_buf_len(j->buf);
@@ -293,9 +294,9 @@ static brook_err_t ssj_outer_put(ssj_t *j, const brook_record_t *rec,
                                  old->size - 5);
         /* The entry: its length, its side, its value's bytes. */
         brook_buf_clear(j->buf);
-        if ((err = brook_serde_serialize(left ? j->left_serde : j->right_serde,
-                                         rec->value, j->buf, errstr,
-                                         errstr_size)))
+        if ((err = brook__store_ser(&j->outer->s,
+                                    left ? j->left_serde : j->right_serde,
+                                    rec->value, j->buf, errstr, errstr_size)))
                 goto done;
         brook__be_put(hdr, brook_buf_len(j->buf) + 1, 4);
         brook_buf_append(val, hdr, 4);

@@ -281,8 +281,8 @@ static brook_err_t sup_process(brook_ctx_t *ctx, brook_record_t *rec,
                        ? ((const brook_windowed_key_t *)key)->window.end
                        : ts;
         brook_buf_clear(ss->kbuf);
-        if ((err = brook_serde_serialize(st->def->key_serde, key, ss->kbuf, why,
-                                         sizeof why))) {
+        if ((err = brook__store_ser(st, st->def->key_serde, key, ss->kbuf, why,
+                                    sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "suppression buffer \"%s\": key: %s",
                               st->def->name, why);
@@ -302,8 +302,8 @@ static brook_err_t sup_process(brook_ctx_t *ctx, brook_record_t *rec,
         be64_put(hdr + 8, (uint64_t)ts);
         hdr[16] = value != NULL;
         brook_buf_append(ss->vbuf, hdr, sizeof hdr);
-        if (value && (err = brook_serde_serialize(st->def->value_serde, value,
-                                                  ss->vbuf, why, sizeof why))) {
+        if (value && (err = brook__store_ser(st, st->def->value_serde, value,
+                                             ss->vbuf, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size,
                               "suppression buffer \"%s\": value: %s",
                               st->def->name, why);

@@ -59,8 +59,8 @@ static brook_err_t vs_write(brook__store_t *st, const void *value, int64_t ts,
                                          "the timestamp is negative");
         if (value) {
                 brook_buf_clear(st->tmp);
-                if ((err = brook_serde_serialize(st->def->value_serde, value,
-                                                 st->tmp, why, sizeof why)))
+                if ((err = brook__store_ser(st, st->def->value_serde, value,
+                                            st->tmp, why, sizeof why)))
                         return brook__store_fail(st, err, "value", why);
                 vbytes = brook__store_bytes(st->tmp);
                 vsize = brook_buf_len(st->tmp);

@@ -789,6 +789,97 @@ static void test_avro_keys_in_a_cached_store(void **state)
         free(app_id);
 }
 
+/* Avro keys through a windowed count and a suppression buffer (a window
+ * store and a key-value buffer of windowed keys): one final count per
+ * window, read back through the windowed serde. */
+static void test_avro_keys_windowed_suppressed(void **state)
+{
+        brook_schema_registry_t *sr = new_sr();
+        char *app_id = kt_unique("avro-win"), err[1024];
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
+        brook_serde_t *ks = brook_serde_avro_json_new(sr, KEY_SCHEMA, true, err,
+                                                      sizeof err);
+        brook_serde_t *wks =
+                brook_serde_time_windowed(ks, 10000, err, sizeof err);
+        brook_windows_t w = brook_windows_tumbling(10000, 0);
+        brook_test_driver_t *td;
+        brook_test_input_t *in;
+        brook_test_output_t *out;
+        brook_test_typed_record_t r;
+        static const struct {
+                const char *id;
+                int64_t ts;
+        } events[] = {{"a", 1000},
+                      {"b", 2000},
+                      {"a", 9000},
+                      {"a", 12000},
+                      {"b", 25000}};
+        static const struct {
+                const char *id;
+                int64_t start, count;
+        } finals[] = {{"a", 0, 2}, {"b", 0, 1}, {"a", 10000, 1}};
+        size_t i;
+        (void)state;
+
+        assert_non_null(wks);
+        brook_stream_to(
+                brook_table_to_stream(brook_table_suppress(
+                        brook_windowed_count(
+                                brook_grouped_windowed_by(
+                                        brook_stream_group_by_key(
+                                                brook_stream(
+                                                        b, "w-in",
+                                                        &(brook_consumed_t){
+                                                                .key_serde = ks,
+                                                                .value_serde =
+                                                                        brook_serde_string()}),
+                                                NULL),
+                                        &w),
+                                &(brook_materialized_t){.name = "wcounts",
+                                                        .key_serde = ks}),
+                        &(brook_suppressed_t){
+                                .kind = BROOK_SUPPRESS_UNTIL_WINDOW_CLOSES})),
+                "w-out",
+                &(brook_produced_t){.key_serde = wks,
+                                    .value_serde = brook_serde_int64()});
+        assert_int_equal(
+                brook_conf_set(conf, "application.id", app_id, err, sizeof err),
+                BROOK_OK);
+        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
+        if (!td)
+                fail_msg("%s", err);
+        in = brook_test_driver_input(td, "w-in", ks, brook_serde_string(), NULL,
+                                     err, sizeof err);
+        out = brook_test_driver_output(td, "w-out", wks, brook_serde_int64());
+        for (i = 0; i < sizeof events / sizeof *events; i++) {
+                json_t *key = json_pack("{s:s}", "id", events[i].id);
+                if (brook_test_input_pipe_at(in, key, "v", events[i].ts, err,
+                                             sizeof err))
+                        fail_msg("pipe: %s", err);
+                json_decref(key);
+        }
+        /* Stream time 25000 closes [0, 10000) and [10000, 20000). */
+        assert_int_equal(brook_test_output_unread(out), 3);
+        for (i = 0; i < 3; i++) {
+                const brook_windowed_key_t *wk;
+                assert_int_equal(
+                        brook_test_output_read(out, &r, err, sizeof err),
+                        BROOK_OK);
+                wk = r.key;
+                assert_string_equal(
+                        json_string_value(json_object_get(wk->key, "id")),
+                        finals[i].id);
+                assert_int_equal(wk->window.start, finals[i].start);
+                assert_int_equal(*(int64_t *)r.value, finals[i].count);
+        }
+        brook_test_driver_destroy(td);
+        brook_serde_destroy(wks);
+        brook_serde_destroy(ks);
+        brook_schema_registry_destroy(sr);
+        free(app_id);
+}
+
 /* ---------------------------------------------------------- auth, TLS */
 
 /* Starts tests/peers/registry_auth_peer.py expecting @p auth (TLS with
@@ -1254,6 +1345,7 @@ int main(void)
                 cmocka_unit_test(test_serializer_settings),
                 cmocka_unit_test(test_auth_and_tls),
                 cmocka_unit_test(test_avro_keys_in_a_cached_store),
+                cmocka_unit_test(test_avro_keys_windowed_suppressed),
                 cmocka_unit_test(test_topology_java_both_ends),
         };
         kt_test_filter();

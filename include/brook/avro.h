@@ -184,10 +184,11 @@ brook_err_t brook_schema_registry_set_compatibility(brook_schema_registry_t *sr,
  * writes the subject's latest schema, resolving the value to it.
  *
  * TopicNameStrategy needs the topic: brook passes it to serdes at sources,
- * sinks, repartition topics, key-value stores (their changelog topic, in
- * reads, writes, table caches and queries) and the test driver
- * (brook_serde_topic()); elsewhere (window, session and versioned stores,
- * suppression, join internals) use RecordNameStrategy.
+ * sinks, repartition topics, stores (their changelog topic, in reads,
+ * writes, table caches, suppression buffers, stream-stream join buffers
+ * and queries) and the test driver (brook_serde_topic()); not yet where a
+ * table's group_by compares keys or inside foreign-key joins, where
+ * RecordNameStrategy serves.
  *
  * @returns the serde (free with brook_serde_destroy()), or NULL with
  *          @p errstr naming what is wrong with @p schema.
