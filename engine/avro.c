@@ -1630,6 +1630,33 @@ static brook_err_t brook__avro_ser(const void *obj, brook_buf_t *out,
         return err ? BROOK_ERR_SERDE : BROOK_OK;
 }
 
+/* The latest schema of the subject a record of @p data's writer schema
+ * has for this serde. A record that is not the wire format is left to
+ * brook__avro_decode() to refuse. */
+static brook_err_t
+brook__avro_latest_reader(brook__avro_serde_t *as, const void *data,
+                          size_t size, const brook__avro_schema_t **readerp,
+                          char *errstr, size_t errstr_size)
+{
+        const unsigned char *p = data;
+        const brook__avro_schema_t *w;
+        char subject[1024];
+        brook_err_t err;
+
+        if (size < BROOK__AVRO_HEADER || p[0] != 0)
+                return BROOK_OK;
+        if ((err = brook__sr_schema_by_id(
+                     as->sr, (int32_t)(uint32_t)brook__be_get(p + 1, 4), &w,
+                     errstr, errstr_size)))
+                return BROOK_ERR_SERDE;
+        if ((err = brook__avro_subject(as, w->schema, subject, sizeof subject,
+                                       errstr, errstr_size)) ||
+            (err = brook__sr_latest(as->sr, subject, readerp, errstr,
+                                    errstr_size)))
+                return BROOK_ERR_SERDE;
+        return BROOK_OK;
+}
+
 static void brook__avro_value_free(void *p)
 {
         avro_value_decref(p);
@@ -1641,12 +1668,20 @@ static brook_err_t brook__avro_deser(const void *data, size_t size,
                                      size_t errstr_size)
 {
         brook__avro_serde_t *as = opaque;
+        const brook__avro_schema_t *reader = as->schema;
         avro_value_t v, *vp;
         brook_err_t err;
         json_t *j;
 
-        if ((err = brook__avro_decode(as->sr, as->schema, data, size, &v,
-                                      errstr, errstr_size)))
+        /* use.latest.version without a schema of the serde's own: the
+         * subject's latest schema is the reader's, as Confluent's
+         * deserializer has it. */
+        if (!reader && brook__sr_use_latest(as->sr) &&
+            (err = brook__avro_latest_reader(as, data, size, &reader, errstr,
+                                             errstr_size)))
+                return err;
+        if ((err = brook__avro_decode(as->sr, reader, data, size, &v, errstr,
+                                      errstr_size)))
                 return err;
         if (as->json) {
                 j = brook_avro_to_json(&v, errstr, errstr_size);

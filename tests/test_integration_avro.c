@@ -609,7 +609,8 @@ static int32_t latest_id(brook_schema_registry_t *sr, const char *subject)
  * use.latest.version, each against the registry. */
 static void test_serializer_settings(void **state)
 {
-        char *topic = kt_unique("avro-set"), subject[512], hex[1024];
+        char *topic = kt_unique("avro-set"), subject[512], hex[1024],
+             v1hex[1024];
         char err[1024];
         json_t *v = parse(v1_values[0]);
         brook_schema_registry_t *sr;
@@ -655,6 +656,7 @@ static void test_serializer_settings(void **state)
                          BROOK_OK);
         brook_encode(s, topic, v, hex);
         assert_int_equal(id_of(hex), id);
+        snprintf(v1hex, sizeof v1hex, "%s", hex);
         brook_serde_destroy(s);
         brook_schema_registry_destroy(sr);
 
@@ -669,11 +671,20 @@ static void test_serializer_settings(void **state)
         brook_encode(s, topic, v, hex);
         assert_int_equal(id_of(hex), id);
         {
+                /* And read: a record written with v1 comes as the
+                 * latest schema, with the default. */
                 brook_serde_t *r = brook_serde_avro_json_new(sr, NULL, false,
                                                              err, sizeof err);
-                json_t *got = brook_decode(r, hex), *want = parse(v1_values[0]);
+                json_t *got, *want = parse(v1_values[0]);
                 json_object_set_new(want, "site", json_string("main"));
+                brook__serde_topic_tl = topic;
+                got = brook_decode(r, hex);
                 assert_json_equal(got, want, "written as the latest schema");
+                json_decref(got);
+                assert_true(id_of(v1hex) != id);
+                got = brook_decode(r, v1hex);
+                brook__serde_topic_tl = NULL;
+                assert_json_equal(got, want, "v1 read as the latest schema");
                 json_decref(got);
                 json_decref(want);
                 brook_serde_destroy(r);

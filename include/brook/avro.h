@@ -169,7 +169,8 @@ brook_err_t brook_schema_registry_set_compatibility(brook_schema_registry_t *sr,
  * @param sr      the registry; the serde holds a reference.
  * @param schema  the schema as JSON text, or NULL. Deserializing resolves
  *                every writer schema to it (NULL: values come in their
- *                writer's schema). Serializing registers it (with
+ *                writer's schema, or with use.latest.version in the
+ *                subject's latest). Serializing registers it (with
  *                auto.register.schemas) or looks it up, under the subject
  *                the strategy names, when a value has this schema;
  *                a value of another schema is registered with its own.
