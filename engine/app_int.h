@@ -251,6 +251,10 @@ struct brook__thread {
         int64_t last_purge;
         rd_kafka_queue_t *purge_q;
         bool purging;
+        /** A commit's purge waited for the one in flight: sent when its
+         *  answer comes, so what the last commit covered is deleted even
+         *  if no commit follows. */
+        bool purge_again;
 
         /* Counters published for brook_app_stats(). */
         atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,

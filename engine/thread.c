@@ -710,10 +710,12 @@ static void brook__thr_purge(brook__thread_t *thr)
         rd_kafka_DeleteRecords_t *del;
         size_t i, j;
 
-        if (thr->purging ||
-            now - thr->last_purge <
-                    brook__conf_int(thr->app->conf,
-                                    "repartition.purge.interval.ms"))
+        if (thr->purging) {
+                thr->purge_again = true;
+                return;
+        }
+        if (now - thr->last_purge <
+            brook__conf_int(thr->app->conf, "repartition.purge.interval.ms"))
                 return;
         offsets = rd_kafka_topic_partition_list_new(4);
         for (i = 0; i < thr->tasks.cnt; i++) {
@@ -741,8 +743,11 @@ static void brook__thr_purge(brook__thread_t *thr)
         rd_kafka_topic_partition_list_destroy(offsets);
 }
 
-/* Reads the answer to a purge, if it came. A failure is only logged: the
- * records are deleted by a later purge, or by the topic's retention. */
+/* Reads the answer to a purge, if it came, and sends the one a commit
+ * asked for meanwhile (Kafka Streams skips it: the records would wait for
+ * the next commit, which an idle task never makes). A failure is only
+ * logged: the records are deleted by a later purge, or by the topic's
+ * retention. */
 static void brook__thr_purge_poll(brook__thread_t *thr)
 {
         const rd_kafka_topic_partition_list_t *res;
@@ -771,6 +776,10 @@ static void brook__thr_purge_poll(brook__thread_t *thr)
                                            rd_kafka_err2str(res->elems[i].err));
         }
         rd_kafka_event_destroy(ev);
+        if (thr->purge_again) {
+                thr->purge_again = false;
+                brook__thr_purge(thr);
+        }
 }
 
 /* What brook__thr_commit() gives the commit. */
