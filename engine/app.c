@@ -615,13 +615,10 @@ static brook_err_t brook__app_prepare(brook_app_t *app, char *errstr,
          * sub-topology. */
         for (i = 0; i < app->b->stores.cnt; i++) {
                 brook__storedef_t *def = app->b->stores.v[i];
-                size_t len;
                 if (!def->logging)
                         continue;
-                len = strlen(app->app_id) + strlen(def->name) + 12;
-                want[want_cnt].name = brook__xmalloc(len);
-                snprintf(want[want_cnt].name, len, "%s-%s-changelog",
-                         app->app_id, def->name);
+                want[want_cnt].name =
+                        brook__changelog_topic(app->app_id, def->name);
                 want[want_cnt].partitions = 0; /* Set below. */
                 want[want_cnt].cleanup_policy = "compact";
                 want[want_cnt].retention_ms = -1;

@@ -464,11 +464,6 @@ typedef brook_err_t (*brook__iq_entry_fn)(void *opaque,
                                           const void *key, size_t key_size,
                                           const void *value, size_t value_size);
 
-/** Sets brook__serde_topic_tl to @p def's changelog topic, as its
- *  store's serdes are told (the caller sets it back to NULL). */
-void brook__iq_serde_topic(const brook_app_t *app,
-                           const brook__storedef_t *def);
-
 /**
  * The entries of key-value store @p store in its task for @p partition on
  * this instance, in key order, within @p bounds, at most @p limit of them,

@@ -24,6 +24,9 @@ void *brook__xmalloc(size_t size);
 void *brook__xcalloc(size_t n, size_t size);
 void *brook__xrealloc(void *ptr, size_t size);
 char *brook__xstrdup(const char *s);
+/** A store's changelog topic, "<app_id>-<store>-changelog" (malloc'd): the
+ *  topic its serdes are told also when logging is off. */
+char *brook__changelog_topic(const char *app_id, const char *store);
 /** snprintf into errstr, tolerating a NULL or zero-sized buffer. */
 void brook__seterr(char *errstr, size_t errstr_size, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
@@ -49,6 +52,19 @@ void brook__curl_init(void);
 
 /** The topic serdes are called for on this thread (brook_serde_topic()). */
 extern _Thread_local const char *brook__serde_topic_tl;
+
+/** brook_serde_serialize() / brook_serde_deserialize() with serdes told
+ *  @p topic (brook_serde_topic()), as Kafka's serializers are: the one
+ *  way the engine gives serdes their topic. */
+brook_err_t brook__serde_serialize_to(const char *topic,
+                                      const brook_serde_t *serde,
+                                      const void *obj, brook_buf_t *out,
+                                      char *errstr, size_t errstr_size);
+brook_err_t brook__serde_deserialize_from(const char *topic,
+                                          const brook_serde_t *serde,
+                                          const void *data, size_t size,
+                                          brook_arena_t *arena, void **objp,
+                                          char *errstr, size_t errstr_size);
 /** Logs one line to stderr with a level and the app id. */
 void brook__log(const char *level, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));

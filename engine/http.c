@@ -924,16 +924,18 @@ static bool bound_encode(const brook_app_t *app, const brook__storedef_t *def,
                          char *why, size_t why_size)
 {
         brook_arena_t *arena;
+        char *topic;
         void *key;
         bool ok;
         if (!t->s)
                 return true;
         arena = brook_arena_new();
-        brook__iq_serde_topic(app, def);
+        topic = brook__changelog_topic(app->app_id, def->name);
         ok = (key = key_from_text(def->key_serde, t->s, t->len, arena, why,
                                   why_size)) &&
-             !brook_serde_serialize(def->key_serde, key, buf, why, why_size);
-        brook__serde_topic_tl = NULL;
+             !brook__serde_serialize_to(topic, def->key_serde, key, buf, why,
+                                        why_size);
+        free(topic);
         brook_arena_destroy(arena);
         return ok;
 }

@@ -170,17 +170,6 @@ static brook__iqstore_t *brook__iq_take(brook_app_t *app,
         return h;
 }
 
-/* Query keys are encoded as the store encodes them: serdes are told its
- * changelog topic (store.c's serde_topic). The caller sets
- * brook__serde_topic_tl back to NULL. */
-void brook__iq_serde_topic(const brook_app_t *app, const brook__storedef_t *def)
-{
-        static _Thread_local char topic[512];
-        snprintf(topic, sizeof topic, "%s-%s-changelog", app->app_id,
-                 def->name);
-        brook__serde_topic_tl = topic;
-}
-
 /* Encodes @p key into @p buf and picks its partition. */
 static brook_err_t brook__iq_partition(brook_app_t *app,
                                        const brook__storedef_t *def,
@@ -189,16 +178,18 @@ static brook_err_t brook__iq_partition(brook_app_t *app,
                                        size_t errstr_size)
 {
         int32_t cnt = app->topo.subs[def->subtopology].partitions;
-        char why[512] = "";
+        char why[512] = "", *topic;
         brook_err_t err;
 
         if (!key) {
                 brook__seterr(errstr, errstr_size, "the key is NULL");
                 return BROOK_ERR_INVALID_ARG;
         }
-        brook__iq_serde_topic(app, def);
-        err = brook_serde_serialize(def->key_serde, key, buf, why, sizeof why);
-        brook__serde_topic_tl = NULL;
+        /* Encoded as its store encodes it: for the changelog topic. */
+        topic = brook__changelog_topic(app->app_id, def->name);
+        err = brook__serde_serialize_to(topic, def->key_serde, key, buf, why,
+                                        sizeof why);
+        free(topic);
         if (err) {
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": the key does not serialize: %s",
@@ -374,7 +365,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         brook__ptrvec_t local = {0};
         brook_buf_t *fb = brook_buf_new(), *tb = brook_buf_new(),
                     *pb = brook_buf_new();
-        char why[512] = "";
+        char why[512] = "", *topic = NULL;
         brook_err_t err = BROOK_OK;
         size_t i;
 
@@ -382,21 +373,21 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
         if ((err = brook__iq_begin(app, store, BROOK__STORE_KV, &def, errstr,
                                    errstr_size)))
                 goto out;
-        brook__iq_serde_topic(app, def);
-        if ((from && (err = brook_serde_serialize(def->key_serde, from, fb, why,
-                                                  sizeof why))) ||
-            (to && (err = brook_serde_serialize(def->key_serde, to, tb, why,
-                                                sizeof why))) ||
-            (prefix && (err = brook_serde_serialize(
-                                prefix_serde ? prefix_serde : def->key_serde,
-                                prefix, pb, why, sizeof why)))) {
-                brook__serde_topic_tl = NULL;
+        topic = brook__changelog_topic(app->app_id, def->name);
+        if ((from &&
+             (err = brook__serde_serialize_to(topic, def->key_serde, from, fb,
+                                              why, sizeof why))) ||
+            (to && (err = brook__serde_serialize_to(topic, def->key_serde, to,
+                                                    tb, why, sizeof why))) ||
+            (prefix &&
+             (err = brook__serde_serialize_to(
+                      topic, prefix_serde ? prefix_serde : def->key_serde,
+                      prefix, pb, why, sizeof why)))) {
                 brook__seterr(errstr, errstr_size,
                               "store \"%s\": a bound does not serialize: %s",
                               def->name, why);
                 goto out;
         }
-        brook__serde_topic_tl = NULL;
         if (prefix) {
                 from = prefix;
                 brook_buf_append(fb, brook_buf_data(pb), brook_buf_len(pb));
@@ -478,6 +469,7 @@ static brook_err_t brook__iq_scan(brook_app_t *app, const char *store,
                 brook__kviter_add_iq(*itp, bit, h);
         }
 out:
+        free(topic);
         brook__ptrvec_free(&local);
         brook_buf_destroy(fb);
         brook_buf_destroy(tb);

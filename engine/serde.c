@@ -463,3 +463,29 @@ const char *brook_serde_topic(void)
 {
         return brook__serde_topic_tl;
 }
+
+brook_err_t brook__serde_serialize_to(const char *topic,
+                                      const brook_serde_t *serde,
+                                      const void *obj, brook_buf_t *out,
+                                      char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        brook__serde_topic_tl = topic;
+        err = brook_serde_serialize(serde, obj, out, errstr, errstr_size);
+        brook__serde_topic_tl = NULL;
+        return err;
+}
+
+brook_err_t brook__serde_deserialize_from(const char *topic,
+                                          const brook_serde_t *serde,
+                                          const void *data, size_t size,
+                                          brook_arena_t *arena, void **objp,
+                                          char *errstr, size_t errstr_size)
+{
+        brook_err_t err;
+        brook__serde_topic_tl = topic;
+        err = brook_serde_deserialize(serde, data, size, arena, objp, errstr,
+                                      errstr_size);
+        brook__serde_topic_tl = NULL;
+        return err;
+}

@@ -730,16 +730,13 @@ static brook_err_t brook__sink_send(brook__task_t *task, brook__node_t *node,
         }
         brook_buf_clear(rt->keybuf);
         brook_buf_clear(rt->valbuf);
-        brook__serde_topic_tl = topic;
-        if ((err = brook_serde_serialize(node->key_serde, rec->key, rt->keybuf,
-                                         why, why_size)) ||
-            (err = brook_serde_serialize(node->value_serde, rec->value,
-                                         rt->valbuf, why, why_size))) {
-                brook__serde_topic_tl = NULL;
+        if ((err = brook__serde_serialize_to(topic, node->key_serde, rec->key,
+                                             rt->keybuf, why, why_size)) ||
+            (err = brook__serde_serialize_to(topic, node->value_serde,
+                                             rec->value, rt->valbuf, why,
+                                             why_size)))
                 return brook__production_error(task, node, topic, rec, err,
                                                true, why);
-        }
-        brook__serde_topic_tl = NULL;
         if (node->partitioner) {
                 int32_t cnt =
                         rt->collector->partition_cnt(rt->collector, topic);
@@ -1091,16 +1088,12 @@ static brook__head_t brook__extract(brook__task_t *task,
                 void *key = NULL, *value = NULL;
                 if (!arena)
                         arena = rt->ts_arena = brook_arena_new();
-                bool bad;
-                brook__serde_topic_tl = in->topic;
-                bad = brook_serde_deserialize(src->key_serde, in->key,
-                                              in->key_size, arena, &key, NULL,
-                                              0) ||
-                      brook_serde_deserialize(src->value_serde, in->value,
-                                              in->value_size, arena, &value,
-                                              NULL, 0);
-                brook__serde_topic_tl = NULL;
-                if (bad) {
+                if (brook__serde_deserialize_from(in->topic, src->key_serde,
+                                                  in->key, in->key_size, arena,
+                                                  &key, NULL, 0) ||
+                    brook__serde_deserialize_from(in->topic, src->value_serde,
+                                                  in->value, in->value_size,
+                                                  arena, &value, NULL, 0)) {
                         brook_arena_reset(arena);
                         return BROOK__HEAD_DESER;
                 }
@@ -1286,11 +1279,8 @@ static brook_err_t brook__deserialize(const brook_serde_t *serde,
                                       char *why, size_t why_size)
 {
         size_t n = strlen(side) + 2;
-        brook_err_t err;
-        brook__serde_topic_tl = topic;
-        err = brook_serde_deserialize(serde, data, size, arena, objp, why + n,
-                                      why_size - n);
-        brook__serde_topic_tl = NULL;
+        brook_err_t err = brook__serde_deserialize_from(
+                topic, serde, data, size, arena, objp, why + n, why_size - n);
         if (err) {
                 memcpy(why, side, n - 2);
                 memcpy(why + n - 2, ": ", 2);

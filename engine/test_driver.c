@@ -1154,17 +1154,14 @@ static brook_err_t brook__td_encode(brook_test_input_t *in, const char *what,
                                     size_t errstr_size)
 {
         char msg[512];
-        brook_err_t err;
 
         brook_buf_clear(buf);
         *datap = NULL;
         *sizep = 0;
         if (!obj)
                 return BROOK_OK;
-        brook__serde_topic_tl = in->topic;
-        err = brook_serde_serialize(serde, obj, buf, msg, sizeof msg);
-        brook__serde_topic_tl = NULL;
-        if (err) {
+        if (brook__serde_serialize_to(in->topic, serde, obj, buf, msg,
+                                      sizeof msg)) {
                 brook__seterr(errstr, errstr_size,
                               "input topic \"%s\": the %s serde \"%s\" could "
                               "not encode the %s: %s",
@@ -1274,13 +1271,8 @@ static brook_err_t brook__td_decode(brook_test_output_t *out, const char *what,
 {
         char msg[512];
 
-        brook_err_t err;
-
-        brook__serde_topic_tl = out->topic;
-        err = brook_serde_deserialize(serde, data, size, out->arena, objp, msg,
-                                      sizeof msg);
-        brook__serde_topic_tl = NULL;
-        if (err) {
+        if (brook__serde_deserialize_from(out->topic, serde, data, size,
+                                          out->arena, objp, msg, sizeof msg)) {
                 brook__seterr(errstr, errstr_size,
                               "topic \"%s\" offset %" PRId64 ": the %s serde "
                               "\"%s\" could not decode the %s: %s",

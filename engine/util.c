@@ -42,6 +42,14 @@ void *brook__xrealloc(void *ptr, size_t size)
         return p;
 }
 
+char *brook__changelog_topic(const char *app_id, const char *store)
+{
+        size_t n = strlen(app_id) + strlen(store) + sizeof "--changelog";
+        char *topic = brook__xmalloc(n);
+        snprintf(topic, n, "%s-%s-changelog", app_id, store);
+        return topic;
+}
+
 char *brook__xstrdup(const char *s)
 {
         size_t n = strlen(s) + 1;

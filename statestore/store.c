@@ -127,12 +127,7 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                                                                         : NULL;
         if (st->cache && def->kind != BROOK__STORE_KV)
                 brook__segmented_set_cached(st->inner);
-        {
-                size_t n = strlen(rt->topo->app_id) + strlen(def->name) + 12;
-                st->serde_topic = brook__xmalloc(n);
-                snprintf(st->serde_topic, n, "%s-%s-changelog",
-                         rt->topo->app_id, def->name);
-        }
+        st->serde_topic = brook__changelog_topic(rt->topo->app_id, def->name);
         if (def->logging) {
                 st->changelog = brook__xstrdup(st->serde_topic);
                 st->changelog_end = rt->collector->changelog_slot(

@@ -1004,11 +1004,8 @@ static inline brook_err_t brook__store_ser(const brook__store_t *st,
                                            const void *obj, brook_buf_t *out,
                                            char *errstr, size_t errstr_size)
 {
-        brook_err_t err;
-        brook__serde_topic_tl = st->serde_topic;
-        err = brook_serde_serialize(serde, obj, out, errstr, errstr_size);
-        brook__serde_topic_tl = NULL;
-        return err;
+        return brook__serde_serialize_to(st->serde_topic, serde, obj, out,
+                                         errstr, errstr_size);
 }
 
 static inline brook_err_t brook__store_deser(const brook__store_t *st,
@@ -1017,12 +1014,8 @@ static inline brook_err_t brook__store_deser(const brook__store_t *st,
                                              brook_arena_t *arena, void **objp,
                                              char *errstr, size_t errstr_size)
 {
-        brook_err_t err;
-        brook__serde_topic_tl = st->serde_topic;
-        err = brook_serde_deserialize(serde, data, size, arena, objp, errstr,
-                                      errstr_size);
-        brook__serde_topic_tl = NULL;
-        return err;
+        return brook__serde_deserialize_from(st->serde_topic, serde, data, size,
+                                             arena, objp, errstr, errstr_size);
 }
 
 #endif

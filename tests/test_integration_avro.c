@@ -146,10 +146,8 @@ static void brook_encode(const brook_serde_t *serde, const char *topic,
 {
         brook_buf_t *buf = brook_buf_new();
         char err[1024];
-        brook__serde_topic_tl = topic;
-        if (brook_serde_serialize(serde, json, buf, err, sizeof err))
+        if (brook__serde_serialize_to(topic, serde, json, buf, err, sizeof err))
                 fail_msg("serialize: %s", err);
-        brook__serde_topic_tl = NULL;
         hexify(brook_buf_data(buf), brook_buf_len(buf), out);
         brook_buf_destroy(buf);
 }
