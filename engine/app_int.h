@@ -56,6 +56,8 @@ typedef struct brook__tmetrics {
         atomic_llong punct_cnt, punct_passes, punct_ns, punct_max_ns;
         atomic_llong tasks_created, tasks_closed;
         atomic_llong cache_hits, cache_misses, cache_bytes;
+        /** Input records taken from the consumer, not processed yet. */
+        atomic_llong buffered;
         int64_t start_ms; /**< Wall clock. */
         /** From librdkafka's statistics (HTTP server on): the producer's
          *  records and bytes sent, records queued, and the largest of its
@@ -176,6 +178,12 @@ struct brook__thread {
                 int32_t partition;
                 brook__task_t *task;
                 brook__pqueue_t *q;
+                /** The partition's own librdkafka queue, not forwarded to
+                 *  the consumer's: the thread takes from it while the
+                 *  task holds fewer than buffered.records.per.partition of
+                 *  its records, and librdkafka stops fetching it at its
+                 *  per-partition bounds. */
+                rd_kafka_queue_t *rkq;
         } * routes;
         size_t route_cnt, route_cap;
         /** Producer topic handles, found by name: first the last one
@@ -245,6 +253,11 @@ struct brook__thread {
         size_t slot_cnt, slot_cap;
         /** Uncommitted batch bytes that trigger an early commit. */
         size_t batch_limit;
+        /** buffered.records.per.partition (see struct brook__route). */
+        size_t buffer_per_partition;
+        /** The consumer's queue, which the main loop waits on: a
+         *  partition queue that gets records wakes it. */
+        rd_kafka_queue_t *wake_q;
         /** Deleting committed records of repartition topics: when the
          *  last request went (monotonic ms), the queue its answer comes
          *  to, and whether one is under way. */

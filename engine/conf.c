@@ -87,6 +87,7 @@ typedef enum {
         BROOK__P_WINDOW_CHANGELOG_RETENTION,
         BROOK__P_TS_EXTRACTOR,
         BROOK__P_MAX_TASK_IDLE_MS,
+        BROOK__P_BUFFERED_RECORDS,
         BROOK__P_REPARTITION_PURGE_INTERVAL_MS,
         BROOK__P_EMIT_INTERVAL_OUTER_JOIN,
         BROOK__P_EMIT_INTERVAL_WINDOWED,
@@ -379,6 +380,13 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "data on an empty one before processing the others out of "
                  "timestamp order; 0 waits only for data the broker is known "
                  "to have, -1 never waits (docs/time.md)."},
+        [BROOK__P_BUFFERED_RECORDS] =
+                {"buffered.records.per.partition", BROOK__CONF_INT, 0, 1,
+                 BROOK__INT32_MAX, NULL, NULL, "1000", NULL, NULL,
+                 "Records a stream thread holds per input partition, on "
+                 "average over its partitions, before it stops taking more "
+                 "from the consumer until it has processed some "
+                 "(docs/time.md)."},
         [BROOK__P_REPARTITION_PURGE_INTERVAL_MS] =
                 {"repartition.purge.interval.ms", BROOK__CONF_INT, 0, 0,
                  BROOK__INT32_MAX, NULL, NULL, "30000", NULL, NULL,
@@ -578,11 +586,9 @@ static const struct {
         const char *name;
         const char *why;
 } brook__conf_refused[] = {
-        {"buffered.records.per.partition",
-         "brook does not pause partitions by buffered record count: a stream "
-         "thread takes at most 4096 records per poll and processes them "
-         "before it polls again, and librdkafka bounds what it prefetches "
-         "(consumer.queued.max.messages.kbytes)"},
+        {"num.standby.replicas",
+         "brook keeps no standby replicas: a task's state moves to its new "
+         "owner through its changelog (docs/state.md)"},
 };
 
 static int brook__conf_find(const char *name)

@@ -123,7 +123,7 @@ typedef struct mthr {
         char tid[300];
         int64_t tasks_created, tasks_closed, start_ms, produced, dlq,
                 rebalances, aborts, restore_remaining, restoring_tasks,
-                cache_bytes;
+                cache_bytes, buffered;
         int64_t drops[BROOK__DROP_CNT];
         /** librdkafka's statistics (stats_seen: any arrived). */
         int64_t prod_records, prod_bytes, prod_queued, prod_rtt_us,
@@ -184,6 +184,7 @@ static void mthr_copy(mthr_t *c, brook_app_t *app, int t)
         c->restore_remaining = atomic_load(&thr->stat_restore_remaining);
         c->restoring_tasks = atomic_load(&thr->tasks_restoring);
         c->cache_bytes = atomic_load(&thr->m.cache_bytes);
+        c->buffered = atomic_load(&thr->m.buffered);
         for (r = 0; r < BROOK__DROP_CNT; r++)
                 c->drops[r] = atomic_load(&thr->stat_drops[r]);
         c->stats_seen = atomic_load(&thr->m.stats_seen);
@@ -509,6 +510,7 @@ GETTER(g_restoring_tasks, (double)thr->restoring_tasks)
 GETTER(g_cache_hits, (double)W.now.cache_hits)
 GETTER(g_cache_misses, (double)W.now.cache_misses)
 GETTER(g_cache_bytes, (double)thr->cache_bytes)
+GETTER(g_buffered, (double)thr->buffered)
 GETTER(g_cache_ratio,
        W.now.cache_hits + W.now.cache_misses >
                        W.base.cache_hits + W.base.cache_misses
@@ -622,6 +624,11 @@ static const struct thr_metric {
          g_cache_ratio, false},
         {"stream_record_cache_bytes", "gauge",
          "Bytes the thread's record cache holds.", g_cache_bytes, false},
+        {"stream_buffered_records", "gauge",
+         "Input records the thread took from the consumer and has not "
+         "processed yet (at most twice buffered.records.per.partition per "
+         "input partition).",
+         g_buffered, false},
         {"producer_record_send_total", "counter",
          "Records the thread's producer sent (librdkafka's txmsgs; since "
          "the producer was made).",

@@ -1299,6 +1299,17 @@ static void brook__thr_close_task(brook__thread_t *thr, brook__task_t *task)
 static void brook__thr_close_tasks(brook__thread_t *thr)
 {
         size_t i;
+        for (i = 0; i < thr->route_cnt; i++) {
+                struct brook__route *r = &thr->routes[i];
+                if (!r->rkq)
+                        continue;
+                /* The callback belongs to librdkafka's queue, which
+                 * outlives this handle: it goes first (under the queue's
+                 * lock, so none runs after this). */
+                rd_kafka_queue_cb_event_enable(r->rkq, NULL, NULL);
+                rd_kafka_queue_destroy(r->rkq);
+                r->rkq = NULL;
+        }
         for (i = 0; i < thr->tasks.cnt; i++)
                 brook__thr_close_task(thr, thr->tasks.v[i]);
         atomic_fetch_add(&thr->m.tasks_closed, (long long)thr->tasks.cnt);
@@ -1425,6 +1436,7 @@ static void brook__thr_assign(brook__thread_t *thr,
                 r->partition = tp->partition;
                 r->task = task;
                 r->q = brook__task_queue(task, tp->topic, src);
+                r->rkq = NULL;
         }
         if (thr->failed)
                 return;
@@ -1483,6 +1495,35 @@ static void brook__thr_start_ready(brook__thread_t *thr, brook__ptrvec_t *ready)
         brook__app_notify(thr->app);
 }
 
+/* Called by librdkafka (under the partition queue's lock) when a
+ * partition queue gets records while empty: wakes the main loop's wait on
+ * the consumer's queue. */
+static void brook__thr_wake(rd_kafka_t *rk, void *opaque)
+{
+        brook__thread_t *thr = opaque;
+        (void)rk;
+        rd_kafka_queue_yield(thr->wake_q);
+}
+
+/* Gives each new route its partition's own queue, before the partition is
+ * assigned, so that none of its records goes to the consumer's queue
+ * (librdkafka leaves a queue the application unforwarded so). */
+static void brook__thr_partition_queues(brook__thread_t *thr)
+{
+        size_t i;
+        for (i = 0; i < thr->route_cnt; i++) {
+                struct brook__route *r = &thr->routes[i];
+                if (r->rkq)
+                        continue;
+                if (!(r->rkq = rd_kafka_queue_get_partition(
+                              thr->consumer, r->q->topic, r->partition)))
+                        continue; /* Its records come through the consumer
+                                     queue, as before. */
+                rd_kafka_queue_forward(r->rkq, NULL);
+                rd_kafka_queue_cb_event_enable(r->rkq, brook__thr_wake, thr);
+        }
+}
+
 /* Takes @p parts: opens their tasks (those that restore have their
  * partitions paused) and assigns them to the consumer. */
 static rd_kafka_resp_err_t
@@ -1495,6 +1536,7 @@ brook__thr_assign_all(brook__thread_t *thr,
         int i;
 
         brook__thr_assign(thr, parts, pause);
+        brook__thr_partition_queues(thr);
         kerr = rd_kafka_assign(thr->consumer, parts);
         if (!kerr && pause->cnt) {
                 rd_kafka_pause_partitions(thr->consumer, pause);
@@ -1692,9 +1734,11 @@ static bool brook__thr_source_gone(brook__thread_t *thr, rd_kafka_topic_t *rkt)
         return gone;
 }
 
-static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
+/* Queues @p rkm for its task: @p r is its partition's route, or NULL to
+ * find it. */
+static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
+                               rd_kafka_message_t *rkm)
 {
-        struct brook__route *r;
         brook__inrec_t in;
         rd_kafka_timestamp_type_t tstype;
 
@@ -1713,7 +1757,7 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                         thr->failed = true;
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         /* The partition's end, for max.task.idle.ms. */
-                        if (rkm->rkt && (r = brook__thr_route(thr, rkm)))
+                        if (r || (rkm->rkt && (r = brook__thr_route(thr, rkm))))
                                 r->q->eof_pos = rkm->offset;
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
                         /* Nothing more comes from this consumer: the
@@ -1725,7 +1769,7 @@ static void brook__thr_enqueue(brook__thread_t *thr, rd_kafka_message_t *rkm)
                 rd_kafka_message_destroy(rkm);
                 return;
         }
-        if (!(r = brook__thr_route(thr, rkm))) {
+        if (!r && !(r = brook__thr_route(thr, rkm))) {
                 /* A late message of a partition this thread gave away. */
                 rd_kafka_message_destroy(rkm);
                 return;
@@ -1937,6 +1981,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         thr->assigned = false;
         rd_kafka_queue_destroy(*cqp);
         *cqp = NULL;
+        thr->wake_q = NULL;
         brook__thr_reap(brook__thr_reap_consumer, old);
         cc = rd_kafka_conf_dup(thr->consumer_conf);
         if (!(thr->consumer =
@@ -1950,6 +1995,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         }
         rd_kafka_poll_set_consumer(thr->consumer);
         *cqp = rd_kafka_queue_get_consumer(thr->consumer);
+        thr->wake_q = *cqp;
         if (!brook__thr_subscribe(thr))
                 return false;
         brook__app_notify(thr->app);
@@ -1962,6 +2008,31 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
  * setting *@p more: a backlog (a task that waited for its other
  * partition, say) would otherwise go into one huge commit, or one huge
  * transaction. Returns false on a fatal error. */
+/* Takes what the partition queues hold, from each whose task holds
+ * fewer than buffered.records.per.partition of its records and is not
+ * restoring (its partitions are paused): at most that many at a time, so
+ * a partition's records in the thread stay under twice the bound.
+ * @returns how many records (and errors) it took. */
+static ssize_t brook__thr_take(brook__thread_t *thr, rd_kafka_message_t **batch)
+{
+        size_t i, want = thr->buffer_per_partition;
+        ssize_t total = 0, got, k;
+        if (want > BROOK__POLL_BATCH)
+                want = BROOK__POLL_BATCH;
+        for (i = 0; i < thr->route_cnt && !thr->failed; i++) {
+                struct brook__route *r = &thr->routes[i];
+                if (!r->rkq || r->task->restoring ||
+                    r->q->cnt >= thr->buffer_per_partition)
+                        continue;
+                got = rd_kafka_consume_batch_queue(r->rkq, 0, batch, want);
+                for (k = 0; k < got; k++)
+                        brook__thr_enqueue(thr, r, batch[k]);
+                if (got > 0)
+                        total += got;
+        }
+        return total;
+}
+
 static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                                bool *more)
 {
@@ -2163,6 +2234,7 @@ static void *brook__thread_main(void *arg)
         ssize_t got;
 
         rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(thr->consumer);
+        thr->wake_q = cq;
         rd_kafka_message_t **batch =
                 brook__xmalloc(BROOK__POLL_BATCH * sizeof *batch);
 
@@ -2184,21 +2256,37 @@ static void *brook__thread_main(void *arg)
                  * clock read each). Both serve rebalance callbacks. While
                  * stores restore, the restore step below does the
                  * waiting. */
-                rkm = rd_kafka_consumer_poll(thr->consumer,
-                                             restoring || more ? 0 : poll_ms);
+                /* Records come from each partition's own queue, taken
+                 * while its task holds fewer than
+                 * buffered.records.per.partition of them (Kafka Streams
+                 * pauses the partition instead; with librdkafka that drops
+                 * what was prefetched). A partition not taken from fills
+                 * its queue to librdkafka's bounds, and librdkafka stops
+                 * fetching it, so memory stays bounded per partition
+                 * whatever a task waits for. The consumer's queue brings
+                 * rebalances and errors, and is where the thread waits:
+                 * a partition queue that gets records wakes it. */
+                got = brook__thr_take(thr, batch);
+                rkm = rd_kafka_consumer_poll(
+                        thr->consumer, restoring || more || got ? 0 : poll_ms);
                 if (rkm) {
-                        brook__thr_enqueue(thr, rkm);
-                        got = thr->failed ? 0
-                                          : rd_kafka_consume_batch_queue(
-                                                    cq, 0, batch,
-                                                    BROOK__POLL_BATCH);
-                        for (i = 0; got > 0 && i < (size_t)got; i++)
-                                brook__thr_enqueue(thr, batch[i]);
+                        /* Records of partitions without a queue of their
+                         * own (none, normally), and errors. */
+                        ssize_t more_got;
+                        brook__thr_enqueue(thr, NULL, rkm);
+                        more_got = thr->failed ? 0
+                                               : rd_kafka_consume_batch_queue(
+                                                         cq, 0, batch,
+                                                         BROOK__POLL_BATCH);
+                        for (i = 0; more_got > 0 && i < (size_t)more_got; i++)
+                                brook__thr_enqueue(thr, NULL, batch[i]);
+                        got += 1 + (more_got > 0 ? more_got : 0);
+                }
+                if (got) {
                         busy = true;
-                        atomic_fetch_add_explicit(
-                                &thr->m.poll_records,
-                                1 + (got > 0 ? (long long)got : 0),
-                                memory_order_relaxed);
+                        atomic_fetch_add_explicit(&thr->m.poll_records,
+                                                  (long long)got,
+                                                  memory_order_relaxed);
                 }
                 t1 = brook__now_mono_ns();
                 atomic_fetch_add_explicit(&thr->m.poll_cnt, 1,
@@ -2224,6 +2312,15 @@ static void *brook__thread_main(void *arg)
                                                       memory_order_relaxed))
                                 atomic_store_explicit(&thr->m.proc_max_ns, ns,
                                                       memory_order_relaxed);
+                }
+                {
+                        long long queued = 0;
+                        for (i = 0; i < thr->tasks.cnt; i++)
+                                queued += (long long)((brook__task_t *)
+                                                              thr->tasks.v[i])
+                                                  ->queued;
+                        atomic_store_explicit(&thr->m.buffered, queued,
+                                              memory_order_relaxed);
                 }
                 rd_kafka_poll(thr->producer, 0);
                 brook__thr_redeliver(thr);
@@ -2388,11 +2485,20 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                                   eos ? "read_committed" : "read_uncommitted",
                                   NULL, 0);
                 rd_kafka_conf_set(c, "auto.offset.reset", "earliest", NULL, 0);
-                /* Bound prefetched data (librdkafka's defaults allow 64 MiB
-                 * and 100,000 records). */
-                rd_kafka_conf_set(c, "queued.max.messages.kbytes", "16384",
-                                  NULL, 0);
-                rd_kafka_conf_set(c, "queued.min.messages", "50000", NULL, 0);
+                /* Bound prefetched data. librdkafka checks its bounds
+                 * against a partition's queue, or the queue it forwards
+                 * to: the stream thread reads each partition from its own
+                 * queue (brook__thr_take()), so for it they are per
+                 * partition, and it fetches a partition again once that
+                 * holds under 2,000 records and 1 MiB. The other
+                 * consumers (restoration, global tables) read one queue
+                 * for all: 50,000 records and 16 MiB in all. librdkafka's
+                 * defaults allow 100,000 records and 64 MiB. */
+                bool own = !strcmp(suffix, "consumer");
+                rd_kafka_conf_set(c, "queued.max.messages.kbytes",
+                                  own ? "1024" : "16384", NULL, 0);
+                rd_kafka_conf_set(c, "queued.min.messages",
+                                  own ? "2000" : "50000", NULL, 0);
                 /* librdkafka before 2.2 stops fetching while the consumer
                  * queue is over those bounds and looks again only when its
                  * broker thread next wakes, up to a second later: a busy
@@ -2403,6 +2509,15 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * real fix. */
                 rd_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "20",
                                   NULL, 0);
+                /* A broker has one fetch in flight. When the partitions
+                 * with data are over their bounds and the fetch holds only
+                 * partitions at their end, the broker keeps it for
+                 * fetch.wait.max.ms, and the others wait that long when
+                 * they are fetchable again: a stream-table join that
+                 * waited 500 ms (librdkafka's default) for every 1 MiB of
+                 * each partition ran 6x slower. 50 ms costs an idle
+                 * consumer 20 empty fetches a second per broker. */
+                rd_kafka_conf_set(c, "fetch.wait.max.ms", "50", NULL, 0);
                 /* A fetch response's buffer lives until its last record is
                  * processed; librdkafka's 50 MB responses would let 100
                  * partitions pin far more than the queue bound above. */
@@ -2626,6 +2741,8 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         thr->paused = rd_kafka_topic_partition_list_new(8);
         thr->revoke_flush_ms =
                 (int)brook__conf_int(app->conf, "shutdown.timeout.ms");
+        thr->buffer_per_partition = (size_t)brook__conf_int(
+                app->conf, "buffered.records.per.partition");
         if (app->statedb) {
                 int64_t cache_bytes = brook__conf_int(
                         app->conf, "statestore.cache.max.bytes");

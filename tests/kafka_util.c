@@ -2,6 +2,7 @@
  * Helpers for integration tests against the real broker.
  */
 #define _GNU_SOURCE /* nftw */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -13,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -933,6 +936,20 @@ char *kt_slurp(const char *path)
         buf[fread(buf, 1, (size_t)n, fp)] = '\0';
         fclose(fp);
         return buf;
+}
+
+int kt_free_port(void)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET};
+        socklen_t len = sizeof sa;
+        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+        assert_true(fd >= 0);
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        port = ntohs(sa.sin_port);
+        close(fd);
+        return port;
 }
 
 void kt_test_filter(void)

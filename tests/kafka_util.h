@@ -162,6 +162,9 @@ char *kt_slurp(const char *path);
  *  openssl does. */
 void kt_self_signed_cert(const char *cert, const char *key);
 
+/** A TCP port of 127.0.0.1 nobody listens on now. */
+int kt_free_port(void);
+
 /** Runs only the tests whose names match the environment's
  *  BROOK_TEST_FILTER (a cmocka pattern, e.g. "test_sigkill*"), if set: for
  *  running one test of a file by hand. */

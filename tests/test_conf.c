@@ -98,7 +98,8 @@ static void test_defaults(void **state)
                 brook_conf_get(conf, "errors.deadletterqueue.topic.partitions"),
                 "1");
         assert_string_equal(brook_conf_get(conf, "poll.ms"), "100");
-        assert_null(brook_conf_get(conf, "buffered.records.per.partition"));
+        assert_string_equal(
+                brook_conf_get(conf, "buffered.records.per.partition"), "1000");
         assert_string_equal(brook_conf_get(conf, "shutdown.timeout.ms"),
                             "30000");
 
@@ -167,19 +168,17 @@ static void test_refused(void **state)
         brook_builder_t *b = brook_builder_new();
         char app_err[1024] = "";
         const char *want =
-                "Configuration property \"buffered.records.per.partition\" "
-                "is not supported: brook does not pause partitions by "
-                "buffered record count: a stream thread takes at most 4096 "
-                "records per poll and processes them before it polls again, "
-                "and librdkafka bounds what it prefetches "
-                "(consumer.queued.max.messages.kbytes)";
+                "Configuration property \"num.standby.replicas\" is not "
+                "supported: brook keeps no standby replicas: a task's state "
+                "moves to its new owner through its changelog "
+                "(docs/state.md)";
 
         /* A Kafka Streams property brook does not implement is refused,
          * not accepted and ignored, and the conf remembers it. */
-        assert_int_equal(set(conf, "buffered.records.per.partition", "1000"),
+        assert_int_equal(set(conf, "num.standby.replicas", "1"),
                          BROOK_ERR_CONF_UNKNOWN);
         assert_string_equal(errstr, want);
-        assert_null(brook_conf_get(conf, "buffered.records.per.partition"));
+        assert_null(brook_conf_get(conf, "num.standby.replicas"));
         assert_int_equal(set(conf, "application.id", "x"), BROOK_OK);
         assert_int_equal(set(conf, "bootstrap.servers", "127.0.0.1:9092"),
                          BROOK_OK);

@@ -78,21 +78,6 @@
 
 /* ------------------------------------------------------------- helpers */
 
-/* A TCP port nobody listens on now. */
-static int free_port(void)
-{
-        struct sockaddr_in sa = {.sin_family = AF_INET};
-        socklen_t len = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-        assert_true(fd >= 0);
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-        port = ntohs(sa.sin_port);
-        close(fd);
-        return port;
-}
-
 typedef struct resp {
         long status;
         char *body;
@@ -359,7 +344,7 @@ static void test_metrics_and_endpoints(void **state)
         char *dash, *s;
         resp_t r;
         json_t *doc;
-        int port = free_port(), i, missing = 0;
+        int port = kt_free_port(), i, missing = 0;
         FILE *f;
         (void)state;
 
@@ -546,7 +531,7 @@ static void test_bad_requests(void **state)
         brook_app_t *app;
         char *big;
         resp_t r;
-        int port = free_port(), fd;
+        int port = kt_free_port(), fd;
         struct sockaddr_in sa = {.sin_family = AF_INET};
         int64_t t0;
         (void)state;
@@ -697,7 +682,7 @@ static void test_window_fetch(void **state)
         brook_app_t *app;
         rd_kafka_t *p;
         int64_t base = (kt_now_ms() / 10000) * 10000 - 60000;
-        int port = free_port();
+        int port = kt_free_port();
         resp_t r;
         (void)state;
 
@@ -819,7 +804,7 @@ static void test_tls(void **state)
         brook_app_t *app;
         resp_t r = {0, NULL, 0};
         CURL *c;
-        int port = free_port(), i;
+        int port = kt_free_port(), i;
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -1091,7 +1076,7 @@ static void test_remote_queries(void **state)
                 int n = 0;
                 snprintf(dirs[k], sizeof dirs[k], "/tmp/brook-rq-XXXXXX");
                 assert_non_null(mkdtemp(dirs[k]));
-                rq_ports[k] = free_port();
+                rq_ports[k] = kt_free_port();
                 snprintf(name, sizeof name, "i%d", k);
                 snprintf(server, sizeof server,
                          "application.server=127.0.0.1:%d", rq_ports[k]);
@@ -1192,7 +1177,7 @@ static void test_bad_config(void **state)
         brook_conf_t *conf;
         brook_app_t *app;
         char errstr[1024], server[64];
-        int port = free_port(), fd;
+        int port = kt_free_port(), fd;
         struct sockaddr_in sa = {.sin_family = AF_INET};
         size_t i;
         (void)state;

@@ -56,10 +56,14 @@
  *                                        joins' window stores, which their
  *                                        lookups read instead of RocksDB;
  *                                        split between threads; 0: none
+ *   buffered.records.per.partition       [1000] 1.. records of a
+ *                                        partition a thread takes from the
+ *                                        consumer ahead of processing
+ *                                        (below twice this; docs/time.md)
  *
- * Kafka Streams' buffered.records.per.partition is refused
- * (BROOK_ERR_CONF_UNKNOWN, with a message saying why) rather than accepted
- * and ignored: brook does not pause partitions by buffered record count.
+ * Kafka Streams' num.standby.replicas is refused (BROOK_ERR_CONF_UNKNOWN,
+ * with a message saying why) rather than accepted and ignored: brook keeps
+ * no standby replicas.
  *
  * Kafka Streams' Java class names for handlers and serdes are accepted too
  * (e.g. org.apache.kafka.streams.errors.LogAndContinueExceptionHandler).
