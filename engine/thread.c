@@ -2509,15 +2509,24 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * real fix. */
                 rd_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "20",
                                   NULL, 0);
-                /* A broker has one fetch in flight. When the partitions
-                 * with data are over their bounds and the fetch holds only
-                 * partitions at their end, the broker keeps it for
-                 * fetch.wait.max.ms, and the others wait that long when
-                 * they are fetchable again: a stream-table join that
-                 * waited 500 ms (librdkafka's default) for every 1 MiB of
-                 * each partition ran 6x slower. 50 ms costs an idle
-                 * consumer 20 empty fetches a second per broker. */
-                rd_kafka_conf_set(c, "fetch.wait.max.ms", "50", NULL, 0);
+                /* A broker has one fetch of a consumer in flight. When
+                 * the partitions with data are over their bounds and the
+                 * fetch holds only partitions at their end, the broker
+                 * keeps it for fetch.wait.max.ms, and the others, fetchable
+                 * again meanwhile, wait that long: bench/run's stream-table
+                 * join waited 500 ms (librdkafka's default) for each
+                 * partition's next 1 MiB, and ran 6x slower. Each such
+                 * wait brings max.partition.fetch.bytes of a partition:
+                 * 256 KiB (librdkafka's default is 1 MiB) pins less of
+                 * small records (about 6,000 of its 100,000-row table's
+                 * per fetch of a partition, some 250 bytes of librdkafka's
+                 * each), and 20 ms keeps the stall short. An idle
+                 * consumer makes about 50 empty fetches a second per
+                 * broker. */
+                rd_kafka_conf_set(c, "fetch.wait.max.ms", "20", NULL, 0);
+                if (own)
+                        rd_kafka_conf_set(c, "max.partition.fetch.bytes",
+                                          "262144", NULL, 0);
                 /* A fetch response's buffer lives until its last record is
                  * processed; librdkafka's 50 MB responses would let 100
                  * partitions pin far more than the queue bound above. */
