@@ -4,7 +4,12 @@
  * These are brook's own client defaults (engine/thread.c,
  * brook__client_conf), written out for the raw loop; keep the two in step.
  * run-pipe runs brook as it ships (--brook-defaults), so a drift shows up as
- * a difference between the engines rather than being hidden.
+ * a difference between the engines rather than being hidden. One
+ * difference is deliberate: brook's stream thread reads each partition
+ * from its own queue, with bounds per partition (2,000 records, 1 MiB,
+ * 256 KiB fetches, fetch.wait.max.ms 20: docs/time.md); the raw loop reads
+ * the consumer's one queue, as brook's other consumers do, and has their
+ * bounds for the whole queue (below).
  */
 #include "clients.h"
 

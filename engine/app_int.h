@@ -294,6 +294,10 @@ struct brook__thread {
         /** Why the open transaction must abort (a record that could not
          *  be produced or delivered), or "". */
         char txn_abort_why[512];
+        /** txn_abort_why is librdkafka's "Erroneous state" of a produce
+         *  into a transaction that had failed already: a record's
+         *  delivery error, which says why it failed, replaces it. */
+        bool txn_abort_why_weak;
         /** After an abort the tasks go back to their committed offsets
          *  (brook__thr_reset_tasks()); set until they have. */
         bool reset_pending;

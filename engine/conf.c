@@ -383,10 +383,10 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
         [BROOK__P_BUFFERED_RECORDS] =
                 {"buffered.records.per.partition", BROOK__CONF_INT, 0, 1,
                  BROOK__INT32_MAX, NULL, NULL, "1000", NULL, NULL,
-                 "Records a stream thread holds per input partition, on "
-                 "average over its partitions, before it stops taking more "
-                 "from the consumer until it has processed some "
-                 "(docs/time.md)."},
+                 "Records of an input partition a stream thread holds "
+                 "before it takes no more of the partition from the "
+                 "consumer until it has processed some; it takes at most "
+                 "this many at a time (docs/time.md)."},
         [BROOK__P_REPARTITION_PURGE_INTERVAL_MS] =
                 {"repartition.purge.interval.ms", BROOK__CONF_INT, 0, 0,
                  BROOK__INT32_MAX, NULL, NULL, "30000", NULL, NULL,

@@ -245,9 +245,13 @@ static brook_err_t brook__thr_produce(brook__thread_t *thr, const char *topic,
                  * it aborts, and the input is processed again. */
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
-                snprintf(thr->txn_abort_why, sizeof thr->txn_abort_why,
-                         "producing to topic \"%s\" failed: %s", topic,
-                         rd_kafka_err2str(err));
+                if (!thr->txn_abort_why[0]) {
+                        snprintf(thr->txn_abort_why, sizeof thr->txn_abort_why,
+                                 "producing to topic \"%s\" failed: %s", topic,
+                                 rd_kafka_err2str(err));
+                        thr->txn_abort_why_weak =
+                                err == RD_KAFKA_RESP_ERR__STATE;
+                }
                 return BROOK_OK;
         }
         if (err) {
@@ -510,12 +514,18 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         if (thr->eos) {
                 if (rkm->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE &&
                     rkm->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT &&
-                    thr->txn_open && !thr->txn_abort_why[0])
+                    thr->txn_open &&
+                    (!thr->txn_abort_why[0] ||
+                     (thr->txn_abort_why_weak &&
+                      rkm->err != RD_KAFKA_RESP_ERR__STATE))) {
                         snprintf(thr->txn_abort_why, sizeof thr->txn_abort_why,
                                  "a record to topic \"%s\" partition "
                                  "%" PRId32 " was not delivered: %s",
                                  rd_kafka_topic_name(rkm->rkt), rkm->partition,
                                  rd_kafka_err2str(rkm->err));
+                        thr->txn_abort_why_weak =
+                                rkm->err == RD_KAFKA_RESP_ERR__STATE;
+                }
                 return;
         }
         /* A lost changelog record would leave a store that its changelog
@@ -942,6 +952,7 @@ static void brook__thr_txn_clear(brook__thread_t *thr)
         thr->txn_committing = false;
         thr->txn_open = false;
         thr->txn_abort_why[0] = '\0';
+        thr->txn_abort_why_weak = false;
 }
 
 /* Drops the producer's topic handles and purge queue (before the producer
@@ -1296,7 +1307,9 @@ static void brook__thr_close_task(brook__thread_t *thr, brook__task_t *task)
         brook__task_destroy(task, brook__release_msg);
 }
 
-static void brook__thr_close_tasks(brook__thread_t *thr)
+/* Lets go of the partitions' own queues (their records stay with
+ * librdkafka, and are taken no more). */
+static void brook__thr_release_queues(brook__thread_t *thr)
 {
         size_t i;
         for (i = 0; i < thr->route_cnt; i++) {
@@ -1310,6 +1323,12 @@ static void brook__thr_close_tasks(brook__thread_t *thr)
                 rd_kafka_queue_destroy(r->rkq);
                 r->rkq = NULL;
         }
+}
+
+static void brook__thr_close_tasks(brook__thread_t *thr)
+{
+        size_t i;
+        brook__thr_release_queues(thr);
         for (i = 0; i < thr->tasks.cnt; i++)
                 brook__thr_close_task(thr, thr->tasks.v[i]);
         atomic_fetch_add(&thr->m.tasks_closed, (long long)thr->tasks.cnt);
@@ -2002,12 +2021,6 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         return true;
 }
 
-/* Processes what is queued, as far as each task is ready to (records
- * may wait for an empty partition: max.task.idle.ms), but stops once a
- * commit is due (@p commit_interval ms after the last) with records left,
- * setting *@p more: a backlog (a task that waited for its other
- * partition, say) would otherwise go into one huge commit, or one huge
- * transaction. Returns false on a fatal error. */
 /* Takes what the partition queues hold, from each whose task holds
  * fewer than buffered.records.per.partition of its records and is not
  * restoring (its partitions are paused): at most that many at a time, so
@@ -2033,6 +2046,12 @@ static ssize_t brook__thr_take(brook__thread_t *thr, rd_kafka_message_t **batch)
         return total;
 }
 
+/* Processes what is queued, as far as each task is ready to (records
+ * may wait for an empty partition: max.task.idle.ms), but stops once a
+ * commit is due (@p commit_interval ms after the last) with records left,
+ * setting *@p more: a backlog (a task that waited for its other
+ * partition, say) would otherwise go into one huge commit, or one huge
+ * transaction. Returns false on a fatal error. */
 static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                                bool *more)
 {
@@ -2081,6 +2100,9 @@ static void brook__thr_close_consumer(brook__thread_t *thr)
         /* None: making a new one failed (the app failed with why). */
         if (!thr->consumer)
                 return;
+        /* librdkafka wants every queue reference gone before the close;
+         * nothing is taken from them from here on. */
+        brook__thr_release_queues(thr);
         q = rd_kafka_queue_new(thr->consumer);
         error = rd_kafka_consumer_close_queue(thr->consumer, q);
         if (error) {
@@ -2523,10 +2545,12 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * each), and 20 ms keeps the stall short. An idle
                  * consumer makes about 50 empty fetches a second per
                  * broker. */
-                rd_kafka_conf_set(c, "fetch.wait.max.ms", "20", NULL, 0);
-                if (own)
+                if (own) {
+                        rd_kafka_conf_set(c, "fetch.wait.max.ms", "20", NULL,
+                                          0);
                         rd_kafka_conf_set(c, "max.partition.fetch.bytes",
                                           "262144", NULL, 0);
+                }
                 /* A fetch response's buffer lives until its last record is
                  * processed; librdkafka's 50 MB responses would let 100
                  * partitions pin far more than the queue bound above. */
