@@ -1917,7 +1917,13 @@ static void brook__thr_snapshot(brook__thread_t *thr, int64_t now)
 
 static void brook__thr_publish(brook__thread_t *thr)
 {
+        long long buffered = 0;
+        size_t i;
         int r;
+        for (i = 0; i < thr->tasks.cnt; i++)
+                buffered +=
+                        (long long)((brook__task_t *)thr->tasks.v[i])->queued;
+        atomic_store(&thr->m.buffered, buffered);
         atomic_store(&thr->stat_processed, thr->rt.processed);
         atomic_store(&thr->stat_produced, thr->rt.produced);
         atomic_store(&thr->stat_dropped, thr->rt.dropped);
@@ -2273,11 +2279,6 @@ static void *brook__thread_main(void *arg)
                 bool busy = false;
                 int64_t t0 = brook__now_mono_ns(), t1, punct0;
                 int64_t processed0 = thr->rt.processed;
-                /* Block for the first record only; then take what is ready
-                 * in one batch call (per-message polls cost a lock and a
-                 * clock read each). Both serve rebalance callbacks. While
-                 * stores restore, the restore step below does the
-                 * waiting. */
                 /* Records come from each partition's own queue, taken
                  * while its task holds fewer than
                  * buffered.records.per.partition of them (Kafka Streams
@@ -2286,8 +2287,10 @@ static void *brook__thread_main(void *arg)
                  * its queue to librdkafka's bounds, and librdkafka stops
                  * fetching it, so memory stays bounded per partition
                  * whatever a task waits for. The consumer's queue brings
-                 * rebalances and errors, and is where the thread waits:
-                 * a partition queue that gets records wakes it. */
+                 * rebalances and errors, and is where the thread waits
+                 * when nothing was taken (a partition queue that gets
+                 * records wakes it); while stores restore, the restore
+                 * step below does the waiting. */
                 got = brook__thr_take(thr, batch);
                 rkm = rd_kafka_consumer_poll(
                         thr->consumer, restoring || more || got ? 0 : poll_ms);
@@ -2334,15 +2337,6 @@ static void *brook__thread_main(void *arg)
                                                       memory_order_relaxed))
                                 atomic_store_explicit(&thr->m.proc_max_ns, ns,
                                                       memory_order_relaxed);
-                }
-                {
-                        long long queued = 0;
-                        for (i = 0; i < thr->tasks.cnt; i++)
-                                queued += (long long)((brook__task_t *)
-                                                              thr->tasks.v[i])
-                                                  ->queued;
-                        atomic_store_explicit(&thr->m.buffered, queued,
-                                              memory_order_relaxed);
                 }
                 rd_kafka_poll(thr->producer, 0);
                 brook__thr_redeliver(thr);
@@ -2521,8 +2515,8 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                                   own ? "1024" : "16384", NULL, 0);
                 rd_kafka_conf_set(c, "queued.min.messages",
                                   own ? "2000" : "50000", NULL, 0);
-                /* librdkafka before 2.2 stops fetching while the consumer
-                 * queue is over those bounds and looks again only when its
+                /* librdkafka before 2.2 stops fetching while a queue is
+                 * over those bounds and looks again only when its
                  * broker thread next wakes, up to a second later: a busy
                  * consumer stalls every second (about 6x slower here). A
                  * frequent metadata refresh wakes a broker thread every
