@@ -570,6 +570,43 @@ static brook__node_t *brook__topic_owner(const brook_builder_t *b,
         return NULL;
 }
 
+/* The source whose pattern matches @p topic, or NULL (Kafka Streams'
+ * validateTopicNotAlreadyRegistered()). */
+static brook__node_t *brook__pattern_owner(const brook_builder_t *b,
+                                           const char *topic)
+{
+        size_t i;
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n->kind == BROOK__NODE_SOURCE && n->pattern &&
+                    !regexec(&n->regex, topic, 0, NULL, 0))
+                        return n;
+        }
+        return NULL;
+}
+
+/* A topic another source reads by name that @p pattern's compiled
+ * @p re matches: its source in *@p ownerp, or NULL. Repartition topics
+ * are left out: their names take the application.id, which the builder
+ * does not know. */
+static const char *brook__pattern_taken(const brook_builder_t *b,
+                                        const brook__node_t *self,
+                                        brook__node_t **ownerp)
+{
+        size_t i, j;
+        for (i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n == self || n->kind != BROOK__NODE_SOURCE || n->internal)
+                        continue;
+                for (j = 0; j < n->topic_cnt; j++)
+                        if (!regexec(&self->regex, n->topics[j], 0, NULL, 0)) {
+                                *ownerp = n;
+                                return n->topics[j];
+                        }
+        }
+        return NULL;
+}
+
 /* Whether @p c's timestamp members (version 2) make sense; if not, why. */
 static bool brook__consumed_time_ok(const brook_consumed_t *c, char *why,
                                     size_t why_size)
@@ -661,6 +698,16 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                                 name ? name : "", topics[i], owner->name);
                         return BROOK_ERR_TOPOLOGY;
                 }
+                if ((owner = brook__pattern_owner(b, topics[i]))) {
+                        brook__builder_fail(
+                                b, errstr, errstr_size,
+                                "source \"%s\": topic \"%s\" matches the "
+                                "pattern \"%s\" of source \"%s\", which "
+                                "reads it already",
+                                name ? name : "", topics[i], owner->pattern,
+                                owner->name);
+                        return BROOK_ERR_TOPOLOGY;
+                }
         }
 
         node = brook__node_add(b, name, BROOK__NODE_SOURCE, NULL, 0, "source",
@@ -685,6 +732,22 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                         return BROOK_ERR_TOPOLOGY;
                 }
                 node->pattern = brook__xstrdup(pattern);
+                {
+                        brook__node_t *owner = NULL;
+                        const char *taken =
+                                brook__pattern_taken(b, node, &owner);
+                        if (taken) {
+                                /* The node stays, as above. */
+                                brook__builder_fail(
+                                        b, errstr, errstr_size,
+                                        "source \"%s\": pattern \"%s\" "
+                                        "matches topic \"%s\", which source "
+                                        "\"%s\" reads already",
+                                        node->name, pattern, taken,
+                                        owner->name);
+                                return BROOK_ERR_TOPOLOGY;
+                        }
+                }
         }
         if (topic_cnt) {
                 node->topics = brook__xmalloc(topic_cnt * sizeof(char *));

@@ -1045,6 +1045,54 @@ static void test_null_arguments(void **state)
                     "already used");
 }
 
+/* A topic is read by one source, whether named or matched (Kafka Streams'
+ * InternalTopologyBuilder refuses the same). */
+static void test_pattern_overlap(void **state)
+{
+        brook_builder_t *b;
+        (void)state;
+
+        /* A named topic that an earlier pattern matches. */
+        b = brook_builder_new();
+        assert_non_null(brook_stream_pattern(b, "orders-[a-z]+", NULL));
+        assert_null(brook_stream(b, "orders-eu", NULL));
+        assert_string_equal(brook_builder_error(b),
+                            "source \"KSTREAM-SOURCE-0000000001\": topic "
+                            "\"orders-eu\" matches the pattern "
+                            "\"orders-[a-z]+\" of source "
+                            "\"KSTREAM-SOURCE-0000000000\", which reads it "
+                            "already");
+        brook_builder_destroy(b);
+
+        /* A pattern that matches a named topic, a global table's too. */
+        b = brook_builder_new();
+        assert_non_null(brook_global_table(b, "orders-eu", NULL, NULL));
+        assert_null(brook_stream_pattern(b, "orders-[a-z]+", NULL));
+        assert_string_equal(brook_builder_error(b),
+                            "source \"KSTREAM-SOURCE-0000000003\": pattern "
+                            "\"orders-[a-z]+\" matches topic \"orders-eu\", "
+                            "which source \"KSTREAM-SOURCE-0000000001\" "
+                            "reads already");
+        brook_builder_destroy(b);
+
+        /* A global table whose topic an earlier pattern matches. */
+        b = brook_builder_new();
+        assert_non_null(brook_stream_pattern(b, "orders-.*", NULL));
+        assert_null(brook_global_table(b, "orders-eu", NULL, NULL));
+        assert_non_null(strstr(brook_builder_error(b),
+                               "topic \"orders-eu\" matches the pattern "
+                               "\"orders-.*\" of source "
+                               "\"KSTREAM-SOURCE-0000000000\""));
+        brook_builder_destroy(b);
+
+        /* Whole names only: "orders-eu-2" is not "orders-[a-z]+". */
+        b = brook_builder_new();
+        assert_non_null(brook_stream(b, "orders-eu-2", NULL));
+        assert_non_null(brook_stream_pattern(b, "orders-[a-z]+", NULL));
+        assert_null(brook_builder_error(b));
+        brook_builder_destroy(b);
+}
+
 /* ----------------------------------------------------------------- serdes */
 
 static bool always(const brook_record_t *rec, void *opaque)
@@ -1686,6 +1734,7 @@ int main(void)
                 cmocka_unit_test(test_merge),
                 cmocka_unit_test(test_to_chooser),
                 cmocka_unit_test(test_pattern),
+                cmocka_unit_test(test_pattern_overlap),
                 cmocka_unit_test(test_stream_topics),
                 cmocka_unit_test(test_process_forward_to),
                 cmocka_unit_test(test_stream_as),

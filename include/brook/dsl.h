@@ -58,7 +58,13 @@ brook_stream_t *brook_stream_topics(brook_builder_t *b,
                                     const char *const *topics, size_t topic_cnt,
                                     const brook_consumed_t *consumed);
 /** A stream of every topic whose whole name matches the POSIX extended
- *  regular expression @p pattern, including topics created later. */
+ *  regular expression @p pattern, including topics created later.
+ *  A topic is read by one source: a pattern that matches a topic another
+ *  source names (a global table's included), or a topic named after a
+ *  pattern that matches it, fails the builder with both sources named, as
+ *  Kafka Streams' TopologyException does. (Kafka Streams lets a pattern
+ *  match a global table's topic that was added first, and leaves that
+ *  topic out of the pattern's; brook refuses both orders.) */
 brook_stream_t *brook_stream_pattern(brook_builder_t *b, const char *pattern,
                                      const brook_consumed_t *consumed);
 

@@ -177,7 +177,9 @@ typedef struct brook_consumed_s {
 /**
  * Adds a source node reading @p topics (@p topic_cnt of them), or, if
  * @p pattern is non-NULL (and @p topic_cnt is 0), every topic whose whole
- * name matches the POSIX extended regular expression @p pattern.
+ * name matches the POSIX extended regular expression @p pattern. A topic
+ * another source reads already (by name or pattern) is refused, and so is
+ * a pattern that matches a topic another source names.
  * @returns BROOK_OK, or an error (see above) with the reason in @p errstr.
  */
 brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
