@@ -352,12 +352,13 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  "tasks and stores."},
         [BROOK__P_JOIN_MEMORY_BYTES] =
                 {"join.memory.bytes", BROOK__CONF_INT, 0, 0, (int64_t)1 << 40,
-                 NULL, NULL, "16777216", NULL, NULL,
-                 "Bytes of memory for copies of the recent entries of "
-                 "stream-stream joins' window stores, which the joins' "
-                 "lookups read instead of RocksDB (docs/joins.md), split "
-                 "evenly between threads; when full the oldest entries "
-                 "go first. 0 turns the copies off."},
+                 NULL, NULL, "33554432", NULL, NULL,
+                 "Bytes of memory for the recent entries of stream-stream "
+                 "joins' window stores, which the joins' lookups read "
+                 "instead of RocksDB and which reach RocksDB only if they "
+                 "leave memory before they expire (the changelog restores "
+                 "them; docs/joins.md), split evenly between threads; when "
+                 "full the oldest entries go first. 0 turns this off."},
         [BROOK__P_WINDOW_CHANGELOG_RETENTION] =
                 {"windowstore.changelog.additional.retention.ms",
                  BROOK__CONF_INT, 0, 0, INT64_MAX / 4, NULL, NULL, "86400000",

@@ -621,8 +621,17 @@ static brook_err_t ssj_window_store(brook_builder_t *b,
                                        .version =
                                                BROOK_WINDOW_STORE_OPTS_VERSION};
         const char *procs[2] = {windowed, join};
+        brook__storedef_t *def;
+        brook_err_t err;
 
-        return brook_builder_add_window_store(b, &m, &o, procs, 2, NULL, 0);
+        if ((err = brook_builder_add_window_store(b, &m, &o, procs, 2, NULL,
+                                                  0)))
+                return err;
+        /* A user's supplier keeps its own store: only brook's RocksDB
+         * one gets the mirror (store.c). */
+        if ((def = brook__builder_store(b, name)))
+                def->join_buffer = true;
+        return BROOK_OK;
 }
 
 static brook_stream_t *ssj_add(brook_stream_t *s, brook_stream_t *other,

@@ -73,6 +73,13 @@ typedef struct segstore {
          *  answer need (they index first). */
         brook__wmirror_t *mirror;
         brook__statebatch_t *batch;
+        /** The mirror holds puts in memory only (wmirror.c's holding
+         *  mode): the store has a changelog to restore them from. A
+         *  spill that failed fails the next put and flush. */
+        atomic_bool holding;
+        brook_buf_t *sbuf; /**< seg_spill()'s scratch key. */
+        brook_err_t spill_err;
+        char spill_why[256];
 } segstore_t;
 
 /* ------------------------------------------------------------ key schemas */
@@ -290,10 +297,92 @@ static brook_err_t seg_mirror_load(segstore_t *s, int64_t observed,
         if (err != BROOK_ERR_END)
                 goto fail;
         brook__wmirror_load_done(s->mirror);
+        /* Puts may stay in memory from here: the changelog holds them
+         * past the offset the store recorded last, which a restart reads
+         * from until a flush records a later one. */
+        if (atomic_load(&s->holding)) {
+                int64_t recorded = -1;
+                if (s->ops->stored_offset)
+                        recorded = s->ops->stored_offset(s->base);
+                brook__wmirror_prime(s->mirror, recorded);
+        }
         return BROOK_OK;
 fail:
         brook__wmirror_reset(s->mirror);
         return err;
+}
+
+static bool seg_window_past(const segstore_t *s, int64_t ts, int64_t observed);
+
+/* The mirror drops (or syncs) an entry it held only in memory: it goes
+ * to the store below, unless it expired meanwhile (its segment may be
+ * dropped already). A failure is kept for the next put or flush, which
+ * fails the commit: the entry is still in the changelog past the offset
+ * the store last recorded. */
+static void seg_spill(void *ctx, const void *key, size_t key_size,
+                      int64_t start, uint32_t seq, const void *value,
+                      size_t value_size)
+{
+        segstore_t *s = ctx;
+        int64_t observed = atomic_load(&s->observed), seg = seg_id(s, start);
+        unsigned char sfx[12];
+        bool unindexed;
+        brook_err_t err;
+
+        if (s->spill_err || seg < seg_min_live(s, observed) ||
+            seg_window_past(s, start, observed))
+                return;
+        seg_add(s, seg);
+        /* The window key behind its segment's id, as seg_put() writes. */
+        seg_prefixed(s->sbuf, seg, key, key_size);
+        be64_put(sfx, (uint64_t)start);
+        sfx[8] = (unsigned char)(seq >> 24);
+        sfx[9] = (unsigned char)(seq >> 16);
+        sfx[10] = (unsigned char)(seq >> 8);
+        sfx[11] = (unsigned char)seq;
+        brook_buf_append(s->sbuf, sfx, sizeof sfx);
+        unindexed = brook__statebatch_unindexed(s->batch);
+        brook__statebatch_set_unindexed(s->batch, true);
+        err = s->ops->put(s->base, brook_buf_data(s->sbuf),
+                          brook_buf_len(s->sbuf), value, value_size,
+                          s->spill_why, sizeof s->spill_why);
+        brook__statebatch_set_unindexed(s->batch, unindexed);
+        if (err)
+                s->spill_err = err;
+}
+
+static brook_err_t seg_spill_failed(segstore_t *s, char *errstr,
+                                    size_t errstr_size)
+{
+        if (!s->spill_err)
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "writing a join buffer's entry to the store below: %s",
+                      s->spill_why);
+        return s->spill_err;
+}
+
+/* A query (another thread) of a store whose recent entries may be held in
+ * its owner's memory: refused, since the store below lacks them. */
+static brook_err_t seg_query_held(segstore_t *s, char *errstr,
+                                  size_t errstr_size)
+{
+        if (!atomic_load(&s->holding))
+                return BROOK_OK;
+        brook__seterr(errstr, errstr_size,
+                      "a stream-stream join's buffer keeps its recent "
+                      "entries in its stream thread's memory, so it cannot "
+                      "be queried while the app runs");
+        return BROOK_ERR_STATE;
+}
+
+/* Before a read of the store below by its owner: what the mirror holds
+ * only in memory goes there first. */
+static brook_err_t seg_sync(segstore_t *s, char *errstr, size_t errstr_size)
+{
+        if (atomic_load(&s->holding) && s->mirror)
+                brook__wmirror_sync(s->mirror);
+        return seg_spill_failed(s, errstr, errstr_size);
 }
 
 static void seg_mirror_apply(void *self)
@@ -311,13 +400,14 @@ static void seg_mirror_discard(void *self)
 static void seg_mirror_detach(void *self)
 {
         segstore_t *s = self;
+        atomic_store(&s->holding, false);
         s->batch = NULL;
         brook__wmirror_free(s->mirror);
         s->mirror = NULL;
 }
 
 void brook__segmented_mirror(void *self, brook__wmbudget_t *budget,
-                             brook__statebatch_t *batch)
+                             brook__statebatch_t *batch, bool holding)
 {
         segstore_t *s = self;
 
@@ -325,6 +415,9 @@ void brook__segmented_mirror(void *self, brook__wmbudget_t *budget,
                 return;
         s->mirror = brook__wmirror_new(budget);
         s->batch = batch;
+        atomic_store(&s->holding, holding);
+        if (holding)
+                brook__wmirror_set_spill(s->mirror, seg_spill, s);
         brook__statebatch_join(batch, seg_mirror_apply, seg_mirror_discard,
                                seg_mirror_detach, s);
 }
@@ -539,6 +632,7 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
         segiter_t *si;
         int64_t observed = atomic_load(&s->observed);
         int64_t tfrom = f->tfrom, lo_seg, hi_seg;
+        brook_err_t err;
         size_t i;
 
         /* Kafka Streams' getActualFrom(): nothing older than retention;
@@ -552,11 +646,13 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 if (tfrom < min)
                         tfrom = min;
         }
+        if (f->query && (err = seg_query_held(s, errstr, errstr_size)))
+                return err;
         /* Not s->mirror first: a query's thread must not read it. */
         if (!f->query && s->mirror && f->kfrom && f->kto &&
             f->kfrom_size == f->kto_size &&
             !memcmp(f->kfrom, f->kto, f->kfrom_size)) {
-                brook_err_t err = BROOK_OK;
+                err = BROOK_OK;
                 if (!brook__wmirror_loaded(s->mirror))
                         err = seg_mirror_load(s, observed, errstr, errstr_size);
                 if (err)
@@ -569,6 +665,8 @@ brook_err_t brook__segmented_fetch(void *self, const brook__segfetch_t *f,
                 }
                 brook__wmirror_fallback(s->mirror);
         }
+        if (!f->query && (err = seg_sync(s, errstr, errstr_size)))
+                return err;
         si = brook__xcalloc(1, sizeof *si);
         lo_seg = seg_id(s, tfrom);
         /* A session ending in a later segment may still have started by
@@ -628,6 +726,13 @@ static brook_err_t seg_get_with(segstore_t *s, bool query, brook_buf_t *kbuf,
                               "app runs (it has no query_get)",
                               s->ops->kind ? s->ops->kind : "?");
                 return BROOK_ERR_STATE;
+        }
+        if (query)
+                return seg_query_held(s, errstr, errstr_size);
+        else {
+                brook_err_t err = seg_sync(s, errstr, errstr_size);
+                if (err)
+                        return err;
         }
         seg_prefixed(kbuf, seg_id(s, ts), key, key_size);
         return (query ? s->ops->query_get : s->ops->get)(
@@ -689,6 +794,11 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
                  * stops at observed - retention, so nothing would ever
                  * return it. Not written (Kafka Streams writes it); its
                  * changelog record went out all the same. */
+        } else if (value && s->mirror &&
+                   brook__wmirror_holds(s->mirror, key, key_size)) {
+                /* Held in memory; its changelog record went out. */
+                brook__wmirror_put_held(s->mirror, key, key_size, value,
+                                        value_size);
         } else {
                 bool unindexed = false;
                 if (value)
@@ -712,6 +822,8 @@ static brook_err_t seg_put(void *self, const void *key, size_t key_size,
         /* What no read returns any more (seg_get()'s bound). */
         if (s->mirror)
                 brook__wmirror_expire(s->mirror, observed - s->retention + 1);
+        if ((err = seg_spill_failed(s, errstr, errstr_size)))
+                return err;
         return seg_drop_below(s, min_live, errstr, errstr_size);
 }
 
@@ -780,6 +892,13 @@ static brook_err_t seg_flush(void *self, int64_t changelog_offset, char *errstr,
         int64_t observed = atomic_load(&s->observed);
         brook_err_t err;
 
+        if ((err = seg_spill_failed(s, errstr, errstr_size)))
+                return err;
+        /* Held entries replay from the changelog: the offset before the
+         * oldest of them. */
+        if (s->mirror && atomic_load(&s->holding))
+                changelog_offset =
+                        brook__wmirror_flushed(s->mirror, changelog_offset);
         if (s->ops->persistent && observed >= 0) {
                 unsigned char v[8];
                 be64_put(v, (uint64_t)observed);
@@ -827,6 +946,7 @@ static void seg_close(void *self)
         pthread_mutex_destroy(&s->qlock);
         brook_buf_destroy(s->kbuf);
         brook_buf_destroy(s->qbuf);
+        brook_buf_destroy(s->sbuf);
         free(s->segs);
         free(s);
 }
@@ -887,16 +1007,19 @@ brook_err_t brook__segmented_wrap(brook__storedef_t *def, void **innerp,
         s->retention = def->retention_ms;
         s->interval = def->segment_ms > 0 ? def->segment_ms : 1;
         atomic_init(&s->observed, -1);
+        atomic_init(&s->holding, false);
         pthread_mutex_init(&s->lock, NULL);
         pthread_mutex_init(&s->qlock, NULL);
         s->kbuf = brook_buf_new();
         s->qbuf = brook_buf_new();
+        s->sbuf = brook_buf_new();
         if ((err = seg_load(s, errstr, errstr_size))) {
                 /* The caller closes the inner store. */
                 pthread_mutex_destroy(&s->lock);
                 pthread_mutex_destroy(&s->qlock);
                 brook_buf_destroy(s->kbuf);
                 brook_buf_destroy(s->qbuf);
+                brook_buf_destroy(s->sbuf);
                 free(s->segs);
                 free(s);
                 return err;
@@ -936,6 +1059,9 @@ bool brook__segmented_present(void *self, const void *key, size_t key_size)
 
         if (!seg_key_time(s, key, key_size, &ts))
                 return false;
+        /* The owner's read: what is held in memory goes below first. */
+        if (atomic_load(&s->holding) && s->mirror)
+                brook__wmirror_sync(s->mirror);
         /* Its own buffers: this may run in the middle of a read that
          * holds the store's. */
         probe = brook_buf_new();

@@ -118,10 +118,12 @@ brook_err_t brook__store_open(brook__storedef_t *def, brook__task_t *task,
                 return BROOK_ERR_STATE;
         }
         /* A stream-stream join's buffer, in RocksDB: its lookups read a
-         * mirror in memory (wmirror.c). */
+         * mirror in memory (wmirror.c). With a changelog to restore them
+         * from, the mirror holds recent puts in memory only. */
         if (def->kind == BROOK__STORE_WINDOW && def->retain_duplicates && env &&
             env->wmbudget && env->batch && brook__rocksdb_ops_is(base_ops))
-                brook__segmented_mirror(st->inner, env->wmbudget, env->batch);
+                brook__segmented_mirror(st->inner, env->wmbudget, env->batch,
+                                        def->join_buffer && def->logging);
         /* Versioned stores never cache (the topology sees to it). */
         st->cache = def->caching && def->kind != BROOK__STORE_VERSIONED ? cache
                                                                         : NULL;

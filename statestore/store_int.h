@@ -60,6 +60,9 @@ typedef struct brook__storedef {
          *  materialize (brook keeps one anyway): describe leaves it out,
          *  as Kafka Streams' describe has no such store. */
         bool unmaterialized;
+        /** A stream-stream join's buffer: with a changelog, its recent
+         *  entries may live in memory only (wmirror.c's holding mode). */
+        bool join_buffer;
 } brook__storedef_t;
 
 void brook__storedef_free(brook__storedef_t *def);
@@ -647,7 +650,7 @@ brook_err_t brook__segmented_wrap(brook__storedef_t *def, void **innerp,
  * freed by brook__segmented_unmirror(), on the owner's thread.
  */
 void brook__segmented_mirror(void *self, struct brook__wmbudget *budget,
-                             brook__statebatch_t *batch);
+                             brook__statebatch_t *batch, bool holding);
 void brook__segmented_unmirror(void *self);
 
 /** What a window or session fetch reads (segmented.c). */
@@ -908,6 +911,46 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
                         const void *value, size_t value_size);
 /** Raises the floor to @p floor (entries before it are past retention). */
 void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor);
+
+/*
+ * Holding mode (a stream-stream join's buffer with a changelog): puts the
+ * mirror can hold stay in memory only, and the changelog is their store of
+ * record until they reach the store below: @p spill writes an entry there
+ * when the budget drops it, or when brook__wmirror_sync() asks. The store
+ * records, at each flush, the changelog offset brook__wmirror_flushed()
+ * returns: from there its restoration reads again everything the mirror
+ * held only in memory.
+ */
+typedef void (*brook__wmspill_fn)(void *ctx, const void *key, size_t key_size,
+                                  int64_t start, uint32_t seq,
+                                  const void *value, size_t value_size);
+void brook__wmirror_set_spill(brook__wmirror_t *m, brook__wmspill_fn spill,
+                              void *ctx);
+/** Whether the put of @p bkey may stay in memory only: holding mode, loaded
+ *  and primed (brook__wmirror_prime(), or a flush since), at or after the
+ *  floor. */
+bool brook__wmirror_holds(const brook__wmirror_t *m, const void *bkey,
+                          size_t bkey_size);
+/** A put held in memory only (brook__wmirror_holds() said so). */
+void brook__wmirror_put_held(brook__wmirror_t *m, const void *bkey,
+                             size_t bkey_size, const void *value,
+                             size_t value_size);
+/** Loaded, the mirror may hold puts from now on: those replay from
+ *  @p offset, the one the store recorded last (or -1: the start). Without
+ *  it, holding starts at the first flush. */
+void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset);
+/** The store flushes at changelog offset @p offset: returns the offset to
+ *  record instead, the one before the oldest entry held only in memory
+ *  (@p offset itself when there is none). */
+int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset);
+/** Spills every entry held only in memory (before a read of the store
+ *  below). */
+void brook__wmirror_sync(brook__wmirror_t *m);
+/** Entries spilled so far. */
+uint64_t brook__wmirror_spilled(const brook__wmirror_t *m);
+/** Puts held in memory only and entries spilled, over every mirror freed
+ *  so far in the process (tests). */
+void brook__wmirror_held_totals(uint64_t *heldp, uint64_t *spilledp);
 /** A copy of the entries of @p key with starts in [@p tfrom, @p tto], in
  *  key order (reversed with @p reverse). The caller has checked that the
  *  mirror is loaded and @p tfrom is at or after its floor. */

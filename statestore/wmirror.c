@@ -59,8 +59,13 @@ typedef struct wm_entry {
         uint32_t slot;
         /** Out of the table (deleted or replaced), still in its chunk. */
         bool dead;
+        /** Holding mode: the epoch it was put in, if only in memory;
+         *  WM_DURABLE if the store below has it. */
+        uint32_t epoch;
         alignas(8) unsigned char data[]; /**< The key's bytes, the value's. */
 } wm_entry_t;
+
+#define WM_DURABLE UINT32_MAX
 
 typedef struct wm_chunk {
         struct wm_chunk *next; /**< The next newer chunk. */
@@ -71,6 +76,8 @@ typedef struct wm_chunk {
 /* Fetches mirrors answered and left to the store below, added up as
  * mirrors are freed (tests). */
 static _Atomic uint64_t wm_total_served, wm_total_fallbacks;
+/* Puts held in memory only, and entries spilled to the store below. */
+static _Atomic uint64_t wm_total_held, wm_total_spilled;
 
 struct brook__wmbudget {
         int64_t max, used;
@@ -93,6 +100,18 @@ struct brook__wmirror {
         uint64_t entries, evicted;
         /** Fetches it answered, and left to the store below. */
         uint64_t served, fallbacks;
+        /** Holding mode (NULL spill: off). Epochs run from one flush to
+         *  the next: ecnt[i] entries put in epoch ebase + i are held only
+         *  in memory, and ebefore[i] is the offset flushed before it. The
+         *  current epoch is ebase + elen - 1; elen is 0 until primed (the
+         *  first flush after loading). */
+        brook__wmspill_fn spill;
+        void *spill_ctx;
+        uint32_t ebase;
+        uint32_t *ecnt;
+        int64_t *ebefore;
+        size_t elen, ecap;
+        uint64_t held, spilled;
         brook_buf_t *kbuf;
         /** Loading: the entries read, and their order. */
         brook__kvsnap_t *load;
@@ -223,6 +242,8 @@ static void wm_unlink(brook__wmirror_t *m, wm_entry_t *e)
 {
         e->dead = true;
         m->entries--;
+        if (e->epoch != WM_DURABLE)
+                m->ecnt[e->epoch - m->ebase]--;
         if (e->older)
                 e->older->newer = e->newer;
         if (e->newer) {
@@ -359,6 +380,15 @@ static void wm_free_all(brook__wmirror_t *m)
         m->entries = 0;
 }
 
+/* Writes @p e, held only in memory, to the store below (its count went
+ * with its unlink, or goes with the caller). */
+static void wm_spill(brook__wmirror_t *m, const wm_entry_t *e)
+{
+        m->spill(m->spill_ctx, e->data, e->key_size, e->start, e->seq,
+                 e->data + e->key_size, e->value_size);
+        m->spilled++;
+}
+
 /* Frees memory of @p m for the budget: drops its oldest entry (the floor
  * rises past it), or, once it has none, its chunk and table. False if it
  * had nothing to free. */
@@ -372,6 +402,9 @@ static bool wm_shed(brook__wmirror_t *m)
                         if (e->start >= m->floor)
                                 m->floor = e->start + 1;
                         m->evicted++;
+                        /* Held only here: the store below takes it. */
+                        if (e->epoch != WM_DURABLE)
+                                wm_spill(m, e);
                 }
                 return true;
         }
@@ -442,8 +475,12 @@ void brook__wmirror_free(brook__wmirror_t *m)
         b = m->budget;
         atomic_fetch_add(&wm_total_served, m->served);
         atomic_fetch_add(&wm_total_fallbacks, m->fallbacks);
+        atomic_fetch_add(&wm_total_held, m->held);
+        atomic_fetch_add(&wm_total_spilled, m->spilled);
         wm_free_all(m);
         wm_load_clear(m);
+        free(m->ecnt);
+        free(m->ebefore);
         for (i = 0; i < b->cnt; i++)
                 if (b->mirrors[i] == m) {
                         b->mirrors[i] = b->mirrors[--b->cnt];
@@ -459,6 +496,8 @@ void brook__wmirror_reset(brook__wmirror_t *m)
         wm_load_clear(m);
         m->loaded = false;
         m->floor = 0;
+        /* Primed again at the first flush after the next load. */
+        m->elen = 0;
 }
 
 bool brook__wmirror_loaded(const brook__wmirror_t *m)
@@ -509,7 +548,7 @@ static bool wm_split(const void *bkey, size_t bkey_size, size_t *key_sizep,
 
 static void wm_add(brook__wmirror_t *m, const unsigned char *key,
                    size_t key_size, int64_t start, uint32_t seq,
-                   const void *value, size_t value_size)
+                   const void *value, size_t value_size, bool held)
 {
         wm_entry_t *e = wm_alloc(m, wm_entry_size(key_size, value_size));
 
@@ -519,6 +558,11 @@ static void wm_add(brook__wmirror_t *m, const unsigned char *key,
         e->key_size = (uint32_t)key_size;
         e->value_size = (uint32_t)value_size;
         e->dead = false;
+        e->epoch = WM_DURABLE;
+        if (held) {
+                e->epoch = m->ebase + (uint32_t)(m->elen - 1);
+                m->ecnt[m->elen - 1]++;
+        }
         memcpy(e->data, key, key_size);
         if (value_size)
                 memcpy(e->data + key_size, value, value_size);
@@ -539,7 +583,7 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
             start < m->floor)
                 return;
         if (value) {
-                wm_add(m, bkey, key_size, start, seq, value, value_size);
+                wm_add(m, bkey, key_size, start, seq, value, value_size, false);
                 return;
         }
         if (!m->slot_cnt)
@@ -572,6 +616,10 @@ void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor)
                 if (!e->dead && e->start >= m->floor)
                         break;
                 wm_pop(m, &live);
+                /* Below a floor the budget raised, not past retention:
+                 * held only here, it goes to the store below. */
+                if (live && e->epoch != WM_DURABLE && e->start >= floor)
+                        wm_spill(m, e);
         }
 }
 
@@ -681,4 +729,115 @@ void brook__wmirror_load_done(brook__wmirror_t *m)
                 brook__wmirror_put(m, k, ksz, v, vsz);
         }
         wm_load_clear(m);
+}
+
+/* ------------------------------------------------------------- holding */
+
+void brook__wmirror_set_spill(brook__wmirror_t *m, brook__wmspill_fn spill,
+                              void *ctx)
+{
+        m->spill = spill;
+        m->spill_ctx = ctx;
+}
+
+bool brook__wmirror_holds(const brook__wmirror_t *m, const void *bkey,
+                          size_t bkey_size)
+{
+        size_t key_size;
+        int64_t start;
+        uint32_t seq;
+
+        return m->spill && m->loaded && m->elen &&
+               wm_split(bkey, bkey_size, &key_size, &start, &seq) &&
+               start >= m->floor;
+}
+
+void brook__wmirror_put_held(brook__wmirror_t *m, const void *bkey,
+                             size_t bkey_size, const void *value,
+                             size_t value_size)
+{
+        size_t key_size;
+        int64_t start;
+        uint32_t seq;
+
+        if (!wm_split(bkey, bkey_size, &key_size, &start, &seq))
+                return;
+        wm_add(m, bkey, key_size, start, seq, value, value_size, true);
+        m->held++;
+}
+
+/* A new epoch, whose entries replay from @p offset. */
+static void wm_epoch_push(brook__wmirror_t *m, int64_t offset)
+{
+        if (m->elen == m->ecap) {
+                m->ecap = m->ecap ? m->ecap * 2 : 16;
+                m->ecnt = brook__xrealloc(m->ecnt, m->ecap * sizeof *m->ecnt);
+                m->ebefore = brook__xrealloc(m->ebefore,
+                                             m->ecap * sizeof *m->ebefore);
+        }
+        if (!m->elen)
+                m->ebase = 0;
+        m->ecnt[m->elen] = 0;
+        m->ebefore[m->elen] = offset;
+        m->elen++;
+}
+
+void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset)
+{
+        if (m->spill && m->loaded && !m->elen)
+                wm_epoch_push(m, offset);
+}
+
+int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset)
+{
+        size_t i, k;
+
+        if (!m->spill || !m->loaded)
+                return offset;
+        /* A new epoch begins; its entries replay from @p offset. */
+        wm_epoch_push(m, offset);
+        /* Epochs with nothing held any more go (the current one stays). */
+        for (k = 0; k + 1 < m->elen && !m->ecnt[k]; k++)
+                ;
+        if (k) {
+                memmove(m->ecnt, m->ecnt + k, (m->elen - k) * sizeof *m->ecnt);
+                memmove(m->ebefore, m->ebefore + k,
+                        (m->elen - k) * sizeof *m->ebefore);
+                m->elen -= k;
+                m->ebase += (uint32_t)k;
+        }
+        for (i = 0; i < m->elen; i++)
+                if (m->ecnt[i])
+                        return m->ebefore[i];
+        return offset;
+}
+
+void brook__wmirror_sync(brook__wmirror_t *m)
+{
+        wm_chunk_t *c;
+        size_t off;
+
+        if (!m->spill || !m->elen)
+                return;
+        for (c = m->head, off = m->head_off; c; c = c->next, off = 0)
+                while (off < c->used) {
+                        wm_entry_t *e = (wm_entry_t *)(c->data + off);
+                        off += wm_entry_size(e->key_size, e->value_size);
+                        if (e->dead || e->epoch == WM_DURABLE)
+                                continue;
+                        wm_spill(m, e);
+                        m->ecnt[e->epoch - m->ebase]--;
+                        e->epoch = WM_DURABLE;
+                }
+}
+
+uint64_t brook__wmirror_spilled(const brook__wmirror_t *m)
+{
+        return m->spilled;
+}
+
+void brook__wmirror_held_totals(uint64_t *heldp, uint64_t *spilledp)
+{
+        *heldp = atomic_load(&wm_total_held);
+        *spilledp = atomic_load(&wm_total_spilled);
 }

@@ -580,6 +580,115 @@ static void test_stream_stream_restored(void **state)
         free(out);
 }
 
+static brook_builder_t *admissions_inner_join(const char *adm, const char *vit,
+                                              const char *out)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *l = brook_stream(b, adm, NULL);
+        brook_stream_t *r = brook_stream(b, vit, NULL);
+        brook_join_windows_t w = brook_join_windows(100, 0);
+
+        brook_stream_to(brook_stream_join(l, r, plus_joiner, NULL, &w, NULL),
+                        out, NULL);
+        return b;
+}
+
+static brook_app_t *held_app(const char *app_id, const char *dir,
+                             const char *adm, const char *vit, const char *out)
+{
+        brook_conf_t *conf = conf_for(app_id);
+        char errstr[1024] = "";
+        brook_app_t *app;
+
+        assert_int_equal(
+                brook_conf_set(conf, "state.dir", dir, errstr, sizeof errstr),
+                BROOK_OK);
+        app = brook_app_new(admissions_inner_join(adm, vit, out), conf, errstr,
+                            sizeof errstr);
+        if (!app || brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("%s", errstr);
+        return app;
+}
+
+/* A join buffer holds its recent entries in memory only, with the
+ * changelog as their store of record (wmirror.c): admissions processed
+ * and committed while held, then a clean stop that keeps the local state,
+ * then vital signs for all of them. The restarted app reads the buffer's
+ * changelog again from before the held entries (the offset its flush
+ * recorded), not from the end, so every admission finds its vital sign. */
+static void test_stream_stream_held_replayed(void **state)
+{
+        char *app_id = kt_unique("ssh"), *adm = kt_unique("ssh-adm"),
+             *vit = kt_unique("ssh-vit"), *out = kt_unique("ssh-out");
+        char dir[] = "/tmp/brook-ssh-XXXXXX", want[4096];
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        size_t n = 0;
+        int i, p;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(adm, 4);
+        kt_create_topic(vit, 4);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        app = held_app(app_id, dir, adm, vit, out);
+        /* A vital sign per partition that joins nothing: its lookup loads
+         * the admissions' mirror, and the commit after it lets the
+         * mirror hold what follows. */
+        for (p = 0; p < 4; p++) {
+                char k[32];
+                for (i = 0;; i++) {
+                        snprintf(k, sizeof k, "warm-%d", i);
+                        if (kt_partition_of(k, 4) == p)
+                                break;
+                }
+                kt_produce_at(rk, vit, p, k, "x", 1, SS_T0 - 10, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+        assert_int_equal(kt_wait_committed(app_id, vit, 4, 4, WAIT_MS), 4);
+        for (i = 0; i < ADMITTED; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i);
+                int len = snprintf(v, sizeof v, "adm-%d", i);
+                kt_produce_at(rk, adm, kt_partition_of(k, 4), k, v, (size_t)len,
+                              SS_T0 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+        assert_int_equal(kt_wait_committed(app_id, adm, 4, ADMITTED, WAIT_MS),
+                         ADMITTED);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        assert_int_equal(kt_count(out), 0);
+
+        for (i = 0; i < ADMITTED; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i);
+                int len = snprintf(v, sizeof v, "vit-%d", i);
+                kt_produce_at(rk, vit, kt_partition_of(k, 4), k, v, (size_t)len,
+                              SS_T0 + 50 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+        app = held_app(app_id, dir, adm, vit, out);
+        assert_int_equal(kt_wait_count(out, ADMITTED, WAIT_MS), ADMITTED);
+        assert_int_equal(
+                kt_wait_committed(app_id, vit, 4, 4 + ADMITTED, WAIT_MS),
+                4 + ADMITTED);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        kt_producer_close(rk);
+
+        for (i = 0; i < ADMITTED; i++)
+                n += (size_t)snprintf(want + n, sizeof want - n,
+                                      "p%d adm-%d+vit-%d\n", i, i, i);
+        expect_lines(out, want);
+        kt_rmtree(dir);
+        free(app_id);
+        free(adm);
+        free(vit);
+        free(out);
+}
+
 /* Streams of 4 and 2 partitions cannot be joined: the app does not
  * start, and names both topics. */
 static void test_stream_stream_not_copartitioned(void **state)
@@ -1271,6 +1380,7 @@ int main(void)
                 cmocka_unit_test(test_join_not_copartitioned),
                 cmocka_unit_test(test_copartition_groups),
                 cmocka_unit_test(test_stream_stream_restored),
+                cmocka_unit_test(test_stream_stream_held_replayed),
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
                 cmocka_unit_test(test_fk_join_on_broker),
                 cmocka_unit_test(test_global_join_on_broker),

@@ -411,25 +411,37 @@ static void check_join(jkind_t kind, bool eos, int abort_every)
 {
         char *want = malloc(JOIN_OUT), *got = malloc(JOIN_OUT);
         uint64_t served0, fallbacks0, served1, fallbacks1, served2, fallbacks2;
+        uint64_t held0, spilled0, held1, spilled1, held2, spilled2;
         uint64_t seed;
 
         for (seed = 1; seed <= 2; seed++) {
                 join_run(kind, "0", eos, abort_every, seed * 7919, want);
                 assert_true(strlen(want) > 1000);
                 brook__wmirror_totals(&served0, &fallbacks0);
-                /* The default: every lookup from the mirror. */
-                join_run(kind, "16777216", eos, abort_every, seed * 7919, got);
+                brook__wmirror_held_totals(&held0, &spilled0);
+                /* The default: every lookup from the mirror, and nearly
+                 * every record held in memory only (those before the
+                 * first lookup of each store go to RocksDB), none
+                 * written to RocksDB later: they expire in memory. */
+                join_run(kind, "33554432", eos, abort_every, seed * 7919, got);
                 assert_string_equal(got, want);
                 brook__wmirror_totals(&served1, &fallbacks1);
+                brook__wmirror_held_totals(&held1, &spilled1);
                 assert_true(served1 - served0 >= JOIN_INPUTS / 2);
                 assert_int_equal(fallbacks1 - fallbacks0, 0);
-                /* A budget far below the data: lookups that reach back
-                 * past what it kept read RocksDB. */
+                assert_true(held1 - held0 > JOIN_INPUTS * 9 / 10);
+                assert_int_equal(spilled1 - spilled0, 0);
+                /* A budget far below the data: held entries go to RocksDB
+                 * as they leave, and lookups that reach back past what it
+                 * kept read RocksDB. */
                 join_run(kind, "3000", eos, abort_every, seed * 7919, got);
                 assert_string_equal(got, want);
                 brook__wmirror_totals(&served2, &fallbacks2);
+                brook__wmirror_held_totals(&held2, &spilled2);
                 assert_true(fallbacks2 - fallbacks1 > 100);
                 assert_true(served2 - served1 > 100);
+                assert_true(held2 - held1 > JOIN_INPUTS / 2);
+                assert_true(spilled2 - spilled1 > JOIN_INPUTS / 4);
         }
         free(want);
         free(got);

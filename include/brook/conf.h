@@ -51,11 +51,14 @@
  *   rocksdb.memory.bytes                 [67108864] RocksDB memory for the
  *                                        whole app (block cache 3/4, write
  *                                        buffers 1/4), at least 4 MiB
- *   join.memory.bytes                    [16777216] memory for copies of
- *                                        the recent entries of stream-stream
- *                                        joins' window stores, which their
- *                                        lookups read instead of RocksDB;
- *                                        split between threads; 0: none
+ *   join.memory.bytes                    [33554432] memory for the recent
+ *                                        entries of stream-stream joins'
+ *                                        window stores: their lookups read
+ *                                        it, and an entry reaches RocksDB
+ *                                        only if it leaves memory before it
+ *                                        expires (the changelog restores
+ *                                        it); split between threads; 0: none
+ *                                        (docs/joins.md)
  *   buffered.records.per.partition       [1000] 1.. records of a
  *                                        partition a thread takes from the
  *                                        consumer ahead of processing
