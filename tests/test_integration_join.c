@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -683,6 +684,103 @@ static void test_stream_stream_held_replayed(void **state)
                                       "p%d adm-%d+vit-%d\n", i, i, i);
         expect_lines(out, want);
         kt_rmtree(dir);
+        free(app_id);
+        free(adm);
+        free(vit);
+        free(out);
+}
+
+#define KILL_PAIRS 4000
+#define KILL_HELD  50
+#define KILL_KEYS  200
+
+static pid_t ssj_spawn(const char *app_id, const char *dir, const char *adm,
+                       const char *vit, const char *out, int run)
+{
+        char name[32], other[300], log[600];
+        char *argv[] = {SSJ_APP_PATH, name, (char *)kt_bootstrap(),
+                        (char *)app_id, (char *)adm, (char *)out, (char *)dir,
+                        other, "processing.guarantee=exactly_once_v2",
+                        "commit.interval.ms=100",
+                        /* A static member: started again, it gets its
+                         * partitions back at once, without waiting for
+                         * the killed one's session to time out. */
+                        "group.instance.id=ssk-0", NULL};
+
+        snprintf(name, sizeof name, "ssj-run%d", run);
+        snprintf(other, sizeof other, "ssj.other=%s", vit);
+        snprintf(log, sizeof log, "%s/%s-%s", LOG_DIR, app_id, name);
+        return kt_spawn(argv, log);
+}
+
+/* Admission i and vital sign i (key "p<i % 200>", 5 ms apart); record i of
+ * a side is at T0 + i, so a key's next record is 200 ms away, outside the
+ * 100 ms window: each admission joins exactly its own vital sign. */
+static void ssj_produce(rd_kafka_t *rk, const char *topic, bool adm, int from,
+                        int to)
+{
+        for (int i = from; i < to; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i % KILL_KEYS);
+                int len =
+                        snprintf(v, sizeof v, "%s-%d", adm ? "adm" : "vit", i);
+                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
+                              (size_t)len, SS_T0 + i + (adm ? 0 : 5), NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+}
+
+/* The held records of a join buffer survive a SIGKILL, under exactly-once:
+ * admissions and vital signs processed and committed, but the vital signs
+ * of the last KILL_HELD admissions withheld, so those admissions are held
+ * in the join's memory (and its changelog) only; the process is killed,
+ * started again with its local state, and gets the rest. Every admission
+ * joins its vital sign exactly once. */
+static void test_stream_stream_killed(void **state)
+{
+        char *app_id = kt_unique("ssk"), *adm = kt_unique("ssk-adm"),
+             *vit = kt_unique("ssk-vit"), *out = kt_unique("ssk-out");
+        char dir[] = "/tmp/brook-ssk-XXXXXX";
+        char *want = malloc(KILL_PAIRS * 40);
+        const int part1 = KILL_PAIRS / 2;
+        rd_kafka_t *rk;
+        size_t n = 0;
+        pid_t pid;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(adm, 4);
+        kt_create_topic(vit, 4);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        ssj_produce(rk, adm, true, 0, part1);
+        ssj_produce(rk, vit, false, 0, part1 - KILL_HELD);
+        pid = ssj_spawn(app_id, dir, adm, vit, out, 1);
+        assert_int_equal(kt_wait_committed(app_id, adm, 4, part1, WAIT_MS),
+                         part1);
+        assert_int_equal(
+                kt_wait_committed(app_id, vit, 4, part1 - KILL_HELD, WAIT_MS),
+                part1 - KILL_HELD);
+        assert_int_equal(kill(pid, SIGKILL), 0);
+        assert_int_equal(kt_wait(pid, 30000), 128 + SIGKILL);
+
+        ssj_produce(rk, vit, false, part1 - KILL_HELD, part1);
+        ssj_produce(rk, adm, true, part1, KILL_PAIRS);
+        ssj_produce(rk, vit, false, part1, KILL_PAIRS);
+        pid = ssj_spawn(app_id, dir, adm, vit, out, 2);
+        assert_int_equal(kt_wait_committed(app_id, vit, 4, KILL_PAIRS, WAIT_MS),
+                         KILL_PAIRS);
+        assert_int_equal(kill(pid, SIGTERM), 0);
+        assert_int_equal(kt_wait(pid, 30000), 0);
+        kt_producer_close(rk);
+
+        for (int i = 0; i < KILL_PAIRS; i++)
+                n += (size_t)snprintf(want + n, KILL_PAIRS * 40 - n,
+                                      "p%d adm-%d+vit-%d\n", i % KILL_KEYS, i,
+                                      i);
+        expect_lines(out, want);
+        kt_rmtree(dir);
+        free(want);
         free(app_id);
         free(adm);
         free(vit);
@@ -1381,6 +1479,7 @@ int main(void)
                 cmocka_unit_test(test_copartition_groups),
                 cmocka_unit_test(test_stream_stream_restored),
                 cmocka_unit_test(test_stream_stream_held_replayed),
+                cmocka_unit_test(test_stream_stream_killed),
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
                 cmocka_unit_test(test_fk_join_on_broker),
                 cmocka_unit_test(test_global_join_on_broker),
