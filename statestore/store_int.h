@@ -944,7 +944,8 @@ void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset);
  *  (@p offset itself when there is none). */
 int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset);
 /** Spills every entry held only in memory (before a read of the store
- *  below). */
+ *  below), and ends holding: such a read means the budget does not cover
+ *  the join's window. */
 void brook__wmirror_sync(brook__wmirror_t *m);
 /** Entries spilled so far. */
 uint64_t brook__wmirror_spilled(const brook__wmirror_t *m);

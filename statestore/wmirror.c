@@ -112,6 +112,8 @@ struct brook__wmirror {
         int64_t *ebefore;
         size_t elen, ecap;
         uint64_t held, spilled;
+        /** A sync ended holding for good (brook__wmirror_sync()). */
+        bool held_off;
         brook_buf_t *kbuf;
         /** Loading: the entries read, and their order. */
         brook__kvsnap_t *load;
@@ -747,7 +749,7 @@ bool brook__wmirror_holds(const brook__wmirror_t *m, const void *bkey,
         int64_t start;
         uint32_t seq;
 
-        return m->spill && m->loaded && m->elen &&
+        return m->spill && !m->held_off && m->loaded && m->elen &&
                wm_split(bkey, bkey_size, &key_size, &start, &seq) &&
                start >= m->floor;
 }
@@ -819,6 +821,12 @@ void brook__wmirror_sync(brook__wmirror_t *m)
 
         if (!m->spill || !m->elen)
                 return;
+        /* A read below comes from a lookup that reached past what the
+         * budget kept (or a rarer read): the budget does not cover the
+         * join's window, so what is held would leave before it expires
+         * anyway. Puts go to the store below from now on, and this scan
+         * of the whole mirror happens once. */
+        m->held_off = true;
         for (c = m->head, off = m->head_off; c; c = c->next, off = 0)
                 while (off < c->used) {
                         wm_entry_t *e = (wm_entry_t *)(c->data + off);

@@ -440,8 +440,11 @@ static void check_join(jkind_t kind, bool eos, int abort_every)
                 brook__wmirror_held_totals(&held2, &spilled2);
                 assert_true(fallbacks2 - fallbacks1 > 100);
                 assert_true(served2 - served1 > 100);
-                assert_true(held2 - held1 > JOIN_INPUTS / 2);
-                assert_true(spilled2 - spilled1 > JOIN_INPUTS / 4);
+                /* Held until the first lookup read RocksDB, then the
+                 * puts went there: the budget cannot hold the window. */
+                assert_true(held2 - held1 > 0);
+                assert_true(spilled2 - spilled1 > 0);
+                assert_true(held2 - held1 < JOIN_INPUTS / 4);
         }
         free(want);
         free(got);
