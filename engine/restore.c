@@ -120,6 +120,19 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
                  * and a broker may be briefly away: both pass. */
                 return BROOK__RESTORE_RETRY;
         }
+        /* A join store records the offset before the records it held in
+         * memory only (wmirror.c), within ten minutes of the commit; its
+         * store below is sound whatever the changelog lost before lo. */
+        if (stored >= 0 && stored < lo && stored <= hi &&
+            st->def->join_buffer && st->def->logging) {
+                brook__log("WARN",
+                           "task %s: store \"%s\" is at changelog offset "
+                           "%" PRId64 ", before the changelog's start %" PRId64
+                           ": the records it held in memory from there to "
+                           "the start are gone; restoring from the start",
+                           st->task->id, st->def->name, stored, lo);
+                stored = lo;
+        }
         if (stored >= 0 && (stored > hi || stored < lo)) {
                 brook__log("WARN",
                            "task %s: store \"%s\" is at changelog offset "

@@ -304,7 +304,7 @@ static brook_err_t seg_mirror_load(segstore_t *s, int64_t observed,
                 int64_t recorded = -1;
                 if (s->ops->stored_offset)
                         recorded = s->ops->stored_offset(s->base);
-                brook__wmirror_prime(s->mirror, recorded);
+                brook__wmirror_prime(s->mirror, recorded, brook__now_mono_ms());
         }
         return BROOK_OK;
 fail:
@@ -727,10 +727,9 @@ static brook_err_t seg_get_with(segstore_t *s, bool query, brook_buf_t *kbuf,
                               s->ops->kind ? s->ops->kind : "?");
                 return BROOK_ERR_STATE;
         }
-        if (query)
-                return seg_query_held(s, errstr, errstr_size);
-        else {
-                brook_err_t err = seg_sync(s, errstr, errstr_size);
+        {
+                brook_err_t err = query ? seg_query_held(s, errstr, errstr_size)
+                                        : seg_sync(s, errstr, errstr_size);
                 if (err)
                         return err;
         }
@@ -897,8 +896,8 @@ static brook_err_t seg_flush(void *self, int64_t changelog_offset, char *errstr,
         /* Held entries replay from the changelog: the offset before the
          * oldest of them. */
         if (s->mirror && atomic_load(&s->holding))
-                changelog_offset =
-                        brook__wmirror_flushed(s->mirror, changelog_offset);
+                changelog_offset = brook__wmirror_flushed(
+                        s->mirror, changelog_offset, brook__now_mono_ms());
         if (s->ops->persistent && observed >= 0) {
                 unsigned char v[8];
                 be64_put(v, (uint64_t)observed);

@@ -938,11 +938,13 @@ void brook__wmirror_put_held(brook__wmirror_t *m, const void *bkey,
 /** Loaded, the mirror may hold puts from now on: those replay from
  *  @p offset, the one the store recorded last (or -1: the start). Without
  *  it, holding starts at the first flush. */
-void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset);
-/** The store flushes at changelog offset @p offset: returns the offset to
- *  record instead, the one before the oldest entry held only in memory
- *  (@p offset itself when there is none). */
-int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset);
+void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset, int64_t now_ms);
+/** The store flushes at changelog offset @p offset, at monotonic time
+ *  @p now_ms: returns the offset to record instead, the one before the
+ *  oldest entry held only in memory (@p offset itself when there is
+ *  none). Entries held for 10 minutes are spilled first. */
+int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
+                               int64_t now_ms);
 /** Spills every entry held only in memory (before a read of the store
  *  below), and ends holding: such a read means the budget does not cover
  *  the join's window. */

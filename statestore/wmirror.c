@@ -66,6 +66,8 @@ typedef struct wm_entry {
 } wm_entry_t;
 
 #define WM_DURABLE UINT32_MAX
+/* How long (wall clock) a record may stay held in memory only. */
+#define WM_HOLD_MAX_MS (10 * 60 * 1000)
 
 typedef struct wm_chunk {
         struct wm_chunk *next; /**< The next newer chunk. */
@@ -109,7 +111,7 @@ struct brook__wmirror {
         void *spill_ctx;
         uint32_t ebase;
         uint32_t *ecnt;
-        int64_t *ebefore;
+        int64_t *ebefore, *ebegan; /* ebegan: monotonic ms */
         size_t elen, ecap;
         uint64_t held, spilled;
         /** A sync ended holding for good (brook__wmirror_sync()). */
@@ -483,6 +485,7 @@ void brook__wmirror_free(brook__wmirror_t *m)
         wm_load_clear(m);
         free(m->ecnt);
         free(m->ebefore);
+        free(m->ebegan);
         for (i = 0; i < b->cnt; i++)
                 if (b->mirrors[i] == m) {
                         b->mirrors[i] = b->mirrors[--b->cnt];
@@ -581,9 +584,23 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
         uint64_t hash;
         wm_entry_t *e;
 
-        if (!m->loaded || !wm_split(bkey, bkey_size, &key_size, &start, &seq) ||
-            start < m->floor)
+        if (!m->loaded || !wm_split(bkey, bkey_size, &key_size, &start, &seq))
                 return;
+        if (start < m->floor) {
+                /* The store below has the newer write; a copy held here
+                 * (put late, behind the floor the budget raised) must not
+                 * be spilled over it. */
+                if (m->spill && m->slot_cnt) {
+                        hash = brook__hash_bytes(0, bkey, key_size);
+                        i = wm_probe(m, hash, bkey, key_size);
+                        for (e = m->slots[i]; e; e = e->older)
+                                if (wm_cmp(e, start, seq) == 0) {
+                                        wm_unlink(m, e);
+                                        break;
+                                }
+                }
+                return;
+        }
         if (value) {
                 wm_add(m, bkey, key_size, start, seq, value, value_size, false);
                 return;
@@ -768,36 +785,78 @@ void brook__wmirror_put_held(brook__wmirror_t *m, const void *bkey,
         m->held++;
 }
 
-/* A new epoch, whose entries replay from @p offset. */
-static void wm_epoch_push(brook__wmirror_t *m, int64_t offset)
+/* A new epoch, begun at @p now_ms, whose entries replay from @p offset. */
+static void wm_epoch_push(brook__wmirror_t *m, int64_t offset, int64_t now_ms)
 {
         if (m->elen == m->ecap) {
                 m->ecap = m->ecap ? m->ecap * 2 : 16;
                 m->ecnt = brook__xrealloc(m->ecnt, m->ecap * sizeof *m->ecnt);
                 m->ebefore = brook__xrealloc(m->ebefore,
                                              m->ecap * sizeof *m->ebefore);
+                m->ebegan =
+                        brook__xrealloc(m->ebegan, m->ecap * sizeof *m->ebegan);
         }
         if (!m->elen)
                 m->ebase = 0;
         m->ecnt[m->elen] = 0;
         m->ebefore[m->elen] = offset;
+        m->ebegan[m->elen] = now_ms;
         m->elen++;
 }
 
-void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset)
+void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset, int64_t now_ms)
 {
         if (m->spill && m->loaded && !m->elen)
-                wm_epoch_push(m, offset);
+                wm_epoch_push(m, offset, now_ms);
 }
 
-int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset)
+/* Spills what epochs begun before @p cutoff_ms still hold: entries are in
+ * put order and epochs rise with it, so the scan stops at the first entry
+ * held from a later epoch. */
+static void wm_spill_before(brook__wmirror_t *m, int64_t cutoff_ms)
+{
+        uint32_t young;
+        size_t n = 0, i;
+        wm_chunk_t *c;
+        size_t off;
+
+        for (i = 0; i < m->elen && m->ebegan[i] < cutoff_ms; i++)
+                n += m->ecnt[i];
+        if (!n)
+                return;
+        young = m->ebase + (uint32_t)i;
+        for (c = m->head, off = m->head_off; c && n; c = c->next, off = 0)
+                while (off < c->used && n) {
+                        wm_entry_t *e = (wm_entry_t *)(c->data + off);
+                        off += wm_entry_size(e->key_size, e->value_size);
+                        if (e->dead || e->epoch == WM_DURABLE)
+                                continue;
+                        if ((uint32_t)(e->epoch - m->ebase) >=
+                            (uint32_t)(young - m->ebase))
+                                return;
+                        wm_spill(m, e);
+                        m->ecnt[e->epoch - m->ebase]--;
+                        e->epoch = WM_DURABLE;
+                        n--;
+                }
+}
+
+int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
+                               int64_t now_ms)
 {
         size_t i, k;
 
         if (!m->spill || !m->loaded)
                 return offset;
+        /* The changelog keeps a join store's records for its retention + 1
+         * day (of their timestamps), and a store whose puts stopped may
+         * never expire what it holds: held past WM_HOLD_MAX_MS of wall
+         * clock, records go to the store below, so that a restart never
+         * needs changelog records older than that. */
+        if (m->elen)
+                wm_spill_before(m, now_ms - WM_HOLD_MAX_MS);
         /* A new epoch begins; its entries replay from @p offset. */
-        wm_epoch_push(m, offset);
+        wm_epoch_push(m, offset, now_ms);
         /* Epochs with nothing held any more go (the current one stays). */
         for (k = 0; k + 1 < m->elen && !m->ecnt[k]; k++)
                 ;
@@ -819,7 +878,7 @@ void brook__wmirror_sync(brook__wmirror_t *m)
         wm_chunk_t *c;
         size_t off;
 
-        if (!m->spill || !m->elen)
+        if (!m->spill || !m->elen || m->held_off)
                 return;
         /* A read below comes from a lookup that reached past what the
          * budget kept (or a rarer read): the budget does not cover the

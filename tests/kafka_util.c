@@ -88,6 +88,40 @@ void kt_create_topic(const char *topic, int partitions)
         kt_create_topic_with(topic, partitions, NULL, NULL);
 }
 
+void kt_delete_records(const char *topic, int partitions)
+{
+        rd_kafka_t *rk = kt_client(RD_KAFKA_PRODUCER, NULL);
+        rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+        rd_kafka_topic_partition_list_t *parts =
+                rd_kafka_topic_partition_list_new(partitions);
+        rd_kafka_DeleteRecords_t *del;
+        const rd_kafka_topic_partition_list_t *res;
+        rd_kafka_event_t *ev;
+        int i;
+
+        for (i = 0; i < partitions; i++)
+                rd_kafka_topic_partition_list_add(parts, topic, i)->offset =
+                        RD_KAFKA_OFFSET_END;
+        del = rd_kafka_DeleteRecords_new(parts);
+        rd_kafka_DeleteRecords(rk, &del, 1, NULL, q);
+        ev = rd_kafka_queue_poll(q, 30000);
+        assert_non_null(ev);
+        if (rd_kafka_event_error(ev))
+                fail_msg("delete records of %s: %s", topic,
+                         rd_kafka_event_error_string(ev));
+        res = rd_kafka_DeleteRecords_result_offsets(
+                rd_kafka_event_DeleteRecords_result(ev));
+        for (i = 0; i < res->cnt; i++)
+                if (res->elems[i].err)
+                        fail_msg("delete records of %s [%d]: %s", topic, i,
+                                 rd_kafka_err2str(res->elems[i].err));
+        rd_kafka_event_destroy(ev);
+        rd_kafka_DeleteRecords_destroy(del);
+        rd_kafka_topic_partition_list_destroy(parts);
+        rd_kafka_queue_destroy(q);
+        rd_kafka_destroy(rk);
+}
+
 void kt_create_topic_with(const char *topic, int partitions, const char *config,
                           const char *value)
 {

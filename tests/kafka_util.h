@@ -23,6 +23,10 @@ void kt_create_topic(const char *topic, int partitions);
 void kt_create_topic_with(const char *topic, int partitions, const char *config,
                           const char *value);
 /** An idempotent producer (acks=all); deliveries are counted. */
+/** Deletes every record of @p topic's @p partitions partitions (the
+ *  Admin API's DeleteRecords up to each partition's end): its start
+ *  offsets move to its ends, as retention would move them. */
+void kt_delete_records(const char *topic, int partitions);
 rd_kafka_t *kt_producer(void);
 /** Flushes and destroys; fails the test if any delivery failed. */
 void kt_producer_close(rd_kafka_t *rk);

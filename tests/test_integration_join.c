@@ -690,6 +690,91 @@ static void test_stream_stream_held_replayed(void **state)
         free(out);
 }
 
+/* Admissions "adm-<i>" of patients p<first>.. at SS_T0 + i. */
+static void adm_produce(rd_kafka_t *rk, const char *topic, const char *what,
+                        int first, int cnt, int64_t t0)
+{
+        for (int i = 0; i < cnt; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", first + i);
+                int len = snprintf(v, sizeof v, "%s-%d", what, first + i);
+                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
+                              (size_t)len, t0 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+}
+
+/* A join store whose changelog lost the records it held in memory (past
+ * the changelog's retention, here deleted outright) restores from the
+ * changelog's start and keeps what its RocksDB holds: admissions written
+ * to RocksDB before the store held anything still join; those held in
+ * memory at the stop are gone, and the app says so. (A store that
+ * recorded an offset outside its changelog is otherwise cleared.) */
+static void test_stream_stream_changelog_gone(void **state)
+{
+        char *app_id = kt_unique("ssg"), *adm = kt_unique("ssg-adm"),
+             *vit = kt_unique("ssg-vit"), *out = kt_unique("ssg-out");
+        char dir[] = "/tmp/brook-ssg-XXXXXX", want[4096], changelog[512];
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        size_t n = 0;
+        int i, p;
+        (void)state;
+
+        assert_non_null(mkdtemp(dir));
+        kt_create_topic(adm, 4);
+        kt_create_topic(vit, 4);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        /* p100..p119 before any vital sign: no lookup has loaded the
+         * admissions' mirror yet, so they go to RocksDB. */
+        adm_produce(rk, adm, "adm", 100, 20, SS_T0);
+        app = held_app(app_id, dir, adm, vit, out);
+        assert_int_equal(kt_wait_committed(app_id, adm, 4, 20, WAIT_MS), 20);
+        for (p = 0; p < 4; p++) {
+                char k[32];
+                for (i = 0;; i++) {
+                        snprintf(k, sizeof k, "warm-%d", i);
+                        if (kt_partition_of(k, 4) == p)
+                                break;
+                }
+                kt_produce_at(rk, vit, p, k, "x", 1, SS_T0 - 10, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+        assert_int_equal(kt_wait_committed(app_id, vit, 4, 4, WAIT_MS), 4);
+        /* p0..p39, held in memory only. */
+        adm_produce(rk, adm, "adm", 0, ADMITTED, SS_T0 + 20);
+        assert_int_equal(
+                kt_wait_committed(app_id, adm, 4, 20 + ADMITTED, WAIT_MS),
+                20 + ADMITTED);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+
+        snprintf(changelog, sizeof changelog,
+                 "%s-KSTREAM-JOINTHIS-0000000004-store-changelog", app_id);
+        assert_int_equal(kt_count(changelog), 20 + ADMITTED);
+        kt_delete_records(changelog, 4);
+        adm_produce(rk, vit, "vit", 100, 20, SS_T0 + 50);
+        adm_produce(rk, vit, "vit", 0, ADMITTED, SS_T0 + 70);
+        app = held_app(app_id, dir, adm, vit, out);
+        assert_int_equal(
+                kt_wait_committed(app_id, vit, 4, 4 + 20 + ADMITTED, WAIT_MS),
+                4 + 20 + ADMITTED);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        kt_producer_close(rk);
+
+        for (i = 100; i < 120; i++)
+                n += (size_t)snprintf(want + n, sizeof want - n,
+                                      "p%d adm-%d+vit-%d\n", i, i, i);
+        expect_lines(out, want);
+        kt_rmtree(dir);
+        free(app_id);
+        free(adm);
+        free(vit);
+        free(out);
+}
+
 #define KILL_PAIRS 4000
 #define KILL_HELD  50
 #define KILL_KEYS  200
@@ -1480,6 +1565,7 @@ int main(void)
                 cmocka_unit_test(test_stream_stream_restored),
                 cmocka_unit_test(test_stream_stream_held_replayed),
                 cmocka_unit_test(test_stream_stream_killed),
+                cmocka_unit_test(test_stream_stream_changelog_gone),
                 cmocka_unit_test(test_stream_stream_not_copartitioned),
                 cmocka_unit_test(test_fk_join_on_broker),
                 cmocka_unit_test(test_global_join_on_broker),
