@@ -68,6 +68,8 @@ typedef struct wm_entry {
 #define WM_DURABLE UINT32_MAX
 /* How long (wall clock) a record may stay held in memory only. */
 #define WM_HOLD_MAX_MS (10 * 60 * 1000)
+/* The shortest epoch (see brook__wmirror_flushed()). */
+#define WM_EPOCH_MIN_MS 1000
 
 typedef struct wm_chunk {
         struct wm_chunk *next; /**< The next newer chunk. */
@@ -855,8 +857,19 @@ int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
          * needs changelog records older than that. */
         if (m->elen)
                 wm_spill_before(m, now_ms - WM_HOLD_MAX_MS);
-        /* A new epoch begins; its entries replay from @p offset. */
-        wm_epoch_push(m, offset, now_ms);
+        /* A new epoch begins; its entries replay from @p offset. One
+         * that holds nothing yet starts over from here instead, and one
+         * younger than WM_EPOCH_MIN_MS goes on (its entries replay from
+         * its older offset, which covers them): a store keeps at most
+         * WM_HOLD_MAX_MS / WM_EPOCH_MIN_MS epochs, whatever its commit
+         * interval. */
+        k = m->elen - 1;
+        if (m->elen && !m->ecnt[k]) {
+                m->ebefore[k] = offset;
+                m->ebegan[k] = now_ms;
+        } else if (!m->elen || now_ms - m->ebegan[k] >= WM_EPOCH_MIN_MS) {
+                wm_epoch_push(m, offset, now_ms);
+        }
         /* Epochs with nothing held any more go (the current one stays). */
         for (k = 0; k + 1 < m->elen && !m->ecnt[k]; k++)
                 ;
@@ -864,6 +877,8 @@ int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
                 memmove(m->ecnt, m->ecnt + k, (m->elen - k) * sizeof *m->ecnt);
                 memmove(m->ebefore, m->ebefore + k,
                         (m->elen - k) * sizeof *m->ebefore);
+                memmove(m->ebegan, m->ebegan + k,
+                        (m->elen - k) * sizeof *m->ebegan);
                 m->elen -= k;
                 m->ebase += (uint32_t)k;
         }

@@ -379,6 +379,37 @@ static void test_holding_offsets(void **state)
         brook__wmbudget_destroy(b);
 }
 
+/* Commits less than a second apart share an epoch: what is put after the
+ * second replays from the first's offset. */
+static void test_holding_short_epochs(void **state)
+{
+        brook__wmbudget_t *b = brook__wmbudget_new(1 << 20);
+        brook__wmirror_t *m = brook__wmirror_new(b);
+        struct spills sp = {0};
+
+        (void)state;
+        brook__wmirror_set_spill(m, spill_cb, &sp);
+        brook__wmirror_load_begin(m, 0);
+        brook__wmirror_load_done(m);
+        brook__wmirror_prime(m, 0, 0);
+        put_held(m, "x", 100, 0, "X");
+        assert_int_equal(brook__wmirror_flushed(m, 10, 100), 0);
+        put_held(m, "y", 101, 0, "Y");
+        assert_int_equal(brook__wmirror_flushed(m, 20, 600), 0);
+        /* A second on: y is in the first epoch too. */
+        assert_int_equal(brook__wmirror_flushed(m, 30, 1200), 0);
+        brook__wmirror_expire(m, 101);
+        assert_int_equal(brook__wmirror_flushed(m, 40, 1300), 0);
+        brook__wmirror_expire(m, 102);
+        assert_int_equal(brook__wmirror_flushed(m, 50, 1400), 50);
+        /* An empty epoch starts over at each commit. */
+        put_held(m, "z", 200, 0, "Z");
+        assert_int_equal(brook__wmirror_flushed(m, 60, 1500), 50);
+        assert_int_equal(sp.cnt, 0);
+        brook__wmirror_free(m);
+        brook__wmbudget_destroy(b);
+}
+
 /* A held entry put late sits behind the floor the budget raised; a newer
  * write of the same window goes below, and the held copy must not be
  * spilled over it when it reaches the head. */
@@ -630,6 +661,7 @@ int main(void)
                 cmocka_unit_test(test_budget),
                 cmocka_unit_test(test_load),
                 cmocka_unit_test(test_holding_offsets),
+                cmocka_unit_test(test_holding_short_epochs),
                 cmocka_unit_test(test_holding_below_floor),
                 cmocka_unit_test(test_inner_join),
                 cmocka_unit_test(test_left_join),
