@@ -1115,13 +1115,7 @@ brook__node_t *brook__topology_source_for(const brook__topology_t *topo,
                         if (!strcmp(n->topics[j], topic))
                                 return n;
         }
-        for (i = 0; i < b->nodes.cnt; i++) {
-                brook__node_t *n = b->nodes.v[i];
-                if (n->kind == BROOK__NODE_SOURCE && n->pattern &&
-                    !regexec(&n->regex, topic, 0, NULL, 0))
-                        return n;
-        }
-        return NULL;
+        return brook__pattern_owner(b, topic);
 }
 
 /* -------------------------------------------------------------- describe */

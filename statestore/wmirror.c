@@ -37,6 +37,7 @@
  */
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -812,35 +813,40 @@ void brook__wmirror_prime(brook__wmirror_t *m, int64_t offset, int64_t now_ms)
                 wm_epoch_push(m, offset, now_ms);
 }
 
-/* Spills what epochs begun before @p cutoff_ms still hold: entries are in
- * put order and epochs rise with it, so the scan stops at the first entry
- * held from a later epoch. */
-static void wm_spill_before(brook__wmirror_t *m, int64_t cutoff_ms)
+/* Spills up to @p n entries held from the epochs before the @p young-th
+ * (counting from ebase), oldest first: entries are in put order and epochs
+ * rise with it, so the scan stops at the first entry held from a later
+ * one. */
+static void wm_spill_held(brook__wmirror_t *m, uint32_t young, size_t n)
 {
-        uint32_t young;
-        size_t n = 0, i;
         wm_chunk_t *c;
         size_t off;
 
-        for (i = 0; i < m->elen && m->ebegan[i] < cutoff_ms; i++)
-                n += m->ecnt[i];
-        if (!n)
-                return;
-        young = m->ebase + (uint32_t)i;
         for (c = m->head, off = m->head_off; c && n; c = c->next, off = 0)
                 while (off < c->used && n) {
                         wm_entry_t *e = (wm_entry_t *)(c->data + off);
                         off += wm_entry_size(e->key_size, e->value_size);
                         if (e->dead || e->epoch == WM_DURABLE)
                                 continue;
-                        if ((uint32_t)(e->epoch - m->ebase) >=
-                            (uint32_t)(young - m->ebase))
+                        if (e->epoch - m->ebase >= young)
                                 return;
                         wm_spill(m, e);
                         m->ecnt[e->epoch - m->ebase]--;
                         e->epoch = WM_DURABLE;
                         n--;
                 }
+}
+
+/* Spills what epochs begun before @p cutoff_ms still hold. */
+static void wm_spill_before(brook__wmirror_t *m, int64_t cutoff_ms)
+{
+        size_t n = 0, i;
+
+        for (i = 0; i < m->elen && m->ebegan[i] < cutoff_ms; i++)
+                n += m->ecnt[i];
+        if (!n)
+                return;
+        wm_spill_held(m, (uint32_t)i, n);
 }
 
 int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
@@ -890,9 +896,6 @@ int64_t brook__wmirror_flushed(brook__wmirror_t *m, int64_t offset,
 
 void brook__wmirror_sync(brook__wmirror_t *m)
 {
-        wm_chunk_t *c;
-        size_t off;
-
         if (!m->spill || !m->elen || m->held_off)
                 return;
         /* A read below comes from a lookup that reached past what the
@@ -901,16 +904,7 @@ void brook__wmirror_sync(brook__wmirror_t *m)
          * anyway. Puts go to the store below from now on, and this scan
          * of the whole mirror happens once. */
         m->held_off = true;
-        for (c = m->head, off = m->head_off; c; c = c->next, off = 0)
-                while (off < c->used) {
-                        wm_entry_t *e = (wm_entry_t *)(c->data + off);
-                        off += wm_entry_size(e->key_size, e->value_size);
-                        if (e->dead || e->epoch == WM_DURABLE)
-                                continue;
-                        wm_spill(m, e);
-                        m->ecnt[e->epoch - m->ebase]--;
-                        e->epoch = WM_DURABLE;
-                }
+        wm_spill_held(m, (uint32_t)m->elen, SIZE_MAX);
 }
 
 uint64_t brook__wmirror_spilled(const brook__wmirror_t *m)

@@ -594,6 +594,37 @@ static brook_builder_t *admissions_inner_join(const char *adm, const char *vit,
         return b;
 }
 
+/* Records "<what>-<i>", key "p<i>", at t0 + (i - first), for i from
+ * @p first, @p cnt of them. */
+static void adm_produce(rd_kafka_t *rk, const char *topic, const char *what,
+                        int first, int cnt, int64_t t0)
+{
+        for (int i = 0; i < cnt; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", first + i);
+                int len = snprintf(v, sizeof v, "%s-%d", what, first + i);
+                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
+                              (size_t)len, t0 + i, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+}
+
+/* A vital sign per partition that joins nothing: its lookup loads the
+ * admissions' mirror, which holds what comes after. */
+static void warm_vitals(rd_kafka_t *rk, const char *vit)
+{
+        for (int p = 0; p < 4; p++) {
+                char k[32];
+                for (int i = 0;; i++) {
+                        snprintf(k, sizeof k, "warm-%d", i);
+                        if (kt_partition_of(k, 4) == p)
+                                break;
+                }
+                kt_produce_at(rk, vit, p, k, "x", 1, SS_T0 - 10, NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+}
+
 static brook_app_t *held_app(const char *app_id, const char *dir,
                              const char *adm, const char *vit, const char *out)
 {
@@ -625,7 +656,7 @@ static void test_stream_stream_held_replayed(void **state)
         brook_app_t *app;
         rd_kafka_t *rk;
         size_t n = 0;
-        int i, p;
+        int i;
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -634,42 +665,16 @@ static void test_stream_stream_held_replayed(void **state)
         kt_create_topic(out, 1);
         rk = kt_producer();
         app = held_app(app_id, dir, adm, vit, out);
-        /* A vital sign per partition that joins nothing: its lookup loads
-         * the admissions' mirror, and the commit after it lets the
-         * mirror hold what follows. */
-        for (p = 0; p < 4; p++) {
-                char k[32];
-                for (i = 0;; i++) {
-                        snprintf(k, sizeof k, "warm-%d", i);
-                        if (kt_partition_of(k, 4) == p)
-                                break;
-                }
-                kt_produce_at(rk, vit, p, k, "x", 1, SS_T0 - 10, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        warm_vitals(rk, vit);
         assert_int_equal(kt_wait_committed(app_id, vit, 4, 4, WAIT_MS), 4);
-        for (i = 0; i < ADMITTED; i++) {
-                char k[16], v[16];
-                snprintf(k, sizeof k, "p%d", i);
-                int len = snprintf(v, sizeof v, "adm-%d", i);
-                kt_produce_at(rk, adm, kt_partition_of(k, 4), k, v, (size_t)len,
-                              SS_T0 + i, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        adm_produce(rk, adm, "adm", 0, ADMITTED, SS_T0);
         assert_int_equal(kt_wait_committed(app_id, adm, 4, ADMITTED, WAIT_MS),
                          ADMITTED);
         assert_int_equal(brook_app_close(app, -1), BROOK_OK);
         brook_app_destroy(app);
         assert_int_equal(kt_count(out), 0);
 
-        for (i = 0; i < ADMITTED; i++) {
-                char k[16], v[16];
-                snprintf(k, sizeof k, "p%d", i);
-                int len = snprintf(v, sizeof v, "vit-%d", i);
-                kt_produce_at(rk, vit, kt_partition_of(k, 4), k, v, (size_t)len,
-                              SS_T0 + 50 + i, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        adm_produce(rk, vit, "vit", 0, ADMITTED, SS_T0 + 50);
         app = held_app(app_id, dir, adm, vit, out);
         assert_int_equal(kt_wait_count(out, ADMITTED, WAIT_MS), ADMITTED);
         assert_int_equal(
@@ -690,20 +695,6 @@ static void test_stream_stream_held_replayed(void **state)
         free(out);
 }
 
-/* Admissions "adm-<i>" of patients p<first>.. at SS_T0 + i. */
-static void adm_produce(rd_kafka_t *rk, const char *topic, const char *what,
-                        int first, int cnt, int64_t t0)
-{
-        for (int i = 0; i < cnt; i++) {
-                char k[16], v[16];
-                snprintf(k, sizeof k, "p%d", first + i);
-                int len = snprintf(v, sizeof v, "%s-%d", what, first + i);
-                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
-                              (size_t)len, t0 + i, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
-}
-
 /* A join store whose changelog lost the records it held in memory (past
  * the changelog's retention, here deleted outright) restores from the
  * changelog's start and keeps what its RocksDB holds: admissions written
@@ -718,7 +709,7 @@ static void test_stream_stream_changelog_gone(void **state)
         brook_app_t *app;
         rd_kafka_t *rk;
         size_t n = 0;
-        int i, p;
+        int i;
         (void)state;
 
         assert_non_null(mkdtemp(dir));
@@ -731,16 +722,7 @@ static void test_stream_stream_changelog_gone(void **state)
         adm_produce(rk, adm, "adm", 100, 20, SS_T0);
         app = held_app(app_id, dir, adm, vit, out);
         assert_int_equal(kt_wait_committed(app_id, adm, 4, 20, WAIT_MS), 20);
-        for (p = 0; p < 4; p++) {
-                char k[32];
-                for (i = 0;; i++) {
-                        snprintf(k, sizeof k, "warm-%d", i);
-                        if (kt_partition_of(k, 4) == p)
-                                break;
-                }
-                kt_produce_at(rk, vit, p, k, "x", 1, SS_T0 - 10, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        warm_vitals(rk, vit);
         assert_int_equal(kt_wait_committed(app_id, vit, 4, 4, WAIT_MS), 4);
         /* p0..p39, held in memory only. */
         adm_produce(rk, adm, "adm", 0, ADMITTED, SS_T0 + 20);
