@@ -386,8 +386,7 @@ static const brook__conf_prop_t brook__conf_props[BROOK__P_CNT] = {
                  BROOK__INT32_MAX, NULL, NULL, "1000", NULL, NULL,
                  "Records of an input partition a stream thread holds "
                  "before it takes no more of the partition from the "
-                 "consumer until it has processed some; it takes at most "
-                 "this many at a time (docs/time.md)."},
+                 "consumer until it has processed some (docs/time.md)."},
         [BROOK__P_REPARTITION_PURGE_INTERVAL_MS] =
                 {"repartition.purge.interval.ms", BROOK__CONF_INT, 0, 0,
                  BROOK__INT32_MAX, NULL, NULL, "30000", NULL, NULL,

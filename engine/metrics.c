@@ -626,7 +626,7 @@ static const struct thr_metric {
          "Bytes the thread's record cache holds.", g_cache_bytes, false},
         {"stream_buffered_records", "gauge",
          "Input records the thread took from the consumer and has not "
-         "processed yet (at most twice buffered.records.per.partition per "
+         "processed yet (at most buffered.records.per.partition per "
          "input partition).",
          g_buffered, false},
         {"producer_record_send_total", "counter",

@@ -2029,20 +2029,24 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
 
 /* Takes what the partition queues hold, from each whose task holds
  * fewer than buffered.records.per.partition of its records and is not
- * restoring (its partitions are paused): at most that many at a time, so
- * a partition's records in the thread stay under twice the bound.
+ * restoring (its partitions are paused): up to the bound, so a partition's
+ * records in the thread stay within it. Taking a whole bound's worth
+ * whenever under it held up to twice as many: with eight input
+ * partitions, some 8,000 more librdkafka messages of 624 bytes each, plus
+ * the fetch buffers they pin, for no gain in speed.
  * @returns how many records (and errors) it took. */
 static ssize_t brook__thr_take(brook__thread_t *thr, rd_kafka_message_t **batch)
 {
-        size_t i, want = thr->buffer_per_partition;
+        size_t i, want;
         ssize_t total = 0, got, k;
-        if (want > BROOK__POLL_BATCH)
-                want = BROOK__POLL_BATCH;
         for (i = 0; i < thr->route_cnt && !thr->failed; i++) {
                 struct brook__route *r = &thr->routes[i];
                 if (!r->rkq || r->task->restoring ||
                     r->q->cnt >= thr->buffer_per_partition)
                         continue;
+                want = thr->buffer_per_partition - r->q->cnt;
+                if (want > BROOK__POLL_BATCH)
+                        want = BROOK__POLL_BATCH;
                 got = rd_kafka_consume_batch_queue(r->rkq, 0, batch, want);
                 for (k = 0; k < got; k++)
                         brook__thr_enqueue(thr, r, batch[k]);
@@ -2532,18 +2536,22 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * again meanwhile, wait that long: bench/run's stream-table
                  * join waited 500 ms (librdkafka's default) for each
                  * partition's next 1 MiB, and ran 6x slower. Each such
-                 * wait brings max.partition.fetch.bytes of a partition:
-                 * 256 KiB (librdkafka's default is 1 MiB) pins less of
-                 * small records (about 6,000 of its 100,000-row table's
-                 * per fetch of a partition, some 250 bytes of librdkafka's
-                 * each), and 20 ms keeps the stall short. An idle
-                 * consumer makes about 50 empty fetches a second per
-                 * broker. */
+                 * wait brings max.partition.fetch.bytes of a partition,
+                 * and 20 ms keeps the stall short. An idle consumer makes
+                 * about 50 empty fetches a second per broker.
+                 * max.partition.fetch.bytes is also how far a partition's
+                 * queue overshoots its bound, and a fetch response's
+                 * buffer stays until the last of its records is
+                 * processed: 64 KiB (librdkafka's default is 1 MiB)
+                 * took 5-6 MiB off the peak RSS of bench/run's ss-join
+                 * (eight input partitions) against 256 KiB, with
+                 * passthrough and st-join as fast (brook-only runs,
+                 * 2026-12-04). */
                 if (own) {
                         rd_kafka_conf_set(c, "fetch.wait.max.ms", "20", NULL,
                                           0);
                         rd_kafka_conf_set(c, "max.partition.fetch.bytes",
-                                          "262144", NULL, 0);
+                                          "65536", NULL, 0);
                 }
                 /* A fetch response's buffer lives until its last record is
                  * processed; librdkafka's 50 MB responses would let 100
