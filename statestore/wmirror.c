@@ -52,19 +52,21 @@
 typedef struct wm_entry {
         /** The key's next older and next newer entries. */
         struct wm_entry *older, *newer;
-        uint64_t hash;
         int64_t start;
+        /** The key's hash (wm_hash()). */
+        uint32_t hash;
         uint32_t seq;
         uint32_t key_size, value_size;
-        /** The key's newest entry: its slot. */
-        uint32_t slot;
-        /** Out of the table (deleted or replaced), still in its chunk. */
-        bool dead;
         /** Holding mode: the epoch it was put in, if only in memory;
          *  WM_DURABLE if the store below has it. */
         uint32_t epoch;
+        /** Out of the table (deleted or replaced), still in its chunk. */
+        bool dead;
+        /* 48 bytes to the data: with small records (a join buffer's
+         * often are) the header is a good part of the mirror. */
         alignas(8) unsigned char data[]; /**< The key's bytes, the value's. */
 } wm_entry_t;
+_Static_assert(sizeof(wm_entry_t) == 48, "wm_entry_t grew");
 
 #define WM_DURABLE UINT32_MAX
 /* How long (wall clock) a record may stay held in memory only. */
@@ -176,7 +178,13 @@ static int wm_cmp(const wm_entry_t *e, int64_t start, uint32_t seq)
         return 0;
 }
 
-static bool wm_same_key(const wm_entry_t *e, uint64_t hash, const void *key,
+/* A key's hash in the table: 32 bits, enough for 2^32 slots. */
+static uint32_t wm_hash(const void *key, size_t key_size)
+{
+        return (uint32_t)brook__hash_bytes(0, key, key_size);
+}
+
+static bool wm_same_key(const wm_entry_t *e, uint32_t hash, const void *key,
                         size_t key_size)
 {
         return e->hash == hash && e->key_size == key_size &&
@@ -184,7 +192,7 @@ static bool wm_same_key(const wm_entry_t *e, uint64_t hash, const void *key,
 }
 
 /* The slot of @p key, or the empty one where it would go. */
-static size_t wm_probe(const brook__wmirror_t *m, uint64_t hash,
+static size_t wm_probe(const brook__wmirror_t *m, uint32_t hash,
                        const void *key, size_t key_size)
 {
         size_t mask = m->slot_cnt - 1, i = hash & mask;
@@ -194,11 +202,14 @@ static size_t wm_probe(const brook__wmirror_t *m, uint64_t hash,
         return i;
 }
 
-/* Puts @p e, its key's newest entry, in slot @p i. */
-static void wm_slot_set(brook__wmirror_t *m, size_t i, wm_entry_t *e)
+/* The slot of @p e, its key's newest entry. */
+static size_t wm_slot_of(const brook__wmirror_t *m, const wm_entry_t *e)
 {
-        m->slots[i] = e;
-        e->slot = (uint32_t)i;
+        size_t mask = m->slot_cnt - 1, i = e->hash & mask;
+
+        while (m->slots[i] != e)
+                i = (i + 1) & mask;
+        return i;
 }
 
 static void wm_grow(brook__wmirror_t *m)
@@ -214,7 +225,7 @@ static void wm_grow(brook__wmirror_t *m)
                         continue;
                 for (j = e->hash & (cnt - 1); slots[j]; j = (j + 1) & (cnt - 1))
                         ;
-                wm_slot_set(m, j, e);
+                slots[j] = e;
         }
         free(old);
         wm_account(m, (int64_t)((cnt - m->slot_cnt) * sizeof *slots));
@@ -237,7 +248,7 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
                 /* Leave it if its home lies cyclically in (i, j]. */
                 if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
                         continue;
-                wm_slot_set(m, i, m->slots[j]);
+                m->slots[i] = m->slots[j];
                 m->slots[j] = NULL;
                 i = j;
         }
@@ -259,9 +270,9 @@ static void wm_unlink(brook__wmirror_t *m, wm_entry_t *e)
         }
         /* The key's newest: its slot goes to the next older, if any. */
         if (e->older)
-                wm_slot_set(m, e->slot, e->older);
+                m->slots[wm_slot_of(m, e)] = e->older;
         else
-                wm_slot_remove(m, e->slot);
+                wm_slot_remove(m, wm_slot_of(m, e));
 }
 
 /* Puts @p e in its key's list, in order; an entry of the same start and
@@ -271,14 +282,16 @@ static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
         wm_entry_t *p;
         size_t i;
 
-        if ((m->key_cnt + 1) * 2 > m->slot_cnt)
+        /* At most 3/4 full: linear probing, comparing hashes first,
+         * stays short there, with a third fewer slots than at 1/2. */
+        if ((m->key_cnt + 1) * 4 > m->slot_cnt * 3)
                 wm_grow(m);
         i = wm_probe(m, e->hash, e->data, e->key_size);
         m->entries++;
         p = m->slots[i];
         e->newer = e->older = NULL;
         if (!p) {
-                wm_slot_set(m, i, e);
+                m->slots[i] = e;
                 m->key_cnt++;
                 return;
         }
@@ -294,7 +307,7 @@ static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
         if (p)
                 p->older = e;
         else
-                wm_slot_set(m, i, e);
+                m->slots[i] = e;
         if (e->older)
                 e->older->newer = e;
         /* The same start and sequence number: e replaces it. */
@@ -560,7 +573,7 @@ static void wm_add(brook__wmirror_t *m, const unsigned char *key,
 {
         wm_entry_t *e = wm_alloc(m, wm_entry_size(key_size, value_size));
 
-        e->hash = brook__hash_bytes(0, key, key_size);
+        e->hash = wm_hash(key, key_size);
         e->start = start;
         e->seq = seq;
         e->key_size = (uint32_t)key_size;
@@ -584,7 +597,7 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
         size_t key_size, i;
         int64_t start;
         uint32_t seq;
-        uint64_t hash;
+        uint32_t hash;
         wm_entry_t *e;
 
         if (!m->loaded || !wm_split(bkey, bkey_size, &key_size, &start, &seq))
@@ -594,7 +607,7 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
                  * (put late, behind the floor the budget raised) must not
                  * be spilled over it. */
                 if (m->spill && m->slot_cnt) {
-                        hash = brook__hash_bytes(0, bkey, key_size);
+                        hash = wm_hash(bkey, key_size);
                         i = wm_probe(m, hash, bkey, key_size);
                         for (e = m->slots[i]; e; e = e->older)
                                 if (wm_cmp(e, start, seq) == 0) {
@@ -610,7 +623,7 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
         }
         if (!m->slot_cnt)
                 return;
-        hash = brook__hash_bytes(0, bkey, key_size);
+        hash = wm_hash(bkey, key_size);
         i = wm_probe(m, hash, bkey, key_size);
         for (e = m->slots[i]; e; e = e->older)
                 if (wm_cmp(e, start, seq) == 0) {
@@ -653,11 +666,11 @@ brook_kvbytes_iter_t *brook__wmirror_fetch(brook__wmirror_t *m, const void *key,
         wm_entry_t *hit[16], **hits = hit, *e;
         size_t cnt = 0, cap = 16, i;
         unsigned char sfx[WM_SFX];
-        uint64_t hash;
+        uint32_t hash;
 
         m->served++;
         if (m->slot_cnt && tto >= tfrom) {
-                hash = brook__hash_bytes(0, key, key_size);
+                hash = wm_hash(key, key_size);
                 i = wm_probe(m, hash, key, key_size);
                 /* Newest first: skip what is after tto, stop before
                  * tfrom. */
