@@ -96,8 +96,13 @@ struct brook__wmirror {
         brook__wmbudget_t *budget;
         bool loaded;
         int64_t floor;
-        /** Open addressing, linear probing: each key's newest entry. */
+        /** Open addressing, linear probing: each key's newest entry, and
+         *  its key's hash beside it (tags[i] is slots[i]'s), so that a
+         *  probe reads entries (a cache miss each, the table's entries
+         *  being spread over the whole mirror) only on a hash match.
+         *  One allocation: slot_cnt pointers, then slot_cnt tags. */
         wm_entry_t **slots;
+        uint32_t *tags;
         size_t slot_cnt, key_cnt;
         /** Chunks oldest first; the head entry is head->data + head_off. */
         wm_chunk_t *head, *tail;
@@ -184,11 +189,9 @@ static uint32_t wm_hash(const void *key, size_t key_size)
         return (uint32_t)brook__hash_bytes(0, key, key_size);
 }
 
-static bool wm_same_key(const wm_entry_t *e, uint32_t hash, const void *key,
-                        size_t key_size)
+static bool wm_same_key(const wm_entry_t *e, const void *key, size_t key_size)
 {
-        return e->hash == hash && e->key_size == key_size &&
-               !memcmp(e->data, key, key_size);
+        return e->key_size == key_size && !memcmp(e->data, key, key_size);
 }
 
 /* The slot of @p key, or the empty one where it would go. */
@@ -197,9 +200,23 @@ static size_t wm_probe(const brook__wmirror_t *m, uint32_t hash,
 {
         size_t mask = m->slot_cnt - 1, i = hash & mask;
 
-        while (m->slots[i] && !wm_same_key(m->slots[i], hash, key, key_size))
+        while (m->slots[i] &&
+               (m->tags[i] != hash || !wm_same_key(m->slots[i], key, key_size)))
                 i = (i + 1) & mask;
         return i;
+}
+
+/* Puts @p e, a key new to the table, in the empty slot @p i. */
+static void wm_slot_fill(brook__wmirror_t *m, size_t i, wm_entry_t *e)
+{
+        m->slots[i] = e;
+        m->tags[i] = e->hash;
+}
+
+/* The table's bytes for @p cnt slots. */
+static size_t wm_table_size(size_t cnt)
+{
+        return cnt * (sizeof(wm_entry_t *) + sizeof(uint32_t));
 }
 
 /* The slot of @p e, its key's newest entry. */
@@ -215,20 +232,23 @@ static size_t wm_slot_of(const brook__wmirror_t *m, const wm_entry_t *e)
 static void wm_grow(brook__wmirror_t *m)
 {
         size_t cnt = m->slot_cnt ? m->slot_cnt * 2 : 64, i, j;
-        wm_entry_t **slots = brook__xcalloc(cnt, sizeof *slots), **old;
+        wm_entry_t **old = m->slots;
+        uint32_t *old_tags = m->tags;
 
-        old = m->slots;
-        m->slots = slots;
+        m->slots = brook__xcalloc(1, wm_table_size(cnt));
+        m->tags = (uint32_t *)(m->slots + cnt);
         for (i = 0; i < m->slot_cnt; i++) {
-                wm_entry_t *e = old[i];
-                if (!e)
+                if (!old[i])
                         continue;
-                for (j = e->hash & (cnt - 1); slots[j]; j = (j + 1) & (cnt - 1))
+                for (j = old_tags[i] & (cnt - 1); m->slots[j];
+                     j = (j + 1) & (cnt - 1))
                         ;
-                slots[j] = e;
+                m->slots[j] = old[i];
+                m->tags[j] = old_tags[i];
         }
         free(old);
-        wm_account(m, (int64_t)((cnt - m->slot_cnt) * sizeof *slots));
+        wm_account(m,
+                   (int64_t)(wm_table_size(cnt) - wm_table_size(m->slot_cnt)));
         m->slot_cnt = cnt;
 }
 
@@ -244,11 +264,12 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
                 j = (j + 1) & mask;
                 if (!m->slots[j])
                         return;
-                k = m->slots[j]->hash & mask;
+                k = m->tags[j] & mask;
                 /* Leave it if its home lies cyclically in (i, j]. */
                 if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
                         continue;
                 m->slots[i] = m->slots[j];
+                m->tags[i] = m->tags[j];
                 m->slots[j] = NULL;
                 i = j;
         }
@@ -282,8 +303,8 @@ static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
         wm_entry_t *p;
         size_t i;
 
-        /* At most 3/4 full: linear probing, comparing hashes first,
-         * stays short there, with a third fewer slots than at 1/2. */
+        /* At most 3/4 full: linear probing over the tags stays short
+         * there, with a third fewer slots than at 1/2. */
         if ((m->key_cnt + 1) * 4 > m->slot_cnt * 3)
                 wm_grow(m);
         i = wm_probe(m, e->hash, e->data, e->key_size);
@@ -291,7 +312,7 @@ static void wm_link(brook__wmirror_t *m, wm_entry_t *e)
         p = m->slots[i];
         e->newer = e->older = NULL;
         if (!p) {
-                m->slots[i] = e;
+                wm_slot_fill(m, i, e);
                 m->key_cnt++;
                 return;
         }
@@ -392,10 +413,11 @@ static void wm_free_all(brook__wmirror_t *m)
         m->tail = NULL;
         m->head_off = 0;
         if (m->slots) {
-                wm_account(m, -(int64_t)(m->slot_cnt * sizeof *m->slots));
+                wm_account(m, -(int64_t)wm_table_size(m->slot_cnt));
                 free(m->slots);
         }
         m->slots = NULL;
+        m->tags = NULL;
         m->slot_cnt = m->key_cnt = 0;
         m->entries = 0;
 }
