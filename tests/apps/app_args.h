@@ -62,6 +62,22 @@ static inline int app_args(int argc, char **argv, brook_conf_t *conf,
         return 0;
 }
 
+/** Sets string keys and values as the defaults; 0, or 1 after printing
+ *  why. */
+static inline int app_string_serdes(brook_conf_t *conf)
+{
+        char errstr[512];
+
+        if (brook_conf_set(conf, "default.key.serde", "string", errstr,
+                           sizeof errstr) ||
+            brook_conf_set(conf, "default.value.serde", "string", errstr,
+                           sizeof errstr)) {
+                fprintf(stderr, "%s\n", errstr);
+                return 1;
+        }
+        return 0;
+}
+
 /** Runs @p app to its end and prints the exit line; returns
  *  brook_app_run()'s code. Destroys @p app. */
 static inline int app_run(brook_app_t *app, const char *name)

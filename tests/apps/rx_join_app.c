@@ -227,13 +227,8 @@ int main(int argc, char **argv)
                         argv[0]);
                 return 2;
         }
-        if (brook_conf_set(conf, "default.key.serde", "string", errstr,
-                           sizeof errstr) ||
-            brook_conf_set(conf, "default.value.serde", "string", errstr,
-                           sizeof errstr)) {
-                fprintf(stderr, "%s\n", errstr);
+        if (app_string_serdes(conf))
                 return 1;
-        }
         if (!(s.st = chaos_status_map(own.status))) {
                 perror(own.status);
                 return 1;

@@ -42,7 +42,6 @@ int main(int argc, char **argv)
         brook_builder_t *b = brook_builder_new();
         brook_join_windows_t w = brook_join_windows(100, 0);
         const char *other = NULL;
-        brook_app_stats_t as;
         brook_app_t *app;
         char errstr[512];
         int rc;
@@ -53,13 +52,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: ssj.other is required\n", argv[0]);
                 return 2;
         }
-        if (brook_conf_set(conf, "default.key.serde", "string", errstr,
-                           sizeof errstr) ||
-            brook_conf_set(conf, "default.value.serde", "string", errstr,
-                           sizeof errstr)) {
-                fprintf(stderr, "%s\n", errstr);
-                return 1;
-        }
+        if ((rc = app_string_serdes(conf)))
+                return rc;
         brook_stream_to(brook_stream_join(brook_stream(b, argv[4], NULL),
                                           brook_stream(b, other, NULL), plus,
                                           NULL, &w, NULL),
@@ -68,12 +62,5 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s\n", errstr);
                 return 1;
         }
-        rc = brook_app_run(app);
-        brook_app_stats(app, &as);
-        printf("%s processed=%lld restored=%lld produced=%lld\n", argv[1],
-               (long long)as.records_processed, (long long)as.records_restored,
-               (long long)as.records_produced);
-        fflush(stdout);
-        brook_app_destroy(app);
-        return rc;
+        return app_run(app, argv[1]);
 }
