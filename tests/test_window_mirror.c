@@ -178,6 +178,49 @@ static void test_many_keys_expire(void **state)
         brook__wmbudget_destroy(b);
 }
 
+/* The table under churn: keys put and deleted in a scrambled order, the
+ * table growing to 3/4 full and keys leaving from anywhere in their probe
+ * runs (wrap-around included), keep every present key reachable and every
+ * absent one absent: each slot's hash tag moves with it. Its bytes go
+ * back to the budget when the mirror is freed. */
+static void test_table_churn(void **state)
+{
+        enum { KEYS = 6000, STEPS = 60000 };
+        brook__wmbudget_t *b = brook__wmbudget_new(64 << 20);
+        brook__wmirror_t *m = brook__wmirror_new(b);
+        static bool present[KEYS];
+        char key[16], want[64], out[128];
+        uint32_t x = 12345;
+        uint64_t cnt = 0;
+        int i, k;
+
+        (void)state;
+        brook__wmirror_load_begin(m, 0);
+        brook__wmirror_load_done(m);
+        for (i = 0; i < STEPS; i++) {
+                x = x * 1103515245u + 12345u;
+                k = (int)((x >> 8) % KEYS);
+                snprintf(key, sizeof key, "key-%d", k);
+                put(m, key, 100, (uint32_t)k, present[k] ? NULL : "v");
+                present[k] = !present[k];
+                cnt += present[k] ? 1 : (uint64_t)-1;
+        }
+        assert_true(cnt > KEYS / 4);
+        assert_int_equal(brook__wmirror_entries(m), cnt);
+        for (k = 0; k < KEYS; k++) {
+                snprintf(key, sizeof key, "key-%d", k);
+                fetch(m, key, 0, 1000, false, out, sizeof out);
+                if (present[k])
+                        snprintf(want, sizeof want, "100/%d=v,", k);
+                else
+                        want[0] = '\0';
+                assert_string_equal(out, want);
+        }
+        brook__wmirror_free(m);
+        assert_int_equal(brook__wmbudget_bytes(b), 0);
+        brook__wmbudget_destroy(b);
+}
+
 /* Past the budget the oldest entries go first and the floor rises past
  * them; a mirror below its share takes from the largest. */
 static void test_budget(void **state)
@@ -658,6 +701,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_order_replace_delete),
                 cmocka_unit_test(test_many_keys_expire),
+                cmocka_unit_test(test_table_churn),
                 cmocka_unit_test(test_budget),
                 cmocka_unit_test(test_load),
                 cmocka_unit_test(test_holding_offsets),
