@@ -716,6 +716,8 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                 return BROOK_ERR_TOPOLOGY;
         if (pattern) {
                 char *anchored = brook__xmalloc(strlen(pattern) + 5);
+                brook__node_t *owner = NULL;
+                const char *taken;
                 int rc;
                 sprintf(anchored, "^(%s)$", pattern);
                 rc = regcomp(&node->regex, anchored, REG_EXTENDED | REG_NOSUB);
@@ -732,21 +734,15 @@ brook_err_t brook_builder_add_source(brook_builder_t *b, const char *name,
                         return BROOK_ERR_TOPOLOGY;
                 }
                 node->pattern = brook__xstrdup(pattern);
-                {
-                        brook__node_t *owner = NULL;
-                        const char *taken =
-                                brook__pattern_taken(b, node, &owner);
-                        if (taken) {
-                                /* The node stays, as above. */
-                                brook__builder_fail(
-                                        b, errstr, errstr_size,
-                                        "source \"%s\": pattern \"%s\" "
-                                        "matches topic \"%s\", which source "
-                                        "\"%s\" reads already",
-                                        node->name, pattern, taken,
-                                        owner->name);
-                                return BROOK_ERR_TOPOLOGY;
-                        }
+                if ((taken = brook__pattern_taken(b, node, &owner))) {
+                        /* The node stays, as above. */
+                        brook__builder_fail(b, errstr, errstr_size,
+                                            "source \"%s\": pattern \"%s\" "
+                                            "matches topic \"%s\", which "
+                                            "source \"%s\" reads already",
+                                            node->name, pattern, taken,
+                                            owner->name);
+                        return BROOK_ERR_TOPOLOGY;
                 }
         }
         if (topic_cnt) {

@@ -105,15 +105,21 @@ size_t brook__segkey_suffix(brook__storekind_t kind)
         return kind == BROOK__STORE_SESSION ? 16 : 12;
 }
 
-void brook__wkey_encode(brook_buf_t *out, const void *key, size_t key_size,
-                        int64_t start, uint32_t seq)
+/* A window key's suffix: its start and sequence number, big-endian. */
+static void wkey_suffix(unsigned char sfx[12], int64_t start, uint32_t seq)
 {
-        unsigned char sfx[12];
         be64_put(sfx, (uint64_t)start);
         sfx[8] = (unsigned char)(seq >> 24);
         sfx[9] = (unsigned char)(seq >> 16);
         sfx[10] = (unsigned char)(seq >> 8);
         sfx[11] = (unsigned char)seq;
+}
+
+void brook__wkey_encode(brook_buf_t *out, const void *key, size_t key_size,
+                        int64_t start, uint32_t seq)
+{
+        unsigned char sfx[12];
+        wkey_suffix(sfx, start, seq);
         brook_buf_clear(out);
         brook_buf_append(out, key, key_size);
         brook_buf_append(out, sfx, sizeof sfx);
@@ -335,11 +341,7 @@ static void seg_spill(void *ctx, const void *key, size_t key_size,
         seg_add(s, seg);
         /* The window key behind its segment's id, as seg_put() writes. */
         seg_prefixed(s->sbuf, seg, key, key_size);
-        be64_put(sfx, (uint64_t)start);
-        sfx[8] = (unsigned char)(seq >> 24);
-        sfx[9] = (unsigned char)(seq >> 16);
-        sfx[10] = (unsigned char)(seq >> 8);
-        sfx[11] = (unsigned char)seq;
+        wkey_suffix(sfx, start, seq);
         brook_buf_append(s->sbuf, sfx, sizeof sfx);
         unindexed = brook__statebatch_unindexed(s->batch);
         brook__statebatch_set_unindexed(s->batch, true);
@@ -378,10 +380,16 @@ static brook_err_t seg_query_held(segstore_t *s, char *errstr,
 
 /* Before a read of the store below by its owner: what the mirror holds
  * only in memory goes there first. */
-static brook_err_t seg_sync(segstore_t *s, char *errstr, size_t errstr_size)
+static void seg_unhold(segstore_t *s)
 {
         if (atomic_load(&s->holding) && s->mirror)
                 brook__wmirror_sync(s->mirror);
+}
+
+/* seg_unhold(), and whether a spill failed. */
+static brook_err_t seg_sync(segstore_t *s, char *errstr, size_t errstr_size)
+{
+        seg_unhold(s);
         return seg_spill_failed(s, errstr, errstr_size);
 }
 
@@ -714,6 +722,7 @@ static brook_err_t seg_get_with(segstore_t *s, bool query, brook_buf_t *kbuf,
                                 size_t errstr_size)
 {
         int64_t ts, observed = atomic_load(&s->observed);
+        brook_err_t err;
         if (!seg_key_time(s, key, key_size, &ts))
                 return seg_bad_key(errstr, errstr_size, s, key_size);
         /* Kafka Streams' get(): a record older than retention is gone,
@@ -727,12 +736,10 @@ static brook_err_t seg_get_with(segstore_t *s, bool query, brook_buf_t *kbuf,
                               s->ops->kind ? s->ops->kind : "?");
                 return BROOK_ERR_STATE;
         }
-        {
-                brook_err_t err = query ? seg_query_held(s, errstr, errstr_size)
-                                        : seg_sync(s, errstr, errstr_size);
-                if (err)
-                        return err;
-        }
+        err = query ? seg_query_held(s, errstr, errstr_size)
+                    : seg_sync(s, errstr, errstr_size);
+        if (err)
+                return err;
         seg_prefixed(kbuf, seg_id(s, ts), key, key_size);
         return (query ? s->ops->query_get : s->ops->get)(
                 s->base, brook_buf_data(kbuf), brook_buf_len(kbuf), out, errstr,
@@ -1059,8 +1066,7 @@ bool brook__segmented_present(void *self, const void *key, size_t key_size)
         if (!seg_key_time(s, key, key_size, &ts))
                 return false;
         /* The owner's read: what is held in memory goes below first. */
-        if (atomic_load(&s->holding) && s->mirror)
-                brook__wmirror_sync(s->mirror);
+        seg_unhold(s);
         /* Its own buffers: this may run in the middle of a read that
          * holds the store's. */
         probe = brook_buf_new();

@@ -613,14 +613,28 @@ static void wm_add(brook__wmirror_t *m, const unsigned char *key,
         wm_enforce(m);
 }
 
+/* Takes the entry of @p key at (@p start, @p seq) out, if there is one. */
+static void wm_remove(brook__wmirror_t *m, const void *key, size_t key_size,
+                      int64_t start, uint32_t seq)
+{
+        wm_entry_t *e;
+
+        if (!m->slot_cnt)
+                return;
+        e = m->slots[wm_probe(m, wm_hash(key, key_size), key, key_size)];
+        for (; e; e = e->older)
+                if (wm_cmp(e, start, seq) == 0) {
+                        wm_unlink(m, e);
+                        return;
+                }
+}
+
 void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
                         const void *value, size_t value_size)
 {
-        size_t key_size, i;
+        size_t key_size;
         int64_t start;
         uint32_t seq;
-        uint32_t hash;
-        wm_entry_t *e;
 
         if (!m->loaded || !wm_split(bkey, bkey_size, &key_size, &start, &seq))
                 return;
@@ -628,30 +642,14 @@ void brook__wmirror_put(brook__wmirror_t *m, const void *bkey, size_t bkey_size,
                 /* The store below has the newer write; a copy held here
                  * (put late, behind the floor the budget raised) must not
                  * be spilled over it. */
-                if (m->spill && m->slot_cnt) {
-                        hash = wm_hash(bkey, key_size);
-                        i = wm_probe(m, hash, bkey, key_size);
-                        for (e = m->slots[i]; e; e = e->older)
-                                if (wm_cmp(e, start, seq) == 0) {
-                                        wm_unlink(m, e);
-                                        break;
-                                }
-                }
+                if (m->spill)
+                        wm_remove(m, bkey, key_size, start, seq);
                 return;
         }
-        if (value) {
+        if (value)
                 wm_add(m, bkey, key_size, start, seq, value, value_size, false);
-                return;
-        }
-        if (!m->slot_cnt)
-                return;
-        hash = wm_hash(bkey, key_size);
-        i = wm_probe(m, hash, bkey, key_size);
-        for (e = m->slots[i]; e; e = e->older)
-                if (wm_cmp(e, start, seq) == 0) {
-                        wm_unlink(m, e);
-                        return;
-                }
+        else
+                wm_remove(m, bkey, key_size, start, seq);
 }
 
 void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor)
@@ -687,7 +685,6 @@ brook_kvbytes_iter_t *brook__wmirror_fetch(brook__wmirror_t *m, const void *key,
         brook__kvsnap_t *snap = brook__kvsnap_new();
         wm_entry_t *hit[16], **hits = hit, *e;
         size_t cnt = 0, cap = 16, i;
-        unsigned char sfx[WM_SFX];
         uint32_t hash;
 
         m->served++;
@@ -715,11 +712,8 @@ brook_kvbytes_iter_t *brook__wmirror_fetch(brook__wmirror_t *m, const void *key,
         }
         for (i = cnt; i > 0; i--) {
                 e = hits[i - 1];
-                brook__be_put(sfx, (uint64_t)e->start, 8);
-                brook__be_put(sfx + 8, e->seq, 4);
-                brook_buf_clear(m->kbuf);
-                brook_buf_append(m->kbuf, e->data, e->key_size);
-                brook_buf_append(m->kbuf, sfx, sizeof sfx);
+                brook__wkey_encode(m->kbuf, e->data, e->key_size, e->start,
+                                   e->seq);
                 brook__kvsnap_add(snap, brook_buf_data(m->kbuf),
                                   brook_buf_len(m->kbuf), e->data + e->key_size,
                                   e->value_size);
