@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -594,19 +595,26 @@ static brook_builder_t *admissions_inner_join(const char *adm, const char *vit,
         return b;
 }
 
-/* Records "<what>-<i>", key "p<i>", at t0 + (i - first), for i from
- * @p first, @p cnt of them. */
+/* Records "<what>-<i>", key "p<i % keys>", at t0 + (i - first), for i
+ * from @p first, @p cnt of them. */
+static void produce_range(rd_kafka_t *rk, const char *topic, const char *what,
+                          int first, int cnt, int keys, int64_t t0)
+{
+        for (int i = first; i < first + cnt; i++) {
+                char k[16], v[16];
+                snprintf(k, sizeof k, "p%d", i % keys);
+                int len = snprintf(v, sizeof v, "%s-%d", what, i);
+                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
+                              (size_t)len, t0 + (i - first), NULL);
+        }
+        rd_kafka_flush(rk, 5000);
+}
+
+/* produce_range() with a key per record. */
 static void adm_produce(rd_kafka_t *rk, const char *topic, const char *what,
                         int first, int cnt, int64_t t0)
 {
-        for (int i = 0; i < cnt; i++) {
-                char k[16], v[16];
-                snprintf(k, sizeof k, "p%d", first + i);
-                int len = snprintf(v, sizeof v, "%s-%d", what, first + i);
-                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
-                              (size_t)len, t0 + i, NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        produce_range(rk, topic, what, first, cnt, INT_MAX, t0);
 }
 
 /* A vital sign per partition that joins nothing: its lookup loads the
@@ -786,15 +794,8 @@ static pid_t ssj_spawn(const char *app_id, const char *dir, const char *adm,
 static void ssj_produce(rd_kafka_t *rk, const char *topic, bool adm, int from,
                         int to)
 {
-        for (int i = from; i < to; i++) {
-                char k[16], v[16];
-                snprintf(k, sizeof k, "p%d", i % KILL_KEYS);
-                int len =
-                        snprintf(v, sizeof v, "%s-%d", adm ? "adm" : "vit", i);
-                kt_produce_at(rk, topic, kt_partition_of(k, 4), k, v,
-                              (size_t)len, SS_T0 + i + (adm ? 0 : 5), NULL);
-        }
-        rd_kafka_flush(rk, 5000);
+        produce_range(rk, topic, adm ? "adm" : "vit", from, to - from,
+                      KILL_KEYS, SS_T0 + from + (adm ? 0 : 5));
 }
 
 /* The held records of a join buffer survive a SIGKILL, under exactly-once:
