@@ -97,10 +97,12 @@ struct brook__wmirror {
         bool loaded;
         int64_t floor;
         /** Open addressing, linear probing: each key's newest entry, and
-         *  its key's hash beside it (tags[i] is slots[i]'s), so that a
-         *  probe reads entries (a cache miss each, the table's entries
-         *  being spread over the whole mirror) only on a hash match.
-         *  One allocation: slot_cnt pointers, then slot_cnt tags. */
+         *  its key's hash beside it (tags[i] is slots[i]'s; 0: the
+         *  slot is empty), so that a probe reads only the tags (a
+         *  lookup of a key the mirror lacks, one cache miss) and an
+         *  entry (another, the table's entries being spread over the
+         *  whole mirror) only on a hash match. One allocation:
+         *  slot_cnt pointers, then slot_cnt tags. */
         wm_entry_t **slots;
         uint32_t *tags;
         size_t slot_cnt, key_cnt;
@@ -183,10 +185,12 @@ static int wm_cmp(const wm_entry_t *e, int64_t start, uint32_t seq)
         return 0;
 }
 
-/* A key's hash in the table: 32 bits, enough for 2^32 slots. */
+/* A key's hash in the table: 32 bits, enough for 2^32 slots, and never
+ * 0, the tag of an empty slot. */
 static uint32_t wm_hash(const void *key, size_t key_size)
 {
-        return (uint32_t)brook__hash_bytes(0, key, key_size);
+        uint32_t h = (uint32_t)brook__hash_bytes(0, key, key_size);
+        return h ? h : 1;
 }
 
 static bool wm_same_key(const wm_entry_t *e, const void *key, size_t key_size)
@@ -200,7 +204,7 @@ static size_t wm_probe(const brook__wmirror_t *m, uint32_t hash,
 {
         size_t mask = m->slot_cnt - 1, i = hash & mask;
 
-        while (m->slots[i] &&
+        while (m->tags[i] &&
                (m->tags[i] != hash || !wm_same_key(m->slots[i], key, key_size)))
                 i = (i + 1) & mask;
         return i;
@@ -224,7 +228,7 @@ static size_t wm_slot_of(const brook__wmirror_t *m, const wm_entry_t *e)
 {
         size_t mask = m->slot_cnt - 1, i = e->hash & mask;
 
-        while (m->slots[i] != e)
+        while (m->tags[i] != e->hash || m->slots[i] != e)
                 i = (i + 1) & mask;
         return i;
 }
@@ -238,9 +242,9 @@ static void wm_grow(brook__wmirror_t *m)
         m->slots = brook__xcalloc(1, wm_table_size(cnt));
         m->tags = (uint32_t *)(m->slots + cnt);
         for (i = 0; i < m->slot_cnt; i++) {
-                if (!old[i])
+                if (!old_tags[i])
                         continue;
-                for (j = old_tags[i] & (cnt - 1); m->slots[j];
+                for (j = old_tags[i] & (cnt - 1); m->tags[j];
                      j = (j + 1) & (cnt - 1))
                         ;
                 m->slots[j] = old[i];
@@ -259,10 +263,11 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
         size_t mask = m->slot_cnt - 1, j = i, k;
 
         m->slots[i] = NULL;
+        m->tags[i] = 0;
         m->key_cnt--;
         for (;;) {
                 j = (j + 1) & mask;
-                if (!m->slots[j])
+                if (!m->tags[j])
                         return;
                 k = m->tags[j] & mask;
                 /* Leave it if its home lies cyclically in (i, j]. */
@@ -271,6 +276,7 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
                 m->slots[i] = m->slots[j];
                 m->tags[i] = m->tags[j];
                 m->slots[j] = NULL;
+                m->tags[j] = 0;
                 i = j;
         }
 }
