@@ -18,6 +18,8 @@
 
 /* How many messages one poll takes from the consumer before processing. */
 #define BROOK__POLL_BATCH 4096
+/* The first librdkafka with fetch.queue.backoff.ms (2.2.0). */
+#define BROOK__RDKAFKA_FETCH_BACKOFF 0x020200ff
 
 /*
  * What a stream thread does with an error that stops it: its
@@ -2519,16 +2521,24 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                                   own ? "1024" : "16384", NULL, 0);
                 rd_kafka_conf_set(c, "queued.min.messages",
                                   own ? "2000" : "50000", NULL, 0);
-                /* librdkafka before 2.2 stops fetching while a queue is
-                 * over those bounds and looks again only when its
-                 * broker thread next wakes, up to a second later: a busy
-                 * consumer stalls every second (about 6x slower here). A
-                 * frequent metadata refresh wakes a broker thread every
-                 * 20 ms; with N brokers each wakes about every N x 20 ms.
-                 * With librdkafka >= 2.2, fetch.queue.backoff.ms is the
-                 * real fix. */
-                rd_kafka_conf_set(c, "topic.metadata.refresh.interval.ms", "20",
-                                  NULL, 0);
+                /* A partition over those bounds is not fetched; when is
+                 * it looked at again? librdkafka >= 2.2 does so after
+                 * fetch.queue.backoff.ms (1 s by default; 20 ms here).
+                 * Before 2.2, only when its broker thread next wakes, up
+                 * to a second later: a busy consumer stalls every second
+                 * (about 6x slower here). There a frequent metadata
+                 * refresh wakes a broker thread every 20 ms (with N
+                 * brokers each about every N x 20 ms), at a cost: a
+                 * metadata request each time, and librdkafka's main
+                 * thread spins for up to a millisecond before each of
+                 * its timers (2-3% of a core per consumer). */
+                if (rd_kafka_version() >= BROOK__RDKAFKA_FETCH_BACKOFF)
+                        rd_kafka_conf_set(c, "fetch.queue.backoff.ms", "20",
+                                          NULL, 0);
+                else
+                        rd_kafka_conf_set(c,
+                                          "topic.metadata.refresh.interval.ms",
+                                          "20", NULL, 0);
                 /* A broker has one fetch of a consumer in flight. When
                  * the partitions with data are over their bounds and the
                  * fetch holds only partitions at their end, the broker
