@@ -97,12 +97,10 @@ struct brook__wmirror {
         bool loaded;
         int64_t floor;
         /** Open addressing, linear probing: each key's newest entry, and
-         *  its key's hash beside it (tags[i] is slots[i]'s; 0: the
-         *  slot is empty), so that a probe reads only the tags (a
-         *  lookup of a key the mirror lacks, one cache miss) and an
-         *  entry (another, the table's entries being spread over the
-         *  whole mirror) only on a hash match. One allocation:
-         *  slot_cnt pointers, then slot_cnt tags. */
+         *  its key's hash beside it (tags[i] is slots[i]'s), so that a
+         *  probe reads entries (a cache miss each, the table's entries
+         *  being spread over the whole mirror) only on a hash match.
+         *  One allocation: slot_cnt pointers, then slot_cnt tags. */
         wm_entry_t **slots;
         uint32_t *tags;
         size_t slot_cnt, key_cnt;
@@ -185,12 +183,10 @@ static int wm_cmp(const wm_entry_t *e, int64_t start, uint32_t seq)
         return 0;
 }
 
-/* A key's hash in the table: 32 bits, enough for 2^32 slots, and never
- * 0, the tag of an empty slot. */
+/* A key's hash in the table: 32 bits, enough for 2^32 slots. */
 static uint32_t wm_hash(const void *key, size_t key_size)
 {
-        uint32_t h = (uint32_t)brook__hash_bytes(0, key, key_size);
-        return h ? h : 1;
+        return (uint32_t)brook__hash_bytes(0, key, key_size);
 }
 
 static bool wm_same_key(const wm_entry_t *e, const void *key, size_t key_size)
@@ -204,7 +200,7 @@ static size_t wm_probe(const brook__wmirror_t *m, uint32_t hash,
 {
         size_t mask = m->slot_cnt - 1, i = hash & mask;
 
-        while (m->tags[i] &&
+        while (m->slots[i] &&
                (m->tags[i] != hash || !wm_same_key(m->slots[i], key, key_size)))
                 i = (i + 1) & mask;
         return i;
@@ -228,7 +224,7 @@ static size_t wm_slot_of(const brook__wmirror_t *m, const wm_entry_t *e)
 {
         size_t mask = m->slot_cnt - 1, i = e->hash & mask;
 
-        while (m->tags[i] != e->hash || m->slots[i] != e)
+        while (m->slots[i] != e)
                 i = (i + 1) & mask;
         return i;
 }
@@ -242,9 +238,9 @@ static void wm_grow(brook__wmirror_t *m)
         m->slots = brook__xcalloc(1, wm_table_size(cnt));
         m->tags = (uint32_t *)(m->slots + cnt);
         for (i = 0; i < m->slot_cnt; i++) {
-                if (!old_tags[i])
+                if (!old[i])
                         continue;
-                for (j = old_tags[i] & (cnt - 1); m->tags[j];
+                for (j = old_tags[i] & (cnt - 1); m->slots[j];
                      j = (j + 1) & (cnt - 1))
                         ;
                 m->slots[j] = old[i];
@@ -263,11 +259,10 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
         size_t mask = m->slot_cnt - 1, j = i, k;
 
         m->slots[i] = NULL;
-        m->tags[i] = 0;
         m->key_cnt--;
         for (;;) {
                 j = (j + 1) & mask;
-                if (!m->tags[j])
+                if (!m->slots[j])
                         return;
                 k = m->tags[j] & mask;
                 /* Leave it if its home lies cyclically in (i, j]. */
@@ -276,7 +271,6 @@ static void wm_slot_remove(brook__wmirror_t *m, size_t i)
                 m->slots[i] = m->slots[j];
                 m->tags[i] = m->tags[j];
                 m->slots[j] = NULL;
-                m->tags[j] = 0;
                 i = j;
         }
 }
