@@ -6,6 +6,7 @@
  * generic store stack (store.c).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,12 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
                                           brook__iqstore_t *iq,
                                           brook_arena_t *arena)
 {
-        brook_windowiter_t *it = brook__xcalloc(1, sizeof *it);
+        /* Not calloc: a join makes one per lookup, and glibc's calloc
+         * (before 2.41) bypasses the thread's cache, takes an arena lock
+         * and would zero the chain's 512-byte error text too. */
+        brook_windowiter_t *it = brook__xmalloc(sizeof *it);
+        memset(&it->ch, 0, offsetof(brook__bitchain_t, errstr));
+        it->ch.errstr[0] = '\0';
         it->kind = def->kind;
         it->timestamped = def->timestamped;
         it->window_ms = def->window_ms;
