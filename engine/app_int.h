@@ -166,6 +166,9 @@ struct brook__thread {
         brook__collector_t collector; /* First: the collector is the thread. */
         brook_app_t *app;
         int idx;
+        /** The loop's round, for the fetched lags' reuse
+         *  (brook__pqueue_t's lag_round); from 1. */
+        uint64_t lag_round;
         pthread_t tid;
         bool tid_valid;
         rd_kafka_t *consumer, *producer;

@@ -557,6 +557,13 @@ typedef struct brook__pqueue {
          *  message consumed, and where the consumer last reported the end
          *  of the partition (-1: not yet). */
         int64_t fetch_pos, eof_pos;
+        /** Stream threads: the fetched lag as last worked out, in the
+         *  thread's round lag_round (0: not since fetch_pos or eof_pos
+         *  moved). Kafka Streams reads the lag its last poll reported;
+         *  a task asks before each record, and the consumer's answer
+         *  takes a lock and a look-up by topic name. */
+        uint64_t lag_round;
+        int64_t lag;
         /** max.task.idle.ms: when waiting for this (empty) partition ends,
          *  on the wall clock; -1 while not waiting. */
         int64_t idle_deadline;
@@ -630,8 +637,7 @@ typedef struct brook__runtime {
         /** The fetched lag of @p q's partition: how many records the
          *  broker is known to have past what was consumed, 0, or -1 when
          *  unknown (Kafka Streams' consumer.currentLag()). */
-        int64_t (*fetched_lag)(struct brook__runtime *rt,
-                               const brook__pqueue_t *q);
+        int64_t (*fetched_lag)(struct brook__runtime *rt, brook__pqueue_t *q);
         /** Times a task processed while max.task.idle.ms gave up waiting
          *  for an empty partition (Kafka Streams' enforced-processing). */
         int64_t enforced;
@@ -656,7 +662,7 @@ void brook__runtime_init(brook__runtime_t *rt, brook__collector_t *collector,
                          const brook_conf_t *conf,
                          int64_t (*wall_clock)(brook__runtime_t *rt),
                          int64_t (*fetched_lag)(brook__runtime_t *rt,
-                                                const brook__pqueue_t *q));
+                                                brook__pqueue_t *q));
 /** Frees what brook__runtime_init() made (not the cache or env). */
 void brook__runtime_free(brook__runtime_t *rt);
 

@@ -190,7 +190,7 @@ static int64_t brook__global_wall_clock(brook__runtime_t *rt)
 
 /* Each record is processed as it comes: nothing waits for another. */
 static int64_t brook__global_fetched_lag(brook__runtime_t *rt,
-                                         const brook__pqueue_t *q)
+                                         brook__pqueue_t *q)
 {
         (void)rt;
         (void)q;

@@ -17,7 +17,7 @@ void brook__runtime_init(brook__runtime_t *rt, brook__collector_t *collector,
                          const brook_conf_t *conf,
                          int64_t (*wall_clock)(brook__runtime_t *rt),
                          int64_t (*fetched_lag)(brook__runtime_t *rt,
-                                                const brook__pqueue_t *q))
+                                                brook__pqueue_t *q))
 {
         rt->collector = collector;
         rt->topo = topo;

@@ -1778,8 +1778,11 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
                         thr->failed = true;
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                         /* The partition's end, for max.task.idle.ms. */
-                        if (r || (rkm->rkt && (r = brook__thr_route(thr, rkm))))
+                        if (r ||
+                            (rkm->rkt && (r = brook__thr_route(thr, rkm)))) {
                                 r->q->eof_pos = rkm->offset;
+                                r->q->lag_round = 0;
+                        }
                 } else if (rkm->err == RD_KAFKA_RESP_ERR__FATAL) {
                         /* Nothing more comes from this consumer: the
                          * loop makes a new one (brook__thr_renew_consumer). */
@@ -1807,8 +1810,10 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
         in.headers = NULL;
         in.msg = rkm;
         in.owner = rkm;
-        if (rkm->offset >= r->q->fetch_pos)
+        if (rkm->offset >= r->q->fetch_pos) {
                 r->q->fetch_pos = rkm->offset + 1;
+                r->q->lag_round = 0;
+        }
         brook__task_enqueue(r->task, r->q, &in, brook__release_msg);
 }
 
@@ -1822,22 +1827,30 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
  * (an open transaction), with nothing to wait for.
  */
 static int64_t brook__thr_fetched_lag(brook__runtime_t *rt,
-                                      const brook__pqueue_t *q)
+                                      brook__pqueue_t *q)
 {
         brook__thread_t *thr =
                 (brook__thread_t *)(void *)((char *)rt -
                                             offsetof(brook__thread_t, rt));
-        int64_t lo, hi;
-        bool known = !rd_kafka_get_watermark_offsets(thr->consumer, q->topic,
-                                                     q->partition, &lo, &hi) &&
-                     hi >= 0;
+        int64_t lo, hi, lag;
+        bool known;
+
+        if (q->lag_round == thr->lag_round)
+                return q->lag;
+        known = !rd_kafka_get_watermark_offsets(thr->consumer, q->topic,
+                                                q->partition, &lo, &hi) &&
+                hi >= 0;
         if (q->eof_pos >= 0 && q->eof_pos >= q->fetch_pos)
-                return !thr->read_committed && known && hi > q->eof_pos
-                               ? hi - q->eof_pos
-                               : 0;
-        if (q->fetch_pos < 0 || !known)
-                return -1;
-        return hi > q->fetch_pos ? hi - q->fetch_pos : 0;
+                lag = !thr->read_committed && known && hi > q->eof_pos
+                              ? hi - q->eof_pos
+                              : 0;
+        else if (q->fetch_pos < 0 || !known)
+                lag = -1;
+        else
+                lag = hi > q->fetch_pos ? hi - q->fetch_pos : 0;
+        q->lag_round = thr->lag_round;
+        q->lag = lag;
+        return lag;
 }
 
 void brook__tsnap_free(brook__tsnap_t *snap, size_t cnt)
@@ -2280,6 +2293,9 @@ static void *brook__thread_main(void *arg)
 
         while (!thr->failed && !atomic_load(&app->stopping)) {
                 bool restoring = thr->rstore_cnt || thr->restorer_dirty;
+                /* What the consumer knows of the partitions' ends is
+                 * read again this round (brook__thr_fetched_lag()). */
+                thr->lag_round++;
                 /* more: records left queued and ready (a commit came
                  * first): the poll does not wait. */
                 bool busy = false;
