@@ -329,8 +329,7 @@ static struct brook__store *brook__td_global_store(brook__runtime_t *rt,
 
 /* Every record piped is queued at once: there is never more on a
  * "broker" to wait for, so an empty partition is one to idle on. */
-static int64_t brook__td_fetched_lag(brook__runtime_t *rt,
-                                     brook__pqueue_t *q)
+static int64_t brook__td_fetched_lag(brook__runtime_t *rt, brook__pqueue_t *q)
 {
         (void)rt;
         (void)q;

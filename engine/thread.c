@@ -1826,8 +1826,7 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
  * reports is the last stable offset: the high watermark can be further
  * (an open transaction), with nothing to wait for.
  */
-static int64_t brook__thr_fetched_lag(brook__runtime_t *rt,
-                                      brook__pqueue_t *q)
+static int64_t brook__thr_fetched_lag(brook__runtime_t *rt, brook__pqueue_t *q)
 {
         brook__thread_t *thr =
                 (brook__thread_t *)(void *)((char *)rt -
