@@ -1762,6 +1762,7 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
 {
         brook__inrec_t in;
         rd_kafka_timestamp_type_t tstype;
+        rd_kafka_headers_t *hdrs;
 
         if (rkm->err) {
                 if ((rkm->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
@@ -1806,9 +1807,15 @@ static void brook__thr_enqueue(brook__thread_t *thr, struct brook__route *r,
         in.key_size = rkm->key_len;
         in.value = rkm->payload;
         in.value_size = rkm->len;
-        /* Parsed only if something asks (brook__headers_raw()). */
-        in.headers = NULL;
-        in.msg = rkm;
+        /* Looked at now, beside the timestamp in the cache: by the time
+         * the record is processed (up to buffered.records.per.partition
+         * records later) the message has left it, and every record sent
+         * on reads its headers. librdkafka parses them here if there are
+         * any, and keeps them with the message. */
+        if (rd_kafka_message_headers(rkm, &hdrs))
+                hdrs = NULL;
+        in.headers = hdrs;
+        in.msg = NULL;
         in.owner = rkm;
         if (rkm->offset >= r->q->fetch_pos) {
                 r->q->fetch_pos = rkm->offset + 1;
