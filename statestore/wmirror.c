@@ -668,8 +668,16 @@ void brook__wmirror_expire(brook__wmirror_t *m, int64_t floor)
                 if (!m->head || m->head_off >= m->head->used)
                         break;
                 e = (wm_entry_t *)(m->head->data + m->head_off);
-                if (!e->dead && e->start >= m->floor)
+                if (!e->dead && e->start >= m->floor) {
+                        /* e goes next, most likely at the store's next
+                         * put: its key's slot and tag, far apart in
+                         * memory, are fetched into the cache meanwhile
+                         * (wm_slot_of(), wm_slot_remove()). */
+                        size_t i = e->hash & (m->slot_cnt - 1);
+                        __builtin_prefetch(&m->slots[i], 1);
+                        __builtin_prefetch(&m->tags[i], 1);
                         break;
+                }
                 wm_pop(m, &live);
                 /* Below a floor the budget raised, not past retention:
                  * held only here, it goes to the store below. */
