@@ -8,6 +8,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -637,6 +638,12 @@ brook_err_t brook__store_put_value(brook__store_t *st, const void *value,
 }
 
 /* ------------------------------------------------------ iterator chains */
+
+void brook__bitchain_init(brook__bitchain_t *ch)
+{
+        memset(ch, 0, offsetof(brook__bitchain_t, errstr));
+        ch->errstr[0] = '\0';
+}
 
 void brook__bitchain_add(brook__bitchain_t *ch, brook_kvbytes_iter_t *bit,
                          brook__iqstore_t *h)

@@ -1001,8 +1001,12 @@ typedef struct brook__bitchain {
         brook__ptrvec_t iqs;
         size_t cur;
         brook_err_t err;
-        char errstr[512];
+        char errstr[512]; /**< Last: brook__bitchain_init() skips it. */
 } brook__bitchain_t;
+
+/** An empty chain. Not a memset of the whole: a join makes one per
+ *  lookup, and the error text is written only on a failure. */
+void brook__bitchain_init(brook__bitchain_t *ch);
 
 /** Appends @p bit (the chain owns it) with @p h (NULL, or a reference the
  *  chain now owns). */

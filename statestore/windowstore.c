@@ -6,7 +6,6 @@
  * generic store stack (store.c).
  */
 #include <inttypes.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +32,10 @@ brook_windowiter_t *brook__windowiter_new(brook__storedef_t *def,
                                           brook_arena_t *arena)
 {
         /* Not calloc: a join makes one per lookup, and glibc's calloc
-         * (before 2.41) bypasses the thread's cache, takes an arena lock
-         * and would zero the chain's 512-byte error text too. */
+         * (before 2.41) bypasses the thread's cache and takes an arena
+         * lock. */
         brook_windowiter_t *it = brook__xmalloc(sizeof *it);
-        memset(&it->ch, 0, offsetof(brook__bitchain_t, errstr));
-        it->ch.errstr[0] = '\0';
+        brook__bitchain_init(&it->ch);
         it->kind = def->kind;
         it->timestamped = def->timestamped;
         it->window_ms = def->window_ms;
