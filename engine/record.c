@@ -1,11 +1,13 @@
 /*
  * brook — records in flight and their headers.
  *
- * Headers stay in the input message's bytes until something reads or
- * changes them: the consumer does not parse them, a record that no
- * processor asks about has them parsed only by the sink that copies them
- * to the output (untouched), and a record that never reaches a sink (a
- * filter dropped it) never has them parsed at all.
+ * Headers stay librdkafka's until something reads or changes them. A
+ * stream thread has librdkafka parse an input record's headers when it
+ * takes the record (while the message is in the cache; the sink reads
+ * them for every record it sends on); other inputs have them parsed only
+ * when first asked for (brook__headers_raw()). brook's own array of them
+ * is built only when a processor reads them, and a record that no
+ * processor changes has them copied to the output as they are.
  */
 #include <string.h>
 
