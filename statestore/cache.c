@@ -165,6 +165,9 @@ struct brook__cache {
         uint64_t hits, misses; /**< brook__cache_get()'s answers. */
         uint64_t seq;
         cache_list_t lru;
+        /* An entry a hit made the most recently used, not yet moved to
+         * the end of lru (see cache_lru_touch()). */
+        cache_entry_t *touched;
         cache_htab_t entries, stores, groups;
         /* Groups without entries, oldest first. */
         cache_glist_t idle;
@@ -243,7 +246,7 @@ static void htab_free(cache_htab_t *t, bool nodes)
 
 /* ------------------------------------------------------------- lists */
 
-static void cache_lru_unlink(brook__cache_t *c, cache_entry_t *e)
+static void lru_unlink(brook__cache_t *c, cache_entry_t *e)
 {
         if (e->lru_prev)
                 e->lru_prev->lru_next = e->lru_next;
@@ -256,7 +259,7 @@ static void cache_lru_unlink(brook__cache_t *c, cache_entry_t *e)
         e->lru_prev = e->lru_next = NULL;
 }
 
-static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
+static void lru_append(brook__cache_t *c, cache_entry_t *e)
 {
         e->lru_next = NULL;
         e->lru_prev = c->lru.tail;
@@ -265,6 +268,51 @@ static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
         else
                 c->lru.head = e;
         c->lru.tail = e;
+}
+
+/* Moves the entry a hit touched to the end of the LRU list. Everything
+ * that changes the list or reads its order settles first, so the order is
+ * always the one moving at the hit would have made. */
+static void cache_lru_settle(brook__cache_t *c)
+{
+        cache_entry_t *e = c->touched;
+
+        if (!e)
+                return;
+        c->touched = NULL;
+        lru_unlink(c, e);
+        lru_append(c, e);
+}
+
+static void cache_lru_unlink(brook__cache_t *c, cache_entry_t *e)
+{
+        cache_lru_settle(c);
+        lru_unlink(c, e);
+}
+
+static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
+{
+        cache_lru_settle(c);
+        lru_append(c, e);
+}
+
+/*
+ * Makes @p e, just hit, the most recently used. The move itself waits
+ * for the next change to the list: it writes to the entry's neighbours,
+ * which are cold in a big cache, and such writes hold up the caller's
+ * next reads of what it has just written (the value it copies out, say)
+ * until they reach memory. Fetched now, the neighbours are at hand when
+ * the move is made.
+ */
+static void cache_lru_touch(brook__cache_t *c, cache_entry_t *e)
+{
+        cache_lru_settle(c);
+        if (c->lru.tail == e)
+                return;
+        c->touched = e;
+        if (e->lru_prev)
+                __builtin_prefetch(e->lru_prev, 1);
+        __builtin_prefetch(e->lru_next, 1);
 }
 
 static void cache_st_unlink(cache_entry_t *e)
@@ -668,12 +716,17 @@ static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
  * it. */
 static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
 {
-        cache_entry_t *e = c->lru.head;
-        brook__store_t *st = e->cs->st;
-        cache_state_t state = e->state;
-        const void *value = e->value;
+        cache_entry_t *e;
+        brook__store_t *st;
+        cache_state_t state;
+        const void *value;
         brook_err_t err = BROOK_OK;
 
+        cache_lru_settle(c);
+        e = c->lru.head;
+        st = e->cs->st;
+        state = e->state;
+        value = e->value;
         if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
                 state = CACHE_CLEAN; /* Nothing to delete or forward. */
         /* Detached, the entry is ours alone: its bytes stay valid through
@@ -768,8 +821,7 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
                 return BROOK__CACHE_MISS;
         }
         c->hits++;
-        cache_lru_unlink(c, e);
-        cache_lru_append(c, e);
+        cache_lru_touch(c, e);
         /* A join read it (brook__kvstore_get_exposed()): downstream holds
          * a result of this value now, as if it had been forwarded, and a
          * delete must follow it (Kafka Streams' caching store drops a

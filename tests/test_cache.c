@@ -471,6 +471,52 @@ static void test_write_pending(void **state)
         tstore_destroy(ts);
 }
 
+/* A hit's move to the end of the LRU list is made at the next change to
+ * the list (cache_lru_touch()): hits in a row, a hit on the last used
+ * entry, and a hit on an entry that then leaves the cache keep the order
+ * moving at once would have made. */
+static void test_hits_keep_lru_order(void **state)
+{
+        const size_t esz = 1 + 1 + OVERHEAD;
+        brook__cache_t *c = brook__cache_new(3 * esz);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r), *other = tstore_new(c, &r);
+
+        put(c, ts, "a", "1", 10);
+        put(c, ts, "b", "2", 20);
+        put(c, ts, "c", "3", 30);
+        check_cached(c, ts, "a", "1"); /* b c a */
+        check_cached(c, ts, "b", "2"); /* c a b */
+        check_cached(c, ts, "b", "2"); /* the last used: unchanged */
+        check_cached(c, ts, "a", "1"); /* c b a */
+        put(c, ts, "d", "4", 40);      /* evicts c */
+        put(c, ts, "e", "5", 50);      /* evicts b */
+        assert_int_equal(r.cnt, 2);
+        check_rec(&r, 0, ts, "c", "3", 30);
+        check_rec(&r, 1, ts, "b", "2", 20);
+        check_cached(c, ts, "a", "1"); /* d e a */
+        put(c, ts, "f", "6", 60);      /* evicts d */
+        assert_int_equal(r.cnt, 3);
+        check_rec(&r, 2, ts, "d", "4", 40);
+
+        /* The entry just hit leaves with its store: the list does not
+         * keep it. */
+        put(c, other, "x", "7", 70);   /* evicts e: a f x */
+        check_cached(c, ts, "f", "6"); /* a x f */
+        brook__cache_drop(c, &ts->st);
+        assert_int_equal(brook__cache_bytes(c), esz);
+        put(c, other, "y", "8", 80);
+        put(c, other, "z", "9", 90);
+        put(c, other, "w", "0", 100); /* evicts x */
+        assert_int_equal(r.cnt, 5);
+        check_rec(&r, 3, ts, "e", "5", 50);
+        check_rec(&r, 4, other, "x", "7", 70);
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+        tstore_destroy(other);
+}
+
 static void test_two_stores(void **state)
 {
         brook__cache_t *c = brook__cache_new(10000);
@@ -1276,6 +1322,7 @@ int main(void)
                 cmocka_unit_test(test_collapse),
                 cmocka_unit_test(test_get_and_clean_put),
                 cmocka_unit_test(test_eviction_order),
+                cmocka_unit_test(test_hits_keep_lru_order),
                 cmocka_unit_test(test_zero_budget),
                 cmocka_unit_test(test_tombstones),
                 cmocka_unit_test(test_write_pending),
