@@ -398,6 +398,17 @@ static void test_fatal_error_run_fails(void **state)
  * cannot finish, its thread outlives run's first close; run used to
  * return 0 from PENDING_ERROR then.
  */
+/* A line in the child's log (stderr: unbuffered, so it is there even if
+ * the parent kills the child) as each step begins: a hang can be placed. */
+static void body_step(const char *what)
+{
+        static int64_t t0;
+        if (!t0)
+                t0 = kt_now_ms();
+        fprintf(stderr, "broker-killed: +%" PRId64 " ms: %s\n",
+                kt_now_ms() - t0, what);
+}
+
 static void broker_killed_body(void **state)
 {
         killed_app_t count = {.stateful = true, .shutdown_ms = "8000"};
@@ -406,26 +417,42 @@ static void broker_killed_body(void **state)
         pthread_t t1, t2;
 
         (void)state;
+        body_step("starting the pipe");
         killed_app_start(&pipe);
+        body_step("starting the failing app");
         boom_start(&boom, true);
+        body_step("waiting for the pipe's output");
         if (kt_wait_count(pipe.out, 2000, 120000) < 2000)
                 fail_msg("the pipe produced nothing");
         /* The count last, and the kill as soon as it produces: it is
          * processing, with most of its backlog left. */
+        body_step("starting the count");
         killed_app_start(&count);
+        body_step("waiting for the count's output");
         if (kt_wait_count(count.out, 2000, 120000) < 2000)
                 fail_msg("the count produced nothing");
+        body_step("killing the broker");
         kill_broker();
+        body_step("stopping the apps");
         assert_int_equal(pthread_create(&t1, NULL, killed_app_stop, &count), 0);
         assert_int_equal(pthread_create(&t2, NULL, killed_app_stop, &pipe), 0);
         boom_check(&boom, "broker down");
+        body_step("waiting for the count's and the pipe's stops");
         assert_int_equal(pthread_join(t1, NULL), 0);
         assert_int_equal(pthread_join(t2, NULL), 0);
         killed_app_check(&count);
         killed_app_check(&pipe);
+        body_step("done");
 }
 
 static const char *self_path;
+
+/* The last @p max bytes of @p s ("" for NULL). */
+static const char *log_tail(const char *s, size_t max)
+{
+        size_t len = s ? strlen(s) : 0;
+        return !s ? "" : len > max ? s + len - max : s;
+}
 
 /* The body runs in a child process (this program, with
  * --broker-killed): the Kafka clients a stop abandons to background
@@ -445,13 +472,19 @@ static void test_broker_killed(void **state)
         pid = kt_spawn(argv, log);
         rc = kt_wait(pid, 600000);
         if (rc != 0) {
-                char path[600], *out, *err;
+                char path[600], *out, *err, msg[16384];
                 snprintf(path, sizeof path, "%s.out", log);
                 out = kt_slurp(path);
                 snprintf(path, sizeof path, "%s.err", log);
                 err = kt_slurp(path);
-                fail_msg("the broker-killed test failed (exit %d):\n%s\n%s", rc,
-                         out ? out : "", err ? err : "");
+                /* Their ends (where a hang shows), freed before fail_msg(),
+                 * which does not return. */
+                snprintf(msg, sizeof msg, "%s\n%s", log_tail(out, 8000),
+                         log_tail(err, 8000));
+                free(out);
+                free(err);
+                fail_msg("the broker-killed test failed (exit %d):\n%s", rc,
+                         msg);
         }
 }
 
