@@ -2,11 +2,9 @@
  * brook — a stream thread's record cache (Kafka Streams' ThreadCache and
  * NamedCache).
  *
- * Entries are keyed by (store, key bytes) in one hash table and kept in one
- * LRU list across all of the thread's caching stores; eviction takes the
- * least recently used entry whatever its store. Each store also has a
- * record (found through a second, small hash table) that lists its entries
- * by state:
+ * Entries are keyed by (store, key bytes) in one hash table. Each store
+ * has a record (found through a second, small hash table) that lists its
+ * entries least recently used first, and by state:
  *
  *   clean      nothing to do: read from below, or already flushed
  *   written    written down by write_pending(), not yet forwarded
@@ -16,6 +14,13 @@
  * dirty (a write moves its entry to the end, as NamedCache's dirtyKeys
  * does), so a flush visits only that store's dirty entries, oldest write
  * first.
+ *
+ * The budget is the thread's, the eviction Kafka Streams': a put that
+ * takes the cache over budget evicts the least recently used entries of
+ * the store written to, none of another (ThreadCache.maybeEvict()), and
+ * leaves the cache over budget once that store has nothing cached. An
+ * evicted entry that is dirty is written down and forwarded, and then the
+ * rest of its store is flushed (NamedCache.evict()).
  *
  * write_down and emit may call back into the cache: emitting forwards a
  * record downstream, where another processor may read or write another
@@ -128,6 +133,7 @@ struct cache_entry {
 struct cache_store {
         cache_hnode_t h;    /* First; hashed by st. */
         brook__store_t *st; /* Opaque here: only passed on. */
+        cache_list_t lru;   /* Head: least recently used. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
         /* Bytes of time suffix after the record key (0: not grouped), and
@@ -146,7 +152,8 @@ struct cache_group {
         /* Every entry at this time or later is cached (INT64_MAX: none
          * known to be). */
         int64_t complete_from;
-        /* Entries that left the group (see brook__cache_group_fill()). */
+        /* Entries that left the group or were flushed (see
+         * brook__cache_group_fill()). */
         uint64_t gen;
         /* Held by a fill in progress: not freed even if empty. */
         int pins;
@@ -164,9 +171,8 @@ struct brook__cache {
         uint64_t evictions;
         uint64_t hits, misses; /**< brook__cache_get()'s answers. */
         uint64_t seq;
-        cache_list_t lru;
         /* An entry a hit made the most recently used, not yet moved to
-         * the end of lru (see cache_lru_touch()). */
+         * the end of its store's lru (see cache_lru_touch()). */
         cache_entry_t *touched;
         cache_htab_t entries, stores, groups;
         /* Groups without entries, oldest first. */
@@ -246,28 +252,32 @@ static void htab_free(cache_htab_t *t, bool nodes)
 
 /* ------------------------------------------------------------- lists */
 
-static void lru_unlink(brook__cache_t *c, cache_entry_t *e)
+static void lru_unlink(cache_entry_t *e)
 {
+        cache_list_t *l = &e->cs->lru;
+
         if (e->lru_prev)
                 e->lru_prev->lru_next = e->lru_next;
         else
-                c->lru.head = e->lru_next;
+                l->head = e->lru_next;
         if (e->lru_next)
                 e->lru_next->lru_prev = e->lru_prev;
         else
-                c->lru.tail = e->lru_prev;
+                l->tail = e->lru_prev;
         e->lru_prev = e->lru_next = NULL;
 }
 
-static void lru_append(brook__cache_t *c, cache_entry_t *e)
+static void lru_append(cache_entry_t *e)
 {
+        cache_list_t *l = &e->cs->lru;
+
         e->lru_next = NULL;
-        e->lru_prev = c->lru.tail;
-        if (c->lru.tail)
-                c->lru.tail->lru_next = e;
+        e->lru_prev = l->tail;
+        if (l->tail)
+                l->tail->lru_next = e;
         else
-                c->lru.head = e;
-        c->lru.tail = e;
+                l->head = e;
+        l->tail = e;
 }
 
 /* Moves the entry a hit touched to the end of the LRU list. Everything
@@ -280,20 +290,21 @@ static void cache_lru_settle(brook__cache_t *c)
         if (!e)
                 return;
         c->touched = NULL;
-        lru_unlink(c, e);
-        lru_append(c, e);
+        lru_unlink(e);
+        lru_append(e);
 }
 
 static void cache_lru_unlink(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        lru_unlink(c, e);
+        lru_unlink(e);
 }
 
+/* @p e's store is set. */
 static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        lru_append(c, e);
+        lru_append(e);
 }
 
 /*
@@ -307,7 +318,7 @@ static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
 static void cache_lru_touch(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        if (c->lru.tail == e)
+        if (e->cs->lru.tail == e)
                 return;
         c->touched = e;
         if (e->lru_prev)
@@ -710,27 +721,32 @@ static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
         cache_entry_free(e);
 }
 
-/* Evicts the least recently used entry, writing it down and forwarding it
- * first if it is dirty. A failure's reason is in the evicted entry's store;
- * it is copied to @p caller, the store whose put made room, which reports
- * it. */
-static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
+/*
+ * Evicts the least recently used entry of @p cs (Kafka Streams'
+ * NamedCache.evict()). A dirty one is written down and forwarded, and then
+ * the rest of its store is flushed, oldest write first, its entries left
+ * cached and clean: Kafka Streams' flush listener gets the evicted entry
+ * and every other dirty one. Only the evicted entry leaves.
+ */
+static brook_err_t cache_evict_one(brook__cache_t *c, cache_store_t *cs)
 {
         cache_entry_t *e;
-        brook__store_t *st;
+        brook__store_t *st = cs->st;
         cache_state_t state;
         const void *value;
+        bool dirty;
         brook_err_t err = BROOK_OK;
 
         cache_lru_settle(c);
-        e = c->lru.head;
-        st = e->cs->st;
+        e = cs->lru.head;
         state = e->state;
         value = e->value;
+        dirty = state != CACHE_CLEAN;
         if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
                 state = CACHE_CLEAN; /* Nothing to delete or forward. */
         /* Detached, the entry is ours alone: its bytes stay valid through
-         * the calls out whatever they do to the cache. */
+         * the calls out whatever they do to the cache. cs may go with
+         * its last entry. */
         cache_group_narrow(e);
         cache_detach(c, e);
         c->evictions++;
@@ -741,28 +757,37 @@ static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
                 err = brook__store_emit(st, e->key, e->key_size, value,
                                         e->value_size, e->ts);
         cache_entry_free(e);
-        if (err && st != caller)
-                brook__seterr(caller->errbuf, sizeof caller->errbuf,
-                              "evicting from store \"%s\": %s", st->def->name,
-                              st->errbuf);
+        /* Even after a tombstone that had nothing to delete: in Kafka
+         * Streams it was dirty, and its store's flush forwards nothing
+         * for it alone. */
+        if (!err && dirty)
+                err = brook__cache_flush(c, st);
         return err;
 }
 
+/*
+ * Kafka Streams' ThreadCache.maybeEvict(): the put into @p caller made the
+ * cache go over budget, and only @p caller's entries give room. With none
+ * of them left (another store holds the bytes), the cache stays over
+ * budget until that store's own puts or a commit bring it down.
+ */
 static brook_err_t cache_evict(brook__cache_t *c, brook__store_t *caller)
 {
         /* The entry just put is the most recently used, so it goes last:
          * only when it alone is over the budget. A nested put (from a call
          * out) runs this loop itself, so the condition is read afresh. */
         while (c->bytes > c->max_bytes) {
+                cache_store_t *cs;
                 brook_err_t err;
                 if (c->idle.head) {
                         /* Only knowledge goes: no data, no call out. */
                         cache_group_free(c, c->idle.head);
                         continue;
                 }
-                if (!c->lru.head)
+                cs = cache_store_find(c, caller);
+                if (!cs || !cs->lru.head)
                         break;
-                if ((err = cache_evict_one(c, caller)))
+                if ((err = cache_evict_one(c, cs)))
                         return err;
         }
         return BROOK_OK;
@@ -780,15 +805,20 @@ brook__cache_t *brook__cache_new(size_t max_bytes)
 
 void brook__cache_destroy(brook__cache_t *c)
 {
-        cache_entry_t *e;
+        size_t i;
 
         if (!c)
                 return;
-        e = c->lru.head;
-        while (e) {
-                cache_entry_t *next = e->lru_next;
-                cache_entry_free(e);
-                e = next;
+        for (i = 0; i < c->stores.size; i++) {
+                cache_hnode_t *n;
+                for (n = c->stores.b[i]; n; n = n->next) {
+                        cache_entry_t *e = ((cache_store_t *)n)->lru.head;
+                        while (e) {
+                                cache_entry_t *next = e->lru_next;
+                                cache_entry_free(e);
+                                e = next;
+                        }
+                }
         }
         htab_free(&c->entries, false); /* Freed above. */
         htab_free(&c->groups, true);
@@ -909,8 +939,8 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
         cache_set_value(e, value, value_size);
         e->ts = ts;
         htab_add(&c->entries, &e->h);
-        cache_lru_append(c, e);
         e->cs = cs;
+        cache_lru_append(c, e);
         cs->cnt++;
         e->below = !nothing_below;
         e->present = !dirty && value;
@@ -979,6 +1009,12 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                         return BROOK_OK;
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
+                /* Its value goes below, over what a fill of its key in
+                 * progress read there (this flush may follow an eviction
+                 * the fill's put made): the fill must stop before it puts
+                 * that back over the entry, clean now. */
+                if (e->g)
+                        e->g->gen++;
                 /* The entry stays, clean: its write down needs no index
                  * in the thread's batch (nor its tombstone check, of a
                  * key this flush has not written). */
@@ -1070,12 +1106,13 @@ brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
         cache_idle_unlink(c, g);
         g->pins++;
         gen = g->gen;
-        /* Once an entry of the key left the cache (an eviction the puts
-         * made, or a call out from one), what was read is stale for it: a
-         * dirty entry evicted is written down, and the value read before
-         * would come back over it. So the puts stop there, and nothing
-         * more is known. The entries put until then went in before
-         * anything left. */
+        /* Once an entry of the key left the cache or was flushed (an
+         * eviction the puts made, the flush of its store that follows, or
+         * a call out from one), what was read is stale for it: a dirty
+         * entry evicted or flushed is written down, and the value read
+         * before would come back over it. So the puts stop there, and
+         * nothing more is known. The entries put until then went in
+         * before anything left. */
         for (i = 0; i < cnt && !err && g->gen == gen; i++) {
                 const void *k, *v;
                 size_t ksz, vsz;
