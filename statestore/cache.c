@@ -19,17 +19,19 @@
  * takes the cache over budget evicts the least recently used entries of
  * the store written to, none of another (ThreadCache.maybeEvict()), and
  * leaves the cache over budget once that store has nothing cached. An
- * evicted entry that is dirty is written down and forwarded, and then the
- * rest of its store is flushed (NamedCache.evict()).
+ * evicted entry that is dirty is written down and forwarded together with
+ * the rest of its store's dirty entries (NamedCache.evict()).
  *
  * write_down and emit may call back into the cache: emitting forwards a
- * record downstream, where another processor may read or write another
- * store of this cache and so evict entries (even the one being flushed).
- * Hence the rules below: an entry is unlinked, or its state changed,
- * before any call out; a call out gets a copy of the entry's bytes (or an
- * evicted entry's own, which nothing else can reach); no list pointer or
- * store record is held across a call out; and a flush takes only entries
- * that were dirty when it started, so a processor writing the store being
+ * record downstream, where another processor may read or write any store
+ * of this cache and so evict entries (even the one being flushed). Hence
+ * the rules below: an entry is unlinked, or its state changed, before any
+ * call out; a call out gets a copy of the entry's bytes; no list pointer
+ * or store record is held across a call out; and a flush marks all of its
+ * store's dirty entries clean and copies them out before its first call
+ * out, as Kafka Streams' NamedCache.flush() does before its listener
+ * runs: what the call outs do meets clean entries, and what they write
+ * waits for the next flush, so a processor writing the store being
  * flushed cannot make it run forever.
  *
  * Window and session stores' entries are also grouped by record key (the
@@ -680,13 +682,6 @@ static brook_err_t cache_snap_write_down(const cache_snap_t *sn)
                                        sn->value_size, sn->ts);
 }
 
-static brook_err_t cache_snap_emit(const cache_snap_t *sn)
-{
-        return brook__store_emit(sn->st, sn->buf, sn->key_size,
-                                 sn->tombstone ? NULL : sn->buf + sn->key_size,
-                                 sn->value_size, sn->ts);
-}
-
 /* Whether dirty tombstone @p e has nothing below to delete (and so
  * nothing to write down or forward). */
 static bool cache_tombstone_absent(cache_entry_t *e)
@@ -721,47 +716,43 @@ static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
         cache_entry_free(e);
 }
 
+static brook_err_t cache_flush(brook__cache_t *c, brook__store_t *st,
+                               const cache_entry_t *evicted, bool write_evicted,
+                               bool unindexed);
+
 /*
  * Evicts the least recently used entry of @p cs (Kafka Streams'
- * NamedCache.evict()). A dirty one is written down and forwarded, and then
- * the rest of its store is flushed, oldest write first, its entries left
- * cached and clean: Kafka Streams' flush listener gets the evicted entry
- * and every other dirty one. Only the evicted entry leaves.
+ * NamedCache.evict()). A dirty one is written down and forwarded with the
+ * rest of its store's dirty entries, it first, then the others oldest
+ * write first (its store's flush, their listener's batch), which stay
+ * cached, clean. Only the evicted entry leaves.
  */
 static brook_err_t cache_evict_one(brook__cache_t *c, cache_store_t *cs)
 {
         cache_entry_t *e;
         brook__store_t *st = cs->st;
         cache_state_t state;
-        const void *value;
         bool dirty;
         brook_err_t err = BROOK_OK;
 
         cache_lru_settle(c);
         e = cs->lru.head;
         state = e->state;
-        value = e->value;
         dirty = state != CACHE_CLEAN;
         if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
                 state = CACHE_CLEAN; /* Nothing to delete or forward. */
-        /* Detached, the entry is ours alone: its bytes stay valid through
-         * the calls out whatever they do to the cache. cs may go with
-         * its last entry. */
+        /* Detached, the entry is ours alone. cs may go with its last
+         * entry. */
         cache_group_narrow(e);
         cache_detach(c, e);
         c->evictions++;
-        if (state == CACHE_UNWRITTEN)
-                err = brook__store_write_down(st, e->key, e->key_size, value,
-                                              e->value_size, e->ts);
-        if (!err && state != CACHE_CLEAN)
-                err = brook__store_emit(st, e->key, e->key_size, value,
-                                        e->value_size, e->ts);
-        cache_entry_free(e);
         /* Even after a tombstone that had nothing to delete: in Kafka
          * Streams it was dirty, and its store's flush forwards nothing
          * for it alone. */
-        if (!err && dirty)
-                err = brook__cache_flush(c, st);
+        if (dirty)
+                err = cache_flush(c, st, state != CACHE_CLEAN ? e : NULL,
+                                  state == CACHE_UNWRITTEN, false);
+        cache_entry_free(e);
         return err;
 }
 
@@ -987,26 +978,88 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
         }
 }
 
-brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
-{
-        uint64_t limit = c->seq;
+/* ------------------------------------------------------------ flushes */
 
+/*
+ * The entries a flush sends, copied out of the cache before the first
+ * call out: Kafka Streams' NamedCache.flush() marks every dirty entry of
+ * the store clean and hands the list to its listener, so what a call out
+ * does to the cache meanwhile (a put that evicts, a rewrite) meets clean
+ * entries only, and a rewritten entry's flushed value is the one taken.
+ */
+typedef struct cache_flushed {
+        size_t off; /* Of the key in bytes; the value follows it. */
+        size_t key_size, value_size;
+        int64_t ts;
+        bool tombstone;
+        bool write; /* Not written down yet (unwritten). */
+} cache_flushed_t;
+
+typedef struct cache_flushset {
+        brook__store_t *st;
+        cache_flushed_t *v;
+        size_t cnt, cap;
+        unsigned char *bytes;
+        size_t len, bcap;
+} cache_flushset_t;
+
+static void flushset_add(cache_flushset_t *fs, const cache_entry_t *e,
+                         bool write)
+{
+        size_t need = e->key_size + e->value_size;
+        cache_flushed_t *f;
+
+        if (fs->cnt == fs->cap) {
+                fs->cap = fs->cap ? fs->cap * 2 : 16;
+                fs->v = brook__xrealloc(fs->v, fs->cap * sizeof *fs->v);
+        }
+        if (fs->bcap - fs->len < need) {
+                while (fs->bcap - fs->len < need)
+                        fs->bcap = fs->bcap ? fs->bcap * 2 : 4096;
+                fs->bytes = brook__xrealloc(fs->bytes, fs->bcap);
+        }
+        f = &fs->v[fs->cnt++];
+        f->off = fs->len;
+        f->key_size = e->key_size;
+        f->value_size = e->value_size;
+        f->ts = e->ts;
+        f->tombstone = !e->value;
+        f->write = write;
+        if (e->key_size)
+                memcpy(fs->bytes + fs->len, e->key, e->key_size);
+        if (e->value_size)
+                memcpy(fs->bytes + fs->len + e->key_size, e->value,
+                       e->value_size);
+        fs->len += need;
+}
+
+static void flushset_free(cache_flushset_t *fs)
+{
+        free(fs->v);
+        free(fs->bytes);
+}
+
+/*
+ * Marks every dirty entry of @p fs's store clean, oldest write first, and
+ * adds those with something to write down or forward to @p fs. No call
+ * out but reads of the store below (a tombstone's check).
+ */
+static void cache_collect(brook__cache_t *c, cache_flushset_t *fs)
+{
         for (;;) {
-                cache_store_t *cs = cache_store_find(c, st);
+                cache_store_t *cs = cache_store_find(c, fs->st);
                 cache_entry_t *w, *u, *e;
                 cache_state_t state;
-                cache_snap_t sn;
-                brook_err_t err = BROOK_OK;
 
                 if (!cs)
-                        return BROOK_OK;
+                        return;
                 /* Both lists are in dirty order; taking the older head of
                  * the two keeps the whole flush in dirty order. */
                 w = cs->lists[CACHE_WRITTEN].head;
                 u = cs->lists[CACHE_UNWRITTEN].head;
                 e = !w ? u : !u ? w : w->seq < u->seq ? w : u;
-                if (!e || e->seq > limit)
-                        return BROOK_OK;
+                if (!e)
+                        return;
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
                 /* Its value goes below, over what a fill of its key in
@@ -1015,30 +1068,78 @@ brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
                  * that back over the entry, clean now. */
                 if (e->g)
                         e->g->gen++;
-                /* The entry stays, clean: its write down needs no index
-                 * in the thread's batch (nor its tombstone check, of a
-                 * key this flush has not written). */
-                brook__store_set_flushing(st, true);
                 if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e)) {
-                        brook__store_set_flushing(st, false);
                         cache_drop_flushed_tombstone(c, e);
                         continue; /* Nothing to delete or forward. */
                 }
                 e->below = true;
                 e->present = e->value != NULL;
                 e->fwd = e->value != NULL; /* As emitted below. */
-                cache_snap_take(&sn, e);
-                /* Before any call out: the snapshot has its bytes. */
+                flushset_add(fs, e, state == CACHE_UNWRITTEN);
                 cache_drop_flushed_tombstone(c, e);
-                if (state == CACHE_UNWRITTEN)
-                        err = cache_snap_write_down(&sn);
-                brook__store_set_flushing(st, false);
+        }
+}
+
+/* Writes down (if not yet) and forwards each entry of @p fs, in order. */
+static brook_err_t flushset_send(const cache_flushset_t *fs, bool unindexed)
+{
+        size_t i;
+
+        for (i = 0; i < fs->cnt; i++) {
+                const cache_flushed_t *f = &fs->v[i];
+                const unsigned char *k = fs->bytes + f->off;
+                const void *v = f->tombstone ? NULL : k + f->key_size;
+                brook_err_t err = BROOK_OK;
+
+                if (f->write) {
+                        if (unindexed)
+                                brook__store_set_flushing(fs->st, true);
+                        err = brook__store_write_down(fs->st, k, f->key_size, v,
+                                                      f->value_size, f->ts);
+                        if (unindexed)
+                                brook__store_set_flushing(fs->st, false);
+                }
                 if (!err)
-                        err = cache_snap_emit(&sn);
-                cache_snap_release(&sn);
+                        err = brook__store_emit(fs->st, k, f->key_size, v,
+                                                f->value_size, f->ts);
                 if (err)
                         return err;
         }
+        return BROOK_OK;
+}
+
+/*
+ * Flushes @p st's dirty entries (brook__cache_flush()), after @p evicted
+ * (NULL: none) if it is set. @p unindexed: the writes and the tombstone
+ * checks may skip the thread's state batch's index (at a commit, whose
+ * rounds index before the next; see brook__statebatch_set_unindexed()). An
+ * eviction's flush between commits must not: nothing would index before
+ * a later tombstone check reads below, and it would miss the writes.
+ */
+static brook_err_t cache_flush(brook__cache_t *c, brook__store_t *st,
+                               const cache_entry_t *evicted, bool write_evicted,
+                               bool unindexed)
+{
+        cache_flushset_t fs = {.st = st};
+        brook_err_t err;
+
+        if (evicted)
+                flushset_add(&fs, evicted, write_evicted);
+        /* The entries stay, clean: their tombstone checks are of keys
+         * this flush has not written. */
+        if (unindexed)
+                brook__store_set_flushing(st, true);
+        cache_collect(c, &fs);
+        if (unindexed)
+                brook__store_set_flushing(st, false);
+        err = flushset_send(&fs, unindexed);
+        flushset_free(&fs);
+        return err;
+}
+
+brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
+{
+        return cache_flush(c, st, NULL, false, true);
 }
 
 void brook__cache_drop(brook__cache_t *c, brook__store_t *st)
