@@ -37,6 +37,12 @@
 /* brook__restore_plan() returns it when the next step should ask again. */
 #define BROOK__RESTORE_RETRY BROOK_ERR_TIMED_OUT
 
+/* How long a plan waits for a changelog's last stable offset to reach the
+ * store's (see brook__restore_plan()): transaction.timeout.ms (10 s under
+ * exactly_once_v2), the broker's scan for timed-out transactions (every
+ * 10 s by default), and room to spare. */
+#define BROOK__RESTORE_LSO_WAIT_MS 60000
+
 struct brook__rstore {
         brook__store_t *st;
         rd_kafka_topic_t *rkt; /**< Learnt from the first message. */
@@ -48,6 +54,9 @@ struct brook__rstore {
         bool local;           /**< start is the store's stored offset. */
         int64_t applied;      /**< Records applied since the plan. */
         int64_t last_applied; /**< The offset of the last one. */
+        /** When the plan first found the store past the changelog's last
+         *  stable offset (exactly_once_v2), 0 if not. */
+        int64_t past_lso_since;
 };
 
 typedef enum {
@@ -132,6 +141,29 @@ static brook_err_t brook__restore_plan(brook__thread_t *thr,
                            "the start are gone; restoring from the start",
                            st->task->id, st->def->name, stored, lo);
                 stored = lo;
+        }
+        /* Under exactly_once_v2 the end read here is the last stable
+         * offset: a transaction left open on the changelog (by an
+         * instance killed or stopped mid-transaction, a zombie) holds it
+         * back until the transaction ends, aborted by its coordinator
+         * after transaction.timeout.ms at the latest. A store whose own
+         * committed transactions went past it is sound: its end catches
+         * up. So wait for it, a bounded time, before taking the store for
+         * ahead of its changelog (a changelog recreated, say). */
+        if (stored > hi && stored >= lo && thr->eos) {
+                int64_t now = brook__now_mono_ms();
+                if (!rs->past_lso_since)
+                        rs->past_lso_since = now;
+                if (now - rs->past_lso_since < BROOK__RESTORE_LSO_WAIT_MS) {
+                        brook__seterr(errstr, errstr_size,
+                                      "task %s: store \"%s\" is at changelog "
+                                      "offset %" PRId64 ", past the "
+                                      "changelog's last stable offset %" PRId64
+                                      ": waiting for an open transaction to "
+                                      "end",
+                                      st->task->id, st->def->name, stored, hi);
+                        return BROOK__RESTORE_RETRY;
+                }
         }
         if (stored >= 0 && (stored > hi || stored < lo)) {
                 brook__log("WARN",

@@ -1528,24 +1528,27 @@ static void heard_init(heard_t *h)
                 h->last_batch_end[p] = -1;
 }
 
-/* Starts the count topology with a restore listener that fills @p h, and
- * waits until every partition's store is restored. */
-static brook_app_t *start_heard(const char *app_id, const char *in,
-                                const char *out, const char *dir, heard_t *h)
+/* Starts the count topology (under exactly_once_v2 with @p eos) with a
+ * restore listener that fills @p h. */
+static brook_app_t *start_heard_nowait(const char *app_id, const char *in,
+                                       const char *out, const char *dir,
+                                       heard_t *h, bool eos)
 {
         const brook_restore_listener_t l = {.on_start = heard_start,
                                             .on_batch = heard_batch,
                                             .on_end = heard_end,
                                             .on_suspend = heard_suspend,
                                             .opaque = h};
+        brook_conf_t *conf = state_conf(app_id, dir);
         char errstr[1024];
-        int64_t deadline = kt_now_ms() + 120000;
         brook_app_t *app;
-        int p, done = 0;
 
         heard_init(h);
-        app = brook_app_new(count_topology(in, out), state_conf(app_id, dir),
-                            errstr, sizeof errstr);
+        if (eos && brook_conf_set(conf, "processing.guarantee",
+                                  "exactly_once_v2", errstr, sizeof errstr))
+                fail_msg("%s", errstr);
+        app = brook_app_new(count_topology(in, out), conf, errstr,
+                            sizeof errstr);
         if (!app)
                 fail_msg("brook_app_new: %s", errstr);
         track((void **)live_apps, app);
@@ -1565,18 +1568,42 @@ static brook_app_t *start_heard(const char *app_id, const char *in,
         assert_int_equal(brook_app_set_restore_listener(app, NULL, errstr,
                                                         sizeof errstr),
                          BROOK_ERR_STATE);
-        while (done < PARTS && kt_now_ms() < deadline) {
+        return app;
+}
+
+/* Waits until the stores of the partitions in @p mask (bit p) are
+ * restored. */
+static void wait_heard(brook_app_t *app, heard_t *h, unsigned mask)
+{
+        char errstr[1024];
+        int64_t deadline = kt_now_ms() + 120000;
+        unsigned done = 0;
+        int p;
+
+        while (done != mask && kt_now_ms() < deadline) {
                 if (brook_app_state(app, errstr, sizeof errstr) ==
                     BROOK_APP_ERROR)
                         fail_msg("the app failed: %s", errstr);
                 kt_sleep_ms(50);
                 pthread_mutex_lock(&h->mu);
-                for (p = done = 0; p < PARTS; p++)
-                        done += h->ends[p] > 0;
+                for (p = 0, done = 0; p < PARTS; p++)
+                        if (h->ends[p] > 0)
+                                done |= 1u << p;
+                done &= mask;
                 pthread_mutex_unlock(&h->mu);
         }
-        if (done < PARTS)
-                fail_msg("%d of %d stores restored in 120 s", done, PARTS);
+        if (done != mask)
+                fail_msg("stores restored: mask 0x%x of 0x%x in 120 s", done,
+                         mask);
+}
+
+/* Starts the count topology with a restore listener that fills @p h, and
+ * waits until every partition's store is restored. */
+static brook_app_t *start_heard(const char *app_id, const char *in,
+                                const char *out, const char *dir, heard_t *h)
+{
+        brook_app_t *app = start_heard_nowait(app_id, in, out, dir, h, false);
+        wait_heard(app, h, (1u << PARTS) - 1);
         return app;
 }
 
@@ -1677,6 +1704,114 @@ static void test_restore_listener(void **state)
         free(app_id);
 }
 
+/*
+ * exactly_once_v2: a transaction left open on a changelog (an instance
+ * killed or stopped mid-transaction) holds its last stable offset back,
+ * and a store whose own committed transactions went past that offset
+ * read as ahead of its changelog: it was restored from scratch. Its
+ * restoration now waits for the transaction to end and keeps the local
+ * state.
+ */
+static void test_restore_past_open_transaction(void **state)
+{
+        const int64_t N = 4000;
+        char *in = kt_unique("state-in"), *out = kt_unique("state-out");
+        char *app_id = kt_unique("count-lso");
+        char *changelog = changelog_of(app_id);
+        char *txid = kt_unique("lso-txn");
+        char *dir = state_dir_new();
+        int64_t *expected = calloc(KEYS, sizeof *expected);
+        int64_t lo, hi, open_at;
+        rd_kafka_conf_t *c;
+        rd_kafka_error_t *error;
+        rd_kafka_t *rk, *tx;
+        brook_app_t *app;
+        heard_t h;
+        rng_t r = {11};
+        char errstr[512];
+        int p;
+        (void)state;
+
+        kt_create_topic(in, PARTS);
+        kt_create_topic(out, PARTS);
+        rk = kt_producer();
+        produce_keys(rk, in, N, uniform_key, &r, expected);
+        kt_producer_close(rk);
+        app = start_heard_nowait(app_id, in, out, dir, &h, true);
+        wait_heard(app, &h, (1u << PARTS) - 1);
+        wait_committed(app_id, in, N, 0, NULL, app, NULL);
+        stop_heard(app, &h);
+
+        /* A transaction opened on partition 0 of the changelog, and left
+         * open while the app commits past it. */
+        c = rd_kafka_conf_new();
+        rd_kafka_conf_set(c, "bootstrap.servers", kt_bootstrap(), NULL, 0);
+        rd_kafka_conf_set(c, "transactional.id", txid, NULL, 0);
+        rd_kafka_conf_set(c, "transaction.timeout.ms", "300000", NULL, 0);
+        tx = rd_kafka_new(RD_KAFKA_PRODUCER, c, errstr, sizeof errstr);
+        if (!tx)
+                fail_msg("rd_kafka_new: %s", errstr);
+        if ((error = rd_kafka_init_transactions(tx, 60000)) ||
+            (error = rd_kafka_begin_transaction(tx)))
+                fail_msg("transaction: %s", rd_kafka_error_string(error));
+        assert_int_equal(rd_kafka_producev(tx, RD_KAFKA_V_TOPIC(changelog),
+                                           RD_KAFKA_V_PARTITION(0),
+                                           RD_KAFKA_V_KEY("x", 1),
+                                           RD_KAFKA_V_VALUE("12345678", 8),
+                                           RD_KAFKA_V_END),
+                         RD_KAFKA_RESP_ERR_NO_ERROR);
+        assert_int_equal(rd_kafka_flush(tx, 60000), 0);
+        kt_watermarks(changelog, 0, &lo, &open_at);
+
+        rk = kt_producer();
+        produce_keys(rk, in, N, uniform_key, &r, expected);
+        kt_producer_close(rk);
+        app = start_heard_nowait(app_id, in, out, dir, &h, true);
+        wait_heard(app, &h, (1u << PARTS) - 1);
+        wait_committed(app_id, in, 2 * N, 0, NULL, app, NULL);
+        stop_heard(app, &h);
+
+        /* Partition 0's store is past the last stable offset now: its
+         * restoration waits while the others go on. */
+        app = start_heard_nowait(app_id, in, out, dir, &h, true);
+        wait_heard(app, &h, ((1u << PARTS) - 1) & ~1u);
+        pthread_mutex_lock(&h.mu);
+        assert_int_equal(h.starts[0], 0);
+        pthread_mutex_unlock(&h.mu);
+        if ((error = rd_kafka_abort_transaction(tx, 60000)))
+                fail_msg("abort: %s", rd_kafka_error_string(error));
+        rd_kafka_destroy(tx);
+        wait_heard(app, &h, 1u);
+        kt_watermarks(changelog, 0, &lo, &hi);
+        assert_true(h.first[0].local_state);
+        assert_true(h.first[0].start_offset > open_at);
+        assert_true(h.first[0].start_offset <= hi);
+        assert_int_equal(h.end_records[0], 0);
+        for (p = 1; p < PARTS; p++) {
+                assert_true(h.first[p].local_state);
+                assert_int_equal(h.end_records[p], 0);
+        }
+        /* And it counts on from there: a third batch, counted once. */
+        rk = kt_producer();
+        produce_keys(rk, in, N, uniform_key, &r, expected);
+        kt_producer_close(rk);
+        wait_committed(app_id, in, 3 * N, 0, NULL, app, NULL);
+        stop_heard(app, &h);
+        {
+                latest_t *l = read_latest(out);
+                assert_latest_exact("output", l, expected);
+                free(l);
+        }
+
+        state_dir_remove(dir);
+        free(expected);
+        free(changelog);
+        free(txid);
+        free(in);
+        free(out);
+        free(app_id);
+}
+
 static int teardown(void **state)
 {
         int i;
@@ -1716,6 +1851,8 @@ int main(void)
                 cmocka_unit_test_teardown(test_in_memory_store_restores,
                                           teardown),
                 cmocka_unit_test_teardown(test_restore_listener, teardown),
+                cmocka_unit_test_teardown(test_restore_past_open_transaction,
+                                          teardown),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
