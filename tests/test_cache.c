@@ -550,6 +550,64 @@ static void test_write_pending(void **state)
         tstore_destroy(ts);
 }
 
+/* Forwarding "a" of the first store puts "X" into the other one. */
+static void put_x_into_other(recorder_t *r, brook__store_t *st, const char *key)
+{
+        if (st != &r->other->st && !strcmp(key, "a"))
+                put(r->cache, r->other, "X", "x", 99);
+}
+
+/*
+ * A put into a store with nothing else cached evicts that entry, and then
+ * stops, over budget (ThreadCache.maybeEvict() returns once the store's
+ * cache is empty): the entries of other stores stay, even the least
+ * recently used of all. It happens when a forward puts into another store
+ * while the first store is over budget mid-eviction.
+ */
+static void test_eviction_stops_at_empty_store(void **state)
+{
+        const size_t esz = 1 + 1 + OVERHEAD;
+        brook__cache_t *c = brook__cache_new(4 * esz);
+        recorder_t r = {0};
+        tstore_t *s1 = tstore_new(c, &r), *s2 = tstore_new(c, &r),
+                 *s3 = tstore_new(c, &r);
+        char big[OVERHEAD + 3]; /* "d" with it: two entries' worth */
+        (void)state;
+
+        memset(big, 'D', sizeof big - 1);
+        big[sizeof big - 1] = '\0';
+        put_clean(c, s3, "q", "9"); /* the least recently used */
+        put(c, s1, "a", "1", 10);
+        put(c, s1, "b", "2", 20);
+        put(c, s1, "c", "3", 30);
+        r.cache = c;
+        r.other = s2;
+        r.then = put_x_into_other;
+        /* Evicts a; s1's flush forwards a, whose forward puts X into s2,
+         * still over budget: s2 evicts X and stops. Then b, c, d go out,
+         * and s1 evicts b, clean. */
+        put(c, s1, "d", big, 40);
+        assert_int_equal(r.cnt, 5);
+        check_rec(&r, 0, s1, "a", "1", 10);
+        check_rec(&r, 1, s2, "X", "x", 99);
+        check_rec(&r, 2, s1, "b", "2", 20);
+        check_rec(&r, 3, s1, "c", "3", 30);
+        assert_string_equal(r.recs[4].key, "d");
+        assert_int_equal(brook__cache_evictions(c), 3);
+        r.then = NULL;
+        check_cached(c, s3, "q", "9");
+        check_not_cached(c, s1, "b");
+        check_cached(c, s1, "c", "3");
+        check_not_cached(c, s2, "X");
+        assert_int_equal(brook__cache_bytes(c),
+                         2 * esz + (1 + OVERHEAD + 2 + OVERHEAD));
+
+        brook__cache_destroy(c);
+        tstore_destroy(s1);
+        tstore_destroy(s2);
+        tstore_destroy(s3);
+}
+
 /* A hit's move to the end of the LRU list is made at the next change to
  * the list (cache_lru_touch()): hits in a row, a hit on the last used
  * entry, and a hit on an entry that then leaves the cache keep the order
@@ -1509,6 +1567,7 @@ int main(void)
                 cmocka_unit_test(test_get_and_clean_put),
                 cmocka_unit_test(test_eviction_order),
                 cmocka_unit_test(test_eviction_own_store),
+                cmocka_unit_test(test_eviction_stops_at_empty_store),
                 cmocka_unit_test(test_hits_keep_lru_order),
                 cmocka_unit_test(test_zero_budget),
                 cmocka_unit_test(test_tombstones),
