@@ -1597,12 +1597,14 @@ static void wait_heard(brook_app_t *app, heard_t *h, unsigned mask)
                          mask);
 }
 
-/* Starts the count topology with a restore listener that fills @p h, and
- * waits until every partition's store is restored. */
+/* Starts the count topology (under exactly_once_v2 with @p eos) with a
+ * restore listener that fills @p h, and waits until every partition's
+ * store is restored. */
 static brook_app_t *start_heard(const char *app_id, const char *in,
-                                const char *out, const char *dir, heard_t *h)
+                                const char *out, const char *dir, heard_t *h,
+                                bool eos)
 {
-        brook_app_t *app = start_heard_nowait(app_id, in, out, dir, h, false);
+        brook_app_t *app = start_heard_nowait(app_id, in, out, dir, h, eos);
         wait_heard(app, h, (1u << PARTS) - 1);
         return app;
 }
@@ -1643,7 +1645,7 @@ static void test_restore_listener(void **state)
         kt_producer_close(rk);
 
         /* The first start: every store new and its changelog empty. */
-        app = start_heard(app_id, in, out, dir, &h);
+        app = start_heard(app_id, in, out, dir, &h, false);
         wait_committed(app_id, in, N, 0, NULL, app, NULL);
         for (p = 0; p < PARTS; p++) {
                 assert_int_equal(h.starts[p], 1);
@@ -1662,7 +1664,7 @@ static void test_restore_listener(void **state)
         }
 
         /* After a clean stop: local state, at the changelog's end. */
-        app = start_heard(app_id, in, out, dir, &h);
+        app = start_heard(app_id, in, out, dir, &h, false);
         for (p = 0; p < PARTS; p++) {
                 assert_true(h.first[p].local_state);
                 assert_int_equal(h.first[p].start_offset, hi[p]);
@@ -1676,7 +1678,7 @@ static void test_restore_listener(void **state)
          * batches that add up to what it ends with. */
         state_dir_remove(dir);
         dir = state_dir_new();
-        app = start_heard(app_id, in, out, dir, &h);
+        app = start_heard(app_id, in, out, dir, &h, false);
         brook_app_stats(app, &stats);
         for (p = 0; p < PARTS; p++) {
                 int64_t keys = 0;
@@ -1737,8 +1739,7 @@ static void test_restore_past_open_transaction(void **state)
         rk = kt_producer();
         produce_keys(rk, in, N, uniform_key, &r, expected);
         kt_producer_close(rk);
-        app = start_heard_nowait(app_id, in, out, dir, &h, true);
-        wait_heard(app, &h, (1u << PARTS) - 1);
+        app = start_heard(app_id, in, out, dir, &h, true);
         wait_committed(app_id, in, N, 0, NULL, app, NULL);
         stop_heard(app, &h);
 
@@ -1766,8 +1767,7 @@ static void test_restore_past_open_transaction(void **state)
         rk = kt_producer();
         produce_keys(rk, in, N, uniform_key, &r, expected);
         kt_producer_close(rk);
-        app = start_heard_nowait(app_id, in, out, dir, &h, true);
-        wait_heard(app, &h, (1u << PARTS) - 1);
+        app = start_heard(app_id, in, out, dir, &h, true);
         wait_committed(app_id, in, 2 * N, 0, NULL, app, NULL);
         stop_heard(app, &h);
 
