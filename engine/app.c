@@ -62,6 +62,7 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
         pthread_mutex_init(&app->listen_lock, NULL);
         pthread_cond_init(&app->cond, NULL);
         pthread_mutex_init(&app->iq_lock, NULL);
+        pthread_mutex_init(&app->wake_lock, NULL);
         atomic_init(&app->stopping, false);
         atomic_init(&app->stop_at, 0);
         return app;
@@ -85,6 +86,21 @@ void brook__app_request_stop(brook_app_t *app)
         atomic_compare_exchange_strong(&app->stop_at, &zero,
                                        (long long)brook__now_mono_ms());
         atomic_store(&app->stopping, true);
+        /* A thread waiting in its poll sees the stop now, not after up to
+         * poll.ms. */
+        pthread_mutex_lock(&app->wake_lock);
+        for (int i = 0; i < app->waker_cnt; i++)
+                if (app->wakers[i])
+                        rd_kafka_queue_yield(app->wakers[i]);
+        pthread_mutex_unlock(&app->wake_lock);
+}
+
+void brook__app_set_waker(brook_app_t *app, int idx, rd_kafka_queue_t *q)
+{
+        pthread_mutex_lock(&app->wake_lock);
+        if (idx >= 0 && idx < app->waker_cnt)
+                app->wakers[idx] = q;
+        pthread_mutex_unlock(&app->wake_lock);
 }
 
 bool brook__app_should_stop(brook_app_t *app)
@@ -801,6 +817,10 @@ brook_err_t brook_app_start(brook_app_t *app, char *errstr, size_t errstr_size)
         }
         n = (int)brook__conf_int(app->conf, "num.stream.threads");
         app->threads = brook__xcalloc((size_t)n, sizeof *app->threads);
+        pthread_mutex_lock(&app->wake_lock);
+        app->wakers = brook__xcalloc((size_t)n, sizeof *app->wakers);
+        app->waker_cnt = n;
+        pthread_mutex_unlock(&app->wake_lock);
         for (i = 0; i < n; i++) {
                 if (!(app->threads[i] =
                               brook__thread_new(app, i, errstr, errstr_size)))
@@ -1548,6 +1568,8 @@ void brook_app_destroy(brook_app_t *app)
         free(app->state_dir);
         brook__ptrvec_free(&app->iq_stores);
         pthread_mutex_destroy(&app->iq_lock);
+        pthread_mutex_destroy(&app->wake_lock);
+        free(app->wakers);
         pthread_mutex_destroy(&app->lock);
         pthread_mutex_destroy(&app->listen_lock);
         free(app->trans);

@@ -102,6 +102,15 @@ struct brook_app_s {
         bool starting;
         brook__thread_t **threads;
         int thread_cnt;
+        /** Each stream thread's consumer queue, where it waits up to
+         *  poll.ms when it has nothing to do (NULL while it has none): a
+         *  stop wakes it there (brook__app_request_stop()), so that a
+         *  close does not wait out the poll. Slots by thread index,
+         *  guarded by wake_lock, which is taken last and held only to
+         *  read or set them. */
+        rd_kafka_queue_t **wakers;
+        int waker_cnt;
+        pthread_mutex_t wake_lock;
         /** Counters of threads already destroyed by close. */
         brook_app_stats_t closed_stats;
         int64_t closed_drops[BROOK__DROP_CNT]; /**< Likewise, by reason. */
@@ -543,5 +552,8 @@ void brook__app_state_tell(brook_app_t *app);
 void brook__app_thread_exited(brook_app_t *app);
 /** Wakes waiters after a thread's assignment changed. */
 void brook__app_notify(brook_app_t *app);
+/** Sets where stream thread @p idx waits (@p q; NULL: nowhere, before
+ *  the queue is destroyed), for a stop to wake it there. */
+void brook__app_set_waker(brook_app_t *app, int idx, rd_kafka_queue_t *q);
 
 #endif

@@ -2025,6 +2025,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         thr->stall_since = 0;
         brook__thr_publish_stall(thr, NULL);
         thr->assigned = false;
+        brook__app_set_waker(thr->app, thr->idx, NULL);
         rd_kafka_queue_destroy(*cqp);
         *cqp = NULL;
         thr->wake_q = NULL;
@@ -2042,6 +2043,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         rd_kafka_poll_set_consumer(thr->consumer);
         *cqp = rd_kafka_queue_get_consumer(thr->consumer);
         thr->wake_q = *cqp;
+        brook__app_set_waker(thr->app, thr->idx, *cqp);
         if (!brook__thr_subscribe(thr))
                 return false;
         brook__app_notify(thr->app);
@@ -2288,6 +2290,7 @@ static void *brook__thread_main(void *arg)
 
         rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(thr->consumer);
         thr->wake_q = cq;
+        brook__app_set_waker(app, thr->idx, cq);
         rd_kafka_message_t **batch =
                 brook__xmalloc(BROOK__POLL_BATCH * sizeof *batch);
 
@@ -2436,6 +2439,7 @@ static void *brook__thread_main(void *arg)
          * being replaced): from here on every wait is bounded by the
          * stop's deadline (shutdown.timeout.ms from when the stop was
          * asked for, or from the failure of a replaced thread). */
+        brook__app_set_waker(app, thr->idx, NULL);
         if (!thr->replace)
                 brook__app_request_stop(app);
         /* Commit what was processed (on a fatal error too: everything

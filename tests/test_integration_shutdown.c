@@ -2,7 +2,8 @@
  * Integration: every way an app stops is bounded in time, even with the
  * broker gone (tools/kafka/broker kill), and the exit status says how it
  * ended: a broker killed under a running app, a SIGTERM during start-up, a
- * fatal error while the broker is down, and a source topic deleted while
+ * fatal error while the broker is down, a close while the thread waits for
+ * records (at once, not after poll.ms), and a source topic deleted while
  * the app runs (Kafka Streams' MissingSourceTopicException: the app stops
  * in ERROR naming the topic).
  *
@@ -536,6 +537,53 @@ static void test_source_topic_deleted(void **state)
         free(out);
 }
 
+/* An idle thread waits for records in its consumer's poll, for up to
+ * poll.ms; a close wakes it there. Here poll.ms is 10 s: a close that
+ * waited the poll out would take up to that long. It still commits what
+ * was processed. */
+static void test_close_wakes_idle_thread(void **state)
+{
+        char *app_id = kt_unique("idle-close-app");
+        char *in = kt_unique("idle-close-in"),
+             *out = kt_unique("idle-close-out");
+        char *dir = state_dir();
+        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = conf_for(app_id, dir, "5000");
+        char errstr[1024];
+        brook_app_t *app;
+        int64_t t0, took;
+
+        (void)state;
+        kt_create_topic(in, 2);
+        kt_create_topic(out, 2);
+        produce_many(in, 10);
+        brook_stream_to(brook_stream(b, in, NULL), out, NULL);
+        if (brook_conf_set(conf, "poll.ms", "10000", errstr, sizeof errstr))
+                fail_msg("%s", errstr);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        assert_int_equal(brook_app_start(app, errstr, sizeof errstr), BROOK_OK);
+        assert_int_equal(kt_wait_count(out, 10, 120000), 10);
+        t0 = kt_now_ms();
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        took = kt_now_ms() - t0;
+        print_message("idle thread (poll.ms=10000): close took %" PRId64
+                      " ms\n",
+                      took);
+        if (took >= 5000)
+                fail_msg("close took %" PRId64 " ms: it waited for the "
+                         "thread's poll (poll.ms=10000)",
+                         took);
+        assert_int_equal(kt_committed_sum(app_id, in, 2), 10);
+        assert_int_equal(kt_count(out), 10);
+        brook_app_destroy(app);
+        rm_rf(dir);
+        free(dir);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 static const char *out_topic;
 
 static bool output_seen(void *opaque)
@@ -611,6 +659,7 @@ int main(int argc, char **argv)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_sigterm_during_startup),
                 cmocka_unit_test(test_fatal_error_run_fails),
+                cmocka_unit_test(test_close_wakes_idle_thread),
                 cmocka_unit_test(test_source_topic_deleted),
                 cmocka_unit_test(test_source_topic_deleted_process),
                 cmocka_unit_test_teardown(test_broker_killed, restore_broker),
