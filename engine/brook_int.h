@@ -337,6 +337,17 @@ typedef struct brook__node {
 
         /* Processor. */
         brook_processor_def_t def;
+        /** An internal operator's hint that a record with raw key bytes
+         *  @p key reaches it soon (@p near: the next record, else the one
+         *  after), so its store lookup can be fetched into the CPU cache
+         *  ahead (brook__kvstore_prefetch()). Called with the node's state
+         *  only once its init has run; must change nothing. */
+        void (*prefetch)(void *state, const void *key, size_t key_size,
+                         bool near);
+        /** Sources: the nodes below with a prefetch hook, set when the
+         *  topology is built; the task calls them for queued records. */
+        int *prefetch_nodes;
+        size_t prefetch_cnt;
         /** A join: the sub-topology's topics are one co-partition group
          *  (its repartition topics take the group's partition count). */
         bool copartition;

@@ -22,6 +22,7 @@ static void brook__node_free(brook__node_t *node)
         free(node->name);
         free(node->parents);
         free(node->children);
+        free(node->prefetch_nodes);
         for (i = 0; i < node->topic_cnt; i++)
                 free(node->topics[i]);
         free(node->topics);
@@ -968,6 +969,46 @@ static void topology_union(int *uf, int x, int y)
                 uf[a] = c;
 }
 
+/* Below source @p src: every node reached with a prefetch hook, once. The
+ * key a record reaches it with is the source's raw key unless a processor
+ * on the way changes it (then the hint is only wasted: a key change before
+ * a join puts a repartition topic, so a new source, between them). */
+static void topology_prefetch_walk(brook_builder_t *b, brook__node_t *src,
+                                   const brook__node_t *node, bool *seen)
+{
+        for (size_t i = 0; i < node->child_cnt; i++) {
+                brook__node_t *child = b->nodes.v[node->children[i]];
+                if (seen[child->idx])
+                        continue;
+                seen[child->idx] = true;
+                if (child->prefetch) {
+                        src->prefetch_nodes = brook__xrealloc(
+                                src->prefetch_nodes,
+                                (src->prefetch_cnt + 1) *
+                                        sizeof *src->prefetch_nodes);
+                        src->prefetch_nodes[src->prefetch_cnt++] = child->idx;
+                }
+                topology_prefetch_walk(b, src, child, seen);
+        }
+}
+
+static void topology_prefetch(brook_builder_t *b)
+{
+        bool *seen = brook__xmalloc(b->nodes.cnt * sizeof *seen);
+
+        for (size_t i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *node = b->nodes.v[i];
+                if (node->kind != BROOK__NODE_SOURCE)
+                        continue;
+                free(node->prefetch_nodes);
+                node->prefetch_nodes = NULL;
+                node->prefetch_cnt = 0;
+                memset(seen, 0, b->nodes.cnt * sizeof *seen);
+                topology_prefetch_walk(b, node, node, seen);
+        }
+        free(seen);
+}
+
 brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
                                   const brook_conf_t *conf, char *errstr,
                                   size_t errstr_size)
@@ -992,6 +1033,7 @@ brook_err_t brook__topology_build(brook__topology_t *topo, brook_builder_t *b,
         topo->b = b;
         topo->app_id = brook__xstrdup(app_id ? app_id : "");
         topology_null_key_filters(b);
+        topology_prefetch(b);
         if (conf) {
                 topo->default_key_serde =
                         brook__conf_serde(conf, "default.key.serde");

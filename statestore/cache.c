@@ -834,6 +834,39 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
 }
 
 /*
+ * A lookup of the key comes soon: a stream-table join's, for a record
+ * still queued. A hit costs two dependent misses, its bucket and then its
+ * entry; issued a record or two ahead, both are in cache by then. The far
+ * stage fetches the bucket; the near one, a record later, reads it (in
+ * cache by then) and fetches the first entry of its chain, which is the
+ * key's most of the time. Nothing is changed, and nothing is read that is
+ * not in the cache's own memory: an entry freed since is only prefetched.
+ */
+void brook__cache_prefetch(const brook__cache_t *c, const brook__store_t *st,
+                           const void *key, size_t key_size, bool near)
+{
+        uint64_t hash;
+        const cache_hnode_t *const *b;
+        const char *e;
+
+        if (!c->entries.size)
+                return;
+        hash = cache_hash(st, key, key_size);
+        b = (const cache_hnode_t *const *)&c->entries
+                    .b[hash & (c->entries.size - 1)];
+        if (!near) {
+                __builtin_prefetch(b);
+                return;
+        }
+        if (!(e = (const char *)*b))
+                return;
+        /* The entry's header, its key and a value inline after it. */
+        for (size_t off = 0; off < sizeof(cache_entry_t) + key_size + 32;
+             off += 64)
+                __builtin_prefetch(e + off);
+}
+
+/*
  * A clean put (a value read from below) over an entry that is dirty leaves
  * the entry's value alone: the cached write is newer than anything below.
  * It still counts as a use for the LRU order. (Kafka Streams' NamedCache

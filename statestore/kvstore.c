@@ -93,6 +93,14 @@ brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
                                 errstr, errstr_size);
 }
 
+void brook__kvstore_prefetch(brook_kvstore_t *kv, const void *key,
+                             size_t key_size, bool near)
+{
+        brook__store_t *st = S(kv);
+        if (st->cache)
+                brook__cache_prefetch(st->cache, st, key, key_size, near);
+}
+
 /* Writes the encoded key in st->kbuf with @p value (NULL: delete) and
  * timestamp @p ts, which a timestamped store keeps before the value. */
 static brook_err_t brook__kvstore_write(brook__store_t *st, const void *value,

@@ -284,6 +284,14 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
                                        const void *key, size_t key_size,
                                        const void **value, size_t *value_size);
 /**
+ * Fetches into the CPU cache what looking @p key of @p st up will touch,
+ * for a lookup a record or two ahead (brook__kvstore_prefetch()): @p near
+ * false for the far stage (the bucket), true a record later (the entry).
+ * Only a hint: changes nothing.
+ */
+void brook__cache_prefetch(const brook__cache_t *c, const brook__store_t *st,
+                           const void *key, size_t key_size, bool near);
+/**
  * Caches @p value (NULL: a tombstone) for @p key of @p st with timestamp
  * @p ts. @p dirty is true for a write (to be written down and forwarded
  * later), false for a value just read from below. May evict other entries
@@ -803,6 +811,10 @@ brook_err_t brook__kvstore_get_exposed(brook_kvstore_t *kv, const void *key,
 brook_err_t brook__kvstore_get_ts(brook_kvstore_t *kv, const void *key,
                                   void **valuep, int64_t *tsp, char *errstr,
                                   size_t errstr_size);
+/** A lookup of encoded key @p key comes soon: brook__cache_prefetch() if
+ *  @p kv caches, else nothing. */
+void brook__kvstore_prefetch(brook_kvstore_t *kv, const void *key,
+                             size_t key_size, bool near);
 /** brook_kvstore_put() with the value's timestamp @p ts (kept by
  *  timestamped stores, and the changelog record's timestamp). */
 brook_err_t brook__kvstore_put_ts(brook_kvstore_t *kv, const void *key,

@@ -517,6 +517,44 @@ static void test_hits_keep_lru_order(void **state)
         tstore_destroy(other);
 }
 
+/* A prefetch (of a key cached or not, either stage, before the table
+ * exists too) is only a hint: no lookup counted, the LRU order as it was,
+ * nothing evicted or forwarded. */
+static void test_prefetch_changes_nothing(void **state)
+{
+        const size_t esz = 1 + 1 + OVERHEAD;
+        brook__cache_t *c = brook__cache_new(3 * esz);
+        recorder_t r = {0};
+        tstore_t *ts = tstore_new(c, &r);
+        const char *keys[] = {"a", "b", "c", "q", ""};
+        uint64_t hits, misses;
+
+        (void)state;
+        brook__cache_prefetch(c, &ts->st, "a", 1, false);
+        brook__cache_prefetch(c, &ts->st, "a", 1, true);
+        put(c, ts, "a", "1", 10);
+        put(c, ts, "b", "2", 20);
+        put(c, ts, "c", "3", 30);
+        check_cached(c, ts, "a", "1"); /* b c a */
+        for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+                brook__cache_prefetch(c, &ts->st, keys[i], strlen(keys[i]),
+                                      false);
+                brook__cache_prefetch(c, &ts->st, keys[i], strlen(keys[i]),
+                                      true);
+        }
+        brook__cache_lookups(c, &hits, &misses);
+        assert_int_equal(hits, 1);
+        assert_int_equal(misses, 0);
+        assert_int_equal(r.cnt, 0);
+        assert_int_equal(brook__cache_bytes(c), 3 * esz);
+        put(c, ts, "d", "4", 40); /* evicts b, whatever was prefetched */
+        assert_int_equal(r.cnt, 1);
+        check_rec(&r, 0, ts, "b", "2", 20);
+
+        brook__cache_destroy(c);
+        tstore_destroy(ts);
+}
+
 static void test_two_stores(void **state)
 {
         brook__cache_t *c = brook__cache_new(10000);
@@ -1323,6 +1361,7 @@ int main(void)
                 cmocka_unit_test(test_get_and_clean_put),
                 cmocka_unit_test(test_eviction_order),
                 cmocka_unit_test(test_hits_keep_lru_order),
+                cmocka_unit_test(test_prefetch_changes_nothing),
                 cmocka_unit_test(test_zero_budget),
                 cmocka_unit_test(test_tombstones),
                 cmocka_unit_test(test_write_pending),

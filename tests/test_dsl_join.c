@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "brook/brook.h"
+#include "brook_int.h"
 
 /* "[left, right]", as the guide writes a join's result ("null" for
  * none). */
@@ -287,6 +288,51 @@ static bool keep_all(const brook_record_t *rec, void *opaque)
         (void)rec;
         (void)opaque;
         return true;
+}
+
+/* The source of @p topic in @p b. */
+static brook__node_t *source_of(brook_builder_t *b, const char *topic)
+{
+        for (size_t i = 0; i < b->nodes.cnt; i++) {
+                brook__node_t *n = b->nodes.v[i];
+                if (n->kind == BROOK__NODE_SOURCE && n->topic_cnt == 1 &&
+                    !strcmp(n->topics[0], topic))
+                        return n;
+        }
+        fail_msg("no source of %s", topic);
+        return NULL;
+}
+
+/* The stream's source tells the join, below a filter, the keys of the
+ * records queued next, so that the table lookup is fetched ahead; the
+ * table's source has no such node. Built twice, the list is the same. */
+static void test_stream_table_prefetch_nodes(void **state)
+{
+        brook_builder_t *b = brook_builder_new();
+        brook_stream_t *s = brook_stream_filter(brook_stream(b, "left", NULL),
+                                                keep_all, NULL);
+        brook_table_t *t = brook_table(b, "right", NULL, NULL);
+        brook__topology_t topo;
+        brook__node_t *left, *join;
+        char errstr[512];
+        (void)state;
+
+        brook_stream_to(
+                brook_stream_join_table(s, t, bracket_joiner, NULL, NULL),
+                "out", NULL);
+        for (int round = 0; round < 2; round++) {
+                assert_int_equal(brook__topology_build(&topo, b, NULL, errstr,
+                                                       sizeof errstr),
+                                 BROOK_OK);
+                left = source_of(b, "left");
+                assert_int_equal(left->prefetch_cnt, 1);
+                join = b->nodes.v[left->prefetch_nodes[0]];
+                assert_string_equal(join->name, "KSTREAM-JOIN-0000000005");
+                assert_non_null(join->prefetch);
+                assert_int_equal(source_of(b, "right")->prefetch_cnt, 0);
+                brook__topology_free(&topo);
+        }
+        brook_builder_destroy(b);
 }
 
 static void test_stream_table_bad_setups(void **state)
@@ -1405,6 +1451,7 @@ int main(void)
                 cmocka_unit_test(test_stream_table_null_key),
                 cmocka_unit_test(test_stream_table_repartition),
                 cmocka_unit_test(test_stream_table_describe),
+                cmocka_unit_test(test_stream_table_prefetch_nodes),
                 cmocka_unit_test(test_stream_table_bad_setups),
                 cmocka_unit_test(test_stream_global_inner_docs),
                 cmocka_unit_test(test_stream_global_left_docs),
