@@ -969,12 +969,14 @@ static void topology_union(int *uf, int x, int y)
                 uf[a] = c;
 }
 
-/* Below source @p src: every node reached with a prefetch hook, once. The
- * key a record reaches it with is the source's raw key unless a processor
- * on the way changes it (then the hint is only wasted: a key change before
- * a join puts a repartition topic, so a new source, between them). */
-static void topology_prefetch_walk(brook_builder_t *b, brook__node_t *src,
-                                   const brook__node_t *node, bool *seen)
+/* Below @p node: every node reached with a prefetch hook, once, into
+ * *@p list. The key a record reaches it with is the source's raw key
+ * unless a processor on the way changes it (then the hint is only wasted:
+ * a key change before a join puts a repartition topic, so a new source,
+ * between them). */
+static void topology_prefetch_walk(brook_builder_t *b,
+                                   const brook__node_t *node, bool *seen,
+                                   int **list, size_t *cnt)
 {
         for (size_t i = 0; i < node->child_cnt; i++) {
                 brook__node_t *child = b->nodes.v[node->children[i]];
@@ -982,29 +984,38 @@ static void topology_prefetch_walk(brook_builder_t *b, brook__node_t *src,
                         continue;
                 seen[child->idx] = true;
                 if (child->prefetch) {
-                        src->prefetch_nodes = brook__xrealloc(
-                                src->prefetch_nodes,
-                                (src->prefetch_cnt + 1) *
-                                        sizeof *src->prefetch_nodes);
-                        src->prefetch_nodes[src->prefetch_cnt++] = child->idx;
+                        *list = brook__xrealloc(*list,
+                                                (*cnt + 1) * sizeof **list);
+                        (*list)[(*cnt)++] = child->idx;
                 }
-                topology_prefetch_walk(b, src, child, seen);
+                topology_prefetch_walk(b, child, seen, list, cnt);
         }
 }
 
+/* Each source's prefetch_nodes. Written only when they change: the
+ * builder is built again while the app's threads read them (describe,
+ * for the metrics), and then they do not. */
 static void topology_prefetch(brook_builder_t *b)
 {
         bool *seen = brook__xmalloc(b->nodes.cnt * sizeof *seen);
 
         for (size_t i = 0; i < b->nodes.cnt; i++) {
                 brook__node_t *node = b->nodes.v[i];
+                int *list = NULL;
+                size_t cnt = 0;
                 if (node->kind != BROOK__NODE_SOURCE)
                         continue;
-                free(node->prefetch_nodes);
-                node->prefetch_nodes = NULL;
-                node->prefetch_cnt = 0;
                 memset(seen, 0, b->nodes.cnt * sizeof *seen);
-                topology_prefetch_walk(b, node, node, seen);
+                topology_prefetch_walk(b, node, seen, &list, &cnt);
+                if (cnt == node->prefetch_cnt &&
+                    (!cnt ||
+                     !memcmp(list, node->prefetch_nodes, cnt * sizeof *list))) {
+                        free(list);
+                        continue;
+                }
+                free(node->prefetch_nodes);
+                node->prefetch_nodes = list;
+                node->prefetch_cnt = cnt;
         }
         free(seen);
 }

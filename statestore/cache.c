@@ -860,8 +860,10 @@ void brook__cache_prefetch(const brook__cache_t *c, const brook__store_t *st,
         }
         if (!(e = (const char *)*b))
                 return;
-        /* The entry's header, its key and a value inline after it. */
-        for (size_t off = 0; off < sizeof(cache_entry_t) + key_size + 32;
+        /* The entry's header, its key and a value inline after it: four
+         * lines at most (a long key is compared from its start). */
+        for (size_t off = 0;
+             off < sizeof(cache_entry_t) + key_size + 32 && off < 4 * 64;
              off += 64)
                 __builtin_prefetch(e + off);
 }

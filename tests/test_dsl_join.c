@@ -281,6 +281,43 @@ static void test_stream_table_describe(void **state)
         brook_builder_destroy(b);
 }
 
+/* With max.task.idle.ms the stream's records wait for the table's
+ * partition, and go in one burst once the wait is over: the task then
+ * hands the join the keys of the records queued behind each one
+ * (prefetching their lookups), and the results are as one by one. */
+static void test_stream_table_queued_burst(void **state)
+{
+        brook_builder_t *b = stjoin_builder(false, NULL);
+        brook_conf_t *conf = conf_new();
+        char err[512] = "";
+        brook_test_driver_t *td;
+        (void)state;
+
+        assert_int_equal(brook_conf_set(conf, "max.task.idle.ms", "1000", err,
+                                        sizeof err),
+                         BROOK_OK);
+        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
+        if (!td)
+                fail_msg("brook_test_driver_new: %s", err);
+        pipe_ok(td, "right", "a", "A1", 1);
+        pipe_ok(td, "right", "b", "B1", 1);
+        pipe_ok(td, "right", "c", "C1", 1);
+        pipe_ok(td, "left", "a", "x1", 5);
+        pipe_ok(td, "left", "b", "x2", 6);
+        pipe_ok(td, "left", "d", "x3", 7);
+        pipe_ok(td, "left", "c", "x4", 8);
+        pipe_ok(td, "left", "a", "x5", 9);
+        /* The table's rows went; the stream's records wait for more. */
+        expect_out(td, "out", "");
+        assert_int_equal(
+                brook_test_driver_advance_wall_clock(td, 1000, err, sizeof err),
+                BROOK_OK);
+        expect_out(td, "out",
+                   "a=[x1, A1]@5;b=[x2, B1]@6;c=[x4, C1]@8;a=[x5, A1]@9;");
+        assert_int_equal(brook_test_driver_enforced_processing(td), 5);
+        brook_test_driver_destroy(td);
+}
+
 /* Set-ups that cannot work fail when the topology is built, naming what
  * is wrong. */
 static bool keep_all(const brook_record_t *rec, void *opaque)
@@ -1452,6 +1489,7 @@ int main(void)
                 cmocka_unit_test(test_stream_table_repartition),
                 cmocka_unit_test(test_stream_table_describe),
                 cmocka_unit_test(test_stream_table_prefetch_nodes),
+                cmocka_unit_test(test_stream_table_queued_burst),
                 cmocka_unit_test(test_stream_table_bad_setups),
                 cmocka_unit_test(test_stream_global_inner_docs),
                 cmocka_unit_test(test_stream_global_left_docs),
