@@ -803,6 +803,8 @@ typedef struct brook__thr_io {
 static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
                                             const char *why, bool fatal,
                                             bool given_away);
+static brook__commit_t brook__thr_txn_send(brook__thr_io_t *io, bool *empty,
+                                           char *errstr);
 
 /* Delivery is the producer's flush, up to flush_ms (while the app stops,
  * no longer than what is left of its stop's time). A record lost fails
@@ -814,11 +816,26 @@ static brook__commit_t brook__thr_deliver(void *opaque, bool *again,
 {
         brook__thr_io_t *io = opaque;
         brook__thread_t *thr = io->thr;
-        int64_t stop_left = brook__app_stop_left(thr->app, io->flush_ms);
-        int flush_ms = stop_left < io->flush_ms ? (int)stop_left : io->flush_ms;
-        rd_kafka_resp_err_t err = rd_kafka_flush(thr->producer, flush_ms);
+        int64_t stop_left;
+        int flush_ms;
+        rd_kafka_resp_err_t err;
 
         (void)again;
+        /* Under exactly-once the input offsets go in the transaction
+         * first: the coordinator's round trips then overlap the records'
+         * way to the broker (a commit took a flush, then two round trips
+         * for the offsets, then one for the commit). Not for a
+         * transaction that must abort (below). */
+        if (thr->eos && !thr->txn_abort_why[0]) {
+                bool empty;
+                brook__commit_t c = brook__thr_txn_send(io, &empty, errstr);
+                if (c != BROOK__COMMIT_DONE)
+                        return c;
+        }
+        /* What is left of a stop's time after the offsets took theirs. */
+        stop_left = brook__app_stop_left(thr->app, io->flush_ms);
+        flush_ms = stop_left < io->flush_ms ? (int)stop_left : io->flush_ms;
+        err = rd_kafka_flush(thr->producer, flush_ms);
         /* Dead-letter records refused as too large go again, cut. */
         while (!err && brook__thr_redeliver(thr))
                 err = rd_kafka_flush(thr->producer, flush_ms);
@@ -1183,72 +1200,16 @@ static brook__commit_t brook__thr_txn_abort(brook__thread_t *thr,
         return BROOK__COMMIT_ABORTED;
 }
 
-/*
- * Commits the transaction (exactly_once_v2): the offsets of what was
- * processed go in with send_offsets_to_transaction() and fresh group
- * metadata (a member the group fenced cannot commit), then
- * commit_transaction(). A retriable error stalls the commit, and the next
- * attempt makes the same call with the same arguments; one that requires
- * an abort aborts; a fatal one (fenced included) aborts with a new
- * producer.
- */
-static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
-                                             size_t errstr_size)
+/* What a failed step of a transaction's commit leaves: a retriable error
+ * stalls the commit, and the next attempt makes the same call with the
+ * same arguments; one that requires an abort aborts; a fatal one (fenced
+ * included) aborts with a new producer. */
+static brook__commit_t brook__thr_txn_failed(brook__thread_t *thr,
+                                             brook__txn_res_t r,
+                                             const char *why, bool abandoned,
+                                             char *errstr)
 {
-        brook__thr_io_t *io = opaque;
-        brook__thread_t *thr = io->thr;
-        brook__txn_res_t r = BROOK__TXN_OK;
-        bool abandoned = false;
-        char why[512];
-
-        (void)errstr;
-        (void)errstr_size;
-        if (!thr->txn_offsets) {
-                thr->txn_offsets = brook__thr_offsets(thr);
-                if (!thr->txn_offsets->cnt && !thr->txn_open) {
-                        brook__thr_txn_clear(thr);
-                        brook__thr_unstall(thr);
-                        return BROOK__COMMIT_DONE;
-                }
-                if (!brook__thr_txn_begin(thr))
-                        return brook__thr_txn_abort(thr, thr->txn_abort_why,
-                                                    false, false);
-                thr->txn_offsets_sent = !thr->txn_offsets->cnt;
-                if (thr->txn_offsets->cnt)
-                        thr->txn_cgmd =
-                                rd_kafka_consumer_group_metadata(thr->consumer);
-        }
-        if (!thr->txn_offsets_sent) {
-                int64_t left = brook__app_stop_left(thr->app, io->flush_ms);
-                r = brook__txn_send_offsets(
-                        thr->producer, thr->txn_offsets, thr->txn_cgmd,
-                        left < io->flush_ms ? (int)left + 1 : io->flush_ms,
-                        &abandoned, why, sizeof why);
-                if (abandoned) {
-                        /* The call's thread owns the producer now. */
-                        brook__thr_drop_ptopics(thr);
-                        thr->producer = NULL;
-                }
-                thr->txn_offsets_sent = r == BROOK__TXN_OK;
-        }
-        if (r == BROOK__TXN_OK) {
-                /* From here until it completes, the transaction can only
-                 * be committed (a timed-out commit is resumed by the next
-                 * attempt), not aborted. */
-                thr->txn_committing = true;
-                r = brook__txn_result(
-                        rd_kafka_commit_transaction(
-                                thr->producer,
-                                brook__thr_txn_timeout(thr, io->flush_ms)),
-                        "committing the transaction", why, sizeof why);
-        }
         switch (r) {
-        case BROOK__TXN_OK:
-                thr->abort_streak = 0;
-                brook__thr_committed(thr, thr->txn_offsets);
-                brook__thr_txn_clear(thr);
-                brook__thr_unstall(thr);
-                return BROOK__COMMIT_DONE;
         case BROOK__TXN_RETRY:
                 if (brook__thr_stall(thr, why) == BROOK__COMMIT_STALLED)
                         return BROOK__COMMIT_STALLED;
@@ -1261,6 +1222,100 @@ static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
         default:
                 return brook__thr_txn_abort(thr, why, true, abandoned);
         }
+}
+
+/*
+ * The first step of a transaction's commit (exactly_once_v2): the offsets
+ * of what was processed, worked out once per transaction, go in with
+ * send_offsets_to_transaction() and fresh group metadata (a member the
+ * group fenced cannot commit). Made before the producer is flushed, so
+ * that its round trips to the coordinator overlap the last records' way
+ * to the broker (brook__thr_deliver()); a later attempt skips it once it
+ * succeeded. *@p empty: no offsets and no transaction, nothing to commit.
+ */
+static brook__commit_t brook__thr_txn_send(brook__thr_io_t *io, bool *empty,
+                                           char *errstr)
+{
+        brook__thread_t *thr = io->thr;
+        brook__txn_res_t r = BROOK__TXN_OK;
+        bool abandoned = false;
+        char why[512];
+
+        *empty = false;
+        if (!thr->txn_offsets) {
+                thr->txn_offsets = brook__thr_offsets(thr);
+                if (!thr->txn_offsets->cnt && !thr->txn_open) {
+                        rd_kafka_topic_partition_list_destroy(thr->txn_offsets);
+                        thr->txn_offsets = NULL;
+                        *empty = true;
+                        return BROOK__COMMIT_DONE;
+                }
+                if (!brook__thr_txn_begin(thr))
+                        return brook__thr_txn_abort(thr, thr->txn_abort_why,
+                                                    false, false);
+                thr->txn_offsets_sent = !thr->txn_offsets->cnt;
+                if (thr->txn_offsets->cnt)
+                        thr->txn_cgmd =
+                                rd_kafka_consumer_group_metadata(thr->consumer);
+        }
+        if (thr->txn_offsets_sent)
+                return BROOK__COMMIT_DONE;
+        int64_t left = brook__app_stop_left(thr->app, io->flush_ms);
+        r = brook__txn_send_offsets(
+                thr->producer, thr->txn_offsets, thr->txn_cgmd,
+                left < io->flush_ms ? (int)left + 1 : io->flush_ms, &abandoned,
+                why, sizeof why);
+        if (abandoned) {
+                /* The call's thread owns the producer now. */
+                brook__thr_drop_ptopics(thr);
+                thr->producer = NULL;
+        }
+        thr->txn_offsets_sent = r == BROOK__TXN_OK;
+        return r == BROOK__TXN_OK
+                       ? BROOK__COMMIT_DONE
+                       : brook__thr_txn_failed(thr, r, why, abandoned, errstr);
+}
+
+/*
+ * Commits the transaction (exactly_once_v2): its offsets went in when the
+ * producer was flushed (brook__thr_txn_send(), made again here if that
+ * was skipped), then commit_transaction(). Failures as
+ * brook__thr_txn_failed() says.
+ */
+static brook__commit_t brook__thr_commit_txn(void *opaque, char *errstr,
+                                             size_t errstr_size)
+{
+        brook__thr_io_t *io = opaque;
+        brook__thread_t *thr = io->thr;
+        brook__commit_t c;
+        brook__txn_res_t r;
+        bool empty;
+        char why[512];
+
+        (void)errstr_size;
+        if ((c = brook__thr_txn_send(io, &empty, errstr)) != BROOK__COMMIT_DONE)
+                return c;
+        if (empty) {
+                brook__thr_txn_clear(thr);
+                brook__thr_unstall(thr);
+                return BROOK__COMMIT_DONE;
+        }
+        /* From here until it completes, the transaction can only be
+         * committed (a timed-out commit is resumed by the next attempt),
+         * not aborted. */
+        thr->txn_committing = true;
+        r = brook__txn_result(
+                rd_kafka_commit_transaction(
+                        thr->producer,
+                        brook__thr_txn_timeout(thr, io->flush_ms)),
+                "committing the transaction", why, sizeof why);
+        if (r != BROOK__TXN_OK)
+                return brook__thr_txn_failed(thr, r, why, false, errstr);
+        thr->abort_streak = 0;
+        brook__thr_committed(thr, thr->txn_offsets);
+        brook__thr_txn_clear(thr);
+        brook__thr_unstall(thr);
+        return BROOK__COMMIT_DONE;
 }
 
 /**
