@@ -212,7 +212,15 @@ struct brook__thread {
         size_t ptopic_cnt, ptopic_cap;
         size_t *ptopic_slots;
         size_t ptopic_slot_cnt;
-        size_t ptopic_last; /**< Index + 1 of the last one found; 0. */
+        /** The last topics asked for, by the caller's pointer (a store's
+         *  changelog name, a sink's topic: the same string each time),
+         *  with the index + 1 found (0: none). A hit is checked with
+         *  strcmp(), since a pointer may be reused for another name. */
+        struct brook__ptopic_recent {
+                const char *ptr;
+                size_t idx;
+        } ptopic_recent[4];
+        unsigned ptopic_next; /**< The recent slot the next miss takes. */
         int64_t last_commit;
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;

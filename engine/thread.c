@@ -141,15 +141,21 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         uint64_t hash;
         struct brook__ptopic *pt;
         rd_kafka_topic_t *rkt;
-        if (thr->ptopic_last &&
-            !strcmp(thr->ptopics[thr->ptopic_last - 1].name, topic))
-                return &thr->ptopics[thr->ptopic_last - 1];
+        struct brook__ptopic_recent *r;
+        /* A record's topics alternate (a join's output, then each side's
+         * changelog): the few last ones are looked at first. */
+        for (r = thr->ptopic_recent; r < thr->ptopic_recent + 4; r++)
+                if (r->ptr == topic && r->idx &&
+                    !strcmp(thr->ptopics[r->idx - 1].name, topic))
+                        return &thr->ptopics[r->idx - 1];
+        r = &thr->ptopic_recent[thr->ptopic_next++ & 3];
         len = strlen(topic);
         hash = brook__topic_hash(topic, len);
         if (thr->ptopic_slot_cnt) {
                 slot = brook__ptopic_slot(thr, topic, len, hash);
                 if (*slot) {
-                        thr->ptopic_last = *slot;
+                        r->ptr = topic;
+                        r->idx = *slot;
                         return &thr->ptopics[*slot - 1];
                 }
         }
@@ -173,7 +179,8 @@ static struct brook__ptopic *brook__ptopic(brook__thread_t *thr,
         pt->partition_cnt = -1;
         /* Findable only once complete. */
         *slot = thr->ptopic_cnt;
-        thr->ptopic_last = thr->ptopic_cnt;
+        r->ptr = topic;
+        r->idx = thr->ptopic_cnt;
         return pt;
 }
 
@@ -988,7 +995,7 @@ static void brook__thr_drop_ptopics(brook__thread_t *thr)
         thr->ptopics = NULL;
         thr->ptopic_slots = NULL;
         thr->ptopic_cnt = thr->ptopic_cap = thr->ptopic_slot_cnt = 0;
-        thr->ptopic_last = 0;
+        memset(thr->ptopic_recent, 0, sizeof thr->ptopic_recent);
         if (thr->purge_q)
                 rd_kafka_queue_destroy(thr->purge_q);
         thr->purge_q = NULL;

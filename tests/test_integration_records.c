@@ -5,7 +5,9 @@
  * goes to the production handler: log_and_continue drops and counts it and
  * the app goes on; fail stops the app naming the topic and the cause. A
  * dead-letter record too large for the producer is cut to fit, with
- * headers saying what was cut and the original sizes.
+ * headers saying what was cut and the original sizes. A topic chooser
+ * that names each record's topic in one reused buffer sends each where
+ * it says.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -144,6 +146,66 @@ static void wait_error(brook_app_t *app, char *errstr, size_t errstr_size)
         assert_int_equal(brook_app_wait(app, WAIT_MS), BROOK_APP_ERROR);
         assert_int_equal(brook_app_state(app, errstr, errstr_size),
                          BROOK_APP_ERROR);
+}
+
+/* ------------------------------------------------- chosen topics */
+
+/* One buffer for every record's topic: the sink sees the same pointer
+ * with another name, record after record. */
+struct chooser {
+        char topic[128];
+        const char *even, *odd;
+};
+
+static const char *choose_by_value(const brook_record_t *rec, void *opaque)
+{
+        struct chooser *c = opaque;
+        const char *v = brook_record_value(rec);
+        snprintf(c->topic, sizeof c->topic, "%s",
+                 (v[strlen(v) - 1] - '0') % 2 ? c->odd : c->even);
+        return c->topic;
+}
+
+/* Each record goes to the topic its chooser names, though the name comes
+ * in one buffer whose contents change (the producer's topic handles are
+ * looked up by the name, whatever its pointer). */
+static void test_chooser_reused_buffer(void **state)
+{
+        char *app_id = kt_unique("chooser-app"), *in = kt_unique("chooser-in");
+        char *even = kt_unique("chooser-even"), *odd = kt_unique("chooser-odd");
+        struct chooser c = {.even = even, .odd = odd};
+        brook_builder_t *b = brook_builder_new();
+        rd_kafka_t *rk;
+        brook_app_t *app;
+        char errstr[1024] = "", v[16];
+        (void)state;
+
+        kt_create_topic(in, 1);
+        kt_create_topic(even, 1);
+        kt_create_topic(odd, 1);
+        rk = kt_producer();
+        for (int i = 0; i < 10; i++) {
+                snprintf(v, sizeof v, "v%d", i);
+                kt_produce(rk, in, 0, "k", v, strlen(v), NULL);
+        }
+        kt_producer_close(rk);
+        brook_stream_to_chooser(brook_stream(b, in, NULL), choose_by_value, &c,
+                                NULL);
+        app = brook_app_new(b, conf_for(app_id, NULL), errstr, sizeof errstr);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        if (brook_app_start(app, errstr, sizeof errstr))
+                fail_msg("brook_app_start: %s", errstr);
+        assert_int_equal(kt_wait_count(even, 5, WAIT_MS), 5);
+        assert_int_equal(kt_wait_count(odd, 5, WAIT_MS), 5);
+        assert_int_equal(brook_app_close(app, -1), BROOK_OK);
+        brook_app_destroy(app);
+        expect_values(even, "v0,v2,v4,v6,v8");
+        expect_values(odd, "v1,v3,v5,v7,v9");
+        free(app_id);
+        free(in);
+        free(even);
+        free(odd);
 }
 
 /* ------------------------------------------- refused by the producer */
@@ -505,6 +567,7 @@ int main(void)
                 cmocka_unit_test(test_broker_too_large_fail),
                 cmocka_unit_test(test_dead_letter_truncated),
                 cmocka_unit_test(test_dead_letter_refused_by_broker),
+                cmocka_unit_test(test_chooser_reused_buffer),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
