@@ -2666,12 +2666,17 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * collects at 1 M records/s. A transaction's first records
                  * wait longer: the producer sends none to a partition
                  * before the coordinator has added the partition to the
-                 * transaction, and a full queue stops the thread: 30,000
-                 * under exactly-once (passthrough, alternating runs: 1.27
-                 * s with 20,000, 1.05-1.15 s with 30,000 or 50,000; peak
-                 * RSS 63, 67 and 72 MiB). */
-                rd_kafka_conf_set(c, "queue.buffering.max.messages",
-                                  eos ? "30000" : "20000", NULL, 0);
+                 * transaction, and a full queue stops the thread. That
+                 * once made exactly-once want 30,000 (passthrough: 1.27 s
+                 * with 20,000, 1.05-1.15 s with 30,000), but since a
+                 * commit sends its offsets while the producer flushes,
+                 * 20,000 is as fast and holds less: passthrough 1.06-1.16
+                 * s against 1.07-1.20 s (one run of 1.42 s), peak RSS
+                 * 35.2-35.9 MiB against 36.8-39.8; ss-join 3.61-3.86 s
+                 * against 3.86-4.05 s, 79.4-81.3 MiB against 82.4-84.7
+                 * (alternating runs, 2026-12-05). */
+                rd_kafka_conf_set(c, "queue.buffering.max.messages", "20000",
+                                  NULL, 0);
                 /* Right after a commit, the coordinator may still be
                  * writing the previous transaction's markers and answer
                  * the next AddPartitionsToTxn with CONCURRENT_TRANSACTIONS
