@@ -66,17 +66,22 @@ static brook_conf_t *conf_new(void)
         return conf;
 }
 
-static brook_test_driver_t *td_new(brook_builder_t *b)
+static brook_test_driver_t *td_new_conf(brook_builder_t *b, brook_conf_t *conf)
 {
         char err[512] = "";
         brook_test_driver_t *td;
 
         if (brook_builder_error(b))
                 fail_msg("topology: %s", brook_builder_error(b));
-        td = brook_test_driver_new(b, conf_new(), 0, err, sizeof err);
+        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
         if (!td)
                 fail_msg("brook_test_driver_new: %s", err);
         return td;
+}
+
+static brook_test_driver_t *td_new(brook_builder_t *b)
+{
+        return td_new_conf(b, conf_new());
 }
 
 static void pipe_ok(brook_test_driver_t *td, const char *topic, const char *key,
@@ -296,9 +301,7 @@ static void test_stream_table_queued_burst(void **state)
         assert_int_equal(brook_conf_set(conf, "max.task.idle.ms", "1000", err,
                                         sizeof err),
                          BROOK_OK);
-        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
-        if (!td)
-                fail_msg("brook_test_driver_new: %s", err);
+        td = td_new_conf(b, conf);
         pipe_ok(td, "right", "a", "A1", 1);
         pipe_ok(td, "right", "b", "B1", 1);
         pipe_ok(td, "right", "c", "C1", 1);
@@ -785,9 +788,7 @@ static void outer_timing_run(const char *interval, const char *const want[5])
                                                 "fix__",
                                                 interval, err, sizeof err),
                                  BROOK_OK);
-        td = brook_test_driver_new(b, conf, 0, err, sizeof err);
-        if (!td)
-                fail_msg("brook_test_driver_new: %s", err);
+        td = td_new_conf(b, conf);
         pipe_ok(td, "left", "k1", "L1", 100);
         pipe_ok(td, "right", "k2", "R2", 105);
         /* k1's window closes at 100 + 10 + 5: not yet at 115. */
