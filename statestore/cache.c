@@ -197,6 +197,12 @@ static void htab_push(cache_hnode_t **head, cache_hnode_t *n)
         n->prevp = head;
 }
 
+/* The bucket @p hash falls in (the table has buckets). */
+static cache_hnode_t **htab_bucket(const cache_htab_t *t, uint64_t hash)
+{
+        return &t->b[hash & (t->size - 1)];
+}
+
 static void htab_add(cache_htab_t *t, cache_hnode_t *n)
 {
         if (t->cnt >= t->size) {
@@ -212,7 +218,7 @@ static void htab_add(cache_htab_t *t, cache_hnode_t *n)
                 t->b = b;
                 t->size = size;
         }
-        htab_push(&t->b[n->hash & (t->size - 1)], n);
+        htab_push(htab_bucket(t, n->hash), n);
         t->cnt++;
 }
 
@@ -229,7 +235,7 @@ static void htab_del(cache_htab_t *t, cache_hnode_t *n)
 /* The chain @p hash falls in. */
 static cache_hnode_t *htab_chain(const cache_htab_t *t, uint64_t hash)
 {
-        return t->size ? t->b[hash & (t->size - 1)] : NULL;
+        return t->size ? *htab_bucket(t, hash) : NULL;
 }
 
 /* Frees the table and, with @p nodes, every node in it. */
@@ -845,15 +851,12 @@ brook__cache_lookup_t brook__cache_get(brook__cache_t *c, brook__store_t *st,
 void brook__cache_prefetch(const brook__cache_t *c, const brook__store_t *st,
                            const void *key, size_t key_size, bool near)
 {
-        uint64_t hash;
-        const cache_hnode_t *const *b;
+        cache_hnode_t **b;
         const char *e;
 
         if (!c->entries.size)
                 return;
-        hash = cache_hash(st, key, key_size);
-        b = (const cache_hnode_t *const *)&c->entries
-                    .b[hash & (c->entries.size - 1)];
+        b = htab_bucket(&c->entries, cache_hash(st, key, key_size));
         if (!near) {
                 __builtin_prefetch(b);
                 return;
