@@ -1578,6 +1578,15 @@ static void brook__thr_start_ready(brook__thread_t *thr, brook__ptrvec_t *ready)
         brook__app_notify(thr->app);
 }
 
+/* Sets the consumer's queue, where the main loop waits (NULL: none, before
+ * it is destroyed): a partition queue's records (brook__thr_wake()) and a
+ * stop (brook__app_request_stop()) wake the wait there. */
+static void brook__thr_set_wake_q(brook__thread_t *thr, rd_kafka_queue_t *q)
+{
+        thr->wake_q = q;
+        brook__app_set_waker(thr->app, thr->idx, q);
+}
+
 /* Called by librdkafka (under the partition queue's lock) when a
  * partition queue gets records while empty: wakes the main loop's wait on
  * the consumer's queue. */
@@ -2087,10 +2096,9 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         thr->stall_since = 0;
         brook__thr_publish_stall(thr, NULL);
         thr->assigned = false;
-        brook__app_set_waker(thr->app, thr->idx, NULL);
+        brook__thr_set_wake_q(thr, NULL);
         rd_kafka_queue_destroy(*cqp);
         *cqp = NULL;
-        thr->wake_q = NULL;
         brook__thr_reap(brook__thr_reap_consumer, old);
         cc = rd_kafka_conf_dup(thr->consumer_conf);
         if (!(thr->consumer =
@@ -2104,8 +2112,7 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         }
         rd_kafka_poll_set_consumer(thr->consumer);
         *cqp = rd_kafka_queue_get_consumer(thr->consumer);
-        thr->wake_q = *cqp;
-        brook__app_set_waker(thr->app, thr->idx, *cqp);
+        brook__thr_set_wake_q(thr, *cqp);
         if (!brook__thr_subscribe(thr))
                 return false;
         brook__app_notify(thr->app);
@@ -2351,8 +2358,7 @@ static void *brook__thread_main(void *arg)
         ssize_t got;
 
         rd_kafka_queue_t *cq = rd_kafka_queue_get_consumer(thr->consumer);
-        thr->wake_q = cq;
-        brook__app_set_waker(app, thr->idx, cq);
+        brook__thr_set_wake_q(thr, cq);
         rd_kafka_message_t **batch =
                 brook__xmalloc(BROOK__POLL_BATCH * sizeof *batch);
 
@@ -2500,7 +2506,9 @@ static void *brook__thread_main(void *arg)
         /* Whatever ended the loop, the app stops (unless this thread is
          * being replaced): from here on every wait is bounded by the
          * stop's deadline (shutdown.timeout.ms from when the stop was
-         * asked for, or from the failure of a replaced thread). */
+         * asked for, or from the failure of a replaced thread). A stop
+         * has nothing left to wake here (partition queues still do, until
+         * the consumer closes). */
         brook__app_set_waker(app, thr->idx, NULL);
         if (!thr->replace)
                 brook__app_request_stop(app);
