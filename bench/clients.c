@@ -7,7 +7,7 @@
  * a difference between the engines rather than being hidden. One
  * difference is deliberate: brook's stream thread reads each partition
  * from its own queue, with bounds per partition (2,000 records, 1 MiB,
- * 64 KiB fetches, fetch.wait.max.ms 20: docs/time.md); the raw loop reads
+ * 64 KiB fetches, fetch.wait.max.ms 5: docs/time.md); the raw loop reads
  * the consumer's one queue, as brook's other consumers do, and has their
  * bounds for the whole queue (below).
  */

@@ -2637,14 +2637,25 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                                           "20", NULL, 0);
                 /* A broker has one fetch of a consumer in flight. When
                  * the partitions with data are over their bounds and the
-                 * fetch holds only partitions at their end, the broker
-                 * keeps it for fetch.wait.max.ms, and the others, fetchable
-                 * again meanwhile, wait that long: bench/run's stream-table
-                 * join waited 500 ms (librdkafka's default) for each
-                 * partition's next 1 MiB, and ran 6x slower. Each such
-                 * wait brings max.partition.fetch.bytes of a partition,
-                 * and 20 ms keeps the stall short. An idle consumer makes
-                 * about 50 empty fetches a second per broker.
+                 * fetch holds only partitions at their end (a table
+                 * that is read up, an idle topic), the broker keeps it
+                 * for fetch.wait.max.ms, and the others wait that long to
+                 * be fetched again; the thread meanwhile lives on what is
+                 * queued. bench/run's stream-table join (four event
+                 * partitions beside four table partitions at their end)
+                 * once waited 500 ms (librdkafka's default) each time and
+                 * ran 6x slower. At 20 ms it still ran out: the 2,000
+                 * records a partition queues last its four partitions
+                 * 13 ms at 600,000 records/s. 1,000,000 events took
+                 * 1.65-1.83 s at 20 ms, 1.22-1.28 s at 10 and 1.09-1.20
+                 * s at 5 (at-least-once; exactly-once 1.83-1.93, 1.31-1.75
+                 * and 1.12-1.39 s), ss-join and passthrough as fast at
+                 * each. Queuing 4,000 records a partition instead took
+                 * 1.23 s, but cost ss-join 7-8 MiB of peak RSS. The price
+                 * of 5 ms is paid while idle: about 200 empty fetches a
+                 * second per broker, which took one broker from 4-6% to
+                 * 9-10% of a core for one idle consumer (1.5% with none;
+                 * 2026-12-05). consumer.fetch.wait.max.ms raises it.
                  * max.partition.fetch.bytes is also how far a partition's
                  * queue overshoots its bound, and a fetch response's
                  * buffer stays until the last of its records is
@@ -2654,8 +2665,7 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                  * passthrough and st-join as fast (brook-only runs,
                  * 2026-12-04). */
                 if (own) {
-                        rd_kafka_conf_set(c, "fetch.wait.max.ms", "20", NULL,
-                                          0);
+                        rd_kafka_conf_set(c, "fetch.wait.max.ms", "5", NULL, 0);
                         rd_kafka_conf_set(c, "max.partition.fetch.bytes",
                                           "65536", NULL, 0);
                 }
