@@ -47,8 +47,13 @@ int64_t brook__now_mono_ns(void);
 void brook__deadline(struct timespec *ts, clockid_t clk, int64_t ms);
 int64_t brook__now_wall_ms(void);
 
-/** libcurl's global initialisation, once per process (http.c). */
-void brook__curl_init(void);
+/* libcurl and libmicrohttpd are loaded when first used (dynlib.h). Whether
+ * one is loaded: "curl" or "microhttpd" (tests). */
+int brook__dynlib_loaded(const char *lib);
+/* Tests: the file dlopen() is given for "curl" or "microhttpd" from now
+ * on (NULL: the usual names again). Takes effect for a library not
+ * loaded. */
+void brook__dynlib_set_file(const char *lib, const char *file);
 
 /** The topic serdes are called for on this thread (brook_serde_topic()). */
 extern _Thread_local const char *brook__serde_topic_tl;

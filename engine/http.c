@@ -19,12 +19,10 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +30,7 @@
 #include <sys/socket.h>
 
 #include "app_int.h"
+#include "dynlib.h"
 #include "http_int.h"
 
 /* ------------------------------------------------------------- parsing */
@@ -523,19 +522,20 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned status,
                                const char *type, char *body, size_t len,
                                const char *hdr, const char *hdr_value)
 {
-        struct MHD_Response *r = MHD_create_response_from_buffer(
+        struct MHD_Response *r = brook__libmhd.create_response_from_buffer(
                 len, body, MHD_RESPMEM_MUST_FREE);
         enum MHD_Result ret;
         if (!r) {
                 free(body);
                 return MHD_NO;
         }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-        MHD_add_response_header(r, "Cache-Control", "no-store");
+        brook__libmhd.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                          type);
+        brook__libmhd.add_response_header(r, "Cache-Control", "no-store");
         if (hdr)
-                MHD_add_response_header(r, hdr, hdr_value);
-        ret = MHD_queue_response(c, status, r);
-        MHD_destroy_response(r);
+                brook__libmhd.add_response_header(r, hdr, hdr_value);
+        ret = brook__libmhd.queue_response(c, status, r);
+        brook__libmhd.destroy_response(r);
         return ret;
 }
 
@@ -564,8 +564,8 @@ static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned status,
 
 static bool token_ok(const brook__http_t *h, struct MHD_Connection *c)
 {
-        const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                       "Authorization");
+        const char *auth = brook__libmhd.lookup_connection_value(
+                c, MHD_HEADER_KIND, "Authorization");
         size_t n, i;
         unsigned diff = 0;
         if (!auth || strncmp(auth, "Bearer ", 7))
@@ -616,48 +616,57 @@ static bool fwd_get(brook__http_t *h, const char *server, const char *path,
         if (h->pool_cnt)
                 cu = h->pool[--h->pool_cnt];
         pthread_mutex_unlock(&h->pool_lock);
-        if (!cu && !(cu = curl_easy_init())) {
+        if (!cu && !(cu = brook__libcurl.easy_init())) {
                 brook__seterr(why, why_size, "no libcurl handle");
                 return false;
         }
-        curl_easy_reset(cu);
+        brook__libcurl.easy_reset(cu);
         url = brook__xmalloc(strlen(server) + strlen(path) + 16);
         sprintf(url, "%s://%s%s", h->cert ? "https" : "http", server, path);
-        curl_easy_setopt(cu, CURLOPT_URL, url);
+        brook__libcurl.easy_setopt(cu, CURLOPT_URL, url);
         free(url); /* libcurl keeps a copy. */
-        /* Only to a peer, over HTTP(S): the directory names it. */
-        curl_easy_setopt(cu, CURLOPT_PROTOCOLS_STR, "http,https");
-        curl_easy_setopt(cu, CURLOPT_WRITEFUNCTION, fwd_write);
-        curl_easy_setopt(cu, CURLOPT_WRITEDATA, &body);
-        curl_easy_setopt(cu, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-        curl_easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(cu, CURLOPT_PATH_AS_IS, 1L);
+        /* Only to a peer, over HTTP(S): the directory names it. A libcurl
+         * older than 7.85 has no such option, and would follow any. */
+        if (brook__libcurl.easy_setopt(cu, CURLOPT_PROTOCOLS_STR,
+                                       "http,https") != CURLE_OK) {
+                brook__seterr(why, why_size,
+                              "this libcurl cannot be limited to http and "
+                              "https (it needs libcurl 7.85 or later)");
+                brook__libcurl.easy_cleanup(cu);
+                return false;
+        }
+        brook__libcurl.easy_setopt(cu, CURLOPT_WRITEFUNCTION, fwd_write);
+        brook__libcurl.easy_setopt(cu, CURLOPT_WRITEDATA, &body);
+        brook__libcurl.easy_setopt(cu, CURLOPT_TIMEOUT_MS, h->timeout_ms);
+        brook__libcurl.easy_setopt(cu, CURLOPT_NOSIGNAL, 1L);
+        brook__libcurl.easy_setopt(cu, CURLOPT_PATH_AS_IS, 1L);
         if (h->cert_file)
-                curl_easy_setopt(cu, CURLOPT_CAINFO, h->cert_file);
-        hdrs = curl_slist_append(hdrs, FORWARDED_HDR ": 1");
+                brook__libcurl.easy_setopt(cu, CURLOPT_CAINFO, h->cert_file);
+        hdrs = brook__libcurl.slist_append(hdrs, FORWARDED_HDR ": 1");
         if (h->token) {
                 snprintf(auth, sizeof auth, "Authorization: Bearer %s",
                          h->token);
-                hdrs = curl_slist_append(hdrs, auth);
+                hdrs = brook__libcurl.slist_append(hdrs, auth);
         }
-        curl_easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
-        rc = curl_easy_perform(cu);
-        curl_slist_free_all(hdrs);
+        brook__libcurl.easy_setopt(cu, CURLOPT_HTTPHEADER, hdrs);
+        rc = brook__libcurl.easy_perform(cu);
+        brook__libcurl.slist_free_all(hdrs);
         if (rc != CURLE_OK) {
-                brook__seterr(why, why_size, "%s", curl_easy_strerror(rc));
+                brook__seterr(why, why_size, "%s",
+                              brook__libcurl.easy_strerror(rc));
                 free(body.p);
-                curl_easy_cleanup(cu);
+                brook__libcurl.easy_cleanup(cu);
                 return false;
         }
-        curl_easy_getinfo(cu, CURLINFO_RESPONSE_CODE, statusp);
-        curl_easy_getinfo(cu, CURLINFO_CONTENT_TYPE, &type);
+        brook__libcurl.easy_getinfo(cu, CURLINFO_RESPONSE_CODE, statusp);
+        brook__libcurl.easy_getinfo(cu, CURLINFO_CONTENT_TYPE, &type);
         *typep = brook__xstrdup(type ? type : "application/json");
         pthread_mutex_lock(&h->pool_lock);
         if (h->pool_cnt < FORWARD_POOL)
                 h->pool[h->pool_cnt++] = cu, cu = NULL;
         pthread_mutex_unlock(&h->pool_lock);
         if (cu)
-                curl_easy_cleanup(cu);
+                brook__libcurl.easy_cleanup(cu);
         *bodyp = body.p ? body.p : brook__xstrdup("");
         *lenp = body.n;
         return true;
@@ -820,8 +829,8 @@ static enum MHD_Result serve_store_key(brook__http_t *h,
                                                  NULL, 0) ||
                     md.local || md.partition < 0) {
                         ret = respond_error(c, 503, errstr, "Retry-After", "1");
-                } else if (MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                       FORWARDED_HDR)) {
+                } else if (brook__libmhd.lookup_connection_value(
+                                   c, MHD_HEADER_KIND, FORWARDED_HDR)) {
                         doc = json_object();
                         json_object_set_new(doc, "error", json_string(errstr));
                         json_object_set_new(doc, "status", json_integer(421));
@@ -953,13 +962,13 @@ static void query_add(brook_buf_t *q, const char *name,
         if (!t->s)
                 return;
         /* libcurl fails this only out of memory: as brook__xmalloc(). */
-        if (!(e = curl_easy_escape(NULL, t->s, (int)t->len)))
+        if (!(e = brook__libcurl.easy_escape(NULL, t->s, (int)t->len)))
                 abort();
         buf_puts(q, "&");
         buf_puts(q, name);
         buf_puts(q, "=");
         buf_puts(q, e);
-        curl_free(e);
+        brook__libcurl.free(e);
 }
 
 /*
@@ -1120,12 +1129,13 @@ static enum MHD_Result serve_store_scan(brook__http_t *h,
                                                     "1");
                                 goto out;
                         }
-                        if (!(store_e = curl_easy_escape(NULL, req->store, 0)))
+                        if (!(store_e = brook__libcurl.easy_escape(
+                                      NULL, req->store, 0)))
                                 abort(); /* Out of memory. */
                         q = brook_buf_new();
                         buf_puts(q, "/stores/");
                         buf_puts(q, store_e);
-                        curl_free(store_e);
+                        brook__libcurl.free(store_e);
                         snprintf(num, sizeof num,
                                  "?partition=%" PRId32 "&limit=%d", p,
                                  remaining);
@@ -1337,7 +1347,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
                 /* First call, headers only: what is refused before any
                  * body is read is refused now (libmicrohttpd then closes
                  * the connection rather than read the body). */
-                const char *cl = MHD_lookup_connection_value(
+                const char *cl = brook__libmhd.lookup_connection_value(
                         c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
                 hc = *con_cls = brook__xcalloc(1, sizeof *hc);
                 if (cl && strtoull(cl, NULL, 10) > h->max_request) {
@@ -1365,8 +1375,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
         if (!status) {
                 memset(&args, 0, sizeof args);
                 args.req = &req;
-                MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, each_arg,
-                                          &args);
+                brook__libmhd.get_connection_values(c, MHD_GET_ARGUMENT_KIND,
+                                                    each_arg, &args);
                 if (args.status) {
                         status = args.status;
                         snprintf(errstr, sizeof errstr, "%s", args.errstr);
@@ -1443,18 +1453,6 @@ static char *read_file(const char *path, char *errstr, size_t errstr_size)
         return buf;
 }
 
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-        curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-void brook__curl_init(void)
-{
-        pthread_once(&curl_once, curl_init_once);
-}
-
 brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                               char *errstr, size_t errstr_size)
 {
@@ -1476,7 +1474,6 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
         *httpp = NULL;
         if (!server)
                 return BROOK_OK;
-        brook__curl_init();
         if (!brook__hostport_parse(server, host, sizeof host, &port)) {
                 brook__seterr(errstr, errstr_size,
                               "application.server \"%s\" is not host:port",
@@ -1516,6 +1513,13 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
                                    : "http.tls.key.file");
                 return BROOK_ERR_CONF_INVALID;
         }
+        /* The server, and the client that forwards a query to the instance
+         * that has its key. */
+        if (!brook__libmhd_load("application.server (the HTTP server)", errstr,
+                                errstr_size) ||
+            !brook__libcurl_load("application.server (forwarding queries)",
+                                 errstr, errstr_size))
+                return BROOK_ERR_FATAL;
         h = brook__xcalloc(1, sizeof *h);
         h->app = app;
         pthread_mutex_init(&h->pool_lock, NULL);
@@ -1526,7 +1530,8 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
         h->max_request =
                 (size_t)brook__conf_int(app->conf, "http.max.request.bytes");
         if (cert) {
-                if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+                if (brook__libmhd.is_feature_supported(MHD_FEATURE_TLS) !=
+                    MHD_YES) {
                         brook__seterr(errstr, errstr_size,
                                       "this libmicrohttpd has no TLS: unset "
                                       "http.tls.cert.file and "
@@ -1573,9 +1578,10 @@ brook_err_t brook__http_start(brook_app_t *app, brook__http_t **httpp,
 
         /* The logger first, so that every message of the start goes to
          * it. */
-        h->d = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handler, h,
-                                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                                MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        h->d = brook__libmhd.start_daemon(
+                flags, (uint16_t)port, NULL, NULL, handler, h,
+                MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_ARRAY,
+                opts, MHD_OPTION_END);
         if (!h->d) {
                 brook__seterr(errstr, errstr_size,
                               "the HTTP server cannot listen on %s port %d "
@@ -1606,9 +1612,9 @@ void brook__http_stop(brook__http_t *h)
 {
         if (!h)
                 return;
-        MHD_stop_daemon(h->d);
+        brook__libmhd.stop_daemon(h->d);
         while (h->pool_cnt)
-                curl_easy_cleanup(h->pool[--h->pool_cnt]);
+                brook__libcurl.easy_cleanup(h->pool[--h->pool_cnt]);
         pthread_mutex_destroy(&h->pool_lock);
         free(h->token);
         free(h->cert);

@@ -14,7 +14,6 @@
  * cannot connect, or gets a 5xx, is retried twice with a backoff, then
  * each further URL of schema.registry.url is tried.
  */
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 #include <time.h>
 
 #include "avro_int.h"
+#include "dynlib.h"
 
 /* How long an unknown id is not asked about again. */
 #define BROOK__SR_NEGATIVE_MS 5000
@@ -183,7 +183,12 @@ brook_schema_registry_t *brook_schema_registry_new(const brook_conf_t *conf,
                 !strcmp(brook_conf_get(conf, "use.latest.version"), "true");
         sr->latest_ttl_ms =
                 atoll(brook_conf_get(conf, "latest.cache.ttl.sec")) * 1000;
-        brook__curl_init();
+        /* Last, so that a configuration error is told first. */
+        if (!brook__libcurl_load("the Schema Registry client", errstr,
+                                 errstr_size)) {
+                brook_schema_registry_destroy(sr);
+                return NULL;
+        }
         return sr;
 }
 
@@ -265,17 +270,19 @@ static brook_err_t brook__sr_request(brook_schema_registry_t *sr,
         CURL *c;
 
         *respp = NULL;
-        hdrs = curl_slist_append(hdrs, "Accept: application/"
-                                       "vnd.schemaregistry.v1+json, "
-                                       "application/vnd.schemaregistry+json, "
-                                       "application/json");
+        hdrs = brook__libcurl.slist_append(
+                hdrs, "Accept: application/"
+                      "vnd.schemaregistry.v1+json, "
+                      "application/vnd.schemaregistry+json, "
+                      "application/json");
         if (body)
-                hdrs = curl_slist_append(hdrs, "Content-Type: application/"
-                                               "vnd.schemaregistry.v1+json");
+                hdrs = brook__libcurl.slist_append(
+                        hdrs, "Content-Type: application/"
+                              "vnd.schemaregistry.v1+json");
         if (sr->bearer) {
                 snprintf(auth, sizeof auth, "Authorization: Bearer %s",
                          sr->bearer);
-                hdrs = curl_slist_append(hdrs, auth);
+                hdrs = brook__libcurl.slist_append(hdrs, auth);
         }
         for (u = 0; u < sr->url_cnt; u++) {
                 snprintf(url, sizeof url, "%s%s", sr->urls[u], path);
@@ -287,37 +294,45 @@ static brook_err_t brook__sr_request(brook_schema_registry_t *sr,
                         }
                         brook_buf_clear(buf);
                         curlerr[0] = '\0';
-                        c = curl_easy_init();
-                        curl_easy_setopt(c, CURLOPT_URL, url);
-                        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-                        curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-                        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-                        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, sr->timeout_ms);
-                        curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curlerr);
-                        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION,
-                                         brook__sr_body_cb);
-                        curl_easy_setopt(c, CURLOPT_WRITEDATA, buf);
+                        c = brook__libcurl.easy_init();
+                        brook__libcurl.easy_setopt(c, CURLOPT_URL, url);
+                        brook__libcurl.easy_setopt(c, CURLOPT_CUSTOMREQUEST,
+                                                   method);
+                        brook__libcurl.easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+                        brook__libcurl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+                        brook__libcurl.easy_setopt(c, CURLOPT_TIMEOUT_MS,
+                                                   sr->timeout_ms);
+                        brook__libcurl.easy_setopt(c, CURLOPT_ERRORBUFFER,
+                                                   curlerr);
+                        brook__libcurl.easy_setopt(c, CURLOPT_WRITEFUNCTION,
+                                                   brook__sr_body_cb);
+                        brook__libcurl.easy_setopt(c, CURLOPT_WRITEDATA, buf);
                         if (body)
-                                curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+                                brook__libcurl.easy_setopt(
+                                        c, CURLOPT_POSTFIELDS, body);
                         if (sr->userpwd) {
-                                curl_easy_setopt(c, CURLOPT_HTTPAUTH,
-                                                 CURLAUTH_BASIC);
-                                curl_easy_setopt(c, CURLOPT_USERPWD,
-                                                 sr->userpwd);
+                                brook__libcurl.easy_setopt(c, CURLOPT_HTTPAUTH,
+                                                           CURLAUTH_BASIC);
+                                brook__libcurl.easy_setopt(c, CURLOPT_USERPWD,
+                                                           sr->userpwd);
                         }
                         if (sr->ca)
-                                curl_easy_setopt(c, CURLOPT_CAINFO, sr->ca);
+                                brook__libcurl.easy_setopt(c, CURLOPT_CAINFO,
+                                                           sr->ca);
                         if (sr->cert)
-                                curl_easy_setopt(c, CURLOPT_SSLCERT, sr->cert);
+                                brook__libcurl.easy_setopt(c, CURLOPT_SSLCERT,
+                                                           sr->cert);
                         if (sr->key)
-                                curl_easy_setopt(c, CURLOPT_SSLKEY, sr->key);
+                                brook__libcurl.easy_setopt(c, CURLOPT_SSLKEY,
+                                                           sr->key);
                         if (sr->key_password)
-                                curl_easy_setopt(c, CURLOPT_KEYPASSWD,
-                                                 sr->key_password);
-                        cc = curl_easy_perform(c);
+                                brook__libcurl.easy_setopt(c, CURLOPT_KEYPASSWD,
+                                                           sr->key_password);
+                        cc = brook__libcurl.easy_perform(c);
                         status = 0;
-                        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-                        curl_easy_cleanup(c);
+                        brook__libcurl.easy_getinfo(c, CURLINFO_RESPONSE_CODE,
+                                                    &status);
+                        brook__libcurl.easy_cleanup(c);
                         /* Retried: no answer, 5xx, 408 and 429. */
                         if (cc == CURLE_OK && status < 500 && status != 408 &&
                             status != 429)
@@ -329,7 +344,8 @@ static brook_err_t brook__sr_request(brook_schema_registry_t *sr,
                 brook__seterr(errstr, errstr_size,
                               "Schema Registry %s cannot be reached: %s",
                               sr->shown[u],
-                              curlerr[0] ? curlerr : curl_easy_strerror(cc));
+                              curlerr[0] ? curlerr
+                                         : brook__libcurl.easy_strerror(cc));
         else
                 brook__seterr(errstr, errstr_size,
                               "Schema Registry %s: %s %s: HTTP %ld: %.*s",
@@ -370,7 +386,7 @@ answered:
         }
         err = status == 404 ? BROOK_ERR_NOT_FOUND : BROOK_ERR_SERDE;
 out:
-        curl_slist_free_all(hdrs);
+        brook__libcurl.slist_free_all(hdrs);
         brook_buf_destroy(buf);
         return err;
 }
@@ -380,9 +396,9 @@ static const char *brook__sr_subject_path(const char *prefix,
                                           const char *subject, const char *rest,
                                           char *buf, size_t size)
 {
-        char *esc = curl_easy_escape(NULL, subject, 0);
+        char *esc = brook__libcurl.easy_escape(NULL, subject, 0);
         snprintf(buf, size, "%s%s%s", prefix, esc ? esc : subject, rest);
-        curl_free(esc);
+        brook__libcurl.free(esc);
         return buf;
 }
 

@@ -2,9 +2,10 @@
  * Integration: an app run in this process against the real broker —
  * start-up checks (missing topics, co-partitioning, internal topics),
  * repartitioning through a topic brook creates (and the deletion of its
- * committed records), pattern subscriptions and
- * several stream threads. Run under ASan, it also shows that nothing leaks
- * when an app that processed records is closed and destroyed.
+ * committed records), pattern subscriptions and several stream threads
+ * (which load neither libcurl nor libmicrohttpd). Run under ASan, it also
+ * shows that nothing leaks when an app that processed records is closed
+ * and destroyed.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -227,6 +228,10 @@ static void test_repartition_two_threads(void **state)
          * to the output. */
         run_until(app, out, N, 2 * N);
         brook_app_destroy(app);
+        /* Without application.server or a Schema Registry client, the
+         * app never loaded libcurl or libmicrohttpd (engine/dynlib.h). */
+        assert_false(brook__dynlib_loaded("curl"));
+        assert_false(brook__dynlib_loaded("microhttpd"));
 
         /* brook created the repartition topic with the partitions asked
          * for, and every record went through it. */

@@ -61,9 +61,11 @@ brook_app_t *brook_app_new(brook_builder_t *b, brook_conf_t *conf, char *errstr,
  * Fails with BROOK_ERR_TOPOLOGY when a source topic is missing or topics
  * that must be co-partitioned differ in partition count, with
  * BROOK_ERR_KAFKA when the cluster cannot be reached (after trying for
- * 30 s), and with BROOK_ERR_STATE when the app was started before;
- * @p errstr says which. After a failure the app is in BROOK_APP_ERROR:
- * destroy it.
+ * 30 s), with BROOK_ERR_STATE when the app was started before, and with
+ * BROOK_ERR_FATAL when application.server is set and its HTTP server
+ * cannot start (the port taken, libmicrohttpd or libcurl not installed:
+ * brook loads them only then); @p errstr says which. After a failure the
+ * app is in BROOK_APP_ERROR: destroy it.
  *
  * A stop asked for while it sets up (brook_app_close() from another
  * thread, or SIGINT/SIGTERM under brook_app_run()) ends start-up within

@@ -70,8 +70,12 @@ typedef struct brook_schema_registry_s brook_schema_registry_t;
  * changes); a subject's latest version for latest.cache.ttl.sec.
  * Thread-safe: stream threads share it.
  *
+ * The first client loads libcurl (libcurl.so.4), which brook does not
+ * load at start-up.
+ *
  * @returns the client, or NULL with @p errstr set when
- *          schema.registry.url is unset or not an http(s) URL.
+ *          schema.registry.url is unset or not an http(s) URL, or libcurl
+ *          cannot be loaded.
  */
 brook_schema_registry_t *brook_schema_registry_new(const brook_conf_t *conf,
                                                    char *errstr,
