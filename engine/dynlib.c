@@ -5,10 +5,10 @@
 #include "dynlib.h"
 
 #include <dlfcn.h>
-#include <stddef.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "brook_int.h"
@@ -34,36 +34,37 @@ typedef struct dynlib {
         size_t sym_cnt;
 } dynlib_t;
 
-#define CURL_SYM(m)                                                            \
-        {                                                                      \
-                "curl_" #m, offsetof(brook__curl_fns_t, m)                     \
-        }
+#define CURL_FN(m) offsetof(brook__curl_fns_t, m)
 static const dynsym_t curl_syms[] = {
-        CURL_SYM(global_init),  CURL_SYM(easy_init),
-        CURL_SYM(easy_setopt),  CURL_SYM(easy_perform),
-        CURL_SYM(easy_getinfo), CURL_SYM(easy_reset),
-        CURL_SYM(easy_cleanup), CURL_SYM(easy_strerror),
-        CURL_SYM(easy_escape),  CURL_SYM(free),
-        CURL_SYM(slist_append), CURL_SYM(slist_free_all),
+        {"curl_global_init", CURL_FN(global_init)},
+        {"curl_easy_init", CURL_FN(easy_init)},
+        {"curl_easy_setopt", CURL_FN(easy_setopt)},
+        {"curl_easy_perform", CURL_FN(easy_perform)},
+        {"curl_easy_getinfo", CURL_FN(easy_getinfo)},
+        {"curl_easy_reset", CURL_FN(easy_reset)},
+        {"curl_easy_cleanup", CURL_FN(easy_cleanup)},
+        {"curl_easy_strerror", CURL_FN(easy_strerror)},
+        {"curl_easy_escape", CURL_FN(easy_escape)},
+        {"curl_free", CURL_FN(free)},
+        {"curl_slist_append", CURL_FN(slist_append)},
+        {"curl_slist_free_all", CURL_FN(slist_free_all)},
 };
 _Static_assert(sizeof curl_syms / sizeof *curl_syms ==
                        sizeof(brook__curl_fns_t) / sizeof(void (*)(void)),
                "curl_syms does not list every member of brook__curl_fns_t");
 
-#define MHD_SYM(m, sym)                                                        \
-        {                                                                      \
-                sym, offsetof(brook__mhd_fns_t, m)                             \
-        }
+#define MHD_FN(m) offsetof(brook__mhd_fns_t, m)
 static const dynsym_t mhd_syms[] = {
-        MHD_SYM(start_daemon, "MHD_start_daemon"),
-        MHD_SYM(stop_daemon, "MHD_stop_daemon"),
-        MHD_SYM(is_feature_supported, "MHD_is_feature_supported"),
-        MHD_SYM(create_response_from_buffer, "MHD_create_response_from_buffer"),
-        MHD_SYM(add_response_header, "MHD_add_response_header"),
-        MHD_SYM(queue_response, "MHD_queue_response"),
-        MHD_SYM(destroy_response, "MHD_destroy_response"),
-        MHD_SYM(lookup_connection_value, "MHD_lookup_connection_value"),
-        MHD_SYM(get_connection_values, "MHD_get_connection_values"),
+        {"MHD_start_daemon", MHD_FN(start_daemon)},
+        {"MHD_stop_daemon", MHD_FN(stop_daemon)},
+        {"MHD_is_feature_supported", MHD_FN(is_feature_supported)},
+        {"MHD_create_response_from_buffer",
+         MHD_FN(create_response_from_buffer)},
+        {"MHD_add_response_header", MHD_FN(add_response_header)},
+        {"MHD_queue_response", MHD_FN(queue_response)},
+        {"MHD_destroy_response", MHD_FN(destroy_response)},
+        {"MHD_lookup_connection_value", MHD_FN(lookup_connection_value)},
+        {"MHD_get_connection_values", MHD_FN(get_connection_values)},
 };
 _Static_assert(sizeof mhd_syms / sizeof *mhd_syms ==
                        sizeof(brook__mhd_fns_t) / sizeof(void (*)(void)),
