@@ -107,36 +107,38 @@ static void test_plain_app_loads_neither(void **state)
         brook_app_destroy(app);
 }
 
-static void test_libcurl_missing(void **state)
+/* Expects a Schema Registry client to fail, with libcurl's file named
+ * @p file, with exactly @p want, and libcurl not to be loaded. */
+static void expect_registry_fails(const char *file, const char *want)
 {
         brook_conf_t *conf = registry_conf();
         char errstr[512] = "";
 
-        brook__dynlib_set_file("curl", "libbrook-test-no-such-curl.so.4");
+        brook__dynlib_set_file("curl", file);
         assert_null(brook_schema_registry_new(conf, errstr, sizeof errstr));
-        assert_string_equal(errstr,
-                            "the Schema Registry client needs libcurl, which "
-                            "could not be loaded (Debian's package libcurl4 "
-                            "has it): libbrook-test-no-such-curl.so.4: "
-                            "cannot open shared object file: No such file or "
-                            "directory");
+        assert_string_equal(errstr, want);
         assert_false(brook__dynlib_loaded("curl"));
         brook_conf_destroy(conf);
+}
+
+static void test_libcurl_missing(void **state)
+{
+        expect_registry_fails("libbrook-test-no-such-curl.so.4",
+                              "the Schema Registry client needs libcurl, "
+                              "which could not be loaded (Debian's package "
+                              "libcurl4 has it): "
+                              "libbrook-test-no-such-curl.so.4: cannot open "
+                              "shared object file: No such file or "
+                              "directory");
 }
 
 /* A library of that name without libcurl's functions. */
 static void test_libcurl_too_old(void **state)
 {
-        brook_conf_t *conf = registry_conf();
-        char errstr[512] = "";
-
-        brook__dynlib_set_file("curl", "libm.so.6");
-        assert_null(brook_schema_registry_new(conf, errstr, sizeof errstr));
-        assert_string_equal(errstr, "the Schema Registry client needs "
-                                    "libcurl, but libm.so.6 has no "
-                                    "curl_global_init: it is too old");
-        assert_false(brook__dynlib_loaded("curl"));
-        brook_conf_destroy(conf);
+        expect_registry_fails("libm.so.6",
+                              "the Schema Registry client needs libcurl, but "
+                              "libm.so.6 has no curl_global_init: it is too "
+                              "old");
 }
 
 /* After failures, the right name loads it: a Schema Registry client, in a
@@ -171,7 +173,11 @@ static void test_libcurl_loads_for_registry(void **state)
         assert_false(brook__dynlib_loaded("curl"));
 }
 
-static void test_libmicrohttpd_missing(void **state)
+/* Expects an HTTP server's start to fail, with the libraries' files
+ * named @p mhd_file and @p curl_file, with exactly @p want; libcurl is
+ * not loaded after, libmicrohttpd only if @p mhd_loaded. */
+static void expect_server_fails(const char *mhd_file, const char *curl_file,
+                                const char *want, bool mhd_loaded)
 {
         char server[64], errstr[512] = "";
         brook_app_t *app;
@@ -179,43 +185,38 @@ static void test_libmicrohttpd_missing(void **state)
 
         snprintf(server, sizeof server, "127.0.0.1:%d", free_port());
         app = app_new(server);
-        brook__dynlib_set_file("microhttpd", "libbrook-test-no-such-mhd.so");
+        brook__dynlib_set_file("microhttpd", mhd_file);
+        brook__dynlib_set_file("curl", curl_file);
         assert_int_equal(brook__http_start(app, &h, errstr, sizeof errstr),
                          BROOK_ERR_FATAL);
         assert_null(h);
-        assert_string_equal(errstr,
+        assert_string_equal(errstr, want);
+        assert_int_equal(brook__dynlib_loaded("microhttpd"), mhd_loaded);
+        assert_false(brook__dynlib_loaded("curl"));
+        brook_app_destroy(app);
+}
+
+static void test_libmicrohttpd_missing(void **state)
+{
+        expect_server_fails("libbrook-test-no-such-mhd.so", NULL,
                             "application.server (the HTTP server) needs "
                             "libmicrohttpd, which could not be loaded "
                             "(Debian's package libmicrohttpd12 has it): "
                             "libbrook-test-no-such-mhd.so: cannot open "
-                            "shared object file: No such file or directory");
-        assert_false(brook__dynlib_loaded("microhttpd"));
-        brook_app_destroy(app);
+                            "shared object file: No such file or directory",
+                            false);
 }
 
 /* The server's other library: libcurl, which forwards queries. */
 static void test_libcurl_missing_for_server(void **state)
 {
-        char server[64], errstr[512] = "";
-        brook_app_t *app;
-        brook__http_t *h = NULL;
-
-        snprintf(server, sizeof server, "127.0.0.1:%d", free_port());
-        app = app_new(server);
-        brook__dynlib_set_file("microhttpd", NULL);
-        brook__dynlib_set_file("curl", "libbrook-test-no-such-curl.so.4");
-        assert_int_equal(brook__http_start(app, &h, errstr, sizeof errstr),
-                         BROOK_ERR_FATAL);
-        assert_null(h);
-        assert_string_equal(errstr,
+        expect_server_fails(NULL, "libbrook-test-no-such-curl.so.4",
                             "application.server (forwarding queries) needs "
                             "libcurl, which could not be loaded (Debian's "
                             "package libcurl4 has it): "
                             "libbrook-test-no-such-curl.so.4: cannot open "
-                            "shared object file: No such file or directory");
-        assert_true(brook__dynlib_loaded("microhttpd"));
-        assert_false(brook__dynlib_loaded("curl"));
-        brook_app_destroy(app);
+                            "shared object file: No such file or directory",
+                            true);
 }
 
 /* application.server loads libmicrohttpd (and libcurl, to forward
