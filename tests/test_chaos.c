@@ -480,6 +480,13 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
                       bounded, others);
 }
 
+/* The path of instance @p i's current stderr log, into @p path. */
+static void log_path(const chaos_t *c, int i, char *path, size_t size)
+{
+        snprintf(path, size, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
+                 c->inst[i].run);
+}
+
 /* The last lines of instance @p i's current stderr log, into @p buf. */
 static void log_tail(chaos_t *c, int i, char *buf, size_t size)
 {
@@ -487,8 +494,7 @@ static void log_tail(chaos_t *c, int i, char *buf, size_t size)
         char *s, *from;
         size_t len;
         int lines = 0;
-        snprintf(path, sizeof path, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
-                 c->inst[i].run);
+        log_path(c, i, path, sizeof path);
         if (!(s = kt_slurp(path))) {
                 msg_printf(buf, size, "(no log %s)", path);
                 return;
@@ -508,8 +514,7 @@ static int log_count(chaos_t *c, int i, const char *what)
         char path[1024];
         char *s, *p;
         int n = 0;
-        snprintf(path, sizeof path, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
-                 c->inst[i].run);
+        log_path(c, i, path, sizeof path);
         if (!(s = kt_slurp(path)))
                 return 0;
         for (p = s; (p = strstr(p, what)); p += strlen(what))
