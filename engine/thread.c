@@ -1706,6 +1706,25 @@ static void brook__thr_reset_tasks(brook__thread_t *thr)
         brook__app_notify(thr->app);
 }
 
+/* The ids of the thread's tasks, space-separated, into @p buf (cut short
+ * with "..." when it is full). */
+static void brook__thr_task_ids(brook__thread_t *thr, char *buf, size_t size)
+{
+        size_t i, len = 0;
+        buf[0] = '\0';
+        for (i = 0; i < thr->tasks.cnt; i++) {
+                const brook__task_t *task = thr->tasks.v[i];
+                int n = snprintf(buf + len, size - len, "%s%s", i ? " " : "",
+                                 task->id);
+                if (n < 0 || (size_t)n >= size - len) {
+                        if (size > 4)
+                                memcpy(buf + size - 4, "...", 4);
+                        return;
+                }
+                len += (size_t)n;
+        }
+}
+
 static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 rd_kafka_topic_partition_list_t *parts,
                                 void *opaque)
@@ -1716,8 +1735,18 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         char msg[512];
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                char ids[400];
                 kerr = brook__thr_assign_all(thr, parts);
                 atomic_fetch_add(&thr->stat_rebalances, 1);
+                /* Which instance runs what, and when it changed: what an
+                 * operator reads first when a task's output stalls or
+                 * doubles (Kafka Streams logs it too). */
+                brook__thr_task_ids(thr, ids, sizeof ids);
+                brook__log("INFO",
+                           "thread %d: assigned %d partitions: tasks [%s], "
+                           "%d restoring",
+                           thr->idx, parts->cnt, ids,
+                           atomic_load(&thr->tasks_restoring));
         } else {
                 /* Commit before giving the partitions away, so their next
                  * owner starts exactly where this thread stopped; unless
@@ -1728,6 +1757,13 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                  * since the last commit is processed again. */
                 bool lost = rd_kafka_assignment_lost(rk);
                 bool clean = false;
+                char ids[400];
+                brook__thr_task_ids(thr, ids, sizeof ids);
+                brook__log("INFO", "thread %d: partitions %s: tasks [%s]",
+                           thr->idx,
+                           lost ? "lost (this member left the group)"
+                                : "revoked",
+                           ids);
                 /* The app is rebalancing from here on, while the tasks
                  * commit or abort and close (which can take a while with
                  * the broker away), as Kafka Streams' thread goes to
