@@ -126,6 +126,10 @@ typedef struct run_rec {
         /** Killed: the changelogs' last stable offsets right after the
          *  kill (changelog_ends()); -1 where unknown, or not killed. */
         int64_t ends[STORES][TASKS];
+        /** Its consumer's group session had timed out since its last
+         *  assignment (session_lost()): the tasks it ran may have been
+         *  another instance's by the kill. */
+        bool lost;
         /* restore_judge()'s verdict on its start. */
         int ref;          /**< The run whose state it started from (its index in
                            *  c->runs), or -1: a fresh state dir. */
@@ -219,6 +223,9 @@ static void params_init(params_t *p)
 }
 
 /* ---------------------------------------------------------- instances */
+
+static void restore_explain(const chaos_t *c, const run_rec_t *rr);
+static bool session_lost(const chaos_t *c, int i, int run);
 
 static void inst_spawn(chaos_t *c, int i)
 {
@@ -355,7 +362,12 @@ static void changelog_ends(chaos_t *c, int64_t ends[STORES][TASKS])
  * did not run when it died are counted apart, not bounded: new to the
  * instance, taken from it by a rebalance, or still restoring (then what
  * its disk had is somewhere in that restoration, and that restoration's
- * own start was judged when it began).
+ * own start was judged when it began). So are all of them when its
+ * group session had timed out since it was last assigned (session_lost():
+ * a thread blocked while the broker was away, say in a new producer's
+ * init_transactions(), learns of the loss only at its next poll, and its
+ * status still says "running" while another instance runs its tasks and
+ * writes their changelogs).
  */
 static void restore_judge(chaos_t *c, run_rec_t *rr)
 {
@@ -377,7 +389,7 @@ static void restore_judge(chaos_t *c, run_rec_t *rr)
                         int64_t start = rr->first_start[i][p], end;
                         if (start < 0)
                                 continue; /* not restored */
-                        if (!ref || !((ref->running >> p) & 1) ||
+                        if (!ref || !((ref->running >> p) & 1) || ref->lost ||
                             ref->ends[i][p] < 0) {
                                 rr->other_records += rr->first_records[i][p];
                                 continue;
@@ -451,8 +463,10 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
         }
         /* The process is gone: what its changelogs hold past its stores'
          * offsets is all it could not write to disk. */
-        if (phase >= 0 && rr->rebalances > 0)
+        if (phase >= 0 && rr->rebalances > 0) {
                 changelog_ends(c, rr->ends);
+                rr->lost = session_lost(c, i, in->run);
+        }
         restore_judge(c, rr);
         if (rr->bounded)
                 msg_printf(bounded, sizeof bounded,
@@ -468,7 +482,7 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
                            rr->bounded ? ", " : ": ", rr->other_records);
         print_message("chaos %s: %s %d at %.1f s: instance %d run %d, %s, "
                       "%" PRId64 " processed (%" PRId64 " uncommitted, %" PRId64
-                      " in the last commit), %" PRId64 " rebalances; "
+                      " in the last commit), %" PRId64 " rebalances%s; "
                       "restored %" PRId64 " records (each store's first "
                       "restoration)%s%s\n",
                       c->guarantee, phase >= 0 ? "kill" : "stop",
@@ -476,15 +490,114 @@ static void run_record(chaos_t *c, int i, pid_t pid, int phase)
                       (double)rr->at_ms / 1000.0, i, in->run,
                       phase >= 0 ? chaos_phase_name(rr->phase) : "clean stop",
                       rr->processed, rr->uncommitted, rr->last_interval,
-                      rr->rebalances, rr->bounded_records + rr->other_records,
-                      bounded, others);
+                      rr->rebalances,
+                      rr->lost ? ", its group session timed out since its "
+                                 "last assignment"
+                               : "",
+                      rr->bounded_records + rr->other_records, bounded, others);
+        if (rr->bounded && rr->lag >= rr->allowed)
+                restore_explain(c, rr);
+}
+
+/* The path of the stderr log of run @p run of instance @p i, into
+ * @p path. */
+static void run_log_path(const chaos_t *c, int i, int run, char *path,
+                         size_t size)
+{
+        snprintf(path, size, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i, run);
 }
 
 /* The path of instance @p i's current stderr log, into @p path. */
 static void log_path(const chaos_t *c, int i, char *path, size_t size)
 {
-        snprintf(path, size, "%s/%s-i%d-r%d.err", LOG_DIR, c->app_id, i,
-                 c->inst[i].run);
+        run_log_path(c, i, c->inst[i].run, path, size);
+}
+
+/* The offset in @p s just past the last occurrence of @p what, or 0. */
+static size_t last_of(const char *s, const char *what)
+{
+        const char *p, *last = NULL;
+        for (p = s; (p = strstr(p, what)); p++)
+                last = p;
+        return last ? (size_t)(last - s) + strlen(what) : 0;
+}
+
+/*
+ * Whether run @p run of instance @p i lost its group membership after it
+ * was last assigned partitions: librdkafka says so the moment it happens,
+ * from its own thread, whatever the stream thread is doing (SESSTMOUT: no
+ * heartbeat answered within session.timeout.ms, the broker away or the
+ * process stopped; MAXPOLL: the application did not poll in time), while
+ * brook's own lines ("assigned", "partitions lost") wait for the stream
+ * thread's next poll.
+ */
+static bool session_lost(const chaos_t *c, int i, int run)
+{
+        char path[1024];
+        char *s;
+        size_t assigned, lost;
+        run_log_path(c, i, run, path, sizeof path);
+        if (!(s = kt_slurp(path)))
+                return false;
+        assigned = last_of(s, "brook INFO thread 0: assigned ");
+        lost = last_of(s, "|SESSTMOUT|");
+        if (last_of(s, "|MAXPOLL|") > lost)
+                lost = last_of(s, "|MAXPOLL|");
+        free(s);
+        return lost > assigned;
+}
+
+/*
+ * Prints what a restart found past its bound needs to be explained: each
+ * store behind, where its restoration started against the changelog's end
+ * at the kill of the run before and at the restoration, and the lines of
+ * both runs' logs that say what their tasks went through (assignments,
+ * restorations, warnings).
+ */
+static void restore_explain(const chaos_t *c, const run_rec_t *rr)
+{
+        const run_rec_t *ref = &c->runs[rr->ref];
+        const run_rec_t *runs[2] = {ref, rr};
+        int i, p, k;
+
+        for (i = 0; i < STORES; i++)
+                for (p = 0; p < TASKS; p++)
+                        if ((rr->bounded >> p) & 1 &&
+                            rr->first_start[i][p] >= 0)
+                                print_message(
+                                        "chaos %s:   store %s task %d: "
+                                        "restored from %" PRId64
+                                        " (local state: %d); its changelog "
+                                        "ended at %" PRId64 " at run %d's "
+                                        "kill, at %" PRId64 " when restored\n",
+                                        c->guarantee, chaos_status_stores[i], p,
+                                        rr->first_start[i][p],
+                                        rr->first_local[i][p], ref->ends[i][p],
+                                        ref->run, rr->first_end[i][p]);
+        for (k = 0; k < 2; k++) {
+                char path[1024];
+                char *s, *line, *save = NULL;
+                const char *lines[4096];
+                int n = 0, from, j;
+                run_log_path(c, runs[k]->inst, runs[k]->run, path, sizeof path);
+                if (!(s = kt_slurp(path)))
+                        continue;
+                for (line = strtok_r(s, "\n", &save); line && n < 4096;
+                     line = strtok_r(NULL, "\n", &save))
+                        if (strstr(line, " WARN ") || strstr(line, " ERROR ") ||
+                            strstr(line, "|SESSTMOUT|") ||
+                            strstr(line, "|MAXPOLL|") ||
+                            strstr(line, " assigned ") ||
+                            strstr(line, " partitions ") ||
+                            strstr(line, "restoring task"))
+                                lines[n++] = line;
+                /* The end of the killed run, the start of the next. */
+                from = k == 0 && n > 30 ? n - 30 : 0;
+                for (j = from; j < n && j < from + 30; j++)
+                        print_message("chaos %s:   %s: %.300s\n", c->guarantee,
+                                      path, lines[j]);
+                free(s);
+        }
 }
 
 /* The last lines of instance @p i's current stderr log, into @p buf. */
