@@ -222,6 +222,12 @@ struct brook__thread {
         } ptopic_recent[4];
         unsigned ptopic_next; /**< The recent slot the next miss takes. */
         int64_t last_commit;
+        /** When the thread last showed it was running (monotonic ms; the
+         *  loop's rounds, every 1024 records), the consumer's
+         *  session.timeout.ms (0: not read yet), and the revocations its
+         *  rebalance callback took (brook__thr_after_freeze()). */
+        int64_t awake_ms, session_ms;
+        unsigned revokes;
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;
         char delivery_error[512]; /**< First failed delivery, or "". */

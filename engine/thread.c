@@ -1758,6 +1758,7 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 bool lost = rd_kafka_assignment_lost(rk);
                 bool clean = false;
                 char ids[400];
+                thr->revokes++;
                 brook__thr_task_ids(thr, ids, sizeof ids);
                 brook__log("INFO", "thread %d: partitions %s: tasks [%s]",
                            thr->idx,
@@ -2184,6 +2185,80 @@ static ssize_t brook__thr_take(brook__thread_t *thr, rd_kafka_message_t **batch)
         return total;
 }
 
+/* The consumer's session.timeout.ms, read once. */
+static int64_t brook__thr_session_ms(brook__thread_t *thr)
+{
+        char buf[32];
+        size_t size = sizeof buf;
+
+        if (thr->session_ms > 0)
+                return thr->session_ms;
+        /* librdkafka's default, should the read fail. */
+        thr->session_ms = 45000;
+        if (thr->consumer &&
+            rd_kafka_conf_get(rd_kafka_conf(thr->consumer),
+                              "session.timeout.ms", buf,
+                              &size) == RD_KAFKA_CONF_OK &&
+            atoll(buf) > 0)
+                thr->session_ms = atoll(buf);
+        return thr->session_ms;
+}
+
+/* How long to wait, after the thread stood still, for the consumer to say
+ * whether this member is still in the group. librdkafka checks its
+ * session on its own thread as soon as the process runs again, and its
+ * overdue heartbeat is answered within a round trip. */
+#define BROOK__THAW_WAIT_MS 1000
+
+/*
+ * After the thread stood still for @p gap_ms, longer than
+ * session.timeout.ms (the process was stopped or the machine paused, or a
+ * call to an absent broker blocked it), the group has most likely given
+ * its tasks to another member, and librdkafka tells this thread so only at
+ * its next poll. Until then what the thread writes is a zombie's: under
+ * at_least_once, its next commit would flush its caches to the changelogs,
+ * stale state that a later restoration of those tasks would take, before
+ * its offsets are refused. So it polls first, for up to
+ * BROOK__THAW_WAIT_MS: a loss closes the tasks without a commit (the
+ * revoke callback), as Kafka Streams' thread would at its next poll.
+ */
+static void brook__thr_after_freeze(brook__thread_t *thr, int64_t gap_ms)
+{
+        unsigned revokes = thr->revokes;
+        int64_t until = brook__now_mono_ms() + BROOK__THAW_WAIT_MS;
+
+        if (!thr->tasks.cnt || !thr->consumer)
+                return;
+        brook__log("WARN",
+                   "thread %d: stood still for %" PRId64 " ms, longer than "
+                   "session.timeout.ms (%" PRId64 " ms): asking the group "
+                   "whether this member still has its %zu tasks before "
+                   "writing anything more",
+                   thr->idx, gap_ms, brook__thr_session_ms(thr),
+                   thr->tasks.cnt);
+        while (!thr->failed && thr->revokes == revokes &&
+               brook__now_mono_ms() < until) {
+                rd_kafka_message_t *rkm =
+                        rd_kafka_consumer_poll(thr->consumer, 50);
+                if (rkm)
+                        brook__thr_enqueue(thr, NULL, rkm);
+        }
+        if (thr->revokes == revokes)
+                brook__log("INFO",
+                           "thread %d: still a member after %d ms: going on",
+                           thr->idx, BROOK__THAW_WAIT_MS);
+        thr->awake_ms = brook__now_mono_ms();
+}
+
+/* Notes that the thread runs at @p now; returns how long it stood still
+ * before if that was longer than session.timeout.ms, else 0. */
+static int64_t brook__thr_awake(brook__thread_t *thr, int64_t now)
+{
+        int64_t gap = thr->awake_ms ? now - thr->awake_ms : 0;
+        thr->awake_ms = now;
+        return gap > brook__thr_session_ms(thr) ? gap : 0;
+}
+
 /* Processes what is queued, as far as each task is ready to (records
  * may wait for an empty partition: max.task.idle.ms), but stops once a
  * commit is due (@p commit_interval ms after the last) with records left,
@@ -2211,12 +2286,23 @@ static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                                 thr->failed = true;
                                 return false;
                         }
-                        /* A clock read every 1024 records. */
-                        if (!(++n & 1023) &&
-                            brook__now_mono_ms() - thr->last_commit >=
-                                    commit_interval) {
-                                *more = true;
-                                return true;
+                        /* A clock read every 1024 records. A thread
+                         * that stood still longer than session.timeout.ms
+                         * meanwhile goes back to the loop, which asks
+                         * whether it is still a member before anything
+                         * else (brook__thr_after_freeze()). */
+                        if (!(++n & 1023)) {
+                                int64_t t = brook__now_mono_ms();
+                                if (t - thr->awake_ms >
+                                    brook__thr_session_ms(thr)) {
+                                        *more = true;
+                                        return true;
+                                }
+                                thr->awake_ms = t;
+                                if (t - thr->last_commit >= commit_interval) {
+                                        *more = true;
+                                        return true;
+                                }
                         }
                 }
         }
@@ -2404,8 +2490,10 @@ static void *brook__thread_main(void *arg)
                 brook__thr_subscribe(thr);
         thr->last_commit = thr->last_purge = brook__now_mono_ms();
 
+        thr->awake_ms = brook__now_mono_ms();
         while (!thr->failed && !atomic_load(&app->stopping)) {
                 bool restoring = thr->rstore_cnt || thr->restorer_dirty;
+                int64_t gap;
                 /* What the consumer knows of the partitions' ends is
                  * read again this round (brook__thr_fetched_lag()). */
                 thr->lag_round++;
@@ -2414,6 +2502,9 @@ static void *brook__thread_main(void *arg)
                 bool busy = false;
                 int64_t t0 = brook__now_mono_ns(), t1, punct0;
                 int64_t processed0 = thr->rt.processed;
+                /* Before anything is written. */
+                if ((gap = brook__thr_awake(thr, brook__now_mono_ms())))
+                        brook__thr_after_freeze(thr, gap);
                 /* Records come from each partition's own queue, taken
                  * while its task holds fewer than
                  * buffered.records.per.partition of them (Kafka Streams
@@ -2463,6 +2554,9 @@ static void *brook__thread_main(void *arg)
                     (!thr->stall_since &&
                      !brook__thr_process(thr, commit_interval, &more)))
                         break;
+                /* Punctuations and the commit below write too. */
+                if ((gap = brook__thr_awake(thr, brook__now_mono_ms())))
+                        brook__thr_after_freeze(thr, gap);
                 if (thr->rt.processed > processed0) {
                         int64_t ns = brook__now_mono_ns() - t1;
                         atomic_fetch_add_explicit(&thr->m.proc_ns, ns,
