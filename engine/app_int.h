@@ -224,9 +224,11 @@ struct brook__thread {
         int64_t last_commit;
         /** When the thread last showed it was running (monotonic ms; the
          *  loop's rounds, every 1024 records), the consumer's
-         *  session.timeout.ms (0: not read yet), and the revocations its
-         *  rebalance callback took (brook__thr_after_freeze()). */
-        int64_t awake_ms, session_ms;
+         *  session.timeout.ms (0: not read yet), a mark of the thread's CPU
+         *  time (ns) and when it was taken (at most once a second), and
+         *  the revocations its rebalance callback took
+         *  (brook__thr_after_freeze()). */
+        int64_t awake_ms, session_ms, cpu_mark_ns, cpu_mark_ms;
         unsigned revokes;
         atomic_bool assigned; /**< Has an assignment (possibly empty). */
         bool failed;

@@ -1809,6 +1809,9 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 brook__thr_fatal(thr, msg);
                 thr->failed = true;
         }
+        /* The group has just answered: however long opening the tasks or
+         * committing took, the thread is a member now. */
+        thr->awake_ms = brook__now_mono_ms();
         brook__app_notify(thr->app);
 }
 
@@ -2204,59 +2207,94 @@ static int64_t brook__thr_session_ms(brook__thread_t *thr)
         return thr->session_ms;
 }
 
-/* How long to wait, after the thread stood still, for the consumer to say
+/* How long to wait, after the thread did not run, for the consumer to say
  * whether this member is still in the group. librdkafka checks its
  * session on its own thread as soon as the process runs again, and its
  * overdue heartbeat is answered within a round trip. */
 #define BROOK__THAW_WAIT_MS 1000
 
+/* The CPU time this thread has used, in ns. */
+static int64_t brook__thr_cpu_ns(void)
+{
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts))
+                return 0;
+        return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /*
- * After the thread stood still for @p gap_ms, longer than
- * session.timeout.ms (the process was stopped or the machine paused, or a
- * call to an absent broker blocked it), the group has most likely given
- * its tasks to another member, and librdkafka tells this thread so only at
- * its next poll. Until then what the thread writes is a zombie's: under
- * at_least_once, its next commit would flush its caches to the changelogs,
- * stale state that a later restoration of those tasks would take, before
- * its offsets are refused. So it polls first, for up to
- * BROOK__THAW_WAIT_MS: a loss closes the tasks without a commit (the
- * revoke callback), as Kafka Streams' thread would at its next poll.
+ * After more than session.timeout.ms (@p gap_ms) without a sign of life
+ * from the thread, the group has most likely given its tasks to another
+ * member, and librdkafka tells this thread so only at its next poll.
+ * Until then what the thread writes is a zombie's: under at_least_once,
+ * its next commit would flush its caches to the changelogs, stale state
+ * that a later restoration of those tasks would take, before its offsets
+ * are refused. So the consumer is asked first; a loss closes the tasks
+ * without a commit (the revoke callback), as Kafka Streams' thread would
+ * at its next poll.
+ *
+ * How long to ask depends on what the gap was. The thread's CPU time says
+ * (measured from a mark at most a second older than the gap): a thread
+ * that was busy all along (records slow to process) ran beside
+ * librdkafka's own threads, whose verdict (rd_kafka_assignment_lost()) is
+ * then current, so it only takes what is queued. One that did not run
+ * (the process was stopped or the machine paused, or a call to an absent
+ * broker blocked it) waits up to BROOK__THAW_WAIT_MS for librdkafka, which
+ * may have stood still with it, to look.
  */
 static void brook__thr_after_freeze(brook__thread_t *thr, int64_t gap_ms)
 {
         unsigned revokes = thr->revokes;
-        int64_t until = brook__now_mono_ms() + BROOK__THAW_WAIT_MS;
+        int64_t now = brook__now_mono_ms(), until;
+        int64_t cpu_ms = (brook__thr_cpu_ns() - thr->cpu_mark_ns) / 1000000;
+        bool busy = cpu_ms * 2 > now - thr->cpu_mark_ms;
 
         if (!thr->tasks.cnt || !thr->consumer)
-                return;
+                goto out;
         brook__log("WARN",
-                   "thread %d: stood still for %" PRId64 " ms, longer than "
-                   "session.timeout.ms (%" PRId64 " ms): asking the group "
-                   "whether this member still has its %zu tasks before "
-                   "writing anything more",
-                   thr->idx, gap_ms, brook__thr_session_ms(thr),
-                   thr->tasks.cnt);
-        while (!thr->failed && thr->revokes == revokes &&
-               brook__now_mono_ms() < until) {
-                rd_kafka_message_t *rkm =
-                        rd_kafka_consumer_poll(thr->consumer, 50);
+                   "thread %d: %" PRId64 " ms since it last showed it ran "
+                   "(%s), longer than session.timeout.ms (%" PRId64
+                   " ms): asking the group whether this member still has "
+                   "its %zu tasks before writing anything more",
+                   thr->idx, gap_ms,
+                   busy ? "busy processing"
+                        : "it did not run: stopped, or blocked in a call",
+                   brook__thr_session_ms(thr), thr->tasks.cnt);
+        until = busy && !rd_kafka_assignment_lost(thr->consumer)
+                        ? now
+                        : now + BROOK__THAW_WAIT_MS;
+        /* What is queued is taken in any case (a revoke may be). */
+        do {
+                rd_kafka_message_t *rkm = rd_kafka_consumer_poll(
+                        thr->consumer, now < until ? 50 : 0);
+                if (!rkm && now >= until)
+                        break;
                 if (rkm)
                         brook__thr_enqueue(thr, NULL, rkm);
-        }
-        if (thr->revokes == revokes)
-                brook__log("INFO",
-                           "thread %d: still a member after %d ms: going on",
-                           thr->idx, BROOK__THAW_WAIT_MS);
+                now = brook__now_mono_ms();
+        } while (!thr->failed && !thr->consumer_fatal &&
+                 thr->revokes == revokes && now < until + 50);
+        if (thr->revokes == revokes && !thr->failed && !thr->consumer_fatal)
+                brook__log("INFO", "thread %d: still a member: going on",
+                           thr->idx);
+out:
         thr->awake_ms = brook__now_mono_ms();
 }
 
-/* Notes that the thread runs at @p now; returns how long it stood still
- * before if that was longer than session.timeout.ms, else 0. */
+/* Notes that the thread runs at @p now (and, once a second, its CPU
+ * time); returns how long it showed no sign of life before if that was
+ * longer than session.timeout.ms, else 0. */
 static int64_t brook__thr_awake(brook__thread_t *thr, int64_t now)
 {
         int64_t gap = thr->awake_ms ? now - thr->awake_ms : 0;
+        if (gap > brook__thr_session_ms(thr))
+                return gap;
         thr->awake_ms = now;
-        return gap > brook__thr_session_ms(thr) ? gap : 0;
+        if (now - thr->cpu_mark_ms >= 1000) {
+                thr->cpu_mark_ms = now;
+                thr->cpu_mark_ns = brook__thr_cpu_ns();
+        }
+        return 0;
 }
 
 /* Processes what is queued, as far as each task is ready to (records
@@ -2294,15 +2332,12 @@ static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                         if (!(++n & 1023)) {
                                 int64_t t = brook__now_mono_ms();
                                 if (t - thr->awake_ms >
-                                    brook__thr_session_ms(thr)) {
+                                            brook__thr_session_ms(thr) ||
+                                    t - thr->last_commit >= commit_interval) {
                                         *more = true;
                                         return true;
                                 }
-                                thr->awake_ms = t;
-                                if (t - thr->last_commit >= commit_interval) {
-                                        *more = true;
-                                        return true;
-                                }
+                                brook__thr_awake(thr, t);
                         }
                 }
         }
@@ -2554,9 +2589,14 @@ static void *brook__thread_main(void *arg)
                     (!thr->stall_since &&
                      !brook__thr_process(thr, commit_interval, &more)))
                         break;
-                /* Punctuations and the commit below write too. */
-                if ((gap = brook__thr_awake(thr, brook__now_mono_ms())))
+                /* Punctuations and the commit below write too. The loop
+                 * starts again after the check: its poll deals with what
+                 * the consumer said (a fatal error too) before anything
+                 * is written. */
+                if ((gap = brook__thr_awake(thr, brook__now_mono_ms()))) {
                         brook__thr_after_freeze(thr, gap);
+                        continue;
+                }
                 if (thr->rt.processed > processed0) {
                         int64_t ns = brook__now_mono_ns() - t1;
                         atomic_fetch_add_explicit(&thr->m.proc_ns, ns,

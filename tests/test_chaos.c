@@ -539,6 +539,7 @@ static bool session_lost(const chaos_t *c, int i, int run)
         run_log_path(c, i, run, path, sizeof path);
         if (!(s = kt_slurp(path)))
                 return false;
+        /* The instances run one stream thread (inst_spawn()). */
         assigned = last_of(s, "brook INFO thread 0: assigned ");
         lost = last_of(s, "|SESSTMOUT|");
         if (last_of(s, "|MAXPOLL|") > lost)
@@ -577,12 +578,14 @@ static void restore_explain(const chaos_t *c, const run_rec_t *rr)
         for (k = 0; k < 2; k++) {
                 char path[1024];
                 char *s, *line, *save = NULL;
-                const char *lines[4096];
+                const char *lines[64]; /* the last 64, a ring */
                 int n = 0, from, j;
                 run_log_path(c, runs[k]->inst, runs[k]->run, path, sizeof path);
                 if (!(s = kt_slurp(path)))
                         continue;
-                for (line = strtok_r(s, "\n", &save); line && n < 4096;
+                /* The end of the killed run, the start of the next. */
+                for (line = strtok_r(s, "\n", &save);
+                     line && !(k == 1 && n == 30);
                      line = strtok_r(NULL, "\n", &save))
                         if (strstr(line, " WARN ") || strstr(line, " ERROR ") ||
                             strstr(line, "|SESSTMOUT|") ||
@@ -590,12 +593,11 @@ static void restore_explain(const chaos_t *c, const run_rec_t *rr)
                             strstr(line, " assigned ") ||
                             strstr(line, " partitions ") ||
                             strstr(line, "restoring task"))
-                                lines[n++] = line;
-                /* The end of the killed run, the start of the next. */
-                from = k == 0 && n > 30 ? n - 30 : 0;
-                for (j = from; j < n && j < from + 30; j++)
+                                lines[n++ % 64] = line;
+                from = n > 30 ? n - 30 : 0;
+                for (j = from; j < n; j++)
                         print_message("chaos %s:   %s: %.300s\n", c->guarantee,
-                                      path, lines[j]);
+                                      path, lines[j % 64]);
                 free(s);
         }
 }
