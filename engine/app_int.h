@@ -253,6 +253,9 @@ struct brook__thread {
         int64_t restore_started, restore_progress, restore_print;
         int64_t restore_total, restore_done;
         char restore_why[512]; /**< Why the last plan must be retried. */
+        /** The store the next step's planning starts at (a rotation:
+         *  brook__thread_restore_step()). */
+        size_t plan_next;
         /** Input partitions paused while their task restores. */
         rd_kafka_topic_partition_list_t *paused;
         atomic_int tasks_restoring;

@@ -476,16 +476,28 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
         size_t i, pending = 0;
         char why[512] = "";
 
-        for (i = 0; i < thr->rstore_cnt; i++) {
-                struct brook__rstore *rs = &thr->rstores[i];
+        /* A plan asks the broker for its changelog's offsets, up to
+         * BROOK__RESTORE_QUERY_MS when no answer comes (the broker away).
+         * So a step plans for that long at most, and the next step starts
+         * after the store it stopped at: with every store unanswered, a
+         * round of the thread's loop would otherwise wait that long for
+         * each store of each restoring task, its consumer unpolled. */
+        for (size_t k = 0, n = thr->rstore_cnt; k < n; k++) {
+                size_t idx = (thr->plan_next + k) % n;
+                struct brook__rstore *rs = &thr->rstores[idx];
                 if (rs->planned)
                         continue;
+                if (brook__now_mono_ms() - now >= BROOK__RESTORE_QUERY_MS) {
+                        thr->plan_next = idx;
+                        break;
+                }
                 err = brook__restore_plan(thr, rs, why, sizeof why);
                 if (err == BROOK__RESTORE_RETRY) {
                         err = BROOK_OK;
                         /* Planned later; a stall is caught below. */
                         snprintf(thr->restore_why, sizeof thr->restore_why,
                                  "%s", why);
+                        thr->plan_next = (idx + 1) % n;
                         continue;
                 }
                 if (err) {
