@@ -478,8 +478,9 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
 
         /* A plan asks the broker for its changelog's offsets, up to
          * BROOK__RESTORE_QUERY_MS when no answer comes (the broker away).
-         * So a step plans for that long at most, and the next step starts
-         * after the store it stopped at: with every store unanswered, a
+         * So a step starts no plan once that long has passed (it plans for
+         * under twice that), and the next step starts after the store it
+         * stopped at: with every store unanswered, a
          * round of the thread's loop would otherwise wait that long for
          * each store of each restoring task, its consumer unpolled. */
         for (size_t k = 0, n = thr->rstore_cnt; k < n; k++) {
