@@ -223,7 +223,7 @@ struct brook__thread {
         unsigned ptopic_next; /**< The recent slot the next miss takes. */
         int64_t last_commit;
         /** When the thread last showed it was running (monotonic ms; the
-         *  loop's rounds, every 64 records), the consumer's
+         *  loop's rounds, every 1024 records), the consumer's
          *  session.timeout.ms (0: not read yet), a mark of the thread's CPU
          *  time (ns) and when it was taken (at most once a second), and
          *  the revocations its rebalance callback took

@@ -2324,16 +2324,12 @@ static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                                 thr->failed = true;
                                 return false;
                         }
-                        /* A clock read every 64 records (1.5 ms of
-                         * ss-join's 3 s). A thread that stood still longer
-                         * than session.timeout.ms meanwhile goes back to
-                         * the loop, which asks whether it is still a
-                         * member before anything else
-                         * (brook__thr_after_freeze()): a process stopped
-                         * in the middle of a run of records goes on as a
-                         * zombie for 63 records at most (at every 1024,
-                         * the chaos test's zombie processed 1,000). */
-                        if (!(++n & 63)) {
+                        /* A clock read every 1024 records. A thread
+                         * that stood still longer than session.timeout.ms
+                         * meanwhile goes back to the loop, which asks
+                         * whether it is still a member before anything
+                         * else (brook__thr_after_freeze()). */
+                        if (!(++n & 1023)) {
                                 int64_t t = brook__now_mono_ms();
                                 if (t - thr->awake_ms >
                                             brook__thr_session_ms(thr) ||
