@@ -480,9 +480,9 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
          * BROOK__RESTORE_QUERY_MS when no answer comes (the broker away).
          * So a step starts no plan once that long has passed (it plans for
          * under twice that), and the next step starts after the store it
-         * stopped at: with every store unanswered, a
-         * round of the thread's loop would otherwise wait that long for
-         * each store of each restoring task, its consumer unpolled. */
+         * stopped at: with every store unanswered, a round of the
+         * thread's loop would otherwise wait that long for each store of
+         * each restoring task, its consumer unpolled. */
         for (size_t k = 0, n = thr->rstore_cnt; k < n; k++) {
                 size_t idx = (thr->plan_next + k) % n;
                 struct brook__rstore *rs = &thr->rstores[idx];

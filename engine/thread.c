@@ -2331,13 +2331,11 @@ static bool brook__thr_process(brook__thread_t *thr, int64_t commit_interval,
                          * else (brook__thr_after_freeze()). */
                         if (!(++n & 1023)) {
                                 int64_t t = brook__now_mono_ms();
-                                if (t - thr->awake_ms >
-                                            brook__thr_session_ms(thr) ||
+                                if (brook__thr_awake(thr, t) ||
                                     t - thr->last_commit >= commit_interval) {
                                         *more = true;
                                         return true;
                                 }
-                                brook__thr_awake(thr, t);
                         }
                 }
         }
