@@ -350,8 +350,11 @@ struct brook__thread {
         int consumer_renewals;
         int64_t consumer_renewed;
         /** The producer's configuration, to make it again after a fatal
-         *  error. */
+         *  error, or to drop closed tasks' records (at_least_once). */
         rd_kafka_conf_t *producer_conf;
+        /** Records are being purged on purpose: their reports' errors are
+         *  expected (brook__thr_producer_discard()). */
+        bool discarding;
         atomic_llong stat_aborts;
 
         /** Metrics (engine/metrics.c). */

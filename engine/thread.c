@@ -511,6 +511,10 @@ static void brook__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
         bool dlq = endp == &brook__dlq_mark;
         if (dlq)
                 endp = NULL;
+        /* Records of tasks closed without a commit, dropped on purpose. */
+        if (thr->discarding && (rkm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+                                rkm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT))
+                return;
         if (!rkm->err) {
                 /* A changelog record: its store's data now reaches here. */
                 if (endp && rkm->offset + 1 > *endp)
@@ -1105,6 +1109,66 @@ static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
 }
 
 /*
+ * Under at_least_once, tasks closed without a commit (their partitions
+ * lost, or a commit that could not complete) may leave records in the
+ * producer, queued or waiting for the broker. Sent later, whenever the
+ * broker answers, they could land after the tasks' next owner restored
+ * the stores and wrote newer state to the same changelog partitions: a
+ * later restoration would then end on the older state (counts that go
+ * back). Their input is processed again from the last commit by whoever
+ * owns it next, so they are dropped instead, and the producer is made
+ * again (the idempotent producer's sequence cannot skip records). Kafka
+ * Streams' at-least-once thread keeps its producer, and such records go
+ * out late. Under exactly_once_v2 the abort does this. Returns false,
+ * with the app failed, if no producer can be made.
+ */
+static bool brook__thr_producer_discard(brook__thread_t *thr)
+{
+        rd_kafka_conf_t *pc;
+        char why[512];
+        int left;
+
+        if (thr->eos || !thr->producer)
+                return true;
+        /* Reports that came already count: those records are in. */
+        rd_kafka_poll(thr->producer, 0);
+        if (!(left = rd_kafka_outq_len(thr->producer)))
+                return true;
+        thr->discarding = true;
+        rd_kafka_purge(thr->producer,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(thr->producer, 0);
+        thr->discarding = false;
+        brook__log("WARN",
+                   "thread %d: dropped the %d records of the closed tasks "
+                   "that the producer had not delivered (their input is "
+                   "processed again from the last commit); making a new "
+                   "producer",
+                   thr->idx, left);
+        pc = rd_kafka_conf_dup(thr->producer_conf);
+        brook__thr_txn_drop(thr, false);
+        /* rd_kafka_new() takes the configuration only on success. */
+        if (!(thr->producer =
+                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
+                char msg[700];
+                rd_kafka_conf_destroy(pc);
+                snprintf(msg, sizeof msg,
+                         "thread %d: making a new producer: %s", thr->idx, why);
+                brook__thr_fatal(thr, msg);
+                thr->failed = true;
+                return false;
+        }
+        thr->last_kafka_error[0] = '\0';
+        /* Nothing is left to wait for: a stalled commit is over (the
+         * partitions it paused are resumed as they are given up). */
+        if (thr->stall_since) {
+                thr->stall_since = 0;
+                brook__thr_publish_stall(thr, NULL);
+        }
+        return true;
+}
+
+/*
  * Aborts the open transaction for @p why: nothing it sent becomes
  * visible to read_committed consumers, its offsets are not committed, and
  * the thread's uncommitted state (write batch; the cache and the tasks go
@@ -1658,9 +1722,10 @@ static rd_kafka_resp_err_t brook__thr_unassign(brook__thread_t *thr)
         }
         rd_kafka_topic_partition_list_destroy(thr->paused);
         thr->paused = rd_kafka_topic_partition_list_new(8);
-        /* A stall outlives the tasks: their records are still in the
-         * producer, and the next assignment is paused by the next attempt
-         * until a commit completes. */
+        /* A stall outlives the tasks while their records are still in
+         * the producer (at_least_once drops them before this: see
+         * brook__thr_producer_discard()): the next assignment is paused
+         * by the next attempt until a commit completes. */
         thr->stall_paused = false;
         brook__thr_close_tasks(thr);
         kerr = rd_kafka_assign(thr->consumer, NULL);
@@ -1793,6 +1858,11 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                 brook__thr_txn_abort(
                                         thr, "the partitions are revoked",
                                         false, false);
+                        /* Under at_least_once what they sent and the
+                         * broker did not take is dropped: their next
+                         * owner must not see it arrive late. */
+                        if (!thr->failed)
+                                brook__thr_producer_discard(thr);
                         brook__statebatch_discard(thr->env.batch);
                 }
                 kerr = brook__thr_unassign(thr);
@@ -2127,6 +2197,8 @@ static bool brook__thr_renew_consumer(brook__thread_t *thr,
         thr->consumer_fatal = false;
         if (thr->eos && thr->txn_open && thr->producer)
                 brook__thr_txn_abort(thr, "the consumer failed", false, false);
+        if (!brook__thr_producer_discard(thr))
+                return false;
         if (thr->env.batch)
                 brook__statebatch_discard(thr->env.batch);
         brook__thr_close_tasks(thr);
@@ -3157,9 +3229,10 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                         rd_kafka_conf_destroy(pc);
                         goto fail;
                 }
-                /* Kept to make the producer again (fatal errors). */
-                thr->producer_conf = rd_kafka_conf_dup(pc);
         }
+        /* Kept to make the producer again (fatal errors; closed tasks'
+         * records dropped under at_least_once). */
+        thr->producer_conf = rd_kafka_conf_dup(pc);
         if (!(thr->producer =
                       rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
                 brook__seterr(errstr, errstr_size, "producer: %s", why);

@@ -7,6 +7,7 @@
 #ifndef BROOK_TESTS_SLOW_STORE_H
 #define BROOK_TESTS_SLOW_STORE_H
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -18,10 +19,21 @@ typedef struct slow_store {
         unsigned put_us;
 } slow_store_t;
 
+/* A gate: while slow_gate_closed is set, every get waits (counted in
+ * slow_gate_waiting), so that a test can hold a stream thread at a record
+ * before the processor has written or sent anything for it. */
+static atomic_int slow_gate_closed, slow_gate_waiting;
+
 static brook_err_t slow_get(void *self, const void *key, size_t key_size,
                             brook_buf_t *out, char *errstr, size_t errstr_size)
 {
         slow_store_t *s = self;
+        if (atomic_load(&slow_gate_closed)) {
+                atomic_fetch_add(&slow_gate_waiting, 1);
+                while (atomic_load(&slow_gate_closed))
+                        usleep(1000);
+                atomic_fetch_sub(&slow_gate_waiting, 1);
+        }
         return s->ops->get(s->inner, key, key_size, out, errstr, errstr_size);
 }
 
