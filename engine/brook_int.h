@@ -634,6 +634,10 @@ typedef struct brook__runtime {
          * sum of drops[]: count drops with brook__drop() only. */
         int64_t processed, produced, dropped, dead_lettered;
         int64_t drops[BROOK__DROP_CNT];
+        /** Where drops[] is published as each drop happens (a stream
+         *  thread's counters; NULL in the test driver): a process killed
+         *  right after a drop has still shown it. */
+        _Atomic long long *drops_pub;
         int64_t punctuations; /**< Punctuators called (both types). */
         /** metrics.recording.level is DEBUG: nodes count their records. */
         bool metrics_debug;

@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,6 +45,8 @@ void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
 
         rt->drops[reason]++;
         rt->dropped++;
+        if (rt->drops_pub)
+                atomic_store(&rt->drops_pub[reason], rt->drops[reason]);
         /* The runtime's clock, so the test driver's mocked one rules. */
         now = rt->wall_clock(rt);
         /* 0 is "never logged": the first drop of a reason always logs. */

@@ -3130,6 +3130,7 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
         brook__runtime_init(&thr->rt, &thr->collector, &app->topo, app->conf,
                             brook__real_wall_clock, brook__thr_fetched_lag);
         thr->rt.global_store = brook__global_store;
+        thr->rt.drops_pub = thr->stat_drops;
         thr->rt.global_shared = true;
         thr->read_committed = brook__conf_guarantee(app->conf) ==
                               BROOK__GUARANTEE_EXACTLY_ONCE_V2;
