@@ -404,6 +404,21 @@ static bool brook__thr_dead_letter_output(brook__thread_t *thr,
         return true;
 }
 
+/* Forgets the dead-letter records kept for brook__thr_redeliver(). */
+static void brook__thr_redeliver_clear(brook__thread_t *thr)
+{
+        size_t i;
+        for (i = 0; i < thr->redeliver.cnt; i++) {
+                struct brook__redeliver *r = thr->redeliver.v[i];
+                rd_kafka_headers_destroy(r->hdrs);
+                free(r->key);
+                free(r->value);
+                free(r->topic);
+                free(r);
+        }
+        brook__ptrvec_free(&thr->redeliver);
+}
+
 /* Produces the dead-letter records kept by brook__thr_redeliver_later().
  * Returns how many it produced: their deliveries are still to wait for. */
 static size_t brook__thr_redeliver(brook__thread_t *thr)
@@ -1116,11 +1131,15 @@ static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
  * the stores and wrote newer state to the same changelog partitions: a
  * later restoration would then end on the older state (counts that go
  * back). Their input is processed again from the last commit by whoever
- * owns it next, so they are dropped instead, and the producer is made
- * again (the idempotent producer's sequence cannot skip records). Kafka
- * Streams' at-least-once thread keeps its producer, and such records go
- * out late. Under exactly_once_v2 the abort does this. Returns false,
- * with the app failed, if no producer can be made.
+ * owns it next, so they are dropped instead (and the dead-letter copies
+ * kept to send again), and the producer is made again (the idempotent
+ * producer's sequence cannot skip records). Only requests already on the
+ * wire may still land: librdkafka stops waiting for their answer, it
+ * cannot call them back. Kafka Streams' at-least-once thread keeps its
+ * producer, and such records go out late. Under exactly_once_v2 the
+ * abort does this. A thread that failed only drops them (it makes no more
+ * records). Returns false, with the app failed, if no producer can be
+ * made.
  */
 static bool brook__thr_producer_discard(brook__thread_t *thr)
 {
@@ -1132,6 +1151,13 @@ static bool brook__thr_producer_discard(brook__thread_t *thr)
                 return true;
         /* Reports that came already count: those records are in. */
         rd_kafka_poll(thr->producer, 0);
+        brook__thr_redeliver_clear(thr);
+        /* Nothing is left to wait for from here: a stalled commit is over
+         * (the partitions it paused are resumed as they are given up). */
+        if (thr->stall_since) {
+                thr->stall_since = 0;
+                brook__thr_publish_stall(thr, NULL);
+        }
         if (!(left = rd_kafka_outq_len(thr->producer)))
                 return true;
         thr->discarding = true;
@@ -1142,9 +1168,11 @@ static bool brook__thr_producer_discard(brook__thread_t *thr)
         brook__log("WARN",
                    "thread %d: dropped the %d records of the closed tasks "
                    "that the producer had not delivered (their input is "
-                   "processed again from the last commit); making a new "
-                   "producer",
-                   thr->idx, left);
+                   "processed again from the last commit)%s",
+                   thr->idx, left,
+                   thr->failed ? "" : "; making a new producer");
+        if (thr->failed)
+                return true;
         pc = rd_kafka_conf_dup(thr->producer_conf);
         brook__thr_txn_drop(thr, false);
         /* rd_kafka_new() takes the configuration only on success. */
@@ -1159,12 +1187,6 @@ static bool brook__thr_producer_discard(brook__thread_t *thr)
                 return false;
         }
         thr->last_kafka_error[0] = '\0';
-        /* Nothing is left to wait for: a stalled commit is over (the
-         * partitions it paused are resumed as they are given up). */
-        if (thr->stall_since) {
-                thr->stall_since = 0;
-                brook__thr_publish_stall(thr, NULL);
-        }
         return true;
 }
 
@@ -1859,10 +1881,9 @@ static void brook__rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                         thr, "the partitions are revoked",
                                         false, false);
                         /* Under at_least_once what they sent and the
-                         * broker did not take is dropped: their next
+                         * producer still holds is dropped: their next
                          * owner must not see it arrive late. */
-                        if (!thr->failed)
-                                brook__thr_producer_discard(thr);
+                        brook__thr_producer_discard(thr);
                         brook__statebatch_discard(thr->env.batch);
                 }
                 kerr = brook__thr_unassign(thr);
@@ -3282,15 +3303,7 @@ void brook__thread_destroy(brook__thread_t *thr)
         }
         free(thr->slots);
         thr->slots = NULL;
-        for (i = 0; i < thr->redeliver.cnt; i++) {
-                struct brook__redeliver *r = thr->redeliver.v[i];
-                rd_kafka_headers_destroy(r->hdrs);
-                free(r->key);
-                free(r->value);
-                free(r->topic);
-                free(r);
-        }
-        brook__ptrvec_free(&thr->redeliver);
+        brook__thr_redeliver_clear(thr);
         thr->slot_cnt = thr->slot_cap = 0;
         free(thr->rstores);
         thr->rstores = NULL;
