@@ -238,7 +238,8 @@ struct brook__thread {
         brook__ptrvec_t redeliver;
 
         /* State: this thread's write batch over the app's RocksDB, its
-         * record cache, a consumer that reads changelogs to restore, and
+         * record cache, a consumer that reads changelogs to restore (while
+         * stores restore: brook__thr_restorer_open()), and
          * the changelog ends of the stores it has had (never freed before
          * the thread, as deliveries write them). */
         brook__stateenv_t env;
@@ -500,6 +501,19 @@ void brook__thread_restore_drop(brook__thread_t *thr, brook__task_t *task);
 brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
                                        brook__ptrvec_t *ready, char *errstr,
                                        size_t errstr_size);
+
+/**
+ * The thread's restore consumer (thr->restorer, thr->restore_q) lives
+ * while its stores restore: made by the first step that needs it (to be
+ * assigned: restorer_dirty), closed by the step that finds nothing left
+ * to restore. An idle consumer still refreshes its topics' metadata
+ * (every 20 ms on librdkafka < 2.2, brook__client_conf()): a metadata
+ * request 50 times a second to the cluster, and librdkafka's main thread
+ * spinning before each, for nothing.
+ */
+brook_err_t brook__thr_restorer_open(brook__thread_t *thr, char *errstr,
+                                     size_t errstr_size);
+void brook__thr_restorer_close(brook__thread_t *thr);
 
 /** Bounds of a one-partition scan (encoded keys; NULL: none): keys in
  *  [from, to], starting with prefix, after @c after (exclusive). */

@@ -476,6 +476,15 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
         size_t i, pending = 0;
         char why[512] = "";
 
+        /* Nothing (left) to restore: the restore consumer goes. */
+        if (!thr->rstore_cnt) {
+                brook__thr_restorer_close(thr);
+                thr->restorer_dirty = false;
+                return BROOK_OK;
+        }
+        if ((err = brook__thr_restorer_open(thr, errstr, errstr_size)))
+                return err;
+
         /* A plan asks the broker for its changelog's offsets, up to
          * BROOK__RESTORE_QUERY_MS when no answer comes (the broker away).
          * So a step starts no plan once that long has passed (it plans for
@@ -565,9 +574,8 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
                 }
                 thr->restore_started = 0;
                 atomic_store(&thr->stat_restore_remaining, 0);
-                if (thr->restorer_dirty &&
-                    (err = brook__restore_reassign(thr, errstr, errstr_size)))
-                        return err;
+                brook__thr_restorer_close(thr);
+                thr->restorer_dirty = false;
                 return BROOK_OK;
         }
         if (now - thr->restore_progress > task_timeout) {

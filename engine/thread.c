@@ -3133,6 +3133,32 @@ static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
                                           errstr, errstr_size);
 }
 
+brook_err_t brook__thr_restorer_open(brook__thread_t *thr, char *errstr,
+                                     size_t errstr_size)
+{
+        if (thr->restorer)
+                return BROOK_OK;
+        if (!(thr->restorer = brook__restorer_new(thr->app, thr->idx, errstr,
+                                                  errstr_size)))
+                return BROOK_ERR_KAFKA;
+        thr->restore_q = rd_kafka_queue_get_consumer(thr->restorer);
+        /* It reads nothing until it is assigned the planned stores. */
+        thr->restorer_dirty = true;
+        return BROOK_OK;
+}
+
+void brook__thr_restorer_close(brook__thread_t *thr)
+{
+        if (!thr->restorer)
+                return;
+        /* The queue holds a reference on the consumer. */
+        if (thr->restore_q)
+                rd_kafka_queue_destroy(thr->restore_q);
+        thr->restore_q = NULL;
+        brook__thr_reap(brook__thr_reap_consumer, thr->restorer);
+        thr->restorer = NULL;
+}
+
 brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                                    size_t errstr_size)
 {
@@ -3188,10 +3214,11 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 thr->batch_limit = (size_t)(mem / 8 / threads);
                 if (thr->batch_limit < (1u << 20))
                         thr->batch_limit = 1u << 20;
-                if (!(thr->restorer = brook__restorer_new(app, idx, errstr,
-                                                          errstr_size)))
+                /* Made now so that a bad configuration fails the start;
+                 * closed once the first restoration ends. */
+                if (brook__thr_restorer_open(thr, errstr, errstr_size))
                         goto fail;
-                thr->restore_q = rd_kafka_queue_get_consumer(thr->restorer);
+                thr->restorer_dirty = false;
         }
 
         if (!(cc = brook__client_conf(app, "consumer", "consumer", idx, errstr,
