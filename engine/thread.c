@@ -3214,11 +3214,11 @@ brook__thread_t *brook__thread_new(brook_app_t *app, int idx, char *errstr,
                 thr->batch_limit = (size_t)(mem / 8 / threads);
                 if (thr->batch_limit < (1u << 20))
                         thr->batch_limit = 1u << 20;
-                /* Made now so that a bad configuration fails the start;
-                 * closed once the first restoration ends. */
+                /* Made now so that a bad configuration fails the start.
+                 * Dirty: the loop's first round uses it for the first
+                 * restoration, or closes it when nothing restores. */
                 if (brook__thr_restorer_open(thr, errstr, errstr_size))
                         goto fail;
-                thr->restorer_dirty = false;
         }
 
         if (!(cc = brook__client_conf(app, "consumer", "consumer", idx, errstr,

@@ -749,6 +749,12 @@ static int rdkafka_clients(void)
         return n;
 }
 
+static bool no_clients(void *opaque)
+{
+        (void)opaque;
+        return rdkafka_clients() == 0;
+}
+
 typedef struct {
         brook_app_t *app;
         int clients;
@@ -790,6 +796,9 @@ static void test_restorer_closed_when_done(void **state)
         brook_app_t *app;
         clients_t c = {0};
 
+        /* The earlier tests' clients are destroyed in the background:
+         * count from none. */
+        assert_true(kt_wait_until(no_clients, NULL, 20, 60000));
         snprintf(changelog, sizeof changelog, "%s-counts-changelog", app_id);
         kt_create_topic(in, 1);
         kt_create_topic(out, 1);
