@@ -1098,14 +1098,12 @@ static void brook__thr_txn_drop(brook__thread_t *thr, bool given_away)
                 brook__thr_reap(brook__thr_reap_producer, old);
 }
 
-/*
- * Replaces a producer that failed fatally (or was fenced, or was abandoned
- * in a call that does not return: @p given_away) by a new one with the
- * same transactional.id.
- */
-static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
+/* Drops the producer (see brook__thr_txn_drop()) and makes a new one with
+ * the same configuration. Returns false, with the app failed, if it
+ * cannot be made. */
+static bool brook__thr_producer_renew(brook__thread_t *thr, bool given_away)
 {
-        char why[512];
+        char why[512], msg[700];
         rd_kafka_conf_t *pc = rd_kafka_conf_dup(thr->producer_conf);
 
         brook__thr_txn_drop(thr, given_away);
@@ -1113,14 +1111,24 @@ static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
         if (!(thr->producer =
                       rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
                 rd_kafka_conf_destroy(pc);
-                char msg[700];
                 snprintf(msg, sizeof msg,
                          "thread %d: making a new producer: %s", thr->idx, why);
                 brook__thr_fatal(thr, msg);
                 thr->failed = true;
                 return false;
         }
-        return brook__thr_txn_init(thr);
+        return true;
+}
+
+/*
+ * Replaces a producer that failed fatally (or was fenced, or was abandoned
+ * in a call that does not return: @p given_away) by a new one with the
+ * same transactional.id.
+ */
+static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
+{
+        return brook__thr_producer_renew(thr, given_away) &&
+               brook__thr_txn_init(thr);
 }
 
 /*
@@ -1143,8 +1151,6 @@ static bool brook__thr_txn_renew(brook__thread_t *thr, bool given_away)
  */
 static bool brook__thr_producer_discard(brook__thread_t *thr)
 {
-        rd_kafka_conf_t *pc;
-        char why[512];
         int left;
 
         if (thr->eos || !thr->producer)
@@ -1173,19 +1179,8 @@ static bool brook__thr_producer_discard(brook__thread_t *thr)
                    thr->failed ? "" : "; making a new producer");
         if (thr->failed)
                 return true;
-        pc = rd_kafka_conf_dup(thr->producer_conf);
-        brook__thr_txn_drop(thr, false);
-        /* rd_kafka_new() takes the configuration only on success. */
-        if (!(thr->producer =
-                      rd_kafka_new(RD_KAFKA_PRODUCER, pc, why, sizeof why))) {
-                char msg[700];
-                rd_kafka_conf_destroy(pc);
-                snprintf(msg, sizeof msg,
-                         "thread %d: making a new producer: %s", thr->idx, why);
-                brook__thr_fatal(thr, msg);
-                thr->failed = true;
+        if (!brook__thr_producer_renew(thr, false))
                 return false;
-        }
         thr->last_kafka_error[0] = '\0';
         return true;
 }
