@@ -506,10 +506,10 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
  * The thread's restore consumer (thr->restorer, thr->restore_q) lives
  * while its stores restore: made by the first step that needs it (to be
  * assigned: restorer_dirty), closed by the step that finds nothing left
- * to restore. An idle consumer still refreshes its topics' metadata
- * (every 20 ms on librdkafka < 2.2, brook__client_conf()): a metadata
- * request 50 times a second to the cluster, and librdkafka's main thread
- * spinning before each, for nothing.
+ * to restore (restorer_dirty cleared). An idle consumer still refreshes its
+ * topics' metadata (every 20 ms on librdkafka < 2.2, brook__client_conf()): a
+ * metadata request 50 times a second to the cluster, and librdkafka's main
+ * thread spinning before each, for nothing.
  */
 brook_err_t brook__thr_restorer_open(brook__thread_t *thr, char *errstr,
                                      size_t errstr_size);

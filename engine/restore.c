@@ -479,7 +479,6 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
         /* Nothing (left) to restore: the restore consumer goes. */
         if (!thr->rstore_cnt) {
                 brook__thr_restorer_close(thr);
-                thr->restorer_dirty = false;
                 return BROOK_OK;
         }
         if ((err = brook__thr_restorer_open(thr, errstr, errstr_size)))
@@ -575,7 +574,6 @@ brook_err_t brook__thread_restore_step(brook__thread_t *thr, int wait_ms,
                 thr->restore_started = 0;
                 atomic_store(&thr->stat_restore_remaining, 0);
                 brook__thr_restorer_close(thr);
-                thr->restorer_dirty = false;
                 return BROOK_OK;
         }
         if (now - thr->restore_progress > task_timeout) {

@@ -3144,6 +3144,8 @@ brook_err_t brook__thr_restorer_open(brook__thread_t *thr, char *errstr,
 
 void brook__thr_restorer_close(brook__thread_t *thr)
 {
+        /* No consumer, no assignment to redo. */
+        thr->restorer_dirty = false;
         if (!thr->restorer)
                 return;
         /* The queue holds a reference on the consumer. */
