@@ -1191,7 +1191,7 @@ static void brook__stats_add(brook_app_stats_t *stats,
 {
         stats->records_processed += atomic_load(&thr->stat_processed);
         stats->records_produced += atomic_load(&thr->stat_produced);
-        stats->records_dropped += atomic_load(&thr->stat_dropped);
+        stats->records_dropped += brook__drops_sum(thr->stat_drops);
         stats->records_dead_lettered += atomic_load(&thr->stat_dlq);
         stats->commits += atomic_load(&thr->stat_commits);
         stats->rebalances += atomic_load(&thr->stat_rebalances);

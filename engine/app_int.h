@@ -302,11 +302,13 @@ struct brook__thread {
         bool purge_again;
 
         /* Counters published for brook_app_stats(). */
-        atomic_llong stat_processed, stat_produced, stat_dropped, stat_dlq,
-                stat_commits, stat_rebalances, stat_restored,
-                stat_restore_remaining, stat_stores_restoring;
-        atomic_llong stat_drops[BROOK__DROP_CNT]; /**< rt.drops[] */
-        atomic_llong stat_enforced;               /**< rt.enforced */
+        atomic_llong stat_processed, stat_produced, stat_dlq, stat_commits,
+                stat_rebalances, stat_restored, stat_restore_remaining,
+                stat_stores_restoring;
+        /** rt.drops[], each stored by brook__drop() as it counts (the
+         *  thread's drops in all: brook__drops_sum()). */
+        atomic_llong stat_drops[BROOK__DROP_CNT];
+        atomic_llong stat_enforced; /**< rt.enforced */
         /** Under exactly_once_v2 its consumer reads committed records. */
         bool read_committed;
 

@@ -634,9 +634,10 @@ typedef struct brook__runtime {
          * sum of drops[]: count drops with brook__drop() only. */
         int64_t processed, produced, dropped, dead_lettered;
         int64_t drops[BROOK__DROP_CNT];
-        /** Where drops[] is published as each drop happens (a stream
-         *  thread's counters; NULL in the test driver): a process killed
-         *  right after a drop has still shown it. */
+        /** Where drops[] is published as each drop happens (a stream or
+         *  global thread's counters; NULL in the test driver): a process
+         *  killed right after a drop has still shown it, and the total
+         *  (brook__drops_sum()) and the reasons agree at any time. */
         _Atomic long long *drops_pub;
         int64_t punctuations; /**< Punctuators called (both types). */
         /** metrics.recording.level is DEBUG: nodes count their records. */
@@ -694,6 +695,10 @@ void brook__runtime_free(brook__runtime_t *rt);
  */
 void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/** The drops in all of @p pub, a runtime's published drops[]
+ *  (brook__runtime_t.drops_pub). Any thread. */
+int64_t brook__drops_sum(const _Atomic long long *pub);
 
 /** The context's record dropped for @p reason at node @p ctx: counted and
  *  logged with its topic, partition and offset (Kafka Streams' "Skipping

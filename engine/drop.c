@@ -36,6 +36,14 @@ const char *brook_drop_reason_name(brook_drop_reason_t reason)
         return brook__drop_names[reason];
 }
 
+int64_t brook__drops_sum(const _Atomic long long *pub)
+{
+        int64_t n = 0;
+        for (int r = 0; r < BROOK__DROP_CNT; r++)
+                n += atomic_load(&pub[r]);
+        return n;
+}
+
 void brook__drop(brook__runtime_t *rt, brook_drop_reason_t reason,
                  const char *fmt, ...)
 {

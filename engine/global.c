@@ -71,9 +71,9 @@ struct brook__global {
         bool dirty;  /**< Records applied since the last write. */
         bool failed; /**< A record failed: nothing more is written. */
         /** Counters for brook_app_stats(), published at each write:
-         *  records read while restoring, dropped (and by reason) and
-         *  dead-lettered. */
-        atomic_llong stat_restored, stat_dropped, stat_dlq;
+         *  records read while restoring and dead-lettered; dropped, by
+         *  reason, as brook__drop() counts them. */
+        atomic_llong stat_restored, stat_dlq;
         atomic_llong stat_drops[BROOK__DROP_CNT];
         bool restoring;
 };
@@ -323,10 +323,7 @@ static brook_err_t brook__global_write(brook__global_t *g, char *errstr,
                         brook__global_tell(g, &g->parts[i], GLOBAL_TELL_BATCH);
         }
         g->dirty = false;
-        atomic_store(&g->stat_dropped, g->rt.dropped);
         atomic_store(&g->stat_dlq, g->rt.dead_lettered);
-        for (i = 0; i < BROOK__DROP_CNT; i++)
-                atomic_store(&g->stat_drops[i], g->rt.drops[i]);
         return BROOK_OK;
 }
 
@@ -336,7 +333,7 @@ void brook__global_stats(brook_app_t *app, brook_app_stats_t *stats)
         if (!g)
                 return;
         stats->records_restored += atomic_load(&g->stat_restored);
-        stats->records_dropped += atomic_load(&g->stat_dropped);
+        stats->records_dropped += brook__drops_sum(g->stat_drops);
         stats->records_dead_lettered += atomic_load(&g->stat_dlq);
 }
 
@@ -793,6 +790,7 @@ brook_err_t brook__global_start(brook_app_t *app, char *errstr,
         brook__runtime_init(&g->rt, &g->collector, &app->topo, app->conf,
                             brook__global_wall_clock,
                             brook__global_fetched_lag);
+        g->rt.drops_pub = g->stat_drops;
         /* Records are applied as they come (no waiting for others). */
         g->rt.max_task_idle_ms = -1;
         /* Dead-letter records are cut to what the producer takes, as the

@@ -101,7 +101,7 @@ static void sample_thread(msample_thr_t *s, brook__thread_t *thr)
         s->punct_passes = atomic_load(&thr->m.punct_passes);
         s->punct_ns = atomic_load(&thr->m.punct_ns);
         s->punct_max = xchg0(&thr->m.punct_max_ns);
-        s->dropped = atomic_load(&thr->stat_dropped);
+        s->dropped = brook__drops_sum(thr->stat_drops);
         s->enforced = atomic_load(&thr->stat_enforced);
         s->restored = atomic_load(&thr->stat_restored);
         s->cache_hits = atomic_load(&thr->m.cache_hits);

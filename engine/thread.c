@@ -2137,18 +2137,14 @@ static void brook__thr_publish(brook__thread_t *thr)
 {
         long long buffered = 0;
         size_t i;
-        int r;
         for (i = 0; i < thr->tasks.cnt; i++)
                 buffered +=
                         (long long)((brook__task_t *)thr->tasks.v[i])->queued;
         atomic_store(&thr->m.buffered, buffered);
         atomic_store(&thr->stat_processed, thr->rt.processed);
         atomic_store(&thr->stat_produced, thr->rt.produced);
-        atomic_store(&thr->stat_dropped, thr->rt.dropped);
         atomic_store(&thr->stat_dlq, thr->rt.dead_lettered);
         atomic_store(&thr->stat_enforced, thr->rt.enforced);
-        for (r = 0; r < BROOK__DROP_CNT; r++)
-                atomic_store(&thr->stat_drops[r], thr->rt.drops[r]);
         atomic_store(&thr->m.punct_cnt, thr->rt.punctuations);
         brook__thr_snapshot(thr, brook__now_mono_ms());
 }

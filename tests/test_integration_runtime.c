@@ -22,6 +22,9 @@
  *                          then lost (broker away, session timed out) is
  *                          dropped, not delivered when the broker is back:
  *                          every key out exactly once, counted 1
+ *   drop_shows_at_once     a record dropped shows in
+ *                          brook_app_records_dropped() while the thread is
+ *                          still in the round that dropped it
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -803,6 +806,62 @@ static void test_restorer_closed_when_done(void **state)
         free(out);
 }
 
+/* ------------------------------------------------- a drop shows at once */
+
+/*
+ * A record dropped shows in brook_app_records_dropped() when it is
+ * dropped, not when the thread's round ends: a process killed in that
+ * round has shown it (the chaos test weighs a window's final against the
+ * records dropped as late). Two records in one partition, in the log
+ * before the app starts, so that one fetch brings both and one round
+ * processes both: a NULL key, which the count drops, then k-00000, whose
+ * store read waits at the gate. While the thread waits there, in the
+ * round that dropped the first record, the drop must show.
+ */
+static void test_drop_shows_at_once(void **state)
+{
+        char *app_id = kt_unique("rt-drop");
+        char *in = kt_unique("rt-drop-in"), *out = kt_unique("rt-drop-out");
+        brook_kvstore_supplier_t gated;
+        latest_t *t = calloc(1, sizeof *t);
+        int64_t null_keys, dropped, processed;
+        brook_app_t *app;
+        rd_kafka_t *rk;
+        char key[32];
+
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        rk = kt_producer();
+        kt_produce(rk, in, 0, NULL, "x", 1, NULL);
+        key_of(key, sizeof key, 0);
+        kt_produce(rk, in, 0, key, "x", 1, NULL);
+        kt_producer_close(rk);
+
+        slow_store_supplier(&gated, 0);
+        atomic_store(&slow_gate_closed, 1);
+        const char *props[] = {"state.dir", new_dir(), NULL};
+        app = start_app(app_id, in, out, &gated, props);
+        assert_true(kt_wait_until(gate_held, NULL, 10, 60000));
+        null_keys = brook_app_records_dropped(app, BROOK_DROP_NULL_KEY);
+        dropped = stats_of(app).records_dropped;
+        atomic_store(&slow_gate_closed, 0);
+        assert_int_equal(null_keys, 1);
+        assert_int_equal(dropped, 1);
+
+        assert_int_equal(kt_wait_count(out, 1, 30000), 1);
+        processed = stats_of(app).records_processed;
+        stop_app(app);
+        assert_int_equal(processed, 2);
+        kt_consume_all(out, latest_cb, t);
+        assert_int_equal(t->records, 1);
+        assert_int_equal(t->seen[0], 1);
+        assert_int_equal(t->count[0], 1);
+        free(t);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 /* ------------------------------------------------------------ teardown */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
@@ -847,6 +906,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_lost_records_dropped, teardown),
                 cmocka_unit_test_teardown(test_restorer_closed_when_done,
                                           teardown),
+                cmocka_unit_test_teardown(test_drop_shows_at_once, teardown),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
