@@ -25,6 +25,11 @@
  *   drop_shows_at_once     a record dropped shows in
  *                          brook_app_records_dropped() while the thread is
  *                          still in the round that dropped it
+ *   frozen_thread_writes_nothing  a stream thread held past
+ *                          max.poll.interval.ms, the group gone, writes
+ *                          nothing more when it runs again: its cache is
+ *                          not flushed, and the record it held is counted
+ *                          once
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -862,6 +867,93 @@ static void test_drop_shows_at_once(void **state)
         free(out);
 }
 
+/* ------------------------------------------------ a thread that froze */
+
+typedef struct {
+        brook_app_t *app;
+        const char *group, *topic;
+        int64_t want;
+} offset_t;
+
+static bool offset_committed(void *opaque)
+{
+        offset_t *o = opaque;
+        assert_alive(o->app);
+        return kt_committed(o->group, o->topic, 0) >= o->want;
+}
+
+static bool group_empty(void *opaque)
+{
+        kt_group_t g;
+        kt_describe_group(opaque, NULL, &g);
+        return g.members == 0;
+}
+
+/*
+ * At least once, with the record cache on: a stream thread that did not
+ * run for longer than session.timeout.ms must find out whether it still
+ * has its tasks before it writes anything more. Its next commit would
+ * otherwise flush its cache to the changelog and the output: a zombie's
+ * state, which the restoration of the task would then take. The thread is
+ * held (a gated store) at k-00001, past max.poll.interval.ms, until its
+ * consumer has left the group, then let go. It must close its task
+ * without a commit, rejoin, and count k-00001 again from the changelog
+ * without it: k-00001 comes out once, counted 1. A thread that committed
+ * first would have written k-00001 = 1 to the changelog and counted it
+ * again to 2.
+ */
+static void test_frozen_thread_writes_nothing(void **state)
+{
+        char *app_id = kt_unique("rt-frozen");
+        char *in = kt_unique("rt-frozen-in"), *out = kt_unique("rt-frozen-out");
+        brook_kvstore_supplier_t gated;
+        latest_t *t = calloc(1, sizeof *t);
+        offset_t o = {NULL, app_id, in, 1};
+        brook_app_t *app;
+
+        kt_create_topic(in, 1);
+        kt_create_topic(out, 1);
+        slow_store_supplier(&gated, 0);
+        const char *props[] = {"consumer.max.poll.interval.ms",
+                               "6000",
+                               "consumer.session.timeout.ms",
+                               "6000",
+                               "consumer.heartbeat.interval.ms",
+                               "500",
+                               "state.dir",
+                               new_dir(),
+                               NULL};
+        app = start_app(app_id, in, out, &gated, props);
+        o.app = app;
+        produce_keys(in, 0, 1);
+        assert_true(kt_wait_until(offset_committed, &o, 50, 60000));
+
+        atomic_store(&slow_gate_closed, 1);
+        produce_keys(in, 1, 2);
+        assert_true(kt_wait_until(gate_held, NULL, 10, 60000));
+        /* librdkafka leaves the group once max.poll.interval.ms passes
+         * without a poll. */
+        assert_true(kt_wait_until(group_empty, app_id, 200, 60000));
+        atomic_store(&slow_gate_closed, 0);
+
+        o.want = 2;
+        assert_true(kt_wait_until(offset_committed, &o, 50, 120000));
+        stop_app(app);
+
+        kt_consume_all(out, latest_cb, t);
+        assert_int_equal(t->seen[0], 1);
+        assert_int_equal(t->count[0], 1);
+        if (t->seen[1] != 1 || t->count[1] != 1)
+                fail_msg("k-00001 came out %" PRId64 " times, last counted "
+                         "%" PRId64 ": the frozen thread wrote its cache",
+                         t->seen[1], t->count[1]);
+        assert_int_equal(t->records, 2);
+        free(t);
+        free(app_id);
+        free(in);
+        free(out);
+}
+
 /* ------------------------------------------------------------ teardown */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag,
@@ -907,6 +999,8 @@ int main(void)
                 cmocka_unit_test_teardown(test_restorer_closed_when_done,
                                           teardown),
                 cmocka_unit_test_teardown(test_drop_shows_at_once, teardown),
+                cmocka_unit_test_teardown(test_frozen_thread_writes_nothing,
+                                          teardown),
         };
         kt_test_filter();
         return cmocka_run_group_tests(tests, NULL, NULL);
