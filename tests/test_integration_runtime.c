@@ -487,9 +487,12 @@ static bool stalled(void *opaque)
         return brook_app_stalled_ms(app, NULL, 0) > 0;
 }
 
+/* The group's committed offsets of the topic's partitions 0 ..
+ * partitions - 1 add up to @p want at least. */
 typedef struct {
         brook_app_t *app;
         const char *group, *topic;
+        int partitions;
         int64_t want;
 } committed_t;
 
@@ -497,7 +500,7 @@ static bool committed_all(void *opaque)
 {
         committed_t *c = opaque;
         assert_alive(c->app);
-        return kt_committed_sum(c->group, c->topic, 2) >= c->want;
+        return kt_committed_sum(c->group, c->topic, c->partitions) >= c->want;
 }
 
 /* An app that outlives a broker's absence as the outage tests want it:
@@ -588,6 +591,7 @@ static void test_broker_outage(void **state)
         cm.app = app;
         cm.group = app_id;
         cm.topic = in;
+        cm.partitions = 2;
         cm.want = OUTAGE_RECORDS;
         assert_true(kt_wait_until(committed_all, &cm, 200, 300000));
         assert_int_equal(brook_app_stalled_ms(app, NULL, 0), 0);
@@ -679,6 +683,7 @@ static void test_lost_records_dropped(void **state)
         cm.app = app;
         cm.group = app_id;
         cm.topic = in;
+        cm.partitions = 2;
         cm.want = LOST_BATCH;
         assert_true(kt_wait_until(committed_all, &cm, 50, 60000));
         assert_int_equal(kt_wait_count(out, LOST_BATCH, 30000), LOST_BATCH);
@@ -869,19 +874,6 @@ static void test_drop_shows_at_once(void **state)
 
 /* ------------------------------------------------ a thread that froze */
 
-typedef struct {
-        brook_app_t *app;
-        const char *group, *topic;
-        int64_t want;
-} offset_t;
-
-static bool offset_committed(void *opaque)
-{
-        offset_t *o = opaque;
-        assert_alive(o->app);
-        return kt_committed(o->group, o->topic, 0) >= o->want;
-}
-
 static bool group_empty(void *opaque)
 {
         kt_group_t g;
@@ -908,7 +900,7 @@ static void test_frozen_thread_writes_nothing(void **state)
         char *in = kt_unique("rt-frozen-in"), *out = kt_unique("rt-frozen-out");
         brook_kvstore_supplier_t gated;
         latest_t *t = calloc(1, sizeof *t);
-        offset_t o = {NULL, app_id, in, 1};
+        committed_t cm = {NULL, app_id, in, 1, 1};
         brook_app_t *app;
 
         kt_create_topic(in, 1);
@@ -924,9 +916,9 @@ static void test_frozen_thread_writes_nothing(void **state)
                                new_dir(),
                                NULL};
         app = start_app(app_id, in, out, &gated, props);
-        o.app = app;
+        cm.app = app;
         produce_keys(in, 0, 1);
-        assert_true(kt_wait_until(offset_committed, &o, 50, 60000));
+        assert_true(kt_wait_until(committed_all, &cm, 50, 60000));
 
         atomic_store(&slow_gate_closed, 1);
         produce_keys(in, 1, 2);
@@ -936,8 +928,8 @@ static void test_frozen_thread_writes_nothing(void **state)
         assert_true(kt_wait_until(group_empty, app_id, 200, 60000));
         atomic_store(&slow_gate_closed, 0);
 
-        o.want = 2;
-        assert_true(kt_wait_until(offset_committed, &o, 50, 120000));
+        cm.want = 2;
+        assert_true(kt_wait_until(committed_all, &cm, 50, 120000));
         stop_app(app);
 
         kt_consume_all(out, latest_cb, t);
