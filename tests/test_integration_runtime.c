@@ -55,6 +55,14 @@
 
 #define NKEYS 1000
 
+/* Properties of an app whose thread is evicted after 6 s without a poll,
+ * and whose session times out after 6 s without a heartbeat (the broker's
+ * least). */
+#define SHORT_POLL_PROPS                                                       \
+        "consumer.max.poll.interval.ms", "6000",                               \
+                "consumer.session.timeout.ms", "6000",                         \
+                "consumer.heartbeat.interval.ms", "500"
+
 static brook_app_t *apps[4];
 static char *dirs[4];
 static pid_t pids[4];
@@ -266,12 +274,7 @@ static void test_restore_with_join(void **state)
                                  cid_a,
                                  "statestore.cache.max.bytes",
                                  "0",
-                                 "consumer.max.poll.interval.ms",
-                                 "6000",
-                                 "consumer.session.timeout.ms",
-                                 "6000",
-                                 "consumer.heartbeat.interval.ms",
-                                 "500",
+                                 SHORT_POLL_PROPS,
                                  "state.dir",
                                  new_dir(),
                                  NULL};
@@ -906,15 +909,7 @@ static void test_frozen_thread_writes_nothing(void **state)
         kt_create_topic(in, 1);
         kt_create_topic(out, 1);
         slow_store_supplier(&gated, 0);
-        const char *props[] = {"consumer.max.poll.interval.ms",
-                               "6000",
-                               "consumer.session.timeout.ms",
-                               "6000",
-                               "consumer.heartbeat.interval.ms",
-                               "500",
-                               "state.dir",
-                               new_dir(),
-                               NULL};
+        const char *props[] = {SHORT_POLL_PROPS, "state.dir", new_dir(), NULL};
         app = start_app(app_id, in, out, &gated, props);
         cm.app = app;
         produce_keys(in, 0, 1);
