@@ -630,9 +630,9 @@ typedef struct brook__runtime {
         struct brook__stateenv *env;
         struct brook__cache *cache;
         char *state_dir;
-        /* Counters (only the owning thread writes them). dropped is the
-         * sum of drops[]: count drops with brook__drop() only. */
-        int64_t processed, produced, dropped, dead_lettered;
+        /* Counters (only the owning thread writes them). Count drops with
+         * brook__drop() only. */
+        int64_t processed, produced, dead_lettered;
         int64_t drops[BROOK__DROP_CNT];
         /** Where drops[] is published as each drop happens (a stream or
          *  global thread's counters; NULL in the test driver): a process

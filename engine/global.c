@@ -70,9 +70,9 @@ struct brook__global {
         bool tid_valid;
         bool dirty;  /**< Records applied since the last write. */
         bool failed; /**< A record failed: nothing more is written. */
-        /** Counters for brook_app_stats(), published at each write:
-         *  records read while restoring and dead-lettered; dropped, by
-         *  reason, as brook__drop() counts them. */
+        /** Counters for brook_app_stats(): records read while restoring
+         *  (as each is applied), dead-lettered (at each write) and
+         *  dropped, by reason (as brook__drop() counts them). */
         atomic_llong stat_restored, stat_dlq;
         atomic_llong stat_drops[BROOK__DROP_CNT];
         bool restoring;

@@ -315,10 +315,11 @@ int64_t brook_app_stalled_ms(brook_app_t *app, char *cause, size_t cause_size);
 /**
  * Records dropped for @p reason, summed over the app's threads (those
  * already stopped included). 0 for a NULL @p app or a value that is not a
- * reason. A drop counts here as soon as the record is dropped (the other
- * counters of brook_app_stats() are published once per round of a
- * thread's loop), and brook_app_stats()'s records_dropped is the sum over
- * the reasons at any time. Thread-safe; never fails.
+ * reason. A drop counts here as soon as the record is dropped (the
+ * records processed, produced and dead-lettered of brook_app_stats() are
+ * published once per round of a thread's loop), and brook_app_stats()'s
+ * records_dropped is the sum over the reasons at any time. Thread-safe;
+ * never fails.
  */
 int64_t brook_app_records_dropped(brook_app_t *app, brook_drop_reason_t reason);
 
