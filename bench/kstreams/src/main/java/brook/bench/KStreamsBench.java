@@ -10,6 +10,7 @@
  *                  [--cache-bytes N]
  *                  [--guarantee at_least_once|exactly_once_v2]
  *                  [--timeout 600] [--expect-output N]
+ *                  [--config K=V]...
  *   bench-kstreams --bootstrap B --input T --other T2 --output O --records N
  *                  --expect-output M --workload st-join|ss-join [as above]
  *   bench-kstreams --bootstrap B --input T --output O --records N
@@ -60,7 +61,10 @@
  * Defaults are brook's (and Kafka Streams'): commit.interval.ms 30000 (100
  * under exactly_once_v2), statestore.cache.max.bytes 10485760, one thread,
  * auto.offset.reset earliest. Without --state-dir the state lives in a new
- * temporary directory, deleted at exit.
+ * temporary directory, deleted at exit. Each --config K=V sets Kafka Streams
+ * property K (its clients' too, as StreamsConfig passes them on, e.g.
+ * compression.type or producer.compression.type) after those, so it can
+ * change any of them.
  *
  * Done detection, as brook-bench-app: a peek() just before the sink counts
  * the records sent to it and one at the source the records processed.
@@ -172,7 +176,7 @@ public final class KStreamsBench {
                 + "          [--threads 1]\n"
                 + "          [--app-id ID] [--state-dir D] [--commit-ms N] [--cache-bytes N]\n"
                 + "          [--guarantee at_least_once|exactly_once_v2] [--timeout 600]\n"
-                + "          [--expect-output N]\n"
+                + "          [--expect-output N] [--config K=V]...\n"
                 + "       bench-kstreams --bootstrap B --input T --other T2 --output O --records N\n"
                 + "          --expect-output M --workload st-join|ss-join [as above]\n"
                 + "       bench-kstreams --bootstrap B --input T --output O --records N\n"
@@ -424,6 +428,7 @@ public final class KStreamsBench {
         String other = null, registry = null, avroSchema = "../record.avsc";
         String guarantee = "at_least_once";
         long records = -1, threads = 1, commitMs = -1, cacheBytes = 10485760L, timeoutS = 600, expectOutput = -1;
+        Properties extra = new Properties();
 
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
@@ -451,6 +456,13 @@ public final class KStreamsBench {
             case "--expect-output": expectOutput = parseLong(a, v, 0); break;
             case "--registry": registry = v; break;
             case "--avro-schema": avroSchema = v; break;
+            case "--config": {
+                int eq = v.indexOf('=');
+                if (eq <= 0)
+                    throw new UsageException("--config needs K=V, not '" + v + "'");
+                extra.setProperty(v.substring(0, eq), v.substring(eq + 1));
+                break;
+            }
             default:
                 throw new UsageException("unknown option " + a);
             }
@@ -501,7 +513,7 @@ public final class KStreamsBench {
         }
         try {
             return runApp(bootstrap, input, other, output, workload, appId, stateDir, guarantee, records, threads,
-                    commitMs, cacheBytes, timeoutS, count, join, target, avroSerde);
+                    commitMs, cacheBytes, timeoutS, count, join, target, avroSerde, extra);
         } finally {
             if (tmpState != null)
                 deleteTree(tmpState);
@@ -511,7 +523,7 @@ public final class KStreamsBench {
     private static int runApp(String bootstrap, String input, String other, String output, String workload,
             String appId, String stateDir, String guarantee, long records, long threads, long commitMs,
             long cacheBytes, long timeoutS, boolean count, boolean join, long target,
-            Serde<GenericRecord> avro) {
+            Serde<GenericRecord> avro, Properties extra) {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
@@ -526,6 +538,7 @@ public final class KStreamsBench {
         /* There is no global state; this only silences the warning that
          * the handler will cover global threads from Kafka 5.0 on. */
         props.put("processing.exception.handler.global.enabled", "true");
+        props.putAll(extra);
 
         KafkaStreams streams = new KafkaStreams(topology(input, other, output, workload, avro), props);
         AtomicReference<String> failure = new AtomicReference<>();
