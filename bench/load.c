@@ -188,7 +188,11 @@ static rd_kafka_t *client_new(const char *bootstrap, load_stats_t *stats)
             rd_kafka_conf_set(conf, "client.id", "brook-bench-load", errstr,
                               sizeof errstr) != RD_KAFKA_CONF_OK ||
             bench_client_conf_apply(conf, BENCH_CLIENT_PRODUCER, errstr,
-                                    sizeof errstr)) {
+                                    sizeof errstr) ||
+            /* The inputs as they have always been loaded, uncompressed:
+             * only the engines' own output is theirs to compress. */
+            rd_kafka_conf_set(conf, "compression.codec", "none", errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
                 fprintf(stderr, "%s: %s\n", prog, errstr);
                 rd_kafka_conf_destroy(conf);
                 return NULL;

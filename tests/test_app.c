@@ -13,6 +13,7 @@
 
 #include <cmocka.h>
 
+#include "app_int.h"
 #include "brook_int.h"
 
 static void pipe_topology(brook_builder_t *b, bool serdes)
@@ -137,6 +138,67 @@ static void test_good_config_then_destroy(void **state)
         brook_app_destroy(app);
 }
 
+/* The compression codec of the producer brook would create for @p conf's
+ * app, in @p codec. */
+static void producer_codec(brook_conf_t *conf, char *codec, size_t size)
+{
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        brook_app_t *app;
+        rd_kafka_conf_t *pc;
+
+        assert_int_equal(brook_conf_set(conf, "application.id", "x", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        assert_int_equal(brook_conf_set(conf, "bootstrap.servers",
+                                        "127.0.0.1:9092", errstr,
+                                        sizeof errstr),
+                         BROOK_OK);
+        pipe_topology(b, true);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        pc = brook__client_conf(app, "producer", "producer", 0, errstr,
+                                sizeof errstr);
+        assert_non_null(pc);
+        assert_int_equal(
+                rd_kafka_conf_get(pc, "compression.codec", codec, &size),
+                RD_KAFKA_CONF_OK);
+        rd_kafka_conf_destroy(pc);
+        brook_app_destroy(app);
+}
+
+/* brook's producers compress with lz4 unless the user says otherwise, by
+ * either of librdkafka's names, for all clients or the producer. */
+static void test_producer_compression(void **state)
+{
+        static const struct {
+                const char *name, *value, *want;
+        } cases[] = {
+                {NULL, NULL, "lz4"},
+                {"compression.type", "none", "none"},
+                {"producer.compression.type", "zstd", "zstd"},
+                {"compression.codec", "gzip", "gzip"},
+                {"producer.compression.codec", "snappy", "snappy"},
+        };
+        (void)state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                brook_conf_t *conf = brook_conf_new();
+                char codec[32] = "";
+                char errstr[512] = "";
+                if (cases[i].name)
+                        assert_int_equal(brook_conf_set(conf, cases[i].name,
+                                                        cases[i].value, errstr,
+                                                        sizeof errstr),
+                                         BROOK_OK);
+                producer_codec(conf, codec, sizeof codec);
+                if (strcmp(codec, cases[i].want))
+                        fail_msg("%s=%s: the producer's codec is %s, not %s",
+                                 cases[i].name ? cases[i].name : "(unset)",
+                                 cases[i].value ? cases[i].value : "", codec,
+                                 cases[i].want);
+        }
+}
+
 static void on_signal_noop(int sig)
 {
         (void)sig;
@@ -197,6 +259,7 @@ int main(void)
                 cmocka_unit_test(test_missing_serde),
                 cmocka_unit_test(test_builder_error_reported),
                 cmocka_unit_test(test_good_config_then_destroy),
+                cmocka_unit_test(test_producer_compression),
                 cmocka_unit_test(test_version),
                 cmocka_unit_test(test_run_options_version_unknown),
         };
