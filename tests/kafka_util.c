@@ -320,6 +320,21 @@ static int kt_rm_entry(const char *path, const struct stat *sb, int flag,
         return 0;
 }
 
+void kt_incompressible(char *buf, size_t n)
+{
+        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "abcdefghijklmnopqrstuvwxyz"
+                                       "0123456789-_";
+        uint64_t x = 0x9e3779b97f4a7c15u;
+        for (size_t i = 0; i < n; i++) {
+                /* xorshift64: 6 bits of each step, no repeats lz4 finds */
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf[i] = alphabet[x >> 58];
+        }
+}
+
 void kt_rmtree(const char *dir)
 {
         nftw(dir, kt_rm_entry, 16, FTW_DEPTH | FTW_PHYS);

@@ -166,6 +166,13 @@ char *kt_slurp(const char *path);
  *  openssl does. */
 void kt_self_signed_cert(const char *cert, const char *key);
 
+/** Fills @p buf with @p n letters, digits, '-' and '_' in a fixed
+ *  pseudo-random order, which lz4 cannot shorten: a topic's
+ *  max.message.bytes applies to the batch as sent, and brook's producer
+ *  compresses (docs/operations.md), so a record meant to be too large for
+ *  the broker must not compress. Text, so it fits in a JSON string. */
+void kt_incompressible(char *buf, size_t n);
+
 /** A TCP port of 127.0.0.1 nobody listens on now. */
 int kt_free_port(void);
 

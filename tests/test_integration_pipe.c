@@ -747,7 +747,8 @@ static void check_eos_record(const rd_kafka_message_t *rkm, void *opaque)
 }
 
 /* Produces json_pipe records with ids [@p from, @p to) into partition
- * @p p of @p in; the id @p big gets a 150 KB "pad". */
+ * @p p of @p in; the id @p big gets a 150 KB "pad" that does not compress
+ * (kt_incompressible()). */
 static void produce_ids(rd_kafka_t *rk, const char *in, int32_t p, int64_t from,
                         int64_t to, int64_t big)
 {
@@ -758,7 +759,7 @@ static void produce_ids(rd_kafka_t *rk, const char *in, int32_t p, int64_t from,
                                  "{\"id\":%" PRId64 ",\"amount\":%" PRId64 "%s",
                                  i, i, i == big ? ",\"pad\":\"" : "}");
                 if (i == big) {
-                        memset(value + n, 'x', 150000);
+                        kt_incompressible(value + n, 150000);
                         n += 150000;
                         n += snprintf(value + n, sizeof value - (size_t)n,
                                       "\"}");

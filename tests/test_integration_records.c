@@ -68,6 +68,15 @@ static char *filled(size_t n, char c)
         return s;
 }
 
+/* @p n bytes the broker cannot take in fewer (kt_incompressible()). */
+static char *noise(size_t n)
+{
+        char *s = malloc(n + 1);
+        kt_incompressible(s, n);
+        s[n] = '\0';
+        return s;
+}
+
 /* Values of @p topic, in order, as "v1,v2,..." (values assumed short). */
 struct collect {
         char buf[4096];
@@ -298,7 +307,7 @@ static void test_broker_too_large_continue(void **state)
 {
         char *app_id = kt_unique("rec-bcont"), *in = kt_unique("rec-bcont-in"),
              *out = kt_unique("rec-bcont-out");
-        char *big = filled(20000, 'v');
+        char *big = noise(20000);
         brook_app_t *app;
         (void)state;
 
@@ -332,7 +341,7 @@ static void test_broker_too_large_fail(void **state)
 {
         char *app_id = kt_unique("rec-bfail"), *in = kt_unique("rec-bfail-in"),
              *out = kt_unique("rec-bfail-out");
-        char *big = filled(20000, 'v'), errstr[1024] = "", want[512];
+        char *big = noise(20000), errstr[1024] = "", want[512];
         brook_app_t *app;
         (void)state;
 
@@ -510,7 +519,7 @@ static void test_dead_letter_refused_by_broker(void **state)
 {
         char *app_id = kt_unique("rec-bdlq"), *in = kt_unique("rec-bdlq-in"),
              *out = kt_unique("rec-bdlq-out"), dlq[512];
-        char *big = filled(20000, 'v');
+        char *big = noise(20000);
         brook_builder_t *b = brook_builder_new();
         brook_app_t *app;
         brook_app_stats_t st;
