@@ -2920,11 +2920,29 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                         rd_kafka_conf_set(c, "fetch.wait.max.ms", "5", NULL, 0);
                         rd_kafka_conf_set(c, "max.partition.fetch.bytes",
                                           "65536", NULL, 0);
+                } else {
+                        /* The other consumers' queue is one for all its
+                         * partitions, so what overshoots its bound is a
+                         * whole fetch response, and librdkafka
+                         * decompresses it at once into a message per
+                         * record (some 200 bytes each besides the data).
+                         * Fetch sizes count compressed bytes: a 1 MiB
+                         * fetch of brook's lz4 changelog (2.9:1) is
+                         * 110,000 records. Restoring 1,000,000 such records
+                         * from four partitions peaked at 155-225 MiB with
+                         * librdkafka's 1 MiB a partition, 133-152 with
+                         * 512 KiB and 88-107 with 256 KiB, as fast (0.66-1.14
+                         * s; brook-only runs alternating, 2026-12-05). */
+                        rd_kafka_conf_set(c, "max.partition.fetch.bytes",
+                                          "262144", NULL, 0);
                 }
                 /* A fetch response's buffer lives until its last record is
                  * processed; librdkafka's 50 MB responses would let 100
-                 * partitions pin far more than the queue bound above. */
-                rd_kafka_conf_set(c, "fetch.max.bytes", "8388608", NULL, 0);
+                 * partitions pin far more than the queue bound above. The
+                 * consumers that read many partitions into one queue
+                 * (restoration, global tables) get half of that. */
+                rd_kafka_conf_set(c, "fetch.max.bytes",
+                                  own ? "8388608" : "4194304", NULL, 0);
         } else {
                 rd_kafka_conf_set(c, "linger.ms", "5", NULL, 0);
                 /* Every batch compressed (Kafka's producers and Kafka
@@ -3132,10 +3150,9 @@ static void brook__thr_stats_conf(brook_app_t *app, rd_kafka_conf_t *c)
 static rd_kafka_t *brook__restorer_new(brook_app_t *app, int idx, char *errstr,
                                        size_t errstr_size)
 {
-        /* Restoration wants big fetches, but bounded ones. */
-        static const char *const extra[] = {"fetch.max.bytes", "16777216",
-                                            NULL};
-        return brook__assign_consumer_new(app, idx, "restore-consumer", extra,
+        /* Its fetch sizes are those brook__client_conf() gives every
+         * consumer but the stream thread's. */
+        return brook__assign_consumer_new(app, idx, "restore-consumer", NULL,
                                           errstr, errstr_size);
 }
 
