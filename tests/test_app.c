@@ -1,7 +1,8 @@
 /*
  * Unit tests of brook_app_new: a bad set-up fails before anything talks to
  * Kafka, with a message naming what is wrong, and leaves the builder and
- * conf to the caller.
+ * conf to the caller; and the client settings a good one gives its
+ * producers.
  */
 #include <setjmp.h>
 #include <signal.h>
@@ -176,11 +177,10 @@ static void test_producer_compression(void **state)
         } cases[] = {
                 {NULL, NULL, "lz4"},
                 {"compression.type", "none", "none"},
-                {"producer.compression.type", "zstd", "zstd"},
-                {"compression.codec", "gzip", "gzip"},
-                {"producer.compression.codec", "snappy", "snappy"},
+                {"producer.compression.type", "gzip", "gzip"},
+                {"compression.codec", "snappy", "snappy"},
+                {"producer.compression.codec", "none", "none"},
         };
-        (void)state;
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
                 brook_conf_t *conf = brook_conf_new();
                 char codec[32] = "";

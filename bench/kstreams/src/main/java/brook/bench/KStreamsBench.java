@@ -63,8 +63,9 @@
  * auto.offset.reset earliest. Without --state-dir the state lives in a new
  * temporary directory, deleted at exit. Each --config K=V sets Kafka Streams
  * property K (its clients' too, as StreamsConfig passes them on, e.g.
- * compression.type or producer.compression.type) after those, so it can
- * change any of them.
+ * compression.type or producer.compression.type) after those. A prefixed
+ * client property wins over an unprefixed one in Kafka Streams, so
+ * changing auto.offset.reset takes consumer.auto.offset.reset.
  *
  * Done detection, as brook-bench-app: a peek() just before the sink counts
  * the records sent to it and one at the source the records processed.
