@@ -3006,6 +3006,22 @@ rd_kafka_conf_t *brook__client_conf(brook_app_t *app, const char *client,
                 rd_kafka_conf_destroy(c);
                 return NULL;
         }
+        /* librdkafka refuses a consumer whose fetch.max.bytes was set
+         * below its message.max.bytes: brook's fetch bound gives way to
+         * a larger record size the user set, unless the user set the
+         * bound too (then librdkafka's error names both). */
+        if (!strcmp(client, "consumer") &&
+            !brook_conf_get(app->conf, "fetch.max.bytes") &&
+            !brook_conf_get(app->conf, "consumer.fetch.max.bytes")) {
+                char fetch[32], msg[32];
+                size_t fetch_size = sizeof fetch, msg_size = sizeof msg;
+                if (rd_kafka_conf_get(c, "fetch.max.bytes", fetch,
+                                      &fetch_size) == RD_KAFKA_CONF_OK &&
+                    rd_kafka_conf_get(c, "message.max.bytes", msg, &msg_size) ==
+                            RD_KAFKA_CONF_OK &&
+                    strtoll(msg, NULL, 10) > strtoll(fetch, NULL, 10))
+                        rd_kafka_conf_set(c, "fetch.max.bytes", msg, NULL, 0);
+        }
         return c;
 }
 

@@ -327,7 +327,8 @@ void kt_incompressible(char *buf, size_t n)
                                        "0123456789-_";
         uint64_t x = 0x9e3779b97f4a7c15u;
         for (size_t i = 0; i < n; i++) {
-                /* xorshift64: 6 bits of each step, no repeats lz4 finds */
+                /* xorshift64, 6 bits a step: too few repeats for lz4 to
+                 * shorten it (gzip or zstd would, to about 6/8) */
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;

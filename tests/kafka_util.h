@@ -167,7 +167,8 @@ char *kt_slurp(const char *path);
 void kt_self_signed_cert(const char *cert, const char *key);
 
 /** Fills @p buf with @p n letters, digits, '-' and '_' in a fixed
- *  pseudo-random order, which lz4 cannot shorten: a topic's
+ *  pseudo-random order, which lz4 cannot shorten (gzip and zstd could, to
+ *  about 6/8): a topic's
  *  max.message.bytes applies to the batch as sent, and brook's producer
  *  compresses (docs/operations.md), so a record meant to be too large for
  *  the broker must not compress. Text, so it fits in a JSON string. */

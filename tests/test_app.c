@@ -199,6 +199,67 @@ static void test_producer_compression(void **state)
         }
 }
 
+/* The fetch.max.bytes of the consumer @p suffix that brook would create
+ * for an app with @p props ("name", "value", ..., NULL). */
+static void consumer_fetch_max(const char *suffix, char *out, size_t size, ...)
+{
+        brook_conf_t *conf = brook_conf_new();
+        brook_builder_t *b = brook_builder_new();
+        char errstr[512] = "";
+        const char *name;
+        brook_app_t *app;
+        rd_kafka_conf_t *cc;
+        va_list ap;
+
+        va_start(ap, size);
+        while ((name = va_arg(ap, const char *)))
+                assert_int_equal(brook_conf_set(conf, name,
+                                                va_arg(ap, const char *),
+                                                errstr, sizeof errstr),
+                                 BROOK_OK);
+        va_end(ap);
+        pipe_topology(b, true);
+        app = brook_app_new(b, conf, errstr, sizeof errstr);
+        assert_non_null(app);
+        cc = brook__client_conf(app, "consumer", suffix, 0, errstr,
+                                sizeof errstr);
+        assert_non_null(cc);
+        assert_int_equal(rd_kafka_conf_get(cc, "fetch.max.bytes", out, &size),
+                         RD_KAFKA_CONF_OK);
+        rd_kafka_conf_destroy(cc);
+        brook_app_destroy(app);
+}
+
+/* brook's fetch bounds (8 MiB for a stream thread, 4 MiB for the others)
+ * give way to a larger message.max.bytes, which librdkafka would refuse
+ * them below, but not to the user's own fetch.max.bytes. */
+static void test_consumer_fetch_max(void **state)
+{
+        char got[32];
+
+        consumer_fetch_max("consumer", got, sizeof got, "application.id", "x",
+                           "bootstrap.servers", "127.0.0.1:9092", NULL);
+        assert_string_equal(got, "8388608");
+        consumer_fetch_max("restore-consumer", got, sizeof got,
+                           "application.id", "x", "bootstrap.servers",
+                           "127.0.0.1:9092", NULL);
+        assert_string_equal(got, "4194304");
+        consumer_fetch_max("restore-consumer", got, sizeof got,
+                           "application.id", "x", "bootstrap.servers",
+                           "127.0.0.1:9092", "message.max.bytes", "5000000",
+                           NULL);
+        assert_string_equal(got, "5000000");
+        consumer_fetch_max("consumer", got, sizeof got, "application.id", "x",
+                           "bootstrap.servers", "127.0.0.1:9092",
+                           "consumer.message.max.bytes", "9000000", NULL);
+        assert_string_equal(got, "9000000");
+        consumer_fetch_max("restore-consumer", got, sizeof got,
+                           "application.id", "x", "bootstrap.servers",
+                           "127.0.0.1:9092", "message.max.bytes", "5000000",
+                           "consumer.fetch.max.bytes", "2000000", NULL);
+        assert_string_equal(got, "2000000");
+}
+
 static void on_signal_noop(int sig)
 {
         (void)sig;
@@ -260,6 +321,7 @@ int main(void)
                 cmocka_unit_test(test_builder_error_reported),
                 cmocka_unit_test(test_good_config_then_destroy),
                 cmocka_unit_test(test_producer_compression),
+                cmocka_unit_test(test_consumer_fetch_max),
                 cmocka_unit_test(test_version),
                 cmocka_unit_test(test_run_options_version_unknown),
         };
