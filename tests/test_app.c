@@ -117,9 +117,10 @@ static void test_builder_error_reported(void **state)
         brook_conf_destroy(conf);
 }
 
-static void test_good_config_then_destroy(void **state)
+/* An app of pipe_topology() from @p conf (taken), with an application.id
+ * and bootstrap.servers; never started. */
+static brook_app_t *good_app(brook_conf_t *conf)
 {
-        brook_conf_t *conf = brook_conf_new();
         brook_builder_t *b = brook_builder_new();
         char errstr[512] = "";
         brook_app_t *app;
@@ -132,39 +133,46 @@ static void test_good_config_then_destroy(void **state)
                          BROOK_OK);
         pipe_topology(b, true);
         app = brook_app_new(b, conf, errstr, sizeof errstr);
-        assert_non_null(app);
+        if (!app)
+                fail_msg("brook_app_new: %s", errstr);
+        return app;
+}
+
+static void test_good_config_then_destroy(void **state)
+{
+        brook_app_t *app = good_app(brook_conf_new());
         assert_int_equal(brook_app_state(app, NULL, 0), BROOK_APP_CREATED);
         /* Destroying an app that never started takes the builder and conf
          * with it (ASan checks nothing leaks). */
         brook_app_destroy(app);
 }
 
-/* The compression codec of the producer brook would create for @p conf's
- * app, in @p codec. */
-static void producer_codec(brook_conf_t *conf, char *codec, size_t size)
+/* Librdkafka property @p name, into @p out, of the configuration brook
+ * gives the @p client ("consumer", "producer") @p suffix of an app with
+ * @p props ("name", "value", ..., NULL). */
+static void client_prop(const char *client, const char *suffix,
+                        const char *name, char *out, size_t size, ...)
 {
-        brook_builder_t *b = brook_builder_new();
+        brook_conf_t *conf = brook_conf_new();
         char errstr[512] = "";
+        const char *prop;
         brook_app_t *app;
-        rd_kafka_conf_t *pc;
+        rd_kafka_conf_t *c;
+        va_list ap;
 
-        assert_int_equal(brook_conf_set(conf, "application.id", "x", errstr,
-                                        sizeof errstr),
-                         BROOK_OK);
-        assert_int_equal(brook_conf_set(conf, "bootstrap.servers",
-                                        "127.0.0.1:9092", errstr,
-                                        sizeof errstr),
-                         BROOK_OK);
-        pipe_topology(b, true);
-        app = brook_app_new(b, conf, errstr, sizeof errstr);
-        assert_non_null(app);
-        pc = brook__client_conf(app, "producer", "producer", 0, errstr,
-                                sizeof errstr);
-        assert_non_null(pc);
-        assert_int_equal(
-                rd_kafka_conf_get(pc, "compression.codec", codec, &size),
-                RD_KAFKA_CONF_OK);
-        rd_kafka_conf_destroy(pc);
+        va_start(ap, size);
+        while ((prop = va_arg(ap, const char *)))
+                assert_int_equal(brook_conf_set(conf, prop,
+                                                va_arg(ap, const char *),
+                                                errstr, sizeof errstr),
+                                 BROOK_OK);
+        va_end(ap);
+        app = good_app(conf);
+        c = brook__client_conf(app, client, suffix, 0, errstr, sizeof errstr);
+        assert_non_null(c);
+        assert_int_equal(rd_kafka_conf_get(c, name, out, &size),
+                         RD_KAFKA_CONF_OK);
+        rd_kafka_conf_destroy(c);
         brook_app_destroy(app);
 }
 
@@ -182,52 +190,15 @@ static void test_producer_compression(void **state)
                 {"producer.compression.codec", "none", "none"},
         };
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-                brook_conf_t *conf = brook_conf_new();
                 char codec[32] = "";
-                char errstr[512] = "";
-                if (cases[i].name)
-                        assert_int_equal(brook_conf_set(conf, cases[i].name,
-                                                        cases[i].value, errstr,
-                                                        sizeof errstr),
-                                         BROOK_OK);
-                producer_codec(conf, codec, sizeof codec);
+                client_prop("producer", "producer", "compression.codec", codec,
+                            sizeof codec, cases[i].name, cases[i].value, NULL);
                 if (strcmp(codec, cases[i].want))
                         fail_msg("%s=%s: the producer's codec is %s, not %s",
                                  cases[i].name ? cases[i].name : "(unset)",
                                  cases[i].value ? cases[i].value : "", codec,
                                  cases[i].want);
         }
-}
-
-/* The fetch.max.bytes of the consumer @p suffix that brook would create
- * for an app with @p props ("name", "value", ..., NULL). */
-static void consumer_fetch_max(const char *suffix, char *out, size_t size, ...)
-{
-        brook_conf_t *conf = brook_conf_new();
-        brook_builder_t *b = brook_builder_new();
-        char errstr[512] = "";
-        const char *name;
-        brook_app_t *app;
-        rd_kafka_conf_t *cc;
-        va_list ap;
-
-        va_start(ap, size);
-        while ((name = va_arg(ap, const char *)))
-                assert_int_equal(brook_conf_set(conf, name,
-                                                va_arg(ap, const char *),
-                                                errstr, sizeof errstr),
-                                 BROOK_OK);
-        va_end(ap);
-        pipe_topology(b, true);
-        app = brook_app_new(b, conf, errstr, sizeof errstr);
-        assert_non_null(app);
-        cc = brook__client_conf(app, "consumer", suffix, 0, errstr,
-                                sizeof errstr);
-        assert_non_null(cc);
-        assert_int_equal(rd_kafka_conf_get(cc, "fetch.max.bytes", out, &size),
-                         RD_KAFKA_CONF_OK);
-        rd_kafka_conf_destroy(cc);
-        brook_app_destroy(app);
 }
 
 /* brook's fetch bounds (8 MiB for a stream thread, 4 MiB for the others)
@@ -237,26 +208,21 @@ static void test_consumer_fetch_max(void **state)
 {
         char got[32];
 
-        consumer_fetch_max("consumer", got, sizeof got, "application.id", "x",
-                           "bootstrap.servers", "127.0.0.1:9092", NULL);
+        client_prop("consumer", "consumer", "fetch.max.bytes", got, sizeof got,
+                    NULL);
         assert_string_equal(got, "8388608");
-        consumer_fetch_max("restore-consumer", got, sizeof got,
-                           "application.id", "x", "bootstrap.servers",
-                           "127.0.0.1:9092", NULL);
+        client_prop("consumer", "restore-consumer", "fetch.max.bytes", got,
+                    sizeof got, NULL);
         assert_string_equal(got, "4194304");
-        consumer_fetch_max("restore-consumer", got, sizeof got,
-                           "application.id", "x", "bootstrap.servers",
-                           "127.0.0.1:9092", "message.max.bytes", "5000000",
-                           NULL);
+        client_prop("consumer", "restore-consumer", "fetch.max.bytes", got,
+                    sizeof got, "message.max.bytes", "5000000", NULL);
         assert_string_equal(got, "5000000");
-        consumer_fetch_max("consumer", got, sizeof got, "application.id", "x",
-                           "bootstrap.servers", "127.0.0.1:9092",
-                           "consumer.message.max.bytes", "9000000", NULL);
+        client_prop("consumer", "consumer", "fetch.max.bytes", got, sizeof got,
+                    "consumer.message.max.bytes", "9000000", NULL);
         assert_string_equal(got, "9000000");
-        consumer_fetch_max("restore-consumer", got, sizeof got,
-                           "application.id", "x", "bootstrap.servers",
-                           "127.0.0.1:9092", "message.max.bytes", "5000000",
-                           "consumer.fetch.max.bytes", "2000000", NULL);
+        client_prop("consumer", "restore-consumer", "fetch.max.bytes", got,
+                    sizeof got, "message.max.bytes", "5000000",
+                    "consumer.fetch.max.bytes", "2000000", NULL);
         assert_string_equal(got, "2000000");
 }
 
