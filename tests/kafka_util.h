@@ -168,10 +168,10 @@ void kt_self_signed_cert(const char *cert, const char *key);
 
 /** Fills @p buf with @p n letters, digits, '-' and '_' in a fixed
  *  pseudo-random order, which lz4 cannot shorten (gzip and zstd could, to
- *  about 6/8): a topic's
- *  max.message.bytes applies to the batch as sent, and brook's producer
- *  compresses (docs/operations.md), so a record meant to be too large for
- *  the broker must not compress. Text, so it fits in a JSON string. */
+ *  about 6/8): a topic's max.message.bytes applies to the batch as sent,
+ *  and brook's producer compresses (docs/operations.md), so a record meant
+ *  to be too large for the broker must not compress. Text, so it fits in a
+ *  JSON string. */
 void kt_incompressible(char *buf, size_t n);
 
 /** A TCP port of 127.0.0.1 nobody listens on now. */
