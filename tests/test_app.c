@@ -214,6 +214,14 @@ static void test_consumer_fetch_max(void **state)
         client_prop("consumer", "restore-consumer", "fetch.max.bytes", got,
                     sizeof got, NULL);
         assert_string_equal(got, "4194304");
+        /* A partition's share: 64 KiB for a stream thread, 256 KiB for the
+         * consumers that read many partitions into one queue. */
+        client_prop("consumer", "consumer", "max.partition.fetch.bytes", got,
+                    sizeof got, NULL);
+        assert_string_equal(got, "65536");
+        client_prop("consumer", "global-consumer", "max.partition.fetch.bytes",
+                    got, sizeof got, NULL);
+        assert_string_equal(got, "262144");
         client_prop("consumer", "restore-consumer", "fetch.max.bytes", got,
                     sizeof got, "message.max.bytes", "5000000", NULL);
         assert_string_equal(got, "5000000");
